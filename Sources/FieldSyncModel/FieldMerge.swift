@@ -1,0 +1,134 @@
+/// A concurrent overwrite: `lost` was replaced (or refused) by `kept`, and the
+/// writer of the newer one had not seen the older one.
+public struct Overwrite: Hashable, Sendable {
+    public var table: RecordKind
+    public var record: String
+    public var field: String
+    public var lost: FieldState
+    public var kept: FieldState
+
+    public init(table: RecordKind, record: String, field: String, lost: FieldState, kept: FieldState) {
+        self.table = table
+        self.record = record
+        self.field = field
+        self.lost = lost
+        self.kept = kept
+    }
+}
+
+/// The merge rules of one field. Pure functions of the values and stamps.
+public enum FieldMerge {
+    /// Whether `a` is kept over `b`. For every rule this is a strict total
+    /// order on (value, stamp), so the surviving value does not depend on the
+    /// order in which states meet.
+    @inlinable
+    public static func keeps(_ a: FieldState, over b: FieldState, rule: MergeRule) -> Bool {
+        switch rule {
+        case .lastWriterWins:
+            return a.stamp.isNewer(than: b.stamp)
+        case .earliest:
+            let ka = earliestKey(a.value), kb = earliestKey(b.value)
+            return ka != kb ? ka < kb : a.stamp.isNewer(than: b.stamp)
+        case .forwardStatus:
+            let ka = statusKey(a.value), kb = statusKey(b.value)
+            return ka != kb ? ka > kb : a.stamp.isNewer(than: b.stamp)
+        }
+    }
+
+    /// Merges `incoming` into `current`.
+    /// - Returns: the surviving state, whether it differs from `current`, and
+    ///   the overwrite to record as a conflict, if the two were concurrent.
+    @inlinable
+    public static func merge(
+        current: FieldState?, incoming: FieldState, rule: MergeRule, detectConflicts: Bool
+    ) -> (state: FieldState, replaced: Bool, conflict: (lost: FieldState, kept: FieldState)?) {
+        guard let current else { return (incoming, true, nil) }
+        if current.stamp.isSameWrite(as: incoming.stamp) { return (current, false, nil) }
+        let incomingWins = keeps(incoming, over: current, rule: rule)
+        let (winner, loser) = incomingWins ? (incoming, current) : (current, incoming)
+        // Only last-writer-wins can lose typed text; the domain rules keep the value
+        // that matters (the furthest status, the earliest feedback) by design.
+        var conflict: (lost: FieldState, kept: FieldState)?
+        if detectConflicts, rule == .lastWriterWins, winner.value != loser.value,
+           winner.stamp.node != loser.stamp.node, winner.stamp.base < loser.stamp.hlc {
+            conflict = (loser, winner)
+        }
+        return (winner, incomingWins, conflict)
+    }
+
+    @usableFromInline
+    static func earliestKey(_ value: FieldValue) -> Int64 {
+        // An empty value never beats a time: feedback once given cannot be un-given.
+        guard case .text(let text) = value, let time = Timestamp(iso: text) else { return .max }
+        return time.epochSeconds
+    }
+
+    @usableFromInline
+    static func statusKey(_ value: FieldValue) -> (Int, Int) {
+        guard case .text(let text) = value else { return (0, -1) }
+        return WorkflowStatus.orderKey(text)
+    }
+}
+
+/// The fields of one record with their stamps, in schema order.
+public struct RecordState: Hashable, Sendable {
+    public var values: [FieldValue]
+    public var stamps: [FieldStamp?]
+
+    public init(fieldCount: Int) {
+        values = Array(repeating: .null, count: fieldCount)
+        stamps = Array(repeating: nil, count: fieldCount)
+    }
+
+    public init(values: [FieldValue], stamps: [FieldStamp?]) {
+        self.values = values
+        self.stamps = stamps
+    }
+
+    public subscript(state index: Int) -> FieldState? {
+        stamps[index].map { FieldState(value: values[index], stamp: $0) }
+    }
+
+    public func value(_ field: String, in schema: RecordSchema) -> FieldValue {
+        schema.index(of: field).map { values[$0] } ?? .null
+    }
+
+    /// The values by field name, for validation and display.
+    public func dictionary(in schema: RecordSchema) -> [String: FieldValue] {
+        var result: [String: FieldValue] = [:]
+        for (index, spec) in schema.fields.enumerated() where values[index] != .null {
+            result[spec.name] = values[index]
+        }
+        return result
+    }
+}
+
+public enum RecordMerge {
+    /// Applies changes that all concern one record, in order.
+    /// - Returns: whether the record changed. Concurrent overwrites are appended to `overwrites`.
+    @inlinable
+    public static func apply<C: Collection<FieldChange>>(
+        _ changes: C, to state: inout RecordState, schema: RecordSchema, overwrites: inout [Overwrite]
+    ) -> Bool {
+        var changed = false
+        let detect = schema.kind != .conflict
+        for change in changes {
+            // A field this version does not know (a newer peer) is skipped, not fatal.
+            guard let index = schema.index(of: change.field) else { continue }
+            let outcome = FieldMerge.merge(
+                current: state[state: index], incoming: change.state,
+                rule: schema.fields[index].rule, detectConflicts: detect)
+            if outcome.replaced {
+                state.values[index] = outcome.state.value
+                state.stamps[index] = outcome.state.stamp
+                changed = true
+            }
+            if let conflict = outcome.conflict {
+                overwrites.append(Overwrite(
+                    table: change.table, record: change.record, field: change.field,
+                    lost: conflict.lost, kept: conflict.kept))
+            }
+        }
+        return changed
+    }
+}

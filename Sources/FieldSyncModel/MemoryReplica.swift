@@ -1,0 +1,113 @@
+/// A replica held in memory: the reference implementation of what a replica
+/// does with local writes and remote changes, without SQLite.
+///
+/// The SQLite store follows the same steps through the same pure functions;
+/// the property tests run thousands of random schedules against this type and
+/// check the store against it.
+public struct MemoryReplica: Sendable {
+    public let node: NodeID
+    public private(set) var clock: HybridClock
+    public private(set) var tables: [RecordKind: [String: RecordState]] = [:]
+    public private(set) var outbox: [Mutation] = []
+    private var counter: UInt64 = 0
+
+    public init(node: NodeID, clock: HybridClock = HybridClock()) {
+        self.node = node
+        self.clock = clock
+    }
+
+    public func record(_ table: RecordKind, _ id: String) -> RecordState? { tables[table]?[id] }
+
+    /// Records a local action. Returns the mutation, or nil if it changed nothing.
+    @discardableResult
+    public mutating func write(
+        _ edits: [(table: RecordKind, record: String, fields: [(String, FieldValue)])],
+        nowMilliseconds now: UInt64
+    ) -> Mutation? {
+        let hlc = clock.tick(nowMilliseconds: now)
+        var changes: [FieldChange] = []
+        for edit in edits {
+            changes += LocalEdit.changes(
+                table: edit.table, record: edit.record, current: record(edit.table, edit.record),
+                fields: edit.fields, hlc: hlc, node: node)
+        }
+        guard !changes.isEmpty else { return nil }
+        var ignored: [Overwrite] = []
+        merge(changes, overwrites: &ignored)
+        counter += 1
+        let mutation = Mutation(origin: node, counter: counter, changes: changes)
+        outbox.append(mutation)
+        return mutation
+    }
+
+    /// Applies remote changes. Concurrent overwrites not yet known here become
+    /// conflict records, written as a local mutation so they replicate.
+    @discardableResult
+    public mutating func apply(_ changes: [FieldChange], nowMilliseconds now: UInt64) -> [Overwrite] {
+        var overwrites: [Overwrite] = []
+        merge(changes, overwrites: &overwrites)
+        if let newest = changes.map(\.hlc).max() { clock.observe(newest) }
+        recordConflicts(overwrites, nowMilliseconds: now)
+        return overwrites
+    }
+
+    private mutating func merge(_ changes: [FieldChange], overwrites: inout [Overwrite]) {
+        for group in ChangeGroups(changes) {
+            let schema = group.table.schema
+            var state = tables[group.table]?[group.record] ?? RecordState(fieldCount: schema.fields.count)
+            if RecordMerge.apply(group.changes, to: &state, schema: schema, overwrites: &overwrites) {
+                tables[group.table, default: [:]][group.record] = state
+            }
+        }
+    }
+
+    private mutating func recordConflicts(_ overwrites: [Overwrite], nowMilliseconds now: UInt64) {
+        var edits: [(table: RecordKind, record: String, fields: [(String, FieldValue)])] = []
+        var seen = Set<String>()
+        for overwrite in overwrites {
+            let id = ConflictRecord.id(for: overwrite)
+            guard record(.conflict, id) == nil, seen.insert(id).inserted else { continue }
+            edits.append((.conflict, id, ConflictRecord.fields(for: overwrite)))
+        }
+        if !edits.isEmpty { write(edits, nowMilliseconds: now) }
+    }
+}
+
+/// Consecutive runs of a batch grouped by record, in first-appearance order,
+/// so each record is read and written once per batch.
+public struct ChangeGroups: Sequence {
+    public struct Group {
+        public var table: RecordKind
+        public var record: String
+        public var changes: [FieldChange]
+    }
+
+    private let groups: [Group]
+
+    public init(_ changes: [FieldChange]) {
+        var positions: [RecordKey: Int] = [:]
+        var groups: [Group] = []
+        for change in changes {
+            let key = RecordKey(table: change.table, record: change.record)
+            if let position = positions[key] {
+                groups[position].changes.append(change)
+            } else {
+                positions[key] = groups.count
+                groups.append(Group(table: change.table, record: change.record, changes: [change]))
+            }
+        }
+        self.groups = groups
+    }
+
+    public func makeIterator() -> IndexingIterator<[Group]> { groups.makeIterator() }
+}
+
+public struct RecordKey: Hashable, Sendable {
+    public var table: RecordKind
+    public var record: String
+
+    public init(table: RecordKind, record: String) {
+        self.table = table
+        self.record = record
+    }
+}

@@ -1,0 +1,71 @@
+/// Every kind of record a replica holds. The raw value is the table name used
+/// in SQLite and on the wire.
+public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
+    case customer = "customers"
+    case contact = "contacts"
+    case agreement = "agreements"
+    case visit = "visits"
+    case fault = "faults"
+    case faultNote = "fault_notes"
+    case complaint = "complaints"
+    case complaintNote = "complaint_notes"
+    case conflict = "conflicts"
+
+    public var schema: RecordSchema { RecordSchema.all[self]! }
+
+    /// The word a person reads in messages: "customer", "fault note".
+    public var noun: String {
+        switch self {
+        case .customer: "customer"
+        case .contact: "contact"
+        case .agreement: "service agreement"
+        case .visit: "visit"
+        case .fault: "fault"
+        case .faultNote: "fault note"
+        case .complaint: "complaint"
+        case .complaintNote: "complaint note"
+        case .conflict: "conflict"
+        }
+    }
+}
+
+public enum FieldType: Sendable, Equatable {
+    case text
+    case bool
+    case int
+    /// ISO 8601 date-time with offset (see `Timestamp`).
+    case time
+    /// Calendar date `YYYY-MM-DD`.
+    case date
+    case choice([String])
+    /// A fault's or complaint's workflow position, see `WorkflowStatus`.
+    case status
+    case reference(RecordKind)
+    /// Any scalar (a conflict record's copy of the values that competed).
+    case any
+}
+
+/// How concurrent values of one field combine. Every rule is a total order on
+/// (value, stamp), so merging is commutative, associative and idempotent.
+public enum MergeRule: Sendable, Equatable {
+    /// Highest (HLC, node) wins; a concurrent overwrite leaves a conflict record.
+    case lastWriterWins
+    /// The earliest time wins (first feedback: the SLA counts the first one, whoever gave it).
+    case earliest
+    /// The furthest (round, state) wins: status only moves forward, a reopening outranks the old round.
+    case forwardStatus
+}
+
+public struct FieldSpec: Sendable, Equatable {
+    public let name: String
+    public let type: FieldType
+    public let rule: MergeRule
+    public let required: Bool
+
+    public init(_ name: String, _ type: FieldType, rule: MergeRule = .lastWriterWins, required: Bool = false) {
+        self.name = name
+        self.type = type
+        self.rule = type == .status ? .forwardStatus : rule
+        self.required = required
+    }
+}

@@ -1,0 +1,134 @@
+/// The fields of one record kind, in storage order.
+public struct RecordSchema: Sendable {
+    public let kind: RecordKind
+    public let fields: [FieldSpec]
+    /// Pairs of time fields where the first may not be later than the second.
+    public let timeOrder: [(earlier: String, later: String)]
+    private let positions: [String: Int]
+
+    init(_ kind: RecordKind, _ fields: [FieldSpec], timeOrder: [(String, String)] = []) {
+        self.kind = kind
+        self.fields = fields
+        self.timeOrder = timeOrder.map { (earlier: $0.0, later: $0.1) }
+        var positions: [String: Int] = [:]
+        for (index, field) in fields.enumerated() { positions[field.name] = index }
+        self.positions = positions
+    }
+
+    public func index(of field: String) -> Int? { positions[field] }
+
+    public func spec(_ field: String) -> FieldSpec? { positions[field].map { fields[$0] } }
+
+    /// The field naming the record this one belongs to (a contact's customer, a note's fault).
+    public var parentField: FieldSpec? {
+        fields.first { if case .reference = $0.type { return $0.required } else { return false } }
+    }
+
+    public static let serviceLevels = ["vip", "standard"]
+    public static let visitKinds = ["routine", "complaint-follow-up", "joint-meeting", "other"]
+    public static let complaintChannels = ["phone", "in-person", "email", "hotline"]
+    public static let dispatchStates = ["not-dispatched", "dispatched", "on-site", "done"]
+
+    public static let all: [RecordKind: RecordSchema] = {
+        let schemas = [
+            RecordSchema(.customer, [
+                FieldSpec("name", .text, required: true),
+                FieldSpec("branch", .text),
+                FieldSpec("level", .choice(serviceLevels), required: true),
+                FieldSpec("manager", .text),
+                FieldSpec("services", .text),
+                FieldSpec("notes", .text),
+                FieldSpec("archived", .bool),
+            ]),
+            RecordSchema(.contact, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("name", .text, required: true),
+                FieldSpec("role", .text),
+                FieldSpec("phone", .text),
+                FieldSpec("email", .text),
+                FieldSpec("billing", .bool),
+                FieldSpec("removed", .bool),
+            ]),
+            RecordSchema(.agreement, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("number", .text, required: true),
+                FieldSpec("starts", .date),
+                FieldSpec("ends", .date),
+                FieldSpec("removed", .bool),
+            ], timeOrder: [("starts", "ends")]),
+            RecordSchema(.visit, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("manager", .text),
+                FieldSpec("at", .time, required: true),
+                FieldSpec("kind", .choice(visitKinds), required: true),
+                FieldSpec("participants", .text),
+                FieldSpec("summary", .text, required: true),
+                FieldSpec("requests", .text),
+                FieldSpec("actions", .text),
+                FieldSpec("complaint", .reference(.complaint)),
+                FieldSpec("removed", .bool),
+            ]),
+            RecordSchema(.fault, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("symptom", .text, required: true),
+                FieldSpec("scope", .text),
+                FieldSpec("occurred_at", .time),
+                FieldSpec("reported_at", .time, required: true),
+                FieldSpec("owner", .text),
+                FieldSpec("dispatch", .choice(dispatchStates)),
+                FieldSpec("restore_by", .time),
+                FieldSpec("first_feedback_at", .time, rule: .earliest),
+                FieldSpec("restored_at", .time),
+                FieldSpec("report_delivered_at", .time),
+                FieldSpec("status", .status, required: true),
+            ], timeOrder: [
+                ("occurred_at", "reported_at"), ("occurred_at", "restored_at"),
+                ("reported_at", "first_feedback_at"), ("occurred_at", "report_delivered_at"),
+            ]),
+            RecordSchema(.faultNote, [
+                FieldSpec("fault", .reference(.fault), required: true),
+                FieldSpec("at", .time, required: true),
+                FieldSpec("author", .text),
+                FieldSpec("text", .text, required: true),
+            ]),
+            RecordSchema(.complaint, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("channel", .choice(complaintChannels), required: true),
+                FieldSpec("content", .text, required: true),
+                FieldSpec("received_at", .time, required: true),
+                FieldSpec("owner", .text),
+                FieldSpec("first_feedback_at", .time, rule: .earliest),
+                FieldSpec("resolved_at", .time),
+                FieldSpec("result", .text),
+                FieldSpec("escalated_at", .time, rule: .earliest),
+                FieldSpec("escalation_reason", .text),
+                FieldSpec("closed_at", .time),
+                FieldSpec("report", .text),
+                FieldSpec("status", .status, required: true),
+            ], timeOrder: [
+                ("received_at", "first_feedback_at"), ("received_at", "resolved_at"),
+                ("received_at", "escalated_at"), ("received_at", "closed_at"), ("resolved_at", "closed_at"),
+            ]),
+            RecordSchema(.complaintNote, [
+                FieldSpec("complaint", .reference(.complaint), required: true),
+                FieldSpec("at", .time, required: true),
+                FieldSpec("author", .text),
+                FieldSpec("text", .text, required: true),
+            ]),
+            RecordSchema(.conflict, [
+                FieldSpec("table", .text, required: true),
+                FieldSpec("record", .text, required: true),
+                FieldSpec("field", .text, required: true),
+                FieldSpec("lost_value", .any),
+                FieldSpec("lost_node", .text, required: true),
+                FieldSpec("lost_hlc", .int, required: true),
+                FieldSpec("kept_value", .any),
+                FieldSpec("kept_node", .text),
+                FieldSpec("kept_hlc", .int),
+                FieldSpec("resolved", .bool),
+                FieldSpec("resolution", .text),
+            ]),
+        ]
+        return Dictionary(uniqueKeysWithValues: schemas.map { ($0.kind, $0) })
+    }()
+}
