@@ -59,9 +59,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets: the replica simulation, temporary folders.
+        .target(
+            name: "FieldSyncTestSupport",
+            dependencies: ["FieldSyncModel"],
+            path: "Tests/FieldSyncTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FieldSyncModelTests",
-            dependencies: ["FieldSyncModel"],
+            dependencies: ["FieldSyncModel", "FieldSyncTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -69,6 +76,7 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel",
                 "FieldSyncStore",
+                "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -77,6 +85,7 @@ let package = Package(
             name: "FieldSyncCLITests",
             dependencies: [
                 "FieldSyncStore",
+                "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -24,7 +24,8 @@ public struct MemoryReplica: Sendable {
         _ edits: [(table: RecordKind, record: String, fields: [(String, FieldValue)])],
         nowMilliseconds now: UInt64
     ) -> Mutation? {
-        let hlc = clock.tick(nowMilliseconds: now)
+        var ticked = clock
+        let hlc = ticked.tick(nowMilliseconds: now)
         var changes: [FieldChange] = []
         for edit in edits {
             changes += LocalEdit.changes(
@@ -32,6 +33,7 @@ public struct MemoryReplica: Sendable {
                 fields: edit.fields, hlc: hlc, node: node)
         }
         guard !changes.isEmpty else { return nil }
+        clock = ticked
         var ignored: [Overwrite] = []
         merge(changes, overwrites: &ignored)
         counter += 1

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-enum ProcessInfoLite {
-    static func environment(_ name: String) -> String? {
+public enum Environment {
+    public static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 }

@@ -1,0 +1,62 @@
+import FieldSyncModel
+import GRDB
+
+/// What applying a batch of remote changes did.
+public struct ApplyReport: Sendable, Equatable {
+    public var changes = 0
+    /// Records whose stored state changed.
+    public var recordsChanged = 0
+    /// Conflict records this replica created (concurrent overwrites it was first to see).
+    public var conflictsCreated: [String] = []
+    /// The local mutation that carries those conflict records, to replicate them.
+    public var conflictMutation: Mutation?
+
+    public init() {}
+}
+
+extension Replica {
+    /// Merges a batch of remote field changes into the replica in one
+    /// transaction. Order, duplicates and partial mutations do not matter.
+    @discardableResult
+    public func apply(remote changes: [FieldChange]) throws -> ApplyReport {
+        let now = wallClock()
+        return try writer.write { db in try Self.apply(changes, now: now, db) }
+    }
+
+    static func apply(_ changes: [FieldChange], now: UInt64, _ db: Database) throws -> ApplyReport {
+        var report = ApplyReport()
+        report.changes = changes.count
+        var overwrites: [Overwrite] = []
+        var newest = HLC.zero
+        for group in ChangeGroups(changes) {
+            let table = RecordTable.all[group.table]!
+            var state = try table.load(group.record, in: db) ?? RecordState(fieldCount: table.schema.fields.count)
+            for change in group.changes where change.hlc > newest { newest = change.hlc }
+            if RecordMerge.apply(group.changes, to: &state, schema: table.schema, overwrites: &overwrites) {
+                try table.save(group.record, state, in: db)
+                report.recordsChanged += 1
+            }
+        }
+        var clock = try clock(db)
+        clock.observe(newest)
+        try saveClock(clock, db)
+        report.conflictMutation = try recordConflicts(overwrites, now: now, db)
+        report.conflictsCreated = report.conflictMutation.map { Set($0.changes.map(\.record)).sorted() } ?? []
+        return report
+    }
+
+    /// Writes a conflict record for each overwrite no replica has reported
+    /// here yet, as one local mutation so it replicates like any other change.
+    private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, _ db: Database) throws -> Mutation? {
+        guard !overwrites.isEmpty else { return nil }
+        let conflicts = RecordTable.all[.conflict]!
+        var edits: [RecordEdit] = []
+        var seen = Set<String>()
+        for overwrite in overwrites {
+            let id = ConflictRecord.id(for: overwrite)
+            guard seen.insert(id).inserted, try conflicts.load(id, in: db) == nil else { continue }
+            edits.append(RecordEdit(.conflict, id, ConflictRecord.fields(for: overwrite)))
+        }
+        return edits.isEmpty ? nil : try write(edits, validate: false, now: now, db)
+    }
+}

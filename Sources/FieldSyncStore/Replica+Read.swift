@@ -1,0 +1,102 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// A record as read from the replica.
+public struct StoredRecord: Sendable, Equatable {
+    public let table: RecordKind
+    public let id: String
+    public let state: RecordState
+
+    public subscript(_ field: String) -> FieldValue { state.value(field, in: table.schema) }
+
+    public func stamp(_ field: String) -> FieldStamp? {
+        table.schema.index(of: field).flatMap { state.stamps[$0] }
+    }
+
+    public var values: [String: FieldValue] { state.dictionary(in: table.schema) }
+}
+
+/// What `fieldsync status` shows.
+public struct ReplicaStatus: Sendable, Equatable {
+    public var identity: ReplicaIdentity
+    public var outboxMutations: Int
+    public var outboxChanges: Int
+    public var unresolvedConflicts: Int
+    public var lastSync: String?
+    public var clock: HLC
+}
+
+extension Replica {
+    public func record(_ table: RecordKind, _ id: String) throws -> StoredRecord? {
+        try writer.read { db in
+            try RecordTable.all[table]!.load(id, in: db).map { StoredRecord(table: table, id: id, state: $0) }
+        }
+    }
+
+    /// All records of a kind, or those whose `field` equals `value`.
+    public func records(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [StoredRecord] {
+        let recordTable = RecordTable.all[table]!
+        let columns = table.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        var sql = "SELECT id, \(columns), _stamps FROM \(table.rawValue)"
+        var arguments: [DatabaseValue] = []
+        if let field {
+            guard table.schema.index(of: field) != nil else { throw StoreError.invalid("\(table.noun) has no field '\(field)'") }
+            sql += " WHERE \"\(field)\" = ?"
+            arguments.append(value.databaseValue)
+        }
+        sql += " ORDER BY id"
+        return try writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                StoredRecord(table: table, id: row[0], state: recordTable.state(from: row, offset: 1))
+            }
+        }
+    }
+
+    /// The full id of the record whose id starts with `prefix`, like git's
+    /// abbreviated commit names.
+    public func resolve(_ table: RecordKind, _ prefix: String) throws -> String {
+        let trimmed = prefix.lowercased()
+        guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw StoreError.invalid("'\(prefix)' is not a record id; ids are hex digits, e.g. 3f2a9c1e")
+        }
+        let matches = try writer.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM \(table.rawValue) WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                                arguments: [trimmed, trimmed + "\u{FFFF}"])
+        }
+        switch matches.count {
+        case 0: throw StoreError.notFound(table, prefix)
+        case 1: return matches[0]
+        default: throw StoreError.ambiguous(table, prefix, candidates: matches.prefix(5).map { String($0.prefix(12)) })
+        }
+    }
+
+    public func status() throws -> ReplicaStatus {
+        try writer.read { db in
+            guard let identity = try Self.identity(db) else { throw StoreError.notInitialized("this folder") }
+            var changes = 0
+            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
+                changes += try JSONDecoder().decode(Mutation.self, from: body).changes.count
+            }
+            let conflicts = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM conflicts WHERE resolved IS NULL OR resolved = 0
+                """) ?? 0
+            return ReplicaStatus(
+                identity: identity,
+                outboxMutations: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0,
+                outboxChanges: changes,
+                unresolvedConflicts: conflicts,
+                lastSync: try Self.meta(MetaKey.lastSync, db),
+                clock: try Self.clock(db).last)
+        }
+    }
+
+    /// The local mutations not yet acknowledged, oldest first.
+    public func outbox() throws -> [Mutation] {
+        try writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM outbox ORDER BY counter").map {
+                try JSONDecoder().decode(Mutation.self, from: $0)
+            }
+        }
+    }
+}

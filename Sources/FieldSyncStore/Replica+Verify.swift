@@ -1,0 +1,60 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+extension Replica {
+    /// Checks the replica: SQLite's integrity check, and that the outbox and
+    /// the records agree — every field this node wrote is in the outbox, and
+    /// no outbox change is newer than what the record holds.
+    /// - Returns: the problems found; empty when the replica is sound.
+    public func verify() throws -> [String] {
+        try writer.read { db in
+            var problems: [String] = []
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            if integrity != ["ok"] { problems += integrity.map { "integrity: \($0)" } }
+            guard let node = try Self.identity(db)?.node else { return problems + ["replica has no node id"] }
+
+            var outboxWrites = Set<String>()
+            var previous: Int64?
+            for row in try Row.fetchAll(db, sql: "SELECT counter, body FROM outbox ORDER BY counter") {
+                let counter: Int64 = row[0]
+                if let previous, counter != previous + 1 { problems.append("outbox: counter \(previous + 1) missing") }
+                previous = counter
+                let mutation = try JSONDecoder().decode(Mutation.self, from: row[1] as Data)
+                for change in mutation.changes {
+                    outboxWrites.insert("\(change.table.rawValue)|\(change.record)|\(change.field)|\(change.hlc.rawValue)")
+                    // Sound when merging the change into the record changes nothing:
+                    // the record holds it or something the merge rules keep over it.
+                    let schema = change.table.schema
+                    guard let index = schema.index(of: change.field) else { continue }
+                    let current = try RecordTable.all[change.table]!.load(change.record, in: db)?[state: index]
+                    let merged = FieldMerge.merge(current: current, incoming: change.state,
+                                                  rule: schema.fields[index].rule, detectConflicts: false)
+                    if merged.replaced {
+                        problems.append("outbox change \(change.table.rawValue) \(change.record) \(change.field) is not in the record")
+                    }
+                }
+            }
+            if let previous, let counter = try Self.meta(MetaKey.counter, db).flatMap(Int64.init), counter != previous {
+                problems.append("outbox: last counter \(previous) but the replica counted \(counter)")
+            }
+            let acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
+            for kind in RecordKind.allCases {
+                let table = RecordTable.all[kind]!
+                let columns = kind.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
+                for row in try Row.fetchAll(db, sql: "SELECT id, \(columns), _stamps FROM \(kind.rawValue)") {
+                    let id: String = row[0]
+                    let state = table.state(from: row, offset: 1)
+                    for (index, stamp) in state.stamps.enumerated() {
+                        guard let stamp, stamp.node == node, stamp.hlc > acked else { continue }
+                        let field = kind.schema.fields[index].name
+                        if !outboxWrites.contains("\(kind.rawValue)|\(id)|\(field)|\(stamp.hlc.rawValue)") {
+                            problems.append("\(kind.rawValue) \(id) \(field) was written here but is not in the outbox")
+                        }
+                    }
+                }
+            }
+            return problems
+        }
+    }
+}

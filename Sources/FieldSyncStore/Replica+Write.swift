@@ -1,0 +1,96 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// Some fields of one record, as one part of a user action.
+public struct RecordEdit: Sendable {
+    public var table: RecordKind
+    public var record: String
+    public var fields: [(String, FieldValue)]
+
+    public init(_ table: RecordKind, _ record: String, _ fields: [(String, FieldValue)]) {
+        self.table = table
+        self.record = record
+        self.fields = fields
+    }
+}
+
+extension Replica {
+    /// Validates and records one user action in one transaction: the records,
+    /// the clock and the outbox change together.
+    /// - Returns: the mutation, or nil if the action changed nothing.
+    @discardableResult
+    public func write(_ edits: [RecordEdit]) throws -> Mutation? {
+        let now = wallClock()
+        return try writer.write { db in try Self.write(edits, validate: true, now: now, db) }
+    }
+
+    /// Records many user actions in one transaction, each its own mutation
+    /// (bulk import, benchmarks).
+    public func write(actions: [[RecordEdit]]) throws -> Int {
+        let now = wallClock()
+        return try writer.write { db in
+            var written = 0
+            for edits in actions where try Self.write(edits, validate: true, now: now, db) != nil { written += 1 }
+            return written
+        }
+    }
+
+    @discardableResult
+    static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, _ db: Database) throws -> Mutation? {
+        let node = try requireNode(db)
+        var clock = try clock(db)
+        let hlc = clock.tick(nowMilliseconds: now)
+        var states: [RecordKey: RecordState] = [:]
+        var order: [RecordKey] = []
+        var changes: [FieldChange] = []
+        for edit in edits {
+            let table = RecordTable.all[edit.table]!
+            let key = RecordKey(table: edit.table, record: edit.record)
+            let current = try states[key] ?? table.load(edit.record, in: db)
+            if validate { try check(edit, current: current, db) }
+            let editChanges = LocalEdit.changes(
+                table: edit.table, record: edit.record, current: current,
+                fields: edit.fields, hlc: hlc, node: node)
+            guard !editChanges.isEmpty else { continue }
+            var state = current ?? RecordState(fieldCount: table.schema.fields.count)
+            var overwrites: [Overwrite] = []  // a local write is based on what it replaces: never concurrent
+            _ = RecordMerge.apply(editChanges, to: &state, schema: table.schema, overwrites: &overwrites)
+            if states.updateValue(state, forKey: key) == nil { order.append(key) }
+            changes += editChanges
+        }
+        guard !changes.isEmpty else { return nil }
+        for key in order {
+            try RecordTable.all[key.table]!.save(key.record, states[key]!, in: db)
+        }
+        let counter = (UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0) + 1
+        let mutation = Mutation(origin: node, counter: counter, user: try meta(MetaKey.user, db), changes: changes)
+        try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
+            .execute(arguments: [Int64(counter), Int64(bitPattern: hlc.rawValue), try JSONEncoder().encode(mutation)])
+        try setMeta(MetaKey.counter, String(counter), db)
+        try saveClock(clock, db)
+        return mutation
+    }
+
+    /// The record as it would stand after the edit must be valid, and every
+    /// reference it sets must name an existing record.
+    private static func check(_ edit: RecordEdit, current: RecordState?, _ db: Database) throws {
+        let schema = edit.table.schema
+        var proposed = current?.dictionary(in: schema) ?? [:]
+        do {
+            for (name, value) in edit.fields {
+                try schema.check(field: name, value: value)
+                proposed[name] = value == .null ? nil : value
+            }
+            try schema.check(record: proposed)
+        } catch {
+            throw StoreError.invalid(error)
+        }
+        for (name, value) in edit.fields {
+            guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
+            guard try RecordTable.all[target]!.load(id, in: db) != nil else {
+                throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)")
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// A SQLite replica: the records, their field stamps, the node's clock and
+/// counter, and the outbox of local mutations not yet acknowledged by a server.
+///
+/// Every write is one SQLite transaction that changes the records, the clock
+/// and the outbox together, so a crash at any point leaves them consistent.
+public struct Replica: Sendable {
+    public let writer: any DatabaseWriter
+    /// Milliseconds since the Unix epoch; injected so tests control time.
+    public let wallClock: @Sendable () -> UInt64
+
+    public static let fileName = "replica.sqlite"
+
+    public init(writer: any DatabaseWriter, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws {
+        self.writer = writer
+        self.wallClock = wallClock
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Opens (creating if needed) the replica database file at `path`, in WAL
+    /// mode with `synchronous=FULL`: an acknowledged write survives a power cut.
+    public static func open(path: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> Replica {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return try Replica(writer: DatabasePool(path: path, configuration: configuration), wallClock: wallClock)
+    }
+
+    public static func inMemory(wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> Replica {
+        try Replica(writer: DatabaseQueue(), wallClock: wallClock)
+    }
+
+    @Sendable public static func systemMilliseconds() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+            for kind in RecordKind.allCases {
+                try db.execute(sql: RecordTable.all[kind]!.createSQL)
+                if let parent = kind.schema.parentField {
+                    try db.execute(sql: "CREATE INDEX \(kind.rawValue)_\(parent.name) ON \(kind.rawValue)(\"\(parent.name)\")")
+                }
+            }
+            // One row per local mutation not yet acknowledged; `body` is the mutation as JSON.
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    counter INTEGER PRIMARY KEY NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                )
+                """)
+        }
+        return migrator
+    }
+}
+
+/// What `fieldsync init` records about the device.
+public struct ReplicaIdentity: Sendable, Equatable, Codable {
+    public var node: NodeID
+    public var branch: String?
+    public var user: String?
+    public var createdAt: String
+
+    public init(node: NodeID, branch: String?, user: String?, createdAt: String) {
+        self.node = node
+        self.branch = branch
+        self.user = user
+        self.createdAt = createdAt
+    }
+}
+
+enum MetaKey {
+    static let node = "node"
+    static let branch = "branch"
+    static let user = "user"
+    static let createdAt = "created_at"
+    static let hlc = "hlc"
+    static let counter = "counter"
+    static let lastSync = "last_sync"
+    /// Local changes up to this HLC were acknowledged by a server and left the outbox.
+    static let ackedHLC = "acked_hlc"
+}
+
+extension Replica {
+    /// Gives the replica its node id. A replica is initialised once.
+    public func initialize(_ identity: ReplicaIdentity) throws {
+        try writer.write { db in
+            if let node = try Self.meta(MetaKey.node, db) {
+                throw StoreError.alreadyInitialized("this replica", node: node)
+            }
+            try Self.setMeta(MetaKey.node, identity.node.description, db)
+            try Self.setMeta(MetaKey.createdAt, identity.createdAt, db)
+            if let branch = identity.branch { try Self.setMeta(MetaKey.branch, branch, db) }
+            if let user = identity.user { try Self.setMeta(MetaKey.user, user, db) }
+        }
+    }
+
+    public func identity() throws -> ReplicaIdentity? {
+        try writer.read { db in try Self.identity(db) }
+    }
+
+    static func identity(_ db: Database) throws -> ReplicaIdentity? {
+        guard let text = try meta(MetaKey.node, db), let node = NodeID(text) else { return nil }
+        return ReplicaIdentity(
+            node: node, branch: try meta(MetaKey.branch, db), user: try meta(MetaKey.user, db),
+            createdAt: try meta(MetaKey.createdAt, db) ?? "")
+    }
+
+    static func meta(_ key: String, _ db: Database) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key])
+    }
+
+    static func setMeta(_ key: String, _ value: String, _ db: Database) throws {
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
+    }
+
+    static func clock(_ db: Database) throws -> HybridClock {
+        HybridClock(last: HLC(rawValue: UInt64(try meta(MetaKey.hlc, db) ?? "0") ?? 0))
+    }
+
+    static func saveClock(_ clock: HybridClock, _ db: Database) throws {
+        try setMeta(MetaKey.hlc, String(clock.last.rawValue), db)
+    }
+
+    static func requireNode(_ db: Database) throws -> NodeID {
+        guard let text = try meta(MetaKey.node, db), let node = NodeID(text) else {
+            throw StoreError.notInitialized("this folder")
+        }
+        return node
+    }
+}

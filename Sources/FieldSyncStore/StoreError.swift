@@ -1,0 +1,58 @@
+import FieldSyncModel
+
+/// An error a person reads: what went wrong and what to do about it.
+public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    private enum Code: Equatable, Sendable {
+        case notInitialized, alreadyInitialized, notFound, ambiguous, invalid, unsupported
+    }
+
+    private let code: Code
+    public let message: String
+
+    public var description: String { message }
+
+    public static func notInitialized(_ home: String) -> StoreError {
+        StoreError(code: .notInitialized, message: "no replica in \(home); run 'fieldsync init' first (or set --home / FIELDSYNC_HOME)")
+    }
+
+    public static func alreadyInitialized(_ home: String, node: String) -> StoreError {
+        StoreError(code: .alreadyInitialized, message: "\(home) already holds a replica (node \(node)); use another --home to start a second one")
+    }
+
+    public static func notFound(_ kind: RecordKind, _ reference: String) -> StoreError {
+        StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'")
+    }
+
+    public static func ambiguous(_ kind: RecordKind, _ reference: String, candidates: [String]) -> StoreError {
+        StoreError(code: .ambiguous, message: "'\(reference)' names several \(kind.noun)s (\(candidates.joined(separator: ", "))); type more of the id")
+    }
+
+    public static func invalid(_ error: ValidationError) -> StoreError {
+        StoreError(code: .invalid, message: error.message)
+    }
+
+    public static func invalid(_ message: String) -> StoreError {
+        StoreError(code: .invalid, message: message)
+    }
+
+    public static func unsupported(_ message: String) -> StoreError {
+        StoreError(code: .unsupported, message: message)
+    }
+
+    public var isNotFound: Bool { code == .notFound }
+}
+
+extension RecordKind {
+    /// The CLI command that lists records of this kind.
+    public var commandName: String {
+        switch self {
+        case .customer: "customer"
+        case .contact: "contact"
+        case .agreement: "agreement"
+        case .visit: "visit"
+        case .fault, .faultNote: "fault"
+        case .complaint, .complaintNote: "complaint"
+        case .conflict: "conflicts"
+        }
+    }
+}
