@@ -1,0 +1,128 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+struct ConflictsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts",
+        abstract: "Values that lost to a concurrent edit: list, show, resolve.",
+        discussion: "When two people change the same field without having seen each other's change, the later one is kept and the other is saved here, so nothing typed is lost. Resolving writes the chosen value as a normal new change that reaches everyone.",
+        subcommands: [List.self, Show.self, Resolve.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List unresolved conflicts.")
+
+        @OptionGroup var options: CommonOptions
+        @Flag(help: "Include resolved conflicts.") var all = false
+
+        func run() throws {
+            let replica = try options.open()
+            let conflicts = try replica.records(.conflict)
+                .filter { all || !$0["resolved"].bool }
+                .sorted { $0["lost_hlc"].int ?? 0 < $1["lost_hlc"].int ?? 0 }
+            if options.json { return JSONValue.array(conflicts.map(\.json)).printed() }
+            let me = try replica.identity()?.node.description
+            var table = TextTable("id", "record", "field", "current value", "lost value", "lost by", "resolved")
+            for conflict in conflicts {
+                let current = try currentValue(of: conflict, in: replica)
+                table.add(conflict.shortID, "\(conflict["table"]) \(conflict["record"].description.prefix(8))",
+                          conflict["field"].description, current.description, conflict["lost_value"].description,
+                          conflict["lost_node"].description == me ? "this device" : conflict["lost_node"].description,
+                          conflict["resolved"].bool ? "yes" : "")
+            }
+            table.printed(empty: all ? "No conflicts." : "No unresolved conflicts.")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a conflict: the value kept, the value lost, who wrote each and when.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Conflict id or a unique prefix of it.") var conflict: String
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.conflict, conflict)
+            let current = try currentValue(of: record, in: replica)
+            if options.json { return record.json.merging(["current_value": JSONValue(current)]).printed() }
+            printDetails(record, title: "Conflict")
+            print("  current value: \(current)")
+            let lost = HLC(rawValue: UInt64(bitPattern: record["lost_hlc"].int ?? 0))
+            let kept = HLC(rawValue: UInt64(bitPattern: record["kept_hlc"].int ?? 0))
+            print("  lost value written at: \(Timestamp(epochSeconds: Int64(lost.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes))")
+            print("  kept value written at: \(Timestamp(epochSeconds: Int64(kept.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes))")
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Settle a conflict: keep mine, keep theirs, or write a new value.",
+            discussion: "mine/theirs are relative to this device; lost/kept name the two values whoever you are (a supervisor resolving for others). Every open conflict on the same field is settled with it.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Conflict id or a unique prefix of it.") var conflict: String
+        @Option(help: "mine, theirs, lost or kept.") var keep: String?
+        @Option(help: "A new value for the field instead.") var value: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.conflict, conflict)
+            guard let table = RecordKind(rawValue: record["table"].description),
+                  let spec = table.schema.spec(record["field"].description) else {
+                throw StoreError.unsupported("this conflict concerns a field this version does not know")
+            }
+            let chosen: FieldValue
+            let resolution: String
+            switch (keep, value) {
+            case (nil, nil), (.some, .some):
+                throw ValidationError("give either --keep mine|theirs|lost|kept or --value VALUE")
+            case (nil, let text?):
+                chosen = try parse(text, for: spec)
+                resolution = "new value"
+            case (let side?, nil):
+                let me = try replica.identity()?.node.description
+                let lostIsMine = record["lost_node"].description == me
+                let keptIsMine = record["kept_node"].description == me
+                switch try choice(side, option: "--keep", allowed: ["mine", "theirs", "lost", "kept"]) {
+                case "lost": chosen = record["lost_value"]
+                case "kept": chosen = record["kept_value"]
+                case let mineOrTheirs:
+                    guard lostIsMine != keptIsMine else {
+                        throw ValidationError("neither value (or both) was written on this device; use --keep lost or --keep kept")
+                    }
+                    chosen = (mineOrTheirs == "mine") == lostIsMine ? record["lost_value"] : record["kept_value"]
+                }
+                resolution = "kept \(side)"
+            }
+            let siblings = try replica.records(.conflict, where: "record", equals: record["record"])
+                .filter { $0["field"] == record["field"] && !$0["resolved"].bool }
+            var edits = [RecordEdit(table, record["record"].description, [(spec.name, chosen)])]
+            for sibling in Set(siblings.map(\.id)).union([record.id]).sorted() {
+                edits.append(RecordEdit(.conflict, sibling, [("resolved", .int(1)), ("resolution", .text(resolution))]))
+            }
+            try replica.write(edits)
+            if options.json { return try replica.require(.conflict, record.id).json.printed() }
+            print("Resolved: \(table.noun) \(record["record"].description.prefix(8)) \(spec.name) = \(chosen)")
+        }
+
+        func parse(_ text: String, for spec: FieldSpec) throws -> FieldValue {
+            switch spec.type {
+            case .time: return .text(try TimeInput.parse(text, option: "--value"))
+            case .date: return .text(try TimeInput.parseDate(text, option: "--value"))
+            case .choice(let allowed): return .text(try choice(text, option: "--value", allowed: allowed))
+            case .bool: return .int(try choice(text, option: "--value", allowed: ["yes", "no"]) == "yes" ? 1 : 0)
+            case .int:
+                guard let number = Int64(text) else { throw ValidationError("--value: '\(text)' is not a whole number") }
+                return .int(number)
+            default: return .text(text)
+            }
+        }
+    }
+}
+
+func currentValue(of conflict: StoredRecord, in replica: Replica) throws -> FieldValue {
+    guard let table = RecordKind(rawValue: conflict["table"].description) else { return .null }
+    return try replica.record(table, conflict["record"].description)?[conflict["field"].description] ?? .null
+}

@@ -1,0 +1,157 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+struct CustomerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "customer",
+        abstract: "Customer files: add, list, show, edit, archive.",
+        subcommands: [Add.self, List.self, Show.self, Edit.self, Archive.self]
+    )
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a customer file.")
+
+        @OptionGroup var options: CommonOptions
+        @Option(help: "Customer name.") var name: String
+        @Option(help: "Service level: vip or standard (VIP halves the feedback time limits).") var level = "standard"
+        @Option(help: "City branch (default: this device's branch).") var branch: String?
+        @Option(help: "Assigned account manager (default: you).") var manager: String?
+        @Option(help: "Services in operation (已起租产品), free text.") var services: String?
+        @Option(help: "Notes.") var note: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let identity = try replica.identity()
+            let id = try replica.create(.customer, [
+                ("name", .text(name)),
+                ("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels))),
+                ("branch", (branch ?? identity?.branch).fieldValue ?? .null),
+                ("manager", (manager ?? identity?.user).fieldValue ?? .null),
+                ("services", services.fieldValue ?? .null),
+                ("notes", note.fieldValue ?? .null),
+            ])
+            try printCreated(replica.require(.customer, id), json: options.json)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List customer files.")
+
+        @OptionGroup var options: CommonOptions
+        @Flag(help: "Include archived customers.") var all = false
+
+        func run() throws {
+            let customers = try options.open().records(.customer)
+                .filter { all || !$0["archived"].bool }
+                .sorted { $0["name"].description.localizedStandardCompare($1["name"].description) == .orderedAscending }
+            if options.json { return JSONValue.array(customers.map(\.json)).printed() }
+            var table = TextTable("id", "name", "level", "branch", "manager", "archived")
+            for customer in customers {
+                table.add(customer.shortID, customer["name"].description, customer["level"].description,
+                          customer["branch"].description, customer["manager"].description, customer["archived"].bool ? "yes" : "")
+            }
+            table.printed(empty: "No customers yet. Add one with: fieldsync customer add --name NAME")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a customer file with its contacts, agreements and open cases.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.customer, customer)
+            let contacts = try replica.records(.contact, where: "customer", equals: .text(record.id)).filter { !$0["removed"].bool }
+            let agreements = try replica.records(.agreement, where: "customer", equals: .text(record.id)).filter { !$0["removed"].bool }
+            let faults = try replica.records(.fault, where: "customer", equals: .text(record.id))
+            let complaints = try replica.records(.complaint, where: "customer", equals: .text(record.id))
+            let visits = try replica.records(.visit, where: "customer", equals: .text(record.id)).filter { !$0["removed"].bool }
+            if options.json {
+                return record.json.merging([
+                    "contacts": .array(contacts.map(\.json)),
+                    "agreements": .array(agreements.map(\.json)),
+                    "faults": .array(faults.map(\.json)),
+                    "complaints": .array(complaints.map(\.json)),
+                    "visits": .array(visits.map(\.json)),
+                ]).printed()
+            }
+            printDetails(record, title: "Customer")
+            print("\nContacts")
+            var table = TextTable("id", "name", "role", "phone", "email", "billing")
+            for contact in contacts {
+                table.add(contact.shortID, contact["name"].description, contact["role"].description,
+                          contact["phone"].description, contact["email"].description, contact["billing"].bool ? "yes" : "")
+            }
+            table.printed(empty: "  none")
+            print("\nService agreements")
+            var agreementTable = TextTable("id", "number", "starts", "ends")
+            for agreement in agreements {
+                agreementTable.add(agreement.shortID, agreement["number"].description, agreement["starts"].description, agreement["ends"].description)
+            }
+            agreementTable.printed(empty: "  none")
+            let open = faults.filter { WorkflowStatus($0["status"].description, kind: .fault)?.isOpen ?? false }.count
+                + complaints.filter { WorkflowStatus($0["status"].description, kind: .complaint)?.isOpen ?? false }.count
+            print("\nVisits: \(visits.count)   Faults: \(faults.count)   Complaints: \(complaints.count)   Open cases: \(open)")
+        }
+    }
+
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change fields of a customer file; only the options given change.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Option(help: "Customer name.") var name: String?
+        @Option(help: "Service level: vip or standard.") var level: String?
+        @Option(help: "City branch.") var branch: String?
+        @Option(help: "Assigned account manager.") var manager: String?
+        @Option(help: "Services in operation.") var services: String?
+        @Option(help: "Notes (replaces the notes).") var note: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.customer, customer)
+            var fields: [(String, FieldValue)] = []
+            if let name { fields.append(("name", .text(name))) }
+            if let level { fields.append(("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels)))) }
+            if let branch { fields.append(("branch", .text(branch))) }
+            if let manager { fields.append(("manager", .text(manager))) }
+            if let services { fields.append(("services", .text(services))) }
+            if let note { fields.append(("notes", .text(note))) }
+            guard !fields.isEmpty else {
+                throw ValidationError("nothing to change; give at least one of --name, --level, --branch, --manager, --services, --note")
+            }
+            try replica.write([RecordEdit(.customer, record.id, fields)])
+            try printUpdated(replica.require(.customer, record.id), json: options.json)
+        }
+    }
+
+    struct Archive: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Archive a customer file (customers are never erased).",
+            discussion: "An archived customer is hidden from 'customer list' unless --all is given; --undo brings it back.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Flag(help: "Bring an archived customer back.") var undo = false
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.customer, customer)
+            try replica.write([RecordEdit(.customer, record.id, [("archived", .int(undo ? 0 : 1))])])
+            try printUpdated(replica.require(.customer, record.id), json: options.json)
+        }
+    }
+}
+
+/// Prints a record just created: its id alone (easy to capture in a script), or JSON.
+func printCreated(_ record: StoredRecord, json: Bool) {
+    if json { record.json.printed() } else { print(record.id) }
+}
+
+func printUpdated(_ record: StoredRecord, json: Bool) {
+    if json { record.json.printed() } else { print("Updated \(record.table.noun) \(record.shortID).") }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create the replica on this device.",
+        discussion: "A device can be initialised before it is enrolled with a server, so work can start offline; the records are pushed at the first sync."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "City branch this device works for (becomes the default branch of new customers).")
+    var branch: String?
+
+    @Option(help: "Your name, recorded as manager, owner or author of what you write.")
+    var user: String?
+
+    func run() throws {
+        let folder = options.location.folder
+        if FileManager.default.fileExists(atPath: options.location.databasePath) {
+            let node = (try? options.open().identity()?.node.description) ?? "unknown"
+            throw StoreError.alreadyInitialized(folder, node: node ?? "unknown")
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let replica = try Replica.open(path: options.location.databasePath)
+        var generator = SystemRandomNumberGenerator()
+        let identity = ReplicaIdentity(
+            node: NodeID.random(using: &generator), branch: branch, user: user,
+            createdAt: TimeInput.now().description)
+        try replica.initialize(identity)
+        if options.json {
+            JSONValue.object([
+                "home": .string(folder), "node": .string(identity.node.description),
+                "branch": identity.branch.map(JSONValue.string) ?? .null,
+                "user": identity.user.map(JSONValue.string) ?? .null,
+            ]).printed()
+        } else {
+            print("Initialised a replica in \(folder) (node \(identity.node)).")
+            print("Record work offline now; enrol with a server later to sync.")
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the node id, the changes waiting to sync, open conflicts and the last sync."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        let status = try options.open().status()
+        if options.json {
+            JSONValue.object([
+                "home": .string(options.location.folder),
+                "node": .string(status.identity.node.description),
+                "branch": status.identity.branch.map(JSONValue.string) ?? .null,
+                "user": status.identity.user.map(JSONValue.string) ?? .null,
+                "outbox_mutations": .int(Int64(status.outboxMutations)),
+                "outbox_changes": .int(Int64(status.outboxChanges)),
+                "unresolved_conflicts": .int(Int64(status.unresolvedConflicts)),
+                "last_sync": status.lastSync.map(JSONValue.string) ?? .null,
+            ]).printed()
+        } else {
+            print("Replica:   \(options.location.folder)")
+            print("Node:      \(status.identity.node)")
+            if let user = status.identity.user { print("User:      \(user)") }
+            if let branch = status.identity.branch { print("Branch:    \(branch)") }
+            print("Outbox:    \(status.outboxMutations) actions (\(status.outboxChanges) field changes) waiting to sync")
+            print("Conflicts: \(status.unresolvedConflicts) unresolved\(status.unresolvedConflicts > 0 ? " (fieldsync conflicts list)" : "")")
+            print("Last sync: \(status.lastSync ?? "never")")
+        }
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the replica: SQLite integrity, and that the outbox matches the records.",
+        discussion: "Exits 0 when the replica is sound, 1 with one line per problem otherwise."
+    )
+
+    @OptionGroup var options: HomeOption
+
+    func run() throws {
+        let problems = try options.open().verify()
+        guard problems.isEmpty else {
+            for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
+            throw ExitCode.failure
+        }
+        print("ok")
+    }
+}

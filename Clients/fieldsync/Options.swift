@@ -1,0 +1,96 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+/// `--home`: where the replica lives.
+struct HomeOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Replica folder (default: $FIELDSYNC_HOME, else ~/.fieldsync).", valueName: "dir"))
+    var home: String?
+
+    var folder: String {
+        if let home { return home }
+        if let env = ProcessInfo.processInfo.environment["FIELDSYNC_HOME"], !env.isEmpty { return env }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".fieldsync").path
+    }
+
+    var databasePath: String { (folder as NSString).appendingPathComponent(Replica.fileName) }
+
+    /// Opens the replica, or explains how to create one.
+    func open() throws -> Replica {
+        guard FileManager.default.fileExists(atPath: databasePath) else { throw StoreError.notInitialized(folder) }
+        return try Replica.open(path: databasePath)
+    }
+}
+
+/// `--home` and `--json` for commands that print data.
+struct CommonOptions: ParsableArguments {
+    @OptionGroup var location: HomeOption
+
+    @Flag(name: .long, help: "Print JSON (stable keys; times ISO 8601 with offset) instead of a table.")
+    var json = false
+
+    func open() throws -> Replica { try location.open() }
+}
+
+/// Times typed on the command line.
+enum TimeInput {
+    /// The clock the CLI reads for 'now'. FIELDSYNC_NOW fixes it (tests, replaying a day's notes).
+    static func now() -> Timestamp {
+        if let fixed = ProcessInfo.processInfo.environment["FIELDSYNC_NOW"], let time = Timestamp(iso: fixed, defaultOffsetMinutes: localOffsetMinutes) {
+            return time
+        }
+        return Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: localOffsetMinutes)
+    }
+
+    static var localOffsetMinutes: Int { TimeZone.current.secondsFromGMT() / 60 }
+
+    /// Parses `now` or an ISO 8601 time into the canonical stored form.
+    static func parse(_ text: String, option: String) throws -> String {
+        if text.lowercased() == "now" { return now().description }
+        guard let time = Timestamp(iso: text, defaultOffsetMinutes: localOffsetMinutes) else {
+            throw ValidationError("\(option): '\(text)' is not a time; use ISO 8601 like 2026-11-23T09:30 or 2026-11-23T09:30:00+08:00, or now")
+        }
+        return time.description
+    }
+
+    static func parseDate(_ text: String, option: String) throws -> String {
+        guard Timestamp.isValidDate(text) else {
+            throw ValidationError("\(option): '\(text)' is not a date; use YYYY-MM-DD, e.g. 2027-03-31")
+        }
+        return text
+    }
+}
+
+/// Checks a value against a fixed list, naming the option and the allowed values.
+func choice(_ value: String, option: String, allowed: [String]) throws -> String {
+    let normalized = value.lowercased()
+    guard allowed.contains(normalized) else {
+        throw ValidationError("\(option): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
+    }
+    return normalized
+}
+
+extension Replica {
+    /// The signed-in person's name for `manager`, `owner` and `author` fields.
+    func userName() throws -> String? { try identity()?.user }
+
+    func require(_ kind: RecordKind, _ prefix: String) throws -> StoredRecord {
+        let id = try resolve(kind, prefix)
+        guard let record = try record(kind, id) else { throw StoreError.notFound(kind, prefix) }
+        return record
+    }
+
+    /// Writes a new record with a fresh id; returns the id.
+    func create(_ kind: RecordKind, _ fields: [(String, FieldValue)], also extra: [RecordEdit] = []) throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let id = RecordID.make(using: &generator)
+        try write([RecordEdit(kind, id, fields)] + extra)
+        return id
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// A field value from an optional option: absent means "leave unchanged".
+    var fieldValue: FieldValue? { self.map { FieldValue.text($0) } }
+}

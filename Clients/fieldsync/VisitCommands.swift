@@ -1,0 +1,91 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+struct VisitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "visit",
+        abstract: "Visit logs (拜访纪要): log, list, show.",
+        subcommands: [Log.self, List.self, Show.self]
+    )
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a visit to a customer.",
+            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (after closing a complaint; give --complaint), joint-meeting (monthly service joint meeting), other.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Option(help: "routine, complaint-follow-up, joint-meeting or other.") var kind: String
+        @Option(help: "What was discussed.") var summary: String
+        @Option(help: "When the visit took place (ISO 8601 or now).") var at = "now"
+        @Option(help: "Who took part.") var participants: String?
+        @Option(help: "The customer's requests and opinions.") var requests: String?
+        @Option(help: "Follow-up actions agreed.") var actions: String?
+        @Option(help: "The complaint this visit follows up (id or prefix).") var complaint: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let owner = try replica.require(.customer, customer)
+            let followed = try complaint.map { try replica.require(.complaint, $0).id }
+            let id = try replica.create(.visit, [
+                ("customer", .text(owner.id)),
+                ("manager", try replica.userName().fieldValue ?? .null),
+                ("at", .text(try TimeInput.parse(at, option: "--at"))),
+                ("kind", .text(try choice(kind, option: "--kind", allowed: RecordSchema.visitKinds))),
+                ("summary", .text(summary)),
+                ("participants", participants.fieldValue ?? .null),
+                ("requests", requests.fieldValue ?? .null),
+                ("actions", actions.fieldValue ?? .null),
+                ("complaint", followed.fieldValue ?? .null),
+            ])
+            try printCreated(replica.require(.visit, id), json: options.json)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List visits, newest first.")
+
+        @OptionGroup var options: CommonOptions
+        @Option(help: "Only this customer's visits.") var customer: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let owner = try customer.map { try replica.require(.customer, $0) }
+            let visits = try (owner.map { try replica.records(.visit, where: "customer", equals: .text($0.id)) } ?? replica.records(.visit))
+                .filter { !$0["removed"].bool }
+                .sorted { sortKey($0["at"]) > sortKey($1["at"]) }
+            if options.json { return JSONValue.array(visits.map(\.json)).printed() }
+            let names = try customerNames(replica)
+            var table = TextTable("id", "at", "customer", "kind", "manager", "summary")
+            for visit in visits {
+                table.add(visit.shortID, shortTime(visit["at"]), names[visit["customer"].description] ?? "?",
+                          visit["kind"].description, visit["manager"].description, visit["summary"].description)
+            }
+            table.printed(empty: "No visits yet. Log one with: fieldsync visit log CUSTOMER --kind routine --summary TEXT")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a visit log.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
+
+        func run() throws {
+            let record = try options.open().require(.visit, visit)
+            if options.json { return record.json.printed() }
+            printDetails(record, title: "Visit")
+        }
+    }
+}
+
+/// Orders time fields as instants (times may carry different offsets).
+func sortKey(_ value: FieldValue) -> Int64 {
+    value.text.flatMap { Timestamp(iso: $0) }?.epochSeconds ?? .min
+}
+
+func customerNames(_ replica: Replica) throws -> [String: String] {
+    Dictionary(uniqueKeysWithValues: try replica.records(.customer).map { ($0.id, $0["name"].description) })
+}
