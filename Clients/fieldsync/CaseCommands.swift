@@ -16,7 +16,7 @@ enum Cases {
         let fields: [(String, FieldValue)]
         do {
             fields = try CaseWorkflow.fields(for: action(record), on: kind, current: record.values)
-        } catch let error as FieldSyncModel.ValidationError {
+        } catch let error as RecordValidationError {
             throw StoreError.invalid(error)
         }
         var edits = [RecordEdit(kind, record.id, fields)]

@@ -77,7 +77,7 @@ struct ConflictsCommand: ParsableCommand {
             let resolution: String
             switch (keep, value) {
             case (nil, nil), (.some, .some):
-                throw ValidationError("give either --keep mine|theirs|lost|kept or --value VALUE")
+                throw InputError("give either --keep mine|theirs|lost|kept or --value VALUE")
             case (nil, let text?):
                 chosen = try parse(text, for: spec)
                 resolution = "new value"
@@ -90,7 +90,7 @@ struct ConflictsCommand: ParsableCommand {
                 case "kept": chosen = record["kept_value"]
                 case let mineOrTheirs:
                     guard lostIsMine != keptIsMine else {
-                        throw ValidationError("neither value (or both) was written on this device; use --keep lost or --keep kept")
+                        throw InputError("neither value (or both) was written on this device; use --keep lost or --keep kept")
                     }
                     chosen = (mineOrTheirs == "mine") == lostIsMine ? record["lost_value"] : record["kept_value"]
                 }
@@ -114,7 +114,7 @@ struct ConflictsCommand: ParsableCommand {
             case .choice(let allowed): return .text(try choice(text, option: "--value", allowed: allowed))
             case .bool: return .int(try choice(text, option: "--value", allowed: ["yes", "no"]) == "yes" ? 1 : 0)
             case .int:
-                guard let number = Int64(text) else { throw ValidationError("--value: '\(text)' is not a whole number") }
+                guard let number = Int64(text) else { throw InputError("--value: '\(text)' is not a whole number") }
                 return .int(number)
             default: return .text(text)
             }

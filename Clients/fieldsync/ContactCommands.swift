@@ -73,10 +73,10 @@ struct ContactCommand: ParsableCommand {
             if let role { fields.append(("role", .text(role))) }
             if let phone { fields.append(("phone", .text(phone))) }
             if let email { fields.append(("email", .text(email))) }
-            if billing && noBilling { throw ValidationError("--billing and --no-billing contradict each other; give one") }
+            if billing && noBilling { throw InputError("--billing and --no-billing contradict each other; give one") }
             if billing || noBilling { fields.append(("billing", .int(billing ? 1 : 0))) }
             guard !fields.isEmpty else {
-                throw ValidationError("nothing to change; give at least one of --name, --role, --phone, --email, --billing, --no-billing")
+                throw InputError("nothing to change; give at least one of --name, --role, --phone, --email, --billing, --no-billing")
             }
             var edits = [RecordEdit(.contact, record.id, fields)]
             if billing, case .text(let owner) = record["customer"] {

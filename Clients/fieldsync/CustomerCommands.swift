@@ -122,7 +122,7 @@ struct CustomerCommand: ParsableCommand {
             if let services { fields.append(("services", .text(services))) }
             if let note { fields.append(("notes", .text(note))) }
             guard !fields.isEmpty else {
-                throw ValidationError("nothing to change; give at least one of --name, --level, --branch, --manager, --services, --note")
+                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --services, --note")
             }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import FieldSyncStore
+import Foundation
 
 @main
 struct FieldSync: ParsableCommand {
@@ -11,6 +13,9 @@ struct FieldSync: ParsableCommand {
 
             Record ids can be abbreviated to any unique prefix, like git commits. Times are ISO 8601 \
             (2026-11-23T09:30, 2026-11-23T09:30:00+08:00) or 'now'; a time without an offset is local time.
+
+            Exit codes: 0 success; 1 failure (e.g. 'verify' found problems); 64 a malformed \
+            option or argument; 65 a value the record cannot take; 66 no such record or replica.
             """,
         subcommands: [
             InitCommand.self, StatusCommand.self, VerifyCommand.self,
@@ -18,4 +23,31 @@ struct FieldSync: ParsableCommand {
             VisitCommand.self, FaultCommand.self, ComplaintCommand.self, ConflictsCommand.self,
         ]
     )
+
+    /// Runs the command; errors a person caused print one line on stderr and
+    /// exit with a code saying which kind of mistake it was.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as InputError {
+            fail(error.message, code: 64)
+        } catch let error as StoreError {
+            fail(error.message, code: error.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// A malformed option or argument, found after parsing (a bad time, an unknown choice).
+struct InputError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }

@@ -22,7 +22,7 @@ struct InitCommand: ParsableCommand {
         let folder = options.location.folder
         if FileManager.default.fileExists(atPath: options.location.databasePath) {
             let node = (try? options.open().identity()?.node.description) ?? "unknown"
-            throw StoreError.alreadyInitialized(folder, node: node ?? "unknown")
+            throw StoreError.alreadyInitialized(folder, node: node)
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let replica = try Replica.open(path: options.location.databasePath)

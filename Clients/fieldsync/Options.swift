@@ -49,14 +49,14 @@ enum TimeInput {
     static func parse(_ text: String, option: String) throws -> String {
         if text.lowercased() == "now" { return now().description }
         guard let time = Timestamp(iso: text, defaultOffsetMinutes: localOffsetMinutes) else {
-            throw ValidationError("\(option): '\(text)' is not a time; use ISO 8601 like 2026-11-23T09:30 or 2026-11-23T09:30:00+08:00, or now")
+            throw InputError("\(option): '\(text)' is not a time; use ISO 8601 like 2026-11-23T09:30 or 2026-11-23T09:30:00+08:00, or now")
         }
         return time.description
     }
 
     static func parseDate(_ text: String, option: String) throws -> String {
         guard Timestamp.isValidDate(text) else {
-            throw ValidationError("\(option): '\(text)' is not a date; use YYYY-MM-DD, e.g. 2027-03-31")
+            throw InputError("\(option): '\(text)' is not a date; use YYYY-MM-DD, e.g. 2027-03-31")
         }
         return text
     }
@@ -66,7 +66,7 @@ enum TimeInput {
 func choice(_ value: String, option: String, allowed: [String]) throws -> String {
     let normalized = value.lowercased()
     guard allowed.contains(normalized) else {
-        throw ValidationError("\(option): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
+        throw InputError("\(option): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
     }
     return normalized
 }

@@ -17,16 +17,16 @@ public enum CaseAction: Sendable, Equatable {
 public enum CaseWorkflow {
     public static func fields(
         for action: CaseAction, on kind: RecordKind, current: [String: FieldValue]
-    ) throws(ValidationError) -> [(String, FieldValue)] {
+    ) throws(RecordValidationError) -> [(String, FieldValue)] {
         precondition(kind == .fault || kind == .complaint, "only faults and complaints have a workflow")
         let status = current["status"]?.text.flatMap { WorkflowStatus($0, kind: kind) } ?? .opened
         let isFault = kind == .fault
         func moved(to rank: Int) -> (String, FieldValue) {
             ("status", .text(WorkflowStatus(round: status.round, rank: max(status.rank, rank)).text(for: kind)))
         }
-        func requireNotClosed(_ verb: String) throws(ValidationError) {
+        func requireNotClosed(_ verb: String) throws(RecordValidationError) {
             if status.rank == WorkflowStatus.closed {
-                throw ValidationError(field: "status", "this \(kind.noun) is closed; reopen it before you \(verb)")
+                throw RecordValidationError(field: "status", "this \(kind.noun) is closed; reopen it before you \(verb)")
             }
         }
         switch action {
@@ -40,7 +40,7 @@ public enum CaseWorkflow {
             return fields + [moved(to: WorkflowStatus.done)]
         case .close(let at, let report):
             guard status.rank >= WorkflowStatus.done else {
-                throw ValidationError(field: "status", isFault
+                throw RecordValidationError(field: "status", isFault
                     ? "this fault is not restored yet; run 'fieldsync fault restore' first"
                     : "this complaint is not resolved yet; run 'fieldsync complaint resolve' first")
             }
@@ -49,14 +49,14 @@ public enum CaseWorkflow {
             if let report, !isFault { fields.append(("report", .text(report))) }
             return fields + [moved(to: WorkflowStatus.closed)]
         case .escalate(let at, let reason):
-            guard !isFault else { throw ValidationError(field: "status", "faults are not escalated; complaints are") }
+            guard !isFault else { throw RecordValidationError(field: "status", "faults are not escalated; complaints are") }
             try requireNotClosed("escalate it")
             var fields: [(String, FieldValue)] = [("escalated_at", .text(at))]
             if let reason { fields.append(("escalation_reason", .text(reason))) }
             return fields
         case .reopen:
             guard status.rank >= WorkflowStatus.done else {
-                throw ValidationError(field: "status", "this \(kind.noun) is still open (\(status.state(for: kind))); only a \(isFault ? "restored" : "resolved") or closed one can be reopened")
+                throw RecordValidationError(field: "status", "this \(kind.noun) is still open (\(status.state(for: kind))); only a \(isFault ? "restored" : "resolved") or closed one can be reopened")
             }
             let cleared = isFault ? ["restored_at", "report_delivered_at"] : ["resolved_at", "closed_at"]
             return cleared.map { ($0, FieldValue.null) }

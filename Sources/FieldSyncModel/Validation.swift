@@ -1,6 +1,6 @@
 /// A value a person or a peer supplied that the record cannot take. The
 /// message names the field and what would be accepted.
-public struct ValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct RecordValidationError: Error, Equatable, Sendable, CustomStringConvertible {
     public let field: String
     public let message: String
 
@@ -15,44 +15,44 @@ public struct ValidationError: Error, Equatable, Sendable, CustomStringConvertib
 extension RecordSchema {
     /// Checks one value against its field's type. Does not check references
     /// (that needs the store) nor cross-field rules (`check(record:)`).
-    public func check(field name: String, value: FieldValue) throws(ValidationError) {
+    public func check(field name: String, value: FieldValue) throws(RecordValidationError) {
         guard let spec = spec(name) else {
-            throw ValidationError(field: name, "\(kind.noun) has no field '\(name)'; fields: \(fields.map(\.name).joined(separator: ", "))")
+            throw RecordValidationError(field: name, "\(kind.noun) has no field '\(name)'; fields: \(fields.map(\.name).joined(separator: ", "))")
         }
         if value == .null {
-            if spec.required { throw ValidationError(field: name, "\(name) is required for a \(kind.noun)") }
+            if spec.required { throw RecordValidationError(field: name, "\(name) is required for a \(kind.noun)") }
             return
         }
         switch spec.type {
         case .any:
             return
         case .text, .reference:
-            guard let text = value.text else { throw ValidationError(field: name, "\(name) must be text") }
+            guard let text = value.text else { throw RecordValidationError(field: name, "\(name) must be text") }
             if spec.required, text.allSatisfy(\.isWhitespace) {
-                throw ValidationError(field: name, "\(name) must not be empty")
+                throw RecordValidationError(field: name, "\(name) must not be empty")
             }
         case .int:
-            guard value.int != nil else { throw ValidationError(field: name, "\(name) must be a whole number") }
+            guard value.int != nil else { throw RecordValidationError(field: name, "\(name) must be a whole number") }
         case .bool:
             guard let flag = value.int, flag == 0 || flag == 1 else {
-                throw ValidationError(field: name, "\(name) must be 0 or 1")
+                throw RecordValidationError(field: name, "\(name) must be 0 or 1")
             }
         case .time:
             guard let text = value.text, Timestamp(iso: text) != nil else {
-                throw ValidationError(field: name, "\(name): '\(value)' is not a time; use ISO 8601 like 2026-11-23T09:30:00+08:00, or now")
+                throw RecordValidationError(field: name, "\(name): '\(value)' is not a time; use ISO 8601 like 2026-11-23T09:30:00+08:00, or now")
             }
         case .date:
             guard let text = value.text, Timestamp.isValidDate(text) else {
-                throw ValidationError(field: name, "\(name): '\(value)' is not a date; use YYYY-MM-DD")
+                throw RecordValidationError(field: name, "\(name): '\(value)' is not a date; use YYYY-MM-DD")
             }
         case .choice(let allowed):
             guard let text = value.text, allowed.contains(text) else {
-                throw ValidationError(field: name, "\(name): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
+                throw RecordValidationError(field: name, "\(name): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
             }
         case .status:
             guard let text = value.text, WorkflowStatus(text, kind: kind) != nil else {
                 let states = WorkflowStatus.states(for: kind).joined(separator: ", ")
-                throw ValidationError(field: name, "status: '\(value)' is not a status; use ROUND:STATE with STATE one of: \(states)")
+                throw RecordValidationError(field: name, "status: '\(value)' is not a status; use ROUND:STATE with STATE one of: \(states)")
             }
         }
     }
@@ -60,7 +60,7 @@ extension RecordSchema {
     /// Checks a whole record as it would stand after a write: every value has
     /// its type, required fields are set, and times are in order (a fault
     /// cannot be restored before it occurred).
-    public func check(record values: [String: FieldValue]) throws(ValidationError) {
+    public func check(record values: [String: FieldValue]) throws(RecordValidationError) {
         for spec in fields {
             try check(field: spec.name, value: values[spec.name] ?? .null)
         }
@@ -69,7 +69,7 @@ extension RecordSchema {
                   let b = values[later]?.text.flatMap({ Timestamp(iso: $0) })
             else { continue }
             if b.epochSeconds < a.epochSeconds {
-                throw ValidationError(field: later, "\(later) (\(b)) is before \(earlier) (\(a)); a \(kind.noun)'s \(later.replacingUnderscores) cannot precede its \(earlier.replacingUnderscores)")
+                throw RecordValidationError(field: later, "\(later) (\(b)) is before \(earlier) (\(a)); a \(kind.noun)'s \(later.replacingUnderscores) cannot precede its \(earlier.replacingUnderscores)")
             }
         }
     }

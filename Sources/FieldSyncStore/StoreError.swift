@@ -27,7 +27,7 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .ambiguous, message: "'\(reference)' names several \(kind.noun)s (\(candidates.joined(separator: ", "))); type more of the id")
     }
 
-    public static func invalid(_ error: ValidationError) -> StoreError {
+    public static func invalid(_ error: RecordValidationError) -> StoreError {
         StoreError(code: .invalid, message: error.message)
     }
 
@@ -40,6 +40,16 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var isNotFound: Bool { code == .notFound }
+
+    /// sysexits-style codes: 65 for data a record cannot take, 66 for a
+    /// missing record or replica, 1 otherwise.
+    public var exitCode: Int32 {
+        switch code {
+        case .invalid: 65
+        case .notFound, .ambiguous, .notInitialized: 66
+        case .alreadyInitialized, .unsupported: 1
+        }
+    }
 }
 
 extension RecordKind {
