@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(
             name: "FieldSyncCLITests",
             dependencies: [
+                "fieldsync",
                 "FieldSyncStore",
                 "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -21,6 +21,7 @@ struct FieldSync: ParsableCommand {
             InitCommand.self, StatusCommand.self, VerifyCommand.self,
             CustomerCommand.self, ContactCommand.self, AgreementCommand.self,
             VisitCommand.self, FaultCommand.self, ComplaintCommand.self, ConflictsCommand.self,
+            WriteLoopCommand.self,
         ]
     )
 

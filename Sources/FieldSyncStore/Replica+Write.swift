@@ -48,7 +48,7 @@ extension Replica {
             let table = RecordTable.all[edit.table]!
             let key = RecordKey(table: edit.table, record: edit.record)
             let current = try states[key] ?? table.load(edit.record, in: db)
-            if validate { try check(edit, current: current, db) }
+            if validate { try check(edit, current: current, pending: states, db) }
             let editChanges = LocalEdit.changes(
                 table: edit.table, record: edit.record, current: current,
                 fields: edit.fields, hlc: hlc, node: node)
@@ -73,8 +73,8 @@ extension Replica {
     }
 
     /// The record as it would stand after the edit must be valid, and every
-    /// reference it sets must name an existing record.
-    private static func check(_ edit: RecordEdit, current: RecordState?, _ db: Database) throws {
+    /// reference it sets must name an existing record (or one the same action creates).
+    private static func check(_ edit: RecordEdit, current: RecordState?, pending: [RecordKey: RecordState], _ db: Database) throws {
         let schema = edit.table.schema
         var proposed = current?.dictionary(in: schema) ?? [:]
         do {
@@ -88,7 +88,8 @@ extension Replica {
         }
         for (name, value) in edit.fields {
             guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
-            guard try RecordTable.all[target]!.load(id, in: db) != nil else {
+            let known = pending[RecordKey(table: target, record: id)] != nil
+            guard try known || RecordTable.all[target]!.load(id, in: db) != nil else {
                 throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)")
             }
         }

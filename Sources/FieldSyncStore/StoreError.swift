@@ -3,7 +3,7 @@ import FieldSyncModel
 /// An error a person reads: what went wrong and what to do about it.
 public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     private enum Code: Equatable, Sendable {
-        case notInitialized, alreadyInitialized, notFound, ambiguous, invalid, unsupported
+        case notInitialized, alreadyInitialized, notFound, ambiguous, invalid, malformed, unsupported
     }
 
     private let code: Code
@@ -35,16 +35,22 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .invalid, message: message)
     }
 
+    /// Input that is not even of the right form (an id with non-hex characters).
+    public static func malformed(_ message: String) -> StoreError {
+        StoreError(code: .malformed, message: message)
+    }
+
     public static func unsupported(_ message: String) -> StoreError {
         StoreError(code: .unsupported, message: message)
     }
 
     public var isNotFound: Bool { code == .notFound }
 
-    /// sysexits-style codes: 65 for data a record cannot take, 66 for a
+    /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
     /// missing record or replica, 1 otherwise.
     public var exitCode: Int32 {
         switch code {
+        case .malformed: 64
         case .invalid: 65
         case .notFound, .ambiguous, .notInitialized: 66
         case .alreadyInitialized, .unsupported: 1
