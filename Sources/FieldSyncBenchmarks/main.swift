@@ -1,1 +1,94 @@
-print("x")
+// `swift run -c release fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only PHASE]`
+//
+// Prints throughput figures of the replica next to the raw SQLite insert rate
+// of the same rows, measured in the same run on the same disk, as medians of
+// interleaved rounds (this machine's disk is noisy): the ratio is the figure
+// that matters, the absolute numbers depend on the machine.
+
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+let arguments = BenchmarkArguments(CommandLine.arguments.dropFirst())
+let folder = URL(fileURLWithPath: arguments.dir ?? NSTemporaryDirectory()).appendingPathComponent("fieldsync-bench-\(getpid())")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: folder) }
+
+let records = arguments.records
+let rows = VisitRows(count: records, seed: 42)
+let changes = rows.fieldChanges(node: NodeID(rawValue: 0xA11CE))
+let customer = "c0000000-0000-4000-8000-000000000001"
+let actions = rows.edits(customer: customer)
+print("FieldSync benchmark: \(records) visit records, \(VisitRows.fieldCount) fields, ~\(rows.averageBytes) bytes each, median of \(arguments.rounds) rounds")
+print("")
+
+var raw: [Double] = [], rawIndexed: [Double] = [], merge: [Double] = [], local: [Double] = []
+var problems: [String] = []
+for round in 0..<arguments.rounds {
+    func path(_ name: String) -> String { folder.appendingPathComponent("\(name)-\(round).sqlite").path }
+
+    // Raw SQLite: one transaction, one prepared INSERT, same pragmas as a replica.
+    if arguments.runs("raw") {
+        raw.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw")) }))
+        rawIndexed.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw-indexed"), withParentIndex: true) }))
+    }
+
+    // Merge-apply: the same rows arriving as field changes from another node, in sync-sized pages.
+    if arguments.runs("merge") {
+        let target = try Replica.open(path: path("merge"))
+        try target.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB0B), branch: nil, user: nil, createdAt: ""))
+        let page = VisitRows.fieldCount * arguments.pageRecords
+        merge.append(Double(records) / (try measure {
+            var start = 0
+            while start < changes.count {
+                try target.apply(remote: changes[start..<min(start + page, changes.count)])
+                start += page
+            }
+        }))
+        if round == 0 { problems += try target.verify() }
+    }
+
+    // Local writes with change capture: validation, HLC, record, outbox; 10,000 actions per transaction.
+    if arguments.runs("local") {
+        let replica = try Replica.open(path: path("local"))
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xC0C), branch: nil, user: "bench", createdAt: ""))
+        try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench customer")), ("level", .text("standard"))])])
+        local.append(Double(records) / (try measure {
+            var start = 0
+            while start < actions.count {
+                _ = try replica.write(actions: Array(actions[start..<min(start + 10_000, actions.count)]))
+                start += 10_000
+            }
+        }))
+        if round == 0 { problems += try replica.verify() }
+    }
+}
+
+let rawRate = raw.isEmpty ? .nan : median(raw)
+func ratio(_ rate: Double) -> String { String(format: "%.0f%% of raw insert", 100 * rate / rawRate) }
+if !raw.isEmpty {
+    report("raw SQLite insert (1 transaction, prepared statement)", rate: rawRate, unit: "rows/s")
+    report("raw SQLite insert, replica's table shape (+ index on customer)", rate: median(rawIndexed), unit: "rows/s", extra: ratio(median(rawIndexed)))
+}
+if !merge.isEmpty {
+    report("merge-apply of remote field changes (pages of \(arguments.pageRecords) records)", rate: median(merge), unit: "records/s",
+           extra: String(format: "%.0f changes/s, ", median(merge) * Double(VisitRows.fieldCount)) + ratio(median(merge)))
+}
+if !local.isEmpty {
+    report("local writes with change capture (10,000 actions per transaction)", rate: median(local), unit: "records/s", extra: ratio(median(local)))
+}
+
+// What a person sees: one durable transaction per CLI action.
+if arguments.runs("single") {
+    let replica = try Replica.open(path: folder.appendingPathComponent("single.sqlite").path)
+    try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xD0D), branch: nil, user: "bench", createdAt: ""))
+    try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench customer")), ("level", .text("standard"))])])
+    let single = min(records, 2_000)
+    let time = try measure { for action in actions.prefix(single) { try replica.write(action) } }
+    report("local writes, one durable transaction per action", rate: Double(single) / time, unit: "actions/s")
+    problems += try replica.verify()
+}
+
+print("")
+print("replicas verified: \(problems.isEmpty ? "ok" : problems.prefix(3).joined(separator: "; "))")
+print(String(format: "peak memory (max RSS): %.0f MiB", Double(peakResidentBytes()) / 1_048_576))

@@ -54,12 +54,15 @@ public struct MemoryReplica: Sendable {
     }
 
     private mutating func merge(_ changes: [FieldChange], overwrites: inout [Overwrite]) {
-        for group in ChangeGroups(changes) {
+        let changes = changes[...]
+        for group in ChangeGroups(changes).groups {
             let schema = group.table.schema
             var state = tables[group.table]?[group.record] ?? RecordState(fieldCount: schema.fields.count)
-            if RecordMerge.apply(group.changes, to: &state, schema: schema, overwrites: &overwrites) {
-                tables[group.table, default: [:]][group.record] = state
+            var changed = false
+            for range in group.ranges {
+                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
             }
+            if changed { tables[group.table, default: [:]][group.record] = state }
         }
     }
 
@@ -75,33 +78,42 @@ public struct MemoryReplica: Sendable {
     }
 }
 
-/// Consecutive runs of a batch grouped by record, in first-appearance order,
-/// so each record is read and written once per batch.
-public struct ChangeGroups: Sequence {
+/// A batch grouped by record, in first-appearance order, so each record is
+/// read and written once per batch. Groups point into the batch by index
+/// ranges (changes of one record usually arrive together) instead of copying it.
+public struct ChangeGroups {
     public struct Group {
         public var table: RecordKind
         public var record: String
-        public var changes: [FieldChange]
+        /// Positions in the batch, in delivery order.
+        public var ranges: [Range<Int>]
     }
 
-    private let groups: [Group]
+    public let groups: [Group]
 
-    public init(_ changes: [FieldChange]) {
+    /// Ranges are positions in `changes` (a slice keeps its base's indices).
+    public init(_ changes: ArraySlice<FieldChange>) {
         var positions: [RecordKey: Int] = [:]
         var groups: [Group] = []
-        for change in changes {
+        for index in changes.indices {
+            let change = changes[index]
+            if let last = groups.indices.last, groups[last].record == change.record, groups[last].table == change.table {
+                let run = groups[last].ranges.count - 1
+                if groups[last].ranges[run].upperBound == index {
+                    groups[last].ranges[run] = groups[last].ranges[run].lowerBound..<(index + 1)
+                    continue
+                }
+            }
             let key = RecordKey(table: change.table, record: change.record)
             if let position = positions[key] {
-                groups[position].changes.append(change)
+                groups[position].ranges.append(index..<(index + 1))
             } else {
                 positions[key] = groups.count
-                groups.append(Group(table: change.table, record: change.record, changes: [change]))
+                groups.append(Group(table: change.table, record: change.record, ranges: [index..<(index + 1)]))
             }
         }
         self.groups = groups
     }
-
-    public func makeIterator() -> IndexingIterator<[Group]> { groups.makeIterator() }
 }
 
 public struct RecordKey: Hashable, Sendable {

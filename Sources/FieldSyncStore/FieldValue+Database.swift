@@ -25,35 +25,62 @@ extension FieldValue {
     }
 }
 
-/// The `_stamps` column: for each field in schema order, 24 bytes (HLC, node,
-/// base HLC, little-endian); an all-zero entry means the field was never written.
-/// One blob beside the values keeps a merge-apply to one read and one write per record.
+/// The `_stamps` column. Fields written by one action share a stamp, so the
+/// distinct stamps are stored once:
+///
+///     [count k] [k × 24 bytes: HLC, node, base HLC, little-endian] [one byte per field: stamp index, 0xFF = never written]
+///
+/// A record created in one action costs 1 + 24 + fields bytes instead of 24 per
+/// field. The encoding is deterministic (stamps in order of first use), so
+/// replicas holding the same state hold the same bytes.
 enum StampCodec {
     static let width = 24
+    static let unset: UInt8 = 0xFF
 
     static func encode(_ stamps: [FieldStamp?]) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: stamps.count * width)
+        var distinct: [FieldStamp] = []
+        var indices = [UInt8](repeating: unset, count: stamps.count)
+        for (field, stamp) in stamps.enumerated() {
+            guard let stamp else { continue }
+            if let known = distinct.firstIndex(of: stamp) {
+                indices[field] = UInt8(known)
+            } else {
+                indices[field] = UInt8(distinct.count)
+                distinct.append(stamp)
+            }
+        }
+        var bytes = [UInt8](repeating: 0, count: 1 + distinct.count * width + stamps.count)
+        bytes[0] = UInt8(distinct.count)
         bytes.withUnsafeMutableBytes { raw in
-            for (index, stamp) in stamps.enumerated() {
-                guard let stamp else { continue }
-                let offset = index * width
+            for (index, stamp) in distinct.enumerated() {
+                let offset = 1 + index * width
                 raw.storeBytes(of: stamp.hlc.rawValue.littleEndian, toByteOffset: offset, as: UInt64.self)
                 raw.storeBytes(of: stamp.node.rawValue.littleEndian, toByteOffset: offset + 8, as: UInt64.self)
                 raw.storeBytes(of: stamp.base.rawValue.littleEndian, toByteOffset: offset + 16, as: UInt64.self)
             }
         }
+        bytes.replaceSubrange((1 + distinct.count * width)..., with: indices)
         return bytes
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> [FieldStamp?] {
         var stamps = [FieldStamp?](repeating: nil, count: fieldCount)
-        for index in 0..<min(fieldCount, bytes.count / width) {
-            let offset = index * width
-            let hlc = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            guard hlc != 0 else { continue }
-            let node = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-            let base = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
-            stamps[index] = FieldStamp(hlc: HLC(rawValue: hlc), node: NodeID(rawValue: node), base: HLC(rawValue: base))
+        guard bytes.count >= 1 else { return stamps }
+        let count = Int(bytes[0])
+        let indexStart = 1 + count * width
+        guard bytes.count >= indexStart else { return stamps }
+        var distinct: [FieldStamp] = []
+        distinct.reserveCapacity(count)
+        for index in 0..<count {
+            let offset = 1 + index * width
+            distinct.append(FieldStamp(
+                hlc: HLC(rawValue: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))),
+                node: NodeID(rawValue: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))),
+                base: HLC(rawValue: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)))))
+        }
+        for field in 0..<min(fieldCount, bytes.count - indexStart) {
+            let index = Int(bytes[indexStart + field])
+            if index < count { stamps[field] = distinct[index] }
         }
         return stamps
     }

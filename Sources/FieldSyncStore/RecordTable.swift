@@ -21,12 +21,6 @@ struct RecordTable: Sendable {
     static let all: [RecordKind: RecordTable] = Dictionary(
         uniqueKeysWithValues: RecordKind.allCases.map { ($0, RecordTable($0)) })
 
-    func load(_ id: String, in db: Database) throws -> RecordState? {
-        let statement = try db.cachedStatement(sql: selectSQL)
-        guard let row = try Row.fetchOne(statement, arguments: [id]) else { return nil }
-        return state(from: row, offset: 0)
-    }
-
     /// Decodes the field columns starting at `offset`, then `_stamps`.
     func state(from row: Row, offset: Int) -> RecordState {
         let count = schema.fields.count
@@ -41,16 +35,5 @@ struct RecordTable: Sendable {
             stamps = Array(repeating: nil, count: count)
         }
         return RecordState(values: values, stamps: stamps)
-    }
-
-    func save(_ id: String, _ state: RecordState, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: upsertSQL)
-        var arguments: [DatabaseValue] = []
-        arguments.reserveCapacity(state.values.count + 2)
-        arguments.append(id.databaseValue)
-        for value in state.values { arguments.append(value.databaseValue) }
-        arguments.append(StampCodec.encode(state.stamps).withUnsafeBytes { Data($0) }.databaseValue)
-        statement.setUncheckedArguments(StatementArguments(arguments))
-        try statement.execute()
     }
 }

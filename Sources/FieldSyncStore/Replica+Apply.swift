@@ -19,44 +19,54 @@ extension Replica {
     /// transaction. Order, duplicates and partial mutations do not matter.
     @discardableResult
     public func apply(remote changes: [FieldChange]) throws -> ApplyReport {
+        try apply(remote: changes[...])
+    }
+
+    /// Merges a page of a larger batch without copying it.
+    @discardableResult
+    public func apply(remote changes: ArraySlice<FieldChange>) throws -> ApplyReport {
         let now = wallClock()
         return try writer.write { db in try Self.apply(changes, now: now, db) }
     }
 
-    static func apply(_ changes: [FieldChange], now: UInt64, _ db: Database) throws -> ApplyReport {
+    static func apply(_ changes: ArraySlice<FieldChange>, now: UInt64, _ db: Database) throws -> ApplyReport {
+        let io = RecordIO(db)
         var report = ApplyReport()
         report.changes = changes.count
         var overwrites: [Overwrite] = []
         var newest = HLC.zero
-        for group in ChangeGroups(changes) {
-            let table = RecordTable.all[group.table]!
-            var state = try table.load(group.record, in: db) ?? RecordState(fieldCount: table.schema.fields.count)
-            for change in group.changes where change.hlc > newest { newest = change.hlc }
-            if RecordMerge.apply(group.changes, to: &state, schema: table.schema, overwrites: &overwrites) {
-                try table.save(group.record, state, in: db)
+        for group in ChangeGroups(changes).groups {
+            let schema = group.table.schema
+            var state = try io.load(group.table, group.record) ?? RecordState(fieldCount: schema.fields.count)
+            var changed = false
+            for range in group.ranges {
+                for change in changes[range] where change.hlc > newest { newest = change.hlc }
+                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
+            }
+            if changed {
+                try io.save(group.table, group.record, state)
                 report.recordsChanged += 1
             }
         }
         var clock = try clock(db)
         clock.observe(newest)
         try saveClock(clock, db)
-        report.conflictMutation = try recordConflicts(overwrites, now: now, db)
+        report.conflictMutation = try recordConflicts(overwrites, now: now, io: io, db)
         report.conflictsCreated = report.conflictMutation.map { Set($0.changes.map(\.record)).sorted() } ?? []
         return report
     }
 
     /// Writes a conflict record for each overwrite no replica has reported
     /// here yet, as one local mutation so it replicates like any other change.
-    private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, _ db: Database) throws -> Mutation? {
+    private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
         guard !overwrites.isEmpty else { return nil }
-        let conflicts = RecordTable.all[.conflict]!
         var edits: [RecordEdit] = []
         var seen = Set<String>()
         for overwrite in overwrites {
             let id = ConflictRecord.id(for: overwrite)
-            guard seen.insert(id).inserted, try conflicts.load(id, in: db) == nil else { continue }
+            guard seen.insert(id).inserted, try io.load(.conflict, id) == nil else { continue }
             edits.append(RecordEdit(.conflict, id, ConflictRecord.fields(for: overwrite)))
         }
-        return edits.isEmpty ? nil : try write(edits, validate: false, now: now, db)
+        return edits.isEmpty ? nil : try write(edits, validate: false, now: now, io: io, db)
     }
 }

@@ -30,7 +30,7 @@ public struct ReplicaStatus: Sendable, Equatable {
 extension Replica {
     public func record(_ table: RecordKind, _ id: String) throws -> StoredRecord? {
         try writer.read { db in
-            try RecordTable.all[table]!.load(id, in: db).map { StoredRecord(table: table, id: id, state: $0) }
+            try RecordIO(db).load(table, id).map { StoredRecord(table: table, id: id, state: $0) }
         }
     }
 

@@ -9,6 +9,7 @@ extension Replica {
     /// - Returns: the problems found; empty when the replica is sound.
     public func verify() throws -> [String] {
         try writer.read { db in
+            let io = RecordIO(db)
             var problems: [String] = []
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             if integrity != ["ok"] { problems += integrity.map { "integrity: \($0)" } }
@@ -27,7 +28,7 @@ extension Replica {
                     // the record holds it or something the merge rules keep over it.
                     let schema = change.table.schema
                     guard let index = schema.index(of: change.field) else { continue }
-                    let current = try RecordTable.all[change.table]!.load(change.record, in: db)?[state: index]
+                    let current = try io.load(change.table, change.record)?[state: index]
                     let merged = FieldMerge.merge(current: current, incoming: change.state,
                                                   rule: schema.fields[index].rule, detectConflicts: false)
                     if merged.replaced {

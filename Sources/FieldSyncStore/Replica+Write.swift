@@ -22,7 +22,7 @@ extension Replica {
     @discardableResult
     public func write(_ edits: [RecordEdit]) throws -> Mutation? {
         let now = wallClock()
-        return try writer.write { db in try Self.write(edits, validate: true, now: now, db) }
+        return try writer.write { db in try Self.write(edits, validate: true, now: now, io: RecordIO(db), db) }
     }
 
     /// Records many user actions in one transaction, each its own mutation
@@ -30,14 +30,15 @@ extension Replica {
     public func write(actions: [[RecordEdit]]) throws -> Int {
         let now = wallClock()
         return try writer.write { db in
+            let io = RecordIO(db)
             var written = 0
-            for edits in actions where try Self.write(edits, validate: true, now: now, db) != nil { written += 1 }
+            for edits in actions where try Self.write(edits, validate: true, now: now, io: io, db) != nil { written += 1 }
             return written
         }
     }
 
     @discardableResult
-    static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, _ db: Database) throws -> Mutation? {
+    static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
         let node = try requireNode(db)
         var clock = try clock(db)
         let hlc = clock.tick(nowMilliseconds: now)
@@ -47,8 +48,8 @@ extension Replica {
         for edit in edits {
             let table = RecordTable.all[edit.table]!
             let key = RecordKey(table: edit.table, record: edit.record)
-            let current = try states[key] ?? table.load(edit.record, in: db)
-            if validate { try check(edit, current: current, pending: states, db) }
+            let current = try states[key] ?? io.load(edit.table, edit.record)
+            if validate { try check(edit, current: current, pending: states, io) }
             let editChanges = LocalEdit.changes(
                 table: edit.table, record: edit.record, current: current,
                 fields: edit.fields, hlc: hlc, node: node)
@@ -61,12 +62,12 @@ extension Replica {
         }
         guard !changes.isEmpty else { return nil }
         for key in order {
-            try RecordTable.all[key.table]!.save(key.record, states[key]!, in: db)
+            try io.save(key.table, key.record, states[key]!)
         }
         let counter = (UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0) + 1
         let mutation = Mutation(origin: node, counter: counter, user: try meta(MetaKey.user, db), changes: changes)
         try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
-            .execute(arguments: [Int64(counter), Int64(bitPattern: hlc.rawValue), try JSONEncoder().encode(mutation)])
+            .execute(arguments: [Int64(counter), Int64(bitPattern: hlc.rawValue), Data(mutation.jsonBytes())])
         try setMeta(MetaKey.counter, String(counter), db)
         try saveClock(clock, db)
         return mutation
@@ -74,7 +75,7 @@ extension Replica {
 
     /// The record as it would stand after the edit must be valid, and every
     /// reference it sets must name an existing record (or one the same action creates).
-    private static func check(_ edit: RecordEdit, current: RecordState?, pending: [RecordKey: RecordState], _ db: Database) throws {
+    private static func check(_ edit: RecordEdit, current: RecordState?, pending: [RecordKey: RecordState], _ io: RecordIO) throws {
         let schema = edit.table.schema
         var proposed = current?.dictionary(in: schema) ?? [:]
         do {
@@ -89,7 +90,7 @@ extension Replica {
         for (name, value) in edit.fields {
             guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
             let known = pending[RecordKey(table: target, record: id)] != nil
-            guard try known || RecordTable.all[target]!.load(id, in: db) != nil else {
+            guard try known || io.load(target, id) != nil else {
                 throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)")
             }
         }

@@ -27,6 +27,9 @@ public struct Replica: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // 32 MiB of page cache (SQLite's default is 2 MiB): a first sync of a
+            // province-sized scope touches indexes larger than the default.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         return try Replica(writer: DatabasePool(path: path, configuration: configuration), wallClock: wallClock)
     }

@@ -18,12 +18,12 @@ struct SQLiteSimulatedReplica: SimulatedReplica {
 
     mutating func write(_ edits: [(table: RecordKind, record: String, fields: [(String, FieldValue)])], nowMilliseconds now: UInt64) -> Mutation? {
         try! replica.writer.write { db in
-            try Replica.write(edits.map { RecordEdit($0.table, $0.record, $0.fields) }, validate: false, now: now, db)
+            try Replica.write(edits.map { RecordEdit($0.table, $0.record, $0.fields) }, validate: false, now: now, io: RecordIO(db), db)
         }
     }
 
     mutating func apply(_ changes: [FieldChange], nowMilliseconds now: UInt64) -> [Mutation] {
-        let report = try! replica.writer.write { db in try Replica.apply(changes, now: now, db) }
+        let report = try! replica.writer.write { db in try Replica.apply(changes[...], now: now, db) }
         return report.conflictMutation.map { [$0] } ?? []
     }
 

@@ -1,0 +1,85 @@
+import FieldSyncModel
+import GRDB
+import GRDBSQLite
+
+/// Loads and saves records inside one transaction through prepared SQLite
+/// statements, bypassing GRDB's `Row` (which builds a column-name table on
+/// every fetch): this is the merge-apply hot path, one read and one write per
+/// record.
+///
+/// Lives only inside a synchronous `writer.write { }` closure: created at its
+/// start, statements finalized when it is released.
+final class RecordIO {
+    private let connection: OpaquePointer
+    private var selects: [RecordKind: OpaquePointer] = [:]
+    private var upserts: [RecordKind: OpaquePointer] = [:]
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(_ db: Database) {
+        connection = db.sqliteConnection!
+    }
+
+    deinit {
+        for statement in selects.values { sqlite3_finalize(statement) }
+        for statement in upserts.values { sqlite3_finalize(statement) }
+    }
+
+    func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
+        let statement = try prepared(&selects, table) { RecordTable.all[$0]!.selectSQL }
+        defer { sqlite3_reset(statement) }
+        sqlite3_bind_text(statement, 1, id, -1, Self.transient)
+        let code = sqlite3_step(statement)
+        if code == SQLITE_DONE { return nil }
+        guard code == SQLITE_ROW else { throw error(code) }
+        let count = Int(sqlite3_column_count(statement)) - 1
+        var values = [FieldValue](repeating: .null, count: count)
+        for index in 0..<count {
+            let column = Int32(index)
+            switch sqlite3_column_type(statement, column) {
+            case SQLITE_NULL: break
+            case SQLITE_INTEGER: values[index] = .int(sqlite3_column_int64(statement, column))
+            default:
+                let bytes = sqlite3_column_text(statement, column)
+                let length = Int(sqlite3_column_bytes(statement, column))
+                values[index] = .text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
+            }
+        }
+        let blob = sqlite3_column_blob(statement, Int32(count))
+        let length = Int(sqlite3_column_bytes(statement, Int32(count)))
+        let stamps = StampCodec.decode(UnsafeRawBufferPointer(start: blob, count: blob == nil ? 0 : length), fieldCount: count)
+        return RecordState(values: values, stamps: stamps)
+    }
+
+    func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
+        let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
+        defer { sqlite3_reset(statement) }
+        sqlite3_bind_text(statement, 1, id, -1, Self.transient)
+        for (index, value) in state.values.enumerated() {
+            let position = Int32(index + 2)
+            switch value {
+            case .null: sqlite3_bind_null(statement, position)
+            case .int(let number): sqlite3_bind_int64(statement, position, number)
+            case .text(let text): sqlite3_bind_text(statement, position, text, -1, Self.transient)
+            }
+        }
+        let stamps = StampCodec.encode(state.stamps)
+        stamps.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(statement, Int32(state.values.count + 2), bytes.baseAddress, Int32(bytes.count), Self.transient)
+        }
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { throw error(code) }
+    }
+
+    private func prepared(_ cache: inout [RecordKind: OpaquePointer], _ table: RecordKind, sql: (RecordKind) -> String) throws -> OpaquePointer {
+        if let statement = cache[table] { return statement }
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(connection, sql(table), -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code) }
+        cache[table] = statement
+        return statement
+    }
+
+    private func error(_ code: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+    }
+}
