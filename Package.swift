@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fieldsync", targets: ["fieldsync"]),
+        .executable(name: "fieldsync-server", targets: ["fieldsync-server"]),
         .executable(name: "fieldsync-bench", targets: ["FieldSyncBenchmarks"]),
         .library(name: "FieldSyncModel", targets: ["FieldSyncModel"]),
         .library(name: "FieldSyncStore", targets: ["FieldSyncStore"]),
@@ -21,6 +22,18 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Records, hybrid logical clock, field changes and merge rules. No I/O.
@@ -38,12 +51,65 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What travels between replicas and servers: sync and enrolment messages.
+        .target(
+            name: "FieldSyncProtocol",
+            dependencies: ["FieldSyncModel"],
+            swiftSettings: swiftSettings
+        ),
+        // fieldsync-server's library: server store (users, devices, change log), HTTPS app, CA.
+        .target(
+            name: "FieldSyncServer",
+            dependencies: [
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The sync client every laptop (and a branch server's upstream) uses.
+        .target(
+            name: "FieldSyncClient",
+            dependencies: [
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fieldsync-server",
+            dependencies: [
+                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The field CLI.
         .executableTarget(
             name: "fieldsync",
             dependencies: [
                 "FieldSyncModel",
                 "FieldSyncStore",
+                "FieldSyncClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Clients/fieldsync",
@@ -86,6 +152,7 @@ let package = Package(
             name: "FieldSyncCLITests",
             dependencies: [
                 "fieldsync",
+                "fieldsync-server",
                 "FieldSyncStore",
                 "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,9 +1,10 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncStore
 import Foundation
 
 @main
-struct FieldSync: ParsableCommand {
+struct FieldSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldsync",
         abstract: "Keep customer files, visits, faults and complaints in a replica that works offline.",
@@ -15,10 +16,11 @@ struct FieldSync: ParsableCommand {
             (2026-11-23T09:30, 2026-11-23T09:30:00+08:00) or 'now'; a time without an offset is local time.
 
             Exit codes: 0 success; 1 failure (e.g. 'verify' found problems); 64 a malformed \
-            option or argument; 65 a value the record cannot take; 66 no such record or replica.
+            option or argument; 65 a value the record cannot take; 66 no such record or replica; 69 the server \
+            could not be reached or refused the request (nothing recorded locally is lost).
             """,
         subcommands: [
-            InitCommand.self, StatusCommand.self, VerifyCommand.self,
+            InitCommand.self, EnrollCommand.self, SyncCommand.self, StatusCommand.self, VerifyCommand.self,
             CustomerCommand.self, ContactCommand.self, AgreementCommand.self,
             VisitCommand.self, FaultCommand.self, ComplaintCommand.self, ConflictsCommand.self,
             WriteLoopCommand.self,
@@ -27,14 +29,20 @@ struct FieldSync: ParsableCommand {
 
     /// Runs the command; errors a person caused print one line on stderr and
     /// exit with a code saying which kind of mistake it was.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as InputError {
             fail(error.message, code: 64)
         } catch let error as StoreError {
             fail(error.message, code: error.exitCode)
+        } catch let error as SyncError {
+            fail(error.message, code: 69)
         } catch {
             exit(withError: error)
         }

@@ -64,6 +64,9 @@ struct StatusCommand: ParsableCommand {
                 "outbox_changes": .int(Int64(status.outboxChanges)),
                 "unresolved_conflicts": .int(Int64(status.unresolvedConflicts)),
                 "last_sync": status.lastSync.map(JSONValue.string) ?? .null,
+                "rejected": .array(try options.open().rejections().map {
+                    .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason)])
+                }),
             ]).printed()
         } else {
             print("Replica:   \(options.location.folder)")
@@ -73,6 +76,11 @@ struct StatusCommand: ParsableCommand {
             print("Outbox:    \(status.outboxMutations) actions (\(status.outboxChanges) field changes) waiting to sync")
             print("Conflicts: \(status.unresolvedConflicts) unresolved\(status.unresolvedConflicts > 0 ? " (fieldsync conflicts list)" : "")")
             print("Last sync: \(status.lastSync ?? "never")")
+            let rejections = try options.open().rejections()
+            if !rejections.isEmpty {
+                print("Rejected:  \(rejections.count) actions refused by the server (kept in the outbox):")
+                for rejection in rejections.prefix(10) { print("  #\(rejection.counter): \(rejection.reason)") }
+            }
         }
     }
 }

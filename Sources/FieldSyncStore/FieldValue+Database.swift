@@ -4,8 +4,8 @@ import GRDB
 extension FieldValue {
     /// Columns have no declared type (no affinity), so SQLite keeps exactly
     /// the value the merge chose and a replica dumps byte-for-byte like its peers.
-    @inlinable
-    var databaseValue: DatabaseValue {
+
+    public var databaseValue: DatabaseValue {
         switch self {
         case .null: return .null
         case .int(let value): return value.databaseValue
@@ -13,8 +13,8 @@ extension FieldValue {
         }
     }
 
-    @inlinable
-    init(_ databaseValue: DatabaseValue) {
+
+    public init(_ databaseValue: DatabaseValue) {
         switch databaseValue.storage {
         case .null: self = .null
         case .int64(let value): self = .int(value)

@@ -9,13 +9,13 @@ import GRDBSQLite
 ///
 /// Lives only inside a synchronous `writer.write { }` closure: created at its
 /// start, statements finalized when it is released.
-final class RecordIO {
+public final class RecordIO {
     private let connection: OpaquePointer
     private var selects: [RecordKind: OpaquePointer] = [:]
     private var upserts: [RecordKind: OpaquePointer] = [:]
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    init(_ db: Database) {
+    public init(_ db: Database) {
         connection = db.sqliteConnection!
     }
 
@@ -24,7 +24,7 @@ final class RecordIO {
         for statement in upserts.values { sqlite3_finalize(statement) }
     }
 
-    func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
+    public func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
         let statement = try prepared(&selects, table) { RecordTable.all[$0]!.selectSQL }
         defer { sqlite3_reset(statement) }
         sqlite3_bind_text(statement, 1, id, -1, Self.transient)

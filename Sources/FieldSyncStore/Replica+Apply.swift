@@ -29,7 +29,8 @@ extension Replica {
         return try writer.write { db in try Self.apply(changes, now: now, db) }
     }
 
-    static func apply(_ changes: ArraySlice<FieldChange>, now: UInt64, _ db: Database) throws -> ApplyReport {
+    /// Merges changes inside a transaction the caller holds (the server logs them in the same one).
+    public static func apply(_ changes: ArraySlice<FieldChange>, now: UInt64, _ db: Database) throws -> ApplyReport {
         let io = RecordIO(db)
         var report = ApplyReport()
         report.changes = changes.count
@@ -51,6 +52,9 @@ extension Replica {
         var clock = try clock(db)
         clock.observe(newest)
         try saveClock(clock, db)
+        if newest > HLC(rawValue: UInt64(try meta(MetaKey.remoteHLC, db) ?? "0") ?? 0) {
+            try setMeta(MetaKey.remoteHLC, String(newest.rawValue), db)
+        }
         report.conflictMutation = try recordConflicts(overwrites, now: now, io: io, db)
         report.conflictsCreated = report.conflictMutation.map { Set($0.changes.map(\.record)).sorted() } ?? []
         return report

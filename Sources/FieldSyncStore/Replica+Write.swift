@@ -41,7 +41,9 @@ extension Replica {
     static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
         let node = try requireNode(db)
         var clock = try clock(db)
-        let hlc = clock.tick(nowMilliseconds: now)
+        // The offset learnt from the server corrects a laptop clock that is off.
+        let offset = Int64(try meta(MetaKey.clockOffset, db) ?? "0") ?? 0
+        let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(now) + offset)))
         var states: [RecordKey: RecordState] = [:]
         var order: [RecordKey] = []
         var changes: [FieldChange] = []

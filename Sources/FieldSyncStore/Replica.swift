@@ -61,6 +61,10 @@ public struct Replica: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v2-sync") { db in
+            // Mutations a server refused, with its reason; they stay in the outbox.
+            try db.execute(sql: "CREATE TABLE rejections (counter INTEGER PRIMARY KEY NOT NULL, reason TEXT NOT NULL)")
+        }
         return migrator
     }
 }
@@ -90,6 +94,11 @@ enum MetaKey {
     static let lastSync = "last_sync"
     /// Local changes up to this HLC were acknowledged by a server and left the outbox.
     static let ackedHLC = "acked_hlc"
+    static let cursor = "sync_cursor"
+    /// Milliseconds to add to this device's wall clock, learnt from the server.
+    static let clockOffset = "clock_offset"
+    /// The newest HLC received from other nodes (re-stamping never goes below it).
+    static let remoteHLC = "remote_hlc"
 }
 
 extension Replica {

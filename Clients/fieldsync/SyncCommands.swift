@@ -1,0 +1,85 @@
+import ArgumentParser
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+
+struct EnrollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Bind this replica to a server with a one-time enrolment code.",
+        discussion: "The server is verified against the CA file given here, now and at every sync. Records made before enrolment are kept and pushed at the first sync.")
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The server's URL, e.g. https://fieldsync.example:8443") var url: String
+    @Option(help: "The enrolment code from 'fieldsync-server user add'.") var code: String
+    @Option(help: "The server's CA certificate (PEM), as printed by 'fieldsync-server init'.") var ca: String
+
+    func run() async throws {
+        let replica = try options.open()
+        guard let identity = try replica.identity() else { throw StoreError.notInitialized(options.location.folder) }
+        guard let caPEM = try? String(contentsOfFile: ca, encoding: .utf8) else { throw InputError("--ca: cannot read '\(ca)'") }
+        let client = try SyncClient(url: url, caPEM: caPEM)
+        let response: EnrollResponse
+        do {
+            response = try await client.enroll(code: code, node: identity.node, deviceName: ProcessInfo.processInfo.hostName)
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+        try binding.save(home: options.location.folder, caPEM: caPEM)
+        if options.json {
+            JSONValue.object(["server": .string(url), "device": .string(response.device), "user": .string(response.user.name),
+                              "role": .string(response.user.role.rawValue), "branch": response.user.branch.map(JSONValue.string) ?? .null]).printed()
+        } else {
+            print("Enrolled with \(url) as \(response.user.name) (\(response.user.role.rawValue)\(response.user.branch.map { ", \($0)" } ?? "")); device \(response.device.prefix(8)).")
+            print("Run 'fieldsync sync' whenever there is a network.")
+        }
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Push the changes made here and pull everyone else's.",
+        discussion: "Safe to interrupt and repeat: nothing is lost or applied twice. Without a network it fails fast; keep working offline and sync later.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let replica = try options.open()
+        guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
+            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+        }
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        let terminal = isatty(STDERR_FILENO) == 1 && !options.json
+        let summary: SyncSummary
+        do {
+            summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
+                guard terminal else { return }
+                FileHandle.standardError.write(Data("\rsyncing… pushed \(progress.pushed) actions, pulled \(progress.pulled) changes".utf8))
+            }
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            throw error
+        }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if options.json {
+            JSONValue.object([
+                "server": .string(binding.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
+                "conflicts": .int(Int64(summary.conflicts)), "rejected": .int(Int64(summary.rejected.count)),
+                "round_trips": .int(Int64(summary.roundTrips)),
+            ]).printed()
+        } else {
+            print("Synced with \(binding.url): pushed \(summary.pushed) actions, pulled \(summary.pulled) changes, \(summary.conflicts) conflicts, \(summary.rejected.count) rejected.")
+            for rejection in summary.rejected.prefix(5) {
+                print("  rejected action #\(rejection.counter): \(rejection.reason)")
+            }
+        }
+    }
+}

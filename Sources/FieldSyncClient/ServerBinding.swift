@@ -1,0 +1,72 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import Foundation
+
+/// What a replica keeps about the server it is enrolled with, in
+/// `server.json` (mode 0600: it holds the device token) beside the replica,
+/// with the CA the server was verified against in `ca.pem`.
+public struct ServerBinding: Codable, Sendable {
+    public var url: String
+    public var token: String
+    public var device: String
+    public var user: UserInfo
+    public var serverNode: NodeID
+
+    public static let fileName = "server.json"
+    public static let caFileName = "ca.pem"
+
+    public init(url: String, token: String, device: String, user: UserInfo, serverNode: NodeID) {
+        self.url = url
+        self.token = token
+        self.device = device
+        self.user = user
+        self.serverNode = serverNode
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url, token, device, user
+        case serverNode = "server_node"
+    }
+
+    public static func load(home: String) throws -> (binding: ServerBinding, caPEM: String)? {
+        let file = (home as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let binding = try JSONDecoder().decode(ServerBinding.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+        let ca = try String(contentsOfFile: (home as NSString).appendingPathComponent(caFileName), encoding: .utf8)
+        return (binding, ca)
+    }
+
+    public func save(home: String, caPEM: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(encoder.encode(self), to: (home as NSString).appendingPathComponent(Self.fileName), mode: 0o600)
+        try write(Data(caPEM.utf8), to: (home as NSString).appendingPathComponent(Self.caFileName), mode: 0o644)
+    }
+
+    private func write(_ data: Data, to path: String, mode: Int) throws {
+        // Write beside, then rename: a crash never leaves half a token file.
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode]) else {
+            throw SyncError("cannot write \(temporary)")
+        }
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+    }
+}
+
+/// A sync or enrolment failure, worded for the person at the laptop.
+public struct SyncError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    /// The server's error code, when the server answered.
+    public let code: String?
+    /// The server's clock, carried by a `clock_skew` refusal.
+    public let serverTime: UInt64?
+
+    public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil) {
+        self.message = message
+        self.code = code
+        self.serverTime = serverTime
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOHTTPCompression
+import NIOSSL
+
+/// Talks to a FieldSync server over HTTPS, trusting only the CA the replica
+/// was enrolled with. There is no switch to skip verification.
+public final class SyncClient: Sendable {
+    let http: HTTPClient
+    let baseURL: String
+
+    public init(url: String, caPEM: String, requestTimeout: TimeAmount = .seconds(120)) throws {
+        guard let parsed = URL(string: url), parsed.scheme == "https", parsed.host != nil else {
+            throw SyncError("'\(url)' is not an https:// URL; FieldSync servers speak HTTPS only")
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        } catch {
+            throw SyncError("the CA file is not a PEM certificate: \(error)")
+        }
+        tls.minimumTLSVersion = .tlsv12
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            timeout: .init(connect: .seconds(5), read: requestTimeout),
+            decompression: .enabled(limit: .ratio(50)))
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    public func enroll(code: String, node: NodeID, deviceName: String) async throws -> EnrollResponse {
+        try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName), token: nil)
+    }
+
+    public func exchange(_ request: SyncRequest, token: String) async throws -> SyncResponse {
+        try await post("/v1/sync", request, token: token)
+    }
+
+    func post<Body: Encodable, Answer: Decodable>(_ path: String, _ body: Body, token: String?) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept-Encoding", value: "gzip")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(120))
+            bytes = try await response.body.collect(upTo: 512 << 20)
+        } catch {
+            throw describe(error)
+        }
+        let data = Data(bytes.readableBytesView)
+        guard response.status == .ok else {
+            if let problem = try? JSONDecoder().decode(ErrorBody.self, from: data) {
+                throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime)
+            }
+            throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)")
+        }
+        do {
+            return try JSONDecoder().decode(Answer.self, from: data)
+        } catch {
+            throw SyncError("\(baseURL) sent an answer this client does not understand: \(error)")
+        }
+    }
+
+    /// One line naming the server and the cause.
+    private func describe(_ error: any Error) -> SyncError {
+        let text = String(describing: error)
+        if let tls = error as? NIOSSLError {
+            return SyncError("cannot sync with \(baseURL): TLS failed (\(tls)); is this the server the CA file belongs to?")
+        }
+        if text.contains("handshakeFailed") || text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate") {
+            return SyncError("cannot sync with \(baseURL): its certificate is not signed by the CA this laptop trusts (\(text))")
+        }
+        if text.contains("connectTimeout") {
+            return SyncError("cannot sync with \(baseURL): no answer within 5 s (server down or unreachable)")
+        }
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connect(descriptor") {
+            return SyncError("cannot sync with \(baseURL): connection refused (is fieldsync-server running?)")
+        }
+        if text.contains("remoteConnectionClosed") || text.contains("readTimeout") {
+            return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
+        }
+        return SyncError("cannot sync with \(baseURL): \(text)")
+    }
+}

@@ -1,0 +1,163 @@
+import FieldSyncModel
+
+/// `POST /v1/enroll`: trade a one-time enrolment code for a device token.
+public struct EnrollRequest: Codable, Sendable {
+    public var code: String
+    /// The replica's node id; a replica initialised offline keeps it.
+    public var node: NodeID
+    /// A name for the device (host name), shown in `fieldsync-server device list`.
+    public var deviceName: String
+
+    public init(code: String, node: NodeID, deviceName: String) {
+        self.code = code
+        self.node = node
+        self.deviceName = deviceName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case code, node
+        case deviceName = "device_name"
+    }
+}
+
+public struct EnrollResponse: Codable, Sendable {
+    /// 256 random bits, base64url. The server keeps only its SHA-256.
+    public var token: String
+    public var device: String
+    public var user: UserInfo
+    public var serverNode: NodeID
+
+    public init(token: String, device: String, user: UserInfo, serverNode: NodeID) {
+        self.token = token
+        self.device = device
+        self.user = user
+        self.serverNode = serverNode
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case token, device, user
+        case serverNode = "server_node"
+    }
+}
+
+public struct UserInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var branch: String?
+
+    public init(name: String, role: Role, branch: String?) {
+        self.name = name
+        self.role = role
+        self.branch = branch
+    }
+}
+
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case manager, supervisor, province, admin
+}
+
+/// `POST /v1/sync`: push local mutations and pull what is new, in one round trip.
+public struct SyncRequest: Codable, Sendable {
+    /// The last server sequence number this replica has applied (0 at first).
+    public var cursor: Int64
+    public var mutations: [Mutation]
+    /// The client's wall clock (ms since the epoch) when it sent the request.
+    public var clientTime: UInt64
+    /// Upper bounds of the page the client wants back.
+    public var maxChanges: Int?
+
+    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil) {
+        self.cursor = cursor
+        self.mutations = mutations
+        self.clientTime = clientTime
+        self.maxChanges = maxChanges
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cursor, mutations
+        case clientTime = "client_time"
+        case maxChanges = "max_changes"
+    }
+}
+
+public struct MutationID: Codable, Sendable, Hashable {
+    public var origin: NodeID
+    public var counter: UInt64
+
+    public init(origin: NodeID, counter: UInt64) {
+        self.origin = origin
+        self.counter = counter
+    }
+}
+
+public struct Rejection: Codable, Sendable, Equatable {
+    public var origin: NodeID
+    public var counter: UInt64
+    /// What is wrong, for a person: "faults.status: 'x' is not a status; …".
+    public var reason: String
+
+    public init(origin: NodeID, counter: UInt64, reason: String) {
+        self.origin = origin
+        self.counter = counter
+        self.reason = reason
+    }
+}
+
+public struct SyncResponse: Codable, Sendable {
+    /// Mutations now durable on the server (including ones it already had).
+    public var accepted: [MutationID]
+    public var rejected: [Rejection]
+    /// Changes in the client's scope after its cursor, in sequence order.
+    public var changes: [FieldChange]
+    /// The cursor to send next time; store it with the changes, in one transaction.
+    public var cursor: Int64
+    /// More changes wait: sync again.
+    public var more: Bool
+    /// The server's clock (ms): the client's offset is `serverTime - clientTime` (± half the round trip).
+    public var serverTime: UInt64
+
+    public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64) {
+        self.accepted = accepted
+        self.rejected = rejected
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+        self.serverTime = serverTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case accepted, rejected, changes, cursor, more
+        case serverTime = "server_time"
+    }
+}
+
+/// The JSON body of every error response: a stable code and a sentence for a person.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public var error: String
+    public var message: String
+    /// For `clock_skew`: the server's clock, so the client can correct its stamps and retry.
+    public var serverTime: UInt64?
+
+    public init(error: String, message: String, serverTime: UInt64? = nil) {
+        self.error = error
+        self.message = message
+        self.serverTime = serverTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case error, message
+        case serverTime = "server_time"
+    }
+}
+
+public enum ErrorCode {
+    public static let badRequest = "bad_request"
+    public static let unauthorized = "unauthorized"
+    public static let deviceRevoked = "device_revoked"
+    public static let codeInvalid = "code_invalid"
+    public static let codeExpired = "code_expired"
+    public static let codeUsed = "code_used"
+    public static let clockSkew = "clock_skew"
+    public static let tooLarge = "too_large"
+    public static let internalError = "internal"
+}

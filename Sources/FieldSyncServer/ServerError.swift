@@ -1,0 +1,25 @@
+import FieldSyncProtocol
+import HTTPTypes
+
+/// An error the server reports to a client (as JSON with a stable code) or to
+/// an administrator at the command line (the message).
+public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let status: HTTPResponse.Status
+    public let body: ErrorBody
+
+    public var message: String { body.message }
+    public var description: String { body.message }
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, serverTime: UInt64? = nil) {
+        self.status = status
+        self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
+    }
+
+    static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+    static func invalidInput(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+    static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
+    static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
+    static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")
+    static let codeExpired = ServerError(.unauthorized, ErrorCode.codeExpired, "this enrolment code has expired; ask for a new one")
+    static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
+}

@@ -1,0 +1,34 @@
+import Prometheus
+
+/// Counters and the sync latency histogram, served at `/metrics` in
+/// Prometheus text format. Uses its own registry rather than bootstrapping
+/// the process-wide metrics system, so several servers can run in one test process.
+public struct ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let syncs: Counter
+    let changesIn: Counter
+    let changesOut: Counter
+    let conflicts: Counter
+    let rejections: Counter
+    let enrolments: Counter
+    let latency: DurationHistogram
+
+    public init() {
+        syncs = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "syncs", unitName: "total", helpText: "Sync requests answered"))
+        changesIn = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "changes_in", unitName: "total", helpText: "Field changes accepted from devices"))
+        changesOut = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "changes_out", unitName: "total", helpText: "Field changes sent to devices"))
+        conflicts = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "conflicts", unitName: "total", helpText: "Conflict records created by this server"))
+        rejections = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "rejected_mutations", unitName: "total", helpText: "Mutations refused (validation or scope)"))
+        enrolments = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "enrolments", unitName: "total", helpText: "Devices enrolled"))
+        latency = registry.makeDurationHistogram(
+            descriptor: .init(namespace: "fieldsync", metricName: "sync_duration", unitName: "seconds", helpText: "Time to answer a sync request"),
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
+    }
+
+    public func text() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

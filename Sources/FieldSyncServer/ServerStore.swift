@@ -1,0 +1,109 @@
+import Crypto
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import GRDB
+
+/// The server's replica plus what only a server keeps: people, enrolment
+/// codes, devices, and the change log that gives every accepted change a
+/// sequence number. All in one SQLite file, so accepting a push (records,
+/// log, idempotency marks) is one durable transaction.
+public struct ServerStore: Sendable {
+    public let replica: Replica
+    public var writer: any DatabaseWriter { replica.writer }
+
+    public static let fileName = "server.sqlite"
+
+    public init(replica: Replica) throws {
+        self.replica = replica
+        try replica.writer.write { db in try Self.createTables(db) }
+    }
+
+    public static func open(folder: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> ServerStore {
+        try ServerStore(replica: Replica.open(path: (folder as NSString).appendingPathComponent(fileName), wallClock: wallClock))
+    }
+
+    static func createTables(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS users (
+                id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+                branch TEXT, created_at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS enrolment_codes (
+                code_hash TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
+                expires_at INTEGER NOT NULL, used_at INTEGER);
+            CREATE TABLE IF NOT EXISTS devices (
+                id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
+                node TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                created_at INTEGER NOT NULL, revoked_at INTEGER, last_seen INTEGER);
+            CREATE TABLE IF NOT EXISTS change_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, record TEXT NOT NULL,
+                field TEXT NOT NULL, value, hlc INTEGER NOT NULL, node TEXT NOT NULL,
+                base INTEGER NOT NULL, branch TEXT);
+            CREATE TABLE IF NOT EXISTS applied_mutations (
+                origin TEXT NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (origin, counter)) WITHOUT ROWID;
+            """)
+    }
+
+    public var now: UInt64 { replica.wallClock() }
+
+    /// Closes the database (checkpointing the WAL) after the last request.
+    public func close() throws {
+        try writer.close()
+    }
+}
+
+/// A person who may enrol devices.
+public struct UserRecord: Sendable, Equatable {
+    public var id: String
+    public var info: UserInfo
+    public var createdAt: UInt64
+}
+
+public struct DeviceRecord: Sendable, Equatable {
+    public var id: String
+    public var user: String
+    public var node: NodeID
+    public var name: String
+    public var createdAt: UInt64
+    public var revokedAt: UInt64?
+    public var lastSeen: UInt64?
+}
+
+/// The authenticated caller of a request.
+public struct DeviceContext: Sendable {
+    public var device: String
+    public var node: NodeID
+    public var user: UserInfo
+}
+
+/// Hashes of secrets: the server never stores a token or code as given.
+enum Secret {
+    static func hash(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// 256 random bits, base64url without padding.
+    static func token() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// An enrolment code a person can read out and type: 15 characters of an
+    /// alphabet without look-alikes (75 bits), grouped as XXXXX-XXXXX-XXXXX.
+    static func enrolmentCode() -> String {
+        let alphabet = Array("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+        var generator = SystemRandomNumberGenerator()
+        let characters = (0..<15).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        return [0, 5, 10].map { String(characters[$0..<$0 + 5]) }.joined(separator: "-")
+    }
+
+    static func normalizeCode(_ code: String) -> String {
+        let compact = code.uppercased().filter { $0.isLetter || $0.isNumber }
+        guard compact.count == 15 else { return code.uppercased() }
+        let characters = Array(compact)
+        return [0, 5, 10].map { String(characters[$0..<$0 + 5]) }.joined(separator: "-")
+    }
+}

@@ -1,0 +1,55 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+extension Replica {
+    /// Re-stamps every change still in the outbox with the corrected clock
+    /// (wall clock + the offset learnt from the server), in the records and in
+    /// the outbox alike, keeping their order.
+    ///
+    /// A laptop whose clock ran a day ahead would otherwise win every conflict
+    /// with what it typed offline, and one a day behind would lose them all.
+    /// Nobody else has seen these changes yet, so their stamps are still ours to fix.
+    /// - Returns: how many mutations were re-stamped.
+    @discardableResult
+    public func restampOutbox() throws -> Int {
+        let raw = wallClock()
+        return try writer.write { db in
+            let node = try Self.requireNode(db)
+            let offset = Int64(try Self.meta(MetaKey.clockOffset, db) ?? "0") ?? 0
+            let now = UInt64(max(0, Int64(raw) + offset))
+            var clock = HybridClock(last: HLC(rawValue: UInt64(try Self.meta(MetaKey.remoteHLC, db) ?? "0") ?? 0))
+            var renamed: [HLC: HLC] = [:]
+            let rows = try Row.fetchAll(db, sql: "SELECT counter, body FROM outbox ORDER BY counter")
+            for row in rows {
+                var mutation = try JSONDecoder().decode(Mutation.self, from: row[1] as Data)
+                guard let old = mutation.changes.first?.hlc else { continue }
+                let new = clock.tick(nowMilliseconds: now)
+                renamed[old] = new
+                for index in mutation.changes.indices {
+                    mutation.changes[index].hlc = renamed[mutation.changes[index].hlc] ?? new
+                    if let base = renamed[mutation.changes[index].base] { mutation.changes[index].base = base }
+                }
+                try db.execute(sql: "UPDATE outbox SET hlc = ?, body = ? WHERE counter = ?",
+                               arguments: [Int64(bitPattern: new.rawValue), Data(mutation.jsonBytes()), row[0] as Int64])
+            }
+            guard !renamed.isEmpty else { return 0 }
+            let io = RecordIO(db)
+            for kind in RecordKind.allCases {
+                for id in try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue)") {
+                    guard var state = try io.load(kind, id) else { continue }
+                    var changed = false
+                    for index in state.stamps.indices {
+                        guard var stamp = state.stamps[index], stamp.node == node else { continue }
+                        if let hlc = renamed[stamp.hlc] { stamp.hlc = hlc; changed = true }
+                        if let base = renamed[stamp.base] { stamp.base = base; changed = true }
+                        state.stamps[index] = stamp
+                    }
+                    if changed { try io.save(kind, id, state) }
+                }
+            }
+            try Self.saveClock(clock, db)
+            return rows.count
+        }
+    }
+}

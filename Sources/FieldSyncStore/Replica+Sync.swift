@@ -1,0 +1,86 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// What a server said about one pushed mutation that it refused.
+public struct RejectedMutation: Sendable, Equatable {
+    public var counter: UInt64
+    public var reason: String
+
+    public init(counter: UInt64, reason: String) {
+        self.counter = counter
+        self.reason = reason
+    }
+}
+
+extension Replica {
+    /// The last server sequence number applied here.
+    public func syncCursor() throws -> Int64 {
+        try writer.read { db in Int64(try Self.meta(MetaKey.cursor, db) ?? "0") ?? 0 }
+    }
+
+    /// Outbox mutations after `counter`, oldest first, bounded in count and bytes.
+    public func outbox(after counter: UInt64, maxMutations: Int, maxBytes: Int) throws -> [Mutation] {
+        try writer.read { db in
+            var result: [Mutation] = []
+            var bytes = 0
+            let rows = try Row.fetchCursor(db, sql: "SELECT body FROM outbox WHERE counter > ? ORDER BY counter LIMIT ?",
+                                           arguments: [Int64(counter), maxMutations])
+            while let row = try rows.next() {
+                let body: Data = row[0]
+                if !result.isEmpty, bytes + body.count > maxBytes { break }
+                bytes += body.count
+                result.append(try JSONDecoder().decode(Mutation.self, from: body))
+            }
+            return result
+        }
+    }
+
+    /// Records one sync exchange in one transaction: merges the pulled
+    /// changes, stores the new cursor, drops the acknowledged outbox entries
+    /// and remembers refusals. Nothing is dropped that was not acknowledged.
+    @discardableResult
+    public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
+                               rejected: [RejectedMutation], syncedAt: String) throws -> ApplyReport {
+        let now = wallClock()
+        return try writer.write { db in
+            let report = try Self.apply(changes[...], now: now, db)
+            try Self.setMeta(MetaKey.cursor, String(cursor), db)
+            let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter = ?")
+            let forget = try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter = ?")
+            var acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
+            for counter in acknowledged {
+                if let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM outbox WHERE counter = ?", arguments: [Int64(counter)]) {
+                    acked = max(acked, HLC(rawValue: UInt64(bitPattern: hlc)))
+                }
+                try delete.execute(arguments: [Int64(counter)])
+                try forget.execute(arguments: [Int64(counter)])
+            }
+            try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
+            for rejection in rejected {
+                try db.execute(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)",
+                               arguments: [Int64(rejection.counter), rejection.reason])
+            }
+            try Self.setMeta(MetaKey.lastSync, syncedAt, db)
+            return report
+        }
+    }
+
+    /// Mutations the server refused, with its reasons (they stay in the outbox).
+    public func rejections() throws -> [RejectedMutation] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT counter, reason FROM rejections ORDER BY counter").map {
+                RejectedMutation(counter: UInt64($0[0] as Int64), reason: $0[1])
+            }
+        }
+    }
+
+    /// The offset (ms) added to this device's clock for new stamps.
+    public func clockOffset() throws -> Int64 {
+        try writer.read { db in Int64(try Self.meta(MetaKey.clockOffset, db) ?? "0") ?? 0 }
+    }
+
+    public func setClockOffset(_ offset: Int64) throws {
+        try writer.write { db in try Self.setMeta(MetaKey.clockOffset, String(offset), db) }
+    }
+}

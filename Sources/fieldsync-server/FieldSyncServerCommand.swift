@@ -1,0 +1,198 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import Foundation
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct FieldSyncServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fieldsync-server",
+        abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
+        discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
+        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self]
+    )
+}
+
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Data folder (default: $FIELDSYNC_DATA, else ./fieldsync-data).", valueName: "dir"))
+    var data: String?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    var folder: ServerFolder {
+        ServerFolder(path: data ?? ProcessInfo.processInfo.environment["FIELDSYNC_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "fieldsync-data")
+    }
+}
+
+func printJSON(_ object: [String: Any]) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}
+
+func iso(_ milliseconds: UInt64?) -> Any {
+    guard let milliseconds else { return NSNull() }
+    return Timestamp(epochSeconds: Int64(milliseconds / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the server replica and, unless --tls-cert/--tls-key are given, a private CA and server certificate.")
+
+    @OptionGroup var options: DataOptions
+    @Option(name: .customLong("hostname"), help: "A host name or IP address laptops will use (repeatable); localhost and 127.0.0.1 are always included.")
+    var hostnames: [String] = []
+    @Option(help: "The branch this server serves (none for a provincial server).") var branch: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain to use instead of a private CA.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
+
+    func run() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give both --tls-cert and --tls-key, or neither") }
+        let result = try options.folder.initialize(hosts: hostnames, branch: branch, certificate: tlsCert.map { ($0, tlsKey!) })
+        if options.json {
+            printJSON(["data": options.folder.path, "node": result.node.description,
+                       "ca_file": result.settings.caCertificate as Any? ?? NSNull(),
+                       "tls_certificate": result.settings.tlsCertificate])
+        } else {
+            print("Initialised a server in \(options.folder.path) (node \(result.node)).")
+            if let ca = result.settings.caCertificate {
+                print("Laptops enrol with this CA file: \(ca)")
+            }
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve HTTPS (TLS 1.2+, AEAD ciphers only). SIGINT/SIGTERM finish in-flight requests, then stop.")
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8443
+
+    func run() async throws {
+        let folder = options.folder
+        if !folder.isInitialized {
+            let result = try folder.initialize(hosts: [host], branch: nil, certificate: nil)
+            print("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")")
+        }
+        let settings = try folder.settings()
+        let tls = try TLSConfiguration.fieldSyncServer(
+            certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
+            privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
+        let store = try folder.openStore()
+        var logger = Logger(label: "fieldsync-server")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let server = SyncHTTPServer(store: store, configuration: ServerConfiguration(host: host, port: port), logger: logger)
+        let app = try server.makeApplication(tls: tls) { port in
+            // Written unbuffered: scripts and tests wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try store.close()
+        print("fieldsync-server stopped; database closed.")
+    }
+}
+
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "People: add (prints a one-time enrolment code), code, list.",
+        subcommands: [Add.self, Code.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a person and print a one-time enrolment code for their device.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "Their name, as they record it in 'fieldsync init --user'.") var name: String
+        @Option(help: "manager, supervisor, province or admin.") var role: String
+        @Option(help: "Their branch (managers and supervisors).") var branch: String?
+        @Option(help: "Days the code stays valid.") var days = 7
+
+        func run() throws {
+            guard let role = Role(rawValue: role.lowercased()) else {
+                throw ValidationError("--role: '\(role)' is not allowed; use one of: manager, supervisor, province, admin")
+            }
+            guard days > 0 else { throw ValidationError("--days must be at least 1") }
+            let store = try options.folder.openStore()
+            let (user, code, expires) = try store.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: UInt64(days) * 86_400_000)
+            if options.json {
+                printJSON(["id": user.id, "name": user.info.name, "role": role.rawValue, "branch": branch as Any? ?? NSNull(),
+                           "enrolment_code": code, "expires_at": iso(expires)])
+            } else {
+                print("Added \(user.info.name) (\(role.rawValue)\(branch.map { ", \($0)" } ?? "")).")
+                print("Enrolment code: \(code)   (one device, valid until \(iso(expires)))")
+            }
+        }
+    }
+
+    struct Code: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a new one-time enrolment code for an existing person.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "The person's name.") var name: String
+        @Option(help: "Days the code stays valid.") var days = 7
+
+        func run() throws {
+            let (code, expires) = try options.folder.openStore().issueCode(forUser: name, codeLifetime: UInt64(max(days, 1)) * 86_400_000)
+            if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print("Enrolment code: \(code)   (valid until \(iso(expires)))") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List people.")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let users = try options.folder.openStore().users()
+            if options.json {
+                let rows: [[String: Any]] = users.map { ["id": $0.id, "name": $0.info.name, "role": $0.info.role.rawValue, "branch": $0.info.branch as Any? ?? NSNull()] }
+                let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+                return print(String(decoding: data, as: UTF8.self))
+            }
+            if users.isEmpty { return print("No users. Add one with: fieldsync-server user add --name NAME --role manager --branch BRANCH") }
+            for user in users { print("\(user.id.prefix(8))  \(user.info.name)  \(user.info.role.rawValue)  \(user.info.branch ?? "")") }
+        }
+    }
+}
+
+struct DeviceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device", abstract: "Enrolled devices: list, revoke.", subcommands: [List.self, Revoke.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List enrolled devices.")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let devices = try options.folder.openStore().devices()
+            if options.json {
+                let rows: [[String: Any]] = devices.map {
+                    ["id": $0.id, "user": $0.user, "node": $0.node.description, "name": $0.name, "enrolled_at": iso($0.createdAt),
+                     "revoked_at": iso($0.revokedAt), "last_seen": iso($0.lastSeen)]
+                }
+                let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+                return print(String(decoding: data, as: UTF8.self))
+            }
+            if devices.isEmpty { return print("No devices enrolled.") }
+            for device in devices {
+                print("\(device.id.prefix(8))  \(device.user)  \(device.name)  node \(device.node)\(device.revokedAt != nil ? "  REVOKED" : "")")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a device; its next request is refused.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Device id or a unique prefix of it.") var device: String
+
+        func run() throws {
+            let revoked = try options.folder.openStore().revokeDevice(device)
+            if options.json { printJSON(["id": revoked.id, "user": revoked.user, "revoked_at": iso(revoked.revokedAt)]) } else { print("Revoked device \(revoked.id.prefix(8)) of \(revoked.user).") }
+        }
+    }
+}
