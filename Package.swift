@@ -149,6 +149,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FieldSyncSyncTests",
+            dependencies: [
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient",
+                "FieldSyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FieldSyncCLITests",
             dependencies: [
                 "fieldsync",

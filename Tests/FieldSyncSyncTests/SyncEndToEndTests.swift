@@ -1,0 +1,241 @@
+import AsyncHTTPClient
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import GRDB
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Testing
+
+@Suite struct SyncEndToEndTests {
+    static let customer = "c1000000-0000-4000-8000-000000000001"
+
+    /// Two managers edit the same customer offline — the same field and
+    /// different fields — and sync in either order: every replica ends
+    /// identical, both different-field edits survive, the losing name is a conflict.
+    @Test(arguments: [true, false])
+    func twoManagersConvergeWhicheverSyncsFirst(aliceFirst: Bool) async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        // Alice starts offline, before enrolment: her records are pushed at the first sync.
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, before: { replica in
+            try replica.write([RecordEdit(.customer, Self.customer, [
+                ("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
+            ])])
+        })
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        try await alice.sync()
+        try await bob.sync()
+        #expect(try bob.replica.record(.customer, Self.customer)?["name"] == .text("Acme"))
+
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Ltd")), ("notes", .text("from Alice"))])])
+        try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Group")), ("level", .text("vip"))])])
+        let order = aliceFirst ? [alice, bob, alice, bob] : [bob, alice, bob, alice]
+        for laptop in order { try await laptop.sync() }
+
+        #expect(try alice.dump() == bob.dump())
+        #expect(try alice.dump() == server.dump())
+        let record = try #require(try alice.replica.record(.customer, Self.customer))
+        #expect(record["notes"] == .text("from Alice"))
+        #expect(record["level"] == .text("vip"))
+        let conflicts = try alice.replica.records(.conflict)
+        #expect(conflicts.count == 1)
+        let conflict = try #require(conflicts.first)
+        #expect(conflict["field"] == .text("name"))
+        #expect(Set([conflict["lost_value"], record["name"]]) == [.text("Acme Ltd"), .text("Acme Group")])
+        for laptop in [alice, bob] {
+            #expect(try laptop.replica.verify() == [])
+            #expect(try laptop.replica.outbox().isEmpty)
+            await laptop.close()
+        }
+        await server.stop()
+    }
+
+    /// A conflict resolved on one laptop reaches the other through the server.
+    @Test func resolutionReachesEveryone() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou"))])])
+        try await alice.sync()
+        try await bob.sync()
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("A"))])])
+        try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("B"))])])
+        try await alice.sync()
+        try await bob.sync()
+        try await alice.sync()
+        let conflict = try #require(try bob.replica.records(.conflict).first)
+        // Bob settles it with a new value, as `fieldsync conflicts resolve --value` does.
+        try bob.replica.write([
+            RecordEdit(.customer, Self.customer, [("name", .text("Acme Holdings"))]),
+            RecordEdit(.conflict, conflict.id, [("resolved", .int(1)), ("resolution", .text("new value"))]),
+        ])
+        try await bob.sync()
+        try await alice.sync()
+        for laptop in [alice, bob] {
+            #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("Acme Holdings"))
+            #expect(try laptop.replica.records(.conflict).allSatisfy { $0["resolved"].bool })
+            await laptop.close()
+        }
+        #expect(try alice.dump() == bob.dump())
+        await server.stop()
+    }
+
+    /// A response lost after the server committed: the retry neither loses nor duplicates.
+    @Test func retryAfterALostResponseAppliesOnce() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        let pending = try alice.replica.outbox()
+        // The request reaches the server and commits; the client never sees the answer.
+        _ = try await alice.client.exchange(
+            SyncRequest(cursor: 0, mutations: pending, clientTime: Replica.systemMilliseconds()), token: alice.binding.token)
+        #expect(try alice.replica.outbox().count == 1, "nothing is dropped without an acknowledgement")
+        let summary = try await alice.sync()
+        #expect(summary.pushed == 1)
+        #expect(try alice.replica.outbox().isEmpty)
+        let logged = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log") }
+        #expect(logged == 3, "the three field changes are logged once")
+        await alice.close()
+        await server.stop()
+    }
+
+    @Test func revokedDeviceIsRefusedAndKeepsItsOutbox() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        try await alice.sync()
+        _ = try server.store.revokeDevice(alice.binding.device)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        let error = await #expect(throws: SyncError.self) { try await alice.sync() }
+        #expect(error?.code == ErrorCode.deviceRevoked)
+        #expect(error?.message.contains("revoked") == true)
+        #expect(try alice.replica.outbox().count == 1)
+        await alice.close()
+        await server.stop()
+    }
+
+    @Test func enrolmentCodesAreOneTimeAndExpire() async throws {
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now)
+        let client = try SyncClient(url: server.url, caPEM: server.caPEM)
+        let code = try server.code(for: "Carol")
+        _ = try await client.enroll(code: code, node: NodeID(rawValue: 1), deviceName: "one")
+        let reused = await #expect(throws: SyncError.self) { try await client.enroll(code: code, node: NodeID(rawValue: 2), deviceName: "two") }
+        #expect(reused?.code == ErrorCode.codeUsed)
+        let late = try server.store.issueCode(forUser: "Carol").code
+        clock.advance(8 * 86_400_000)
+        let expired = await #expect(throws: SyncError.self) { try await client.enroll(code: late, node: NodeID(rawValue: 3), deviceName: "three") }
+        #expect(expired?.code == ErrorCode.codeExpired)
+        let unknown = await #expect(throws: SyncError.self) { try await client.enroll(code: "AAAAA-BBBBB-CCCCC", node: NodeID(rawValue: 4), deviceName: "four") }
+        #expect(unknown?.code == ErrorCode.codeInvalid)
+        try await client.shutdown()
+        await server.stop()
+    }
+
+    @Test func clientRefusesAServerSignedByAnotherCA() async throws {
+        let server = try await TestServer.start()
+        let other = try CertificateAuthority.makeCA(name: "Someone else")
+        let client = try SyncClient(url: server.url, caPEM: other.certificate)
+        let error = await #expect(throws: SyncError.self) {
+            _ = try await client.enroll(code: try server.code(for: "Mallory"), node: NodeID(rawValue: 9), deviceName: "x")
+        }
+        #expect(error?.message.contains(server.url) == true)
+        #expect(error?.message.lowercased().contains("certificate") == true || error?.message.contains("TLS") == true, "\(error?.message ?? "")")
+        try await client.shutdown()
+        await server.stop()
+    }
+
+    @Test func serverRefusesTLS11() async throws {
+        let server = try await TestServer.start()
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(server.caPEM.utf8)))
+        tls.minimumTLSVersion = .tlsv1
+        tls.maximumTLSVersion = .tlsv11
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        await #expect(throws: (any Error).self) {
+            _ = try await client.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
+        }
+        // The same client allowed TLS 1.2 gets through: the refusal is about the version.
+        tls.maximumTLSVersion = nil
+        let modern = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        let response = try await modern.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
+        #expect(response.status == .ok)
+        try await client.shutdown()
+        try await modern.shutdown()
+        await server.stop()
+    }
+
+    @Test func unreachableServerFailsFastAndLosesNothing() async throws {
+        let folder = try TemporaryFolder()
+        let ca = try CertificateAuthority.makeCA(name: "test")
+        let replica = try Replica.open(path: folder.path("lonely.sqlite"))
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 7), branch: "Hangzhou", user: "Dan", createdAt: ""))
+        try replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip"))])])
+        // Port 1 on loopback: nothing listens there.
+        let client = try SyncClient(url: "https://127.0.0.1:1", caPEM: ca.certificate)
+        let binding = ServerBinding(url: "https://127.0.0.1:1", token: "t", device: "d", user: UserInfo(name: "Dan", role: .manager, branch: "Hangzhou"), serverNode: NodeID(rawValue: 1))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: SyncError.self) { try await Synchronizer().sync(replica, binding: binding, client: client) }
+        #expect(ContinuousClock.now - started < .seconds(6))
+        #expect(error?.message.contains("https://127.0.0.1:1") == true)
+        #expect(error?.message.contains("refused") == true, "\(error?.message ?? "")")
+        #expect(try replica.outbox().count == 1)
+        try await client.shutdown()
+    }
+
+    /// A change outside the device's branch is refused with a reason, stays in
+    /// the outbox, and is listed as rejected.
+    @Test func outOfScopeChangeIsRejectedAndKept() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo")
+        try eve.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        let summary = try await eve.sync()
+        #expect(summary.rejected.count == 1)
+        #expect(summary.rejected.first?.reason.contains("Hangzhou") == true)
+        #expect(try eve.replica.outbox().count == 1)
+        #expect(try eve.replica.rejections().count == 1)
+        #expect(try server.store.replica.record(.customer, Self.customer) == nil)
+        await eve.close()
+        await server.stop()
+    }
+
+    /// A laptop whose clock runs a day ahead does not win with its clock: its
+    /// unsent changes are re-stamped with the server's time, a later edit
+    /// elsewhere wins, and the server's clock is not dragged forward.
+    @Test func laptopADayAheadDoesNotWinByItsClock() async throws {
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now)
+        let folder = try TemporaryFolder()
+        let ahead: @Sendable () -> UInt64 = { clock.now() + 86_400_000 }
+        let fast = try await Laptop.enrol("Fast", server: server, folder: folder, clock: ahead)
+        let honest = try await Laptop.enrol("Honest", server: server, folder: folder, clock: clock.now)
+        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try await honest.sync()
+        try await fast.sync()
+        // Fast edits first (by real time), Honest a minute later.
+        try fast.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed first"))])])
+        clock.advance(60_000)
+        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed last"))])])
+        try await fast.sync()
+        try await honest.sync()
+        try await fast.sync()
+        for laptop in [fast, honest] {
+            #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("typed last"))
+        }
+        #expect(try fast.replica.records(.conflict).count == 1, "the earlier edit is kept as a conflict")
+        let serverClock = try server.store.replica.status().clock
+        #expect(serverClock.milliseconds <= clock.now() + 1_000)
+        #expect(try fast.replica.clockOffset() < -86_000_000, "the laptop learnt its offset")
+        for laptop in [fast, honest] { await laptop.close() }
+        await server.stop()
+    }
+}

@@ -1,0 +1,120 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import NIOSSL
+import Synchronization
+
+/// A clock tests move by hand.
+final class TestClock: Sendable {
+    private let milliseconds: Mutex<UInt64>
+
+    init(_ start: UInt64 = 1_795_000_000_000) { milliseconds = Mutex(start) }
+
+    func now() -> UInt64 { milliseconds.withLock { $0 } }
+    func advance(_ delta: UInt64) { milliseconds.withLock { $0 += delta } }
+}
+
+/// A real fieldsync server on 127.0.0.1 (free port) with its own CA and real TLS.
+final class TestServer: Sendable {
+    let folder: TemporaryFolder
+    let store: ServerStore
+    let caPEM: String
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    var url: String { "https://127.0.0.1:\(port)" }
+
+    static func start(clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds, limits: SyncLimits = SyncLimits()) async throws -> TestServer {
+        let folder = try TemporaryFolder()
+        let data = ServerFolder(path: folder.path("server"))
+        let settings = try data.initialize(hosts: [], branch: nil, certificate: nil).settings
+        let store = try ServerStore.open(folder: data.path, wallClock: clock)
+        let tls = try TLSConfiguration.fieldSyncServer(
+            certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
+            privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits = limits
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .warning
+        let server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try server.makeApplication(tls: tls) { port in continuation.yield(port) }
+        let task = Task { try await app.runService() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw SyncError("server did not start") }
+        return TestServer(folder: folder, store: store, caPEM: try String(contentsOfFile: settings.caCertificate!, encoding: .utf8), port: port, task: task)
+    }
+
+    private init(folder: TemporaryFolder, store: ServerStore, caPEM: String, port: Int, task: Task<Void, any Error>) {
+        self.folder = folder
+        self.store = store
+        self.caPEM = caPEM
+        self.port = port
+        self.task = task
+    }
+
+    func code(for name: String, role: Role = .manager, branch: String? = "Hangzhou") throws -> String {
+        try store.addUser(UserInfo(name: name, role: role, branch: branch)).code
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Every record table of the server replica, for comparison with laptops.
+    func dump() throws -> String { try dumpRecords(store.writer) }
+}
+
+/// A laptop: a replica in its own folder, enrolled with the test server.
+struct Laptop {
+    let name: String
+    let replica: Replica
+    var binding: ServerBinding
+    let client: SyncClient
+
+    static func enrol(_ name: String, server: TestServer, folder: TemporaryFolder, role: Role = .manager, branch: String? = "Hangzhou",
+                      clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
+                      before: (Replica) throws -> Void = { _ in }) async throws -> Laptop {
+        let replica = try Replica.open(path: folder.path("\(name).sqlite"), wallClock: clock)
+        var generator = SystemRandomNumberGenerator()
+        try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: branch, user: name, createdAt: ""))
+        try before(replica)
+        let client = try SyncClient(url: server.url, caPEM: server.caPEM)
+        let response = try await client.enroll(code: try server.code(for: name, role: role, branch: branch),
+                                               node: try replica.identity()!.node, deviceName: name)
+        let binding = ServerBinding(url: server.url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+        return Laptop(name: name, replica: replica, binding: binding, client: client)
+    }
+
+    @discardableResult
+    func sync() async throws -> SyncSummary {
+        try await Synchronizer().sync(replica, binding: binding, client: client)
+    }
+
+    func close() async { try? await client.shutdown() }
+
+    func dump() throws -> String { try dumpRecords(replica.writer) }
+}
+
+/// The record tables as text, ordered, for byte-for-byte comparison between replicas.
+func dumpRecords(_ writer: any DatabaseWriter) throws -> String {
+    try writer.read { db in
+        var text = ""
+        for kind in RecordKind.allCases {
+            let columns = (["id"] + kind.schema.fields.map { "\"\($0.name)\"" } + ["_stamps"])
+                .map { "quote(\($0))" }.joined(separator: " || ',' || ")
+            for line in try String.fetchAll(db, sql: "SELECT \(columns) FROM \(kind.rawValue) ORDER BY id") {
+                text += "\(kind.rawValue): \(line)\n"
+            }
+        }
+        return text
+    }
+}
