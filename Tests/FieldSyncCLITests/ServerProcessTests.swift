@@ -1,0 +1,97 @@
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// The newcomer's path with real processes: one command starts a server, an
+/// administrator adds a person, a laptop that worked offline enrols and syncs,
+/// a second laptop receives the work; SIGTERM stops the server cleanly.
+@Suite struct ServerProcessTests {
+    @Test func serveEnrolSyncAndStop() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.path("data")
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
+
+        // `serve` on an empty folder initialises it; port 0 picks a free port, printed on stdout.
+        let server = Process()
+        server.executableURL = admin.executable
+        server.arguments = ["serve", "--port", "0"]
+        server.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        let port = try #require(try Self.waitForPort(output.fileHandleForReading))
+        let url = "https://127.0.0.1:\(port)"
+
+        func json(_ result: CommandRunner.Result) throws -> [String: Any] {
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let li = try json(admin.run(["user", "add", "--name", "Li Wei", "--role", "manager", "--branch", "Hangzhou", "--json"]))
+        let wang = try json(admin.run(["user", "add", "--name", "Wang Fang", "--role", "manager", "--branch", "Hangzhou", "--json"]))
+        let bad = try admin.run(["user", "add", "--name", "X", "--role", "boss"])
+        #expect(bad.status != 0 && bad.stderr.contains("manager, supervisor, province, admin"))
+
+        let laptop1 = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("l1")])
+        let laptop2 = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("l2")])
+        #expect(try laptop1.run(["init", "--branch", "Hangzhou", "--user", "Li Wei"]).status == 0)
+        let customer = try laptop1.run(["customer", "add", "--name", "Zhejiang Mobile", "--level", "vip"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try laptop1.run(["visit", "log", customer, "--kind", "routine", "--summary", "offline visit"]).status == 0)
+
+        let ca = folder.path("data/ca.pem")
+        let enrolled = try laptop1.run(["enroll", url, "--code", li["enrolment_code"] as! String, "--ca", ca])
+        #expect(enrolled.status == 0, "\(enrolled.stderr)")
+        let token = try String(contentsOfFile: folder.path("l1/server.json"), encoding: .utf8)
+        #expect(token.contains("token"))
+        let mode = try FileManager.default.attributesOfItem(atPath: folder.path("l1/server.json"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let reused = try laptop2.run(["init", "--user", "Wang Fang", "--branch", "Hangzhou"])
+        #expect(reused.status == 0)
+        let again = try laptop2.run(["enroll", url, "--code", li["enrolment_code"] as! String, "--ca", ca])
+        #expect(again.status == 69 && again.stderr.contains("already used"), "\(again.stderr)")
+        #expect(try laptop2.run(["enroll", url, "--code", wang["enrolment_code"] as! String, "--ca", ca]).status == 0)
+
+        let first = try json(laptop1.run(["sync", "--json"]))
+        #expect(first["pushed"] as? Int == 2)
+        let second = try json(laptop2.run(["sync", "--json"]))
+        #expect((second["pulled"] as? Int ?? 0) > 0)
+        let visits = try JSONSerialization.jsonObject(with: Data(try laptop2.run(["visit", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
+        #expect(visits?.first?["summary"] as? String == "offline visit")
+        let summary = try laptop1.run(["sync"])
+        #expect(summary.stdout.contains("pushed 0 actions, pulled 0 changes, 0 conflicts, 0 rejected"), "\(summary.stdout)")
+
+        let devices = try JSONSerialization.jsonObject(with: Data(try admin.run(["device", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
+        #expect(devices?.count == 2)
+
+        server.terminate()  // SIGTERM: finish in-flight requests, close the database
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(rest.contains("database closed"))
+
+        // Offline again: recording still works, sync fails fast naming the server, nothing is lost.
+        #expect(try laptop1.run(["visit", "log", customer, "--kind", "other", "--summary", "no network"]).status == 0)
+        let offline = try laptop1.run(["sync"])
+        #expect(offline.status == 69)
+        #expect(offline.stderr.contains(url) && offline.stderr.split(separator: "\n").count == 1, "\(offline.stderr)")
+        let status = try json(laptop1.run(["status", "--json"]))
+        #expect(status["outbox_mutations"] as? Int == 1)
+    }
+
+    static func waitForPort(_ handle: FileHandle) throws -> Int? {
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let chunk = handle.availableData
+            if chunk.isEmpty { return nil }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let range = text.range(of: "listening on https://127.0.0.1:") {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), text[range.upperBound...].contains("\n") { return port }
+            }
+        }
+        return nil
+    }
+}
