@@ -18,11 +18,18 @@ public struct SyncLimits: Sendable {
     public init() {}
 }
 
+/// A sync answer plus what the server itself did while producing it.
+public struct SyncOutcome: Sendable {
+    public var response: SyncResponse
+    /// Conflict records this server created while merging the push.
+    public var conflictsCreated: Int
+}
+
 extension ServerStore {
     /// One sync round trip: validates and applies the pushed mutations, logs
     /// them with sequence numbers, and returns the next page of changes in the
     /// device's scope — all in one transaction, durable before it returns.
-    public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncResponse {
+    public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
         let now = self.now
         let skew = request.clientTime > now ? request.clientTime - now : now - request.clientTime
         if !request.mutations.isEmpty, skew > limits.maxClockSkew {
@@ -37,6 +44,7 @@ extension ServerStore {
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [FieldChange] = []
+            var conflictsCreated = 0
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_mutations WHERE origin = ? AND counter = ?",
@@ -56,6 +64,7 @@ extension ServerStore {
             if !toApply.isEmpty {
                 let report = try Replica.apply(toApply[...], now: now, db)
                 var logged = toApply
+                conflictsCreated = report.conflictsCreated.count
                 if let conflicts = report.conflictMutation {
                     logged += conflicts.changes
                     try markApplied(MutationID(origin: conflicts.origin, counter: conflicts.counter), db)
@@ -65,8 +74,9 @@ extension ServerStore {
                 try log(logged, scope: &scope, db)
             }
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
-            return SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
-                                cursor: page.cursor, more: page.more, serverTime: now)
+            let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
+                                        cursor: page.cursor, more: page.more, serverTime: now)
+            return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
     }
 

@@ -65,14 +65,16 @@ public struct SyncHTTPServer: Sendable {
                 var request = request
                 let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
                 let sync = try Self.decode(SyncRequest.self, body)
-                let response: SyncResponse
+                let outcome: SyncOutcome
                 do {
-                    response = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
+                    outcome = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
                 } catch let error as ServerError {
                     logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
                     throw error
                 }
+                let response = outcome.response
                 metrics.syncs.increment()
+                metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))
                 metrics.changesIn.increment(by: Int64(sync.mutations.reduce(0) { $0 + $1.changes.count }))
                 metrics.changesOut.increment(by: Int64(response.changes.count))
                 metrics.rejections.increment(by: Int64(response.rejected.count))
@@ -110,6 +112,9 @@ public struct SyncHTTPServer: Sendable {
             return try await body()
         } catch let error as ServerError {
             return (try? Self.json(error.body, status: error.status)) ?? Response(status: error.status)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            let body = ErrorBody(error: ErrorCode.tooLarge, message: "the request body is over \(configuration.maxRequestBytes >> 20) MiB; send smaller pages")
+            return (try? Self.json(body, status: .contentTooLarge)) ?? Response(status: .contentTooLarge)
         } catch {
             logger.error("request failed", metadata: ["error": "\(error)"])
             let body = ErrorBody(error: ErrorCode.internalError, message: "the server failed to handle the request; its log has the details")

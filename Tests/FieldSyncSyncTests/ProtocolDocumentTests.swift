@@ -1,0 +1,48 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import Foundation
+import Testing
+
+/// `Protocol/openapi.yaml` names every endpoint, error code, table and wire key the code uses.
+@Suite struct ProtocolDocumentTests {
+    static let protocolFolder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Protocol")
+
+    @Test func openAPIDocumentMatchesTheCode() throws {
+        let document = try String(contentsOf: Self.protocolFolder.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        for path in ["/v1/health:", "/v1/enroll:", "/v1/sync:", "/metrics:"] {
+            #expect(document.contains(path), "\(path) missing")
+        }
+        for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
+                     ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.clockSkew, ErrorCode.tooLarge, ErrorCode.internalError] {
+            #expect(document.contains(code), "error code \(code) missing")
+        }
+        for kind in RecordKind.allCases { #expect(document.contains(kind.rawValue)) }
+
+        let change = FieldChange(table: .customer, record: "r", field: "name", value: .text("x"), hlc: HLC(rawValue: 1), node: NodeID(rawValue: 1), base: .zero)
+        let samples: [any Encodable] = [
+            SyncRequest(cursor: 0, mutations: [Mutation(origin: NodeID(rawValue: 1), counter: 1, user: "u", changes: [change])], clientTime: 1, maxChanges: 10),
+            SyncResponse(accepted: [MutationID(origin: NodeID(rawValue: 1), counter: 1)],
+                         rejected: [Rejection(origin: NodeID(rawValue: 1), counter: 2, reason: "r")],
+                         changes: [change], cursor: 1, more: false, serverTime: 1),
+            EnrollRequest(code: "c", node: NodeID(rawValue: 1), deviceName: "d"),
+            EnrollResponse(token: "t", device: "d", user: UserInfo(name: "n", role: .manager, branch: "b"), serverNode: NodeID(rawValue: 1)),
+            ErrorBody(error: "e", message: "m", serverTime: 1),
+        ]
+        for sample in samples {
+            for key in try Self.keys(of: sample) {
+                #expect(document.contains("\(key):") || document.contains("[\(key)") || document.contains(" \(key),"), "\(type(of: sample)).\(key) not in openapi.yaml")
+            }
+        }
+    }
+
+    static func keys(of value: any Encodable) throws -> Set<String> {
+        func collect(_ any: Any) -> Set<String> {
+            if let object = any as? [String: Any] { return Set(object.keys).union(object.values.flatMap(collect)) }
+            if let array = any as? [Any] { return Set(array.flatMap(collect)) }
+            return []
+        }
+        return collect(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value)))
+    }
+}
