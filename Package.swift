@@ -121,6 +121,13 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel",
                 "FieldSyncStore",
+                "FieldSyncProtocol",
+                "FieldSyncServer",
+                "FieldSyncClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

@@ -9,6 +9,14 @@ import FieldSyncModel
 import FieldSyncStore
 import Foundation
 
+// Child roles of the sync benchmark (see SyncBenchmark).
+if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.arguments[$0 + 1] }) {
+    func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
+    if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
+    if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
+    exit(0)
+}
+
 let arguments = BenchmarkArguments(CommandLine.arguments.dropFirst())
 let folder = URL(fileURLWithPath: arguments.dir ?? NSTemporaryDirectory()).appendingPathComponent("fieldsync-bench-\(getpid())")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -87,6 +95,21 @@ if arguments.runs("single") {
     let time = try measure { for action in actions.prefix(single) { try replica.write(action) } }
     report("local writes, one durable transaction per action", rate: Double(single) / time, unit: "actions/s")
     problems += try replica.verify()
+}
+
+// End-to-end sync: laptop A -> server -> laptop B over TLS on loopback, as separate processes.
+if arguments.runs("sync") {
+    let result = try await SyncBenchmark.run(rows: rows, folder: folder.appendingPathComponent("sync"))
+    let total = result.pushSeconds + result.pullSeconds
+    report("sync A -> server -> B over TLS (push + pull, separate processes)", rate: Double(records) / total, unit: "records/s",
+           extra: String(format: "push %.1f s + pull %.1f s, ", result.pushSeconds, result.pullSeconds) + ratio(Double(records) / total))
+    print(String(format: "    peak memory: server %.0f MiB, pushing laptop %.0f MiB, pulling laptop %.0f MiB; replicas identical: %@",
+                 Double(result.serverPeak) / 1_048_576, Double(result.pushPeak) / 1_048_576, Double(result.pullPeak) / 1_048_576,
+                 result.identical ? "yes" : "NO"))
+    let latencies = result.noOpLatencies
+    print(String(format: "    sync with nothing to do (300 runs): p50 %.2f ms, p99 %.2f ms",
+                 latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)]))
+    if !result.identical { problems.append("laptop B does not hold laptop A's records") }
 }
 
 print("")

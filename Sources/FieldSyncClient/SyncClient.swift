@@ -43,16 +43,37 @@ public final class SyncClient: Sendable {
     }
 
     public func exchange(_ request: SyncRequest, token: String) async throws -> SyncResponse {
-        try await post("/v1/sync", request, token: token)
+        try await exchange(body: WireJSON.syncRequest(
+            cursor: request.cursor, clientTime: request.clientTime, maxChanges: request.maxChanges,
+            mutationBodies: request.mutations.map { $0.jsonBytes() }), token: token)
+    }
+
+    /// A sync round trip with the request already in wire JSON.
+    public func exchange(body: [UInt8], token: String) async throws -> SyncResponse {
+        let data = try await send("/v1/sync", body: body, token: token)
+        do {
+            return try WireJSON.decodeSyncResponse(data)
+        } catch {
+            throw SyncError("\(baseURL) sent an answer this client does not understand: \(error)")
+        }
     }
 
     func post<Body: Encodable, Answer: Decodable>(_ path: String, _ body: Body, token: String?) async throws -> Answer {
+        let data = try await send(path, body: Array(try JSONEncoder().encode(body)), token: token)
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(data))
+        } catch {
+            throw SyncError("\(baseURL) sent an answer this client does not understand: \(error)")
+        }
+    }
+
+    private func send(_ path: String, body: [UInt8], token: String?) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        request.body = .bytes(ByteBuffer(bytes: body))
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
@@ -61,18 +82,14 @@ public final class SyncClient: Sendable {
         } catch {
             throw describe(error)
         }
-        let data = Data(bytes.readableBytesView)
+        let data = Array(bytes.readableBytesView)
         guard response.status == .ok else {
-            if let problem = try? JSONDecoder().decode(ErrorBody.self, from: data) {
+            if let problem = try? JSONDecoder().decode(ErrorBody.self, from: Data(data)) {
                 throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime)
             }
             throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)")
         }
-        do {
-            return try JSONDecoder().decode(Answer.self, from: data)
-        } catch {
-            throw SyncError("\(baseURL) sent an answer this client does not understand: \(error)")
-        }
+        return data
     }
 
     /// One line naming the server and the cause.

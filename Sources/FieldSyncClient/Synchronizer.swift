@@ -33,14 +33,14 @@ public struct Synchronizer: Sendable {
         var pushedThrough: UInt64 = 0
         var skewRetries = 0
         while true {
-            let mutations = try replica.outbox(after: pushedThrough, maxMutations: maxMutationsPerPage, maxBytes: maxBytesPerPage)
+            let mutations = try replica.outboxBodies(after: pushedThrough, maxMutations: maxMutationsPerPage, maxBytes: maxBytesPerPage)
             let sent = replica.wallClock()
             let offset = try replica.clockOffset()
-            let request = SyncRequest(cursor: try replica.syncCursor(), mutations: mutations,
-                                      clientTime: UInt64(max(0, Int64(sent) + offset)), maxChanges: maxChangesPerPage)
+            let body = WireJSON.syncRequest(cursor: try replica.syncCursor(), clientTime: UInt64(max(0, Int64(sent) + offset)),
+                                            maxChanges: maxChangesPerPage, mutationBodies: mutations.map(\.body))
             let response: SyncResponse
             do {
-                response = try await client.exchange(request, token: binding.token)
+                response = try await client.exchange(body: body, token: binding.token)
             } catch let error as SyncError where error.code == ErrorCode.clockSkew && skewRetries < 2 {
                 // The server refused our stamps: learn the offset, fix the unsent changes, retry.
                 guard let serverTime = error.serverTime else { throw error }

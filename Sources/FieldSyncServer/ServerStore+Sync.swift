@@ -103,7 +103,8 @@ extension ServerStore {
             }
         }
         guard device.user.role == .manager || device.user.role == .supervisor else { return nil }
-        for change in mutation.changes {
+        var checked = Set<RecordKey>()
+        for change in mutation.changes where checked.insert(RecordKey(table: change.table, record: change.record)).inserted {
             let branch = try scope.branch(of: change.table, change.record, pending: mutation.changes)
             switch branch {
             case .unknownCustomer(let table, let id):

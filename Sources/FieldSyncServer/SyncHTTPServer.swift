@@ -64,7 +64,12 @@ public struct SyncHTTPServer: Sendable {
                 let device = try await authenticate(request)
                 var request = request
                 let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
-                let sync = try Self.decode(SyncRequest.self, body)
+                let sync: SyncRequest
+                do {
+                    sync = try WireJSON.decodeSyncRequest(body.readableBytesView)
+                } catch {
+                    throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
+                }
                 let outcome: SyncOutcome
                 do {
                     outcome = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
@@ -79,7 +84,8 @@ public struct SyncHTTPServer: Sendable {
                 metrics.changesOut.increment(by: Int64(response.changes.count))
                 metrics.rejections.increment(by: Int64(response.rejected.count))
                 metrics.latency.record(ContinuousClock.now - started)
-                return try Self.json(response)
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: WireJSON.encode(response))))
             }
         }
         router.get("/metrics") { _, _ in

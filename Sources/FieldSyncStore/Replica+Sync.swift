@@ -21,16 +21,24 @@ extension Replica {
 
     /// Outbox mutations after `counter`, oldest first, bounded in count and bytes.
     public func outbox(after counter: UInt64, maxMutations: Int, maxBytes: Int) throws -> [Mutation] {
+        try outboxBodies(after: counter, maxMutations: maxMutations, maxBytes: maxBytes).map {
+            try JSONDecoder().decode(Mutation.self, from: Data($0.body))
+        }
+    }
+
+    /// The same, as the JSON the outbox keeps (the wire form of a mutation),
+    /// so a push sends it without decoding and re-encoding.
+    public func outboxBodies(after counter: UInt64, maxMutations: Int, maxBytes: Int) throws -> [(counter: UInt64, body: [UInt8])] {
         try writer.read { db in
-            var result: [Mutation] = []
+            var result: [(counter: UInt64, body: [UInt8])] = []
             var bytes = 0
-            let rows = try Row.fetchCursor(db, sql: "SELECT body FROM outbox WHERE counter > ? ORDER BY counter LIMIT ?",
+            let rows = try Row.fetchCursor(db, sql: "SELECT counter, body FROM outbox WHERE counter > ? ORDER BY counter LIMIT ?",
                                            arguments: [Int64(counter), maxMutations])
             while let row = try rows.next() {
-                let body: Data = row[0]
+                let body: Data = row[1]
                 if !result.isEmpty, bytes + body.count > maxBytes { break }
                 bytes += body.count
-                result.append(try JSONDecoder().decode(Mutation.self, from: body))
+                result.append((UInt64(row[0] as Int64), Array(body)))
             }
             return result
         }

@@ -1,0 +1,169 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import Foundation
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import UnixSignals
+
+/// End-to-end sync over TLS on loopback: laptop A pushes the rows through a
+/// server process, laptop B pulls them. Server and laptops run as separate
+/// processes (this executable re-run with `--role`), so each one's peak memory
+/// is measured on its own.
+enum SyncBenchmark {
+    struct Result {
+        var pushSeconds: Double
+        var pullSeconds: Double
+        var serverPeak: Int
+        var pushPeak: Int
+        var pullPeak: Int
+        var noOpLatencies: [Double]
+        var identical: Bool
+    }
+
+    static func run(rows: VisitRows, folder: URL) async throws -> Result {
+        let data = folder.appendingPathComponent("server").path
+        let serverFolder = ServerFolder(path: data)
+        let settings = try serverFolder.initialize(hosts: [], branch: nil, certificate: nil).settings
+        let store = try serverFolder.openStore()
+        let codeA = try store.addUser(UserInfo(name: "A", role: .manager, branch: "Bench")).code
+        let codeB = try store.addUser(UserInfo(name: "B", role: .manager, branch: "Bench")).code
+        try store.close()
+
+        let portFile = folder.appendingPathComponent("port").path
+        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile])
+        defer { server.terminate() }
+        let port = try waitForPort(portFile)
+        let url = "https://127.0.0.1:\(port)"
+        let caPEM = try String(contentsOfFile: settings.caCertificate!, encoding: .utf8)
+
+        // Laptop A holds the rows (written locally, not timed); B starts empty.
+        let customer = "c0000000-0000-4000-8000-000000000001"
+        var laptops: [String] = []
+        for (name, code) in [("A", codeA), ("B", codeB)] {
+            let home = folder.appendingPathComponent("laptop-\(name)").path
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName))
+            var generator = SystemRandomNumberGenerator()
+            try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: "Bench", user: name, createdAt: ""))
+            if name == "A" {
+                try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")), ("branch", .text("Bench"))])])
+                let actions = rows.edits(customer: customer)
+                var start = 0
+                while start < actions.count {
+                    _ = try replica.write(actions: Array(actions[start..<min(start + 10_000, actions.count)]))
+                    start += 10_000
+                }
+            }
+            let client = try SyncClient(url: url, caPEM: caPEM)
+            let response = try await client.enroll(code: code, node: try replica.identity()!.node, deviceName: name)
+            try await client.shutdown()
+            try ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+                .save(home: home, caPEM: caPEM)
+            laptops.append(home)
+        }
+
+        let pushStart = DispatchTime.now().uptimeNanoseconds
+        let push = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[0]]).wait()
+        let pushSeconds = Double(DispatchTime.now().uptimeNanoseconds - pushStart) / 1e9
+        let pullStart = DispatchTime.now().uptimeNanoseconds
+        let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
+        let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9
+        guard push.status == 0, pull.status == 0 else { throw BenchError("a sync process failed (\(push.status), \(pull.status))") }
+
+        // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
+        let replicaB = try Replica.open(path: (laptops[1] as NSString).appendingPathComponent(Replica.fileName))
+        let (binding, _) = try ServerBinding.load(home: laptops[1])!
+        let client = try SyncClient(url: url, caPEM: caPEM)
+        var latencies: [Double] = []
+        for _ in 0..<300 {
+            let started = DispatchTime.now().uptimeNanoseconds
+            _ = try await Synchronizer().sync(replicaB, binding: binding, client: client)
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+        }
+        try await client.shutdown()
+        let replicaA = try Replica.open(path: (laptops[0] as NSString).appendingPathComponent(Replica.fileName))
+        let identical = try replicaA.records(.visit).count == rows.ids.count
+            && replicaB.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state)
+
+        let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
+        return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
+                      pushPeak: push.peakBytes, pullPeak: pull.peakBytes, noOpLatencies: latencies.sorted(), identical: identical)
+    }
+
+    static func waitForPort(_ file: String) throws -> Int {
+        for _ in 0..<300 {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return port
+            }
+            usleep(100_000)
+        }
+        throw BenchError("the server process did not start")
+    }
+
+    /// `--role serve`: a fieldsync server on 127.0.0.1, port written to a file.
+    static func serve(data: String, portFile: String) async throws {
+        let folder = ServerFolder(path: data)
+        let settings = try folder.settings()
+        let tls = try TLSConfiguration.fieldSyncServer(
+            certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
+            privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
+        let store = try folder.openStore()
+        var logger = Logger(label: "bench-server")
+        logger.logLevel = .warning
+        let app = try SyncHTTPServer(store: store, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
+            .makeApplication(tls: tls) { port in
+                try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8)
+            }
+        try await ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
+        try store.close()
+    }
+
+    /// `--role sync`: one `fieldsync sync` of the replica in `home`.
+    static func sync(home: String) async throws {
+        let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName))
+        guard let (binding, caPEM) = try ServerBinding.load(home: home) else { throw BenchError("not enrolled: \(home)") }
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        _ = try await Synchronizer().sync(replica, binding: binding, client: client)
+        try await client.shutdown()
+    }
+}
+
+/// This executable re-run as a child, waited for with `wait4` to read its peak memory.
+struct ChildProcess {
+    let pid: pid_t
+
+    static func spawnSelf(_ arguments: [String]) throws -> ChildProcess {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let code = posix_spawn(&pid, executable, nil, nil, argv, environ)
+        guard code == 0 else { throw BenchError("cannot start \(executable): error \(code)") }
+        return ChildProcess(pid: pid)
+    }
+
+    func wait() -> (status: Int32, peakBytes: Int) {
+        var status: Int32 = 0
+        var usage = rusage()
+        wait4(pid, &status, 0, &usage)
+        return ((status >> 8) & 0xFF, usage.ru_maxrss * 1024)
+    }
+
+    func terminate() {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
+    /// VmHWM of a running process (Linux).
+    static func peakResidentBytes(of pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+    }
+}

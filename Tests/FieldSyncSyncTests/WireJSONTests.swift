@@ -1,0 +1,48 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import Foundation
+import Testing
+
+/// The hand-written sync JSON is the same JSON Codable reads and writes.
+@Suite struct WireJSONTests {
+    static let tricky = ["plain", "quote \" and \\ backslash", "line\nbreak\ttab", "中文 客户经理", "emoji 📡", "\u{01}control", ""]
+
+    static func changes() -> [FieldChange] {
+        tricky.enumerated().map { index, text in
+            FieldChange(table: RecordKind.allCases[index % RecordKind.allCases.count], record: "r\(index)", field: "f",
+                        value: index % 3 == 0 ? .int(Int64(index) - 3) : index % 3 == 1 ? .text(text) : .null,
+                        hlc: HLC(rawValue: UInt64.max - UInt64(index)), node: NodeID(rawValue: UInt64(index) << 60), base: HLC(rawValue: UInt64(index)))
+        }
+    }
+
+    @Test func responsesRoundTripThroughBothCodecs() throws {
+        let response = SyncResponse(
+            accepted: [MutationID(origin: NodeID(rawValue: 1), counter: 7)],
+            rejected: [Rejection(origin: NodeID(rawValue: 2), counter: 9, reason: Self.tricky.joined(separator: "|"))],
+            changes: Self.changes(), cursor: 123_456, more: true, serverTime: 1_795_000_000_000)
+        let fast = WireJSON.encode(response)
+        let viaCodable = try JSONDecoder().decode(SyncResponse.self, from: Data(fast))
+        #expect(viaCodable.changes == response.changes)
+        #expect(viaCodable.rejected == response.rejected)
+        #expect(viaCodable.cursor == response.cursor && viaCodable.more && viaCodable.serverTime == response.serverTime)
+        let back = try WireJSON.decodeSyncResponse(try JSONEncoder().encode(response))
+        #expect(back.changes == response.changes)
+        #expect(back.accepted == response.accepted)
+    }
+
+    @Test func requestsRoundTripThroughBothCodecs() throws {
+        let mutation = Mutation(origin: NodeID(rawValue: 3), counter: 42, user: "李伟 \"Li\"", changes: Self.changes())
+        let fast = WireJSON.syncRequest(cursor: 5, clientTime: 9, maxChanges: 100, mutationBodies: [mutation.jsonBytes()])
+        let viaCodable = try JSONDecoder().decode(SyncRequest.self, from: Data(fast))
+        #expect(viaCodable.mutations == [mutation])
+        #expect(viaCodable.cursor == 5 && viaCodable.clientTime == 9 && viaCodable.maxChanges == 100)
+        let back = try WireJSON.decodeSyncRequest(try JSONEncoder().encode(SyncRequest(cursor: 5, mutations: [mutation], clientTime: 9)))
+        #expect(back.mutations == [mutation])
+    }
+
+    @Test func malformedBodiesAreRefusedWithAReason() {
+        for text in ["", "{", "[]", #"{"cursor": "x"}"#, #"{"cursor":1,"client_time":1,"mutations":[{"origin":"zz"}]}"#, "{\"a\":1} trailing"] {
+            #expect(throws: (any Error).self, "\(text)") { try WireJSON.decodeSyncRequest(Array(text.utf8)) }
+        }
+    }
+}
