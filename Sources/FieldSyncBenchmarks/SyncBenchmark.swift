@@ -72,6 +72,9 @@ enum SyncBenchmark {
         let pullStart = DispatchTime.now().uptimeNanoseconds
         let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
         let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9
+        // Each sync child reports its own VmHWM: a spawned child's ru_maxrss carries the parent's across exec.
+        let pushPeak = Int((try? String(contentsOfFile: laptops[0] + "/peak", encoding: .utf8)) ?? "") ?? 0
+        let pullPeak = Int((try? String(contentsOfFile: laptops[1] + "/peak", encoding: .utf8)) ?? "") ?? 0
         guard push.status == 0, pull.status == 0 else { throw BenchError("a sync process failed (\(push.status), \(pull.status))") }
 
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
@@ -91,7 +94,7 @@ enum SyncBenchmark {
 
         let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
         return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
-                      pushPeak: push.peakBytes, pullPeak: pull.peakBytes, noOpLatencies: latencies.sorted(), identical: identical)
+                      pushPeak: pushPeak, pullPeak: pullPeak, noOpLatencies: latencies.sorted(), identical: identical)
     }
 
     static func waitForPort(_ file: String) throws -> Int {
@@ -129,10 +132,11 @@ enum SyncBenchmark {
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         _ = try await Synchronizer().sync(replica, binding: binding, client: client)
         try await client.shutdown()
+        try String(ChildProcess.peakResidentBytes(of: getpid())).write(toFile: home + "/peak", atomically: true, encoding: .utf8)
     }
 }
 
-/// This executable re-run as a child, waited for with `wait4` to read its peak memory.
+/// This executable re-run as a child (server or sync client), so each one's memory is its own.
 struct ChildProcess {
     let pid: pid_t
 
@@ -146,11 +150,10 @@ struct ChildProcess {
         return ChildProcess(pid: pid)
     }
 
-    func wait() -> (status: Int32, peakBytes: Int) {
+    func wait() -> (status: Int32, Void) {
         var status: Int32 = 0
-        var usage = rusage()
-        wait4(pid, &status, 0, &usage)
-        return ((status >> 8) & 0xFF, usage.ru_maxrss * 1024)
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xFF, ())
     }
 
     func terminate() {

@@ -73,7 +73,12 @@ public final class SyncClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        if body.count > BodyCompression.threshold {
+            request.headers.add(name: "Content-Encoding", value: "gzip")
+            request.body = .bytes(try BodyCompression.gzip(body))
+        } else {
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {

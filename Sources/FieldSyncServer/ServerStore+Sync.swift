@@ -47,8 +47,8 @@ extension ServerStore {
             var conflictsCreated = 0
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_mutations WHERE origin = ? AND counter = ?",
-                                     arguments: [mutation.origin.description, Int64(mutation.counter)]) == true {
+                let seen = try db.cachedStatement(sql: "SELECT 1 FROM applied_mutations WHERE origin = ? AND counter = ?")
+                if try Bool.fetchOne(seen, arguments: [mutation.origin.description, Int64(mutation.counter)]) == true {
                     accepted.append(id)
                     continue
                 }
@@ -81,8 +81,8 @@ extension ServerStore {
     }
 
     private func markApplied(_ id: MutationID, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
-                       arguments: [id.origin.description, Int64(id.counter)])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)")
+            .execute(arguments: [id.origin.description, Int64(id.counter)])
     }
 
     /// Why a mutation is refused, or nil if it may be applied.

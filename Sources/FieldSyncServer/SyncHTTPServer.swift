@@ -62,10 +62,13 @@ public struct SyncHTTPServer: Sendable {
             try await respond {
                 let started = ContinuousClock.now
                 let device = try await authenticate(request)
+                let acceptsGzip = request.headers[.acceptEncoding]?.contains("gzip") ?? false
+                let gzipped = request.headers[.contentEncoding]?.lowercased() == "gzip"
                 var request = request
-                let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
+                var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
                 let sync: SyncRequest
                 do {
+                    if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes * 8) }
                     sync = try WireJSON.decodeSyncRequest(body.readableBytesView)
                 } catch {
                     throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
@@ -84,8 +87,13 @@ public struct SyncHTTPServer: Sendable {
                 metrics.changesOut.increment(by: Int64(response.changes.count))
                 metrics.rejections.increment(by: Int64(response.rejected.count))
                 metrics.latency.record(ContinuousClock.now - started)
+                let json = WireJSON.encode(response)
+                if acceptsGzip, json.count > BodyCompression.threshold {
+                    return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                                    body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
+                }
                 return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: WireJSON.encode(response))))
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
             }
         }
         router.get("/metrics") { _, _ in

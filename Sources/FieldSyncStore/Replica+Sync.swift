@@ -56,9 +56,10 @@ extension Replica {
             try Self.setMeta(MetaKey.cursor, String(cursor), db)
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter = ?")
             let forget = try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter = ?")
+            let outboxHLC = try db.cachedStatement(sql: "SELECT hlc FROM outbox WHERE counter = ?")
             var acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
             for counter in acknowledged {
-                if let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM outbox WHERE counter = ?", arguments: [Int64(counter)]) {
+                if let hlc = try Int64.fetchOne(outboxHLC, arguments: [Int64(counter)]) {
                     acked = max(acked, HLC(rawValue: UInt64(bitPattern: hlc)))
                 }
                 try delete.execute(arguments: [Int64(counter)])
@@ -66,8 +67,8 @@ extension Replica {
             }
             try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
             for rejection in rejected {
-                try db.execute(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)",
-                               arguments: [Int64(rejection.counter), rejection.reason])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)")
+                    .execute(arguments: [Int64(rejection.counter), rejection.reason])
             }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
             return report

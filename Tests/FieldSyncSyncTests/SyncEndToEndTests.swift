@@ -238,4 +238,32 @@ import Testing
         for laptop in [fast, honest] { await laptop.close() }
         await server.stop()
     }
+
+    /// Bodies over 64 KiB travel gzip-compressed both ways, in several pages.
+    @Test func largeSyncIsCompressedAndPaged() async throws {
+        var limits = SyncLimits()
+        limits.maxChanges = 2_000
+        let server = try await TestServer.start(limits: limits)
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        var generator = SplitMix64(seed: 1)
+        let visits = (0..<1_500).map { index in
+            [RecordEdit(.visit, RecordID.make(using: &generator), [
+                ("customer", .text(Self.customer)), ("at", .text("2026-11-23T09:00:00+08:00")), ("kind", .text("routine")),
+                ("summary", .text("visit \(index): reviewed tower sites, power alarms and the renewal of the lease")),
+            ])]
+        }
+        _ = try alice.replica.write(actions: visits)
+        let pushed = try await alice.sync()
+        #expect(pushed.pushed == 1_501)
+        #expect(pushed.roundTrips >= 4, "500 mutations per page")
+        let pulled = try await bob.sync()
+        #expect(pulled.pulled == 1 * 3 + 1_500 * 4)
+        #expect(pulled.roundTrips >= 4, "2,000 changes per page")
+        #expect(try alice.dump() == bob.dump())
+        for laptop in [alice, bob] { await laptop.close() }
+        await server.stop()
+    }
 }
