@@ -123,7 +123,7 @@ public enum WireJSON {
                            base: HLC(rawValue: try unsigned(entry["base"], "base")))
     }
 
-    private static func object(_ value: JSONReader.Value?, _ name: String) throws -> [String: JSONReader.Value] {
+    private static func object(_ value: JSONReader.Value?, _ name: String) throws -> JSONReader.Object {
         guard case .object(let fields)? = value else { throw DecodingError(description: "\(name) must be an object") }
         return fields
     }
@@ -172,7 +172,18 @@ enum JSONReader {
         case double(Double)
         case string(String)
         case array([Value])
-        case object([String: Value])
+        case object(Object)
+    }
+
+    /// Keys in document order, looked up by a linear scan: wire objects have
+    /// at most seven keys, where hashing costs more than comparing.
+    struct Object {
+        var pairs: [(key: String, value: Value)] = []
+
+        subscript(key: String) -> Value? {
+            for pair in pairs where pair.key == key { return pair.value }
+            return nil
+        }
     }
 
     static func parse(_ bytes: [UInt8]) throws -> Value {
@@ -194,7 +205,12 @@ enum JSONReader {
         }
 
         mutating func skipSpace() {
-            while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x0A, 0x0D, 0x09: index += 1
+                default: return
+                }
+            }
         }
 
         mutating func value(depth: Int) throws -> Value {
@@ -204,17 +220,17 @@ enum JSONReader {
             switch bytes[index] {
             case UInt8(ascii: "{"):
                 index += 1
-                var fields: [String: Value] = [:]
+                var fields = Object()
                 skipSpace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
                 while true {
                     skipSpace()
                     let key = try string()
                     skipSpace()
-                    try expect(":")
-                    fields[key] = try value(depth: depth + 1)
+                    try expect(UInt8(ascii: ":"))
+                    fields.pairs.append((key, try value(depth: depth + 1)))
                     skipSpace()
-                    if try next(",", or: "}") { continue }
+                    if try next(UInt8(ascii: ","), or: UInt8(ascii: "}")) { continue }
                     return .object(fields)
                 }
             case UInt8(ascii: "["):
@@ -225,7 +241,7 @@ enum JSONReader {
                 while true {
                     items.append(try value(depth: depth + 1))
                     skipSpace()
-                    if try next(",", or: "]") { continue }
+                    if try next(UInt8(ascii: ","), or: UInt8(ascii: "]")) { continue }
                     return .array(items)
                 }
             case UInt8(ascii: "\""):
@@ -241,17 +257,17 @@ enum JSONReader {
             }
         }
 
-        mutating func expect(_ character: Character) throws {
-            guard index < bytes.count, bytes[index] == character.asciiValue! else { throw error("expected '\(character)'") }
+        mutating func expect(_ byte: UInt8) throws {
+            guard index < bytes.count, bytes[index] == byte else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
             index += 1
         }
 
         /// True after `separator`, false after `end`.
-        mutating func next(_ separator: Character, or end: Character) throws -> Bool {
+        mutating func next(_ separator: UInt8, or end: UInt8) throws -> Bool {
             guard index < bytes.count else { throw error("unexpected end") }
-            if bytes[index] == separator.asciiValue! { index += 1; return true }
-            if bytes[index] == end.asciiValue! { index += 1; return false }
-            throw error("expected '\(separator)' or '\(end)'")
+            if bytes[index] == separator { index += 1; return true }
+            if bytes[index] == end { index += 1; return false }
+            throw error("expected '\(Character(Unicode.Scalar(separator)))' or '\(Character(Unicode.Scalar(end)))'")
         }
 
         mutating func literal(_ word: String) throws {
@@ -283,7 +299,7 @@ enum JSONReader {
         }
 
         mutating func string() throws -> String {
-            try expect("\"")
+            try expect(UInt8(ascii: "\""))
             let start = index
             // Fast path: no escapes.
             while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") {

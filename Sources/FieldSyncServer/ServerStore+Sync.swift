@@ -124,6 +124,8 @@ extension ServerStore {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO change_log (tbl, record, field, value, hlc, node, base, branch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // Branch by record, and by customer: a push of many visits of one
+        // customer looks the customer up once.
         var branches: [RecordKey: String?] = [:]
         for change in changes {
             let key = RecordKey(table: change.table, record: change.record)
@@ -189,12 +191,17 @@ struct ScopeResolver {
     /// mutations of this push that are not applied yet.
     private var pendingBranch: [String: String?] = [:]
     private var pendingParent: [RecordKey: RecordKey] = [:]
+    /// Stored customers' branches, looked up once per push.
+    private var storedBranch: [String: String?] = [:]
 
     init(io: RecordIO) { self.io = io }
 
     mutating func remember(_ changes: [FieldChange]) {
         for change in changes {
-            if change.table == .customer, change.field == "branch" { pendingBranch[change.record] = change.value.text }
+            if change.table == .customer, change.field == "branch" {
+                pendingBranch[change.record] = change.value.text
+                storedBranch[change.record] = nil
+            }
             if change.table == .customer, pendingBranch[change.record] == nil { pendingBranch[change.record] = .some(nil) }
             if let parent = Self.parentKey(of: change) {
                 pendingParent[RecordKey(table: change.table, record: change.record)] = parent
@@ -202,15 +209,18 @@ struct ScopeResolver {
         }
     }
 
-    func branch(of table: RecordKind, _ record: String, pending: [FieldChange]) throws -> Answer {
+    mutating func branch(of table: RecordKind, _ record: String, pending: [FieldChange]) throws -> Answer {
         var key = RecordKey(table: table, record: record)
         for _ in 0..<4 {
             if key.table == .customer {
                 if let change = pending.last(where: { $0.table == .customer && $0.record == key.record && $0.field == "branch" }) {
                     return .branch(change.value.text)
                 }
+                if let known = storedBranch[key.record] { return .branch(known) }
                 if let stored = try io.load(.customer, key.record) {
-                    return .branch(stored.value("branch", in: RecordKind.customer.schema).text)
+                    let branch = stored.value("branch", in: RecordKind.customer.schema).text
+                    storedBranch[key.record] = branch
+                    return .branch(branch)
                 }
                 if let known = pendingBranch[key.record] { return .branch(known) }
                 if pending.contains(where: { $0.table == .customer && $0.record == key.record }) { return .branch(nil) }
