@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel",
                 "FieldSyncStore",
+                "FieldSyncProtocol",
                 "FieldSyncClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

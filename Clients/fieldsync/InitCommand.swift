@@ -1,5 +1,7 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 
@@ -54,6 +56,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let status = try options.open().status()
+        let server = try ServerBinding.load(home: options.location.folder)?.binding
         if options.json {
             JSONValue.object([
                 "home": .string(options.location.folder),
@@ -64,6 +67,7 @@ struct StatusCommand: ParsableCommand {
                 "outbox_changes": .int(Int64(status.outboxChanges)),
                 "unresolved_conflicts": .int(Int64(status.unresolvedConflicts)),
                 "last_sync": status.lastSync.map(JSONValue.string) ?? .null,
+                "server": server.map { .string($0.url) } ?? .null,
                 "rejected": .array(try options.open().rejections().map {
                     .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason)])
                 }),
@@ -75,6 +79,7 @@ struct StatusCommand: ParsableCommand {
             if let branch = status.identity.branch { print("Branch:    \(branch)") }
             print("Outbox:    \(status.outboxMutations) actions (\(status.outboxChanges) field changes) waiting to sync")
             print("Conflicts: \(status.unresolvedConflicts) unresolved\(status.unresolvedConflicts > 0 ? " (fieldsync conflicts list)" : "")")
+            print("Server:    \(server.map { "\($0.url) as \($0.user.name) (\($0.user.role.rawValue))" } ?? "not enrolled (fieldsync enroll URL --code CODE --ca FILE)")")
             print("Last sync: \(status.lastSync ?? "never")")
             let rejections = try options.open().rejections()
             if !rejections.isEmpty {

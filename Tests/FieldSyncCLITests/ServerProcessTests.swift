@@ -78,6 +78,7 @@ import Testing
         #expect(offline.stderr.contains(url) && offline.stderr.split(separator: "\n").count == 1, "\(offline.stderr)")
         let status = try json(laptop1.run(["status", "--json"]))
         #expect(status["outbox_mutations"] as? Int == 1)
+        #expect(status["server"] as? String == url)
     }
 
     static func waitForPort(_ handle: FileHandle) throws -> Int? {
