@@ -75,7 +75,7 @@ enum SyncBenchmark {
         // Each sync child reports its own VmHWM: a spawned child's ru_maxrss carries the parent's across exec.
         let pushPeak = Int((try? String(contentsOfFile: laptops[0] + "/peak", encoding: .utf8)) ?? "") ?? 0
         let pullPeak = Int((try? String(contentsOfFile: laptops[1] + "/peak", encoding: .utf8)) ?? "") ?? 0
-        guard push.status == 0, pull.status == 0 else { throw BenchError("a sync process failed (\(push.status), \(pull.status))") }
+        guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
 
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
         let replicaB = try Replica.open(path: (laptops[1] as NSString).appendingPathComponent(Replica.fileName))
@@ -150,10 +150,11 @@ struct ChildProcess {
         return ChildProcess(pid: pid)
     }
 
-    func wait() -> (status: Int32, Void) {
+    /// Waits for the child and returns its exit status.
+    func wait() -> Int32 {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xFF, ())
+        return (status >> 8) & 0xFF
     }
 
     func terminate() {
