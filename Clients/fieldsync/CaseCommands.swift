@@ -13,10 +13,11 @@ enum Cases {
                         note: String?, at: String, options: CommonOptions) throws {
         let replica = try options.open()
         let record = try replica.require(kind, prefix)
+        let chosen = try action(record)
         let fields: [(String, FieldValue)]
         do {
-            fields = try CaseWorkflow.fields(for: action(record), on: kind, current: record.values)
-        } catch let error as RecordValidationError {
+            fields = try CaseWorkflow.fields(for: chosen, on: kind, current: record.values)
+        } catch {
             throw StoreError.invalid(error)
         }
         var edits = [RecordEdit(kind, record.id, fields)]
@@ -31,7 +32,7 @@ enum Cases {
         let updated = try replica.require(kind, record.id)
         if options.json { return updated.json.printed() }
         print("\(kind.noun.capitalized) \(updated.shortID): \(updated.statusText)")
-        if case .feedback(let given) = try action(record), let first = updated["first_feedback_at"].text, first != given {
+        if case .feedback(let given) = chosen, let first = updated["first_feedback_at"].text, first != given {
             print("First feedback stays at \(first) (the earliest counts).")
         }
     }

@@ -68,7 +68,7 @@ public struct Synchronizer: Sendable {
             summary.rejected += rejected
             progress(summary)
             pushedThrough = mutations.last?.counter ?? pushedThrough
-            if !response.more, try replica.outbox(after: pushedThrough, maxMutations: 1, maxBytes: .max).isEmpty {
+            if !response.more, try replica.outboxBodies(after: pushedThrough, maxMutations: 1, maxBytes: .max).isEmpty {
                 return summary
             }
         }

@@ -34,19 +34,13 @@ public enum WireJSON {
         out.append(contentsOf: #"{"accepted":["#.utf8)
         for (index, id) in response.accepted.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"origin":""#.utf8)
-            out.append(contentsOf: id.origin.description.utf8)
-            out.append(contentsOf: #"","counter":"#.utf8)
-            out.append(contentsOf: String(id.counter).utf8)
+            appendID(id.origin, id.counter, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: #"],"rejected":["#.utf8)
         for (index, rejection) in response.rejected.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"origin":""#.utf8)
-            out.append(contentsOf: rejection.origin.description.utf8)
-            out.append(contentsOf: #"","counter":"#.utf8)
-            out.append(contentsOf: String(rejection.counter).utf8)
+            appendID(rejection.origin, rejection.counter, to: &out)
             out.append(contentsOf: #","reason":"#.utf8)
             JSONText.appendString(rejection.reason, to: &out)
             out.append(UInt8(ascii: "}"))
@@ -64,6 +58,14 @@ public enum WireJSON {
         out.append(contentsOf: String(response.serverTime).utf8)
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// `{"origin":"…","counter":N` — the object is left open for more keys.
+    private static func appendID(_ origin: NodeID, _ counter: UInt64, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"origin":""#.utf8)
+        out.append(contentsOf: origin.description.utf8)
+        out.append(contentsOf: #"","counter":"#.utf8)
+        out.append(contentsOf: String(counter).utf8)
     }
 
     // MARK: Reading

@@ -16,7 +16,6 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
-    static func invalidInput(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
     static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
     static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
     static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")

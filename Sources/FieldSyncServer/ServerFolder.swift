@@ -33,12 +33,12 @@ public struct ServerFolder: Sendable {
     /// Creates the server replica and, unless a certificate is given, a private
     /// CA and a server certificate for `hosts` (+ localhost, 127.0.0.1).
     public func initialize(hosts: [String], branch: String?, certificate: (cert: String, key: String)?) throws -> (settings: Settings, node: NodeID) {
-        if isInitialized { throw ServerError.invalidInput("\(path) already holds a server; use another --data folder") }
+        if isInitialized { throw ServerError.badRequest("\(path) already holds a server; use another --data folder") }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let settings: Settings
         if let certificate {
             for file in [certificate.cert, certificate.key] where !FileManager.default.fileExists(atPath: file) {
-                throw ServerError.invalidInput("no such file: \(file)")
+                throw ServerError.badRequest("no such file: \(file)")
             }
             settings = Settings(tlsCertificate: absolute(certificate.cert), tlsKey: absolute(certificate.key), caCertificate: nil)
         } else {
@@ -61,7 +61,7 @@ public struct ServerFolder: Sendable {
     }
 
     public func openStore() throws -> ServerStore {
-        guard isInitialized else { throw ServerError.invalidInput("no server in \(path); run 'fieldsync-server init' (or 'serve', which initialises an empty folder)") }
+        guard isInitialized else { throw ServerError.badRequest("no server in \(path); run 'fieldsync-server init' (or 'serve', which initialises an empty folder)") }
         return try ServerStore.open(folder: path)
     }
 
@@ -71,7 +71,7 @@ public struct ServerFolder: Sendable {
 
     private func write(_ text: String, to file: String, mode: Int) throws {
         guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw ServerError.invalidInput("cannot write \(file)")
+            throw ServerError.badRequest("cannot write \(file)")
         }
     }
 }

@@ -10,16 +10,16 @@ extension ServerStore {
     /// Creates a person and a one-time enrolment code for their first device.
     public func addUser(_ info: UserInfo, codeLifetime: UInt64 = ServerStore.defaultCodeLifetime) throws -> (user: UserRecord, code: String, expiresAt: UInt64) {
         let name = info.name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw ServerError.invalidInput("--name must not be empty") }
+        guard !name.isEmpty else { throw ServerError.badRequest("--name must not be empty") }
         if info.role == .manager || info.role == .supervisor, info.branch == nil {
-            throw ServerError.invalidInput("a \(info.role.rawValue) works for a branch; give --branch NAME")
+            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch; give --branch NAME")
         }
         let now = self.now
         let code = Secret.enrolmentCode()
         let user = UserRecord(id: UUID().uuidString.lowercased(), info: UserInfo(name: name, role: info.role, branch: info.branch), createdAt: now)
         try writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name]) == true {
-                throw ServerError.invalidInput("a user named '\(name)' exists; use 'user code' for a new enrolment code")
+                throw ServerError.badRequest("a user named '\(name)' exists; use 'user code' for a new enrolment code")
             }
             try db.execute(sql: "INSERT INTO users (id, name, role, branch, created_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [user.id, name, info.role.rawValue, info.branch, Int64(now)])
@@ -35,7 +35,7 @@ extension ServerStore {
         let now = self.now
         try writer.write { db in
             guard let id = try String.fetchOne(db, sql: "SELECT id FROM users WHERE name = ?", arguments: [name]) else {
-                throw ServerError.invalidInput("no user named '\(name)'; list them with 'fieldsync-server user list'")
+                throw ServerError.badRequest("no user named '\(name)'; list them with 'fieldsync-server user list'")
             }
             try db.execute(sql: "INSERT INTO enrolment_codes (code_hash, user_id, expires_at) VALUES (?, ?, ?)",
                            arguments: [Secret.hash(code), id, Int64(now + codeLifetime)])
@@ -71,7 +71,7 @@ extension ServerStore {
         let id: String = try writer.write { db in
             let matches = try String.fetchAll(db, sql: "SELECT id FROM devices WHERE id LIKE ? || '%'", arguments: [prefix.lowercased()])
             guard matches.count == 1 else {
-                throw ServerError.invalidInput(matches.isEmpty
+                throw ServerError.badRequest(matches.isEmpty
                     ? "no device with an id starting '\(prefix)'; list them with 'fieldsync-server device list'"
                     : "'\(prefix)' names several devices; type more of the id")
             }
@@ -87,15 +87,16 @@ extension ServerStore {
         let token = Secret.token()
         let device = UUID().uuidString.lowercased()
         let serverNode = try replica.identity()?.node ?? NodeID(rawValue: 0)
+        let codeHash = Secret.hash(Secret.normalizeCode(request.code))
         let user: UserInfo = try writer.write { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT c.user_id, c.expires_at, c.used_at, u.name, u.role, u.branch
                 FROM enrolment_codes c JOIN users u ON u.id = c.user_id WHERE c.code_hash = ?
-                """, arguments: [Secret.hash(Secret.normalizeCode(request.code))]) else { throw ServerError.codeInvalid }
+                """, arguments: [codeHash]) else { throw ServerError.codeInvalid }
             if (row[2] as Int64?) != nil { throw ServerError.codeUsed }
             if UInt64(row[1] as Int64) < now { throw ServerError.codeExpired }
             try db.execute(sql: "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ?",
-                           arguments: [Int64(now), Secret.hash(Secret.normalizeCode(request.code))])
+                           arguments: [Int64(now), codeHash])
             try db.execute(sql: "INSERT INTO devices (id, user_id, node, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [device, row[0] as String, request.node.description, request.deviceName, Secret.hash(token), Int64(now)])
             return UserInfo(name: row[3], role: Role(rawValue: row[4]) ?? .manager, branch: row[5])

@@ -2,7 +2,7 @@ import FieldSyncModel
 import GRDB
 import GRDBSQLite
 
-/// Loads and saves records inside one transaction through prepared SQLite
+/// Loads, scans and saves records inside one transaction through prepared SQLite
 /// statements, bypassing GRDB's `Row` (which builds a column-name table on
 /// every fetch): this is the merge-apply hot path, one read and one write per
 /// record.
@@ -31,10 +31,35 @@ public final class RecordIO {
         let code = sqlite3_step(statement)
         if code == SQLITE_DONE { return nil }
         guard code == SQLITE_ROW else { throw error(code) }
-        let count = Int(sqlite3_column_count(statement)) - 1
+        return Self.state(statement, fieldCount: table.schema.fields.count, offset: 0)
+    }
+
+    /// Every record of a kind in id order, or those whose `field` equals `value`.
+    func scan(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [(id: String, state: RecordState)] {
+        let columns = table.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        var sql = "SELECT id, \(columns), _stamps FROM \(table.rawValue)"
+        if let field { sql += " WHERE \"\(field)\" = ?" }
+        sql += " ORDER BY id"
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(connection, sql, -1, &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code) }
+        defer { sqlite3_finalize(statement) }
+        if field != nil { Self.bind(value, at: 1, in: statement) }
+        var result: [(id: String, state: RecordState)] = []
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { return result }
+            guard step == SQLITE_ROW else { throw error(step) }
+            let id = String(cString: sqlite3_column_text(statement, 0))
+            result.append((id, Self.state(statement, fieldCount: table.schema.fields.count, offset: 1)))
+        }
+    }
+
+    /// Decodes `fieldCount` value columns from `offset`, then the `_stamps` blob.
+    private static func state(_ statement: OpaquePointer, fieldCount count: Int, offset: Int) -> RecordState {
         var values = [FieldValue](repeating: .null, count: count)
         for index in 0..<count {
-            let column = Int32(index)
+            let column = Int32(offset + index)
             switch sqlite3_column_type(statement, column) {
             case SQLITE_NULL: break
             case SQLITE_INTEGER: values[index] = .int(sqlite3_column_int64(statement, column))
@@ -44,10 +69,19 @@ public final class RecordIO {
                 values[index] = .text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
             }
         }
-        let blob = sqlite3_column_blob(statement, Int32(count))
-        let length = Int(sqlite3_column_bytes(statement, Int32(count)))
+        let column = Int32(offset + count)
+        let blob = sqlite3_column_blob(statement, column)
+        let length = Int(sqlite3_column_bytes(statement, column))
         let stamps = StampCodec.decode(UnsafeRawBufferPointer(start: blob, count: blob == nil ? 0 : length), fieldCount: count)
         return RecordState(values: values, stamps: stamps)
+    }
+
+    private static func bind(_ value: FieldValue, at position: Int32, in statement: OpaquePointer) {
+        switch value {
+        case .null: sqlite3_bind_null(statement, position)
+        case .int(let number): sqlite3_bind_int64(statement, position, number)
+        case .text(let text): sqlite3_bind_text(statement, position, text, -1, transient)
+        }
     }
 
     func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
@@ -55,12 +89,7 @@ public final class RecordIO {
         defer { sqlite3_reset(statement) }
         sqlite3_bind_text(statement, 1, id, -1, Self.transient)
         for (index, value) in state.values.enumerated() {
-            let position = Int32(index + 2)
-            switch value {
-            case .null: sqlite3_bind_null(statement, position)
-            case .int(let number): sqlite3_bind_int64(statement, position, number)
-            case .text(let text): sqlite3_bind_text(statement, position, text, -1, Self.transient)
-            }
+            Self.bind(value, at: Int32(index + 2), in: statement)
         }
         let stamps = StampCodec.encode(state.stamps)
         stamps.withUnsafeBytes { bytes in

@@ -1,6 +1,4 @@
 import FieldSyncModel
-import Foundation
-import GRDB
 
 /// The SQL of one record kind's table: `id`, one untyped column per field, `_stamps`.
 struct RecordTable: Sendable {
@@ -20,20 +18,4 @@ struct RecordTable: Sendable {
 
     static let all: [RecordKind: RecordTable] = Dictionary(
         uniqueKeysWithValues: RecordKind.allCases.map { ($0, RecordTable($0)) })
-
-    /// Decodes the field columns starting at `offset`, then `_stamps`.
-    func state(from row: Row, offset: Int) -> RecordState {
-        let count = schema.fields.count
-        var values = [FieldValue](repeating: .null, count: count)
-        for index in 0..<count {
-            values[index] = FieldValue(row[offset + index] as DatabaseValue)
-        }
-        let stamps: [FieldStamp?]
-        if case .blob(let data) = (row[offset + count] as DatabaseValue).storage {
-            stamps = data.withUnsafeBytes { StampCodec.decode($0, fieldCount: count) }
-        } else {
-            stamps = Array(repeating: nil, count: count)
-        }
-        return RecordState(values: values, stamps: stamps)
-    }
 }

@@ -36,20 +36,11 @@ extension Replica {
 
     /// All records of a kind, or those whose `field` equals `value`.
     public func records(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [StoredRecord] {
-        let recordTable = RecordTable.all[table]!
-        let columns = table.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        var sql = "SELECT id, \(columns), _stamps FROM \(table.rawValue)"
-        var arguments: [DatabaseValue] = []
-        if let field {
-            guard table.schema.index(of: field) != nil else { throw StoreError.invalid("\(table.noun) has no field '\(field)'") }
-            sql += " WHERE \"\(field)\" = ?"
-            arguments.append(value.databaseValue)
+        if let field, table.schema.index(of: field) == nil {
+            throw StoreError.invalid("\(table.noun) has no field '\(field)'")
         }
-        sql += " ORDER BY id"
         return try writer.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                StoredRecord(table: table, id: row[0], state: recordTable.state(from: row, offset: 1))
-            }
+            try RecordIO(db).scan(table, where: field, equals: value).map { StoredRecord(table: table, id: $0.id, state: $0.state) }
         }
     }
 
@@ -74,10 +65,10 @@ extension Replica {
     public func status() throws -> ReplicaStatus {
         try writer.read { db in
             guard let identity = try Self.identity(db) else { throw StoreError.notInitialized("this folder") }
-            var changes = 0
-            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
-                changes += try JSONDecoder().decode(Mutation.self, from: body).changes.count
-            }
+            // Counted by SQLite's JSON functions rather than decoding every pending mutation.
+            let changes = try Int.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(json_array_length(CAST(body AS TEXT), '$.changes')), 0) FROM outbox
+                """) ?? 0
             let conflicts = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM conflicts WHERE resolved IS NULL OR resolved = 0
                 """) ?? 0

@@ -36,8 +36,8 @@ extension Replica {
             guard !renamed.isEmpty else { return 0 }
             let io = RecordIO(db)
             for kind in RecordKind.allCases {
-                for id in try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue)") {
-                    guard var state = try io.load(kind, id) else { continue }
+                for (id, scanned) in try io.scan(kind) {
+                    var state = scanned
                     var changed = false
                     for index in state.stamps.indices {
                         guard var stamp = state.stamps[index], stamp.node == node else { continue }

@@ -19,15 +19,9 @@ extension Replica {
         try writer.read { db in Int64(try Self.meta(MetaKey.cursor, db) ?? "0") ?? 0 }
     }
 
-    /// Outbox mutations after `counter`, oldest first, bounded in count and bytes.
-    public func outbox(after counter: UInt64, maxMutations: Int, maxBytes: Int) throws -> [Mutation] {
-        try outboxBodies(after: counter, maxMutations: maxMutations, maxBytes: maxBytes).map {
-            try JSONDecoder().decode(Mutation.self, from: Data($0.body))
-        }
-    }
-
-    /// The same, as the JSON the outbox keeps (the wire form of a mutation),
-    /// so a push sends it without decoding and re-encoding.
+    /// Outbox mutations after `counter`, oldest first, bounded in count and
+    /// bytes, as the JSON the outbox keeps (the wire form of a mutation), so a
+    /// push sends them without decoding and re-encoding.
     public func outboxBodies(after counter: UInt64, maxMutations: Int, maxBytes: Int) throws -> [(counter: UInt64, body: [UInt8])] {
         try writer.read { db in
             var result: [(counter: UInt64, body: [UInt8])] = []

@@ -41,11 +41,7 @@ extension Replica {
             }
             let acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
             for kind in RecordKind.allCases {
-                let table = RecordTable.all[kind]!
-                let columns = kind.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
-                for row in try Row.fetchAll(db, sql: "SELECT id, \(columns), _stamps FROM \(kind.rawValue)") {
-                    let id: String = row[0]
-                    let state = table.state(from: row, offset: 1)
+                for (id, state) in try io.scan(kind) {
                     for (index, stamp) in state.stamps.enumerated() {
                         guard let stamp, stamp.node == node, stamp.hlc > acked else { continue }
                         let field = kind.schema.fields[index].name

@@ -44,8 +44,6 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .unsupported, message: message)
     }
 
-    public var isNotFound: Bool { code == .notFound }
-
     /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
     /// missing record or replica, 1 otherwise.
     public var exitCode: Int32 {
