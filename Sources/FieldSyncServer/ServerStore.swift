@@ -17,32 +17,61 @@ public struct ServerStore: Sendable {
 
     public init(replica: Replica) throws {
         self.replica = replica
-        try replica.writer.write { db in try Self.createTables(db) }
+        try Self.migrator.migrate(replica.writer)
     }
 
     public static func open(folder: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> ServerStore {
         try ServerStore(replica: Replica.open(path: (folder as NSString).appendingPathComponent(fileName), wallClock: wallClock))
     }
 
-    static func createTables(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS users (
-                id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
-                branch TEXT, created_at INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS enrolment_codes (
-                code_hash TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
-                expires_at INTEGER NOT NULL, used_at INTEGER);
-            CREATE TABLE IF NOT EXISTS devices (
-                id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
-                node TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
-                created_at INTEGER NOT NULL, revoked_at INTEGER, last_seen INTEGER);
-            CREATE TABLE IF NOT EXISTS change_log (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, record TEXT NOT NULL,
-                field TEXT NOT NULL, value, hlc INTEGER NOT NULL, node TEXT NOT NULL,
-                base INTEGER NOT NULL, branch TEXT);
-            CREATE TABLE IF NOT EXISTS applied_mutations (
-                origin TEXT NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (origin, counter)) WITHOUT ROWID;
-            """)
+    /// The server's own tables, next to the replica's (whose migrations are named without the `server-` prefix).
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("server-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS users (
+                    id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+                    branch TEXT, created_at INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS enrolment_codes (
+                    code_hash TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
+                    expires_at INTEGER NOT NULL, used_at INTEGER);
+                CREATE TABLE IF NOT EXISTS devices (
+                    id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
+                    node TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL, revoked_at INTEGER, last_seen INTEGER);
+                CREATE TABLE IF NOT EXISTS change_log (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, record TEXT NOT NULL,
+                    field TEXT NOT NULL, value, hlc INTEGER NOT NULL, node TEXT NOT NULL,
+                    base INTEGER NOT NULL, branch TEXT);
+                CREATE TABLE IF NOT EXISTS applied_mutations (
+                    origin TEXT NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (origin, counter)) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("server-v2-record-log") { db in
+            // One log row per record per mutation (ChangeLogCodec), scoped by the
+            // customer's branch and manager. Sequence numbers carry over, so
+            // devices' cursors stay valid.
+            try db.execute(sql: """
+                ALTER TABLE change_log RENAME TO field_log;
+                CREATE TABLE change_log (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, record TEXT NOT NULL,
+                    origin TEXT NOT NULL, branch TEXT, manager TEXT, changes BLOB NOT NULL);
+                """)
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, field, value, hlc, node, base, branch FROM field_log ORDER BY seq")
+            let insert = try db.makeStatement(sql: "INSERT INTO change_log (seq, tbl, record, origin, branch, changes) VALUES (?, ?, ?, ?, ?, ?)")
+            while let row = try rows.next() {
+                guard let table = RecordKind(rawValue: row[1]), let node = NodeID(row[6] as String) else { continue }
+                let change = FieldChange(table: table, record: row[2], field: row[3], value: FieldValue(row[4] as DatabaseValue),
+                                         hlc: HLC(rawValue: UInt64(bitPattern: row[5])), node: node,
+                                         base: HLC(rawValue: UInt64(bitPattern: row[7])))
+                guard table.schema.index(of: change.field) != nil else { continue }
+                let seq: Int64 = row[0], branch: String? = row[8]
+                try insert.execute(arguments: [seq, table.rawValue, change.record, node.description, branch,
+                                               Data(ChangeLogCodec.encode([change], schema: table.schema))])
+            }
+            try db.execute(sql: "DROP TABLE field_log")
+        }
+        return migrator
     }
 
     public var now: UInt64 { replica.wallClock() }

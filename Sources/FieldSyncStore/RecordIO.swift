@@ -35,7 +35,7 @@ public final class RecordIO {
     }
 
     /// Every record of a kind in id order, or those whose `field` equals `value`.
-    func scan(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [(id: String, state: RecordState)] {
+    public func scan(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [(id: String, state: RecordState)] {
         let columns = table.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
         var sql = "SELECT id, \(columns), _stamps FROM \(table.rawValue)"
         if let field { sql += " WHERE \"\(field)\" = ?" }

@@ -119,7 +119,7 @@ extension Replica {
         try writer.read { db in try Self.identity(db) }
     }
 
-    static func identity(_ db: Database) throws -> ReplicaIdentity? {
+    public static func identity(_ db: Database) throws -> ReplicaIdentity? {
         guard let text = try meta(MetaKey.node, db), let node = NodeID(text) else { return nil }
         return ReplicaIdentity(
             node: node, branch: try meta(MetaKey.branch, db), user: try meta(MetaKey.user, db),

@@ -1,0 +1,116 @@
+import FieldSyncModel
+
+/// The change log keeps one row per record per mutation, not one per field:
+/// a visit of ten fields is one insert, not ten. The row's changes are this blob
+/// (all integers little-endian):
+///
+///     [k: u16] k × [hlc: u64][node: u64][base: u64]      distinct stamps, in order of first use
+///     [n: u16] n × [field: u8][stamp: u8 or u16][value]   field = index in the table's schema
+///     value = 0 (null) | 1 [i64] | 2 [length: u32][UTF-8]
+///
+/// The stamp index is one byte when k ≤ 255, two otherwise.
+enum ChangeLogCodec {
+    struct Malformed: Error, CustomStringConvertible {
+        var description: String { "a change-log row is malformed" }
+    }
+
+    /// Encodes changes that all concern one record of `schema`'s table; every
+    /// field must be in the schema (the server validated them).
+    static func encode(_ changes: some Collection<FieldChange>, schema: RecordSchema) -> [UInt8] {
+        var stamps: [FieldStamp] = []
+        var stampIndex: [Int] = []
+        stampIndex.reserveCapacity(changes.count)
+        for change in changes {
+            let stamp = change.stamp
+            if let known = stamps.lastIndex(of: stamp) {
+                stampIndex.append(known)
+            } else {
+                stampIndex.append(stamps.count)
+                stamps.append(stamp)
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(4 + stamps.count * 24 + changes.count * 24)
+        append(UInt16(stamps.count), to: &out)
+        for stamp in stamps {
+            append(stamp.hlc.rawValue, to: &out)
+            append(stamp.node.rawValue, to: &out)
+            append(stamp.base.rawValue, to: &out)
+        }
+        append(UInt16(changes.count), to: &out)
+        let wide = stamps.count > 255
+        for (change, stamp) in zip(changes, stampIndex) {
+            out.append(UInt8(schema.index(of: change.field)!))
+            if wide { append(UInt16(stamp), to: &out) } else { out.append(UInt8(stamp)) }
+            switch change.value {
+            case .null:
+                out.append(0)
+            case .int(let number):
+                out.append(1)
+                append(UInt64(bitPattern: number), to: &out)
+            case .text(let text):
+                out.append(2)
+                append(UInt32(text.utf8.count), to: &out)
+                out.append(contentsOf: text.utf8)
+            }
+        }
+        return out
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, table: RecordKind, record: String, into changes: inout [FieldChange]) throws {
+        var reader = Reader(bytes: bytes)
+        let schema = table.schema
+        let stampCount = Int(try reader.u16())
+        var stamps: [FieldStamp] = []
+        stamps.reserveCapacity(stampCount)
+        for _ in 0..<stampCount {
+            stamps.append(FieldStamp(hlc: HLC(rawValue: try reader.u64()), node: NodeID(rawValue: try reader.u64()),
+                                     base: HLC(rawValue: try reader.u64())))
+        }
+        let count = Int(try reader.u16())
+        let wide = stampCount > 255
+        for _ in 0..<count {
+            let field = Int(try reader.u8())
+            let stampIndex = wide ? Int(try reader.u16()) : Int(try reader.u8())
+            guard field < schema.fields.count, stampIndex < stamps.count else { throw Malformed() }
+            let value: FieldValue
+            switch try reader.u8() {
+            case 0: value = .null
+            case 1: value = .int(Int64(bitPattern: try reader.u64()))
+            case 2: value = .text(try reader.text(length: Int(try reader.u32())))
+            default: throw Malformed()
+            }
+            let stamp = stamps[stampIndex]
+            changes.append(FieldChange(table: table, record: record, field: schema.fields[field].name, value: value,
+                                       hlc: stamp.hlc, node: stamp.node, base: stamp.base))
+        }
+        guard reader.offset == bytes.count else { throw Malformed() }
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        mutating func take<T: FixedWidthInteger>(_: T.Type) throws -> T {
+            let size = MemoryLayout<T>.size
+            guard offset + size <= bytes.count else { throw Malformed() }
+            defer { offset += size }
+            return T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+        }
+
+        mutating func u8() throws -> UInt8 { try take(UInt8.self) }
+        mutating func u16() throws -> UInt16 { try take(UInt16.self) }
+        mutating func u32() throws -> UInt32 { try take(UInt32.self) }
+        mutating func u64() throws -> UInt64 { try take(UInt64.self) }
+
+        mutating func text(length: Int) throws -> String {
+            guard length >= 0, offset + length <= bytes.count else { throw Malformed() }
+            defer { offset += length }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self)
+        }
+    }
+}

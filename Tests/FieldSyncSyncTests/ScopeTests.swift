@@ -1,0 +1,118 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+@testable import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import GRDB
+import Testing
+
+/// What each device sees, and what happens when a customer changes hands.
+@Suite struct ScopeTests {
+    static let customer = "c3000000-0000-4000-8000-000000000001"
+    static let fault = "f3000000-0000-4000-8000-000000000001"
+
+    /// A customer moved to another branch reaches that branch whole (its
+    /// visits, faults and notes written before the move included), and the old
+    /// branch can no longer change it.
+    @Test func customerMovedToAnotherBranchArrivesWhole() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou")
+        let carol = try await Laptop.enrol("Carol", server: server, folder: folder, branch: "Ningbo")
+        let pat = try await Laptop.enrol("Pat", server: server, folder: folder, role: .province, branch: nil)
+
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [
+            ("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
+        ])])
+        var generator = SplitMix64(seed: 7)
+        for index in 0..<3 {
+            try alice.replica.write([RecordEdit(.visit, RecordID.make(using: &generator), [
+                ("customer", .text(Self.customer)), ("at", .text("2026-11-2\(index)T09:00:00+08:00")),
+                ("kind", .text("routine")), ("summary", .text("visit \(index)")),
+            ])])
+        }
+        try alice.replica.write([RecordEdit(.fault, Self.fault, [
+            ("customer", .text(Self.customer)), ("symptom", .text("link down")),
+            ("reported_at", .text("2026-11-20T10:00:00+08:00")), ("status", .text("1:reported")),
+        ])])
+        try alice.replica.write([RecordEdit(.faultNote, RecordID.make(using: &generator), [
+            ("fault", .text(Self.fault)), ("at", .text("2026-11-20T10:20:00+08:00")), ("text", .text("engineer dispatched")),
+        ])])
+        try await alice.sync()
+        try await carol.sync()
+        #expect(try carol.replica.records(.customer).isEmpty, "Ningbo does not see Hangzhou's customers")
+
+        try await pat.sync()
+        try pat.replica.write([RecordEdit(.customer, Self.customer, [("branch", .text("Ningbo")), ("manager", .text("Carol"))])])
+        try await pat.sync()
+
+        try await carol.sync()
+        #expect(try carol.replica.record(.customer, Self.customer)?["branch"] == .text("Ningbo"))
+        #expect(try carol.replica.records(.visit).count == 3)
+        #expect(try carol.replica.records(.fault).count == 1)
+        #expect(try carol.replica.records(.faultNote).count == 1)
+        #expect(try carol.dump() == server.dump(), "Carol holds the customer's whole file, stamps included")
+
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("still mine?"))])])
+        let refused = try await alice.sync()
+        #expect(refused.rejected.count == 1)
+        #expect(refused.rejected.first?.reason.contains("belongs to branch Ningbo") == true)
+        #expect(try alice.replica.outbox().count == 1, "the refused edit stays in Alice's outbox")
+
+        // Pulling the file again changes nothing for those who had it.
+        try await pat.sync()
+        #expect(try pat.dump() == server.dump())
+        for laptop in [alice, carol, pat] { await laptop.close() }
+        await server.stop()
+    }
+
+    /// A supervisor cannot move a customer out of their branch; the refused move
+    /// does not count for the mutations after it in the same push.
+    @Test func refusedMoveLeavesTheCustomerWhereItWas() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let supervisor = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou")
+        try supervisor.replica.write([RecordEdit(.customer, Self.customer, [
+            ("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+        ])])
+        try supervisor.replica.write([RecordEdit(.customer, Self.customer, [("branch", .text("Ningbo"))])])
+        try supervisor.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("after the move"))])])
+        let summary = try await supervisor.sync()
+        #expect(summary.rejected.count == 1)
+        #expect(summary.rejected.first?.reason.contains("would move to branch Ningbo") == true)
+        let stored = try server.store.replica.record(.customer, Self.customer)
+        #expect(stored?["branch"] == .text("Hangzhou"))
+        #expect(stored?["notes"] == .text("after the move"), "the next edit is checked against Hangzhou, and accepted")
+        await supervisor.close()
+        await server.stop()
+    }
+
+    /// A server whose log was written one row per field (before the compact
+    /// log) keeps its sequence numbers and serves the same changes.
+    @Test func fieldLogFromAnEarlierVersionIsMigrated() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("server.sqlite")
+        let replica = try Replica.open(path: path)
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x5e), branch: nil, user: nil, createdAt: ""))
+        try ServerStore.migrator.migrate(replica.writer, upTo: "server-v1")
+        let node = NodeID(rawValue: 0xa1)
+        try await replica.writer.write { db in
+            for (seq, field, value) in [(7, "name", "Acme"), (9, "level", "vip"), (12, "branch", "Hangzhou")] {
+                try db.execute(sql: """
+                    INSERT INTO change_log (seq, tbl, record, field, value, hlc, node, base, branch) VALUES (?, 'customers', ?, ?, ?, ?, ?, 0, 'Hangzhou')
+                    """, arguments: [seq, Self.customer, field, value, Int64(seq) << 16, node.description])
+            }
+        }
+        try replica.writer.close()
+
+        let store = try ServerStore.open(folder: folder.url.path)
+        let device = DeviceContext(device: "d", node: NodeID(rawValue: 0xb2), user: UserInfo(name: "Sue", role: .supervisor, branch: "Hangzhou"))
+        let page = try store.sync(SyncRequest(cursor: 8, mutations: [], clientTime: store.now), from: device).response
+        #expect(page.changes.map(\.field) == ["level", "branch"], "sequence numbers carried over: cursor 8 skips the first")
+        #expect(page.changes.first?.hlc == HLC(rawValue: 9 << 16))
+        #expect(page.cursor == 12)
+        try store.close()
+    }
+}
