@@ -74,97 +74,254 @@ public enum WireJSON {
         public let description: String
     }
 
+    // The two bulk messages are read in one pass straight into their types,
+    // without an intermediate value tree: a first sync carries a million changes.
+
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>) throws -> SyncRequest {
-        let root = try object(try JSONReader.parse(Array(bytes)), "request")
-        return SyncRequest(
-            cursor: try int(root["cursor"], "cursor"),
-            mutations: try array(root["mutations"], "mutations").map(mutation),
-            clientTime: UInt64(try int(root["client_time"], "client_time")),
-            maxChanges: try root["max_changes"].map { Int(try int($0, "max_changes")) })
+        try JSONReader.read(bytes) { parser in
+            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, mutations: [Mutation]?
+            try parser.object("request") { parser, key in
+                switch key {
+                case "cursor": cursor = try parser.int("cursor")
+                case "client_time": clientTime = try parser.unsigned("client_time")
+                case "max_changes": maxChanges = try parser.nullable { try Int($0.int("max_changes")) }
+                case "mutations":
+                    var list: [Mutation] = []
+                    try parser.array("mutations") { list.append(try $0.mutation()) }
+                    mutations = list
+                default: try parser.skip()
+                }
+            }
+            return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
+                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges)
+        }
     }
 
     public static func decodeSyncResponse(_ bytes: some Collection<UInt8>) throws -> SyncResponse {
-        let root = try object(try JSONReader.parse(Array(bytes)), "response")
-        return SyncResponse(
-            accepted: try array(root["accepted"], "accepted").map { value in
-                let entry = try object(value, "accepted")
-                return MutationID(origin: try node(entry["origin"], "origin"), counter: UInt64(try int(entry["counter"], "counter")))
-            },
-            rejected: try array(root["rejected"], "rejected").map { value in
-                let entry = try object(value, "rejected")
-                return Rejection(origin: try node(entry["origin"], "origin"), counter: UInt64(try int(entry["counter"], "counter")),
-                                 reason: try string(entry["reason"], "reason"))
-            },
-            changes: try array(root["changes"], "changes").map(change),
-            cursor: try int(root["cursor"], "cursor"),
-            more: try bool(root["more"], "more"),
-            serverTime: UInt64(try int(root["server_time"], "server_time")))
-    }
-
-    static func mutation(_ value: JSONReader.Value) throws -> Mutation {
-        let entry = try object(value, "mutation")
-        return Mutation(origin: try node(entry["origin"], "origin"), counter: UInt64(try int(entry["counter"], "counter")),
-                        user: try entry["user"].flatMap { if case .null = $0 { return nil } else { return try string($0, "user") } },
-                        changes: try array(entry["changes"], "changes").map(change))
-    }
-
-    static func change(_ value: JSONReader.Value) throws -> FieldChange {
-        let entry = try object(value, "change")
-        guard let table = RecordKind(rawValue: try string(entry["table"], "table")) else {
-            throw DecodingError(description: "unknown table in a change")
-        }
-        let fieldValue: FieldValue
-        switch entry["value"] {
-        case .null?, nil: fieldValue = .null
-        case .int(let number)?: fieldValue = .int(number)
-        case .string(let text)?: fieldValue = .text(text)
-        default: throw DecodingError(description: "value must be text, a whole number or null")
-        }
-        return FieldChange(table: table, record: try string(entry["record"], "record"), field: try string(entry["field"], "field"),
-                           value: fieldValue, hlc: HLC(rawValue: try unsigned(entry["hlc"], "hlc")), node: try node(entry["node"], "node"),
-                           base: HLC(rawValue: try unsigned(entry["base"], "base")))
-    }
-
-    private static func object(_ value: JSONReader.Value?, _ name: String) throws -> JSONReader.Object {
-        guard case .object(let fields)? = value else { throw DecodingError(description: "\(name) must be an object") }
-        return fields
-    }
-
-    private static func array(_ value: JSONReader.Value?, _ name: String) throws -> [JSONReader.Value] {
-        guard case .array(let items)? = value else { throw DecodingError(description: "\(name) must be an array") }
-        return items
-    }
-
-    private static func string(_ value: JSONReader.Value?, _ name: String) throws -> String {
-        guard case .string(let text)? = value else { throw DecodingError(description: "\(name) must be a string") }
-        return text
-    }
-
-    private static func int(_ value: JSONReader.Value?, _ name: String) throws -> Int64 {
-        guard case .int(let number)? = value else { throw DecodingError(description: "\(name) must be a whole number") }
-        return number
-    }
-
-    private static func unsigned(_ value: JSONReader.Value?, _ name: String) throws -> UInt64 {
-        switch value {
-        case .int(let number)? where number >= 0: return UInt64(number)
-        case .unsigned(let number)?: return number
-        default: throw DecodingError(description: "\(name) must be a non-negative whole number")
+        try JSONReader.read(bytes) { parser in
+            var accepted: [MutationID]?, rejected: [Rejection]?, changes: [FieldChange]?
+            var cursor: Int64?, more: Bool?, serverTime: UInt64?
+            try parser.object("response") { parser, key in
+                switch key {
+                case "accepted":
+                    var list: [MutationID] = []
+                    try parser.array("accepted") { parser in
+                        let (origin, counter, _) = try parser.mutationID("accepted", reason: false)
+                        list.append(MutationID(origin: origin, counter: counter))
+                    }
+                    accepted = list
+                case "rejected":
+                    var list: [Rejection] = []
+                    try parser.array("rejected") { parser in
+                        let (origin, counter, reason) = try parser.mutationID("rejected", reason: true)
+                        list.append(Rejection(origin: origin, counter: counter, reason: try required(reason, "reason")))
+                    }
+                    rejected = list
+                case "changes":
+                    var list: [FieldChange] = []
+                    try parser.array("changes") { list.append(try $0.change()) }
+                    changes = list
+                case "cursor": cursor = try parser.int("cursor")
+                case "more": more = try parser.bool("more")
+                case "server_time": serverTime = try parser.unsigned("server_time")
+                default: try parser.skip()
+                }
+            }
+            return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
+                                changes: try required(changes, "changes"), cursor: try required(cursor, "cursor"),
+                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"))
         }
     }
 
-    private static func bool(_ value: JSONReader.Value?, _ name: String) throws -> Bool {
-        guard case .bool(let flag)? = value else { throw DecodingError(description: "\(name) must be true or false") }
-        return flag
-    }
-
-    private static func node(_ value: JSONReader.Value?, _ name: String) throws -> NodeID {
-        guard let node = NodeID(try string(value, name)) else { throw DecodingError(description: "\(name) must be 16 hex digits") }
-        return node
+    static func required<T>(_ value: T?, _ name: String) throws -> T {
+        guard let value else { throw DecodingError(description: "\(name) is missing") }
+        return value
     }
 }
 
-/// A small strict JSON parser (RFC 8259) into a value tree.
+extension JSONReader.Parser {
+    mutating func mutation() throws -> Mutation {
+        var origin: NodeID?, counter: UInt64?, user: String?, changes: [FieldChange]?
+        try object("mutation") { parser, key in
+            switch key {
+            case "origin": origin = try parser.node("origin")
+            case "counter": counter = try parser.unsigned("counter")
+            case "user": user = try parser.nullable { try $0.string("user") }
+            case "changes":
+                var list: [FieldChange] = []
+                try parser.array("changes") { list.append(try $0.change()) }
+                changes = list
+            default: try parser.skip()
+            }
+        }
+        return Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
+                        user: user, changes: try WireJSON.required(changes, "changes"))
+    }
+
+    mutating func change() throws -> FieldChange {
+        var table: RecordKind?, record: String?, field: String?, value: FieldValue = .null
+        var hlc: UInt64?, node: NodeID?, base: UInt64?
+        try object("change") { parser, key in
+            switch key {
+            case "table":
+                let name = try parser.string("table")
+                guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
+                table = kind
+            case "record": record = try parser.string("record")
+            case "field": field = try parser.string("field")
+            case "value": value = try parser.fieldValue()
+            case "hlc": hlc = try parser.unsigned("hlc")
+            case "node": node = try parser.node("node")
+            case "base": base = try parser.unsigned("base")
+            default: try parser.skip()
+            }
+        }
+        return FieldChange(table: try WireJSON.required(table, "table"), record: try WireJSON.required(record, "record"),
+                           field: try WireJSON.required(field, "field"), value: value,
+                           hlc: HLC(rawValue: try WireJSON.required(hlc, "hlc")), node: try WireJSON.required(node, "node"),
+                           base: HLC(rawValue: try WireJSON.required(base, "base")))
+    }
+
+    /// `{"origin":…,"counter":…}`, with `reason` when asked for.
+    mutating func mutationID(_ name: String, reason wantsReason: Bool) throws -> (NodeID, UInt64, String?) {
+        var origin: NodeID?, counter: UInt64?, reason: String?
+        try object(name) { parser, key in
+            switch key {
+            case "origin": origin = try parser.node("origin")
+            case "counter": counter = try parser.unsigned("counter")
+            case "reason" where wantsReason: reason = try parser.string("reason")
+            default: try parser.skip()
+            }
+        }
+        return (try WireJSON.required(origin, "origin"), try WireJSON.required(counter, "counter"), reason)
+    }
+
+    mutating func fieldValue() throws -> FieldValue {
+        skipSpace()
+        guard index < bytes.count else { throw error("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "\""): return .text(try string())
+        default:
+            guard case .int(let number) = try number() else {
+                throw WireJSON.DecodingError(description: "value must be text, a whole number or null")
+            }
+            return .int(number)
+        }
+    }
+
+    /// Calls `body` for each key, positioned at its value.
+    mutating func object(_ name: String, _ body: (inout Self, JSONReader.Key) throws -> Void) throws {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw WireJSON.DecodingError(description: "\(name) must be an object") }
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+        while true {
+            skipSpace()
+            let key = try keyBytes()
+            skipSpace()
+            try expect(UInt8(ascii: ":"))
+            try body(&self, key)
+            skipSpace()
+            if try next(UInt8(ascii: ","), or: UInt8(ascii: "}")) { continue }
+            return
+        }
+    }
+
+    mutating func array(_ name: String, _ body: (inout Self) throws -> Void) throws {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { throw WireJSON.DecodingError(description: "\(name) must be an array") }
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+        while true {
+            try body(&self)
+            skipSpace()
+            if try next(UInt8(ascii: ","), or: UInt8(ascii: "]")) { continue }
+            return
+        }
+    }
+
+    /// A key without escapes is compared in place; one with escapes is decoded.
+    private mutating func keyBytes() throws -> JSONReader.Key {
+        let start = index + 1
+        var probe = start
+        while probe < bytes.count, bytes[probe] != UInt8(ascii: "\""), bytes[probe] != UInt8(ascii: "\\") { probe += 1 }
+        if probe < bytes.count, bytes[probe] == UInt8(ascii: "\""), index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            index = probe + 1
+            return JSONReader.Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<probe]), decoded: nil)
+        }
+        return JSONReader.Key(bytes: UnsafeBufferPointer(start: nil, count: 0), decoded: try string())
+    }
+
+    mutating func nullable<T>(_ read: (inout Self) throws -> T) throws -> T? {
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "n") { try literal("null"); return nil }
+        return try read(&self)
+    }
+
+    mutating func skip() throws { _ = try value(depth: 1) }
+
+    mutating func string(_ name: String) throws -> String {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw WireJSON.DecodingError(description: "\(name) must be a string") }
+        return try string()
+    }
+
+    mutating func int(_ name: String) throws -> Int64 {
+        skipSpace()
+        guard index < bytes.count, case .int(let number) = try number() else {
+            throw WireJSON.DecodingError(description: "\(name) must be a whole number")
+        }
+        return number
+    }
+
+    mutating func unsigned(_ name: String) throws -> UInt64 {
+        skipSpace()
+        let failure = WireJSON.DecodingError(description: "\(name) must be a non-negative whole number")
+        guard index < bytes.count else { throw failure }
+        switch try number() {
+        case .int(let number) where number >= 0: return UInt64(number)
+        case .unsigned(let number): return number
+        default: throw failure
+        }
+    }
+
+    mutating func bool(_ name: String) throws -> Bool {
+        skipSpace()
+        guard index < bytes.count else { throw error("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "t"): try literal("true"); return true
+        case UInt8(ascii: "f"): try literal("false"); return false
+        default: throw WireJSON.DecodingError(description: "\(name) must be true or false")
+        }
+    }
+
+    /// 16 hex digits, read without making a string.
+    mutating func node(_ name: String) throws -> NodeID {
+        skipSpace()
+        let failure = WireJSON.DecodingError(description: "\(name) must be 16 hex digits")
+        guard index + 18 <= bytes.count, bytes[index] == UInt8(ascii: "\""), bytes[index + 17] == UInt8(ascii: "\"") else { throw failure }
+        var raw: UInt64 = 0
+        for offset in 1...16 {
+            let byte = bytes[index + offset]
+            let digit: UInt8
+            switch byte {
+            case 0x30...0x39: digit = byte - 0x30
+            case 0x61...0x66: digit = byte - 0x61 + 10
+            case 0x41...0x46: digit = byte - 0x41 + 10
+            default: throw failure
+            }
+            raw = raw << 4 | UInt64(digit)
+        }
+        index += 18
+        return NodeID(rawValue: raw)
+    }
+}
+
+/// A small strict JSON parser (RFC 8259): typed readers for the sync messages
+/// (`WireJSON`), and a value tree for skipping keys they do not know.
 enum JSONReader {
     indirect enum Value {
         case null
@@ -188,13 +345,27 @@ enum JSONReader {
         }
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> Value {
-        try bytes.withUnsafeBufferPointer { buffer in
+    /// An object key: its bytes in the document, or the decoded text when it had escapes.
+    struct Key {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let decoded: String?
+
+        static func ~= (pattern: StaticString, key: Key) -> Bool {
+            if let decoded = key.decoded { return decoded == pattern.description }
+            guard pattern.utf8CodeUnitCount == key.bytes.count else { return false }
+            return UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount).elementsEqual(key.bytes)
+        }
+    }
+
+    /// Runs `body` on a parser over the whole document, which must hold one value.
+    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout Parser) throws -> T) throws -> T {
+        let array = Array(bytes)
+        return try array.withUnsafeBufferPointer { buffer in
             var parser = Parser(bytes: buffer)
-            let value = try parser.value(depth: 0)
+            let result = try body(&parser)
             parser.skipSpace()
             guard parser.index == buffer.count else { throw parser.error("trailing characters") }
-            return value
+            return result
         }
     }
 

@@ -44,5 +44,21 @@ import Testing
         for text in ["", "{", "[]", #"{"cursor": "x"}"#, #"{"cursor":1,"client_time":1,"mutations":[{"origin":"zz"}]}"#, "{\"a\":1} trailing"] {
             #expect(throws: (any Error).self, "\(text)") { try WireJSON.decodeSyncRequest(Array(text.utf8)) }
         }
+        let change = #"{"table":"customers","record":"r","field":"name","value":"x","node":"00000000000000a1","base":0}"#
+        let missing = #expect(throws: WireJSON.DecodingError.self) {
+            try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"changes":[\#(change)]}]}"#.utf8))
+        }
+        #expect(missing?.description == "hlc is missing")
+        let badNode = #expect(throws: WireJSON.DecodingError.self) {
+            try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000g1","counter":1,"changes":[]}]}"#.utf8))
+        }
+        #expect(badNode?.description == "origin must be 16 hex digits")
+    }
+
+    /// Keys are matched after unescaping, unknown keys are skipped, key order is free.
+    @Test func keysMayBeEscapedReorderedOrUnknown() throws {
+        let text = #"{"mutations":[],"extra":{"nested":[1,2,{"x":null}]},"client_time":9,"cursor":5}"#
+        let request = try WireJSON.decodeSyncRequest(Array(text.utf8))
+        #expect(request.cursor == 5 && request.clientTime == 9 && request.mutations.isEmpty && request.maxChanges == nil)
     }
 }
