@@ -158,22 +158,38 @@ extension JSONReader.Parser {
                         user: user, changes: try WireJSON.required(changes, "changes"))
     }
 
+    /// The hot loop of a first sync: written out, without the closure `object` takes.
     mutating func change() throws -> FieldChange {
         var table: RecordKind?, record: String?, field: String?, value: FieldValue = .null
         var hlc: UInt64?, node: NodeID?, base: UInt64?
-        try object("change") { parser, key in
-            switch key {
-            case "table":
-                let name = try parser.string("table")
-                guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
-                table = kind
-            case "record": record = try parser.string("record")
-            case "field": field = try parser.string("field")
-            case "value": value = try parser.fieldValue()
-            case "hlc": hlc = try parser.unsigned("hlc")
-            case "node": node = try parser.node("node")
-            case "base": base = try parser.unsigned("base")
-            default: try parser.skip()
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw WireJSON.DecodingError(description: "change must be an object") }
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipSpace()
+                let key = try keyBytes()
+                skipSpace()
+                try expect(UInt8(ascii: ":"))
+                switch key {
+                case "table":
+                    let name = try string("table")
+                    guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
+                    table = kind
+                case "record": record = try string("record")
+                case "field": field = try string("field")
+                case "value": value = try fieldValue()
+                case "hlc": hlc = try unsigned("hlc")
+                case "node": node = try self.node("node")
+                case "base": base = try unsigned("base")
+                default: try skip()
+                }
+                skipSpace()
+                if try next(UInt8(ascii: ","), or: UInt8(ascii: "}")) { continue }
+                break
             }
         }
         return FieldChange(table: try WireJSON.required(table, "table"), record: try WireJSON.required(record, "record"),
@@ -244,7 +260,7 @@ extension JSONReader.Parser {
     }
 
     /// A key without escapes is compared in place; one with escapes is decoded.
-    private mutating func keyBytes() throws -> JSONReader.Key {
+    mutating func keyBytes() throws -> JSONReader.Key {
         let start = index + 1
         var probe = start
         while probe < bytes.count, bytes[probe] != UInt8(ascii: "\""), bytes[probe] != UInt8(ascii: "\\") { probe += 1 }
