@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "fieldsync-bench", targets: ["FieldSyncBenchmarks"]),
         .library(name: "FieldSyncModel", targets: ["FieldSyncModel"]),
         .library(name: "FieldSyncStore", targets: ["FieldSyncStore"]),
+        .library(name: "FieldSyncKPI", targets: ["FieldSyncKPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -40,6 +41,12 @@ let package = Package(
         // Records, hybrid logical clock, field changes and merge rules. No I/O.
         .target(
             name: "FieldSyncModel",
+            swiftSettings: swiftSettings
+        ),
+        // Service-level KPIs from the records: working-day calendar, periods, the engine. No I/O.
+        .target(
+            name: "FieldSyncKPI",
+            dependencies: ["FieldSyncModel"],
             swiftSettings: swiftSettings
         ),
         // The SQLite replica: schema, change capture into the outbox, merge-apply.
@@ -148,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FieldSyncModelTests",
-            dependencies: ["FieldSyncModel", "FieldSyncTestSupport"],
+            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -35,6 +35,8 @@ struct FaultCommand: ParsableCommand {
                 ("restore_by", try restoreBy.map { .text(try TimeInput.parse($0, option: "--restore-by")) } ?? .null),
                 ("owner", (owner ?? replica.userName()).fieldValue ?? .null),
                 ("status", .text(WorkflowStatus.opened.text(for: .fault))),
+                // The time limits that apply are those of the level in force now.
+                ("level", customerRecord["level"]),
             ])
             try printCreated(replica.require(.fault, id), json: options.json)
         }
@@ -149,6 +151,7 @@ struct ComplaintCommand: ParsableCommand {
                 ("received_at", .text(try TimeInput.parse(receivedAt, option: "--received-at"))),
                 ("owner", (owner ?? replica.userName()).fieldValue ?? .null),
                 ("status", .text(WorkflowStatus.opened.text(for: .complaint))),
+                ("level", customerRecord["level"]),
             ])
             try printCreated(replica.require(.complaint, id), json: options.json)
         }

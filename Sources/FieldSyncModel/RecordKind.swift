@@ -10,6 +10,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case complaint = "complaints"
     case complaintNote = "complaint_notes"
     case conflict = "conflicts"
+    case calendarDay = "calendar_days"
 
     public var schema: RecordSchema { RecordSchema.all[self]! }
 
@@ -25,6 +26,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .complaint: "complaint"
         case .complaintNote: "complaint note"
         case .conflict: "conflict"
+        case .calendarDay: "calendar day"
         }
     }
 }

@@ -28,6 +28,7 @@ public struct RecordSchema: Sendable {
     public static let visitKinds = ["routine", "complaint-follow-up", "joint-meeting", "other"]
     public static let complaintChannels = ["phone", "in-person", "email", "hotline"]
     public static let dispatchStates = ["not-dispatched", "dispatched", "on-site", "done"]
+    public static let calendarDayKinds = ["holiday", "workday"]
 
     public static let all: [RecordKind: RecordSchema] = {
         let schemas = [
@@ -81,6 +82,9 @@ public struct RecordSchema: Sendable {
                 FieldSpec("restored_at", .time),
                 FieldSpec("report_delivered_at", .time),
                 FieldSpec("status", .status, required: true),
+                // The customer's service level when the fault was reported: the
+                // time limits in force for it, whatever the customer's level later.
+                FieldSpec("level", .choice(serviceLevels)),
             ], timeOrder: [
                 ("occurred_at", "reported_at"), ("occurred_at", "restored_at"),
                 ("reported_at", "first_feedback_at"), ("occurred_at", "report_delivered_at"),
@@ -105,6 +109,7 @@ public struct RecordSchema: Sendable {
                 FieldSpec("closed_at", .time),
                 FieldSpec("report", .text),
                 FieldSpec("status", .status, required: true),
+                FieldSpec("level", .choice(serviceLevels)),
             ], timeOrder: [
                 ("received_at", "first_feedback_at"), ("received_at", "resolved_at"),
                 ("received_at", "escalated_at"), ("received_at", "closed_at"), ("resolved_at", "closed_at"),
@@ -127,6 +132,14 @@ public struct RecordSchema: Sendable {
                 FieldSpec("kept_hlc", .int),
                 FieldSpec("resolved", .bool),
                 FieldSpec("resolution", .text),
+            ]),
+            // A holiday or a make-up working day (调休); every other Monday to Friday
+            // is a working day. Its id is derived from the date, so one date is one record.
+            RecordSchema(.calendarDay, [
+                FieldSpec("date", .date, required: true),
+                FieldSpec("kind", .choice(calendarDayKinds), required: true),
+                FieldSpec("name", .text),
+                FieldSpec("removed", .bool),
             ]),
         ]
         return Dictionary(uniqueKeysWithValues: schemas.map { ($0.kind, $0) })

@@ -65,6 +65,16 @@ public struct Replica: Sendable {
             // Mutations a server refused, with its reason; they stay in the outbox.
             try db.execute(sql: "CREATE TABLE rejections (counter INTEGER PRIMARY KEY NOT NULL, reason TEXT NOT NULL)")
         }
+        migrator.registerMigration("v3-kpi") { db in
+            // v1 creates every table of the current schema, so on a new file these exist already.
+            if try !db.tableExists(RecordKind.calendarDay.rawValue) {
+                try db.execute(sql: RecordTable.all[.calendarDay]!.createSQL)
+            }
+            for kind in [RecordKind.fault, .complaint] where try !db.columns(in: kind.rawValue).contains(where: { $0.name == "level" }) {
+                // Stamps of older rows have one byte per field they knew; the new field reads as never written.
+                try db.execute(sql: "ALTER TABLE \(kind.rawValue) ADD COLUMN \"level\"")
+            }
+        }
         return migrator
     }
 }

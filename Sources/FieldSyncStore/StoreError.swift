@@ -67,6 +67,7 @@ extension RecordKind {
         case .fault, .faultNote: "fault"
         case .complaint, .complaintNote: "complaint"
         case .conflict: "conflicts"
+        case .calendarDay: "calendar"
         }
     }
 }

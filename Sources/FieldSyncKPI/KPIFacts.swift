@@ -1,0 +1,142 @@
+import FieldSyncModel
+
+/// What the KPIs are computed from: the records of a replica, reduced to the
+/// fields that matter and with their times parsed. Build it with `add(_:_:_:)`
+/// from stored records, or directly in tests.
+public struct KPIFacts: Sendable {
+    public struct Customer: Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var branch: String?
+        public var manager: String?
+        public var level: String
+        public var archived: Bool
+        /// When the customer was first recorded (its earliest field stamp):
+        /// weeks before it do not count for visit coverage.
+        public var since: Timestamp?
+
+        public init(id: String, name: String, branch: String?, manager: String?, level: String, archived: Bool = false, since: Timestamp? = nil) {
+            self.id = id
+            self.name = name
+            self.branch = branch
+            self.manager = manager
+            self.level = level
+            self.archived = archived
+            self.since = since
+        }
+    }
+
+    public struct Fault: Sendable, Equatable {
+        public var id: String
+        public var customer: String
+        public var reportedAt: Timestamp
+        public var firstFeedbackAt: Timestamp?
+        public var restoreBy: Timestamp?
+        public var restoredAt: Timestamp?
+        /// The customer's level when reported; nil for faults recorded before the field existed.
+        public var level: String?
+
+        public init(id: String, customer: String, reportedAt: Timestamp, firstFeedbackAt: Timestamp? = nil,
+                    restoreBy: Timestamp? = nil, restoredAt: Timestamp? = nil, level: String? = nil) {
+            self.id = id
+            self.customer = customer
+            self.reportedAt = reportedAt
+            self.firstFeedbackAt = firstFeedbackAt
+            self.restoreBy = restoreBy
+            self.restoredAt = restoredAt
+            self.level = level
+        }
+    }
+
+    public struct Complaint: Sendable, Equatable {
+        public var id: String
+        public var customer: String
+        public var receivedAt: Timestamp
+        public var firstFeedbackAt: Timestamp?
+        public var resolvedAt: Timestamp?
+        public var escalatedAt: Timestamp?
+        public var closedAt: Timestamp?
+        public var level: String?
+
+        public init(id: String, customer: String, receivedAt: Timestamp, firstFeedbackAt: Timestamp? = nil, resolvedAt: Timestamp? = nil,
+                    escalatedAt: Timestamp? = nil, closedAt: Timestamp? = nil, level: String? = nil) {
+            self.id = id
+            self.customer = customer
+            self.receivedAt = receivedAt
+            self.firstFeedbackAt = firstFeedbackAt
+            self.resolvedAt = resolvedAt
+            self.escalatedAt = escalatedAt
+            self.closedAt = closedAt
+            self.level = level
+        }
+    }
+
+    public struct Visit: Sendable, Equatable {
+        public var id: String
+        public var customer: String
+        public var at: Timestamp
+        public var kind: String
+        /// The complaint a follow-up visit follows up.
+        public var complaint: String?
+
+        public init(id: String, customer: String, at: Timestamp, kind: String, complaint: String? = nil) {
+            self.id = id
+            self.customer = customer
+            self.at = at
+            self.kind = kind
+            self.complaint = complaint
+        }
+    }
+
+    public var customers: [String: Customer] = [:]
+    public var faults: [Fault] = []
+    public var complaints: [Complaint] = []
+    public var visits: [Visit] = []
+    public var calendar = WorkCalendar()
+
+    public init() {}
+
+    /// Takes in one stored record (values by field name); records the KPIs do
+    /// not use, and removed visits, are ignored. `since` is the record's
+    /// earliest stamp, for customers.
+    public mutating func add(_ kind: RecordKind, _ id: String, _ fields: [String: FieldValue], since: Timestamp? = nil) {
+        func time(_ name: String) -> Timestamp? { fields[name]?.text.flatMap { Timestamp(iso: $0) } }
+        func text(_ name: String) -> String? { fields[name]?.text }
+        switch kind {
+        case .customer:
+            customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"),
+                                     level: text("level") ?? "standard", archived: fields["archived"]?.bool ?? false, since: since)
+        case .fault:
+            guard let customer = text("customer"), let reported = time("reported_at") else { return }
+            faults.append(Fault(id: id, customer: customer, reportedAt: reported, firstFeedbackAt: time("first_feedback_at"),
+                                restoreBy: time("restore_by"), restoredAt: time("restored_at"), level: text("level")))
+        case .complaint:
+            guard let customer = text("customer"), let received = time("received_at") else { return }
+            complaints.append(Complaint(id: id, customer: customer, receivedAt: received, firstFeedbackAt: time("first_feedback_at"),
+                                        resolvedAt: time("resolved_at"), escalatedAt: time("escalated_at"), closedAt: time("closed_at"),
+                                        level: text("level")))
+        case .visit:
+            guard fields["removed"]?.bool != true, let customer = text("customer"), let at = time("at"), let visitKind = text("kind") else { return }
+            visits.append(Visit(id: id, customer: customer, at: at, kind: visitKind, complaint: text("complaint")))
+        case .calendarDay:
+            guard fields["removed"]?.bool != true, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
+            if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }
+        case .contact, .agreement, .faultNote, .complaintNote, .conflict:
+            return
+        }
+    }
+
+    /// Only the customers (and their records) of one branch.
+    public func restricted(toBranch branch: String) -> KPIFacts {
+        var copy = self
+        copy.customers = customers.filter { $0.value.branch == branch }
+        return copy
+    }
+
+    /// Only one manager's customers.
+    public func restricted(toManager manager: String) -> KPIFacts {
+        var copy = self
+        copy.customers = customers.filter { $0.value.manager == manager }
+        return copy
+    }
+}
