@@ -54,6 +54,7 @@ let package = Package(
             name: "FieldSyncStore",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncKPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -120,6 +121,7 @@ let package = Package(
             name: "fieldsync",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncProtocol",
                 "FieldSyncClient",

@@ -1,0 +1,130 @@
+import ArgumentParser
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+struct KPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kpi",
+        abstract: "Service-level KPIs computed from this replica's records (works offline).",
+        discussion: """
+            The figures of handbook chapter 4: fault first feedback (60 min, VIP 30), fault restored by the agreed time, \
+            complaint first feedback (2 h, VIP 1 h), complaint resolved within 3 working days, follow-up visit within 2 working \
+            days of closing, weekly routine-visit coverage, and open escalations. Working days follow the calendar the province \
+            sets ('fieldsync-server calendar'). A record belongs to the period of the day it happened; one still open counts as \
+            missed once its limit has passed. The server computes the same figures from the same records.
+            """,
+        subcommands: [Summary.self, Misses.self, Todo.self],
+        defaultSubcommand: Summary.self
+    )
+
+    struct Summary: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each KPI as met / counted and a rate, per manager, branch or province.")
+
+        @OptionGroup var options: CommonOptions
+        @OptionGroup var selection: KPISelection
+        @Option(help: "Group by manager, branch or province.") var by: KPIGrouping = .manager
+
+        func run() throws {
+            let (report, _) = try selection.report(options, grouping: by)
+            if options.json { return try printJSON(report) }
+            if selection.csv { return print(KPIText.csv(report), terminator: "") }
+            print("KPIs for \(report.period) (\(report.period.start) to \(report.period.end)), by \(by.rawValue), as of \(report.asOf)")
+            var table = TextTable(by.rawValue, "fault feedback", "fault restored", "complaint feedback", "complaint resolved",
+                                  "follow-up visit", "visit coverage", "open escalations")
+            for group in report.groups + (report.groups.count > 1 ? [report.total] : []) {
+                table.add(group.name, KPIText.rate(group.figure(.faultFirstFeedback)), KPIText.rate(group.figure(.faultRestoration)),
+                          KPIText.rate(group.figure(.complaintFirstFeedback)), KPIText.rate(group.figure(.complaintResolution)),
+                          KPIText.rate(group.figure(.complaintFollowUpVisit)), KPIText.rate(group.figure(.visitCoverage)),
+                          String(group.openEscalations))
+            }
+            table.printed(empty: "No customers in scope.")
+            let pending = report.total.figures.reduce(0) { $0 + $1.pending }
+            let missed = report.total.misses.count
+            if pending > 0 { print("\(pending) still within their limit, not counted yet.") }
+            if missed > 0 { print("\(missed) missed: 'fieldsync kpi misses --period \(report.period)' lists them.") }
+        }
+    }
+
+    struct Misses: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The records that missed their limit in the period: id, customer, limit, actual, by how much.")
+
+        @OptionGroup var options: CommonOptions
+        @OptionGroup var selection: KPISelection
+        @Option(help: ArgumentHelp("Only this KPI: \(KPI.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "kpi"))
+        var kpi: KPI?
+
+        func run() throws {
+            let (report, _) = try selection.report(options, grouping: .province)
+            let misses = report.total.misses.filter { kpi == nil || $0.kpi == kpi }
+            try printMisses(misses, options: options, csv: selection.csv, empty: "Nothing missed in \(report.period).")
+        }
+    }
+
+    struct Todo: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Faults and complaints still open past a limit, most overdue first (the supervisor's to-do list).")
+
+        @OptionGroup var options: CommonOptions
+        @OptionGroup var selection: KPISelection
+
+        func run() throws {
+            let (_, facts) = try selection.report(options, grouping: .province)
+            try printMisses(KPIEngine.openPastLimit(facts, asOf: try selection.asOfTime()), options: options, csv: selection.csv,
+                            empty: "Nothing is open past its limit.")
+        }
+    }
+}
+
+extension KPIGrouping: ExpressibleByArgument {}
+extension KPI: ExpressibleByArgument {}
+
+/// Which records and which period a KPI command looks at.
+struct KPISelection: ParsableArguments {
+    @Option(help: ArgumentHelp("A month (2026-11), ISO week (2026-W47), quarter (2026-Q4) or range (2026-11-01..2026-11-15); default: this month.", valueName: "period"))
+    var period: String?
+    @Option(help: "Only customers of this branch.") var branch: String?
+    @Option(help: "Only customers assigned to this manager.") var manager: String?
+    @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time"))
+    var asOf: String?
+    @Flag(help: "Print CSV instead of a table.") var csv = false
+
+    func asOfTime() throws -> Timestamp {
+        guard let asOf else { return TimeInput.now() }
+        return Timestamp(iso: try TimeInput.parse(asOf, option: "--as-of"))!
+    }
+
+    func report(_ options: CommonOptions, grouping: KPIGrouping) throws -> (KPIReport, KPIFacts) {
+        let asOf = try asOfTime()
+        var reportingPeriod = ReportingPeriod.containing(asOf.localDay, kind: .month)
+        if let period {
+            do {
+                reportingPeriod = try ReportingPeriod(period)
+            } catch {
+                throw InputError("--period: \(error.description)")
+            }
+        }
+        var facts = try options.open().kpiFacts()
+        if let branch { facts = facts.restricted(toBranch: branch) }
+        if let manager { facts = facts.restricted(toManager: manager) }
+        return (KPIEngine.report(facts, period: reportingPeriod, grouping: grouping, asOf: asOf), facts)
+    }
+}
+
+private func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+private func printMisses(_ misses: [KPIMiss], options: CommonOptions, csv: Bool, empty: String) throws {
+    if options.json { return try printJSON(misses) }
+    if csv { return print(KPIText.missesCSV(misses), terminator: "") }
+    var table = TextTable("kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by")
+    for miss in misses {
+        table.add(miss.kpi.heading, "\(miss.table.noun) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
+                  miss.manager ?? "", miss.limit, miss.deadline.description, miss.actual?.description ?? "open",
+                  KPIText.duration(miss.lateBySeconds))
+    }
+    table.printed(empty: empty)
+}

@@ -1,0 +1,26 @@
+import FieldSyncKPI
+import FieldSyncModel
+import GRDB
+
+extension Replica {
+    /// The records the KPIs need, read in one snapshot.
+    public func kpiFacts() throws -> KPIFacts {
+        try writer.read { db in try Self.kpiFacts(db) }
+    }
+
+    static func kpiFacts(_ db: Database) throws -> KPIFacts {
+        let io = RecordIO(db)
+        var facts = KPIFacts()
+        for kind in [RecordKind.calendarDay, .customer, .fault, .complaint, .visit] {
+            let schema = kind.schema
+            for (id, state) in try io.scan(kind) {
+                var since: Timestamp?
+                if kind == .customer, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
+                    since = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)
+                }
+                facts.add(kind, id, state.dictionary(in: schema), since: since)
+            }
+        }
+        return facts
+    }
+}
