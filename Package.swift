@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "FieldSyncServer",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol",
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "fieldsync-server",
             dependencies: [
-                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol",
+                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -30,20 +30,7 @@ struct KPICommand: ParsableCommand {
             let (report, _) = try selection.report(options, grouping: by)
             if options.json { return try printJSON(report) }
             if selection.csv { return print(KPIText.csv(report), terminator: "") }
-            print("KPIs for \(report.period) (\(report.period.start) to \(report.period.end)), by \(by.rawValue), as of \(report.asOf)")
-            var table = TextTable(by.rawValue, "fault feedback", "fault restored", "complaint feedback", "complaint resolved",
-                                  "follow-up visit", "visit coverage", "open escalations")
-            for group in report.groups + (report.groups.count > 1 ? [report.total] : []) {
-                table.add(group.name, KPIText.rate(group.figure(.faultFirstFeedback)), KPIText.rate(group.figure(.faultRestoration)),
-                          KPIText.rate(group.figure(.complaintFirstFeedback)), KPIText.rate(group.figure(.complaintResolution)),
-                          KPIText.rate(group.figure(.complaintFollowUpVisit)), KPIText.rate(group.figure(.visitCoverage)),
-                          String(group.openEscalations))
-            }
-            table.printed(empty: "No customers in scope.")
-            let pending = report.total.figures.reduce(0) { $0 + $1.pending }
-            let missed = report.total.misses.count
-            if pending > 0 { print("\(pending) still within their limit, not counted yet.") }
-            if missed > 0 { print("\(missed) missed: 'fieldsync kpi misses --period \(report.period)' lists them.") }
+            print(KPIText.summary(report), terminator: "")
         }
     }
 
@@ -120,11 +107,5 @@ private func printJSON(_ value: some Encodable) throws {
 private func printMisses(_ misses: [KPIMiss], options: CommonOptions, csv: Bool, empty: String) throws {
     if options.json { return try printJSON(misses) }
     if csv { return print(KPIText.missesCSV(misses), terminator: "") }
-    var table = TextTable("kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by")
-    for miss in misses {
-        table.add(miss.kpi.heading, "\(miss.table.noun) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
-                  miss.manager ?? "", miss.limit, miss.deadline.description, miss.actual?.description ?? "open",
-                  KPIText.duration(miss.lateBySeconds))
-    }
-    table.printed(empty: empty)
+    print(KPIText.missesTable(misses, empty: empty), terminator: "")
 }

@@ -77,56 +77,8 @@ extension JSONValue {
     }
 }
 
-/// A plain text table, columns padded to the widest cell (CJK characters count double).
-struct TextTable {
-    var headers: [String]
-    var rows: [[String]] = []
-
-    init(_ headers: String...) { self.headers = headers }
-
-    mutating func add(_ cells: String...) { rows.append(cells) }
-
-    func printed(empty: String) {
-        guard !rows.isEmpty else { print(empty); return }
-        let cells = rows.map { $0.map { Self.clip($0, to: 48) } }
-        var widths = headers.map(Self.width)
-        for row in cells {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], Self.width(cell)) }
-        }
-        func line(_ row: [String]) -> String {
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - Self.width(cell))
-            }.joined(separator: "  ")
-        }
-        print(line(headers.map { $0.uppercased() }))
-        for row in cells { print(line(row)) }
-    }
-
-    static func width(_ text: String) -> Int {
-        text.unicodeScalars.reduce(0) { $0 + (isWide($1) ? 2 : 1) }
-    }
-
-    static func isWide(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x20000...0x3FFFD:
-            return true
-        default:
-            return false
-        }
-    }
-
-    static func clip(_ text: String, to limit: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        guard width(flat) > limit else { return flat }
-        var result = "", used = 0
-        for character in flat {
-            let w = width(String(character))
-            if used + w > limit - 1 { break }
-            result.append(character)
-            used += w
-        }
-        return result + "…"
-    }
+extension TextTable {
+    func printed(empty: String) { print(rendered(empty: empty), terminator: "") }
 }
 
 /// `2026-11-23T09:30:00+08:00` → `2026-11-23 09:30` for tables.

@@ -67,16 +67,24 @@ public final class SyncClient: Sendable {
         }
     }
 
-    private func send(_ path: String, body: [UInt8], token: String?) async throws -> [UInt8] {
+    /// A GET of an authenticated JSON resource (`/v1/kpi?period=2026-11`); the raw JSON.
+    public func get(_ path: String, query: [(String, String)] = [], token: String) async throws -> [UInt8] {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let suffix = query.isEmpty ? "" : "?" + (components.percentEncodedQuery ?? "")
+        return try await send(path + suffix, body: nil, token: token)
+    }
+
+    private func send(_ path: String, body: [UInt8]?, token: String?) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
+        request.method = body == nil ? .GET : .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if body.count > BodyCompression.threshold {
+        if let body, body.count > BodyCompression.threshold {
             request.headers.add(name: "Content-Encoding", value: "gzip")
             request.body = .bytes(try BodyCompression.gzip(body))
-        } else {
+        } else if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response: HTTPClientResponse

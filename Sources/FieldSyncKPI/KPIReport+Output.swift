@@ -85,6 +85,30 @@ public enum KPIText {
         return "\(hours / 24) d \(hours % 24) h"
     }
 
+    /// The summary a person reads: a heading, one row per group (and a total), and what was left out.
+    public static func summary(_ report: KPIReport) -> String {
+        var text = "KPIs for \(report.period) (\(report.period.start) to \(report.period.end)), by \(report.grouping.rawValue), as of \(report.asOf)\n"
+        var table = TextTable([report.grouping.rawValue] + KPI.allCases.map(\.heading) + ["open escalations"])
+        for group in report.groups + (report.groups.count > 1 ? [report.total] : []) {
+            table.rows.append([group.name] + KPI.allCases.map { rate(group.figure($0)) } + [String(group.openEscalations)])
+        }
+        text += table.rendered(empty: "No customers in scope.")
+        let pending = report.total.figures.reduce(0) { $0 + $1.pending }
+        if pending > 0 { text += "\(pending) still within their limit, not counted yet.\n" }
+        if !report.total.misses.isEmpty { text += "\(report.total.misses.count) missed: 'kpi misses --period \(report.period)' lists them.\n" }
+        return text
+    }
+
+    public static func missesTable(_ misses: [KPIMiss], empty: String) -> String {
+        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by"])
+        for miss in misses {
+            table.rows.append([miss.kpi.heading, "\(miss.table.noun) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
+                               miss.manager ?? "", miss.limit, miss.deadline.description, miss.actual?.description ?? "open",
+                               duration(miss.lateBySeconds)])
+        }
+        return table.rendered(empty: empty)
+    }
+
     /// One row per group and a total row; one column per KPI, plus open escalations.
     public static func csv(_ report: KPIReport) -> String {
         var lines = [(["period", report.grouping.rawValue] + KPI.allCases.flatMap { ["\($0.rawValue)_met", "\($0.rawValue)_total", "\($0.rawValue)_rate"] } + ["open_escalations"]).joined(separator: ",")]

@@ -16,6 +16,9 @@ public enum RecordID {
 
     /// A deterministic id from a name, for records that two replicas must create
     /// identically without talking (conflict records).
+    /// The calendar record of a date: one record per date, whoever marks it.
+    public static func calendarDay(_ date: LocalDate) -> String { derived(from: "calendar-day:\(date)") }
+
     public static func derived(from name: String) -> String {
         // Two FNV-1a passes with different offsets give 128 bits; no security
         // property is needed, only determinism and a negligible collision rate.

@@ -114,6 +114,9 @@ extension ServerStore {
             }
         }
         guard device.user.role == .manager || device.user.role == .supervisor else { return nil }
+        if let change = mutation.changes.first(where: { $0.table == .calendarDay }) {
+            return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+        }
         var checked = Set<RecordKey>()
         var customers = Set<String>()
         for change in mutation.changes where checked.insert(RecordKey(table: change.table, record: change.record)).inserted {
@@ -142,7 +145,8 @@ extension ServerStore {
         var sql = "SELECT seq, tbl, record, changes FROM change_log WHERE seq > ? AND origin != ?"
         var arguments: [(any DatabaseValueConvertible)?] = [cursor, device.node.description]
         if device.user.role == .manager || device.user.role == .supervisor {
-            sql += " AND branch = ?"
+            // The working-day calendar belongs to no customer and reaches everyone.
+            sql += " AND (branch = ? OR tbl = '\(RecordKind.calendarDay.rawValue)')"
             arguments.append(device.user.branch)
         }
         sql += " ORDER BY seq"

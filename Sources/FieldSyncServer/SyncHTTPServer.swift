@@ -96,6 +96,7 @@ public struct SyncHTTPServer: Sendable {
                                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
             }
         }
+        addKPIRoutes(to: router)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.text())))
@@ -113,7 +114,7 @@ public struct SyncHTTPServer: Sendable {
             logger: logger)
     }
 
-    private func authenticate(_ request: Request) async throws -> DeviceContext {
+    func authenticate(_ request: Request) async throws -> DeviceContext {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw ServerError.unauthorized }
         let token = String(header.dropFirst("Bearer ".count))
         return try await offload { try store.authenticate(token: token) }
@@ -121,7 +122,7 @@ public struct SyncHTTPServer: Sendable {
 
     /// Runs an error-reporting handler: a `ServerError` becomes its status and
     /// JSON body; anything else a 500 without internals (logged here).
-    private func respond(_ body: () async throws -> Response) async throws -> Response {
+    func respond(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
         } catch let error as ServerError {

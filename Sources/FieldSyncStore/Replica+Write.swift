@@ -38,7 +38,7 @@ extension Replica {
     }
 
     @discardableResult
-    static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
+    public static func write(_ edits: [RecordEdit], validate: Bool, now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
         let node = try requireNode(db)
         var clock = try clock(db)
         // The offset learnt from the server corrects a laptop clock that is off.

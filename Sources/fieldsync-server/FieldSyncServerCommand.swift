@@ -14,7 +14,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self]
+        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 }
 

@@ -1,0 +1,36 @@
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import GRDB
+
+extension ServerStore {
+    /// A change made on the server itself (`fieldsync-server calendar`): written,
+    /// validated and logged for every device in its scope, in one transaction.
+    @discardableResult
+    public func writeLocal(_ edits: [RecordEdit]) throws -> Mutation? {
+        let now = self.now
+        return try writer.write { db in
+            let io = RecordIO(db)
+            guard let mutation = try Replica.write(edits, validate: true, now: now, io: io, db) else { return nil }
+            var log = ChangeLogWriter(db, io: io)
+            try log.append(mutation.changes, origin: mutation.origin)
+            try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
+                           arguments: [mutation.origin.description, Int64(mutation.counter)])
+            // The log is how a server's changes travel; its outbox is not used.
+            try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(mutation.counter)])
+            return mutation
+        }
+    }
+
+    /// The KPI inputs a device may see: a manager their own customers, a
+    /// supervisor their branch, the province and administrators everything.
+    public func kpiFacts(for user: UserInfo?) throws -> KPIFacts {
+        let facts = try replica.kpiFacts()
+        switch user?.role {
+        case .manager?: return facts.restricted(toManager: user!.name).restricted(toBranch: user!.branch ?? "")
+        case .supervisor?: return facts.restricted(toBranch: user!.branch ?? "")
+        case .province?, .admin?, nil: return facts
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import ArgumentParser
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import Foundation
+
+struct CalendarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calendar",
+        abstract: "The working-day calendar: public holidays and make-up working days (调休), per year.",
+        discussion: "Monday to Friday are working days unless marked as holidays; a weekend day marked as a workday counts as one. The calendar replicates to every branch and laptop like any record, and working-day KPI limits are counted on it.",
+        subcommands: [Set.self, Remove.self, List.self]
+    )
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mark days as holidays or make-up working days.")
+
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Days (YYYY-MM-DD), or ranges FROM..TO.") var days: [String]
+        @Flag(help: "The days are public holidays.") var holiday = false
+        @Flag(help: "The days are make-up working days (调休).") var workday = false
+        @Option(help: "The holiday's name, e.g. National Day.") var name: String?
+
+        func run() throws {
+            guard holiday != workday else { throw ValidationError("give either --holiday or --workday") }
+            let dates = try CalendarCommand.dates(days)
+            let store = try options.folder.openStore()
+            let kind = holiday ? "holiday" : "workday"
+            try store.writeLocal(dates.map { date in
+                RecordEdit(.calendarDay, CalendarCommand.id(date), [
+                    ("date", .text(date.description)), ("kind", .text(kind)), ("name", name.map(FieldValue.text) ?? .null), ("removed", .int(0)),
+                ])
+            })
+            try store.close()
+            if options.json {
+                printJSON(["kind": kind, "days": dates.map(\.description)])
+            } else {
+                print("Marked \(dates.count) day\(dates.count == 1 ? "" : "s") as \(holiday ? "holiday" : "make-up working day")\(dates.count == 1 ? "" : "s"): \(dates.map(\.description).joined(separator: ", ")).")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Return days to the Monday-to-Friday rule.")
+
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Days (YYYY-MM-DD), or ranges FROM..TO.") var days: [String]
+
+        func run() throws {
+            let dates = try CalendarCommand.dates(days)
+            let store = try options.folder.openStore()
+            let known = try dates.filter { try store.replica.record(.calendarDay, CalendarCommand.id($0)) != nil }
+            try store.writeLocal(known.map { RecordEdit(.calendarDay, CalendarCommand.id($0), [("removed", .int(1))]) })
+            try store.close()
+            if options.json { return printJSON(["removed": known.map(\.description)]) }
+            print(known.isEmpty ? "None of those days was marked." : "Unmarked \(known.map(\.description).joined(separator: ", ")).")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the marked days of a year.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "The year (default: this year).") var year: Int?
+
+        func run() throws {
+            let store = try options.folder.openStore()
+            let wanted = year ?? Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: 0).localDay.components.year
+            let days = try store.replica.records(.calendarDay)
+                .filter { !$0["removed"].bool && $0["date"].text?.hasPrefix("\(wanted)-") == true }
+                .sorted { ($0["date"].text ?? "") < ($1["date"].text ?? "") }
+            try store.close()
+            if options.json {
+                return printJSON(["year": wanted, "days": days.map { ["date": $0["date"].text ?? "", "kind": $0["kind"].text ?? "", "name": $0["name"].text as Any? ?? NSNull()] }])
+            }
+            var table = TextTable("date", "weekday", "kind", "name")
+            let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            for day in days {
+                let date = day["date"].text.flatMap(LocalDate.init(iso:))
+                table.add(day["date"].description, date.map { weekdays[$0.weekday - 1] } ?? "", day["kind"].description, day["name"].text ?? "")
+            }
+            print(table.rendered(empty: "No holidays or make-up days set for \(wanted): Monday to Friday are working days."), terminator: "")
+        }
+    }
+
+    static func id(_ date: LocalDate) -> String { RecordID.calendarDay(date) }
+
+    static func dates(_ arguments: [String]) throws -> [LocalDate] {
+        guard !arguments.isEmpty else { throw ValidationError("give at least one day (YYYY-MM-DD) or range (FROM..TO)") }
+        var dates: [LocalDate] = []
+        for argument in arguments {
+            let ends = argument.components(separatedBy: "..")
+            guard (1...2).contains(ends.count), let first = LocalDate(iso: ends[0]), let last = LocalDate(iso: ends.last!) else {
+                throw ValidationError("'\(argument)' is not a day (YYYY-MM-DD) or a range (2026-10-01..2026-10-07)")
+            }
+            guard first <= last, last.dayNumber - first.dayNumber < 366 else { throw ValidationError("'\(argument)': the range must run forwards and stay within a year") }
+            dates += Array(first...last)
+        }
+        return dates
+    }
+}
+
+struct KPIServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kpi",
+        abstract: "Service-level KPIs from the server's replica (every branch it holds).",
+        discussion: "The same engine and figures as 'fieldsync kpi' and GET /v1/kpi.",
+        subcommands: [Summary.self, Misses.self, Todo.self],
+        defaultSubcommand: Summary.self
+    )
+
+    struct Selection: ParsableArguments {
+        @OptionGroup var options: DataOptions
+        @Option(help: ArgumentHelp("A month (2026-11), ISO week (2026-W47), quarter (2026-Q4) or range (2026-11-01..2026-11-15); default: this month.", valueName: "period"))
+        var period: String?
+        @Option(help: "Group by manager, branch or province.") var by: String?
+        @Option(help: "Only customers of this branch.") var branch: String?
+        @Option(help: "Only customers assigned to this manager.") var manager: String?
+        @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time"))
+        var asOf: String?
+        @Flag(help: "Print CSV instead of a table.") var csv = false
+
+        func run() throws -> (KPIQuery, KPIFacts) {
+            let now = Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
+            let query: KPIQuery
+            do {
+                query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: now)
+            } catch {
+                throw ValidationError(error.body.message)
+            }
+            let store = try options.folder.openStore()
+            defer { try? store.close() }
+            return (query, query.select(try store.kpiFacts(for: nil)))
+        }
+    }
+
+    struct Summary: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each KPI as met / counted and a rate, per manager, branch or province.")
+        @OptionGroup var selection: Selection
+
+        func run() throws {
+            let (query, facts) = try selection.run()
+            let report = KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf)
+            if selection.options.json { return try printEncoded(report) }
+            print(selection.csv ? KPIText.csv(report) : KPIText.summary(report), terminator: "")
+        }
+    }
+
+    struct Misses: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The records that missed their limit in the period.")
+        @OptionGroup var selection: Selection
+
+        func run() throws {
+            let (query, facts) = try selection.run()
+            let misses = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf).total.misses
+            if selection.options.json { return try printEncoded(misses) }
+            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: "Nothing missed in \(query.period)."), terminator: "")
+        }
+    }
+
+    struct Todo: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Faults and complaints still open past a limit, most overdue first.")
+        @OptionGroup var selection: Selection
+
+        func run() throws {
+            let (query, facts) = try selection.run()
+            let misses = KPIEngine.openPastLimit(facts, asOf: query.asOf)
+            if selection.options.json { return try printEncoded(misses) }
+            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: "Nothing is open past its limit."), terminator: "")
+        }
+    }
+}
+
+func printEncoded(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
