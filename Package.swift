@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "FieldSyncSyncTests",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient",
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
                 "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

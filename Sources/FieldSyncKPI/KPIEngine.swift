@@ -153,11 +153,12 @@ public enum KPIEngine {
         }
         for customer in facts.customers.values.sorted(by: { $0.id < $1.id }) where !customer.archived {
             for monday in mondays {
-                if let since = customer.since, since.localDay > monday + 6 { continue }
+                // A visit shows the customer was served that week, even if its file was entered later.
                 if visited[customer.id]?.contains(monday.dayNumber) == true {
                     emit(customer, .met)
                     continue
                 }
+                if let since = customer.since, since.localDay > monday + 6 { continue }
                 let deadline = (monday + 7).start(offsetMinutes: asOf.offsetMinutes)
                 if asOf.epochSeconds < deadline.epochSeconds {
                     emit(customer, .pending)

@@ -1,0 +1,124 @@
+import FieldSyncClient
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// A supervisor's figures computed offline on their own replica equal the
+/// server's for the same branch and period; the calendar set on the server
+/// reaches the laptops; records made offline and synced late count by their
+/// event times.
+@Suite struct KPIEndToEndTests {
+    static let asOf = "2026-10-20T09:00:00+08:00"
+
+    @Test func supervisorOfflineFiguresEqualTheServers() async throws {
+        // Files are entered on 18 November 2026 (the clock every node reads), after the events.
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now)
+        let folder = try TemporaryFolder()
+        // National Day: 1–7 October off, Saturday 10 October worked (调休).
+        try server.store.writeLocal((1...7).map { day in
+            let date = LocalDate(year: 2026, month: 10, day: day)!
+            return RecordEdit(.calendarDay, RecordID.calendarDay(date), [("date", .text(date.description)), ("kind", .text("holiday"))])
+        })
+        let makeUp = LocalDate(year: 2026, month: 10, day: 10)!
+        try server.store.writeLocal([RecordEdit(.calendarDay, RecordID.calendarDay(makeUp), [("date", .text(makeUp.description)), ("kind", .text("workday"))])])
+
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+        let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo", clock: clock.now)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+        var generator = SplitMix64(seed: 47)
+        func id() -> String { RecordID.make(using: &generator) }
+
+        // Alice's VIP customer: a complaint received before the holiday, resolved on the make-up Saturday (met),
+        // first feedback after 70 minutes (VIP limit 1 h: missed).
+        let tower = id()
+        try alice.replica.write([RecordEdit(.customer, tower, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        try alice.replica.write([RecordEdit(.complaint, id(), [
+            ("customer", .text(tower)), ("channel", .text("phone")), ("content", .text("slow repair")),
+            ("received_at", .text("2026-09-30T10:00:00+08:00")), ("first_feedback_at", .text("2026-09-30T11:10:00+08:00")),
+            ("resolved_at", .text("2026-10-10T17:00:00+08:00")), ("status", .text("1:resolved")), ("level", .text("vip")),
+        ])])
+        try await alice.sync()
+
+        // Bob worked offline for days: a fault reported 12 October, feedback after 20 minutes, synced on the 19th.
+        let shop = id()
+        try bob.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Bob"))])])
+        try bob.replica.write([RecordEdit(.fault, id(), [
+            ("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-10-12T09:00:00+08:00")),
+            ("first_feedback_at", .text("2026-10-12T09:20:00+08:00")), ("restore_by", .text("2026-10-12T18:00:00+08:00")),
+            ("status", .text("1:in-progress")), ("level", .text("standard")),
+        ])])
+        try bob.replica.write([RecordEdit(.visit, id(), [
+            ("customer", .text(shop)), ("at", .text("2026-10-14T10:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("routine check")),
+        ])])
+        try await bob.sync()
+
+        // Another branch's records stay out of Hangzhou's figures.
+        let port = id()
+        try eve.replica.write([RecordEdit(.customer, port, [("name", .text("Port")), ("level", .text("standard")), ("branch", .text("Ningbo")), ("manager", .text("Eve"))])])
+        try eve.replica.write([RecordEdit(.fault, id(), [
+            ("customer", .text(port)), ("symptom", .text("down")), ("reported_at", .text("2026-10-13T09:00:00+08:00")), ("status", .text("1:reported")),
+        ])])
+        try await eve.sync()
+
+        try await sue.sync()
+        #expect(try sue.replica.records(.calendarDay).count == 8, "the calendar reached the supervisor's laptop")
+        #expect(try bob.replica.records(.calendarDay).count == 8)
+
+        // Offline, on Sue's replica.
+        let period = try ReportingPeriod("2026-10-01..2026-10-31")
+        let offline = KPIEngine.report(try sue.replica.kpiFacts(), period: period, grouping: .manager, asOf: Timestamp(iso: Self.asOf)!)
+        // Alice's only complaint was received on 30 September, and her customer's file was entered
+        // in November: she has nothing in October. Bob's customer counts for the week he visited it.
+        #expect(offline.groups.map(\.name) == ["Bob"])
+        let bobGroup = try #require(offline.groups.first { $0.name == "Bob" })
+        #expect(bobGroup.figure(.visitCoverage).met == 1)
+        #expect(bobGroup.figure(.faultFirstFeedback).met == 1, "event times count, not the late sync")
+        #expect(bobGroup.figure(.faultRestoration).missed == 1, "still open past the agreed time")
+        let september = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-09"), grouping: .manager,
+                                         asOf: Timestamp(iso: Self.asOf)!)
+        let aliceSeptember = try #require(september.groups.first { $0.name == "Alice" })
+        #expect(aliceSeptember.figure(.complaintResolution).met == 1, "resolved on the make-up Saturday, the third working day")
+        #expect(aliceSeptember.figure(.complaintFirstFeedback).missed == 1)
+
+        // The server, asked by Sue over HTTPS, agrees to the byte (after normalising key order).
+        for (label, report) in [("2026-10-01..2026-10-31", offline), ("2026-09", september)] {
+            let online = try await sue.client.get("/v1/kpi", query: [("period", label), ("by", "manager"), ("as_of", Self.asOf)], token: sue.binding.token)
+            #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(report))), "period \(label)")
+        }
+        // A manager sees only their own figures; an unknown period is a readable 400.
+        let mine = try await alice.client.get("/v1/kpi", query: [("period", "2026-09"), ("as_of", Self.asOf)], token: alice.binding.token)
+        let groups = try #require(try JSONSerialization.jsonObject(with: Data(mine)) as? [String: Any])["groups"] as? [[String: Any]]
+        #expect(groups?.compactMap { $0["name"] as? String } == ["Alice"])
+        let refused = await #expect(throws: SyncError.self) {
+            try await alice.client.get("/v1/kpi", query: [("period", "2026-W60")], token: alice.binding.token)
+        }
+        #expect(refused?.message.contains("no ISO week 60") == true)
+
+        // The to-do list: Bob's fault, open past its agreed restoration time.
+        let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", Self.asOf)], token: sue.binding.token)
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
+        #expect(items.map { $0["kpi"] as? String } == ["fault_restoration"])
+
+        // Only the province sets the calendar.
+        let christmas = LocalDate(year: 2026, month: 12, day: 25)!
+        try alice.replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(christmas), [("date", .text(christmas.description)), ("kind", .text("holiday"))])])
+        let summary = try await alice.sync()
+        #expect(summary.rejected.first?.reason.contains("set by the province") == true)
+
+        for laptop in [alice, bob, eve, sue] { await laptop.close() }
+        await server.stop()
+    }
+
+    /// Sorted-key JSON, so two encoders' key orders do not matter.
+    static func normalised(_ bytes: [UInt8]) throws -> String {
+        let object = try JSONSerialization.jsonObject(with: Data(bytes))
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+}
