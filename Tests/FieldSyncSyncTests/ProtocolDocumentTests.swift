@@ -1,3 +1,4 @@
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import Foundation
@@ -11,7 +12,7 @@ import Testing
 
     @Test func openAPIDocumentMatchesTheCode() throws {
         let document = try String(contentsOf: Self.protocolFolder.appendingPathComponent("openapi.yaml"), encoding: .utf8)
-        for path in ["/v1/health:", "/v1/enroll:", "/v1/sync:", "/metrics:"] {
+        for path in ["/v1/health:", "/v1/enroll:", "/v1/sync:", "/v1/kpi:", "/v1/kpi/misses:", "/v1/kpi/todo:", "/metrics:"] {
             #expect(document.contains(path), "\(path) missing")
         }
         for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
@@ -29,12 +30,21 @@ import Testing
             EnrollRequest(code: "c", node: NodeID(rawValue: 1), deviceName: "d"),
             EnrollResponse(token: "t", device: "d", user: UserInfo(name: "n", role: .manager, branch: "b"), serverNode: NodeID(rawValue: 1)),
             ErrorBody(error: "e", message: "m", serverTime: 1),
+            Self.kpiSample(),
         ]
         for sample in samples {
             for key in try Self.keys(of: sample) {
                 #expect(document.contains("\(key):") || document.contains("[\(key)") || document.contains(" \(key),"), "\(type(of: sample)).\(key) not in openapi.yaml")
             }
         }
+    }
+
+    /// A report with one miss, so every key of every KPI type appears.
+    static func kpiSample() -> KPIReport {
+        var facts = KPIFacts()
+        facts.customers["c"] = KPIFacts.Customer(id: "c", name: "n", branch: "b", manager: "m", level: "vip")
+        facts.faults = [KPIFacts.Fault(id: "f", customer: "c", reportedAt: Timestamp(iso: "2026-11-16T09:00:00+08:00")!)]
+        return KPIEngine.report(facts, period: try! ReportingPeriod("2026-W47"), grouping: .manager, asOf: Timestamp(iso: "2026-11-23T09:00:00+08:00")!)
     }
 
     static func keys(of value: any Encodable) throws -> Set<String> {
