@@ -1,6 +1,8 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 
@@ -108,4 +110,40 @@ private func printMisses(_ misses: [KPIMiss], options: CommonOptions, csv: Bool,
     if options.json { return try printJSON(misses) }
     if csv { return print(KPIText.missesCSV(misses), terminator: "") }
     print(KPIText.missesTable(misses, empty: empty), terminator: "")
+}
+
+struct DashboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Print a one-time link that opens the KPI dashboard in a browser (supervisors and the province).",
+        discussion: "The link is valid for 10 minutes and works once; it opens a browser session of 8 hours. The page needs the server's CA, as the laptop does: import the CA file into the browser, or open the link on a machine that trusts it.")
+
+    @OptionGroup var options: CommonOptions
+    @Option(help: ArgumentHelp("Open the dashboard on this period (2026-11, 2026-W47, 2026-Q4).", valueName: "period"))
+    var period: String?
+
+    func run() async throws {
+        guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
+            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+        }
+        if let period {
+            do { _ = try ReportingPeriod(period) } catch { throw InputError("--period: \(error.description)") }
+        }
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        let link: DashboardLink
+        do {
+            link = try await client.dashboardLink(token: binding.token)
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        let url = binding.url + link.path + (period.map { "&period=\($0)" } ?? "")
+        if options.json {
+            JSONValue.object(["url": .string(url), "expires_in_seconds": .int(Int64(link.expiresInSeconds))]).printed()
+        } else {
+            print(url)
+            print("Open it within \(link.expiresInSeconds / 60) minutes; it works once.")
+        }
+    }
 }

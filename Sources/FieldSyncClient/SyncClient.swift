@@ -67,6 +67,11 @@ public final class SyncClient: Sendable {
         }
     }
 
+    /// A one-time link that opens the dashboard in a browser (supervisors and the province).
+    public func dashboardLink(token: String) async throws -> DashboardLink {
+        try await post("/v1/dashboard/link", [String: String](), token: token)
+    }
+
     /// A GET of an authenticated JSON resource (`/v1/kpi?period=2026-11`); the raw JSON.
     public func get(_ path: String, query: [(String, String)] = [], token: String) async throws -> [UInt8] {
         var components = URLComponents()

@@ -131,6 +131,23 @@ public struct SyncResponse: Codable, Sendable {
     }
 }
 
+/// `POST /v1/dashboard/link`: a one-time login link to the dashboard.
+public struct DashboardLink: Codable, Sendable {
+    /// Path and query to open on the server, e.g. `/dashboard/login?token=…`.
+    public var path: String
+    public var expiresInSeconds: Int
+
+    public init(path: String, expiresInSeconds: Int) {
+        self.path = path
+        self.expiresInSeconds = expiresInSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case expiresInSeconds = "expires_in_seconds"
+    }
+}
+
 /// The JSON body of every error response: a stable code and a sentence for a person.
 public struct ErrorBody: Codable, Sendable, Equatable {
     public var error: String
@@ -154,6 +171,7 @@ public enum ErrorCode {
     public static let badRequest = "bad_request"
     public static let unauthorized = "unauthorized"
     public static let deviceRevoked = "device_revoked"
+    public static let forbidden = "forbidden"
     public static let codeInvalid = "code_invalid"
     public static let codeExpired = "code_expired"
     public static let codeUsed = "code_used"

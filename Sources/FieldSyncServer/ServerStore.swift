@@ -71,6 +71,14 @@ public struct ServerStore: Sendable {
             }
             try db.execute(sql: "DROP TABLE field_log")
         }
+        migrator.registerMigration("server-v3-dashboard") { db in
+            // One-time login links (10 minutes) and the browser sessions they open (8 hours); hashes only.
+            try db.execute(sql: """
+                CREATE TABLE web_tokens (
+                    token_hash TEXT PRIMARY KEY NOT NULL, device_id TEXT NOT NULL REFERENCES devices(id),
+                    kind TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER)
+                """)
+        }
         return migrator
     }
 

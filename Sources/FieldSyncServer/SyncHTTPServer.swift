@@ -97,6 +97,7 @@ public struct SyncHTTPServer: Sendable {
             }
         }
         addKPIRoutes(to: router)
+        addDashboardRoutes(to: router)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.text())))

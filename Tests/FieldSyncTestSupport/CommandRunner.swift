@@ -26,6 +26,19 @@ public struct CommandRunner: Sendable {
         self.environment = environment
     }
 
+    /// Any program, e.g. a browser from the system's packages.
+    public init(executable: URL, environment: [String: String] = [:]) {
+        self.executable = executable
+        self.environment = environment
+    }
+
+    /// `run` off the Swift concurrency pool, so a slow program never starves an in-process server.
+    public func runDetached(_ arguments: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Swift.Result { try run(arguments) }) }
+        }
+    }
+
     @discardableResult
     public func run(_ arguments: [String]) throws -> Result {
         let process = Process()

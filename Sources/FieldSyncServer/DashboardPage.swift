@@ -1,0 +1,157 @@
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+
+/// The supervisors' dashboard: one self-contained HTML page with its charts
+/// drawn as inline SVG on the server (no scripts, no external fonts or files,
+/// so it works on an intranet and prints as it shows).
+struct DashboardPage {
+    /// The report for the chosen period, grouped as asked.
+    var report: KPIReport
+    /// The same grouping over the last periods, oldest first, for the trend.
+    var trend: [KPIReport]
+    /// Open past a limit now.
+    var todo: [KPIMiss]
+    var viewer: UserInfo
+
+    func html() -> String {
+        let period = report.period
+        let previous = period.trailing(2)[0]
+        let next = ReportingPeriod.containing(period.end + 1, kind: period.kind == .range ? .month : period.kind)
+        var page = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>FieldSync service levels \(escape(period.description))</title>
+            <style>
+            body { font-family: sans-serif; margin: 24px; color: #1d2733; background: #f7f8fa; }
+            h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+            .meta { color: #5b6775; font-size: 13px; } nav a { margin-right: 14px; font-size: 14px; }
+            table { border-collapse: collapse; background: #fff; font-size: 13px; }
+            th, td { border: 1px solid #d8dde3; padding: 5px 9px; text-align: right; } th:first-child, td:first-child { text-align: left; }
+            #todo td { text-align: left; }
+            th { background: #eef1f4; } td.good { background: #e3f4e6; } td.warn { background: #fff3d6; } td.bad { background: #fbe1e1; }
+            .small { color: #5b6775; font-size: 11px; } svg { background: #fff; border: 1px solid #d8dde3; }
+            </style></head><body>
+            <h1>Service-level compliance — \(escape(period.description))</h1>
+            <p class="meta">\(escape(period.start.description)) to \(escape(period.end.description)) · by \(report.grouping.rawValue) · as of \(escape(report.asOf.description)) · \(escape(viewer.name)) (\(viewer.role.rawValue)\(viewer.branch.map { ", " + escape($0) } ?? ""))</p>
+            <nav><a href="/dashboard?period=\(escape(previous.description))&amp;by=\(report.grouping.rawValue)">← \(escape(previous.description))</a>\
+            <a href="/dashboard?period=\(escape(next.description))&amp;by=\(report.grouping.rawValue)">\(escape(next.description)) →</a>\
+            <a href="/dashboard?period=\(escape(period.description))&amp;by=branch">by branch</a>\
+            <a href="/dashboard?period=\(escape(period.description))&amp;by=manager">by manager</a></nav>
+
+            """
+        page += "<h2>Compliance by \(report.grouping.rawValue)</h2>\n" + figuresTable()
+        page += "<h2>Compliance by \(report.grouping.rawValue), chart</h2>\n" + groupChart()
+        page += "<h2>Trend, last \(trend.count) periods (all in scope)</h2>\n" + trendChart()
+        page += "<h2>Open past the limit (\(todo.count))</h2>\n" + todoTable()
+        page += "\n</body></html>\n"
+        return page
+    }
+
+    private func figuresTable() -> String {
+        var html = "<table id=\"figures\"><tr><th>\(report.grouping.rawValue)</th>"
+        html += KPI.allCases.map { "<th title=\"\(escape($0.title))\">\(escape($0.heading))</th>" }.joined() + "<th>open escalations</th></tr>\n"
+        for group in report.groups + [report.total] {
+            html += "<tr data-group=\"\(escape(group.name))\"><td>\(escape(group.name))</td>"
+            for kpi in KPI.allCases {
+                let figure = group.figure(kpi)
+                let style = figure.rate.map { $0 >= 0.95 ? "good" : $0 >= 0.8 ? "warn" : "bad" } ?? ""
+                html += "<td class=\"\(style)\" data-kpi=\"\(kpi.rawValue)\" data-met=\"\(figure.met)\" data-total=\"\(figure.total)\">\(escape(KPIText.rate(figure)))</td>"
+            }
+            html += "<td data-kpi=\"open_escalations\">\(group.openEscalations)</td></tr>\n"
+        }
+        return html + "</table>\n"
+    }
+
+    /// Horizontal bars: for each group, one bar per KPI, 0–100 %.
+    private func groupChart() -> String {
+        let groups = report.groups
+        guard !groups.isEmpty else { return "<p class=\"meta\">No customers in scope.</p>\n" }
+        let rowHeight = 12, gap = 10, left = 150, width = 420
+        let blockHeight = KPI.allCases.count * rowHeight + gap
+        let height = groups.count * blockHeight + 40
+        var svg = "<svg id=\"group-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width + 200)\" height=\(quote(height)) role=\"img\" aria-label=\"compliance by group\">\n"
+        for (index, kpi) in KPI.allCases.enumerated() {
+            svg += "<rect x=\"\(left + width + 20)\" y=\"\(10 + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.colors[index])\"/><text x=\"\(left + width + 36)\" y=\"\(19 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
+        }
+        for (row, group) in groups.enumerated() {
+            let top = 10 + row * blockHeight
+            svg += "<text x=\"4\" y=\"\(top + blockHeight / 2)\" font-size=\"12\">\(escape(TextTable.clip(group.name, to: 20)))</text>\n"
+            for (index, kpi) in KPI.allCases.enumerated() {
+                let y = top + index * rowHeight
+                guard let rate = group.figure(kpi).rate else {
+                    svg += "<text x=\"\(left + 2)\" y=\"\(y + 9)\" font-size=\"9\" fill=\"#8a949e\">no records</text>\n"
+                    continue
+                }
+                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(Int((rate * Double(width)).rounded()))\" height=\"\(rowHeight - 2)\" fill=\"\(Self.colors[index])\"><title>\(escape(group.name)): \(escape(kpi.heading)) \(escape(KPIText.rate(group.figure(kpi))))</title></rect>\n"
+            }
+        }
+        let axis = 10 + groups.count * blockHeight
+        svg += "<line x1=\"\(left)\" y1=\"\(axis)\" x2=\"\(left + width)\" y2=\"\(axis)\" stroke=\"#5b6775\"/>\n"
+        for percent in stride(from: 0, through: 100, by: 25) {
+            let x = left + width * percent / 100
+            svg += "<line x1=\"\(x)\" y1=\"10\" x2=\"\(x)\" y2=\"\(axis)\" stroke=\"#d8dde3\" stroke-dasharray=\"2,3\"/><text x=\"\(x - 8)\" y=\"\(axis + 14)\" font-size=\"10\">\(percent)%</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// One line per KPI over the trailing periods, the whole scope.
+    private func trendChart() -> String {
+        let left = 40, width = 560, top = 10, height = 180
+        let step = trend.count > 1 ? width / (trend.count - 1) : 0
+        var svg = "<svg id=\"trend-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width + 200)\" height=\"\(top + height + 40)\" role=\"img\" aria-label=\"compliance trend\">\n"
+        for percent in stride(from: 0, through: 100, by: 25) {
+            let y = top + height - height * percent / 100
+            svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + width)\" y2=\"\(y)\" stroke=\"#d8dde3\"/><text x=\"4\" y=\"\(y + 4)\" font-size=\"10\">\(percent)%</text>\n"
+        }
+        for (index, report) in trend.enumerated() {
+            svg += "<text x=\"\(left + index * step - 20)\" y=\"\(top + height + 16)\" font-size=\"10\">\(escape(report.period.description))</text>\n"
+        }
+        for (index, kpi) in KPI.allCases.enumerated() {
+            let points = trend.enumerated().compactMap { position, report -> String? in
+                report.total.figure(kpi).rate.map { "\(left + position * step),\(top + height - Int(($0 * Double(height)).rounded()))" }
+            }
+            if points.count > 1 {
+                svg += "<polyline fill=\"none\" stroke=\"\(Self.colors[index])\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            }
+            for point in points {
+                let xy = point.split(separator: ",")
+                svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(Self.colors[index])\"/>\n"
+            }
+            svg += "<rect x=\"\(left + width + 20)\" y=\"\(top + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.colors[index])\"/><text x=\"\(left + width + 36)\" y=\"\(top + 9 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
+    private func todoTable() -> String {
+        guard !todo.isEmpty else { return "<p class=\"meta\">Nothing is open past its limit.</p>\n" }
+        var html = "<table id=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>late by</th></tr>\n"
+        for miss in todo.prefix(200) {
+            html += "<tr data-record=\"\(escape(miss.record))\"><td>\(escape(miss.table.noun)) \(escape(String(miss.record.prefix(8))))</td><td>\(escape(miss.customerName))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(miss.kpi.heading)): \(escape(miss.limit))</td><td>\(escape(miss.deadline.description))</td><td>\(escape(KPIText.duration(miss.lateBySeconds)))</td></tr>\n"
+        }
+        if todo.count > 200 { html += "<tr><td colspan=\"6\" class=\"small\">… and \(todo.count - 200) more ('fieldsync kpi todo' lists them all)</td></tr>\n" }
+        return html + "</table>\n"
+    }
+
+    static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+
+    private func quote(_ value: Int) -> String { "\"\(value)\"" }
+}
+
+/// HTML text and attribute escaping.
+func escape(_ text: String) -> String {
+    var out = ""
+    out.reserveCapacity(text.count)
+    for character in text {
+        switch character {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(character)
+        }
+    }
+    return out
+}
