@@ -12,11 +12,11 @@ import Testing
 
     @Test func openAPIDocumentMatchesTheCode() throws {
         let document = try String(contentsOf: Self.protocolFolder.appendingPathComponent("openapi.yaml"), encoding: .utf8)
-        for path in ["/v1/health:", "/v1/enroll:", "/v1/sync:", "/v1/kpi:", "/v1/kpi/misses:", "/v1/kpi/todo:", "/metrics:"] {
+        for path in ["/v1/health:", "/v1/enroll:", "/v1/sync:", "/v1/kpi:", "/v1/kpi/misses:", "/v1/kpi/todo:", "/v1/dashboard/link:", "/dashboard/login:", "/dashboard:", "/metrics:"] {
             #expect(document.contains(path), "\(path) missing")
         }
         for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
-                     ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.clockSkew, ErrorCode.tooLarge, ErrorCode.internalError] {
+                     ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.forbidden, ErrorCode.clockSkew, ErrorCode.tooLarge, ErrorCode.internalError] {
             #expect(document.contains(code), "error code \(code) missing")
         }
         for kind in RecordKind.allCases { #expect(document.contains(kind.rawValue)) }
@@ -31,6 +31,7 @@ import Testing
             EnrollResponse(token: "t", device: "d", user: UserInfo(name: "n", role: .manager, branch: "b"), serverNode: NodeID(rawValue: 1)),
             ErrorBody(error: "e", message: "m", serverTime: 1),
             Self.kpiSample(),
+            DashboardLink(path: "/dashboard/login?token=t", expiresInSeconds: 600),
         ]
         for sample in samples {
             for key in try Self.keys(of: sample) {
