@@ -135,6 +135,7 @@ let package = Package(
             name: "FieldSyncBenchmarks",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncProtocol",
                 "FieldSyncServer",

@@ -8,7 +8,7 @@ struct BenchmarkArguments {
     var pageRecords = 5_000
     var rounds = 3
     var dir: String?
-    /// Run only this phase (for profiling): raw, merge, local, single or sync.
+    /// Run only this phase (for profiling): raw, merge, local, single or sync; or kpi, which runs only alone.
     var only: String?
 
     func runs(_ phase: String) -> Bool { only == nil || only == phase }
@@ -23,7 +23,7 @@ struct BenchmarkArguments {
             case "--dir": dir = iterator.next()
             case "--only": only = iterator.next()
             default:
-                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync]\n".utf8))
+                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi]\n".utf8))
                 exit(64)
             }
         }

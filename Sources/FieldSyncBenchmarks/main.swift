@@ -1,4 +1,5 @@
 // `swift run -c release fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only PHASE]`
+// `swift run -c release fieldsync-bench --only kpi`: KPIs of a province of a million records.
 //
 // Prints throughput figures of the replica next to the raw SQLite insert rate
 // of the same rows, measured in the same run on the same disk, as medians of
@@ -14,6 +15,7 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
     func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
     if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
     if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
+    if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
     exit(0)
 }
 
@@ -21,6 +23,14 @@ let arguments = BenchmarkArguments(CommandLine.arguments.dropFirst())
 let folder = URL(fileURLWithPath: arguments.dir ?? NSTemporaryDirectory()).appendingPathComponent("fieldsync-bench-\(getpid())")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
+
+// KPIs of a province of a million records: its own data, run alone with --only kpi.
+if arguments.only == "kpi" {
+    let outcome = Result { try KPIBenchmark.run(folder: folder.appendingPathComponent("kpi")) }
+    try? FileManager.default.removeItem(at: folder)
+    try outcome.get()
+    exit(0)
+}
 
 let records = arguments.records
 let rows = VisitRows(count: records, seed: 42)

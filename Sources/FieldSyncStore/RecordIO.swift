@@ -36,6 +36,14 @@ public final class RecordIO {
 
     /// Every record of a kind in id order, or those whose `field` equals `value`.
     public func scan(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [(id: String, state: RecordState)] {
+        var result: [(id: String, state: RecordState)] = []
+        try scan(table, where: field, equals: value) { result.append(($0, $1)) }
+        return result
+    }
+
+    /// Calls `body` with each record, one at a time: reading a large table costs one record of memory.
+    public func scan(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null,
+                     _ body: (String, RecordState) throws -> Void) throws {
         let columns = table.schema.fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
         var sql = "SELECT id, \(columns), _stamps FROM \(table.rawValue)"
         if let field { sql += " WHERE \"\(field)\" = ?" }
@@ -45,13 +53,12 @@ public final class RecordIO {
         guard code == SQLITE_OK, let statement else { throw error(code) }
         defer { sqlite3_finalize(statement) }
         if field != nil { Self.bind(value, at: 1, in: statement) }
-        var result: [(id: String, state: RecordState)] = []
         while true {
             let step = sqlite3_step(statement)
-            if step == SQLITE_DONE { return result }
+            if step == SQLITE_DONE { return }
             guard step == SQLITE_ROW else { throw error(step) }
             let id = String(cString: sqlite3_column_text(statement, 0))
-            result.append((id, Self.state(statement, fieldCount: table.schema.fields.count, offset: 1)))
+            try body(id, Self.state(statement, fieldCount: table.schema.fields.count, offset: 1))
         }
     }
 

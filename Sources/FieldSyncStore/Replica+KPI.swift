@@ -13,7 +13,7 @@ extension Replica {
         var facts = KPIFacts()
         for kind in [RecordKind.calendarDay, .customer, .fault, .complaint, .visit] {
             let schema = kind.schema
-            for (id, state) in try io.scan(kind) {
+            try io.scan(kind) { id, state in
                 var since: Timestamp?
                 if kind == .customer, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
                     since = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)

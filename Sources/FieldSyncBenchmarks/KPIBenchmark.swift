@@ -1,0 +1,137 @@
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+/// KPIs of a province: 10 branches, 200 managers, 20,000 customers and a year
+/// of visits, faults and complaints (about 1,000,000 records), built by
+/// merge-apply into a replica file; then a separate process reads the replica
+/// and computes the reports, and prints its times and its own peak memory.
+enum KPIBenchmark {
+    static let branches = 10, managersPerBranch = 20, customersPerManager = 100
+    static let visitsPerCustomer = 40, faultsPerCustomer = 6, complaintsPerCustomer = 3
+
+    static var recordCount: Int {
+        let customers = branches * managersPerBranch * customersPerManager
+        // Each closed complaint gets a follow-up visit (about 5 in 6 of them).
+        return customers * (1 + visitsPerCustomer + faultsPerCustomer + complaintsPerCustomer) + customers * complaintsPerCustomer * 5 / 6
+    }
+
+    static func run(folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("province.sqlite").path
+        print("KPIs of a province: \(branches) branches, \(branches * managersPerBranch) managers, \(branches * managersPerBranch * customersPerManager) customers, a year of activity (~\(recordCount) records)")
+        let buildSeconds = try measure { try build(path) }
+        print(String(format: "    built the replica by merge-apply in %.1f s (%.0f MiB on disk)", buildSeconds,
+                     Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_048_576))
+        fflush(nil)  // our lines first, then the child's
+        let child = try ChildProcess.spawnSelf(["--role", "kpi", "--replica", path])
+        guard child.wait() == 0 else { throw BenchError("the KPI process failed") }
+    }
+
+    /// The child: load, compute, report times and VmHWM.
+    static func compute(replica path: String) throws {
+        let replica = try Replica.open(path: path)
+        var facts = KPIFacts()
+        let load = try measure { facts = try replica.kpiFacts() }
+        let asOf = Timestamp(iso: "2027-01-05T09:00:00+08:00")!
+        var lines: [(String, Double, String)] = []
+        for (label, period, grouping) in [("year 2026 by manager", "2026-01-01..2026-12-31", KPIGrouping.manager),
+                                          ("2026-Q4 by branch", "2026-Q4", .branch), ("2026-11 by province", "2026-11", .province),
+                                          ("2026-W47 by manager", "2026-W47", .manager)] {
+            var report: KPIReport?
+            let seconds = try measure { report = KPIEngine.report(facts, period: try ReportingPeriod(period), grouping: grouping, asOf: asOf) }
+            let total = report!.total
+            lines.append((label, seconds, "\(report!.groups.count) groups, fault feedback \(KPIText.rate(total.figure(.faultFirstFeedback))), coverage \(KPIText.rate(total.figure(.visitCoverage)))"))
+        }
+        var todo: [KPIMiss] = []
+        let todoSeconds = measure { todo = KPIEngine.openPastLimit(facts, asOf: asOf) }
+        print(String(format: "    load %d customers, %d faults, %d complaints, %d visits from SQLite: %.1f s", facts.customers.count, facts.faults.count,
+                     facts.complaints.count, facts.visits.count, load))
+        for (label, seconds, detail) in lines {
+            print("    \(label.padding(toLength: 24, withPad: " ", startingAt: 0))" + String(format: "%6.2f s  (", seconds) + detail + ")")
+        }
+        print("    \("to-do list".padding(toLength: 24, withPad: " ", startingAt: 0))" + String(format: "%6.2f s  (%d open past a limit)", todoSeconds, todo.count))
+        print(String(format: "    peak memory of the KPI process: %.0f MiB", Double(ChildProcess.peakResidentBytes(of: getpid())) / 1_048_576))
+    }
+
+    /// Generates the province deterministically and merges it in pages of about 5,000 records.
+    static func build(_ path: String) throws {
+        let replica = try Replica.open(path: path)
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x9A0), branch: nil, user: nil, createdAt: ""))
+        var rng = SplitMix64(seed: 2026)
+        let node = NodeID(rawValue: 0x9A1)
+        var hlc = HLC(milliseconds: 1_790_000_000_000, counter: 0)
+        var page: [FieldChange] = []
+        var records = 0
+        func add(_ table: RecordKind, _ fields: [(String, FieldValue)]) throws {
+            let id = RecordID.make(using: &rng)
+            hlc = HLC(rawValue: hlc.rawValue + 1)
+            for (field, value) in fields where value != .null {
+                page.append(FieldChange(table: table, record: id, field: field, value: value, hlc: hlc, node: node, base: .zero))
+            }
+            records += 1
+            if records % 5_000 == 0 {
+                try replica.apply(remote: page)
+                page.removeAll(keepingCapacity: true)
+            }
+            lastID = id
+        }
+        var lastID = ""
+        let year = LocalDate(year: 2026, month: 1, day: 1)!
+        func time(_ day: Int, _ minute: Int) -> Timestamp {
+            (year + Int64(day)).start(offsetMinutes: 480).adding(minutes: minute)
+        }
+        for holiday in ["2026-01-01", "2026-05-01", "2026-05-04", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"] {
+            try add(.calendarDay, [("date", .text(holiday)), ("kind", .text("holiday"))])
+        }
+        for branch in 0..<branches {
+            for manager in 0..<managersPerBranch {
+                let managerName = "manager \(branch)-\(manager)"
+                for number in 0..<customersPerManager {
+                    let vip = number % 5 == 0
+                    try add(.customer, [("name", .text("Customer \(branch)-\(manager)-\(number)")), ("branch", .text("Branch \(branch)")),
+                                        ("manager", .text(managerName)), ("level", .text(vip ? "vip" : "standard"))])
+                    let customer = lastID
+                    for visit in 0..<visitsPerCustomer {
+                        let day = visit * 9 + Int(rng.next() % 7)
+                        try add(.visit, [("customer", .text(customer)), ("manager", .text(managerName)), ("at", .text(time(day, 600 + Int(rng.next() % 480)).description)),
+                                         ("kind", .text("routine")), ("summary", .text("routine visit \(visit)"))])
+                    }
+                    for _ in 0..<faultsPerCustomer {
+                        let day = Int(rng.next() % 360), minute = Int(rng.next() % 1_400)
+                        let reported = time(day, minute)
+                        let open = rng.next() % 50 == 0
+                        try add(.fault, [("customer", .text(customer)), ("symptom", .text("link down")), ("reported_at", .text(reported.description)),
+                                         ("first_feedback_at", .text(reported.adding(minutes: 5 + Int(rng.next() % 70)).description)),
+                                         ("restore_by", .text(reported.adding(minutes: 480).description)),
+                                         ("restored_at", open ? .null : .text(reported.adding(minutes: 60 + Int(rng.next() % 600)).description)),
+                                         ("status", .text(open ? "1:in-progress" : "1:restored")), ("level", .text(vip ? "vip" : "standard"))])
+                    }
+                    for complaint in 0..<complaintsPerCustomer {
+                        let day = Int(rng.next() % 355), minute = 480 + Int(rng.next() % 600)
+                        let received = time(day, minute)
+                        let resolved = received.adding(minutes: 120 + Int(rng.next() % 7_000))
+                        let closed = complaint % 6 != 5
+                        try add(.complaint, [("customer", .text(customer)), ("channel", .text("phone")), ("content", .text("complaint")),
+                                             ("received_at", .text(received.description)),
+                                             ("first_feedback_at", .text(received.adding(minutes: 20 + Int(rng.next() % 150)).description)),
+                                             ("resolved_at", .text(resolved.description)),
+                                             ("closed_at", closed ? .text(resolved.adding(minutes: 60).description) : .null),
+                                             ("status", .text(closed ? "1:closed" : "1:resolved")), ("level", .text(vip ? "vip" : "standard"))])
+                        if closed {
+                            let complaintID = lastID
+                            try add(.visit, [("customer", .text(customer)), ("at", .text(resolved.adding(minutes: 1_440 + Int(rng.next() % 3_000)).description)),
+                                             ("kind", .text("complaint-follow-up")), ("summary", .text("follow-up")), ("complaint", .text(complaintID))])
+                        }
+                    }
+                }
+            }
+        }
+        if !page.isEmpty { try replica.apply(remote: page) }
+    }
+}
+
+extension Timestamp {
+    func adding(minutes: Int) -> Timestamp { Timestamp(epochSeconds: epochSeconds + Int64(minutes) * 60, offsetMinutes: offsetMinutes) }
+}
