@@ -13,28 +13,24 @@ import FieldSyncModel
 /// - groups follow the customer's manager or branch.
 public enum KPIEngine {
     public static func report(_ facts: KPIFacts, period: ReportingPeriod, grouping: KPIGrouping, asOf: Timestamp) -> KPIReport {
-        var judged: [(customer: KPIFacts.Customer, kpi: KPI, outcome: Outcome)] = []
+        // Outcomes are counted as they come: a year of a province is millions of them.
+        var groups: [String: Tally] = [:]
+        var total = Tally()
+        func count(_ customer: KPIFacts.Customer, _ kpi: KPI, _ outcome: Outcome) {
+            groups[key(customer, grouping), default: Tally()].add(kpi, outcome)
+            total.add(kpi, outcome)
+        }
         evaluateRecords(facts, asOf: asOf) { customer, kpi, day, outcome in
-            if period.contains(day) { judged.append((customer, kpi, outcome)) }
+            if period.contains(day) { count(customer, kpi, outcome) }
         }
-        evaluateCoverage(facts, period: period, asOf: asOf) { customer, outcome in
-            judged.append((customer, .visitCoverage, outcome))
-        }
-        var escalations: [String: Int] = [:]
-        var total = 0
+        evaluateCoverage(facts, period: period, asOf: asOf) { customer, outcome in count(customer, .visitCoverage, outcome) }
         for complaint in facts.complaints where complaint.escalatedAt != nil && complaint.closedAt == nil {
             guard let customer = facts.customers[complaint.customer] else { continue }
-            escalations[key(customer, grouping), default: 0] += 1
-            total += 1
+            groups[key(customer, grouping), default: Tally()].openEscalations += 1
+            total.openEscalations += 1
         }
-        var byGroup: [String: [(KPI, Outcome)]] = [:]
-        for (customer, kpi, outcome) in judged { byGroup[key(customer, grouping), default: []].append((kpi, outcome)) }
-        for name in escalations.keys where byGroup[name] == nil { byGroup[name] = [] }
-        let groups = byGroup.keys.sorted().map { name in
-            group(name, byGroup[name]!, openEscalations: escalations[name] ?? 0)
-        }
-        return KPIReport(period: period, grouping: grouping, asOf: asOf, groups: groups,
-                         total: group("total", judged.map { ($0.kpi, $0.outcome) }, openEscalations: total))
+        return KPIReport(period: period, grouping: grouping, asOf: asOf,
+                         groups: groups.keys.sorted().map { groups[$0]!.group($0) }, total: total.group("total"))
     }
 
     /// Every fault and complaint still open past one of its limits at `asOf`,
@@ -60,10 +56,13 @@ public enum KPIEngine {
         }
     }
 
-    static func group(_ name: String, _ outcomes: [(KPI, Outcome)], openEscalations: Int) -> KPIGroup {
+    /// One group's counts and misses, filled as outcomes arrive.
+    struct Tally {
         var figures = KPI.allCases.map { KPIFigure(kpi: $0) }
         var misses: [KPIMiss] = []
-        for (kpi, outcome) in outcomes {
+        var openEscalations = 0
+
+        mutating func add(_ kpi: KPI, _ outcome: Outcome) {
             let index = KPI.allCases.firstIndex(of: kpi)!
             switch outcome {
             case .met: figures[index].met += 1
@@ -73,8 +72,11 @@ public enum KPIEngine {
                 misses.append(miss)
             }
         }
-        misses.sort { ($0.kpi.rawValue, $0.deadline, $0.record) < ($1.kpi.rawValue, $1.deadline, $1.record) }
-        return KPIGroup(name: name, figures: figures, openEscalations: openEscalations, misses: misses)
+
+        func group(_ name: String) -> KPIGroup {
+            let sorted = misses.sorted { ($0.kpi.rawValue, $0.deadline, $0.record) < ($1.kpi.rawValue, $1.deadline, $1.record) }
+            return KPIGroup(name: name, figures: figures, openEscalations: openEscalations, misses: sorted)
+        }
     }
 
     /// Judges every fault and complaint against each of its limits; `emit`

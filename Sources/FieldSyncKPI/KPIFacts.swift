@@ -100,26 +100,33 @@ public struct KPIFacts: Sendable {
     /// not use, and removed visits, are ignored. `since` is the record's
     /// earliest stamp, for customers.
     public mutating func add(_ kind: RecordKind, _ id: String, _ fields: [String: FieldValue], since: Timestamp? = nil) {
-        func time(_ name: String) -> Timestamp? { fields[name]?.text.flatMap { Timestamp(iso: $0) } }
-        func text(_ name: String) -> String? { fields[name]?.text }
+        add(kind, id, since: since) { fields[$0] ?? .null }
+    }
+
+    /// The same, reading fields through `field` (a stored record's values, without building a dictionary).
+    public mutating func add(_ kind: RecordKind, _ id: String, since: Timestamp? = nil, field: (String) -> FieldValue) {
+        func time(_ name: String) -> Timestamp? { field(name).text.flatMap { Timestamp(iso: $0) } }
+        func text(_ name: String) -> String? { field(name).text }
+        // Records share their customer's id string instead of each holding a copy.
+        func customer() -> String? { text("customer").map { customers[$0]?.id ?? $0 } }
         switch kind {
         case .customer:
             customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"),
-                                     level: text("level") ?? "standard", archived: fields["archived"]?.bool ?? false, since: since)
+                                     level: text("level") ?? "standard", archived: field("archived").bool, since: since)
         case .fault:
-            guard let customer = text("customer"), let reported = time("reported_at") else { return }
+            guard let customer = customer(), let reported = time("reported_at") else { return }
             faults.append(Fault(id: id, customer: customer, reportedAt: reported, firstFeedbackAt: time("first_feedback_at"),
                                 restoreBy: time("restore_by"), restoredAt: time("restored_at"), level: text("level")))
         case .complaint:
-            guard let customer = text("customer"), let received = time("received_at") else { return }
+            guard let customer = customer(), let received = time("received_at") else { return }
             complaints.append(Complaint(id: id, customer: customer, receivedAt: received, firstFeedbackAt: time("first_feedback_at"),
                                         resolvedAt: time("resolved_at"), escalatedAt: time("escalated_at"), closedAt: time("closed_at"),
                                         level: text("level")))
         case .visit:
-            guard fields["removed"]?.bool != true, let customer = text("customer"), let at = time("at"), let visitKind = text("kind") else { return }
+            guard !field("removed").bool, let customer = customer(), let at = time("at"), let visitKind = text("kind") else { return }
             visits.append(Visit(id: id, customer: customer, at: at, kind: visitKind, complaint: text("complaint")))
         case .calendarDay:
-            guard fields["removed"]?.bool != true, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
+            guard !field("removed").bool, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
             if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }
         case .contact, .agreement, .faultNote, .complaintNote, .conflict:
             return

@@ -18,7 +18,7 @@ extension Replica {
                 if kind == .customer, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
                     since = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)
                 }
-                facts.add(kind, id, state.dictionary(in: schema), since: since)
+                facts.add(kind, id, since: since) { state.value($0, in: schema) }
             }
         }
         return facts
