@@ -38,7 +38,9 @@ extension ServerStore {
                               serverTime: now)
         }
         return try writer.write { db in
-            try db.execute(sql: "UPDATE devices SET last_seen = ? WHERE id = ?", arguments: [Int64(now), device.device])
+            // At most once a minute: a pull that writes nothing else then commits without a disk flush.
+            try db.cachedStatement(sql: "UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)")
+                .execute(arguments: [Int64(now), device.device, Int64(now) - 60_000])
             let io = RecordIO(db)
             var scope = ScopeResolver(io: io)
             var accepted: [MutationID] = []
