@@ -133,5 +133,5 @@ enum KPIBenchmark {
 }
 
 extension Timestamp {
-    func adding(minutes: Int) -> Timestamp { Timestamp(epochSeconds: epochSeconds + Int64(minutes) * 60, offsetMinutes: offsetMinutes) }
+    func adding(minutes: Int) -> Timestamp { adding(seconds: Int64(minutes) * 60) }
 }

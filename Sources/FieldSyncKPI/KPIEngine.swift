@@ -183,7 +183,3 @@ public enum KPIEngine {
         return asOf.epochSeconds > deadline.epochSeconds ? .missed(miss(nil, asOf.epochSeconds - deadline.epochSeconds)) : .pending
     }
 }
-
-extension Timestamp {
-    func adding(seconds: Int64) -> Timestamp { Timestamp(epochSeconds: epochSeconds + seconds, offsetMinutes: offsetMinutes) }
-}

@@ -59,6 +59,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 }
 
 extension Timestamp {
+    /// The same place's clock, `seconds` later.
+    public func adding(seconds: Int64) -> Timestamp { Timestamp(epochSeconds: epochSeconds + seconds, offsetMinutes: offsetMinutes) }
+
     /// The calendar day in the timestamp's own offset (where it was recorded).
     public var localDay: LocalDate {
         let local = epochSeconds + Int64(offsetMinutes) * 60

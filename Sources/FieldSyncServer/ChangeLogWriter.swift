@@ -26,6 +26,15 @@ struct ChangeLogWriter {
         }
     }
 
+    /// Logs a mutation the server made itself (conflict records, `fieldsync-server calendar`):
+    /// the log is how it travels, so it is marked applied and leaves the server's unused outbox.
+    mutating func appendOwn(_ mutation: Mutation) throws {
+        try append(mutation.changes, origin: mutation.origin)
+        try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
+                       arguments: [mutation.origin.description, Int64(mutation.counter)])
+        try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(mutation.counter)])
+    }
+
     /// Logs the current state of a customer's whole file (the customer, its
     /// contacts, agreements, visits, faults, complaints, their notes and the
     /// conflicts about any of them) again, with the stamps it has: a device that
@@ -62,19 +71,16 @@ struct ChangeLogWriter {
 
     private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID) throws {
         var customerScope: CustomerScope?
-        if case .customer(let customer) = try scope.owner(of: table, record, pending: Array(changes)) {
+        if case .customer(let customer) = try scope.owner(of: table, record, pending: changes) {
             customerScope = try scope.customerScope(customer)
         }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO change_log (tbl, record, origin, branch, manager, changes) VALUES (?, ?, ?, ?, ?, ?)
             """)
-        let blob = ChangeLogCodec.encode(changes, schema: table.schema)
-        try blob.withUnsafeBytes { raw in
-            statement.setUncheckedArguments([
-                table.rawValue, record, origin.description, customerScope?.branch, customerScope?.manager,
-                Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none),
-            ])
-            try statement.execute()
-        }
+        statement.setUncheckedArguments([
+            table.rawValue, record, origin.description, customerScope?.branch, customerScope?.manager,
+            Data(ChangeLogCodec.encode(changes, schema: table.schema)),
+        ])
+        try statement.execute()
     }
 }

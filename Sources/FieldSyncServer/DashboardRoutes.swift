@@ -42,9 +42,8 @@ extension SyncHTTPServer {
                 guard device.user.role != .manager else { throw ServerError.forbiddenRole }
                 let parameters = request.uri.queryParameters
                 func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
-                let now = Timestamp(epochSeconds: Int64(store.now / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
                 let query = try KPIQuery(period: value("period"), by: value("by") ?? (device.user.role == .supervisor ? "manager" : "branch"),
-                                         branch: value("branch"), manager: value("manager"), asOf: value("as_of"), now: now)
+                                         branch: value("branch"), manager: value("manager"), asOf: value("as_of"), now: store.localNow)
                 let facts = query.select(try await offload { try store.kpiFacts(for: device.user) })
                 let html = DashboardPage(
                     report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),

@@ -85,9 +85,8 @@ extension SyncHTTPServer {
         let device = try await authenticate(request)
         let parameters = request.uri.queryParameters
         func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
-        let now = Timestamp(epochSeconds: Int64(store.now / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
         let query = try KPIQuery(period: value("period"), by: value("by"), branch: value("branch"), manager: value("manager"),
-                                 asOf: value("as_of"), now: now)
+                                 asOf: value("as_of"), now: store.localNow)
         let facts = try await offload { try store.kpiFacts(for: device.user) }
         return (query, query.select(facts))
     }

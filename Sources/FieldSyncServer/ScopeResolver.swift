@@ -69,7 +69,7 @@ struct ScopeResolver {
 
     /// The customer whose file holds the record; `pending` are the changes
     /// travelling with it (which may name its parent).
-    mutating func owner(of table: RecordKind, _ record: String, pending: [FieldChange]) throws -> Owner {
+    mutating func owner(of table: RecordKind, _ record: String, pending: ArraySlice<FieldChange>) throws -> Owner {
         var key = RecordKey(table: table, record: record)
         // customer ← fault ← fault note, and a conflict points at any of them.
         for _ in 0..<4 {
@@ -86,7 +86,7 @@ struct ScopeResolver {
         return .unknown(table, record)
     }
 
-    private mutating func parent(of key: RecordKey, pending: [FieldChange]) throws -> RecordKey? {
+    private mutating func parent(of key: RecordKey, pending: ArraySlice<FieldChange>) throws -> RecordKey? {
         let own = pending.filter { $0.table == key.table && $0.record == key.record }
         if let parent = own.lazy.compactMap(Self.parentKey).first { return parent }
         if key.table == .conflict,

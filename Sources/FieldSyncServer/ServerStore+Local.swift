@@ -2,6 +2,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
+import Foundation
 import GRDB
 
 extension ServerStore {
@@ -14,13 +15,14 @@ extension ServerStore {
             let io = RecordIO(db)
             guard let mutation = try Replica.write(edits, validate: true, now: now, io: io, db) else { return nil }
             var log = ChangeLogWriter(db, io: io)
-            try log.append(mutation.changes, origin: mutation.origin)
-            try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
-                           arguments: [mutation.origin.description, Int64(mutation.counter)])
-            // The log is how a server's changes travel; its outbox is not used.
-            try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(mutation.counter)])
+            try log.appendOwn(mutation)
             return mutation
         }
+    }
+
+    /// The server's clock as a time in its own zone: the default `as_of` of KPI reports.
+    public var localNow: Timestamp {
+        Timestamp(epochSeconds: Int64(now / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
     }
 
     /// The KPI inputs a device may see: a manager their own customers, a

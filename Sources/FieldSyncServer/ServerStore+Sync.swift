@@ -73,12 +73,7 @@ extension ServerStore {
                 conflictsCreated = report.conflictsCreated.count
                 var log = ChangeLogWriter(db, io: io)
                 for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin) }
-                if let conflicts = report.conflictMutation {
-                    try log.append(conflicts.changes, origin: conflicts.origin)
-                    try markApplied(MutationID(origin: conflicts.origin, counter: conflicts.counter), db)
-                    // The server's own conflict records are in the log; its outbox is not used.
-                    try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(conflicts.counter)])
-                }
+                if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
                 let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
                 for customer in touched.sorted() {
                     guard let before = scopesBefore[customer] ?? nil,
@@ -122,7 +117,7 @@ extension ServerStore {
         var checked = Set<RecordKey>()
         var customers = Set<String>()
         for change in mutation.changes where checked.insert(RecordKey(table: change.table, record: change.record)).inserted {
-            switch try scope.owner(of: change.table, change.record, pending: mutation.changes) {
+            switch try scope.owner(of: change.table, change.record, pending: mutation.changes[...]) {
             case .unknown(let table, let id):
                 return "\(table.noun) \(id.prefix(8)) is unknown to the server; sync the change that created it first"
             case .customer(let id):

@@ -123,15 +123,14 @@ struct KPIServerCommand: ParsableCommand {
         @Flag(help: "Print CSV instead of a table.") var csv = false
 
         func run() throws -> (KPIQuery, KPIFacts) {
-            let now = Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
+            let store = try options.folder.openStore()
+            defer { try? store.close() }
             let query: KPIQuery
             do {
-                query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: now)
+                query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: store.localNow)
             } catch {
                 throw ValidationError(error.body.message)
             }
-            let store = try options.folder.openStore()
-            defer { try? store.close() }
             return (query, query.select(try store.kpiFacts(for: nil)))
         }
     }
