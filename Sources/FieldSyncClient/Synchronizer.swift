@@ -19,6 +19,14 @@ public struct SyncSummary: Sendable, Equatable {
 
 /// Push the outbox and pull what is new, one round trip per page, until the
 /// server has nothing more and the outbox nothing unsent.
+///
+/// Round trips are pipelined one deep: as soon as an answer arrives, the next
+/// request (the following outbox page, and the changes after the answer's
+/// cursor) is on its way while this replica stores the answer. The next request
+/// already asks from the new cursor and pushes only mutations after those just
+/// sent, so nothing is sent twice; if storing fails, the request in flight is
+/// cancelled and, like any interrupted sync, the next one starts again from what
+/// was stored (the server ignores mutations it has applied already).
 public struct Synchronizer: Sendable {
     public var maxMutationsPerPage = 500
     public var maxBytesPerPage = 4 << 20
@@ -30,47 +38,93 @@ public struct Synchronizer: Sendable {
                      progress: @Sendable (SyncSummary) -> Void = { _ in }) async throws -> SyncSummary {
         guard let me = try replica.identity()?.node else { throw StoreError.notInitialized("this replica") }
         var summary = SyncSummary()
-        var pushedThrough: UInt64 = 0
         var skewRetries = 0
-        while true {
-            let mutations = try replica.outboxBodies(after: pushedThrough, maxMutations: maxMutationsPerPage, maxBytes: maxBytesPerPage)
-            let sent = replica.wallClock()
+        var next: Task<RoundTrip, any Error>? = start(replica, binding, client, after: 0, cursor: try replica.syncCursor())
+        while let inFlight = next {
+            next = nil
+            let round: RoundTrip
+            do {
+                round = try await inFlight.value
+            } catch let skew as ClockSkew where skewRetries < 2 {
+                // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
+                skewRetries += 1
+                try replica.setClockOffset(Int64(skew.serverTime) - Int64(skew.sentAt))
+                try replica.restampOutbox()
+                next = start(replica, binding, client, after: skew.after, cursor: try replica.syncCursor())
+                continue
+            } catch let skew as ClockSkew {
+                throw skew.error
+            }
+            let response = round.response
+            if try response.more || replica.hasOutbox(after: round.pushedThrough) {
+                next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor)
+            }
+            do {
+                // The server's clock at the midpoint of the round trip.
+                let midpoint = Int64(round.sentAt) + (Int64(round.receivedAt) - Int64(round.sentAt)) / 2
+                let learnt = Int64(response.serverTime) - midpoint
+                try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
+
+                let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
+                let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
+                let report = try replica.finishExchange(
+                    pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected,
+                    syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
+                summary.roundTrips += 1
+                summary.pushed += acknowledged.count
+                summary.pulled += response.changes.count
+                summary.conflicts += report.conflictsCreated.count
+                    + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
+                summary.rejected += rejected
+                progress(summary)
+                // Storing the answer may have added a mutation (conflict records this replica was first to see).
+                if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
+                    next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor)
+                }
+            } catch {
+                next?.cancel()
+                _ = try? await next?.value
+                throw error
+            }
+        }
+        return summary
+    }
+
+    /// One answered request: what it pushed and when it left and came back.
+    struct RoundTrip: Sendable {
+        var response: SyncResponse
+        /// The last outbox counter this request carried (or the one before it, if it carried none).
+        var pushedThrough: UInt64
+        var sentAt: UInt64
+        var receivedAt: UInt64
+    }
+
+    /// A `clock_skew` refusal, with what the retry needs.
+    struct ClockSkew: Error {
+        var error: SyncError
+        var serverTime: UInt64
+        var sentAt: UInt64
+        var after: UInt64
+    }
+
+    /// Sends the outbox page after `counter` with a pull from `cursor`.
+    private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, after counter: UInt64, cursor: Int64) -> Task<RoundTrip, any Error> {
+        let (maxMutations, maxBytes, maxChanges) = (maxMutationsPerPage, maxBytesPerPage, maxChangesPerPage)
+        return Task {
+            let mutations = try replica.outboxBodies(after: counter, maxMutations: maxMutations, maxBytes: maxBytes)
+            let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
-            let body = WireJSON.syncRequest(cursor: try replica.syncCursor(), clientTime: UInt64(max(0, Int64(sent) + offset)),
-                                            maxChanges: maxChangesPerPage, mutationBodies: mutations.map(\.body))
+            let body = WireJSON.syncRequest(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
+                                            maxChanges: maxChanges, mutationBodies: mutations.map(\.body))
             let response: SyncResponse
             do {
                 response = try await client.exchange(body: body, token: binding.token)
-            } catch let error as SyncError where error.code == ErrorCode.clockSkew && skewRetries < 2 {
-                // The server refused our stamps: learn the offset, fix the unsent changes, retry.
+            } catch let error as SyncError where error.code == ErrorCode.clockSkew {
                 guard let serverTime = error.serverTime else { throw error }
-                skewRetries += 1
-                try replica.setClockOffset(Int64(serverTime) - Int64(sent))
-                try replica.restampOutbox()
-                continue
+                throw ClockSkew(error: error, serverTime: serverTime, sentAt: sentAt, after: counter)
             }
-            let received = replica.wallClock()
-            // The server's clock at the midpoint of the round trip.
-            let midpoint = Int64(sent) + (Int64(received) - Int64(sent)) / 2
-            let learnt = Int64(response.serverTime) - midpoint
-            try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
-
-            let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
-            let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
-            let report = try replica.finishExchange(
-                pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected,
-                syncedAt: Timestamp(epochSeconds: Int64(received / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
-            summary.roundTrips += 1
-            summary.pushed += acknowledged.count
-            summary.pulled += response.changes.count
-            summary.conflicts += report.conflictsCreated.count
-                + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
-            summary.rejected += rejected
-            progress(summary)
-            pushedThrough = mutations.last?.counter ?? pushedThrough
-            if !response.more, try replica.outboxBodies(after: pushedThrough, maxMutations: 1, maxBytes: .max).isEmpty {
-                return summary
-            }
+            return RoundTrip(response: response, pushedThrough: mutations.last?.counter ?? counter,
+                             sentAt: sentAt, receivedAt: replica.wallClock())
         }
     }
 }

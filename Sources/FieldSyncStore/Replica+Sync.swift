@@ -38,6 +38,13 @@ extension Replica {
         }
     }
 
+    /// Whether the outbox holds a mutation after `counter` (not yet sent in this sync).
+    public func hasOutbox(after counter: UInt64) throws -> Bool {
+        try writer.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE counter > ?)"), arguments: [Int64(counter)]) ?? false
+        }
+    }
+
     /// Records one sync exchange in one transaction: merges the pulled
     /// changes, stores the new cursor, drops the acknowledged outbox entries
     /// and remembers refusals. Nothing is dropped that was not acknowledged.
