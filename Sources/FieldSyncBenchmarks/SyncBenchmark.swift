@@ -20,6 +20,11 @@ enum SyncBenchmark {
         var serverPeak: Int
         var pushPeak: Int
         var pullPeak: Int
+        /// CPU seconds (user + system) of the server during the push and the pull, and of each laptop's sync.
+        var serverPushCPU: Double
+        var serverPullCPU: Double
+        var pushCPU: Double
+        var pullCPU: Double
         var noOpLatencies: [Double]
         var identical: Bool
     }
@@ -66,15 +71,22 @@ enum SyncBenchmark {
             laptops.append(home)
         }
 
+        let serverStart = ChildProcess.cpuSeconds(of: server.pid)
         let pushStart = DispatchTime.now().uptimeNanoseconds
         let push = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[0]]).wait()
         let pushSeconds = Double(DispatchTime.now().uptimeNanoseconds - pushStart) / 1e9
+        let serverPushed = ChildProcess.cpuSeconds(of: server.pid)
         let pullStart = DispatchTime.now().uptimeNanoseconds
         let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
         let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9
-        // Each sync child reports its own VmHWM: a spawned child's ru_maxrss carries the parent's across exec.
-        let pushPeak = Int((try? String(contentsOfFile: laptops[0] + "/peak", encoding: .utf8)) ?? "") ?? 0
-        let pullPeak = Int((try? String(contentsOfFile: laptops[1] + "/peak", encoding: .utf8)) ?? "") ?? 0
+        let serverPulled = ChildProcess.cpuSeconds(of: server.pid)
+        // Each sync child reports its own VmHWM and CPU time: a spawned child's ru_maxrss carries the parent's across exec.
+        func report(_ home: String) -> (peak: Int, cpu: Double) {
+            let words = ((try? String(contentsOfFile: home + "/peak", encoding: .utf8)) ?? "").split(separator: " ")
+            return (words.first.flatMap { Int($0) } ?? 0, words.dropFirst().first.flatMap { Double($0) } ?? 0)
+        }
+        let (pushPeak, pushCPU) = report(laptops[0])
+        let (pullPeak, pullCPU) = report(laptops[1])
         guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
 
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
@@ -94,7 +106,9 @@ enum SyncBenchmark {
 
         let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
         return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
-                      pushPeak: pushPeak, pullPeak: pullPeak, noOpLatencies: latencies.sorted(), identical: identical)
+                      pushPeak: pushPeak, pullPeak: pullPeak,
+                      serverPushCPU: serverPushed - serverStart, serverPullCPU: serverPulled - serverPushed, pushCPU: pushCPU, pullCPU: pullCPU,
+                      noOpLatencies: latencies.sorted(), identical: identical)
     }
 
     static func waitForPort(_ file: String) throws -> Int {
@@ -132,7 +146,8 @@ enum SyncBenchmark {
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         _ = try await Synchronizer().sync(replica, binding: binding, client: client)
         try await client.shutdown()
-        try String(ChildProcess.peakResidentBytes(of: getpid())).write(toFile: home + "/peak", atomically: true, encoding: .utf8)
+        let cpu = ChildProcess.cpuSeconds(of: getpid())
+        try "\(ChildProcess.peakResidentBytes(of: getpid())) \(cpu)".write(toFile: home + "/peak", atomically: true, encoding: .utf8)
     }
 }
 
@@ -161,6 +176,16 @@ struct ChildProcess {
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
+    }
+
+    /// User + system CPU seconds of a running process (Linux, /proc/PID/stat).
+    static func cpuSeconds(of pid: pid_t) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // After "pid (comm)": state is field 3, utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// VmHWM of a running process (Linux).

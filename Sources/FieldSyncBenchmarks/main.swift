@@ -116,6 +116,8 @@ if arguments.runs("sync") {
     print(String(format: "    peak memory: server %.0f MiB, pushing laptop %.0f MiB, pulling laptop %.0f MiB; replicas identical: %@",
                  Double(result.serverPeak) / 1_048_576, Double(result.pushPeak) / 1_048_576, Double(result.pullPeak) / 1_048_576,
                  result.identical ? "yes" : "NO"))
+    print(String(format: "    CPU time: server %.1f s during the push + %.1f s during the pull; pushing laptop %.1f s, pulling laptop %.1f s",
+                 result.serverPushCPU, result.serverPullCPU, result.pushCPU, result.pullCPU))
     let latencies = result.noOpLatencies
     print(String(format: "    sync with nothing to do (300 runs): p50 %.2f ms, p99 %.2f ms",
                  latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)]))

@@ -12,7 +12,23 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case conflict = "conflicts"
     case calendarDay = "calendar_days"
 
-    public var schema: RecordSchema { RecordSchema.all[self]! }
+    public var schema: RecordSchema { RecordSchema.inKindOrder[ordinal] }
+
+    /// Position in `allCases`: the hot paths look schemas up per change, without hashing.
+    var ordinal: Int {
+        switch self {
+        case .customer: 0
+        case .contact: 1
+        case .agreement: 2
+        case .visit: 3
+        case .fault: 4
+        case .faultNote: 5
+        case .complaint: 6
+        case .complaintNote: 7
+        case .conflict: 8
+        case .calendarDay: 9
+        }
+    }
 
     /// The word a person reads in messages: "customer", "fault note".
     public var noun: String {

@@ -30,6 +30,9 @@ public struct RecordSchema: Sendable {
     public static let dispatchStates = ["not-dispatched", "dispatched", "on-site", "done"]
     public static let calendarDayKinds = ["holiday", "workday"]
 
+    /// `all` as an array in `RecordKind.allCases` order, indexed by `RecordKind.ordinal`.
+    static let inKindOrder: [RecordSchema] = RecordKind.allCases.map { all[$0]! }
+
     public static let all: [RecordKind: RecordSchema] = {
         let schemas = [
             RecordSchema(.customer, [

@@ -145,7 +145,11 @@ extension JSONReader.Parser {
         try object("mutation") { parser, key in
             switch key {
             case "origin": origin = try parser.node("origin")
-            case "counter": counter = try parser.unsigned("counter")
+            case "counter":
+                // Counters are SQLite integers on both sides.
+                let value = try parser.unsigned("counter")
+                guard value <= UInt64(Int64.max) else { throw WireJSON.DecodingError(description: "counter must be at most \(Int64.max)") }
+                counter = value
             case "user": user = try parser.nullable { try $0.string("user") }
             case "changes":
                 var list: [FieldChange] = []
@@ -179,7 +183,7 @@ extension JSONReader.Parser {
                     let name = try string("table")
                     guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
                     table = kind
-                case "record": record = try string("record")
+                case "record": record = try recordID()
                 case "field": field = try string("field")
                 case "value": value = try fieldValue()
                 case "hlc": hlc = try unsigned("hlc")
@@ -295,12 +299,13 @@ extension JSONReader.Parser {
 
     mutating func unsigned(_ name: String) throws -> UInt64 {
         skipSpace()
-        let failure = WireJSON.DecodingError(description: "\(name) must be a non-negative whole number")
-        guard index < bytes.count else { throw failure }
+        // Messages are built only on failure: this runs twice per change.
+        func failure() -> WireJSON.DecodingError { WireJSON.DecodingError(description: "\(name) must be a non-negative whole number") }
+        guard index < bytes.count else { throw failure() }
         switch try number() {
         case .int(let number) where number >= 0: return UInt64(number)
         case .unsigned(let number): return number
-        default: throw failure
+        default: throw failure()
         }
     }
 
@@ -317,8 +322,8 @@ extension JSONReader.Parser {
     /// 16 hex digits, read without making a string.
     mutating func node(_ name: String) throws -> NodeID {
         skipSpace()
-        let failure = WireJSON.DecodingError(description: "\(name) must be 16 hex digits")
-        guard index + 18 <= bytes.count, bytes[index] == UInt8(ascii: "\""), bytes[index + 17] == UInt8(ascii: "\"") else { throw failure }
+        func failure() -> WireJSON.DecodingError { WireJSON.DecodingError(description: "\(name) must be 16 hex digits") }
+        guard index + 18 <= bytes.count, bytes[index] == UInt8(ascii: "\""), bytes[index + 17] == UInt8(ascii: "\"") else { throw failure() }
         var raw: UInt64 = 0
         for offset in 1...16 {
             let byte = bytes[index + offset]
@@ -327,7 +332,7 @@ extension JSONReader.Parser {
             case 0x30...0x39: digit = byte - 0x30
             case 0x61...0x66: digit = byte - 0x61 + 10
             case 0x41...0x46: digit = byte - 0x41 + 10
-            default: throw failure
+            default: throw failure()
             }
             raw = raw << 4 | UInt64(digit)
         }
@@ -388,6 +393,8 @@ enum JSONReader {
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// The record id of the change read last.
+        var lastRecord = ""
 
         func error(_ text: String) -> WireJSON.DecodingError {
             WireJSON.DecodingError(description: "invalid JSON at byte \(index): \(text)")
@@ -468,6 +475,8 @@ enum JSONReader {
 
         mutating func number() throws -> Value {
             let start = index
+            if let integer = integer() { return integer }
+            index = start
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
             var integral = true
             while index < bytes.count {
@@ -485,6 +494,47 @@ enum JSONReader {
             if integral, let number = UInt64(text) { return .unsigned(number) }
             guard let number = Double(text) else { throw error("bad number") }
             return .double(number)
+        }
+
+        /// A plain integer read without building a string (stamps and counters
+        /// are most of a sync body's numbers), or nil to take the general path.
+        private mutating func integer() -> Value? {
+            var negative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+            let digits = index
+            var magnitude: UInt64 = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+                let (sum, carry) = times10.addingReportingOverflow(UInt64(bytes[index] - 0x30))
+                guard !overflow, !carry else { return nil }
+                magnitude = sum
+                index += 1
+            }
+            guard index > digits else { return nil }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") || bytes[index] | 0x20 == UInt8(ascii: "e") { return nil }
+            if !negative { return magnitude <= UInt64(Int64.max) ? .int(Int64(magnitude)) : .unsigned(magnitude) }
+            if magnitude <= UInt64(Int64.max) { return .int(-Int64(magnitude)) }
+            return magnitude == UInt64(Int64.max) + 1 ? .int(.min) : nil
+        }
+
+        /// A change's record id; one equal to the previous change's comes back as
+        /// that same string, without a new allocation (a record's changes travel together).
+        mutating func recordID() throws -> String {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw WireJSON.DecodingError(description: "record must be a string") }
+            let start = index + 1
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let text = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                let same = lastRecord.utf8.count == text.count
+                    && (lastRecord.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(text) } ?? lastRecord.utf8.elementsEqual(text))
+                index = end + 1
+                if !same { lastRecord = String(decoding: text, as: UTF8.self) }
+                return lastRecord
+            }
+            lastRecord = try string()
+            return lastRecord
         }
 
         mutating func string() throws -> String {

@@ -46,10 +46,10 @@ extension ServerStore {
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
+            let applied = try appliedAmong(request.mutations, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                let seen = try db.cachedStatement(sql: "SELECT 1 FROM applied_mutations WHERE origin = ? AND counter = ?")
-                if try Bool.fetchOne(seen, arguments: [mutation.origin.description, Int64(mutation.counter)]) == true {
+                if applied.contains(id) {
                     accepted.append(id)
                     continue
                 }
@@ -86,6 +86,19 @@ extension ServerStore {
                                         cursor: page.cursor, more: page.more, serverTime: now)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
+    }
+
+    /// Which of these mutations this server applied before (a retried push), in one query per origin.
+    private func appliedAmong(_ mutations: [Mutation], _ db: Database) throws -> Set<MutationID> {
+        var applied = Set<MutationID>()
+        for (origin, group) in Dictionary(grouping: mutations, by: \.origin) {
+            let counters = group.map(\.counter)
+            let rows = try Int64.fetchCursor(
+                db.cachedStatement(sql: "SELECT counter FROM applied_mutations WHERE origin = ? AND counter BETWEEN ? AND ?"),
+                arguments: [origin.description, Int64(counters.min()!), Int64(counters.max()!)])
+            while let counter = try rows.next() { applied.insert(MutationID(origin: origin, counter: UInt64(counter))) }
+        }
+        return applied
     }
 
     private func markApplied(_ id: MutationID, _ db: Database) throws {

@@ -8,6 +8,12 @@ import Testing
 @Suite struct ConvergenceTests {
     static let firstSeed: UInt64 = 0xF1E1_D5
 
+    @Test func everyKindFindsItsOwnSchema() {
+        for kind in RecordKind.allCases {
+            #expect(kind.schema.kind == kind)
+        }
+    }
+
     @Test func randomSchedulesConverge() {
         for index in 0..<2_000 {
             let seed = Self.firstSeed &+ UInt64(index)

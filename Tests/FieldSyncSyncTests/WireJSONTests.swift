@@ -55,6 +55,36 @@ import Testing
         #expect(badNode?.description == "origin must be 16 hex digits")
     }
 
+    /// Integers are read without building strings, at the edges of Int64 and UInt64 too;
+    /// a repeated record id is reused, an escaped one decoded.
+    @Test func numbersAndRepeatedRecordIdsReadBack() throws {
+        let node = NodeID(rawValue: 0xA1)
+        let values: [FieldValue] = [.int(.min), .int(.max), .int(0), .int(-1), .int(7), .text("x")]
+        let records = ["same", "same", "same", "other \"quoted\"", "other \"quoted\"", "same"]
+        let changes = zip(values, records).enumerated().map { index, pair in
+            FieldChange(table: .visit, record: pair.1, field: "f\(index)", value: pair.0,
+                        hlc: HLC(rawValue: index == 0 ? UInt64.max : UInt64(index)), node: node, base: HLC(rawValue: UInt64(Int64.max) + UInt64(index)))
+        }
+        let mutation = Mutation(origin: node, counter: UInt64(Int64.max), changes: changes)
+        let request = try WireJSON.decodeSyncRequest(WireJSON.syncRequest(cursor: 0, clientTime: 1, maxChanges: nil, mutationBodies: [mutation.jsonBytes()]))
+        #expect(request.mutations == [mutation])
+
+        func value(_ json: String) throws -> FieldValue {
+            let change = #"{"table":"visits","record":"r","field":"f","value":\#(json),"hlc":1,"node":"00000000000000a1","base":0}"#
+            let body = #"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"changes":[\#(change)]}]}"#
+            return try #require(try WireJSON.decodeSyncRequest(Array(body.utf8)).mutations.first?.changes.first).value
+        }
+        #expect(try value("-0") == .int(0))
+        #expect(try value("12") == .int(12))
+        for bad in ["1.5", "1e3", "9223372036854775808", "-9223372036854775809", "-"] {
+            #expect(throws: (any Error).self, "\(bad)") { try value(bad) }
+        }
+        let tooLarge = #expect(throws: WireJSON.DecodingError.self) {
+            try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":9223372036854775808,"changes":[]}]}"#.utf8))
+        }
+        #expect(tooLarge?.description == "counter must be at most 9223372036854775807")
+    }
+
     /// Keys are matched after unescaping, unknown keys are skipped, key order is free.
     @Test func keysMayBeEscapedReorderedOrUnknown() throws {
         let text = #"{"mutations":[],"extra":{"nested":[1,2,{"x":null}]},"client_time":9,"cursor":5}"#
