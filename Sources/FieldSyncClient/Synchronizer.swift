@@ -28,9 +28,9 @@ public struct SyncSummary: Sendable, Equatable {
 /// cancelled and, like any interrupted sync, the next one starts again from what
 /// was stored (the server ignores mutations it has applied already).
 public struct Synchronizer: Sendable {
-    public var maxMutationsPerPage = 500
+    public var maxMutationsPerPage = 1_000
     public var maxBytesPerPage = 4 << 20
-    public var maxChangesPerPage = 5_000
+    public var maxChangesPerPage = 10_000
 
     public init() {}
 

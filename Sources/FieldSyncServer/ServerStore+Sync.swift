@@ -8,7 +8,7 @@ import HTTPTypes
 /// Bounds of one sync exchange.
 public struct SyncLimits: Sendable {
     /// Most changes returned in one page.
-    public var maxChanges = 5_000
+    public var maxChanges = 10_000
     /// About the most bytes of changes returned in one page.
     public var maxBytes = 4 << 20
     /// A push whose sender's clock differs from the server's by more than this

@@ -258,7 +258,7 @@ import Testing
         _ = try alice.replica.write(actions: visits)
         let pushed = try await alice.sync()
         #expect(pushed.pushed == 1_501)
-        #expect(pushed.roundTrips >= 4, "500 mutations per page")
+        #expect(pushed.roundTrips >= 2, "1,000 mutations per page")
         let pulled = try await bob.sync()
         #expect(pulled.pulled == 1 * 3 + 1_500 * 4)
         #expect(pulled.roundTrips >= 4, "2,000 changes per page")
