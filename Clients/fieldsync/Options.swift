@@ -17,9 +17,10 @@ struct HomeOption: ParsableArguments {
     var databasePath: String { (folder as NSString).appendingPathComponent(Replica.fileName) }
 
     /// Opens the replica, or explains how to create one.
-    func open() throws -> Replica {
+    /// `checkpointInBackground` for a sync's run of commits (see `Replica.open`).
+    func open(checkpointInBackground: Bool = false) throws -> Replica {
         guard FileManager.default.fileExists(atPath: databasePath) else { throw StoreError.notInitialized(folder) }
-        return try Replica.open(path: databasePath)
+        return try Replica.open(path: databasePath, checkpointInBackground: checkpointInBackground)
     }
 }
 
@@ -30,7 +31,7 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON (stable keys; times ISO 8601 with offset) instead of a table.")
     var json = false
 
-    func open() throws -> Replica { try location.open() }
+    func open(checkpointInBackground: Bool = false) throws -> Replica { try location.open(checkpointInBackground: checkpointInBackground) }
 }
 
 /// Times typed on the command line.

@@ -50,7 +50,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let replica = try options.open()
+        let replica = try options.open(checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
         }
@@ -63,8 +63,10 @@ struct SyncCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\rsyncing… pushed \(progress.pushed) actions, pulled \(progress.pulled) changes".utf8))
             }
             try await client.shutdown()
+            try replica.close()
         } catch {
             try? await client.shutdown()
+            try? replica.close()
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             throw error
         }

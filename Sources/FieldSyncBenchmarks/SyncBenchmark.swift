@@ -141,11 +141,12 @@ enum SyncBenchmark {
 
     /// `--role sync`: one `fieldsync sync` of the replica in `home`.
     static func sync(home: String) async throws {
-        let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName))
+        let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName), checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: home) else { throw BenchError("not enrolled: \(home)") }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         _ = try await Synchronizer().sync(replica, binding: binding, client: client)
         try await client.shutdown()
+        try replica.close()
         let cpu = ChildProcess.cpuSeconds(of: getpid())
         try "\(ChildProcess.peakResidentBytes(of: getpid())) \(cpu)".write(toFile: home + "/peak", atomically: true, encoding: .utf8)
     }

@@ -37,6 +37,7 @@ extension ServerStore {
                               "this device's clock is off by \(skew / 60_000) minutes; its changes are re-stamped and sent again",
                               serverTime: now)
         }
+        defer { replica.checkpointer?.poke() }
         return try writer.write { db in
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             try db.cachedStatement(sql: "UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)")

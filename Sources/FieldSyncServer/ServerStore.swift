@@ -21,7 +21,8 @@ public struct ServerStore: Sendable {
     }
 
     public static func open(folder: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> ServerStore {
-        try ServerStore(replica: Replica.open(path: (folder as NSString).appendingPathComponent(fileName), wallClock: wallClock))
+        try ServerStore(replica: Replica.open(path: (folder as NSString).appendingPathComponent(fileName), wallClock: wallClock,
+                                             checkpointInBackground: true))
     }
 
     /// The server's own tables, next to the replica's (whose migrations are named without the `server-` prefix).
@@ -86,7 +87,7 @@ public struct ServerStore: Sendable {
 
     /// Closes the database (checkpointing the WAL) after the last request.
     public func close() throws {
-        try writer.close()
+        try replica.close()
     }
 }
 

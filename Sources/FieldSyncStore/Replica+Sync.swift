@@ -52,6 +52,7 @@ extension Replica {
     public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
                                rejected: [RejectedMutation], syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
+        defer { checkpointer?.poke() }
         return try writer.write { db in
             let report = try Self.apply(changes[...], now: now, db)
             try Self.setMeta(MetaKey.cursor, String(cursor), db)

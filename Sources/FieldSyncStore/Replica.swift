@@ -11,18 +11,27 @@ public struct Replica: Sendable {
     public let writer: any DatabaseWriter
     /// Milliseconds since the Unix epoch; injected so tests control time.
     public let wallClock: @Sendable () -> UInt64
+    /// Set when the replica was opened for long runs of commits (`open(path:checkpointInBackground:)`).
+    public let checkpointer: WALCheckpointer?
 
     public static let fileName = "replica.sqlite"
 
-    public init(writer: any DatabaseWriter, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws {
+    public init(writer: any DatabaseWriter, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
+                checkpointer: WALCheckpointer? = nil) throws {
         self.writer = writer
         self.wallClock = wallClock
+        self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
     }
 
     /// Opens (creating if needed) the replica database file at `path`, in WAL
     /// mode with `synchronous=FULL`: an acknowledged write survives a power cut.
-    public static func open(path: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> Replica {
+    ///
+    /// `checkpointInBackground` is for a server and a sync, which commit page
+    /// after page: the log is copied back into the file on another thread
+    /// (`WALCheckpointer`) instead of inside every thousandth page's commit.
+    public static func open(path: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
+                            checkpointInBackground: Bool = false) throws -> Replica {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -30,8 +39,18 @@ public struct Replica: Sendable {
             // 32 MiB of page cache (SQLite's default is 2 MiB): a first sync of a
             // province-sized scope touches indexes larger than the default.
             try db.execute(sql: "PRAGMA cache_size = -32768")
+            if checkpointInBackground {
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.walPagesBeforeWriterCheckpoints)")
+            }
         }
-        return try Replica(writer: DatabasePool(path: path, configuration: configuration), wallClock: wallClock)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        return try Replica(writer: pool, wallClock: wallClock, checkpointer: checkpointInBackground ? WALCheckpointer(path: path) : nil)
+    }
+
+    /// Closes the database; a checkpoint of the whole log happens on the way.
+    public func close() throws {
+        try checkpointer?.close()
+        try writer.close()
     }
 
     public static func inMemory(wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> Replica {
