@@ -121,6 +121,11 @@ if arguments.runs("sync") {
     let latencies = result.noOpLatencies
     print(String(format: "    sync with nothing to do (300 runs): p50 %.2f ms, p99 %.2f ms",
                  latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)]))
+    if !merge.isEmpty {
+        // Every record is merged twice (server, then laptop B), one after the other.
+        let bound = median(merge) / 2
+        report("    bound of this design: two merge-applies in series, all else free", rate: bound, unit: "records/s", extra: ratio(bound))
+    }
     if !result.identical { problems.append("laptop B does not hold laptop A's records") }
 }
 

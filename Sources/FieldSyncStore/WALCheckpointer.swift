@@ -21,7 +21,7 @@ public final class WALCheckpointer: Sendable {
 
     init(path: String) throws {
         var configuration = Configuration()
-        configuration.busyMode = .immediateError
+        configuration.busyMode = .timeout(10)
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
