@@ -11,7 +11,10 @@ struct HomeOption: ParsableArguments {
     var folder: String {
         if let home { return home }
         if let env = ProcessInfo.processInfo.environment["FIELDSYNC_HOME"], !env.isEmpty { return env }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".fieldsync").path
+        // $HOME first, as a shell's ~ does (Foundation on Linux reads the password database).
+        let userHome = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return (userHome as NSString).appendingPathComponent(".fieldsync")
     }
 
     var databasePath: String { (folder as NSString).appendingPathComponent(Replica.fileName) }

@@ -77,7 +77,8 @@ struct Serve: AsyncParsableCommand {
         let folder = options.folder
         if !folder.isInitialized {
             let result = try folder.initialize(hosts: [host], branch: nil, certificate: nil)
-            print("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")")
+            // Unbuffered like the "listening" line below, so a log file shows them in order.
+            FileHandle.standardOutput.write(Data("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")\n".utf8))
         }
         let settings = try folder.settings()
         let tls = try TLSConfiguration.fieldSyncServer(

@@ -105,6 +105,16 @@ import Testing
         #expect(try ok("verify") == "ok")
     }
 
+    /// Without --home or $FIELDSYNC_HOME the replica is in $HOME/.fieldsync, as a shell's ~ would say.
+    @Test func defaultReplicaFolderFollowsHOME() throws {
+        let home = folder.path("user-home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let plain = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": "", "HOME": home])
+        let result = try plain.run(["init", "--user", "Li Wei"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: home + "/.fieldsync/" + Replica.fileName))
+    }
+
     @Test func noReplicaSaysHowToCreateOne() throws {
         let result = try cli.run(["status"])
         #expect(result.status == 66)
