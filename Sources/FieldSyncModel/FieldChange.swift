@@ -58,6 +58,9 @@ public struct FieldChange: Hashable, Sendable, Codable {
 
 /// One user action: the field changes it made, identified by (origin, counter)
 /// so a retried delivery is applied once.
+///
+/// In JSON the changes are `records` (`RecordChanges`); a body written before
+/// that form, with one object per change under `changes`, still reads.
 public struct Mutation: Hashable, Sendable, Codable {
     public var origin: NodeID
     public var counter: UInt64
@@ -69,5 +72,29 @@ public struct Mutation: Hashable, Sendable, Codable {
         self.counter = counter
         self.user = user
         self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, counter, user, records, changes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        origin = try container.decode(NodeID.self, forKey: .origin)
+        counter = try container.decode(UInt64.self, forKey: .counter)
+        user = try container.decodeIfPresent(String.self, forKey: .user)
+        if let records = try container.decodeIfPresent([RecordChanges].self, forKey: .records) {
+            changes = RecordChanges.changes(records)
+        } else {
+            changes = try container.decode([FieldChange].self, forKey: .changes)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(origin, forKey: .origin)
+        try container.encode(counter, forKey: .counter)
+        try container.encodeIfPresent(user, forKey: .user)
+        try container.encode(RecordChanges.grouping(changes), forKey: .records)
     }
 }

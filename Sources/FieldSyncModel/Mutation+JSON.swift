@@ -5,7 +5,7 @@ extension Mutation {
     /// Foundation's encoder costs more than the SQLite work around it.
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(64 + changes.count * 160)
+        out.reserveCapacity(64 + changes.count * 64)
         out.append(contentsOf: #"{"origin":""#.utf8)
         out.append(contentsOf: origin.description.utf8)
         out.append(contentsOf: #"","counter":"#.utf8)
@@ -14,37 +14,10 @@ extension Mutation {
             out.append(contentsOf: #","user":"#.utf8)
             JSONText.appendString(user, to: &out)
         }
-        out.append(contentsOf: #","changes":["#.utf8)
-        for (index, change) in changes.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            change.appendJSON(to: &out)
-        }
-        out.append(contentsOf: "]}".utf8)
-        return out
-    }
-}
-
-extension FieldChange {
-    public func appendJSON(to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"table":""#.utf8)
-        out.append(contentsOf: table.rawValue.utf8)
-        out.append(contentsOf: #"","record":"#.utf8)
-        JSONText.appendString(record, to: &out)
-        out.append(contentsOf: #","field":"#.utf8)
-        JSONText.appendString(field, to: &out)
-        out.append(contentsOf: #","value":"#.utf8)
-        switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .int(let number): out.append(contentsOf: String(number).utf8)
-        case .text(let text): JSONText.appendString(text, to: &out)
-        }
-        out.append(contentsOf: #","hlc":"#.utf8)
-        out.append(contentsOf: String(hlc.rawValue).utf8)
-        out.append(contentsOf: #","node":""#.utf8)
-        out.append(contentsOf: node.description.utf8)
-        out.append(contentsOf: #"","base":"#.utf8)
-        out.append(contentsOf: String(base.rawValue).utf8)
+        out.append(contentsOf: #","records":"#.utf8)
+        RecordChanges.appendJSON(changes, to: &out)
         out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 

@@ -107,7 +107,8 @@ public struct SyncResponse: Codable, Sendable {
     /// Mutations now durable on the server (including ones it already had).
     public var accepted: [MutationID]
     public var rejected: [Rejection]
-    /// Changes in the client's scope after its cursor, in sequence order.
+    /// Changes in the client's scope after its cursor, in sequence order
+    /// (in JSON: `records`, runs of one record's changes with one stamp).
     public var changes: [FieldChange]
     /// The cursor to send next time; store it with the changes, in one transaction.
     public var cursor: Int64
@@ -126,8 +127,28 @@ public struct SyncResponse: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, changes, cursor, more
+        case accepted, rejected, records, cursor, more
         case serverTime = "server_time"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        accepted = try container.decode([MutationID].self, forKey: .accepted)
+        rejected = try container.decode([Rejection].self, forKey: .rejected)
+        changes = RecordChanges.changes(try container.decode([RecordChanges].self, forKey: .records))
+        cursor = try container.decode(Int64.self, forKey: .cursor)
+        more = try container.decode(Bool.self, forKey: .more)
+        serverTime = try container.decode(UInt64.self, forKey: .serverTime)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accepted, forKey: .accepted)
+        try container.encode(rejected, forKey: .rejected)
+        try container.encode(RecordChanges.grouping(changes), forKey: .records)
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(more, forKey: .more)
+        try container.encode(serverTime, forKey: .serverTime)
     }
 }
 

@@ -30,7 +30,7 @@ public enum WireJSON {
 
     public static func encode(_ response: SyncResponse) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(128 + response.changes.count * 200)
+        out.reserveCapacity(128 + response.changes.count * 64)
         out.append(contentsOf: #"{"accepted":["#.utf8)
         for (index, id) in response.accepted.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -45,12 +45,9 @@ public enum WireJSON {
             JSONText.appendString(rejection.reason, to: &out)
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: #"],"changes":["#.utf8)
-        for (index, change) in response.changes.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            change.appendJSON(to: &out)
-        }
-        out.append(contentsOf: #"],"cursor":"#.utf8)
+        out.append(contentsOf: #"],"records":"#.utf8)
+        RecordChanges.appendJSON(response.changes, to: &out)
+        out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(response.cursor).utf8)
         out.append(contentsOf: #","more":"#.utf8)
         out.append(contentsOf: (response.more ? "true" : "false").utf8)
@@ -117,7 +114,12 @@ public enum WireJSON {
                         list.append(Rejection(origin: origin, counter: counter, reason: try required(reason, "reason")))
                     }
                     rejected = list
+                case "records":
+                    var list: [FieldChange] = []
+                    try parser.records(into: &list)
+                    changes = list
                 case "changes":
+                    // One object per change: the form before `records`.
                     var list: [FieldChange] = []
                     try parser.array("changes") { list.append(try $0.change()) }
                     changes = list
@@ -128,7 +130,7 @@ public enum WireJSON {
                 }
             }
             return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
-                                changes: try required(changes, "changes"), cursor: try required(cursor, "cursor"),
+                                changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
                                 more: try required(more, "more"), serverTime: try required(serverTime, "server_time"))
         }
     }
@@ -151,7 +153,12 @@ extension JSONReader.Parser {
                 guard value <= UInt64(Int64.max) else { throw WireJSON.DecodingError(description: "counter must be at most \(Int64.max)") }
                 counter = value
             case "user": user = try parser.nullable { try $0.string("user") }
+            case "records":
+                var list: [FieldChange] = []
+                try parser.records(into: &list)
+                changes = list
             case "changes":
+                // One object per change: the form before `records` (outboxes written by older versions).
                 var list: [FieldChange] = []
                 try parser.array("changes") { list.append(try $0.change()) }
                 changes = list
@@ -159,7 +166,59 @@ extension JSONReader.Parser {
             }
         }
         return Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
-                        user: user, changes: try WireJSON.required(changes, "changes"))
+                        user: user, changes: try WireJSON.required(changes, "records"))
+    }
+
+    /// `[{"table":…,"record":…,"node":…,"hlc":…,"fields":[[field, value, base], …]}, …]`
+    /// (`RecordChanges`), appended to `changes` as field changes in order.
+    mutating func records(into changes: inout [FieldChange]) throws {
+        var entries: [(field: String, value: FieldValue, base: UInt64)] = []
+        try array("records") { parser in
+            var table: RecordKind?, record: String?, node: NodeID?, hlc: UInt64?
+            var hasFields = false
+            entries.removeAll(keepingCapacity: true)
+            try parser.object("record changes") { parser, key in
+                switch key {
+                case "table":
+                    let name = try parser.string("table")
+                    guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
+                    table = kind
+                case "record": record = try parser.recordID()
+                case "node": node = try parser.node("node")
+                case "hlc": hlc = try parser.unsigned("hlc")
+                case "fields":
+                    hasFields = true
+                    try parser.array("fields") { entries.append(try $0.fieldEntry()) }
+                default: try parser.skip()
+                }
+            }
+            guard hasFields else { throw WireJSON.DecodingError(description: "fields is missing") }
+            let (kind, id) = (try WireJSON.required(table, "table"), try WireJSON.required(record, "record"))
+            let (stamp, writer) = (HLC(rawValue: try WireJSON.required(hlc, "hlc")), try WireJSON.required(node, "node"))
+            for entry in entries {
+                changes.append(FieldChange(table: kind, record: id, field: entry.field, value: entry.value,
+                                           hlc: stamp, node: writer, base: HLC(rawValue: entry.base)))
+            }
+        }
+    }
+
+    /// `[field, value, base]`.
+    mutating func fieldEntry() throws -> (field: String, value: FieldValue, base: UInt64) {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else {
+            throw WireJSON.DecodingError(description: "a field entry must be [field, value, base]")
+        }
+        index += 1
+        let field = try string("field")
+        skipSpace()
+        try expect(UInt8(ascii: ","))
+        let value = try fieldValue()
+        skipSpace()
+        try expect(UInt8(ascii: ","))
+        let base = try unsigned("base")
+        skipSpace()
+        try expect(UInt8(ascii: "]"))
+        return (field, value, base)
     }
 
     /// The hot loop of a first sync: written out, without the closure `object` takes.

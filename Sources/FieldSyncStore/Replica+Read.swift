@@ -65,9 +65,13 @@ extension Replica {
     public func status() throws -> ReplicaStatus {
         try writer.read { db in
             guard let identity = try Self.identity(db) else { throw StoreError.notInitialized("this folder") }
-            // Counted by SQLite's JSON functions rather than decoding every pending mutation.
+            // Counted by SQLite's JSON functions rather than decoding every pending mutation:
+            // the fields of each record group, or the older one-object-per-change list.
             let changes = try Int.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(json_array_length(CAST(body AS TEXT), '$.changes')), 0) FROM outbox
+                SELECT COALESCE(SUM(
+                    COALESCE((SELECT SUM(json_array_length(record.value, '$.fields')) FROM json_each(CAST(body AS TEXT), '$.records') AS record), 0)
+                    + COALESCE(json_array_length(CAST(body AS TEXT), '$.changes'), 0)), 0)
+                FROM outbox
                 """) ?? 0
             let conflicts = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM conflicts WHERE resolved IS NULL OR resolved = 0

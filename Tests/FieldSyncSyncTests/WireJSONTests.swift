@@ -85,6 +85,62 @@ import Testing
         #expect(tooLarge?.description == "counter must be at most 9223372036854775807")
     }
 
+    /// A record's consecutive changes under one stamp travel as one group; a new
+    /// stamp or another record starts the next. Both codecs give back the
+    /// changes in order, and a mutation in the older one-object-per-change form still reads.
+    @Test func changesTravelGroupedByRecordAndStamp() throws {
+        let node = NodeID(rawValue: 0xA1), other = NodeID(rawValue: 0xB2)
+        func change(_ record: String, _ field: String, _ hlc: UInt64, _ writer: NodeID, base: UInt64 = 0) -> FieldChange {
+            FieldChange(table: .customer, record: record, field: field, value: .text("\(field)@\(hlc)"), hlc: HLC(rawValue: hlc), node: writer, base: HLC(rawValue: base))
+        }
+        let changes = [change("a", "name", 1, node), change("a", "level", 1, node, base: 7), change("a", "notes", 2, node),
+                       change("b", "name", 2, node), change("a", "branch", 2, node), change("a", "manager", 2, other)]
+        let mutation = Mutation(origin: node, counter: 3, changes: changes)
+        let fast = mutation.jsonBytes()
+        let text = String(decoding: fast, as: UTF8.self)
+        #expect(text.components(separatedBy: #""table":"#).count - 1 == 5, "\(text)")
+        #expect(text.contains(#"["name","name@1",0],["level","level@1",7]"#))
+        #expect(try JSONDecoder().decode(Mutation.self, from: Data(fast)) == mutation)
+        let request = try WireJSON.decodeSyncRequest(WireJSON.syncRequest(cursor: 0, clientTime: 1, maxChanges: nil, mutationBodies: [fast]))
+        #expect(request.mutations == [mutation])
+        #expect(RecordChanges.grouping(changes).count == 5)
+        #expect(RecordChanges.changes(RecordChanges.grouping(changes)) == changes)
+
+        // The form before `records`, as an outbox written by an earlier version holds it.
+        struct Legacy: Encodable { var origin: NodeID; var counter: UInt64; var changes: [FieldChange] }
+        let legacy = try JSONEncoder().encode(Legacy(origin: node, counter: 3, changes: changes))
+        #expect(try JSONDecoder().decode(Mutation.self, from: legacy) == mutation)
+        #expect(try WireJSON.decodeSyncRequest(WireJSON.syncRequest(cursor: 0, clientTime: 1, maxChanges: nil, mutationBodies: [Array(legacy)])).mutations == [mutation])
+
+        // A visit of 10 fields: well under half the bytes of one object per change.
+        let visit = (0..<10).map { FieldChange(table: .visit, record: "c0000000-0000-4000-8000-000000000001", field: "field\($0)", value: .text("value \($0)"),
+                                               hlc: HLC(rawValue: 117_964_800_000_000_000), node: node, base: .zero) }
+        let grouped = Mutation(origin: node, counter: 1, changes: visit).jsonBytes().count
+        let perChange = try JSONEncoder().encode(Legacy(origin: node, counter: 1, changes: visit)).count
+        #expect(grouped * 2 < perChange, "\(grouped) vs \(perChange) bytes")
+    }
+
+    @Test func malformedRecordGroupsAreRefusedWithAReason() {
+        func decode(_ records: String) throws -> SyncRequest {
+            try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"records":\#(records)}]}"#.utf8))
+        }
+        let cases: [(String, String)] = [
+            (#"[{"table":"customers","record":"r","node":"00000000000000a1","fields":[["name","x",0]]}]"#, "hlc is missing"),
+            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1}]"#, "fields is missing"),
+            (#"[{"table":"nope","record":"r","node":"00000000000000a1","hlc":1,"fields":[]}]"#, "unknown table 'nope' in a change"),
+            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[{"name":"x"}]}]"#, "a field entry must be [field, value, base]"),
+            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[["name","x",-1]]}]"#, "base must be a non-negative whole number"),
+        ]
+        for (records, message) in cases {
+            let error = #expect(throws: WireJSON.DecodingError.self, "\(records)") { try decode(records) }
+            #expect(error?.description == message)
+        }
+        #expect(throws: WireJSON.DecodingError.self) { try decode(#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[["name","x"]]}]"#) }
+        // Keys in any order; a group with no fields adds nothing.
+        let reordered = try? decode(#"[{"fields":[["name","x",0]],"hlc":5,"node":"00000000000000a1","record":"r","table":"customers"},{"table":"customers","record":"s","node":"00000000000000a1","hlc":5,"fields":[]}]"#)
+        #expect(reordered?.mutations.first?.changes == [FieldChange(table: .customer, record: "r", field: "name", value: .text("x"), hlc: HLC(rawValue: 5), node: NodeID(rawValue: 0xA1), base: .zero)])
+    }
+
     /// Keys are matched after unescaping, unknown keys are skipped, key order is free.
     @Test func keysMayBeEscapedReorderedOrUnknown() throws {
         let text = #"{"mutations":[],"extra":{"nested":[1,2,{"x":null}]},"client_time":9,"cursor":5}"#
