@@ -131,6 +131,10 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Flushes what the kernel still holds for earlier phases, so each measured
+/// phase starts on a quiet disk instead of absorbing their writeback.
+func quietDisk() { sync() }
+
 func measure(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()

@@ -71,11 +71,13 @@ enum SyncBenchmark {
             laptops.append(home)
         }
 
+        quietDisk()
         let serverStart = ChildProcess.cpuSeconds(of: server.pid)
         let pushStart = DispatchTime.now().uptimeNanoseconds
         let push = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[0]]).wait()
         let pushSeconds = Double(DispatchTime.now().uptimeNanoseconds - pushStart) / 1e9
         let serverPushed = ChildProcess.cpuSeconds(of: server.pid)
+        quietDisk()
         let pullStart = DispatchTime.now().uptimeNanoseconds
         let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
         let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9

@@ -44,10 +44,17 @@ var raw: [Double] = [], rawIndexed: [Double] = [], merge: [Double] = [], local: 
 var problems: [String] = []
 for round in 0..<arguments.rounds {
     func path(_ name: String) -> String { folder.appendingPathComponent("\(name)-\(round).sqlite").path }
+    defer {
+        for name in ["raw", "raw-indexed", "merge", "local"] {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path(name) + suffix) }
+        }
+    }
 
     // Raw SQLite: one transaction, one prepared INSERT, same pragmas as a replica.
     if arguments.runs("raw") {
+        quietDisk()
         raw.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw")) }))
+        quietDisk()
         rawIndexed.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw-indexed"), withParentIndex: true) }))
     }
 
@@ -56,6 +63,7 @@ for round in 0..<arguments.rounds {
         let target = try Replica.open(path: path("merge"))
         try target.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB0B), branch: nil, user: nil, createdAt: ""))
         let page = VisitRows.fieldCount * arguments.pageRecords
+        quietDisk()
         merge.append(Double(records) / (try measure {
             var start = 0
             while start < changes.count {
@@ -71,6 +79,7 @@ for round in 0..<arguments.rounds {
         let replica = try Replica.open(path: path("local"))
         try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xC0C), branch: nil, user: "bench", createdAt: ""))
         try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench customer")), ("level", .text("standard"))])])
+        quietDisk()
         local.append(Double(records) / (try measure {
             var start = 0
             while start < actions.count {
@@ -102,6 +111,7 @@ if arguments.runs("single") {
     try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xD0D), branch: nil, user: "bench", createdAt: ""))
     try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench customer")), ("level", .text("standard"))])])
     let single = min(records, 2_000)
+    quietDisk()
     let time = try measure { for action in actions.prefix(single) { try replica.write(action) } }
     report("local writes, one durable transaction per action", rate: Double(single) / time, unit: "actions/s")
     problems += try replica.verify()
