@@ -47,7 +47,7 @@ extension ServerStore {
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
-            let applied = try appliedAmong(request.mutations, db)
+            var applied = try appliedAmong(request.mutations, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
                 if applied.contains(id) {
@@ -61,6 +61,7 @@ extension ServerStore {
                 try scope.remember(mutation.changes)
                 toApply.append(mutation)
                 try markApplied(id, db)
+                applied.insert(id)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
             var conflictsCreated = 0

@@ -95,8 +95,10 @@ import Testing
         try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
         let pending = try alice.replica.outbox()
         // The request reaches the server and commits; the client never sees the answer.
-        _ = try await alice.client.exchange(
-            SyncRequest(cursor: 0, mutations: pending, clientTime: Replica.systemMilliseconds()), token: alice.binding.token)
+        // It carries the mutation twice: acknowledged twice, applied once.
+        let lost = try await alice.client.exchange(
+            SyncRequest(cursor: 0, mutations: pending + pending, clientTime: Replica.systemMilliseconds()), token: alice.binding.token)
+        #expect(lost.accepted.count == 2 && lost.rejected.isEmpty)
         #expect(try alice.replica.outbox().count == 1, "nothing is dropped without an acknowledgement")
         let summary = try await alice.sync()
         #expect(summary.pushed == 1)
