@@ -83,12 +83,12 @@ enum SyncBenchmark {
         let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9
         let serverPulled = ChildProcess.cpuSeconds(of: server.pid)
         // Each sync child reports its own VmHWM and CPU time: a spawned child's ru_maxrss carries the parent's across exec.
-        func report(_ home: String) -> (peak: Int, cpu: Double) {
+        func childFigures(_ home: String) -> (peak: Int, cpu: Double) {
             let words = ((try? String(contentsOfFile: home + "/peak", encoding: .utf8)) ?? "").split(separator: " ")
             return (words.first.flatMap { Int($0) } ?? 0, words.dropFirst().first.flatMap { Double($0) } ?? 0)
         }
-        let (pushPeak, pushCPU) = report(laptops[0])
-        let (pullPeak, pullCPU) = report(laptops[1])
+        let (pushPeak, pushCPU) = childFigures(laptops[0])
+        let (pullPeak, pullCPU) = childFigures(laptops[1])
         guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
 
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).

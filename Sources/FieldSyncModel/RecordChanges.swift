@@ -51,14 +51,20 @@ public struct RecordChanges: Hashable, Sendable, Codable {
         self.fields = fields
     }
 
+    /// Whether `change` continues the run `previous` belongs to: same table, record, node and HLC.
+    static func sameRun(_ previous: FieldChange, _ change: FieldChange) -> Bool {
+        previous.hlc == change.hlc && previous.node == change.node && previous.table == change.table && previous.record == change.record
+    }
+
     /// Runs of consecutive changes with the same table, record, node and HLC, in order.
     public static func grouping<C: Collection<FieldChange>>(_ changes: C) -> [RecordChanges] {
         var groups: [RecordChanges] = []
+        var previous: FieldChange?
         for change in changes {
+            defer { previous = change }
             let entry = Entry(field: change.field, value: change.value, base: change.base)
-            if let last = groups.indices.last, groups[last].hlc == change.hlc, groups[last].node == change.node,
-               groups[last].table == change.table, groups[last].record == change.record {
-                groups[last].fields.append(entry)
+            if let previous, sameRun(previous, change) {
+                groups[groups.count - 1].fields.append(entry)
             } else {
                 groups.append(RecordChanges(table: change.table, record: change.record, node: change.node, hlc: change.hlc, fields: [entry]))
             }
@@ -84,13 +90,13 @@ public struct RecordChanges: Hashable, Sendable, Codable {
     /// Appends `changes` as a JSON array of record groups (the sync bodies' hand-written encoder).
     public static func appendJSON<C: Collection<FieldChange>>(_ changes: C, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
-        var open: (table: RecordKind, record: String, node: NodeID, hlc: HLC)?
+        var previous: FieldChange?
         for change in changes {
-            if let current = open, current.hlc == change.hlc, current.node == change.node,
-               current.table == change.table, current.record == change.record {
+            defer { previous = change }
+            if let previous, sameRun(previous, change) {
                 out.append(UInt8(ascii: ","))
             } else {
-                if open != nil { out.append(contentsOf: "]},".utf8) }
+                if previous != nil { out.append(contentsOf: "]},".utf8) }
                 out.append(contentsOf: #"{"table":""#.utf8)
                 out.append(contentsOf: change.table.rawValue.utf8)
                 out.append(contentsOf: #"","record":"#.utf8)
@@ -100,7 +106,6 @@ public struct RecordChanges: Hashable, Sendable, Codable {
                 out.append(contentsOf: #"","hlc":"#.utf8)
                 out.append(contentsOf: String(change.hlc.rawValue).utf8)
                 out.append(contentsOf: #","fields":["#.utf8)
-                open = (change.table, change.record, change.node, change.hlc)
             }
             out.append(UInt8(ascii: "["))
             JSONText.appendString(change.field, to: &out)
@@ -114,7 +119,7 @@ public struct RecordChanges: Hashable, Sendable, Codable {
             out.append(contentsOf: String(change.base.rawValue).utf8)
             out.append(UInt8(ascii: "]"))
         }
-        if open != nil { out.append(contentsOf: "]}".utf8) }
+        if !changes.isEmpty { out.append(contentsOf: "]}".utf8) }
         out.append(UInt8(ascii: "]"))
     }
 }

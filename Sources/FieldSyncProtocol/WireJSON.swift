@@ -114,15 +114,8 @@ public enum WireJSON {
                         list.append(Rejection(origin: origin, counter: counter, reason: try required(reason, "reason")))
                     }
                     rejected = list
-                case "records":
-                    var list: [FieldChange] = []
-                    try parser.records(into: &list)
-                    changes = list
-                case "changes":
-                    // One object per change: the form before `records`.
-                    var list: [FieldChange] = []
-                    try parser.array("changes") { list.append(try $0.change()) }
-                    changes = list
+                case "records": changes = try parser.records()
+                case "changes": changes = try parser.changeObjects()
                 case "cursor": cursor = try parser.int("cursor")
                 case "more": more = try parser.bool("more")
                 case "server_time": serverTime = try parser.unsigned("server_time")
@@ -153,15 +146,8 @@ extension JSONReader.Parser {
                 guard value <= UInt64(Int64.max) else { throw WireJSON.DecodingError(description: "counter must be at most \(Int64.max)") }
                 counter = value
             case "user": user = try parser.nullable { try $0.string("user") }
-            case "records":
-                var list: [FieldChange] = []
-                try parser.records(into: &list)
-                changes = list
-            case "changes":
-                // One object per change: the form before `records` (outboxes written by older versions).
-                var list: [FieldChange] = []
-                try parser.array("changes") { list.append(try $0.change()) }
-                changes = list
+            case "records": changes = try parser.records()
+            case "changes": changes = try parser.changeObjects()
             default: try parser.skip()
             }
         }
@@ -169,9 +155,18 @@ extension JSONReader.Parser {
                         user: user, changes: try WireJSON.required(changes, "records"))
     }
 
+    /// `changes`: one object per field change, the form before `records`
+    /// (outboxes written by older versions, answers from older servers).
+    mutating func changeObjects() throws -> [FieldChange] {
+        var changes: [FieldChange] = []
+        try array("changes") { changes.append(try $0.change()) }
+        return changes
+    }
+
     /// `[{"table":…,"record":…,"node":…,"hlc":…,"fields":[[field, value, base], …]}, …]`
-    /// (`RecordChanges`), appended to `changes` as field changes in order.
-    mutating func records(into changes: inout [FieldChange]) throws {
+    /// (`RecordChanges`), as field changes in order.
+    mutating func records() throws -> [FieldChange] {
+        var changes: [FieldChange] = []
         var entries: [(field: String, value: FieldValue, base: UInt64)] = []
         try array("records") { parser in
             var table: RecordKind?, record: String?, node: NodeID?, hlc: UInt64?
@@ -200,6 +195,7 @@ extension JSONReader.Parser {
                                            hlc: stamp, node: writer, base: HLC(rawValue: entry.base)))
             }
         }
+        return changes
     }
 
     /// `[field, value, base]`.
