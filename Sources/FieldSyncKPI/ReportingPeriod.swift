@@ -20,35 +20,54 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
         public let description: String
     }
 
+    /// Years a report may cover: bounds the work of one request, and every date
+    /// in them has a four-digit year.
+    public static let years = 1970...2199
+    /// Longest range a report may cover, in days (a leap year).
+    public static let maxDays: Int64 = 366
+
     /// `2026-11` (month), `2026-W47` (ISO week), `2026-Q4` (quarter), or
-    /// `2026-11-01..2026-11-15` (both days included).
+    /// `2026-11-01..2026-11-15` (both days included, at most a year).
     public init(_ text: String) throws(ParseError) {
-        let invalid = ParseError(description: "'\(text)' is not a period; use a month (2026-11), an ISO week (2026-W47), a quarter (2026-Q4) or a range (2026-11-01..2026-11-15)")
+        let invalid = ParseError(description: "'\(text.prefix(40))' is not a period; use a month (2026-11), an ISO week (2026-W47), a quarter (2026-Q4) or a range (2026-11-01..2026-11-15)")
+        let outOfRange = ParseError(description: "'\(text.prefix(40))': reports cover the years \(Self.years.lowerBound) to \(Self.years.upperBound)")
         let ends = text.split(separator: ".", omittingEmptySubsequences: false)
         if ends.count == 3, ends[1].isEmpty {
             guard let start = LocalDate(iso: String(ends[0])), let end = LocalDate(iso: String(ends[2])) else { throw invalid }
+            guard Self.years.contains(start.components.year), Self.years.contains(end.components.year) else { throw outOfRange }
             guard start <= end else { throw ParseError(description: "'\(text)': the range ends before it starts") }
+            guard end.dayNumber - start.dayNumber < Self.maxDays else {
+                throw ParseError(description: "'\(text)': a range covers at most \(Self.maxDays) days; ask for one year at a time")
+            }
             self.init(kind: .range, start: start, end: end)
             return
         }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 4, let year = Int(parts[0]) else { throw invalid }
+        guard parts.count == 2, parts[0].count == 4, parts[0].allSatisfy(\.isASCII), let year = Int(parts[0]), year >= 0 else { throw invalid }
+        guard Self.years.contains(year) else { throw outOfRange }
         let rest = parts[1]
-        if rest.first == "W" || rest.first == "w", let week = Int(rest.dropFirst()) {
+        if rest.first == "W" || rest.first == "w", rest.count <= 3, let week = Int(rest.dropFirst()) {
             guard let monday = LocalDate.monday(ofISOWeek: week, year: year) else {
                 throw ParseError(description: "'\(text)': \(year) has no ISO week \(week)")
             }
             self.init(kind: .week, start: monday, end: monday + 6)
-        } else if rest.first == "Q" || rest.first == "q", let quarter = Int(rest.dropFirst()), (1...4).contains(quarter) {
-            let start = LocalDate(year: year, month: quarter * 3 - 2, day: 1)!
-            let next = quarter == 4 ? LocalDate(year: year + 1, month: 1, day: 1)! : LocalDate(year: year, month: quarter * 3 + 1, day: 1)!
-            self.init(kind: .quarter, start: start, end: next + -1)
-        } else if rest.count == 2, let month = Int(rest), let start = LocalDate(year: year, month: month, day: 1) {
-            let next = month == 12 ? LocalDate(year: year + 1, month: 1, day: 1)! : LocalDate(year: year, month: month + 1, day: 1)!
-            self.init(kind: .month, start: start, end: next + -1)
+        } else if rest.first == "Q" || rest.first == "q", rest.count == 2, let quarter = Int(rest.dropFirst()), (1...4).contains(quarter) {
+            self = Self.quarter(year: year, quarter: quarter)
+        } else if rest.count == 2, let month = Int(rest), (1...12).contains(month) {
+            self = Self.month(year: year, month: month)
         } else {
             throw invalid
         }
+    }
+
+    /// The month `year-month` (`month` in 1...12).
+    static func month(year: Int, month: Int) -> ReportingPeriod {
+        ReportingPeriod(kind: .month, start: .first(ofMonth: month, year: year), end: .first(ofMonth: month + 1, year: year) + -1)
+    }
+
+    static func quarter(year: Int, quarter: Int) -> ReportingPeriod {
+        let months = month(year: year, month: quarter * 3 - 2)
+        return ReportingPeriod(kind: .quarter, start: months.start, end: month(year: year, month: quarter * 3).end)
     }
 
     /// The period of the same kind holding `date` (a range becomes its month).
@@ -59,9 +78,9 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
             let monday = date + Int64(1 - date.weekday)
             return ReportingPeriod(kind: .week, start: monday, end: monday + 6)
         case .quarter:
-            return try! ReportingPeriod("\(year)-Q\((month - 1) / 3 + 1)")
+            return quarter(year: year, quarter: (month - 1) / 3 + 1)
         case .month, .range:
-            return try! ReportingPeriod("\(year)-\(month < 10 ? "0" : "")\(month)")
+            return self.month(year: year, month: month)
         }
     }
 

@@ -10,6 +10,13 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         dayNumber = daysFromCivil(year: year, month: month, day: day)
     }
 
+    /// The first day of a month; a month outside 1...12 rolls into the next or previous year.
+    public static func first(ofMonth month: Int, year: Int) -> LocalDate {
+        let zeroBased = month - 1
+        let carry = zeroBased >= 0 ? zeroBased / 12 : (zeroBased - 11) / 12
+        return LocalDate(dayNumber: daysFromCivil(year: year + carry, month: zeroBased - carry * 12 + 1, day: 1))
+    }
+
     /// `YYYY-MM-DD`.
     public init?(iso text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)

@@ -23,13 +23,23 @@ extension RecordSchema {
             if spec.required { throw RecordValidationError(field: name, "\(name) is required for a \(kind.noun)") }
             return
         }
+        if let text = value.text {
+            guard text.utf8.count <= RecordLimits.maxTextBytes else {
+                throw RecordValidationError(field: name, "\(name) is \(text.utf8.count) bytes long; at most \(RecordLimits.maxTextBytes) bytes are kept")
+            }
+            guard !text.utf8.contains(0) else { throw RecordValidationError(field: name, "\(name) contains a NUL character") }
+        }
         switch spec.type {
         case .any:
             return
-        case .text, .reference:
+        case .text:
             guard let text = value.text else { throw RecordValidationError(field: name, "\(name) must be text") }
             if spec.required, text.allSatisfy(\.isWhitespace) {
                 throw RecordValidationError(field: name, "\(name) must not be empty")
+            }
+        case .reference(let kind):
+            guard let text = value.text, RecordID.isValid(text) else {
+                throw RecordValidationError(field: name, "\(name): '\(value.description.prefix(40))' is not a \(kind.noun) id (36 characters, lowercase hex in groups 8-4-4-4-12)")
             }
         case .int:
             guard value.int != nil else { throw RecordValidationError(field: name, "\(name) must be a whole number") }

@@ -56,6 +56,17 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case manager, supervisor, province, admin
 }
 
+/// The documented bounds of one push (Protocol/SYNC.md, "Limits"), checked
+/// while it is read.
+public struct SyncRequestLimits: Sendable {
+    public var maxMutations = 1_000
+    public var maxChanges = 100_000
+    /// Longest string of any kind (ids, field names, values), in UTF-8 bytes.
+    public var maxStringBytes = RecordLimits.maxTextBytes
+
+    public init() {}
+}
+
 /// `POST /v1/sync`: push local mutations and pull what is new, in one round trip.
 public struct SyncRequest: Codable, Sendable {
     /// The last server sequence number this replica has applied (0 at first).
@@ -196,6 +207,7 @@ public enum ErrorCode {
     public static let codeInvalid = "code_invalid"
     public static let codeExpired = "code_expired"
     public static let codeUsed = "code_used"
+    public static let nodeTaken = "node_taken"
     public static let clockSkew = "clock_skew"
     public static let tooLarge = "too_large"
     public static let internalError = "internal"

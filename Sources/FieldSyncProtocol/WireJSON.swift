@@ -71,20 +71,46 @@ public enum WireJSON {
         public let description: String
     }
 
+    /// A message within the JSON grammar but over a documented size limit.
+    public struct LimitExceeded: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     // The two bulk messages are read in one pass straight into their types,
     // without an intermediate value tree: a first sync carries a million changes.
 
-    public static func decodeSyncRequest(_ bytes: some Collection<UInt8>) throws -> SyncRequest {
-        try JSONReader.read(bytes) { parser in
+    /// Reads a push, refusing it as soon as it passes `limits` (before it is
+    /// held in memory whole): `LimitExceeded` for counts, `DecodingError` for the rest.
+    public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
+        try JSONReader.read(bytes, maxStringBytes: limits.maxStringBytes) { parser in
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
-                case "cursor": cursor = try parser.int("cursor")
+                case "cursor":
+                    let value = try parser.int("cursor")
+                    guard value >= 0 else { throw DecodingError(description: "cursor must be a non-negative whole number") }
+                    cursor = value
                 case "client_time": clientTime = try parser.unsigned("client_time")
-                case "max_changes": maxChanges = try parser.nullable { try Int($0.int("max_changes")) }
+                case "max_changes":
+                    maxChanges = try parser.nullable { parser in
+                        let value = try parser.int("max_changes")
+                        guard value >= 1 else { throw DecodingError(description: "max_changes must be at least 1") }
+                        return Int(clamping: value)
+                    }
                 case "mutations":
                     var list: [Mutation] = []
-                    try parser.array("mutations") { list.append(try $0.mutation()) }
+                    var changes = 0
+                    try parser.array("mutations") { parser in
+                        guard list.count < limits.maxMutations else {
+                            throw LimitExceeded(description: "a push holds at most \(limits.maxMutations) mutations; send the rest in the next request")
+                        }
+                        let mutation = try parser.mutation()
+                        changes += mutation.changes.count
+                        guard changes <= limits.maxChanges else {
+                            throw LimitExceeded(description: "a push holds at most \(limits.maxChanges) field changes; send the rest in the next request")
+                        }
+                        list.append(mutation)
+                    }
                     mutations = list
                 default: try parser.skip()
                 }
@@ -434,10 +460,10 @@ enum JSONReader {
     }
 
     /// Runs `body` on a parser over the whole document, which must hold one value.
-    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout Parser) throws -> T) throws -> T {
+    static func read<T>(_ bytes: some Collection<UInt8>, maxStringBytes: Int = .max, _ body: (inout Parser) throws -> T) throws -> T {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer)
+            var parser = Parser(bytes: buffer, maxStringBytes: maxStringBytes)
             let result = try body(&parser)
             parser.skipSpace()
             guard parser.index == buffer.count else { throw parser.error("trailing characters") }
@@ -447,12 +473,18 @@ enum JSONReader {
 
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
+        /// Longest string accepted, in UTF-8 bytes.
+        var maxStringBytes = Int.max
         var index = 0
         /// The record id of the change read last.
         var lastRecord = ""
 
         func error(_ text: String) -> WireJSON.DecodingError {
             WireJSON.DecodingError(description: "invalid JSON at byte \(index): \(text)")
+        }
+
+        func tooLong() -> WireJSON.LimitExceeded {
+            WireJSON.LimitExceeded(description: "a string at byte \(index) is over \(maxStringBytes) bytes")
         }
 
         mutating func skipSpace() {
@@ -585,7 +617,11 @@ enum JSONReader {
                 let same = lastRecord.utf8.count == text.count
                     && (lastRecord.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(text) } ?? lastRecord.utf8.elementsEqual(text))
                 index = end + 1
-                if !same { lastRecord = String(decoding: text, as: UTF8.self) }
+                if !same {
+                    guard text.count <= maxStringBytes else { throw tooLong() }
+                    guard let decoded = String(validating: text, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+                    lastRecord = decoded
+                }
                 return lastRecord
             }
             lastRecord = try string()
@@ -601,17 +637,24 @@ enum JSONReader {
                 index += 1
             }
             guard index < bytes.count else { throw error("unterminated string") }
+            guard index - start <= maxStringBytes else { throw tooLong() }
             if bytes[index] == UInt8(ascii: "\"") {
-                defer { index += 1 }
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                // Invalid UTF-8 is refused, never repaired into U+FFFD: a value is stored as sent or not at all.
+                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string")
+                }
+                index += 1
+                return text
             }
             var scalars = Array(bytes[start..<index])
             while index < bytes.count {
                 let byte = bytes[index]
                 index += 1
+                guard scalars.count <= maxStringBytes else { throw tooLong() }
                 switch byte {
                 case UInt8(ascii: "\""):
-                    return String(decoding: scalars, as: UTF8.self)
+                    guard let text = String(validating: scalars, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+                    return text
                 case UInt8(ascii: "\\"):
                     guard index < bytes.count else { throw error("unterminated escape") }
                     let escape = bytes[index]
@@ -632,6 +675,7 @@ enum JSONReader {
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         }
                         guard let scalar = Unicode.Scalar(code) else { throw error("bad \\u escape") }
+                        guard code != 0 else { throw error("NUL character in string") }
                         scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default: throw error("bad escape")
                     }

@@ -14,34 +14,43 @@ enum ChangeLogCodec {
         var description: String { "a change-log row is malformed" }
     }
 
-    /// Encodes changes that all concern one record of `schema`'s table; every
-    /// field must be in the schema (the server validated them).
-    static func encode(_ changes: some Collection<FieldChange>, schema: RecordSchema) -> [UInt8] {
+    /// Encodes changes that all concern one record of `schema`'s table. Input
+    /// the format cannot hold (a field outside the schema, more than 65,535
+    /// changes or stamps) is refused with `Malformed`, never trapped on; the
+    /// server's limits keep a push far below it.
+    static func encode(_ changes: some Collection<FieldChange>, schema: RecordSchema) throws -> [UInt8] {
         var stamps: [FieldStamp] = []
+        var known: [FieldStamp: Int] = [:]
         var stampIndex: [Int] = []
         stampIndex.reserveCapacity(changes.count)
         for change in changes {
             let stamp = change.stamp
-            if let known = stamps.lastIndex(of: stamp) {
-                stampIndex.append(known)
+            // Most rows have one stamp: compare with the last before hashing.
+            if let last = stamps.last, last == stamp {
+                stampIndex.append(stamps.count - 1)
+            } else if let index = known[stamp] {
+                stampIndex.append(index)
             } else {
+                known[stamp] = stamps.count
                 stampIndex.append(stamps.count)
                 stamps.append(stamp)
             }
         }
+        guard let stampCount = UInt16(exactly: stamps.count), let changeCount = UInt16(exactly: changes.count) else { throw Malformed() }
         var out: [UInt8] = []
         out.reserveCapacity(4 + stamps.count * 24 + changes.count * 24)
-        append(UInt16(stamps.count), to: &out)
+        append(stampCount, to: &out)
         for stamp in stamps {
             append(stamp.hlc.rawValue, to: &out)
             append(stamp.node.rawValue, to: &out)
             append(stamp.base.rawValue, to: &out)
         }
-        append(UInt16(changes.count), to: &out)
+        append(changeCount, to: &out)
         let wide = stamps.count > 255
         for (change, stamp) in zip(changes, stampIndex) {
-            out.append(UInt8(schema.index(of: change.field)!))
-            if wide { append(UInt16(stamp), to: &out) } else { out.append(UInt8(stamp)) }
+            guard let field = schema.index(of: change.field).flatMap(UInt8.init(exactly:)) else { throw Malformed() }
+            out.append(field)
+            if wide { append(UInt16(truncatingIfNeeded: stamp), to: &out) } else { out.append(UInt8(truncatingIfNeeded: stamp)) }
             switch change.value {
             case .null:
                 out.append(0)
@@ -49,8 +58,9 @@ enum ChangeLogCodec {
                 out.append(1)
                 append(UInt64(bitPattern: number), to: &out)
             case .text(let text):
+                guard let length = UInt32(exactly: text.utf8.count) else { throw Malformed() }
                 out.append(2)
-                append(UInt32(text.utf8.count), to: &out)
+                append(length, to: &out)
                 out.append(contentsOf: text.utf8)
             }
         }

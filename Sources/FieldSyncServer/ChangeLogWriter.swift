@@ -4,18 +4,18 @@ import Foundation
 import GRDB
 
 /// Appends to the change log, after the changes are applied: one row per
-/// record per mutation, with the next sequence number and the scope (branch,
-/// manager) of the customer the record belongs to, which pulls filter on.
+/// record per mutation, with the next sequence number and the customer whose
+/// file holds the record as now stored (pulls filter on that customer's
+/// current scope). Never on what the logged changes say about parents.
 struct ChangeLogWriter {
     private let db: Database
     private let io: RecordIO
-    /// Reads the applied state, so a customer moved by this push is logged in its new scope.
-    private var scope: ScopeResolver
+    /// Stored states read so far (the writer runs after the merge and changes no record).
+    private var states: [RecordKey: RecordState?] = [:]
 
     init(_ db: Database, io: RecordIO) {
         self.db = db
         self.io = io
-        self.scope = ScopeResolver(io: io)
     }
 
     /// Logs one mutation's changes, grouped by record in order of first appearance.
@@ -31,56 +31,70 @@ struct ChangeLogWriter {
     mutating func appendOwn(_ mutation: Mutation) throws {
         try append(mutation.changes, origin: mutation.origin)
         try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
-                       arguments: [mutation.origin.description, Int64(mutation.counter)])
-        try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(mutation.counter)])
+                       arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
+        try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(clamping: mutation.counter)])
     }
 
-    /// Logs the current state of a customer's whole file (the customer, its
-    /// contacts, agreements, visits, faults, complaints, their notes and the
-    /// conflicts about any of them) again, with the stamps it has: a device that
-    /// enters the customer's new scope receives all of it, and a device that had
-    /// it applies nothing new, since merging the same write twice is a no-op.
-    mutating func appendFile(ofCustomer customer: String, origin: NodeID) throws {
-        var records: [(RecordKind, String, RecordState)] = []
-        if let state = try io.load(.customer, customer) { records.append((.customer, customer, state)) }
-        for kind in [RecordKind.contact, .agreement, .visit, .fault, .complaint] {
-            for (id, state) in try io.scan(kind, where: "customer", equals: .text(customer)) {
-                records.append((kind, id, state))
-                let notes: RecordKind? = kind == .fault ? .faultNote : kind == .complaint ? .complaintNote : nil
-                if let notes, let parentField = notes.schema.parentField?.name {
-                    for (note, noteState) in try io.scan(notes, where: parentField, equals: .text(id)) {
-                        records.append((notes, note, noteState))
-                    }
+    /// Logs the current state of a record and everything that hangs from it
+    /// (a customer's contacts, agreements, visits, faults, complaints, their
+    /// notes, and the conflicts about any of them) again, with the stamps it
+    /// has: a device that enters the new owner's scope receives all of it, and
+    /// a device that had it applies nothing new, since merging the same write
+    /// twice is a no-op.
+    mutating func appendTree(of root: RecordKey, origin: NodeID) throws {
+        var records: [(RecordKey, RecordState)] = []
+        var frontier = [root]
+        while let key = frontier.popLast() {
+            guard let state = try io.load(key.table, key.record) else { continue }
+            records.append((key, state))
+            for child in Self.childKinds(of: key.table) {
+                guard let parentField = child.schema.parentField?.name else { continue }
+                for (id, _) in try io.scan(child, where: parentField, equals: .text(key.record)) {
+                    frontier.append(RecordKey(table: child, record: id))
                 }
             }
         }
-        let ids = Set(records.map(\.1))
+        let ids = Set(records.map(\.0.record))
         for (id, state) in try io.scan(.conflict) where state.value("record", in: RecordKind.conflict.schema).text.map(ids.contains) == true {
-            records.append((.conflict, id, state))
+            records.append((RecordKey(table: .conflict, record: id), state))
         }
-        for (kind, id, state) in records {
-            let schema = kind.schema
+        for (key, state) in records {
+            let schema = key.table.schema
             let changes = schema.fields.indices.compactMap { index -> FieldChange? in
                 guard let stamp = state.stamps[index] else { return nil }
-                return FieldChange(table: kind, record: id, field: schema.fields[index].name, value: state.values[index],
+                return FieldChange(table: key.table, record: key.record, field: schema.fields[index].name, value: state.values[index],
                                    hlc: stamp.hlc, node: stamp.node, base: stamp.base)
             }
-            if !changes.isEmpty { try insert(kind, id, changes[...], origin: origin) }
+            if !changes.isEmpty { try insert(key.table, key.record, changes[...], origin: origin) }
+        }
+    }
+
+    static func childKinds(of table: RecordKind) -> [RecordKind] {
+        switch table {
+        case .customer: [.contact, .agreement, .visit, .fault, .complaint]
+        case .fault: [.faultNote]
+        case .complaint: [.complaintNote]
+        default: []
         }
     }
 
     private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID) throws {
-        var customerScope: CustomerScope?
-        if case .customer(let customer) = try scope.owner(of: table, record, pending: changes) {
-            customerScope = try scope.customerScope(customer)
+        var customer: String?
+        if case .customer(let id, _) = try RecordOwner.of(RecordKey(table: table, record: record), in: { try stored($0) }) {
+            customer = id
         }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO change_log (tbl, record, origin, branch, manager, changes) VALUES (?, ?, ?, ?, ?, ?)
-            """)
+        let statement = try db.cachedStatement(sql: "INSERT INTO change_log (tbl, record, origin, customer, changes) VALUES (?, ?, ?, ?, ?)")
         statement.setUncheckedArguments([
-            table.rawValue, record, origin.description, customerScope?.branch, customerScope?.manager,
-            Data(ChangeLogCodec.encode(changes, schema: table.schema)),
+            table.rawValue, record, origin.description, customer,
+            Data(try ChangeLogCodec.encode(changes, schema: table.schema)),
         ])
         try statement.execute()
+    }
+
+    private mutating func stored(_ key: RecordKey) throws -> RecordState? {
+        if let known = states[key] { return known }
+        let state = try io.load(key.table, key.record)
+        states[key] = state
+        return state
     }
 }

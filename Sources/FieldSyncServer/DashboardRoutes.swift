@@ -39,7 +39,7 @@ extension SyncHTTPServer {
                 } else {
                     device = try await authenticate(request)
                 }
-                guard device.user.role != .manager else { throw ServerError.forbiddenRole }
+                guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
                 let parameters = request.uri.queryParameters
                 func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
                 let query = try KPIQuery(period: value("period"), by: value("by") ?? (device.user.role == .supervisor ? "manager" : "branch"),

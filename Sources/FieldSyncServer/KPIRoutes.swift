@@ -16,7 +16,10 @@ public struct KPIQuery: Sendable {
     public init(period: String?, by: String?, branch: String?, manager: String?, asOf: String?, now: Timestamp) throws(ServerError) {
         if let asOf {
             guard let time = Timestamp(iso: asOf, defaultOffsetMinutes: now.offsetMinutes) else {
-                throw ServerError.badRequest("as_of: '\(asOf)' is not an ISO 8601 time")
+                throw ServerError.badRequest("as_of: '\(asOf.prefix(40))' is not an ISO 8601 time")
+            }
+            guard ReportingPeriod.years.contains(time.localDay.components.year) else {
+                throw ServerError.badRequest("as_of: '\(asOf.prefix(40))' is outside the years \(ReportingPeriod.years.lowerBound) to \(ReportingPeriod.years.upperBound)")
             }
             self.asOf = time
         } else {
@@ -33,7 +36,7 @@ public struct KPIQuery: Sendable {
         }
         if let by {
             guard let grouping = KPIGrouping(rawValue: by) else {
-                throw ServerError.badRequest("by: '\(by)' is not one of \(KPIGrouping.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ServerError.badRequest("by: '\(by.prefix(40))' is not one of \(KPIGrouping.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.grouping = grouping
         } else {
@@ -67,7 +70,7 @@ extension SyncHTTPServer {
                 let (query, facts) = try await kpiInputs(request)
                 let only = request.uri.queryParameters["kpi"].map(String.init)
                 if let only, KPI(rawValue: only) == nil {
-                    throw ServerError.badRequest("kpi: '\(only)' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let report = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf)
                 return try Self.json(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })

@@ -1,3 +1,4 @@
+import FieldSyncModel
 import FieldSyncProtocol
 import HTTPTypes
 
@@ -16,11 +17,16 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+    static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
     static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
     static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
     static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
     static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
     static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")
     static let codeExpired = ServerError(.unauthorized, ErrorCode.codeExpired, "this enrolment code has expired; ask for a new one")
+    static func nodeTaken(_ node: NodeID) -> ServerError {
+        ServerError(.conflict, ErrorCode.nodeTaken,
+                    "node \(node) is already enrolled with this server; a replica enrols once, and a copied replica file must not be enrolled: run 'fieldsync init' for a fresh replica on this device")
+    }
     static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
 }

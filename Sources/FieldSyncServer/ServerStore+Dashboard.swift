@@ -10,7 +10,7 @@ extension ServerStore {
 
     /// A one-time link for a supervisor's, the province's or an administrator's device.
     public func issueLoginLink(for device: DeviceContext) throws -> DashboardLink {
-        guard device.user.role != .manager else { throw ServerError.forbiddenRole }
+        guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
         let token = Secret.token()
         try writer.write { db in
             try db.execute(sql: "INSERT INTO web_tokens (token_hash, device_id, kind, expires_at) VALUES (?, ?, 'link', ?)",

@@ -25,14 +25,9 @@ extension ServerStore {
         Timestamp(epochSeconds: Int64(now / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
     }
 
-    /// The KPI inputs a device may see: a manager their own customers, a
-    /// supervisor their branch, the province and administrators everything.
+    /// The KPI inputs a user may see (`AccessPolicy.visible`); all of them for the server's own command line.
     public func kpiFacts(for user: UserInfo?) throws -> KPIFacts {
         let facts = try replica.kpiFacts()
-        switch user?.role {
-        case .manager?: return facts.restricted(toManager: user!.name).restricted(toBranch: user!.branch ?? "")
-        case .supervisor?: return facts.restricted(toBranch: user!.branch ?? "")
-        case .province?, .admin?, nil: return facts
-        }
+        return user.map { AccessPolicy($0).visible(facts) } ?? facts
     }
 }

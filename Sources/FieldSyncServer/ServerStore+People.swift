@@ -94,11 +94,16 @@ extension ServerStore {
                 FROM enrolment_codes c JOIN users u ON u.id = c.user_id WHERE c.code_hash = ?
                 """, arguments: [codeHash]) else { throw ServerError.codeInvalid }
             if (row[2] as Int64?) != nil { throw ServerError.codeUsed }
-            if UInt64(row[1] as Int64) < now { throw ServerError.codeExpired }
+            if (row[1] as Int64) < Int64(clamping: now) { throw ServerError.codeExpired }
+            // A node belongs to exactly one device, for good: idempotency and echo
+            // suppression are keyed by it. The code is not used up by a refusal.
+            let held = try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE node = ?", arguments: [request.node.description]) ?? false
+            if held || request.node == serverNode { throw ServerError.nodeTaken(request.node) }
             try db.execute(sql: "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ?",
                            arguments: [Int64(now), codeHash])
             try db.execute(sql: "INSERT INTO devices (id, user_id, node, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [device, row[0] as String, request.node.description, request.deviceName, Secret.hash(token), Int64(now)])
+                           arguments: [device, row[0] as String, request.node.description, String(request.deviceName.prefix(200)),
+                                       Secret.hash(token), Int64(clamping: now)])
             return UserInfo(name: row[3], role: Role(rawValue: row[4]) ?? .manager, branch: row[5])
         }
         return EnrollResponse(token: token, device: device, user: user, serverNode: serverNode)

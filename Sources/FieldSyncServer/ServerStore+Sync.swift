@@ -43,22 +43,27 @@ extension ServerStore {
             try db.cachedStatement(sql: "UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)")
                 .execute(arguments: [Int64(now), device.device, Int64(now) - 60_000])
             let io = RecordIO(db)
-            var scope = ScopeResolver(io: io)
+            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user))
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
-            var applied = try appliedAmong(request.mutations, db)
+            // Only this device's own mutations are looked up: a node belongs to one
+            // device, so no device can answer for another's counters.
+            var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node }, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
+                if let reason = validate(mutation, from: device, now: now, limits: limits) {
+                    rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                    continue
+                }
                 if applied.contains(id) {
                     accepted.append(id)
                     continue
                 }
-                if let reason = try check(mutation, from: device, now: now, limits: limits, scope: &scope) {
+                if let reason = try scope.check(mutation) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
-                try scope.remember(mutation.changes)
                 toApply.append(mutation)
                 try markApplied(id, db)
                 applied.insert(id)  // a mutation repeated within this push is applied once
@@ -67,20 +72,23 @@ extension ServerStore {
             var conflictsCreated = 0
             if !toApply.isEmpty {
                 let changes = toApply.flatMap(\.changes)
-                // Customers whose branch or manager this push touches: if the merged
-                // value moves them, their whole file is logged again in the new scope.
-                let touched = Set(changes.lazy.filter { $0.table == .customer && ($0.field == "branch" || $0.field == "manager") }.map(\.record))
-                let scopesBefore = try Dictionary(uniqueKeysWithValues: touched.map { ($0, try io.load(.customer, $0).map(CustomerScope.init)) })
+                // Records this push may move (a customer's branch or manager, a
+                // child's parent): if the merged value moves them, their whole
+                // file is logged again under the new owner.
+                let movable = Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
+                let ownersBefore = try Dictionary(uniqueKeysWithValues: movable.map { key in
+                    (key, try RecordOwner.of(key) { try io.load($0.table, $0.record) })
+                })
                 let report = try Replica.apply(changes[...], now: now, db)
                 conflictsCreated = report.conflictsCreated.count
                 var log = ChangeLogWriter(db, io: io)
                 for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin) }
                 if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
                 let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
-                for customer in touched.sorted() {
-                    guard let before = scopesBefore[customer] ?? nil,
-                          let after = try io.load(.customer, customer).map(CustomerScope.init), after != before else { continue }
-                    try log.appendFile(ofCustomer: customer, origin: server)
+                for key in movable.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
+                    guard case .customer? = ownersBefore[key],
+                          try RecordOwner.of(key, in: { try io.load($0.table, $0.record) }) != ownersBefore[key] else { continue }
+                    try log.appendTree(of: key, origin: server)
                 }
             }
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
@@ -90,14 +98,25 @@ extension ServerStore {
         }
     }
 
+    /// Whether a change can move its record to another file or scope.
+    static func moves(_ change: FieldChange) -> Bool {
+        switch change.table {
+        case .customer: change.field == "branch" || change.field == "manager"
+        case .conflict: change.field == "table" || change.field == "record"
+        default: change.table.schema.parentField?.name == change.field
+        }
+    }
+
     /// Which of these mutations this server applied before (a retried push), in one query per origin.
     private func appliedAmong(_ mutations: [Mutation], _ db: Database) throws -> Set<MutationID> {
         var applied = Set<MutationID>()
         for (origin, group) in Dictionary(grouping: mutations, by: \.origin) {
             let counters = group.map(\.counter)
+            // Counters are at most Int64.max (checked when read).
+            guard let low = counters.min().flatMap(Int64.init(exactly:)), let high = counters.max().flatMap(Int64.init(exactly:)) else { continue }
             let rows = try Int64.fetchCursor(
                 db.cachedStatement(sql: "SELECT counter FROM applied_mutations WHERE origin = ? AND counter BETWEEN ? AND ?"),
-                arguments: [origin.description, Int64(counters.min()!), Int64(counters.max()!)])
+                arguments: [origin.description, low, high])
             while let counter = try rows.next() { applied.insert(MutationID(origin: origin, counter: UInt64(counter))) }
         }
         return applied
@@ -108,44 +127,37 @@ extension ServerStore {
             .execute(arguments: [id.origin.description, Int64(id.counter)])
     }
 
-    /// Why a mutation is refused, or nil if it may be applied.
-    private func check(_ mutation: Mutation, from device: DeviceContext, now: UInt64, limits: SyncLimits, scope: inout ScopeResolver) throws -> String? {
+    /// Why a mutation is refused before its scope is looked at (whose it is,
+    /// its stamps, its values, its size), or nil.
+    private func validate(_ mutation: Mutation, from device: DeviceContext, now: UInt64, limits: SyncLimits) -> String? {
         guard mutation.origin == device.node else {
             return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
         }
         guard !mutation.changes.isEmpty else { return "empty mutation" }
+        var perRecord: [RecordKey: Int] = [:]
         for change in mutation.changes {
             guard change.node == mutation.origin else { return "\(change.table.rawValue).\(change.field): change stamped by another node" }
             guard change.hlc.milliseconds <= now + limits.maxClockSkew else {
                 return "\(change.table.rawValue).\(change.field): stamped \((change.hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
             }
+            guard RecordID.isValid(change.record) else {
+                return "\(change.table.rawValue): '\(change.record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
+            }
+            let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
+            guard count <= RecordLimits.maxChangesPerRecord else {
+                return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
+            }
+            perRecord[RecordKey(table: change.table, record: change.record)] = count
             do {
                 try change.table.schema.check(field: change.field, value: change.value)
             } catch {
                 return "\(change.table.rawValue).\(change.field): \(error.message)"
             }
-        }
-        guard device.user.role == .manager || device.user.role == .supervisor else { return nil }
-        if let change = mutation.changes.first(where: { $0.table == .calendarDay }) {
-            return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
-        }
-        var checked = Set<RecordKey>()
-        var customers = Set<String>()
-        for change in mutation.changes where checked.insert(RecordKey(table: change.table, record: change.record)).inserted {
-            switch try scope.owner(of: change.table, change.record, pending: mutation.changes[...]) {
-            case .unknown(let table, let id):
-                return "\(table.noun) \(id.prefix(8)) is unknown to the server; sync the change that created it first"
-            case .customer(let id):
-                guard customers.insert(id).inserted else { continue }
-                let before = try scope.customerScope(id)
-                let after = CustomerScope(before ?? CustomerScope(), applying: mutation.changes, to: id)
-                if let before, before.branch != device.user.branch {
-                    return "\(change.table.noun) \(change.record.prefix(8)) belongs to branch \(before.branch ?? "(none)"); \(device.user.name) works for \(device.user.branch ?? "no branch")"
-                }
-                if after.branch != device.user.branch {
-                    let moving = before == nil ? "belongs to" : "would move to"
-                    return "customer \(id.prefix(8)) \(moving) branch \(after.branch ?? "(none)"); \(device.user.name) works for \(device.user.branch ?? "no branch")"
-                }
+            if change.table == .conflict, change.field == "table", let table = change.value.text, RecordKind(rawValue: table) == nil {
+                return "conflicts.table: '\(table.prefix(40))' is not a table"
+            }
+            if change.table == .conflict, change.field == "record", let record = change.value.text, !RecordID.isValid(record) {
+                return "conflicts.record: '\(record.prefix(40))' is not a record id"
             }
         }
         return nil
@@ -154,14 +166,21 @@ extension ServerStore {
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool) {
         let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
-        var sql = "SELECT seq, tbl, record, changes FROM change_log WHERE seq > ? AND origin != ?"
-        var arguments: [(any DatabaseValueConvertible)?] = [cursor, device.node.description]
-        if device.user.role == .manager || device.user.role == .supervisor {
+        var sql = "SELECT l.seq, l.tbl, l.record, l.changes FROM change_log l"
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        let policy = AccessPolicy(device.user)
+        if !policy.isUnrestricted {
+            // Filtered by the customer's scope as stored now, not as it was when
+            // the row was written: a file that moved away is no longer served.
             // The working-day calendar belongs to no customer and reaches everyone.
-            sql += " AND (branch = ? OR tbl = '\(RecordKind.calendarDay.rawValue)')"
-            arguments.append(device.user.branch)
+            sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND l.origin != ?"
+            sql += " AND (c.branch = ? OR l.tbl = '\(RecordKind.calendarDay.rawValue)')"
+            arguments = [cursor, device.node.description, device.user.branch]
+        } else {
+            sql += " WHERE l.seq > ? AND l.origin != ?"
+            arguments = [cursor, device.node.description]
         }
-        sql += " ORDER BY seq"
+        sql += " ORDER BY l.seq"
         var changes: [FieldChange] = []
         changes.reserveCapacity(min(limit, 1_024))
         var last = cursor
@@ -170,7 +189,7 @@ extension ServerStore {
         let statement = try db.cachedStatement(sql: sql)
         let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
         while let row = try rows.next() {
-            if changes.count >= limit || bytes > limits.maxBytes { more = true; break }
+            if changes.count >= limit || bytes >= limits.maxBytes { more = true; break }
             guard let table = RecordKind(rawValue: row[1]) else { continue }
             let record: String = row[2]
             let before = changes.count
@@ -182,13 +201,15 @@ extension ServerStore {
                 return data.count
             }
             // A record's changes from one mutation travel together: a row that
-            // does not fit waits for the next page, unless it is the first.
-            if changes.count > limit, before > 0 {
+            // does not fit waits for the next page, unless it is the first (the
+            // record limits keep one row far below a page).
+            let rowBytes = size + (changes.count - before) * (72 + record.utf8.count)
+            if changes.count > limit || bytes + rowBytes > limits.maxBytes, before > 0 {
                 changes.removeSubrange(before...)
                 more = true
                 break
             }
-            bytes += size + (changes.count - before) * (72 + record.utf8.count)
+            bytes += rowBytes
             last = row[0]
         }
         if !more {

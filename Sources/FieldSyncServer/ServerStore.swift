@@ -68,7 +68,7 @@ public struct ServerStore: Sendable {
                 guard table.schema.index(of: change.field) != nil else { continue }
                 let seq: Int64 = row[0], branch: String? = row[8]
                 try insert.execute(arguments: [seq, table.rawValue, change.record, node.description, branch,
-                                               Data(ChangeLogCodec.encode([change], schema: table.schema))])
+                                               Data(try ChangeLogCodec.encode([change], schema: table.schema))])
             }
             try db.execute(sql: "DROP TABLE field_log")
         }
@@ -78,6 +78,46 @@ public struct ServerStore: Sendable {
                 CREATE TABLE web_tokens (
                     token_hash TEXT PRIMARY KEY NOT NULL, device_id TEXT NOT NULL REFERENCES devices(id),
                     kind TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER)
+                """)
+        }
+        migrator.registerMigration("server-v4-scope-by-stored-owner") { db in
+            // Log rows name the customer whose file holds the record; pulls join
+            // that customer's current branch, so a file that moved is served by
+            // its new scope only. Rows of records whose file is unknown keep NULL.
+            try db.execute(sql: """
+                ALTER TABLE change_log ADD COLUMN customer TEXT;
+                UPDATE change_log SET customer = record WHERE tbl = 'customers';
+                UPDATE change_log SET customer = (SELECT customer FROM contacts WHERE id = change_log.record) WHERE tbl = 'contacts';
+                UPDATE change_log SET customer = (SELECT customer FROM agreements WHERE id = change_log.record) WHERE tbl = 'agreements';
+                UPDATE change_log SET customer = (SELECT customer FROM visits WHERE id = change_log.record) WHERE tbl = 'visits';
+                UPDATE change_log SET customer = (SELECT customer FROM faults WHERE id = change_log.record) WHERE tbl = 'faults';
+                UPDATE change_log SET customer = (SELECT customer FROM complaints WHERE id = change_log.record) WHERE tbl = 'complaints';
+                UPDATE change_log SET customer = (SELECT f.customer FROM fault_notes n JOIN faults f ON f.id = n.fault
+                                                  WHERE n.id = change_log.record) WHERE tbl = 'fault_notes';
+                UPDATE change_log SET customer = (SELECT c.customer FROM complaint_notes n JOIN complaints c ON c.id = n.complaint
+                                                  WHERE n.id = change_log.record) WHERE tbl = 'complaint_notes';
+                UPDATE change_log SET customer = (
+                    SELECT CASE k."table"
+                        WHEN 'customers' THEN k.record
+                        WHEN 'contacts' THEN (SELECT customer FROM contacts WHERE id = k.record)
+                        WHEN 'agreements' THEN (SELECT customer FROM agreements WHERE id = k.record)
+                        WHEN 'visits' THEN (SELECT customer FROM visits WHERE id = k.record)
+                        WHEN 'faults' THEN (SELECT customer FROM faults WHERE id = k.record)
+                        WHEN 'complaints' THEN (SELECT customer FROM complaints WHERE id = k.record)
+                        WHEN 'fault_notes' THEN (SELECT f.customer FROM fault_notes n JOIN faults f ON f.id = n.fault WHERE n.id = k.record)
+                        WHEN 'complaint_notes' THEN (SELECT c.customer FROM complaint_notes n JOIN complaints c ON c.id = n.complaint WHERE n.id = k.record)
+                    END FROM conflicts k WHERE k.id = change_log.record) WHERE tbl = 'conflicts';
+                ALTER TABLE change_log DROP COLUMN branch;
+                ALTER TABLE change_log DROP COLUMN manager;
+                """)
+            // A node belongs to one device. Devices enrolled twice with one node
+            // before this rule keep the first enrolment; the later ones are revoked.
+            try db.execute(sql: """
+                UPDATE devices SET revoked_at = COALESCE(revoked_at, created_at)
+                WHERE revoked_at IS NULL AND EXISTS (
+                    SELECT 1 FROM devices earlier WHERE earlier.node = devices.node AND earlier.revoked_at IS NULL
+                    AND (earlier.created_at, earlier.id) < (devices.created_at, devices.id));
+                CREATE UNIQUE INDEX devices_active_node ON devices(node) WHERE revoked_at IS NULL;
                 """)
         }
         return migrator

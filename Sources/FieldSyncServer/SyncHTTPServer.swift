@@ -16,8 +16,10 @@ public struct ServerConfiguration: Sendable {
     /// 0 picks a free port (tests); `onRunning` reports it.
     public var port = 8443
     public var limits = SyncLimits()
-    /// Largest request body accepted.
-    public var maxRequestBytes = 64 << 20
+    /// Largest sync request body accepted, as sent and after gzip is undone.
+    public var maxRequestBytes = 32 << 20
+    /// What one push may hold.
+    public var requestLimits = SyncRequestLimits()
 
     public init(host: String = "127.0.0.1", port: Int = 8443) {
         self.host = host
@@ -68,10 +70,16 @@ public struct SyncHTTPServer: Sendable {
                 var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
                 let sync: SyncRequest
                 do {
-                    if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes * 8) }
-                    sync = try WireJSON.decodeSyncRequest(body.readableBytesView)
-                } catch {
+                    // Inflated into at most the same bound as a plain body: a small
+                    // gzip bomb is refused once it passes it, not after.
+                    if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes) }
+                    sync = try WireJSON.decodeSyncRequest(body.readableBytesView, limits: configuration.requestLimits)
+                } catch let error as WireJSON.LimitExceeded {
+                    throw ServerError.tooLarge(error.description)
+                } catch let error as WireJSON.DecodingError {
                     throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
+                } catch {
+                    throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
                 }
                 let outcome: SyncOutcome
                 do {

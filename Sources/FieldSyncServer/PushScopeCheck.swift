@@ -1,0 +1,91 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+
+/// Authorises a push by what the server holds, never by what the push says.
+///
+/// Each mutation's changes are merged in memory, with the real merge rules,
+/// into the stored records (overlaid with the mutations accepted before it in
+/// the same push). For every record it touches, the owner and scope before
+/// (if the record exists) and after the merge must both be within the caller's
+/// reach, and so must every record its references point at after the merge.
+/// A change to a parent field, `branch` or `manager` is therefore a move, and
+/// is allowed only inside the caller's reach.
+final class PushScopeCheck {
+    let io: RecordIO
+    let policy: AccessPolicy
+    /// Stored states read so far, overlaid with accepted mutations' results.
+    private var states: [RecordKey: RecordState?] = [:]
+
+    init(io: RecordIO, policy: AccessPolicy) {
+        self.io = io
+        self.policy = policy
+    }
+
+    /// Why the mutation may not be applied, or nil; an allowed mutation's
+    /// results are kept for the checks of the mutations after it.
+    func check(_ mutation: Mutation) throws -> String? {
+        if !policy.mayWriteCalendar, let change = mutation.changes.first(where: { $0.table == .calendarDay }) {
+            return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+        }
+        var after: [RecordKey: RecordState] = [:]
+        var order: [RecordKey] = []
+        for group in ChangeGroups(mutation.changes[...]).groups {
+            let key = RecordKey(table: group.table, record: group.record)
+            let schema = group.table.schema
+            var state = try stored(key) ?? RecordState(fieldCount: schema.fields.count)
+            var ignored: [Overwrite] = []
+            for range in group.ranges {
+                _ = RecordMerge.apply(mutation.changes[range], to: &state, schema: schema, overwrites: &ignored)
+            }
+            after[key] = state
+            order.append(key)
+        }
+        if !policy.isUnrestricted {
+            let afterState = { (key: RecordKey) throws -> RecordState? in try after[key] ?? self.stored(key) }
+            for key in order {
+                let existed = try stored(key) != nil
+                if existed, let refusal = refusal(key, try RecordOwner.of(key, in: stored)) { return refusal }
+                if let refusal = refusal(key, try RecordOwner.of(key, in: afterState), writtenAs: existed ? .moved : .created) {
+                    return refusal
+                }
+                for reference in RecordOwner.references(of: key.table, after[key] ?? RecordState(fieldCount: 0)) {
+                    if let refusal = refusal(reference, try RecordOwner.of(reference, in: afterState)) {
+                        return "\(key.table.noun) \(key.record.prefix(8)) points at \(refusal)"
+                    }
+                }
+            }
+        }
+        for (key, state) in after { states[key] = state }
+        return nil
+    }
+
+    enum Write { case moved, created }
+
+    /// Why `key` with `owner` is out of reach, or nil. `write` says the owner is
+    /// the caller's own result (so naming the branch it sets leaks nothing).
+    private func refusal(_ key: RecordKey, _ owner: RecordOwner, writtenAs write: Write? = nil) -> String? {
+        let record = "\(key.table.noun) \(key.record.prefix(8))"
+        switch (owner, write) {
+        case (.customer(_, let scope), _) where policy.allows(scope):
+            return nil
+        case (.customer(_, let scope), .moved?) where key.table == .customer:
+            return "\(record) would move out of \(policy.reach) (to branch \(scope.branch ?? "(none)")); \(policy.user.name) may not move records out of their reach"
+        case (.customer(_, let scope), .created?) where key.table == .customer:
+            return "\(record) would be created in branch \(scope.branch ?? "(none)"), outside \(policy.reach)"
+        case (.customer, .moved?):
+            return "\(record) would move to a file outside \(policy.reach)"
+        case (.customer, _), (.unknown, _):
+            // One message for "another branch's" and "not here yet": neither reveals the other.
+            return "\(record) is outside \(policy.reach) or unknown to the server; sync the change that created it first"
+        }
+    }
+
+    /// The record as stored, or as accepted earlier in this push.
+    private func stored(_ key: RecordKey) throws -> RecordState? {
+        if let known = states[key] { return known }
+        let state = try io.load(key.table, key.record)
+        states[key] = state
+        return state
+    }
+}

@@ -1,0 +1,49 @@
+import FieldSyncModel
+import FieldSyncStore
+
+/// The customer whose file holds a record, found by following the record's
+/// parent fields (note → fault → customer; a conflict → the record it is about)
+/// through states the caller supplies: stored ones, or ones after a merge.
+enum RecordOwner: Equatable {
+    case customer(String, CustomerScope)
+    /// The record, or a record on its way up, is not known.
+    case unknown
+
+    /// customer ← fault ← fault note, and a conflict about a note: four steps at most.
+    static let maxDepth = 4
+
+    static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?) rethrows -> RecordOwner {
+        var key = key
+        for _ in 0..<maxDepth {
+            guard let current = try state(key) else { return .unknown }
+            if key.table == .customer { return .customer(key.record, CustomerScope(current)) }
+            guard let parent = parentKey(of: key.table, current) else { return .unknown }
+            key = parent
+        }
+        return .unknown
+    }
+
+    /// The record `state` hangs from: its parent field, or a conflict's subject.
+    static func parentKey(of table: RecordKind, _ state: RecordState) -> RecordKey? {
+        let schema = table.schema
+        if table == .conflict {
+            guard let target = state.value("table", in: schema).text.flatMap(RecordKind.init(rawValue:)),
+                  let record = state.value("record", in: schema).text else { return nil }
+            return RecordKey(table: target, record: record)
+        }
+        guard let parent = schema.parentField, case .reference(let kind) = parent.type,
+              let id = state.value(parent.name, in: schema).text else { return nil }
+        return RecordKey(table: kind, record: id)
+    }
+
+    /// The records a state points at besides its parent (a visit's complaint).
+    static func references(of table: RecordKind, _ state: RecordState) -> [RecordKey] {
+        let schema = table.schema
+        let parent = schema.parentField?.name
+        return schema.fields.indices.compactMap { index in
+            guard case .reference(let kind) = schema.fields[index].type, schema.fields[index].name != parent,
+                  let id = state.values[index].text else { return nil }
+            return RecordKey(table: kind, record: id)
+        }
+    }
+}
