@@ -58,7 +58,7 @@ import Testing
         try alice.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("still mine?"))])])
         let refused = try await alice.sync()
         #expect(refused.rejected.count == 1)
-        #expect(refused.rejected.first?.reason.contains("belongs to branch Ningbo") == true)
+        #expect(refused.rejected.first?.reason.contains("outside branch Hangzhou") == true)
         #expect(try alice.replica.outbox().count == 1, "the refused edit stays in Alice's outbox")
 
         // Pulling the file again changes nothing for those who had it.
@@ -81,7 +81,7 @@ import Testing
         try supervisor.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("after the move"))])])
         let summary = try await supervisor.sync()
         #expect(summary.rejected.count == 1)
-        #expect(summary.rejected.first?.reason.contains("would move to branch Ningbo") == true)
+        #expect(summary.rejected.first?.reason.contains("would move out of branch Hangzhou (to branch Ningbo)") == true)
         let stored = try server.store.replica.record(.customer, Self.customer)
         #expect(stored?["branch"] == .text("Hangzhou"))
         #expect(stored?["notes"] == .text("after the move"), "the next edit is checked against Hangzhou, and accepted")
@@ -108,7 +108,7 @@ import Testing
         try replica.writer.close()
 
         let store = try ServerStore.open(folder: folder.url.path)
-        let device = DeviceContext(device: "d", node: NodeID(rawValue: 0xb2), user: UserInfo(name: "Sue", role: .supervisor, branch: "Hangzhou"))
+        let device = DeviceContext(device: "d", node: NodeID(rawValue: 0xb2), user: UserInfo(name: "Pat", role: .province, branch: nil))
         let page = try store.sync(SyncRequest(cursor: 8, mutations: [], clientTime: store.now), from: device).response
         #expect(page.changes.map(\.field) == ["level", "branch"], "sequence numbers carried over: cursor 8 skips the first")
         #expect(page.changes.first?.hlc == HLC(rawValue: 9 << 16))
