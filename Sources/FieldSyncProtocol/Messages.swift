@@ -210,5 +210,7 @@ public enum ErrorCode {
     public static let nodeTaken = "node_taken"
     public static let clockSkew = "clock_skew"
     public static let tooLarge = "too_large"
+    public static let notFound = "not_found"
+    public static let methodNotAllowed = "method_not_allowed"
     public static let internalError = "internal"
 }

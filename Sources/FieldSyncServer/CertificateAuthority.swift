@@ -36,8 +36,13 @@ public enum CertificateAuthority {
         return PEMPair(certificate: try certificate.serializeAsPEM().pemString, privateKey: key.pemRepresentation)
     }
 
+    /// How long a server certificate is valid. Browsers and Mozilla's
+    /// intermediate profile refuse 366 days and more; renew with `fieldsync-server cert renew`.
+    public static let serverCertificateDays = 365
+
     /// A P-256 server certificate for the host names and IP addresses given
-    /// (127.0.0.1 and localhost are always included), valid for 2 years.
+    /// (127.0.0.1 and localhost are always included), valid for `serverCertificateDays`
+    /// counted from an hour ago (clock slack).
     public static func makeServerCertificate(hosts: [String], ca: PEMPair, now: Date = Date()) throws -> PEMPair {
         let caKey = try P256.Signing.PrivateKey(pemRepresentation: ca.privateKey)
         let caCertificate = try Certificate(pemEncoded: ca.certificate)
@@ -55,7 +60,7 @@ public enum CertificateAuthority {
             serialNumber: Certificate.SerialNumber(),
             publicKey: .init(key.publicKey),
             notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(2 * 365 * 86_400),
+            notValidAfter: now.addingTimeInterval(Double(serverCertificateDays * 86_400 - 3600)),
             issuer: caCertificate.subject,
             subject: try DistinguishedName {
                 OrganizationName("FieldSync")
@@ -70,6 +75,24 @@ public enum CertificateAuthority {
             },
             issuerPrivateKey: .init(caKey))
         return PEMPair(certificate: try certificate.serializeAsPEM().pemString, privateKey: key.pemRepresentation)
+    }
+
+    /// The host names and IPv4 addresses a certificate is for.
+    public static func hosts(of certificatePEM: String) throws -> [String] {
+        let certificate = try Certificate(pemEncoded: certificatePEM)
+        guard let names = try certificate.extensions.subjectAlternativeNames else { return [] }
+        return names.compactMap { name in
+            switch name {
+            case .dnsName(let host): return host
+            case .ipAddress(let bytes) where bytes.bytes.count == 4: return bytes.bytes.map(String.init).joined(separator: ".")
+            default: return nil
+            }
+        }
+    }
+
+    /// When a certificate stops being valid.
+    public static func expiry(of certificatePEM: String) throws -> Date {
+        try Certificate(pemEncoded: certificatePEM).notValidAfter
     }
 
     private static func ipv4Bytes(_ text: String) -> [UInt8]? {

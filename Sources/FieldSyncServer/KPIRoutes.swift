@@ -58,34 +58,27 @@ public struct KPIQuery: Sendable {
 extension SyncHTTPServer {
     /// `GET /v1/kpi`, `/v1/kpi/misses`, `/v1/kpi/todo`: the KPI engine on the
     /// server's replica, limited to what the device's user may see.
-    func addKPIRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/kpi") { request, _ in
-            try await respond {
-                let (query, facts) = try await kpiInputs(request)
-                return try Self.json(KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf))
-            }
+    func addKPIRoutes(to devices: RouterGroup<Context>) {
+        devices.get("/v1/kpi") { request, context in
+            let (query, facts) = try await kpiInputs(request, context.requireDevice())
+            return try Self.json(KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf))
         }
-        router.get("/v1/kpi/misses") { request, _ in
-            try await respond {
-                let (query, facts) = try await kpiInputs(request)
-                let only = request.uri.queryParameters["kpi"].map(String.init)
-                if let only, KPI(rawValue: only) == nil {
-                    throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                let report = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf)
-                return try Self.json(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
+        devices.get("/v1/kpi/misses") { request, context in
+            let (query, facts) = try await kpiInputs(request, context.requireDevice())
+            let only = request.uri.queryParameters["kpi"].map(String.init)
+            if let only, KPI(rawValue: only) == nil {
+                throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            let report = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf)
+            return try Self.json(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
         }
-        router.get("/v1/kpi/todo") { request, _ in
-            try await respond {
-                let (query, facts) = try await kpiInputs(request)
-                return try Self.json(KPIEngine.openPastLimit(facts, asOf: query.asOf))
-            }
+        devices.get("/v1/kpi/todo") { request, context in
+            let (query, facts) = try await kpiInputs(request, context.requireDevice())
+            return try Self.json(KPIEngine.openPastLimit(facts, asOf: query.asOf))
         }
     }
 
-    private func kpiInputs(_ request: Request) async throws -> (KPIQuery, KPIFacts) {
-        let device = try await authenticate(request)
+    private func kpiInputs(_ request: Request, _ device: DeviceContext) async throws -> (KPIQuery, KPIFacts) {
         let parameters = request.uri.queryParameters
         func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
         let query = try KPIQuery(period: value("period"), by: value("by"), branch: value("branch"), manager: value("manager"),

@@ -1,10 +1,13 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import Foundation
 import HTTPTypes
+import Hummingbird
+import NIOCore
 
 /// An error the server reports to a client (as JSON with a stable code) or to
 /// an administrator at the command line (the message).
-public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     public let status: HTTPResponse.Status
     public let body: ErrorBody
 
@@ -15,6 +18,15 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         self.status = status
         self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
     }
+
+    /// The error as the protocol's JSON error body, with its status.
+    func jsonResponse() -> Response {
+        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"error":"internal","message":"error"}"#.utf8)
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response { jsonResponse() }
 
     static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
     static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }

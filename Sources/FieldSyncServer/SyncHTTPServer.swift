@@ -4,13 +4,14 @@ import FieldSyncStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
 import Prometheus
 
-/// How `fieldsync-server serve` runs.
+/// How `fieldsync-server serve` runs. The limits are documented in Protocol/SYNC.md.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port (tests); `onRunning` reports it.
@@ -20,6 +21,13 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestBytes = 32 << 20
     /// What one push may hold.
     public var requestLimits = SyncRequestLimits()
+    /// A connection must send a request head within this long of opening (TLS
+    /// handshake included) or of its last response.
+    public var idleTimeout: TimeAmount = .seconds(30)
+    /// A request must arrive whole within this long of its head.
+    public var requestReadTimeout: TimeAmount = .seconds(30)
+    /// Connections open at once; further ones wait in the listen backlog.
+    public var maxConnections = 1_000
 
     public init(host: String = "127.0.0.1", port: Int = 8443) {
         self.host = host
@@ -27,12 +35,21 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// The HTTPS endpoints of `/v1`, over a server store.
+/// The HTTPS endpoints of `/v1` and the dashboard, over a server store.
 public struct SyncHTTPServer: Sendable {
+    public typealias Context = FieldSyncRequestContext
+
     public let store: ServerStore
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     let logger: Logger
+
+    /// Every path the server serves and its methods (405 and `Allow` for the others).
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
+        "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get],
+        "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
+    ]
 
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
         self.store = store
@@ -41,109 +58,99 @@ public struct SyncHTTPServer: Sendable {
         self.logger = logger
     }
 
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func makeRouter() -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: JSONErrorMiddleware(methods: Self.routes, maxRequestBytes: configuration.maxRequestBytes, logger: logger))
         router.get("/v1/health") { _, _ in
-            try await respond {
-                let node = try store.replica.identity()?.node.description ?? ""
-                return try Self.json(["status": "ok", "node": node, "time": String(store.now)])
-            }
+            let node = try await offload { try store.replica.identity()?.node.description ?? "" }
+            return try Self.json(["status": "ok", "node": node, "time": String(store.now)])
         }
         router.post("/v1/enroll") { request, _ in
-            try await respond {
-                var request = request
-                let body = try await request.collectBody(upTo: 64 << 10)
-                let enroll = try Self.decode(EnrollRequest.self, body)
-                let response = try await offload { try store.enroll(enroll) }
-                metrics.enrolments.increment()
-                logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
-                return try Self.json(response)
-            }
+            var request = request
+            let body = try await request.collectBody(upTo: 64 << 10)
+            let enroll = try Self.decode(EnrollRequest.self, body)
+            let response = try await offload { try store.enroll(enroll) }
+            metrics.enrolments.increment()
+            logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
+            return try Self.json(response)
         }
-        router.post("/v1/sync") { request, _ in
-            try await respond {
-                let started = ContinuousClock.now
-                let device = try await authenticate(request)
-                let acceptsGzip = request.headers[.acceptEncoding]?.contains("gzip") ?? false
-                let gzipped = request.headers[.contentEncoding]?.lowercased() == "gzip"
-                var request = request
-                var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
-                let sync: SyncRequest
-                do {
-                    // Inflated into at most the same bound as a plain body: a small
-                    // gzip bomb is refused once it passes it, not after.
-                    if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes) }
-                    sync = try WireJSON.decodeSyncRequest(body.readableBytesView, limits: configuration.requestLimits)
-                } catch let error as WireJSON.LimitExceeded {
-                    throw ServerError.tooLarge(error.description)
-                } catch let error as WireJSON.DecodingError {
-                    throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
-                } catch {
-                    throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
-                }
-                let outcome: SyncOutcome
-                do {
-                    outcome = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
-                } catch let error as ServerError {
-                    logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
-                    throw error
-                }
-                let response = outcome.response
-                metrics.syncs.increment()
-                metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))
-                metrics.changesIn.increment(by: Int64(sync.mutations.reduce(0) { $0 + $1.changes.count }))
-                metrics.changesOut.increment(by: Int64(response.changes.count))
-                metrics.rejections.increment(by: Int64(response.rejected.count))
-                metrics.latency.record(ContinuousClock.now - started)
-                let json = WireJSON.encode(response)
-                if acceptsGzip, json.count > BodyCompression.threshold {
-                    return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
-                                    body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
-                }
-                return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
-            }
-        }
-        addKPIRoutes(to: router)
+        let devices = router.group().add(middleware: DeviceAuthenticator(store: store))
+        devices.post("/v1/sync") { request, context in try await sync(request, device: context.requireDevice()) }
+        addKPIRoutes(to: devices)
         addDashboardRoutes(to: router)
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.text())))
-        }
         return router
     }
 
-    /// The application serving HTTPS only, with the given TLS configuration.
+    private func sync(_ request: Request, device: DeviceContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let acceptsGzip = request.headers[.acceptEncoding]?.contains("gzip") ?? false
+        let gzipped = request.headers[.contentEncoding]?.lowercased() == "gzip"
+        var request = request
+        var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
+        let sync: SyncRequest
+        do {
+            // Inflated into at most the same bound as a plain body: a small gzip
+            // bomb is refused once it passes it, not after.
+            if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes) }
+            sync = try WireJSON.decodeSyncRequest(body.readableBytesView, limits: configuration.requestLimits)
+        } catch let error as WireJSON.LimitExceeded {
+            throw ServerError.tooLarge(error.description)
+        } catch let error as WireJSON.DecodingError {
+            throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
+        } catch {
+            throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
+        }
+        let outcome: SyncOutcome
+        do {
+            outcome = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
+        } catch let error as ServerError {
+            logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
+            throw error
+        }
+        let response = outcome.response
+        metrics.syncs.increment()
+        metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))
+        metrics.changesIn.increment(by: Int64(sync.mutations.reduce(0) { $0 + $1.changes.count }))
+        metrics.changesOut.increment(by: Int64(response.changes.count))
+        metrics.rejections.increment(by: Int64(response.rejected.count))
+        metrics.latency.record(ContinuousClock.now - started)
+        let json = WireJSON.encode(response)
+        if acceptsGzip, json.count > BodyCompression.threshold {
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                            body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
+    /// The application serving HTTPS only, with the given TLS configuration,
+    /// the connection limits and deadlines of `configuration`.
     public func makeApplication(tls: TLSConfiguration, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        Application(
+        let (idle, read) = (configuration.idleTimeout, configuration.requestReadTimeout)
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestDeadlineHandler(idle: idle, read: read)])
+        return Application(
             router: makeRouter(),
-            server: try .tls(.http1(), tlsConfiguration: tls),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "fieldsync-server"),
+            server: try .tls(.http1(configuration: http), tlsConfiguration: tls),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "fieldsync-server",
+                availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
 
-    func authenticate(_ request: Request) async throws -> DeviceContext {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw ServerError.unauthorized }
-        let token = String(header.dropFirst("Bearer ".count))
-        return try await offload { try store.authenticate(token: token) }
-    }
-
-    /// Runs an error-reporting handler: a `ServerError` becomes its status and
-    /// JSON body; anything else a 500 without internals (logged here).
-    func respond(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as ServerError {
-            return (try? Self.json(error.body, status: error.status)) ?? Response(status: error.status)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            let body = ErrorBody(error: ErrorCode.tooLarge, message: "the request body is over \(configuration.maxRequestBytes >> 20) MiB; send smaller pages")
-            return (try? Self.json(body, status: .contentTooLarge)) ?? Response(status: .contentTooLarge)
-        } catch {
-            logger.error("request failed", metadata: ["error": "\(error)"])
-            let body = ErrorBody(error: ErrorCode.internalError, message: "the server failed to handle the request; its log has the details")
-            return (try? Self.json(body, status: .internalServerError)) ?? Response(status: .internalServerError)
+    /// Prometheus metrics over plain HTTP on a listener of their own (by default
+    /// 127.0.0.1 only), never on the public HTTPS one.
+    public func makeMetricsApplication(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.text())))
         }
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldsync-server-metrics",
+                                                    availableConnectionsDelegate: .maximum(16, logger: logger)),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws -> T {

@@ -14,8 +14,15 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
+
+    /// Every file the server creates (database, keys, certificates) is private
+    /// from its first byte: the umask is set before any command runs.
+    static func main() async {
+        umask(0o077)
+        await Self.main(nil)
+    }
 }
 
 struct DataOptions: ParsableArguments {
@@ -67,11 +74,26 @@ struct Init: ParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve HTTPS (TLS 1.2+, AEAD ciphers only). SIGINT/SIGTERM finish in-flight requests, then stop.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve HTTPS (TLS 1.2+, AEAD ciphers only). SIGINT/SIGTERM finish in-flight requests, then stop.",
+        discussion: """
+            Limits (Protocol/SYNC.md): a connection that sends no request head within 30 s of opening or of its \
+            last answer, or no whole request within 30 s of its head, is closed; at most --max-connections are open \
+            at once. Prometheus metrics are served over plain HTTP on --metrics-host:--metrics-port only.
+            """)
 
     @OptionGroup var options: DataOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8443
+    @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (plain HTTP; keep it private).") var metricsHost = "127.0.0.1"
+    @Option(name: .customLong("metrics-port"), help: "Port of the metrics listener; 0 turns it off.") var metricsPort = 9464
+    @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 1_000
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+    }
 
     func run() async throws {
         let folder = options.folder
@@ -81,22 +103,81 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")\n".utf8))
         }
         let settings = try folder.settings()
+        let certificatePEM = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
         let tls = try TLSConfiguration.fieldSyncServer(
-            certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
-            privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
+            certificatePEM: certificatePEM, privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
         let store = try folder.openStore()
         var logger = Logger(label: "fieldsync-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let server = SyncHTTPServer(store: store, configuration: ServerConfiguration(host: host, port: port), logger: logger)
+        warnIfExpiring(certificatePEM, logger: logger)
+        var configuration = ServerConfiguration(host: host, port: port)
+        configuration.maxConnections = maxConnections
+        let server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
         let app = try server.makeApplication(tls: tls) { port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [app]
+        if metricsPort != 0 {
+            services.append(server.makeMetricsApplication(host: metricsHost, port: metricsPort) { [metricsHost] port in
+                FileHandle.standardOutput.write(Data("metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
+            })
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try store.close()
         print("fieldsync-server stopped; database closed.")
+    }
+
+    /// A certificate that runs out stops every laptop's sync: say so a month ahead.
+    private func warnIfExpiring(_ certificatePEM: String, logger: Logger) {
+        guard let expiry = try? CertificateAuthority.expiry(of: certificatePEM) else { return }
+        let days = Int(expiry.timeIntervalSinceNow / 86_400)
+        if expiry < Date() {
+            logger.error("the server certificate expired on \(expiry); laptops refuse it. Run 'fieldsync-server cert renew' and restart")
+        } else if days < 30 {
+            logger.warning("the server certificate expires in \(days) days (\(expiry)); run 'fieldsync-server cert renew' and restart")
+        }
+    }
+}
+
+struct CertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "The server's TLS certificate: status, renew.", subcommands: [Status.self, Renew.self])
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the hosts and expiry of the server certificate.")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let settings = try options.folder.settings()
+            let pem = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
+            let expiry = try CertificateAuthority.expiry(of: pem)
+            let hosts = try CertificateAuthority.hosts(of: pem)
+            if options.json {
+                printJSON(["certificate": settings.tlsCertificate, "hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
+            } else {
+                print("\(settings.tlsCertificate): \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry))")
+            }
+        }
+    }
+
+    struct Renew: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new server certificate from this server's CA (valid 365 days); restart 'serve' to use it.",
+            discussion: "Laptops keep working: they trust the CA, which does not change.")
+        @OptionGroup var options: DataOptions
+        @Option(name: .customLong("hostname"), help: "Host names and addresses for the new certificate (repeatable; default: those of the current one).")
+        var hostnames: [String] = []
+
+        func run() throws {
+            let (hosts, expiry) = try options.folder.renewCertificate(hosts: hostnames)
+            if options.json {
+                printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
+            } else {
+                print("Renewed the server certificate for \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry)). Restart 'fieldsync-server serve' to use it.")
+            }
+        }
     }
 }
 

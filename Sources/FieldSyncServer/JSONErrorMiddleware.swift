@@ -1,0 +1,65 @@
+import FieldSyncProtocol
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Turns every error on the way out into the JSON error body the protocol
+/// documents: a `ServerError` into its own status and body, Hummingbird's
+/// errors (unknown path, wrong method, body too large) into the matching
+/// code, anything else into a 500 that reveals nothing (logged here).
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Methods of each path the server has, for 405 and `Allow`.
+    let methods: [String: [HTTPRequest.Method]]
+    let maxRequestBytes: Int
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ServerError {
+            return error.jsonResponse()
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound:
+                if let allowed = methods[request.uri.path] {
+                    var response = ServerError(.methodNotAllowed, ErrorCode.methodNotAllowed,
+                                               "\(request.method) is not served at \(request.uri.path); use \(allowed.map(\.rawValue).joined(separator: " or "))")
+                        .jsonResponse()
+                    response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                    return response
+                }
+                return ServerError(.notFound, ErrorCode.notFound, "no such endpoint; the API is described in Protocol/openapi.yaml").jsonResponse()
+            case .contentTooLarge:
+                return ServerError.tooLarge("the request body is over \(maxRequestBytes >> 20) MiB; send smaller pages").jsonResponse()
+            default:
+                let message = error.body ?? "the request could not be handled (\(error.status.code))"
+                let code = error.status.code < 500 ? ErrorCode.badRequest : ErrorCode.internalError
+                return ServerError(error.status, code, message).jsonResponse()
+            }
+        } catch {
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return ServerError(.internalServerError, ErrorCode.internalError, "the server failed to handle the request; its log has the details")
+                .jsonResponse()
+        }
+    }
+}
+
+/// Headers every dashboard page carries: no framing, no inline script from
+/// elsewhere, no referrer leaking a login link, HTTPS remembered.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        response.headers[.strictTransportSecurity] = "max-age=31536000"
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}
