@@ -92,7 +92,12 @@ public enum CertificateAuthority {
 
     /// When a certificate stops being valid.
     public static func expiry(of certificatePEM: String) throws -> Date {
-        try Certificate(pemEncoded: certificatePEM).notValidAfter
+        try validity(of: certificatePEM).until
+    }
+
+    public static func validity(of certificatePEM: String) throws -> (from: Date, until: Date) {
+        let certificate = try Certificate(pemEncoded: certificatePEM)
+        return (certificate.notValidBefore, certificate.notValidAfter)
     }
 
     private static func ipv4Bytes(_ text: String) -> [UInt8]? {

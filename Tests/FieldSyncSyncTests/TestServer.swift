@@ -31,7 +31,8 @@ final class TestServer: Sendable {
 
     var url: String { "https://127.0.0.1:\(port)" }
 
-    static func start(clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds, limits: SyncLimits = SyncLimits()) async throws -> TestServer {
+    static func start(clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds, limits: SyncLimits = SyncLimits(),
+                      configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         let folder = try TemporaryFolder()
         let data = ServerFolder(path: folder.path("server"))
         let settings = try data.initialize(hosts: [], branch: nil, certificate: nil).settings
@@ -41,6 +42,7 @@ final class TestServer: Sendable {
             privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits = limits
+        configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         let server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
