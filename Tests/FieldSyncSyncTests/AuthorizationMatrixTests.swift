@@ -1,0 +1,161 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+@testable import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Every endpoint × every branch-bound role × an object of another branch:
+/// refused or empty, and no other branch's id or value in any answer or error
+/// body (beyond the ids the request itself named).
+@Suite struct AuthorizationMatrixTests {
+    /// Ningbo's file: one record of every kind, with the values that must never reach Hangzhou.
+    struct NingboFile {
+        static let customer = "b1000000-0000-4000-8000-000000000001"
+        static let contact = "b1000000-0000-4000-8000-000000000002"
+        static let agreement = "b1000000-0000-4000-8000-000000000003"
+        static let visit = "b1000000-0000-4000-8000-000000000004"
+        static let fault = "b1000000-0000-4000-8000-000000000005"
+        static let faultNote = "b1000000-0000-4000-8000-000000000006"
+        static let complaint = "b1000000-0000-4000-8000-000000000007"
+        static let complaintNote = "b1000000-0000-4000-8000-000000000008"
+        static let conflict = "b1000000-0000-4000-8000-000000000009"
+
+        static let records: [(RecordKind, String)] = [
+            (.customer, customer), (.contact, contact), (.agreement, agreement), (.visit, visit), (.fault, fault),
+            (.faultNote, faultNote), (.complaint, complaint), (.complaintNote, complaintNote), (.conflict, conflict),
+        ]
+        static let secrets = ["Harbour Tower", "Wang Fang", "574 1234", "NB-2026-17", "cable cut", "splice done",
+                              "late answer", "called back", "old phone", "Bob", "Ningbo"]
+
+        static func write(_ replica: Replica) throws {
+            try replica.write([RecordEdit(.customer, customer, [("name", .text("Harbour Tower")), ("level", .text("vip")),
+                                                                ("branch", .text("Ningbo")), ("manager", .text("Bob"))])])
+            try replica.write([RecordEdit(.contact, contact, [("customer", .text(customer)), ("name", .text("Wang Fang")),
+                                                              ("phone", .text("+86 574 1234 5678"))])])
+            try replica.write([RecordEdit(.agreement, agreement, [("customer", .text(customer)), ("number", .text("NB-2026-17"))])])
+            try replica.write([RecordEdit(.fault, fault, [("customer", .text(customer)), ("symptom", .text("cable cut")),
+                                                          ("reported_at", .text("2026-11-20T09:00:00+08:00")), ("status", .text("1:reported"))])])
+            try replica.write([RecordEdit(.faultNote, faultNote, [("fault", .text(fault)), ("at", .text("2026-11-20T11:00:00+08:00")),
+                                                                  ("text", .text("splice done"))])])
+            try replica.write([RecordEdit(.complaint, complaint, [("customer", .text(customer)), ("channel", .text("phone")),
+                                                                  ("content", .text("late answer")), ("received_at", .text("2026-11-20T09:00:00+08:00")),
+                                                                  ("status", .text("1:received"))])])
+            try replica.write([RecordEdit(.complaintNote, complaintNote, [("complaint", .text(complaint)), ("at", .text("2026-11-20T10:00:00+08:00")),
+                                                                          ("text", .text("called back"))])])
+            try replica.write([RecordEdit(.visit, visit, [("customer", .text(customer)), ("at", .text("2026-11-22T10:00:00+08:00")),
+                                                          ("kind", .text("complaint-follow-up")), ("summary", .text("apology")),
+                                                          ("complaint", .text(complaint))])])
+            try replica.write([RecordEdit(.conflict, conflict, [("table", .text("contacts")), ("record", .text(contact)), ("field", .text("phone")),
+                                                                ("lost_value", .text("old phone")), ("lost_node", .text("00000000000000b0")),
+                                                                ("lost_hlc", .int(1))])])
+        }
+
+        /// What `text` reveals of the file, ids the request named aside.
+        static func leaks(in text: String, named: Set<String> = []) -> [String] {
+            let ids = records.map(\.1).filter { !named.contains($0) }
+            return (secrets + ids + ids.map { String($0.prefix(8)) }).filter { secret in
+                // An id the request named shares its 8-digit prefix with the others of this file: compare whole ids only then.
+                !(secret.count == 8 && named.contains { $0.hasPrefix(secret) }) && text.contains(secret)
+            }
+        }
+    }
+
+    @Test(arguments: [Role.manager, Role.supervisor])
+    func anotherBranchsFileIsOutOfReach(role: Role) async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Ningbo")
+        try NingboFile.write(bob.replica)
+        #expect(try await bob.sync().rejected.isEmpty)
+        let caller = try await Laptop.enrol("Hana", server: server, folder: folder, role: role, branch: "Hangzhou")
+        let raw = try RawHTTPS(server)
+        let token = caller.binding.token
+        let node = try caller.replica.identity()!.node
+        let hlc = HLC(milliseconds: server.store.now, counter: 0)
+        let before = try server.dump()
+
+        // Pull: nothing of Ningbo's file.
+        try await caller.sync()
+        let pulled = try caller.dump()
+        #expect(NingboFile.leaks(in: pulled).isEmpty, "\(NingboFile.leaks(in: pulled))")
+
+        // Push: an edit of each record, and a new child under each parent, refused.
+        var counter: UInt64 = 100
+        for (kind, id) in NingboFile.records {
+            let field = kind.schema.fields.first { !$0.required && $0.type == .text }?.name ?? "resolution"
+            let edits: [[FieldChange]] = [
+                [FieldChange(table: kind, record: id, field: field, value: .text("overwritten"), hlc: hlc, node: node, base: .zero)],
+            ] + Self.childOf(kind, id, hlc: hlc, node: node)
+            for changes in edits {
+                counter += 1
+                let request = SyncRequest(cursor: 0, mutations: [Mutation(origin: node, counter: counter, changes: changes)], clientTime: server.store.now)
+                let body = WireJSON.syncRequest(cursor: 0, clientTime: request.clientTime, maxChanges: nil, mutationBodies: request.mutations.map { $0.jsonBytes() })
+                let answer = try await raw.send(.POST, "/v1/sync", body: body, token: token)
+                #expect(answer.status == 200)
+                let decoded = try WireJSON.decodeSyncResponse(answer.body)
+                #expect(decoded.accepted.isEmpty && decoded.rejected.count == 1, "\(kind) \(changes.map(\.field))")
+                let named = Set(changes.map(\.record) + changes.compactMap(\.value.text))
+                #expect(NingboFile.leaks(in: answer.text, named: named).isEmpty, "\(kind): \(answer.text)")
+            }
+        }
+        // The calendar is the province's.
+        let day = RecordID.calendarDay(LocalDate(year: 2026, month: 12, day: 24)!)
+        counter += 1
+        let calendar = try await caller.client.exchange(SyncRequest(cursor: 0, mutations: [Mutation(origin: node, counter: counter, changes: [
+            FieldChange(table: .calendarDay, record: day, field: "date", value: .text("2026-12-24"), hlc: hlc, node: node, base: .zero),
+            FieldChange(table: .calendarDay, record: day, field: "kind", value: .text("holiday"), hlc: hlc, node: node, base: .zero),
+        ])], clientTime: server.store.now), token: token)
+        #expect(calendar.accepted.isEmpty)
+        #expect(try server.dump() == before, "nothing of Ningbo's changed, nothing was added")
+
+        // KPIs, with parameters naming the other branch and its manager.
+        for path in ["/v1/kpi?branch=Ningbo", "/v1/kpi?manager=Bob&by=manager", "/v1/kpi?by=branch&period=2026-11",
+                     "/v1/kpi/misses?branch=Ningbo&period=2026-11", "/v1/kpi/todo?branch=Ningbo", "/v1/kpi/todo"] {
+            let answer = try await raw.get(path, token: token)
+            #expect(answer.status == 200, "\(path)")
+            #expect(NingboFile.leaks(in: answer.text, named: ["Ningbo", "Bob"]).isEmpty, "\(path): \(answer.text)")
+        }
+        // The dashboard: managers are refused; a supervisor sees their own branch only.
+        let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)
+        if role == .manager {
+            #expect(link.status == 403)
+            #expect(try await raw.get("/dashboard?branch=Ningbo", token: token).status == 403)
+        } else {
+            #expect(link.status == 200)
+            let page = try await raw.get("/dashboard?branch=Ningbo&by=manager&period=2026-11", token: token)
+            #expect(page.status == 200)
+            #expect(NingboFile.leaks(in: page.text, named: ["Ningbo"]).isEmpty, "\(NingboFile.leaks(in: page.text, named: ["Ningbo"]))")
+        }
+        await raw.shutdown()
+        await caller.close()
+        await bob.close()
+        await server.stop()
+    }
+
+    /// A new record hanging from `id` (a contact under a customer, a note under a fault, …), if the kind has children.
+    static func childOf(_ kind: RecordKind, _ id: String, hlc: HLC, node: NodeID) -> [[FieldChange]] {
+        let child = "a1000000-0000-4000-8000-0000000000f\(kind.schema.fields.count % 10)"
+        func change(_ table: RecordKind, _ field: String, _ value: FieldValue) -> FieldChange {
+            FieldChange(table: table, record: child, field: field, value: value, hlc: hlc, node: node, base: .zero)
+        }
+        switch kind {
+        case .customer:
+            return [[change(.contact, "customer", .text(id)), change(.contact, "name", .text("planted"))]]
+        case .fault:
+            return [[change(.faultNote, "fault", .text(id)), change(.faultNote, "at", .text("2026-11-21T09:00:00+08:00")), change(.faultNote, "text", .text("planted"))]]
+        case .complaint:
+            return [[change(.complaintNote, "complaint", .text(id)), change(.complaintNote, "at", .text("2026-11-21T09:00:00+08:00")), change(.complaintNote, "text", .text("planted"))]]
+        case .contact:
+            // A conflict record about another branch's contact.
+            return [[change(.conflict, "table", .text("contacts")), change(.conflict, "record", .text(id)), change(.conflict, "field", .text("phone")),
+                     change(.conflict, "lost_node", .text("00000000000000a0")), change(.conflict, "lost_hlc", .int(1))]]
+        default:
+            return []
+        }
+    }
+}
