@@ -2,8 +2,9 @@
 /// push can cause and the size of one change-log row (a record's changes in one
 /// mutation travel as one row, never split across pages).
 public enum RecordLimits {
-    /// Longest text value, in UTF-8 bytes (about 10,000 Chinese characters).
-    public static let maxTextBytes = 32 << 10
+    /// Longest text value, in characters (Unicode scalars, as JSON Schema's
+    /// maxLength counts): at most 32 KiB of UTF-8.
+    public static let maxTextLength = 8_192
     /// Most changes one mutation may make to one record (a record has at most 14 fields).
     public static let maxChangesPerRecord = 64
 }

@@ -7,8 +7,10 @@ public struct NodeID: RawRepresentable, Hashable, Comparable, Sendable, Codable,
         self.rawValue = rawValue
     }
 
+    /// Exactly the written form: 16 lowercase hex digits (no sign, no upper case).
     public init?(_ text: String) {
-        guard text.utf8.count == 16, let value = UInt64(text, radix: 16) else { return nil }
+        guard text.utf8.count == 16, text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+              let value = UInt64(text, radix: 16) else { return nil }
         self.rawValue = value
     }
 

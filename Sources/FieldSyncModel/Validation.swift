@@ -24,8 +24,8 @@ extension RecordSchema {
             return
         }
         if let text = value.text {
-            guard text.utf8.count <= RecordLimits.maxTextBytes else {
-                throw RecordValidationError(field: name, "\(name) is \(text.utf8.count) bytes long; at most \(RecordLimits.maxTextBytes) bytes are kept")
+            guard text.utf8.count <= RecordLimits.maxTextLength || text.unicodeScalars.count <= RecordLimits.maxTextLength else {
+                throw RecordValidationError(field: name, "\(name) is \(text.unicodeScalars.count) characters long; at most \(RecordLimits.maxTextLength) are kept")
             }
             guard !text.utf8.contains(0) else { throw RecordValidationError(field: name, "\(name) contains a NUL character") }
         }

@@ -61,8 +61,8 @@ public enum Role: String, Codable, Sendable, CaseIterable {
 public struct SyncRequestLimits: Sendable {
     public var maxMutations = 1_000
     public var maxChanges = 100_000
-    /// Longest string of any kind (ids, field names, values), in UTF-8 bytes.
-    public var maxStringBytes = RecordLimits.maxTextBytes
+    /// Longest string kept (ids, field names, values), in characters.
+    public var maxStringLength = RecordLimits.maxTextLength
 
     public init() {}
 }

@@ -82,7 +82,7 @@ public enum WireJSON {
     /// Reads a push, refusing it as soon as it passes `limits` (before it is
     /// held in memory whole): `LimitExceeded` for counts, `DecodingError` for the rest.
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
-        try JSONReader.read(bytes, maxStringBytes: limits.maxStringBytes) { parser in
+        try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
@@ -169,7 +169,7 @@ extension JSONReader.Parser {
             case "counter":
                 // Counters are SQLite integers on both sides.
                 let value = try parser.unsigned("counter")
-                guard value <= UInt64(Int64.max) else { throw WireJSON.DecodingError(description: "counter must be at most \(Int64.max)") }
+                guard value >= 1, value <= UInt64(Int64.max) else { throw WireJSON.DecodingError(description: "counter must be 1 to \(Int64.max)") }
                 counter = value
             case "user": user = try parser.nullable { try $0.string("user") }
             case "records": changes = try parser.records()
@@ -362,7 +362,13 @@ extension JSONReader.Parser {
         return try read(&self)
     }
 
-    mutating func skip() throws { _ = try value(depth: 1) }
+    /// Skips a value this reader does not know, whatever the length of its strings.
+    mutating func skip() throws {
+        let limit = maxStringLength
+        maxStringLength = .max
+        defer { maxStringLength = limit }
+        _ = try value(depth: 1)
+    }
 
     mutating func string(_ name: String) throws -> String {
         skipSpace()
@@ -403,7 +409,7 @@ extension JSONReader.Parser {
     /// 16 hex digits, read without making a string.
     mutating func node(_ name: String) throws -> NodeID {
         skipSpace()
-        func failure() -> WireJSON.DecodingError { WireJSON.DecodingError(description: "\(name) must be 16 hex digits") }
+        func failure() -> WireJSON.DecodingError { WireJSON.DecodingError(description: "\(name) must be 16 lowercase hex digits") }
         guard index + 18 <= bytes.count, bytes[index] == UInt8(ascii: "\""), bytes[index + 17] == UInt8(ascii: "\"") else { throw failure() }
         var raw: UInt64 = 0
         for offset in 1...16 {
@@ -412,7 +418,6 @@ extension JSONReader.Parser {
             switch byte {
             case 0x30...0x39: digit = byte - 0x30
             case 0x61...0x66: digit = byte - 0x61 + 10
-            case 0x41...0x46: digit = byte - 0x41 + 10
             default: throw failure()
             }
             raw = raw << 4 | UInt64(digit)
@@ -460,10 +465,10 @@ enum JSONReader {
     }
 
     /// Runs `body` on a parser over the whole document, which must hold one value.
-    static func read<T>(_ bytes: some Collection<UInt8>, maxStringBytes: Int = .max, _ body: (inout Parser) throws -> T) throws -> T {
+    static func read<T>(_ bytes: some Collection<UInt8>, maxStringLength: Int = .max, _ body: (inout Parser) throws -> T) throws -> T {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer, maxStringBytes: maxStringBytes)
+            var parser = Parser(bytes: buffer, maxStringLength: maxStringLength)
             let result = try body(&parser)
             parser.skipSpace()
             guard parser.index == buffer.count else { throw parser.error("trailing characters") }
@@ -473,8 +478,9 @@ enum JSONReader {
 
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
-        /// Longest string accepted, in UTF-8 bytes.
-        var maxStringBytes = Int.max
+        /// Longest string kept, in Unicode scalars (JSON Schema's maxLength);
+        /// strings of keys the reader skips are bounded by the body only.
+        var maxStringLength = Int.max
         var index = 0
         /// The record id of the change read last.
         var lastRecord = ""
@@ -483,8 +489,21 @@ enum JSONReader {
             WireJSON.DecodingError(description: "invalid JSON at byte \(index): \(text)")
         }
 
+        /// Four UTF-8 bytes per character at most; no overflow when unlimited.
+        var maxStringBytes: Int {
+            let (bytes, overflow) = maxStringLength.multipliedReportingOverflow(by: 4)
+            return overflow ? .max : bytes
+        }
+
         func tooLong() -> WireJSON.LimitExceeded {
-            WireJSON.LimitExceeded(description: "a string at byte \(index) is over \(maxStringBytes) bytes")
+            WireJSON.LimitExceeded(description: "a string at byte \(index) is over \(maxStringLength) characters")
+        }
+
+        /// Refuses a kept string over the limit: more bytes than four per
+        /// character is over for certain, otherwise its characters are counted.
+        func checkLength(byteCount: Int, _ text: @autoclosure () -> String) throws {
+            guard byteCount > maxStringLength else { return }
+            if byteCount > maxStringBytes || text().unicodeScalars.count > maxStringLength { throw tooLong() }
         }
 
         mutating func skipSpace() {
@@ -580,7 +599,41 @@ enum JSONReader {
             if integral, let number = Int64(text) { return .int(number) }
             if integral, let number = UInt64(text) { return .unsigned(number) }
             guard let number = Double(text) else { throw error("bad number") }
+            // JSON Schema counts 5.0 and 5e0 as integers: read them exactly, not through a Double.
+            if !integral, let exact = Self.exactInteger(text) { return exact }
             return .double(number)
+        }
+
+        /// The integer a number with a fraction or exponent stands for, when it is
+        /// whole and fits 64 bits (`12.50e1` is 125), exactly; nil otherwise.
+        static func exactInteger(_ text: String) -> Value? {
+            var digits: [UInt8] = [], exponent = 0, negative = false
+            var bytes = Substring(text).utf8[...]
+            if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
+            var fraction = false
+            while let byte = bytes.first, byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") {
+                bytes = bytes.dropFirst()
+                if byte == UInt8(ascii: ".") { fraction = true; continue }
+                guard (0x30...0x39).contains(byte) else { return nil }
+                digits.append(byte - 0x30)
+                if fraction { exponent -= 1 }
+            }
+            if !bytes.isEmpty {
+                guard let written = Int(String(decoding: bytes.dropFirst(), as: UTF8.self)), abs(written) < 1_000 else { return nil }
+                exponent += written
+            }
+            while exponent < 0, digits.last == 0 { digits.removeLast(); exponent += 1 }
+            guard exponent >= 0, exponent < 40 else { return digits.allSatisfy { $0 == 0 } ? .int(0) : nil }
+            var magnitude: UInt64 = 0
+            for digit in digits + Array(repeating: 0, count: exponent) {
+                let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+                let (sum, carry) = times10.addingReportingOverflow(UInt64(digit))
+                guard !overflow, !carry else { return nil }
+                magnitude = sum
+            }
+            if !negative { return magnitude <= UInt64(Int64.max) ? .int(Int64(magnitude)) : .unsigned(magnitude) }
+            if magnitude <= UInt64(Int64.max) { return .int(-Int64(magnitude)) }
+            return magnitude == UInt64(Int64.max) + 1 ? .int(.min) : nil
         }
 
         /// A plain integer read without building a string (stamps and counters
@@ -620,6 +673,7 @@ enum JSONReader {
                 if !same {
                     guard text.count <= maxStringBytes else { throw tooLong() }
                     guard let decoded = String(validating: text, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+                    try checkLength(byteCount: text.count, decoded)
                     lastRecord = decoded
                 }
                 return lastRecord
@@ -643,6 +697,7 @@ enum JSONReader {
                 guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
                     throw error("invalid UTF-8 in string")
                 }
+                try checkLength(byteCount: index - start, text)
                 index += 1
                 return text
             }
@@ -654,6 +709,7 @@ enum JSONReader {
                 switch byte {
                 case UInt8(ascii: "\""):
                     guard let text = String(validating: scalars, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+                    try checkLength(byteCount: scalars.count, text)
                     return text
                 case UInt8(ascii: "\\"):
                     guard index < bytes.count else { throw error("unterminated escape") }
@@ -675,7 +731,6 @@ enum JSONReader {
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         }
                         guard let scalar = Unicode.Scalar(code) else { throw error("bad \\u escape") }
-                        guard code != 0 else { throw error("NUL character in string") }
                         scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default: throw error("bad escape")
                     }

@@ -94,7 +94,8 @@ public struct SyncHTTPServer: Sendable {
             if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes) }
             sync = try WireJSON.decodeSyncRequest(body.readableBytesView, limits: configuration.requestLimits)
         } catch let error as WireJSON.LimitExceeded {
-            throw ServerError.tooLarge(error.description)
+            // Within the body limit but over a documented count or length: a 400, as the schema says.
+            throw ServerError(.badRequest, ErrorCode.tooLarge, error.description)
         } catch let error as WireJSON.DecodingError {
             throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
         } catch {

@@ -14,7 +14,7 @@ import Testing
         // `serve` on an empty folder initialises it; port 0 picks a free port, printed on stdout.
         let server = Process()
         server.executableURL = admin.executable
-        server.arguments = ["serve", "--port", "0"]
+        server.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
         server.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
         let output = Pipe()
         server.standardOutput = output

@@ -232,10 +232,11 @@ import Testing
             ]) }
             let body = WireJSON.syncRequest(cursor: 0, clientTime: world.server.store.now, maxChanges: nil, mutationBodies: tooMany.map { $0.jsonBytes() })
             let answer = try await world.raw.send(.POST, "/v1/sync", body: body, token: world.alice.binding.token)
-            #expect(answer.status == 413)
+            #expect(answer.status == 400)
+            #expect(answer.json?["error"] as? String == ErrorCode.tooLarge)
             #expect((answer.json?["message"] as? String)?.contains("at most 1000 mutations") == true, "\(answer.text)")
 
-            let long = String(repeating: "x", count: RecordLimits.maxTextBytes + 1)
+            let long = String(repeating: "x", count: RecordLimits.maxTextLength + 1)
             let refused = await #expect(throws: SyncError.self) {
                 _ = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer, "notes", .text(long), world.now)])
             }
@@ -291,7 +292,10 @@ import Testing
                 Array(#"{"cursor":0,"client_time":\#(world.server.store.now),"mutations":[{"origin":"\#(node)","counter":7000,"records":[{"table":"customers","record":"\#(record)","node":"\#(node)","hlc":\#(world.now.rawValue),"fields":[["notes",\#(value),0]]}]}]}"#.utf8)
             }
             let nul = try await world.raw.send(.POST, "/v1/sync", body: body(record: #"Y\u0000alias"#, value: #""x""#), token: world.alice.binding.token)
-            #expect(nul.status == 400, "\(nul.text)")
+            #expect(nul.status == 200, "\(nul.text)")
+            #expect(try WireJSON.decodeSyncResponse(nul.body).rejected.first?.reason.contains("is not a record id") == true, "\(nul.text)")
+            let nulValue = try await world.raw.send(.POST, "/v1/sync", body: body(record: Self.hangzhouCustomer, value: #""a\u0000b""#), token: world.alice.binding.token)
+            #expect(try WireJSON.decodeSyncResponse(nulValue.body).rejected.first?.reason.contains("NUL") == true, "\(nulValue.text)")
             var invalid = body(record: Self.hangzhouCustomer, value: #""ab""#)
             invalid.insert(0xFF, at: invalid.count - 12)  // a byte that is never UTF-8, inside the value
             let repaired = try await world.raw.send(.POST, "/v1/sync", body: invalid, token: world.alice.binding.token)

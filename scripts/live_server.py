@@ -1,0 +1,145 @@
+"""A live fieldsync-server for the boundary checks (scripts/fuzz-api, scripts/tls-scan).
+
+Starts the real server binary on 127.0.0.1 in a throwaway data folder, enrols
+devices with real enrolment codes, pushes a branch's records the way a laptop
+does, and reads back what the server holds. Standard library only.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+
+class LiveServer:
+    def __init__(self, binary):
+        self.binary = binary
+        self.folder = tempfile.mkdtemp(prefix="fieldsync-live-")
+        self.data = os.path.join(self.folder, "server")
+        self.process = None
+        self.port = None
+
+    def admin(self, *arguments):
+        out = subprocess.run([self.binary, *arguments, "--data", self.data, "--json"], check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    def start(self):
+        self.admin("init")
+        self.log = open(os.path.join(self.folder, "server.log"), "w+")
+        self.process = subprocess.Popen([self.binary, "serve", "--data", self.data, "--port", "0", "--metrics-port", "0"],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            self.log.seek(0)
+            found = re.search(r"listening on https://127\.0\.0\.1:(\d+)", self.log.read())
+            if found:
+                self.port = int(found.group(1))
+                break
+            if self.process.poll() is not None:
+                raise SystemExit("fieldsync-server exited at start:\n" + open(self.log.name).read())
+            time.sleep(0.1)
+        else:
+            raise SystemExit("fieldsync-server did not start within 60 s")
+        self.context = ssl.create_default_context(cafile=self.ca)
+        return self
+
+    @property
+    def ca(self):
+        return os.path.join(self.data, "ca.pem")
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, context=self.context, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def device(self, name, role, branch):
+        """A user and an enrolled device: (token, node)."""
+        arguments = ["user", "add", "--name", name, "--role", role] + (["--branch", branch] if branch else [])
+        code = self.admin(*arguments)["enrolment_code"]
+        node = "%016x" % random.getrandbits(64)
+        status, answer = self.request("POST", "/v1/enroll", {"code": code, "node": node, "device_name": name})
+        assert status == 200, answer
+        return answer["token"], node
+
+    def push(self, token, node, records, counter=1):
+        """Pushes each record {table, id, fields} as one mutation; returns the answer."""
+        hlc = int(time.time() * 1000) << 16
+        mutations = []
+        for index, (table, record, fields) in enumerate(records):
+            mutations.append({"origin": node, "counter": counter + index, "records": [
+                {"table": table, "record": record, "node": node, "hlc": hlc + index,
+                 "fields": [[name, value, 0] for name, value in fields.items()]}]})
+        status, answer = self.request("POST", "/v1/sync", {"cursor": 0, "client_time": int(time.time() * 1000), "mutations": mutations}, token)
+        assert status == 200 and not answer["rejected"], answer
+        return answer
+
+    def branch_rows(self, branch):
+        """Every record of the customers of `branch`, as the server's database holds them."""
+        database = sqlite3.connect(f"file:{os.path.join(self.data, 'server.sqlite')}?mode=ro", uri=True)
+        customers = [row[0] for row in database.execute("SELECT id FROM customers WHERE branch = ?", (branch,))]
+        rows = []
+        for table in ["customers", "contacts", "agreements", "visits", "faults", "complaints"]:
+            column = "id" if table == "customers" else "customer"
+            for customer in customers:
+                rows += [(table,) + tuple(row) for row in database.execute(f"SELECT * FROM {table} WHERE {column} = ? ORDER BY id", (customer,))]
+        database.close()
+        return rows
+
+    def peak_memory_mib(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def alive(self):
+        return self.process.poll() is None and self.request("GET", "/v1/health")[0] == 200
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def ningbo_file():
+    """A customer of another branch with one child of each kind."""
+    customer, fault, complaint = new_id(), new_id(), new_id()
+    return [
+        ("customers", customer, {"name": "Harbour Tower", "level": "vip", "branch": "Ningbo", "manager": "Bob"}),
+        ("contacts", new_id(), {"customer": customer, "name": "Wang Fang", "phone": "+86 574 1234 5678"}),
+        ("agreements", new_id(), {"customer": customer, "number": "NB-2026-17"}),
+        ("faults", fault, {"customer": customer, "symptom": "cable cut", "reported_at": "2026-11-20T09:00:00+08:00", "status": "1:reported"}),
+        ("fault_notes", new_id(), {"fault": fault, "at": "2026-11-20T11:00:00+08:00", "text": "splice done"}),
+        ("complaints", complaint, {"customer": customer, "channel": "phone", "content": "late answer",
+                                   "received_at": "2026-11-20T09:00:00+08:00", "status": "1:received"}),
+        ("visits", new_id(), {"customer": customer, "at": "2026-11-22T10:00:00+08:00", "kind": "complaint-follow-up",
+                              "summary": "apology", "complaint": complaint}),
+    ]
