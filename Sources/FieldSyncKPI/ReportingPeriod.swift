@@ -43,21 +43,34 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
             return
         }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 4, parts[0].allSatisfy(\.isASCII), let year = Int(parts[0]), year >= 0 else { throw invalid }
+        func digits(_ part: Substring) -> Int? {
+            guard !part.isEmpty, part.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            return Int(part)
+        }
+        guard parts.count == 2, parts[0].utf8.count == 4, let year = digits(parts[0]) else { throw invalid }
         guard Self.years.contains(year) else { throw outOfRange }
         let rest = parts[1]
-        if rest.first == "W" || rest.first == "w", rest.count <= 3, let week = Int(rest.dropFirst()) {
+        if rest.first == "W" || rest.first == "w", (2...3).contains(rest.count), let week = digits(rest.dropFirst()) {
             guard let monday = LocalDate.monday(ofISOWeek: week, year: year) else {
                 throw ParseError(description: "'\(text)': \(year) has no ISO week \(week)")
             }
             self.init(kind: .week, start: monday, end: monday + 6)
-        } else if rest.first == "Q" || rest.first == "q", rest.count == 2, let quarter = Int(rest.dropFirst()), (1...4).contains(quarter) {
+        } else if rest.first == "Q" || rest.first == "q", rest.count == 2, let quarter = digits(rest.dropFirst()), (1...4).contains(quarter) {
             self = Self.quarter(year: year, quarter: quarter)
-        } else if rest.count == 2, let month = Int(rest), (1...12).contains(month) {
+        } else if rest.count == 2, let month = digits(rest), (1...12).contains(month) {
             self = Self.month(year: year, month: month)
         } else {
             throw invalid
         }
+    }
+
+    /// `days` days from `start` (1 to `maxDays`), for the API's `start` and `days`.
+    public init(start: LocalDate, days: Int) throws(ParseError) {
+        guard Self.years.contains(start.components.year) else {
+            throw ParseError(description: "start: \(start): reports cover the years \(Self.years.lowerBound) to \(Self.years.upperBound)")
+        }
+        guard (1...Self.maxDays).contains(Int64(days)) else { throw ParseError(description: "days: \(days) is not 1 to \(Self.maxDays)") }
+        self.init(kind: .range, start: start, end: start + Int64(days - 1))
     }
 
     /// The month `year-month` (`month` in 1...12).
@@ -100,6 +113,12 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func contains(_ date: LocalDate) -> Bool { start <= date && date <= end }
+
+    /// The period as the API's query parameters: `period=2026-11`, or
+    /// `start=2026-11-01&days=15` for a range.
+    public var query: String {
+        kind == .range ? "start=\(start)&days=\(end.dayNumber - start.dayNumber + 1)" : "period=\(description)"
+    }
 
     /// How a person names it: `2026-11`, `2026-W47`, `2026-Q4`, `2026-11-01..2026-11-15`.
     public var description: String {

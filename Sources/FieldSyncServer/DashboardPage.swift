@@ -35,10 +35,10 @@ struct DashboardPage {
             </style></head><body>
             <h1>Service-level compliance — \(escape(period.description))</h1>
             <p class="meta">\(escape(period.start.description)) to \(escape(period.end.description)) · by \(report.grouping.rawValue) · as of \(escape(report.asOf.description)) · \(escape(viewer.name)) (\(viewer.role.rawValue)\(viewer.branch.map { ", " + escape($0) } ?? ""))</p>
-            <nav><a href="/dashboard?period=\(escape(previous.description))&amp;by=\(report.grouping.rawValue)">← \(escape(previous.description))</a>\
-            <a href="/dashboard?period=\(escape(next.description))&amp;by=\(report.grouping.rawValue)">\(escape(next.description)) →</a>\
-            <a href="/dashboard?period=\(escape(period.description))&amp;by=branch">by branch</a>\
-            <a href="/dashboard?period=\(escape(period.description))&amp;by=manager">by manager</a></nav>
+            <nav><a href="/dashboard?\(escape(previous.query))&amp;by=\(report.grouping.rawValue)">← \(escape(previous.description))</a>\
+            <a href="/dashboard?\(escape(next.query))&amp;by=\(report.grouping.rawValue)">\(escape(next.description)) →</a>\
+            <a href="/dashboard?\(escape(period.query))&amp;by=branch">by branch</a>\
+            <a href="/dashboard?\(escape(period.query))&amp;by=manager">by manager</a></nav>
 
             """
         page += "<h2>Compliance by \(report.grouping.rawValue)</h2>\n" + figuresTable()

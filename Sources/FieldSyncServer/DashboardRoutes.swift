@@ -21,7 +21,7 @@ extension SyncHTTPServer {
             let session = try await offload { try store.openSession(link: link) }
             let cookie = "\(Self.sessionCookie)=\(session); Path=/dashboard; Max-Age=\(ServerStore.sessionLifetime / 1000); HttpOnly; Secure; SameSite=Strict"
             // The page's own parameters ride along on the link.
-            let passed = ["period", "by", "as_of"].compactMap { name -> String? in
+            let passed = ["period", "start", "days", "by", "as_of"].compactMap { name -> String? in
                 guard let value = request.uri.queryParameters[Substring(name)], value.utf8.count <= 64,
                       value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:+".contains($0)) }) else { return nil }
                 return "\(name)=\(value.replacingOccurrences(of: "+", with: "%2B"))"
@@ -33,9 +33,9 @@ extension SyncHTTPServer {
             let device = try context.requireDevice()
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
-            func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
-            let query = try KPIQuery(period: value("period"), by: value("by") ?? (device.user.role == .supervisor ? "manager" : "branch"),
-                                     branch: value("branch"), manager: value("manager"), asOf: value("as_of"), now: store.localNow)
+            let grouping = device.user.role == .supervisor ? "manager" : "branch"
+            let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) ?? (name == "by" ? grouping : nil) },
+                                     now: store.localNow)
             let facts = query.select(try await offload { try store.kpiFacts(for: device.user) })
             let html = DashboardPage(
                 report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),

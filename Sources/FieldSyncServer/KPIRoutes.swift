@@ -13,27 +13,52 @@ public struct KPIQuery: Sendable {
     public var manager: String?
     public var asOf: Timestamp
 
+    /// The command line's form: `period` may also be a range `2026-11-01..2026-11-15`.
     public init(period: String?, by: String?, branch: String?, manager: String?, asOf: String?, now: Timestamp) throws(ServerError) {
-        if let asOf {
-            guard let time = Timestamp(iso: asOf, defaultOffsetMinutes: now.offsetMinutes) else {
-                throw ServerError.badRequest("as_of: '\(asOf.prefix(40))' is not an ISO 8601 time")
-            }
-            guard ReportingPeriod.years.contains(time.localDay.components.year) else {
-                throw ServerError.badRequest("as_of: '\(asOf.prefix(40))' is outside the years \(ReportingPeriod.years.lowerBound) to \(ReportingPeriod.years.upperBound)")
-            }
-            self.asOf = time
-        } else {
-            self.asOf = now
-        }
+        let asOf = try Self.time(asOf, now: now)
+        var parsed: ReportingPeriod?
         if let period {
-            do {
-                self.period = try ReportingPeriod(period)
-            } catch {
-                throw ServerError.badRequest("period: \(error.description)")
-            }
-        } else {
-            self.period = .containing(self.asOf.localDay, kind: .month)
+            do { parsed = try ReportingPeriod(period) } catch { throw ServerError.badRequest("period: \(error.description)") }
         }
+        try self.init(period: parsed, by: by, branch: branch, manager: manager, asOf: asOf)
+    }
+
+    /// The API's form (Protocol/openapi.yaml): `period` names a month, week or
+    /// quarter; any other range is `start` with `days` (which win over `period`).
+    /// Every value is checked as the spec describes it.
+    public init(query value: (String) -> String?, now: Timestamp) throws(ServerError) {
+        let asOf = try Self.time(value("as_of"), now: now)
+        var period: ReportingPeriod?
+        if let start = value("start") {
+            guard let first = LocalDate(iso: start) else { throw ServerError.badRequest("start: '\(start.prefix(40))' is not a date (YYYY-MM-DD)") }
+            var days = 1
+            if let text = value("days") {
+                guard text.utf8.count <= 3, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let number = Int(text) else {
+                    throw ServerError.badRequest("days: '\(text.prefix(40))' is not a whole number of days")
+                }
+                days = number
+            }
+            do { period = try ReportingPeriod(start: first, days: days) } catch { throw ServerError.badRequest(error.description) }
+        } else if let text = value("period") {
+            do { period = try ReportingPeriod(text) } catch { throw ServerError.badRequest("period: \(error.description)") }
+            if period?.kind == .range {
+                throw ServerError.badRequest("period: '\(text.prefix(40))': ask for a range with start=YYYY-MM-DD&days=N")
+            }
+        }
+        for name in ["branch", "manager"] {
+            if let text = value(name), !(1...Self.maxNameLength).contains(text.unicodeScalars.count) {
+                throw ServerError.badRequest("\(name): give 1 to \(Self.maxNameLength) characters")
+            }
+        }
+        try self.init(period: period, by: value("by"), branch: value("branch"), manager: value("manager"), asOf: asOf)
+    }
+
+    /// Longest branch or manager name a query may name.
+    public static let maxNameLength = 200
+
+    private init(period: ReportingPeriod?, by: String?, branch: String?, manager: String?, asOf: Timestamp) throws(ServerError) {
+        self.asOf = asOf
+        self.period = period ?? .containing(asOf.localDay, kind: .month)
         if let by {
             guard let grouping = KPIGrouping(rawValue: by) else {
                 throw ServerError.badRequest("by: '\(by.prefix(40))' is not one of \(KPIGrouping.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -44,6 +69,18 @@ public struct KPIQuery: Sendable {
         }
         self.branch = branch
         self.manager = manager
+    }
+
+    /// `as_of`: an ISO 8601 time (or date) in the supported years; `now` when absent.
+    private static func time(_ text: String?, now: Timestamp) throws(ServerError) -> Timestamp {
+        guard let text else { return now }
+        guard let time = Timestamp(iso: text, defaultOffsetMinutes: now.offsetMinutes) else {
+            throw ServerError.badRequest("as_of: '\(text.prefix(40))' is not an ISO 8601 time")
+        }
+        guard ReportingPeriod.years.contains(time.localDay.components.year) else {
+            throw ServerError.badRequest("as_of: '\(text.prefix(40))' is outside the years \(ReportingPeriod.years.lowerBound) to \(ReportingPeriod.years.upperBound)")
+        }
+        return time
     }
 
     /// Narrows facts already limited to what the caller may see.
@@ -80,9 +117,7 @@ extension SyncHTTPServer {
 
     private func kpiInputs(_ request: Request, _ device: DeviceContext) async throws -> (KPIQuery, KPIFacts) {
         let parameters = request.uri.queryParameters
-        func value(_ name: String) -> String? { parameters[Substring(name)].map(String.init) }
-        let query = try KPIQuery(period: value("period"), by: value("by"), branch: value("branch"), manager: value("manager"),
-                                 asOf: value("as_of"), now: store.localNow)
+        let query = try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: store.localNow)
         let facts = try await offload { try store.kpiFacts(for: device.user) }
         return (query, query.select(facts))
     }

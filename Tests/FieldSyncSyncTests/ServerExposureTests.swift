@@ -34,7 +34,8 @@ import Testing
                 }
             }
             .connect(host: "127.0.0.1", port: server.port).get()
-        if let text { try await channel.writeAndFlush(ByteBuffer(string: text)).get() }
+        // The write may find the connection already closed on a loaded machine: that is the outcome under test.
+        if let text { try? await channel.writeAndFlush(ByteBuffer(string: text)).get() }
         return channel
     }
 
@@ -55,8 +56,8 @@ import Testing
 
     @Test func stalledConnectionsAreDroppedAtTheirDeadline() async throws {
         let server = try await TestServer.start(configure: { configuration in
-            configuration.idleTimeout = .milliseconds(300)
-            configuration.requestReadTimeout = .milliseconds(300)
+            configuration.idleTimeout = .seconds(1)
+            configuration.requestReadTimeout = .seconds(1)
         })
         #expect(await closedByServer(try await connect(server, tls: false)), "raw TCP without a TLS handshake")
         #expect(await closedByServer(try await connect(server, tls: true)), "TLS connection that never sends a request")

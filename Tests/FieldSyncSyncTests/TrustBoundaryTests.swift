@@ -175,7 +175,8 @@ import Testing
             let queries = [
                 "/v1/kpi?as_of=0999-06-01", "/v1/kpi?period=9999-12", "/v1/kpi?period=1000-01", "/v1/kpi/misses?period=0000-Q1",
                 "/v1/kpi/todo?as_of=9999-12-31", "/v1/kpi?period=0000-01-01..9999-12-31&as_of=9999-12-31",
-                "/v1/kpi?period=2025-01-01..2026-06-30", "/v1/kpi?period=2026-W99",
+                "/v1/kpi?period=2025-01-01..2026-06-30", "/v1/kpi?period=2026-W99", "/v1/kpi?start=2026-01-01&days=367",
+                "/v1/kpi?start=1969-12-31&days=1", "/v1/kpi?branch=", "/v1/kpi?period=2026-+1",
             ]
             for query in queries {
                 let answer = try await world.raw.get(query, token: world.alice.binding.token)
@@ -187,7 +188,7 @@ import Testing
                 #expect(answer.status == 400, "\(query): \(answer.status)")
             }
             #expect(try await world.raw.get("/v1/health").status == 200)
-            #expect(try await world.raw.get("/v1/kpi?period=2026-01-01..2026-12-31", token: world.alice.binding.token).status == 200)
+            #expect(try await world.raw.get("/v1/kpi?start=2026-01-01&days=366", token: world.alice.binding.token).status == 200)
         }
     }
 
