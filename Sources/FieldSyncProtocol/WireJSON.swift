@@ -83,6 +83,7 @@ public enum WireJSON {
     /// held in memory whole): `LimitExceeded` for counts, `DecodingError` for the rest.
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
+            parser.checksRecords = true
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
@@ -177,8 +178,19 @@ extension JSONReader.Parser {
             default: try parser.skip()
             }
         }
-        return Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
-                        user: user, changes: try WireJSON.required(changes, "records"))
+        let mutation = Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
+                                user: user, changes: try WireJSON.required(changes, "records"))
+        if checksRecords, mutation.changes.count > RecordLimits.maxChangesPerRecord {
+            var perRecord: [RecordKey: Int] = [:]
+            for change in mutation.changes {
+                let key = RecordKey(table: change.table, record: change.record)
+                perRecord[key, default: 0] += 1
+                guard perRecord[key, default: 0] <= RecordLimits.maxChangesPerRecord else {
+                    throw WireJSON.LimitExceeded(description: "mutation \(mutation.counter) changes \(change.table.noun) \(change.record.prefix(8)) more than \(RecordLimits.maxChangesPerRecord) times")
+                }
+            }
+        }
+        return mutation
     }
 
     /// `changes`: one object per field change, the form before `records`
@@ -364,9 +376,9 @@ extension JSONReader.Parser {
 
     /// Skips a value this reader does not know, whatever the length of its strings.
     mutating func skip() throws {
-        let limit = maxStringLength
-        maxStringLength = .max
-        defer { maxStringLength = limit }
+        let (limit, kept) = (maxStringLength, keeping)
+        (maxStringLength, keeping) = (.max, false)
+        defer { (maxStringLength, keeping) = (limit, kept) }
         _ = try value(depth: 1)
     }
 
@@ -478,6 +490,11 @@ enum JSONReader {
 
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
+        /// Reading a push: record ids must be in the documented form and a
+        /// mutation may change one record at most `RecordLimits.maxChangesPerRecord` times.
+        var checksRecords = false
+        /// Strings of keys the reader skips are neither kept nor checked.
+        var keeping = true
         /// Longest string kept, in Unicode scalars (JSON Schema's maxLength);
         /// strings of keys the reader skips are bounded by the body only.
         var maxStringLength = Int.max
@@ -502,6 +519,7 @@ enum JSONReader {
         /// Refuses a kept string over the limit: more bytes than four per
         /// character is over for certain, otherwise its characters are counted.
         func checkLength(byteCount: Int, _ text: @autoclosure () -> String) throws {
+            if keeping, text().utf8.contains(0) { throw WireJSON.DecodingError(description: "a string at byte \(index) contains a NUL character") }
             guard byteCount > maxStringLength else { return }
             if byteCount > maxStringBytes || text().unicodeScalars.count > maxStringLength { throw tooLong() }
         }
@@ -657,6 +675,11 @@ enum JSONReader {
             return magnitude == UInt64(Int64.max) + 1 ? .int(.min) : nil
         }
 
+        private func checkRecordID() throws {
+            guard checksRecords, !RecordID.isValid(lastRecord) else { return }
+            throw WireJSON.DecodingError(description: "record: '\(lastRecord.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)")
+        }
+
         /// A change's record id; one equal to the previous change's comes back as
         /// that same string, without a new allocation (a record's changes travel together).
         mutating func recordID() throws -> String {
@@ -675,10 +698,12 @@ enum JSONReader {
                     guard let decoded = String(validating: text, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
                     try checkLength(byteCount: text.count, decoded)
                     lastRecord = decoded
+                    try checkRecordID()
                 }
                 return lastRecord
             }
             lastRecord = try string()
+            try checkRecordID()
             return lastRecord
         }
 

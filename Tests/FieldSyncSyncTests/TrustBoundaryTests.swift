@@ -205,9 +205,16 @@ import Testing
             let changes = (0..<70_000).map { index in
                 (RecordKind.customer, Self.hangzhouCustomer, "notes", FieldValue.text("n\(index)"), HLC(milliseconds: world.server.store.now, counter: UInt16(index % 60_000)))
             }
-            let answer = try await world.push(as: world.alice, changes)
-            #expect(answer.accepted.isEmpty)
-            #expect(answer.rejected.first?.reason.contains("more than \(RecordLimits.maxChangesPerRecord) changes") == true)
+            let refused = await #expect(throws: SyncError.self) { _ = try await world.push(as: world.alice, changes) }
+            #expect(refused?.code == ErrorCode.tooLarge)
+            #expect(refused?.message.contains("more than \(RecordLimits.maxChangesPerRecord) times") == true)
+            // The server's own check (for pushes that reach it without the wire reader) refuses it too.
+            let node = try world.alice.replica.identity()!.node
+            let device = DeviceContext(device: world.alice.binding.device, node: node, user: world.alice.binding.user)
+            let direct = try world.server.store.sync(SyncRequest(cursor: 0, mutations: [Mutation(origin: node, counter: 2_000, changes: changes.map {
+                FieldChange(table: $0.0, record: $0.1, field: $0.2, value: $0.3, hlc: $0.4, node: node, base: .zero)
+            })], clientTime: world.server.store.now), from: device).response
+            #expect(direct.rejected.first?.reason.contains("more than \(RecordLimits.maxChangesPerRecord) changes") == true)
             #expect(try await world.raw.get("/v1/health").status == 200)
             // The codec refuses what it cannot hold instead of trapping.
             let many = (0..<70_000).map { FieldChange(table: .customer, record: Self.hangzhouCustomer, field: "notes", value: .null,
@@ -293,17 +300,20 @@ import Testing
                 Array(#"{"cursor":0,"client_time":\#(world.server.store.now),"mutations":[{"origin":"\#(node)","counter":7000,"records":[{"table":"customers","record":"\#(record)","node":"\#(node)","hlc":\#(world.now.rawValue),"fields":[["notes",\#(value),0]]}]}]}"#.utf8)
             }
             let nul = try await world.raw.send(.POST, "/v1/sync", body: body(record: #"Y\u0000alias"#, value: #""x""#), token: world.alice.binding.token)
-            #expect(nul.status == 200, "\(nul.text)")
-            #expect(try WireJSON.decodeSyncResponse(nul.body).rejected.first?.reason.contains("is not a record id") == true, "\(nul.text)")
+            #expect(nul.status == 400, "\(nul.text)")
+            #expect((nul.json?["message"] as? String)?.contains("NUL") == true, "\(nul.text)")
             let nulValue = try await world.raw.send(.POST, "/v1/sync", body: body(record: Self.hangzhouCustomer, value: #""a\u0000b""#), token: world.alice.binding.token)
-            #expect(try WireJSON.decodeSyncResponse(nulValue.body).rejected.first?.reason.contains("NUL") == true, "\(nulValue.text)")
+            #expect(nulValue.status == 400, "\(nulValue.text)")
+            #expect((nulValue.json?["message"] as? String)?.contains("NUL") == true, "\(nulValue.text)")
             var invalid = body(record: Self.hangzhouCustomer, value: #""ab""#)
             invalid.insert(0xFF, at: invalid.count - 12)  // a byte that is never UTF-8, inside the value
             let repaired = try await world.raw.send(.POST, "/v1/sync", body: invalid, token: world.alice.binding.token)
             #expect(repaired.status == 400, "\(repaired.text)")
             #expect(repaired.json?["message"] as? String != nil)
-            let upper = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer.uppercased(), "notes", .text("x"), world.now)])
-            #expect(upper.accepted.isEmpty && upper.rejected.first?.reason.contains("is not a record id") == true)
+            let upper = await #expect(throws: SyncError.self) {
+                _ = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer.uppercased(), "notes", .text("x"), world.now)])
+            }
+            #expect(upper?.message.contains("is not a record id") == true)
             #expect(try world.server.store.replica.record(.customer, Self.hangzhouCustomer)?["notes"] ?? .null == .null)
         }
     }

@@ -9,7 +9,7 @@ import Testing
 
     static func changes() -> [FieldChange] {
         tricky.enumerated().map { index, text in
-            FieldChange(table: RecordKind.allCases[index % RecordKind.allCases.count], record: "r\(index)", field: "f",
+            FieldChange(table: RecordKind.allCases[index % RecordKind.allCases.count], record: "a0000000-0000-4000-8000-\(String(repeating: "0", count: 12 - String(index).count))\(index)", field: "f",
                         value: index % 3 == 0 ? .int(Int64(index) - 3) : index % 3 == 1 ? .text(text) : .null,
                         hlc: HLC(rawValue: UInt64.max - UInt64(index)), node: NodeID(rawValue: UInt64(index) << 60), base: HLC(rawValue: UInt64(index)))
         }
@@ -44,7 +44,7 @@ import Testing
         for text in ["", "{", "[]", #"{"cursor": "x"}"#, #"{"cursor":1,"client_time":1,"mutations":[{"origin":"zz"}]}"#, "{\"a\":1} trailing"] {
             #expect(throws: (any Error).self, "\(text)") { try WireJSON.decodeSyncRequest(Array(text.utf8)) }
         }
-        let change = #"{"table":"customers","record":"r","field":"name","value":"x","node":"00000000000000a1","base":0}"#
+        let change = #"{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","field":"name","value":"x","node":"00000000000000a1","base":0}"#
         let missing = #expect(throws: WireJSON.DecodingError.self) {
             try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"changes":[\#(change)]}]}"#.utf8))
         }
@@ -60,7 +60,7 @@ import Testing
     @Test func numbersAndRepeatedRecordIdsReadBack() throws {
         let node = NodeID(rawValue: 0xA1)
         let values: [FieldValue] = [.int(.min), .int(.max), .int(0), .int(-1), .int(7), .text("x")]
-        let records = ["same", "same", "same", "other \"quoted\"", "other \"quoted\"", "same"]
+        let records = ["a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000002", "a0000000-0000-4000-8000-000000000002", "a0000000-0000-4000-8000-000000000001"]
         let changes = zip(values, records).enumerated().map { index, pair in
             FieldChange(table: .visit, record: pair.1, field: "f\(index)", value: pair.0,
                         hlc: HLC(rawValue: index == 0 ? UInt64.max : UInt64(index)), node: node, base: HLC(rawValue: UInt64(Int64.max) + UInt64(index)))
@@ -70,7 +70,7 @@ import Testing
         #expect(request.mutations == [mutation])
 
         func value(_ json: String) throws -> FieldValue {
-            let change = #"{"table":"visits","record":"r","field":"f","value":\#(json),"hlc":1,"node":"00000000000000a1","base":0}"#
+            let change = #"{"table":"visits","record":"a0000000-0000-4000-8000-000000000001","field":"f","value":\#(json),"hlc":1,"node":"00000000000000a1","base":0}"#
             let body = #"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"changes":[\#(change)]}]}"#
             return try #require(try WireJSON.decodeSyncRequest(Array(body.utf8)).mutations.first?.changes.first).value
         }
@@ -97,8 +97,8 @@ import Testing
         func change(_ record: String, _ field: String, _ hlc: UInt64, _ writer: NodeID, base: UInt64 = 0) -> FieldChange {
             FieldChange(table: .customer, record: record, field: field, value: .text("\(field)@\(hlc)"), hlc: HLC(rawValue: hlc), node: writer, base: HLC(rawValue: base))
         }
-        let changes = [change("a", "name", 1, node), change("a", "level", 1, node, base: 7), change("a", "notes", 2, node),
-                       change("b", "name", 2, node), change("a", "branch", 2, node), change("a", "manager", 2, other)]
+        let changes = [change("a0000000-0000-4000-8000-000000000001", "name", 1, node), change("a0000000-0000-4000-8000-000000000001", "level", 1, node, base: 7), change("a0000000-0000-4000-8000-000000000001", "notes", 2, node),
+                       change("a0000000-0000-4000-8000-000000000002", "name", 2, node), change("a0000000-0000-4000-8000-000000000001", "branch", 2, node), change("a0000000-0000-4000-8000-000000000001", "manager", 2, other)]
         let mutation = Mutation(origin: node, counter: 3, changes: changes)
         let fast = mutation.jsonBytes()
         let text = String(decoding: fast, as: UTF8.self)
@@ -129,20 +129,20 @@ import Testing
             try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"records":\#(records)}]}"#.utf8))
         }
         let cases: [(String, String)] = [
-            (#"[{"table":"customers","record":"r","node":"00000000000000a1","fields":[["name","x",0]]}]"#, "hlc is missing"),
-            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1}]"#, "fields is missing"),
-            (#"[{"table":"nope","record":"r","node":"00000000000000a1","hlc":1,"fields":[]}]"#, "unknown table 'nope' in a change"),
-            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[{"name":"x"}]}]"#, "a field entry must be [field, value, base]"),
-            (#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[["name","x",-1]]}]"#, "base must be a non-negative whole number"),
+            (#"[{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","fields":[["name","x",0]]}]"#, "hlc is missing"),
+            (#"[{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","hlc":1}]"#, "fields is missing"),
+            (#"[{"table":"nope","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","hlc":1,"fields":[]}]"#, "unknown table 'nope' in a change"),
+            (#"[{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","hlc":1,"fields":[{"name":"x"}]}]"#, "a field entry must be [field, value, base]"),
+            (#"[{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","hlc":1,"fields":[["name","x",-1]]}]"#, "base must be a non-negative whole number"),
         ]
         for (records, message) in cases {
             let error = #expect(throws: WireJSON.DecodingError.self, "\(records)") { try decode(records) }
             #expect(error?.description == message)
         }
-        #expect(throws: WireJSON.DecodingError.self) { try decode(#"[{"table":"customers","record":"r","node":"00000000000000a1","hlc":1,"fields":[["name","x"]]}]"#) }
+        #expect(throws: WireJSON.DecodingError.self) { try decode(#"[{"table":"customers","record":"a0000000-0000-4000-8000-000000000001","node":"00000000000000a1","hlc":1,"fields":[["name","x"]]}]"#) }
         // Keys in any order; a group with no fields adds nothing.
-        let reordered = try? decode(#"[{"fields":[["name","x",0]],"hlc":5,"node":"00000000000000a1","record":"r","table":"customers"},{"table":"customers","record":"s","node":"00000000000000a1","hlc":5,"fields":[]}]"#)
-        #expect(reordered?.mutations.first?.changes == [FieldChange(table: .customer, record: "r", field: "name", value: .text("x"), hlc: HLC(rawValue: 5), node: NodeID(rawValue: 0xA1), base: .zero)])
+        let reordered = try? decode(#"[{"fields":[["name","x",0]],"hlc":5,"node":"00000000000000a1","record":"a0000000-0000-4000-8000-000000000001","table":"customers"},{"table":"customers","record":"a0000000-0000-4000-8000-000000000002","node":"00000000000000a1","hlc":5,"fields":[]}]"#)
+        #expect(reordered?.mutations.first?.changes == [FieldChange(table: .customer, record: "a0000000-0000-4000-8000-000000000001", field: "name", value: .text("x"), hlc: HLC(rawValue: 5), node: NodeID(rawValue: 0xA1), base: .zero)])
     }
 
     /// Keys are matched after unescaping, unknown keys are skipped, key order is free.
