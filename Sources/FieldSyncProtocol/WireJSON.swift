@@ -365,6 +365,10 @@ extension JSONReader.Parser {
             index = probe + 1
             return JSONReader.Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<probe]), decoded: nil)
         }
+        // A key is compared, never kept: no length or NUL rule applies to it.
+        let (limit, kept) = (maxStringLength, keeping)
+        (maxStringLength, keeping) = (.max, false)
+        defer { (maxStringLength, keeping) = (limit, kept) }
         return JSONReader.Key(bytes: UnsafeBufferPointer(start: nil, count: 0), decoded: try string())
     }
 

@@ -27,23 +27,31 @@ public struct KPIQuery: Sendable {
     /// quarter; any other range is `start` with `days` (which win over `period`).
     /// Every value is checked as the spec describes it.
     public init(query value: (String) -> String?, now: Timestamp) throws(ServerError) {
+        // A space between date and time would arrive as '+' from a form: only T is taken here.
+        if let text = value("as_of"), text.contains(" ") {
+            throw ServerError.badRequest("as_of: '\(text.prefix(40))': separate the date and the time with T")
+        }
         let asOf = try Self.time(value("as_of"), now: now)
-        var period: ReportingPeriod?
-        if let start = value("start") {
-            guard let first = LocalDate(iso: start) else { throw ServerError.badRequest("start: '\(start.prefix(40))' is not a date (YYYY-MM-DD)") }
-            var days = 1
-            if let text = value("days") {
-                guard text.utf8.count <= 3, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let number = Int(text) else {
-                    throw ServerError.badRequest("days: '\(text.prefix(40))' is not a whole number of days")
-                }
-                days = number
-            }
-            do { period = try ReportingPeriod(start: first, days: days) } catch { throw ServerError.badRequest(error.description) }
-        } else if let text = value("period") {
-            do { period = try ReportingPeriod(text) } catch { throw ServerError.badRequest("period: \(error.description)") }
-            if period?.kind == .range {
+        // Every parameter given is checked, also one that another overrides.
+        var named: ReportingPeriod?
+        if let text = value("period") {
+            do { named = try ReportingPeriod(text) } catch { throw ServerError.badRequest("period: \(error.description)") }
+            if named?.kind == .range {
                 throw ServerError.badRequest("period: '\(text.prefix(40))': ask for a range with start=YYYY-MM-DD&days=N")
             }
+        }
+        var days = 1
+        if let text = value("days") {
+            guard (1...3).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let number = Int(text),
+                  (1...ReportingPeriod.maxDays).contains(Int64(number)) else {
+                throw ServerError.badRequest("days: '\(text.prefix(40))' is not a whole number of days from 1 to \(ReportingPeriod.maxDays)")
+            }
+            days = number
+        }
+        var period = named
+        if let start = value("start") {
+            guard let first = LocalDate(iso: start) else { throw ServerError.badRequest("start: '\(start.prefix(40))' is not a date (YYYY-MM-DD)") }
+            do { period = try ReportingPeriod(start: first, days: days) } catch { throw ServerError.badRequest(error.description) }
         }
         for name in ["branch", "manager"] {
             if let text = value(name), !(1...Self.maxNameLength).contains(text.unicodeScalars.count) {

@@ -87,6 +87,9 @@ extension ServerStore {
         let token = Secret.token()
         let device = UUID().uuidString.lowercased()
         let serverNode = try replica.identity()?.node ?? NodeID(rawValue: 0)
+        guard request.code.unicodeScalars.count <= 64, (1...200).contains(request.deviceName.unicodeScalars.count) else {
+            throw ServerError.badRequest("code is at most 64 characters and device_name 1 to 200")
+        }
         let codeHash = Secret.hash(Secret.normalizeCode(request.code))
         let user: UserInfo = try writer.write { db in
             guard let row = try Row.fetchOne(db, sql: """
@@ -102,7 +105,7 @@ extension ServerStore {
             try db.execute(sql: "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ?",
                            arguments: [Int64(now), codeHash])
             try db.execute(sql: "INSERT INTO devices (id, user_id, node, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [device, row[0] as String, request.node.description, String(request.deviceName.prefix(200)),
+                           arguments: [device, row[0] as String, request.node.description, request.deviceName,
                                        Secret.hash(token), Int64(clamping: now)])
             return UserInfo(name: row[3], role: Role(rawValue: row[4]) ?? .manager, branch: row[5])
         }
