@@ -43,12 +43,12 @@ public enum CertificateAuthority {
     /// A P-256 server certificate for the host names and IP addresses given
     /// (127.0.0.1 and localhost are always included), valid for `serverCertificateDays`
     /// counted from an hour ago (clock slack).
-    public static func makeServerCertificate(hosts: [String], ca: PEMPair, now: Date = Date()) throws -> PEMPair {
+    public static func makeServerCertificate(hosts: [String], ca: PEMPair, now: Date = Date(), includeLoopback: Bool = true) throws -> PEMPair {
         let caKey = try P256.Signing.PrivateKey(pemRepresentation: ca.privateKey)
         let caCertificate = try Certificate(pemEncoded: ca.certificate)
         let key = P256.Signing.PrivateKey()
         var names: [GeneralName] = []
-        for host in Set(hosts + ["localhost", "127.0.0.1"]).sorted() {
+        for host in Set(hosts + (includeLoopback ? ["localhost", "127.0.0.1"] : [])).sorted() {
             if let address = ipv4Bytes(host) {
                 names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(address))))
             } else {

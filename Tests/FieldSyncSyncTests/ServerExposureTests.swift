@@ -178,4 +178,36 @@ import Testing
         _ = await task.result
         try store.close()
     }
+
+    /// A laptop refuses a server whose certificate has expired or names another
+    /// host, although it is signed by the CA the laptop trusts.
+    @Test(arguments: ["expired", "wrong host"])
+    func clientRefusesABadCertificateFromItsOwnCA(_ fault: String) async throws {
+        let folder = try TemporaryFolder()
+        let data = ServerFolder(path: folder.path("server"))
+        _ = try data.initialize(hosts: [], branch: nil, certificate: nil)
+        let ca = CertificateAuthority.PEMPair(certificate: try String(contentsOfFile: data.file("ca.pem"), encoding: .utf8),
+                                              privateKey: try String(contentsOfFile: data.file("ca-key.pem"), encoding: .utf8))
+        let certificate = fault == "expired"
+            ? try CertificateAuthority.makeServerCertificate(hosts: [], ca: ca, now: Date().addingTimeInterval(-400 * 86_400))
+            : try CertificateAuthority.makeServerCertificate(hosts: ["fieldsync.example"], ca: ca, includeLoopback: false)
+        let store = try data.openStore()
+        var logger = Logger(label: "test-bad-certificate")
+        logger.logLevel = .critical
+        let tls = try TLSConfiguration.fieldSyncServer(certificatePEM: certificate.certificate, privateKeyPEM: certificate.privateKey)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try SyncHTTPServer(store: store, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
+            .makeApplication(tls: tls) { continuation.yield($0) }
+        let task = Task { try await app.runService() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let client = try SyncClient(url: "https://127.0.0.1:\(port)", caPEM: ca.certificate)
+        let code = try store.addUser(UserInfo(name: "Ann", role: .admin, branch: nil)).code
+        let refused = await #expect(throws: SyncError.self) { _ = try await client.enroll(code: code, node: NodeID(rawValue: 0x78), deviceName: "laptop") }
+        #expect(refused?.message.contains("TLS") == true || refused?.message.lowercased().contains("certificate") == true, "\(refused?.message ?? "")")
+        try await client.shutdown()
+        task.cancel()
+        _ = await task.result
+        try store.close()
+    }
 }
