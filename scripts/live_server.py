@@ -143,3 +143,66 @@ def ningbo_file():
         ("visits", new_id(), {"customer": customer, "at": "2026-11-22T10:00:00+08:00", "kind": "complaint-follow-up",
                               "summary": "apology", "complaint": complaint}),
     ]
+
+
+def largest_requests(server, token, node):
+    """The largest requests the limits allow, and a few beyond them: the
+    server must answer each (2xx or 4xx) and keep running. Returns the statuses."""
+    import gzip
+    import zlib
+    now_hlc = int(time.time() * 1000) << 16
+    customers = [new_id(), new_id()]
+    statuses = {}
+
+    def sync(mutations, raw=None, gzipped=False):
+        body = raw if raw is not None else json.dumps(
+            {"cursor": 0, "client_time": int(time.time() * 1000), "mutations": mutations}, ensure_ascii=False).encode()
+        request = urllib.request.Request(server.url + "/v1/sync", data=body, method="POST")
+        request.add_header("Authorization", "Bearer " + token)
+        request.add_header("Content-Type", "application/json")
+        if gzipped:
+            request.add_header("Content-Encoding", "gzip")
+        try:
+            with urllib.request.urlopen(request, context=server.context, timeout=300) as response:
+                response.read()
+                return response.status
+        except urllib.error.HTTPError as error:
+            error.read()
+            return error.code
+        except urllib.error.URLError:
+            return "closed while sending (over the body limit)"
+
+    def mutation(counter, records):
+        return {"origin": node, "counter": counter, "records": [
+            {"table": table, "record": record, "node": node, "hlc": now_hlc + counter, "fields": fields}
+            for table, record, fields in records]}
+
+    statuses["create two customers"] = sync([mutation(10_000 + i, [("customers", customer, [
+        ["name", f"Load {i}", 0], ["level", "standard", 0], ["branch", "Hangzhou", 0], ["manager", "Alice", 0]])])
+        for i, customer in enumerate(customers)])
+    # 1,000 mutations of 100 changes: the most changes a push may carry.
+    statuses["100,000 changes"] = sync([mutation(20_000 + i, [
+        ("customers", customers[0], [["notes", f"n{i}.{j}", 0] for j in range(64)]),
+        ("customers", customers[1], [["notes", f"m{i}.{j}", 0] for j in range(36)])]) for i in range(1_000)])
+    # Long values: 400 mutations of three 8,192-character fields (about 28 MiB of UTF-8).
+    text = "长" * 8_192
+    statuses["28 MiB of text"] = sync([mutation(30_000 + i, [("customers", customers[i % 2], [
+        ["notes", text, 0], ["services", text, 0], ["name", text, 0]])]) for i in range(400)])
+    # Beyond the limits: a gzip bomb (1 GiB of spaces) and 1,001 mutations.
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b" " * (1 << 20)
+    bomb = b"".join(squeeze.compress(chunk) for _ in range(1_024)) + squeeze.flush()
+    statuses[f"gzip bomb ({len(bomb) >> 10} KiB → 1 GiB)"] = sync(None, raw=bomb, gzipped=True)
+    statuses["1,001 mutations"] = sync([mutation(40_000 + i, [("customers", customers[0], [["notes", "x", 0]])]) for i in range(1_001)])
+    statuses["a year of KPIs"] = server.request("GET", "/v1/kpi?start=2026-01-01&days=366&by=manager", token=token)[0]
+    # Another device of the branch pulls all of it back, in pages of at most 4 MiB.
+    reader, _ = server.device("Load reader", "supervisor", "Hangzhou")
+    cursor, pages = 0, 0
+    while True:
+        status, answer = server.request("POST", "/v1/sync", {"cursor": cursor, "client_time": int(time.time() * 1000), "mutations": []}, reader)
+        pages += 1
+        if status != 200 or not answer["more"] or pages > 1_000:
+            break
+        cursor = answer["cursor"]
+    statuses[f"pull ({pages} pages)"] = status
+    return statuses
