@@ -3,6 +3,7 @@ import FieldSyncModel
 import FieldSyncProtocol
 @testable import FieldSyncServer
 import Foundation
+import HTTPTypes
 import Testing
 
 /// `Protocol/openapi.yaml` names every endpoint, error code, table and wire key the code uses.
