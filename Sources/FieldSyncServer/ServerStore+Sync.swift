@@ -143,11 +143,14 @@ extension ServerStore {
             guard RecordID.isValid(change.record) else {
                 return "\(change.table.rawValue): '\(change.record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
             }
-            let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
-            guard count <= RecordLimits.maxChangesPerRecord else {
-                return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
+            // Counted only when the mutation is long enough to pass the limit (the hot path is short mutations).
+            if mutation.changes.count > RecordLimits.maxChangesPerRecord {
+                let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
+                guard count <= RecordLimits.maxChangesPerRecord else {
+                    return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
+                }
+                perRecord[RecordKey(table: change.table, record: change.record)] = count
             }
-            perRecord[RecordKey(table: change.table, record: change.record)] = count
             do {
                 try change.table.schema.check(field: change.field, value: change.value)
             } catch {
