@@ -61,8 +61,11 @@ public enum Role: String, Codable, Sendable, CaseIterable {
 public struct SyncRequestLimits: Sendable {
     public var maxMutations = 1_000
     public var maxChanges = 100_000
-    /// Longest string kept (ids, field names, values), in characters.
-    public var maxStringLength = RecordLimits.maxTextLength
+    /// Longest string read (ids, field names, values), in characters: four
+    /// times a value's limit, so a value written by an older version that is
+    /// merely over `RecordLimits.maxTextLength` is refused on its own (and
+    /// stays in its outbox with the reason) instead of blocking the whole push.
+    public var maxStringLength = 4 * RecordLimits.maxTextLength
 
     public init() {}
 }

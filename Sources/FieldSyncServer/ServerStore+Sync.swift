@@ -134,6 +134,8 @@ extension ServerStore {
             return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
         }
         guard !mutation.changes.isEmpty else { return "empty mutation" }
+        // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
+        guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
         var perRecord: [RecordKey: Int] = [:]
         for change in mutation.changes {
             guard change.node == mutation.origin else { return "\(change.table.rawValue).\(change.field): change stamped by another node" }

@@ -244,9 +244,14 @@ import Testing
             #expect(answer.json?["error"] as? String == ErrorCode.tooLarge)
             #expect((answer.json?["message"] as? String)?.contains("at most 1000 mutations") == true, "\(answer.text)")
 
+            // A value over the record limit is refused with its mutation (an older laptop's
+            // outbox does not block the push); a string past the reader's limit refuses the push.
             let long = String(repeating: "x", count: RecordLimits.maxTextLength + 1)
+            let tooLong = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer, "notes", .text(long), world.now)])
+            #expect(tooLong.accepted.isEmpty && tooLong.rejected.first?.reason.contains("at most \(RecordLimits.maxTextLength)") == true)
+            let huge = String(repeating: "x", count: SyncRequestLimits().maxStringLength + 1)
             let refused = await #expect(throws: SyncError.self) {
-                _ = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer, "notes", .text(long), world.now)])
+                _ = try await world.push(as: world.alice, counter: 1_001, [(.customer, Self.hangzhouCustomer, "notes", .text(huge), world.now)])
             }
             #expect(refused?.code == ErrorCode.tooLarge)
             #expect(throws: StoreError.self) {
