@@ -13,15 +13,15 @@ extension RecordID {
     /// Whether `text` is an id in the documented form: 36 characters,
     /// lowercase hexadecimal in groups of 8-4-4-4-12.
     public static func isValid(_ text: String) -> Bool {
-        let bytes = text.utf8
-        guard bytes.count == 36 else { return false }
-        for (offset, byte) in bytes.enumerated() {
-            switch offset {
-            case 8, 13, 18, 23:
+        guard text.utf8.count == 36 else { return false }
+        var offset = 0
+        for byte in text.utf8 {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 guard byte == UInt8(ascii: "-") else { return false }
-            default:
-                guard (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) else { return false }
+            } else {
+                guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) else { return false }
             }
+            offset += 1
         }
         return true
     }

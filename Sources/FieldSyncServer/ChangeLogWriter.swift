@@ -13,9 +13,11 @@ struct ChangeLogWriter {
     /// Stored states read so far (the writer runs after the merge and changes no record).
     private var states: [RecordKey: RecordState?] = [:]
 
-    init(_ db: Database, io: RecordIO) {
+    /// `known`: records as stored after the merge, already at hand (not read again).
+    init(_ db: Database, io: RecordIO, known: [RecordKey: RecordState?] = [:]) {
         self.db = db
         self.io = io
+        self.states = known
     }
 
     /// Logs one mutation's changes, grouped by record in order of first appearance.

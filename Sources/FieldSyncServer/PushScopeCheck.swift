@@ -14,8 +14,12 @@ import FieldSyncStore
 final class PushScopeCheck {
     let io: RecordIO
     let policy: AccessPolicy
-    /// Stored states read so far, overlaid with accepted mutations' results.
-    private var states: [RecordKey: RecordState?] = [:]
+    /// Stored states read so far, overlaid with accepted mutations' results:
+    /// after the last check, every record the accepted mutations touch as the
+    /// merge will store it (the change log's owners are read from here).
+    private(set) var states: [RecordKey: RecordState?] = [:]
+    /// Stored states as read, before this push: the merge need not read them again.
+    private(set) var loaded: [RecordKey: RecordState?] = [:]
 
     init(io: RecordIO, policy: AccessPolicy) {
         self.io = io
@@ -86,6 +90,7 @@ final class PushScopeCheck {
         if let known = states[key] { return known }
         let state = try io.load(key.table, key.record)
         states[key] = state
+        loaded[key] = state
         return state
     }
 }

@@ -30,7 +30,9 @@ extension Replica {
     }
 
     /// Merges changes inside a transaction the caller holds (the server logs them in the same one).
-    public static func apply(_ changes: ArraySlice<FieldChange>, now: UInt64, _ db: Database) throws -> ApplyReport {
+    /// `preloaded` are records the caller read in this transaction (nil: not stored), not read again.
+    public static func apply(_ changes: ArraySlice<FieldChange>, now: UInt64, _ db: Database,
+                             preloaded: [RecordKey: RecordState?] = [:]) throws -> ApplyReport {
         let io = RecordIO(db)
         var report = ApplyReport()
         report.changes = changes.count
@@ -38,7 +40,8 @@ extension Replica {
         var newest = HLC.zero
         for group in ChangeGroups(changes).groups {
             let schema = group.table.schema
-            var state = try io.load(group.table, group.record) ?? RecordState(fieldCount: schema.fields.count)
+            let known = preloaded.isEmpty ? nil : preloaded[RecordKey(table: group.table, record: group.record)]
+            var state = try (known ?? io.load(group.table, group.record)) ?? RecordState(fieldCount: schema.fields.count)
             var changed = false
             for range in group.ranges {
                 for change in changes[range] where change.hlc > newest { newest = change.hlc }
