@@ -18,6 +18,7 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Service level: vip or standard (VIP halves the feedback time limits).") var level = "standard"
         @Option(help: "City branch (default: this device's branch).") var branch: String?
         @Option(help: "Assigned account manager (default: you).") var manager: String?
+        @Option(help: ArgumentHelp("Backup or joint managers who share the file, comma-separated.", valueName: "names")) var team: String?
         @Option(help: "Services in operation (已起租产品), free text.") var services: String?
         @Option(help: "Notes.") var note: String?
 
@@ -29,6 +30,7 @@ struct CustomerCommand: ParsableCommand {
                 ("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels))),
                 ("branch", (branch ?? identity?.branch).fieldValue ?? .null),
                 ("manager", (manager ?? identity?.user).fieldValue ?? .null),
+                ("team", Team.value(team.map { $0.split(separator: ",").map(String.init) } ?? [])),
                 ("services", services.fieldValue ?? .null),
                 ("notes", note.fieldValue ?? .null),
             ])
@@ -108,6 +110,7 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Service level: vip or standard.") var level: String?
         @Option(help: "City branch.") var branch: String?
         @Option(help: "Assigned account manager.") var manager: String?
+        @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team; \"\" clears it).", valueName: "names")) var team: String?
         @Option(help: "Services in operation.") var services: String?
         @Option(help: "Notes (replaces the notes).") var note: String?
 
@@ -119,10 +122,11 @@ struct CustomerCommand: ParsableCommand {
             if let level { fields.append(("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels)))) }
             if let branch { fields.append(("branch", .text(branch))) }
             if let manager { fields.append(("manager", .text(manager))) }
+            if let team { fields.append(("team", Team.value(team.split(separator: ",").map(String.init)))) }
             if let services { fields.append(("services", .text(services))) }
             if let note { fields.append(("notes", .text(note))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --services, --note")
+                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note")
             }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)

@@ -55,7 +55,8 @@ enum SyncBenchmark {
             var generator = SystemRandomNumberGenerator()
             try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: "Bench", user: name, createdAt: ""))
             if name == "A" {
-                try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")), ("branch", .text("Bench"))])])
+                try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")), ("branch", .text("Bench")),
+                                                                    ("manager", .text("A")), ("team", .text("B"))])])
                 let actions = rows.edits(customer: customer)
                 var start = 0
                 while start < actions.count {

@@ -9,17 +9,21 @@ public struct KPIFacts: Sendable {
         public var name: String
         public var branch: String?
         public var manager: String?
+        /// Backup or joint managers (`Team`).
+        public var team: [String]
         public var level: String
         public var archived: Bool
         /// When the customer was first recorded (its earliest field stamp):
         /// weeks before it do not count for visit coverage.
         public var since: Timestamp?
 
-        public init(id: String, name: String, branch: String?, manager: String?, level: String, archived: Bool = false, since: Timestamp? = nil) {
+        public init(id: String, name: String, branch: String?, manager: String?, team: [String] = [], level: String,
+                    archived: Bool = false, since: Timestamp? = nil) {
             self.id = id
             self.name = name
             self.branch = branch
             self.manager = manager
+            self.team = team
             self.level = level
             self.archived = archived
             self.since = since
@@ -111,7 +115,7 @@ public struct KPIFacts: Sendable {
         func customer() -> String? { text("customer").map { customers[$0]?.id ?? $0 } }
         switch kind {
         case .customer:
-            customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"),
+            customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"), team: Team.members(field("team")),
                                      level: text("level") ?? "standard", archived: field("archived").bool, since: since)
         case .fault:
             guard let customer = customer(), let reported = time("reported_at") else { return }
@@ -137,6 +141,13 @@ public struct KPIFacts: Sendable {
     public func restricted(toBranch branch: String) -> KPIFacts {
         var copy = self
         copy.customers = customers.filter { $0.value.branch == branch }
+        return copy
+    }
+
+    /// Only the customers `keep` accepts.
+    public func restricted(where keep: (Customer) -> Bool) -> KPIFacts {
+        var copy = self
+        copy.customers = customers.filter { keep($0.value) }
         return copy
     }
 

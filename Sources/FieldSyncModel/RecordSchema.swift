@@ -43,6 +43,8 @@ public struct RecordSchema: Sendable {
                 FieldSpec("services", .text),
                 FieldSpec("notes", .text),
                 FieldSpec("archived", .bool),
+                // Backup or joint managers, comma-separated (`Team`): they reach the file as its manager does.
+                FieldSpec("team", .text),
             ]),
             RecordSchema(.contact, [
                 FieldSpec("customer", .reference(.customer), required: true),

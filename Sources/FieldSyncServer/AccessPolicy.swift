@@ -3,20 +3,23 @@ import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
 
-/// Where a customer's file is visible: its branch and its assigned manager,
-/// as the server holds them.
+/// Where a customer's file is visible: its branch, its manager and team, as
+/// the server holds them.
 public struct CustomerScope: Equatable, Sendable {
     public var branch: String?
     public var manager: String?
+    public var team: [String]
 
-    public init(branch: String? = nil, manager: String? = nil) {
+    public init(branch: String? = nil, manager: String? = nil, team: [String] = []) {
         self.branch = branch
         self.manager = manager
+        self.team = team
     }
 
     init(_ customer: RecordState) {
         let schema = RecordKind.customer.schema
-        self.init(branch: customer.value("branch", in: schema).text, manager: customer.value("manager", in: schema).text)
+        self.init(branch: customer.value("branch", in: schema).text, manager: customer.value("manager", in: schema).text,
+                  team: Team.members(customer.value("team", in: schema)))
     }
 }
 
@@ -35,10 +38,19 @@ public struct AccessPolicy: Sendable {
         }
     }
 
-    /// Whether a record of a customer in `scope` is within reach. Managers and
-    /// supervisors reach their branch; a file with no branch belongs to nobody's.
+    /// Whether a record of a customer in `scope` is within reach: a manager's
+    /// are the customers of their branch they manage or whose team lists them;
+    /// a supervisor's, their branch. A file with no branch is in no branch's reach.
     public func allows(_ scope: CustomerScope) -> Bool {
-        isUnrestricted || (scope.branch != nil && scope.branch == user.branch)
+        switch user.role {
+        case .province, .admin: true
+        case .supervisor: scope.branch != nil && scope.branch == user.branch
+        case .manager: scope.branch != nil && scope.branch == user.branch && (scope.manager == user.name || scope.team.contains(user.name))
+        }
+    }
+
+    public func allows(_ customer: KPIFacts.Customer) -> Bool {
+        allows(CustomerScope(branch: customer.branch, manager: customer.manager, team: customer.team))
     }
 
     /// The working-day calendar is the province's.
@@ -49,15 +61,15 @@ public struct AccessPolicy: Sendable {
 
     /// How refusals name the caller's reach, without naming anything of another branch.
     public var reach: String {
-        isUnrestricted ? "every branch" : "branch \(user.branch ?? "(none)")"
+        switch user.role {
+        case .province, .admin: "every branch"
+        case .supervisor: "branch \(user.branch ?? "(none)")"
+        case .manager: "\(user.name)'s customers in branch \(user.branch ?? "(none)")"
+        }
     }
 
-    /// The KPI inputs within reach: a manager their own customers, a supervisor their branch.
+    /// The KPI inputs within reach (their customers' records).
     public func visible(_ facts: KPIFacts) -> KPIFacts {
-        switch user.role {
-        case .manager: facts.restricted(toManager: user.name).restricted(toBranch: user.branch ?? "")
-        case .supervisor: facts.restricted(toBranch: user.branch ?? "")
-        case .province, .admin: facts
-        }
+        isUnrestricted ? facts : facts.restricted(where: allows)
     }
 }

@@ -102,7 +102,7 @@ extension ServerStore {
     /// Whether a change can move its record to another file or scope.
     static func moves(_ change: FieldChange) -> Bool {
         switch change.table {
-        case .customer: change.field == "branch" || change.field == "manager"
+        case .customer: change.field == "branch" || change.field == "manager" || change.field == "team"
         case .conflict: change.field == "table" || change.field == "record"
         default: change.table.schema.parentField?.name == change.field
         }
@@ -177,7 +177,7 @@ extension ServerStore {
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool) {
         let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
-        var sql = "SELECT l.seq, l.tbl, l.record, l.changes FROM change_log l"
+        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)
         if !policy.isUnrestricted {
@@ -197,11 +197,24 @@ extension ServerStore {
         var last = cursor
         var bytes = 0
         var more = false
+        // The branch is filtered in SQL; the finer rules (a manager's own customers) by the policy, once per customer.
+        let narrower = device.user.role == .manager
+        var reachable: [String: Bool] = [:]
+        let io = RecordIO(db)
         let statement = try db.cachedStatement(sql: sql)
         let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
         while let row = try rows.next() {
             if changes.count >= limit || bytes >= limits.maxBytes { more = true; break }
             guard let table = RecordKind(rawValue: row[1]) else { continue }
+            if narrower, let customer: String = row[4] {
+                if reachable[customer] == nil {
+                    reachable[customer] = try io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false
+                }
+                if reachable[customer] != true {
+                    last = row[0]
+                    continue
+                }
+            }
             let record: String = row[2]
             let before = changes.count
             let size = try row.withUnsafeData(atIndex: 3) { data in

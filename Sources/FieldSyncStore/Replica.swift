@@ -94,6 +94,12 @@ public struct Replica: Sendable {
                 try db.execute(sql: "ALTER TABLE \(kind.rawValue) ADD COLUMN \"level\"")
             }
         }
+        migrator.registerMigration("v4-team") { db in
+            // A customer's backup or joint managers; older stamps read as never written.
+            if try !db.columns(in: RecordKind.customer.rawValue).contains(where: { $0.name == "team" }) {
+                try db.execute(sql: "ALTER TABLE customers ADD COLUMN \"team\"")
+            }
+        }
         return migrator
     }
 }

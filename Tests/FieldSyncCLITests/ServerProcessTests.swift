@@ -36,7 +36,7 @@ import Testing
         let laptop1 = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("l1")])
         let laptop2 = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("l2")])
         #expect(try laptop1.run(["init", "--branch", "Hangzhou", "--user", "Li Wei"]).status == 0)
-        let customer = try laptop1.run(["customer", "add", "--name", "Zhejiang Mobile", "--level", "vip"]).stdout
+        let customer = try laptop1.run(["customer", "add", "--name", "Zhejiang Mobile", "--level", "vip", "--team", "Wang Fang"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try laptop1.run(["visit", "log", customer, "--kind", "routine", "--summary", "offline visit"]).status == 0)
 

@@ -47,7 +47,8 @@ import Testing
         for index in 0..<Self.customers {
             try bob.replica.write([RecordEdit(.customer, Self.id(index), [
                 ("name", .text("Customer \(index)")), ("level", .text(index % 7 == 0 ? "vip" : "standard")),
-                ("branch", .text("Hangzhou")), ("notes", .text("\(index) Wensan Road, Xihu District; visit before 10:00")),
+                ("branch", .text("Hangzhou")), ("manager", .text("Bob")), ("team", .text("Alice")),
+                ("notes", .text("\(index) Wensan Road, Xihu District; visit before 10:00")),
             ])])
         }
         let outbox = try bob.replica.outbox().count

@@ -58,7 +58,7 @@ import Testing
         try alice.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("still mine?"))])])
         let refused = try await alice.sync()
         #expect(refused.rejected.count == 1)
-        #expect(refused.rejected.first?.reason.contains("outside branch Hangzhou") == true)
+        #expect(refused.rejected.first?.reason.contains("outside Alice's customers in branch Hangzhou") == true)
         #expect(try alice.replica.outbox().count == 1, "the refused edit stays in Alice's outbox")
 
         // Pulling the file again changes nothing for those who had it.
@@ -79,10 +79,12 @@ import Testing
         let pat = try await Laptop.enrol("Pat", server: server, folder: folder, role: .province, branch: nil)
         let ningboCustomer = "c3000000-0000-4000-8000-000000000002"
         let contact = "c3000000-0000-4000-8000-0000000000c1"
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                     ("manager", .text("Alice"))])])
         try alice.replica.write([RecordEdit(.contact, contact, [("customer", .text(Self.customer)), ("name", .text("Wang Fang")), ("phone", .text("138"))])])
         try await alice.sync()
-        try carol.replica.write([RecordEdit(.customer, ningboCustomer, [("name", .text("Harbour")), ("level", .text("standard")), ("branch", .text("Ningbo"))])])
+        try carol.replica.write([RecordEdit(.customer, ningboCustomer, [("name", .text("Harbour")), ("level", .text("standard")), ("branch", .text("Ningbo")),
+                                                                     ("manager", .text("Carol"))])])
         try await carol.sync()
         try await pat.sync()
         try pat.replica.write([RecordEdit(.contact, contact, [("customer", .text(ningboCustomer))])])

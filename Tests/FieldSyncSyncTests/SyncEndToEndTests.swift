@@ -26,6 +26,7 @@ import Testing
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder, before: { replica in
             try replica.write([RecordEdit(.customer, Self.customer, [
                 ("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
+                ("team", .text("Bob")),
             ])])
         })
         let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
@@ -62,7 +63,8 @@ import Testing
         let folder = try TemporaryFolder()
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
         let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou"))])])
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
         try await alice.sync()
         try await bob.sync()
         try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("A"))])])
@@ -92,7 +94,8 @@ import Testing
         let server = try await TestServer.start()
         let folder = try TemporaryFolder()
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
         let pending = try alice.replica.outbox()
         // The request reaches the server and commits; the client never sees the answer.
         // It carries the mutation twice: acknowledged twice, applied once.
@@ -115,7 +118,8 @@ import Testing
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
         try await alice.sync()
         _ = try server.store.revokeDevice(alice.binding.device)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
         let error = await #expect(throws: SyncError.self) { try await alice.sync() }
         #expect(error?.code == ErrorCode.deviceRevoked)
         #expect(error?.message.contains("revoked") == true)
@@ -220,7 +224,8 @@ import Testing
         let ahead: @Sendable () -> UInt64 = { clock.now() + 86_400_000 }
         let fast = try await Laptop.enrol("Fast", server: server, folder: folder, clock: ahead)
         let honest = try await Laptop.enrol("Honest", server: server, folder: folder, clock: clock.now)
-        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                      ("manager", .text("Honest")), ("team", .text("Fast"))])])
         try await honest.sync()
         try await fast.sync()
         // Fast edits first (by real time), Honest a minute later.
@@ -249,7 +254,8 @@ import Testing
         let folder = try TemporaryFolder()
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
         let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
         var generator = SplitMix64(seed: 1)
         let visits = (0..<1_500).map { index in
             [RecordEdit(.visit, RecordID.make(using: &generator), [
@@ -262,7 +268,7 @@ import Testing
         #expect(pushed.pushed == 1_501)
         #expect(pushed.roundTrips >= 2, "1,000 mutations per page")
         let pulled = try await bob.sync()
-        #expect(pulled.pulled == 1 * 3 + 1_500 * 4)
+        #expect(pulled.pulled == 1 * 5 + 1_500 * 4)
         #expect(pulled.roundTrips >= 4, "2,000 changes per page")
         #expect(try alice.dump() == bob.dump())
         for laptop in [alice, bob] { await laptop.close() }

@@ -1,0 +1,105 @@
+import FieldSyncClient
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+@testable import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// A manager's reach is the customers they manage or whose team lists them
+/// (issue 10, scopes per role), decided by what the server holds.
+@Suite struct ManagerScopeTests {
+    static let alicesCustomer = "a1000000-0000-4000-8000-0000000000a1"
+    static let sharedCustomer = "a1000000-0000-4000-8000-0000000000a2"
+    static let bobsCustomer = "a1000000-0000-4000-8000-0000000000b1"
+
+    @Test func managersReachTheirOwnAndTheirTeamsCustomersOnly() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+        func customer(_ id: String, _ name: String, manager: String, team: String? = nil) -> RecordEdit {
+            RecordEdit(.customer, id, [("name", .text(name)), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                       ("manager", .text(manager)), ("team", team.map(FieldValue.text) ?? .null)])
+        }
+        try alice.replica.write([customer(Self.alicesCustomer, "Alice only", manager: "Alice")])
+        try alice.replica.write([customer(Self.sharedCustomer, "Shared", manager: "Alice", team: "Carol, Bob")])
+        try bob.replica.write([customer(Self.bobsCustomer, "Bob only", manager: "Bob")])
+        #expect(try await alice.sync().rejected.isEmpty)
+        #expect(try await bob.sync().rejected.isEmpty)
+        try await alice.sync()
+        try await sue.sync()
+
+        #expect(try Set(alice.replica.records(.customer).map(\.id)) == [Self.alicesCustomer, Self.sharedCustomer])
+        #expect(try Set(bob.replica.records(.customer).map(\.id)) == [Self.sharedCustomer, Self.bobsCustomer], "Bob is on the shared file's team")
+        #expect(try sue.replica.records(.customer).count == 3, "the supervisor reaches the whole branch")
+
+        // Bob cannot write Alice's own customer, nor give himself a file by naming himself manager.
+        let node = try bob.replica.identity()!.node
+        let now = HLC(milliseconds: server.store.now, counter: 0)
+        let refused = try await bob.client.exchange(SyncRequest(cursor: 0, mutations: [
+            Mutation(origin: node, counter: 900, changes: [FieldChange(table: .customer, record: Self.alicesCustomer, field: "notes",
+                                                                       value: .text("Bob was here"), hlc: now, node: node, base: .zero)]),
+            Mutation(origin: node, counter: 901, changes: [FieldChange(table: .customer, record: Self.alicesCustomer, field: "manager",
+                                                                       value: .text("Bob"), hlc: now, node: node, base: .zero)]),
+        ], clientTime: server.store.now), token: bob.binding.token)
+        #expect(refused.accepted.isEmpty && refused.rejected.count == 2)
+        #expect(refused.rejected.allSatisfy { $0.reason.contains("outside Bob's customers in branch Hangzhou") }, "\(refused.rejected)")
+
+        // A manager may not hand a file over or leave its team: that is the supervisor's.
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("manager", .text("Bob"))])])
+        let handover = try await alice.sync()
+        #expect(handover.rejected.first?.reason.contains("would move out of Alice's customers") == true, "\(handover.rejected)")
+
+        // KPIs: each manager's figures cover their reach, the supervisor's the branch.
+        let facts = try server.store.replica.kpiFacts()
+        #expect(Set(AccessPolicy(bob.binding.user).visible(facts).customers.keys) == [Self.sharedCustomer, Self.bobsCustomer])
+        #expect(AccessPolicy(sue.binding.user).visible(facts).customers.count == 3)
+        for laptop in [alice, bob, sue] { await laptop.close() }
+        await server.stop()
+    }
+
+    /// A supervisor reassigns a file: the new manager's next sync brings all of
+    /// it, its history included; the old manager no longer receives its changes
+    /// and cannot change it.
+    @Test func reassignedFileReachesTheNewManagerWhole() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                              ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        var generator = SplitMix64(seed: 3)
+        for day in 1...3 {
+            try alice.replica.write([RecordEdit(.visit, RecordID.make(using: &generator), [
+                ("customer", .text(Self.alicesCustomer)), ("at", .text("2026-11-0\(day)T09:00:00+08:00")),
+                ("kind", .text("routine")), ("summary", .text("visit \(day)")),
+            ])])
+        }
+        try await alice.sync()
+        try await bob.sync()
+        #expect(try bob.replica.records(.visit).isEmpty)
+
+        try await sue.sync()
+        try sue.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("manager", .text("Bob"))])])
+        #expect(try await sue.sync().rejected.isEmpty)
+        try await bob.sync()
+        #expect(try bob.replica.record(.customer, Self.alicesCustomer)?["manager"] == .text("Bob"))
+        #expect(try bob.replica.records(.visit).count == 3, "the file's history, older than Bob's cursor, arrives")
+
+        try bob.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("notes", .text("Bob's now"))])])
+        try await bob.sync()
+        try await alice.sync()
+        #expect(try alice.replica.record(.customer, Self.alicesCustomer)?["notes"] ?? .null == .null, "Alice no longer receives the file")
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("services", .text("late edit"))])])
+        let late = try await alice.sync()
+        #expect(late.rejected.count == 1, "an edit after the handover is refused and stays in Alice's outbox")
+        #expect(try alice.replica.outbox().count == 1)
+        for laptop in [alice, bob, sue] { await laptop.close() }
+        await server.stop()
+    }
+}
