@@ -74,6 +74,8 @@ class LiveServer:
 
     def device(self, name, role, branch):
         """A user and an enrolled device: (token, node)."""
+        if branch and branch not in self.admin("branch", "list"):
+            self.admin("branch", "add", branch)
         arguments = ["user", "add", "--name", name, "--role", role] + (["--branch", branch] if branch else [])
         code = self.admin(*arguments)["enrolment_code"]
         node = "%016x" % random.getrandbits(64)

@@ -25,6 +25,7 @@ struct CustomerCommand: ParsableCommand {
         func run() throws {
             let replica = try options.open()
             let identity = try replica.identity()
+            try checkRegistered(branch ?? identity?.branch, in: replica)
             let id = try replica.create(.customer, [
                 ("name", .text(name)),
                 ("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels))),
@@ -120,7 +121,10 @@ struct CustomerCommand: ParsableCommand {
             var fields: [(String, FieldValue)] = []
             if let name { fields.append(("name", .text(name))) }
             if let level { fields.append(("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels)))) }
-            if let branch { fields.append(("branch", .text(branch))) }
+            if let branch {
+                try checkRegistered(branch, in: replica)
+                fields.append(("branch", .text(branch)))
+            }
             if let manager { fields.append(("manager", .text(manager))) }
             if let team { fields.append(("team", Team.value(team.split(separator: ",").map(String.init)))) }
             if let services { fields.append(("services", .text(services))) }
@@ -158,4 +162,12 @@ func printCreated(_ record: StoredRecord, json: Bool) {
 
 func printUpdated(_ record: StoredRecord, json: Bool) {
     if json { record.json.printed() } else { print("Updated \(record.table.noun) \(record.shortID).") }
+}
+
+/// A customer's branch must be one the province registered. A replica that has
+/// not received the list yet (never synced) lets the server decide.
+func checkRegistered(_ branch: String?, in replica: Replica) throws {
+    let registered = try replica.registeredBranches()
+    guard !registered.isEmpty, let branch, !registered.contains(branch) else { return }
+    throw InputError("--branch: '\(branch)' is not a registered branch; use one of: \(registered.sorted().joined(separator: ", "))")
 }

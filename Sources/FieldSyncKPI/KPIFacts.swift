@@ -132,7 +132,7 @@ public struct KPIFacts: Sendable {
         case .calendarDay:
             guard !field("removed").bool, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
             if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }
-        case .contact, .agreement, .faultNote, .complaintNote, .conflict:
+        case .contact, .agreement, .faultNote, .complaintNote, .conflict, .branch:
             return
         }
     }

@@ -19,6 +19,9 @@ public enum RecordID {
     /// The calendar record of a date: one record per date, whoever marks it.
     public static func calendarDay(_ date: LocalDate) -> String { derived(from: "calendar-day:\(date)") }
 
+    /// The record of a registered branch: one record per name, whoever registers it.
+    public static func branch(_ name: String) -> String { derived(from: "branch:\(name)") }
+
     public static func derived(from name: String) -> String {
         // Two FNV-1a passes with different offsets give 128 bits; no security
         // property is needed, only determinism and a negligible collision rate.

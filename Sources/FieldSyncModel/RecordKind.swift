@@ -11,6 +11,11 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case complaintNote = "complaint_notes"
     case conflict = "conflicts"
     case calendarDay = "calendar_days"
+    case branch = "branches"
+
+    /// Records of the whole province, outside any customer's file: every device
+    /// receives them, only the province (or the server itself) writes them.
+    public var isProvinceWide: Bool { self == .calendarDay || self == .branch }
 
     public var schema: RecordSchema { RecordSchema.inKindOrder[ordinal] }
 
@@ -27,6 +32,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .complaintNote: 7
         case .conflict: 8
         case .calendarDay: 9
+        case .branch: 10
         }
     }
 
@@ -43,6 +49,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .complaintNote: "complaint note"
         case .conflict: "conflict"
         case .calendarDay: "calendar day"
+        case .branch: "branch"
         }
     }
 }

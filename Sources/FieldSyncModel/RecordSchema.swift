@@ -146,6 +146,12 @@ public struct RecordSchema: Sendable {
                 FieldSpec("name", .text),
                 FieldSpec("removed", .bool),
             ]),
+            // A city branch the province registered: a customer's and a user's
+            // `branch` must name one. Its id is derived from the name.
+            RecordSchema(.branch, [
+                FieldSpec("name", .text, required: true),
+                FieldSpec("removed", .bool),
+            ]),
         ]
         return Dictionary(uniqueKeysWithValues: schemas.map { ($0.kind, $0) })
     }()

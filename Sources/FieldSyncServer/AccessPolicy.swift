@@ -53,8 +53,8 @@ public struct AccessPolicy: Sendable {
         allows(CustomerScope(branch: customer.branch, manager: customer.manager, team: customer.team))
     }
 
-    /// The working-day calendar is the province's.
-    public var mayWriteCalendar: Bool { isUnrestricted }
+    /// The working-day calendar and the branch list are the province's.
+    public var mayWriteProvinceRecords: Bool { isUnrestricted }
 
     /// The dashboard is for supervisors, the province and administrators.
     public var mayOpenDashboard: Bool { user.role != .manager }

@@ -29,8 +29,10 @@ final class PushScopeCheck {
     /// Why the mutation may not be applied, or nil; an allowed mutation's
     /// results are kept for the checks of the mutations after it.
     func check(_ mutation: Mutation) throws -> String? {
-        if !policy.mayWriteCalendar, let change = mutation.changes.first(where: { $0.table == .calendarDay }) {
-            return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+        if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
+            return change.table == .calendarDay
+                ? "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+                : "branch \(change.record.prefix(8)): branches are registered by the province ('fieldsync-server branch')"
         }
         // The province and administrators reach every file: nothing to merge in advance.
         guard !policy.isUnrestricted else { return nil }

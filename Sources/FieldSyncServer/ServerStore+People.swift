@@ -14,6 +14,10 @@ extension ServerStore {
         if info.role == .manager || info.role == .supervisor, info.branch == nil {
             throw ServerError.badRequest("a \(info.role.rawValue) works for a branch; give --branch NAME")
         }
+        if let branch = info.branch, try !branches().contains(branch) {
+            let known = try branches()
+            throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", "))); register it with 'fieldsync-server branch add \(branch)'")
+        }
         let now = self.now
         let code = Secret.enrolmentCode()
         let user = UserRecord(id: UUID().uuidString.lowercased(), info: UserInfo(name: name, role: info.role, branch: info.branch), createdAt: now)

@@ -44,6 +44,7 @@ extension ServerStore {
                 .execute(arguments: [Int64(now), device.device, Int64(now) - 60_000])
             let io = RecordIO(db)
             let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user))
+            var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
@@ -60,7 +61,7 @@ extension ServerStore {
                     accepted.append(id)
                     continue
                 }
-                if let reason = try scope.check(mutation) {
+                if let reason = try scope.check(mutation) ?? branchCheck(mutation, registered: &registered, db) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
@@ -75,22 +76,14 @@ extension ServerStore {
                 // Records this push may move (a customer's branch or manager, a
                 // child's parent): if the merged value moves them, their whole
                 // file is logged again under the new owner.
-                let movable = Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
-                let ownersBefore = try Dictionary(uniqueKeysWithValues: movable.map { key in
-                    (key, try RecordOwner.of(key) { try io.load($0.table, $0.record) })
-                })
+                let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
                 let report = try Replica.apply(changes[...], now: now, db, preloaded: scope.loaded)
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
                 var log = ChangeLogWriter(db, io: io, known: scope.states)
                 for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin) }
                 if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
-                let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
-                for key in movable.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
-                    guard case .customer? = ownersBefore[key],
-                          try RecordOwner.of(key, in: { try io.load($0.table, $0.record) }) != ownersBefore[key] else { continue }
-                    try log.appendTree(of: key, origin: server)
-                }
+                try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             }
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
@@ -99,12 +92,43 @@ extension ServerStore {
         }
     }
 
+    /// Owners of records before a write that may move them.
+    static func owners(of keys: Set<RecordKey>, io: RecordIO) throws -> [RecordKey: RecordOwner] {
+        try Dictionary(uniqueKeysWithValues: keys.map { key in (key, try RecordOwner.of(key) { try io.load($0.table, $0.record) }) })
+    }
+
+    /// Logs again, with their stamps, the records the write moved to another
+    /// owner or scope and everything under them, so their new holders receive
+    /// all of it although it is older than their cursors.
+    static func logMoves(from before: [RecordKey: RecordOwner], io: RecordIO, log: inout ChangeLogWriter, _ db: Database) throws {
+        guard !before.isEmpty else { return }
+        let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
+        for key in before.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
+            guard case .customer? = before[key], try RecordOwner.of(key, in: { try io.load($0.table, $0.record) }) != before[key] else { continue }
+            try log.appendTree(of: key, origin: server)
+        }
+    }
+
+    /// Why a mutation's customer `branch` values are refused: each must name a
+    /// registered branch (read once per push, when first needed), or nil.
+    private func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ db: Database) throws -> String? {
+        for change in mutation.changes where change.table == .customer && change.field == "branch" {
+            if registered == nil { registered = try Self.registeredBranches(db) }
+            guard let name = change.value.text, registered?.contains(name) == true else {
+                return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
+            }
+        }
+        return nil
+    }
+
     /// Whether a change can move its record to another file or scope.
-    static func moves(_ change: FieldChange) -> Bool {
-        switch change.table {
-        case .customer: change.field == "branch" || change.field == "manager" || change.field == "team"
-        case .conflict: change.field == "table" || change.field == "record"
-        default: change.table.schema.parentField?.name == change.field
+    static func moves(_ change: FieldChange) -> Bool { moves(table: change.table, field: change.field) }
+
+    static func moves(table: RecordKind, field: String) -> Bool {
+        switch table {
+        case .customer: field == "branch" || field == "manager" || field == "team"
+        case .conflict: field == "table" || field == "record"
+        default: table.schema.parentField?.name == field
         }
     }
 
@@ -183,9 +207,9 @@ extension ServerStore {
         if !policy.isUnrestricted {
             // Filtered by the customer's scope as stored now, not as it was when
             // the row was written: a file that moved away is no longer served.
-            // The working-day calendar belongs to no customer and reaches everyone.
+            // The working-day calendar and the branch list belong to no customer and reach everyone.
             sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND l.origin != ?"
-            sql += " AND (c.branch = ? OR l.tbl = '\(RecordKind.calendarDay.rawValue)')"
+            sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)'))"
             arguments = [cursor, device.node.description, device.user.branch]
         } else {
             sql += " WHERE l.seq > ? AND l.origin != ?"

@@ -18,6 +18,7 @@ public struct ServerStore: Sendable {
     public init(replica: Replica) throws {
         self.replica = replica
         try Self.migrator.migrate(replica.writer)
+        if try replica.identity() != nil { try registerBranchesInUse() }
     }
 
     public static func open(folder: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) throws -> ServerStore {

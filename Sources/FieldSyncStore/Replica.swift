@@ -100,6 +100,12 @@ public struct Replica: Sendable {
                 try db.execute(sql: "ALTER TABLE customers ADD COLUMN \"team\"")
             }
         }
+        migrator.registerMigration("v5-branches") { db in
+            // v1 creates every table of the current schema, so on a new file it exists already.
+            if try !db.tableExists(RecordKind.branch.rawValue) {
+                try db.execute(sql: RecordTable.all[.branch]!.createSQL)
+            }
+        }
         return migrator
     }
 }

@@ -68,6 +68,7 @@ extension RecordKind {
         case .complaint, .complaintNote: "complaint"
         case .conflict: "conflicts"
         case .calendarDay: "calendar"
+        case .branch: "branch"
         }
     }
 }

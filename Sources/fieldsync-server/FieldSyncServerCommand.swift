@@ -14,7 +14,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, UserCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private
@@ -176,6 +176,56 @@ struct CertCommand: ParsableCommand {
                 printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
             } else {
                 print("Renewed the server certificate for \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry)). Restart 'fieldsync-server serve' to use it.")
+            }
+        }
+    }
+}
+
+struct BranchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "branch", abstract: "The province's city branches: add, list, rename. Users and customers belong to a registered branch.",
+        discussion: "The list is replicated to every device, like the calendar; a customer whose branch is not registered is refused.",
+        subcommands: [Add.self, List.self, Rename.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a branch.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The branch's name, as users and customers will carry it (e.g. Hangzhou).") var name: String
+
+        func run() throws {
+            try options.folder.openStore().addBranch(name)
+            if options.json { printJSON(["name": name]) } else { print("Registered branch \(name).") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered branches.")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let names = try options.folder.openStore().branches()
+            if options.json {
+                let data = (try? JSONSerialization.data(withJSONObject: names, options: [.prettyPrinted])) ?? Data()
+                return print(String(decoding: data, as: UTF8.self))
+            }
+            if names.isEmpty { return print("No branches. Register one with: fieldsync-server branch add NAME") }
+            for name in names { print(name) }
+        }
+    }
+
+    struct Rename: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename a branch: its customers and users move to the new name, every device receives them again.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The current name.") var old: String
+        @Argument(help: "The new name.") var new: String
+
+        func run() throws {
+            let (customers, users) = try options.folder.openStore().renameBranch(old, to: new)
+            if options.json {
+                printJSON(["old": old, "new": new, "customers": customers, "users": users])
+            } else {
+                print("Renamed branch \(old) to \(new): \(customers) customers and \(users) users moved.")
             }
         }
     }

@@ -28,6 +28,9 @@ import Testing
             #expect(result.status == 0, "\(result.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         }
+        let unknown = try admin.run(["user", "add", "--name", "Li Wei", "--role", "manager", "--branch", "Hangzhou"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("fieldsync-server branch add Hangzhou"), "\(unknown.stderr)")
+        #expect(try admin.run(["branch", "add", "Hangzhou"]).status == 0)
         let li = try json(admin.run(["user", "add", "--name", "Li Wei", "--role", "manager", "--branch", "Hangzhou", "--json"]))
         let wang = try json(admin.run(["user", "add", "--name", "Wang Fang", "--role", "manager", "--branch", "Hangzhou", "--json"]))
         let bad = try admin.run(["user", "add", "--name", "X", "--role", "boss"])
@@ -61,6 +64,9 @@ import Testing
         #expect(visits?.first?["summary"] as? String == "offline visit")
         let summary = try laptop1.run(["sync"])
         #expect(summary.stdout.contains("pushed 0 actions, pulled 0 changes, 0 conflicts, 0 rejected"), "\(summary.stdout)")
+        // The laptop has received the registered branches: a typo is refused where it is typed.
+        let typo = try laptop2.run(["customer", "add", "--name", "Mistyped", "--branch", "Hangzou"])
+        #expect(typo.status != 0 && typo.stderr.contains("'Hangzou' is not a registered branch; use one of: Hangzhou"), "\(typo.stderr)")
 
         let devices = try JSONSerialization.jsonObject(with: Data(try admin.run(["device", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
         #expect(devices?.count == 2)

@@ -30,7 +30,8 @@ import Testing
             (.faultNote, faultNote), (.complaint, complaint), (.complaintNote, complaintNote), (.conflict, conflict),
         ]
         static let secrets = ["Harbour Tower", "Wang Fang", "574 1234", "NB-2026-17", "cable cut", "splice done",
-                              "late answer", "called back", "old phone", "Bob", "Ningbo"]
+                              "late answer", "called back", "old phone", "Bob"]
+        // Branch names are not secret: the registered list reaches every device.
 
         static func write(_ replica: Replica) throws {
             try replica.write([RecordEdit(.customer, customer, [("name", .text("Harbour Tower")), ("level", .text("vip")),
@@ -118,7 +119,7 @@ import Testing
                      "/v1/kpi/misses?branch=Ningbo&period=2026-11", "/v1/kpi/todo?branch=Ningbo", "/v1/kpi/todo"] {
             let answer = try await raw.get(path, token: token)
             #expect(answer.status == 200, "\(path)")
-            #expect(NingboFile.leaks(in: answer.text, named: ["Ningbo", "Bob"]).isEmpty, "\(path): \(answer.text)")
+            #expect(NingboFile.leaks(in: answer.text, named: ["Bob"]).isEmpty, "\(path): \(answer.text)")
         }
         // The dashboard: managers are refused; a supervisor sees their own branch only.
         let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)
@@ -129,7 +130,7 @@ import Testing
             #expect(link.status == 200)
             let page = try await raw.get("/dashboard?branch=Ningbo&by=manager&period=2026-11", token: token)
             #expect(page.status == 200)
-            #expect(NingboFile.leaks(in: page.text, named: ["Ningbo"]).isEmpty, "\(NingboFile.leaks(in: page.text, named: ["Ningbo"]))")
+            #expect(NingboFile.leaks(in: page.text).isEmpty, "\(NingboFile.leaks(in: page.text))")
         }
         await raw.shutdown()
         await caller.close()

@@ -64,7 +64,7 @@ import Testing
         let remaining = try bob.replica.outbox().count
         #expect(remaining > 0, "unacknowledged mutations stay in the outbox")
         #expect(try bob.replica.verify().isEmpty)
-        let appliedBeforeRetry = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations")! }
+        let appliedBeforeRetry = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations WHERE origin != (SELECT value FROM meta WHERE key = 'node')")! }
         switch cut {
         case .midRequest:
             #expect(appliedBeforeRetry == 0, "a half-received request commits nothing")
@@ -78,9 +78,9 @@ import Testing
         #expect(summary.pushed == remaining, "the retry pushes what was not acknowledged; the server acknowledges what it already had")
 
         let (applied, logged, distinct) = try await server.store.writer.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations")!,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log")!,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT tbl, record, changes FROM change_log)")!)
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations WHERE origin != (SELECT value FROM meta WHERE key = 'node')")!,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE tbl != 'branches'")!,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT tbl, record, changes FROM change_log WHERE tbl != 'branches')")!)
         }
         #expect(applied == Self.customers, "every mutation applied exactly once")
         #expect(logged == distinct, "no change logged twice")

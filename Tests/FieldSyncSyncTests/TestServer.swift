@@ -62,8 +62,10 @@ final class TestServer: Sendable {
         self.task = task
     }
 
+    /// An enrolment code for a new user; their branch is registered first if it is not yet.
     func code(for name: String, role: Role = .manager, branch: String? = "Hangzhou") throws -> String {
-        try store.addUser(UserInfo(name: name, role: role, branch: branch)).code
+        if let branch, try !store.branches().contains(branch) { try store.addBranch(branch) }
+        return try store.addUser(UserInfo(name: name, role: role, branch: branch)).code
     }
 
     func stop() async {
