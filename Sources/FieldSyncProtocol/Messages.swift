@@ -54,6 +54,8 @@ public struct UserInfo: Codable, Sendable, Equatable {
 
 public enum Role: String, Codable, Sendable, CaseIterable {
     case manager, supervisor, province, admin
+    /// A branch server enrolled at the provincial server: it holds its branch.
+    case branch
 }
 
 /// The documented bounds of one push (Protocol/SYNC.md, "Limits"), checked

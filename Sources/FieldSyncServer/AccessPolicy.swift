@@ -34,7 +34,7 @@ public struct AccessPolicy: Sendable {
     public var isUnrestricted: Bool {
         switch user.role {
         case .province, .admin: true
-        case .manager, .supervisor: false
+        case .manager, .supervisor, .branch: false
         }
     }
 
@@ -44,7 +44,7 @@ public struct AccessPolicy: Sendable {
     public func allows(_ scope: CustomerScope) -> Bool {
         switch user.role {
         case .province, .admin: true
-        case .supervisor: scope.branch != nil && scope.branch == user.branch
+        case .supervisor, .branch: scope.branch != nil && scope.branch == user.branch
         case .manager: scope.branch != nil && scope.branch == user.branch && (scope.manager == user.name || scope.team.contains(user.name))
         }
     }
@@ -57,13 +57,18 @@ public struct AccessPolicy: Sendable {
     public var mayWriteProvinceRecords: Bool { isUnrestricted }
 
     /// The dashboard is for supervisors, the province and administrators.
-    public var mayOpenDashboard: Bool { user.role != .manager }
+    public var mayOpenDashboard: Bool {
+        switch user.role {
+        case .supervisor, .province, .admin: true
+        case .manager, .branch: false
+        }
+    }
 
     /// How refusals name the caller's reach, without naming anything of another branch.
     public var reach: String {
         switch user.role {
         case .province, .admin: "every branch"
-        case .supervisor: "branch \(user.branch ?? "(none)")"
+        case .supervisor, .branch: "branch \(user.branch ?? "(none)")"
         case .manager: "\(user.name)'s customers in branch \(user.branch ?? "(none)")"
         }
     }

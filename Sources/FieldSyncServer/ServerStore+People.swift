@@ -11,7 +11,7 @@ extension ServerStore {
     public func addUser(_ info: UserInfo, codeLifetime: UInt64 = ServerStore.defaultCodeLifetime) throws -> (user: UserRecord, code: String, expiresAt: UInt64) {
         let name = info.name.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw ServerError.badRequest("--name must not be empty") }
-        if info.role == .manager || info.role == .supervisor, info.branch == nil {
+        if [.manager, .supervisor, .branch].contains(info.role), info.branch == nil {
             throw ServerError.badRequest("a \(info.role.rawValue) works for a branch; give --branch NAME")
         }
         if let branch = info.branch, try !branches().contains(branch) {

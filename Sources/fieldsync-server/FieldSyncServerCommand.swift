@@ -241,13 +241,13 @@ struct UserCommand: ParsableCommand {
 
         @OptionGroup var options: DataOptions
         @Option(help: "Their name, as they record it in 'fieldsync init --user'.") var name: String
-        @Option(help: "manager, supervisor, province or admin.") var role: String
-        @Option(help: "Their branch (managers and supervisors).") var branch: String?
+        @Option(help: "manager, supervisor, province, admin, or branch (a branch server enrolling at the province).") var role: String
+        @Option(help: "Their registered branch (managers, supervisors, branch servers).") var branch: String?
         @Option(help: "Days the code stays valid.") var days = 7
 
         func run() throws {
             guard let role = Role(rawValue: role.lowercased()) else {
-                throw ValidationError("--role: '\(role)' is not allowed; use one of: manager, supervisor, province, admin")
+                throw ValidationError("--role: '\(role)' is not allowed; use one of: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard days > 0 else { throw ValidationError("--days must be at least 1") }
             let store = try options.folder.openStore()

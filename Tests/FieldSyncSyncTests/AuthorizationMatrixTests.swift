@@ -9,7 +9,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// Every endpoint × every branch-bound role × an object of another branch:
+/// Every endpoint × every branch-bound role (manager, supervisor, branch server) × an object of another branch:
 /// refused or empty, and no other branch's id or value in any answer or error
 /// body (beyond the ids the request itself named).
 @Suite struct AuthorizationMatrixTests {
@@ -66,7 +66,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [Role.manager, Role.supervisor])
+    @Test(arguments: [Role.manager, Role.supervisor, Role.branch])
     func anotherBranchsFileIsOutOfReach(role: Role) async throws {
         let server = try await TestServer.start()
         let folder = try TemporaryFolder()
@@ -123,7 +123,7 @@ import Testing
         }
         // The dashboard: managers are refused; a supervisor sees their own branch only.
         let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)
-        if role == .manager {
+        if role != .supervisor {
             #expect(link.status == 403)
             #expect(try await raw.get("/dashboard?branch=Ningbo", token: token).status == 403)
         } else {

@@ -36,6 +36,11 @@ import Testing
         #expect(try Set(alice.replica.records(.customer).map(\.id)) == [Self.alicesCustomer, Self.sharedCustomer])
         #expect(try Set(bob.replica.records(.customer).map(\.id)) == [Self.sharedCustomer, Self.bobsCustomer], "Bob is on the shared file's team")
         #expect(try sue.replica.records(.customer).count == 3, "the supervisor reaches the whole branch")
+        let branchServer = try await Laptop.enrol("Hangzhou server", server: server, folder: folder, role: .branch)
+        try await branchServer.sync()
+        #expect(try branchServer.replica.records(.customer).count == 3, "a branch server enrolled at the province holds its branch")
+        #expect(!AccessPolicy(branchServer.binding.user).mayOpenDashboard && !AccessPolicy(branchServer.binding.user).mayWriteProvinceRecords)
+        await branchServer.close()
 
         // Bob cannot write Alice's own customer, nor give himself a file by naming himself manager.
         let node = try bob.replica.identity()!.node
