@@ -1,4 +1,6 @@
 import ArgumentParser
+import FieldSyncClient
+import FieldSyncProtocol
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -7,7 +9,7 @@ struct CustomerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer",
         abstract: "Customer files: add, list, show, edit, archive.",
-        subcommands: [Add.self, List.self, Show.self, Edit.self, Archive.self]
+        subcommands: [Add.self, List.self, Show.self, Edit.self, Assign.self, Archive.self]
     )
 
     struct Add: ParsableCommand {
@@ -132,6 +134,33 @@ struct CustomerCommand: ParsableCommand {
             guard !fields.isEmpty else {
                 throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note")
             }
+            try replica.write([RecordEdit(.customer, record.id, fields)])
+            try printUpdated(replica.require(.customer, record.id), json: options.json)
+        }
+    }
+
+    struct Assign: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Hand a customer file over to another manager (客户交接): for a supervisor's or the province's laptop.",
+            discussion: """
+                At the next sync the new manager receives the whole file, its history included; the old manager's \
+                laptop drops it once everything typed on it has been sent (work stamped before the handover is kept, \
+                later work is refused and listed by 'fieldsync status'). A manager cannot hand over their own files.
+                """)
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Option(help: "The new account manager.") var manager: String
+        @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
+
+        func run() throws {
+            let replica = try options.open()
+            if let role = try ServerBinding.load(home: options.location.folder)?.binding.user.role, role == .manager {
+                throw InputError("handing a file over is for a supervisor or the province; ask yours to run 'fieldsync customer assign'")
+            }
+            let record = try replica.require(.customer, customer)
+            var fields: [(String, FieldValue)] = [("manager", .text(manager))]
+            if let team { fields.append(("team", Team.value(team.split(separator: ",").map(String.init)))) }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)
         }

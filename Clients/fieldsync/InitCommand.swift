@@ -71,6 +71,7 @@ struct StatusCommand: ParsableCommand {
                 "rejected": .array(try options.open().rejections().map {
                     .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason)])
                 }),
+                "handed_over": .array(try options.open().handedOver().map(JSONValue.string)),
             ]).printed()
         } else {
             print("Replica:   \(options.location.folder)")
@@ -85,6 +86,10 @@ struct StatusCommand: ParsableCommand {
             if !rejections.isEmpty {
                 print("Rejected:  \(rejections.count) actions refused by the server (kept in the outbox):")
                 for rejection in rejections.prefix(10) { print("  #\(rejection.counter): \(rejection.reason)") }
+            }
+            let handedOver = try options.open().handedOver()
+            if !handedOver.isEmpty {
+                print("Handed over: \(handedOver.count) customer files now someone else's; removed once your unsent work on them is sent")
             }
         }
     }

@@ -76,11 +76,15 @@ struct SyncCommand: AsyncParsableCommand {
                 "server": .string(binding.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
                 "conflicts": .int(Int64(summary.conflicts)), "rejected": .int(Int64(summary.rejected.count)),
                 "round_trips": .int(Int64(summary.roundTrips)),
+                "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
             ]).printed()
         } else {
             print("Synced with \(binding.url): pushed \(summary.pushed) actions, pulled \(summary.pulled) changes, \(summary.conflicts) conflicts, \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(rejection.reason)")
+            }
+            if !summary.filesDropped.isEmpty {
+                print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")
             }
         }
     }

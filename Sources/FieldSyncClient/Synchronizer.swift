@@ -12,6 +12,8 @@ public struct SyncSummary: Sendable, Equatable {
     public var conflicts = 0
     /// Mutations the server refused; they stay in the outbox with the reason.
     public var rejected: [RejectedMutation] = []
+    /// Customers whose files left this replica's scope and were dropped here.
+    public var filesDropped: [String] = []
     public var roundTrips = 0
 
     public init() {}
@@ -68,7 +70,7 @@ public struct Synchronizer: Sendable {
                 let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
                 let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
                 let report = try replica.finishExchange(
-                    pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected,
+                    pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
                     syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
                 summary.roundTrips += 1
                 summary.pushed += acknowledged.count
@@ -76,6 +78,7 @@ public struct Synchronizer: Sendable {
                 summary.conflicts += report.conflictsCreated.count
                     + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
                 summary.rejected += rejected
+                summary.filesDropped += report.filesDropped
                 progress(summary)
                 // Storing the answer may have added a mutation (conflict records this replica was first to see).
                 if next == nil, try replica.hasOutbox(after: round.pushedThrough) {

@@ -132,18 +132,23 @@ public struct SyncResponse: Codable, Sendable {
     public var more: Bool
     /// The server's clock (ms): the client's offset is `serverTime - clientTime` (± half the round trip).
     public var serverTime: UInt64
+    /// Customers whose files left the device's scope (a handover, a branch
+    /// move): the device drops each file once nothing it typed on it waits to be sent.
+    public var left: [String]
 
-    public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64) {
+    public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64,
+                left: [String] = []) {
         self.accepted = accepted
         self.rejected = rejected
         self.changes = changes
         self.cursor = cursor
         self.more = more
         self.serverTime = serverTime
+        self.left = left
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, records, cursor, more
+        case accepted, rejected, records, cursor, more, left
         case serverTime = "server_time"
     }
 
@@ -155,6 +160,7 @@ public struct SyncResponse: Codable, Sendable {
         cursor = try container.decode(Int64.self, forKey: .cursor)
         more = try container.decode(Bool.self, forKey: .more)
         serverTime = try container.decode(UInt64.self, forKey: .serverTime)
+        left = try container.decodeIfPresent([String].self, forKey: .left) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -165,6 +171,7 @@ public struct SyncResponse: Codable, Sendable {
         try container.encode(cursor, forKey: .cursor)
         try container.encode(more, forKey: .more)
         try container.encode(serverTime, forKey: .serverTime)
+        try container.encode(left, forKey: .left)
     }
 }
 

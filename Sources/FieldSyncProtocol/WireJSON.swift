@@ -53,7 +53,12 @@ public enum WireJSON {
         out.append(contentsOf: (response.more ? "true" : "false").utf8)
         out.append(contentsOf: #","server_time":"#.utf8)
         out.append(contentsOf: String(response.serverTime).utf8)
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: #","left":["#.utf8)
+        for (index, customer) in response.left.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONText.appendString(customer, to: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
         return out
     }
 
@@ -124,7 +129,7 @@ public enum WireJSON {
     public static func decodeSyncResponse(_ bytes: some Collection<UInt8>) throws -> SyncResponse {
         try JSONReader.read(bytes) { parser in
             var accepted: [MutationID]?, rejected: [Rejection]?, changes: [FieldChange]?
-            var cursor: Int64?, more: Bool?, serverTime: UInt64?
+            var cursor: Int64?, more: Bool?, serverTime: UInt64?, left: [String] = []
             try parser.object("response") { parser, key in
                 switch key {
                 case "accepted":
@@ -146,12 +151,13 @@ public enum WireJSON {
                 case "cursor": cursor = try parser.int("cursor")
                 case "more": more = try parser.bool("more")
                 case "server_time": serverTime = try parser.unsigned("server_time")
+                case "left": try parser.array("left") { left.append(try $0.string("left")) }
                 default: try parser.skip()
                 }
             }
             return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
                                 changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
-                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"))
+                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left)
         }
     }
 

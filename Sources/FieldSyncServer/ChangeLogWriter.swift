@@ -71,6 +71,16 @@ struct ChangeLogWriter {
         }
     }
 
+    /// Logs that a customer's file left `scope`: devices of that scope which no
+    /// longer reach the file are told to drop it (`SyncResponse.left`).
+    mutating func appendExit(of customer: String, from scope: CustomerScope, origin: NodeID) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO change_log (tbl, record, origin, customer, changes, exit_branch, exit_manager, exit_team) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
+            """).execute(arguments: [RecordKind.customer.rawValue, customer, origin.description,
+                                       Data(try ChangeLogCodec.encode([FieldChange](), schema: RecordKind.customer.schema)),
+                                       scope.branch ?? "", scope.manager, Team.value(scope.team).text])
+    }
+
     static func childKinds(of table: RecordKind) -> [RecordKind] {
         switch table {
         case .customer: [.contact, .agreement, .visit, .fault, .complaint]

@@ -14,6 +14,9 @@ import FieldSyncStore
 final class PushScopeCheck {
     let io: RecordIO
     let policy: AccessPolicy
+    /// The scope a customer had at a time (`ScopeHistory`), for work done
+    /// while a file was the caller's and pushed after it changed hands.
+    let scopeAt: (String, HLC) throws -> CustomerScope?
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
@@ -21,9 +24,10 @@ final class PushScopeCheck {
     /// Stored states as read, before this push: the merge need not read them again.
     private(set) var loaded: [RecordKey: RecordState?] = [:]
 
-    init(io: RecordIO, policy: AccessPolicy) {
+    init(io: RecordIO, policy: AccessPolicy, scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil }) {
         self.io = io
         self.policy = policy
+        self.scopeAt = scopeAt
     }
 
     /// Why the mutation may not be applied, or nil; an allowed mutation's
@@ -38,8 +42,10 @@ final class PushScopeCheck {
         guard !policy.isUnrestricted else { return nil }
         var after: [RecordKey: RecordState] = [:]
         var order: [RecordKey] = []
+        var ranges: [RecordKey: [Range<Int>]] = [:]
         for group in ChangeGroups(mutation.changes[...]).groups {
             let key = RecordKey(table: group.table, record: group.record)
+            ranges[key] = group.ranges
             let schema = group.table.schema
             var state = try stored(key) ?? RecordState(fieldCount: schema.fields.count)
             var ignored: [Overwrite] = []
@@ -52,9 +58,22 @@ final class PushScopeCheck {
         let afterState = { (key: RecordKey) throws -> RecordState? in try after[key] ?? self.stored(key) }
         for key in order {
             let existed = try stored(key) != nil
-            if existed, let refusal = refusal(key, try RecordOwner.of(key, in: stored)) { return refusal }
-            if let refusal = refusal(key, try RecordOwner.of(key, in: afterState), writtenAs: existed ? .moved : .created) {
-                return refusal
+            let changes = (ranges[key] ?? []).flatMap { mutation.changes[$0] }
+            // Setting a new record's parent creates it where it is; changing an existing one's moves it.
+            if existed, changes.contains(where: { ServerStore.moves($0) }) {
+                // A move needs the caller's reach now, where the record is and where it goes.
+                if existed, let refusal = refusal(key, try RecordOwner.of(key, in: stored)) { return refusal }
+                if let refusal = refusal(key, try RecordOwner.of(key, in: afterState), writtenAs: existed ? .moved : .created) {
+                    return refusal
+                }
+            } else {
+                // The owner stays: the work is allowed if the file is the caller's now, or
+                // was when each change was stamped (typed before a handover, pushed after).
+                let owner = try RecordOwner.of(key, in: afterState)
+                if let refusal = refusal(key, owner, writtenAs: existed ? nil : .created) {
+                    guard case .customer(let customer, _) = owner,
+                          try changes.allSatisfy({ try scopeAt(customer, $0.hlc).map(policy.allows) ?? false }) else { return refusal }
+                }
             }
             for reference in RecordOwner.references(of: key.table, after[key] ?? RecordState(fieldCount: 0)) {
                 if let refusal = refusal(reference, try RecordOwner.of(reference, in: afterState)) {

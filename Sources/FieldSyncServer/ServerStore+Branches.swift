@@ -63,4 +63,18 @@ extension ServerStore {
         guard !inUse.isEmpty else { return }
         try writeLocal(inUse.sorted().map { RecordEdit(.branch, RecordID.branch($0), [("name", .text($0))]) })
     }
+
+    /// Hands a customer (id or unique prefix) over to a manager of its branch.
+    public func assign(_ prefix: String, manager: String, team: [String]?) throws -> String {
+        let id = try replica.resolve(.customer, prefix)
+        guard let customer = try replica.record(.customer, id) else { throw ServerError.badRequest("no customer '\(prefix)'") }
+        let branch = customer["branch"].text
+        guard try users().contains(where: { $0.info.name == manager && $0.info.role == .manager && $0.info.branch == branch }) else {
+            throw ServerError.badRequest("'\(manager)' is not a manager of branch \(branch ?? "(none)"); list people with 'fieldsync-server user list'")
+        }
+        var fields: [(String, FieldValue)] = [("manager", .text(manager))]
+        if let team { fields.append(("team", Team.value(team))) }
+        try writeLocal([RecordEdit(.customer, id, fields)])
+        return id
+    }
 }

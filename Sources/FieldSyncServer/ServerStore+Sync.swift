@@ -43,7 +43,7 @@ extension ServerStore {
             try db.cachedStatement(sql: "UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)")
                 .execute(arguments: [Int64(now), device.device, Int64(now) - 60_000])
             let io = RecordIO(db)
-            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user))
+            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user)) { try ScopeHistory.scope(of: $0, at: $1, db) }
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -87,7 +87,7 @@ extension ServerStore {
             }
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
-                                        cursor: page.cursor, more: page.more, serverTime: now)
+                                        cursor: page.cursor, more: page.more, serverTime: now, left: page.left)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
     }
@@ -104,8 +104,13 @@ extension ServerStore {
         guard !before.isEmpty else { return }
         let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
         for key in before.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
-            guard case .customer? = before[key], try RecordOwner.of(key, in: { try io.load($0.table, $0.record) }) != before[key] else { continue }
+            let now = try RecordOwner.of(key, in: { try io.load($0.table, $0.record) })
+            guard case .customer(_, let old)? = before[key], now != before[key] else { continue }
             try log.appendTree(of: key, origin: server)
+            if key.table == .customer, case .customer(_, let new) = now, let state = try io.load(.customer, key.record) {
+                try ScopeHistory.record(key.record, from: old, to: new, at: ScopeHistory.since(state), db)
+                try log.appendExit(of: key.record, from: old, origin: server)
+            }
         }
     }
 
@@ -199,9 +204,9 @@ extension ServerStore {
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
-    private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool) {
+    private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
         let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
-        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer FROM change_log l"
+        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)
         if !policy.isUnrestricted {
@@ -209,8 +214,8 @@ extension ServerStore {
             // the row was written: a file that moved away is no longer served.
             // The working-day calendar and the branch list belong to no customer and reach everyone.
             sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND l.origin != ?"
-            sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)'))"
-            arguments = [cursor, device.node.description, device.user.branch]
+            sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+            arguments = [cursor, device.node.description, device.user.branch, device.user.branch]
         } else {
             sql += " WHERE l.seq > ? AND l.origin != ?"
             arguments = [cursor, device.node.description]
@@ -227,17 +232,27 @@ extension ServerStore {
         let io = RecordIO(db)
         let statement = try db.cachedStatement(sql: sql)
         let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+        var left: [String] = []
+        func reaches(_ customer: String) throws -> Bool {
+            if let known = reachable[customer] { return known }
+            let allowed = try io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false
+            reachable[customer] = allowed
+            return allowed
+        }
         while let row = try rows.next() {
             if changes.count >= limit || bytes >= limits.maxBytes { more = true; break }
             guard let table = RecordKind(rawValue: row[1]) else { continue }
-            if narrower, let customer: String = row[4] {
-                if reachable[customer] == nil {
-                    reachable[customer] = try io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false
-                }
-                if reachable[customer] != true {
-                    last = row[0]
-                    continue
-                }
+            if let exitBranch: String = row[5] {
+                // An exit row: tell a device that reached the file before and does not now.
+                let customer: String = row[2]
+                let old = CustomerScope(branch: exitBranch, manager: row[6], team: Team.members((row[7] as String?).map(FieldValue.text) ?? .null))
+                if !policy.isUnrestricted, policy.allows(old), try !reaches(customer), !left.contains(customer) { left.append(customer) }
+                last = row[0]
+                continue
+            }
+            if narrower, let customer: String = row[4], try !reaches(customer) {
+                last = row[0]
+                continue
             }
             let record: String = row[2]
             let before = changes.count
@@ -264,6 +279,6 @@ extension ServerStore {
             // Nothing further in scope: skip past everything out of scope too.
             last = max(last, try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
         }
-        return (changes, last, more)
+        return (changes, last, more, left)
     }
 }

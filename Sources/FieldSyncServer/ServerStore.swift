@@ -121,6 +121,18 @@ public struct ServerStore: Sendable {
                 CREATE UNIQUE INDEX devices_active_node ON devices(node) WHERE revoked_at IS NULL;
                 """)
         }
+        migrator.registerMigration("server-v5-handover") { db in
+            // When each customer's scope changed (ScopeHistory), and exit rows in the
+            // log: a customer's file left the scope these columns name.
+            try db.execute(sql: """
+                CREATE TABLE scope_history (
+                    customer TEXT NOT NULL, from_hlc INTEGER NOT NULL, branch TEXT, manager TEXT, team TEXT,
+                    PRIMARY KEY (customer, from_hlc)) WITHOUT ROWID;
+                ALTER TABLE change_log ADD COLUMN exit_branch TEXT;
+                ALTER TABLE change_log ADD COLUMN exit_manager TEXT;
+                ALTER TABLE change_log ADD COLUMN exit_team TEXT;
+                """)
+        }
         return migrator
     }
 

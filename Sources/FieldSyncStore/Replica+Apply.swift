@@ -10,6 +10,8 @@ public struct ApplyReport: Sendable, Equatable {
     public var conflictsCreated: [String] = []
     /// The local mutation that carries those conflict records, to replicate them.
     public var conflictMutation: Mutation?
+    /// Customers whose files this replica dropped after they were handed over.
+    public var filesDropped: [String] = []
 
     public init() {}
 }

@@ -50,11 +50,11 @@ extension Replica {
     /// and remembers refusals. Nothing is dropped that was not acknowledged.
     @discardableResult
     public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
-                               rejected: [RejectedMutation], syncedAt: String) throws -> ApplyReport {
+                               rejected: [RejectedMutation], left: [String] = [], syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
         defer { checkpointer?.poke() }
         return try writer.write { db in
-            let report = try Self.apply(changes[...], now: now, db)
+            var report = try Self.apply(changes[...], now: now, db)
             try Self.setMeta(MetaKey.cursor, String(cursor), db)
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter = ?")
             let forget = try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter = ?")
@@ -73,6 +73,7 @@ extension Replica {
                     .execute(arguments: [Int64(rejection.counter), rejection.reason])
             }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
+            report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
             return report
         }
     }

@@ -106,6 +106,10 @@ public struct Replica: Sendable {
                 try db.execute(sql: RecordTable.all[.branch]!.createSQL)
             }
         }
+        migrator.registerMigration("v6-handover") { db in
+            // Customers whose files left this replica's scope, dropped once nothing unsent touches them.
+            try db.execute(sql: "CREATE TABLE handed_over (customer TEXT PRIMARY KEY NOT NULL)")
+        }
         return migrator
     }
 }

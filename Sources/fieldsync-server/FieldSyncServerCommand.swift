@@ -14,7 +14,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, AssignCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private
@@ -228,6 +228,24 @@ struct BranchCommand: ParsableCommand {
                 print("Renamed branch \(old) to \(new): \(customers) customers and \(users) users moved.")
             }
         }
+    }
+}
+
+struct AssignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "Hand a customer file over to another manager of its branch (客户交接).",
+        discussion: "The new manager's next sync brings the whole file; the old manager's laptop drops it once their work on it is sent.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+    @Option(help: "The new account manager (a manager of the customer's branch).") var manager: String
+    @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
+
+    func run() throws {
+        let store = try options.folder.openStore()
+        let id = try store.assign(customer, manager: manager, team: team.map { $0.split(separator: ",").map(String.init) })
+        if options.json { printJSON(["customer": id, "manager": manager]) } else { print("Customer \(id.prefix(8)) is now managed by \(manager).") }
     }
 }
 

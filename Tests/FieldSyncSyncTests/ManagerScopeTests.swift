@@ -67,44 +67,82 @@ import Testing
         await server.stop()
     }
 
-    /// A supervisor reassigns a file: the new manager's next sync brings all of
-    /// it, its history included; the old manager no longer receives its changes
-    /// and cannot change it.
-    @Test func reassignedFileReachesTheNewManagerWhole() async throws {
-        let server = try await TestServer.start()
+    /// A supervisor reassigns a file (客户交接): the new manager's next sync
+    /// brings all of it, history included; work the old manager did while it
+    /// was theirs and pushes afterwards is accepted, later work is refused and
+    /// stays in their outbox; their replica drops the file once nothing they
+    /// typed on it waits to be sent.
+    @Test func handedOverFileMovesWholeAndLeavesTheOldManager() async throws {
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now)
         let folder = try TemporaryFolder()
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, clock: clock.now)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, clock: clock.now)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
         try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("name", .text("Acme")), ("level", .text("vip")),
                                                                               ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
         var generator = SplitMix64(seed: 3)
-        for day in 1...3 {
-            try alice.replica.write([RecordEdit(.visit, RecordID.make(using: &generator), [
-                ("customer", .text(Self.alicesCustomer)), ("at", .text("2026-11-0\(day)T09:00:00+08:00")),
-                ("kind", .text("routine")), ("summary", .text("visit \(day)")),
-            ])])
+        func visit(_ summary: String) -> RecordEdit {
+            RecordEdit(.visit, RecordID.make(using: &generator), [
+                ("customer", .text(Self.alicesCustomer)), ("at", .text("2026-11-02T09:00:00+08:00")),
+                ("kind", .text("routine")), ("summary", .text(summary)),
+            ])
         }
+        for day in 1...2 { try alice.replica.write([visit("visit \(day)")]) }
         try await alice.sync()
-        try await bob.sync()
-        #expect(try bob.replica.records(.visit).isEmpty)
+        // Offline, Alice logs one more visit while the file is still hers.
+        clock.advance(60_000)
+        try alice.replica.write([visit("typed before the handover")])
 
+        clock.advance(60_000)
         try await sue.sync()
         try sue.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("manager", .text("Bob"))])])
         #expect(try await sue.sync().rejected.isEmpty)
         try await bob.sync()
         #expect(try bob.replica.record(.customer, Self.alicesCustomer)?["manager"] == .text("Bob"))
-        #expect(try bob.replica.records(.visit).count == 3, "the file's history, older than Bob's cursor, arrives")
+        #expect(try bob.replica.records(.visit).count == 2, "the file's history, older than Bob's cursor, arrives")
 
-        try bob.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("notes", .text("Bob's now"))])])
+        // Later still, before her next sync, Alice edits the file again.
+        clock.advance(60_000)
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("services", .text("typed after the handover"))])])
+        let summary = try await alice.sync()
+        #expect(summary.rejected.count == 1, "only the edit stamped after the handover is refused: \(summary.rejected)")
+        #expect(summary.rejected.first?.reason.contains("outside Alice's customers") == true)
+        #expect(summary.filesDropped == [Self.alicesCustomer], "her replica no longer holds the file")
+        #expect(try alice.replica.record(.customer, Self.alicesCustomer) == nil)
+        #expect(try alice.replica.records(.visit).isEmpty)
+        #expect(try alice.replica.outbox().count == 1 && alice.replica.rejections().count == 1, "the refused edit stays visible")
+        #expect(try alice.replica.handedOver().isEmpty)
+
         try await bob.sync()
-        try await alice.sync()
-        #expect(try alice.replica.record(.customer, Self.alicesCustomer)?["notes"] ?? .null == .null, "Alice no longer receives the file")
-        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("services", .text("late edit"))])])
-        let late = try await alice.sync()
-        #expect(late.rejected.count == 1, "an edit after the handover is refused and stays in Alice's outbox")
-        #expect(try alice.replica.outbox().count == 1)
+        #expect(try Set(bob.replica.records(.visit).compactMap { $0["summary"].text }) == ["visit 1", "visit 2", "typed before the handover"],
+                "work done while the file was Alice's reaches its new manager")
+        #expect(try bob.replica.record(.customer, Self.alicesCustomer)?["services"] ?? .null == .null)
         for laptop in [alice, bob, sue] { await laptop.close() }
+        await server.stop()
+    }
+
+    /// `fieldsync-server assign`: the administrator hands a file to a manager of its branch.
+    @Test func serverAssignHandsTheFileOver() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+        let nina = try await Laptop.enrol("Nina", server: server, folder: folder, branch: "Ningbo")
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                              ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        try await alice.sync()
+        #expect(throws: ServerError.self, "a manager of another branch") { _ = try server.store.assign("a1000000", manager: "Nina", team: nil) }
+        #expect(try server.store.assign("a1000000", manager: "Bob", team: ["Alice"]) == Self.alicesCustomer)
+        try await bob.sync()
+        #expect(try bob.replica.record(.customer, Self.alicesCustomer)?["manager"] == .text("Bob"))
+        let kept = try await alice.sync()
+        let stillHeld = try alice.replica.record(.customer, Self.alicesCustomer) != nil
+        #expect(kept.filesDropped.isEmpty && stillHeld, "Alice stays on the team")
+        #expect(try server.store.assign("a1000000", manager: "Bob", team: []) == Self.alicesCustomer)
+        let dropped = try await alice.sync()
+        #expect(dropped.filesDropped == [Self.alicesCustomer])
+        for laptop in [alice, bob, nina] { await laptop.close() }
         await server.stop()
     }
 }

@@ -1,0 +1,32 @@
+import FieldSyncModel
+import FieldSyncStore
+import GRDB
+
+/// When each customer's scope (branch, manager, team) changed, so that work
+/// done while a file was a manager's and pushed after a handover is accepted,
+/// and the devices that lost the file are told so (an exit row in the log).
+enum ScopeHistory {
+    /// The scope `customer` had at `hlc`, or nil if it never changed (the current one applies).
+    static func scope(of customer: String, at hlc: HLC, _ db: Database) throws -> CustomerScope? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT branch, manager, team FROM scope_history WHERE customer = ? AND from_hlc <= ? ORDER BY from_hlc DESC LIMIT 1
+            """), arguments: [customer, Int64(bitPattern: hlc.rawValue)]) else { return nil }
+        return CustomerScope(branch: row[0], manager: row[1], team: Team.members((row[2] as String?).map(FieldValue.text) ?? .null))
+    }
+
+    /// Records that `customer` went from `old` to `new` at `hlc` (the first
+    /// change also records `old` as the scope it had from the beginning).
+    static func record(_ customer: String, from old: CustomerScope, to new: CustomerScope, at hlc: HLC, _ db: Database) throws {
+        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO scope_history (customer, from_hlc, branch, manager, team) VALUES (?, ?, ?, ?, ?)")
+        if try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM scope_history WHERE customer = ?)", arguments: [customer]) ?? false) {
+            try insert.execute(arguments: [customer, 0, old.branch, old.manager, Team.value(old.team).text])
+        }
+        try insert.execute(arguments: [customer, Int64(bitPattern: hlc.rawValue), new.branch, new.manager, Team.value(new.team).text])
+    }
+
+    /// When the customer's current scope was written: its newest branch, manager or team stamp.
+    static func since(_ customer: RecordState) -> HLC {
+        let schema = RecordKind.customer.schema
+        return ["branch", "manager", "team"].compactMap { schema.index(of: $0).flatMap { customer.stamps[$0]?.hlc } }.max() ?? .zero
+    }
+}

@@ -1,0 +1,65 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// Files that left this replica's scope (a handover, a branch move): the server
+/// says so (`SyncResponse.left`), and the replica drops each file once nothing
+/// it typed on it waits to be sent. Refused work stays in the outbox, with its
+/// reason, for `fieldsync status` to show.
+extension Replica {
+    /// Customers whose files were handed over and are still held here.
+    public func handedOver() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "SELECT customer FROM handed_over ORDER BY customer") }
+    }
+
+    /// Notes the files the server says left this replica's scope, forgets those
+    /// that came back in this page, and drops the ones nothing unsent touches.
+    /// - Returns: the customers whose files were dropped.
+    static func settleHandovers(left: [String], pulled changes: [FieldChange], _ db: Database) throws -> [String] {
+        for customer in left {
+            try db.execute(sql: "INSERT OR IGNORE INTO handed_over (customer) VALUES (?)", arguments: [customer])
+        }
+        for customer in Set(changes.lazy.filter { $0.table == .customer }.map(\.record)) where !left.contains(customer) {
+            try db.execute(sql: "DELETE FROM handed_over WHERE customer = ?", arguments: [customer])
+        }
+        let pending = try String.fetchAll(db, sql: "SELECT customer FROM handed_over")
+        guard !pending.isEmpty else { return [] }
+        // Records the outbox still has to send (refused ones were answered: they do not hold a file back).
+        var unsent = Set<String>()
+        let bodies = try Data.fetchAll(db, sql: "SELECT body FROM outbox WHERE counter NOT IN (SELECT counter FROM rejections)")
+        for body in bodies {
+            if let mutation = try? JSONDecoder().decode(Mutation.self, from: body) { unsent.formUnion(mutation.changes.map(\.record)) }
+        }
+        var dropped: [String] = []
+        for customer in pending {
+            let file = try Self.file(of: customer, db)
+            guard file.allSatisfy({ !unsent.contains($0.record) }) else { continue }
+            for key in file { try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record]) }
+            try db.execute(sql: "DELETE FROM handed_over WHERE customer = ?", arguments: [customer])
+            dropped.append(customer)
+        }
+        return dropped
+    }
+
+    /// A customer's whole file as held here: the customer, its contacts,
+    /// agreements, visits, faults, complaints, their notes, and the conflict
+    /// records about any of them.
+    static func file(of customer: String, _ db: Database) throws -> [RecordKey] {
+        let io = RecordIO(db)
+        var keys = [RecordKey(table: .customer, record: customer)]
+        for kind in [RecordKind.contact, .agreement, .visit, .fault, .complaint] {
+            for (id, _) in try io.scan(kind, where: "customer", equals: .text(customer)) {
+                keys.append(RecordKey(table: kind, record: id))
+                let notes: RecordKind? = kind == .fault ? .faultNote : kind == .complaint ? .complaintNote : nil
+                if let notes, let parent = notes.schema.parentField?.name {
+                    keys += try io.scan(notes, where: parent, equals: .text(id)).map { RecordKey(table: notes, record: $0.id) }
+                }
+            }
+        }
+        let ids = Set(keys.map(\.record))
+        for (id, state) in try io.scan(.conflict) where state.value("record", in: RecordKind.conflict.schema).text.map(ids.contains) == true {
+            keys.append(RecordKey(table: .conflict, record: id))
+        }
+        return keys
+    }
+}
