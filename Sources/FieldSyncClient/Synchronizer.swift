@@ -118,7 +118,7 @@ public struct Synchronizer: Sendable {
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
             let body = WireJSON.syncRequest(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
-                                            maxChanges: maxChanges, mutationBodies: mutations.map(\.body))
+                                            maxChanges: maxChanges, pending: try replica.outboxCount(), mutationBodies: mutations.map(\.body))
             let response: SyncResponse
             do {
                 response = try await client.exchange(body: body, token: binding.token)

@@ -81,16 +81,20 @@ public struct SyncRequest: Codable, Sendable {
     public var clientTime: UInt64
     /// Upper bounds of the page the client wants back.
     public var maxChanges: Int?
+    /// How many mutations the client's outbox holds when it sends this
+    /// (freshness: what a device still has to deliver), if it says.
+    public var pending: Int?
 
-    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil) {
+    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, pending: Int? = nil) {
         self.cursor = cursor
         self.mutations = mutations
         self.clientTime = clientTime
         self.maxChanges = maxChanges
+        self.pending = pending
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations
+        case cursor, mutations, pending
         case clientTime = "client_time"
         case maxChanges = "max_changes"
     }
@@ -172,6 +176,44 @@ public struct SyncResponse: Codable, Sendable {
         try container.encode(more, forKey: .more)
         try container.encode(serverTime, forKey: .serverTime)
         try container.encode(left, forKey: .left)
+    }
+}
+
+/// `GET /v1/nodes`: a device below this server and how fresh its data is.
+public struct NodeInfo: Codable, Sendable, Equatable {
+    public var device: String
+    public var user: String
+    public var role: Role
+    public var branch: String?
+    public var node: NodeID
+    public var name: String
+    /// Server clock times, ms since the epoch.
+    public var enrolledAt: UInt64
+    /// When it last synced (to the minute), if ever.
+    public var lastSeen: UInt64?
+    /// What it reported as waiting in its outbox at its last sync.
+    public var pending: Int?
+    public var revokedAt: UInt64?
+
+    public init(device: String, user: String, role: Role, branch: String?, node: NodeID, name: String, enrolledAt: UInt64,
+                lastSeen: UInt64?, pending: Int?, revokedAt: UInt64?) {
+        self.device = device
+        self.user = user
+        self.role = role
+        self.branch = branch
+        self.node = node
+        self.name = name
+        self.enrolledAt = enrolledAt
+        self.lastSeen = lastSeen
+        self.pending = pending
+        self.revokedAt = revokedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case device, user, role, branch, node, name, pending
+        case enrolledAt = "enrolled_at"
+        case lastSeen = "last_seen"
+        case revokedAt = "revoked_at"
     }
 }
 

@@ -8,7 +8,7 @@ public enum WireJSON {
     // MARK: Writing
 
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
-    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, mutationBodies: [[UInt8]]) -> [UInt8] {
+    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, mutationBodies: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + mutationBodies.reduce(0) { $0 + $1.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
@@ -18,6 +18,10 @@ public enum WireJSON {
         if let maxChanges {
             out.append(contentsOf: #","max_changes":"#.utf8)
             out.append(contentsOf: String(maxChanges).utf8)
+        }
+        if let pending {
+            out.append(contentsOf: #","pending":"#.utf8)
+            out.append(contentsOf: String(pending).utf8)
         }
         out.append(contentsOf: #","mutations":["#.utf8)
         for (index, body) in mutationBodies.enumerated() {
@@ -89,7 +93,7 @@ public enum WireJSON {
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
-            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, mutations: [Mutation]?
+            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, pending: Int?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -97,6 +101,10 @@ public enum WireJSON {
                     guard value >= 0 else { throw DecodingError(description: "cursor must be a non-negative whole number") }
                     cursor = value
                 case "client_time": clientTime = try parser.unsigned("client_time")
+                case "pending":
+                    let value = try parser.int("pending")
+                    guard value >= 0 else { throw DecodingError(description: "pending must be a non-negative whole number") }
+                    pending = Int(clamping: value)
                 case "max_changes":
                     maxChanges = try parser.nullable { parser in
                         let value = try parser.int("max_changes")
@@ -122,7 +130,7 @@ public enum WireJSON {
                 }
             }
             return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
-                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges)
+                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, pending: pending)
         }
     }
 

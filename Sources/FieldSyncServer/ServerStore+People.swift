@@ -59,14 +59,23 @@ extension ServerStore {
     public func devices() throws -> [DeviceRecord] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen
+                SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen, d.pending, u.role, u.branch
                 FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at
                 """).map { row in
                 DeviceRecord(id: row[0], user: row[1], node: NodeID(row[2] as String) ?? NodeID(rawValue: 0), name: row[3],
-                             createdAt: UInt64(row[4] as Int64), revokedAt: (row[5] as Int64?).map(UInt64.init),
-                             lastSeen: (row[6] as Int64?).map(UInt64.init))
+                             createdAt: UInt64(clamping: row[4] as Int64), revokedAt: (row[5] as Int64?).map { UInt64(clamping: $0) },
+                             lastSeen: (row[6] as Int64?).map { UInt64(clamping: $0) }, pending: row[7],
+                             role: Role(rawValue: row[8]) ?? .manager, branch: row[9])
             }
         }
+    }
+
+    /// The devices below this server a user may see (`GET /v1/nodes`): a
+    /// supervisor those of their branch, the province and administrators all.
+    public func nodes(for user: UserInfo) throws -> [NodeInfo] {
+        let policy = AccessPolicy(user)
+        guard policy.mayOpenDashboard else { throw ServerError.forbiddenNodes }
+        return try devices().filter { policy.isUnrestricted || $0.branch == user.branch }.map(\.info)
     }
 
     /// Revokes a device (id or unique prefix); its next request is refused.
@@ -136,5 +145,12 @@ extension ServerStore {
             }
         }
         return context
+    }
+}
+
+extension DeviceRecord {
+    public var info: NodeInfo {
+        NodeInfo(device: id, user: user, role: role, branch: branch, node: node, name: name, enrolledAt: createdAt,
+                 lastSeen: lastSeen, pending: pending, revokedAt: revokedAt)
     }
 }

@@ -40,8 +40,12 @@ extension ServerStore {
         defer { replica.checkpointer?.poke() }
         return try writer.write { db in
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
-            try db.cachedStatement(sql: "UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)")
-                .execute(arguments: [Int64(now), device.device, Int64(now) - 60_000])
+            // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
+            try db.cachedStatement(sql: """
+                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending)
+                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?))
+                """).execute(arguments: [Int64(clamping: now), request.pending, device.device, Int64(clamping: now) - 60_000,
+                                        request.pending, request.pending])
             let io = RecordIO(db)
             let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user)) { try ScopeHistory.scope(of: $0, at: $1, db) }
             var registered: Set<String>?

@@ -133,6 +133,10 @@ public struct ServerStore: Sendable {
                 ALTER TABLE change_log ADD COLUMN exit_team TEXT;
                 """)
         }
+        migrator.registerMigration("server-v6-freshness") { db in
+            // What each device last reported as waiting in its outbox (freshness).
+            try db.execute(sql: "ALTER TABLE devices ADD COLUMN pending INTEGER")
+        }
         return migrator
     }
 
@@ -159,6 +163,11 @@ public struct DeviceRecord: Sendable, Equatable {
     public var createdAt: UInt64
     public var revokedAt: UInt64?
     public var lastSeen: UInt64?
+    /// What the device last reported as waiting in its outbox.
+    public var pending: Int? = nil
+    /// Its user's role and branch.
+    public var role: Role = .manager
+    public var branch: String? = nil
 }
 
 /// The authenticated caller of a request.

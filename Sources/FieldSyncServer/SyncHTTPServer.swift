@@ -48,7 +48,7 @@ public struct SyncHTTPServer: Sendable {
     static let routes: [String: [HTTPRequest.Method]] = [
         "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
         "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get],
-        "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
+        "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get], "/v1/nodes": [.get],
     ]
 
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
@@ -76,6 +76,10 @@ public struct SyncHTTPServer: Sendable {
         }
         let devices = router.group().add(middleware: DeviceAuthenticator(store: store))
         devices.post("/v1/sync") { request, context in try await sync(request, device: context.requireDevice()) }
+        devices.get("/v1/nodes") { _, context in
+            let user = try context.requireDevice().user
+            return try Self.json(try await offload { try store.nodes(for: user) })
+        }
         addKPIRoutes(to: devices)
         addDashboardRoutes(to: router)
         return router

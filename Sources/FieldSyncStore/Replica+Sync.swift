@@ -38,6 +38,11 @@ extension Replica {
         }
     }
 
+    /// How many mutations wait in the outbox (refused ones included).
+    public func outboxCount() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0 }
+    }
+
     /// Whether the outbox holds a mutation after `counter` (not yet sent in this sync).
     public func hasOutbox(after counter: UInt64) throws -> Bool {
         try writer.read { db in

@@ -14,7 +14,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, AssignCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private
@@ -307,6 +307,35 @@ struct UserCommand: ParsableCommand {
             if users.isEmpty { return print("No users. Add one with: fieldsync-server user add --name NAME --role manager --branch BRANCH") }
             for user in users { print("\(user.id.prefix(8))  \(user.info.name)  \(user.info.role.rawValue)  \(user.info.branch ?? "")") }
         }
+    }
+}
+
+struct NodesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "Every device below this server: when it last synced and what it still has to send.")
+    @OptionGroup var options: DataOptions
+
+    func run() throws {
+        let nodes = try options.folder.openStore().devices().map(\.info)
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            return print(String(decoding: try encoder.encode(nodes), as: UTF8.self))
+        }
+        if nodes.isEmpty { return print("No devices enrolled.") }
+        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        for node in nodes {
+            let seen = node.lastSeen.map { "last synced \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "never synced"
+            let pending = node.pending.map { "\($0) actions waiting" } ?? "waiting: unknown"
+            print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
+        }
+    }
+
+    static func ago(_ milliseconds: UInt64) -> String {
+        let minutes = milliseconds / 60_000
+        if minutes < 60 { return "\(minutes) min" }
+        if minutes < 48 * 60 { return "\(minutes / 60) h" }
+        return "\(minutes / 1_440) days"
     }
 }
 

@@ -145,4 +145,31 @@ import Testing
         for laptop in [alice, bob, nina] { await laptop.close() }
         await server.stop()
     }
+
+    /// Freshness: each device reports what waits in its outbox; a supervisor
+    /// lists the devices of their branch, a manager may not.
+    @Test func supervisorsSeeHowFreshTheirBranchsDevicesAre() async throws {
+        let server = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+        let nina = try await Laptop.enrol("Nina", server: server, folder: folder, branch: "Ningbo")
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+        // An edit of another branch's customer is refused and stays in Alice's outbox: one action waiting.
+        try alice.replica.write([RecordEdit(.customer, Self.alicesCustomer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                              ("branch", .text("Ningbo")), ("manager", .text("Alice"))])])
+        try await alice.sync()
+        try await alice.sync()
+        try await nina.sync()
+        let raw = try RawHTTPS(server)
+        let answer = try await raw.get("/v1/nodes", token: sue.binding.token)
+        #expect(answer.status == 200)
+        let nodes = try JSONDecoder().decode([NodeInfo].self, from: Data(answer.body))
+        #expect(Set(nodes.map(\.user)) == ["Alice", "Sue"], "the supervisor's branch only")
+        #expect(nodes.first { $0.user == "Alice" }?.pending == 1)
+        #expect(nodes.first { $0.user == "Alice" }?.lastSeen != nil)
+        #expect(try await raw.get("/v1/nodes", token: alice.binding.token).status == 403)
+        await raw.shutdown()
+        for laptop in [alice, nina, sue] { await laptop.close() }
+        await server.stop()
+    }
 }
