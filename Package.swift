@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "FieldSyncServer",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI",
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

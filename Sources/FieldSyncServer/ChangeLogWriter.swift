@@ -21,17 +21,19 @@ struct ChangeLogWriter {
     }
 
     /// Logs one mutation's changes, grouped by record in order of first appearance.
-    mutating func append(_ changes: [FieldChange], origin: NodeID) throws {
+    /// `counter` identifies the mutation when it is relayed to an upstream server;
+    /// `fromUpstream` marks changes that came down from it (never relayed back).
+    mutating func append(_ changes: [FieldChange], origin: NodeID, counter: UInt64? = nil, fromUpstream: Bool = false) throws {
         for group in ChangeGroups(changes[...]).groups {
             let own = group.ranges.count == 1 ? changes[group.ranges[0]] : ArraySlice(group.ranges.flatMap { changes[$0] })
-            try insert(group.table, group.record, own, origin: origin)
+            try insert(group.table, group.record, own, origin: origin, counter: counter, fromUpstream: fromUpstream)
         }
     }
 
     /// Logs a mutation the server made itself (conflict records, `fieldsync-server calendar`):
     /// the log is how it travels, so it is marked applied and leaves the server's unused outbox.
     mutating func appendOwn(_ mutation: Mutation) throws {
-        try append(mutation.changes, origin: mutation.origin)
+        try append(mutation.changes, origin: mutation.origin, counter: mutation.counter)
         try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
                        arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
         try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(clamping: mutation.counter)])
@@ -90,15 +92,19 @@ struct ChangeLogWriter {
         }
     }
 
-    private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID) throws {
+    private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID,
+                                 counter: UInt64? = nil, fromUpstream: Bool = false) throws {
         var customer: String?
         if case .customer(let id, _) = try RecordOwner.of(RecordKey(table: table, record: record), in: { try stored($0) }) {
             customer = id
         }
-        let statement = try db.cachedStatement(sql: "INSERT INTO change_log (tbl, record, origin, customer, changes) VALUES (?, ?, ?, ?, ?)")
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO change_log (tbl, record, origin, customer, changes, counter, from_upstream) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
         statement.setUncheckedArguments([
             table.rawValue, record, origin.description, customer,
             Data(try ChangeLogCodec.encode(changes, schema: table.schema)),
+            counter.flatMap { Int64(exactly: $0) }, fromUpstream ? 1 : 0,
         ])
         try statement.execute()
     }

@@ -113,7 +113,8 @@ extension ServerStore {
             if (row[1] as Int64) < Int64(clamping: now) { throw ServerError.codeExpired }
             // A node belongs to exactly one device, for good: idempotency and echo
             // suppression are keyed by it. The code is not used up by a refusal.
-            let held = try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE node = ?", arguments: [request.node.description]) ?? false
+            let held = try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE node = ? UNION ALL SELECT 1 FROM relayed_nodes WHERE node = ?",
+                                         arguments: [request.node.description, request.node.description]) ?? false
             if held || request.node == serverNode { throw ServerError.nodeTaken(request.node) }
             try db.execute(sql: "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ?",
                            arguments: [Int64(now), codeHash])

@@ -52,12 +52,14 @@ extension ServerStore {
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
-            // Only this device's own mutations are looked up: a node belongs to one
-            // device, so no device can answer for another's counters.
-            var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node }, db)
+            // Only this device's own mutations are looked up (and, for a branch server,
+            // those of the nodes it relays): a node belongs to one device, so no device
+            // can answer for another's counters.
+            let relayed = try relayedOrigins(request.mutations, for: device, db)
+            var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                if let reason = validate(mutation, from: device, now: now, limits: limits) {
+                if let reason = validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
@@ -85,7 +87,7 @@ extension ServerStore {
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
                 var log = ChangeLogWriter(db, io: io, known: scope.states)
-                for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin) }
+                for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin, counter: mutation.counter) }
                 if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
                 try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             }
@@ -141,6 +143,25 @@ extension ServerStore {
         }
     }
 
+    /// The origins a branch server may relay in this push (its laptops' nodes):
+    /// a node no device of this server holds, not this server's, and not claimed
+    /// by another branch server. The first relay claims it.
+    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws -> Set<NodeID> {
+        guard device.user.role == .branch else { return [] }
+        let server = try Replica.identity(db)?.node
+        var allowed = Set<NodeID>()
+        for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != server {
+            if let holder = try String.fetchOne(db, sql: "SELECT device FROM relayed_nodes WHERE node = ?", arguments: [origin.description]) {
+                if holder == device.device { allowed.insert(origin) }
+                continue
+            }
+            guard try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE node = ?)", arguments: [origin.description]) ?? false) else { continue }
+            try db.execute(sql: "INSERT INTO relayed_nodes (node, device) VALUES (?, ?)", arguments: [origin.description, device.device])
+            allowed.insert(origin)
+        }
+        return allowed
+    }
+
     /// Which of these mutations this server applied before (a retried push), in one query per origin.
     private func appliedAmong(_ mutations: [Mutation], _ db: Database) throws -> Set<MutationID> {
         var applied = Set<MutationID>()
@@ -163,8 +184,8 @@ extension ServerStore {
 
     /// Why a mutation is refused before its scope is looked at (whose it is,
     /// its stamps, its values, its size), or nil.
-    private func validate(_ mutation: Mutation, from device: DeviceContext, now: UInt64, limits: SyncLimits) -> String? {
-        guard mutation.origin == device.node else {
+    private func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {
+        guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
             return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
         }
         guard !mutation.changes.isEmpty else { return "empty mutation" }
@@ -218,11 +239,12 @@ extension ServerStore {
             // the row was written: a file that moved away is no longer served.
             // The working-day calendar and the branch list belong to no customer and reach everyone.
             sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND l.origin != ?"
+            sql += " AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = ?)"
             sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
-            arguments = [cursor, device.node.description, device.user.branch, device.user.branch]
+            arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
         } else {
-            sql += " WHERE l.seq > ? AND l.origin != ?"
-            arguments = [cursor, device.node.description]
+            sql += " WHERE l.seq > ? AND l.origin != ? AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = ?)"
+            arguments = [cursor, device.node.description, device.device]
         }
         sql += " ORDER BY l.seq"
         var changes: [FieldChange] = []

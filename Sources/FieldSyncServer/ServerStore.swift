@@ -137,6 +137,21 @@ public struct ServerStore: Sendable {
             // What each device last reported as waiting in its outbox (freshness).
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN pending INTEGER")
         }
+        migrator.registerMigration("server-v7-tier") { db in
+            // Nodes a branch server relays to this one (its laptops), claimed by the first
+            // branch server that relays them; log rows keep their mutation's counter (to
+            // relay them up) and say whether they came down from the upstream server.
+            try db.execute(sql: """
+                CREATE TABLE relayed_nodes (node TEXT PRIMARY KEY NOT NULL, device TEXT NOT NULL) WITHOUT ROWID;
+                ALTER TABLE change_log ADD COLUMN counter INTEGER;
+                ALTER TABLE change_log ADD COLUMN from_upstream INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE upstream_rejections (
+                    origin TEXT NOT NULL, counter INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (origin, counter)) WITHOUT ROWID;
+                CREATE TABLE upstream_state (
+                    key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+                    last_success INTEGER, last_error TEXT);
+                """)
+        }
         return migrator
     }
 

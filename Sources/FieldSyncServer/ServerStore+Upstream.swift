@@ -1,0 +1,111 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import GRDB
+
+/// A branch server's side of its upstream (the provincial server): what it
+/// relays up (every mutation its laptops and it itself made, with their origin
+/// and counter, never what came down) and how it stores what comes down.
+extension ServerStore {
+    /// Where a branch server stands with one upstream (`key`: the upstream's
+    /// node and the scope; a recreated province or a changed scope starts afresh).
+    public struct UpstreamState: Sendable, Equatable {
+        public var cursor: Int64 = 0
+        /// The last log sequence relayed up.
+        public var sent: Int64 = 0
+        public var lastSuccess: UInt64?
+        public var lastError: String?
+        /// Mutations the upstream refused, with its reasons.
+        public var rejections: Int = 0
+        /// Log rows not relayed yet.
+        public var unsent: Int = 0
+    }
+
+    public func upstreamState(_ key: String) throws -> UpstreamState {
+        try writer.read { db in
+            var state = UpstreamState()
+            if let row = try Row.fetchOne(db, sql: "SELECT cursor, sent, last_success, last_error FROM upstream_state WHERE key = ?", arguments: [key]) {
+                state.cursor = row[0]
+                state.sent = row[1]
+                state.lastSuccess = (row[2] as Int64?).map { UInt64(clamping: $0) }
+                state.lastError = row[3]
+            }
+            state.rejections = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM upstream_rejections") ?? 0
+            state.unsent = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE seq > ? AND counter IS NOT NULL AND from_upstream = 0",
+                                            arguments: [state.sent]) ?? 0
+            return state
+        }
+    }
+
+    /// The next mutations to relay up, after log sequence `seq`, bounded like a laptop's outbox page.
+    public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
+        try writer.read { db in
+            var mutations: [Mutation] = []
+            var through = seq
+            var bytes = 0
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT seq, tbl, record, origin, counter, changes FROM change_log
+                WHERE seq > ? AND counter IS NOT NULL AND from_upstream = 0 ORDER BY seq
+                """, arguments: [seq])
+            while let row = try rows.next() {
+                guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
+                let counter = UInt64(clamping: row[4] as Int64)
+                let blob: Data = row[5]
+                var changes: [FieldChange] = []
+                try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
+                // A mutation's rows are consecutive: extend the last one, or start the next.
+                if let last = mutations.last, last.origin == origin, last.counter == counter {
+                    mutations[mutations.count - 1].changes += changes
+                } else {
+                    if mutations.count >= maxMutations || bytes >= maxBytes { break }
+                    mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
+                }
+                bytes += blob.count
+                through = row[0]
+            }
+            return (mutations, through)
+        }
+    }
+
+    /// Stores an upstream answer in one transaction: merges what came down and
+    /// logs it for this server's laptops (marked as from upstream, so it is
+    /// never relayed back), records refusals, and moves both checkpoints.
+    public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String) throws {
+        let now = self.now
+        defer { replica.checkpointer?.poke() }
+        try writer.write { db in
+            let io = RecordIO(db)
+            let changes = response.changes
+            let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
+            let report = try Replica.apply(changes[...], now: now, db)
+            var log = ChangeLogWriter(db, io: io)
+            // Each run of one writer's changes keeps its origin: no device is sent back what it wrote.
+            var start = changes.startIndex
+            while start < changes.endIndex {
+                var end = start + 1
+                while end < changes.endIndex, changes[end].node == changes[start].node { end += 1 }
+                try log.append(Array(changes[start..<end]), origin: changes[start].node, fromUpstream: true)
+                start = end
+            }
+            if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
+            try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
+            for rejection in response.rejected {
+                try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason) VALUES (?, ?, ?)",
+                               arguments: [rejection.origin.description, Int64(clamping: rejection.counter), rejection.reason])
+            }
+            try db.execute(sql: """
+                INSERT INTO upstream_state (key, cursor, sent, last_success, last_error) VALUES (?, ?, ?, ?, NULL)
+                ON CONFLICT(key) DO UPDATE SET cursor = excluded.cursor, sent = excluded.sent, last_success = excluded.last_success, last_error = NULL
+                """, arguments: [key, response.cursor, sentThrough, Int64(clamping: now)])
+        }
+    }
+
+    public func recordUpstreamFailure(_ message: String, key: String) throws {
+        try writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO upstream_state (key, last_error) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET last_error = excluded.last_error
+                """, arguments: [key, String(message.prefix(500))])
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A branch server's link to its provincial server: the same sync client a
+/// laptop uses, relaying up every mutation this server's laptops and it itself
+/// made and storing what comes down for its laptops. It runs beside the HTTPS
+/// service: after local changes (debounced), at an interval, and with backoff
+/// while the province is unreachable; laptops are served all the while.
+public final class UpstreamSync: Service, Sendable {
+    public let store: ServerStore
+    public let binding: ServerBinding
+    let client: SyncClient
+    let interval: Duration
+    let logger: Logger
+    private let poked = Mutex(false)
+
+    /// The checkpoint's key: the upstream instance and the scope. A recreated
+    /// province (another node) or a changed scope starts a full resync.
+    public var key: String { "\(binding.serverNode)|\(binding.user.role.rawValue)|\(binding.user.branch ?? "*")" }
+
+    public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger) throws {
+        self.store = store
+        self.binding = binding
+        self.client = try SyncClient(url: binding.url, caPEM: caPEM)
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Local changes were accepted: sync soon (debounced by a second).
+    public func poke() { poked.withLock { $0 = true } }
+
+    /// Exchanges pages with the upstream until it has nothing more and nothing is left to relay.
+    @discardableResult
+    public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
+        var pushed = 0, pulled = 0
+        while true {
+            let state = try store.upstreamState(key)
+            let page = try store.upstreamPage(after: state.sent)
+            let request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
+                                      pending: state.unsent)
+            let response: SyncResponse
+            do {
+                response = try await client.exchange(request, token: binding.token)
+            } catch {
+                try? store.recordUpstreamFailure("\(error)", key: key)
+                throw error
+            }
+            try store.applyFromUpstream(response, sentThrough: page.through, key: key)
+            pushed += response.accepted.count
+            pulled += response.changes.count
+            if !response.more, page.mutations.isEmpty { return (pushed, pulled) }
+        }
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var backoff: Duration = .seconds(1)
+            while !Task.isCancelled {
+                var wait = self.interval
+                do {
+                    let (pushed, pulled) = try await self.syncOnce()
+                    if pushed + pulled > 0 { self.logger.info("synced with upstream", metadata: ["pushed": "\(pushed)", "pulled": "\(pulled)"]) }
+                    backoff = .seconds(1)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    self.logger.warning("upstream unreachable; laptops are served meanwhile", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
+                    wait = backoff
+                    backoff = min(backoff * 2, .seconds(300))
+                }
+                // Until the interval (or backoff) has passed, or a second after local changes.
+                var waited: Duration = .zero
+                while waited < wait, !Task.isCancelled {
+                    if self.poked.withLock({ value in defer { value = false }; return value }) {
+                        try? await Task.sleep(for: .seconds(1))
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                    waited += .milliseconds(250)
+                }
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    public func shutdown() async { try? await client.shutdown() }
+}

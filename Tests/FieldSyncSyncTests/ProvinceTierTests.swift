@@ -1,0 +1,94 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+@testable import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import GRDB
+import Logging
+import Testing
+
+/// A branch server under a provincial server (issue 10, part 4): what its
+/// laptops push flows up with its origin, what the province changes in the
+/// branch flows down to the laptops, nothing comes back to where it came from.
+@Suite struct ProvinceTierTests {
+    static let customer = "c1000000-0000-4000-8000-000000000001"
+
+    /// Enrols `branch` (a server) at `province` with a `branch` account.
+    static func link(_ branch: TestServer, to province: TestServer, as branchName: String) async throws -> UpstreamSync {
+        if try !province.store.branches().contains(branchName) { try province.store.addBranch(branchName) }
+        let code = try province.store.addUser(UserInfo(name: "\(branchName) server", role: .branch, branch: branchName)).code
+        let client = try SyncClient(url: province.url, caPEM: province.caPEM)
+        let enrolled: EnrollResponse
+        do {
+            enrolled = try await client.enroll(code: code, node: try #require(try branch.store.replica.identity()).node, deviceName: branchName)
+        } catch {
+            try await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        var logger = Logger(label: "test-upstream")
+        logger.logLevel = .critical
+        let binding = ServerBinding(url: province.url, token: enrolled.token, device: enrolled.device, user: enrolled.user, serverNode: enrolled.serverNode)
+        return try UpstreamSync(store: branch.store, binding: binding, caPEM: province.caPEM, logger: logger)
+    }
+
+    @Test func branchServerRelaysUpAndDownWithoutEcho() async throws {
+        let province = try await TestServer.start()
+        let branch = try await TestServer.start()
+        let upstream = try await Self.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        #expect(try branch.store.branches() == ["Hangzhou"], "the province's branch list reaches the branch server")
+
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder)
+        let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                        ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        var generator = SplitMix64(seed: 5)
+        try alice.replica.write([RecordEdit(.visit, RecordID.make(using: &generator), [
+            ("customer", .text(Self.customer)), ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("tower check")),
+        ])])
+        #expect(try await alice.sync().rejected.isEmpty)
+        let up = try await upstream.syncOnce()
+        #expect(up.pushed == 2, "both of Alice's actions are relayed, with her node and counters")
+        #expect(try province.store.replica.record(.customer, Self.customer)?["name"] == .text("Acme"))
+        let aliceNode = try #require(try alice.replica.identity()).node
+        let provinceOrigins = try await province.store.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT origin FROM change_log WHERE tbl IN ('customers', 'visits')")
+        }
+        #expect(provinceOrigins == [aliceNode.description], "changes keep their origin across tiers")
+
+        // The province edits the file; it reaches the branch server and Alice.
+        try await pat.sync()
+        try pat.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("province audit"))])])
+        try await pat.sync()
+        try await upstream.syncOnce()
+        try await alice.sync()
+        #expect(try alice.replica.record(.customer, Self.customer)?["notes"] == .text("province audit"))
+
+        // No echo: nothing Alice wrote came back down to the branch server, and a
+        // second round moves nothing.
+        let echoed = try await branch.store.writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE from_upstream = 1 AND origin = ?", arguments: [aliceNode.description]) ?? -1
+        }
+        #expect(echoed == 0)
+        let idle = try await upstream.syncOnce()
+        #expect(idle.pushed == 0 && idle.pulled == 0)
+        let provinceFile = try province.store.replica.record(.customer, Self.customer)
+        #expect(try branch.store.replica.record(.customer, Self.customer) == provinceFile, "both servers hold the same file")
+
+        // A node relayed by this branch server cannot be enrolled at the province by anyone else.
+        let client = try SyncClient(url: province.url, caPEM: province.caPEM)
+        let taken = await #expect(throws: SyncError.self) {
+            _ = try await client.enroll(code: try province.code(for: "Mallory"), node: aliceNode, deviceName: "copy")
+        }
+        #expect(taken?.code == ErrorCode.nodeTaken)
+        try await client.shutdown()
+        await upstream.shutdown()
+        for laptop in [alice, pat] { await laptop.close() }
+        await branch.stop()
+        await province.stop()
+    }
+}
