@@ -26,6 +26,9 @@ public struct ServerFolder: Sendable {
 
     public var isInitialized: Bool { FileManager.default.fileExists(atPath: file("config.json")) }
 
+    /// Where a branch server keeps its binding to the provincial server (`server.json`, `ca.pem`).
+    public var upstreamFolder: String { file("upstream") }
+
     public func settings() throws -> Settings {
         try JSONDecoder().decode(Settings.self, from: Data(contentsOf: URL(fileURLWithPath: file("config.json"))))
     }

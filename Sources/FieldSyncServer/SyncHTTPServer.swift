@@ -43,6 +43,8 @@ public struct SyncHTTPServer: Sendable {
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     let logger: Logger
+    /// Called after a push added changes (a branch server's upstream syncs soon after).
+    public var onChanges: @Sendable () -> Void = {}
 
     /// Every path the server serves and its methods (405 and `Allow` for the others).
     static let routes: [String: [HTTPRequest.Method]] = [
@@ -113,6 +115,7 @@ public struct SyncHTTPServer: Sendable {
             throw error
         }
         let response = outcome.response
+        if !response.accepted.isEmpty { onChanges() }
         metrics.syncs.increment()
         metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))
         metrics.changesIn.increment(by: Int64(sync.mutations.reduce(0) { $0 + $1.changes.count }))

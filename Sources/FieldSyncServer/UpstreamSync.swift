@@ -22,7 +22,11 @@ public final class UpstreamSync: Service, Sendable {
 
     /// The checkpoint's key: the upstream instance and the scope. A recreated
     /// province (another node) or a changed scope starts a full resync.
-    public var key: String { "\(binding.serverNode)|\(binding.user.role.rawValue)|\(binding.user.branch ?? "*")" }
+    public var key: String { Self.key(binding) }
+
+    public static func key(_ binding: ServerBinding) -> String {
+        "\(binding.serverNode)|\(binding.user.role.rawValue)|\(binding.user.branch ?? "*")"
+    }
 
     public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger) throws {
         self.store = store

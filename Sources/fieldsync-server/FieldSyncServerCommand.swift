@@ -1,7 +1,9 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncStore
 import Foundation
 import Logging
 import NIOSSL
@@ -14,7 +16,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private
@@ -88,11 +90,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (plain HTTP; keep it private).") var metricsHost = "127.0.0.1"
     @Option(name: .customLong("metrics-port"), help: "Port of the metrics listener; 0 turns it off.") var metricsPort = 9464
     @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 1_000
+    @Option(name: .customLong("upstream-interval"), help: "Seconds between syncs with the provincial server, when one is set ('upstream set').")
+    var upstreamInterval = 30
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard upstreamInterval >= 1 else { throw ValidationError("--upstream-interval must be at least 1 second") }
     }
 
     func run() async throws {
@@ -112,12 +117,21 @@ struct Serve: AsyncParsableCommand {
         warnIfExpiring(certificatePEM, logger: logger)
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
-        let server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
+        var server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
+        // A branch server with an upstream syncs with the province beside serving its laptops.
+        var upstream: UpstreamSync?
+        if let (binding, caPEM) = try ServerBinding.load(home: folder.upstreamFolder) {
+            let link = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, interval: .seconds(upstreamInterval), logger: logger)
+            server.onChanges = { link.poke() }
+            upstream = link
+            logger.info("syncing with the provincial server", metadata: ["url": "\(binding.url)", "every": "\(upstreamInterval) s"])
+        }
         let app = try server.makeApplication(tls: tls) { port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
         }
         var services: [any Service] = [app]
+        if let upstream { services.append(upstream) }
         if metricsPort != 0 {
             services.append(server.makeMetricsApplication(host: metricsHost, port: metricsPort) { [metricsHost] port in
                 FileHandle.standardOutput.write(Data("metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
@@ -177,6 +191,85 @@ struct CertCommand: ParsableCommand {
             } else {
                 print("Renewed the server certificate for \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry)). Restart 'fieldsync-server serve' to use it.")
             }
+        }
+    }
+}
+
+struct UpstreamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upstream",
+        abstract: "A branch server's provincial server: set (enrol with it), status, remove.",
+        discussion: "With an upstream, 'serve' relays up everything this branch's laptops push and brings down what the province changes in the branch.",
+        subcommands: [Set.self, Status.self, Remove.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enrol this server with a provincial server, using a code the province made with 'user add --role branch --branch B'.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The provincial server's https:// URL.") var url: String
+        @Option(help: "The one-time enrolment code.") var code: String
+        @Option(help: "The provincial server's CA file (PEM).") var ca: String
+
+        func run() async throws {
+            let folder = options.folder
+            let store = try folder.openStore()
+            guard let node = try store.replica.identity()?.node else { throw ValidationError("no server in \(folder.path)") }
+            let caPEM = try String(contentsOfFile: ca, encoding: .utf8)
+            let client = try SyncClient(url: url, caPEM: caPEM)
+            let response: EnrollResponse
+            do {
+                response = try await client.enroll(code: code, node: node, deviceName: "branch server \(try store.replica.identity()?.branch ?? "")")
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+            guard response.user.role == .branch else {
+                throw ValidationError("the code is for a \(response.user.role.rawValue); a branch server needs an account made with 'user add --role branch'")
+            }
+            try FileManager.default.createDirectory(atPath: folder.upstreamFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+                .save(home: folder.upstreamFolder, caPEM: caPEM)
+            if options.json {
+                printJSON(["url": url, "branch": response.user.branch as Any? ?? NSNull(), "device": response.device])
+            } else {
+                print("Enrolled with \(url) as the server of branch \(response.user.branch ?? "?"); 'serve' now syncs with it.")
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Where this server stands with its provincial server.")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let folder = options.folder
+            guard let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) else {
+                return print(options.json ? "null" : "No upstream. Set one with: fieldsync-server upstream set URL --code CODE --ca FILE")
+            }
+            let store = try folder.openStore()
+            let state = try store.upstreamState(UpstreamSync.key(binding))
+            if options.json {
+                printJSON(["url": binding.url, "branch": binding.user.branch as Any? ?? NSNull(), "last_success": iso(state.lastSuccess),
+                           "last_error": state.lastError as Any? ?? NSNull(), "unsent": state.unsent, "rejected": state.rejections])
+            } else {
+                print("Upstream:     \(binding.url) (branch \(binding.user.branch ?? "?"))")
+                print("Last success: \(state.lastSuccess.map { "\(iso($0))" } ?? "never")")
+                if let error = state.lastError { print("Last error:   \(error)") }
+                print("Waiting:      \(state.unsent) log rows to relay; \(state.rejections) actions refused by the province")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forget the provincial server (the province should revoke this server's device too).")
+        @OptionGroup var options: DataOptions
+
+        func run() throws {
+            let folder = options.folder.upstreamFolder
+            guard FileManager.default.fileExists(atPath: folder) else { return print("No upstream.") }
+            try FileManager.default.removeItem(atPath: folder)
+            print("Removed the upstream; restart 'serve'.")
         }
     }
 }

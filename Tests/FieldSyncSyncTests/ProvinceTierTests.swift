@@ -76,6 +76,9 @@ import Testing
         #expect(echoed == 0)
         let idle = try await upstream.syncOnce()
         #expect(idle.pushed == 0 && idle.pulled == 0)
+        // Freshness carried up: the province sees the branch server's last sync and what it still has to relay.
+        let branchNode = try #require(try province.store.devices().first { $0.role == .branch })
+        #expect(branchNode.lastSeen != nil && branchNode.pending == 0)
         let provinceFile = try province.store.replica.record(.customer, Self.customer)
         #expect(try branch.store.replica.record(.customer, Self.customer) == provinceFile, "both servers hold the same file")
 
