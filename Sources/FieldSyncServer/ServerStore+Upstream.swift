@@ -32,11 +32,16 @@ extension ServerStore {
                 state.lastError = row[3]
             }
             state.rejections = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM upstream_rejections") ?? 0
-            state.unsent = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE seq > ? AND counter IS NOT NULL AND from_upstream = 0",
+            state.unsent = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE seq > ? AND from_upstream = 0 AND exit_branch IS NULL",
                                             arguments: [state.sent]) ?? 0
             return state
         }
     }
+
+    /// Log rows written without a mutation counter (before the tier, or a file
+    /// logged again after a move) travel as one mutation per writer with this
+    /// counter plus the row's sequence: far above any real counter, unique per node.
+    static let synthesizedCounterBase: UInt64 = 1 << 62
 
     /// The next mutations to relay up, after log sequence `seq`, bounded like a laptop's outbox page.
     public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
@@ -46,26 +51,39 @@ extension ServerStore {
             var bytes = 0
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, tbl, record, origin, counter, changes FROM change_log
-                WHERE seq > ? AND counter IS NOT NULL AND from_upstream = 0 ORDER BY seq
+                WHERE seq > ? AND from_upstream = 0 AND exit_branch IS NULL ORDER BY seq
                 """, arguments: [seq])
             while let row = try rows.next() {
                 guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
-                let counter = UInt64(clamping: row[4] as Int64)
+                let seq: Int64 = row[0]
                 let blob: Data = row[5]
                 var changes: [FieldChange] = []
                 try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
-                // A mutation's rows are consecutive: extend the last one, or start the next.
-                if let last = mutations.last, last.origin == origin, last.counter == counter {
-                    mutations[mutations.count - 1].changes += changes
+                if mutations.count >= maxMutations || bytes >= maxBytes { break }
+                if let counter = (row[4] as Int64?).map({ UInt64(clamping: $0) }) {
+                    // A mutation's rows are consecutive: extend the last one, or start the next.
+                    if let last = mutations.last, last.origin == origin, last.counter == counter {
+                        mutations[mutations.count - 1].changes += changes
+                    } else {
+                        mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
+                    }
                 } else {
-                    if mutations.count >= maxMutations || bytes >= maxBytes { break }
-                    mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
+                    let counter = Self.synthesizedCounterBase + UInt64(clamping: seq)
+                    for node in Self.writers(of: changes) {
+                        mutations.append(Mutation(origin: node, counter: counter, changes: changes.filter { $0.node == node }))
+                    }
                 }
                 bytes += blob.count
-                through = row[0]
+                through = seq
             }
             return (mutations, through)
         }
+    }
+
+    /// The nodes that wrote `changes`, in order of first appearance.
+    static func writers(of changes: [FieldChange]) -> [NodeID] {
+        var seen = Set<NodeID>()
+        return changes.map(\.node).filter { seen.insert($0).inserted }
     }
 
     /// Stores an upstream answer in one transaction: merges what came down and

@@ -94,4 +94,27 @@ import Testing
         await branch.stop()
         await province.stop()
     }
+
+    /// A branch server that worked alone before it was linked: its history
+    /// (log rows written before counters were kept) reaches the province too,
+    /// under each writer's node.
+    @Test func historyFromBeforeTheLinkReachesTheProvince() async throws {
+        let province = try await TestServer.start()
+        let branch = try await TestServer.start()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                        ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        try await alice.sync()
+        // As a server from before the tier wrote them: no mutation counters in its log.
+        try await branch.store.writer.write { db in try db.execute(sql: "UPDATE change_log SET counter = NULL") }
+        let upstream = try await Self.link(branch, to: province, as: "Hangzhou")
+        let first = try await upstream.syncOnce()
+        #expect(first.pushed >= 1)
+        #expect(try province.store.replica.record(.customer, Self.customer) == branch.store.replica.record(.customer, Self.customer))
+        await upstream.shutdown()
+        await alice.close()
+        await branch.stop()
+        await province.stop()
+    }
 }
