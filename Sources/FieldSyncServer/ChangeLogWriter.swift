@@ -12,6 +12,8 @@ struct ChangeLogWriter {
     private let io: RecordIO
     /// Stored states read so far (the writer runs after the merge and changes no record).
     private var states: [RecordKey: RecordState?] = [:]
+    /// Every row written is marked as come down from the upstream server (never relayed back up).
+    var marksFromUpstream = false
 
     /// `known`: records as stored after the merge, already at hand (not read again).
     init(_ db: Database, io: RecordIO, known: [RecordKey: RecordState?] = [:]) {
@@ -77,10 +79,11 @@ struct ChangeLogWriter {
     /// longer reach the file are told to drop it (`SyncResponse.left`).
     mutating func appendExit(of customer: String, from scope: CustomerScope, origin: NodeID) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO change_log (tbl, record, origin, customer, changes, exit_branch, exit_manager, exit_team) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
+            INSERT INTO change_log (tbl, record, origin, customer, changes, exit_branch, exit_manager, exit_team, from_upstream)
+            VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)
             """).execute(arguments: [RecordKind.customer.rawValue, customer, origin.description,
                                        Data(try ChangeLogCodec.encode([FieldChange](), schema: RecordKind.customer.schema)),
-                                       scope.branch ?? "", scope.manager, Team.value(scope.team).text])
+                                       scope.branch ?? "", scope.manager, Team.value(scope.team).text, marksFromUpstream ? 1 : 0])
     }
 
     static func childKinds(of table: RecordKind) -> [RecordKind] {
@@ -104,7 +107,7 @@ struct ChangeLogWriter {
         statement.setUncheckedArguments([
             table.rawValue, record, origin.description, customer,
             Data(try ChangeLogCodec.encode(changes, schema: table.schema)),
-            counter.flatMap { Int64(exactly: $0) }, fromUpstream ? 1 : 0,
+            counter.flatMap { Int64(exactly: $0) }, fromUpstream || marksFromUpstream ? 1 : 0,
         ])
         try statement.execute()
     }

@@ -107,6 +107,8 @@ extension ServerStore {
                 start = end
             }
             if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
+            // Files the province moved are logged again for this server's laptops only.
+            log.marksFromUpstream = true
             try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             for rejection in response.rejected {
                 try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason) VALUES (?, ?, ?)",
