@@ -63,7 +63,7 @@ public final class UpstreamSync: Service, Sendable {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var backoff: Duration = .seconds(1)
             while !Task.isCancelled {
                 var wait = self.interval
