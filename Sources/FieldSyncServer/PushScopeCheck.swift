@@ -17,6 +17,8 @@ final class PushScopeCheck {
     /// The scope a customer had at a time (`ScopeHistory`), for work done
     /// while a file was the caller's and pushed after it changed hands.
     let scopeAt: (String, HLC) throws -> CustomerScope?
+    /// Whether a customer's file left this server's scope upstream (`departed`): out of everybody's reach here.
+    let departed: (String) throws -> Bool
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
@@ -24,10 +26,19 @@ final class PushScopeCheck {
     /// Stored states as read, before this push: the merge need not read them again.
     private(set) var loaded: [RecordKey: RecordState?] = [:]
 
-    init(io: RecordIO, policy: AccessPolicy, scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil }) {
+    init(io: RecordIO, policy: AccessPolicy, scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
+         departed: @escaping (String) throws -> Bool = { _ in false }) {
         self.io = io
         self.policy = policy
         self.scopeAt = scopeAt
+        self.departed = departed
+    }
+
+    /// The owner as this server sees it: a departed file reaches nobody here now.
+    private func owner(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?) throws -> RecordOwner {
+        let owner = try RecordOwner.of(key, in: state)
+        if case .customer(let id, _) = owner, try departed(id) { return .customer(id, CustomerScope()) }
+        return owner
     }
 
     /// Why the mutation may not be applied, or nil; an allowed mutation's
@@ -62,21 +73,21 @@ final class PushScopeCheck {
             // Setting a new record's parent creates it where it is; changing an existing one's moves it.
             if existed, changes.contains(where: { ServerStore.moves($0) }) {
                 // A move needs the caller's reach now, where the record is and where it goes.
-                if existed, let refusal = refusal(key, try RecordOwner.of(key, in: stored)) { return refusal }
-                if let refusal = refusal(key, try RecordOwner.of(key, in: afterState), writtenAs: existed ? .moved : .created) {
+                if existed, let refusal = refusal(key, try owner(key, in: stored)) { return refusal }
+                if let refusal = refusal(key, try owner(key, in: afterState), writtenAs: existed ? .moved : .created) {
                     return refusal
                 }
             } else {
                 // The owner stays: the work is allowed if the file is the caller's now, or
                 // was when each change was stamped (typed before a handover, pushed after).
-                let owner = try RecordOwner.of(key, in: afterState)
+                let owner = try owner(key, in: afterState)
                 if let refusal = refusal(key, owner, writtenAs: existed ? nil : .created) {
                     guard case .customer(let customer, _) = owner,
                           try changes.allSatisfy({ try scopeAt(customer, $0.hlc).map(policy.allows) ?? false }) else { return refusal }
                 }
             }
             for reference in RecordOwner.references(of: key.table, after[key] ?? RecordState(fieldCount: 0)) {
-                if let refusal = refusal(reference, try RecordOwner.of(reference, in: afterState)) {
+                if let refusal = refusal(reference, try owner(reference, in: afterState)) {
                     return "\(key.table.noun) \(key.record.prefix(8)) points at \(refusal)"
                 }
             }

@@ -47,7 +47,8 @@ extension ServerStore {
                 """).execute(arguments: [Int64(clamping: now), request.pending, device.device, Int64(clamping: now) - 60_000,
                                         request.pending, request.pending])
             let io = RecordIO(db)
-            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user)) { try ScopeHistory.scope(of: $0, at: $1, db) }
+            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user), scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
+                                       departed: { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM departed WHERE customer = ?)", arguments: [$0]) ?? false })
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -258,10 +259,17 @@ extension ServerStore {
         let io = RecordIO(db)
         let statement = try db.cachedStatement(sql: sql)
         let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+        // The nodes whose writes this device already has: its own, and for a branch server those it relays.
+        var own: Set<NodeID> = [device.node]
+        if device.user.role == .branch {
+            own.formUnion(try String.fetchAll(db, sql: "SELECT node FROM relayed_nodes WHERE device = ?", arguments: [device.device]).compactMap(NodeID.init))
+        }
         var left: [String] = []
+        // Files that left this server's scope upstream reach none of its laptops.
+        let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
         func reaches(_ customer: String) throws -> Bool {
             if let known = reachable[customer] { return known }
-            let allowed = try io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false
+            let allowed = try !departed.contains(customer) && (io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false)
             reachable[customer] = allowed
             return allowed
         }
@@ -276,7 +284,7 @@ extension ServerStore {
                 last = row[0]
                 continue
             }
-            if narrower, let customer: String = row[4], try !reaches(customer) {
+            if narrower || !departed.isEmpty, let customer: String = row[4], try !reaches(customer) {
                 last = row[0]
                 continue
             }
@@ -288,6 +296,11 @@ extension ServerStore {
                     try ChangeLogCodec.decode(raw, table: table, record: record, into: &changes)
                 }
                 return data.count
+            }
+            // No echo: a file logged again (after a move) holds the device's own writes too.
+            if changes[before...].contains(where: { own.contains($0.node) }) {
+                let kept = changes[before...].filter { !own.contains($0.node) }
+                changes.replaceSubrange(before..., with: kept)
             }
             // A record's changes from one mutation travel together: a row that
             // does not fit waits for the next page, unless it is the first (the

@@ -110,6 +110,22 @@ extension ServerStore {
             // Files the province moved are logged again for this server's laptops only.
             log.marksFromUpstream = true
             try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
+            // A file that came down again is back in this server's scope.
+            for customer in Set(changes.lazy.filter { $0.table == .customer }.map(\.record)) {
+                try db.execute(sql: "DELETE FROM departed WHERE customer = ?", arguments: [customer])
+            }
+            // Files that left this server's scope upstream (moved to another branch there):
+            // its laptops are told to drop them; their work stamped from now on is refused.
+            let departure = HLC(milliseconds: now, counter: 0)
+            for customer in response.left {
+                guard let state = try io.load(.customer, customer),
+                      try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM departed WHERE customer = ?)", arguments: [customer]) ?? false)
+                else { continue }
+                let scope = CustomerScope(state)
+                try db.execute(sql: "INSERT INTO departed (customer, at_hlc) VALUES (?, ?)", arguments: [customer, Int64(bitPattern: departure.rawValue)])
+                try ScopeHistory.record(customer, from: scope, to: CustomerScope(), at: departure, db)
+                try log.appendExit(of: customer, from: scope, origin: try Replica.identity(db)?.node ?? NodeID(rawValue: 0))
+            }
             for rejection in response.rejected {
                 try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason) VALUES (?, ?, ?)",
                                arguments: [rejection.origin.description, Int64(clamping: rejection.counter), rejection.reason])

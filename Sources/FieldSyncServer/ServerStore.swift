@@ -152,6 +152,11 @@ public struct ServerStore: Sendable {
                     last_success INTEGER, last_error TEXT);
                 """)
         }
+        migrator.registerMigration("server-v8-departed") { db in
+            // Files the upstream says left this branch server's scope, and when: its
+            // laptops are told to drop them, and their work stamped later is refused.
+            try db.execute(sql: "CREATE TABLE departed (customer TEXT PRIMARY KEY NOT NULL, at_hlc INTEGER NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }
 

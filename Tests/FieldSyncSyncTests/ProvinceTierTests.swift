@@ -117,4 +117,94 @@ import Testing
         await branch.stop()
         await province.stop()
     }
+
+    /// A province with two branch servers and laptops under each: offline work
+    /// everywhere, one branch cut off for a while, a handover and a branch move
+    /// mid-run, a device revoked. Each laptop ends with exactly its scope, the
+    /// province with the union, shared records equal everywhere, nothing typed lost.
+    @Test func provinceWithTwoBranchesConverges() async throws {
+        let province = try await TestServer.start()
+        let hangzhou = try await TestServer.start()
+        let ningbo = try await TestServer.start()
+        let upHangzhou = try await Self.link(hangzhou, to: province, as: "Hangzhou")
+        let upNingbo = try await Self.link(ningbo, to: province, as: "Ningbo")
+        try await upHangzhou.syncOnce()
+        try await upNingbo.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: hangzhou, folder: folder)
+        let ana = try await Laptop.enrol("Ana", server: hangzhou, folder: folder)
+        let sue = try await Laptop.enrol("Sue", server: hangzhou, folder: folder, role: .supervisor)
+        let nina = try await Laptop.enrol("Nina", server: ningbo, folder: folder, branch: "Ningbo")
+        let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil)
+        let laptops = [alice, ana, sue, nina, pat]
+        let acme = "c1000000-0000-4000-8000-00000000000a", harbour = "c1000000-0000-4000-8000-00000000000b"
+        var generator = SplitMix64(seed: 9)
+        func visit(_ customer: String, _ summary: String) -> RecordEdit {
+            RecordEdit(.visit, RecordID.make(using: &generator), [("customer", .text(customer)), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                                  ("kind", .text("routine")), ("summary", .text(summary))])
+        }
+        // Offline work in both branches.
+        try alice.replica.write([RecordEdit(.customer, acme, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                              ("manager", .text("Alice"))])])
+        try alice.replica.write([visit(acme, "Alice's visit")])
+        try nina.replica.write([RecordEdit(.customer, harbour, [("name", .text("Harbour")), ("level", .text("standard")), ("branch", .text("Ningbo")),
+                                                                ("manager", .text("Nina"))])])
+        try nina.replica.write([visit(harbour, "Nina's visit")])
+        try await nina.sync()
+        try await alice.sync()
+        try await upHangzhou.syncOnce()
+        try await upNingbo.syncOnce()
+        try await pat.sync()
+        #expect(try Set(pat.replica.records(.customer).map(\.id)) == [acme, harbour], "the province holds both branches")
+
+        // Ningbo is cut off from the province for a while; Nina keeps working.
+        try nina.replica.write([visit(harbour, "Nina, while Ningbo is offline")])
+        try await nina.sync()
+        // Mid-run: Sue hands Acme to Ana; the province moves Harbour to Hangzhou, for Ana.
+        try await sue.sync()
+        try sue.replica.write([RecordEdit(.customer, acme, [("manager", .text("Ana"))])])
+        try await sue.sync()
+        try pat.replica.write([RecordEdit(.customer, harbour, [("branch", .text("Hangzhou")), ("manager", .text("Ana"))])])
+        try await pat.sync()
+        try await upHangzhou.syncOnce()
+        // Ningbo comes back: its pending work goes up, the move comes down.
+        try await upNingbo.syncOnce()
+        try await upHangzhou.syncOnce()
+        for laptop in [alice, ana, sue, nina, pat] { try await laptop.sync() }
+        try await upHangzhou.syncOnce()
+        try await upNingbo.syncOnce()
+        try await pat.sync()
+        for laptop in [ana, sue] { try await laptop.sync() }
+
+        // A device is revoked at its branch server.
+        _ = try hangzhou.store.revokeDevice(alice.binding.device)
+        await #expect(throws: SyncError.self) { try await alice.sync() }
+
+        // Each laptop holds exactly its scope (read from the replica file).
+        #expect(try alice.replica.records(.customer).isEmpty, "Acme was handed over: Alice's laptop dropped it")
+        #expect(try nina.replica.records(.customer).isEmpty && nina.replica.records(.visit).isEmpty, "Harbour moved away from Ningbo")
+        #expect(try Set(ana.replica.records(.customer).map(\.id)) == [acme, harbour])
+        #expect(try Set(sue.replica.records(.customer).map(\.id)) == [acme, harbour])
+        // Nothing typed was lost: every visit reached the province and its new holders.
+        let summaries: Set<String> = ["Alice's visit", "Nina's visit", "Nina, while Ningbo is offline"]
+        #expect(try Set(pat.replica.records(.visit).compactMap { $0["summary"].text }) == summaries)
+        #expect(try Set(ana.replica.records(.visit).compactMap { $0["summary"].text }) == summaries)
+        // Shared records are equal everywhere they are held.
+        for id in [acme, harbour] {
+            let truth = try province.store.replica.record(.customer, id)
+            #expect(try hangzhou.store.replica.record(.customer, id) == truth)
+            #expect(try ana.replica.record(.customer, id) == truth)
+            #expect(try pat.replica.record(.customer, id) == truth)
+        }
+        // No node was ever sent back a change it wrote.
+        for server in [hangzhou, ningbo] {
+            let echoes = try await server.store.writer.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log l WHERE l.from_upstream = 1 AND l.origin IN (SELECT node FROM devices)") ?? -1
+            }
+            #expect(echoes == 0)
+        }
+        for link in [upHangzhou, upNingbo] { await link.shutdown() }
+        for laptop in laptops { await laptop.close() }
+        for server in [hangzhou, ningbo, province] { await server.stop() }
+    }
 }
