@@ -34,6 +34,7 @@ enum SyncBenchmark {
         let serverFolder = ServerFolder(path: data)
         let settings = try serverFolder.initialize(hosts: [], branch: nil, certificate: nil).settings
         let store = try serverFolder.openStore()
+        try store.addBranch("Bench")
         let codeA = try store.addUser(UserInfo(name: "A", role: .manager, branch: "Bench")).code
         let codeB = try store.addUser(UserInfo(name: "B", role: .manager, branch: "Bench")).code
         try store.close()

@@ -47,8 +47,10 @@ extension ServerStore {
                 """).execute(arguments: [Int64(clamping: now), request.pending, device.device, Int64(clamping: now) - 60_000,
                                         request.pending, request.pending])
             let io = RecordIO(db)
+            // Files that left this server's scope upstream: few, read once per push.
+            let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
             let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user), scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
-                                       departed: { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM departed WHERE customer = ?)", arguments: [$0]) ?? false })
+                                       departed: { departed.contains($0) })
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -298,9 +300,9 @@ extension ServerStore {
                 return data.count
             }
             // No echo: a file logged again (after a move) holds the device's own writes too.
-            if changes[before...].contains(where: { own.contains($0.node) }) {
-                let kept = changes[before...].filter { !own.contains($0.node) }
-                changes.replaceSubrange(before..., with: kept)
+            let isOwn: (FieldChange) -> Bool = own.count == 1 ? { $0.node == device.node } : { own.contains($0.node) }
+            if changes[before...].contains(where: isOwn) {
+                changes.replaceSubrange(before..., with: changes[before...].filter { !isOwn($0) })
             }
             // A record's changes from one mutation travel together: a row that
             // does not fit waits for the next page, unless it is the first (the
