@@ -12,6 +12,11 @@ public struct ServerMetrics: Sendable {
     let rejections: Counter
     let enrolments: Counter
     let latency: DurationHistogram
+    /// The upstream edge of a branch server: log rows waiting to be relayed, and the lag of its last success.
+    let upstreamPending: Gauge
+    let upstreamLastSuccess: Gauge
+    let upstreamLag: Gauge
+    let upstreamFailures: Counter
 
     public init() {
         syncs = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "syncs", unitName: "total", helpText: "Sync requests answered"))
@@ -20,6 +25,14 @@ public struct ServerMetrics: Sendable {
         conflicts = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "conflicts", unitName: "total", helpText: "Conflict records created by this server"))
         rejections = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "rejected_mutations", unitName: "total", helpText: "Mutations refused (validation or scope)"))
         enrolments = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "enrolments", unitName: "total", helpText: "Devices enrolled"))
+        upstreamPending = registry.makeGauge(descriptor: .init(namespace: "fieldsync", metricName: "upstream_pending", unitName: "rows",
+                                                               helpText: "Log rows waiting to be relayed to the provincial server"))
+        upstreamLastSuccess = registry.makeGauge(descriptor: .init(namespace: "fieldsync", metricName: "upstream_last_success", unitName: "timestamp_seconds",
+                                                                   helpText: "When the last sync with the provincial server succeeded"))
+        upstreamLag = registry.makeGauge(descriptor: .init(namespace: "fieldsync", metricName: "upstream_lag", unitName: "seconds",
+                                                           helpText: "Seconds since the last successful sync with the provincial server"))
+        upstreamFailures = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "upstream_failures", unitName: "total",
+                                                                 helpText: "Syncs with the provincial server that failed"))
         latency = registry.makeDurationHistogram(
             descriptor: .init(namespace: "fieldsync", metricName: "sync_duration", unitName: "seconds", helpText: "Time to answer a sync request"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

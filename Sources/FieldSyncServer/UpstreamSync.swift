@@ -4,6 +4,7 @@ import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -18,6 +19,7 @@ public final class UpstreamSync: Service, Sendable {
     let client: SyncClient
     let interval: Duration
     let logger: Logger
+    let metrics: ServerMetrics?
     private let poked = Mutex(false)
 
     /// The checkpoint's key: the upstream instance and the scope. A recreated
@@ -28,12 +30,25 @@ public final class UpstreamSync: Service, Sendable {
         "\(binding.serverNode)|\(binding.user.role.rawValue)|\(binding.user.branch ?? "*")"
     }
 
-    public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger) throws {
+    public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger,
+                metrics: ServerMetrics? = nil) throws {
         self.store = store
         self.binding = binding
         self.client = try SyncClient(url: binding.url, caPEM: caPEM)
         self.interval = interval
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// The edge's gauges: rows waiting, last success and the lag since.
+    private func report(failed: Bool) {
+        guard let metrics, let state = try? store.upstreamState(key) else { return }
+        if failed { metrics.upstreamFailures.increment() }
+        metrics.upstreamPending.set(Int64(state.unsent))
+        if let success = state.lastSuccess {
+            metrics.upstreamLastSuccess.set(Double(success) / 1000)
+            metrics.upstreamLag.set(Double(store.now > success ? store.now - success : 0) / 1000)
+        }
     }
 
     /// Local changes were accepted: sync soon (debounced by a second).
@@ -70,11 +85,13 @@ public final class UpstreamSync: Service, Sendable {
                 do {
                     let (pushed, pulled) = try await self.syncOnce()
                     if pushed + pulled > 0 { self.logger.info("synced with upstream", metadata: ["pushed": "\(pushed)", "pulled": "\(pulled)"]) }
+                    self.report(failed: false)
                     backoff = .seconds(1)
                 } catch is CancellationError {
                     return
                 } catch {
                     self.logger.warning("upstream unreachable; laptops are served meanwhile", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
+                    self.report(failed: true)
                     wait = backoff
                     backoff = min(backoff * 2, .seconds(300))
                 }

@@ -121,7 +121,8 @@ struct Serve: AsyncParsableCommand {
         // A branch server with an upstream syncs with the province beside serving its laptops.
         var upstream: UpstreamSync?
         if let (binding, caPEM) = try ServerBinding.load(home: folder.upstreamFolder) {
-            let link = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, interval: .seconds(upstreamInterval), logger: logger)
+            let link = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, interval: .seconds(upstreamInterval), logger: logger,
+                                        metrics: server.metrics)
             server.onChanges = { link.poke() }
             upstream = link
             logger.info("syncing with the provincial server", metadata: ["url": "\(binding.url)", "every": "\(upstreamInterval) s"])

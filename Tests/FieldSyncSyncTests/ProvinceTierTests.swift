@@ -76,6 +76,7 @@ import Testing
         #expect(echoed == 0)
         let idle = try await upstream.syncOnce()
         #expect(idle.pushed == 0 && idle.pulled == 0)
+        #expect(try branch.store.upstreamState(upstream.key).unsent == 0 && branch.store.upstreamState(upstream.key).lastSuccess != nil)
         // Freshness carried up: the province sees the branch server's last sync and what it still has to relay.
         let branchNode = try #require(try province.store.devices().first { $0.role == .branch })
         #expect(branchNode.lastSeen != nil && branchNode.pending == 0)

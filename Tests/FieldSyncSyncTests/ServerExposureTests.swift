@@ -129,7 +129,10 @@ import Testing
         let port = try #require(await iterator.next())
         let scraped = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(10))
         #expect(scraped.status == .ok)
-        #expect(String(buffer: try await scraped.body.collect(upTo: 1 << 20)).contains("fieldsync_"))
+        let scrapedText = String(buffer: try await scraped.body.collect(upTo: 1 << 20))
+        for name in ["fieldsync_syncs_total", "fieldsync_upstream_pending_rows", "fieldsync_upstream_lag_seconds"] {
+            #expect(scrapedText.contains(name), "\(name)")
+        }
         task.cancel()
         _ = await task.result
 
