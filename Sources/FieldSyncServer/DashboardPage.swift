@@ -13,6 +13,24 @@ struct DashboardPage {
     /// Open past a limit now.
     var todo: [KPIMiss]
     var viewer: UserInfo
+    /// Up to when each branch's data is complete here.
+    var freshness: [BranchFreshness] = []
+
+    /// "Data complete up to …" per branch, or what is still waiting.
+    func freshnessLine() -> String {
+        guard !freshness.isEmpty else { return "" }
+        let parts = freshness.map { branch -> String in
+            var text = escape(branch.branch) + ": "
+            if let complete = branch.completeUpTo {
+                text += "complete up to " + escape(Timestamp(epochSeconds: Int64(complete / 1000), offsetMinutes: report.asOf.offsetMinutes).description)
+            } else {
+                text += "incomplete (\(branch.pending) actions waiting on devices)"
+            }
+            if branch.notSeenForThreeDays > 0 { text += ", \(branch.notSeenForThreeDays) devices not seen for 3 days" }
+            return text
+        }
+        return "<p class=\"meta\" id=\"freshness\">Data: " + parts.joined(separator: "; ") + "</p>"
+    }
 
     func html() -> String {
         let period = report.period
@@ -35,6 +53,7 @@ struct DashboardPage {
             </style></head><body>
             <h1>Service-level compliance — \(escape(period.description))</h1>
             <p class="meta">\(escape(period.start.description)) to \(escape(period.end.description)) · by \(report.grouping.rawValue) · as of \(escape(report.asOf.description)) · \(escape(viewer.name)) (\(viewer.role.rawValue)\(viewer.branch.map { ", " + escape($0) } ?? ""))</p>
+            \(freshnessLine())
             <nav><a href="/dashboard?\(escape(previous.query))&amp;by=\(report.grouping.rawValue)">← \(escape(previous.description))</a>\
             <a href="/dashboard?\(escape(next.query))&amp;by=\(report.grouping.rawValue)">\(escape(next.description)) →</a>\
             <a href="/dashboard?\(escape(period.query))&amp;by=branch">by branch</a>\

@@ -41,7 +41,8 @@ extension SyncHTTPServer {
                 report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),
                 trend: query.period.trailing(6).map { KPIEngine.report(facts, period: $0, grouping: .province, asOf: query.asOf) },
                 todo: KPIEngine.openPastLimit(facts, asOf: query.asOf),
-                viewer: device.user).html()
+                viewer: device.user,
+                freshness: try await offload { try store.freshness(for: device.user) }).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }

@@ -105,8 +105,11 @@ extension SyncHTTPServer {
     /// server's replica, limited to what the device's user may see.
     func addKPIRoutes(to devices: RouterGroup<Context>) {
         devices.get("/v1/kpi") { request, context in
-            let (query, facts) = try await kpiInputs(request, context.requireDevice())
-            return try Self.json(KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf))
+            let device = try context.requireDevice()
+            let (query, facts) = try await kpiInputs(request, device)
+            let freshness = try await offload { try store.freshness(for: device.user) }
+            return try Self.json(KPIAnswer(report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),
+                                           freshness: freshness))
         }
         devices.get("/v1/kpi/misses") { request, context in
             let (query, facts) = try await kpiInputs(request, context.requireDevice())

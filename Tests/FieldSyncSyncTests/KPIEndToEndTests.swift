@@ -117,8 +117,13 @@ import Testing
     }
 
     /// Sorted-key JSON, so two encoders' key orders do not matter.
+    /// Sorted keys, and without the server's `freshness` (not part of the offline report).
     static func normalised(_ bytes: [UInt8]) throws -> String {
-        let object = try JSONSerialization.jsonObject(with: Data(bytes))
+        var object = try JSONSerialization.jsonObject(with: Data(bytes))
+        if var dictionary = object as? [String: Any] {
+            dictionary["freshness"] = nil
+            object = dictionary
+        }
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }

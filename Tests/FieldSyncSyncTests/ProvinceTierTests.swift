@@ -77,6 +77,13 @@ import Testing
         let idle = try await upstream.syncOnce()
         #expect(idle.pushed == 0 && idle.pulled == 0)
         #expect(try branch.store.upstreamState(upstream.key).unsent == 0 && branch.store.upstreamState(upstream.key).lastSuccess != nil)
+        // KPI answers at the province say up to when Hangzhou's data is complete there.
+        let freshness = try province.store.freshness(for: pat.binding.user)
+        #expect(freshness.map(\.branch) == ["Hangzhou"])
+        #expect(freshness.first?.completeUpTo != nil && freshness.first?.pending == 0)
+        let answer = try await pat.client.get("/v1/kpi", query: [("by", "branch")], token: pat.binding.token)
+        let json = try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any]
+        #expect((json?["freshness"] as? [[String: Any]])?.first?["branch"] as? String == "Hangzhou")
         // Freshness carried up: the province sees the branch server's last sync and what it still has to relay.
         let branchNode = try #require(try province.store.devices().first { $0.role == .branch })
         #expect(branchNode.lastSeen != nil && branchNode.pending == 0)

@@ -1,0 +1,56 @@
+import FieldSyncKPI
+import FieldSyncProtocol
+import Foundation
+
+/// Up to when a branch's data is complete on this server: every device of
+/// the branch (its laptops, or its branch server) has synced with nothing left
+/// to send. KPI answers and the dashboard carry it, so a supervisor knows
+/// whether yesterday's figures can still change.
+public struct BranchFreshness: Encodable, Sendable, Equatable {
+    public var branch: String
+    /// The oldest last sync of the branch's devices (ms), when none has work waiting; nil otherwise.
+    public var completeUpTo: UInt64?
+    public var devices: Int
+    /// Actions the branch's devices reported as waiting at their last sync.
+    public var pending: Int
+    /// Devices not seen for three days or more (or never).
+    public var notSeenForThreeDays: Int
+
+    enum CodingKeys: String, CodingKey {
+        case branch, devices, pending
+        case completeUpTo = "complete_up_to"
+        case notSeenForThreeDays = "not_seen_for_3_days"
+    }
+}
+
+extension ServerStore {
+    /// The freshness of the branches a user may see.
+    public func freshness(for user: UserInfo) throws -> [BranchFreshness] {
+        let policy = AccessPolicy(user)
+        let now = self.now
+        let devices = try self.devices().filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
+        let byBranch = Dictionary(grouping: devices, by: { $0.branch ?? "" })
+        return byBranch.keys.sorted().compactMap { branch in
+            guard policy.isUnrestricted || branch == user.branch, let members = byBranch[branch] else { return nil }
+            let pending = members.reduce(0) { $0 + ($1.pending ?? 0) }
+            let seen = members.compactMap(\.lastSeen)
+            let complete = seen.count == members.count && pending == 0 ? seen.min() : nil
+            let stale = members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count
+            return BranchFreshness(branch: branch, completeUpTo: complete, devices: members.count, pending: pending, notSeenForThreeDays: stale)
+        }
+    }
+}
+
+/// A KPI report with the freshness of the branches it covers (`GET /v1/kpi`).
+struct KPIAnswer: Encodable {
+    let report: KPIReport
+    let freshness: [BranchFreshness]
+
+    enum CodingKeys: String, CodingKey { case freshness }
+
+    func encode(to encoder: any Encoder) throws {
+        try report.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(freshness, forKey: .freshness)
+    }
+}
