@@ -23,7 +23,7 @@ struct BenchmarkArguments {
             case "--dir": dir = iterator.next()
             case "--only": only = iterator.next()
             default:
-                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi]\n".utf8))
+                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier]\n".utf8))
                 exit(64)
             }
         }
@@ -81,7 +81,9 @@ struct VisitRows {
 
     func edits(customer: String) -> [[RecordEdit]] {
         ids.indices.map { index in
-            [RecordEdit(.visit, ids[index], Array(zip(Self.fields, values[index])).filter { $0.1 != .null })]
+            var row = values[index]
+            row[0] = .text(customer)
+            return [RecordEdit(.visit, ids[index], Array(zip(Self.fields, row)).filter { $0.1 != .null })]
         }
     }
 }

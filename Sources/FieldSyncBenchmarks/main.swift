@@ -16,6 +16,7 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
     if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
     if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
     if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
+    if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
     exit(0)
 }
 
@@ -23,6 +24,16 @@ let arguments = BenchmarkArguments(CommandLine.arguments.dropFirst())
 let folder = URL(fileURLWithPath: arguments.dir ?? NSTemporaryDirectory()).appendingPathComponent("fieldsync-bench-\(getpid())")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
+
+// The provincial tier: its own data, run alone with --only tier.
+if arguments.only == "tier" {
+    print("FieldSync tier benchmark: \(arguments.records) records from \(TierBenchmark.branchCount) branch servers")
+    var failure: (any Error)?
+    do { try await TierBenchmark.run(records: arguments.records, folder: folder.appendingPathComponent("tier")) } catch { failure = error }
+    try? FileManager.default.removeItem(at: folder)
+    if let failure { throw failure }
+    exit(0)
+}
 
 // KPIs of a province of a million records: its own data, run alone with --only kpi.
 if arguments.only == "kpi" {
