@@ -13,6 +13,16 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case calendarDay = "calendar_days"
     case branch = "branches"
 
+    /// The kinds whose records name a record of this kind as their parent.
+    public var childKinds: [RecordKind] {
+        switch self {
+        case .customer: [.contact, .agreement, .visit, .fault, .complaint]
+        case .fault: [.faultNote]
+        case .complaint: [.complaintNote]
+        default: []
+        }
+    }
+
     /// Records of the whole province, outside any customer's file: every device
     /// receives them, only the province (or the server itself) writes them.
     public var isProvinceWide: Bool { self == .calendarDay || self == .branch }

@@ -48,23 +48,8 @@ struct ChangeLogWriter {
     /// a device that had it applies nothing new, since merging the same write
     /// twice is a no-op.
     mutating func appendTree(of root: RecordKey, origin: NodeID) throws {
-        var records: [(RecordKey, RecordState)] = []
-        var frontier = [root]
-        while let key = frontier.popLast() {
+        for key in try Replica.file(of: root, db) {
             guard let state = try io.load(key.table, key.record) else { continue }
-            records.append((key, state))
-            for child in Self.childKinds(of: key.table) {
-                guard let parentField = child.schema.parentField?.name else { continue }
-                for (id, _) in try io.scan(child, where: parentField, equals: .text(key.record)) {
-                    frontier.append(RecordKey(table: child, record: id))
-                }
-            }
-        }
-        let ids = Set(records.map(\.0.record))
-        for (id, state) in try io.scan(.conflict) where state.value("record", in: RecordKind.conflict.schema).text.map(ids.contains) == true {
-            records.append((RecordKey(table: .conflict, record: id), state))
-        }
-        for (key, state) in records {
             let schema = key.table.schema
             let changes = schema.fields.indices.compactMap { index -> FieldChange? in
                 guard let stamp = state.stamps[index] else { return nil }
@@ -84,15 +69,6 @@ struct ChangeLogWriter {
             """).execute(arguments: [RecordKind.customer.rawValue, customer, origin.description,
                                        Data(try ChangeLogCodec.encode([FieldChange](), schema: RecordKind.customer.schema)),
                                        scope.branch ?? "", scope.manager, Team.value(scope.team).text, marksFromUpstream ? 1 : 0])
-    }
-
-    static func childKinds(of table: RecordKind) -> [RecordKind] {
-        switch table {
-        case .customer: [.contact, .agreement, .visit, .fault, .complaint]
-        case .fault: [.faultNote]
-        case .complaint: [.complaintNote]
-        default: []
-        }
     }
 
     private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID,

@@ -32,7 +32,7 @@ extension Replica {
         }
         var dropped: [String] = []
         for customer in pending {
-            let file = try Self.file(of: customer, db)
+            let file = try Self.file(of: RecordKey(table: .customer, record: customer), db)
             guard file.allSatisfy({ !unsent.contains($0.record) }) else { continue }
             for key in file { try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record]) }
             try db.execute(sql: "DELETE FROM handed_over WHERE customer = ?", arguments: [customer])
@@ -41,19 +41,19 @@ extension Replica {
         return dropped
     }
 
-    /// A customer's whole file as held here: the customer, its contacts,
-    /// agreements, visits, faults, complaints, their notes, and the conflict
-    /// records about any of them.
-    static func file(of customer: String, _ db: Database) throws -> [RecordKey] {
+    /// A record and everything that hangs from it, as held here (for a
+    /// customer: its contacts, agreements, visits, faults, complaints, their
+    /// notes), and the conflict records about any of them.
+    public static func file(of root: RecordKey, _ db: Database) throws -> [RecordKey] {
         let io = RecordIO(db)
-        var keys = [RecordKey(table: .customer, record: customer)]
-        for kind in [RecordKind.contact, .agreement, .visit, .fault, .complaint] {
-            for (id, _) in try io.scan(kind, where: "customer", equals: .text(customer)) {
-                keys.append(RecordKey(table: kind, record: id))
-                let notes: RecordKind? = kind == .fault ? .faultNote : kind == .complaint ? .complaintNote : nil
-                if let notes, let parent = notes.schema.parentField?.name {
-                    keys += try io.scan(notes, where: parent, equals: .text(id)).map { RecordKey(table: notes, record: $0.id) }
-                }
+        var keys: [RecordKey] = []
+        var frontier = [root]
+        while let key = frontier.popLast() {
+            guard try io.load(key.table, key.record) != nil else { continue }
+            keys.append(key)
+            for child in key.table.childKinds {
+                guard let parent = child.schema.parentField?.name else { continue }
+                frontier += try io.scan(child, where: parent, equals: .text(key.record)).map { RecordKey(table: child, record: $0.id) }
             }
         }
         let ids = Set(keys.map(\.record))
