@@ -287,6 +287,7 @@ struct BranchCommand: ParsableCommand {
         @Argument(help: "The branch's name, as users and customers will carry it (e.g. Hangzhou).") var name: String
 
         func run() throws {
+            try refuseUnderAProvince(options.folder)
             try options.folder.openStore().addBranch(name)
             if options.json { printJSON(["name": name]) } else { print("Registered branch \(name).") }
         }
@@ -315,6 +316,7 @@ struct BranchCommand: ParsableCommand {
         @Argument(help: "The new name.") var new: String
 
         func run() throws {
+            try refuseUnderAProvince(options.folder)
             let (customers, users) = try options.folder.openStore().renameBranch(old, to: new)
             if options.json {
                 printJSON(["old": old, "new": new, "customers": customers, "users": users])
@@ -340,6 +342,13 @@ struct AssignCommand: ParsableCommand {
         let store = try options.folder.openStore()
         let id = try store.assign(customer, manager: manager, team: team.map { $0.split(separator: ",").map(String.init) })
         if options.json { printJSON(["customer": id, "manager": manager]) } else { print("Customer \(id.prefix(8)) is now managed by \(manager).") }
+    }
+}
+
+/// A branch server receives the branch list from its provincial server.
+func refuseUnderAProvince(_ folder: ServerFolder) throws {
+    if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
+        throw ValidationError("this server syncs with the provincial server \(binding.url): branches are registered there, and reach this server at its next sync")
     }
 }
 
