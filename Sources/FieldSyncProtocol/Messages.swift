@@ -84,17 +84,20 @@ public struct SyncRequest: Codable, Sendable {
     /// How many mutations the client's outbox holds when it sends this
     /// (freshness: what a device still has to deliver), if it says.
     public var pending: Int?
+    /// From a branch server: the freshness of the devices below it.
+    public var below: FreshnessReport?
 
-    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, pending: Int? = nil) {
+    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, pending: Int? = nil, below: FreshnessReport? = nil) {
         self.cursor = cursor
         self.mutations = mutations
         self.clientTime = clientTime
         self.maxChanges = maxChanges
         self.pending = pending
+        self.below = below
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations, pending
+        case cursor, mutations, pending, below
         case clientTime = "client_time"
         case maxChanges = "max_changes"
     }
@@ -176,6 +179,29 @@ public struct SyncResponse: Codable, Sendable {
         try container.encode(more, forKey: .more)
         try container.encode(serverTime, forKey: .serverTime)
         try container.encode(left, forKey: .left)
+    }
+}
+
+/// What a branch server reports up about the laptops below it (`SyncRequest.below`),
+/// so the province knows up to when each branch is complete.
+public struct FreshnessReport: Codable, Sendable, Equatable {
+    /// The oldest last sync of the devices below (ms), when none has work waiting; nil otherwise.
+    public var completeUpTo: UInt64?
+    public var devices: Int
+    public var pending: Int
+    public var notSeenForThreeDays: Int
+
+    public init(completeUpTo: UInt64?, devices: Int, pending: Int, notSeenForThreeDays: Int) {
+        self.completeUpTo = completeUpTo
+        self.devices = devices
+        self.pending = pending
+        self.notSeenForThreeDays = notSeenForThreeDays
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case devices, pending
+        case completeUpTo = "complete_up_to"
+        case notSeenForThreeDays = "not_seen_for_3_days"
     }
 }
 

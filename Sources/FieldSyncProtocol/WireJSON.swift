@@ -8,7 +8,8 @@ public enum WireJSON {
     // MARK: Writing
 
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
-    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, mutationBodies: [[UInt8]]) -> [UInt8] {
+    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, below: FreshnessReport? = nil,
+                                   mutationBodies: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + mutationBodies.reduce(0) { $0 + $1.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
@@ -22,6 +23,11 @@ public enum WireJSON {
         if let pending {
             out.append(contentsOf: #","pending":"#.utf8)
             out.append(contentsOf: String(pending).utf8)
+        }
+        if let below {
+            out.append(contentsOf: #","below":{"devices":\#(below.devices),"pending":\#(below.pending),"not_seen_for_3_days":\#(below.notSeenForThreeDays),"complete_up_to":"#.utf8)
+            out.append(contentsOf: (below.completeUpTo.map { String($0) } ?? "null").utf8)
+            out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: #","mutations":["#.utf8)
         for (index, body) in mutationBodies.enumerated() {
@@ -93,7 +99,7 @@ public enum WireJSON {
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
-            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, pending: Int?, mutations: [Mutation]?
+            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -105,6 +111,20 @@ public enum WireJSON {
                     let value = try parser.int("pending")
                     guard value >= 0 else { throw DecodingError(description: "pending must be a non-negative whole number") }
                     pending = Int(clamping: value)
+                case "below":
+                    var devices: Int?, waiting: Int?, stale: Int?, complete: UInt64?
+                    try parser.object("below") { parser, key in
+                        func count(_ name: String) throws -> Int { Int(clamping: try parser.unsigned(name)) }
+                        switch key {
+                        case "devices": devices = try count("devices")
+                        case "pending": waiting = try count("pending")
+                        case "not_seen_for_3_days": stale = try count("not_seen_for_3_days")
+                        case "complete_up_to": complete = try parser.nullable { try $0.unsigned("complete_up_to") }
+                        default: try parser.skip()
+                        }
+                    }
+                    below = FreshnessReport(completeUpTo: complete, devices: try required(devices, "devices"),
+                                            pending: try required(waiting, "pending"), notSeenForThreeDays: try required(stale, "not_seen_for_3_days"))
                 case "max_changes":
                     maxChanges = try parser.nullable { parser in
                         let value = try parser.int("max_changes")
@@ -130,7 +150,7 @@ public enum WireJSON {
                 }
             }
             return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
-                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, pending: pending)
+                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, pending: pending, below: below)
         }
     }
 

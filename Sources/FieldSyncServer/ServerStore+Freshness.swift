@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncProtocol
 import Foundation
+import GRDB
 
 /// Up to when a branch's data is complete on this server: every device of
 /// the branch (its laptops, or its branch server) has synced with nothing left
@@ -29,15 +30,37 @@ extension ServerStore {
         let policy = AccessPolicy(user)
         let now = self.now
         let devices = try self.devices().filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
+        // What branch servers reported about the laptops below them.
+        let below: [String: FreshnessReport] = try writer.read { db in
+            var reports: [String: FreshnessReport] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, complete_up_to, devices, pending, stale FROM reported_below") {
+                reports[row[0]] = FreshnessReport(completeUpTo: (row[1] as Int64?).map { UInt64(clamping: $0) }, devices: row[2], pending: row[3],
+                                                  notSeenForThreeDays: row[4])
+            }
+            return reports
+        }
         let byBranch = Dictionary(grouping: devices, by: { $0.branch ?? "" })
         return byBranch.keys.sorted().compactMap { branch in
             guard policy.isUnrestricted || branch == user.branch, let members = byBranch[branch] else { return nil }
-            let pending = members.reduce(0) { $0 + ($1.pending ?? 0) }
+            let reports = members.compactMap { below[$0.id] }
+            let pending = members.reduce(0) { $0 + ($1.pending ?? 0) } + reports.reduce(0) { $0 + $1.pending }
             let seen = members.compactMap(\.lastSeen)
-            let complete = seen.count == members.count && pending == 0 ? seen.min() : nil
-            let stale = members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count
-            return BranchFreshness(branch: branch, completeUpTo: complete, devices: members.count, pending: pending, notSeenForThreeDays: stale)
+            // Complete up to the oldest sync anywhere below, when nothing waits anywhere.
+            let complete = seen.count == members.count && pending == 0 && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
+                ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
+            let stale = members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count + reports.reduce(0) { $0 + $1.notSeenForThreeDays }
+            return BranchFreshness(branch: branch, completeUpTo: complete, devices: members.count + reports.reduce(0) { $0 + $1.devices },
+                                   pending: pending, notSeenForThreeDays: stale)
         }
+    }
+
+    /// This server's branches as a report for its upstream: the devices below it.
+    public func freshnessReport() throws -> FreshnessReport {
+        let all = try freshness(for: UserInfo(name: "", role: .province, branch: nil))
+        let pending = all.reduce(0) { $0 + $1.pending }
+        let complete = all.allSatisfy { $0.completeUpTo != nil } ? all.compactMap(\.completeUpTo).min() : nil
+        return FreshnessReport(completeUpTo: all.isEmpty ? nil : complete, devices: all.reduce(0) { $0 + $1.devices }, pending: pending,
+                               notSeenForThreeDays: all.reduce(0) { $0 + $1.notSeenForThreeDays })
     }
 }
 

@@ -46,6 +46,12 @@ extension ServerStore {
                 WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?))
                 """).execute(arguments: [Int64(clamping: now), request.pending, device.device, Int64(clamping: now) - 60_000,
                                         request.pending, request.pending])
+            if let below = request.below, device.user.role == .branch {
+                try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at) VALUES (?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [device.device, below.completeUpTo.map { Int64(clamping: $0) }, below.devices, below.pending,
+                                            below.notSeenForThreeDays, Int64(clamping: now)])
+            }
             let io = RecordIO(db)
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))

@@ -157,6 +157,14 @@ public struct ServerStore: Sendable {
             // laptops are told to drop them, and their work stamped later is refused.
             try db.execute(sql: "CREATE TABLE departed (customer TEXT PRIMARY KEY NOT NULL, at_hlc INTEGER NOT NULL) WITHOUT ROWID")
         }
+        migrator.registerMigration("server-v9-below") { db in
+            // What each branch server last reported about the devices below it (freshness carried up).
+            try db.execute(sql: """
+                CREATE TABLE reported_below (
+                    device TEXT PRIMARY KEY NOT NULL, complete_up_to INTEGER, devices INTEGER NOT NULL, pending INTEGER NOT NULL,
+                    stale INTEGER NOT NULL, reported_at INTEGER NOT NULL) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -62,7 +62,7 @@ public final class UpstreamSync: Service, Sendable {
             let state = try store.upstreamState(key)
             let page = try store.upstreamPage(after: state.sent)
             let request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
-                                      pending: state.unsent)
+                                      pending: state.unsent, below: try store.freshnessReport())
             let response: SyncResponse
             do {
                 response = try await client.exchange(request, token: binding.token)

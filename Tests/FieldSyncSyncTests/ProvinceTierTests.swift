@@ -81,6 +81,7 @@ import Testing
         let freshness = try province.store.freshness(for: pat.binding.user)
         #expect(freshness.map(\.branch) == ["Hangzhou"])
         #expect(freshness.first?.completeUpTo != nil && freshness.first?.pending == 0)
+        #expect(freshness.first?.devices == 2, "the branch server and, reported by it, Alice's laptop below it")
         let answer = try await pat.client.get("/v1/kpi", query: [("by", "branch")], token: pat.binding.token)
         let json = try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any]
         #expect((json?["freshness"] as? [[String: Any]])?.first?["branch"] as? String == "Hangzhou")
