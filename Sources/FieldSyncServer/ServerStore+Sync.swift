@@ -42,10 +42,10 @@ extension ServerStore {
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
             try db.cachedStatement(sql: """
-                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending)
-                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?))
-                """).execute(arguments: [Int64(clamping: now), request.pending, device.device, Int64(clamping: now) - 60_000,
-                                        request.pending, request.pending])
+                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending), cursor = ?
+                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
+                """).execute(arguments: [Int64(clamping: now), request.pending, request.cursor, device.device, Int64(clamping: now) - 60_000,
+                                        request.pending, request.pending, request.cursor])
             if let below = request.below, device.user.role == .branch {
                 try db.cachedStatement(sql: """
                     INSERT OR REPLACE INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -100,6 +100,7 @@ extension ServerStore {
                 if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
                 try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             }
+            try Self.dropDepartedFiles(db)
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left)

@@ -89,7 +89,8 @@ extension ServerStore {
     /// Stores an upstream answer in one transaction: merges what came down and
     /// logs it for this server's laptops (marked as from upstream, so it is
     /// never relayed back), records refusals, and moves both checkpoints.
-    public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String) throws {
+    /// `relayed` are the mutations the request carried: one the upstream refuses is kept whole here, never lost.
+    public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String, relayed: [Mutation] = []) throws {
         let now = self.now
         defer { replica.checkpointer?.poke() }
         try writer.write { db in
@@ -122,13 +123,16 @@ extension ServerStore {
                       try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM departed WHERE customer = ?)", arguments: [customer]) ?? false)
                 else { continue }
                 let scope = CustomerScope(state)
-                try db.execute(sql: "INSERT INTO departed (customer, at_hlc) VALUES (?, ?)", arguments: [customer, Int64(bitPattern: departure.rawValue)])
                 try ScopeHistory.record(customer, from: scope, to: CustomerScope(), at: departure, db)
                 try log.appendExit(of: customer, from: scope, origin: try Replica.identity(db)?.node ?? NodeID(rawValue: 0))
+                try db.execute(sql: "INSERT INTO departed (customer, at_hlc, exit_seq) VALUES (?, ?, ?)",
+                               arguments: [customer, Int64(bitPattern: departure.rawValue), db.lastInsertedRowID])
             }
+            try Self.dropDepartedFiles(db)
             for rejection in response.rejected {
-                try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason) VALUES (?, ?, ?)",
-                               arguments: [rejection.origin.description, Int64(clamping: rejection.counter), rejection.reason])
+                let body = relayed.first { $0.origin == rejection.origin && $0.counter == rejection.counter }.map { Data($0.jsonBytes()) }
+                try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason, body) VALUES (?, ?, ?, ?)",
+                               arguments: [rejection.origin.description, Int64(clamping: rejection.counter), rejection.reason, body])
             }
             try db.execute(sql: """
                 INSERT INTO upstream_state (key, cursor, sent, last_success, last_error) VALUES (?, ?, ?, ?, NULL)
@@ -137,11 +141,41 @@ extension ServerStore {
         }
     }
 
+    /// Mutations the upstream refused, kept whole with its reasons (`upstream status`).
+    public func upstreamRejections() throws -> [(mutation: Mutation?, reason: String)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT body, reason FROM upstream_rejections ORDER BY origin, counter").map { row in
+                ((row[0] as Data?).flatMap { try? JSONDecoder().decode(Mutation.self, from: $0) }, row[1] as String)
+            }
+        }
+    }
+
     public func recordUpstreamFailure(_ message: String, key: String) throws {
         try writer.write { db in
             try db.execute(sql: """
                 INSERT INTO upstream_state (key, last_error) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET last_error = excluded.last_error
                 """, arguments: [key, String(message.prefix(500))])
+        }
+    }
+
+    /// Drops the files that left this server's scope upstream once every device
+    /// of the branch has read past their exit row with nothing left to send:
+    /// then no laptop below holds work on them, and the server holds exactly its branch.
+    static func dropDepartedFiles(_ db: Database) throws {
+        let waiting = try Row.fetchAll(db, sql: "SELECT customer, exit_seq FROM departed WHERE dropped = 0")
+        guard !waiting.isEmpty else { return }
+        for row in waiting {
+            let customer: String = row[0], exit: Int64 = row[1]
+            let behind = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM devices d JOIN users u ON u.id = d.user_id
+                               WHERE d.revoked_at IS NULL AND u.role IN ('manager', 'supervisor')
+                               AND (d.cursor IS NULL OR d.cursor < ? OR COALESCE(d.pending, 0) > 0))
+                """, arguments: [exit]) ?? true
+            guard !behind else { continue }
+            for key in try Replica.file(of: RecordKey(table: .customer, record: customer), db) {
+                try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
+            }
+            try db.execute(sql: "UPDATE departed SET dropped = 1 WHERE customer = ?", arguments: [customer])
         }
     }
 }

@@ -165,6 +165,16 @@ public struct ServerStore: Sendable {
                     stale INTEGER NOT NULL, reported_at INTEGER NOT NULL) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("server-v10-drop-departed") { db in
+            // Where each device's cursor stands, and the exit row of each departed file: a branch
+            // server drops a departed file once every device of the branch has read past its exit.
+            try db.execute(sql: """
+                ALTER TABLE devices ADD COLUMN cursor INTEGER;
+                ALTER TABLE departed ADD COLUMN exit_seq INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE departed ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE upstream_rejections ADD COLUMN body BLOB;
+                """)
+        }
         return migrator
     }
 

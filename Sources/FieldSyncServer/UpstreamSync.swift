@@ -70,7 +70,7 @@ public final class UpstreamSync: Service, Sendable {
                 try? store.recordUpstreamFailure("\(error)", key: key)
                 throw error
             }
-            try store.applyFromUpstream(response, sentThrough: page.through, key: key)
+            try store.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations)
             pushed += response.accepted.count
             pulled += response.changes.count
             if !response.more, page.mutations.isEmpty { return (pushed, pulled) }

@@ -258,6 +258,9 @@ struct UpstreamCommand: AsyncParsableCommand {
                 print("Last success: \(state.lastSuccess.map { "\(iso($0))" } ?? "never")")
                 if let error = state.lastError { print("Last error:   \(error)") }
                 print("Waiting:      \(state.unsent) log rows to relay; \(state.rejections) actions refused by the province")
+                for (mutation, reason) in try store.upstreamRejections().prefix(10) {
+                    print("  refused: \(mutation.map { "action #\($0.counter) of node \($0.origin)" } ?? "an action"): \(reason)")
+                }
             }
         }
     }

@@ -185,6 +185,12 @@ import Testing
         try await pat.sync()
         for laptop in [ana, sue] { try await laptop.sync() }
 
+        // Once Nina's laptop has read past the exit with nothing left to send, Ningbo's server drops the file too.
+        try await nina.sync()
+        #expect(try ningbo.store.replica.record(.customer, harbour) == nil && ningbo.store.replica.records(.visit).isEmpty,
+                "each branch server holds exactly its branch")
+        #expect(try hangzhou.store.replica.record(.customer, harbour) != nil)
+
         // A device is revoked at its branch server.
         _ = try hangzhou.store.revokeDevice(alice.binding.device)
         await #expect(throws: SyncError.self) { try await alice.sync() }
