@@ -71,6 +71,7 @@ public struct Synchronizer: Sendable {
                 let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
                 let report = try replica.finishExchange(
                     pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
+                    returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
                     syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
                 summary.roundTrips += 1
                 summary.pushed += acknowledged.count

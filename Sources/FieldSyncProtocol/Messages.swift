@@ -142,9 +142,22 @@ public struct SyncResponse: Codable, Sendable {
     /// Customers whose files left the device's scope (a handover, a branch
     /// move): the device drops each file once nothing it typed on it waits to be sent.
     public var left: [String]
+    /// The device's own mutations a branch server accepted and its provincial
+    /// server later refused: back into the device's outbox, with the reason.
+    public var returned: [Returned]
+
+    public struct Returned: Codable, Sendable, Equatable {
+        public var mutation: Mutation
+        public var reason: String
+
+        public init(mutation: Mutation, reason: String) {
+            self.mutation = mutation
+            self.reason = reason
+        }
+    }
 
     public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64,
-                left: [String] = []) {
+                left: [String] = [], returned: [Returned] = []) {
         self.accepted = accepted
         self.rejected = rejected
         self.changes = changes
@@ -152,10 +165,11 @@ public struct SyncResponse: Codable, Sendable {
         self.more = more
         self.serverTime = serverTime
         self.left = left
+        self.returned = returned
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, records, cursor, more, left
+        case accepted, rejected, records, cursor, more, left, returned
         case serverTime = "server_time"
     }
 
@@ -168,6 +182,7 @@ public struct SyncResponse: Codable, Sendable {
         more = try container.decode(Bool.self, forKey: .more)
         serverTime = try container.decode(UInt64.self, forKey: .serverTime)
         left = try container.decodeIfPresent([String].self, forKey: .left) ?? []
+        returned = try container.decodeIfPresent([Returned].self, forKey: .returned) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -179,6 +194,7 @@ public struct SyncResponse: Codable, Sendable {
         try container.encode(more, forKey: .more)
         try container.encode(serverTime, forKey: .serverTime)
         try container.encode(left, forKey: .left)
+        try container.encode(returned, forKey: .returned)
     }
 }
 

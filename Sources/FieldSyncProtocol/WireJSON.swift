@@ -68,6 +68,15 @@ public enum WireJSON {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             JSONText.appendString(customer, to: &out)
         }
+        out.append(contentsOf: #"],"returned":["#.utf8)
+        for (index, returned) in response.returned.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"reason":"#.utf8)
+            JSONText.appendString(returned.reason, to: &out)
+            out.append(contentsOf: #","mutation":"#.utf8)
+            out.append(contentsOf: returned.mutation.jsonBytes())
+            out.append(UInt8(ascii: "}"))
+        }
         out.append(contentsOf: "]}".utf8)
         return out
     }
@@ -157,7 +166,7 @@ public enum WireJSON {
     public static func decodeSyncResponse(_ bytes: some Collection<UInt8>) throws -> SyncResponse {
         try JSONReader.read(bytes) { parser in
             var accepted: [MutationID]?, rejected: [Rejection]?, changes: [FieldChange]?
-            var cursor: Int64?, more: Bool?, serverTime: UInt64?, left: [String] = []
+            var cursor: Int64?, more: Bool?, serverTime: UInt64?, left: [String] = [], returned: [SyncResponse.Returned] = []
             try parser.object("response") { parser, key in
                 switch key {
                 case "accepted":
@@ -180,12 +189,25 @@ public enum WireJSON {
                 case "more": more = try parser.bool("more")
                 case "server_time": serverTime = try parser.unsigned("server_time")
                 case "left": try parser.array("left") { left.append(try $0.string("left")) }
+                case "returned":
+                    try parser.array("returned") { parser in
+                        var mutation: Mutation?, reason: String?
+                        try parser.object("returned") { parser, key in
+                            switch key {
+                            case "mutation": mutation = try parser.mutation()
+                            case "reason": reason = try parser.string("reason")
+                            default: try parser.skip()
+                            }
+                        }
+                        returned.append(SyncResponse.Returned(mutation: try required(mutation, "mutation"), reason: try required(reason, "reason")))
+                    }
                 default: try parser.skip()
                 }
             }
             return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
                                 changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
-                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left)
+                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left,
+                                returned: returned)
         }
     }
 

@@ -72,6 +72,15 @@ extension ServerStore {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
+                // Accepted here earlier, then refused by the provincial server: the device keeps it, with the reason.
+                if mutation.origin == device.node, let reason = try String.fetchOne(db.cachedStatement(sql: """
+                    SELECT reason FROM upstream_rejections WHERE origin = ? AND counter = ?
+                    """), arguments: [mutation.origin.description, Int64(clamping: mutation.counter)]) {
+                    try db.execute(sql: "UPDATE upstream_rejections SET returned = 1 WHERE origin = ? AND counter = ?",
+                                   arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
+                    rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                    continue
+                }
                 if applied.contains(id) {
                     accepted.append(id)
                     continue
@@ -102,8 +111,15 @@ extension ServerStore {
             }
             try Self.dropDepartedFiles(db)
             let page = try pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, db)
+            // The device's work refused upstream after this server accepted it goes back to its outbox.
+            let returned = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT body, reason FROM upstream_rejections WHERE origin = ? AND returned = 0 AND body IS NOT NULL LIMIT 100
+                """), arguments: [device.node.description]).compactMap { row -> SyncResponse.Returned? in
+                    guard let mutation = try? JSONDecoder().decode(Mutation.self, from: row[0] as Data) else { return nil }
+                    return SyncResponse.Returned(mutation: mutation, reason: row[1])
+                }
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
-                                        cursor: page.cursor, more: page.more, serverTime: now, left: page.left)
+                                        cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
     }

@@ -173,6 +173,7 @@ public struct ServerStore: Sendable {
                 ALTER TABLE departed ADD COLUMN exit_seq INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE departed ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE upstream_rejections ADD COLUMN body BLOB;
+                ALTER TABLE upstream_rejections ADD COLUMN returned INTEGER NOT NULL DEFAULT 0;
                 """)
         }
         return migrator

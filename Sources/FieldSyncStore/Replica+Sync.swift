@@ -55,7 +55,8 @@ extension Replica {
     /// and remembers refusals. Nothing is dropped that was not acknowledged.
     @discardableResult
     public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
-                               rejected: [RejectedMutation], left: [String] = [], syncedAt: String) throws -> ApplyReport {
+                               rejected: [RejectedMutation], left: [String] = [], returned: [(mutation: Mutation, reason: String)] = [],
+                               syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
         defer { checkpointer?.poke() }
         return try writer.write { db in
@@ -76,6 +77,14 @@ extension Replica {
             for rejection in rejected {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)")
                     .execute(arguments: [Int64(rejection.counter), rejection.reason])
+            }
+            // Work a server accepted and its upstream refused comes back, refused, with the reason.
+            for (mutation, reason) in returned {
+                let hlc = mutation.changes.map(\.hlc).max() ?? .zero
+                try db.execute(sql: "INSERT OR IGNORE INTO outbox (counter, hlc, body) VALUES (?, ?, ?)",
+                               arguments: [Int64(clamping: mutation.counter), Int64(bitPattern: hlc.rawValue), Data(mutation.jsonBytes())])
+                try db.execute(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)",
+                               arguments: [Int64(clamping: mutation.counter), reason])
             }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
             report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
