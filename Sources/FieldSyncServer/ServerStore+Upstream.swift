@@ -39,9 +39,12 @@ extension ServerStore {
     }
 
     /// Log rows written without a mutation counter (before the tier, or a file
-    /// logged again after a move) travel as one mutation per writer with this
-    /// counter plus the row's sequence: far above any real counter, unique per node.
-    static let synthesizedCounterBase: UInt64 = 1 << 62
+    /// logged again after a move) travel as one mutation per writer with a
+    /// counter far above any real one, made of this server's node and the row's
+    /// sequence: unique per writer, also if this server is ever recreated.
+    static func synthesizedCounter(server: NodeID, seq: Int64) -> UInt64 {
+        (1 << 62) | ((server.rawValue & 0x3F_FFFF) << 40) | (UInt64(clamping: seq) & 0xFF_FFFF_FFFF)
+    }
 
     /// The next mutations to relay up, after log sequence `seq`, bounded like a laptop's outbox page.
     public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
@@ -49,6 +52,7 @@ extension ServerStore {
             var mutations: [Mutation] = []
             var through = seq
             var bytes = 0
+            let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, tbl, record, origin, counter, changes FROM change_log
                 WHERE seq > ? AND from_upstream = 0 AND exit_branch IS NULL ORDER BY seq
@@ -68,7 +72,7 @@ extension ServerStore {
                         mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
                     }
                 } else {
-                    let counter = Self.synthesizedCounterBase + UInt64(clamping: seq)
+                    let counter = Self.synthesizedCounter(server: server, seq: seq)
                     for node in Self.writers(of: changes) {
                         mutations.append(Mutation(origin: node, counter: counter, changes: changes.filter { $0.node == node }))
                     }

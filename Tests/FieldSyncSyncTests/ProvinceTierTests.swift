@@ -91,6 +91,31 @@ import Testing
         let provinceFile = try province.store.replica.record(.customer, Self.customer)
         #expect(try branch.store.replica.record(.customer, Self.customer) == provinceFile, "both servers hold the same file")
 
+        // The province's calendar reaches the branch's laptops.
+        let holiday = LocalDate(year: 2026, month: 10, day: 1)!
+        try province.store.writeLocal([RecordEdit(.calendarDay, RecordID.calendarDay(holiday), [
+            ("date", .text("2026-10-01")), ("kind", .text("holiday")), ("name", .text("National Day")),
+        ])])
+        try await upstream.syncOnce()
+        try await alice.sync()
+        #expect(try alice.replica.record(.calendarDay, RecordID.calendarDay(holiday))?["name"] == .text("National Day"))
+
+        // Concurrent edits on both sides of the tier: the lost value is one conflict record
+        // everywhere, though the province and the branch server may each have found it.
+        try await pat.sync()
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("services", .text("towers"))])])
+        try pat.replica.write([RecordEdit(.customer, Self.customer, [("services", .text("fibre"))])])
+        try await pat.sync()
+        try await alice.sync()
+        try await upstream.syncOnce()
+        try await alice.sync()
+        try await upstream.syncOnce()
+        try await pat.sync()
+        let conflicts = try province.store.replica.records(.conflict).filter { $0["field"] == .text("services") }
+        #expect(conflicts.count == 1, "one conflict record for one lost value")
+        #expect(try alice.replica.records(.conflict).filter { $0["field"] == .text("services") }.map(\.id) == conflicts.map(\.id))
+        #expect(try alice.replica.record(.customer, Self.customer)?["services"] == province.store.replica.record(.customer, Self.customer)?["services"])
+
         // A node relayed by this branch server cannot be enrolled at the province by anyone else.
         let client = try SyncClient(url: province.url, caPEM: province.caPEM)
         let taken = await #expect(throws: SyncError.self) {
