@@ -37,6 +37,9 @@ public enum CaseWorkflow {
             try requireNotClosed(isFault ? "restore it" : "resolve it")
             var fields: [(String, FieldValue)] = [(isFault ? "restored_at" : "resolved_at", .text(at))]
             if let result, !isFault { fields.append(("result", .text(result))) }
+            // Telling the customer it is restored (resolved) is a feedback (guide §2.4.1(4)):
+            // the first one, if none was recorded. An earlier feedback elsewhere still wins the merge.
+            if (current["first_feedback_at"] ?? .null) == .null { fields.append(("first_feedback_at", .text(at))) }
             return fields + [moved(to: WorkflowStatus.done)]
         case .close(let at, let report):
             guard status.rank >= WorkflowStatus.done else {

@@ -92,7 +92,7 @@ public struct RecordSchema: Sendable {
                 FieldSpec("level", .choice(serviceLevels)),
             ], timeOrder: [
                 ("occurred_at", "reported_at"), ("occurred_at", "restored_at"),
-                ("reported_at", "first_feedback_at"), ("occurred_at", "report_delivered_at"),
+                ("reported_at", "first_feedback_at"), ("occurred_at", "report_delivered_at"), ("restored_at", "report_delivered_at"),
             ]),
             RecordSchema(.faultNote, [
                 FieldSpec("fault", .reference(.fault), required: true),

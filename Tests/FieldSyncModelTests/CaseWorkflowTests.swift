@@ -1,0 +1,64 @@
+import FieldSyncKPI
+import FieldSyncModel
+import Testing
+
+/// The handbook's rules on a case's own times (issue 11, part 1).
+@Suite struct CaseWorkflowTests {
+    static let reported = "2026-11-18T09:00:00+08:00"
+
+    /// Telling the customer the service is restored is a feedback (guide §2.4.1(4)):
+    /// a restoration with no separate feedback sets the first feedback, and the
+    /// first-feedback KPI is met or missed by the restoration time.
+    @Test func restorationWithoutFeedbackIsTheFirstFeedback() throws {
+        let fault: [String: FieldValue] = ["reported_at": .text(Self.reported), "status": .text("1:reported")]
+        let restored = try CaseWorkflow.fields(for: .resolve(at: "2026-11-18T09:40:00+08:00", result: nil), on: .fault, current: fault)
+        #expect(restored.contains { $0.0 == "first_feedback_at" && $0.1 == .text("2026-11-18T09:40:00+08:00") })
+        // A feedback already given is not replaced.
+        var answered = fault
+        answered["first_feedback_at"] = .text("2026-11-18T09:10:00+08:00")
+        let later = try CaseWorkflow.fields(for: .resolve(at: "2026-11-18T10:40:00+08:00", result: nil), on: .fault, current: answered)
+        #expect(!later.contains { $0.0 == "first_feedback_at" })
+        // The same for a complaint's resolution.
+        let complaint: [String: FieldValue] = ["received_at": .text(Self.reported), "status": .text("1:received")]
+        let resolved = try CaseWorkflow.fields(for: .resolve(at: "2026-11-18T10:30:00+08:00", result: "fixed"), on: .complaint, current: complaint)
+        #expect(resolved.contains { $0.0 == "first_feedback_at" && $0.1 == .text("2026-11-18T10:30:00+08:00") })
+
+        // Restored 40 minutes after the report, no other feedback, the fault built by the workflow:
+        // met for a standard customer (60 min), missed for a VIP (30 min).
+        func firstFeedback(level: String) throws -> KPIFigure {
+            var facts = KPIFacts()
+            facts.add(.customer, "c", ["name": .text("C"), "branch": .text("Hangzhou"), "manager": .text("Alice"), "level": .text(level)])
+            var record = fault.merging(["customer": .text("c"), "level": .text(level)]) { $1 }
+            for (field, value) in restored { record[field] = value }
+            facts.add(.fault, "f", record)
+            let asOf = Timestamp(iso: "2026-11-30T12:00:00+08:00")!
+            return KPIEngine.report(facts, period: try ReportingPeriod("2026-11"), grouping: .province, asOf: asOf).total.figure(.faultFirstFeedback)
+        }
+        #expect(try firstFeedback(level: "standard").met == 1)
+        #expect(try firstFeedback(level: "vip").missed == 1)
+    }
+
+    /// occurred ≤ reported ≤ first feedback; restored ≥ occurred; report delivered ≥ restored:
+    /// each refused with a message naming both times.
+    @Test func caseTimesMustBeInOrder() {
+        let schema = RecordKind.fault.schema
+        let base: [String: FieldValue] = ["customer": .text("c1000000-0000-4000-8000-000000000001"), "symptom": .text("link down"),
+                                          "reported_at": .text(Self.reported), "status": .text("1:reported")]
+        let wrong: [(String, String, String)] = [
+            ("occurred_at", "2026-11-18T09:30:00+08:00", "reported_at"),
+            ("first_feedback_at", "2026-11-18T08:30:00+08:00", "first_feedback_at"),
+        ]
+        for (field, value, named) in wrong {
+            var record = base
+            record[field] = .text(value)
+            let error = #expect(throws: RecordValidationError.self) { try schema.check(record: record) }
+            #expect(error?.message.contains(named) == true && error?.message.contains("2026-11-18") == true, "\(error?.message ?? "")")
+        }
+        var delivered = base
+        delivered["restored_at"] = .text("2026-11-18T11:00:00+08:00")
+        delivered["report_delivered_at"] = .text("2026-11-18T10:00:00+08:00")
+        let error = #expect(throws: RecordValidationError.self) { try schema.check(record: delivered) }
+        #expect(error?.message.contains("report_delivered_at (2026-11-18T10:00:00+08:00) is before restored_at (2026-11-18T11:00:00+08:00)") == true,
+                "\(error?.message ?? "")")
+    }
+}
