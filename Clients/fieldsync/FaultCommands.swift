@@ -127,7 +127,7 @@ struct ComplaintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "complaint",
         abstract: "Complaints (投诉): open, note, feedback, resolve, escalate, close, reopen, list, show.",
-        discussion: "Time limits: first feedback within 2 hours (1 hour for VIP); resolved within 3 working days, else escalate to the branch supervisor; after closing, a follow-up visit within 2 working days.",
+        discussion: "Time limits: first feedback within 2 hours (1 hour for VIP); resolved within 3 working days, else escalate to the branch supervisor; within 2 working days of the resolution, a follow-up visit where the handling report is handed over; closing comes after.",
         subcommands: [Open.self, Note.self, Feedback.self, Resolve.self, Escalate.self, Close.self, Reopen.self, List.self, Show.self]
     )
 

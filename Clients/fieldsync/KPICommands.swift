@@ -13,7 +13,7 @@ struct KPICommand: ParsableCommand {
         discussion: """
             The figures of handbook chapter 4: fault first feedback (60 min, VIP 30), fault restored by the agreed time, \
             complaint first feedback (2 h, VIP 1 h), complaint resolved within 3 working days, follow-up visit within 2 working \
-            days of closing, weekly routine-visit coverage, and open escalations. Working days follow the calendar the province \
+            days of the resolution, weekly routine-visit coverage, and open escalations. Working days follow the calendar the province \
             sets ('fieldsync-server calendar'). A record belongs to the period of the day it happened; one still open counts as \
             missed once its limit has passed. The server computes the same figures from the same records.
             """,

@@ -13,7 +13,7 @@ struct VisitCommand: ParsableCommand {
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a visit to a customer.",
-            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (after closing a complaint; give --complaint), joint-meeting (monthly service joint meeting), other.")
+            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (within 2 working days of a complaint's resolution, where the handling report is handed over; give --complaint), joint-meeting (monthly service joint meeting), other.")
 
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String

@@ -24,7 +24,8 @@ public enum KPIEngine {
             if period.contains(day) { count(customer, kpi, outcome) }
         }
         evaluateCoverage(facts, period: period, asOf: asOf) { customer, outcome in count(customer, .visitCoverage, outcome) }
-        for complaint in facts.complaints where complaint.escalatedAt != nil && complaint.closedAt == nil {
+        // An escalation (重点督办) stays open until the complaint is resolved.
+        for complaint in facts.complaints where complaint.escalatedAt != nil && complaint.resolvedAt == nil {
             guard let customer = facts.customers[complaint.customer] else { continue }
             groups[key(customer, grouping), default: Tally()].openEscalations += 1
             total.openEscalations += 1
@@ -127,14 +128,16 @@ public enum KPIEngine {
                  judge(resolveDeadline, complaint.resolvedAt, asOf) { actual, late in
                      miss(.complaintResolution, "3 working days", resolveDeadline, actual, late)
                  })
-            if let closed = complaint.closedAt {
-                let visitDeadline = facts.calendar.deadline(workingDays: 2, after: closed)
-                // The visit linked to the complaint, or else any follow-up visit to the customer after the closing.
-                let linked = followUps[complaint.id] ?? followUpsByCustomer[complaint.customer, default: []].filter { $0 >= closed }
+            // The follow-up visit is due within 2 working days of the resolution (办结, guide
+            // §2.4.2(6)); the handling report is handed over at it, and closing comes after.
+            if let resolved = complaint.resolvedAt {
+                let visitDeadline = facts.calendar.deadline(workingDays: 2, after: resolved)
+                // The visit linked to the complaint, or else any follow-up visit to the customer; before the resolution none counts.
+                let linked = (followUps[complaint.id] ?? followUpsByCustomer[complaint.customer, default: []]).filter { $0 >= resolved }
                 let first = linked.min { $0.epochSeconds < $1.epochSeconds }
-                emit(customer, .complaintFollowUpVisit, closed.localDay,
+                emit(customer, .complaintFollowUpVisit, resolved.localDay,
                      judge(visitDeadline, first, asOf) { actual, late in
-                         miss(.complaintFollowUpVisit, "2 working days after closing", visitDeadline, actual, late)
+                         miss(.complaintFollowUpVisit, "2 working days after resolution", visitDeadline, actual, late)
                      })
             }
         }

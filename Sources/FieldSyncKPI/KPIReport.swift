@@ -15,7 +15,7 @@ public enum KPI: String, CaseIterable, Sendable, Codable {
         case .faultRestoration: "Fault restored by the agreed time"
         case .complaintFirstFeedback: "Complaint first feedback on time (2 h, VIP 1 h)"
         case .complaintResolution: "Complaint resolved within 3 working days"
-        case .complaintFollowUpVisit: "Follow-up visit within 2 working days of closing"
+        case .complaintFollowUpVisit: "Follow-up visit within 2 working days of the resolution"
         case .visitCoverage: "Customer-weeks with a routine on-site visit"
         }
     }

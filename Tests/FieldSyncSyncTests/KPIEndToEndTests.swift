@@ -74,9 +74,11 @@ import Testing
         // Offline, on Sue's replica.
         let period = try ReportingPeriod("2026-10-01..2026-10-31")
         let offline = KPIEngine.report(try sue.replica.kpiFacts(), period: period, grouping: .manager, asOf: Timestamp(iso: Self.asOf)!)
-        // Alice's only complaint was received on 30 September, and her customer's file was entered
-        // in November: she has nothing in October. Bob's customer counts for the week he visited it.
-        #expect(offline.groups.map(\.name) == ["Bob"])
+        // Alice's only complaint was received on 30 September and resolved on 10 October with no
+        // follow-up visit since: that visit was due within 2 working days of the resolution (guide
+        // §2.4.2(6)), a miss in October. Bob's customer counts for the week he visited it.
+        #expect(offline.groups.map(\.name) == ["Alice", "Bob"])
+        #expect(offline.groups.first { $0.name == "Alice" }?.figure(.complaintFollowUpVisit).missed == 1)
         let bobGroup = try #require(offline.groups.first { $0.name == "Bob" })
         #expect(bobGroup.figure(.visitCoverage).met == 1)
         #expect(bobGroup.figure(.faultFirstFeedback).met == 1, "event times count, not the late sync")
@@ -101,10 +103,10 @@ import Testing
         }
         #expect(refused?.message.contains("no ISO week 60") == true)
 
-        // The to-do list: Bob's fault, open past its agreed restoration time.
+        // The to-do list: Bob's fault, open past its agreed restoration time, and Alice's follow-up visit.
         let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", Self.asOf)], token: sue.binding.token)
         let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
-        #expect(items.map { $0["kpi"] as? String } == ["fault_restoration"])
+        #expect(items.map { $0["kpi"] as? String } == ["fault_restoration", "complaint_follow_up_visit"])
 
         // Only the province sets the calendar.
         let christmas = LocalDate(year: 2026, month: 12, day: 25)!
