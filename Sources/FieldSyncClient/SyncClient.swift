@@ -38,8 +38,8 @@ public final class SyncClient: Sendable {
         try await http.shutdown()
     }
 
-    public func enroll(code: String, node: NodeID, deviceName: String) async throws -> EnrollResponse {
-        try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName), token: nil)
+    public func enroll(code: String, node: NodeID, deviceName: String, expectRole: Role? = nil) async throws -> EnrollResponse {
+        try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName, expectRole: expectRole), token: nil)
     }
 
     public func exchange(_ request: SyncRequest, token: String) async throws -> SyncResponse {

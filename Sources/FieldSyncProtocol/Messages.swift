@@ -7,16 +7,21 @@ public struct EnrollRequest: Codable, Sendable {
     public var node: NodeID
     /// A name for the device (host name), shown in `fieldsync-server device list`.
     public var deviceName: String
+    /// The role the device needs (a branch server needs `branch`): a code for
+    /// another role is refused before anything is stored, and stays usable.
+    public var expectRole: Role?
 
-    public init(code: String, node: NodeID, deviceName: String) {
+    public init(code: String, node: NodeID, deviceName: String, expectRole: Role? = nil) {
         self.code = code
         self.node = node
         self.deviceName = deviceName
+        self.expectRole = expectRole
     }
 
     enum CodingKeys: String, CodingKey {
         case code, node
         case deviceName = "device_name"
+        case expectRole = "expect_role"
     }
 }
 

@@ -10,10 +10,8 @@ import GRDB
 extension ServerStore {
     /// Registered branches, by name.
     public func branches() throws -> [String] {
-        try writer.read { db in try Self.registeredBranches(db).sorted() }
+        try replica.registeredBranches().sorted()
     }
-
-    static func registeredBranches(_ db: Database) throws -> Set<String> { try Replica.registeredBranches(db) }
 
     /// Registers a branch (again, if it was renamed away).
     public func addBranch(_ name: String) throws {

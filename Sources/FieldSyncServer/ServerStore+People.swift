@@ -113,6 +113,9 @@ extension ServerStore {
             if (row[1] as Int64) < Int64(clamping: now) { throw ServerError.codeExpired }
             // A node belongs to exactly one device, for good: idempotency and echo
             // suppression are keyed by it. The code is not used up by a refusal.
+            if let expected = request.expectRole, let role = Role(rawValue: row[4]), role != expected {
+                throw ServerError.badRequest("this code is for a \(role.rawValue); a \(expected.rawValue) device needs one made with 'user add --role \(expected.rawValue)'")
+            }
             let held = try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE node = ? UNION ALL SELECT 1 FROM relayed_nodes WHERE node = ?",
                                          arguments: [request.node.description, request.node.description]) ?? false
             if held || request.node == serverNode { throw ServerError.nodeTaken(request.node) }

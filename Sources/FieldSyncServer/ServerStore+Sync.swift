@@ -65,6 +65,10 @@ extension ServerStore {
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
             let relayed = try relayedOrigins(request.mutations, for: device, db)
+            // This device's work accepted here earlier and refused by the provincial server (usually none): read once per push.
+            let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
+                                                              arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
+                                                 uniquingKeysWith: { first, _ in first })
             var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
@@ -73,9 +77,7 @@ extension ServerStore {
                     continue
                 }
                 // Accepted here earlier, then refused by the provincial server: the device keeps it, with the reason.
-                if mutation.origin == device.node, let reason = try String.fetchOne(db.cachedStatement(sql: """
-                    SELECT reason FROM upstream_rejections WHERE origin = ? AND counter = ?
-                    """), arguments: [mutation.origin.description, Int64(clamping: mutation.counter)]) {
+                if mutation.origin == device.node, let reason = refusedUpstream[mutation.counter] {
                     try db.execute(sql: "UPDATE upstream_rejections SET returned = 1 WHERE origin = ? AND counter = ?",
                                    arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
@@ -150,7 +152,7 @@ extension ServerStore {
     /// registered branch (read once per push, when first needed), or nil.
     private func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ db: Database) throws -> String? {
         for change in mutation.changes where change.table == .customer && change.field == "branch" {
-            if registered == nil { registered = try Self.registeredBranches(db) }
+            if registered == nil { registered = try Replica.registeredBranches(db) }
             guard let name = change.value.text, registered?.contains(name) == true else {
                 return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
             }

@@ -51,6 +51,25 @@ public final class UpstreamSync: Service, Sendable {
         }
     }
 
+    /// Enrols `store`'s node at the provincial server `url` with a code made for
+    /// a `branch` account, and returns the binding to save (`upstream set`).
+    public static func enrol(_ store: ServerStore, at url: String, code: String, caPEM: String, deviceName: String) async throws -> ServerBinding {
+        guard let node = try store.replica.identity()?.node else { throw ServerError.badRequest("this server has no identity; run 'fieldsync-server init'") }
+        let client = try SyncClient(url: url, caPEM: caPEM)
+        let response: EnrollResponse
+        do {
+            response = try await client.enroll(code: code, node: node, deviceName: deviceName, expectRole: .branch)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        guard response.user.role == .branch else {
+            throw ServerError.badRequest("the code is for a \(response.user.role.rawValue); a branch server needs an account made with 'user add --role branch'")
+        }
+        return ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+    }
+
     /// Local changes were accepted: sync soon (debounced by a second).
     public func poke() { poked.withLock { $0 = true } }
 

@@ -214,27 +214,15 @@ struct UpstreamCommand: AsyncParsableCommand {
         func run() async throws {
             let folder = options.folder
             let store = try folder.openStore()
-            guard let node = try store.replica.identity()?.node else { throw ValidationError("no server in \(folder.path)") }
             let caPEM = try String(contentsOfFile: ca, encoding: .utf8)
-            let client = try SyncClient(url: url, caPEM: caPEM)
-            let response: EnrollResponse
-            do {
-                response = try await client.enroll(code: code, node: node, deviceName: "branch server \(try store.replica.identity()?.branch ?? "")")
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
-            try await client.shutdown()
-            guard response.user.role == .branch else {
-                throw ValidationError("the code is for a \(response.user.role.rawValue); a branch server needs an account made with 'user add --role branch'")
-            }
+            let binding = try await UpstreamSync.enrol(store, at: url, code: code, caPEM: caPEM,
+                                                       deviceName: "branch server \(try store.replica.identity()?.branch ?? "")")
             try FileManager.default.createDirectory(atPath: folder.upstreamFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
-                .save(home: folder.upstreamFolder, caPEM: caPEM)
+            try binding.save(home: folder.upstreamFolder, caPEM: caPEM)
             if options.json {
-                printJSON(["url": url, "branch": response.user.branch as Any? ?? NSNull(), "device": response.device])
+                printJSON(["url": url, "branch": binding.user.branch as Any? ?? NSNull(), "device": binding.device])
             } else {
-                print("Enrolled with \(url) as the server of branch \(response.user.branch ?? "?"); 'serve' now syncs with it.")
+                print("Enrolled with \(url) as the server of branch \(binding.user.branch ?? "?"); 'serve' now syncs with it.")
             }
         }
     }

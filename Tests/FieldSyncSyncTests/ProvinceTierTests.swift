@@ -19,18 +19,9 @@ import Testing
     static func link(_ branch: TestServer, to province: TestServer, as branchName: String) async throws -> UpstreamSync {
         if try !province.store.branches().contains(branchName) { try province.store.addBranch(branchName) }
         let code = try province.store.addUser(UserInfo(name: "\(branchName) server", role: .branch, branch: branchName)).code
-        let client = try SyncClient(url: province.url, caPEM: province.caPEM)
-        let enrolled: EnrollResponse
-        do {
-            enrolled = try await client.enroll(code: code, node: try #require(try branch.store.replica.identity()).node, deviceName: branchName)
-        } catch {
-            try await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        let binding = try await UpstreamSync.enrol(branch.store, at: province.url, code: code, caPEM: province.caPEM, deviceName: branchName)
         var logger = Logger(label: "test-upstream")
         logger.logLevel = .critical
-        let binding = ServerBinding(url: province.url, token: enrolled.token, device: enrolled.device, user: enrolled.user, serverNode: enrolled.serverNode)
         return try UpstreamSync(store: branch.store, binding: binding, caPEM: province.caPEM, logger: logger)
     }
 
@@ -125,6 +116,32 @@ import Testing
         try await client.shutdown()
         await upstream.shutdown()
         for laptop in [alice, pat] { await laptop.close() }
+        await branch.stop()
+        await province.stop()
+    }
+
+    /// `upstream set` with a code made for a person: the province refuses it
+    /// before storing anything, so the code stays usable by its owner and the
+    /// branch server can still enrol with a proper branch code.
+    @Test func aCodeOfAnotherRoleEnrolsNothing() async throws {
+        let province = try await TestServer.start()
+        let branch = try await TestServer.start()
+        try province.store.addBranch("Hangzhou")
+        let managerCode = try province.code(for: "Li Wei")
+        let refused = await #expect(throws: SyncError.self) {
+            _ = try await UpstreamSync.enrol(branch.store, at: province.url, code: managerCode, caPEM: province.caPEM, deviceName: "Hangzhou")
+        }
+        #expect(refused?.code == ErrorCode.badRequest)
+        #expect(refused?.message.contains("manager") == true)
+        #expect(try province.store.devices().isEmpty, "nothing stored for a refused code")
+
+        let upstream = try await Self.link(branch, to: province, as: "Hangzhou")
+        #expect(try province.store.devices().map(\.role) == [.branch])
+        let client = try SyncClient(url: province.url, caPEM: province.caPEM)
+        let laptop = try await client.enroll(code: managerCode, node: NodeID(rawValue: 0x51), deviceName: "li-wei-laptop")
+        #expect(laptop.user.role == .manager, "the refused code still enrols its owner")
+        try await client.shutdown()
+        await upstream.shutdown()
         await branch.stop()
         await province.stop()
     }
