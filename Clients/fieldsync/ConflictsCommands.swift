@@ -113,7 +113,7 @@ struct ConflictsCommand: ParsableCommand {
             case .date: return .text(try TimeInput.parseDate(text, option: "--value"))
             case .choice(let allowed): return .text(try choice(text, option: "--value", allowed: allowed))
             case .bool: return .int(try choice(text, option: "--value", allowed: ["yes", "no"]) == "yes" ? 1 : 0)
-            case .int:
+            case .int, .hours:
                 guard let number = Int64(text) else { throw InputError("--value: '\(text)' is not a whole number") }
                 return .int(number)
             default: return .text(text)

@@ -95,7 +95,7 @@ struct KPISelection: ParsableArguments {
         }
         var facts = try options.open().kpiFacts()
         if let branch { facts = facts.restricted(toBranch: branch) }
-        if let manager { facts = facts.restricted(toManager: manager) }
+        if let manager { facts = facts.restricted(toResponsible: manager) }
         return (KPIEngine.report(facts, period: reportingPeriod, grouping: grouping, asOf: asOf), facts)
     }
 }

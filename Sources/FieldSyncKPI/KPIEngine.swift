@@ -5,29 +5,35 @@ import FieldSyncModel
 ///
 /// Rules (Protocol/KPI.md):
 /// - a record belongs to the period of its starting event (reported, received,
-///   closed for the follow-up visit) in the event's own UTC offset;
+///   resolved for the follow-up visit, the due day for an agreement) in the event's own UTC offset;
 /// - the service level is the one recorded on the fault or complaint when it
 ///   was opened, else the customer's;
 /// - done by the deadline is met, done later is missed; not done is missed once
 ///   the deadline has passed at `asOf`, pending before;
-/// - groups follow the customer's manager or branch.
+/// - an outcome is the responsible manager's: the case's owner (首问负责人), the
+///   visiting manager, else the customer's manager; branches follow the customer.
 public enum KPIEngine {
     public static func report(_ facts: KPIFacts, period: ReportingPeriod, grouping: KPIGrouping, asOf: Timestamp) -> KPIReport {
         // Outcomes are counted as they come: a year of a province is millions of them.
         var groups: [String: Tally] = [:]
         var total = Tally()
-        func count(_ customer: KPIFacts.Customer, _ kpi: KPI, _ outcome: Outcome) {
-            groups[key(customer, grouping), default: Tally()].add(kpi, outcome)
+        func count(_ subject: Subject, _ kpi: KPI, _ outcome: Outcome) {
+            groups[key(subject, grouping), default: Tally()].add(kpi, outcome)
             total.add(kpi, outcome)
         }
-        evaluateRecords(facts, asOf: asOf) { customer, kpi, day, outcome in
-            if period.contains(day) { count(customer, kpi, outcome) }
+        evaluateRecords(facts, asOf: asOf) { subject, kpi, day, outcome in
+            if period.contains(day) { count(subject, kpi, outcome) }
         }
-        evaluateCoverage(facts, period: period, asOf: asOf) { customer, outcome in count(customer, .visitCoverage, outcome) }
+        evaluateAgreements(facts, asOf: asOf) { subject, kpi, day, outcome in
+            if period.contains(day) { count(subject, kpi, outcome) }
+        }
+        evaluateCoverage(facts, period: period, asOf: asOf) { subject, outcome in count(subject, .visitCoverage, outcome) }
         // An escalation (重点督办) stays open until the complaint is resolved.
         for complaint in facts.complaints where complaint.escalatedAt != nil && complaint.resolvedAt == nil {
             guard let customer = facts.customers[complaint.customer] else { continue }
-            groups[key(customer, grouping), default: Tally()].openEscalations += 1
+            let subject = Subject(customer: customer, responsible: complaint.owner ?? customer.manager)
+            guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
+            groups[key(subject, grouping), default: Tally()].openEscalations += 1
             total.openEscalations += 1
         }
         return KPIReport(period: period, grouping: grouping, asOf: asOf,
@@ -35,10 +41,14 @@ public enum KPIEngine {
     }
 
     /// Every fault and complaint still open past one of its limits at `asOf`,
-    /// whatever the period: the supervisor's to-do list, most overdue first.
+    /// whatever the period, and every notice of an agreement not yet ended that
+    /// is overdue: the supervisor's to-do list, most overdue first.
     public static func openPastLimit(_ facts: KPIFacts, asOf: Timestamp) -> [KPIMiss] {
         var misses: [KPIMiss] = []
         evaluateRecords(facts, asOf: asOf) { _, _, _, outcome in
+            if case .missed(let miss) = outcome, miss.isOpen { misses.append(miss) }
+        }
+        evaluateAgreements(facts, asOf: asOf, endedToo: false) { _, _, _, outcome in
             if case .missed(let miss) = outcome, miss.isOpen { misses.append(miss) }
         }
         return misses.sorted { ($0.lateBySeconds, $0.record) > ($1.lateBySeconds, $1.record) }
@@ -49,10 +59,24 @@ public enum KPIEngine {
         case missed(KPIMiss)
     }
 
-    static func key(_ customer: KPIFacts.Customer, _ grouping: KPIGrouping) -> String {
+    /// Whose outcome it is: the customer (for the branch and the customer
+    /// groups) and the manager responsible for the event.
+    struct Subject {
+        var customer: KPIFacts.Customer
+        var responsible: String?
+
+        func miss(_ kpi: KPI, _ table: RecordKind, _ record: String, _ limit: String, _ deadline: Timestamp,
+                  _ actual: Timestamp?, _ late: Int64) -> KPIMiss {
+            KPIMiss(kpi: kpi, table: table, record: record, customer: customer.id, customerName: customer.name,
+                    manager: responsible, branch: customer.branch, limit: limit, deadline: deadline, actual: actual, lateBySeconds: late)
+        }
+    }
+
+    static func key(_ subject: Subject, _ grouping: KPIGrouping) -> String {
         switch grouping {
-        case .manager: customer.manager ?? "(unassigned)"
-        case .branch: customer.branch ?? "(unassigned)"
+        case .manager: subject.responsible ?? "(unassigned)"
+        case .branch: subject.customer.branch ?? "(unassigned)"
+        case .customer: "\(subject.customer.name) [\(subject.customer.id.prefix(8))]"
         case .province: "province"
         }
     }
@@ -80,29 +104,41 @@ public enum KPIEngine {
         }
     }
 
+    /// The restoration deadline of a fault and how it reads: the time agreed
+    /// on the fault, else the strictest agreement in force on the report day, else the level's default.
+    static func restorationDeadline(_ fault: KPIFacts.Fault, vip: Bool, agreements: [KPIFacts.Agreement]) -> (Timestamp, String) {
+        if let agreed = fault.restoreBy { return (agreed, "agreed \(agreed)") }
+        let day = fault.reportedAt.localDay
+        let inForce = agreements.filter { $0.restoreHours != nil && $0.covers(day) }
+        if let strictest = inForce.min(by: { ($0.restoreHours!, $0.number) < ($1.restoreHours!, $1.number) }), let hours = strictest.restoreHours {
+            return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h (agreement \(strictest.number))")
+        }
+        let hours = ServiceLimits.faultRestorationHours(vip: vip)
+        return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h\(vip ? " (VIP)" : "") default")
+    }
+
     /// Judges every fault and complaint against each of its limits; `emit`
-    /// gets the customer, the KPI, the day that places it in a period, and the outcome.
-    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp,
-                                _ emit: (KPIFacts.Customer, KPI, LocalDate, Outcome) -> Void) {
+    /// gets whose outcome it is, the KPI, the day that places it in a period, and the outcome.
+    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp, _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
+        func keep(_ subject: Subject) -> Bool { facts.responsible == nil || subject.responsible == facts.responsible }
+        var agreements: [String: [KPIFacts.Agreement]] = [:]
+        for agreement in facts.agreements where agreement.restoreHours != nil { agreements[agreement.customer, default: []].append(agreement) }
         for fault in facts.faults {
             guard let customer = facts.customers[fault.customer] else { continue }
+            let subject = Subject(customer: customer, responsible: fault.owner ?? customer.manager)
+            guard keep(subject) else { continue }
             let vip = (fault.level ?? customer.level) == "vip"
-            let feedbackLimit: Int64 = vip ? 30 : 60
-            func miss(_ kpi: KPI, _ limit: String, _ deadline: Timestamp, _ actual: Timestamp?, _ late: Int64) -> KPIMiss {
-                KPIMiss(kpi: kpi, table: .fault, record: fault.id, customer: customer.id, customerName: customer.name,
-                        manager: customer.manager, branch: customer.branch, limit: limit, deadline: deadline, actual: actual, lateBySeconds: late)
-            }
+            let feedbackLimit = ServiceLimits.faultFeedbackMinutes(vip: vip)
             let feedbackDeadline = fault.reportedAt.adding(seconds: feedbackLimit * 60)
-            emit(customer, .faultFirstFeedback, fault.reportedAt.localDay,
+            emit(subject, .faultFirstFeedback, fault.reportedAt.localDay,
                  judge(feedbackDeadline, fault.firstFeedbackAt, asOf) { actual, late in
-                     miss(.faultFirstFeedback, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
+                     subject.miss(.faultFirstFeedback, .fault, fault.id, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
-            if let restoreBy = fault.restoreBy {
-                emit(customer, .faultRestoration, fault.reportedAt.localDay,
-                     judge(restoreBy, fault.restoredAt, asOf) { actual, late in
-                         miss(.faultRestoration, "agreed \(restoreBy)", restoreBy, actual, late)
-                     })
-            }
+            let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: agreements[fault.customer] ?? [])
+            emit(subject, .faultRestoration, fault.reportedAt.localDay,
+                 judge(restoreBy, fault.restoredAt, asOf) { actual, late in
+                     subject.miss(.faultRestoration, .fault, fault.id, limit, restoreBy, actual, late)
+                 })
         }
         var followUps: [String: [Timestamp]] = [:]
         var followUpsByCustomer: [String: [Timestamp]] = [:]
@@ -112,67 +148,106 @@ public enum KPIEngine {
         }
         for complaint in facts.complaints {
             guard let customer = facts.customers[complaint.customer] else { continue }
+            let subject = Subject(customer: customer, responsible: complaint.owner ?? customer.manager)
+            guard keep(subject) else { continue }
             let vip = (complaint.level ?? customer.level) == "vip"
             func miss(_ kpi: KPI, _ limit: String, _ deadline: Timestamp, _ actual: Timestamp?, _ late: Int64) -> KPIMiss {
-                KPIMiss(kpi: kpi, table: .complaint, record: complaint.id, customer: customer.id, customerName: customer.name,
-                        manager: customer.manager, branch: customer.branch, limit: limit, deadline: deadline, actual: actual, lateBySeconds: late)
+                var miss = subject.miss(kpi, .complaint, complaint.id, limit, deadline, actual, late)
+                miss.escalatedAt = complaint.escalatedAt
+                return miss
             }
-            let feedbackHours: Int64 = vip ? 1 : 2
+            let feedbackHours = ServiceLimits.complaintFeedbackHours(vip: vip)
             let feedbackDeadline = complaint.receivedAt.adding(seconds: feedbackHours * 3_600)
-            emit(customer, .complaintFirstFeedback, complaint.receivedAt.localDay,
+            emit(subject, .complaintFirstFeedback, complaint.receivedAt.localDay,
                  judge(feedbackDeadline, complaint.firstFeedbackAt, asOf) { actual, late in
                      miss(.complaintFirstFeedback, "\(feedbackHours) h\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
-            let resolveDeadline = facts.calendar.deadline(workingDays: 3, after: complaint.receivedAt)
-            emit(customer, .complaintResolution, complaint.receivedAt.localDay,
+            let resolutionDays = ServiceLimits.complaintResolutionWorkingDays
+            let resolveDeadline = facts.calendar.deadline(workingDays: resolutionDays, after: complaint.receivedAt)
+            emit(subject, .complaintResolution, complaint.receivedAt.localDay,
                  judge(resolveDeadline, complaint.resolvedAt, asOf) { actual, late in
-                     miss(.complaintResolution, "3 working days", resolveDeadline, actual, late)
+                     miss(.complaintResolution, "\(resolutionDays) working days", resolveDeadline, actual, late)
                  })
             // The follow-up visit is due within 2 working days of the resolution (办结, guide
             // §2.4.2(6)); the handling report is handed over at it, and closing comes after.
             if let resolved = complaint.resolvedAt {
-                let visitDeadline = facts.calendar.deadline(workingDays: 2, after: resolved)
+                let visitDays = ServiceLimits.followUpVisitWorkingDays
+                let visitDeadline = facts.calendar.deadline(workingDays: visitDays, after: resolved)
                 // The visit linked to the complaint, or else any follow-up visit to the customer; before the resolution none counts.
                 let linked = (followUps[complaint.id] ?? followUpsByCustomer[complaint.customer, default: []]).filter { $0 >= resolved }
                 let first = linked.min { $0.epochSeconds < $1.epochSeconds }
-                emit(customer, .complaintFollowUpVisit, resolved.localDay,
+                emit(subject, .complaintFollowUpVisit, resolved.localDay,
                      judge(visitDeadline, first, asOf) { actual, late in
-                         miss(.complaintFollowUpVisit, "2 working days after resolution", visitDeadline, actual, late)
+                         miss(.complaintFollowUpVisit, "\(visitDays) working days after resolution", visitDeadline, actual, late)
                      })
             }
         }
     }
 
-    /// One outcome per (customer, ISO week starting in the period): met with a
-    /// routine visit that week, missed once the week is over without one.
-    static func evaluateCoverage(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp,
-                                 _ emit: (KPIFacts.Customer, Outcome) -> Void) {
+    /// Judges each agreement with an end date (guide §2.3.3): the expiry notice
+    /// 3 months before the end, and the re-signing or the customer's termination
+    /// notice 1 month before. A limit is placed in the period of its due day. `endedToo: false` leaves out
+    /// agreements that have ended at `asOf` (nothing is left to do for them).
+    static func evaluateAgreements(_ facts: KPIFacts, asOf: Timestamp, endedToo: Bool = true,
+                                   _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
+        for agreement in facts.agreements {
+            guard let ends = agreement.ends, let customer = facts.customers[agreement.customer], !customer.archived else { continue }
+            if !endedToo, asOf.localDay > ends { continue }
+            let subject = Subject(customer: customer, responsible: customer.manager)
+            guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
+            let offset = asOf.offsetMinutes
+            func check(_ kpi: KPI, months: Int, done: LocalDate?, what: String) {
+                let due = ends.adding(months: -months)
+                let deadline = (due + 1).start(offsetMinutes: offset).adding(seconds: -1)
+                // A date counts as the end of its day: a notice on the due day is on time, one a day later is a day late.
+                let doneAt = done.map { ($0 + 1).start(offsetMinutes: offset).adding(seconds: -1) }
+                emit(subject, kpi, due, judge(deadline, doneAt, asOf) { actual, late in
+                    subject.miss(kpi, .agreement, agreement.id, "\(what) by \(due) (agreement \(agreement.number) ends \(ends))", deadline, actual, late)
+                })
+            }
+            check(.agreementRenewalNotice, months: ServiceLimits.renewalNoticeMonths, done: agreement.renewalNoticeAt, what: "expiry notice")
+            let settled = [agreement.renewedAt, agreement.terminationNoticeAt].compactMap { $0 }.min()
+            check(.agreementRenewal, months: ServiceLimits.renewalMonths, done: settled, what: "re-signed or termination notice")
+        }
+    }
+
+    /// One outcome per (customer, ISO week starting in the period that has a
+    /// working day): met with a routine visit that week, missed once the week
+    /// is over without one. A week with no working day (Spring Festival,
+    /// National Day) asks for no visit; weeks before the customer was taken on do not count.
+    static func evaluateCoverage(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp, _ emit: (Subject, Outcome) -> Void) {
         var firstMonday = period.start + Int64((8 - period.start.weekday) % 7)
         if period.start.weekday == 1 { firstMonday = period.start }
-        let mondays = Array(stride(from: firstMonday, through: period.end, by: 7))
+        let mondays = stride(from: firstMonday, through: period.end, by: 7).filter { monday in
+            (0..<7).contains { facts.calendar.isWorkingDay(monday + Int64($0)) }
+        }
         guard !mondays.isEmpty else { return }
-        var visited: [String: Set<Int64>] = [:]
+        // The manager of the week's first routine visit, by customer and Monday.
+        var visited: [String: [Int64: (Timestamp, String?)]] = [:]
         for visit in facts.visits where visit.kind == "routine" {
             let day = visit.at.localDay
-            visited[visit.customer, default: []].insert((day + Int64(1 - day.weekday)).dayNumber)
+            let monday = (day + Int64(1 - day.weekday)).dayNumber
+            if let earlier = visited[visit.customer]?[monday], earlier.0 <= visit.at { continue }
+            visited[visit.customer, default: [:]][monday] = (visit.at, visit.manager)
         }
         for customer in facts.customers.values.sorted(by: { $0.id < $1.id }) where !customer.archived {
             for monday in mondays {
                 // A visit shows the customer was served that week, even if its file was entered later.
-                if visited[customer.id]?.contains(monday.dayNumber) == true {
-                    emit(customer, .met)
+                if let visit = visited[customer.id]?[monday.dayNumber] {
+                    let subject = Subject(customer: customer, responsible: visit.1 ?? customer.manager)
+                    if facts.responsible == nil || subject.responsible == facts.responsible { emit(subject, .met) }
                     continue
                 }
-                if let since = customer.since, since.localDay > monday + 6 { continue }
+                if let since = customer.since, since > monday + 6 { continue }
+                let subject = Subject(customer: customer, responsible: customer.manager)
+                guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
                 let deadline = (monday + 7).start(offsetMinutes: asOf.offsetMinutes)
                 if asOf.epochSeconds < deadline.epochSeconds {
-                    emit(customer, .pending)
+                    emit(subject, .pending)
                 } else {
                     let (year, week) = monday.isoWeek
-                    emit(customer, .missed(KPIMiss(
-                        kpi: .visitCoverage, table: .customer, record: customer.id, customer: customer.id, customerName: customer.name,
-                        manager: customer.manager, branch: customer.branch, limit: "week \(year)-W\(week < 10 ? "0" : "")\(week)",
-                        deadline: deadline, actual: nil, lateBySeconds: asOf.epochSeconds - deadline.epochSeconds)))
+                    emit(subject, .missed(subject.miss(.visitCoverage, .customer, customer.id, "week \(year)-W\(week < 10 ? "0" : "")\(week)",
+                                                       deadline, nil, asOf.epochSeconds - deadline.epochSeconds)))
                 }
             }
         }

@@ -13,12 +13,12 @@ public struct KPIFacts: Sendable {
         public var team: [String]
         public var level: String
         public var archived: Bool
-        /// When the customer was first recorded (its earliest field stamp):
-        /// weeks before it do not count for visit coverage.
-        public var since: Timestamp?
+        /// The day the customer was taken on (its `since` field, else the day
+        /// it was first recorded): weeks before it do not count for visit coverage.
+        public var since: LocalDate?
 
         public init(id: String, name: String, branch: String?, manager: String?, team: [String] = [], level: String,
-                    archived: Bool = false, since: Timestamp? = nil) {
+                    archived: Bool = false, since: LocalDate? = nil) {
             self.id = id
             self.name = name
             self.branch = branch
@@ -39,9 +39,12 @@ public struct KPIFacts: Sendable {
         public var restoredAt: Timestamp?
         /// The customer's level when reported; nil for faults recorded before the field existed.
         public var level: String?
+        /// Who took it (首问负责人): the fault's KPIs are theirs.
+        public var owner: String?
 
         public init(id: String, customer: String, reportedAt: Timestamp, firstFeedbackAt: Timestamp? = nil,
-                    restoreBy: Timestamp? = nil, restoredAt: Timestamp? = nil, level: String? = nil) {
+                    restoreBy: Timestamp? = nil, restoredAt: Timestamp? = nil, level: String? = nil, owner: String? = nil) {
+            self.owner = owner
             self.id = id
             self.customer = customer
             self.reportedAt = reportedAt
@@ -61,9 +64,12 @@ public struct KPIFacts: Sendable {
         public var escalatedAt: Timestamp?
         public var closedAt: Timestamp?
         public var level: String?
+        /// Who took it (首问负责人): the complaint's KPIs are theirs.
+        public var owner: String?
 
         public init(id: String, customer: String, receivedAt: Timestamp, firstFeedbackAt: Timestamp? = nil, resolvedAt: Timestamp? = nil,
-                    escalatedAt: Timestamp? = nil, closedAt: Timestamp? = nil, level: String? = nil) {
+                    escalatedAt: Timestamp? = nil, closedAt: Timestamp? = nil, level: String? = nil, owner: String? = nil) {
+            self.owner = owner
             self.id = id
             self.customer = customer
             self.receivedAt = receivedAt
@@ -82,13 +88,48 @@ public struct KPIFacts: Sendable {
         public var kind: String
         /// The complaint a follow-up visit follows up.
         public var complaint: String?
+        /// Who visited: a routine visit counts for them.
+        public var manager: String?
 
-        public init(id: String, customer: String, at: Timestamp, kind: String, complaint: String? = nil) {
+        public init(id: String, customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil) {
             self.id = id
             self.customer = customer
             self.at = at
             self.kind = kind
             self.complaint = complaint
+            self.manager = manager
+        }
+    }
+
+    /// A service agreement (单项服务协议) not removed.
+    public struct Agreement: Sendable, Equatable {
+        public var id: String
+        public var customer: String
+        public var number: String
+        public var starts: LocalDate?
+        public var ends: LocalDate?
+        /// The fault restoration limit agreed in it, in hours from the report.
+        public var restoreHours: Int64?
+        public var renewalNoticeAt: LocalDate?
+        public var renewedAt: LocalDate?
+        public var terminationNoticeAt: LocalDate?
+
+        public init(id: String, customer: String, number: String, starts: LocalDate? = nil, ends: LocalDate? = nil, restoreHours: Int64? = nil,
+                    renewalNoticeAt: LocalDate? = nil, renewedAt: LocalDate? = nil, terminationNoticeAt: LocalDate? = nil) {
+            self.id = id
+            self.customer = customer
+            self.number = number
+            self.starts = starts
+            self.ends = ends
+            self.restoreHours = restoreHours
+            self.renewalNoticeAt = renewalNoticeAt
+            self.renewedAt = renewedAt
+            self.terminationNoticeAt = terminationNoticeAt
+        }
+
+        /// In force on `day`: an open start or end bounds nothing.
+        public func covers(_ day: LocalDate) -> Bool {
+            (starts.map { $0 <= day } ?? true) && (ends.map { day <= $0 } ?? true)
         }
     }
 
@@ -96,43 +137,53 @@ public struct KPIFacts: Sendable {
     public var faults: [Fault] = []
     public var complaints: [Complaint] = []
     public var visits: [Visit] = []
+    public var agreements: [Agreement] = []
     public var calendar = WorkCalendar()
+    /// Set by `restricted(toResponsible:)`: only what this person answers for counts.
+    public var responsible: String?
 
     public init() {}
 
     /// Takes in one stored record (values by field name); records the KPIs do
-    /// not use, and removed visits, are ignored. `since` is the record's
-    /// earliest stamp, for customers.
-    public mutating func add(_ kind: RecordKind, _ id: String, _ fields: [String: FieldValue], since: Timestamp? = nil) {
-        add(kind, id, since: since) { fields[$0] ?? .null }
+    /// not use, and removed visits and agreements, are ignored. `firstRecorded`
+    /// is the record's earliest stamp, for customers without a `since` day.
+    public mutating func add(_ kind: RecordKind, _ id: String, _ fields: [String: FieldValue], firstRecorded: Timestamp? = nil) {
+        add(kind, id, firstRecorded: firstRecorded) { fields[$0] ?? .null }
     }
 
     /// The same, reading fields through `field` (a stored record's values, without building a dictionary).
-    public mutating func add(_ kind: RecordKind, _ id: String, since: Timestamp? = nil, field: (String) -> FieldValue) {
+    public mutating func add(_ kind: RecordKind, _ id: String, firstRecorded: Timestamp? = nil, field: (String) -> FieldValue) {
         func time(_ name: String) -> Timestamp? { field(name).text.flatMap { Timestamp(iso: $0) } }
+        func date(_ name: String) -> LocalDate? { field(name).text.flatMap { LocalDate(iso: $0) } }
         func text(_ name: String) -> String? { field(name).text }
         // Records share their customer's id string instead of each holding a copy.
         func customer() -> String? { text("customer").map { customers[$0]?.id ?? $0 } }
         switch kind {
         case .customer:
             customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"), team: Team.members(field("team")),
-                                     level: text("level") ?? "standard", archived: field("archived").bool, since: since)
+                                     level: text("level") ?? "standard", archived: field("archived").bool,
+                                     since: date("since") ?? firstRecorded?.localDay)
         case .fault:
             guard let customer = customer(), let reported = time("reported_at") else { return }
             faults.append(Fault(id: id, customer: customer, reportedAt: reported, firstFeedbackAt: time("first_feedback_at"),
-                                restoreBy: time("restore_by"), restoredAt: time("restored_at"), level: text("level")))
+                                restoreBy: time("restore_by"), restoredAt: time("restored_at"), level: text("level"), owner: text("owner")))
         case .complaint:
             guard let customer = customer(), let received = time("received_at") else { return }
             complaints.append(Complaint(id: id, customer: customer, receivedAt: received, firstFeedbackAt: time("first_feedback_at"),
                                         resolvedAt: time("resolved_at"), escalatedAt: time("escalated_at"), closedAt: time("closed_at"),
-                                        level: text("level")))
+                                        level: text("level"), owner: text("owner")))
         case .visit:
             guard !field("removed").bool, let customer = customer(), let at = time("at"), let visitKind = text("kind") else { return }
-            visits.append(Visit(id: id, customer: customer, at: at, kind: visitKind, complaint: text("complaint")))
+            visits.append(Visit(id: id, customer: customer, at: at, kind: visitKind, complaint: text("complaint"), manager: text("manager")))
+        case .agreement:
+            guard !field("removed").bool, let customer = customer() else { return }
+            agreements.append(Agreement(id: id, customer: customer, number: text("number") ?? "", starts: date("starts"), ends: date("ends"),
+                                        restoreHours: field("restore_hours").int, renewalNoticeAt: date("renewal_notice_at"),
+                                        renewedAt: date("renewed_at"), terminationNoticeAt: date("termination_notice_at")))
         case .calendarDay:
             guard !field("removed").bool, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
             if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }
-        case .contact, .agreement, .faultNote, .complaintNote, .conflict, .branch:
+        case .contact, .faultNote, .complaintNote, .conflict, .branch:
             return
         }
     }
@@ -151,10 +202,12 @@ public struct KPIFacts: Sendable {
         return copy
     }
 
-    /// Only one manager's customers.
-    public func restricted(toManager manager: String) -> KPIFacts {
+    /// Only what one person answers for: the faults and complaints they own
+    /// (首问负责人), the follow-up visits of those complaints, and the visit
+    /// coverage of the weeks they visited or, unvisited, of their customers.
+    public func restricted(toResponsible person: String) -> KPIFacts {
         var copy = self
-        copy.customers = customers.filter { $0.value.manager == manager }
+        copy.responsible = person
         return copy
     }
 }

@@ -21,7 +21,7 @@ extension KPIFigure: Encodable {
 extension KPIMiss: Encodable {
     enum CodingKeys: String, CodingKey {
         case kpi, table, record, customer, customerName = "customer_name", manager, branch, limit, deadline, actual, open
-        case lateBySeconds = "late_by_seconds"
+        case lateBySeconds = "late_by_seconds", escalatedAt = "escalated_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -38,6 +38,7 @@ extension KPIMiss: Encodable {
         try container.encode(actual?.description, forKey: .actual)
         try container.encode(isOpen, forKey: .open)
         try container.encode(lateBySeconds, forKey: .lateBySeconds)
+        try container.encode(escalatedAt?.description, forKey: .escalatedAt)
     }
 }
 

@@ -8,15 +8,21 @@ public enum KPI: String, CaseIterable, Sendable, Codable {
     case complaintResolution = "complaint_resolution"
     case complaintFollowUpVisit = "complaint_follow_up_visit"
     case visitCoverage = "visit_coverage"
+    case agreementRenewalNotice = "agreement_renewal_notice"
+    case agreementRenewal = "agreement_renewal"
 
     public var title: String {
         switch self {
-        case .faultFirstFeedback: "Fault first feedback on time (60 min, VIP 30 min)"
+        case .faultFirstFeedback:
+            "Fault first feedback on time (\(ServiceLimits.faultFeedbackMinutes(vip: false)) min, VIP \(ServiceLimits.faultFeedbackMinutes(vip: true)) min)"
         case .faultRestoration: "Fault restored by the agreed time"
-        case .complaintFirstFeedback: "Complaint first feedback on time (2 h, VIP 1 h)"
-        case .complaintResolution: "Complaint resolved within 3 working days"
-        case .complaintFollowUpVisit: "Follow-up visit within 2 working days of the resolution"
+        case .complaintFirstFeedback:
+            "Complaint first feedback on time (\(ServiceLimits.complaintFeedbackHours(vip: false)) h, VIP \(ServiceLimits.complaintFeedbackHours(vip: true)) h)"
+        case .complaintResolution: "Complaint resolved within \(ServiceLimits.complaintResolutionWorkingDays) working days"
+        case .complaintFollowUpVisit: "Follow-up visit within \(ServiceLimits.followUpVisitWorkingDays) working days of the resolution"
         case .visitCoverage: "Customer-weeks with a routine on-site visit"
+        case .agreementRenewalNotice: "Agreement expiry notice \(ServiceLimits.renewalNoticeMonths) months before the end"
+        case .agreementRenewal: "Agreement re-signed or terminated \(ServiceLimits.renewalMonths) month before the end"
         }
     }
 
@@ -29,12 +35,16 @@ public enum KPI: String, CaseIterable, Sendable, Codable {
         case .complaintResolution: "complaint resolved"
         case .complaintFollowUpVisit: "follow-up visit"
         case .visitCoverage: "visit coverage"
+        case .agreementRenewalNotice: "expiry notice"
+        case .agreementRenewal: "renewal"
         }
     }
 }
 
+/// How figures are grouped: by the manager responsible for each event, the
+/// customer's branch, the customer, or the whole province.
 public enum KPIGrouping: String, CaseIterable, Sendable, Codable {
-    case manager, branch, province
+    case manager, branch, customer, province
 }
 
 /// One record (or customer-week) that missed its limit.
@@ -45,6 +55,7 @@ public struct KPIMiss: Sendable, Equatable {
     public var record: String
     public var customer: String
     public var customerName: String
+    /// The manager responsible (the case's owner, the visiting manager, else the customer's manager).
     public var manager: String?
     public var branch: String?
     /// The limit as a person reads it: "30 min (VIP)", "3 working days", "agreed 2026-11-20T18:00:00+08:00", "week 2026-W47".
@@ -54,6 +65,8 @@ public struct KPIMiss: Sendable, Equatable {
     public var actual: Timestamp?
     /// How late: done minus deadline, or (still open) the report time minus deadline.
     public var lateBySeconds: Int64
+    /// For a complaint: when it was escalated (重点督办), if it was.
+    public var escalatedAt: Timestamp?
 
     public var isOpen: Bool { actual == nil }
 }

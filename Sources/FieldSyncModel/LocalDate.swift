@@ -63,6 +63,15 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func advanced(by days: Int64) -> LocalDate { LocalDate(dayNumber: dayNumber + days) }
 
     public static func + (date: LocalDate, days: Int64) -> LocalDate { date.advanced(by: days) }
+
+    /// The same day `months` months later (earlier when negative), or the
+    /// month's last day when it is shorter: 2027-05-31 less 3 months is 2027-02-28.
+    public func adding(months: Int) -> LocalDate {
+        let (year, month, day) = components
+        let first = LocalDate.first(ofMonth: month + months, year: year)
+        let (newYear, newMonth, _) = first.components
+        return first + Int64(min(day, daysIn(month: newMonth, year: newYear)) - 1)
+    }
 }
 
 extension Timestamp {

@@ -68,6 +68,8 @@ public enum FieldType: Sendable, Equatable {
     case text
     case bool
     case int
+    /// A whole number of hours, 1 to 8,760 (a year): an agreed time limit.
+    case hours
     /// ISO 8601 date-time with offset (see `Timestamp`).
     case time
     /// Calendar date `YYYY-MM-DD`.

@@ -45,6 +45,8 @@ public struct RecordSchema: Sendable {
                 FieldSpec("archived", .bool),
                 // Backup or joint managers, comma-separated (`Team`): they reach the file as its manager does.
                 FieldSpec("team", .text),
+                // The day the customer was taken on: weekly visit coverage counts from its week.
+                FieldSpec("since", .date),
             ]),
             RecordSchema(.contact, [
                 FieldSpec("customer", .reference(.customer), required: true),
@@ -61,6 +63,14 @@ public struct RecordSchema: Sendable {
                 FieldSpec("starts", .date),
                 FieldSpec("ends", .date),
                 FieldSpec("removed", .bool),
+                // The fault restoration limit agreed in it (故障处理时限), hours from the report.
+                FieldSpec("restore_hours", .hours),
+                // The expiry notice handed over (服务到期通知, due 3 months before the end, §2.3.3).
+                FieldSpec("renewal_notice_at", .date),
+                // The agreement was signed again for a new term (due 1 month before the end).
+                FieldSpec("renewed_at", .date),
+                // The customer's termination notice (终止使用通知单, due 1 month before the end).
+                FieldSpec("termination_notice_at", .date),
             ], timeOrder: [("starts", "ends")]),
             RecordSchema(.visit, [
                 FieldSpec("customer", .reference(.customer), required: true),
@@ -90,6 +100,12 @@ public struct RecordSchema: Sendable {
                 // The customer's service level when the fault was reported: the
                 // time limits in force for it, whatever the customer's level later.
                 FieldSpec("level", .choice(serviceLevels)),
+                // The hotline or CRM ticket number (响应中心派单号).
+                FieldSpec("ticket", .text),
+                // The maintenance person dispatched (派单 to 维护人员).
+                FieldSpec("dispatched_to", .text),
+                // The site affected (站址).
+                FieldSpec("site", .text),
             ], timeOrder: [
                 ("occurred_at", "reported_at"), ("occurred_at", "restored_at"),
                 ("reported_at", "first_feedback_at"), ("occurred_at", "report_delivered_at"), ("restored_at", "report_delivered_at"),

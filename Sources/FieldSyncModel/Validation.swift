@@ -43,6 +43,10 @@ extension RecordSchema {
             }
         case .int:
             guard value.int != nil else { throw RecordValidationError(field: name, "\(name) must be a whole number") }
+        case .hours:
+            guard let hours = value.int, (1...8_760).contains(hours) else {
+                throw RecordValidationError(field: name, "\(name): '\(value)' is not a number of hours from 1 to 8760")
+            }
         case .bool:
             guard let flag = value.int, flag == 0 || flag == 1 else {
                 throw RecordValidationError(field: name, "\(name) must be 0 or 1")

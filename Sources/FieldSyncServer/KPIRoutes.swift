@@ -95,7 +95,7 @@ public struct KPIQuery: Sendable {
     public func select(_ facts: KPIFacts) -> KPIFacts {
         var selected = facts
         if let branch { selected = selected.restricted(toBranch: branch) }
-        if let manager { selected = selected.restricted(toManager: manager) }
+        if let manager { selected = selected.restricted(toResponsible: manager) }
         return selected
     }
 }

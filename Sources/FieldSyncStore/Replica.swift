@@ -110,6 +110,20 @@ public struct Replica: Sendable {
             // Customers whose files left this replica's scope, dropped once nothing unsent touches them.
             try db.execute(sql: "CREATE TABLE handed_over (customer TEXT PRIMARY KEY NOT NULL)")
         }
+        migrator.registerMigration("v7-handbook") { db in
+            // Fields the handbook asks for (issue 11); older stamps read as never written.
+            let added: [(RecordKind, [String])] = [
+                (.customer, ["since"]),
+                (.agreement, ["restore_hours", "renewal_notice_at", "renewed_at", "termination_notice_at"]),
+                (.fault, ["ticket", "dispatched_to", "site"]),
+            ]
+            for (kind, fields) in added {
+                let existing = Set(try db.columns(in: kind.rawValue).map(\.name))
+                for field in fields where !existing.contains(field) {
+                    try db.execute(sql: "ALTER TABLE \(kind.rawValue) ADD COLUMN \"\(field)\"")
+                }
+            }
+        }
         return migrator
     }
 }

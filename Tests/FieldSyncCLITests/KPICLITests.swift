@@ -50,8 +50,11 @@ import Testing
 
         let bad = try cli.run(["kpi", "--period", "2026-W60"])
         #expect(bad.status == 64 && bad.stderr.contains("--period: '2026-W60': 2026 has no ISO week 60"))
+        // Nobody typed a restoration time and no agreement states one: the VIP default applies, not nothing.
         let todo = try ok(cli, "kpi", "todo")
-        #expect(todo.contains("Nothing is open past its limit."))
+        #expect(todo.contains("fault restored") && todo.contains("4 h (VIP) default") && todo.contains("2026-11-17T13:00:00+08:00"))
+        try ok(cli, "fault", "restore", fault, "--at", "2026-11-17T12:00+08:00")
+        #expect(try ok(cli, "kpi", "todo").contains("Nothing is open past its limit."))
     }
 
     @Test func serverCalendarAndKPI() throws {
@@ -69,6 +72,6 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("'2026-02-30' is not a day"))
         #expect(try ok(server, "kpi", "--period", "2026-10").contains("No customers in scope."))
         let badBy = try server.run(["kpi", "--by", "team"])
-        #expect(badBy.status != 0 && badBy.stderr.contains("by: 'team' is not one of manager, branch, province"))
+        #expect(badBy.status != 0 && badBy.stderr.contains("by: 'team' is not one of manager, branch, customer, province"))
     }
 }

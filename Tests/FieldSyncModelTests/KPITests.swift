@@ -197,7 +197,7 @@ import Testing
         var archived = Self.standard
         archived.id = "c-old"; archived.archived = true
         var newcomer = Self.standard
-        newcomer.id = "c-new"; newcomer.since = Self.t("2026-11-25T10:00:00+08:00")
+        newcomer.id = "c-new"; newcomer.since = LocalDate(iso: "2026-11-25")
         var facts = Self.facts([Self.vip, Self.standard, archived, newcomer])
         facts.visits = [
             KPIFacts.Visit(id: "v1", customer: "c-vip", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "routine"),
