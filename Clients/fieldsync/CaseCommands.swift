@@ -3,79 +3,81 @@ import FieldSyncModel
 import FieldSyncStore
 import Foundation
 
-/// What faults and complaints share: notes, workflow actions, list and show.
+/// What faults and complaints share: notes, workflow actions, edits, list and
+/// show; what differs between them is read from their `CaseType`.
 enum Cases {
-    static func noteKind(_ kind: RecordKind) -> RecordKind { kind == .fault ? .faultNote : .complaintNote }
-    static func parentField(_ kind: RecordKind) -> String { kind == .fault ? "fault" : "complaint" }
-
     /// Applies a workflow action to the record named by `prefix`, with an optional progress note.
-    static func perform(_ action: (StoredRecord) throws -> CaseAction, on kind: RecordKind, _ prefix: String,
+    static func perform(_ action: CaseAction, on type: CaseType, _ prefix: String,
                         note: String?, at: String, options: CommonOptions) throws {
         let replica = try options.open()
-        let record = try replica.require(kind, prefix)
-        let chosen = try action(record)
+        let record = try replica.require(type.kind, prefix)
         let fields: [(String, FieldValue)]
         do {
-            fields = try CaseWorkflow.fields(for: chosen, on: kind, current: record.values)
+            fields = try CaseWorkflow.fields(for: action, on: type.kind, current: record.values)
         } catch {
             throw StoreError.invalid(error)
         }
-        var edits = [RecordEdit(kind, record.id, fields)]
+        var edits = [RecordEdit(type.kind, record.id, fields)]
         if let note {
             var generator = SystemRandomNumberGenerator()
-            edits.append(RecordEdit(noteKind(kind), RecordID.make(using: &generator), [
-                (parentField(kind), .text(record.id)), ("at", .text(at)),
+            edits.append(RecordEdit(type.noteKind, RecordID.make(using: &generator), [
+                (type.noteParent, .text(record.id)), ("at", .text(at)),
                 ("author", try replica.userName().fieldValue ?? .null), ("text", .text(note)),
             ]))
         }
         try replica.write(edits)
-        let updated = try replica.require(kind, record.id)
+        let updated = try replica.require(type.kind, record.id)
         if options.json { return updated.json.printed() }
-        print("\(kind.noun.capitalized) \(updated.shortID): \(updated.statusText)")
-        if case .feedback(let given) = chosen, let first = updated["first_feedback_at"].text, first != given {
+        print("\(type.kind.noun.capitalized) \(updated.shortID): \(updated.statusText)")
+        if case .feedback(let given) = action, let first = updated["first_feedback_at"].text, first != given {
             print("First feedback stays at \(first) (the earliest counts).")
         }
     }
 
-    static func addNote(to kind: RecordKind, _ prefix: String, text: String, at: String, options: CommonOptions) throws {
+    /// Writes the fields an `edit` gave; refuses an edit that gives none.
+    static func edit(_ type: CaseType, _ prefix: String, _ fields: [(String, FieldValue)], options: CommonOptions, offered: String) throws {
+        guard !fields.isEmpty else { throw InputError("nothing to change; give at least one of \(offered)") }
         let replica = try options.open()
-        let record = try replica.require(kind, prefix)
-        let id = try replica.create(noteKind(kind), [
-            (parentField(kind), .text(record.id)), ("at", .text(try TimeInput.parse(at, option: "--at"))),
+        let record = try replica.require(type.kind, prefix)
+        try replica.write([RecordEdit(type.kind, record.id, fields)])
+        try printUpdated(replica.require(type.kind, record.id), json: options.json)
+    }
+
+    static func addNote(to type: CaseType, _ prefix: String, text: String, at: String, options: CommonOptions) throws {
+        let replica = try options.open()
+        let record = try replica.require(type.kind, prefix)
+        let id = try replica.create(type.noteKind, [
+            (type.noteParent, .text(record.id)), ("at", .text(try TimeInput.parse(at, option: "--at"))),
             ("author", try replica.userName().fieldValue ?? .null), ("text", .text(text)),
         ])
-        try printCreated(replica.require(noteKind(kind), id), json: options.json)
+        try printCreated(replica.require(type.noteKind, id), json: options.json)
     }
 
-    static func list(_ kind: RecordKind, openOnly: Bool, customer: String?, options: CommonOptions) throws {
+    static func list(_ type: CaseType, openOnly: Bool, customer: String?, options: CommonOptions) throws {
         let replica = try options.open()
         let owner = try customer.map { try replica.require(.customer, $0) }
-        let timeField = kind == .fault ? "reported_at" : "received_at"
-        let records = try (owner.map { try replica.records(kind, where: "customer", equals: .text($0.id)) } ?? replica.records(kind))
-            .filter { !openOnly || (WorkflowStatus($0["status"].description, kind: kind)?.isOpen ?? true) }
-            .sorted { sortKey($0[timeField]) > sortKey($1[timeField]) }
+        let records = try (owner.map { try replica.records(type.kind, where: "customer", equals: .text($0.id)) } ?? replica.records(type.kind))
+            .filter { !openOnly || (WorkflowStatus($0["status"].description, kind: type.kind)?.isOpen ?? true) }
+            .sorted { sortKey($0[type.openedField]) > sortKey($1[type.openedField]) }
         if options.json { return JSONValue.array(records.map(\.json)).printed() }
         let names = try customerNames(replica)
-        var table = kind == .fault
-            ? TextTable("id", "reported", "customer", "status", "first feedback", "restored", "symptom")
-            : TextTable("id", "received", "customer", "status", "first feedback", "resolved", "content")
+        var table = TextTable("id", type.states[0], "customer", "status", "first feedback", type.doneState, type.subjectField)
         for record in records {
-            let escalated = kind == .complaint && record["escalated_at"] != .null ? " ⚑" : ""
-            table.add(record.shortID, shortTime(record[timeField]), names[record["customer"].description] ?? "?",
+            let escalated = type.escalates && record["escalated_at"] != .null ? " ⚑" : ""
+            table.add(record.shortID, shortTime(record[type.openedField]), names[record["customer"].description] ?? "?",
                       record.statusText + escalated, shortTime(record["first_feedback_at"]),
-                      shortTime(record[kind == .fault ? "restored_at" : "resolved_at"]),
-                      record[kind == .fault ? "symptom" : "content"].description)
+                      shortTime(record[type.doneField]), record[type.subjectField].description)
         }
-        table.printed(empty: "No \(openOnly ? "open " : "")\(kind.noun)s.")
+        table.printed(empty: "No \(openOnly ? "open " : "")\(type.kind.noun)s.")
     }
 
-    static func show(_ kind: RecordKind, _ prefix: String, options: CommonOptions) throws {
+    static func show(_ type: CaseType, _ prefix: String, options: CommonOptions) throws {
         let replica = try options.open()
-        let record = try replica.require(kind, prefix)
-        let notes = try replica.records(noteKind(kind), where: parentField(kind), equals: .text(record.id))
+        let record = try replica.require(type.kind, prefix)
+        let notes = try replica.records(type.noteKind, where: type.noteParent, equals: .text(record.id))
             .sorted { sortKey($0["at"]) < sortKey($1["at"]) }
         if options.json { return record.json.merging(["notes": .array(notes.map(\.json))]).printed() }
-        printDetails(record, title: kind.noun.capitalized)
+        printDetails(record, title: type.kind.noun.capitalized)
         if let customer = try replica.record(.customer, record["customer"].description) {
             print("  customer name: \(customer["name"]) (\(customer["level"]))")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -112,9 +113,37 @@ func unmarkBilling(_ customer: String, in replica: Replica) throws -> [RecordEdi
 struct AgreementCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agreement",
-        abstract: "Service agreements (单项服务协议): add, list, remove. Renewal notice is due 3 months before the end.",
-        subcommands: [Add.self, List.self, Remove.self]
+        abstract: "Service agreements (单项服务协议): add, edit, list, remove.",
+        discussion: """
+            Guide §2.3.3: the expiry notice (服务到期通知) is due \(ServiceLimits.renewalNoticeMonths) months before the end; \
+            the agreement is signed again, or the customer's termination notice (终止使用通知单) received, \
+            \(ServiceLimits.renewalMonths) month before. Record each with 'agreement edit'; the ones overdue appear in \
+            'fieldsync kpi todo' and on the dashboard. --restore-hours is the fault restoration limit agreed in it.
+            """,
+        subcommands: [Add.self, Edit.self, List.self, Remove.self]
     )
+
+    /// The dates and limit an agreement carries besides its number.
+    struct Terms: ParsableArguments {
+        @Option(help: ArgumentHelp("Start date, YYYY-MM-DD.", valueName: "date")) var start: String?
+        @Option(help: ArgumentHelp("End date, YYYY-MM-DD.", valueName: "date")) var end: String?
+        @Option(help: ArgumentHelp("Fault restoration limit agreed in it (故障处理时限), in hours from the report, 1 to 8760.", valueName: "hours"))
+        var restoreHours: Int64?
+
+        func validate() throws {
+            if let restoreHours, !(1...8_760).contains(restoreHours) {
+                throw ValidationError("--restore-hours: \(restoreHours) is not a number of hours from 1 to 8760")
+            }
+        }
+
+        func fields() throws -> [(String, FieldValue)] {
+            var fields: [(String, FieldValue)] = []
+            if let start { fields.append(("starts", .text(try TimeInput.parseDate(start, option: "--start")))) }
+            if let end { fields.append(("ends", .text(try TimeInput.parseDate(end, option: "--end")))) }
+            if let restoreHours { fields.append(("restore_hours", .int(restoreHours))) }
+            return fields
+        }
+    }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record a service agreement of a customer.")
@@ -122,23 +151,55 @@ struct AgreementCommand: ParsableCommand {
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
         @Option(help: "Agreement number.") var number: String
-        @Option(help: "Start date, YYYY-MM-DD.") var start: String?
-        @Option(help: "End date, YYYY-MM-DD.") var end: String?
+        @OptionGroup var terms: Terms
 
         func run() throws {
             let replica = try options.open()
             let owner = try replica.require(.customer, customer)
-            let id = try replica.create(.agreement, [
-                ("customer", .text(owner.id)), ("number", .text(number)),
-                ("starts", try start.map { FieldValue.text(try TimeInput.parseDate($0, option: "--start")) } ?? .null),
-                ("ends", try end.map { FieldValue.text(try TimeInput.parseDate($0, option: "--end")) } ?? .null),
-            ])
+            let id = try replica.create(.agreement, [("customer", .text(owner.id)), ("number", .text(number))] + terms.fields())
             try printCreated(replica.require(.agreement, id), json: options.json)
         }
     }
 
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an agreement or record its notices; only the options given change.",
+            discussion: "A date option takes YYYY-MM-DD, 'today', or 'none' to clear it.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Agreement id or a unique prefix of it.") var agreement: String
+        @Option(help: "Agreement number.") var number: String?
+        @OptionGroup var terms: Terms
+        @Option(help: ArgumentHelp("The expiry notice (服务到期通知) was handed over on this day.", valueName: "date")) var renewalNotice: String?
+        @Option(help: ArgumentHelp("The agreement was signed again on this day.", valueName: "date")) var renewed: String?
+        @Option(help: ArgumentHelp("The customer's termination notice (终止使用通知单) came on this day.", valueName: "date")) var terminationNotice: String?
+
+        func run() throws {
+            func day(_ text: String, _ option: String) throws -> FieldValue {
+                switch text.lowercased() {
+                case "none": .null
+                case "today": .text(TimeInput.now().localDate)
+                default: .text(try TimeInput.parseDate(text, option: option))
+                }
+            }
+            var fields = try terms.fields()
+            if let number { fields.append(("number", .text(number))) }
+            if let renewalNotice { fields.append(("renewal_notice_at", try day(renewalNotice, "--renewal-notice"))) }
+            if let renewed { fields.append(("renewed_at", try day(renewed, "--renewed"))) }
+            if let terminationNotice { fields.append(("termination_notice_at", try day(terminationNotice, "--termination-notice"))) }
+            guard !fields.isEmpty else {
+                throw InputError("nothing to change; give at least one of --number, --start, --end, --restore-hours, --renewal-notice, --renewed, --termination-notice")
+            }
+            let replica = try options.open()
+            let record = try replica.require(.agreement, agreement)
+            guard !record["removed"].bool else { throw InputError("service agreement \(record.shortID) was removed") }
+            try replica.write([RecordEdit(.agreement, record.id, fields)])
+            try printUpdated(replica.require(.agreement, record.id), json: options.json)
+        }
+    }
+
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List service agreements, soonest end first, with the renewal notice date.")
+        static let configuration = CommandConfiguration(abstract: "List service agreements, soonest end first, with when each notice is due and when it was given.")
 
         @OptionGroup var options: CommonOptions
         @Argument(help: "Only this customer's agreements.") var customer: String?
@@ -149,24 +210,27 @@ struct AgreementCommand: ParsableCommand {
             let agreements = try (owner.map { try replica.records(.agreement, where: "customer", equals: .text($0.id)) } ?? replica.records(.agreement))
                 .filter { !$0["removed"].bool }
                 .sorted { $0["ends"].description < $1["ends"].description }
-            if options.json {
-                return JSONValue.array(agreements.map { $0.json.merging(["renewal_notice_due": renewalDue($0).map(JSONValue.string) ?? .null]) }).printed()
+            func due(_ agreement: StoredRecord, months: Int) -> String? {
+                agreement["ends"].text.flatMap(LocalDate.init(iso:)).map { $0.adding(months: -months).description }
             }
-            var table = TextTable("id", "customer", "number", "starts", "ends", "renewal notice")
+            if options.json {
+                return JSONValue.array(agreements.map {
+                    $0.json.merging([
+                        "renewal_notice_due": due($0, months: ServiceLimits.renewalNoticeMonths).map(JSONValue.string) ?? .null,
+                        "renewal_due": due($0, months: ServiceLimits.renewalMonths).map(JSONValue.string) ?? .null,
+                    ])
+                }).printed()
+            }
+            var table = TextTable("id", "customer", "number", "starts", "ends", "restore", "notice due", "notice given", "renewal due", "renewed / terminated")
             for agreement in agreements {
                 let name = try replica.record(.customer, agreement["customer"].description)?["name"].description ?? "?"
+                let settled = agreement["renewed_at"].text.map { "renewed \($0)" } ?? agreement["termination_notice_at"].text.map { "terminated \($0)" } ?? ""
                 table.add(agreement.shortID, name, agreement["number"].description, agreement["starts"].description,
-                          agreement["ends"].description, renewalDue(agreement) ?? "")
+                          agreement["ends"].description, agreement["restore_hours"].int.map { "\($0) h" } ?? "",
+                          due(agreement, months: ServiceLimits.renewalNoticeMonths) ?? "", agreement["renewal_notice_at"].description,
+                          due(agreement, months: ServiceLimits.renewalMonths) ?? "", settled)
             }
             table.printed(empty: "No service agreements.")
-        }
-
-        /// Three months before the end date.
-        func renewalDue(_ agreement: StoredRecord) -> String? {
-            guard let end = agreement["ends"].text, let year = Int(end.prefix(4)), let month = Int(end.dropFirst(5).prefix(2)) else { return nil }
-            let total = year * 12 + (month - 1) - 3
-            let day = min(Int(end.suffix(2)) ?? 1, 28)
-            return String(format: "%04d-%02d-%02d", total / 12, total % 12 + 1, day)
         }
     }
 

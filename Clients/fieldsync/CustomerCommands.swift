@@ -17,25 +17,29 @@ struct CustomerCommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @Option(help: "Customer name.") var name: String
-        @Option(help: "Service level: vip or standard (VIP halves the feedback time limits).") var level = "standard"
+        @Option(help: "Service level (VIP halves the feedback time limits).") var level: ServiceLevel = .standard
         @Option(help: "City branch (default: this device's branch).") var branch: String?
         @Option(help: "Assigned account manager (default: you).") var manager: String?
         @Option(help: ArgumentHelp("Backup or joint managers who share the file, comma-separated.", valueName: "names")) var team: String?
         @Option(help: "Services in operation (已起租产品), free text.") var services: String?
         @Option(help: "Notes.") var note: String?
+        @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD (default: today); weekly visit coverage counts from its week.", valueName: "date"))
+        var since: String?
 
         func run() throws {
             let replica = try options.open()
             let identity = try replica.identity()
+            let taken = try since.map { try TimeInput.parseDate($0, option: "--since") } ?? TimeInput.now().localDate
             try checkRegistered(branch ?? identity?.branch, in: replica)
             let id = try replica.create(.customer, [
                 ("name", .text(name)),
-                ("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels))),
+                ("level", .text(level.rawValue)),
                 ("branch", (branch ?? identity?.branch).fieldValue ?? .null),
                 ("manager", (manager ?? identity?.user).fieldValue ?? .null),
                 ("team", Team.value(team.map { $0.split(separator: ",").map(String.init) } ?? [])),
                 ("services", services.fieldValue ?? .null),
                 ("notes", note.fieldValue ?? .null),
+                ("since", .text(taken)),
             ])
             try printCreated(replica.require(.customer, id), json: options.json)
         }
@@ -110,19 +114,20 @@ struct CustomerCommand: ParsableCommand {
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
         @Option(help: "Customer name.") var name: String?
-        @Option(help: "Service level: vip or standard.") var level: String?
+        @Option(help: "Service level.") var level: ServiceLevel?
         @Option(help: "City branch.") var branch: String?
         @Option(help: "Assigned account manager.") var manager: String?
         @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team; \"\" clears it).", valueName: "names")) var team: String?
         @Option(help: "Services in operation.") var services: String?
         @Option(help: "Notes (replaces the notes).") var note: String?
+        @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD.", valueName: "date")) var since: String?
 
         func run() throws {
             let replica = try options.open()
             let record = try replica.require(.customer, customer)
             var fields: [(String, FieldValue)] = []
             if let name { fields.append(("name", .text(name))) }
-            if let level { fields.append(("level", .text(try choice(level, option: "--level", allowed: RecordSchema.serviceLevels)))) }
+            if let level { fields.append(("level", .text(level.rawValue))) }
             if let branch {
                 try checkRegistered(branch, in: replica)
                 fields.append(("branch", .text(branch)))
@@ -131,8 +136,9 @@ struct CustomerCommand: ParsableCommand {
             if let team { fields.append(("team", Team.value(team.split(separator: ",").map(String.init)))) }
             if let services { fields.append(("services", .text(services))) }
             if let note { fields.append(("notes", .text(note))) }
+            if let since { fields.append(("since", .text(try TimeInput.parseDate(since, option: "--since")))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note")
+                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note, --since")
             }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -6,10 +7,45 @@ import Foundation
 struct FaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
-        abstract: "Fault reports (故障申告): report, note, feedback, restore, close, reopen, list, show.",
-        discussion: "Time limit: first progress feedback within 60 minutes of the report (30 for VIP customers). Status moves reported → in-progress → restored → closed; a reopening starts a new round.",
-        subcommands: [Report.self, Note.self, Feedback.self, Restore.self, Close.self, Reopen.self, List.self, Show.self]
+        abstract: "Fault reports (故障申告): report, edit, note, feedback, restore, close, reopen, list, show.",
+        discussion: """
+            Time limits: first progress feedback within \(ServiceLimits.faultFeedbackMinutes(vip: false)) minutes of the report \
+            (\(ServiceLimits.faultFeedbackMinutes(vip: true)) for VIP customers); restoration by the time agreed with the customer: \
+            the fault's --restore-by, else the restoration hours of the customer's agreement in force on the report day, \
+            else \(ServiceLimits.faultRestorationHours(vip: false)) hours (\(ServiceLimits.faultRestorationHours(vip: true)) for VIP). \
+            Restoring tells the customer, so it is the first feedback when none was recorded. Status moves \
+            reported → in-progress → restored → closed (the fault report delivered); a reopening starts a new round.
+            """,
+        subcommands: [Report.self, Edit.self, Note.self, Feedback.self, Restore.self, Close.self, Reopen.self, List.self, Show.self]
     )
+
+    /// What is learnt about a fault, at the report or later (`edit`).
+    struct Details: ParsableArguments {
+        @Option(help: "Scope of impact (故障影响范围).") var scope: String?
+        @Option(help: "When the fault occurred (ISO 8601 or now).") var occurredAt: String?
+        @Option(help: ArgumentHelp("Restoration time agreed for this fault; overrides the agreement's limit ('none' removes it on edit).", valueName: "time"))
+        var restoreBy: String?
+        @Option(help: "Hotline or CRM ticket number (响应中心派单号).") var ticket: String?
+        @Option(help: ArgumentHelp("Maintenance person dispatched (派单).", valueName: "name")) var dispatchedTo: String?
+        @Option(help: "Dispatch state.") var dispatch: DispatchState?
+        @Option(help: "Site affected (站址).") var site: String?
+
+        /// The fields given; an empty text clears an optional one.
+        func fields() throws -> [(String, FieldValue)] {
+            var fields: [(String, FieldValue)] = []
+            func text(_ name: String, _ value: String?) { if let value { fields.append((name, value.isEmpty ? .null : .text(value))) } }
+            text("scope", scope)
+            if let occurredAt { fields.append(("occurred_at", .text(try TimeInput.parse(occurredAt, option: "--occurred-at")))) }
+            if let restoreBy {
+                fields.append(("restore_by", restoreBy.lowercased() == "none" ? .null : .text(try TimeInput.parse(restoreBy, option: "--restore-by"))))
+            }
+            text("ticket", ticket)
+            text("dispatched_to", dispatchedTo)
+            if let dispatch { fields.append(("dispatch", .text(dispatch.rawValue))) }
+            text("site", site)
+            return fields
+        }
+    }
 
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record a fault a customer reported.")
@@ -17,11 +53,9 @@ struct FaultCommand: ParsableCommand {
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
         @Option(help: "What is wrong, as the customer describes it.") var symptom: String
-        @Option(help: "Scope of impact (故障影响范围).") var scope: String?
-        @Option(help: "When the fault occurred (ISO 8601 or now).") var occurredAt: String?
         @Option(help: "When it was reported to you (default: now).") var reportedAt = "now"
-        @Option(help: "Restoration time agreed with the customer.") var restoreBy: String?
         @Option(help: "Who owns the follow-up (首问负责人; default: you).") var owner: String?
+        @OptionGroup var details: Details
 
         func run() throws {
             let replica = try options.open()
@@ -29,16 +63,35 @@ struct FaultCommand: ParsableCommand {
             let id = try replica.create(.fault, [
                 ("customer", .text(customerRecord.id)),
                 ("symptom", .text(symptom)),
-                ("scope", scope.fieldValue ?? .null),
-                ("occurred_at", try occurredAt.map { .text(try TimeInput.parse($0, option: "--occurred-at")) } ?? .null),
                 ("reported_at", .text(try TimeInput.parse(reportedAt, option: "--reported-at"))),
-                ("restore_by", try restoreBy.map { .text(try TimeInput.parse($0, option: "--restore-by")) } ?? .null),
                 ("owner", (owner ?? replica.userName()).fieldValue ?? .null),
                 ("status", .text(WorkflowStatus.opened.text(for: .fault))),
                 // The time limits that apply are those of the level in force now.
                 ("level", customerRecord["level"]),
-            ])
+            ] + details.fields().filter { $0.1 != .null })
             try printCreated(replica.require(.fault, id), json: options.json)
+        }
+    }
+
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record what was learnt after the report; only the options given change.",
+            discussion: "Times stay in order: occurred ≤ reported ≤ first feedback, occurred ≤ restored ≤ report delivered. The workflow times change through feedback, restore and close.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Option(help: "What is wrong.") var symptom: String?
+        @Option(help: "When it was reported to you.") var reportedAt: String?
+        @Option(help: "Who owns the follow-up (首问负责人).") var owner: String?
+        @OptionGroup var details: Details
+
+        func run() throws {
+            var fields: [(String, FieldValue)] = []
+            if let symptom { fields.append(("symptom", .text(symptom))) }
+            if let reportedAt { fields.append(("reported_at", .text(try TimeInput.parse(reportedAt, option: "--reported-at")))) }
+            if let owner { fields.append(("owner", owner.isEmpty ? .null : .text(owner))) }
+            try Cases.edit(.fault, fault, fields + details.fields(), options: options,
+                           offered: "--symptom, --reported-at, --owner, --scope, --occurred-at, --restore-by, --ticket, --dispatched-to, --dispatch, --site")
         }
     }
 
@@ -63,19 +116,21 @@ struct FaultCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .feedback(at: at) }, on: .fault, fault, note: options.note, at: at, options: options.common)
+            try Cases.perform(.feedback(at: at), on: .fault, fault, note: options.note, at: at, options: options.common)
         }
     }
 
     struct Restore: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record that service was restored.")
+        static let configuration = CommandConfiguration(
+            abstract: "Record that service was restored and the customer told.",
+            discussion: "Telling the customer is a feedback (guide §2.4.1(4)): it is the first feedback when none was recorded.")
 
         @OptionGroup var options: ActionOptions
         @Argument(help: "Fault id or a unique prefix of it.") var fault: String
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .resolve(at: at, result: nil) }, on: .fault, fault, note: options.note, at: at, options: options.common)
+            try Cases.perform(.resolve(at: at, result: nil), on: .fault, fault, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -87,7 +142,7 @@ struct FaultCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .close(at: at, report: nil) }, on: .fault, fault, note: options.note, at: at, options: options.common)
+            try Cases.perform(.close(at: at, report: nil), on: .fault, fault, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -99,7 +154,7 @@ struct FaultCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .reopen }, on: .fault, fault, note: options.note, at: at, options: options.common)
+            try Cases.perform(.reopen, on: .fault, fault, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -127,7 +182,13 @@ struct ComplaintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "complaint",
         abstract: "Complaints (投诉): open, note, feedback, resolve, escalate, close, reopen, list, show.",
-        discussion: "Time limits: first feedback within 2 hours (1 hour for VIP); resolved within 3 working days, else escalate to the branch supervisor; within 2 working days of the resolution, a follow-up visit where the handling report is handed over; closing comes after.",
+        discussion: """
+            Time limits: first feedback within \(ServiceLimits.complaintFeedbackHours(vip: false)) hours \
+            (\(ServiceLimits.complaintFeedbackHours(vip: true)) for VIP); resolved within \(ServiceLimits.complaintResolutionWorkingDays) \
+            working days, else escalate to the branch supervisor (重点督办); within \(ServiceLimits.followUpVisitWorkingDays) working days \
+            of the resolution, a follow-up visit where the handling report is handed over (log it with 'fieldsync visit log \
+            --kind complaint-follow-up --complaint ID'); closing comes after.
+            """,
         subcommands: [Open.self, Note.self, Feedback.self, Resolve.self, Escalate.self, Close.self, Reopen.self, List.self, Show.self]
     )
 
@@ -136,7 +197,7 @@ struct ComplaintCommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "phone, in-person, email or hotline.") var channel: String
+        @Option(help: "How it came in.") var channel: ComplaintChannel
         @Option(help: "What the customer complains about.") var content: String
         @Option(help: "When it was received (default: now).") var receivedAt = "now"
         @Option(help: "Who owns the follow-up (default: you).") var owner: String?
@@ -146,7 +207,7 @@ struct ComplaintCommand: ParsableCommand {
             let customerRecord = try replica.require(.customer, customer)
             let id = try replica.create(.complaint, [
                 ("customer", .text(customerRecord.id)),
-                ("channel", .text(try choice(channel, option: "--channel", allowed: RecordSchema.complaintChannels))),
+                ("channel", .text(channel.rawValue)),
                 ("content", .text(content)),
                 ("received_at", .text(try TimeInput.parse(receivedAt, option: "--received-at"))),
                 ("owner", (owner ?? replica.userName()).fieldValue ?? .null),
@@ -176,7 +237,7 @@ struct ComplaintCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .feedback(at: at) }, on: .complaint, complaint, note: options.note, at: at, options: options.common)
+            try Cases.perform(.feedback(at: at), on: .complaint, complaint, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -189,7 +250,7 @@ struct ComplaintCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .resolve(at: at, result: result) }, on: .complaint, complaint, note: options.note, at: at, options: options.common)
+            try Cases.perform(.resolve(at: at, result: result), on: .complaint, complaint, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -202,7 +263,7 @@ struct ComplaintCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .escalate(at: at, reason: reason) }, on: .complaint, complaint, note: options.note, at: at, options: options.common)
+            try Cases.perform(.escalate(at: at, reason: reason), on: .complaint, complaint, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -215,7 +276,7 @@ struct ComplaintCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .close(at: at, report: report) }, on: .complaint, complaint, note: options.note, at: at, options: options.common)
+            try Cases.perform(.close(at: at, report: report), on: .complaint, complaint, note: options.note, at: at, options: options.common)
         }
     }
 
@@ -227,7 +288,7 @@ struct ComplaintCommand: ParsableCommand {
 
         func run() throws {
             let at = try options.time()
-            try Cases.perform({ _ in .reopen }, on: .complaint, complaint, note: options.note, at: at, options: options.common)
+            try Cases.perform(.reopen, on: .complaint, complaint, note: options.note, at: at, options: options.common)
         }
     }
 

@@ -11,11 +11,11 @@ struct KPICommand: ParsableCommand {
         commandName: "kpi",
         abstract: "Service-level KPIs computed from this replica's records (works offline).",
         discussion: """
-            The figures of handbook chapter 4: fault first feedback (60 min, VIP 30), fault restored by the agreed time, \
-            complaint first feedback (2 h, VIP 1 h), complaint resolved within 3 working days, follow-up visit within 2 working \
-            days of the resolution, weekly routine-visit coverage, and open escalations. Working days follow the calendar the province \
-            sets ('fieldsync-server calendar'). A record belongs to the period of the day it happened; one still open counts as \
-            missed once its limit has passed. The server computes the same figures from the same records.
+            The figures of handbook chapter 4: \(ServiceLimits.summary); weekly routine-visit coverage (weeks without a working \
+            day ask for none); and open escalations. Working days follow the calendar the province sets ('fieldsync-server calendar'). \
+            A record belongs to the period of the day it happened; one still open counts as missed once its limit has passed. \
+            Figures are the manager's who was responsible then: the case's owner, the visiting manager. The server computes \
+            the same figures from the same records.
             """,
         subcommands: [Summary.self, Misses.self, Todo.self],
         defaultSubcommand: Summary.self
@@ -26,7 +26,7 @@ struct KPICommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
-        @Option(help: "Group by manager, branch or province.") var by: KPIGrouping = .manager
+        @Option(help: "Group by the manager responsible, the customer's branch, the customer, or the province.") var by: KPIGrouping = .manager
 
         func run() throws {
             let (report, _) = try selection.report(options, grouping: by)
@@ -52,15 +52,18 @@ struct KPICommand: ParsableCommand {
     }
 
     struct Todo: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Faults and complaints still open past a limit, most overdue first (the supervisor's to-do list).")
+        static let configuration = CommandConfiguration(
+            abstract: "What is open past a limit, most overdue first (the supervisor's to-do list).",
+            discussion: "In sections: complaints past 3 working days that nobody escalated (escalate them: 重点督办), escalated complaints not resolved, overdue agreement notices, and the other faults and complaints past a limit.")
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
 
         func run() throws {
             let (_, facts) = try selection.report(options, grouping: .province)
-            try printMisses(KPIEngine.openPastLimit(facts, asOf: try selection.asOfTime()), options: options, csv: selection.csv,
-                            empty: "Nothing is open past its limit.")
+            let misses = KPIEngine.openPastLimit(facts, asOf: try selection.asOfTime())
+            if options.json || selection.csv { return try printMisses(misses, options: options, csv: selection.csv, empty: "") }
+            print(KPIText.todo(misses), terminator: "")
         }
     }
 }
@@ -73,7 +76,7 @@ struct KPISelection: ParsableArguments {
     @Option(help: ArgumentHelp("A month (2026-11), ISO week (2026-W47), quarter (2026-Q4) or range (2026-11-01..2026-11-15); default: this month.", valueName: "period"))
     var period: String?
     @Option(help: "Only customers of this branch.") var branch: String?
-    @Option(help: "Only customers assigned to this manager.") var manager: String?
+    @Option(help: "Only what this manager answers for: the cases they own, the weeks they visited or, unvisited, their customers.") var manager: String?
     @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time"))
     var asOf: String?
     @Flag(help: "Print CSV instead of a table.") var csv = false

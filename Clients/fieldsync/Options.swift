@@ -66,6 +66,19 @@ enum TimeInput {
     }
 }
 
+/// The closed lists parse case-insensitively; `--help` and the error for a
+/// wrong value list what is allowed (swift-argument-parser's `CaseIterable` support).
+protocol ChoiceArgument: ExpressibleByArgument, CaseIterable, RawRepresentable where RawValue == String {}
+
+extension ChoiceArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension ServiceLevel: ChoiceArgument {}
+extension VisitKind: ChoiceArgument {}
+extension ComplaintChannel: ChoiceArgument {}
+extension DispatchState: ChoiceArgument {}
+
 /// Checks a value against a fixed list, naming the option and the allowed values.
 func choice(_ value: String, option: String, allowed: [String]) throws -> String {
     let normalized = value.lowercased()

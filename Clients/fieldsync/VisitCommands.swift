@@ -6,8 +6,8 @@ import Foundation
 struct VisitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "visit",
-        abstract: "Visit logs (拜访纪要): log, list, show.",
-        subcommands: [Log.self, List.self, Show.self]
+        abstract: "Visit logs (拜访纪要): log, edit, remove, list, show.",
+        subcommands: [Log.self, Edit.self, Remove.self, List.self, Show.self]
     )
 
     struct Log: ParsableCommand {
@@ -17,7 +17,7 @@ struct VisitCommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "routine, complaint-follow-up, joint-meeting or other.") var kind: String
+        @Option(help: "What kind of visit.") var kind: VisitKind
         @Option(help: "What was discussed.") var summary: String
         @Option(help: "When the visit took place (ISO 8601 or now).") var at = "now"
         @Option(help: "Who took part.") var participants: String?
@@ -33,7 +33,7 @@ struct VisitCommand: ParsableCommand {
                 ("customer", .text(owner.id)),
                 ("manager", try replica.userName().fieldValue ?? .null),
                 ("at", .text(try TimeInput.parse(at, option: "--at"))),
-                ("kind", .text(try choice(kind, option: "--kind", allowed: RecordSchema.visitKinds))),
+                ("kind", .text(kind.rawValue)),
                 ("summary", .text(summary)),
                 ("participants", participants.fieldValue ?? .null),
                 ("requests", requests.fieldValue ?? .null),
@@ -41,6 +41,59 @@ struct VisitCommand: ParsableCommand {
                 ("complaint", followed.fieldValue ?? .null),
             ])
             try printCreated(replica.require(.visit, id), json: options.json)
+        }
+    }
+
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct a visit log; only the options given change (an empty text clears an optional field).")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
+        @Option(help: "What kind of visit.") var kind: VisitKind?
+        @Option(help: "What was discussed.") var summary: String?
+        @Option(help: "When the visit took place (ISO 8601 or now).") var at: String?
+        @Option(help: "Who visited.") var manager: String?
+        @Option(help: "Who took part.") var participants: String?
+        @Option(help: "The customer's requests and opinions.") var requests: String?
+        @Option(help: "Follow-up actions agreed.") var actions: String?
+        @Option(help: ArgumentHelp("The complaint this visit follows up (id or prefix; 'none' unlinks it).", valueName: "complaint"))
+        var complaint: String?
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.visit, visit)
+            guard !record["removed"].bool else { throw InputError("visit \(record.shortID) was removed; log a new one instead") }
+            var fields: [(String, FieldValue)] = []
+            func text(_ name: String, _ value: String?) { if let value { fields.append((name, value.isEmpty ? .null : .text(value))) } }
+            if let kind { fields.append(("kind", .text(kind.rawValue))) }
+            if let summary { fields.append(("summary", .text(summary))) }
+            if let at { fields.append(("at", .text(try TimeInput.parse(at, option: "--at")))) }
+            text("manager", manager)
+            text("participants", participants)
+            text("requests", requests)
+            text("actions", actions)
+            if let complaint {
+                fields.append(("complaint", complaint.lowercased() == "none" ? .null : .text(try replica.require(.complaint, complaint).id)))
+            }
+            guard !fields.isEmpty else {
+                throw InputError("nothing to change; give at least one of --kind, --summary, --at, --manager, --participants, --requests, --actions, --complaint")
+            }
+            try replica.write([RecordEdit(.visit, record.id, fields)])
+            try printUpdated(replica.require(.visit, record.id), json: options.json)
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a visit logged by mistake (kept as a tombstone so the removal syncs; it no longer counts for any KPI).")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
+
+        func run() throws {
+            let replica = try options.open()
+            let record = try replica.require(.visit, visit)
+            try replica.write([RecordEdit(.visit, record.id, [("removed", .int(1))])])
+            if options.json { try replica.require(.visit, record.id).json.printed() } else { print("Removed visit \(record.shortID).") }
         }
     }
 

@@ -196,18 +196,18 @@ public enum KPIEngine {
             let subject = Subject(customer: customer, responsible: customer.manager)
             guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
             let offset = asOf.offsetMinutes
-            func check(_ kpi: KPI, months: Int, done: LocalDate?, what: String) {
+            func check(_ kpi: KPI, months: Int, done: LocalDate?) {
                 let due = ends.adding(months: -months)
                 let deadline = (due + 1).start(offsetMinutes: offset).adding(seconds: -1)
                 // A date counts as the end of its day: a notice on the due day is on time, one a day later is a day late.
                 let doneAt = done.map { ($0 + 1).start(offsetMinutes: offset).adding(seconds: -1) }
                 emit(subject, kpi, due, judge(deadline, doneAt, asOf) { actual, late in
-                    subject.miss(kpi, .agreement, agreement.id, "\(what) by \(due) (agreement \(agreement.number) ends \(ends))", deadline, actual, late)
+                    subject.miss(kpi, .agreement, agreement.id, "due \(due) (\(agreement.number) ends \(ends))", deadline, actual, late)
                 })
             }
-            check(.agreementRenewalNotice, months: ServiceLimits.renewalNoticeMonths, done: agreement.renewalNoticeAt, what: "expiry notice")
+            check(.agreementRenewalNotice, months: ServiceLimits.renewalNoticeMonths, done: agreement.renewalNoticeAt)
             let settled = [agreement.renewedAt, agreement.terminationNoticeAt].compactMap { $0 }.min()
-            check(.agreementRenewal, months: ServiceLimits.renewalMonths, done: settled, what: "re-signed or termination notice")
+            check(.agreementRenewal, months: ServiceLimits.renewalMonths, done: settled)
         }
     }
 

@@ -69,7 +69,43 @@ extension KPIReport: Encodable {
     }
 }
 
+/// The supervisor's to-do list in the handbook's order: complaints past
+/// their 3 working days that nobody escalated (escalate them now, 重点督办),
+/// escalated complaints still unresolved, agreement notices, then the rest.
+public struct KPITodo: Sendable {
+    public struct Section: Sendable {
+        /// A stable name for links and tests: `escalate`, `escalated`, `agreements`, `other`.
+        public var id: String
+        public var title: String
+        public var misses: [KPIMiss]
+    }
+
+    public var sections: [Section]
+
+    public init(_ misses: [KPIMiss]) {
+        let resolution = misses.filter { $0.kpi == .complaintResolution }
+        let escalated = Set(misses.filter { $0.escalatedAt != nil && $0.table == .complaint }.map(\.record))
+        let candidates: [Section] = [
+            Section(id: "escalate", title: "Complaints past \(ServiceLimits.complaintResolutionWorkingDays) working days, neither resolved nor escalated: escalate to the branch supervisor (重点督办)",
+                    misses: resolution.filter { $0.escalatedAt == nil }),
+            Section(id: "escalated", title: "Escalated complaints (重点督办) not resolved yet",
+                    misses: misses.filter { $0.table == .complaint && escalated.contains($0.record) }),
+            Section(id: "agreements", title: "Agreement notices overdue (guide §2.3.3)", misses: misses.filter { $0.table == .agreement }),
+            Section(id: "other", title: "Other records open past a limit",
+                    misses: misses.filter { !($0.kpi == .complaintResolution && $0.escalatedAt == nil) && !($0.table == .complaint && escalated.contains($0.record)) && $0.table != .agreement }),
+        ]
+        sections = candidates.filter { !$0.misses.isEmpty }
+    }
+}
+
 public enum KPIText {
+    /// The to-do list as text, one table per section.
+    public static func todo(_ misses: [KPIMiss]) -> String {
+        let sections = KPITodo(misses).sections
+        guard !sections.isEmpty else { return "Nothing is open past its limit.\n" }
+        return sections.map { "\($0.title) (\($0.misses.count))\n" + missesTable($0.misses, empty: "") }.joined(separator: "\n")
+    }
+
     /// `93.3% (14/15)`, or `—` when nothing counted.
     public static func rate(_ figure: KPIFigure) -> String {
         guard let rate = figure.rate else { return "—" }
@@ -126,11 +162,11 @@ public enum KPIText {
     }
 
     public static func missesCSV(_ misses: [KPIMiss]) -> String {
-        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,actual,open,late_by_seconds"]
+        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,actual,open,late_by_seconds,escalated_at"]
         for miss in misses {
             lines.append([miss.kpi.rawValue, miss.table.rawValue, miss.record, miss.customer, field(miss.customerName), field(miss.manager ?? ""),
                           field(miss.branch ?? ""), field(miss.limit), miss.deadline.description, miss.actual?.description ?? "",
-                          miss.isOpen ? "true" : "false", String(miss.lateBySeconds)].joined(separator: ","))
+                          miss.isOpen ? "true" : "false", String(miss.lateBySeconds), miss.escalatedAt?.description ?? ""].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

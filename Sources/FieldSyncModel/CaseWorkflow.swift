@@ -18,9 +18,10 @@ public enum CaseWorkflow {
     public static func fields(
         for action: CaseAction, on kind: RecordKind, current: [String: FieldValue]
     ) throws(RecordValidationError) -> [(String, FieldValue)] {
-        precondition(kind == .fault || kind == .complaint, "only faults and complaints have a workflow")
+        guard let type = CaseType.of(kind) else {
+            throw RecordValidationError(field: "status", "a \(kind.noun) has no workflow; faults and complaints do")
+        }
         let status = current["status"]?.text.flatMap { WorkflowStatus($0, kind: kind) } ?? .opened
-        let isFault = kind == .fault
         func moved(to rank: Int) -> (String, FieldValue) {
             ("status", .text(WorkflowStatus(round: status.round, rank: max(status.rank, rank)).text(for: kind)))
         }
@@ -34,34 +35,33 @@ public enum CaseWorkflow {
             try requireNotClosed("record feedback")
             return [("first_feedback_at", .text(at)), moved(to: WorkflowStatus.inProgress)]
         case .resolve(let at, let result):
-            try requireNotClosed(isFault ? "restore it" : "resolve it")
-            var fields: [(String, FieldValue)] = [(isFault ? "restored_at" : "resolved_at", .text(at))]
-            if let result, !isFault { fields.append(("result", .text(result))) }
+            try requireNotClosed("\(type.doneVerb) it")
+            var fields: [(String, FieldValue)] = [(type.doneField, .text(at))]
+            if let result, let field = type.resultField { fields.append((field, .text(result))) }
             // Telling the customer it is restored (resolved) is a feedback (guide §2.4.1(4)):
             // the first one, if none was recorded. An earlier feedback elsewhere still wins the merge.
             if (current["first_feedback_at"] ?? .null) == .null { fields.append(("first_feedback_at", .text(at))) }
             return fields + [moved(to: WorkflowStatus.done)]
         case .close(let at, let report):
             guard status.rank >= WorkflowStatus.done else {
-                throw RecordValidationError(field: "status", isFault
-                    ? "this fault is not restored yet; run 'fieldsync fault restore' first"
-                    : "this complaint is not resolved yet; run 'fieldsync complaint resolve' first")
+                throw RecordValidationError(field: "status",
+                    "this \(kind.noun) is not \(type.doneState) yet; run 'fieldsync \(kind.noun) \(type.doneVerb)' first")
             }
             try requireNotClosed("close it again")
-            var fields: [(String, FieldValue)] = [(isFault ? "report_delivered_at" : "closed_at", .text(at))]
-            if let report, !isFault { fields.append(("report", .text(report))) }
+            var fields: [(String, FieldValue)] = [(type.closedField, .text(at))]
+            if let report, let field = type.reportField { fields.append((field, .text(report))) }
             return fields + [moved(to: WorkflowStatus.closed)]
         case .escalate(let at, let reason):
-            guard !isFault else { throw RecordValidationError(field: "status", "faults are not escalated; complaints are") }
+            guard type.escalates else { throw RecordValidationError(field: "status", "\(kind.noun)s are not escalated; complaints are") }
             try requireNotClosed("escalate it")
             var fields: [(String, FieldValue)] = [("escalated_at", .text(at))]
             if let reason { fields.append(("escalation_reason", .text(reason))) }
             return fields
         case .reopen:
             guard status.rank >= WorkflowStatus.done else {
-                throw RecordValidationError(field: "status", "this \(kind.noun) is still open (\(status.state(for: kind))); only a \(isFault ? "restored" : "resolved") or closed one can be reopened")
+                throw RecordValidationError(field: "status", "this \(kind.noun) is still open (\(status.state(for: kind))); only a \(type.doneState) or closed one can be reopened")
             }
-            let cleared = isFault ? ["restored_at", "report_delivered_at"] : ["resolved_at", "closed_at"]
+            let cleared = [type.doneField, type.closedField]
             return cleared.map { ($0, FieldValue.null) }
                 + [("status", .text(WorkflowStatus(round: status.round + 1, rank: 0).text(for: kind)))]
         }

@@ -24,10 +24,10 @@ public struct RecordSchema: Sendable {
         fields.first { if case .reference = $0.type { return $0.required } else { return false } }
     }
 
-    public static let serviceLevels = ["vip", "standard"]
-    public static let visitKinds = ["routine", "complaint-follow-up", "joint-meeting", "other"]
-    public static let complaintChannels = ["phone", "in-person", "email", "hotline"]
-    public static let dispatchStates = ["not-dispatched", "dispatched", "on-site", "done"]
+    public static let serviceLevels = ServiceLevel.allCases.map(\.rawValue)
+    public static let visitKinds = VisitKind.allCases.map(\.rawValue)
+    public static let complaintChannels = ComplaintChannel.allCases.map(\.rawValue)
+    public static let dispatchStates = DispatchState.allCases.map(\.rawValue)
     public static let calendarDayKinds = ["holiday", "workday"]
 
     /// `all` as an array in `RecordKind.allCases` order, indexed by `RecordKind.ordinal`.

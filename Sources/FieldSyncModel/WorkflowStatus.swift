@@ -20,9 +20,7 @@ public struct WorkflowStatus: Hashable, Sendable, Comparable, CustomStringConver
     }
 
     public static func states(for kind: RecordKind) -> [String] {
-        kind == .fault
-            ? ["reported", "in-progress", "restored", "closed"]
-            : ["received", "in-progress", "resolved", "closed"]
+        (CaseType.of(kind) ?? .complaint).states
     }
 
     public init?(_ text: String, kind: RecordKind) {

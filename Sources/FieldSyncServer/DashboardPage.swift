@@ -47,7 +47,7 @@ struct DashboardPage {
             .meta { color: #5b6775; font-size: 13px; } nav a { margin-right: 14px; font-size: 14px; }
             table { border-collapse: collapse; background: #fff; font-size: 13px; }
             th, td { border: 1px solid #d8dde3; padding: 5px 9px; text-align: right; } th:first-child, td:first-child { text-align: left; }
-            #todo td { text-align: left; }
+            .todo td { text-align: left; }
             th { background: #eef1f4; } td.good { background: #e3f4e6; } td.warn { background: #fff3d6; } td.bad { background: #fbe1e1; }
             .small { color: #5b6775; font-size: 11px; } svg { background: #fff; border: 1px solid #d8dde3; }
             </style></head><body>
@@ -57,13 +57,14 @@ struct DashboardPage {
             <nav><a href="/dashboard?\(escape(previous.query))&amp;by=\(report.grouping.rawValue)">← \(escape(previous.description))</a>\
             <a href="/dashboard?\(escape(next.query))&amp;by=\(report.grouping.rawValue)">\(escape(next.description)) →</a>\
             <a href="/dashboard?\(escape(period.query))&amp;by=branch">by branch</a>\
-            <a href="/dashboard?\(escape(period.query))&amp;by=manager">by manager</a></nav>
+            <a href="/dashboard?\(escape(period.query))&amp;by=manager">by manager</a>\
+            <a href="/dashboard?\(escape(period.query))&amp;by=customer">by customer</a></nav>
 
             """
         page += "<h2>Compliance by \(report.grouping.rawValue)</h2>\n" + figuresTable()
         page += "<h2>Compliance by \(report.grouping.rawValue), chart</h2>\n" + groupChart()
         page += "<h2>Trend, last \(trend.count) periods (all in scope)</h2>\n" + trendChart()
-        page += "<h2>Open past the limit (\(todo.count))</h2>\n" + todoTable()
+        page += "<h2>Open past the limit (\(todo.count))</h2>\n" + todoSections()
         page += "\n</body></html>\n"
         return page
     }
@@ -92,7 +93,7 @@ struct DashboardPage {
         let height = groups.count * blockHeight + 40
         var svg = "<svg id=\"group-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width + 200)\" height=\(quote(height)) role=\"img\" aria-label=\"compliance by group\">\n"
         for (index, kpi) in KPI.allCases.enumerated() {
-            svg += "<rect x=\"\(left + width + 20)\" y=\"\(10 + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.colors[index])\"/><text x=\"\(left + width + 36)\" y=\"\(19 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
+            svg += "<rect x=\"\(left + width + 20)\" y=\"\(10 + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.color(index))\"/><text x=\"\(left + width + 36)\" y=\"\(19 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
         }
         for (row, group) in groups.enumerated() {
             let top = 10 + row * blockHeight
@@ -103,7 +104,7 @@ struct DashboardPage {
                     svg += "<text x=\"\(left + 2)\" y=\"\(y + 9)\" font-size=\"9\" fill=\"#8a949e\">no records</text>\n"
                     continue
                 }
-                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(Int((rate * Double(width)).rounded()))\" height=\"\(rowHeight - 2)\" fill=\"\(Self.colors[index])\"><title>\(escape(group.name)): \(escape(kpi.heading)) \(escape(KPIText.rate(group.figure(kpi))))</title></rect>\n"
+                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(Int((rate * Double(width)).rounded()))\" height=\"\(rowHeight - 2)\" fill=\"\(Self.color(index))\"><title>\(escape(group.name)): \(escape(kpi.heading)) \(escape(KPIText.rate(group.figure(kpi))))</title></rect>\n"
             }
         }
         let axis = 10 + groups.count * blockHeight
@@ -132,28 +133,37 @@ struct DashboardPage {
                 report.total.figure(kpi).rate.map { "\(left + position * step),\(top + height - Int(($0 * Double(height)).rounded()))" }
             }
             if points.count > 1 {
-                svg += "<polyline fill=\"none\" stroke=\"\(Self.colors[index])\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+                svg += "<polyline fill=\"none\" stroke=\"\(Self.color(index))\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
             }
             for point in points {
                 let xy = point.split(separator: ",")
-                svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(Self.colors[index])\"/>\n"
+                svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(Self.color(index))\"/>\n"
             }
-            svg += "<rect x=\"\(left + width + 20)\" y=\"\(top + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.colors[index])\"/><text x=\"\(left + width + 36)\" y=\"\(top + 9 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
+            svg += "<rect x=\"\(left + width + 20)\" y=\"\(top + index * 16)\" width=\"10\" height=\"10\" fill=\"\(Self.color(index))\"/><text x=\"\(left + width + 36)\" y=\"\(top + 9 + index * 16)\" font-size=\"11\">\(escape(kpi.heading))</text>\n"
         }
         return svg + "</svg>\n"
     }
 
-    private func todoTable() -> String {
+    /// The to-do list in its sections: complaints to escalate now, escalated ones, then the rest.
+    private func todoSections() -> String {
         guard !todo.isEmpty else { return "<p class=\"meta\">Nothing is open past its limit.</p>\n" }
-        var html = "<table id=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>late by</th></tr>\n"
-        for miss in todo.prefix(200) {
+        return KPITodo(todo).sections.map { section in
+            "<h3>\(escape(section.title)) (\(section.misses.count))</h3>\n" + todoTable(section.misses, id: section.id)
+        }.joined()
+    }
+
+    private func todoTable(_ misses: [KPIMiss], id: String) -> String {
+        var html = "<table id=\"todo-\(id)\" class=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>late by</th></tr>\n"
+        for miss in misses.prefix(200) {
             html += "<tr data-record=\"\(escape(miss.record))\"><td>\(escape(miss.table.noun)) \(escape(String(miss.record.prefix(8))))</td><td>\(escape(miss.customerName))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(miss.kpi.heading)): \(escape(miss.limit))</td><td>\(escape(miss.deadline.description))</td><td>\(escape(KPIText.duration(miss.lateBySeconds)))</td></tr>\n"
         }
-        if todo.count > 200 { html += "<tr><td colspan=\"6\" class=\"small\">… and \(todo.count - 200) more ('fieldsync kpi todo' lists them all)</td></tr>\n" }
+        if misses.count > 200 { html += "<tr><td colspan=\"6\" class=\"small\">… and \(misses.count - 200) more ('fieldsync kpi todo' lists them all)</td></tr>\n" }
         return html + "</table>\n"
     }
 
-    static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+    static func color(_ index: Int) -> String { colors[index % colors.count] }
 
     private func quote(_ value: Int) -> String { "\"\(value)\"" }
 }

@@ -160,14 +160,14 @@ struct KPIServerCommand: ParsableCommand {
     }
 
     struct Todo: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Faults and complaints still open past a limit, most overdue first.")
+        static let configuration = CommandConfiguration(abstract: "Faults, complaints and agreement notices open past a limit, most overdue first, in sections: complaints to escalate, escalated complaints, agreements, the rest.")
         @OptionGroup var selection: Selection
 
         func run() throws {
             let (query, facts) = try selection.run()
             let misses = KPIEngine.openPastLimit(facts, asOf: query.asOf)
             if selection.options.json { return try printEncoded(misses) }
-            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: "Nothing is open past its limit."), terminator: "")
+            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.todo(misses), terminator: "")
         }
     }
 }

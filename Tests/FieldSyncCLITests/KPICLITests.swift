@@ -57,6 +57,66 @@ import Testing
         #expect(try ok(cli, "kpi", "todo").contains("Nothing is open past its limit."))
     }
 
+    /// A new user's day with issue 11's commands: a fault whose scope is learnt
+    /// an hour later, restored and its report delivered; an agreement with its
+    /// restoration hours and expiry notice; a visit corrected and one removed;
+    /// the to-do list in its sections.
+    @Test func faultEditAgreementNoticesAndVisitCorrections() throws {
+        try ok(cli, "init", "--branch", "Hangzhou", "--user", "Li Wei")
+        let customer = try ok(cli, "customer", "add", "--name", "Tower Co", "--since", "2026-11-01")
+        #expect(try ok(cli, "customer", "show", customer, "--json").contains("\"since\" : \"2026-11-01\""))
+        let agreement = try ok(cli, "agreement", "add", customer, "--number", "A-7", "--start", "2026-01-01", "--end", "2027-01-31", "--restore-hours", "3")
+        let fault = try ok(cli, "fault", "report", customer, "--symptom", "no signal", "--reported-at", "2026-11-17T09:00+08:00", "--ticket", "CRM-1001")
+        // An hour later: the scope, the site, who was dispatched.
+        let edited = try ok(cli, "fault", "edit", fault, "--scope", "3 sites in Xihu", "--site", "XH-017", "--dispatched-to", "Zhang San",
+                            "--dispatch", "dispatched", "--occurred-at", "2026-11-17T08:40+08:00", "--json")
+        for text in ["\"scope\" : \"3 sites in Xihu\"", "\"site\" : \"XH-017\"", "\"dispatched_to\" : \"Zhang San\"", "\"ticket\" : \"CRM-1001\"", "\"dispatch\" : \"dispatched\""] {
+            #expect(edited.contains(text), "\(text) in \(edited)")
+        }
+        let wrongOrder = try cli.run(["fault", "edit", fault, "--occurred-at", "2026-11-17T09:30+08:00"])
+        #expect(wrongOrder.status == 65 && wrongOrder.stderr.contains("reported_at") && wrongOrder.stderr.contains("occurred_at")
+                && wrongOrder.stderr.contains("2026-11-17T09:30:00+08:00"))
+        #expect(try cli.run(["fault", "edit", fault]).stderr.contains("nothing to change"))
+        #expect(try cli.run(["fault", "edit", fault, "--dispatch", "lost"]).stderr.contains("'not-dispatched', 'dispatched', 'on-site' or 'done'"))
+        try ok(cli, "fault", "restore", fault, "--at", "2026-11-17T11:30+08:00")
+        try ok(cli, "fault", "close", fault, "--at", "2026-11-18T10:00+08:00")
+        // Restored in 2 h 30 min against the agreement's 3 h; the restoration was the first feedback, after 60 min: missed.
+        let summary = try ok(cli, "kpi", "--period", "2026-11", "--json")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any])
+        let figures = try #require((report["total"] as? [String: Any])?["figures"] as? [[String: Any]])
+        func figure(_ kpi: String) -> (Int?, Int?) {
+            let found = figures.first { $0["kpi"] as? String == kpi }
+            return (found?["met"] as? Int, found?["missed"] as? Int)
+        }
+        #expect(figure("fault_restoration") == (1, 0) && figure("fault_first_feedback") == (0, 1))
+
+        // The agreement's expiry notice was due 31 October: it heads the to-do list until recorded.
+        let todo = try ok(cli, "kpi", "todo")
+        #expect(todo.contains("Agreement notices overdue") && todo.contains("expiry notice") && todo.contains("due 2026-10-31 (A-7 ends 2027-01-31)"))
+        try ok(cli, "agreement", "edit", agreement, "--renewal-notice", "2026-10-30")
+        #expect(!(try ok(cli, "kpi", "todo")).contains("due 2026-10-31"))
+        let listed = try ok(cli, "agreement", "list")
+        #expect(listed.contains("3 h") && listed.contains("2026-10-31") && listed.contains("2026-10-30") && listed.contains("2026-12-31"))
+        #expect(try cli.run(["agreement", "edit", agreement, "--renewed", "31/12/2026"]).stderr.contains("--renewed: '31/12/2026' is not a date"))
+
+        // A complaint nobody escalated, past its 3 working days, is in the section to escalate.
+        let complaint = try ok(cli, "complaint", "open", customer, "--channel", "phone", "--content", "invoice", "--received-at", "2026-11-16T09:00+08:00")
+        #expect(try ok(cli, "kpi", "todo").contains("neither resolved nor escalated"))
+        try ok(cli, "complaint", "escalate", complaint, "--at", "2026-11-20T09:00+08:00")
+        let escalated = try ok(cli, "kpi", "todo")
+        #expect(escalated.contains("Escalated complaints") && !escalated.contains("neither resolved nor escalated"))
+
+        // A visit logged on the wrong day is corrected; one logged twice is removed and no longer counts.
+        let visit = try ok(cli, "visit", "log", customer, "--kind", "routine", "--summary", "check", "--at", "2026-11-09T10:00+08:00")
+        let twice = try ok(cli, "visit", "log", customer, "--kind", "routine", "--summary", "check", "--at", "2026-11-02T10:00+08:00")
+        try ok(cli, "visit", "edit", visit, "--at", "2026-11-10T10:00+08:00", "--participants", "Wang")
+        #expect(try ok(cli, "visit", "show", visit, "--json").contains("2026-11-10T10:00:00+08:00"))
+        try ok(cli, "visit", "remove", twice)
+        #expect(try cli.run(["visit", "edit", twice, "--summary", "x"]).stderr.contains("was removed"))
+        let coverage = try ok(cli, "kpi", "--period", "2026-11-02..2026-11-15", "--by", "customer")
+        #expect(coverage.contains("Tower Co [") && coverage.contains("50.0% (1/2)"))
+    }
+
     @Test func serverCalendarAndKPI() throws {
         try ok(server, "init")
         #expect(try ok(server, "calendar", "set", "2026-10-01..2026-10-03", "--holiday", "--name", "National Day")

@@ -97,7 +97,7 @@ import Testing
         let notice = try #require(todo.first)
         #expect(notice.kpi == .agreementRenewalNotice && notice.record == "open" && notice.table == .agreement && notice.manager == "Bob")
         #expect(notice.deadline == Self.t("2027-02-28T23:59:59+08:00") && notice.lateBySeconds == 9 * 3_600 + 1)
-        #expect(notice.limit == "expiry notice by 2027-02-28 (agreement A-open ends 2027-05-31)")
+        #expect(notice.limit == "due 2027-02-28 (A-open ends 2027-05-31)")
 
         let february = KPIEngine.report(facts, period: try ReportingPeriod("2027-02"), grouping: .province, asOf: Self.t("2027-06-01T09:00:00+08:00"))
         #expect(february.total.figure(.agreementRenewalNotice) == KPIFigure(kpi: .agreementRenewalNotice, met: 1, missed: 1))

@@ -118,6 +118,72 @@ import Testing
         await server.stop()
     }
 
+    /// Issue 11's rules through a real sync: the restoration limit from the
+    /// agreement, attribution to the case's owner and the visiting manager
+    /// after a handover, agreement notices and unescalated complaints in the
+    /// to-do list. A laptop offline and the server give the same figures.
+    @Test func handbookRulesGiveTheSameFiguresOfflineAndOnTheServer() async throws {
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now)
+        let folder = try TemporaryFolder()
+        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+        var generator = SplitMix64(seed: 11)
+        func id() -> String { RecordID.make(using: &generator) }
+
+        // Alice held the file until 20 November; Bob holds it now. Sue enters the branch's paperwork.
+        let shop = id(), agreement = id()
+        try sue.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                                            ("manager", .text("Bob")), ("since", .text("2026-11-01"))])])
+        // 2 h restoration agreed; ends 31 January 2027: expiry notice due 31 October, renewal due 31 December.
+        try sue.replica.write([RecordEdit(.agreement, agreement, [("customer", .text(shop)), ("number", .text("A-7")), ("starts", .text("2026-01-01")),
+                                                                  ("ends", .text("2027-01-31")), ("restore_hours", .int(2))])])
+        try sue.replica.write([
+            // Restored in 2 h 30 min: within the 8 h default, missed under the agreement's 2 h.
+            RecordEdit(.fault, id(), [("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-11-17T09:00:00+08:00")),
+                                      ("first_feedback_at", .text("2026-11-17T09:20:00+08:00")), ("restored_at", .text("2026-11-17T11:30:00+08:00")),
+                                      ("owner", .text("Alice")), ("status", .text("1:restored")), ("level", .text("standard"))]),
+            RecordEdit(.visit, id(), [("customer", .text(shop)), ("manager", .text("Alice")), ("at", .text("2026-11-18T10:00:00+08:00")),
+                                      ("kind", .text("routine")), ("summary", .text("routine check"))]),
+            // Received Monday 16 November, past 3 working days on Thursday the 19th, nobody escalated it.
+            RecordEdit(.complaint, id(), [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("billing")),
+                                          ("received_at", .text("2026-11-16T09:00:00+08:00")), ("first_feedback_at", .text("2026-11-16T10:00:00+08:00")),
+                                          ("owner", .text("Alice")), ("status", .text("1:in-progress")), ("level", .text("standard"))]),
+        ])
+        try await sue.sync()
+        try await bob.sync()
+
+        let asOf = Timestamp(iso: "2026-11-30T09:00:00+08:00")!
+        let period = try ReportingPeriod("2026-11")
+        for (laptop, grouping) in [(bob, KPIGrouping.manager), (sue, .manager), (sue, .customer)] {
+            let offline = KPIEngine.report(try laptop.replica.kpiFacts(), period: period, grouping: grouping, asOf: asOf)
+            let online = try await laptop.client.get("/v1/kpi", query: [("period", "2026-11"), ("by", grouping.rawValue), ("as_of", asOf.description)],
+                                                     token: laptop.binding.token)
+            #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(offline))), "\(laptop.name) by \(grouping)")
+        }
+        let figures = KPIEngine.report(try bob.replica.kpiFacts(), period: period, grouping: .manager, asOf: asOf)
+        let alice = try #require(figures.groups.first { $0.name == "Alice" })
+        #expect(alice.figure(.faultRestoration).missed == 1 && alice.misses.first { $0.kpi == .faultRestoration }?.limit == "2 h (agreement A-7)")
+        #expect(alice.figure(.visitCoverage).met == 1 && alice.figure(.complaintResolution).missed == 1)
+        let bobs = try #require(figures.groups.first { $0.name == "Bob" })
+        #expect(bobs.figure(.visitCoverage) == KPIFigure(kpi: .visitCoverage, met: 0, missed: 3, pending: 1),
+                "weeks 45, 46 and 48 unvisited, 49 under way")
+        #expect(bobs.figure(.agreementRenewalNotice).missed == 0 && bobs.figure(.faultRestoration).total == 0)
+        let october = KPIEngine.report(try bob.replica.kpiFacts(), period: try ReportingPeriod("2026-10"), grouping: .manager, asOf: asOf)
+        #expect(october.total.figure(.agreementRenewalNotice).missed == 1)
+
+        // The to-do list: the complaint to escalate and the overdue expiry notice, in their sections.
+        let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", asOf.description)], token: sue.binding.token)
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
+        #expect(Set(items.compactMap { $0["kpi"] as? String }) == ["complaint_resolution", "agreement_renewal_notice"])
+        #expect(items.allSatisfy { $0["escalated_at"] is NSNull })
+        let decoded = KPIEngine.openPastLimit(try sue.replica.kpiFacts(), asOf: asOf)
+        #expect(KPITodo(decoded).sections.map(\.id) == ["escalate", "agreements"])
+
+        for laptop in [bob, sue] { await laptop.close() }
+        await server.stop()
+    }
+
     /// Sorted-key JSON, so two encoders' key orders do not matter.
     /// Sorted keys, and without the server's `freshness` (not part of the offline report).
     static func normalised(_ bytes: [UInt8]) throws -> String {
