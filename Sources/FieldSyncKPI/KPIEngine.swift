@@ -76,10 +76,13 @@ public enum KPIEngine {
         switch grouping {
         case .manager: subject.responsible ?? "(unassigned)"
         case .branch: subject.customer.branch ?? "(unassigned)"
-        case .customer: "\(subject.customer.name) [\(subject.customer.id.prefix(8))]"
+        case .customer: groupName(of: subject.customer)
         case .province: "province"
         }
     }
+
+    /// A customer's group name in `by=customer` reports: its name and id prefix.
+    public static func groupName(of customer: KPIFacts.Customer) -> String { "\(customer.name) [\(customer.id.prefix(8))]" }
 
     /// One group's counts and misses, filled as outcomes arrive.
     struct Tally {

@@ -8,6 +8,8 @@ import FieldSyncProtocol
 struct DashboardPage {
     /// The report for the chosen period, grouped as asked.
     var report: KPIReport
+    /// Customer ids by their `by=customer` group name, for links to their monthly reports.
+    var customers: [String: String] = [:]
     /// The same grouping over the last periods, oldest first, for the trend.
     var trend: [KPIReport]
     /// Open past a limit now.
@@ -73,7 +75,7 @@ struct DashboardPage {
         var html = "<table id=\"figures\"><tr><th>\(report.grouping.rawValue)</th>"
         html += KPI.allCases.map { "<th title=\"\(escape($0.title))\">\(escape($0.heading))</th>" }.joined() + "<th>open escalations</th></tr>\n"
         for group in report.groups + [report.total] {
-            html += "<tr data-group=\"\(escape(group.name))\"><td>\(escape(group.name))</td>"
+            html += "<tr data-group=\"\(escape(group.name))\"><td>\(reportLink(group.name, customer: customers[group.name]))</td>"
             for kpi in KPI.allCases {
                 let figure = group.figure(kpi)
                 let style = figure.rate.map { $0 >= 0.95 ? "good" : $0 >= 0.8 ? "warn" : "bad" } ?? ""
@@ -155,10 +157,17 @@ struct DashboardPage {
     private func todoTable(_ misses: [KPIMiss], id: String) -> String {
         var html = "<table id=\"todo-\(id)\" class=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>late by</th></tr>\n"
         for miss in misses.prefix(200) {
-            html += "<tr data-record=\"\(escape(miss.record))\"><td>\(escape(miss.table.noun)) \(escape(String(miss.record.prefix(8))))</td><td>\(escape(miss.customerName))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(miss.kpi.heading)): \(escape(miss.limit))</td><td>\(escape(miss.deadline.description))</td><td>\(escape(KPIText.duration(miss.lateBySeconds)))</td></tr>\n"
+            html += "<tr data-record=\"\(escape(miss.record))\"><td>\(escape(miss.table.noun)) \(escape(String(miss.record.prefix(8))))</td><td>\(reportLink(miss.customerName, customer: miss.customer))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(miss.kpi.heading)): \(escape(miss.limit))</td><td>\(escape(miss.deadline.description))</td><td>\(escape(KPIText.duration(miss.lateBySeconds)))</td></tr>\n"
         }
         if misses.count > 200 { html += "<tr><td colspan=\"6\" class=\"small\">… and \(misses.count - 200) more ('fieldsync kpi todo' lists them all)</td></tr>\n" }
         return html + "</table>\n"
+    }
+
+    /// `text`, linked to the customer's monthly service report for the month of the page's period.
+    private func reportLink(_ text: String, customer: String?) -> String {
+        guard let customer else { return escape(text) }
+        let month = ReportingPeriod.containing(report.period.start, kind: .month)
+        return "<a href=\"/dashboard/report?customer=\(escape(customer))&amp;\(escape(month.query))\">\(escape(text))</a>"
     }
 
     static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]

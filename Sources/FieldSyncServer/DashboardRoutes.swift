@@ -8,7 +8,7 @@ import Logging
 extension SyncHTTPServer {
     static let sessionCookie = "fieldsync_session"
 
-    /// `POST /v1/dashboard/link`, `GET /dashboard/login`, `GET /dashboard`.
+    /// `POST /v1/dashboard/link`, `GET /dashboard/login`, `GET /dashboard`, `GET /dashboard/report`.
     func addDashboardRoutes(to router: Router<Context>) {
         router.group().add(middleware: DeviceAuthenticator(store: store)).post("/v1/dashboard/link") { _, context in
             let device = try context.requireDevice()
@@ -29,7 +29,22 @@ extension SyncHTTPServer {
             let location = "/dashboard" + (passed.isEmpty ? "" : "?" + passed.joined(separator: "&"))
             return Response(status: .seeOther, headers: [.location: location, .setCookie: cookie])
         }
-        pages.add(middleware: DeviceAuthenticator(store: store, acceptsSessionCookie: true)).get("/dashboard") { request, context in
+        let signedIn = pages.add(middleware: DeviceAuthenticator(store: store, acceptsSessionCookie: true))
+        // One customer's monthly service report (guide §2.4.3), linked from the dashboard.
+        signedIn.get("/dashboard/report") { request, context in
+            let device = try context.requireDevice()
+            guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
+            let parameters = request.uri.queryParameters
+            guard let customer = parameters["customer"].map(String.init), RecordID.isValid(customer) else {
+                throw ServerError.badRequest("customer: give a customer id (36 characters, lowercase hex in groups 8-4-4-4-12)")
+            }
+            let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: store.localNow)
+            guard let report = try await offload({ try store.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user) })
+            else { throw ServerError.customerNotFound }
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: report.html)))
+        }
+        signedIn.get("/dashboard") { request, context in
             let device = try context.requireDevice()
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
@@ -39,6 +54,7 @@ extension SyncHTTPServer {
             let facts = query.select(try await offload { try store.kpiFacts(for: device.user) })
             let html = DashboardPage(
                 report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),
+                customers: Dictionary(facts.customers.values.map { (KPIEngine.groupName(of: $0), $0.id) }, uniquingKeysWith: { first, _ in first }),
                 trend: query.period.trailing(6).map { KPIEngine.report(facts, period: $0, grouping: .province, asOf: query.asOf) },
                 todo: KPIEngine.openPastLimit(facts, asOf: query.asOf),
                 viewer: device.user,

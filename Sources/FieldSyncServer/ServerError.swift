@@ -33,6 +33,7 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
     static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
     static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
+    static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
     static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
     static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
     static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")

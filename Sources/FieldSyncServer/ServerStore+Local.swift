@@ -34,4 +34,10 @@ extension ServerStore {
         let facts = try replica.kpiFacts()
         return user.map { AccessPolicy($0).visible(facts) } ?? facts
     }
+
+    /// One customer's monthly service report, or nil when the customer is not in `user`'s scope.
+    public func serviceReport(customer: String, period: ReportingPeriod, asOf: Timestamp, for user: UserInfo) throws -> ServiceReport? {
+        guard try kpiFacts(for: user).customers[customer] != nil else { return nil }
+        return try replica.serviceReport(customer: customer, period: period, asOf: asOf)
+    }
 }

@@ -50,7 +50,8 @@ public struct SyncHTTPServer: Sendable {
     static let routes: [String: [HTTPRequest.Method]] = [
         "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
         "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get],
-        "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get], "/v1/nodes": [.get],
+        "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
+        "/dashboard/report": [.get], "/v1/nodes": [.get],
     ]
 
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {

@@ -123,10 +123,14 @@ import Testing
         }
         // The dashboard: managers are refused; a supervisor sees their own branch only.
         let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)
+        let report = try await raw.get("/dashboard/report?customer=\(NingboFile.customer)&period=2026-11", token: token)
+        #expect(NingboFile.leaks(in: report.text).isEmpty, "\(report.text)")
         if role != .supervisor {
             #expect(link.status == 403)
             #expect(try await raw.get("/dashboard?branch=Ningbo", token: token).status == 403)
+            #expect(report.status == 403)
         } else {
+            #expect(report.status == 404, "another branch's customer is not found, as if it did not exist")
             #expect(link.status == 200)
             let page = try await raw.get("/dashboard?branch=Ningbo&by=manager&period=2026-11", token: token)
             #expect(page.status == 200)

@@ -180,6 +180,24 @@ import Testing
         let decoded = KPIEngine.openPastLimit(try sue.replica.kpiFacts(), asOf: asOf)
         #expect(KPITodo(decoded).sections.map(\.id) == ["escalate", "agreements"])
 
+        // The monthly service report: the server's page equals the one Bob prints offline; the dashboard links it.
+        let page = String(decoding: try await sue.client.get("/dashboard/report", query: [("customer", shop), ("period", "2026-11"), ("as_of", asOf.description)],
+                                                             token: sue.binding.token), as: UTF8.self)
+        let offlineReport = try #require(try bob.replica.serviceReport(customer: shop, period: period, asOf: asOf))
+        #expect(page == offlineReport.html)
+        #expect(page.contains("Service report — Shop, 2026-11") && page.contains("2 h (agreement A-7)") && page.contains("late by 30 min"))
+        let dashboard = String(decoding: try await sue.client.get("/dashboard", query: [("period", "2026-11"), ("by", "customer"), ("as_of", asOf.description)],
+                                                                  token: sue.binding.token), as: UTF8.self)
+        #expect(dashboard.contains("<a href=\"/dashboard/report?customer=\(shop)&amp;period=2026-11\">Shop [\(shop.prefix(8))]</a>"))
+        let managerRefused = await #expect(throws: SyncError.self) {
+            try await bob.client.get("/dashboard/report", query: [("customer", shop)], token: bob.binding.token)
+        }
+        #expect(managerRefused?.message.contains("403") == true, "\(managerRefused?.message ?? "")")
+        let malformed = await #expect(throws: SyncError.self) {
+            try await sue.client.get("/dashboard/report", query: [("customer", "shop")], token: sue.binding.token)
+        }
+        #expect(malformed?.message.contains("400") == true, "\(malformed?.message ?? "")")
+
         for laptop in [bob, sue] { await laptop.close() }
         await server.stop()
     }
