@@ -166,6 +166,7 @@ let package = Package(
             name: "FieldSyncStoreTests",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

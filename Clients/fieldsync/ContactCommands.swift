@@ -63,8 +63,7 @@ struct ContactCommand: ParsableCommand {
         @Option var role: String?
         @Option var phone: String?
         @Option var email: String?
-        @Flag(help: "Make this the billing contact.") var billing = false
-        @Flag(name: .customLong("no-billing"), help: "This is no longer the billing contact.") var noBilling = false
+        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Make this the billing contact (--no-billing: no longer).") var billing: Bool?
 
         func run() throws {
             let replica = try options.open()
@@ -74,13 +73,12 @@ struct ContactCommand: ParsableCommand {
             if let role { fields.append(("role", .text(role))) }
             if let phone { fields.append(("phone", .text(phone))) }
             if let email { fields.append(("email", .text(email))) }
-            if billing && noBilling { throw InputError("--billing and --no-billing contradict each other; give one") }
-            if billing || noBilling { fields.append(("billing", .int(billing ? 1 : 0))) }
+            if let billing { fields.append(("billing", .int(billing ? 1 : 0))) }
             guard !fields.isEmpty else {
                 throw InputError("nothing to change; give at least one of --name, --role, --phone, --email, --billing, --no-billing")
             }
             var edits = [RecordEdit(.contact, record.id, fields)]
-            if billing, case .text(let owner) = record["customer"] {
+            if billing == true, case .text(let owner) = record["customer"] {
                 edits += try unmarkBilling(owner, in: replica).filter { $0.record != record.id }
             }
             try replica.write(edits)
