@@ -21,7 +21,7 @@ public enum KPIEngine {
             groups[key(subject, grouping), default: Tally()].add(kpi, outcome)
             total.add(kpi, outcome)
         }
-        evaluateRecords(facts, asOf: asOf) { subject, kpi, day, outcome in
+        evaluateRecords(facts, asOf: asOf, within: period) { subject, kpi, day, outcome in
             if period.contains(day) { count(subject, kpi, outcome) }
         }
         evaluateAgreements(facts, asOf: asOf) { subject, kpi, day, outcome in
@@ -91,7 +91,7 @@ public enum KPIEngine {
         var openEscalations = 0
 
         mutating func add(_ kpi: KPI, _ outcome: Outcome) {
-            let index = KPI.allCases.firstIndex(of: kpi)!
+            let index = kpi.index
             switch outcome {
             case .met: figures[index].met += 1
             case .pending: figures[index].pending += 1
@@ -122,11 +122,14 @@ public enum KPIEngine {
 
     /// Judges every fault and complaint against each of its limits; `emit`
     /// gets whose outcome it is, the KPI, the day that places it in a period, and the outcome.
-    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp, _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
+    /// `within` skips, before any work, the records none of whose limits is placed in that period.
+    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp, within period: ReportingPeriod? = nil,
+                                _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
+        func placed(_ time: Timestamp?) -> Bool { period == nil || time.map { period!.contains($0.localDay) } == true }
         func keep(_ subject: Subject) -> Bool { facts.responsible == nil || subject.responsible == facts.responsible }
         var agreements: [String: [KPIFacts.Agreement]] = [:]
         for agreement in facts.agreements where agreement.restoreHours != nil { agreements[agreement.customer, default: []].append(agreement) }
-        for fault in facts.faults {
+        for fault in facts.faults where placed(fault.reportedAt) {
             guard let customer = facts.customers[fault.customer] else { continue }
             let subject = Subject(customer: customer, responsible: fault.owner ?? customer.manager)
             guard keep(subject) else { continue }
@@ -149,7 +152,7 @@ public enum KPIEngine {
             if let complaint = visit.complaint { followUps[complaint, default: []].append(visit.at) }
             followUpsByCustomer[visit.customer, default: []].append(visit.at)
         }
-        for complaint in facts.complaints {
+        for complaint in facts.complaints where placed(complaint.receivedAt) || placed(complaint.resolvedAt) {
             guard let customer = facts.customers[complaint.customer] else { continue }
             let subject = Subject(customer: customer, responsible: complaint.owner ?? customer.manager)
             guard keep(subject) else { continue }
@@ -227,8 +230,10 @@ public enum KPIEngine {
         guard !mondays.isEmpty else { return }
         // The manager of the week's first routine visit, by customer and Monday.
         var visited: [String: [Int64: (Timestamp, String?)]] = [:]
-        for visit in facts.visits where visit.kind == "routine" {
+        let lastDay = mondays[mondays.count - 1] + 6
+        for visit in facts.visits where visit.kind == VisitKind.routine.rawValue {
             let day = visit.at.localDay
+            guard day >= firstMonday, day <= lastDay else { continue }
             let monday = (day + Int64(1 - day.weekday)).dayNumber
             if let earlier = visited[visit.customer]?[monday], earlier.0 <= visit.at { continue }
             visited[visit.customer, default: [:]][monday] = (visit.at, visit.manager)

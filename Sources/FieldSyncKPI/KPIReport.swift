@@ -11,6 +11,20 @@ public enum KPI: String, CaseIterable, Sendable, Codable {
     case agreementRenewalNotice = "agreement_renewal_notice"
     case agreementRenewal = "agreement_renewal"
 
+    /// Position in `allCases`, without building the array (the tally's hot path).
+    var index: Int {
+        switch self {
+        case .faultFirstFeedback: 0
+        case .faultRestoration: 1
+        case .complaintFirstFeedback: 2
+        case .complaintResolution: 3
+        case .complaintFollowUpVisit: 4
+        case .visitCoverage: 5
+        case .agreementRenewalNotice: 6
+        case .agreementRenewal: 7
+        }
+    }
+
     public var title: String {
         switch self {
         case .faultFirstFeedback:
@@ -99,7 +113,9 @@ public struct KPIGroup: Sendable, Equatable {
     public var openEscalations: Int
     public var misses: [KPIMiss]
 
-    public func figure(_ kpi: KPI) -> KPIFigure { figures.first { $0.kpi == kpi } ?? KPIFigure(kpi: kpi) }
+    public func figure(_ kpi: KPI) -> KPIFigure {
+        kpi.index < figures.count && figures[kpi.index].kpi == kpi ? figures[kpi.index] : figures.first { $0.kpi == kpi } ?? KPIFigure(kpi: kpi)
+    }
 }
 
 public struct KPIReport: Sendable, Equatable {

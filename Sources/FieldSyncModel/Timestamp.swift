@@ -37,32 +37,40 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
     /// without seconds and fractions, `T` or a space between date and time.
     /// A time without an offset takes `defaultOffsetMinutes`; a date alone is midnight.
     public init?(iso text: String, defaultOffsetMinutes: Int = 0) {
-        var scanner = DigitScanner(Array(text.utf8))
-        guard let year = scanner.number(digits: 4), scanner.skip("-"),
-              let month = scanner.number(digits: 2), scanner.skip("-"),
+        var text = text
+        guard let parsed = text.withUTF8({ Timestamp(utf8: $0, defaultOffsetMinutes: defaultOffsetMinutes) }) else { return nil }
+        self = parsed
+    }
+
+    /// The same from UTF-8 bytes, without making a String: the KPI facts of a
+    /// province read a few million times straight from SQLite's column text.
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>, defaultOffsetMinutes: Int = 0) {
+        var scanner = DigitScanner(bytes)
+        guard let year = scanner.number(digits: 4), scanner.skip(UInt8(ascii: "-")),
+              let month = scanner.number(digits: 2), scanner.skip(UInt8(ascii: "-")),
               let day = scanner.number(digits: 2),
               (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
         else { return nil }
         var hour = 0, minute = 0, second = 0
         var offset = defaultOffsetMinutes
         if !scanner.atEnd {
-            guard scanner.skip("T") || scanner.skip("t") || scanner.skip(" "),
-                  let h = scanner.number(digits: 2), scanner.skip(":"),
+            guard scanner.skip(UInt8(ascii: "T")) || scanner.skip(UInt8(ascii: "t")) || scanner.skip(UInt8(ascii: " ")),
+                  let h = scanner.number(digits: 2), scanner.skip(UInt8(ascii: ":")),
                   let m = scanner.number(digits: 2), h < 24, m < 60
             else { return nil }
             hour = h; minute = m
-            if scanner.skip(":") {
+            if scanner.skip(UInt8(ascii: ":")) {
                 guard let s = scanner.number(digits: 2), s < 60 else { return nil }
                 second = s
-                if scanner.skip(".") || scanner.skip(",") {
+                if scanner.skip(UInt8(ascii: ".")) || scanner.skip(UInt8(ascii: ",")) {
                     guard scanner.skipDigits() else { return nil }
                 }
             }
-            if scanner.skip("Z") || scanner.skip("z") {
+            if scanner.skip(UInt8(ascii: "Z")) || scanner.skip(UInt8(ascii: "z")) {
                 offset = 0
             } else if let sign = scanner.sign() {
                 guard let oh = scanner.number(digits: 2) else { return nil }
-                _ = scanner.skip(":")
+                _ = scanner.skip(UInt8(ascii: ":"))
                 guard let om = scanner.number(digits: 2), oh <= 14, om < 60 else { return nil }
                 offset = sign * (oh * 60 + om)
             }
@@ -80,17 +88,18 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 private struct DigitScanner {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     var atEnd: Bool { index == bytes.count }
 
     mutating func number(digits: Int) -> Int? {
         guard index + digits <= bytes.count else { return nil }
         var value = 0
-        for byte in bytes[index..<index + digits] {
+        for position in index..<index + digits {
+            let byte = bytes[position]
             guard byte >= 48, byte <= 57 else { return nil }
             value = value * 10 + Int(byte - 48)
         }
@@ -98,8 +107,8 @@ private struct DigitScanner {
         return value
     }
 
-    mutating func skip(_ character: Character) -> Bool {
-        guard index < bytes.count, let ascii = character.asciiValue, bytes[index] == ascii else { return false }
+    mutating func skip(_ ascii: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == ascii else { return false }
         index += 1
         return true
     }
@@ -111,8 +120,8 @@ private struct DigitScanner {
     }
 
     mutating func sign() -> Int? {
-        if skip("+") { return 1 }
-        if skip("-") { return -1 }
+        if skip(UInt8(ascii: "+")) { return 1 }
+        if skip(UInt8(ascii: "-")) { return -1 }
         return nil
     }
 }

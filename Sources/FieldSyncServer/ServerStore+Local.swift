@@ -31,7 +31,7 @@ extension ServerStore {
 
     /// The KPI inputs a user may see (`AccessPolicy.visible`); all of them for the server's own command line.
     public func kpiFacts(for user: UserInfo?) throws -> KPIFacts {
-        let facts = try replica.kpiFacts()
+        let facts = try kpiCache.facts(generation: replica.recordGeneration) { try replica.kpiFacts() }
         return user.map { AccessPolicy($0).visible(facts) } ?? facts
     }
 

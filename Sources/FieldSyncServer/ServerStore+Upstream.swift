@@ -176,9 +176,7 @@ extension ServerStore {
                                AND (d.cursor IS NULL OR d.cursor < ? OR COALESCE(d.pending, 0) > 0))
                 """, arguments: [exit]) ?? true
             guard !behind else { continue }
-            for key in try Replica.file(of: RecordKey(table: .customer, record: customer), db) {
-                try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
-            }
+            try Replica.delete(try Replica.file(of: RecordKey(table: .customer, record: customer), db), db)
             try db.execute(sql: "UPDATE departed SET dropped = 1 WHERE customer = ?", arguments: [customer])
         }
     }

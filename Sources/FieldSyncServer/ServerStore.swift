@@ -12,6 +12,8 @@ import GRDB
 public struct ServerStore: Sendable {
     public let replica: Replica
     public var writer: any DatabaseWriter { replica.writer }
+    /// The KPI facts between requests, until a record changes.
+    public let kpiCache = KPIFactsCache()
 
     public static let fileName = "server.sqlite"
 

@@ -15,8 +15,19 @@ public final class RecordIO {
     private var upserts: [RecordKind: OpaquePointer] = [:]
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
+    /// Set when records may be written: the first save notes the change for `RecordChangeCounter`.
+    private let database: Database?
+    private var changeNoted = false
+
     public init(_ db: Database) {
         connection = db.sqliteConnection!
+        database = db
+    }
+
+    /// For reading only.
+    init(connection: OpaquePointer) {
+        self.connection = connection
+        database = nil
     }
 
     deinit {
@@ -92,6 +103,10 @@ public final class RecordIO {
     }
 
     func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
+        if !changeNoted, let database {
+            RecordChangeCounter.noteChange(in: database)
+            changeNoted = true
+        }
         let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
         defer { sqlite3_reset(statement) }
         sqlite3_bind_text(statement, 1, id, -1, Self.transient)

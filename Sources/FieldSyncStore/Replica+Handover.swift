@@ -34,7 +34,7 @@ extension Replica {
         for customer in pending {
             let file = try Self.file(of: RecordKey(table: .customer, record: customer), db)
             guard file.allSatisfy({ !unsent.contains($0.record) }) else { continue }
-            for key in file { try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record]) }
+            try Self.delete(file, db)
             try db.execute(sql: "DELETE FROM handed_over WHERE customer = ?", arguments: [customer])
             dropped.append(customer)
         }
@@ -61,5 +61,14 @@ extension Replica {
             keys.append(RecordKey(table: .conflict, record: id))
         }
         return keys
+    }
+}
+
+extension Replica {
+    /// Deletes records outright (a file that left this replica's scope), noting the change for `RecordChangeCounter`.
+    public static func delete(_ records: [RecordKey], _ db: Database) throws {
+        guard !records.isEmpty else { return }
+        RecordChangeCounter.noteChange(in: db)
+        for key in records { try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record]) }
     }
 }

@@ -9,19 +9,7 @@ extension Replica {
     }
 
     static func kpiFacts(_ db: Database) throws -> KPIFacts {
-        let io = RecordIO(db)
-        var facts = KPIFacts()
-        for kind in [RecordKind.calendarDay, .customer, .agreement, .fault, .complaint, .visit] {
-            let schema = kind.schema
-            try io.scan(kind) { id, state in
-                var firstRecorded: Timestamp?
-                if kind == .customer, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
-                    firstRecorded = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)
-                }
-                facts.add(kind, id, firstRecorded: firstRecorded) { state.value($0, in: schema) }
-            }
-        }
-        return facts
+        try KPIFactsReader(db).read()
     }
 }
 

@@ -13,6 +13,8 @@ public struct Replica: Sendable {
     public let wallClock: @Sendable () -> UInt64
     /// Set when the replica was opened for long runs of commits (`open(path:checkpointInBackground:)`).
     public let checkpointer: WALCheckpointer?
+    /// This replica's key in `RecordChangeCounter`.
+    private let recordCounterKey: String
 
     public static let fileName = "replica.sqlite"
 
@@ -22,7 +24,11 @@ public struct Replica: Sendable {
         self.wallClock = wallClock
         self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
+        recordCounterKey = try writer.read { RecordChangeCounter.key($0) }
     }
+
+    /// Rises with every commit that changed a record; equal values mean the same records.
+    public var recordGeneration: UInt64 { RecordChangeCounter.generation(of: recordCounterKey) }
 
     /// Opens (creating if needed) the replica database file at `path`, in WAL
     /// mode with `synchronous=FULL`: an acknowledged write survives a power cut.
