@@ -5,6 +5,7 @@ import FieldSyncProtocol
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// The server keeps the KPI facts between requests and reads them again
@@ -38,7 +39,7 @@ import Testing
         }
         #expect(store.replica.recordGeneration == before + 1)
         // A file dropped from this server's scope (a handover, a branch move) leaves the facts too.
-        try store.writer.write { db in try Replica.delete([RecordKey(table: .customer, record: customer)], db) }
+        try await store.writer.write { db in try Replica.delete([RecordKey(table: .customer, record: customer)], db) }
         #expect(store.replica.recordGeneration == before + 2)
         #expect(try store.kpiFacts(for: nil).customers[customer] == nil)
         await server.stop()
