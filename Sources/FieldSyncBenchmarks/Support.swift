@@ -143,6 +143,12 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+func measureAsync(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try await body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
 func report(_ label: String, rate: Double, unit: String, extra: String? = nil) {
     let figure = String(format: "%10.0f %@", rate, unit)
     print("\(label.padding(toLength: 72, withPad: " ", startingAt: 0)) \(figure)\(extra.map { "  (\($0))" } ?? "")")

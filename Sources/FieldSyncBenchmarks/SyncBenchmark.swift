@@ -194,6 +194,16 @@ struct ChildProcess {
     }
 
     /// VmHWM of a running process (Linux).
+    /// VmRSS: resident now.
+    static func residentBytes(of pid: pid_t) -> Int { statusKilobytes("VmRSS:", of: pid) * 1024 }
+
+    static func statusKilobytes(_ key: String, of pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes
+    }
+
     static func peakResidentBytes(of pid: pid_t) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),

@@ -16,6 +16,13 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
     if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
     if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
     if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
+    // For profiling the KPI process alone: the province, built once into a plain replica.
+    if role == "kpi-province" {
+        let replica = try Replica.open(path: value("--replica"))
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x9A0), branch: nil, user: nil, createdAt: ""))
+        try KPIBenchmark.build(replica)
+        try replica.close()
+    }
     if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
     exit(0)
 }
@@ -37,9 +44,10 @@ if arguments.only == "tier" {
 
 // KPIs of a province of a million records: its own data, run alone with --only kpi.
 if arguments.only == "kpi" {
-    let outcome = Result { try KPIBenchmark.run(folder: folder.appendingPathComponent("kpi")) }
+    var failure: (any Error)?
+    do { try await KPIBenchmark.run(folder: folder.appendingPathComponent("kpi")) } catch { failure = error }
     try? FileManager.default.removeItem(at: folder)
-    try outcome.get()
+    if let failure { throw failure }
     exit(0)
 }
 

@@ -36,8 +36,13 @@ public enum KPIEngine {
             groups[key(subject, grouping), default: Tally()].openEscalations += 1
             total.openEscalations += 1
         }
-        return KPIReport(period: period, grouping: grouping, asOf: asOf,
-                         groups: groups.keys.sorted().map { groups[$0]!.group($0) }, total: total.group("total"))
+        // Each tally leaves the dictionary as its group is made, so its misses are sorted in place, never copied.
+        var finished: [KPIGroup] = []
+        for name in groups.keys.sorted() {
+            guard var tally = groups.removeValue(forKey: name) else { continue }
+            finished.append(tally.group(name))
+        }
+        return KPIReport(period: period, grouping: grouping, asOf: asOf, groups: finished, total: total.group("total"))
     }
 
     /// Every fault and complaint still open past one of its limits at `asOf`,
@@ -101,9 +106,9 @@ public enum KPIEngine {
             }
         }
 
-        func group(_ name: String) -> KPIGroup {
-            let sorted = misses.sorted { ($0.kpi.rawValue, $0.deadline, $0.record) < ($1.kpi.rawValue, $1.deadline, $1.record) }
-            return KPIGroup(name: name, figures: figures, openEscalations: openEscalations, misses: sorted)
+        mutating func group(_ name: String) -> KPIGroup {
+            misses.sort { ($0.kpi.index, $0.deadline, $0.record) < ($1.kpi.index, $1.deadline, $1.record) }
+            return KPIGroup(name: name, figures: figures, openEscalations: openEscalations, misses: misses)
         }
     }
 
@@ -127,8 +132,7 @@ public enum KPIEngine {
                                 _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
         func placed(_ time: Timestamp?) -> Bool { period == nil || time.map { period!.contains($0.localDay) } == true }
         func keep(_ subject: Subject) -> Bool { facts.responsible == nil || subject.responsible == facts.responsible }
-        var agreements: [String: [KPIFacts.Agreement]] = [:]
-        for agreement in facts.agreements where agreement.restoreHours != nil { agreements[agreement.customer, default: []].append(agreement) }
+        let index = facts.currentIndex
         for fault in facts.faults where placed(fault.reportedAt) {
             guard let customer = facts.customers[fault.customer] else { continue }
             let subject = Subject(customer: customer, responsible: fault.owner ?? customer.manager)
@@ -140,17 +144,11 @@ public enum KPIEngine {
                  judge(feedbackDeadline, fault.firstFeedbackAt, asOf) { actual, late in
                      subject.miss(.faultFirstFeedback, .fault, fault.id, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
-            let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: agreements[fault.customer] ?? [])
+            let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: index.restorationAgreements[fault.customer] ?? [])
             emit(subject, .faultRestoration, fault.reportedAt.localDay,
                  judge(restoreBy, fault.restoredAt, asOf) { actual, late in
                      subject.miss(.faultRestoration, .fault, fault.id, limit, restoreBy, actual, late)
                  })
-        }
-        var followUps: [String: [Timestamp]] = [:]
-        var followUpsByCustomer: [String: [Timestamp]] = [:]
-        for visit in facts.visits where visit.kind == "complaint-follow-up" {
-            if let complaint = visit.complaint { followUps[complaint, default: []].append(visit.at) }
-            followUpsByCustomer[visit.customer, default: []].append(visit.at)
         }
         for complaint in facts.complaints where placed(complaint.receivedAt) || placed(complaint.resolvedAt) {
             guard let customer = facts.customers[complaint.customer] else { continue }
@@ -180,7 +178,7 @@ public enum KPIEngine {
                 let visitDays = ServiceLimits.followUpVisitWorkingDays
                 let visitDeadline = facts.calendar.deadline(workingDays: visitDays, after: resolved)
                 // The visit linked to the complaint, or else any follow-up visit to the customer; before the resolution none counts.
-                let linked = (followUps[complaint.id] ?? followUpsByCustomer[complaint.customer, default: []]).filter { $0 >= resolved }
+                let linked = (index.followUpsByComplaint[complaint.id] ?? index.followUpsByCustomer[complaint.customer] ?? []).filter { $0 >= resolved }
                 let first = linked.min { $0.epochSeconds < $1.epochSeconds }
                 emit(subject, .complaintFollowUpVisit, resolved.localDay,
                      judge(visitDeadline, first, asOf) { actual, late in
@@ -228,21 +226,19 @@ public enum KPIEngine {
             (0..<7).contains { facts.calendar.isWorkingDay(monday + Int64($0)) }
         }
         guard !mondays.isEmpty else { return }
-        // The manager of the week's first routine visit, by customer and Monday.
-        var visited: [String: [Int64: (Timestamp, String?)]] = [:]
-        let lastDay = mondays[mondays.count - 1] + 6
-        for visit in facts.visits where visit.kind == VisitKind.routine.rawValue {
-            let day = visit.at.localDay
-            guard day >= firstMonday, day <= lastDay else { continue }
-            let monday = (day + Int64(1 - day.weekday)).dayNumber
-            if let earlier = visited[visit.customer]?[monday], earlier.0 <= visit.at { continue }
-            visited[visit.customer, default: [:]][monday] = (visit.at, visit.manager)
-        }
+        let visited = facts.currentIndex.routineWeeks
+        // One limit text per week, shared by that week's misses.
+        let labels = Dictionary(uniqueKeysWithValues: mondays.map { monday -> (Int64, String) in
+            let (year, week) = monday.isoWeek
+            return (monday.dayNumber, "week \(year)-W\(week < 10 ? "0" : "")\(week)")
+        })
+        // Outcomes come in customer order so misses list the same way everywhere.
         for customer in facts.customers.values.sorted(by: { $0.id < $1.id }) where !customer.archived {
+            let weeks = visited[customer.id]
             for monday in mondays {
                 // A visit shows the customer was served that week, even if its file was entered later.
-                if let visit = visited[customer.id]?[monday.dayNumber] {
-                    let subject = Subject(customer: customer, responsible: visit.1 ?? customer.manager)
+                if let visit = weeks?[monday.dayNumber] {
+                    let subject = Subject(customer: customer, responsible: visit.manager ?? customer.manager)
                     if facts.responsible == nil || subject.responsible == facts.responsible { emit(subject, .met) }
                     continue
                 }
@@ -253,8 +249,7 @@ public enum KPIEngine {
                 if asOf.epochSeconds < deadline.epochSeconds {
                     emit(subject, .pending)
                 } else {
-                    let (year, week) = monday.isoWeek
-                    emit(subject, .missed(subject.miss(.visitCoverage, .customer, customer.id, "week \(year)-W\(week < 10 ? "0" : "")\(week)",
+                    emit(subject, .missed(subject.miss(.visitCoverage, .customer, customer.id, labels[monday.dayNumber] ?? "",
                                                        deadline, nil, asOf.epochSeconds - deadline.epochSeconds)))
                 }
             }

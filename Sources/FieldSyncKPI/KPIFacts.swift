@@ -81,8 +81,9 @@ public struct KPIFacts: Sendable {
         }
     }
 
+    /// A visit as the KPIs see it. No id: nothing refers to a visit, and a
+    /// province holds close to a million of them.
     public struct Visit: Sendable, Equatable {
-        public var id: String
         public var customer: String
         public var at: Timestamp
         public var kind: String
@@ -91,8 +92,7 @@ public struct KPIFacts: Sendable {
         /// Who visited: a routine visit counts for them.
         public var manager: String?
 
-        public init(id: String, customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil) {
-            self.id = id
+        public init(customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil) {
             self.customer = customer
             self.at = at
             self.kind = kind
@@ -141,6 +141,8 @@ public struct KPIFacts: Sendable {
     public var calendar = WorkCalendar()
     /// Set by `restricted(toResponsible:)`: only what this person answers for counts.
     public var responsible: String?
+    /// Built by `indexed()`; it reflects the visits and agreements at that time.
+    public internal(set) var index: KPIIndex?
 
     public init() {}
 
@@ -174,7 +176,7 @@ public struct KPIFacts: Sendable {
                                         level: text("level"), owner: text("owner")))
         case .visit:
             guard !field("removed").bool, let customer = customer(), let at = time("at"), let visitKind = text("kind") else { return }
-            visits.append(Visit(id: id, customer: customer, at: at, kind: visitKind, complaint: text("complaint"), manager: text("manager")))
+            visits.append(Visit(customer: customer, at: at, kind: visitKind, complaint: text("complaint"), manager: text("manager")))
         case .agreement:
             guard !field("removed").bool, let customer = customer() else { return }
             agreements.append(Agreement(id: id, customer: customer, number: text("number") ?? "", starts: date("starts"), ends: date("ends"),

@@ -51,14 +51,11 @@ extension SyncHTTPServer {
             let grouping = device.user.role == .supervisor ? "manager" : "branch"
             let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) ?? (name == "by" ? grouping : nil) },
                                      now: store.localNow)
-            let facts = query.select(try await offload { try store.kpiFacts(for: device.user) })
-            let html = DashboardPage(
-                report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),
-                customers: Dictionary(facts.customers.values.map { (KPIEngine.groupName(of: $0), $0.id) }, uniquingKeysWith: { first, _ in first }),
-                trend: query.period.trailing(6).map { KPIEngine.report(facts, period: $0, grouping: .province, asOf: query.asOf) },
-                todo: KPIEngine.openPastLimit(facts, asOf: query.asOf),
-                viewer: device.user,
-                freshness: try await offload { try store.freshness(for: device.user) }).html()
+            let figures = try await offload {
+                try store.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
+            }
+            let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
+                                     viewer: device.user, freshness: try await offload { try store.freshness(for: device.user) }).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }
@@ -67,6 +64,22 @@ extension SyncHTTPServer {
     static func errorPage(_ message: String, status: HTTPResponse.Status) -> Response {
         let html = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>FieldSync</title></head><body><h1>FieldSync dashboard</h1><p>\(escape(message))</p></body></html>\n"
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+}
+
+/// What the dashboard computes from the facts: kept between requests (`ServerStore.kpiResult`).
+struct DashboardFigures: Sendable {
+    var report: KPIReport
+    var trend: [KPIReport]
+    var todo: [KPIMiss]
+    /// Customer ids by their `by=customer` group name, for the links to their reports.
+    var customers: [String: String]
+
+    init(_ facts: KPIFacts, _ query: KPIQuery) {
+        report = KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf)
+        trend = query.period.trailing(6).map { KPIEngine.report(facts, period: $0, grouping: .province, asOf: query.asOf) }
+        todo = KPIEngine.openPastLimit(facts, asOf: query.asOf)
+        customers = Dictionary(facts.customers.values.map { (KPIEngine.groupName(of: $0), $0.id) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

@@ -6,10 +6,29 @@ import Synchronization
 /// asks for several reports of the same records, and reading a province's
 /// million records takes a second or two. Stale as soon as a commit changes a
 /// record (`RecordChangeCounter`); the next request reads them again.
+///
+/// Reports computed from the facts are kept the same way, by what was asked
+/// (`result(_:generation:compute:)`): a dashboard reloaded, or opened by a
+/// second supervisor, is served without computing again.
 public final class KPIFactsCache: Sendable {
     private let cached = Mutex<(generation: UInt64, facts: KPIFacts)?>(nil)
+    private let results = Mutex<(generation: UInt64, values: [String: any Sendable])>((0, [:]))
+    /// Reports kept at most; the oldest go first when a new one would pass it.
+    static let maxResults = 64
 
     public init() {}
+
+    /// The value kept under `key` for `generation`, else `compute()` kept.
+    func result<T: Sendable>(_ key: String, generation: UInt64, compute: () throws -> T) rethrows -> T {
+        if let hit = results.withLock({ $0.generation == generation ? $0.values[key] as? T : nil }) { return hit }
+        let value = try compute()
+        results.withLock { results in
+            if results.generation != generation { results = (generation, [:]) }
+            if results.values.count >= Self.maxResults { results.values.removeAll() }
+            results.values[key] = value
+        }
+        return value
+    }
 
     /// The facts as of `generation`, from the cache or from `load`.
     func facts(generation: UInt64, load: () throws -> KPIFacts) rethrows -> KPIFacts {

@@ -79,9 +79,10 @@ public struct KPIQuery: Sendable {
         self.manager = manager
     }
 
-    /// `as_of`: an ISO 8601 time (or date) in the supported years; `now` when absent.
+    /// `as_of`: an ISO 8601 time (or date) in the supported years; when absent,
+    /// now to the minute, so reloads within a minute are the same question.
     private static func time(_ text: String?, now: Timestamp) throws(ServerError) -> Timestamp {
-        guard let text else { return now }
+        guard let text else { return Timestamp(epochSeconds: now.epochSeconds - ((now.epochSeconds % 60) + 60) % 60, offsetMinutes: now.offsetMinutes) }
         guard let time = Timestamp(iso: text, defaultOffsetMinutes: now.offsetMinutes) else {
             throw ServerError.badRequest("as_of: '\(text.prefix(40))' is not an ISO 8601 time")
         }
@@ -89,6 +90,12 @@ public struct KPIQuery: Sendable {
             throw ServerError.badRequest("as_of: '\(text.prefix(40))' is outside the years \(ReportingPeriod.years.lowerBound) to \(ReportingPeriod.years.upperBound)")
         }
         return time
+    }
+
+    /// Everything the answer depends on besides the facts and the caller: a cache key.
+    public var cacheKey: String {
+        [period.description, grouping.rawValue, branch ?? "\u{0}", manager ?? "\u{0}", String(asOf.epochSeconds), String(asOf.offsetMinutes)]
+            .joined(separator: "\u{1F}")
     }
 
     /// Narrows facts already limited to what the caller may see.
@@ -106,30 +113,45 @@ extension SyncHTTPServer {
     func addKPIRoutes(to devices: RouterGroup<Context>) {
         devices.get("/v1/kpi") { request, context in
             let device = try context.requireDevice()
-            let (query, facts) = try await kpiInputs(request, device)
+            let query = try kpiQuery(request)
+            let report = try await offload {
+                try store.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
+                    KPIEngine.report(query.select(facts), period: query.period, grouping: query.grouping, asOf: query.asOf)
+                }
+            }
             let freshness = try await offload { try store.freshness(for: device.user) }
-            return try Self.json(KPIAnswer(report: KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf),
-                                           freshness: freshness))
+            return try Self.json(KPIAnswer(report: report, freshness: freshness))
         }
         devices.get("/v1/kpi/misses") { request, context in
-            let (query, facts) = try await kpiInputs(request, context.requireDevice())
+            let device = try context.requireDevice()
+            let query = try kpiQuery(request)
             let only = request.uri.queryParameters["kpi"].map(String.init)
             if let only, KPI(rawValue: only) == nil {
                 throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let report = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf)
+            let report = try await offload {
+                try store.kpiResult("report\u{1F}" + query.cacheKey + "\u{1F}province", for: device.user) { facts in
+                    KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
+                }
+            }
             return try Self.json(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
         }
         devices.get("/v1/kpi/todo") { request, context in
-            let (query, facts) = try await kpiInputs(request, context.requireDevice())
-            return try Self.json(KPIEngine.openPastLimit(facts, asOf: query.asOf))
+            let device = try context.requireDevice()
+            let query = try kpiQuery(request)
+            return try Self.json(try await offload { try store.todo(query, for: device.user) })
         }
     }
 
-    private func kpiInputs(_ request: Request, _ device: DeviceContext) async throws -> (KPIQuery, KPIFacts) {
+    func kpiQuery(_ request: Request) throws -> KPIQuery {
         let parameters = request.uri.queryParameters
-        let query = try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: store.localNow)
-        let facts = try await offload { try store.kpiFacts(for: device.user) }
-        return (query, query.select(facts))
+        return try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: store.localNow)
+    }
+}
+
+extension ServerStore {
+    /// What is open past a limit for `user` (cached as the reports are).
+    func todo(_ query: KPIQuery, for user: UserInfo) throws -> [KPIMiss] {
+        try kpiResult("todo\u{1F}" + query.cacheKey, for: user) { facts in KPIEngine.openPastLimit(query.select(facts), asOf: query.asOf) }
     }
 }

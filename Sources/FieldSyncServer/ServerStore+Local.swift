@@ -35,9 +35,19 @@ extension ServerStore {
         return user.map { AccessPolicy($0).visible(facts) } ?? facts
     }
 
+    /// `compute` on the facts `user` may see, or its result kept from an
+    /// earlier request with the same `key` while no record changed since.
+    /// The key must name everything the result depends on besides the facts and the user.
+    public func kpiResult<T: Sendable>(_ key: String, for user: UserInfo, compute: (KPIFacts) throws -> T) throws -> T {
+        let generation = replica.recordGeneration
+        let scope = "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}"
+        return try kpiCache.result(scope + key, generation: generation) { try compute(try kpiFacts(for: user)) }
+    }
+
     /// One customer's monthly service report, or nil when the customer is not in `user`'s scope.
     public func serviceReport(customer: String, period: ReportingPeriod, asOf: Timestamp, for user: UserInfo) throws -> ServiceReport? {
-        guard try kpiFacts(for: user).customers[customer] != nil else { return nil }
-        return try replica.serviceReport(customer: customer, period: period, asOf: asOf)
+        let facts = try kpiFacts(for: user)
+        guard facts.customers[customer] != nil else { return nil }
+        return try replica.serviceReport(customer: customer, period: period, asOf: asOf, facts: facts)
     }
 }

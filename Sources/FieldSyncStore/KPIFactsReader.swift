@@ -57,12 +57,12 @@ struct KPIFactsReader {
         }
         // Only routine and follow-up visits count for a KPI.
         try rows("""
-            SELECT id, customer, at, kind, complaint, manager FROM visits
+            SELECT customer, at, kind, complaint, manager FROM visits
             WHERE removed IS NOT 1 AND kind IN ('\(VisitKind.routine.rawValue)', '\(VisitKind.complaintFollowUp.rawValue)')
             """) { row in
-            guard let id = row.text(0), let owner = customer(row, 1), let at = row.time(2), let kind = row.text(3) else { return }
-            facts.visits.append(KPIFacts.Visit(id: id, customer: owner, at: at, kind: kind == VisitKind.routine.rawValue ? VisitKind.routine.rawValue
-                                               : VisitKind.complaintFollowUp.rawValue, complaint: row.text(4), manager: row.text(5)))
+            guard let owner = customer(row, 0), let at = row.time(1), let kind = row.text(2) else { return }
+            facts.visits.append(KPIFacts.Visit(customer: owner, at: at, kind: kind == VisitKind.routine.rawValue ? VisitKind.routine.rawValue
+                                               : VisitKind.complaintFollowUp.rawValue, complaint: row.text(3), manager: row.text(4)))
         }
         return facts
     }

@@ -3,9 +3,14 @@ import FieldSyncModel
 import GRDB
 
 extension Replica {
-    /// The records the KPIs need, read in one snapshot.
+    /// The records the KPIs need, read in one snapshot, with their index built.
     public func kpiFacts() throws -> KPIFacts {
-        try writer.read { db in try Self.kpiFacts(db) }
+        try writer.read { db in
+            let facts = try Self.kpiFacts(db)
+            // The whole replica went through this connection's page cache: give it back.
+            db.releaseMemory()
+            return facts
+        }.indexed()
     }
 
     static func kpiFacts(_ db: Database) throws -> KPIFacts {
@@ -15,15 +20,15 @@ extension Replica {
 
 extension Replica {
     /// One customer's monthly service report, read in one snapshot; nil when the replica does not hold the customer.
-    public func serviceReport(customer id: String, period: ReportingPeriod, asOf: Timestamp) throws -> ServiceReport? {
+    /// `facts` are the replica's KPI facts when the caller holds them already (a server's cache).
+    public func serviceReport(customer id: String, period: ReportingPeriod, asOf: Timestamp, facts known: KPIFacts? = nil) throws -> ServiceReport? {
         try writer.read { db in
-            let facts = try Self.kpiFacts(db)
+            let facts = try known ?? Self.kpiFacts(db)
             let io = RecordIO(db)
             var records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [:]
             for kind in [RecordKind.visit, .fault, .complaint] {
                 let schema = kind.schema
-                try io.scan(kind) { recordID, state in
-                    guard state.value("customer", in: schema) == .text(id) else { return }
+                try io.scan(kind, where: "customer", equals: .text(id)) { recordID, state in
                     records[kind, default: []].append((recordID, state.dictionary(in: schema)))
                 }
             }

@@ -135,7 +135,7 @@ import Testing
                                        firstFeedbackAt: Self.t("2026-11-17T09:30:00+08:00"), restoredAt: Self.t("2026-11-17T10:00:00+08:00"), owner: "Alice")]
         facts.complaints = [KPIFacts.Complaint(id: "k", customer: "c-std", receivedAt: Self.t("2026-11-16T09:00:00+08:00"),
                                                escalatedAt: Self.t("2026-11-20T09:00:00+08:00"), owner: "Alice")]
-        facts.visits = [KPIFacts.Visit(id: "v", customer: "c-std", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "routine", manager: "Alice")]
+        facts.visits = [KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "routine", manager: "Alice")]
         let period = try ReportingPeriod("2026-11-16..2026-11-29")
         let asOf = Self.t("2026-11-30T09:00:00+08:00")
         let report = KPIEngine.report(facts, period: period, grouping: .manager, asOf: asOf)

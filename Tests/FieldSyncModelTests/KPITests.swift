@@ -181,9 +181,9 @@ import Testing
             // A visit the day before the resolution does not count: missed once the deadline passed.
             KPIFacts.Complaint(id: "k3", customer: "c-std", receivedAt: received, resolvedAt: Self.t("2026-11-18T10:00:00+08:00")),
         ]
-        facts.visits = [KPIFacts.Visit(id: "v1", customer: "c-std", at: Self.t("2026-11-24T15:00:00+08:00"), kind: "complaint-follow-up", complaint: "k1"),
-                        KPIFacts.Visit(id: "v2", customer: "c-std", at: Self.t("2026-11-26T10:00:00+08:00"), kind: "complaint-follow-up", complaint: "k2"),
-                        KPIFacts.Visit(id: "v3", customer: "c-std", at: Self.t("2026-11-17T10:00:00+08:00"), kind: "complaint-follow-up", complaint: "k3")]
+        facts.visits = [KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-24T15:00:00+08:00"), kind: "complaint-follow-up", complaint: "k1"),
+                        KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-26T10:00:00+08:00"), kind: "complaint-follow-up", complaint: "k2"),
+                        KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-17T10:00:00+08:00"), kind: "complaint-follow-up", complaint: "k3")]
         let report = KPIEngine.report(facts, period: try ReportingPeriod("2026-11"), grouping: .province, asOf: Self.t("2026-11-30T00:00:00+08:00"))
         let figure = report.total.figure(.complaintFollowUpVisit)
         #expect((figure.met, figure.missed) == (1, 2))
@@ -200,9 +200,9 @@ import Testing
         newcomer.id = "c-new"; newcomer.since = LocalDate(iso: "2026-11-25")
         var facts = Self.facts([Self.vip, Self.standard, archived, newcomer])
         facts.visits = [
-            KPIFacts.Visit(id: "v1", customer: "c-vip", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "routine"),
+            KPIFacts.Visit(customer: "c-vip", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "routine"),
             // A joint meeting is not a routine on-site visit.
-            KPIFacts.Visit(id: "v2", customer: "c-std", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "joint-meeting"),
+            KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-18T10:00:00+08:00"), kind: "joint-meeting"),
         ]
         let week = try ReportingPeriod("2026-W47")
         let during = KPIEngine.report(facts, period: week, grouping: .province, asOf: Self.t("2026-11-20T12:00:00+08:00"))

@@ -1,0 +1,59 @@
+import FieldSyncModel
+
+/// What every report looks up, built once for a set of facts instead of once
+/// per report: a dashboard asks for eight reports of the same facts, and a
+/// province has close to a million visits. Pure; shared by copies of the facts.
+public final class KPIIndex: Sendable {
+    /// The first routine visit of each (customer, ISO week): its time and manager, by the week's Monday.
+    let routineWeeks: [String: [Int64: (at: Timestamp, manager: String?)]]
+    /// Follow-up visit times by the complaint they name, and by customer.
+    let followUpsByComplaint: [String: [Timestamp]]
+    let followUpsByCustomer: [String: [Timestamp]]
+    /// Agreements stating a restoration limit, by customer.
+    let restorationAgreements: [String: [KPIFacts.Agreement]]
+    /// What it was built from, to tell it still fits the facts.
+    let visitCount: Int
+    let agreementCount: Int
+
+    public init(_ facts: KPIFacts) {
+        var routineWeeks: [String: [Int64: (at: Timestamp, manager: String?)]] = [:]
+        var byComplaint: [String: [Timestamp]] = [:]
+        var byCustomer: [String: [Timestamp]] = [:]
+        for visit in facts.visits {
+            if visit.kind == VisitKind.routine.rawValue {
+                let day = visit.at.localDay
+                let monday = (day + Int64(1 - day.weekday)).dayNumber
+                if let earlier = routineWeeks[visit.customer]?[monday], earlier.at <= visit.at { continue }
+                routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager)
+            } else if visit.kind == VisitKind.complaintFollowUp.rawValue {
+                if let complaint = visit.complaint { byComplaint[complaint, default: []].append(visit.at) }
+                byCustomer[visit.customer, default: []].append(visit.at)
+            }
+        }
+        var agreements: [String: [KPIFacts.Agreement]] = [:]
+        for agreement in facts.agreements where agreement.restoreHours != nil { agreements[agreement.customer, default: []].append(agreement) }
+        self.routineWeeks = routineWeeks
+        followUpsByComplaint = byComplaint
+        followUpsByCustomer = byCustomer
+        restorationAgreements = agreements
+        visitCount = facts.visits.count
+        agreementCount = facts.agreements.count
+    }
+
+    func fits(_ facts: KPIFacts) -> Bool { visitCount == facts.visits.count && agreementCount == facts.agreements.count }
+}
+
+extension KPIFacts {
+    /// These facts with their index built, for facts that serve several reports (a server's cache).
+    public func indexed() -> KPIFacts {
+        var copy = self
+        copy.index = KPIIndex(self)
+        return copy
+    }
+
+    /// The index built with the facts, or one built now.
+    var currentIndex: KPIIndex {
+        if let index, index.fits(self) { return index }
+        return KPIIndex(self)
+    }
+}
