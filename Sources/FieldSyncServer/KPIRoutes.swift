@@ -111,16 +111,18 @@ extension SyncHTTPServer {
     /// `GET /v1/kpi`, `/v1/kpi/misses`, `/v1/kpi/todo`: the KPI engine on the
     /// server's replica, limited to what the device's user may see.
     func addKPIRoutes(to devices: RouterGroup<Context>) {
+        // Answers are written as bytes and kept with the facts: a province's month of misses is megabytes of JSON.
         devices.get("/v1/kpi") { request, context in
             let device = try context.requireDevice()
             let query = try kpiQuery(request)
-            let report = try await offload {
-                try store.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
-                    KPIEngine.report(query.select(facts), period: query.period, grouping: query.grouping, asOf: query.asOf)
-                }
-            }
             let freshness = try await offload { try store.freshness(for: device.user) }
-            return try Self.json(KPIAnswer(report: report, freshness: freshness))
+            let body = try await offload {
+                let report = try store.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
+                    KPIEngine.report(query.select(facts), period: query.period, grouping: query.grouping, asOf: query.asOf).jsonBytes()
+                }
+                return KPIAnswer.splice(report, freshness: try JSONEncoder().encode(freshness))
+            }
+            return Self.json(bytes: body)
         }
         devices.get("/v1/kpi/misses") { request, context in
             let device = try context.requireDevice()
@@ -129,17 +131,17 @@ extension SyncHTTPServer {
             if let only, KPI(rawValue: only) == nil {
                 throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let report = try await offload {
-                try store.kpiResult("report\u{1F}" + query.cacheKey + "\u{1F}province", for: device.user) { facts in
-                    KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
+            return Self.json(bytes: try await offload {
+                try store.kpiResult("misses\u{1F}" + query.cacheKey + "\u{1F}" + (only ?? ""), for: device.user) { facts in
+                    let report = KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
+                    return KPIMiss.jsonBytes(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
                 }
-            }
-            return try Self.json(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
+            })
         }
         devices.get("/v1/kpi/todo") { request, context in
             let device = try context.requireDevice()
             let query = try kpiQuery(request)
-            return try Self.json(try await offload { try store.todo(query, for: device.user) })
+            return Self.json(bytes: try await offload { KPIMiss.jsonBytes(try store.todo(query, for: device.user)) })
         }
     }
 

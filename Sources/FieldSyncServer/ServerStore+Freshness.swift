@@ -66,6 +66,11 @@ extension ServerStore {
 
 /// A KPI report with the freshness of the branches it covers (`GET /v1/kpi`).
 struct KPIAnswer: Encodable {
+    /// The report's JSON bytes with `"freshness": …` added, as `encode(to:)` would write it.
+    static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
+        Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
+    }
+
     let report: KPIReport
     let freshness: [BranchFreshness]
 

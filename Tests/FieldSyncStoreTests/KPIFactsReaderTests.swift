@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncStore
+import Foundation
 import Testing
 
 /// The column reader behind `Replica.kpiFacts()` gives exactly the facts the
@@ -77,5 +78,25 @@ import Testing
             let fromBytes = copy.withUTF8 { Timestamp(utf8: $0, defaultOffsetMinutes: 480) }
             #expect(fromBytes == Timestamp(iso: text, defaultOffsetMinutes: 480), "\(text)")
         }
+    }
+}
+
+/// The report written as bytes is the document its `Encodable` form gives.
+@Suite struct KPIJSONBytesTests {
+    @Test func bytesAndEncoderGiveTheSameDocument() throws {
+        var facts = KPIFacts()
+        facts.customers["c1"] = KPIFacts.Customer(id: "c1", name: "Tower \"North\"\n塔\u{1}", branch: nil, manager: "Li \\ Wei", level: "vip")
+        facts.faults = [KPIFacts.Fault(id: "f1", customer: "c1", reportedAt: Timestamp(iso: "2026-11-16T09:00:00+08:00")!, owner: nil)]
+        facts.complaints = [KPIFacts.Complaint(id: "k1", customer: "c1", receivedAt: Timestamp(iso: "2026-11-16T09:00:00+08:00")!,
+                                               firstFeedbackAt: Timestamp(iso: "2026-11-16T09:20:00+08:00")!,
+                                               escalatedAt: Timestamp(iso: "2026-11-20T09:00:00+08:00")!, owner: "Alice")]
+        let report = KPIEngine.report(facts, period: try ReportingPeriod("2026-11"), grouping: .manager,
+                                      asOf: Timestamp(iso: "2026-11-30T09:00:00+08:00")!)
+        #expect(report.total.misses.count > 3)
+        func parsed(_ data: Data) throws -> NSObject { try JSONSerialization.jsonObject(with: data) as! NSObject }
+        #expect(try parsed(Data(report.jsonBytes())) == parsed(JSONEncoder().encode(report)))
+        let misses = report.total.misses
+        #expect(try parsed(Data(KPIMiss.jsonBytes(misses))) == parsed(JSONEncoder().encode(misses)))
+        #expect(try parsed(Data(KPIMiss.jsonBytes([]))) == parsed(JSONEncoder().encode([KPIMiss]())))
     }
 }

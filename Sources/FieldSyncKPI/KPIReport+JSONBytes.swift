@@ -1,0 +1,136 @@
+import FieldSyncModel
+
+// The report's JSON written straight into bytes: the same document as its
+// `Encodable` form (`KPIReport+Output.swift`), without the intermediate tree
+// Foundation's encoder builds, which for a province's month of misses (tens of
+// thousands of objects) is ten times the size of the answer.
+
+/// Appends JSON tokens to a byte array.
+struct JSONBytes {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func optional(_ text: String?) {
+        if let text { string(text) } else { raw("null") }
+    }
+
+    mutating func number(_ value: some BinaryInteger) { bytes.append(contentsOf: String(value).utf8) }
+
+    mutating func number(_ value: Double?) {
+        guard let value, value.isFinite else { return raw("null") }
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    /// `"key":`, after a comma unless it is the object's first key.
+    mutating func key(_ name: StaticString, first: Bool = false) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        raw(name)
+        raw("\":")
+    }
+
+    mutating func array<T>(_ items: [T], _ write: (inout JSONBytes, T) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            write(&self, item)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+}
+
+extension KPIMiss {
+    func write(to out: inout JSONBytes) {
+        out.raw("{")
+        out.key("kpi", first: true); out.string(kpi.rawValue)
+        out.key("table"); out.string(table.rawValue)
+        out.key("record"); out.string(record)
+        out.key("customer"); out.string(customer)
+        out.key("customer_name"); out.string(customerName)
+        out.key("manager"); out.optional(manager)
+        out.key("branch"); out.optional(branch)
+        out.key("limit"); out.string(limit)
+        out.key("deadline"); out.string(deadline.description)
+        out.key("actual"); out.optional(actual?.description)
+        out.key("open"); out.bool(isOpen)
+        out.key("late_by_seconds"); out.number(lateBySeconds)
+        out.key("escalated_at"); out.optional(escalatedAt?.description)
+        out.raw("}")
+    }
+
+    /// A list of misses as the API's JSON array.
+    public static func jsonBytes(_ misses: [KPIMiss]) -> [UInt8] {
+        var out = JSONBytes()
+        out.array(misses) { out, miss in miss.write(to: &out) }
+        return out.bytes
+    }
+}
+
+extension KPIFigure {
+    func write(to out: inout JSONBytes) {
+        out.raw("{")
+        out.key("kpi", first: true); out.string(kpi.rawValue)
+        out.key("title"); out.string(kpi.title)
+        out.key("met"); out.number(met)
+        out.key("missed"); out.number(missed)
+        out.key("pending"); out.number(pending)
+        out.key("total"); out.number(total)
+        out.key("rate"); out.number(rate)
+        out.raw("}")
+    }
+}
+
+extension KPIGroup {
+    func write(to out: inout JSONBytes) {
+        out.raw("{")
+        out.key("name", first: true); out.string(name)
+        out.key("figures"); out.array(figures) { out, figure in figure.write(to: &out) }
+        out.key("open_escalations"); out.number(openEscalations)
+        out.key("misses"); out.array(misses) { out, miss in miss.write(to: &out) }
+        out.raw("}")
+    }
+}
+
+extension KPIReport {
+    /// The report's JSON object; `extra` (already JSON, starting with a key) goes before its closing brace.
+    public func jsonBytes(extra: [UInt8] = []) -> [UInt8] {
+        var out = JSONBytes()
+        out.raw("{")
+        out.key("period", first: true); out.string(period.description)
+        out.key("start"); out.string(period.start.description)
+        out.key("end"); out.string(period.end.description)
+        out.key("grouping"); out.string(grouping.rawValue)
+        out.key("as_of"); out.string(asOf.description)
+        out.key("groups"); out.array(groups) { out, group in group.write(to: &out) }
+        out.key("total"); total.write(to: &out)
+        if !extra.isEmpty {
+            out.bytes.append(UInt8(ascii: ","))
+            out.bytes.append(contentsOf: extra)
+        }
+        out.raw("}")
+        return out.bytes
+    }
+}
