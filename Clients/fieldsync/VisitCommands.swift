@@ -13,7 +13,7 @@ struct VisitCommand: ParsableCommand {
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a visit to a customer.",
-            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (within 2 working days of a complaint's resolution, where the handling report is handed over; give --complaint), joint-meeting (monthly service joint meeting), other.")
+            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (within 2 working days of a complaint's resolution, where the handling report is handed over; give --complaint, and --report to record the report on the complaint), joint-meeting (monthly service joint meeting), other.")
 
         @OptionGroup var options: CommonOptions
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
@@ -24,23 +24,49 @@ struct VisitCommand: ParsableCommand {
         @Option(help: "The customer's requests and opinions.") var requests: String?
         @Option(help: "Follow-up actions agreed.") var actions: String?
         @Option(help: "The complaint this visit follows up (id or prefix).") var complaint: String?
+        @Option(help: ArgumentHelp("The complaint handling report (投诉处理报告单) handed over at this follow-up visit; recorded on the complaint.", valueName: "text"))
+        var report: String?
+
+        func validate() throws {
+            if report != nil, kind != .complaintFollowUp || complaint == nil {
+                throw ValidationError("--report is the complaint handling report handed over at a follow-up visit: give it with --kind complaint-follow-up --complaint ID")
+            }
+        }
 
         func run() throws {
             let replica = try options.open()
             let owner = try replica.require(.customer, customer)
-            let followed = try complaint.map { try replica.require(.complaint, $0).id }
+            let followedRecord = try complaint.map { try replica.require(.complaint, $0) }
+            let followed = followedRecord?.id
+            let time = try TimeInput.parse(at, option: "--at")
+            if let followedRecord, followedRecord["customer"] != .text(owner.id) {
+                throw InputError("--complaint: complaint \(followedRecord.shortID) is another customer's")
+            }
             let id = try replica.create(.visit, [
                 ("customer", .text(owner.id)),
                 ("manager", try replica.userName().fieldValue ?? .null),
-                ("at", .text(try TimeInput.parse(at, option: "--at"))),
+                ("at", .text(time)),
                 ("kind", .text(kind.rawValue)),
                 ("summary", .text(summary)),
                 ("participants", participants.fieldValue ?? .null),
                 ("requests", requests.fieldValue ?? .null),
                 ("actions", actions.fieldValue ?? .null),
                 ("complaint", followed.fieldValue ?? .null),
-            ])
+            ], also: try handover(of: report, to: followedRecord, at: time, in: replica))
             try printCreated(replica.require(.visit, id), json: options.json)
+        }
+
+        /// The complaint's report and a progress note saying it was handed over, written with the visit.
+        func handover(of report: String?, to complaint: StoredRecord?, at: String, in replica: Replica) throws -> [RecordEdit] {
+            guard let report, let complaint else { return [] }
+            var generator = SystemRandomNumberGenerator()
+            return [
+                RecordEdit(.complaint, complaint.id, [("report", .text(report))]),
+                RecordEdit(.complaintNote, RecordID.make(using: &generator), [
+                    ("complaint", .text(complaint.id)), ("at", .text(at)), ("author", try replica.userName().fieldValue ?? .null),
+                    ("text", .text("Handling report handed over at the follow-up visit.")),
+                ]),
+            ]
         }
     }
 

@@ -106,6 +106,19 @@ import Testing
         let escalated = try ok(cli, "kpi", "todo")
         #expect(escalated.contains("Escalated complaints") && !escalated.contains("neither resolved nor escalated"))
 
+        // Resolved, then the follow-up visit where the handling report is handed over; closing comes after.
+        try ok(cli, "complaint", "resolve", complaint, "--at", "2026-11-20T15:00+08:00", "--result", "refund")
+        let wrongKind = try cli.run(["visit", "log", customer, "--kind", "routine", "--summary", "x", "--report", "r"])
+        #expect(wrongKind.status == 64 && wrongKind.stderr.contains("--report is the complaint handling report"))
+        try ok(cli, "visit", "log", customer, "--kind", "complaint-follow-up", "--complaint", complaint, "--summary", "heard the customer",
+               "--report", "refund made; process fixed", "--at", "2026-11-23T09:30+08:00")
+        let followedUp = try ok(cli, "complaint", "show", complaint, "--json")
+        #expect(followedUp.contains("\"report\" : \"refund made; process fixed\"") && followedUp.contains("Handling report handed over"))
+        try ok(cli, "complaint", "close", complaint, "--at", "2026-11-23T10:00+08:00")
+        let after = try #require(try JSONSerialization.jsonObject(with: Data(ok(cli, "kpi", "--period", "2026-11", "--json").utf8)) as? [String: Any])
+        let followUp = ((after["total"] as? [String: Any])?["figures"] as? [[String: Any]])?.first { $0["kpi"] as? String == "complaint_follow_up_visit" }
+        #expect(followUp?["met"] as? Int == 1, "the visit on the next working day after the resolution: \(String(describing: followUp))")
+
         // A visit logged on the wrong day is corrected; one logged twice is removed and no longer counts.
         let visit = try ok(cli, "visit", "log", customer, "--kind", "routine", "--summary", "check", "--at", "2026-11-09T10:00+08:00")
         let twice = try ok(cli, "visit", "log", customer, "--kind", "routine", "--summary", "check", "--at", "2026-11-02T10:00+08:00")

@@ -50,6 +50,22 @@ import Testing
         }
     }
 
+    /// KPI.md names every KPI and states the limits the engine judges by (`ServiceLimits`).
+    @Test func kpiDocumentStatesTheEnginesLimits() throws {
+        let document = try String(contentsOf: Self.protocolFolder.appendingPathComponent("KPI.md"), encoding: .utf8)
+        for kpi in KPI.allCases { #expect(document.contains("`\(kpi.rawValue)`"), "\(kpi.rawValue) missing") }
+        for figure in [
+            "\(ServiceLimits.faultFeedbackMinutes(vip: false)) min (VIP \(ServiceLimits.faultFeedbackMinutes(vip: true)))",
+            "\(ServiceLimits.faultRestorationHours(vip: false)) h (VIP \(ServiceLimits.faultRestorationHours(vip: true)) h)",
+            "\(ServiceLimits.complaintFeedbackHours(vip: false)) h (VIP \(ServiceLimits.complaintFeedbackHours(vip: true)) h)",
+            "end of the \(ServiceLimits.complaintResolutionWorkingDays)rd working day",
+            "end of the \(ServiceLimits.followUpVisitWorkingDays)nd working day",
+            "\(ServiceLimits.renewalNoticeMonths) months before the end", "\(ServiceLimits.renewalMonths) month before the end",
+        ] {
+            #expect(document.contains(figure), "KPI.md does not say '\(figure)'")
+        }
+    }
+
     /// A report with one miss, so every key of every KPI type appears.
     static func kpiSample() -> KPIReport {
         var facts = KPIFacts()
