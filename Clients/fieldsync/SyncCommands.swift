@@ -9,7 +9,7 @@ struct EnrollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
         abstract: "Bind this replica to a server with a one-time enrolment code.",
-        discussion: "The server is verified against the CA file given here, now and at every sync. Records made before enrolment are kept and pushed at the first sync.")
+        discussion: "The server is verified against the CA file given here, now and at every sync. Records made before enrolment are kept and pushed at the first sync. On a device without a replica, enrolling creates it, with the user's name and branch as the server knows them.")
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The server's URL, e.g. https://fieldsync.example:8443") var url: String
@@ -17,17 +17,34 @@ struct EnrollCommand: AsyncParsableCommand {
     @Option(help: "The server's CA certificate (PEM), as printed by 'fieldsync-server init'.") var ca: String
 
     func run() async throws {
-        let replica = try options.open()
-        guard let identity = try replica.identity() else { throw StoreError.notInitialized(options.location.folder) }
         guard let caPEM = try? String(contentsOfFile: ca, encoding: .utf8) else { throw InputError("--ca: cannot read '\(ca)'") }
+        // A new device gets its replica once the server has accepted it: a refused code leaves nothing behind.
+        let exists = FileManager.default.fileExists(atPath: options.location.databasePath)
+        var generator = SystemRandomNumberGenerator()
+        let node: NodeID
+        if exists {
+            guard let identity = try options.open().identity() else { throw StoreError.notInitialized(options.location.folder) }
+            node = identity.node
+        } else {
+            node = NodeID.random(using: &generator)
+        }
         let client = try SyncClient(url: url, caPEM: caPEM)
         let response: EnrollResponse
         do {
-            response = try await client.enroll(code: code, node: identity.node, deviceName: ProcessInfo.processInfo.hostName)
+            response = try await client.enroll(code: code, node: node, deviceName: ProcessInfo.processInfo.hostName)
             try await client.shutdown()
         } catch {
             try? await client.shutdown()
             throw error
+        }
+        if !exists {
+            let folder = options.location.folder
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let replica = try Replica.open(path: options.location.databasePath)
+            try replica.initialize(ReplicaIdentity(node: node, branch: response.user.branch, user: response.user.name,
+                                                   createdAt: TimeInput.now().description))
+            try replica.close()
+            if !options.json { print("Created a replica in \(folder) (node \(node)).") }
         }
         let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
         try binding.save(home: options.location.folder, caPEM: caPEM)

@@ -56,6 +56,16 @@ import Testing
         #expect(again.status == 69 && again.stderr.contains("already used"), "\(again.stderr)")
         #expect(try laptop2.run(["enroll", url, "--code", wang["enrolment_code"] as! String, "--ca", ca]).status == 0)
 
+        // A new laptop enrols before any 'init': a refused code leaves nothing, an accepted one creates the replica as the server knows the user.
+        let chen = try json(admin.run(["user", "add", "--name", "Chen Jie", "--role", "manager", "--branch", "Hangzhou", "--json"]))
+        let laptop3 = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("l3")])
+        let refused = try laptop3.run(["enroll", url, "--code", "WRONG-CODE", "--ca", ca])
+        #expect(refused.status == 69 && !FileManager.default.fileExists(atPath: folder.path("l3")), "\(refused.stderr)")
+        let created = try laptop3.run(["enroll", url, "--code", chen["enrolment_code"] as! String, "--ca", ca])
+        #expect(created.status == 0 && created.stdout.contains("Created a replica in"), "\(created.stderr)")
+        let fresh = try json(laptop3.run(["status", "--json"]))
+        #expect(fresh["user"] as? String == "Chen Jie" && fresh["branch"] as? String == "Hangzhou" && fresh["server"] as? String == url)
+
         let first = try json(laptop1.run(["sync", "--json"]))
         #expect(first["pushed"] as? Int == 2)
         let second = try json(laptop2.run(["sync", "--json"]))
@@ -69,7 +79,7 @@ import Testing
         #expect(typo.status != 0 && typo.stderr.contains("'Hangzou' is not a registered branch; use one of: Hangzhou"), "\(typo.stderr)")
 
         let devices = try JSONSerialization.jsonObject(with: Data(try admin.run(["device", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
-        #expect(devices?.count == 2)
+        #expect(devices?.count == 3)
 
         server.terminate()  // SIGTERM: finish in-flight requests, close the database
         server.waitUntilExit()
