@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "fieldsync", targets: ["fieldsync"]),
         .executable(name: "fieldsync-server", targets: ["fieldsync-server"]),
         .executable(name: "fieldsync-bench", targets: ["FieldSyncBenchmarks"]),
+        .executable(name: "fieldsync-battery", targets: ["FieldSyncBattery"]),
         .library(name: "FieldSyncModel", targets: ["FieldSyncModel"]),
         .library(name: "FieldSyncStore", targets: ["FieldSyncStore"]),
         .library(name: "FieldSyncKPI", targets: ["FieldSyncKPI"]),
@@ -148,6 +149,12 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // `swift run fieldsync-battery [--long]`: real server and laptops under SIGKILL; checks nothing is lost or doubled.
+        .executableTarget(
+            name: "FieldSyncBattery",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test targets: the replica simulation, temporary folders.

@@ -111,7 +111,7 @@ public final class SyncClient: Sendable {
     }
 
     /// One line naming the server and the cause.
-    private func describe(_ error: any Error) -> SyncError {
+    func describe(_ error: any Error) -> SyncError {
         let text = String(describing: error)
         if let tls = error as? NIOSSLError {
             return SyncError("cannot sync with \(baseURL): TLS failed (\(tls)); is this the server the CA file belongs to?")
@@ -124,6 +124,10 @@ public final class SyncClient: Sendable {
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connect(descriptor") {
             return SyncError("cannot sync with \(baseURL): connection refused (is fieldsync-server running?)")
+        }
+        // A server killed or restarted mid-request resets the connection (found by fieldsync-battery).
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
         }
         if text.contains("remoteConnectionClosed") || text.contains("readTimeout") {
             return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
