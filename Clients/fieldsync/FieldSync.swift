@@ -17,7 +17,8 @@ struct FieldSync: AsyncParsableCommand {
 
             Exit codes: 0 success; 1 failure (e.g. 'verify' found problems); 64 a malformed \
             option or argument; 65 a value the record cannot take; 66 no such record or replica; 69 the server \
-            could not be reached or refused the request (nothing recorded locally is lost).
+            could not be reached or refused the request (nothing recorded locally is lost); 74 the disk is full or \
+            the replica folder cannot be written (nothing of the command was recorded).
             """,
         subcommands: [
             InitCommand.self, EnrollCommand.self, SyncCommand.self, StatusCommand.self, VerifyCommand.self,
@@ -44,6 +45,9 @@ struct FieldSync: AsyncParsableCommand {
         } catch let error as SyncError {
             fail(error.message, code: 69)
         } catch {
+            if let storage = StoreError.storage(error, folder: HomeOption().folder(in: CommandLine.arguments)) {
+                fail(storage.message, code: storage.exitCode)
+            }
             exit(withError: error)
         }
     }

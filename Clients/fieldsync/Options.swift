@@ -19,6 +19,13 @@ struct HomeOption: ParsableArguments {
 
     var databasePath: String { (folder as NSString).appendingPathComponent(Replica.fileName) }
 
+    /// The folder `--home` names in raw arguments (for messages written after parsing failed or the command threw).
+    func folder(in arguments: [String]) -> String {
+        if let index = arguments.firstIndex(of: "--home"), index + 1 < arguments.count { return arguments[index + 1] }
+        if let inline = arguments.first(where: { $0.hasPrefix("--home=") }) { return String(inline.dropFirst("--home=".count)) }
+        return folder
+    }
+
     /// Opens the replica, or explains how to create one.
     /// `checkpointInBackground` for a sync's run of commits (see `Replica.open`).
     func open(checkpointInBackground: Bool = false) throws -> Replica {

@@ -314,4 +314,6 @@ public enum ErrorCode {
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"
     public static let internalError = "internal"
+    /// The server's disk is full (or its data folder read-only): nothing of the request was stored.
+    public static let storageFull = "storage_full"
 }

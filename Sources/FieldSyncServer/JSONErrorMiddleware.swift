@@ -1,4 +1,5 @@
 import FieldSyncProtocol
+import FieldSyncStore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -39,6 +40,12 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            if StoreError.storage(error, folder: "") != nil {
+                // Every request is one transaction: nothing of it was stored, and a laptop keeps its outbox.
+                return ServerError(.serviceUnavailable, ErrorCode.storageFull,
+                                   "the server cannot store anything now (its disk is full or read-only); nothing of this request was kept; your changes stay on this device, sync again later")
+                    .jsonResponse()
+            }
             return ServerError(.internalServerError, ErrorCode.internalError, "the server failed to handle the request; its log has the details")
                 .jsonResponse()
         }

@@ -1,9 +1,10 @@
 import FieldSyncModel
+import GRDB
 
 /// An error a person reads: what went wrong and what to do about it.
 public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     private enum Code: Equatable, Sendable {
-        case notInitialized, alreadyInitialized, notFound, ambiguous, invalid, malformed, unsupported
+        case notInitialized, alreadyInitialized, notFound, ambiguous, invalid, malformed, unsupported, storage
     }
 
     private let code: Code
@@ -44,13 +45,29 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .unsupported, message: message)
     }
 
+    /// The disk under `folder` is full, read-only or failing: what SQLite said, as a
+    /// person reads it, or nil for any other error. Every write is one transaction,
+    /// so nothing of the failed command was kept.
+    public static func storage(_ error: any Error, folder: String) -> StoreError? {
+        guard let database = error as? DatabaseError else { return nil }
+        let what: String
+        switch database.resultCode.primaryResultCode {
+        case .SQLITE_FULL: what = "the disk holding \(folder) is full"
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN: what = "\(folder) cannot be written (read-only or not permitted)"
+        case .SQLITE_IOERR: what = "the disk holding \(folder) failed to read or write"
+        default: return nil
+        }
+        return StoreError(code: .storage, message: "\(what): nothing of this was recorded, and what was recorded before is intact; free space (or fix the folder) and run it again")
+    }
+
     /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
-    /// missing record or replica, 1 otherwise.
+    /// missing record or replica, 74 for a disk that is full or cannot be written, 1 otherwise.
     public var exitCode: Int32 {
         switch code {
         case .malformed: 64
         case .invalid: 65
         case .notFound, .ambiguous, .notInitialized: 66
+        case .storage: 74
         case .alreadyInitialized, .unsupported: 1
         }
     }
