@@ -15,6 +15,7 @@ final class Battery: @unchecked Sendable {
     /// What the storm did, for the report.
     struct Figures {
         var serverKills = 0
+        var serverStops = 0
         var syncKills = 0
         var syncsSucceeded = 0
         var syncsFailed = 0
@@ -30,6 +31,8 @@ final class Battery: @unchecked Sendable {
     /// Each laptop's sync now running, for the killer.
     private var runningSyncs: [Int: Child] = [:]
     private var stopping = false
+    /// The last laptop syncs through it: cuts, stalls and slow links on top of the kills.
+    private var proxy: FaultyProxy?
 
     init(options: BatteryOptions) throws {
         self.options = options
@@ -107,6 +110,14 @@ final class Battery: @unchecked Sendable {
                 sync.kill(SIGKILL)
                 lock.withLock { figures.syncKills += 1 }
             }
+            if Int.random(in: 0..<8, using: &generator) == 0, let child = lock.withLock({ server }) {
+                // Frozen (SIGSTOP) longer than a laptop waits for an answer: they time out, then resume.
+                child.kill(SIGSTOP)
+                usleep(6_500_000)
+                child.kill(SIGCONT)
+                lock.withLock { figures.serverStops += 1 }
+                continue
+            }
             killServer()
             // Down for a moment: laptops meet a refused connection too.
             usleep(UInt32.random(in: 0...400_000, using: &generator))
@@ -163,11 +174,32 @@ final class Battery: @unchecked Sendable {
             try require(run("fieldsync", ["enroll", url, "--code", code, "--ca", data.appendingPathComponent("ca.pem").path], laptop: laptop), "enroll")
             try require(run("fieldsync", ["sync"], laptop: laptop), "first sync")
         }
+        // The last laptop talks to the server through the fault-injecting relay from now on.
+        let relay = try FaultyProxy(target: port)
+        proxy = relay
+        let bindingFile = URL(fileURLWithPath: home(options.clients)).appendingPathComponent("server.json")
+        guard var binding = try JSONSerialization.jsonObject(with: Data(contentsOf: bindingFile)) as? [String: Any], binding["url"] as? String == url else {
+            throw BatteryError("\(bindingFile.path) does not name \(url)")
+        }
+        binding["url"] = "https://127.0.0.1:\(relay.port)"
+        try JSONSerialization.data(withJSONObject: binding).write(to: bindingFile, options: .atomic)
         let team = (2...options.clients).map { "Manager \($0)" }.joined(separator: ",")
         let customer = try require(run("fieldsync", ["customer", "add", "--name", "Shared Tower Co", "--branch", "Hangzhou", "--team", team], laptop: 1),
                                    "customer add")
-        for laptop in 1...options.clients { try require(run("fieldsync", ["sync"], laptop: laptop), "sync of the customer") }
+        for laptop in 1...options.clients { try syncUntilDone(laptop) }
         return customer
+    }
+
+    /// Syncs until a sync completes (through the faulty relay, some are cut).
+    func syncUntilDone(_ laptop: Int) throws {
+        var last = ""
+        for _ in 0..<20 {
+            let result = try run("fieldsync", ["sync"], laptop: laptop)
+            if result.status == 0 { return }
+            last = result.stderr
+            usleep(100_000)
+        }
+        throw BatteryError("laptop \(laptop) cannot complete a sync: \(last.prefix(300))")
     }
 
     struct Outcome {
@@ -180,14 +212,7 @@ final class Battery: @unchecked Sendable {
         if lock.withLock({ server }) == nil { try startServer() }
         // Three rounds: every laptop pushes, then every laptop pulls what the others pushed.
         for _ in 0..<3 {
-            for laptop in 1...options.clients {
-                var attempts = 0
-                while try run("fieldsync", ["sync"], laptop: laptop).status != 0 {
-                    attempts += 1
-                    guard attempts < 10 else { throw BatteryError("laptop \(laptop) cannot sync after the storm") }
-                    usleep(200_000)
-                }
-            }
+            for laptop in 1...options.clients { try syncUntilDone(laptop) }
         }
         var checks: [(String, Bool, String)] = []
         let expected = lock.withLock { written.values.flatMap { $0 } }.sorted()
@@ -225,8 +250,11 @@ final class Battery: @unchecked Sendable {
         checks.append(("server: no mutation applied twice", duplicates == 0, "\(duplicates) duplicates"))
 
         let figures = lock.withLock { self.figures }
-        var report = String(format: "fieldsync-battery: %d laptops for %.0f s; server killed (SIGKILL) %d times, laptops' syncs killed %d times\n",
-                            options.clients, figures.seconds, figures.serverKills, figures.syncKills)
+        proxy?.stop()
+        let relayed = (proxy?.faults ?? [:]).sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+        var report = String(format: "fieldsync-battery: %d laptops for %.0f s; server killed (SIGKILL) %d times and frozen (SIGSTOP 6.5 s) %d times; laptops' syncs killed %d times\n",
+                            options.clients, figures.seconds, figures.serverKills, figures.serverStops, figures.syncKills)
+        report += "  laptop \(options.clients) through a faulty relay, connections: \(relayed)\n"
         report += "  \(figures.writes) visits written, \(figures.syncsSucceeded) syncs completed, \(figures.syncsFailed) interrupted or refused during the storm\n"
         for (message, count) in figures.failures.sorted(by: { $0.value > $1.value }) {
             report += "    \(count) × \(message)\n"

@@ -2,8 +2,9 @@
 //
 // The crash battery: a real `fieldsync-server` and several real `fieldsync`
 // laptops on 127.0.0.1, writing and syncing without pause, while the server is
-// killed with SIGKILL at random moments and restarted, and laptops' syncs are
-// killed mid-run. Then everything syncs once more and the battery checks that
+// killed with SIGKILL at random moments and restarted (or frozen with SIGSTOP
+// past the laptops' timeout), laptops' syncs are killed mid-run, and the last
+// laptop talks through a relay that cuts, stalls and slows its connections. Then everything syncs once more and the battery checks that
 // every database passes `PRAGMA integrity_check`, that every visit a laptop
 // wrote is on the server and on every laptop exactly once (nothing acknowledged
 // is lost, nothing is applied twice), and that all replicas hold the same records.

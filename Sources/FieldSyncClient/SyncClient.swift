@@ -113,6 +113,11 @@ public final class SyncClient: Sendable {
     /// One line naming the server and the cause.
     func describe(_ error: any Error) -> SyncError {
         let text = String(describing: error)
+        let lost = SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
+        // A relay or a server that closes the stream mid-answer (found by fieldsync-battery): the
+        // HTTP parser meets the end early, or TLS ends without its close message.
+        if let parser = error as? HTTPParserError, parser == .invalidEOFState { return lost }
+        if let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return lost }
         if let tls = error as? NIOSSLError {
             return SyncError("cannot sync with \(baseURL): TLS failed (\(tls)); is this the server the CA file belongs to?")
         }
@@ -126,9 +131,7 @@ public final class SyncClient: Sendable {
             return SyncError("cannot sync with \(baseURL): connection refused (is fieldsync-server running?)")
         }
         // A server killed or restarted mid-request resets the connection (found by fieldsync-battery).
-        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
-            return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
-        }
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE { return lost }
         if text.contains("remoteConnectionClosed") || text.contains("readTimeout") {
             return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
         }

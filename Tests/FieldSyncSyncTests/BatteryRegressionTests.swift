@@ -7,18 +7,24 @@ import FieldSyncTestSupport
 import Foundation
 import GRDB
 import NIOCore
+import NIOHTTP1
+import NIOSSL
 import Testing
 
 /// Failures `fieldsync-battery` found, each pinned by a test named after it.
 @Suite struct BatteryRegressionTests {
     /// A server killed mid-response resets the connection; the laptop said
     /// "read(descriptor:pointer:size:): Connection reset by peer) (errno: 104)".
-    @Test func aConnectionResetByAKilledServerReadsAsALostConnection() async throws {
+    @Test func aConnectionResetOrCutMidAnswerReadsAsALostConnection() async throws {
         let server = try await TestServer.start()
         let client = try SyncClient(url: "https://127.0.0.1:9", caPEM: server.caPEM)
         for errno in [ECONNRESET, EPIPE] {
             let message = client.describe(IOError(errnoCode: errno, reason: "read(descriptor:pointer:size:)")).message
             #expect(message == "cannot sync with https://127.0.0.1:9: the connection was lost mid-request; nothing is lost, run sync again")
+        }
+        // Cut by the faulty relay mid-answer, the laptop said "stream ended at an unexpected time".
+        for cut in [HTTPParserError.invalidEOFState as any Error, NIOSSLError.uncleanShutdown] {
+            #expect(client.describe(cut).message.hasSuffix("the connection was lost mid-request; nothing is lost, run sync again"), "\(cut)")
         }
         try await client.shutdown()
         await server.stop()
