@@ -45,7 +45,7 @@ struct FieldSync: AsyncParsableCommand {
         } catch let error as SyncError {
             fail(error.message, code: 69)
         } catch {
-            if let storage = StoreError.storage(error, folder: HomeOption().folder(in: CommandLine.arguments)) {
+            if let storage = StoreError.storage(error, folder: HomeOption.folder(in: CommandLine.arguments)) {
                 fail(storage.message, code: storage.exitCode)
             }
             exit(withError: error)

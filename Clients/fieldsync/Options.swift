@@ -8,7 +8,9 @@ struct HomeOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Replica folder (default: $FIELDSYNC_HOME, else ~/.fieldsync).", valueName: "dir"))
     var home: String?
 
-    var folder: String {
+    var folder: String { Self.folder(home: home) }
+
+    static func folder(home: String?) -> String {
         if let home { return home }
         if let env = ProcessInfo.processInfo.environment["FIELDSYNC_HOME"], !env.isEmpty { return env }
         // $HOME first, as a shell's ~ does (Foundation on Linux reads the password database).
@@ -19,11 +21,13 @@ struct HomeOption: ParsableArguments {
 
     var databasePath: String { (folder as NSString).appendingPathComponent(Replica.fileName) }
 
-    /// The folder `--home` names in raw arguments (for messages written after parsing failed or the command threw).
-    func folder(in arguments: [String]) -> String {
+    /// The folder raw arguments name, for a message written after the command threw
+    /// (a parsed command's options are out of reach there; a `ParsableArguments`
+    /// must never be made by hand).
+    static func folder(in arguments: [String]) -> String {
         if let index = arguments.firstIndex(of: "--home"), index + 1 < arguments.count { return arguments[index + 1] }
         if let inline = arguments.first(where: { $0.hasPrefix("--home=") }) { return String(inline.dropFirst("--home=".count)) }
-        return folder
+        return folder(home: nil)
     }
 
     /// Opens the replica, or explains how to create one.

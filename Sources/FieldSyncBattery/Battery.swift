@@ -248,6 +248,8 @@ final class Battery: @unchecked Sendable {
         checks.append(("server: every visit written, exactly once (\(serverSummaries.count) of \(expected.count))",
                        serverSummaries == expected, difference(serverSummaries, expected)))
         checks.append(("server: no mutation applied twice", duplicates == 0, "\(duplicates) duplicates"))
+        let disk = try diskPhase()
+        checks += disk.checks.map { ($0.name, $0.passed, $0.detail) }
 
         let figures = lock.withLock { self.figures }
         proxy?.stop()
@@ -255,6 +257,7 @@ final class Battery: @unchecked Sendable {
         var report = String(format: "fieldsync-battery: %d laptops for %.0f s; server killed (SIGKILL) %d times and frozen (SIGSTOP 6.5 s) %d times; laptops' syncs killed %d times\n",
                             options.clients, figures.seconds, figures.serverKills, figures.serverStops, figures.syncKills)
         report += "  laptop \(options.clients) through a faulty relay, connections: \(relayed)\n"
+        report += "  \(disk.note)\n"
         report += "  \(figures.writes) visits written, \(figures.syncsSucceeded) syncs completed, \(figures.syncsFailed) interrupted or refused during the storm\n"
         for (message, count) in figures.failures.sorted(by: { $0.value > $1.value }) {
             report += "    \(count) × \(message)\n"
