@@ -272,7 +272,7 @@ final class Battery: @unchecked Sendable {
 
     /// A message without its numbers, so the same failure counts once.
     static func shape(_ message: String) -> String {
-        String(message.prefix(120).map { $0.isNumber ? "#" : $0 })
+        String(message.prefix(240).map { $0.isNumber ? "#" : $0 })
     }
 
     func difference(_ found: [String], _ expected: [String]) -> String {

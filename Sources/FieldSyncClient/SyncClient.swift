@@ -118,11 +118,13 @@ public final class SyncClient: Sendable {
         // HTTP parser meets the end early, or TLS ends without its close message.
         if let parser = error as? HTTPParserError, parser == .invalidEOFState { return lost }
         if let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return lost }
-        if let tls = error as? NIOSSLError {
-            return SyncError("cannot sync with \(baseURL): TLS failed (\(tls)); is this the server the CA file belongs to?")
-        }
-        if text.contains("handshakeFailed") || text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate") {
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.lowercased().contains("certificate") {
             return SyncError("cannot sync with \(baseURL): its certificate is not signed by the CA this laptop trusts (\(text))")
+        }
+        // Any other TLS failure is a connection broken off mid-exchange (a relay cutting the
+        // handshake, found by fieldsync-battery), not a wrong server.
+        if error is NIOSSLError || error is BoringSSLError || text.contains("handshakeFailed") {
+            return SyncError("cannot sync with \(baseURL): the secure connection broke off (\(text.prefix(160))); nothing is lost, run sync again")
         }
         if text.contains("connectTimeout") {
             return SyncError("cannot sync with \(baseURL): no answer within 5 s (server down or unreachable)")

@@ -15,7 +15,7 @@ import Testing
 @Suite struct BatteryRegressionTests {
     /// A server killed mid-response resets the connection; the laptop said
     /// "read(descriptor:pointer:size:): Connection reset by peer) (errno: 104)".
-    @Test func aConnectionResetOrCutMidAnswerReadsAsALostConnection() async throws {
+    @Test func aConnectionResetOrCutMidAnswerOrHandshakeReadsAsALostConnection() async throws {
         let server = try await TestServer.start()
         let client = try SyncClient(url: "https://127.0.0.1:9", caPEM: server.caPEM)
         for errno in [ECONNRESET, EPIPE] {
@@ -26,6 +26,9 @@ import Testing
         for cut in [HTTPParserError.invalidEOFState as any Error, NIOSSLError.uncleanShutdown] {
             #expect(client.describe(cut).message.hasSuffix("the connection was lost mid-request; nothing is lost, run sync again"), "\(cut)")
         }
+        // Cut during the TLS handshake, it said "TLS failed (…); is this the server the CA file belongs to?".
+        let handshake = client.describe(NIOSSLError.handshakeFailed(.sslError([]))).message
+        #expect(handshake.contains("the secure connection broke off") && handshake.hasSuffix("nothing is lost, run sync again"), "\(handshake)")
         try await client.shutdown()
         await server.stop()
     }
