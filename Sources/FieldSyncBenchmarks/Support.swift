@@ -10,6 +10,10 @@ struct BenchmarkArguments {
     var dir: String?
     /// Run only this phase (for profiling): raw, merge, local, single or sync; or kpi, which runs only alone.
     var only: String?
+    /// The load benchmark: laptops, how long, and the mean pause between a laptop's syncs.
+    var clients = 1_000
+    var seconds = 60.0
+    var interval = 3.0
 
     func runs(_ phase: String) -> Bool { only == nil || only == phase }
 
@@ -22,8 +26,11 @@ struct BenchmarkArguments {
             case "--rounds": rounds = max(1, iterator.next().flatMap(Int.init) ?? rounds)
             case "--dir": dir = iterator.next()
             case "--only": only = iterator.next()
+            case "--clients": clients = max(1, iterator.next().flatMap(Int.init) ?? clients)
+            case "--seconds": seconds = max(1, iterator.next().flatMap(Double.init) ?? seconds)
+            case "--interval": interval = max(0, iterator.next().flatMap(Double.init) ?? interval)
             default:
-                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier]\n".utf8))
+                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier|load] [--clients N] [--seconds S] [--interval S]\n".utf8))
                 exit(64)
             }
         }

@@ -135,7 +135,10 @@ enum SyncBenchmark {
         let store = try folder.openStore()
         var logger = Logger(label: "bench-server")
         logger.logLevel = .warning
-        let app = try SyncHTTPServer(store: store, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        // The load benchmark holds 1,000 laptops' connections open at once.
+        configuration.maxConnections = 2_000
+        let app = try SyncHTTPServer(store: store, configuration: configuration, logger: logger)
             .makeApplication(tls: tls) { port in
                 try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8)
             }

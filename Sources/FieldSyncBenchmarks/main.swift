@@ -1,5 +1,6 @@
 // `swift run -c release fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only PHASE]`
 // `swift run -c release fieldsync-bench --only kpi`: KPIs of a province of a million records.
+// `swift run -c release fieldsync-bench --only load [--clients 1000] [--seconds 60] [--interval 3]`: many laptops at once.
 //
 // Prints throughput figures of the replica next to the raw SQLite insert rate
 // of the same rows, measured in the same run on the same disk, as medians of
@@ -24,6 +25,10 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
         try replica.close()
     }
     if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
+    if role == "load-clients" {
+        try await LoadBenchmark.laptops(url: value("--url"), caPath: value("--ca"), codesFile: value("--codes"), seconds: Double(value("--seconds")) ?? 30,
+                                        interval: Double(value("--interval")) ?? 3, results: value("--results"))
+    }
     exit(0)
 }
 
@@ -37,6 +42,18 @@ if arguments.only == "tier" {
     print("FieldSync tier benchmark: \(arguments.records) records from \(TierBenchmark.branchCount) branch servers")
     var failure: (any Error)?
     do { try await TierBenchmark.run(records: arguments.records, folder: folder.appendingPathComponent("tier")) } catch { failure = error }
+    try? FileManager.default.removeItem(at: folder)
+    if let failure { throw failure }
+    exit(0)
+}
+
+// Many laptops at once: run alone with --only load.
+if arguments.only == "load" {
+    var failure: (any Error)?
+    do {
+        try await LoadBenchmark.run(folder: folder.appendingPathComponent("load"), clients: arguments.clients, seconds: arguments.seconds,
+                                    interval: arguments.interval)
+    } catch { failure = error }
     try? FileManager.default.removeItem(at: folder)
     if let failure { throw failure }
     exit(0)
