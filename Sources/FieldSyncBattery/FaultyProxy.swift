@@ -83,25 +83,29 @@ final class FaultyProxy: @unchecked Sendable {
         }
     }
 
-    /// Both ends of one relayed connection, closed once by whichever direction ends first.
+    /// Both ends of one relayed connection. The first direction to end shuts both
+    /// down (waking the other); the descriptors are closed only when both have
+    /// ended, so a number is never reused by a new connection while a pump still
+    /// reads or writes it (which would cross two connections' bytes).
     final class Pair: @unchecked Sendable {
         let client: Int32, upstream: Int32
         private let lock = NSLock()
-        private var closed = false
+        private var ended = 0
 
         init(client: Int32, upstream: Int32) {
             self.client = client
             self.upstream = upstream
         }
 
-        func closeBoth() {
+        func end() {
             lock.withLock {
-                guard !closed else { return }
-                closed = true
+                ended += 1
                 shutdown(client, Int32(SHUT_RDWR))
                 shutdown(upstream, Int32(SHUT_RDWR))
-                close(client)
-                close(upstream)
+                if ended == 2 {
+                    close(client)
+                    close(upstream)
+                }
             }
         }
     }
@@ -110,7 +114,7 @@ final class FaultyProxy: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 16_384)
         var relayed = 0
         var stalled = false
-        defer { pair.closeBoth() }
+        defer { pair.end() }
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             guard count > 0 else { return }
