@@ -30,6 +30,21 @@ extension ServerStore {
     /// them with sequence numbers, and returns the next page of changes in the
     /// device's scope — all in one transaction, durable before it returns.
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
+        let work = try syncWork(request, from: device, limits: limits)
+        defer { replica.checkpointer?.poke() }
+        return try writer.write { db in try work(db) }
+    }
+
+    /// The same, in a transaction shared with the syncs that arrive meanwhile
+    /// (`GroupCommit`): one disk flush for them all. The HTTP server's path.
+    public func syncGrouped(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
+        let work = try syncWork(request, from: device, limits: limits)
+        defer { replica.checkpointer?.poke() }
+        return try groupCommit.run(writer, work)
+    }
+
+    /// Checks what needs no database (the clock), then returns the sync's work inside a transaction.
+    private func syncWork(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) throws -> @Sendable (Database) throws -> SyncOutcome {
         let now = self.now
         let skew = request.clientTime > now ? request.clientTime - now : now - request.clientTime
         if !request.mutations.isEmpty, skew > limits.maxClockSkew {
@@ -37,8 +52,7 @@ extension ServerStore {
                               "this device's clock is off by \(skew / 60_000) minutes; its changes are re-stamped and sent again",
                               serverTime: now)
         }
-        defer { replica.checkpointer?.poke() }
-        return try writer.write { db in
+        return { db in
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
             try db.cachedStatement(sql: """

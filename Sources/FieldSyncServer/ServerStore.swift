@@ -14,6 +14,8 @@ public struct ServerStore: Sendable {
     public var writer: any DatabaseWriter { replica.writer }
     /// The KPI facts between requests, until a record changes.
     public let kpiCache = KPIFactsCache()
+    /// Concurrent syncs share a transaction and its disk flush.
+    let groupCommit = GroupCommit()
 
     public static let fileName = "server.sqlite"
 

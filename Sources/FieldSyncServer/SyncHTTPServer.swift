@@ -110,7 +110,7 @@ public struct SyncHTTPServer: Sendable {
         }
         let outcome: SyncOutcome
         do {
-            outcome = try await offload { try store.sync(sync, from: device, limits: configuration.limits) }
+            outcome = try await offload { try store.syncGrouped(sync, from: device, limits: configuration.limits) }
         } catch let error as ServerError {
             logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
             throw error
