@@ -149,11 +149,14 @@ extension ServerStore {
     /// owner or scope and everything under them, so their new holders receive
     /// all of it although it is older than their cursors.
     static func logMoves(from before: [RecordKey: RecordOwner], io: RecordIO, log: inout ChangeLogWriter, _ db: Database) throws {
-        guard !before.isEmpty else { return }
+        // Records new with this write had no owner before: nothing moved (a first sync is all of them).
+        let stored = before.filter { if case .customer = $0.value { return true } else { return false } }
+        guard !stored.isEmpty else { return }
         let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
-        for key in before.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
+        for key in stored.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
+            guard case .customer(_, let old)? = stored[key] else { continue }
             let now = try RecordOwner.of(key, in: { try io.load($0.table, $0.record) })
-            guard case .customer(_, let old)? = before[key], now != before[key] else { continue }
+            guard now != stored[key] else { continue }
             try log.appendTree(of: key, origin: server)
             if key.table == .customer, case .customer(_, let new) = now, let state = try io.load(.customer, key.record) {
                 try ScopeHistory.record(key.record, from: old, to: new, at: ScopeHistory.since(state), db)
