@@ -117,9 +117,13 @@ public enum KPIEngine {
     static func restorationDeadline(_ fault: KPIFacts.Fault, vip: Bool, agreements: [KPIFacts.Agreement]) -> (Timestamp, String) {
         if let agreed = fault.restoreBy { return (agreed, "agreed \(agreed)") }
         let day = fault.reportedAt.localDay
-        let inForce = agreements.filter { $0.restoreHours != nil && $0.covers(day) }
-        if let strictest = inForce.min(by: { ($0.restoreHours!, $0.number) < ($1.restoreHours!, $1.number) }), let hours = strictest.restoreHours {
-            return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h (agreement \(strictest.number))")
+        let strictest = agreements
+            .filter { $0.covers(day) }
+            // Clamped to the schema's range: a stored value never reaches a trapping multiplication.
+            .compactMap { agreement in agreement.restoreHours.map { (hours: min(max($0, 1), 8_760), number: agreement.number) } }
+            .min { ($0.hours, $0.number) < ($1.hours, $1.number) }
+        if let strictest {
+            return (fault.reportedAt.adding(seconds: strictest.hours * 3_600), "\(strictest.hours) h (agreement \(strictest.number))")
         }
         let hours = ServiceLimits.faultRestorationHours(vip: vip)
         return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h\(vip ? " (VIP)" : "") default")

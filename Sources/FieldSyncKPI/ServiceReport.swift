@@ -119,7 +119,7 @@ public struct ServiceReport: Sendable, Equatable {
             let resolved = time(fields, "resolved_at")
             guard inPeriod(received) || inPeriod(resolved) || isOpen(fields, .complaint) else { return nil }
             let linked = followUps.filter { $0.complaint == record.id }
-            let candidates = (linked.isEmpty ? followUps : linked).map(\.at).filter { resolved != nil && $0 >= resolved! }
+            let candidates = resolved.map { resolved in (linked.isEmpty ? followUps : linked).map(\.at).filter { $0 >= resolved } } ?? []
             let vip = (text(fields, "level") ?? customer.level) == "vip"
             return Complaint(id: record.id, content: text(fields, "content") ?? "",
                              status: fields["status"]?.text.flatMap { WorkflowStatus($0, kind: .complaint)?.state(for: .complaint) } ?? "",
