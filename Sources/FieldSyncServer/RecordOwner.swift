@@ -12,11 +12,13 @@ enum RecordOwner: Equatable {
     /// customer ← fault ← fault note, and a conflict about a note: four steps at most.
     static let maxDepth = 4
 
-    static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?) rethrows -> RecordOwner {
+    /// `scope` reads a customer's scope from its state (a caller may keep it per customer).
+    static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?,
+                   scope: (String, RecordState) -> CustomerScope = { CustomerScope($1) }) rethrows -> RecordOwner {
         var key = key
         for _ in 0..<maxDepth {
             guard let current = try state(key) else { return .unknown }
-            if key.table == .customer { return .customer(key.record, CustomerScope(current)) }
+            if key.table == .customer { return .customer(key.record, scope(key.record, current)) }
             guard let parent = parentKey(of: key.table, current) else { return .unknown }
             key = parent
         }
