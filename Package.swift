@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),

@@ -62,17 +62,36 @@ struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Push the changes made here and pull everyone else's.",
-        discussion: "Safe to interrupt and repeat: nothing is lost or applied twice. Without a network it fails fast; keep working offline and sync later.")
+        discussion: "Safe to interrupt and repeat: nothing is lost or applied twice. Without a network it fails fast; keep working offline and sync later. A new device's first sync downloads its records as one snapshot file (checked by SHA-256), then fetches what changed since; if that fails it pulls page by page.")
 
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let replica = try options.open(checkpointInBackground: true)
+        var replica = try options.open(checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         let terminal = isatty(STDERR_FILENO) == 1 && !options.json
+        // A new device starts from a snapshot of its scope; any failure falls back to paging.
+        var snapshot: SnapshotInfo?
+        if try replica.isEmptyForSnapshot(), let identity = try replica.identity() {
+            try replica.close()
+            do {
+                snapshot = try await SnapshotBootstrap.run(replicaPath: options.location.databasePath, identity: identity, token: binding.token,
+                                                           client: client) { received, total in
+                    guard terminal else { return }
+                    let done = total.map { " (\(min(100, received * 100 / max($0, 1)))% of \($0 >> 20) MiB)" } ?? ""
+                    FileHandle.standardError.write(Data("\rdownloading a snapshot of your records… \(received >> 20) MiB\(done)".utf8))
+                }
+                if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                if !options.json { print("Installed a snapshot of \(snapshot?.records ?? 0) records from \(binding.url); fetching what changed since.") }
+            } catch {
+                if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                FileHandle.standardError.write(Data("note: no snapshot (\(error)); syncing page by page\n".utf8))
+            }
+            replica = try options.open(checkpointInBackground: true)
+        }
         let summary: SyncSummary
         do {
             summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
@@ -93,6 +112,7 @@ struct SyncCommand: AsyncParsableCommand {
                 "server": .string(binding.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
                 "conflicts": .int(Int64(summary.conflicts)), "rejected": .int(Int64(summary.rejected.count)),
                 "round_trips": .int(Int64(summary.roundTrips)),
+                "snapshot_records": snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
             ]).printed()
         } else {

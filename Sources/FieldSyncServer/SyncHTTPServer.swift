@@ -51,7 +51,7 @@ public struct SyncHTTPServer: Sendable {
         "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
         "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get],
         "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
-        "/dashboard/report": [.get], "/v1/nodes": [.get],
+        "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/snapshot": [.get],
     ]
 
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
@@ -84,6 +84,7 @@ public struct SyncHTTPServer: Sendable {
             return try Self.json(try await offload { try store.nodes(for: user) })
         }
         addKPIRoutes(to: devices)
+        addSnapshotRoute(to: devices)
         addDashboardRoutes(to: router)
         return router
     }

@@ -63,13 +63,17 @@ import Testing
         #expect(refused.status == 69 && !FileManager.default.fileExists(atPath: folder.path("l3")), "\(refused.stderr)")
         let created = try laptop3.run(["enroll", url, "--code", chen["enrolment_code"] as! String, "--ca", ca])
         #expect(created.status == 0 && created.stdout.contains("Created a replica in"), "\(created.stderr)")
+        // Its first sync starts from a snapshot of its scope.
+        let first3 = try laptop3.run(["sync"])
+        #expect(first3.status == 0 && first3.stdout.contains("Installed a snapshot of"), "\(first3.stdout) \(first3.stderr)")
+        #expect(try laptop3.run(["verify"]).status == 0)
         let fresh = try json(laptop3.run(["status", "--json"]))
         #expect(fresh["user"] as? String == "Chen Jie" && fresh["branch"] as? String == "Hangzhou" && fresh["server"] as? String == url)
 
         let first = try json(laptop1.run(["sync", "--json"]))
         #expect(first["pushed"] as? Int == 2)
         let second = try json(laptop2.run(["sync", "--json"]))
-        #expect((second["pulled"] as? Int ?? 0) > 0)
+        #expect((second["snapshot_records"] as? Int ?? 0) > 0, "a new laptop starts from a snapshot: \(second)")
         let visits = try JSONSerialization.jsonObject(with: Data(try laptop2.run(["visit", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
         #expect(visits?.first?["summary"] as? String == "offline visit")
         let summary = try laptop1.run(["sync"])

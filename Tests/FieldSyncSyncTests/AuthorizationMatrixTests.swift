@@ -121,6 +121,10 @@ import Testing
             #expect(answer.status == 200, "\(path)")
             #expect(NingboFile.leaks(in: answer.text, named: ["Bob"]).isEmpty, "\(path): \(answer.text)")
         }
+        // A snapshot holds the caller's scope only: not one of Ningbo's values is in the file's bytes.
+        let snapshot = try await raw.get("/v1/snapshot", token: token)
+        #expect(snapshot.status == 200)
+        #expect(NingboFile.leaks(in: snapshot.text).isEmpty, "\(NingboFile.leaks(in: snapshot.text))")
         // The dashboard: managers are refused; a supervisor sees their own branch only.
         let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)
         let report = try await raw.get("/dashboard/report?customer=\(NingboFile.customer)&period=2026-11", token: token)

@@ -1,0 +1,85 @@
+import AsyncHTTPClient
+import Crypto
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What a downloaded snapshot says of itself.
+public struct SnapshotInfo: Sendable, Equatable {
+    public var cursor: Int64
+    public var hlc: UInt64
+    public var records: Int
+    public var bytes: Int64
+}
+
+extension SyncClient {
+    /// Streams `GET /v1/snapshot` into `path`, checking its SHA-256; `progress` gets bytes so far and the total.
+    public func downloadSnapshot(token: String, to path: String, progress: @Sendable (Int64, Int64?) -> Void = { _, _ in }) async throws -> SnapshotInfo {
+        var request = HTTPClientRequest(url: baseURL + "/v1/snapshot")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(600))
+        } catch {
+            throw describe(error)
+        }
+        guard response.status == .ok else {
+            var body = try await response.body.collect(upTo: 1 << 16)
+            let text = body.readString(length: body.readableBytes) ?? ""
+            throw SyncError("\(baseURL) refused the snapshot (\(response.status.code)): \(text.prefix(300))")
+        }
+        func header(_ name: String) -> String? { response.headers.first(name: name) }
+        guard let cursor = header("FieldSync-Snapshot-Cursor").flatMap(Int64.init), cursor >= 0,
+              let hlc = header("FieldSync-Snapshot-HLC").flatMap(UInt64.init),
+              let expected = header("FieldSync-Snapshot-SHA256"), expected.utf8.count == 64,
+              let records = header("FieldSync-Snapshot-Records").flatMap(Int.init) else {
+            throw SyncError("\(baseURL) sent a snapshot without its position and checksum")
+        }
+        let total = header("Content-Length").flatMap(Int64.init)
+        _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        var hash = SHA256()
+        var received: Int64 = 0
+        do {
+            for try await buffer in response.body {
+                let bytes = Data(buffer.readableBytesView)
+                hash.update(data: bytes)
+                try handle.write(contentsOf: bytes)
+                received += Int64(bytes.count)
+                progress(received, total)
+            }
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw describe(error)
+        }
+        let actual = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        guard actual == expected.lowercased() else {
+            throw SyncError("the snapshot from \(baseURL) arrived damaged (checksum \(actual.prefix(12))…, expected \(expected.prefix(12))…)")
+        }
+        return SnapshotInfo(cursor: cursor, hlc: hlc, records: records, bytes: received)
+    }
+}
+
+/// Starts a new device from a snapshot of its scope instead of pulling it page by page.
+public enum SnapshotBootstrap {
+    /// Downloads the snapshot next to the replica at `replicaPath` and installs it there under
+    /// `identity` (the replica must be closed, new: see `Replica.isEmptyForSnapshot`). On any
+    /// failure nothing is replaced and the download is removed: the caller syncs page by page.
+    public static func run(replicaPath: String, identity: ReplicaIdentity, token: String, client: SyncClient,
+                           progress: @Sendable (Int64, Int64?) -> Void = { _, _ in }) async throws -> SnapshotInfo {
+        let download = replicaPath + ".snapshot"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: download + suffix) }
+        do {
+            let info = try await client.downloadSnapshot(token: token, to: download, progress: progress)
+            try Replica.installSnapshot(at: download, as: identity, cursor: info.cursor, hlc: info.hlc, replacing: replicaPath)
+            return info
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: download + suffix) }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Crypto
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+
+/// A replica file of one device's scope, ready to stream.
+public struct Snapshot: Sendable {
+    public var path: String
+    /// The change-log position it covers: the device pulls after it.
+    public var cursor: Int64
+    /// The server's clock when it was read.
+    public var hlc: UInt64
+    public var records: Int
+    public var bytes: Int
+    /// SHA-256 of the file, hex.
+    public var sha256: String
+}
+
+extension ServerStore {
+    /// Writes the records `device` may see, read in one snapshot of this server's
+    /// replica, into a new file under the data folder's `snapshots/` (the caller removes it).
+    public func makeSnapshot(for device: DeviceContext) throws -> Snapshot {
+        let folder = ((writer.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("snapshots")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Files of downloads that never finished (the connection dropped before the body was sent).
+        let stale = Date().addingTimeInterval(-3_600)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            let file = (folder as NSString).appendingPathComponent(name)
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: file))?[.modificationDate] as? Date, modified < stale {
+                try? FileManager.default.removeItem(atPath: file)
+            }
+        }
+        let path = (folder as NSString).appendingPathComponent("\(UUID().uuidString.lowercased()).sqlite")
+        let target = try Replica.open(path: path)
+        let policy = AccessPolicy(device.user)
+        let copied: (cursor: Int64, hlc: UInt64, records: Int)
+        do {
+            copied = try writer.read { db in
+                let cursor = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log") ?? 0
+                let departed = Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
+                let records = try Replica.copyScope(from: db, to: target) { id, state in
+                    !departed.contains(id) && (policy.isUnrestricted || policy.allows(CustomerScope(state)))
+                }
+                return (cursor, try Replica.clockValue(db), records)
+            }
+            try target.closeIntoOneFile()
+        } catch {
+            try? target.close()
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+        var hash = SHA256()
+        var bytes = 0
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hash.update(data: chunk)
+            bytes += chunk.count
+        }
+        return Snapshot(path: path, cursor: copied.cursor, hlc: copied.hlc, records: copied.records, bytes: bytes,
+                        sha256: hash.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+}
+
+extension SyncHTTPServer {
+    static let snapshotCursor = HTTPField.Name("FieldSync-Snapshot-Cursor")
+    static let snapshotHLC = HTTPField.Name("FieldSync-Snapshot-HLC")
+    static let snapshotSHA256 = HTTPField.Name("FieldSync-Snapshot-SHA256")
+    static let snapshotRecords = HTTPField.Name("FieldSync-Snapshot-Records")
+
+    /// `GET /v1/snapshot`: the device's scope as a SQLite replica file, streamed,
+    /// with the change-log position it covers and its SHA-256 in the headers.
+    func addSnapshotRoute(to devices: RouterGroup<Context>) {
+        devices.get("/v1/snapshot") { _, context in
+            let device = try context.requireDevice()
+            let snapshot = try await offload { try store.makeSnapshot(for: device) }
+            var headers: HTTPFields = [.contentType: "application/vnd.sqlite3", .cacheControl: "no-store"]
+            for (name, value) in [(Self.snapshotCursor, String(snapshot.cursor)), (Self.snapshotHLC, String(snapshot.hlc)),
+                                  (Self.snapshotSHA256, snapshot.sha256), (Self.snapshotRecords, String(snapshot.records))] {
+                if let name { headers[name] = value }
+            }
+            let path = snapshot.path
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: snapshot.bytes) { writer in
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                defer { try? handle.close() }
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+}
