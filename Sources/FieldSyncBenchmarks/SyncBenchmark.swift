@@ -27,6 +27,11 @@ enum SyncBenchmark {
         var pullCPU: Double
         var noOpLatencies: [Double]
         var identical: Bool
+        /// A third, new laptop's first sync from a snapshot (download, check, install, catch up).
+        var snapshotSeconds: Double
+        var snapshotCPU: Double
+        var snapshotPeak: Int
+        var snapshotIdentical: Bool
     }
 
     static func run(rows: VisitRows, folder: URL) async throws -> Result {
@@ -37,6 +42,7 @@ enum SyncBenchmark {
         try store.addBranch("Bench")
         let codeA = try store.addUser(UserInfo(name: "A", role: .manager, branch: "Bench")).code
         let codeB = try store.addUser(UserInfo(name: "B", role: .manager, branch: "Bench")).code
+        let codeC = try store.addUser(UserInfo(name: "C", role: .manager, branch: "Bench")).code
         try store.close()
 
         let portFile = folder.appendingPathComponent("port").path
@@ -49,7 +55,7 @@ enum SyncBenchmark {
         // Laptop A holds the rows (written locally, not timed); B starts empty.
         let customer = "c0000000-0000-4000-8000-000000000001"
         var laptops: [String] = []
-        for (name, code) in [("A", codeA), ("B", codeB)] {
+        for (name, code) in [("A", codeA), ("B", codeB), ("C", codeC)] {
             let home = folder.appendingPathComponent("laptop-\(name)").path
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName))
@@ -57,7 +63,7 @@ enum SyncBenchmark {
             try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: "Bench", user: name, createdAt: ""))
             if name == "A" {
                 try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")), ("branch", .text("Bench")),
-                                                                    ("manager", .text("A")), ("team", .text("B"))])])
+                                                                    ("manager", .text("A")), ("team", .text("B, C"))])])
                 let actions = rows.edits(customer: customer)
                 var start = 0
                 while start < actions.count {
@@ -93,6 +99,14 @@ enum SyncBenchmark {
         let (pullPeak, pullCPU) = childFigures(laptops[1])
         guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
 
+        // Laptop C is new: its first sync starts from a snapshot.
+        quietDisk()
+        let snapshotStart = DispatchTime.now().uptimeNanoseconds
+        let snapshot = try ChildProcess.spawnSelf(["--role", "snapshot", "--home", laptops[2]]).wait()
+        let snapshotSeconds = Double(DispatchTime.now().uptimeNanoseconds - snapshotStart) / 1e9
+        let (snapshotPeak, snapshotCPU) = childFigures(laptops[2])
+        guard snapshot == 0 else { throw BenchError("the snapshot process failed") }
+
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
         let replicaB = try Replica.open(path: (laptops[1] as NSString).appendingPathComponent(Replica.fileName))
         let (binding, _) = try ServerBinding.load(home: laptops[1])!
@@ -107,12 +121,15 @@ enum SyncBenchmark {
         let replicaA = try Replica.open(path: (laptops[0] as NSString).appendingPathComponent(Replica.fileName))
         let identical = try replicaA.records(.visit).count == rows.ids.count
             && replicaB.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state)
+        let replicaC = try Replica.open(path: (laptops[2] as NSString).appendingPathComponent(Replica.fileName))
+        let snapshotIdentical = try replicaC.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state) && replicaC.verify().isEmpty
 
         let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
         return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
                       pushPeak: pushPeak, pullPeak: pullPeak,
                       serverPushCPU: serverPushed - serverStart, serverPullCPU: serverPulled - serverPushed, pushCPU: pushCPU, pullCPU: pullCPU,
-                      noOpLatencies: latencies.sorted(), identical: identical)
+                      noOpLatencies: latencies.sorted(), identical: identical, snapshotSeconds: snapshotSeconds, snapshotCPU: snapshotCPU,
+                      snapshotPeak: snapshotPeak, snapshotIdentical: snapshotIdentical)
     }
 
     static func waitForPort(_ file: String) throws -> Int {
@@ -144,6 +161,22 @@ enum SyncBenchmark {
             }
         try await ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
         try store.close()
+    }
+
+    /// `--role snapshot`: a new laptop's first sync, as `fieldsync sync` does it: the snapshot, then what changed since.
+    static func snapshot(home: String) async throws {
+        let path = (home as NSString).appendingPathComponent(Replica.fileName)
+        guard let (binding, caPEM) = try ServerBinding.load(home: home) else { throw BenchError("not enrolled: \(home)") }
+        let fresh = try Replica.open(path: path)
+        guard try fresh.isEmptyForSnapshot(), let identity = try fresh.identity() else { throw BenchError("laptop C is not new") }
+        try fresh.close()
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        _ = try await SnapshotBootstrap.run(replicaPath: path, identity: identity, token: binding.token, client: client)
+        let replica = try Replica.open(path: path, checkpointInBackground: true)
+        _ = try await Synchronizer().sync(replica, binding: binding, client: client)
+        try await client.shutdown()
+        try replica.close()
+        try "\(ChildProcess.peakResidentBytes(of: getpid())) \(ChildProcess.cpuSeconds(of: getpid()))".write(toFile: home + "/peak", atomically: true, encoding: .utf8)
     }
 
     /// `--role sync`: one `fieldsync sync` of the replica in `home`.

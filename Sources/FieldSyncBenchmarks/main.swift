@@ -16,6 +16,7 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
     func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
     if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
     if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
+    if role == "snapshot" { try await SyncBenchmark.snapshot(home: value("--home")) }
     if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
     // For profiling the KPI process alone: the province, built once into a plain replica.
     if role == "kpi-province" {
@@ -172,7 +173,11 @@ if arguments.runs("sync") {
         let bound = median(merge) / 2
         report("    bound of this design: two merge-applies in series, all else free", rate: bound, unit: "records/s", extra: ratio(bound))
     }
+    print(String(format: "    a new laptop C from a snapshot: %.1f s (%.0f records/s, %.1f× the paged first sync of B), %.1f s CPU, peak %.0f MiB; identical and verified: %@",
+                 result.snapshotSeconds, Double(records) / result.snapshotSeconds, result.pullSeconds / result.snapshotSeconds, result.snapshotCPU,
+                 Double(result.snapshotPeak) / 1_048_576, result.snapshotIdentical ? "yes" : "NO"))
     if !result.identical { problems.append("laptop B does not hold laptop A's records") }
+    if !result.snapshotIdentical { problems.append("laptop C (snapshot) does not hold laptop A's records") }
 }
 
 print("")

@@ -35,22 +35,19 @@ extension ServerStore {
             }
         }
         let path = (folder as NSString).appendingPathComponent("\(UUID().uuidString.lowercased()).sqlite")
-        let target = try Replica.open(path: path)
         let policy = AccessPolicy(device.user)
         let copied: (cursor: Int64, hlc: UInt64, records: Int)
         do {
-            copied = try writer.read { db in
-                let cursor = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log") ?? 0
-                let departed = Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
-                let records = try Replica.copyScope(from: db, to: target) { id, state in
-                    !departed.contains(id) && (policy.isUnrestricted || policy.allows(CustomerScope(state)))
-                }
-                return (cursor, try Replica.clockValue(db), records)
+            copied = try Replica.writeSnapshot(from: writer.path, to: path) { db in
+                let cursor = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM src.change_log") ?? 0
+                let departed = Set(try String.fetchAll(db, sql: "SELECT customer FROM src.departed"))
+                return (cursor, { id, branch, manager, team in
+                    !departed.contains(id)
+                        && (policy.isUnrestricted || policy.allows(CustomerScope(branch: branch, manager: manager, team: Team.members(team.map(FieldValue.text) ?? .null))))
+                })
             }
-            try target.closeIntoOneFile()
         } catch {
-            try? target.close()
-            try? FileManager.default.removeItem(atPath: path)
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             throw error
         }
         var hash = SHA256()
