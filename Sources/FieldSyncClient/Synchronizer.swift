@@ -41,7 +41,10 @@ public struct Synchronizer: Sendable {
         guard let me = try replica.identity()?.node else { throw StoreError.notInitialized("this replica") }
         var summary = SyncSummary()
         var skewRetries = 0
-        var next: Task<RoundTrip, any Error>? = start(replica, binding, client, after: 0, cursor: try replica.syncCursor())
+        // What waits in the outbox, counted once and then kept by subtracting what the server
+        // acknowledges: counting a large outbox for every page made a big push quadratic.
+        var waiting = try replica.outboxCount()
+        var next: Task<RoundTrip, any Error>? = start(replica, binding, client, after: 0, cursor: try replica.syncCursor(), pending: waiting)
         while let inFlight = next {
             next = nil
             let round: RoundTrip
@@ -52,14 +55,16 @@ public struct Synchronizer: Sendable {
                 skewRetries += 1
                 try replica.setClockOffset(Int64(skew.serverTime) - Int64(skew.sentAt))
                 try replica.restampOutbox()
-                next = start(replica, binding, client, after: skew.after, cursor: try replica.syncCursor())
+                next = start(replica, binding, client, after: skew.after, cursor: try replica.syncCursor(), pending: waiting)
                 continue
             } catch let skew as ClockSkew {
                 throw skew.error
             }
             let response = round.response
+            let acknowledgedHere = response.accepted.lazy.filter { $0.origin == me }.count
+            waiting = max(0, waiting - acknowledgedHere)
             if try response.more || replica.hasOutbox(after: round.pushedThrough) {
-                next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor)
+                next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor, pending: waiting)
             }
             do {
                 // The server's clock at the midpoint of the round trip.
@@ -83,7 +88,8 @@ public struct Synchronizer: Sendable {
                 progress(summary)
                 // Storing the answer may have added a mutation (conflict records this replica was first to see).
                 if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
-                    next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor)
+                    next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor,
+                                 pending: try replica.outboxCount())
                 }
             } catch {
                 next?.cancel()
@@ -112,14 +118,15 @@ public struct Synchronizer: Sendable {
     }
 
     /// Sends the outbox page after `counter` with a pull from `cursor`.
-    private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, after counter: UInt64, cursor: Int64) -> Task<RoundTrip, any Error> {
+    private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, after counter: UInt64, cursor: Int64,
+                       pending: Int) -> Task<RoundTrip, any Error> {
         let (maxMutations, maxBytes, maxChanges) = (maxMutationsPerPage, maxBytesPerPage, maxChangesPerPage)
         return Task {
             let mutations = try replica.outboxBodies(after: counter, maxMutations: maxMutations, maxBytes: maxBytes)
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
             let body = WireJSON.syncRequest(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
-                                            maxChanges: maxChanges, pending: try replica.outboxCount(), mutationBodies: mutations.map(\.body))
+                                            maxChanges: maxChanges, pending: pending, mutationBodies: mutations.map(\.body))
             let response: SyncResponse
             do {
                 response = try await client.exchange(body: body, token: binding.token)
