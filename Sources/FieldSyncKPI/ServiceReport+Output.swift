@@ -93,20 +93,7 @@ extension ServiceReport {
 
     /// A page with no scripts and no external files, so it prints as it shows.
     public var html: String {
-        func escape(_ text: String) -> String {
-            var out = ""
-            for character in text {
-                switch character {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "'": out += "&#39;"
-                default: out.append(character)
-                }
-            }
-            return out
-        }
+        let escape = HTMLText.escaped
         var page = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>\(escape(heading))</title>

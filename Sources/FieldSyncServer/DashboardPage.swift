@@ -177,19 +177,5 @@ struct DashboardPage {
     private func quote(_ value: Int) -> String { "\"\(value)\"" }
 }
 
-/// HTML text and attribute escaping.
-func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.count)
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
-        }
-    }
-    return out
-}
+/// HTML text and attribute escaping (`HTMLText`), under the short name the pages use.
+func escape(_ text: String) -> String { HTMLText.escaped(text) }

@@ -65,20 +65,9 @@ extension ServerStore {
 }
 
 /// A KPI report with the freshness of the branches it covers (`GET /v1/kpi`).
-struct KPIAnswer: Encodable {
-    /// The report's JSON bytes with `"freshness": …` added, as `encode(to:)` would write it.
+enum KPIAnswer {
+    /// The report's JSON bytes with `"freshness": …` as the object's first key.
     static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
         Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
-    }
-
-    let report: KPIReport
-    let freshness: [BranchFreshness]
-
-    enum CodingKeys: String, CodingKey { case freshness }
-
-    func encode(to encoder: any Encoder) throws {
-        try report.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(freshness, forKey: .freshness)
     }
 }

@@ -63,9 +63,6 @@ extension Replica {
         }
     }
 
-    /// The newest HLC this replica has seen: a snapshot carries it so the new device's clock starts above it.
-    public static func clockValue(_ db: Database) throws -> UInt64 { try clock(db).last.rawValue }
-
     /// Makes the snapshot file at `snapshotPath` this device's replica at `path`: it takes
     /// the device's identity (its enrolled node, never the server's), starts its cursor at
     /// `cursor` and its clock above `hlc`, must pass SQLite's quick check, and then replaces the file

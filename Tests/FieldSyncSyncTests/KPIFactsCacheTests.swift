@@ -26,7 +26,7 @@ import Testing
         _ = try store.addUser(UserInfo(name: "Li Wei", role: .manager, branch: "Hangzhou"))
         #expect(store.replica.recordGeneration == before)
         var loads = 0
-        _ = try store.kpiCache.facts(generation: store.replica.recordGeneration) { loads += 1; return KPIFacts() }
+        _ = store.kpiCache.facts(generation: store.replica.recordGeneration) { loads += 1; return KPIFacts() }
         #expect(loads == 0, "served from the cache")
 
         // A record changes: the next request sees it.
