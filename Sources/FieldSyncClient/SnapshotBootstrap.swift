@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 import NIOCore
@@ -28,7 +29,8 @@ extension SyncClient {
         guard response.status == .ok else {
             var body = try await response.body.collect(upTo: 1 << 16)
             let text = body.readString(length: body.readableBytes) ?? ""
-            throw SyncError("\(baseURL) refused the snapshot (\(response.status.code)): \(text.prefix(300))")
+            let reason = (try? JSONDecoder().decode(ErrorBody.self, from: Data(text.utf8))).map { "\($0.error): \($0.message)" } ?? String(text.prefix(300))
+            throw SyncError("\(baseURL) refused the snapshot (\(response.status.code)): \(reason)")
         }
         func header(_ name: String) -> String? { response.headers.first(name: name) }
         guard let cursor = header("FieldSync-Snapshot-Cursor").flatMap(Int64.init), cursor >= 0,

@@ -316,4 +316,6 @@ public enum ErrorCode {
     public static let internalError = "internal"
     /// The server's disk is full (or its data folder read-only): nothing of the request was stored.
     public static let storageFull = "storage_full"
+    /// The server is doing as much of this kind of work as it allows at once (snapshots): try again later.
+    public static let busy = "busy"
 }

@@ -74,15 +74,34 @@ extension SyncHTTPServer {
     func addSnapshotRoute(to devices: RouterGroup<Context>) {
         devices.get("/v1/snapshot") { _, context in
             let device = try context.requireDevice()
-            let snapshot = try await offload { try store.makeSnapshot(for: device) }
+            let ticket: SnapshotGate.Ticket
+            switch snapshots.enter(device: device.device) {
+            case .success(let granted): ticket = granted
+            case .failure(.deviceBusy):
+                throw ServerError(.tooManyRequests, ErrorCode.busy, "a snapshot for this device is on its way already; sync page by page meanwhile")
+            case .failure(.full):
+                throw ServerError(.tooManyRequests, ErrorCode.busy,
+                                  "\(snapshots.capacity) snapshots are being sent to other devices; sync page by page, or ask again later")
+            }
+            let snapshot: Snapshot
+            do {
+                snapshot = try await offload { try store.makeSnapshot(for: device) }
+            } catch {
+                snapshots.leave(ticket)
+                throw error
+            }
             var headers: HTTPFields = [.contentType: "application/vnd.sqlite3", .cacheControl: "no-store"]
             for (name, value) in [(Self.snapshotCursor, String(snapshot.cursor)), (Self.snapshotHLC, String(snapshot.hlc)),
                                   (Self.snapshotSHA256, snapshot.sha256), (Self.snapshotRecords, String(snapshot.records))] {
                 if let name { headers[name] = value }
             }
             let path = snapshot.path
+            let gate = snapshots
             return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: snapshot.bytes) { writer in
-                defer { try? FileManager.default.removeItem(atPath: path) }
+                defer {
+                    try? FileManager.default.removeItem(atPath: path)
+                    gate.leave(ticket)
+                }
                 let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
                 defer { try? handle.close() }
                 while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {

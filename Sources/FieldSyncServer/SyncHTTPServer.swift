@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var requestReadTimeout: TimeAmount = .seconds(30)
     /// Connections open at once; further ones wait in the listen backlog.
     public var maxConnections = 1_000
+    /// Snapshots built or streamed at once (`GET /v1/snapshot`), one per device at most.
+    public var maxSnapshots = 2
 
     public init(host: String = "127.0.0.1", port: Int = 8443) {
         self.host = host
@@ -43,6 +45,8 @@ public struct SyncHTTPServer: Sendable {
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     let logger: Logger
+    /// Snapshots on their way now (`configuration.maxSnapshots`).
+    public let snapshots: SnapshotGate
     /// Called after a push added changes (a branch server's upstream syncs soon after).
     public var onChanges: @Sendable () -> Void = {}
 
@@ -59,6 +63,7 @@ public struct SyncHTTPServer: Sendable {
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
+        self.snapshots = SnapshotGate(capacity: configuration.maxSnapshots)
     }
 
     public func makeRouter() -> Router<Context> {

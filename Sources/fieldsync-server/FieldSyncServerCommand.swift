@@ -90,6 +90,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (plain HTTP; keep it private).") var metricsHost = "127.0.0.1"
     @Option(name: .customLong("metrics-port"), help: "Port of the metrics listener; 0 turns it off.") var metricsPort = 9464
     @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 1_000
+    @Option(name: .customLong("max-snapshots"),
+            help: "Snapshots (a new device's first download) built or sent at once; one per device. Others sync page by page.")
+    var maxSnapshots = 2
     @Option(name: .customLong("upstream-interval"), help: "Seconds between syncs with the provincial server, when one is set ('upstream set').")
     var upstreamInterval = 30
 
@@ -97,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxSnapshots >= 1 else { throw ValidationError("--max-snapshots must be at least 1") }
         guard upstreamInterval >= 1 else { throw ValidationError("--upstream-interval must be at least 1 second") }
     }
 
@@ -117,6 +121,7 @@ struct Serve: AsyncParsableCommand {
         warnIfExpiring(certificatePEM, logger: logger)
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
+        configuration.maxSnapshots = maxSnapshots
         var server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
         // A branch server with an upstream syncs with the province beside serving its laptops.
         var upstream: UpstreamSync?

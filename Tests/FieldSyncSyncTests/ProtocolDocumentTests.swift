@@ -26,7 +26,8 @@ import Testing
         #expect(documented == SyncHTTPServer.routes.mapValues { $0.map(\.rawValue) })
         for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
                      ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.nodeTaken, ErrorCode.forbidden, ErrorCode.clockSkew,
-                     ErrorCode.tooLarge, ErrorCode.notFound, ErrorCode.methodNotAllowed, ErrorCode.internalError, ErrorCode.storageFull] {
+                     ErrorCode.tooLarge, ErrorCode.notFound, ErrorCode.methodNotAllowed, ErrorCode.internalError, ErrorCode.storageFull,
+                     ErrorCode.busy] {
             #expect(document.contains(code), "error code \(code) missing")
         }
         for kind in RecordKind.allCases { #expect(document.contains(kind.rawValue)) }

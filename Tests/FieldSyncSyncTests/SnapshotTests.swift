@@ -5,6 +5,7 @@ import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// A new device starts from a snapshot of its scope: the same records a paged
@@ -81,6 +82,72 @@ import Testing
         let kept = try sue.replica.record(.visit, later)
         #expect(try kept != nil && sue.replica.verify().isEmpty)
         for laptop in [li, bob, sue, sam] { await laptop.close() }
+        await server.stop()
+    }
+    @Test func theGateAllowsOneSnapshotPerDeviceAndAFewInAll() {
+        let start = ContinuousClock.now
+        let elapsed = Mutex(Duration.zero)
+        let gate = SnapshotGate(capacity: 2, lapse: .seconds(60), now: { start + elapsed.withLock { $0 } })
+        guard case .success(let first) = gate.enter(device: "a") else { Issue.record("a first slot"); return }
+        #expect(gate.enter(device: "a") == .failure(.deviceBusy))
+        guard case .success = gate.enter(device: "b") else { Issue.record("a second device's slot"); return }
+        #expect(gate.enter(device: "c") == .failure(.full))
+        gate.leave(first)
+        guard case .success = gate.enter(device: "c") else { Issue.record("a slot freed by leave"); return }
+        #expect(gate.held == 2)
+        // A slot whose release never came lapses.
+        elapsed.withLock { $0 = .seconds(61) }
+        guard case .success = gate.enter(device: "d") else { Issue.record("lapsed slots are free"); return }
+        #expect(gate.held == 1)
+    }
+
+    /// Each snapshot reads a whole scope and holds a file of it: a server builds a few
+    /// at once, one per device, answers the rest 429 `busy`, and the device pages instead.
+    @Test func snapshotsAreBoundedAndARefusedDeviceIsLeftAsItWas() async throws {
+        let clock = TestClock()
+        let server = try await TestServer.start(clock: clock.now) { $0.maxSnapshots = 1 }
+        let folder = try TemporaryFolder()
+        let li = try await Laptop.enrol("Li Wei", server: server, folder: folder, clock: clock.now)
+        var generator = SplitMix64(seed: 7)
+        let tower = RecordID.make(using: &generator)
+        try li.replica.write([RecordEdit(.customer, tower, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                          ("manager", .text("Li Wei"))])])
+        try await li.sync()
+        let sueFirst = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        let identity = try #require(try sueFirst.replica.identity())
+        try sueFirst.replica.close()
+        func bootstrap() async throws -> SnapshotInfo {
+            try await SnapshotBootstrap.run(replicaPath: folder.path("Sue.sqlite"), identity: identity, token: sueFirst.binding.token,
+                                            client: sueFirst.client)
+        }
+        let gate = server.http.snapshots
+
+        // Another device's snapshot holds the only slot.
+        guard case .success(let other) = gate.enter(device: "another-device") else { Issue.record("a slot"); return }
+        let full = await #expect(throws: SyncError.self) { try await bootstrap() }
+        #expect(full?.message.contains("(429)") == true && full?.message.contains("busy") == true, "\(full?.message ?? "")")
+        gate.leave(other)
+
+        // This device's own snapshot on its way already.
+        guard case .success(let own) = gate.enter(device: sueFirst.binding.device) else { Issue.record("a slot"); return }
+        let busy = await #expect(throws: SyncError.self) { try await bootstrap() }
+        #expect(busy?.message.contains("on its way already") == true, "\(busy?.message ?? "")")
+        gate.leave(own)
+
+        // Refused twice, the replica is still new and whole; with the slot free the snapshot arrives and frees it.
+        let untouched = try Replica.open(path: folder.path("Sue.sqlite"), wallClock: clock.now)
+        #expect(try untouched.isEmptyForSnapshot() && untouched.verify().isEmpty)
+        try untouched.close()
+        let info = try await bootstrap()
+        #expect(info.records >= 1)
+        var waited = 0
+        while gate.held > 0, waited < 500 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 1
+        }
+        #expect(gate.held == 0, "the slot is given back once the body is sent")
+        await sueFirst.close()
+        await li.close()
         await server.stop()
     }
 }

@@ -27,6 +27,7 @@ final class TestServer: Sendable {
     let store: ServerStore
     let caPEM: String
     let port: Int
+    let http: SyncHTTPServer
     private let task: Task<Void, any Error>
 
     var url: String { "https://127.0.0.1:\(port)" }
@@ -51,14 +52,16 @@ final class TestServer: Sendable {
         let task = Task { try await app.runService() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw SyncError("server did not start") }
-        return TestServer(folder: folder, store: store, caPEM: try String(contentsOfFile: settings.caCertificate!, encoding: .utf8), port: port, task: task)
+        return TestServer(folder: folder, store: store, caPEM: try String(contentsOfFile: settings.caCertificate!, encoding: .utf8), port: port,
+                              http: server, task: task)
     }
 
-    private init(folder: TemporaryFolder, store: ServerStore, caPEM: String, port: Int, task: Task<Void, any Error>) {
+    private init(folder: TemporaryFolder, store: ServerStore, caPEM: String, port: Int, http: SyncHTTPServer, task: Task<Void, any Error>) {
         self.folder = folder
         self.store = store
         self.caPEM = caPEM
         self.port = port
+        self.http = http
         self.task = task
     }
 
