@@ -579,7 +579,7 @@ enum JSONReader {
         /// Refuses a kept string over the limit: more bytes than four per
         /// character is over for certain, otherwise its characters are counted.
         func checkLength(byteCount: Int, _ text: @autoclosure () -> String) throws {
-            if keeping, text().utf8.contains(0) { throw WireJSON.DecodingError(description: "a string at byte \(index) contains a NUL character") }
+            if keeping, text().containsNUL { throw WireJSON.DecodingError(description: "a string at byte \(index) contains a NUL character") }
             guard byteCount > maxStringLength else { return }
             if byteCount > maxStringBytes || text().unicodeScalars.count > maxStringLength { throw tooLong() }
         }

@@ -73,10 +73,7 @@ struct ChangeLogWriter {
 
     private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID,
                                  counter: UInt64? = nil, fromUpstream: Bool = false) throws {
-        var customer: String?
-        if case .customer(let id, _) = try RecordOwner.of(RecordKey(table: table, record: record), in: { try stored($0) }) {
-            customer = id
-        }
+        let customer = try RecordOwner.file(of: RecordKey(table: table, record: record), in: { try stored($0) })?.customer
         let statement = try db.cachedStatement(sql: """
             INSERT INTO change_log (tbl, record, origin, customer, changes, counter, from_upstream) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)

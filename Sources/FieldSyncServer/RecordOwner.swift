@@ -15,14 +15,21 @@ enum RecordOwner: Equatable {
     /// `scope` reads a customer's scope from its state (a caller may keep it per customer).
     static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?,
                    scope: (String, RecordState) -> CustomerScope = { CustomerScope($1) }) rethrows -> RecordOwner {
+        guard let (customer, current) = try file(of: key, in: state) else { return .unknown }
+        return .customer(customer, scope(customer, current))
+    }
+
+    /// The customer whose file holds `key`, and that customer's state; nil when unknown.
+    /// For callers that need only the id (the change log), without reading a scope.
+    static func file(of key: RecordKey, in state: (RecordKey) throws -> RecordState?) rethrows -> (customer: String, state: RecordState)? {
         var key = key
         for _ in 0..<maxDepth {
-            guard let current = try state(key) else { return .unknown }
-            if key.table == .customer { return .customer(key.record, scope(key.record, current)) }
-            guard let parent = parentKey(of: key.table, current) else { return .unknown }
+            guard let current = try state(key) else { return nil }
+            if key.table == .customer { return (key.record, current) }
+            guard let parent = parentKey(of: key.table, current) else { return nil }
             key = parent
         }
-        return .unknown
+        return nil
     }
 
     /// The record `state` hangs from: its parent field, or a conflict's subject.
