@@ -1,0 +1,71 @@
+import Logging
+import PostgresNIO
+
+/// The provincial server's tables in PostgreSQL. Each migration is literal SQL,
+/// applied once, in order, and never modified after it shipped: a change is a
+/// new migration. Server instances starting at once migrate one at a time (an
+/// advisory lock), and one whose code is older than the database refuses to run.
+public enum PostgresSchema {
+    struct Migration {
+        var name: String
+        /// One statement each (PostgreSQL's extended protocol takes one per query).
+        var statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(name: "pg-v1-change-log", statements: [
+            // One row per record per mutation, as in the SQLite engine (ChangeLogCodec bytes in `changes`).
+            """
+            CREATE TABLE change_log (
+                seq bigint PRIMARY KEY, tbl text NOT NULL, record text NOT NULL, origin text NOT NULL, customer text,
+                changes bytea NOT NULL, counter bigint, from_upstream boolean NOT NULL DEFAULT false,
+                exit_branch text, exit_manager text, exit_team text)
+            """,
+            // The last sequence number handed out. Appending updates this one row, so appends
+            // are serialised until their transaction ends, and sequence numbers become visible in
+            // order with no hole: a reader never passes a number whose row commits later.
+            """
+            CREATE TABLE change_log_head (
+                one boolean PRIMARY KEY DEFAULT true CHECK (one), seq bigint NOT NULL)
+            """,
+            "INSERT INTO change_log_head (one, seq) VALUES (true, 0)",
+        ]),
+    ]
+
+    /// The names of every migration this build knows, in order.
+    public static var migrationNames: [String] { migrations.map(\.name) }
+
+    public struct TooNew: Error, CustomStringConvertible {
+        public let unknown: [String]
+        public var description: String {
+            "the database was migrated by a newer FieldSync (\(unknown.joined(separator: ", "))); run that version or newer"
+        }
+    }
+
+    /// Brings the database to this build's schema; returns the migrations it applied.
+    @discardableResult
+    public static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [String] {
+        try await PostgresTransaction.run(client, logger: logger) { connection in
+            // Any constant shared by every instance: they take turns.
+            try await connection.query("SELECT pg_advisory_xact_lock(7423001)", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS fieldsync_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM fieldsync_migrations", logger: logger).decode(String.self) {
+                applied.insert(name)
+            }
+            let unknown = applied.subtracting(migrationNames)
+            guard unknown.isEmpty else { throw TooNew(unknown: unknown.sorted()) }
+            var done: [String] = []
+            for migration in migrations where !applied.contains(migration.name) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO fieldsync_migrations (name) VALUES (\(migration.name))", logger: logger)
+                done.append(migration.name)
+            }
+            return done
+        }
+    }
+}
