@@ -10,16 +10,16 @@ extension SyncHTTPServer {
 
     /// `POST /v1/dashboard/link`, `GET /dashboard/login`, `GET /dashboard`, `GET /dashboard/report`.
     func addDashboardRoutes(to router: Router<Context>) {
-        router.group().add(middleware: DeviceAuthenticator(store: store)).post("/v1/dashboard/link") { _, context in
+        router.group().add(middleware: DeviceAuthenticator(accounts: accounts)).post("/v1/dashboard/link") { _, context in
             let device = try context.requireDevice()
-            return try Self.json(try await offload { try store.issueLoginLink(for: device) })
+            return try Self.json(try await accounts.issueLoginLink(for: device))
         }
         // Pages for a browser: errors are a short HTML page, every answer carries the security headers.
         let pages = router.group().add(middleware: SecurityHeadersMiddleware()).add(middleware: HTMLErrorMiddleware(logger: logger))
         pages.get("/dashboard/login") { request, _ in
             guard let link = request.uri.queryParameters["token"].map(String.init), link.utf8.count < 256 else { throw ServerError.loginLinkInvalid }
-            let session = try await offload { try store.openSession(link: link) }
-            let cookie = "\(Self.sessionCookie)=\(session); Path=/dashboard; Max-Age=\(ServerStore.sessionLifetime / 1000); HttpOnly; Secure; SameSite=Strict"
+            let session = try await accounts.openSession(link: link)
+            let cookie = "\(Self.sessionCookie)=\(session); Path=/dashboard; Max-Age=\(AccountRules.sessionLifetime / 1000); HttpOnly; Secure; SameSite=Strict"
             // The page's own parameters ride along on the link.
             let passed = ["period", "start", "days", "by", "as_of"].compactMap { name -> String? in
                 guard let value = request.uri.queryParameters[Substring(name)], value.utf8.count <= 64,
@@ -29,7 +29,7 @@ extension SyncHTTPServer {
             let location = "/dashboard" + (passed.isEmpty ? "" : "?" + passed.joined(separator: "&"))
             return Response(status: .seeOther, headers: [.location: location, .setCookie: cookie])
         }
-        let signedIn = pages.add(middleware: DeviceAuthenticator(store: store, acceptsSessionCookie: true))
+        let signedIn = pages.add(middleware: DeviceAuthenticator(accounts: accounts, acceptsSessionCookie: true))
         // One customer's monthly service report (guide §2.4.3), linked from the dashboard.
         signedIn.get("/dashboard/report") { request, context in
             let device = try context.requireDevice()

@@ -24,7 +24,7 @@ public struct FieldSyncRequestContext: RequestContext {
 struct DeviceAuthenticator: RouterMiddleware {
     typealias Context = FieldSyncRequestContext
 
-    let store: ServerStore
+    let accounts: any AccountStorage
     /// The dashboard's browser session cookie is accepted too.
     var acceptsSessionCookie = false
 
@@ -33,9 +33,9 @@ struct DeviceAuthenticator: RouterMiddleware {
         if let header = request.headers[.authorization] {
             guard header.hasPrefix("Bearer "), header.utf8.count < 512 else { throw ServerError.unauthorized }
             let token = String(header.dropFirst("Bearer ".count))
-            context.device = try await offload { try store.authenticate(token: token) }
+            context.device = try await accounts.authenticate(token: token)
         } else if acceptsSessionCookie, let session = Self.cookie(SyncHTTPServer.sessionCookie, in: request) {
-            context.device = try await offload { try store.authenticate(session: session) }
+            context.device = try await accounts.authenticate(session: session)
         } else {
             throw ServerError.unauthorized
         }

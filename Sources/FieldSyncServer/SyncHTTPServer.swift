@@ -42,6 +42,8 @@ public struct SyncHTTPServer: Sendable {
     public typealias Context = FieldSyncRequestContext
 
     public let store: ServerStore
+    /// People, devices and sessions: the store's own, or another engine's (the province on PostgreSQL).
+    public let accounts: any AccountStorage
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     let logger: Logger
@@ -58,8 +60,10 @@ public struct SyncHTTPServer: Sendable {
         "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/snapshot": [.get],
     ]
 
-    public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
+    public init(store: ServerStore, accounts: (any AccountStorage)? = nil, metrics: ServerMetrics = ServerMetrics(),
+                configuration: ServerConfiguration, logger: Logger) {
         self.store = store
+        self.accounts = accounts ?? SQLiteAccountStorage(store)
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
@@ -77,16 +81,16 @@ public struct SyncHTTPServer: Sendable {
             var request = request
             let body = try await request.collectBody(upTo: 64 << 10)
             let enroll = try Self.decode(EnrollRequest.self, body)
-            let response = try await offload { try store.enroll(enroll) }
+            let response = try await accounts.enroll(enroll)
             metrics.enrolments.increment()
             logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
             return try Self.json(response)
         }
-        let devices = router.group().add(middleware: DeviceAuthenticator(store: store))
+        let devices = router.group().add(middleware: DeviceAuthenticator(accounts: accounts))
         devices.post("/v1/sync") { request, context in try await sync(request, device: context.requireDevice()) }
         devices.get("/v1/nodes") { _, context in
             let user = try context.requireDevice().user
-            return try Self.json(try await offload { try store.nodes(for: user) })
+            return try Self.json(try await accounts.nodes(for: user))
         }
         addKPIRoutes(to: devices)
         addSnapshotRoute(to: devices)

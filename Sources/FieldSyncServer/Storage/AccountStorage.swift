@@ -1,0 +1,190 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import Foundation
+
+/// What the server stores about people, their devices and the dashboard's
+/// browser sessions, in the shape of Hummingbird's `PersistDriver`: one
+/// protocol, one implementation per engine (SQLite: `SQLiteAccountStorage` over
+/// `ServerStore`; PostgreSQL: `FieldSyncPostgres.PostgresServerStorage`).
+///
+/// Engines keep rows and make each operation one transaction; every decision
+/// about them (who may enrol, what a code or link is worth, which role needs a
+/// branch, the messages) is `AccountRules`', called by both, so both engines
+/// enforce exactly the same rules. `AccountStorageConformance` in the tests runs
+/// the same scenarios against each engine. Secrets are stored as hashes only.
+public protocol AccountStorage: Sendable {
+    /// Creates a person and a one-time enrolment code for their first device.
+    func addUser(_ info: UserInfo, codeLifetime: UInt64) async throws -> (user: UserRecord, code: String, expiresAt: UInt64)
+    /// A new enrolment code for an existing person (a second or replacement device).
+    func issueCode(forUser name: String, codeLifetime: UInt64) async throws -> (code: String, expiresAt: UInt64)
+    func users() async throws -> [UserRecord]
+    /// Every device, oldest enrolment first.
+    func devices() async throws -> [DeviceRecord]
+    /// Revokes a device (id or unique prefix); its next request is refused.
+    func revokeDevice(_ prefix: String) async throws -> DeviceRecord
+    /// Trades a one-time code for a device token.
+    func enroll(_ request: EnrollRequest) async throws -> EnrollResponse
+    /// The device behind a bearer token, refused if unknown or revoked.
+    func authenticate(token: String) async throws -> DeviceContext
+    /// A one-time dashboard login link for a supervisor's, the province's or an administrator's device.
+    func issueLoginLink(for device: DeviceContext) async throws -> DashboardLink
+    /// Uses up a login link and returns a session token for the cookie.
+    func openSession(link: String) async throws -> String
+    /// The device behind a session cookie; a revoked device's sessions end with it.
+    func authenticate(session: String) async throws -> DeviceContext
+}
+
+extension AccountStorage {
+    /// The devices below this server a user may see (`GET /v1/nodes`): a
+    /// supervisor those of their branch, the province and administrators all.
+    public func nodes(for user: UserInfo) async throws -> [NodeInfo] {
+        let policy = AccessPolicy(user)
+        guard policy.mayOpenDashboard else { throw ServerError.forbiddenNodes }
+        return try await devices().filter { policy.isUnrestricted || $0.branch == user.branch }.map(\.info)
+    }
+}
+
+/// An enrolment code as stored, with its person.
+public struct StoredCode: Sendable, Equatable {
+    public var userID: String
+    public var user: UserInfo
+    public var expiresAt: UInt64
+    public var usedAt: UInt64?
+
+    public init(userID: String, user: UserInfo, expiresAt: UInt64, usedAt: UInt64?) {
+        self.userID = userID
+        self.user = user
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+    }
+}
+
+/// A device as stored behind a token or session, with its person.
+public struct StoredDevice: Sendable {
+    public var context: DeviceContext
+    public var revoked: Bool
+    public var lastSeen: UInt64?
+
+    public init(context: DeviceContext, revoked: Bool, lastSeen: UInt64?) {
+        self.context = context
+        self.revoked = revoked
+        self.lastSeen = lastSeen
+    }
+}
+
+/// A dashboard login link as stored.
+public struct StoredLink: Sendable, Equatable {
+    public var device: String
+    public var expiresAt: UInt64
+    public var usedAt: UInt64?
+    public var deviceRevoked: Bool
+
+    public init(device: String, expiresAt: UInt64, usedAt: UInt64?, deviceRevoked: Bool) {
+        self.device = device
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.deviceRevoked = deviceRevoked
+    }
+}
+
+/// The rules about people, devices and sessions, whatever engine stores them.
+/// Pure: each takes what the engine read and decides, or throws the answer.
+public enum AccountRules {
+    public static let defaultCodeLifetime: UInt64 = 7 * 86_400_000
+    public static let loginLinkLifetime: UInt64 = 10 * 60_000
+    public static let sessionLifetime: UInt64 = 8 * 3_600_000
+    /// `device list` shows when a device was last seen to the minute: a token's use is written at most this often.
+    public static let lastSeenResolution: UInt64 = 60_000
+
+    /// The person to create, checked: a name, and a registered branch for the roles that work for one.
+    public static func newUser(_ info: UserInfo, registeredBranches: [String]) throws -> UserInfo {
+        let name = info.name.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw ServerError.badRequest("--name must not be empty") }
+        guard name.unicodeScalars.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ServerError.badRequest("a name is at most 200 characters, without control characters")
+        }
+        if [.manager, .supervisor, .branch].contains(info.role), info.branch == nil {
+            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch; give --branch NAME")
+        }
+        if let branch = info.branch, !registeredBranches.contains(branch) {
+            let known = registeredBranches.sorted()
+            throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", "))); register it with 'fieldsync-server branch add \(branch)'")
+        }
+        return UserInfo(name: name, role: info.role, branch: info.branch)
+    }
+
+    public static func userExists(_ name: String) -> ServerError {
+        ServerError.badRequest("a user named '\(name)' exists; use 'user code' for a new enrolment code")
+    }
+
+    public static func noUser(_ name: String) -> ServerError {
+        ServerError.badRequest("no user named '\(name)'; list them with 'fieldsync-server user list'")
+    }
+
+    /// The one device `prefix` names among those whose ids start with it.
+    public static func revocation(of prefix: String, matches: [String]) throws -> String {
+        guard matches.count == 1 else {
+            throw ServerError.badRequest(matches.isEmpty
+                ? "no device with an id starting '\(prefix)'; list them with 'fieldsync-server device list'"
+                : "'\(prefix)' names several devices; type more of the id")
+        }
+        return matches[0]
+    }
+
+    /// A request's sizes, before anything is read.
+    public static func checkEnrolment(_ request: EnrollRequest) throws {
+        guard request.code.unicodeScalars.count <= 64, (1...200).contains(request.deviceName.unicodeScalars.count) else {
+            throw ServerError.badRequest("code is at most 64 characters and device_name 1 to 200")
+        }
+    }
+
+    /// The hash a code is stored under, however it was typed.
+    public static func codeHash(_ code: String) -> String { Secret.hash(Secret.normalizeCode(code)) }
+
+    /// Whether `code` enrols `request`'s node now; the person it enrols. A refusal uses nothing up.
+    /// A node belongs to exactly one device, for good: idempotency and echo suppression are keyed by it.
+    public static func enrolment(_ request: EnrollRequest, code: StoredCode?, nodeHeld: Bool, serverNode: NodeID, now: UInt64) throws -> UserInfo {
+        guard let code else { throw ServerError.codeInvalid }
+        if code.usedAt != nil { throw ServerError.codeUsed }
+        if code.expiresAt < now { throw ServerError.codeExpired }
+        if let expected = request.expectRole, code.user.role != expected {
+            throw ServerError.badRequest("this code is for a \(code.user.role.rawValue); a \(expected.rawValue) device needs one made with 'user add --role \(expected.rawValue)'")
+        }
+        if nodeHeld || request.node == serverNode { throw ServerError.nodeTaken(request.node) }
+        return code.user
+    }
+
+    /// The caller behind a token or session as stored.
+    public static func caller(_ stored: StoredDevice?) throws -> DeviceContext {
+        guard let stored else { throw ServerError.unauthorized }
+        if stored.revoked { throw ServerError.revoked }
+        return stored.context
+    }
+
+    /// Whether the token's use is to be written (at most once a minute: a write costs a disk flush).
+    public static func touches(lastSeen: UInt64?, now: UInt64) -> Bool {
+        guard let lastSeen else { return true }
+        return lastSeen < now && now - lastSeen > lastSeenResolution
+    }
+
+    public static func mayOpenDashboard(_ device: DeviceContext) throws {
+        guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
+    }
+
+    /// Whether a login link opens a session now.
+    public static func opening(_ link: StoredLink?, now: UInt64) throws {
+        guard let link, link.usedAt == nil, link.expiresAt > now else { throw ServerError.loginLinkInvalid }
+        if link.deviceRevoked { throw ServerError.revoked }
+    }
+
+    /// The caller behind a session cookie.
+    public static func sessionCaller(_ stored: StoredDevice?, expiresAt: UInt64?, now: UInt64) throws -> DeviceContext {
+        guard let stored, let expiresAt, expiresAt > now else { throw ServerError.loginLinkInvalid }
+        if stored.revoked { throw ServerError.revoked }
+        return stored.context
+    }
+
+    public static func link(_ token: String) -> DashboardLink {
+        DashboardLink(path: "/dashboard/login?token=\(token)", expiresInSeconds: Int(loginLinkLifetime / 1000))
+    }
+}
