@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "FieldSyncPostgres",
             dependencies: [
-                "FieldSyncModel",
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "FieldSyncPostgresTests",
             dependencies: [
-                "FieldSyncPostgres", "FieldSyncModel", "FieldSyncTestSupport",
+                "FieldSyncPostgres", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncStore", "FieldSyncTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -30,6 +30,45 @@ public enum PostgresSchema {
             """,
             "INSERT INTO change_log_head (one, seq) VALUES (true, 0)",
         ]),
+        Migration(name: "pg-v2-server", statements: [
+            // The server's identity and clock, shared by every instance: one logical server.
+            // Writers take this row's lock after their records' and before the log's head.
+            """
+            CREATE TABLE server_state (
+                one boolean PRIMARY KEY DEFAULT true CHECK (one), node text NOT NULL, hlc bigint NOT NULL,
+                counter bigint NOT NULL, created_at bigint NOT NULL)
+            """,
+            // Records of every kind, one row each: values and stamps in `state` (RecordStateCodec),
+            // the customer whose file holds it as stored, and a customer's own scope.
+            """
+            CREATE TABLE records (
+                kind text NOT NULL, id text NOT NULL, state bytea NOT NULL, customer text,
+                branch text, manager text, team text, PRIMARY KEY (kind, id))
+            """,
+            "CREATE INDEX records_customer ON records (customer)",
+            "CREATE TABLE applied_mutations (origin text NOT NULL, counter bigint NOT NULL, PRIMARY KEY (origin, counter))",
+            """
+            CREATE TABLE users (
+                id text PRIMARY KEY, name text NOT NULL UNIQUE, role text NOT NULL, branch text, created_at bigint NOT NULL)
+            """,
+            """
+            CREATE TABLE enrolment_codes (
+                code_hash text PRIMARY KEY, user_id text NOT NULL REFERENCES users (id), expires_at bigint NOT NULL, used_at bigint)
+            """,
+            // A node belongs to one device for good, revoked or not.
+            """
+            CREATE TABLE devices (
+                id text PRIMARY KEY, user_id text NOT NULL REFERENCES users (id), node text NOT NULL UNIQUE, name text NOT NULL,
+                token_hash text NOT NULL UNIQUE, created_at bigint NOT NULL, revoked_at bigint, last_seen bigint,
+                pending bigint, cursor bigint)
+            """,
+            """
+            CREATE TABLE web_tokens (
+                token_hash text PRIMARY KEY, device_id text NOT NULL REFERENCES devices (id), kind text NOT NULL,
+                expires_at bigint NOT NULL, used_at bigint)
+            """,
+            "CREATE TABLE relayed_nodes (node text PRIMARY KEY, device text NOT NULL)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

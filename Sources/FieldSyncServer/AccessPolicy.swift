@@ -16,7 +16,7 @@ public struct CustomerScope: Equatable, Sendable {
         self.team = team
     }
 
-    init(_ customer: RecordState) {
+    package init(_ customer: RecordState) {
         let schema = RecordKind.customer.schema
         self.init(branch: customer.value("branch", in: schema).text, manager: customer.value("manager", in: schema).text,
                   team: Team.members(customer.value("team", in: schema)))

@@ -9,16 +9,16 @@ import FieldSyncModel
 ///     value = 0 (null) | 1 [i64] | 2 [length: u32][UTF-8]
 ///
 /// The stamp index is one byte when k ≤ 255, two otherwise.
-enum ChangeLogCodec {
-    struct Malformed: Error, CustomStringConvertible {
-        var description: String { "a change-log row is malformed" }
+package enum ChangeLogCodec {
+    package struct Malformed: Error, CustomStringConvertible {
+        package var description: String { "a change-log row is malformed" }
     }
 
     /// Encodes changes that all concern one record of `schema`'s table. Input
     /// the format cannot hold (a field outside the schema, more than 65,535
     /// changes or stamps) is refused with `Malformed`, never trapped on; the
     /// server's limits keep a push far below it.
-    static func encode(_ changes: some Collection<FieldChange>, schema: RecordSchema) throws -> [UInt8] {
+    package static func encode(_ changes: some Collection<FieldChange>, schema: RecordSchema) throws -> [UInt8] {
         var stamps: [FieldStamp] = []
         var known: [FieldStamp: Int] = [:]
         var stampIndex: [Int] = []
@@ -67,7 +67,7 @@ enum ChangeLogCodec {
         return out
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, table: RecordKind, record: String, into changes: inout [FieldChange]) throws {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, table: RecordKind, record: String, into changes: inout [FieldChange]) throws {
         var reader = Reader(bytes: bytes)
         let schema = table.schema
         let stampCount = Int(try reader.u16())

@@ -4,16 +4,16 @@ import FieldSyncStore
 /// The customer whose file holds a record, found by following the record's
 /// parent fields (note → fault → customer; a conflict → the record it is about)
 /// through states the caller supplies: stored ones, or ones after a merge.
-enum RecordOwner: Equatable {
+package enum RecordOwner: Equatable {
     case customer(String, CustomerScope)
     /// The record, or a record on its way up, is not known.
     case unknown
 
     /// customer ← fault ← fault note, and a conflict about a note: four steps at most.
-    static let maxDepth = 4
+    package static let maxDepth = 4
 
     /// `scope` reads a customer's scope from its state (a caller may keep it per customer).
-    static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?,
+    package static func of(_ key: RecordKey, in state: (RecordKey) throws -> RecordState?,
                    scope: (String, RecordState) -> CustomerScope = { CustomerScope($1) }) rethrows -> RecordOwner {
         guard let (customer, current) = try file(of: key, in: state) else { return .unknown }
         return .customer(customer, scope(customer, current))
@@ -21,7 +21,7 @@ enum RecordOwner: Equatable {
 
     /// The customer whose file holds `key`, and that customer's state; nil when unknown.
     /// For callers that need only the id (the change log), without reading a scope.
-    static func file(of key: RecordKey, in state: (RecordKey) throws -> RecordState?) rethrows -> (customer: String, state: RecordState)? {
+    package static func file(of key: RecordKey, in state: (RecordKey) throws -> RecordState?) rethrows -> (customer: String, state: RecordState)? {
         var key = key
         for _ in 0..<maxDepth {
             guard let current = try state(key) else { return nil }
@@ -33,7 +33,7 @@ enum RecordOwner: Equatable {
     }
 
     /// The record `state` hangs from: its parent field, or a conflict's subject.
-    static func parentKey(of table: RecordKind, _ state: RecordState) -> RecordKey? {
+    package static func parentKey(of table: RecordKind, _ state: RecordState) -> RecordKey? {
         let schema = table.schema
         if table == .conflict {
             guard let target = state.value("table", in: schema).text.flatMap(RecordKind.init(rawValue:)),
@@ -46,7 +46,7 @@ enum RecordOwner: Equatable {
     }
 
     /// The records a state points at besides its parent (a visit's complaint).
-    static func references(of table: RecordKind, _ state: RecordState) -> [RecordKey] {
+    package static func references(of table: RecordKind, _ state: RecordState) -> [RecordKey] {
         let schema = table.schema
         let parent = schema.parentField?.name
         return schema.fields.indices.compactMap { index in

@@ -28,19 +28,19 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
 
     public func response(from request: Request, context: some RequestContext) throws -> Response { jsonResponse() }
 
-    static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
-    static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
-    static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
-    static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
-    static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
-    static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
-    static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
-    static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
-    static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")
-    static let codeExpired = ServerError(.unauthorized, ErrorCode.codeExpired, "this enrolment code has expired; ask for a new one")
-    static func nodeTaken(_ node: NodeID) -> ServerError {
+    package static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+    package static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
+    package static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
+    package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
+    package static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
+    package static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
+    package static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
+    package static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
+    package static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")
+    package static let codeExpired = ServerError(.unauthorized, ErrorCode.codeExpired, "this enrolment code has expired; ask for a new one")
+    package static func nodeTaken(_ node: NodeID) -> ServerError {
         ServerError(.conflict, ErrorCode.nodeTaken,
                     "node \(node) is already enrolled with this server; a replica enrols once, and a copied replica file must not be enrolled: run 'fieldsync init' for a fresh replica on this device")
     }
-    static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
+    package static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
 }

@@ -41,7 +41,7 @@ extension ServerStore {
     }
 
     /// A branch name as typed, checked: 1 to 100 characters, no control characters.
-    static func branchName(_ text: String) throws -> String {
+    package static func branchName(_ text: String) throws -> String {
         let name = text.trimmingCharacters(in: .whitespaces)
         guard (1...100).contains(name.unicodeScalars.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ServerError.badRequest("a branch name is 1 to 100 characters, without control characters")

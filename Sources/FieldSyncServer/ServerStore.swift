@@ -196,6 +196,12 @@ public struct UserRecord: Sendable, Equatable {
     public var id: String
     public var info: UserInfo
     public var createdAt: UInt64
+
+    public init(id: String, info: UserInfo, createdAt: UInt64) {
+        self.id = id
+        self.info = info
+        self.createdAt = createdAt
+    }
 }
 
 public struct DeviceRecord: Sendable, Equatable {
@@ -211,13 +217,33 @@ public struct DeviceRecord: Sendable, Equatable {
     /// Its user's role and branch.
     public var role: Role = .manager
     public var branch: String? = nil
+
+    public init(id: String, user: String, node: NodeID, name: String, createdAt: UInt64, revokedAt: UInt64?, lastSeen: UInt64?,
+                pending: Int? = nil, role: Role = .manager, branch: String? = nil) {
+        self.id = id
+        self.user = user
+        self.node = node
+        self.name = name
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+        self.lastSeen = lastSeen
+        self.pending = pending
+        self.role = role
+        self.branch = branch
+    }
 }
 
 /// The authenticated caller of a request.
-public struct DeviceContext: Sendable {
+public struct DeviceContext: Sendable, Equatable {
     public var device: String
     public var node: NodeID
     public var user: UserInfo
+
+    public init(device: String, node: NodeID, user: UserInfo) {
+        self.device = device
+        self.node = node
+        self.user = user
+    }
 }
 
 /// Hashes of secrets: the server never stores a token or code as given.

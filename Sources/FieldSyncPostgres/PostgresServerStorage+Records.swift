@@ -1,0 +1,198 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import FieldSyncStore
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Records in PostgreSQL: one row per record (`RecordStateCodec`), merged with
+/// the model's rules like any replica's.
+///
+/// Writers lock, in this order, the records they write (advisory locks by key,
+/// sorted, so a record not stored yet is locked too), then `server_state` when
+/// they stamp, then the change log's head: no two transactions wait on each other in a circle.
+extension PostgresServerStorage {
+    /// Registered branches, by name.
+    public func branches() async throws -> [String] {
+        let schema = RecordKind.branch.schema
+        var names: [String] = []
+        for (id, state) in try await client.withConnection({ try await self.records(of: .branch, on: $0) }) {
+            _ = id
+            if !state.value("removed", in: schema).bool, let name = state.value("name", in: schema).text { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Registers a branch (again, if it was renamed away).
+    public func addBranch(_ name: String) async throws {
+        let name = try ServerStore.branchName(name)
+        guard try await !branches().contains(name) else { throw ServerError.badRequest("branch '\(name)' is registered already") }
+        try await writeLocal([RecordEdit(.branch, RecordID.branch(name), [("name", .text(name)), ("removed", .int(0))])])
+    }
+
+    /// Every record of a kind, in id order.
+    func records(of kind: RecordKind, on connection: PostgresConnection) async throws -> [(String, RecordState)] {
+        var result: [(String, RecordState)] = []
+        for try await (id, bytes) in try await connection.query("""
+            SELECT id, state FROM records WHERE kind = \(kind.rawValue) ORDER BY id COLLATE "C"
+            """, logger: logger).decode((String, ByteBuffer).self) {
+            result.append((id, try Self.state(bytes, kind, id)))
+        }
+        return result
+    }
+
+    /// The stored states of `keys` (absent: not stored).
+    func load(_ keys: some Collection<RecordKey>, on connection: PostgresConnection) async throws -> [RecordKey: RecordState] {
+        guard !keys.isEmpty else { return [:] }
+        let kinds = keys.map(\.table.rawValue), ids = keys.map(\.record)
+        var states: [RecordKey: RecordState] = [:]
+        for try await (kind, id, bytes) in try await connection.query("""
+            SELECT r.kind, r.id, r.state FROM records r JOIN unnest(\(kinds)::text[], \(ids)::text[]) AS k(kind, id)
+            ON r.kind = k.kind AND r.id = k.id
+            """, logger: logger).decode((String, String, ByteBuffer).self) {
+            guard let table = RecordKind(rawValue: kind) else { continue }
+            states[RecordKey(table: table, record: id)] = try Self.state(bytes, table, id)
+        }
+        return states
+    }
+
+    /// Locks `keys` for writing until the transaction ends, in one order for every writer.
+    func lock(_ keys: some Collection<RecordKey>, on connection: PostgresConnection) async throws {
+        let names = Set(keys.map { "\($0.table.rawValue)/\($0.record)" }).sorted()
+        guard !names.isEmpty else { return }
+        try await connection.query("""
+            SELECT pg_advisory_xact_lock(hashtextextended(k, 7423)) FROM (SELECT unnest(\(names)::text[]) AS k ORDER BY 1) AS keys
+            """, logger: logger)
+    }
+
+    /// `states` extended with every record above them, up to their customers: what `RecordOwner` follows.
+    func loadOwners(of keys: [RecordKey], into states: inout [RecordKey: RecordState], on connection: PostgresConnection) async throws {
+        var frontier = keys
+        for _ in 0..<RecordOwner.maxDepth {
+            let parents = Set(frontier.compactMap { key in states[key].flatMap { RecordOwner.parentKey(of: key.table, $0) } })
+                .filter { states[$0] == nil }
+            guard !parents.isEmpty else { return }
+            for (key, state) in try await load(parents, on: connection) { states[key] = state }
+            frontier = Array(parents)
+        }
+    }
+
+    /// Writes records' new states with their owner (and a customer's scope).
+    func save(_ states: [RecordKey: RecordState], owners: [RecordKey: String], on connection: PostgresConnection) async throws {
+        guard !states.isEmpty else { return }
+        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = []
+        var branches: [String] = [], managers: [String] = [], teams: [String] = []
+        for (key, state) in states {
+            kinds.append(key.table.rawValue)
+            ids.append(key.record)
+            blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(state, table: key.table, record: key.record)))
+            customers.append(owners[key] ?? "")
+            let schema = key.table.schema
+            let isCustomer = key.table == .customer
+            branches.append(isCustomer ? state.value("branch", in: schema).text ?? "" : "")
+            managers.append(isCustomer ? state.value("manager", in: schema).text ?? "" : "")
+            teams.append(isCustomer ? state.value("team", in: schema).text ?? "" : "")
+        }
+        // Arrays hold no NULL: an absent value travels as ''.
+        try await connection.query("""
+            INSERT INTO records (kind, id, state, customer, branch, manager, team)
+            SELECT k, i, s, NULLIF(c, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
+            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(branches)::text[],
+                        \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, b, m, t)
+            ON CONFLICT (kind, id) DO UPDATE SET state = EXCLUDED.state, customer = EXCLUDED.customer,
+                branch = EXCLUDED.branch, manager = EXCLUDED.manager, team = EXCLUDED.team
+            """, logger: logger)
+    }
+
+    /// Validates and records a change the server makes itself (branches, the
+    /// calendar) as one mutation of the server's node, logged for every device.
+    /// - Returns: the mutation, or nil if it changed nothing.
+    @discardableResult
+    public func writeLocal(_ edits: [RecordEdit]) async throws -> Mutation? {
+        let now = self.now
+        let node = self.node
+        return try await transaction { connection in
+            let keys = edits.map { RecordKey(table: $0.table, record: $0.record) }
+            let references = edits.flatMap { edit in
+                edit.fields.compactMap { name, value -> RecordKey? in
+                    guard case .reference(let target)? = edit.table.schema.spec(name)?.type, let id = value.text else { return nil }
+                    return RecordKey(table: target, record: id)
+                }
+            }
+            try await lock(keys, on: connection)
+            var states = try await load(keys + references, on: connection)
+            var stamped: (hlc: Int64, counter: Int64)?
+            for try await row in try await connection.query("SELECT hlc, counter FROM server_state FOR UPDATE", logger: logger)
+                .decode((Int64, Int64).self) { stamped = row }
+            guard let (hlcRaw, counterRaw) = stamped else { throw PostgresStorageError("the server's identity in the database is missing") }
+            var clock = HybridClock(last: HLC(rawValue: UInt64(bitPattern: hlcRaw)))
+            let hlc = clock.tick(nowMilliseconds: now)
+            var written: [RecordKey: RecordState] = [:]
+            var order: [RecordKey] = []
+            var changes: [FieldChange] = []
+            for edit in edits {
+                let key = RecordKey(table: edit.table, record: edit.record)
+                let current = states[key]
+                try Self.check(edit, current: current, known: states)
+                let editChanges = LocalEdit.changes(table: edit.table, record: edit.record, current: current, fields: edit.fields, hlc: hlc, node: node)
+                guard !editChanges.isEmpty else { continue }
+                var state = current ?? RecordState(fieldCount: edit.table.schema.fields.count)
+                var overwrites: [Overwrite] = []  // a local write is based on what it replaces: never concurrent
+                _ = RecordMerge.apply(editChanges, to: &state, schema: edit.table.schema, overwrites: &overwrites)
+                states[key] = state
+                if written.updateValue(state, forKey: key) == nil { order.append(key) }
+                changes += editChanges
+            }
+            guard !changes.isEmpty else { return nil }
+            try await loadOwners(of: order, into: &states, on: connection)
+            let owners = Dictionary(uniqueKeysWithValues: order.compactMap { key in
+                RecordOwner.file(of: key, in: { states[$0] }).map { (key, $0.customer) }
+            })
+            try await save(written, owners: owners, on: connection)
+            let counter = UInt64(clamping: counterRaw) + 1
+            let mutation = Mutation(origin: node, counter: counter, user: nil, changes: changes)
+            try await connection.query("""
+                INSERT INTO applied_mutations (origin, counter) VALUES (\(node.description), \(Int64(clamping: counter)))
+                """, logger: logger)
+            try await connection.query("""
+                UPDATE server_state SET hlc = \(Int64(bitPattern: clock.last.rawValue)), counter = \(Int64(clamping: counter))
+                """, logger: logger)
+            var rows: [ChangeLogRow] = []
+            for key in order {
+                let own = changes.filter { $0.table == key.table && $0.record == key.record }
+                rows.append(ChangeLogRow(table: key.table.rawValue, record: key.record, origin: node.description, customer: owners[key],
+                                         changes: try ChangeLogCodec.encode(own, schema: key.table.schema), counter: Int64(clamping: counter)))
+            }
+            try await PostgresChangeLog.append(rows, on: connection, logger: logger)
+            return mutation
+        }
+    }
+
+    /// The record as it would stand after the edit must be valid, and every
+    /// reference it sets must name a stored record (or one the same write creates).
+    static func check(_ edit: RecordEdit, current: RecordState?, known: [RecordKey: RecordState]) throws {
+        let schema = edit.table.schema
+        var proposed = current?.dictionary(in: schema) ?? [:]
+        do {
+            for (name, value) in edit.fields {
+                try schema.check(field: name, value: value)
+                proposed[name] = value == .null ? nil : value
+            }
+            try schema.check(record: proposed)
+        } catch {
+            throw ServerError.badRequest("\(edit.table.noun) \(edit.record.prefix(8)): \(error.message)")
+        }
+        for (name, value) in edit.fields {
+            guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
+            guard known[RecordKey(table: target, record: id)] != nil else {
+                throw ServerError.badRequest("unknown \(target.noun) '\(id)' in \(name)")
+            }
+        }
+    }
+
+    static func state(_ bytes: ByteBuffer, _ table: RecordKind, _ id: String) throws -> RecordState {
+        try bytes.withUnsafeReadableBytes { try RecordStateCodec.decode($0, table: table, record: id) }
+    }
+}

@@ -1,0 +1,28 @@
+import FieldSyncModel
+
+/// A record's values and stamps as one blob, for engines that keep a record in
+/// one column (PostgreSQL): the change log's encoding of one change per stamped field.
+package enum RecordStateCodec {
+    package static func encode(_ state: RecordState, table: RecordKind, record: String) throws -> [UInt8] {
+        let schema = table.schema
+        let changes = schema.fields.indices.compactMap { index -> FieldChange? in
+            guard index < state.stamps.count, let stamp = state.stamps[index] else { return nil }
+            return FieldChange(table: table, record: record, field: schema.fields[index].name, value: state.values[index],
+                               hlc: stamp.hlc, node: stamp.node, base: stamp.base)
+        }
+        return try ChangeLogCodec.encode(changes, schema: schema)
+    }
+
+    package static func decode(_ bytes: UnsafeRawBufferPointer, table: RecordKind, record: String) throws -> RecordState {
+        var changes: [FieldChange] = []
+        try ChangeLogCodec.decode(bytes, table: table, record: record, into: &changes)
+        let schema = table.schema
+        var state = RecordState(fieldCount: schema.fields.count)
+        for change in changes {
+            guard let index = schema.index(of: change.field) else { throw ChangeLogCodec.Malformed() }
+            state.values[index] = change.value
+            state.stamps[index] = change.stamp
+        }
+        return state
+    }
+}
