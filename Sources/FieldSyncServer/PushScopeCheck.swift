@@ -11,8 +11,9 @@ import FieldSyncStore
 /// reach, and so must every record its references point at after the merge.
 /// A change to a parent field, `branch` or `manager` is therefore a move, and
 /// is allowed only inside the caller's reach.
-final class PushScopeCheck {
-    let io: RecordIO
+package final class PushScopeCheck {
+    /// A record as stored (nil: not stored). An engine that reads ahead may throw `PushReadMiss` for a record it did not read.
+    let load: (RecordKey) throws -> RecordState?
     let policy: AccessPolicy
     /// The scope a customer had at a time (`ScopeHistory`), for work done
     /// while a file was the caller's and pushed after it changed hands.
@@ -22,18 +23,19 @@ final class PushScopeCheck {
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
-    private(set) var states: [RecordKey: RecordState?] = [:]
+    package private(set) var states: [RecordKey: RecordState?] = [:]
     /// Stored states as read, before this push: the merge need not read them again.
-    private(set) var loaded: [RecordKey: RecordState?] = [:]
+    package private(set) var loaded: [RecordKey: RecordState?] = [:]
     /// Scopes of customers as stored, read once per push (parsing a team for every
     /// mutation cost a tenth of a push); not kept for customers this push writes.
     private var storedScopes: [String: CustomerScope] = [:]
     /// Customers written by this push so far, or by the mutation being checked.
     private var writtenCustomers: Set<String> = []
 
-    init(io: RecordIO, policy: AccessPolicy, scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
-         departed: @escaping (String) throws -> Bool = { _ in false }) {
-        self.io = io
+    package init(load: @escaping (RecordKey) throws -> RecordState?, policy: AccessPolicy,
+                 scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
+                 departed: @escaping (String) throws -> Bool = { _ in false }) {
+        self.load = load
         self.policy = policy
         self.scopeAt = scopeAt
         self.departed = departed
@@ -54,7 +56,7 @@ final class PushScopeCheck {
 
     /// Why the mutation may not be applied, or nil; an allowed mutation's
     /// results are kept for the checks of the mutations after it.
-    func check(_ mutation: Mutation) throws -> String? {
+    package func check(_ mutation: Mutation) throws -> String? {
         if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
             return change.table == .calendarDay
                 ? "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
@@ -133,7 +135,7 @@ final class PushScopeCheck {
     /// The record as stored, or as accepted earlier in this push.
     private func stored(_ key: RecordKey) throws -> RecordState? {
         if let known = states[key] { return known }
-        let state = try io.load(key.table, key.record)
+        let state = try load(key)
         states[key] = state
         loaded[key] = state
         return state

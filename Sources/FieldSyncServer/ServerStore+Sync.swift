@@ -69,7 +69,8 @@ extension ServerStore {
             let io = RecordIO(db)
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
-            let scope = PushScopeCheck(io: io, policy: AccessPolicy(device.user), scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
+            let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
+                                       scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
                                        departed: { departed.contains($0) })
             var registered: Set<String>?
             var accepted: [MutationID] = []
@@ -86,7 +87,7 @@ extension ServerStore {
             var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
             for mutation in request.mutations {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                if let reason = validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
+                if let reason = PushRules.validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
@@ -101,7 +102,7 @@ extension ServerStore {
                     accepted.append(id)
                     continue
                 }
-                if let reason = try scope.check(mutation) ?? branchCheck(mutation, registered: &registered, db) {
+                if let reason = try scope.check(mutation) ?? PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) }) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
@@ -165,22 +166,10 @@ extension ServerStore {
         }
     }
 
-    /// Why a mutation's customer `branch` values are refused: each must name a
-    /// registered branch (read once per push, when first needed), or nil.
-    private func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ db: Database) throws -> String? {
-        for change in mutation.changes where change.table == .customer && change.field == "branch" {
-            if registered == nil { registered = try Replica.registeredBranches(db) }
-            guard let name = change.value.text, registered?.contains(name) == true else {
-                return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
-            }
-        }
-        return nil
-    }
-
     /// Whether a change can move its record to another file or scope.
-    static func moves(_ change: FieldChange) -> Bool { moves(table: change.table, field: change.field) }
+    package static func moves(_ change: FieldChange) -> Bool { moves(table: change.table, field: change.field) }
 
-    static func moves(table: RecordKind, field: String) -> Bool {
+    package static func moves(table: RecordKind, field: String) -> Bool {
         switch table {
         case .customer: field == "branch" || field == "manager" || field == "team"
         case .conflict: field == "table" || field == "record"
@@ -227,55 +216,8 @@ extension ServerStore {
             .execute(arguments: [id.origin.description, Int64(id.counter)])
     }
 
-    /// Why a mutation is refused before its scope is looked at (whose it is,
-    /// its stamps, its values, its size), or nil.
-    private func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {
-        guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
-            return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
-        }
-        guard !mutation.changes.isEmpty else { return "empty mutation" }
-        // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
-        guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
-        var perRecord: [RecordKey: Int] = [:]
-        var checkedID = ""
-        for change in mutation.changes {
-            guard change.node == mutation.origin else { return "\(change.table.rawValue).\(change.field): change stamped by another node" }
-            guard change.hlc.milliseconds <= now + limits.maxClockSkew else {
-                return "\(change.table.rawValue).\(change.field): stamped \((change.hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
-            }
-            // A record's changes travel together: its id is checked once per run.
-            if change.record != checkedID {
-                guard RecordID.isValid(change.record) else {
-                    return "\(change.table.rawValue): '\(change.record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
-                }
-                checkedID = change.record
-            }
-            // Counted only when the mutation is long enough to pass the limit (the hot path is short mutations).
-            if mutation.changes.count > RecordLimits.maxChangesPerRecord {
-                let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
-                guard count <= RecordLimits.maxChangesPerRecord else {
-                    return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
-                }
-                perRecord[RecordKey(table: change.table, record: change.record)] = count
-            }
-            do {
-                try change.table.schema.check(field: change.field, value: change.value)
-            } catch {
-                return "\(change.table.rawValue).\(change.field): \(error.message)"
-            }
-            if change.table == .conflict, change.field == "table", let table = change.value.text, RecordKind(rawValue: table) == nil {
-                return "conflicts.table: '\(table.prefix(40))' is not a table"
-            }
-            if change.table == .conflict, change.field == "record", let record = change.value.text, !RecordID.isValid(record) {
-                return "conflicts.record: '\(record.prefix(40))' is not a record id"
-            }
-        }
-        return nil
-    }
-
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
-        let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
         var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)
@@ -301,76 +243,31 @@ extension ServerStore {
             arguments = [cursor, device.node.description, device.device]
         }
         sql += " ORDER BY l.seq"
-        var changes: [FieldChange] = []
-        changes.reserveCapacity(min(limit, 1_024))
-        var last = cursor
-        var bytes = 0
-        var more = false
-        // The branch is filtered in SQL; the finer rules (a manager's own customers) by the policy, once per customer.
-        let narrower = device.user.role == .manager
-        var reachable: [String: Bool] = [:]
-        let io = RecordIO(db)
-        let statement = try db.cachedStatement(sql: sql)
-        let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
         // The nodes whose writes this device already has: its own, and for a branch server those it relays.
         var own: Set<NodeID> = [device.node]
         if device.user.role == .branch {
             own.formUnion(try String.fetchAll(db, sql: "SELECT node FROM relayed_nodes WHERE device = ?", arguments: [device.device]).compactMap(NodeID.init))
         }
-        var left: [String] = []
-        // Files that left this server's scope upstream reach none of its laptops.
+        let io = RecordIO(db)
         let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
-        func reaches(_ customer: String) throws -> Bool {
-            if let known = reachable[customer] { return known }
-            let allowed = try !departed.contains(customer) && (io.load(.customer, customer).map { policy.allows(CustomerScope($0)) } ?? false)
-            reachable[customer] = allowed
-            return allowed
+        var page = PullPageBuilder(device: device, cursor: cursor, limits: limits, maxChanges: maxChanges, own: own, departed: departed) {
+            try io.load(.customer, $0).map(CustomerScope.init)
         }
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments))
         while let row = try rows.next() {
-            if changes.count >= limit || bytes >= limits.maxBytes { more = true; break }
-            guard let table = RecordKind(rawValue: row[1]) else { continue }
-            if let exitBranch: String = row[5] {
-                // An exit row: tell a device that reached the file before and does not now.
-                let customer: String = row[2]
-                let old = CustomerScope(branch: exitBranch, manager: row[6], team: Team.members((row[7] as String?).map(FieldValue.text) ?? .null))
-                if !policy.isUnrestricted, policy.allows(old), try !reaches(customer), !left.contains(customer) { left.append(customer) }
-                last = row[0]
-                continue
-            }
-            if narrower || !departed.isEmpty, let customer: String = row[4], try !reaches(customer) {
-                last = row[0]
-                continue
-            }
+            let table = RecordKind(rawValue: row[1])
             let record: String = row[2]
-            let before = changes.count
-            let size = try row.withUnsafeData(atIndex: 3) { data in
-                guard let data else { throw ChangeLogCodec.Malformed() }
-                try data.withUnsafeBytes { raw in
-                    try ChangeLogCodec.decode(raw, table: table, record: record, into: &changes)
+            let exit = (row[5] as String?).map { CustomerScope(branch: $0, manager: row[6], team: Team.members((row[7] as String?).map(FieldValue.text) ?? .null)) }
+            let taken = try page.add(seq: row[0], table: table, record: record, customer: row[4], exit: exit) { changes in
+                try row.withUnsafeData(atIndex: 3) { data in
+                    guard let data, let table else { throw ChangeLogCodec.Malformed() }
+                    try data.withUnsafeBytes { raw in try ChangeLogCodec.decode(raw, table: table, record: record, into: &changes) }
+                    return data.count
                 }
-                return data.count
             }
-            // No echo: a file logged again (after a move) holds the device's own writes too.
-            let isOwn: (FieldChange) -> Bool = own.count == 1 ? { $0.node == device.node } : { own.contains($0.node) }
-            if changes[before...].contains(where: isOwn) {
-                changes.replaceSubrange(before..., with: changes[before...].filter { !isOwn($0) })
-            }
-            // A record's changes from one mutation travel together: a row that
-            // does not fit waits for the next page, unless it is the first (the
-            // record limits keep one row far below a page).
-            let rowBytes = size + (changes.count - before) * (72 + record.utf8.count)
-            if changes.count > limit || bytes + rowBytes > limits.maxBytes, before > 0 {
-                changes.removeSubrange(before...)
-                more = true
-                break
-            }
-            bytes += rowBytes
-            last = row[0]
+            if !taken { break }
         }
-        if !more {
-            // Nothing further in scope: skip past everything out of scope too.
-            last = max(last, try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
-        }
-        return (changes, last, more, left)
+        page.finish(head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
+        return (page.changes, page.cursor, page.more, page.left)
     }
 }

@@ -1,0 +1,65 @@
+import FieldSyncModel
+import FieldSyncProtocol
+
+/// What a push's mutations must be before any is applied, whatever engine
+/// stores them: pure, given what the engine read.
+package enum PushRules {
+    /// Why a mutation is refused before its scope is looked at (whose it is,
+    /// its stamps, its values, its size), or nil.
+    package static func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {
+        guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
+            return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
+        }
+        guard !mutation.changes.isEmpty else { return "empty mutation" }
+        // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
+        guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
+        var perRecord: [RecordKey: Int] = [:]
+        var checkedID = ""
+        for change in mutation.changes {
+            guard change.node == mutation.origin else { return "\(change.table.rawValue).\(change.field): change stamped by another node" }
+            guard change.hlc.milliseconds <= now + limits.maxClockSkew else {
+                return "\(change.table.rawValue).\(change.field): stamped \((change.hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
+            }
+            // A record's changes travel together: its id is checked once per run.
+            if change.record != checkedID {
+                guard RecordID.isValid(change.record) else {
+                    return "\(change.table.rawValue): '\(change.record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
+                }
+                checkedID = change.record
+            }
+            // Counted only when the mutation is long enough to pass the limit (the hot path is short mutations).
+            if mutation.changes.count > RecordLimits.maxChangesPerRecord {
+                let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
+                guard count <= RecordLimits.maxChangesPerRecord else {
+                    return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
+                }
+                perRecord[RecordKey(table: change.table, record: change.record)] = count
+            }
+            do {
+                try change.table.schema.check(field: change.field, value: change.value)
+            } catch {
+                return "\(change.table.rawValue).\(change.field): \(error.message)"
+            }
+            if change.table == .conflict, change.field == "table", let table = change.value.text, RecordKind(rawValue: table) == nil {
+                return "conflicts.table: '\(table.prefix(40))' is not a table"
+            }
+            if change.table == .conflict, change.field == "record", let record = change.value.text, !RecordID.isValid(record) {
+                return "conflicts.record: '\(record.prefix(40))' is not a record id"
+            }
+        }
+        return nil
+    }
+
+
+    /// Why a mutation's customer `branch` values are refused: each must name a
+    /// registered branch (read once per push, when first needed), or nil.
+    package static func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ read: () throws -> Set<String>) throws -> String? {
+        for change in mutation.changes where change.table == .customer && change.field == "branch" {
+            if registered == nil { registered = try read() }
+            guard let name = change.value.text, registered?.contains(name) == true else {
+                return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
+            }
+        }
+        return nil
+    }
+}
