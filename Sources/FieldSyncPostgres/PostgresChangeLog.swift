@@ -16,9 +16,23 @@ public struct ChangeLogRow: Sendable, Equatable {
     /// The mutation's counter, to relay it upstream.
     public var counter: Int64?
     public var fromUpstream: Bool
+    /// An exit row: the customer file `record` left this scope (branch, manager, team as written).
+    public var exit: Exit?
+
+    public struct Exit: Sendable, Equatable {
+        public var branch: String
+        public var manager: String?
+        public var team: String?
+
+        public init(branch: String, manager: String?, team: String?) {
+            self.branch = branch
+            self.manager = manager
+            self.team = team
+        }
+    }
 
     public init(seq: Int64 = 0, table: String, record: String, origin: String, customer: String?, changes: [UInt8],
-                counter: Int64? = nil, fromUpstream: Bool = false) {
+                counter: Int64? = nil, fromUpstream: Bool = false, exit: Exit? = nil) {
         self.seq = seq
         self.table = table
         self.record = record
@@ -27,6 +41,7 @@ public struct ChangeLogRow: Sendable, Equatable {
         self.changes = changes
         self.counter = counter
         self.fromUpstream = fromUpstream
+        self.exit = exit
     }
 }
 
@@ -62,11 +77,16 @@ public enum PostgresChangeLog {
         let changes = rows.map { ByteBuffer(bytes: $0.changes) }
         let counters = rows.map { $0.counter ?? 0 }
         let upstream = rows.map(\.fromUpstream)
+        let exits = rows.map { $0.exit != nil }
+        let exitBranches = rows.map { $0.exit?.branch ?? "" }, exitManagers = rows.map { $0.exit?.manager ?? "" }
+        let exitTeams = rows.map { $0.exit?.team ?? "" }
         try await connection.query("""
-            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream)
-            SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u
+            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team)
+            SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u, CASE WHEN e THEN eb END, CASE WHEN e THEN NULLIF(em, '') END,
+                   CASE WHEN e THEN NULLIF(et, '') END
             FROM unnest(\(seqs)::bigint[], \(tables)::text[], \(records)::text[], \(origins)::text[], \(customers)::text[],
-                        \(changes)::bytea[], \(counters)::bigint[], \(upstream)::boolean[]) AS x(s, t, r, o, c, ch, n, u)
+                        \(changes)::bytea[], \(counters)::bigint[], \(upstream)::boolean[], \(exits)::boolean[], \(exitBranches)::text[],
+                        \(exitManagers)::text[], \(exitTeams)::text[]) AS x(s, t, r, o, c, ch, n, u, e, eb, em, et)
             """, logger: logger)
         return first...last
     }
@@ -74,14 +94,15 @@ public enum PostgresChangeLog {
     /// Up to `limit` rows after `cursor`, in order.
     public static func page(after cursor: Int64, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [ChangeLogRow] {
         let rows = try await connection.query("""
-            SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream FROM change_log
+            SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team FROM change_log
             WHERE seq > \(cursor) ORDER BY seq LIMIT \(Int64(max(0, limit)))
             """, logger: logger)
         var page: [ChangeLogRow] = []
-        for try await (seq, table, record, origin, customer, changes, counter, fromUpstream)
-            in rows.decode((Int64, String, String, String, String?, ByteBuffer, Int64?, Bool).self) {
+        for try await (seq, table, record, origin, customer, changes, counter, fromUpstream, exitBranch, exitManager, exitTeam)
+            in rows.decode((Int64, String, String, String, String?, ByteBuffer, Int64?, Bool, String?, String?, String?).self) {
             page.append(ChangeLogRow(seq: seq, table: table, record: record, origin: origin, customer: customer,
-                                     changes: Array(changes.readableBytesView), counter: counter, fromUpstream: fromUpstream))
+                                     changes: Array(changes.readableBytesView), counter: counter, fromUpstream: fromUpstream,
+                                     exit: exitBranch.map { ChangeLogRow.Exit(branch: $0, manager: exitManager, team: exitTeam) }))
         }
         return page
     }

@@ -69,6 +69,25 @@ public enum PostgresSchema {
             """,
             "CREATE TABLE relayed_nodes (node text PRIMARY KEY, device text NOT NULL)",
         ]),
+        Migration(name: "pg-v3-sync", statements: [
+            // The record each one hangs from ("kind/id": its parent field, or a conflict's subject):
+            // a move logs the moved record's whole subtree again under its new owner.
+            "ALTER TABLE records ADD COLUMN parent text",
+            "CREATE INDEX records_parent ON records (parent)",
+            // When each customer's scope changed (ScopeHistory): work stamped while a file was
+            // the caller's, pushed after it changed hands, is still theirs.
+            """
+            CREATE TABLE scope_history (
+                customer text NOT NULL, from_hlc bigint NOT NULL, branch text, manager text, team text,
+                PRIMARY KEY (customer, from_hlc))
+            """,
+            // What each branch server last reported about the devices below it (freshness carried up).
+            """
+            CREATE TABLE reported_below (
+                device text PRIMARY KEY, complete_up_to bigint, devices bigint NOT NULL, pending bigint NOT NULL,
+                stale bigint NOT NULL, reported_at bigint NOT NULL)
+            """,
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

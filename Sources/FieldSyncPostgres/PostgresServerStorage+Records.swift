@@ -60,10 +60,30 @@ extension PostgresServerStorage {
 
     /// Locks `keys` for writing until the transaction ends, in one order for every writer.
     func lock(_ keys: some Collection<RecordKey>, on connection: PostgresConnection) async throws {
-        let names = Set(keys.map { "\($0.table.rawValue)/\($0.record)" }).sorted()
-        guard !names.isEmpty else { return }
+        try await lock(names: keys.map { "\($0.table.rawValue)/\($0.record)" }, on: connection)
+    }
+
+    /// Advisory locks on `names` (records as "kind/id", nodes as "node/id"), taken in sorted order.
+    func lock(names: [String], on connection: PostgresConnection) async throws {
+        let sorted = Set(names).sorted()
+        guard !sorted.isEmpty else { return }
         try await connection.query("""
-            SELECT pg_advisory_xact_lock(hashtextextended(k, 7423)) FROM (SELECT unnest(\(names)::text[]) AS k ORDER BY 1) AS keys
+            SELECT pg_advisory_xact_lock(hashtextextended(k, 7423)) FROM (SELECT unnest(\(sorted)::text[]) AS k ORDER BY 1) AS keys
+            """, logger: logger)
+    }
+
+    /// The server's clock and mutation counter, locked until the transaction ends.
+    func serverState(on connection: PostgresConnection) async throws -> ServerClockState {
+        var stamped: (hlc: Int64, counter: Int64)?
+        for try await row in try await connection.query("SELECT hlc, counter FROM server_state FOR UPDATE", logger: logger)
+            .decode((Int64, Int64).self) { stamped = row }
+        guard let (hlc, counter) = stamped else { throw PostgresStorageError("the server's identity in the database is missing") }
+        return ServerClockState(clock: HybridClock(last: HLC(rawValue: UInt64(bitPattern: hlc))), counter: UInt64(clamping: counter))
+    }
+
+    func save(_ state: ServerClockState, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE server_state SET hlc = \(Int64(bitPattern: state.clock.last.rawValue)), counter = \(Int64(clamping: state.counter))
             """, logger: logger)
     }
 
@@ -79,16 +99,18 @@ extension PostgresServerStorage {
         }
     }
 
-    /// Writes records' new states with their owner (and a customer's scope).
-    func save(_ states: [RecordKey: RecordState], owners: [RecordKey: String], on connection: PostgresConnection) async throws {
+    /// Writes records' new states with their owner, the record they hang from, and a customer's scope.
+    func save(_ states: [(RecordKey, RecordState)], owners: [RecordKey: String], parents: [RecordKey: String],
+              on connection: PostgresConnection) async throws {
         guard !states.isEmpty else { return }
-        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = []
+        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = [], hanging: [String] = []
         var branches: [String] = [], managers: [String] = [], teams: [String] = []
         for (key, state) in states {
             kinds.append(key.table.rawValue)
             ids.append(key.record)
             blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(state, table: key.table, record: key.record)))
             customers.append(owners[key] ?? "")
+            hanging.append(parents[key] ?? "")
             let schema = key.table.schema
             let isCustomer = key.table == .customer
             branches.append(isCustomer ? state.value("branch", in: schema).text ?? "" : "")
@@ -97,11 +119,11 @@ extension PostgresServerStorage {
         }
         // Arrays hold no NULL: an absent value travels as ''.
         try await connection.query("""
-            INSERT INTO records (kind, id, state, customer, branch, manager, team)
-            SELECT k, i, s, NULLIF(c, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
-            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(branches)::text[],
-                        \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, b, m, t)
-            ON CONFLICT (kind, id) DO UPDATE SET state = EXCLUDED.state, customer = EXCLUDED.customer,
+            INSERT INTO records (kind, id, state, customer, parent, branch, manager, team)
+            SELECT k, i, s, NULLIF(c, ''), NULLIF(p, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
+            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(hanging)::text[], \(branches)::text[],
+                        \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, p, b, m, t)
+            ON CONFLICT (kind, id) DO UPDATE SET state = EXCLUDED.state, customer = EXCLUDED.customer, parent = EXCLUDED.parent,
                 branch = EXCLUDED.branch, manager = EXCLUDED.manager, team = EXCLUDED.team
             """, logger: logger)
     }
@@ -123,12 +145,8 @@ extension PostgresServerStorage {
             }
             try await lock(keys, on: connection)
             var states = try await load(keys + references, on: connection)
-            var stamped: (hlc: Int64, counter: Int64)?
-            for try await row in try await connection.query("SELECT hlc, counter FROM server_state FOR UPDATE", logger: logger)
-                .decode((Int64, Int64).self) { stamped = row }
-            guard let (hlcRaw, counterRaw) = stamped else { throw PostgresStorageError("the server's identity in the database is missing") }
-            var clock = HybridClock(last: HLC(rawValue: UInt64(bitPattern: hlcRaw)))
-            let hlc = clock.tick(nowMilliseconds: now)
+            var server = try await serverState(on: connection)
+            let hlc = server.clock.tick(nowMilliseconds: now)
             var written: [RecordKey: RecordState] = [:]
             var order: [RecordKey] = []
             var changes: [FieldChange] = []
@@ -150,15 +168,17 @@ extension PostgresServerStorage {
             let owners = Dictionary(uniqueKeysWithValues: order.compactMap { key in
                 RecordOwner.file(of: key, in: { states[$0] }).map { (key, $0.customer) }
             })
-            try await save(written, owners: owners, on: connection)
-            let counter = UInt64(clamping: counterRaw) + 1
+            let parents = Dictionary(uniqueKeysWithValues: order.compactMap { key in
+                written[key].flatMap { RecordOwner.parentKey(of: key.table, $0) }.map { (key, "\($0.table.rawValue)/\($0.record)") }
+            })
+            try await save(order.map { ($0, written[$0]!) }, owners: owners, parents: parents, on: connection)
+            server.counter += 1
+            let counter = server.counter
             let mutation = Mutation(origin: node, counter: counter, user: nil, changes: changes)
             try await connection.query("""
                 INSERT INTO applied_mutations (origin, counter) VALUES (\(node.description), \(Int64(clamping: counter)))
                 """, logger: logger)
-            try await connection.query("""
-                UPDATE server_state SET hlc = \(Int64(bitPattern: clock.last.rawValue)), counter = \(Int64(clamping: counter))
-                """, logger: logger)
+            try await save(server, on: connection)
             var rows: [ChangeLogRow] = []
             for key in order {
                 let own = changes.filter { $0.table == key.table && $0.record == key.record }
@@ -195,4 +215,10 @@ extension PostgresServerStorage {
     static func state(_ bytes: ByteBuffer, _ table: RecordKind, _ id: String) throws -> RecordState {
         try bytes.withUnsafeReadableBytes { try RecordStateCodec.decode($0, table: table, record: id) }
     }
+}
+
+/// The server's clock and the counter of its own mutations, as stored.
+struct ServerClockState {
+    var clock: HybridClock
+    var counter: UInt64
 }

@@ -12,6 +12,7 @@ import FieldSyncModel
 package enum ChangeLogCodec {
     package struct Malformed: Error, CustomStringConvertible {
         package var description: String { "a change-log row is malformed" }
+        package init() {}
     }
 
     /// Encodes changes that all concern one record of `schema`'s table. Input

@@ -5,7 +5,7 @@ import GRDB
 /// When each customer's scope (branch, manager, team) changed, so that work
 /// done while a file was a manager's and pushed after a handover is accepted,
 /// and the devices that lost the file are told so (an exit row in the log).
-enum ScopeHistory {
+package enum ScopeHistory {
     /// The scope `customer` had at `hlc`, or nil if it never changed (the current one applies).
     static func scope(of customer: String, at hlc: HLC, _ db: Database) throws -> CustomerScope? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
@@ -25,7 +25,7 @@ enum ScopeHistory {
     }
 
     /// When the customer's current scope was written: its newest branch, manager or team stamp.
-    static func since(_ customer: RecordState) -> HLC {
+    package static func since(_ customer: RecordState) -> HLC {
         let schema = RecordKind.customer.schema
         return ["branch", "manager", "team"].compactMap { schema.index(of: $0).flatMap { customer.stamps[$0]?.hlc } }.max() ?? .zero
     }

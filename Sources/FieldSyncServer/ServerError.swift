@@ -14,7 +14,7 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     public var message: String { body.message }
     public var description: String { body.message }
 
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, serverTime: UInt64? = nil) {
+    package init(_ status: HTTPResponse.Status, _ code: String, _ message: String, serverTime: UInt64? = nil) {
         self.status = status
         self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
     }

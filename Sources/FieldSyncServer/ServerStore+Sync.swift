@@ -23,6 +23,11 @@ public struct SyncOutcome: Sendable {
     public var response: SyncResponse
     /// Conflict records this server created while merging the push.
     public var conflictsCreated: Int
+
+    public init(response: SyncResponse, conflictsCreated: Int) {
+        self.response = response
+        self.conflictsCreated = conflictsCreated
+    }
 }
 
 extension ServerStore {
@@ -46,12 +51,7 @@ extension ServerStore {
     /// Checks what needs no database (the clock), then returns the sync's work inside a transaction.
     private func syncWork(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) throws -> @Sendable (Database) throws -> SyncOutcome {
         let now = self.now
-        let skew = request.clientTime > now ? request.clientTime - now : now - request.clientTime
-        if !request.mutations.isEmpty, skew > limits.maxClockSkew {
-            throw ServerError(.conflict, ErrorCode.clockSkew,
-                              "this device's clock is off by \(skew / 60_000) minutes; its changes are re-stamped and sent again",
-                              serverTime: now)
-        }
+        try PushRules.checkClock(request, now: now, limits: limits)
         return { db in
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).

@@ -1,9 +1,20 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import HTTPTypes
 
 /// What a push's mutations must be before any is applied, whatever engine
 /// stores them: pure, given what the engine read.
 package enum PushRules {
+    /// A push stamped by a clock too far from the server's is refused whole: the device learns the offset and re-stamps.
+    package static func checkClock(_ request: SyncRequest, now: UInt64, limits: SyncLimits) throws {
+        let skew = request.clientTime > now ? request.clientTime - now : now - request.clientTime
+        if !request.mutations.isEmpty, skew > limits.maxClockSkew {
+            throw ServerError(.conflict, ErrorCode.clockSkew,
+                              "this device's clock is off by \(skew / 60_000) minutes; its changes are re-stamped and sent again",
+                              serverTime: now)
+        }
+    }
+
     /// Why a mutation is refused before its scope is looked at (whose it is,
     /// its stamps, its values, its size), or nil.
     package static func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {

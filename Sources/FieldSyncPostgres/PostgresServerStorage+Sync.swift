@@ -1,0 +1,496 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A read the push's decisions needed that was not read ahead: the engine reads it and decides again.
+struct PushReadMiss: Error {
+    var keys: Set<RecordKey> = []
+    var histories: Set<String> = []
+}
+
+/// Records read for one push: found, known absent, and customers' scope histories.
+struct PushReads {
+    var found: [RecordKey: RecordState] = [:]
+    var absent: Set<RecordKey> = []
+    var histories: [String: [(from: HLC, scope: CustomerScope)]] = [:]
+
+    func knows(_ key: RecordKey) -> Bool { found[key] != nil || absent.contains(key) }
+
+    func stored(_ key: RecordKey) throws -> RecordState? {
+        if let state = found[key] { return state }
+        if absent.contains(key) { return nil }
+        throw PushReadMiss(keys: [key])
+    }
+
+    func scope(of customer: String, at hlc: HLC) throws -> CustomerScope? {
+        guard let history = histories[customer] else { throw PushReadMiss(histories: [customer]) }
+        return history.last { $0.from <= hlc }?.scope
+    }
+}
+
+/// Sync in PostgreSQL, for several server instances on one database. A push is
+/// one transaction that locks, in a fixed order, the pushing nodes and the
+/// records it touches (so two instances never merge into one record at once,
+/// nor apply one mutation twice), reads ahead what the decisions need, decides
+/// with the same rules as SQLite (`PushRules`, `PushScopeCheck`), merges with
+/// the model's rules, and appends to the log last. The pull reads one snapshot
+/// (`REPEATABLE READ`) after the push commits.
+extension PostgresServerStorage: SyncStorage {
+    public var serverNode: NodeID { get async throws { node } }
+
+    public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) async throws -> SyncOutcome {
+        let now = self.now
+        try PushRules.checkClock(request, now: now, limits: limits)
+        var pushed = PushOutcome()
+        if !request.mutations.isEmpty {
+            pushed = try await retryingConflicts { try await self.push(request, from: device, now: now, limits: limits) }
+        }
+        try await note(request, from: device, now: now)
+        let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
+        let response = SyncResponse(accepted: pushed.accepted, rejected: pushed.rejected, changes: page.changes, cursor: page.cursor,
+                                    more: page.more, serverTime: now, left: page.left)
+        return SyncOutcome(response: response, conflictsCreated: pushed.conflicts)
+    }
+
+    struct PushOutcome: Sendable {
+        var accepted: [MutationID] = []
+        var rejected: [Rejection] = []
+        var conflicts = 0
+    }
+
+    /// Runs `body` again when PostgreSQL broke a deadlock or a serialisation conflict by aborting it.
+    func retryingConflicts<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") && attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// What the device reports (when it was seen, what waits in its outbox, where its cursor stands,
+    /// and for a branch server the devices below it), written when it changes or once a minute.
+    func note(_ request: SyncRequest, from device: DeviceContext, now: UInt64) async throws {
+        let at = Int64(clamping: now), pending = request.pending.map { Int64($0) }, cursor = request.cursor
+        try await client.query("""
+            UPDATE devices SET last_seen = \(at), pending = COALESCE(\(pending), pending), cursor = \(cursor)
+            WHERE id = \(device.device) AND (last_seen IS NULL OR last_seen < \(at - 60_000)
+                OR (\(pending)::bigint IS NOT NULL AND pending IS DISTINCT FROM \(pending)) OR cursor IS DISTINCT FROM \(cursor))
+            """, logger: logger)
+        if let below = request.below, device.user.role == .branch {
+            let complete = below.completeUpTo.map { Int64(clamping: $0) }
+            try await client.query("""
+                INSERT INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at)
+                VALUES (\(device.device), \(complete), \(Int64(below.devices)), \(Int64(below.pending)), \(Int64(below.notSeenForThreeDays)), \(at))
+                ON CONFLICT (device) DO UPDATE SET complete_up_to = EXCLUDED.complete_up_to, devices = EXCLUDED.devices,
+                    pending = EXCLUDED.pending, stale = EXCLUDED.stale, reported_at = EXCLUDED.reported_at
+                """, logger: logger)
+        }
+    }
+
+    // MARK: Push
+
+    func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
+        try await transaction { connection in
+            let relayed = try await relayedOrigins(request.mutations, for: device, on: connection)
+            let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
+            let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
+            try await lock(touched, origins: Set(own.map(\.origin)), on: connection)
+            var applied = try await appliedAmong(own, on: connection)
+
+            // Read ahead what the decisions follow, and decide; a read they needed and
+            // did not have is made and the decisions start again (they are pure).
+            var reads = PushReads()
+            try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
+            let registered = Set(try await branches())
+            var outcome = PushOutcome()
+            var toApply: [Mutation] = []
+            var rounds = 0
+            while true {
+                outcome = PushOutcome()
+                toApply = []
+                var appliedNow = applied
+                let snapshot = reads
+                let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
+                                            scopeAt: { try snapshot.scope(of: $0, at: $1) })
+                var known: Set<String>? = registered
+                do {
+                    for mutation in request.mutations {
+                        let id = MutationID(origin: mutation.origin, counter: mutation.counter)
+                        if let reason = PushRules.validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
+                            outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                            continue
+                        }
+                        if appliedNow.contains(id) {
+                            outcome.accepted.append(id)
+                            continue
+                        }
+                        if let reason = try scopeCheck.check(mutation) ?? PushRules.branchCheck(mutation, registered: &known, { registered }) {
+                            outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                            continue
+                        }
+                        toApply.append(mutation)
+                        appliedNow.insert(id)  // a mutation repeated within this push is applied once
+                        outcome.accepted.append(id)
+                    }
+                    applied = appliedNow
+                    break
+                } catch let miss as PushReadMiss {
+                    rounds += 1
+                    guard rounds < 16 else { throw PostgresStorageError("a push's records could not be read ahead") }
+                    try await readAhead(miss.keys, into: &reads, on: connection)
+                    try await readHistories(miss.histories, into: &reads, on: connection)
+                }
+            }
+            guard !toApply.isEmpty else { return outcome }
+            outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
+            return outcome
+        }
+    }
+
+    /// Records the mutations' values point at (parents, references, a conflict's subject): the decisions follow them.
+    static func pointedAt(by mutations: [Mutation]) -> Set<RecordKey> {
+        var keys = Set<RecordKey>()
+        for change in mutations.lazy.flatMap(\.changes) {
+            guard let id = change.value.text else { continue }
+            if case .reference(let kind)? = change.table.schema.spec(change.field)?.type {
+                keys.insert(RecordKey(table: kind, record: id))
+            }
+        }
+        // A conflict's subject needs both of its fields: read when the decisions ask.
+        return keys
+    }
+
+    /// Reads `keys` and, level by level, what they point at, up to the customers.
+    func readAhead(_ keys: Set<RecordKey>, into reads: inout PushReads, on connection: PostgresConnection) async throws {
+        var frontier = keys.filter { !reads.knows($0) }
+        for _ in 0...RecordOwner.maxDepth {
+            guard !frontier.isEmpty else { return }
+            let found = try await load(frontier, on: connection)
+            var next = Set<RecordKey>()
+            for key in frontier {
+                guard let state = found[key] else { reads.absent.insert(key); continue }
+                reads.found[key] = state
+                if let parent = RecordOwner.parentKey(of: key.table, state) { next.insert(parent) }
+                next.formUnion(RecordOwner.references(of: key.table, state))
+            }
+            frontier = next.filter { !reads.knows($0) }
+        }
+    }
+
+    func readHistories(_ customers: Set<String>, into reads: inout PushReads, on connection: PostgresConnection) async throws {
+        for customer in customers where reads.histories[customer] == nil {
+            var history: [(from: HLC, scope: CustomerScope)] = []
+            for try await (from, branch, manager, team) in try await connection.query("""
+                SELECT from_hlc, branch, manager, team FROM scope_history WHERE customer = \(customer) ORDER BY from_hlc
+                """, logger: logger).decode((Int64, String?, String?, String?).self) {
+                history.append((HLC(rawValue: UInt64(bitPattern: from)),
+                                CustomerScope(branch: branch, manager: manager, team: Team.members(team.map(FieldValue.text) ?? .null))))
+            }
+            reads.histories[customer] = history
+        }
+    }
+
+    /// Locks the pushing nodes and the touched records until the transaction ends, in one sorted order with every other writer's.
+    func lock(_ keys: Set<RecordKey>, origins: Set<NodeID>, on connection: PostgresConnection) async throws {
+        try await lock(names: keys.map { "\($0.table.rawValue)/\($0.record)" } + origins.map { "node/\($0)" }, on: connection)
+    }
+
+    /// The origins a branch server may relay in this push (its laptops' nodes):
+    /// a node no device of this server holds, not this server's, and not claimed
+    /// by another branch server. The first relay claims it.
+    func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, on connection: PostgresConnection) async throws -> Set<NodeID> {
+        guard device.user.role == .branch else { return [] }
+        var allowed = Set<NodeID>()
+        for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != node {
+            let name = origin.description
+            try await connection.query("""
+                INSERT INTO relayed_nodes (node, device) SELECT \(name), \(device.device)
+                WHERE NOT EXISTS (SELECT 1 FROM devices WHERE node = \(name)) ON CONFLICT (node) DO NOTHING
+                """, logger: logger)
+            if try await connection.first("SELECT device FROM relayed_nodes WHERE node = \(name)", as: String.self, logger: logger) == device.device {
+                allowed.insert(origin)
+            }
+        }
+        return allowed
+    }
+
+    /// Which of these mutations this server applied before (a retried push).
+    func appliedAmong(_ mutations: [Mutation], on connection: PostgresConnection) async throws -> Set<MutationID> {
+        guard !mutations.isEmpty else { return [] }
+        let origins = mutations.map(\.origin.description), counters = mutations.map { Int64(clamping: $0.counter) }
+        var applied = Set<MutationID>()
+        for try await (origin, counter) in try await connection.query("""
+            SELECT a.origin, a.counter FROM applied_mutations a JOIN unnest(\(origins)::text[], \(counters)::bigint[]) AS m(origin, counter)
+            ON a.origin = m.origin AND a.counter = m.counter
+            """, logger: logger).decode((String, Int64).self) {
+            if let node = NodeID(origin) { applied.insert(MutationID(origin: node, counter: UInt64(clamping: counter))) }
+        }
+        return applied
+    }
+
+    // MARK: Apply
+
+    /// Merges the accepted mutations into the stored records, records the
+    /// conflicts it saw first, logs everything (and files that moved, again);
+    /// returns how many conflict records it created.
+    func apply(_ mutations: [Mutation], reads: PushReads, now: UInt64, on connection: PostgresConnection) async throws -> Int {
+        var reads = reads
+        let changes = mutations.flatMap(\.changes)
+        // Records this push may move, and their owners before.
+        let moving = Set(changes.lazy.filter { ServerStore.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
+            .filter { reads.found[$0] != nil }
+        var ownersBefore: [RecordKey: RecordOwner] = [:]
+        for key in moving {
+            ownersBefore[key] = try await owner(of: key, in: [:], reads: &reads, on: connection)
+        }
+
+        var after: [RecordKey: RecordState] = [:]
+        var order: [RecordKey] = []
+        var overwrites: [Overwrite] = []
+        var newest = HLC.zero
+        for group in ChangeGroups(changes[...]).groups {
+            let key = RecordKey(table: group.table, record: group.record)
+            let schema = group.table.schema
+            var state = try reads.stored(key) ?? RecordState(fieldCount: schema.fields.count)
+            var changed = false
+            for range in group.ranges {
+                for change in changes[range] where change.hlc > newest { newest = change.hlc }
+                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
+            }
+            if changed {
+                after[key] = state
+                order.append(key)
+            }
+        }
+
+        // The server's clock: it has seen `newest`; it stamps the conflict records it makes.
+        var conflictKeys: [RecordKey] = []
+        var seen = Set<String>()
+        for overwrite in overwrites where seen.insert(ConflictRecord.id(for: overwrite)).inserted {
+            conflictKeys.append(RecordKey(table: .conflict, record: ConflictRecord.id(for: overwrite)))
+        }
+        if !conflictKeys.isEmpty {
+            try await lock(names: conflictKeys.map { "\($0.table.rawValue)/\($0.record)" }, on: connection)
+            try await readAhead(Set(conflictKeys), into: &reads, on: connection)
+        }
+        var state = try await serverState(on: connection)
+        state.clock.observe(newest)
+        var conflictMutation: Mutation?
+        let fresh = overwrites.filter { overwrite in
+            let key = RecordKey(table: .conflict, record: ConflictRecord.id(for: overwrite))
+            return reads.found[key] == nil && after[key] == nil
+        }
+        if !fresh.isEmpty {
+            let hlc = state.clock.tick(nowMilliseconds: now)
+            var conflictChanges: [FieldChange] = []
+            var made = Set<String>()
+            for overwrite in fresh where made.insert(ConflictRecord.id(for: overwrite)).inserted {
+                let id = ConflictRecord.id(for: overwrite)
+                let edit = LocalEdit.changes(table: .conflict, record: id, current: nil, fields: ConflictRecord.fields(for: overwrite), hlc: hlc, node: node)
+                var record = RecordState(fieldCount: RecordKind.conflict.schema.fields.count)
+                var ignored: [Overwrite] = []
+                _ = RecordMerge.apply(edit, to: &record, schema: RecordKind.conflict.schema, overwrites: &ignored)
+                let key = RecordKey(table: .conflict, record: id)
+                after[key] = record
+                order.append(key)
+                conflictChanges += edit
+            }
+            state.counter += 1
+            conflictMutation = Mutation(origin: node, counter: state.counter, user: nil, changes: conflictChanges)
+        }
+
+        // Owners as stored after the merge: the log's rows and each record's row name them.
+        var owners: [RecordKey: String] = [:]
+        var parents: [RecordKey: String] = [:]
+        for key in order {
+            if case .customer(let customer, _) = try await owner(of: key, in: after, reads: &reads, on: connection) { owners[key] = customer }
+            if let state = after[key], let parent = RecordOwner.parentKey(of: key.table, state) { parents[key] = "\(parent.table.rawValue)/\(parent.record)" }
+        }
+        try await save(order.map { ($0, after[$0]!) }, owners: owners, parents: parents, on: connection)
+
+        var rows: [ChangeLogRow] = []
+        for mutation in mutations + (conflictMutation.map { [$0] } ?? []) {
+            for group in ChangeGroups(mutation.changes[...]).groups {
+                let key = RecordKey(table: group.table, record: group.record)
+                let own = group.ranges.flatMap { mutation.changes[$0] }
+                let customer: String?
+                if let known = owners[key] { customer = known } else if case .customer(let id, _) = try await owner(of: key, in: after, reads: &reads, on: connection) {
+                    customer = id
+                } else { customer = nil }
+                rows.append(ChangeLogRow(table: key.table.rawValue, record: key.record, origin: mutation.origin.description, customer: customer,
+                                         changes: try ChangeLogCodec.encode(own, schema: key.table.schema), counter: Int64(clamping: mutation.counter)))
+            }
+        }
+        rows += try await movedFiles(ownersBefore, after: after, reads: &reads, on: connection)
+
+        let marked = mutations + (conflictMutation.map { [$0] } ?? [])
+        try await connection.query("""
+            INSERT INTO applied_mutations (origin, counter) SELECT * FROM unnest(\(marked.map(\.origin.description))::text[],
+                \(marked.map { Int64(clamping: $0.counter) })::bigint[]) ON CONFLICT DO NOTHING
+            """, logger: logger)
+        try await save(state, on: connection)
+        try await PostgresChangeLog.append(rows, on: connection, logger: logger)
+        return Set(fresh.map(ConflictRecord.id(for:))).count
+    }
+
+    /// Whose file holds `key`, following parents through `overlay`, then what was read, reading what is missing.
+    func owner(of key: RecordKey, in overlay: [RecordKey: RecordState], reads: inout PushReads,
+               on connection: PostgresConnection) async throws -> RecordOwner {
+        while true {
+            do {
+                let snapshot = reads
+                return try RecordOwner.of(key, in: { try overlay[$0] ?? snapshot.stored($0) })
+            } catch let miss as PushReadMiss {
+                try await readAhead(miss.keys, into: &reads, on: connection)
+            }
+        }
+    }
+
+    /// Log rows that give the files this push moved to their new holders: each moved
+    /// record and everything under it again, with its stamps; for a customer whose
+    /// scope changed, its history and an exit row for the scope it left.
+    func movedFiles(_ before: [RecordKey: RecordOwner], after: [RecordKey: RecordState], reads: inout PushReads,
+                    on connection: PostgresConnection) async throws -> [ChangeLogRow] {
+        var rows: [ChangeLogRow] = []
+        for key in before.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
+            guard case .customer(_, let old)? = before[key] else { continue }
+            let now = try await owner(of: key, in: after, reads: &reads, on: connection)
+            guard now != before[key] else { continue }
+            let newCustomer: String? = if case .customer(let id, _) = now { id } else { nil }
+            for (record, state) in try await tree(of: key, on: connection) {
+                let schema = record.table.schema
+                let changes = schema.fields.indices.compactMap { index -> FieldChange? in
+                    guard let stamp = state.stamps[index] else { return nil }
+                    return FieldChange(table: record.table, record: record.record, field: schema.fields[index].name, value: state.values[index],
+                                       hlc: stamp.hlc, node: stamp.node, base: stamp.base)
+                }
+                guard !changes.isEmpty else { continue }
+                rows.append(ChangeLogRow(table: record.table.rawValue, record: record.record, origin: node.description, customer: newCustomer,
+                                         changes: try ChangeLogCodec.encode(changes, schema: schema)))
+            }
+            if key.table == .customer, case .customer(_, let new) = now, let state = after[key] ?? reads.found[key] {
+                try await recordScopeChange(key.record, from: old, to: new, at: ScopeHistory.since(state), on: connection)
+                rows.append(ChangeLogRow(table: RecordKind.customer.rawValue, record: key.record, origin: node.description, customer: nil,
+                                         changes: try ChangeLogCodec.encode([FieldChange](), schema: RecordKind.customer.schema),
+                                         exit: ChangeLogRow.Exit(branch: old.branch ?? "", manager: old.manager, team: Team.value(old.team).text)))
+            }
+        }
+        return rows
+    }
+
+    /// A record and everything that hangs from it, as stored now, with the owner column brought up to date.
+    func tree(of root: RecordKey, on connection: PostgresConnection) async throws -> [(RecordKey, RecordState)] {
+        var result: [(RecordKey, RecordState)] = []
+        for try await (kind, id, bytes) in try await connection.query("""
+            WITH RECURSIVE tree (kind, id) AS (
+                SELECT kind, id FROM records WHERE kind = \(root.table.rawValue) AND id = \(root.record)
+                UNION SELECT r.kind, r.id FROM records r JOIN tree t ON r.parent = t.kind || '/' || t.id)
+            SELECT r.kind, r.id, r.state FROM records r JOIN tree USING (kind, id) ORDER BY r.kind COLLATE "C", r.id COLLATE "C"
+            """, logger: logger).decode((String, String, ByteBuffer).self) {
+            guard let table = RecordKind(rawValue: kind) else { continue }
+            result.append((RecordKey(table: table, record: id), try Self.state(bytes, table, id)))
+        }
+        // Their file is the root's now.
+        var states = Dictionary(uniqueKeysWithValues: result.map { ($0.0, $0.1) })
+        try await loadOwners(of: [root], into: &states, on: connection)
+        let customer = RecordOwner.file(of: root, in: { states[$0] })?.customer
+        try await connection.query("""
+            WITH RECURSIVE tree (kind, id) AS (
+                SELECT kind, id FROM records WHERE kind = \(root.table.rawValue) AND id = \(root.record)
+                UNION SELECT r.kind, r.id FROM records r JOIN tree t ON r.parent = t.kind || '/' || t.id)
+            UPDATE records SET customer = \(customer) FROM tree WHERE records.kind = tree.kind AND records.id = tree.id
+            """, logger: logger)
+        return result
+    }
+
+    /// Records that `customer` went from `old` to `new` at `hlc` (the first change also records `old` as its scope from the beginning).
+    func recordScopeChange(_ customer: String, from old: CustomerScope, to new: CustomerScope, at hlc: HLC, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            INSERT INTO scope_history (customer, from_hlc, branch, manager, team)
+            SELECT \(customer), 0, \(old.branch), \(old.manager), \(Team.value(old.team).text)
+            WHERE NOT EXISTS (SELECT 1 FROM scope_history WHERE customer = \(customer))
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO scope_history (customer, from_hlc, branch, manager, team)
+            VALUES (\(customer), \(Int64(bitPattern: hlc.rawValue)), \(new.branch), \(new.manager), \(Team.value(new.team).text))
+            ON CONFLICT (customer, from_hlc) DO UPDATE SET branch = EXCLUDED.branch, manager = EXCLUDED.manager, team = EXCLUDED.team
+            """, logger: logger)
+    }
+
+    // MARK: Pull
+
+    /// The changes after `cursor` in the device's scope, bounded in rows and bytes, read in one snapshot.
+    func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?) async throws
+        -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
+        try await transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            var own: Set<NodeID> = [device.node]
+            if device.user.role == .branch {
+                for try await name in try await connection.query("SELECT node FROM relayed_nodes WHERE device = \(device.device)", logger: logger)
+                    .decode(String.self) {
+                    if let relayed = NodeID(name) { own.insert(relayed) }
+                }
+            }
+            var scopes: [String: CustomerScope] = [:]
+            var page = PullPageBuilder(device: device, cursor: cursor, limits: limits, maxChanges: maxChanges, own: own, departed: []) {
+                scopes[$0]
+            }
+            let restricted = page.filtersByBranch
+            let branch = device.user.branch ?? ""
+            let (calendar, branches) = (RecordKind.calendarDay.rawValue, RecordKind.branch.rawValue)
+            var after = cursor
+            reading: while true {
+                var query: PostgresQuery = """
+                    SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
+                           c.id IS NOT NULL, c.branch, c.manager, c.team
+                    FROM change_log l LEFT JOIN records c
+                        ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
+                    WHERE l.seq > \(after) AND l.origin <> \(device.node.description)
+                        AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(device.device))
+                    ORDER BY l.seq LIMIT 2000
+                    """
+                if restricted {
+                    query = """
+                        SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
+                               c.id IS NOT NULL, c.branch, c.manager, c.team
+                        FROM change_log l LEFT JOIN records c
+                            ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
+                        WHERE l.seq > \(after) AND l.origin <> \(device.node.description)
+                            AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(device.device))
+                            AND (c.branch = \(branch) OR l.tbl IN (\(calendar), \(branches)) OR l.exit_branch = \(branch))
+                        ORDER BY l.seq LIMIT 2000
+                        """
+                }
+                var count = 0
+                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam)
+                    in try await connection.query(query, logger: logger)
+                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?).self) {
+                    count += 1
+                    after = seq
+                    if known, let holder = customer ?? (exitBranch != nil ? record : nil) {
+                        scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
+                    }
+                    let table = RecordKind(rawValue: tbl)
+                    let exit = exitBranch.map { CustomerScope(branch: $0, manager: exitManager, team: Team.members(exitTeam.map(FieldValue.text) ?? .null)) }
+                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit) { changes in
+                        guard let table else { throw ChangeLogCodec.Malformed() }
+                        try bytes.withUnsafeReadableBytes { try ChangeLogCodec.decode($0, table: table, record: record, into: &changes) }
+                        return bytes.readableBytes
+                    }
+                    if !taken { break reading }
+                }
+                if count < 2000 { break }
+            }
+            let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
+            page.finish(head: head)
+            return (page.changes, page.cursor, page.more, page.left)
+        }
+    }
+}
