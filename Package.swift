@@ -198,7 +198,8 @@ let package = Package(
             name: "FieldSyncSyncTests",
             dependencies: [
                 "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
-                "FieldSyncTestSupport",
+                "FieldSyncPostgres", "FieldSyncTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -207,15 +208,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "FieldSyncPostgresTests",
-            dependencies: [
-                "FieldSyncPostgres", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncStore", "FieldSyncTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

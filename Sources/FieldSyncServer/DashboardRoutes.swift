@@ -33,6 +33,7 @@ extension SyncHTTPServer {
         // One customer's monthly service report (guide §2.4.3), linked from the dashboard.
         signedIn.get("/dashboard/report") { request, context in
             let device = try context.requireDevice()
+            let store = try embedded("the dashboard")
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             guard let customer = parameters["customer"].map(String.init), RecordID.isValid(customer) else {
@@ -46,6 +47,7 @@ extension SyncHTTPServer {
         }
         signedIn.get("/dashboard") { request, context in
             let device = try context.requireDevice()
+            let store = try embedded("the dashboard")
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             let grouping = device.user.role == .supervisor ? "manager" : "branch"

@@ -114,6 +114,7 @@ extension SyncHTTPServer {
         // Answers are written as bytes and kept with the facts: a province's month of misses is megabytes of JSON.
         devices.get("/v1/kpi") { request, context in
             let device = try context.requireDevice()
+            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
             let freshness = try await offload { try store.freshness(for: device.user) }
             let body = try await offload {
@@ -126,6 +127,7 @@ extension SyncHTTPServer {
         }
         devices.get("/v1/kpi/misses") { request, context in
             let device = try context.requireDevice()
+            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
             let only = request.uri.queryParameters["kpi"].map(String.init)
             if let only, KPI(rawValue: only) == nil {
@@ -140,6 +142,7 @@ extension SyncHTTPServer {
         }
         devices.get("/v1/kpi/todo") { request, context in
             let device = try context.requireDevice()
+            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
             return Self.json(bytes: try await offload { KPIMiss.jsonBytes(try store.todo(query, for: device.user)) })
         }
@@ -147,7 +150,7 @@ extension SyncHTTPServer {
 
     func kpiQuery(_ request: Request) throws -> KPIQuery {
         let parameters = request.uri.queryParameters
-        return try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: store.localNow)
+        return try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: try embedded("KPIs").localNow)
     }
 }
 

@@ -74,6 +74,7 @@ extension SyncHTTPServer {
     func addSnapshotRoute(to devices: RouterGroup<Context>) {
         devices.get("/v1/snapshot") { _, context in
             let device = try context.requireDevice()
+            let store = try embedded("snapshots")
             let ticket: SnapshotGate.Ticket
             switch snapshots.enter(device: device.device) {
             case .success(let granted): ticket = granted

@@ -41,9 +41,14 @@ public struct ServerConfiguration: Sendable {
 public struct SyncHTTPServer: Sendable {
     public typealias Context = FieldSyncRequestContext
 
-    public let store: ServerStore
-    /// People, devices and sessions: the store's own, or another engine's (the province on PostgreSQL).
+    /// The embedded SQLite store: it alone serves KPIs, the dashboard, snapshots and freshness so far
+    /// (nil on PostgreSQL, where those routes answer `501 not_available`).
+    public let store: ServerStore?
+    /// People, devices and sessions.
     public let accounts: any AccountStorage
+    /// Pushes and pulls.
+    public let syncStorage: any SyncStorage
+    let clock: @Sendable () -> UInt64
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     let logger: Logger
@@ -60,22 +65,37 @@ public struct SyncHTTPServer: Sendable {
         "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/snapshot": [.get],
     ]
 
-    public init(store: ServerStore, accounts: (any AccountStorage)? = nil, metrics: ServerMetrics = ServerMetrics(),
-                configuration: ServerConfiguration, logger: Logger) {
+    /// A server on the embedded SQLite store.
+    public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
+        self.init(store: store, accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), clock: { store.now },
+                  metrics: metrics, configuration: configuration, logger: logger)
+    }
+
+    /// A server on any engine: `store` nil for one without the embedded store (PostgreSQL).
+    public init(store: ServerStore?, accounts: any AccountStorage, sync: any SyncStorage, clock: @escaping @Sendable () -> UInt64,
+                metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
         self.store = store
-        self.accounts = accounts ?? SQLiteAccountStorage(store)
+        self.accounts = accounts
+        self.syncStorage = sync
+        self.clock = clock
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
         self.snapshots = SnapshotGate(capacity: configuration.maxSnapshots)
     }
 
+    /// The embedded store, for what only it serves so far.
+    func embedded(_ feature: String) throws -> ServerStore {
+        guard let store else { throw ServerError.notAvailable(feature) }
+        return store
+    }
+
     public func makeRouter() -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: JSONErrorMiddleware(methods: Self.routes, maxRequestBytes: configuration.maxRequestBytes, logger: logger))
         router.get("/v1/health") { _, _ in
-            let node = try await offload { try store.replica.identity()?.node.description ?? "" }
-            return try Self.json(["status": "ok", "node": node, "time": String(store.now)])
+            let node = try await syncStorage.serverNode
+            return try Self.json(["status": "ok", "node": node.description, "time": String(clock())])
         }
         router.post("/v1/enroll") { request, _ in
             var request = request
@@ -120,7 +140,7 @@ public struct SyncHTTPServer: Sendable {
         }
         let outcome: SyncOutcome
         do {
-            outcome = try await offload { try store.syncGrouped(sync, from: device, limits: configuration.limits) }
+            outcome = try await syncStorage.sync(sync, from: device, limits: configuration.limits)
         } catch let error as ServerError {
             logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
             throw error

@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
 import FieldSyncStore
@@ -9,6 +10,7 @@ import GRDB
 import Hummingbird
 import Logging
 import NIOSSL
+import PostgresNIO
 import Synchronization
 
 /// A clock tests move by hand.
@@ -21,10 +23,13 @@ final class TestClock: Sendable {
     func advance(_ delta: UInt64) { milliseconds.withLock { $0 += delta } }
 }
 
-/// A real fieldsync server on 127.0.0.1 (free port) with its own CA and real TLS.
+/// A real fieldsync server on 127.0.0.1 (free port) with its own CA and real TLS,
+/// on the embedded SQLite store or (`start(postgres:)`) on PostgreSQL.
 final class TestServer: Sendable {
     let folder: TemporaryFolder
-    let store: ServerStore
+    /// The SQLite engine's store; nil on PostgreSQL.
+    let embedded: ServerStore?
+    let postgres: PostgresServerStorage?
     let caPEM: String
     let port: Int
     let http: SyncHTTPServer
@@ -47,23 +52,51 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         let server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
+        return try await run(server, folder: folder, caPath: settings.caCertificate!, tls: tls, embedded: store, postgres: nil)
+    }
+
+    /// The same server on PostgreSQL (`client` running): what it does not serve yet answers 501.
+    static func start(postgres client: PostgresClient, clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
+                      configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        let folder = try TemporaryFolder()
+        let data = ServerFolder(path: folder.path("server"))
+        let settings = try data.initialize(hosts: [], branch: nil, certificate: nil).settings
+        let storage = try await PostgresServerStorage.open(client: client, logger: PostgresTestDatabase.logger, wallClock: clock)
+        let tls = try TLSConfiguration.fieldSyncServer(
+            certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
+            privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configure(&configuration)
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .warning
+        let server = SyncHTTPServer(store: nil, accounts: storage, sync: storage, clock: clock, configuration: configuration, logger: logger)
+        return try await run(server, folder: folder, caPath: settings.caCertificate!, tls: tls, embedded: nil, postgres: storage)
+    }
+
+    private static func run(_ server: SyncHTTPServer, folder: TemporaryFolder, caPath: String, tls: TLSConfiguration,
+                            embedded: ServerStore?, postgres: PostgresServerStorage?) async throws -> TestServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try server.makeApplication(tls: tls) { port in continuation.yield(port) }
         let task = Task { try await app.runService() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw SyncError("server did not start") }
-        return TestServer(folder: folder, store: store, caPEM: try String(contentsOfFile: settings.caCertificate!, encoding: .utf8), port: port,
-                              http: server, task: task)
+        return TestServer(folder: folder, embedded: embedded, postgres: postgres, caPEM: try String(contentsOfFile: caPath, encoding: .utf8),
+                          port: port, http: server, task: task)
     }
 
-    private init(folder: TemporaryFolder, store: ServerStore, caPEM: String, port: Int, http: SyncHTTPServer, task: Task<Void, any Error>) {
+    private init(folder: TemporaryFolder, embedded: ServerStore?, postgres: PostgresServerStorage?, caPEM: String, port: Int,
+                 http: SyncHTTPServer, task: Task<Void, any Error>) {
         self.folder = folder
-        self.store = store
+        self.embedded = embedded
+        self.postgres = postgres
         self.caPEM = caPEM
         self.port = port
         self.http = http
         self.task = task
     }
+
+    /// The SQLite engine's store, for tests that look inside it.
+    var store: ServerStore { embedded! }
 
     /// An enrolment code for a new user; their branch is registered first if it is not yet.
     func code(for name: String, role: Role = .manager, branch: String? = "Hangzhou") throws -> String {
@@ -71,12 +104,19 @@ final class TestServer: Sendable {
         return try store.addUser(UserInfo(name: name, role: role, branch: branch)).code
     }
 
+    /// The same on either engine.
+    func enrolmentCode(for name: String, role: Role = .manager, branch: String? = "Hangzhou") async throws -> String {
+        guard let postgres else { return try code(for: name, role: role, branch: branch) }
+        if let branch, try await !postgres.branches().contains(branch) { try await postgres.addBranch(branch) }
+        return try await postgres.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: AccountRules.defaultCodeLifetime).code
+    }
+
     func stop() async {
         task.cancel()
         _ = await task.result
     }
 
-    /// Every record table of the server replica, for comparison with laptops.
+    /// Every record table of the server replica, for comparison with laptops (SQLite).
     func dump() throws -> String { try dumpRecords(store.writer) }
 }
 
@@ -95,7 +135,7 @@ struct Laptop {
         try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: branch, user: name, createdAt: ""))
         try before(replica)
         let client = try SyncClient(url: server.url, caPEM: server.caPEM)
-        let response = try await client.enroll(code: try server.code(for: name, role: role, branch: branch),
+        let response = try await client.enroll(code: try await server.enrolmentCode(for: name, role: role, branch: branch),
                                                node: try replica.identity()!.node, deviceName: name)
         let binding = ServerBinding(url: server.url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
         return Laptop(name: name, replica: replica, binding: binding, client: client)

@@ -10,13 +10,6 @@ import PostgresNIO
 import Synchronization
 import Testing
 
-/// A clock the scenario moves by hand.
-final class ManualClock: Sendable {
-    private let milliseconds = Mutex<UInt64>(1_795_000_000_000)
-    func now() -> UInt64 { milliseconds.withLock { $0 } }
-    func advance(_ delta: UInt64) { milliseconds.withLock { $0 += delta } }
-}
-
 /// One engine as the conformance scenarios drive it.
 struct Engine: Sendable {
     var name: String
@@ -26,7 +19,7 @@ struct Engine: Sendable {
     var serverNode: NodeID
 
     /// The SQLite engine in a new folder.
-    static func sqlite(clock: ManualClock, folder: TemporaryFolder) throws -> Engine {
+    static func sqlite(clock: TestClock, folder: TemporaryFolder) throws -> Engine {
         let data = ServerFolder(path: folder.path("server"))
         _ = try data.initialize(hosts: [], branch: nil, certificate: nil)
         let store = try ServerStore.open(folder: data.path, wallClock: clock.now)
@@ -35,7 +28,7 @@ struct Engine: Sendable {
     }
 
     /// The PostgreSQL engine on a new database.
-    static func postgres(_ client: PostgresClient, clock: ManualClock) async throws -> Engine {
+    static func postgres(_ client: PostgresClient, clock: TestClock) async throws -> Engine {
         let storage = try await PostgresServerStorage.open(client: client, logger: PostgresTestDatabase.logger, wallClock: clock.now)
         return Engine(name: "PostgreSQL", accounts: storage, addBranch: { try await storage.addBranch($0) },
                       branches: { try await storage.branches() }, serverNode: storage.node)
@@ -45,7 +38,7 @@ struct Engine: Sendable {
 /// The same scenarios against each engine: the outcomes, errors and messages must be the same.
 @Suite struct AccountStorageConformanceTests {
     @Test func sqlite() async throws {
-        let clock = ManualClock()
+        let clock = TestClock()
         let folder = try TemporaryFolder()
         try await Self.accounts(Engine.sqlite(clock: clock, folder: folder), clock: clock)
     }
@@ -53,13 +46,13 @@ struct Engine: Sendable {
     @Test(.enabled(if: PostgresTestDatabase.enabled, "no PostgreSQL: set FIELDSYNC_TEST_DATABASE_URL (scripts/postgres start prints one)"))
     func postgres() async throws {
         try await PostgresTestDatabase.with { client, _ in
-            let clock = ManualClock()
+            let clock = TestClock()
             try await Self.accounts(Engine.postgres(client, clock: clock), clock: clock)
         }
     }
 
     /// People, codes, devices, tokens and dashboard sessions, end to end through one engine.
-    static func accounts(_ engine: Engine, clock: ManualClock) async throws {
+    static func accounts(_ engine: Engine, clock: TestClock) async throws {
         let accounts = engine.accounts
         func refusal(_ code: String, containing text: String? = nil, _ body: () async throws -> Void,
                      sourceLocation: SourceLocation = #_sourceLocation) async {
