@@ -123,7 +123,8 @@ let package = Package(
         .executableTarget(
             name: "fieldsync-server",
             dependencies: [
-                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient",
+                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import NIOSSL
 import PostgresNIO
 
@@ -82,5 +84,21 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard var url = URLComponents(string: text), url.password != nil else { return String(text.prefix(200)) }
         url.password = "***"
         return String((url.string ?? "").prefix(200))
+    }
+}
+
+extension PostgresLocation {
+    /// Makes one connection and closes it: the server answers, accepts the user and has the
+    /// database, or says why not, within `connectTimeout` (a pool would retry quietly instead).
+    public func probe(logger: Logger, connectTimeout: TimeAmount = .seconds(10)) async throws {
+        let mode: PostgresConnection.Configuration.TLS = switch tls {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: mode)
+        configuration.options.connectTimeout = connectTimeout
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
     }
 }

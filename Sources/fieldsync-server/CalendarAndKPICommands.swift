@@ -26,7 +26,7 @@ struct CalendarCommand: ParsableCommand {
         func run() throws {
             guard holiday != workday else { throw ValidationError("give either --holiday or --workday") }
             let dates = try CalendarCommand.dates(days)
-            let store = try options.folder.openStore()
+            let store = try options.embeddedStore()
             let kind = holiday ? "holiday" : "workday"
             try store.writeLocal(dates.map { date in
                 RecordEdit(.calendarDay, CalendarCommand.id(date), [
@@ -50,7 +50,7 @@ struct CalendarCommand: ParsableCommand {
 
         func run() throws {
             let dates = try CalendarCommand.dates(days)
-            let store = try options.folder.openStore()
+            let store = try options.embeddedStore()
             let known = try dates.filter { try store.replica.record(.calendarDay, CalendarCommand.id($0)) != nil }
             try store.writeLocal(known.map { RecordEdit(.calendarDay, CalendarCommand.id($0), [("removed", .int(1))]) })
             try store.close()
@@ -66,7 +66,7 @@ struct CalendarCommand: ParsableCommand {
         @Option(help: "The year (default: this year).") var year: Int?
 
         func run() throws {
-            let store = try options.folder.openStore()
+            let store = try options.embeddedStore()
             let wanted = year ?? Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: 0).localDay.components.year
             let days = try store.replica.records(.calendarDay)
                 .filter { !$0["removed"].bool && $0["date"].text?.hasPrefix("\(wanted)-") == true }
@@ -123,7 +123,7 @@ struct KPIServerCommand: ParsableCommand {
         @Flag(help: "Print CSV instead of a table.") var csv = false
 
         func run() throws -> (KPIQuery, KPIFacts) {
-            let store = try options.folder.openStore()
+            let store = try options.embeddedStore()
             defer { try? store.close() }
             let query: KPIQuery
             do {

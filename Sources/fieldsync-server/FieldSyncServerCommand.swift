@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
 import FieldSyncStore
@@ -31,8 +32,25 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Data folder (default: $FIELDSYNC_DATA, else ./fieldsync-data).", valueName: "dir"))
     var data: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Keep people, devices and records in PostgreSQL instead of the data folder's SQLite file (default: $FIELDSYNC_DATABASE_URL): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]. Several server instances may share one database; each still needs the data folder's TLS certificate and key.",
+        valueName: "url"))
+    var database: String?
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
+
+    var databaseURL: String? {
+        database ?? ProcessInfo.processInfo.environment["FIELDSYNC_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The data folder's SQLite store, for the commands PostgreSQL does not serve yet.
+    func embeddedStore() throws -> ServerStore {
+        if let url = databaseURL {
+            throw ValidationError("this command works on the embedded SQLite store only so far, not on PostgreSQL (\((try? PostgresLocation(url: url).description) ?? "--database")); unset --database and $FIELDSYNC_DATABASE_URL to use it on a branch server")
+        }
+        return try folder.openStore()
+    }
 
     var folder: ServerFolder {
         ServerFolder(path: data ?? ProcessInfo.processInfo.environment["FIELDSYNC_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "fieldsync-data")
@@ -115,13 +133,28 @@ struct Serve: AsyncParsableCommand {
         let certificatePEM = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
         let tls = try TLSConfiguration.fieldSyncServer(
             certificatePEM: certificatePEM, privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
-        let store = try folder.openStore()
         var logger = Logger(label: "fieldsync-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         warnIfExpiring(certificatePEM, logger: logger)
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
         configuration.maxSnapshots = maxSnapshots
+
+        if let url = options.databaseURL {
+            // The province: people, devices and records in PostgreSQL, shared with any other instance on it.
+            if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
+                throw ValidationError("a server on PostgreSQL is the provincial server and syncs with no upstream, but \(folder.upstreamFolder) names \(binding.url); remove that folder or serve without --database")
+            }
+            try await StorageEngine.withPostgres(url, logger: logger) { storage, location in
+                let server = SyncHTTPServer(store: nil, accounts: storage, sync: storage, clock: { storage.now }, configuration: configuration, logger: logger)
+                logger.info("records, people and devices in PostgreSQL", metadata: ["database": "\(location)", "node": "\(storage.node)"])
+                try await runServices(server, upstream: nil, tls: tls, logger: logger)
+            }
+            print("fieldsync-server stopped.")
+            return
+        }
+
+        let store = try folder.openStore()
         var server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
         // A branch server with an upstream syncs with the province beside serving its laptops.
         var upstream: UpstreamSync?
@@ -132,7 +165,14 @@ struct Serve: AsyncParsableCommand {
             upstream = link
             logger.info("syncing with the provincial server", metadata: ["url": "\(binding.url)", "every": "\(upstreamInterval) s"])
         }
-        let app = try server.makeApplication(tls: tls) { port in
+        try await runServices(server, upstream: upstream, tls: tls, logger: logger)
+        try store.close()
+        print("fieldsync-server stopped; database closed.")
+    }
+
+    /// Serves HTTPS (and metrics) until SIGINT or SIGTERM, finishing in-flight requests.
+    private func runServices(_ server: SyncHTTPServer, upstream: UpstreamSync?, tls: TLSConfiguration, logger: Logger) async throws {
+        let app = try server.makeApplication(tls: tls) { [host] port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
         }
@@ -145,8 +185,6 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        try store.close()
-        print("fieldsync-server stopped; database closed.")
     }
 
     /// A certificate that runs out stops every laptop's sync: say so a month ahead.
@@ -218,7 +256,7 @@ struct UpstreamCommand: AsyncParsableCommand {
 
         func run() async throws {
             let folder = options.folder
-            let store = try folder.openStore()
+            let store = try options.embeddedStore()
             let caPEM = try String(contentsOfFile: ca, encoding: .utf8)
             let binding = try await UpstreamSync.enrol(store, at: url, code: code, caPEM: caPEM,
                                                        deviceName: "branch server \(try store.replica.identity()?.branch ?? "")")
@@ -241,7 +279,7 @@ struct UpstreamCommand: AsyncParsableCommand {
             guard let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) else {
                 return print(options.json ? "null" : "No upstream. Set one with: fieldsync-server upstream set URL --code CODE --ca FILE")
             }
-            let store = try folder.openStore()
+            let store = try options.embeddedStore()
             let state = try store.upstreamState(UpstreamSync.key(binding))
             if options.json {
                 printJSON(["url": binding.url, "branch": binding.user.branch as Any? ?? NSNull(), "last_success": iso(state.lastSuccess),
@@ -271,30 +309,30 @@ struct UpstreamCommand: AsyncParsableCommand {
     }
 }
 
-struct BranchCommand: ParsableCommand {
+struct BranchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "branch", abstract: "The province's city branches: add, list, rename. Users and customers belong to a registered branch.",
         discussion: "The list is replicated to every device, like the calendar; a customer whose branch is not registered is refused.",
         subcommands: [Add.self, List.self, Rename.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a branch.")
         @OptionGroup var options: DataOptions
         @Argument(help: "The branch's name, as users and customers will carry it (e.g. Hangzhou).") var name: String
 
-        func run() throws {
-            try refuseUnderAProvince(options.folder)
-            try options.folder.openStore().addBranch(name)
+        func run() async throws {
+            if options.databaseURL == nil { try refuseUnderAProvince(options.folder) }
+            try await StorageEngine.with(options) { try await $0.addBranch(name) }
             if options.json { printJSON(["name": name]) } else { print("Registered branch \(name).") }
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List registered branches.")
         @OptionGroup var options: DataOptions
 
-        func run() throws {
-            let names = try options.folder.openStore().branches()
+        func run() async throws {
+            let names = try await StorageEngine.with(options) { try await $0.branches() }
             if options.json {
                 let data = (try? JSONSerialization.data(withJSONObject: names, options: [.prettyPrinted])) ?? Data()
                 return print(String(decoding: data, as: UTF8.self))
@@ -313,7 +351,7 @@ struct BranchCommand: ParsableCommand {
 
         func run() throws {
             try refuseUnderAProvince(options.folder)
-            let (customers, users) = try options.folder.openStore().renameBranch(old, to: new)
+            let (customers, users) = try options.embeddedStore().renameBranch(old, to: new)
             if options.json {
                 printJSON(["old": old, "new": new, "customers": customers, "users": users])
             } else {
@@ -335,7 +373,7 @@ struct AssignCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
 
     func run() throws {
-        let store = try options.folder.openStore()
+        let store = try options.embeddedStore()
         let id = try store.assign(customer, manager: manager, team: team.map { $0.split(separator: ",").map(String.init) })
         if options.json { printJSON(["customer": id, "manager": manager]) } else { print("Customer \(id.prefix(8)) is now managed by \(manager).") }
     }
@@ -348,12 +386,12 @@ func refuseUnderAProvince(_ folder: ServerFolder) throws {
     }
 }
 
-struct UserCommand: ParsableCommand {
+struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "People: add (prints a one-time enrolment code), code, list.",
         subcommands: [Add.self, Code.self, List.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a person and print a one-time enrolment code for their device.")
 
         @OptionGroup var options: DataOptions
@@ -362,13 +400,14 @@ struct UserCommand: ParsableCommand {
         @Option(help: "Their registered branch (managers, supervisors, branch servers).") var branch: String?
         @Option(help: "Days the code stays valid.") var days = 7
 
-        func run() throws {
+        func run() async throws {
             guard let role = Role(rawValue: role.lowercased()) else {
                 throw ValidationError("--role: '\(role)' is not allowed; use one of: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard days > 0 else { throw ValidationError("--days must be at least 1") }
-            let store = try options.folder.openStore()
-            let (user, code, expires) = try store.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: UInt64(days) * 86_400_000)
+            let (user, code, expires) = try await StorageEngine.with(options) { engine in
+                try await engine.accounts.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: UInt64(days) * 86_400_000)
+            }
             if options.json {
                 printJSON(["id": user.id, "name": user.info.name, "role": role.rawValue, "branch": branch as Any? ?? NSNull(),
                            "enrolment_code": code, "expires_at": iso(expires)])
@@ -379,25 +418,27 @@ struct UserCommand: ParsableCommand {
         }
     }
 
-    struct Code: ParsableCommand {
+    struct Code: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a new one-time enrolment code for an existing person.")
 
         @OptionGroup var options: DataOptions
         @Option(help: "The person's name.") var name: String
         @Option(help: "Days the code stays valid.") var days = 7
 
-        func run() throws {
-            let (code, expires) = try options.folder.openStore().issueCode(forUser: name, codeLifetime: UInt64(max(days, 1)) * 86_400_000)
+        func run() async throws {
+            let (code, expires) = try await StorageEngine.with(options) { engine in
+                try await engine.accounts.issueCode(forUser: name, codeLifetime: UInt64(max(days, 1)) * 86_400_000)
+            }
             if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print("Enrolment code: \(code)   (valid until \(iso(expires)))") }
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List people.")
         @OptionGroup var options: DataOptions
 
-        func run() throws {
-            let users = try options.folder.openStore().users()
+        func run() async throws {
+            let users = try await StorageEngine.with(options) { try await $0.accounts.users() }
             if options.json {
                 let rows: [[String: Any]] = users.map { ["id": $0.id, "name": $0.info.name, "role": $0.info.role.rawValue, "branch": $0.info.branch as Any? ?? NSNull()] }
                 let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data()
@@ -409,13 +450,13 @@ struct UserCommand: ParsableCommand {
     }
 }
 
-struct NodesCommand: ParsableCommand {
+struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes", abstract: "Every device below this server: when it last synced and what it still has to send.")
     @OptionGroup var options: DataOptions
 
-    func run() throws {
-        let nodes = try options.folder.openStore().devices().map(\.info)
+    func run() async throws {
+        let nodes = try await StorageEngine.with(options) { try await $0.accounts.devices() }.map(\.info)
         if options.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -438,16 +479,16 @@ struct NodesCommand: ParsableCommand {
     }
 }
 
-struct DeviceCommand: ParsableCommand {
+struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device", abstract: "Enrolled devices: list, revoke.", subcommands: [List.self, Revoke.self])
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List enrolled devices.")
         @OptionGroup var options: DataOptions
 
-        func run() throws {
-            let devices = try options.folder.openStore().devices()
+        func run() async throws {
+            let devices = try await StorageEngine.with(options) { try await $0.accounts.devices() }
             if options.json {
                 let rows: [[String: Any]] = devices.map {
                     ["id": $0.id, "user": $0.user, "node": $0.node.description, "name": $0.name, "enrolled_at": iso($0.createdAt),
@@ -463,13 +504,13 @@ struct DeviceCommand: ParsableCommand {
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a device; its next request is refused.")
         @OptionGroup var options: DataOptions
         @Argument(help: "Device id or a unique prefix of it.") var device: String
 
-        func run() throws {
-            let revoked = try options.folder.openStore().revokeDevice(device)
+        func run() async throws {
+            let revoked = try await StorageEngine.with(options) { try await $0.accounts.revokeDevice(device) }
             if options.json { printJSON(["id": revoked.id, "user": revoked.user, "revoked_at": iso(revoked.revokedAt)]) } else { print("Revoked device \(revoked.id.prefix(8)) of \(revoked.user).") }
         }
     }

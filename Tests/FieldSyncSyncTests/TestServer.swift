@@ -56,11 +56,12 @@ final class TestServer: Sendable {
     }
 
     /// The same server on PostgreSQL (`client` running): what it does not serve yet answers 501.
+    /// `sharing`: another instance whose certificate this one serves (two instances of one server).
     static func start(postgres client: PostgresClient, clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
-                      configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        let folder = try TemporaryFolder()
+                      sharing other: TestServer? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        let folder = try other?.folder ?? TemporaryFolder()
         let data = ServerFolder(path: folder.path("server"))
-        let settings = try data.initialize(hosts: [], branch: nil, certificate: nil).settings
+        let settings = try other == nil ? data.initialize(hosts: [], branch: nil, certificate: nil).settings : data.settings()
         let storage = try await PostgresServerStorage.open(client: client, logger: PostgresTestDatabase.logger, wallClock: clock)
         let tls = try TLSConfiguration.fieldSyncServer(
             certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
