@@ -47,6 +47,11 @@ public final class PostgresServerStorage: Sendable {
         return PostgresServerStorage(client: client, node: stored, logger: logger, wallClock: wallClock)
     }
 
+    /// The client only, before any migration or identity (for `PostgresStoreCopy`, which writes both).
+    public static func unopened(client: PostgresClient, logger: Logger) -> PostgresServerStorage {
+        PostgresServerStorage(client: client, node: NodeID(rawValue: 0), logger: logger, wallClock: { UInt64(Date().timeIntervalSince1970 * 1_000) })
+    }
+
     public var now: UInt64 { wallClock() }
 
     /// Runs `body` in a transaction, throwing the body's own errors.

@@ -214,3 +214,10 @@ extension Replica {
         return node
     }
 }
+
+extension Replica {
+    /// This replica's clock and the counter of its own mutations, as stored (a server's, when it moves to another engine).
+    public static func clockAndCounter(_ db: Database) throws -> (clock: HLC, counter: UInt64) {
+        (try clock(db).last, UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0)
+    }
+}

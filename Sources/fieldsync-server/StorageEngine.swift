@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
@@ -34,7 +35,9 @@ struct StorageEngine {
     }
 
     /// Runs `body` with the PostgreSQL storage at `url` open (its client running), migrated to this build's schema.
-    static func withPostgres<T>(_ url: String, logger: Logger, _ body: (PostgresServerStorage, PostgresLocation) async throws -> T) async throws -> T {
+    /// `migrate: false` opens the client only (`store copy` migrates and writes the identity itself).
+    static func withPostgres<T>(_ url: String, logger: Logger, migrate: Bool = true,
+                                _ body: (PostgresServerStorage, PostgresLocation) async throws -> T) async throws -> T {
         let location: PostgresLocation
         do {
             location = try PostgresLocation(url: url)
@@ -57,7 +60,8 @@ struct StorageEngine {
             defer { group.cancelAll() }
             let storage: PostgresServerStorage
             do {
-                storage = try await PostgresServerStorage.open(client: client, logger: logger)
+                storage = migrate ? try await PostgresServerStorage.open(client: client, logger: logger)
+                    : PostgresServerStorage.unopened(client: client, logger: logger)
             } catch let error as PostgresSchema.TooNew {
                 throw StorageError("\(location): \(error)")
             } catch {
@@ -95,4 +99,54 @@ struct StorageEngine {
 struct StorageError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "The server's storage engine: copy a SQLite server into PostgreSQL.", subcommands: [Copy.self])
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy this server's data (records, change log, people, devices, sessions, its node and clock) into an empty PostgreSQL database, and verify it.",
+            discussion: """
+                Devices keep their tokens and cursors: once 'serve --database URL' runs in place of this server (same \
+                address and certificate), they sync on without enrolling again. Stop 'serve' on the SQLite folder first: \
+                what it accepts after the copy began would not be copied. A branch server (one with an upstream) cannot \
+                move: the province is the server on PostgreSQL.
+                """)
+
+        @OptionGroup var options: DataOptions
+        @Option(help: ArgumentHelp("The empty PostgreSQL database to copy into: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.", valueName: "url"))
+        var to: String
+
+        func run() async throws {
+            if options.database != nil { throw ValidationError("store copy reads the data folder's SQLite store; give the target with --to, not --database") }
+            let folder = options.folder
+            guard folder.isInitialized else { throw ValidationError("no server in \(folder.path); give --data DIR") }
+            if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
+                throw ValidationError("this is a branch server syncing with \(binding.url); only the provincial server runs on PostgreSQL")
+            }
+            let store = try folder.openStore()
+            defer { try? store.close() }
+            let export = try store.export()
+            let terminal = isatty(STDERR_FILENO) == 1 && !options.json
+            let report = try await StorageEngine.withPostgres(to, logger: StorageEngine.quietLogger, migrate: false) { storage, location in
+                let report = try await PostgresStoreCopy.copy(export, into: storage.client, logger: StorageEngine.quietLogger) { step in
+                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K\(step)".utf8)) }
+                }
+                if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                return (report, location)
+            }
+            let (copied, location) = report
+            if options.json {
+                printJSON(["to": location.description, "records": copied.records, "log_rows": copied.logRows, "applied": copied.applied,
+                           "users": copied.users, "devices": copied.devices, "identical": copied.mismatches.isEmpty, "mismatches": copied.mismatches])
+            } else {
+                print("Copied \(copied.records) records, \(copied.logRows) change-log rows, \(copied.applied) applied mutations, \(copied.users) users and \(copied.devices) devices to \(location).")
+                print(copied.mismatches.isEmpty ? "Read back: identical. Serve it with: fieldsync-server serve --data \(folder.path) --database URL"
+                      : "Read back: DIFFERENT:\n  " + copied.mismatches.joined(separator: "\n  "))
+            }
+            if !copied.mismatches.isEmpty { throw ExitCode(1) }
+        }
+    }
 }

@@ -1,0 +1,261 @@
+import FieldSyncModel
+import FieldSyncServer
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// What `store copy` moved and whether reading it back found it the same.
+public struct StoreCopyReport: Sendable {
+    public var records = 0
+    public var logRows = 0
+    public var applied = 0
+    public var users = 0
+    public var devices = 0
+    /// What differed when read back (empty: identical).
+    public var mismatches: [String] = []
+}
+
+/// Moves a SQLite server into an empty PostgreSQL database — records, change
+/// log (same sequence numbers), idempotency marks, people, devices (their token
+/// hashes and cursors), sessions, and the server's node and clock — in one
+/// transaction, then reads everything back and compares it. Devices keep their
+/// tokens and cursors: they sync with the new server without enrolling again.
+public enum PostgresStoreCopy {
+    public struct NotEmpty: Error, CustomStringConvertible {
+        public var description: String { "the database already holds a server's data; copy into a new, empty database" }
+    }
+
+    static let page = 2_000
+
+    public static func copy(_ export: ServerExport, into client: PostgresClient, logger: Logger,
+                            progress: @escaping (String) -> Void = { _ in }) async throws -> StoreCopyReport {
+        try await PostgresSchema.migrate(client, logger: logger)
+        var report = StoreCopyReport()
+        report = try await PostgresTransaction.run(client, logger: logger) { connection in
+            var report = report
+            let occupied = try await connection.first("""
+                SELECT EXISTS (SELECT 1 FROM server_state) OR EXISTS (SELECT 1 FROM records) OR EXISTS (SELECT 1 FROM users)
+                    OR EXISTS (SELECT 1 FROM change_log)
+                """, as: Bool.self, logger: logger) ?? true
+            guard !occupied else { throw NotEmpty() }
+            try await connection.query("""
+                INSERT INTO server_state (one, node, hlc, counter, created_at)
+                VALUES (true, \(export.node.description), \(Int64(bitPattern: export.clock.rawValue)), \(Int64(clamping: export.counter)),
+                        \(Int64(Date().timeIntervalSince1970 * 1_000)))
+                """, logger: logger)
+            for kind in RecordKind.allCases {
+                var after = ""
+                while true {
+                    let records = try export.records(kind, after: after, limit: page)
+                    guard let last = records.last else { break }
+                    try await insert(records, on: connection, logger: logger)
+                    report.records += records.count
+                    after = last.key.record
+                    progress("records: \(report.records)")
+                }
+            }
+            var seq: Int64 = 0
+            while true {
+                let rows = try export.log(after: seq, limit: page)
+                guard let last = rows.last else { break }
+                try await insert(rows, on: connection, logger: logger)
+                report.logRows += rows.count
+                seq = last.seq
+                progress("change log: \(report.logRows) rows")
+            }
+            try await connection.query("UPDATE change_log_head SET seq = \(seq)", logger: logger)
+            var (origin, counter) = ("", Int64.min)
+            while true {
+                let marks = try export.applied(after: origin, counter, limit: page * 5)
+                guard let last = marks.last else { break }
+                try await connection.query("""
+                    INSERT INTO applied_mutations (origin, counter) SELECT * FROM unnest(\(marks.map(\.origin))::text[], \(marks.map(\.counter))::bigint[])
+                    """, logger: logger)
+                report.applied += marks.count
+                (origin, counter) = last
+            }
+            let accounts = try export.accounts()
+            try await insert(accounts, on: connection, logger: logger)
+            report.users = accounts.users.count
+            report.devices = accounts.devices.count
+            return report
+        }
+        progress("reading it back")
+        report.mismatches = try await compare(export, with: client, logger: logger)
+        return report
+    }
+
+    static func insert(_ records: [ExportedRecord], on connection: PostgresConnection, logger: Logger) async throws {
+        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = [], parents: [String] = []
+        var branches: [String] = [], managers: [String] = [], teams: [String] = []
+        for record in records {
+            kinds.append(record.key.table.rawValue)
+            ids.append(record.key.record)
+            blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(record.state, table: record.key.table, record: record.key.record)))
+            customers.append(record.customer ?? "")
+            parents.append(record.parent ?? "")
+            let schema = record.key.table.schema
+            let isCustomer = record.key.table == .customer
+            branches.append(isCustomer ? record.state.value("branch", in: schema).text ?? "" : "")
+            managers.append(isCustomer ? record.state.value("manager", in: schema).text ?? "" : "")
+            teams.append(isCustomer ? record.state.value("team", in: schema).text ?? "" : "")
+        }
+        try await connection.query("""
+            INSERT INTO records (kind, id, state, customer, parent, branch, manager, team)
+            SELECT k, i, s, NULLIF(c, ''), NULLIF(p, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
+            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(parents)::text[], \(branches)::text[],
+                        \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, p, b, m, t)
+            """, logger: logger)
+    }
+
+    static func insert(_ rows: [ExportedLogRow], on connection: PostgresConnection, logger: Logger) async throws {
+        let exits = rows.map { $0.exitBranch != nil }
+        try await connection.query("""
+            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team)
+            SELECT s, t, r, o, NULLIF(c, ''), ch, CASE WHEN hn THEN n END, u, CASE WHEN e THEN eb END, NULLIF(em, ''), NULLIF(et, '')
+            FROM unnest(\(rows.map(\.seq))::bigint[], \(rows.map(\.table))::text[], \(rows.map(\.record))::text[], \(rows.map(\.origin))::text[],
+                        \(rows.map { $0.customer ?? "" })::text[], \(rows.map { ByteBuffer(bytes: $0.changes) })::bytea[],
+                        \(rows.map { $0.counter != nil })::boolean[], \(rows.map { $0.counter ?? 0 })::bigint[], \(rows.map(\.fromUpstream))::boolean[],
+                        \(exits)::boolean[], \(rows.map { $0.exitBranch ?? "" })::text[], \(rows.map { $0.exitManager ?? "" })::text[],
+                        \(rows.map { $0.exitTeam ?? "" })::text[]) AS x(s, t, r, o, c, ch, hn, n, u, e, eb, em, et)
+            """, logger: logger)
+    }
+
+    static func insert(_ accounts: ExportedAccounts, on connection: PostgresConnection, logger: Logger) async throws {
+        for user in accounts.users {
+            try await connection.query("""
+                INSERT INTO users (id, name, role, branch, created_at) VALUES (\(user.id), \(user.name), \(user.role), \(user.branch), \(user.createdAt))
+                """, logger: logger)
+        }
+        for code in accounts.codes {
+            try await connection.query("""
+                INSERT INTO enrolment_codes (code_hash, user_id, expires_at, used_at) VALUES (\(code.hash), \(code.user), \(code.expiresAt), \(code.usedAt))
+                """, logger: logger)
+        }
+        for device in accounts.devices {
+            try await connection.query("""
+                INSERT INTO devices (id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor)
+                VALUES (\(device.id), \(device.user), \(device.node), \(device.name), \(device.tokenHash), \(device.createdAt), \(device.revokedAt),
+                        \(device.lastSeen), \(device.pending), \(device.cursor))
+                """, logger: logger)
+        }
+        for token in accounts.webTokens {
+            try await connection.query("""
+                INSERT INTO web_tokens (token_hash, device_id, kind, expires_at, used_at)
+                VALUES (\(token.hash), \(token.device), \(token.kind), \(token.expiresAt), \(token.usedAt))
+                """, logger: logger)
+        }
+        for (node, device) in accounts.relayedNodes {
+            try await connection.query("INSERT INTO relayed_nodes (node, device) VALUES (\(node), \(device))", logger: logger)
+        }
+        for change in accounts.scopeHistory {
+            try await connection.query("""
+                INSERT INTO scope_history (customer, from_hlc, branch, manager, team)
+                VALUES (\(change.customer), \(change.fromHLC), \(change.branch), \(change.manager), \(change.team))
+                """, logger: logger)
+        }
+        for below in accounts.reportedBelow {
+            try await connection.query("""
+                INSERT INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at)
+                VALUES (\(below.device), \(below.completeUpTo), \(below.devices), \(below.pending), \(below.stale), \(below.reportedAt))
+                """, logger: logger)
+        }
+    }
+
+    // MARK: Reading back
+
+    /// What differs between the export and the database, page by page.
+    static func compare(_ export: ServerExport, with client: PostgresClient, logger: Logger) async throws -> [String] {
+        var mismatches: [String] = []
+        func differ(_ text: String) { if mismatches.count < 20 { mismatches.append(text) } }
+        try await client.withConnection { connection in
+            let node = try await connection.first("SELECT node FROM server_state", as: String.self, logger: logger)
+            if node != export.node.description { differ("the server's node is \(node ?? "missing"), not \(export.node)") }
+            for kind in RecordKind.allCases {
+                var after = ""
+                while true {
+                    let expected = try export.records(kind, after: after, limit: page)
+                    var found: [ExportedRecord] = []
+                    for try await (id, bytes, customer, parent) in try await connection.query("""
+                        SELECT id, state, customer, parent FROM records WHERE kind = \(kind.rawValue) AND id COLLATE "C" > \(after)
+                        ORDER BY id COLLATE "C" LIMIT \(Int64(page))
+                        """, logger: logger).decode((String, ByteBuffer, String?, String?).self) {
+                        let state = try bytes.withUnsafeReadableBytes { try RecordStateCodec.decode($0, table: kind, record: id) }
+                        found.append(ExportedRecord(key: RecordKey(table: kind, record: id), state: state, customer: customer, parent: parent))
+                    }
+                    if found != expected { differ("\(kind.rawValue) after '\(after.prefix(8))': \(found.count) read back, \(expected.count) expected, or different") }
+                    guard let last = expected.last else { break }
+                    after = last.key.record
+                }
+            }
+            var seq: Int64 = 0
+            while true {
+                let expected = try export.log(after: seq, limit: page)
+                var found: [ExportedLogRow] = []
+                for try await (s, table, record, origin, customer, changes, counter, fromUpstream, exitBranch, exitManager, exitTeam)
+                    in try await connection.query("""
+                        SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team
+                        FROM change_log WHERE seq > \(seq) ORDER BY seq LIMIT \(Int64(page))
+                        """, logger: logger).decode((Int64, String, String, String, String?, ByteBuffer, Int64?, Bool, String?, String?, String?).self) {
+                    found.append(ExportedLogRow(seq: s, table: table, record: record, origin: origin, customer: customer,
+                                                changes: Array(changes.readableBytesView), counter: counter, fromUpstream: fromUpstream,
+                                                exitBranch: exitBranch, exitManager: exitManager, exitTeam: exitTeam))
+                }
+                if found != expected { differ("change log after \(seq): \(found.count) rows read back, \(expected.count) expected, or different") }
+                guard let last = expected.last else { break }
+                seq = last.seq
+            }
+            var count: Int64 = 0
+            var (origin, counter) = ("", Int64.min)
+            while true {
+                let marks = try export.applied(after: origin, counter, limit: page * 5)
+                guard let last = marks.last else { break }
+                count += Int64(marks.count)
+                (origin, counter) = last
+            }
+            let stored = try await connection.first("SELECT count(*) FROM applied_mutations", as: Int64.self, logger: logger) ?? -1
+            if stored != count { differ("\(stored) applied mutations read back, \(count) expected") }
+            if try await accounts(on: connection, logger: logger) != export.accounts() { differ("people, devices or sessions differ") }
+        }
+        return mismatches
+    }
+
+    static func accounts(on connection: PostgresConnection, logger: Logger) async throws -> ExportedAccounts {
+        var accounts = ExportedAccounts()
+        for try await (id, name, role, branch, created) in try await connection.query(
+            "SELECT id, name, role, branch, created_at FROM users ORDER BY id COLLATE \"C\"", logger: logger).decode((String, String, String, String?, Int64).self) {
+            accounts.users.append(.init(id: id, name: name, role: role, branch: branch, createdAt: created))
+        }
+        for try await (hash, user, expires, used) in try await connection.query(
+            "SELECT code_hash, user_id, expires_at, used_at FROM enrolment_codes ORDER BY code_hash COLLATE \"C\"", logger: logger)
+            .decode((String, String, Int64, Int64?).self) {
+            accounts.codes.append(.init(hash: hash, user: user, expiresAt: expires, usedAt: used))
+        }
+        for try await (id, user, node, name, token, created, revoked, seen, pending, cursor) in try await connection.query("""
+            SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor FROM devices ORDER BY id COLLATE "C"
+            """, logger: logger).decode((String, String, String, String, String, Int64, Int64?, Int64?, Int64?, Int64?).self) {
+            accounts.devices.append(.init(id: id, user: user, node: node, name: name, tokenHash: token, createdAt: created, revokedAt: revoked,
+                                          lastSeen: seen, pending: pending, cursor: cursor))
+        }
+        for try await (hash, device, kind, expires, used) in try await connection.query(
+            "SELECT token_hash, device_id, kind, expires_at, used_at FROM web_tokens ORDER BY token_hash COLLATE \"C\"", logger: logger)
+            .decode((String, String, String, Int64, Int64?).self) {
+            accounts.webTokens.append(.init(hash: hash, device: device, kind: kind, expiresAt: expires, usedAt: used))
+        }
+        for try await (node, device) in try await connection.query("SELECT node, device FROM relayed_nodes", logger: logger).decode((String, String).self) {
+            accounts.relayedNodes[node] = device
+        }
+        for try await (customer, from, branch, manager, team) in try await connection.query("""
+            SELECT customer, from_hlc, branch, manager, team FROM scope_history ORDER BY customer COLLATE "C", from_hlc
+            """, logger: logger).decode((String, Int64, String?, String?, String?).self) {
+            accounts.scopeHistory.append(.init(customer: customer, fromHLC: from, branch: branch, manager: manager, team: team))
+        }
+        for try await (device, complete, devices, pending, stale, reported) in try await connection.query("""
+            SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device COLLATE "C"
+            """, logger: logger).decode((String, Int64?, Int64, Int64, Int64, Int64).self) {
+            accounts.reportedBelow.append(.init(device: device, completeUpTo: complete, devices: devices, pending: pending, stale: stale, reportedAt: reported))
+        }
+        return accounts
+    }
+}

@@ -1,0 +1,208 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+import GRDB
+
+/// A record as another engine stores it: its state, the customer whose file holds it, and the record it hangs from.
+public struct ExportedRecord: Sendable, Equatable {
+    public var key: RecordKey
+    public var state: RecordState
+    public var customer: String?
+    /// "kind/id" of its parent field's record, or of a conflict's subject.
+    public var parent: String?
+
+    public init(key: RecordKey, state: RecordState, customer: String?, parent: String?) {
+        (self.key, self.state, self.customer, self.parent) = (key, state, customer, parent)
+    }
+}
+
+/// A change-log row, as written.
+public struct ExportedLogRow: Sendable, Equatable {
+    public var seq: Int64
+    public var table: String
+    public var record: String
+    public var origin: String
+    public var customer: String?
+    public var changes: [UInt8]
+    public var counter: Int64?
+    public var fromUpstream: Bool
+    public var exitBranch: String?
+    public var exitManager: String?
+    public var exitTeam: String?
+
+    public init(seq: Int64, table: String, record: String, origin: String, customer: String?, changes: [UInt8], counter: Int64?,
+                fromUpstream: Bool, exitBranch: String?, exitManager: String?, exitTeam: String?) {
+        (self.seq, self.table, self.record, self.origin, self.customer, self.changes) = (seq, table, record, origin, customer, changes)
+        (self.counter, self.fromUpstream, self.exitBranch, self.exitManager, self.exitTeam) = (counter, fromUpstream, exitBranch, exitManager, exitTeam)
+    }
+}
+
+/// Everything about people, devices and sessions, as stored (secrets as hashes).
+public struct ExportedAccounts: Sendable, Equatable {
+    public struct User: Sendable, Equatable {
+        public var id, name, role: String
+        public var branch: String?
+        public var createdAt: Int64
+        public init(id: String, name: String, role: String, branch: String?, createdAt: Int64) {
+            (self.id, self.name, self.role, self.branch, self.createdAt) = (id, name, role, branch, createdAt)
+        }
+    }
+    public struct Code: Sendable, Equatable {
+        public var hash, user: String
+        public var expiresAt: Int64
+        public var usedAt: Int64?
+        public init(hash: String, user: String, expiresAt: Int64, usedAt: Int64?) {
+            (self.hash, self.user, self.expiresAt, self.usedAt) = (hash, user, expiresAt, usedAt)
+        }
+    }
+    public struct Device: Sendable, Equatable {
+        public var id, user, node, name, tokenHash: String
+        public var createdAt: Int64
+        public var revokedAt, lastSeen, pending, cursor: Int64?
+        public init(id: String, user: String, node: String, name: String, tokenHash: String, createdAt: Int64,
+                    revokedAt: Int64?, lastSeen: Int64?, pending: Int64?, cursor: Int64?) {
+            (self.id, self.user, self.node, self.name, self.tokenHash, self.createdAt) = (id, user, node, name, tokenHash, createdAt)
+            (self.revokedAt, self.lastSeen, self.pending, self.cursor) = (revokedAt, lastSeen, pending, cursor)
+        }
+    }
+    public struct WebToken: Sendable, Equatable {
+        public var hash, device, kind: String
+        public var expiresAt: Int64
+        public var usedAt: Int64?
+        public init(hash: String, device: String, kind: String, expiresAt: Int64, usedAt: Int64?) {
+            (self.hash, self.device, self.kind, self.expiresAt, self.usedAt) = (hash, device, kind, expiresAt, usedAt)
+        }
+    }
+    public struct ScopeChange: Sendable, Equatable {
+        public var customer: String
+        public var fromHLC: Int64
+        public var branch, manager, team: String?
+        public init(customer: String, fromHLC: Int64, branch: String?, manager: String?, team: String?) {
+            (self.customer, self.fromHLC, self.branch, self.manager, self.team) = (customer, fromHLC, branch, manager, team)
+        }
+    }
+    public struct Below: Sendable, Equatable {
+        public var device: String
+        public var completeUpTo: Int64?
+        public var devices, pending, stale, reportedAt: Int64
+        public init(device: String, completeUpTo: Int64?, devices: Int64, pending: Int64, stale: Int64, reportedAt: Int64) {
+            (self.device, self.completeUpTo, self.devices, self.pending, self.stale, self.reportedAt) = (device, completeUpTo, devices, pending, stale, reportedAt)
+        }
+    }
+
+    public init() {}
+
+    public var users: [User] = []
+    public var codes: [Code] = []
+    public var devices: [Device] = []
+    public var webTokens: [WebToken] = []
+    /// Nodes a branch server relays, and the device that claimed each.
+    public var relayedNodes: [String: String] = [:]
+    public var scopeHistory: [ScopeChange] = []
+    public var reportedBelow: [Below] = []
+}
+
+/// A consistent read of a whole SQLite server, in pages, for moving it to another engine
+/// (`fieldsync-server store copy`): every page comes from the same moment, whatever the server writes meanwhile.
+public final class ServerExport: Sendable {
+    let snapshot: DatabaseSnapshot
+    public let node: NodeID
+    public let clock: HLC
+    /// The counter of the server's own mutations.
+    public let counter: UInt64
+
+    init(_ snapshot: DatabaseSnapshot) throws {
+        self.snapshot = snapshot
+        (node, clock, counter) = try snapshot.read { db in
+            guard let node = try Replica.identity(db)?.node else { throw StoreError.notInitialized("the server") }
+            let (clock, counter) = try Replica.clockAndCounter(db)
+            return (node, clock, counter)
+        }
+    }
+
+    /// Records of a kind after `id`, in id order, with their owners and parents.
+    public func records(_ kind: RecordKind, after id: String, limit: Int) throws -> [ExportedRecord] {
+        try snapshot.read { db in
+            let io = RecordIO(db)
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue) WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit])
+            var cache: [RecordKey: RecordState?] = [:]
+            func load(_ key: RecordKey) throws -> RecordState? {
+                if let known = cache[key] { return known }
+                let state = try io.load(key.table, key.record)
+                cache[key] = state
+                return state
+            }
+            return try ids.compactMap { id -> ExportedRecord? in
+                let key = RecordKey(table: kind, record: id)
+                guard let state = try load(key) else { return nil }
+                let parent = RecordOwner.parentKey(of: kind, state).map { "\($0.table.rawValue)/\($0.record)" }
+                return ExportedRecord(key: key, state: state, customer: try RecordOwner.file(of: key, in: load)?.customer, parent: parent)
+            }
+        }
+    }
+
+    public func log(after seq: Int64, limit: Int) throws -> [ExportedLogRow] {
+        try snapshot.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team
+                FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?
+                """, arguments: [seq, limit]).map { row in
+                ExportedLogRow(seq: row[0], table: row[1], record: row[2], origin: row[3], customer: row[4], changes: Array(row[5] as Data),
+                               counter: row[6], fromUpstream: (row[7] as Int64? ?? 0) != 0, exitBranch: row[8], exitManager: row[9], exitTeam: row[10])
+            }
+        }
+    }
+
+    /// Mutations applied, after (origin, counter), in that order.
+    public func applied(after origin: String, _ counter: Int64, limit: Int) throws -> [(origin: String, counter: Int64)] {
+        try snapshot.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT origin, counter FROM applied_mutations WHERE (origin, counter) > (?, ?) ORDER BY origin, counter LIMIT ?
+                """, arguments: [origin, counter, limit]).map { ($0[0], $0[1]) }
+        }
+    }
+
+    public func accounts() throws -> ExportedAccounts {
+        try snapshot.read { db in
+            var accounts = ExportedAccounts()
+            accounts.users = try Row.fetchAll(db, sql: "SELECT id, name, role, branch, created_at FROM users ORDER BY id").map {
+                .init(id: $0[0], name: $0[1], role: $0[2], branch: $0[3], createdAt: $0[4])
+            }
+            accounts.codes = try Row.fetchAll(db, sql: "SELECT code_hash, user_id, expires_at, used_at FROM enrolment_codes ORDER BY code_hash").map {
+                .init(hash: $0[0], user: $0[1], expiresAt: $0[2], usedAt: $0[3])
+            }
+            accounts.devices = try Row.fetchAll(db, sql: """
+                SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor FROM devices ORDER BY id
+                """).map { row -> ExportedAccounts.Device in
+                let (revokedAt, lastSeen, pending, cursor): (Int64?, Int64?, Int64?, Int64?) = (row[6], row[7], row[8], row[9])
+                return ExportedAccounts.Device(id: row[0], user: row[1], node: row[2], name: row[3], tokenHash: row[4], createdAt: row[5],
+                                               revokedAt: revokedAt, lastSeen: lastSeen, pending: pending, cursor: cursor)
+            }
+            accounts.webTokens = try Row.fetchAll(db, sql: "SELECT token_hash, device_id, kind, expires_at, used_at FROM web_tokens ORDER BY token_hash").map {
+                .init(hash: $0[0], device: $0[1], kind: $0[2], expiresAt: $0[3], usedAt: $0[4])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT node, device FROM relayed_nodes") { accounts.relayedNodes[row[0]] = row[1] }
+            accounts.scopeHistory = try Row.fetchAll(db, sql: "SELECT customer, from_hlc, branch, manager, team FROM scope_history ORDER BY customer, from_hlc").map {
+                .init(customer: $0[0], fromHLC: $0[1], branch: $0[2], manager: $0[3], team: $0[4])
+            }
+            accounts.reportedBelow = try Row.fetchAll(db, sql: """
+                SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device
+                """).map { .init(device: $0[0], completeUpTo: $0[1], devices: $0[2], pending: $0[3], stale: $0[4], reportedAt: $0[5]) }
+            return accounts
+        }
+    }
+
+    /// Files that left this server's scope upstream: a server that had any is a branch server, which cannot move.
+    public func hasUpstreamState() throws -> Bool {
+        try snapshot.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM departed) OR EXISTS (SELECT 1 FROM upstream_state)") ?? false }
+    }
+}
+
+extension ServerStore {
+    /// A consistent read of the whole server for `store copy`.
+    public func export() throws -> ServerExport {
+        guard let pool = writer as? DatabasePool else { throw StoreError.notInitialized("a server database on disk") }
+        return try ServerExport(try pool.makeSnapshot())
+    }
+}
