@@ -62,11 +62,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The provincial server's PostgreSQL engine: migrations, the change log that never skips a row.
+        // The provincial server's PostgreSQL engine: accounts, sync, KPI inputs, `store copy`, migrations, the change log that never skips a row.
         .target(
             name: "FieldSyncPostgres",
             dependencies: [
-                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer",
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncKPI", "FieldSyncStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,3 +1,4 @@
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
@@ -17,6 +18,8 @@ public final class PostgresServerStorage: Sendable {
     public let node: NodeID
     let logger: Logger
     let wallClock: @Sendable () -> UInt64
+    /// KPI reports kept between requests, while no record changes.
+    public let kpiCache = KPIFactsCache()
 
     init(client: PostgresClient, node: NodeID, logger: Logger, wallClock: @escaping @Sendable () -> UInt64) {
         self.client = client

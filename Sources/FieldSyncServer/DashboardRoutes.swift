@@ -33,31 +33,27 @@ extension SyncHTTPServer {
         // One customer's monthly service report (guide §2.4.3), linked from the dashboard.
         signedIn.get("/dashboard/report") { request, context in
             let device = try context.requireDevice()
-            let store = try embedded("the dashboard")
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             guard let customer = parameters["customer"].map(String.init), RecordID.isValid(customer) else {
                 throw ServerError.badRequest("customer: give a customer id (36 characters, lowercase hex in groups 8-4-4-4-12)")
             }
-            let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: store.localNow)
-            guard let report = try await offload({ try store.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user) })
+            let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: kpi.localNow)
+            guard let report = try await kpi.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user)
             else { throw ServerError.customerNotFound }
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: report.html)))
         }
         signedIn.get("/dashboard") { request, context in
             let device = try context.requireDevice()
-            let store = try embedded("the dashboard")
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             let grouping = device.user.role == .supervisor ? "manager" : "branch"
             let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) ?? (name == "by" ? grouping : nil) },
-                                     now: store.localNow)
-            let figures = try await offload {
-                try store.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
-            }
+                                     now: kpi.localNow)
+            let figures = try await kpi.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
             let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
-                                     viewer: device.user, freshness: try await offload { try store.freshness(for: device.user) }).html()
+                                     viewer: device.user, freshness: try await kpi.freshness(for: device.user)).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }

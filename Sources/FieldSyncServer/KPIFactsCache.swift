@@ -30,6 +30,26 @@ public final class KPIFactsCache: Sendable {
         return value
     }
 
+    /// The same, computing with async work.
+    func result<T: Sendable>(_ key: String, generation: UInt64, compute: () async throws -> T) async rethrows -> T {
+        if let hit = results.withLock({ $0.generation == generation ? $0.values[key] as? T : nil }) { return hit }
+        let value = try await compute()
+        results.withLock { results in
+            if results.generation != generation { results = (generation, [:]) }
+            if results.values.count >= Self.maxResults { results.values.removeAll() }
+            results.values[key] = value
+        }
+        return value
+    }
+
+    /// The facts as of `generation`, from the cache or from an async `load`.
+    func facts(generation: UInt64, load: () async throws -> KPIFacts) async rethrows -> KPIFacts {
+        if let hit = cached.withLock({ $0?.generation == generation ? $0?.facts : nil }) { return hit }
+        let facts = try await load()
+        cached.withLock { $0 = (generation, facts) }
+        return facts
+    }
+
     /// The facts as of `generation`, from the cache or from `load`.
     func facts(generation: UInt64, load: () throws -> KPIFacts) rethrows -> KPIFacts {
         if let hit = cached.withLock({ $0?.generation == generation ? $0?.facts : nil }) { return hit }

@@ -114,49 +114,36 @@ extension SyncHTTPServer {
         // Answers are written as bytes and kept with the facts: a province's month of misses is megabytes of JSON.
         devices.get("/v1/kpi") { request, context in
             let device = try context.requireDevice()
-            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
-            let freshness = try await offload { try store.freshness(for: device.user) }
-            let body = try await offload {
-                let report = try store.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
-                    KPIEngine.report(query.select(facts), period: query.period, grouping: query.grouping, asOf: query.asOf).jsonBytes()
-                }
-                return KPIAnswer.splice(report, freshness: try JSONEncoder().encode(freshness))
+            let freshness = try await kpi.freshness(for: device.user)
+            let report = try await kpi.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
+                KPIEngine.report(query.select(facts), period: query.period, grouping: query.grouping, asOf: query.asOf).jsonBytes()
             }
-            return Self.json(bytes: body)
+            return Self.json(bytes: KPIAnswer.splice(report, freshness: try JSONEncoder().encode(freshness)))
         }
         devices.get("/v1/kpi/misses") { request, context in
             let device = try context.requireDevice()
-            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
             let only = request.uri.queryParameters["kpi"].map(String.init)
             if let only, KPI(rawValue: only) == nil {
                 throw ServerError.badRequest("kpi: '\(only.prefix(40))' is not one of \(KPI.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            return Self.json(bytes: try await offload {
-                try store.kpiResult("misses\u{1F}" + query.cacheKey + "\u{1F}" + (only ?? ""), for: device.user) { facts in
-                    let report = KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
-                    return KPIMiss.jsonBytes(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
-                }
+            return Self.json(bytes: try await kpi.kpiResult("misses\u{1F}" + query.cacheKey + "\u{1F}" + (only ?? ""), for: device.user) { facts in
+                let report = KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
+                return KPIMiss.jsonBytes(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
             })
         }
         devices.get("/v1/kpi/todo") { request, context in
             let device = try context.requireDevice()
-            let store = try embedded("KPIs")
             let query = try kpiQuery(request)
-            return Self.json(bytes: try await offload { KPIMiss.jsonBytes(try store.todo(query, for: device.user)) })
+            return Self.json(bytes: KPIMiss.jsonBytes(try await kpi.todo(query, for: device.user)))
         }
     }
 
     func kpiQuery(_ request: Request) throws -> KPIQuery {
         let parameters = request.uri.queryParameters
-        return try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: try embedded("KPIs").localNow)
+        return try KPIQuery(query: { parameters[Substring($0)].map(String.init) }, now: kpi.localNow)
     }
 }
 
-extension ServerStore {
-    /// What is open past a limit for `user` (cached as the reports are).
-    func todo(_ query: KPIQuery, for user: UserInfo) throws -> [KPIMiss] {
-        try kpiResult("todo\u{1F}" + query.cacheKey, for: user) { facts in KPIEngine.openPastLimit(query.select(facts), asOf: query.asOf) }
-    }
-}
+

@@ -24,21 +24,11 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     }
 }
 
-extension ServerStore {
-    /// The freshness of the branches a user may see.
-    public func freshness(for user: UserInfo) throws -> [BranchFreshness] {
+extension BranchFreshness {
+    /// The freshness of the branches `user` may see, from the devices and what branch servers reported below them.
+    public static func of(devices: [DeviceRecord], below: [String: FreshnessReport], for user: UserInfo, now: UInt64) -> [BranchFreshness] {
         let policy = AccessPolicy(user)
-        let now = self.now
-        let devices = try self.devices().filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
-        // What branch servers reported about the laptops below them.
-        let below: [String: FreshnessReport] = try writer.read { db in
-            var reports: [String: FreshnessReport] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT device, complete_up_to, devices, pending, stale FROM reported_below") {
-                reports[row[0]] = FreshnessReport(completeUpTo: (row[1] as Int64?).map { UInt64(clamping: $0) }, devices: row[2], pending: row[3],
-                                                  notSeenForThreeDays: row[4])
-            }
-            return reports
-        }
+        let devices = devices.filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
         let byBranch = Dictionary(grouping: devices, by: { $0.branch ?? "" })
         return byBranch.keys.sorted().compactMap { branch in
             guard policy.isUnrestricted || branch == user.branch, let members = byBranch[branch] else { return nil }
@@ -52,6 +42,27 @@ extension ServerStore {
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: members.count + reports.reduce(0) { $0 + $1.devices },
                                    pending: pending, notSeenForThreeDays: stale)
         }
+    }
+}
+
+extension ServerStore {
+    /// The devices, and what branch servers reported about the laptops below them.
+    public func freshnessInputs() throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
+        let below: [String: FreshnessReport] = try writer.read { db in
+            var reports: [String: FreshnessReport] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, complete_up_to, devices, pending, stale FROM reported_below") {
+                reports[row[0]] = FreshnessReport(completeUpTo: (row[1] as Int64?).map { UInt64(clamping: $0) }, devices: row[2], pending: row[3],
+                                                  notSeenForThreeDays: row[4])
+            }
+            return reports
+        }
+        return (try devices(), below)
+    }
+
+    /// The freshness of the branches a user may see.
+    public func freshness(for user: UserInfo) throws -> [BranchFreshness] {
+        let (devices, below) = try freshnessInputs()
+        return BranchFreshness.of(devices: devices, below: below, for: user, now: now)
     }
 
     /// This server's branches as a report for its upstream: the devices below it.

@@ -41,13 +41,14 @@ public struct ServerConfiguration: Sendable {
 public struct SyncHTTPServer: Sendable {
     public typealias Context = FieldSyncRequestContext
 
-    /// The embedded SQLite store: it alone serves KPIs, the dashboard, snapshots and freshness so far
-    /// (nil on PostgreSQL, where those routes answer `501 not_available`).
+    /// The embedded SQLite store: it alone serves snapshots so far (nil on PostgreSQL, where they answer `501 not_available`).
     public let store: ServerStore?
     /// People, devices and sessions.
     public let accounts: any AccountStorage
     /// Pushes and pulls.
     public let syncStorage: any SyncStorage
+    /// KPI answers, the dashboard, freshness.
+    public let kpi: any KPIStorage
     let clock: @Sendable () -> UInt64
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
@@ -67,16 +68,17 @@ public struct SyncHTTPServer: Sendable {
 
     /// A server on the embedded SQLite store.
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
-        self.init(store: store, accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), clock: { store.now },
+        self.init(store: store, accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), kpi: SQLiteKPIStorage(store), clock: { store.now },
                   metrics: metrics, configuration: configuration, logger: logger)
     }
 
     /// A server on any engine: `store` nil for one without the embedded store (PostgreSQL).
-    public init(store: ServerStore?, accounts: any AccountStorage, sync: any SyncStorage, clock: @escaping @Sendable () -> UInt64,
+    public init(store: ServerStore?, accounts: any AccountStorage, sync: any SyncStorage, kpi: any KPIStorage, clock: @escaping @Sendable () -> UInt64,
                 metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
         self.store = store
         self.accounts = accounts
         self.syncStorage = sync
+        self.kpi = kpi
         self.clock = clock
         self.metrics = metrics
         self.configuration = configuration

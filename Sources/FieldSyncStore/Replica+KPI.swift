@@ -19,11 +19,16 @@ extension Replica {
 }
 
 extension Replica {
-    /// One customer's monthly service report, read in one snapshot; nil when the replica does not hold the customer.
+    /// One customer's monthly service report; nil when the replica does not hold the customer.
     /// `facts` are the replica's KPI facts when the caller holds them already (a server's cache).
     public func serviceReport(customer id: String, period: ReportingPeriod, asOf: Timestamp, facts known: KPIFacts? = nil) throws -> ServiceReport? {
+        let facts = try known ?? kpiFacts()
+        return ServiceReport(customer: id, facts: facts, records: try serviceRecords(customer: id), period: period, asOf: asOf)
+    }
+
+    /// A customer's visits, faults and complaints, by kind, for its service report.
+    public func serviceRecords(customer id: String) throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
         try writer.read { db in
-            let facts = try known ?? Self.kpiFacts(db)
             let io = RecordIO(db)
             var records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [:]
             for kind in [RecordKind.visit, .fault, .complaint] {
@@ -32,7 +37,7 @@ extension Replica {
                     records[kind, default: []].append((recordID, state.dictionary(in: schema)))
                 }
             }
-            return ServiceReport(customer: id, facts: facts, records: records, period: period, asOf: asOf)
+            return records
         }
     }
 }

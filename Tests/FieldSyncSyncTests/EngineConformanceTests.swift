@@ -1,4 +1,5 @@
 import FieldSyncClient
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
@@ -24,9 +25,9 @@ import Testing
             let clock = TestClock()
             let server = try await TestServer.start(postgres: client, clock: clock.now)
             try await Self.scenario(server, clock: clock)
-            // What the PostgreSQL engine does not serve yet says so.
+            // What the PostgreSQL engine does not serve yet says so: a new device pages instead of a snapshot.
             let laptop = try await Laptop.enrol("Pat", server: server, folder: try TemporaryFolder(), role: .province, branch: nil, clock: clock.now)
-            let refused = await #expect(throws: SyncError.self) { _ = try await laptop.client.get("/v1/kpi", token: laptop.binding.token) }
+            let refused = await #expect(throws: SyncError.self) { _ = try await laptop.client.get("/v1/snapshot", token: laptop.binding.token) }
             #expect(refused?.code == ErrorCode.notAvailable, "\(refused?.message ?? "")")
             await laptop.close()
             await server.stop()
@@ -109,6 +110,17 @@ import Testing
         #expect(try li.replica.record(.customer, tower) == nil && li.replica.records(.visit).isEmpty, "\(handed)")
         #expect(try ming.replica.record(.customer, tower)?["manager"] == .text("Ming"))
         #expect(try ming.dump() == sue.dump())
+        // KPIs: the server's answer for the supervisor is the report her own replica (her branch's records) gives.
+        let asOf = "2026-12-01T00:00:00+08:00"
+        let answer = try await sue.client.get("/v1/kpi", query: [("period", "2026-11"), ("as_of", asOf)], token: sue.binding.token)
+        var served = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
+        #expect(served.removeValue(forKey: "freshness") != nil)
+        let local = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .manager,
+                                     asOf: try #require(Timestamp(iso: asOf))).jsonBytes()
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(local)) as? [String: Any])
+        #expect(NSDictionary(dictionary: served).isEqual(to: expected), "\(served) \n\(expected)")
+        let dashboard = try await sue.client.dashboardLink(token: sue.binding.token)
+        #expect(dashboard.path.hasPrefix("/dashboard/login?token="))
         for laptop in [li, ming, bob, sue, paged] { await laptop.close() }
     }
 

@@ -1,0 +1,68 @@
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServer
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// KPI inputs in PostgreSQL: the records the KPIs count, decoded as a replica
+/// reads them; the cache is valid while the change log's head stays (any
+/// instance's write moves it).
+extension PostgresServerStorage: KPIStorage {
+    public func recordGeneration() async throws -> UInt64 {
+        let head = try await client.withConnection { connection in
+            try await connection.first("SELECT seq FROM change_log_head", as: Int64.self, logger: logger)
+        }
+        return UInt64(clamping: head ?? 0)
+    }
+
+    public func loadKPIFacts() async throws -> KPIFacts {
+        var facts = KPIFacts()
+        // Customers first: their records share the customer's id string.
+        let kinds: [RecordKind] = [.customer, .calendarDay, .agreement, .visit, .fault, .complaint]
+        try await client.withConnection { connection in
+            for kind in kinds {
+                let schema = kind.schema
+                for try await (id, bytes) in try await connection.query("SELECT id, state FROM records WHERE kind = \(kind.rawValue)", logger: logger)
+                    .decode((String, ByteBuffer).self) {
+                    let state = try Self.state(bytes, kind, id)
+                    var firstRecorded: Timestamp?
+                    // A customer's earliest stamp stands in for a missing `since`.
+                    if kind == .customer, state.value("since", in: schema) == .null, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
+                        firstRecorded = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)
+                    }
+                    facts.add(kind, id, firstRecorded: firstRecorded) { state.value($0, in: schema) }
+                }
+            }
+        }
+        return facts
+    }
+
+    public func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
+        var records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [:]
+        try await client.withConnection { connection in
+            for try await (kind, id, bytes) in try await connection.query("""
+                SELECT kind, id, state FROM records WHERE customer = \(customer) AND kind IN ('visits', 'faults', 'complaints') ORDER BY id COLLATE "C"
+                """, logger: logger).decode((String, String, ByteBuffer).self) {
+                guard let table = RecordKind(rawValue: kind) else { continue }
+                let state = try Self.state(bytes, table, id)
+                // Only records whose own customer field names it (a conflict's subject is not the customer's record).
+                guard state.value("customer", in: table.schema).text == customer else { continue }
+                records[table, default: []].append((id, state.dictionary(in: table.schema)))
+            }
+        }
+        return records
+    }
+
+    public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
+        var below: [String: FreshnessReport] = [:]
+        for try await (device, complete, devices, pending, stale) in try await client.query(
+            "SELECT device, complete_up_to, devices, pending, stale FROM reported_below", logger: logger).decode((String, Int64?, Int64, Int64, Int64).self) {
+            below[device] = FreshnessReport(completeUpTo: complete.map { UInt64(clamping: $0) }, devices: Int(clamping: devices),
+                                            pending: Int(clamping: pending), notSeenForThreeDays: Int(clamping: stale))
+        }
+        return (try await devices(), below)
+    }
+}

@@ -1,0 +1,87 @@
+import FieldSyncKPI
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+
+/// What KPI answers, the dashboard and freshness read, one implementation per
+/// engine; who may see what, caching and the figures themselves are the same for all
+/// (the extension below, over `AccessPolicy`, `KPIFactsCache` and `KPIEngine`).
+public protocol KPIStorage: Sendable {
+    /// Reports kept between requests.
+    var kpiCache: KPIFactsCache { get }
+    /// The server's clock.
+    var now: UInt64 { get }
+    /// Changes whenever a record does (on any instance): what the cache's entries are valid for.
+    func recordGeneration() async throws -> UInt64
+    /// Every KPI input as stored now.
+    func loadKPIFacts() async throws -> KPIFacts
+    /// A customer's visits, faults and complaints, for its monthly service report.
+    func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]]
+    /// Devices and what branch servers reported about those below them.
+    func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport])
+}
+
+extension KPIStorage {
+    /// The server's clock as a time in its own zone: the default `as_of` of KPI reports.
+    public var localNow: Timestamp {
+        Timestamp(epochSeconds: Int64(now / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
+    }
+
+    /// The KPI inputs `user` may see (`AccessPolicy.visible`).
+    public func kpiFacts(for user: UserInfo) async throws -> KPIFacts {
+        let generation = try await recordGeneration()
+        let facts = try await kpiCache.facts(generation: generation) { try await loadKPIFacts() }
+        return AccessPolicy(user).visible(facts)
+    }
+
+    /// `compute` on the facts `user` may see, or its result kept from an earlier
+    /// request with the same `key` while no record changed since. The key must
+    /// name everything the result depends on besides the facts and the user.
+    public func kpiResult<T: Sendable>(_ key: String, for user: UserInfo, compute: @escaping @Sendable (KPIFacts) throws -> T) async throws -> T {
+        let generation = try await recordGeneration()
+        let scope = "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}"
+        return try await kpiCache.result(scope + key, generation: generation) {
+            let facts = try await kpiFacts(for: user)
+            // The figures are CPU work: off the concurrency pool, as SQLite's reads are.
+            return try await offload { try compute(facts) }
+        }
+    }
+
+    /// What is open past a limit for `user` (cached as the reports are).
+    public func todo(_ query: KPIQuery, for user: UserInfo) async throws -> [KPIMiss] {
+        try await kpiResult("todo\u{1F}" + query.cacheKey, for: user) { facts in KPIEngine.openPastLimit(query.select(facts), asOf: query.asOf) }
+    }
+
+    /// One customer's monthly service report, or nil when the customer is not in `user`'s scope.
+    public func serviceReport(customer: String, period: ReportingPeriod, asOf: Timestamp, for user: UserInfo) async throws -> ServiceReport? {
+        let facts = try await kpiFacts(for: user)
+        guard facts.customers[customer] != nil else { return nil }
+        let records = try await serviceRecords(customer: customer)
+        return ServiceReport(customer: customer, facts: facts, records: records, period: period, asOf: asOf)
+    }
+
+    /// The freshness of the branches `user` may see.
+    public func freshness(for user: UserInfo) async throws -> [BranchFreshness] {
+        let (devices, below) = try await freshnessInputs()
+        return BranchFreshness.of(devices: devices, below: below, for: user, now: now)
+    }
+}
+
+/// The SQLite engine's KPI inputs behind the protocol.
+public struct SQLiteKPIStorage: KPIStorage {
+    public let store: ServerStore
+
+    public init(_ store: ServerStore) { self.store = store }
+
+    public var kpiCache: KPIFactsCache { store.kpiCache }
+    public var now: UInt64 { store.now }
+    public func recordGeneration() async throws -> UInt64 { store.replica.recordGeneration }
+    public func loadKPIFacts() async throws -> KPIFacts { try await offload { try store.replica.kpiFacts() } }
+    public func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
+        try await offload { try store.replica.serviceRecords(customer: customer) }
+    }
+    public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
+        try await offload { try store.freshnessInputs() }
+    }
+}
