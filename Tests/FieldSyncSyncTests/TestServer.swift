@@ -119,6 +119,18 @@ final class TestServer: Sendable {
 
     /// Every record table of the server replica, for comparison with laptops (SQLite).
     func dump() throws -> String { try dumpRecords(store.writer) }
+
+    /// Every stored record, on either engine: equal before and after, nothing changed.
+    func records() async throws -> String {
+        guard let postgres else { return try dump() }
+        var text = ""
+        for try await (kind, id, state) in try await postgres.client.query(
+            "SELECT kind, id, encode(state, 'hex') FROM records ORDER BY kind COLLATE \"C\", id COLLATE \"C\"", logger: PostgresTestDatabase.logger)
+            .decode((String, String, String).self) {
+            text += "\(kind): \(id) \(state)\n"
+        }
+        return text
+    }
 }
 
 /// A laptop: a replica in its own folder, enrolled with the test server.
