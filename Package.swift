@@ -151,7 +151,8 @@ let package = Package(
         .executableTarget(
             name: "FieldSyncBenchmarks",
             dependencies: [
-                "FieldSyncModel",
+                "FieldSyncModel", "FieldSyncPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncProtocol",

@@ -14,6 +14,8 @@ struct BenchmarkArguments {
     var clients = 1_000
     var seconds = 60.0
     var interval = 3.0
+    /// A PostgreSQL server: the sync benchmark also runs with the server on it (in a database of its own).
+    var database = ProcessInfo.processInfo.environment["FIELDSYNC_BENCH_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     func runs(_ phase: String) -> Bool { only == nil || only == phase }
 
@@ -29,8 +31,9 @@ struct BenchmarkArguments {
             case "--clients": clients = max(1, iterator.next().flatMap(Int.init) ?? clients)
             case "--seconds": seconds = max(1, iterator.next().flatMap(Double.init) ?? seconds)
             case "--interval": interval = max(0, iterator.next().flatMap(Double.init) ?? interval)
+            case "--database": database = iterator.next()
             default:
-                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier|load] [--clients N] [--seconds S] [--interval S]\n".utf8))
+                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier|load] [--clients N] [--seconds S] [--interval S] [--database postgres://…]\n".utf8))
                 exit(64)
             }
         }

@@ -1,5 +1,7 @@
 import FieldSyncClient
+import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
 import FieldSyncStore
@@ -32,21 +34,34 @@ enum SyncBenchmark {
         var snapshotCPU: Double
         var snapshotPeak: Int
         var snapshotIdentical: Bool
+        /// On PostgreSQL: seconds to read the KPI facts of every record back from the database.
+        var kpiLoadSeconds: Double?
     }
 
-    static func run(rows: VisitRows, folder: URL) async throws -> Result {
+    /// `database`: a PostgreSQL database (empty) for the server instead of its folder's SQLite file.
+    static func run(rows: VisitRows, folder: URL, database: String? = nil) async throws -> Result {
         let data = folder.appendingPathComponent("server").path
         let serverFolder = ServerFolder(path: data)
         let settings = try serverFolder.initialize(hosts: [], branch: nil, certificate: nil).settings
-        let store = try serverFolder.openStore()
-        try store.addBranch("Bench")
-        let codeA = try store.addUser(UserInfo(name: "A", role: .manager, branch: "Bench")).code
-        let codeB = try store.addUser(UserInfo(name: "B", role: .manager, branch: "Bench")).code
-        let codeC = try store.addUser(UserInfo(name: "C", role: .manager, branch: "Bench")).code
-        try store.close()
+        let people = ["A", "B", "C"].map { UserInfo(name: $0, role: .manager, branch: "Bench") }
+        var codes: [String] = []
+        if let database {
+            codes = try await PostgresBench.withStorage(database) { storage in
+                try await storage.addBranch("Bench")
+                var codes: [String] = []
+                for person in people { codes.append(try await storage.addUser(person, codeLifetime: AccountRules.defaultCodeLifetime).code) }
+                return codes
+            }
+        } else {
+            let store = try serverFolder.openStore()
+            try store.addBranch("Bench")
+            codes = try people.map { try store.addUser($0).code }
+            try store.close()
+        }
+        let (codeA, codeB, codeC) = (codes[0], codes[1], codes[2])
 
         let portFile = folder.appendingPathComponent("port").path
-        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile])
+        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile] + (database.map { ["--database", $0] } ?? []))
         defer { server.terminate() }
         let port = try waitForPort(portFile)
         let url = "https://127.0.0.1:\(port)"
@@ -99,13 +114,24 @@ enum SyncBenchmark {
         let (pullPeak, pullCPU) = childFigures(laptops[1])
         guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
 
-        // Laptop C is new: its first sync starts from a snapshot.
-        quietDisk()
-        let snapshotStart = DispatchTime.now().uptimeNanoseconds
-        let snapshot = try ChildProcess.spawnSelf(["--role", "snapshot", "--home", laptops[2]]).wait()
-        let snapshotSeconds = Double(DispatchTime.now().uptimeNanoseconds - snapshotStart) / 1e9
-        let (snapshotPeak, snapshotCPU) = childFigures(laptops[2])
-        guard snapshot == 0 else { throw BenchError("the snapshot process failed") }
+        // Laptop C is new: its first sync starts from a snapshot (not served on PostgreSQL yet).
+        var (snapshotSeconds, snapshotPeak, snapshotCPU) = (Double.nan, 0, Double.nan)
+        var kpiLoadSeconds: Double?
+        if let database {
+            kpiLoadSeconds = try await PostgresBench.withStorage(database) { storage in
+                let started = DispatchTime.now().uptimeNanoseconds
+                let facts = try await storage.loadKPIFacts()
+                guard facts.visits.count == rows.ids.count else { throw BenchError("the KPI facts hold \(facts.visits.count) visits") }
+                return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            }
+        } else {
+            quietDisk()
+            let snapshotStart = DispatchTime.now().uptimeNanoseconds
+            let snapshot = try ChildProcess.spawnSelf(["--role", "snapshot", "--home", laptops[2]]).wait()
+            snapshotSeconds = Double(DispatchTime.now().uptimeNanoseconds - snapshotStart) / 1e9
+            (snapshotPeak, snapshotCPU) = childFigures(laptops[2])
+            guard snapshot == 0 else { throw BenchError("the snapshot process failed") }
+        }
 
         // Latency of a sync with nothing to do, seen by laptop B (round trip + its transaction).
         let replicaB = try Replica.open(path: (laptops[1] as NSString).appendingPathComponent(Replica.fileName))
@@ -122,14 +148,15 @@ enum SyncBenchmark {
         let identical = try replicaA.records(.visit).count == rows.ids.count
             && replicaB.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state)
         let replicaC = try Replica.open(path: (laptops[2] as NSString).appendingPathComponent(Replica.fileName))
-        let snapshotIdentical = try replicaC.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state) && replicaC.verify().isEmpty
+        let snapshotIdentical = try database != nil
+            || replicaC.records(.visit).map(\.state) == replicaA.records(.visit).map(\.state) && replicaC.verify().isEmpty
 
         let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
         return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
                       pushPeak: pushPeak, pullPeak: pullPeak,
                       serverPushCPU: serverPushed - serverStart, serverPullCPU: serverPulled - serverPushed, pushCPU: pushCPU, pullCPU: pullCPU,
                       noOpLatencies: latencies.sorted(), identical: identical, snapshotSeconds: snapshotSeconds, snapshotCPU: snapshotCPU,
-                      snapshotPeak: snapshotPeak, snapshotIdentical: snapshotIdentical)
+                      snapshotPeak: snapshotPeak, snapshotIdentical: snapshotIdentical, kpiLoadSeconds: kpiLoadSeconds)
     }
 
     static func waitForPort(_ file: String) throws -> Int {
@@ -143,23 +170,32 @@ enum SyncBenchmark {
     }
 
     /// `--role serve`: a fieldsync server on 127.0.0.1, port written to a file.
-    static func serve(data: String, portFile: String) async throws {
+    static func serve(data: String, portFile: String, database: String? = nil) async throws {
         let folder = ServerFolder(path: data)
         let settings = try folder.settings()
         let tls = try TLSConfiguration.fieldSyncServer(
             certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),
             privateKeyPEM: String(contentsOfFile: settings.tlsKey, encoding: .utf8))
-        let store = try folder.openStore()
         var logger = Logger(label: "bench-server")
         logger.logLevel = .warning
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         // The load benchmark holds 1,000 laptops' connections open at once.
         configuration.maxConnections = 2_000
-        let app = try SyncHTTPServer(store: store, configuration: configuration, logger: logger)
-            .makeApplication(tls: tls) { port in
+        func run(_ server: SyncHTTPServer) async throws {
+            let app = try server.makeApplication(tls: tls) { port in
                 try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8)
             }
-        try await ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
+            try await ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
+        }
+        if let database {
+            try await PostgresBench.withStorage(database) { storage in
+                try await run(SyncHTTPServer(store: nil, accounts: storage, sync: storage, kpi: storage, clock: { storage.now },
+                                             configuration: configuration, logger: logger))
+            }
+            return
+        }
+        let store = try folder.openStore()
+        try await run(SyncHTTPServer(store: store, configuration: configuration, logger: logger))
         try store.close()
     }
 

@@ -1,6 +1,7 @@
 // `swift run -c release fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only PHASE]`
 // `swift run -c release fieldsync-bench --only kpi`: KPIs of a province of a million records.
 // `swift run -c release fieldsync-bench --only load [--clients 1000] [--seconds 60] [--interval 3]`: many laptops at once.
+// `swift run -c release fieldsync-bench --only sync --database postgres://…`: the sync also with the server on PostgreSQL.
 //
 // Prints throughput figures of the replica next to the raw SQLite insert rate
 // of the same rows, measured in the same run on the same disk, as medians of
@@ -8,13 +9,17 @@
 // that matters, the absolute numbers depend on the machine.
 
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncStore
 import Foundation
 
 // Child roles of the sync benchmark (see SyncBenchmark).
 if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.arguments[$0 + 1] }) {
     func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
-    if role == "serve" { try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file")) }
+    if role == "serve" {
+        let database = CommandLine.arguments.contains("--database") ? value("--database") : nil
+        try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file"), database: database)
+    }
     if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
     if role == "snapshot" { try await SyncBenchmark.snapshot(home: value("--home")) }
     if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
@@ -178,6 +183,27 @@ if arguments.runs("sync") {
                  Double(result.snapshotPeak) / 1_048_576, result.snapshotIdentical ? "yes" : "NO"))
     if !result.identical { problems.append("laptop B does not hold laptop A's records") }
     if !result.snapshotIdentical { problems.append("laptop C (snapshot) does not hold laptop A's records") }
+
+    // The same with the server on PostgreSQL, when one is given.
+    if let server = arguments.database {
+        let database = try await PostgresBench.createDatabase(on: server)
+        var failure: (any Error)?
+        do {
+            let onPostgres = try await SyncBenchmark.run(rows: rows, folder: folder.appendingPathComponent("sync-postgres"), database: database)
+            let pgTotal = onPostgres.pushSeconds + onPostgres.pullSeconds
+            report("the same, the server on PostgreSQL (\(try PostgresLocation(url: server).host))", rate: Double(records) / pgTotal, unit: "records/s",
+                   extra: String(format: "push %.1f s + pull %.1f s, %.0f%% of the SQLite server's rate", onPostgres.pushSeconds, onPostgres.pullSeconds,
+                                 100 * total / pgTotal))
+            print(String(format: "    CPU time: server %.1f s during the push + %.1f s during the pull (PostgreSQL's own processes not counted); peak memory: server %.0f MiB; replicas identical: %@",
+                         onPostgres.serverPushCPU, onPostgres.serverPullCPU, Double(onPostgres.serverPeak) / 1_048_576, onPostgres.identical ? "yes" : "NO"))
+            if let seconds = onPostgres.kpiLoadSeconds {
+                print(String(format: "    KPI facts of %d records read back from PostgreSQL: %.2f s", records + 1, seconds))
+            }
+            if !onPostgres.identical { problems.append("on PostgreSQL, laptop B does not hold laptop A's records") }
+        } catch { failure = error }
+        await PostgresBench.dropDatabase(database)
+        if let failure { throw failure }
+    }
 }
 
 print("")
