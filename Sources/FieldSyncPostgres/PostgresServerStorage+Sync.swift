@@ -445,35 +445,40 @@ extension PostgresServerStorage: SyncStorage {
             let restricted = page.filtersByBranch
             let branch = device.user.branch ?? ""
             let (calendar, branches) = (RecordKind.calendarDay.rawValue, RecordKind.branch.rawValue)
+            // In batches of log numbers: a batch's bounds come from the log's index alone, then its rows
+            // in scope (filtered in SQL) are read; a batch whose rows are all out of scope still moves on.
             var after = cursor
+            let batch: Int64 = 2_000
             reading: while true {
-                var query: PostgresQuery = """
+                var bounds: (Int64, Int64)?
+                for try await row in try await connection.query("""
+                    SELECT COALESCE(max(seq), 0), count(*) FROM (SELECT seq FROM change_log WHERE seq > \(after) ORDER BY seq LIMIT \(batch)) AS s
+                    """, logger: logger).decode((Int64, Int64).self) { bounds = row }
+                guard let (upper, scanned) = bounds, scanned > 0 else { break }
+                let columns = """
                     SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
                            c.id IS NOT NULL, c.branch, c.manager, c.team
                     FROM change_log l LEFT JOIN records c
                         ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
-                    WHERE l.seq > \(after) AND l.origin <> \(device.node.description)
+                    """
+                var query: PostgresQuery = """
+                    \(unescaped: columns)
+                    WHERE l.seq > \(after) AND l.seq <= \(upper) AND l.origin <> \(device.node.description)
                         AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(device.device))
-                    ORDER BY l.seq LIMIT 2000
+                    ORDER BY l.seq
                     """
                 if restricted {
                     query = """
-                        SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
-                               c.id IS NOT NULL, c.branch, c.manager, c.team
-                        FROM change_log l LEFT JOIN records c
-                            ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
-                        WHERE l.seq > \(after) AND l.origin <> \(device.node.description)
+                        \(unescaped: columns)
+                        WHERE l.seq > \(after) AND l.seq <= \(upper) AND l.origin <> \(device.node.description)
                             AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(device.device))
                             AND (c.branch = \(branch) OR l.tbl IN (\(calendar), \(branches)) OR l.exit_branch = \(branch))
-                        ORDER BY l.seq LIMIT 2000
+                        ORDER BY l.seq
                         """
                 }
-                var count = 0
                 for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam)
                     in try await connection.query(query, logger: logger)
                     .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?).self) {
-                    count += 1
-                    after = seq
                     if known, let holder = customer ?? (exitBranch != nil ? record : nil) {
                         scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
                     }
@@ -486,7 +491,8 @@ extension PostgresServerStorage: SyncStorage {
                     }
                     if !taken { break reading }
                 }
-                if count < 2000 { break }
+                after = upper
+                if scanned < batch { break }
             }
             let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
             page.finish(head: head)
