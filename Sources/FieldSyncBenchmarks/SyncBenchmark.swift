@@ -189,8 +189,8 @@ enum SyncBenchmark {
         }
         if let database {
             try await PostgresBench.withStorage(database) { storage in
-                try await run(SyncHTTPServer(store: nil, accounts: storage, sync: storage, kpi: storage, clock: { storage.now },
-                                             configuration: configuration, logger: logger))
+                try await run(SyncHTTPServer(accounts: storage, sync: storage, kpi: storage, snapshots: PostgresSnapshots(storage: storage, dataFolder: data),
+                                             clock: { storage.now }, configuration: configuration, logger: logger))
             }
             return
         }

@@ -318,6 +318,4 @@ public enum ErrorCode {
     public static let storageFull = "storage_full"
     /// The server is doing as much of this kind of work as it allows at once (snapshots): try again later.
     public static let busy = "busy"
-    /// This server's storage engine does not serve the endpoint yet (PostgreSQL: snapshots).
-    public static let notAvailable = "not_available"
 }

@@ -42,9 +42,5 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
         ServerError(.conflict, ErrorCode.nodeTaken,
                     "node \(node) is already enrolled with this server; a replica enrols once, and a copied replica file must not be enrolled: run 'fieldsync init' for a fresh replica on this device")
     }
-    /// What an engine does not serve yet (a server on PostgreSQL: snapshots).
-    package static func notAvailable(_ feature: String) -> ServerError {
-        ServerError(.notImplemented, ErrorCode.notAvailable, "\(feature): not served by a server on PostgreSQL yet")
-    }
     package static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
 }

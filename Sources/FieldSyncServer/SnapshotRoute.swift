@@ -9,6 +9,10 @@ import Hummingbird
 
 /// A replica file of one device's scope, ready to stream.
 public struct Snapshot: Sendable {
+    public init(path: String, cursor: Int64, hlc: UInt64, records: Int, bytes: Int, sha256: String) {
+        (self.path, self.cursor, self.hlc, self.records, self.bytes, self.sha256) = (path, cursor, hlc, records, bytes, sha256)
+    }
+
     public var path: String
     /// The change-log position it covers: the device pulls after it.
     public var cursor: Int64
@@ -20,13 +24,18 @@ public struct Snapshot: Sendable {
     public var sha256: String
 }
 
-extension ServerStore {
-    /// Writes the records `device` may see, read in one snapshot of this server's
-    /// replica, into a new file under the data folder's `snapshots/` (the caller removes it).
-    public func makeSnapshot(for device: DeviceContext) throws -> Snapshot {
-        let folder = ((writer.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("snapshots")
+/// Where snapshots are made, one implementation per engine: a replica file of
+/// the records a device may see (SYNC.md, "Snapshot"), and its position.
+public protocol SnapshotStorage: Sendable {
+    func makeSnapshot(for device: DeviceContext) async throws -> Snapshot
+}
+
+extension Snapshot {
+    /// A new file's path under `dataFolder`'s `snapshots/`, which it creates; files of
+    /// downloads that never finished (the connection dropped before the body was sent) are removed.
+    public static func newPath(in dataFolder: String) throws -> String {
+        let folder = (dataFolder as NSString).appendingPathComponent("snapshots")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // Files of downloads that never finished (the connection dropped before the body was sent).
         let stale = Date().addingTimeInterval(-3_600)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
             let file = (folder as NSString).appendingPathComponent(name)
@@ -34,7 +43,34 @@ extension ServerStore {
                 try? FileManager.default.removeItem(atPath: file)
             }
         }
-        let path = (folder as NSString).appendingPathComponent("\(UUID().uuidString.lowercased()).sqlite")
+        return (folder as NSString).appendingPathComponent("\(UUID().uuidString.lowercased()).sqlite")
+    }
+
+    /// The snapshot of the finished file at `path`: its size and SHA-256.
+    public static func finished(at path: String, cursor: Int64, hlc: UInt64, records: Int) throws -> Snapshot {
+        var hash = SHA256()
+        var bytes = 0
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hash.update(data: chunk)
+            bytes += chunk.count
+        }
+        return Snapshot(path: path, cursor: cursor, hlc: hlc, records: records, bytes: bytes,
+                        sha256: hash.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+
+    /// Removes a file that was being written and failed.
+    public static func discard(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+}
+
+extension ServerStore {
+    /// Writes the records `device` may see, read in one snapshot of this server's
+    /// replica, into a new file under the data folder's `snapshots/` (the caller removes it).
+    public func makeSnapshot(for device: DeviceContext) throws -> Snapshot {
+        let path = try Snapshot.newPath(in: (writer.path as NSString).deletingLastPathComponent)
         let policy = AccessPolicy(device.user)
         let copied: (cursor: Int64, hlc: UInt64, records: Int)
         do {
@@ -47,19 +83,21 @@ extension ServerStore {
                 })
             }
         } catch {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            Snapshot.discard(path)
             throw error
         }
-        var hash = SHA256()
-        var bytes = 0
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hash.update(data: chunk)
-            bytes += chunk.count
-        }
-        return Snapshot(path: path, cursor: copied.cursor, hlc: copied.hlc, records: copied.records, bytes: bytes,
-                        sha256: hash.finalize().map { String(format: "%02x", $0) }.joined())
+        return try Snapshot.finished(at: path, cursor: copied.cursor, hlc: copied.hlc, records: copied.records)
+    }
+}
+
+/// The SQLite engine's snapshots behind the protocol.
+public struct SQLiteSnapshotStorage: SnapshotStorage {
+    public let store: ServerStore
+
+    public init(_ store: ServerStore) { self.store = store }
+
+    public func makeSnapshot(for device: DeviceContext) async throws -> Snapshot {
+        try await offload { try store.makeSnapshot(for: device) }
     }
 }
 
@@ -74,7 +112,6 @@ extension SyncHTTPServer {
     func addSnapshotRoute(to devices: RouterGroup<Context>) {
         devices.get("/v1/snapshot") { _, context in
             let device = try context.requireDevice()
-            let store = try embedded("snapshots")
             let ticket: SnapshotGate.Ticket
             switch snapshots.enter(device: device.device) {
             case .success(let granted): ticket = granted
@@ -86,7 +123,7 @@ extension SyncHTTPServer {
             }
             let snapshot: Snapshot
             do {
-                snapshot = try await offload { try store.makeSnapshot(for: device) }
+                snapshot = try await snapshotStorage.makeSnapshot(for: device)
             } catch {
                 snapshots.leave(ticket)
                 throw error

@@ -41,14 +41,14 @@ public struct ServerConfiguration: Sendable {
 public struct SyncHTTPServer: Sendable {
     public typealias Context = FieldSyncRequestContext
 
-    /// The embedded SQLite store: it alone serves snapshots so far (nil on PostgreSQL, where they answer `501 not_available`).
-    public let store: ServerStore?
     /// People, devices and sessions.
     public let accounts: any AccountStorage
     /// Pushes and pulls.
     public let syncStorage: any SyncStorage
     /// KPI answers, the dashboard, freshness.
     public let kpi: any KPIStorage
+    /// New devices' snapshots.
+    public let snapshotStorage: any SnapshotStorage
     let clock: @Sendable () -> UInt64
     public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
@@ -68,28 +68,24 @@ public struct SyncHTTPServer: Sendable {
 
     /// A server on the embedded SQLite store.
     public init(store: ServerStore, metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
-        self.init(store: store, accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), kpi: SQLiteKPIStorage(store), clock: { store.now },
+        self.init(accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), kpi: SQLiteKPIStorage(store),
+                  snapshots: SQLiteSnapshotStorage(store), clock: { store.now },
                   metrics: metrics, configuration: configuration, logger: logger)
     }
 
-    /// A server on any engine: `store` nil for one without the embedded store (PostgreSQL).
-    public init(store: ServerStore?, accounts: any AccountStorage, sync: any SyncStorage, kpi: any KPIStorage, clock: @escaping @Sendable () -> UInt64,
+    /// A server on any engine.
+    public init(accounts: any AccountStorage, sync: any SyncStorage, kpi: any KPIStorage, snapshots: any SnapshotStorage,
+                clock: @escaping @Sendable () -> UInt64,
                 metrics: ServerMetrics = ServerMetrics(), configuration: ServerConfiguration, logger: Logger) {
-        self.store = store
         self.accounts = accounts
         self.syncStorage = sync
         self.kpi = kpi
+        self.snapshotStorage = snapshots
         self.clock = clock
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
         self.snapshots = SnapshotGate(capacity: configuration.maxSnapshots)
-    }
-
-    /// The embedded store, for what only it serves so far.
-    func embedded(_ feature: String) throws -> ServerStore {
-        guard let store else { throw ServerError.notAvailable(feature) }
-        return store
     }
 
     public func makeRouter() -> Router<Context> {

@@ -63,6 +63,15 @@ extension Replica {
         }
     }
 
+    /// Stores records as they are (values and stamps, no merge) into a snapshot being built
+    /// from another engine's rows; one transaction per call.
+    public func storeSnapshotRecords(_ records: [(RecordKey, RecordState)]) throws {
+        try writer.write { db in
+            let io = RecordIO(db)
+            for (key, state) in records { try io.save(key.table, key.record, state) }
+        }
+    }
+
     /// Makes the snapshot file at `snapshotPath` this device's replica at `path`: it takes
     /// the device's identity (its enrolled node, never the server's), starts its cursor at
     /// `cursor` and its clock above `hlc`, must pass SQLite's quick check, and then replaces the file

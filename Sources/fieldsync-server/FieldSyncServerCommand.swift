@@ -146,7 +146,8 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("a server on PostgreSQL is the provincial server and syncs with no upstream, but \(folder.upstreamFolder) names \(binding.url); remove that folder or serve without --database")
             }
             try await StorageEngine.withPostgres(url, logger: logger) { storage, location in
-                let server = SyncHTTPServer(store: nil, accounts: storage, sync: storage, kpi: storage, clock: { storage.now }, configuration: configuration, logger: logger)
+                let server = SyncHTTPServer(accounts: storage, sync: storage, kpi: storage, snapshots: PostgresSnapshots(storage: storage, dataFolder: folder.path),
+                                            clock: { storage.now }, configuration: configuration, logger: logger)
                 logger.info("records, people and devices in PostgreSQL", metadata: ["database": "\(location)", "node": "\(storage.node)"])
                 try await runServices(server, upstream: nil, tls: tls, logger: logger)
             }

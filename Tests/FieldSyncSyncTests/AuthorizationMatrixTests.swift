@@ -136,7 +136,7 @@ import Testing
         }
         // A snapshot holds the caller's scope only: not one of Ningbo's values is in the file's bytes.
         let snapshot = try await raw.get("/v1/snapshot", token: token)
-        #expect(snapshot.status == (server.postgres == nil ? 200 : 501))
+        #expect(snapshot.status == 200)
         #expect(NingboFile.leaks(in: snapshot.text).isEmpty, "\(NingboFile.leaks(in: snapshot.text))")
         // The dashboard: managers are refused; a supervisor sees their own branch only.
         let link = try await raw.send(.POST, "/v1/dashboard/link", token: token)

@@ -25,11 +25,6 @@ import Testing
             let clock = TestClock()
             let server = try await TestServer.start(postgres: client, clock: clock.now)
             try await Self.scenario(server, clock: clock)
-            // What the PostgreSQL engine does not serve yet says so: a new device pages instead of a snapshot.
-            let laptop = try await Laptop.enrol("Pat", server: server, folder: try TemporaryFolder(), role: .province, branch: nil, clock: clock.now)
-            let refused = await #expect(throws: SyncError.self) { _ = try await laptop.client.get("/v1/snapshot", token: laptop.binding.token) }
-            #expect(refused?.code == ErrorCode.notAvailable, "\(refused?.message ?? "")")
-            await laptop.close()
             await server.stop()
         }
     }
@@ -119,9 +114,20 @@ import Testing
                                      asOf: try #require(Timestamp(iso: asOf))).jsonBytes()
         let expected = try #require(try JSONSerialization.jsonObject(with: Data(local)) as? [String: Any])
         #expect(NSDictionary(dictionary: served).isEqual(to: expected), "\(served) \n\(expected)")
+        // A new device starts from a snapshot of exactly its scope, and continues from its position.
+        let fresh = try await Laptop.enrol("Sun", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        let identity = try #require(try fresh.replica.identity())
+        try fresh.replica.close()
+        let info = try await SnapshotBootstrap.run(replicaPath: folder.path("Sun.sqlite"), identity: identity, token: fresh.binding.token, client: fresh.client)
+        let sun = Laptop(name: "Sun", replica: try Replica.open(path: folder.path("Sun.sqlite"), wallClock: clock.now), binding: fresh.binding, client: fresh.client)
+        #expect(try info.records > 25 && sun.replica.verify().isEmpty)
+        #expect(try sun.replica.record(.customer, port) == nil, "nothing of another branch in the file")
+        let after = try await sun.sync()
+        #expect(after.pulled == 0, "the snapshot's position is where the log stood: \(after)")
+        #expect(try sun.dump() == sue.dump())
         let dashboard = try await sue.client.dashboardLink(token: sue.binding.token)
         #expect(dashboard.path.hasPrefix("/dashboard/login?token="))
-        for laptop in [li, ming, bob, sue, paged] { await laptop.close() }
+        for laptop in [li, ming, bob, sue, paged, sun] { await laptop.close() }
     }
 
     /// Bob's laptop pushes a visit into Tower Co's file through the normal path (his replica does not hold the customer).

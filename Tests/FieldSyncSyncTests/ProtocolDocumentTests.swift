@@ -27,7 +27,7 @@ import Testing
         for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
                      ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.nodeTaken, ErrorCode.forbidden, ErrorCode.clockSkew,
                      ErrorCode.tooLarge, ErrorCode.notFound, ErrorCode.methodNotAllowed, ErrorCode.internalError, ErrorCode.storageFull,
-                     ErrorCode.busy, ErrorCode.notAvailable] {
+                     ErrorCode.busy] {
             #expect(document.contains(code), "error code \(code) missing")
         }
         for kind in RecordKind.allCases { #expect(document.contains(kind.rawValue)) }

@@ -70,7 +70,8 @@ final class TestServer: Sendable {
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let server = SyncHTTPServer(store: nil, accounts: storage, sync: storage, kpi: storage, clock: clock, configuration: configuration, logger: logger)
+        let server = SyncHTTPServer(accounts: storage, sync: storage, kpi: storage, snapshots: PostgresSnapshots(storage: storage, dataFolder: data.path),
+                                    clock: clock, configuration: configuration, logger: logger)
         return try await run(server, folder: folder, caPath: settings.caCertificate!, tls: tls, embedded: nil, postgres: storage)
     }
 
