@@ -16,25 +16,49 @@ import PostgresNIO
 extension PostgresServerStorage {
     /// Registered branches, by name.
     public func branches() async throws -> [String] {
-        let schema = RecordKind.branch.schema
-        var names: [String] = []
-        for (id, state) in try await client.withConnection({ try await self.records(of: .branch, on: $0) }) {
-            _ = id
-            if !state.value("removed", in: schema).bool, let name = state.value("name", in: schema).text { names.append(name) }
-        }
-        return names.sorted()
+        AdministrationRules.registered(try await records(of: .branch).map(\.state))
     }
 
     /// Registers a branch (again, if it was renamed away).
     public func addBranch(_ name: String) async throws {
-        let name = try ServerStore.branchName(name)
-        guard try await !branches().contains(name) else { throw ServerError.badRequest("branch '\(name)' is registered already") }
-        try await writeLocal([RecordEdit(.branch, RecordID.branch(name), [("name", .text(name)), ("removed", .int(0))])])
+        try await writeLocal(try AdministrationRules.addBranch(name, registered: try await branches()))
+    }
+
+    /// Renames a branch: the new name registered, its customers and users moved to it, the old name retired.
+    public func renameBranch(_ old: String, to new: String) async throws -> (customers: Int, users: Int) {
+        let customers = try await client.withConnection { connection in
+            var ids: [String] = []
+            for try await id in try await connection.query("""
+                SELECT id FROM records WHERE kind = 'customers' AND branch = \(old) ORDER BY id COLLATE "C"
+                """, logger: logger).decode(String.self) { ids.append(id) }
+            return ids
+        }
+        let (name, edits) = try AdministrationRules.renameBranch(old, to: new, registered: try await branches(), customers: customers)
+        try await writeLocal(edits)
+        var moved: Int64 = 0
+        for try await count in try await client.query("""
+            WITH moved AS (UPDATE users SET branch = \(name) WHERE branch = \(old) RETURNING 1) SELECT count(*) FROM moved
+            """, logger: logger).decode(Int64.self) { moved = count }
+        return (customers.count, Int(moved))
+    }
+
+    /// Hands a customer (id or unique prefix) over to a manager of its branch.
+    public func assign(_ prefix: String, manager: String, team: [String]?) async throws -> String {
+        let customers = try await records(of: .customer)
+        let id = try AdministrationRules.resolve(prefix, among: customers.map(\.id), kind: .customer)
+        let state = customers.first { $0.id == id }?.state
+        try await writeLocal(try AdministrationRules.assign(id, customer: state, to: manager, team: team, users: try await users()))
+        return id
     }
 
     /// Every record of a kind, in id order.
-    func records(of kind: RecordKind, on connection: PostgresConnection) async throws -> [(String, RecordState)] {
-        var result: [(String, RecordState)] = []
+    public func records(of kind: RecordKind) async throws -> [(id: String, state: RecordState)] {
+        try await client.withConnection { try await self.records(of: kind, on: $0) }
+    }
+
+    /// Every record of a kind, in id order.
+    func records(of kind: RecordKind, on connection: PostgresConnection) async throws -> [(id: String, state: RecordState)] {
+        var result: [(id: String, state: RecordState)] = []
         for try await (id, bytes) in try await connection.query("""
             SELECT id, state FROM records WHERE kind = \(kind.rawValue) ORDER BY id COLLATE "C"
             """, logger: logger).decode((String, ByteBuffer).self) {
@@ -129,7 +153,8 @@ extension PostgresServerStorage {
     }
 
     /// Validates and records a change the server makes itself (branches, the
-    /// calendar) as one mutation of the server's node, logged for every device.
+    /// calendar, handovers) as one mutation of the server's node, logged for every
+    /// device in its scope; a file it moves is logged again for its new holders.
     /// - Returns: the mutation, or nil if it changed nothing.
     @discardableResult
     public func writeLocal(_ edits: [RecordEdit]) async throws -> Mutation? {
@@ -144,7 +169,14 @@ extension PostgresServerStorage {
                 }
             }
             try await lock(keys, on: connection)
-            var states = try await load(keys + references, on: connection)
+            var reads = PushReads()
+            try await readAhead(Set(keys + references), into: &reads, on: connection)
+            // Records this write may move, and their owners before.
+            var ownersBefore: [RecordKey: RecordOwner] = [:]
+            for edit in edits where edit.fields.contains(where: { ServerStore.moves(table: edit.table, field: $0.0) }) {
+                let key = RecordKey(table: edit.table, record: edit.record)
+                if reads.found[key] != nil { ownersBefore[key] = try await owner(of: key, in: [:], reads: &reads, on: connection) }
+            }
             var server = try await serverState(on: connection)
             let hlc = server.clock.tick(nowMilliseconds: now)
             var written: [RecordKey: RecordState] = [:]
@@ -152,25 +184,23 @@ extension PostgresServerStorage {
             var changes: [FieldChange] = []
             for edit in edits {
                 let key = RecordKey(table: edit.table, record: edit.record)
-                let current = states[key]
-                try Self.check(edit, current: current, known: states)
+                let current = try written[key] ?? reads.stored(key)
+                try Self.check(edit, current: current, known: reads.found.merging(written) { $1 })
                 let editChanges = LocalEdit.changes(table: edit.table, record: edit.record, current: current, fields: edit.fields, hlc: hlc, node: node)
                 guard !editChanges.isEmpty else { continue }
                 var state = current ?? RecordState(fieldCount: edit.table.schema.fields.count)
                 var overwrites: [Overwrite] = []  // a local write is based on what it replaces: never concurrent
                 _ = RecordMerge.apply(editChanges, to: &state, schema: edit.table.schema, overwrites: &overwrites)
-                states[key] = state
                 if written.updateValue(state, forKey: key) == nil { order.append(key) }
                 changes += editChanges
             }
             guard !changes.isEmpty else { return nil }
-            try await loadOwners(of: order, into: &states, on: connection)
-            let owners = Dictionary(uniqueKeysWithValues: order.compactMap { key in
-                RecordOwner.file(of: key, in: { states[$0] }).map { (key, $0.customer) }
-            })
-            let parents = Dictionary(uniqueKeysWithValues: order.compactMap { key in
-                written[key].flatMap { RecordOwner.parentKey(of: key.table, $0) }.map { (key, "\($0.table.rawValue)/\($0.record)") }
-            })
+            var owners: [RecordKey: String] = [:]
+            var parents: [RecordKey: String] = [:]
+            for key in order {
+                if case .customer(let customer, _) = try await owner(of: key, in: written, reads: &reads, on: connection) { owners[key] = customer }
+                if let parent = written[key].flatMap({ RecordOwner.parentKey(of: key.table, $0) }) { parents[key] = "\(parent.table.rawValue)/\(parent.record)" }
+            }
             try await save(order.map { ($0, written[$0]!) }, owners: owners, parents: parents, on: connection)
             server.counter += 1
             let counter = server.counter
@@ -185,6 +215,7 @@ extension PostgresServerStorage {
                 rows.append(ChangeLogRow(table: key.table.rawValue, record: key.record, origin: node.description, customer: owners[key],
                                          changes: try ChangeLogCodec.encode(own, schema: key.table.schema), counter: Int64(clamping: counter)))
             }
+            rows += try await movedFiles(ownersBefore, after: written, reads: &reads, on: connection)
             try await PostgresChangeLog.append(rows, on: connection, logger: logger)
             return mutation
         }

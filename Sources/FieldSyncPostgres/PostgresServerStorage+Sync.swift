@@ -444,6 +444,7 @@ extension PostgresServerStorage: SyncStorage {
             }
             let restricted = page.filtersByBranch
             let branch = device.user.branch ?? ""
+            let serverNode = node.description
             let (calendar, branches) = (RecordKind.calendarDay.rawValue, RecordKind.branch.rawValue)
             // In batches of log numbers: a batch's bounds come from the log's index alone, then its rows
             // in scope (filtered in SQL) are read; a batch whose rows are all out of scope still moves on.
@@ -457,7 +458,7 @@ extension PostgresServerStorage: SyncStorage {
                 guard let (upper, scanned) = bounds, scanned > 0 else { break }
                 let columns = """
                     SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
-                           c.id IS NOT NULL, c.branch, c.manager, c.team
+                           c.id IS NOT NULL, c.branch, c.manager, c.team, l.origin
                     FROM change_log l LEFT JOIN records c
                         ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
                     """
@@ -476,15 +477,16 @@ extension PostgresServerStorage: SyncStorage {
                         ORDER BY l.seq
                         """
                 }
-                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam)
+                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam, origin)
                     in try await connection.query(query, logger: logger)
-                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?).self) {
+                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?, String).self) {
                     if known, let holder = customer ?? (exitBranch != nil ? record : nil) {
                         scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
                     }
                     let table = RecordKind(rawValue: tbl)
                     let exit = exitBranch.map { CustomerScope(branch: $0, manager: exitManager, team: Team.members(exitTeam.map(FieldValue.text) ?? .null)) }
-                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit) { changes in
+                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit,
+                                             fromServer: origin == serverNode) { changes in
                         guard let table else { throw ChangeLogCodec.Malformed() }
                         try bytes.withUnsafeReadableBytes { try ChangeLogCodec.decode($0, table: table, record: record, into: &changes) }
                         return bytes.readableBytes

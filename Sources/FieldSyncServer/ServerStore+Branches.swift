@@ -15,39 +15,25 @@ extension ServerStore {
 
     /// Registers a branch (again, if it was renamed away).
     public func addBranch(_ name: String) throws {
-        let name = try Self.branchName(name)
-        guard try !branches().contains(name) else { throw ServerError.badRequest("branch '\(name)' is registered already") }
-        try writeLocal([RecordEdit(.branch, RecordID.branch(name), [("name", .text(name)), ("removed", .int(0))])])
+        try writeLocal(try AdministrationRules.addBranch(name, registered: try branches()))
     }
 
     /// Renames a branch: registers the new name, moves its customers and users
     /// to it (their devices receive the files again under the new name) and
-    /// retires the old name, in one transaction.
+    /// retires the old name.
     public func renameBranch(_ old: String, to new: String) throws -> (customers: Int, users: Int) {
-        let new = try Self.branchName(new)
-        let registered = try branches()
-        guard registered.contains(old) else { throw ServerError.badRequest("no branch named '\(old)'; list them with 'fieldsync-server branch list'") }
-        guard !registered.contains(new) else { throw ServerError.badRequest("branch '\(new)' is registered already") }
         let customers = try replica.records(.customer, where: "branch", equals: .text(old)).map(\.id)
-        var edits = [RecordEdit(.branch, RecordID.branch(new), [("name", .text(new)), ("removed", .int(0))]),
-                     RecordEdit(.branch, RecordID.branch(old), [("removed", .int(1))])]
-        edits += customers.map { RecordEdit(.customer, $0, [("branch", .text(new))]) }
+        let (name, edits) = try AdministrationRules.renameBranch(old, to: new, registered: try branches(), customers: customers)
         try writeLocal(edits)
         let users = try writer.write { db in
-            try db.execute(sql: "UPDATE users SET branch = ? WHERE branch = ?", arguments: [new, old])
+            try db.execute(sql: "UPDATE users SET branch = ? WHERE branch = ?", arguments: [name, old])
             return db.changesCount
         }
         return (customers.count, users)
     }
 
-    /// A branch name as typed, checked: 1 to 100 characters, no control characters.
-    package static func branchName(_ text: String) throws -> String {
-        let name = text.trimmingCharacters(in: .whitespaces)
-        guard (1...100).contains(name.unicodeScalars.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ServerError.badRequest("a branch name is 1 to 100 characters, without control characters")
-        }
-        return name
-    }
+    /// A branch name as typed, checked.
+    package static func branchName(_ text: String) throws -> String { try AdministrationRules.branchName(text) }
 
     /// A server from before registration: its users' and customers' branches
     /// become the registered list, once, so nothing that worked stops working.
@@ -65,14 +51,7 @@ extension ServerStore {
     /// Hands a customer (id or unique prefix) over to a manager of its branch.
     public func assign(_ prefix: String, manager: String, team: [String]?) throws -> String {
         let id = try replica.resolve(.customer, prefix)
-        guard let customer = try replica.record(.customer, id) else { throw ServerError.badRequest("no customer '\(prefix)'") }
-        let branch = customer["branch"].text
-        guard try users().contains(where: { $0.info.name == manager && $0.info.role == .manager && $0.info.branch == branch }) else {
-            throw ServerError.badRequest("'\(manager)' is not a manager of branch \(branch ?? "(none)"); list people with 'fieldsync-server user list'")
-        }
-        var fields: [(String, FieldValue)] = [("manager", .text(manager))]
-        if let team { fields.append(("team", Team.value(team))) }
-        try writeLocal([RecordEdit(.customer, id, fields)])
+        try writeLocal(try AdministrationRules.assign(id, customer: try replica.record(.customer, id)?.state, to: manager, team: team, users: try users()))
         return id
     }
 }

@@ -218,7 +218,7 @@ extension ServerStore {
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
-        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team FROM change_log l"
+        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team, l.origin FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)
         if !policy.isUnrestricted {
@@ -249,6 +249,7 @@ extension ServerStore {
             own.formUnion(try String.fetchAll(db, sql: "SELECT node FROM relayed_nodes WHERE device = ?", arguments: [device.device]).compactMap(NodeID.init))
         }
         let io = RecordIO(db)
+        let serverNode = try Replica.identity(db)?.node.description
         let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
         var page = PullPageBuilder(device: device, cursor: cursor, limits: limits, maxChanges: maxChanges, own: own, departed: departed) {
             try io.load(.customer, $0).map(CustomerScope.init)
@@ -258,7 +259,7 @@ extension ServerStore {
             let table = RecordKind(rawValue: row[1])
             let record: String = row[2]
             let exit = (row[5] as String?).map { CustomerScope(branch: $0, manager: row[6], team: Team.members((row[7] as String?).map(FieldValue.text) ?? .null)) }
-            let taken = try page.add(seq: row[0], table: table, record: record, customer: row[4], exit: exit) { changes in
+            let taken = try page.add(seq: row[0], table: table, record: record, customer: row[4], exit: exit, fromServer: row[8] == serverNode) { changes in
                 try row.withUnsafeData(atIndex: 3) { data in
                     guard let data, let table else { throw ChangeLogCodec.Malformed() }
                     try data.withUnsafeBytes { raw in try ChangeLogCodec.decode(raw, table: table, record: record, into: &changes) }

@@ -6,7 +6,7 @@ import FieldSyncServer
 import FieldSyncStore
 import Foundation
 
-struct CalendarCommand: ParsableCommand {
+struct CalendarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calendar",
         abstract: "The working-day calendar: public holidays and make-up working days (调休), per year.",
@@ -14,7 +14,7 @@ struct CalendarCommand: ParsableCommand {
         subcommands: [Set.self, Remove.self, List.self]
     )
 
-    struct Set: ParsableCommand {
+    struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Mark days as holidays or make-up working days.")
 
         @OptionGroup var options: DataOptions
@@ -23,17 +23,16 @@ struct CalendarCommand: ParsableCommand {
         @Flag(help: "The days are make-up working days (调休).") var workday = false
         @Option(help: "The holiday's name, e.g. National Day.") var name: String?
 
-        func run() throws {
+        func run() async throws {
             guard holiday != workday else { throw ValidationError("give either --holiday or --workday") }
             let dates = try CalendarCommand.dates(days)
-            let store = try options.embeddedStore()
             let kind = holiday ? "holiday" : "workday"
-            try store.writeLocal(dates.map { date in
+            let edits = dates.map { date in
                 RecordEdit(.calendarDay, CalendarCommand.id(date), [
                     ("date", .text(date.description)), ("kind", .text(kind)), ("name", name.map(FieldValue.text) ?? .null), ("removed", .int(0)),
                 ])
-            })
-            try store.close()
+            }
+            try await StorageEngine.with(options) { try await $0.writeLocal(edits) }
             if options.json {
                 printJSON(["kind": kind, "days": dates.map(\.description)])
             } else {
@@ -42,44 +41,49 @@ struct CalendarCommand: ParsableCommand {
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Return days to the Monday-to-Friday rule.")
 
         @OptionGroup var options: DataOptions
         @Argument(help: "Days (YYYY-MM-DD), or ranges FROM..TO.") var days: [String]
 
-        func run() throws {
+        func run() async throws {
             let dates = try CalendarCommand.dates(days)
-            let store = try options.embeddedStore()
-            let known = try dates.filter { try store.replica.record(.calendarDay, CalendarCommand.id($0)) != nil }
-            try store.writeLocal(known.map { RecordEdit(.calendarDay, CalendarCommand.id($0), [("removed", .int(1))]) })
-            try store.close()
+            let known = try await StorageEngine.with(options) { engine in
+                let marked = Swift.Set(try await engine.records(.calendarDay).map(\.id))
+                let known = dates.filter { marked.contains(CalendarCommand.id($0)) }
+                try await engine.writeLocal(known.map { RecordEdit(.calendarDay, CalendarCommand.id($0), [("removed", .int(1))]) })
+                return known
+            }
             if options.json { return printJSON(["removed": known.map(\.description)]) }
             print(known.isEmpty ? "None of those days was marked." : "Unmarked \(known.map(\.description).joined(separator: ", ")).")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the marked days of a year.")
 
         @OptionGroup var options: DataOptions
         @Option(help: "The year (default: this year).") var year: Int?
 
-        func run() throws {
-            let store = try options.embeddedStore()
+        func run() async throws {
             let wanted = year ?? Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: 0).localDay.components.year
-            let days = try store.replica.records(.calendarDay)
-                .filter { !$0["removed"].bool && $0["date"].text?.hasPrefix("\(wanted)-") == true }
-                .sorted { ($0["date"].text ?? "") < ($1["date"].text ?? "") }
-            try store.close()
+            let schema = RecordKind.calendarDay.schema
+            let marked = try await StorageEngine.with(options) { try await $0.records(.calendarDay) }
+            let days: [[String: FieldValue]] = marked.map { $0.state.dictionary(in: schema) }
+                .filter { ($0["removed"] ?? .null).bool == false && ($0["date"]?.text?.hasPrefix("\(wanted)-") ?? false) }
+                .sorted { ($0["date"]?.text ?? "") < ($1["date"]?.text ?? "") }
             if options.json {
-                return printJSON(["year": wanted, "days": days.map { ["date": $0["date"].text ?? "", "kind": $0["kind"].text ?? "", "name": $0["name"].text as Any? ?? NSNull()] }])
+                let rows: [[String: Any]] = days.map { day in
+                    ["date": day["date"]?.text ?? "", "kind": day["kind"]?.text ?? "", "name": day["name"]?.text as Any? ?? NSNull()]
+                }
+                return printJSON(["year": wanted, "days": rows])
             }
             var table = TextTable("date", "weekday", "kind", "name")
             let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
             for day in days {
-                let date = day["date"].text.flatMap(LocalDate.init(iso:))
-                table.add(day["date"].description, date.map { weekdays[$0.weekday - 1] } ?? "", day["kind"].description, day["name"].text ?? "")
+                let date = day["date"]?.text.flatMap(LocalDate.init(iso:))
+                table.add(day["date"]?.text ?? "", date.map { weekdays[$0.weekday - 1] } ?? "", day["kind"]?.text ?? "", day["name"]?.text ?? "")
             }
             print(table.rendered(empty: "No holidays or make-up days set for \(wanted): Monday to Friday are working days."), terminator: "")
         }
@@ -102,7 +106,7 @@ struct CalendarCommand: ParsableCommand {
     }
 }
 
-struct KPIServerCommand: ParsableCommand {
+struct KPIServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
         abstract: "Service-level KPIs from the server's replica (every branch it holds).",
@@ -122,49 +126,49 @@ struct KPIServerCommand: ParsableCommand {
         var asOf: String?
         @Flag(help: "Print CSV instead of a table.") var csv = false
 
-        func run() throws -> (KPIQuery, KPIFacts) {
-            let store = try options.embeddedStore()
-            defer { try? store.close() }
-            let query: KPIQuery
-            do {
-                query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: store.localNow)
-            } catch {
-                throw ValidationError(error.body.message)
+        func run() async throws -> (KPIQuery, KPIFacts) {
+            try await StorageEngine.with(options) { engine in
+                let query: KPIQuery
+                do {
+                    query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: engine.kpi.localNow)
+                } catch let error as ServerError {
+                    throw ValidationError(error.body.message)
+                }
+                return (query, query.select(try await engine.kpi.loadKPIFacts()))
             }
-            return (query, query.select(try store.kpiFacts(for: nil)))
         }
     }
 
-    struct Summary: ParsableCommand {
+    struct Summary: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Each KPI as met / counted and a rate, per manager, branch or province.")
         @OptionGroup var selection: Selection
 
-        func run() throws {
-            let (query, facts) = try selection.run()
+        func run() async throws {
+            let (query, facts) = try await selection.run()
             let report = KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf)
             if selection.options.json { return try printEncoded(report) }
             print(selection.csv ? KPIText.csv(report) : KPIText.summary(report), terminator: "")
         }
     }
 
-    struct Misses: ParsableCommand {
+    struct Misses: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The records that missed their limit in the period.")
         @OptionGroup var selection: Selection
 
-        func run() throws {
-            let (query, facts) = try selection.run()
+        func run() async throws {
+            let (query, facts) = try await selection.run()
             let misses = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf).total.misses
             if selection.options.json { return try printEncoded(misses) }
             print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: "Nothing missed in \(query.period)."), terminator: "")
         }
     }
 
-    struct Todo: ParsableCommand {
+    struct Todo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Faults, complaints and agreement notices open past a limit, most overdue first, in sections: complaints to escalate, escalated complaints, agreements, the rest.")
         @OptionGroup var selection: Selection
 
-        func run() throws {
-            let (query, facts) = try selection.run()
+        func run() async throws {
+            let (query, facts) = try await selection.run()
             let misses = KPIEngine.openPastLimit(facts, asOf: query.asOf)
             if selection.options.json { return try printEncoded(misses) }
             print(selection.csv ? KPIText.missesCSV(misses) : KPIText.todo(misses), terminator: "")

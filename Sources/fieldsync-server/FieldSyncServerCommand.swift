@@ -343,16 +343,16 @@ struct BranchCommand: AsyncParsableCommand {
         }
     }
 
-    struct Rename: ParsableCommand {
+    struct Rename: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rename a branch: its customers and users move to the new name, every device receives them again.")
         @OptionGroup var options: DataOptions
         @Argument(help: "The current name.") var old: String
         @Argument(help: "The new name.") var new: String
 
-        func run() throws {
-            try refuseUnderAProvince(options.folder)
-            let (customers, users) = try options.embeddedStore().renameBranch(old, to: new)
+        func run() async throws {
+            if options.databaseURL == nil { try refuseUnderAProvince(options.folder) }
+            let (customers, users) = try await StorageEngine.with(options) { try await $0.renameBranch(old, new) }
             if options.json {
                 printJSON(["old": old, "new": new, "customers": customers, "users": users])
             } else {
@@ -362,7 +362,7 @@ struct BranchCommand: AsyncParsableCommand {
     }
 }
 
-struct AssignCommand: ParsableCommand {
+struct AssignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assign",
         abstract: "Hand a customer file over to another manager of its branch (客户交接).",
@@ -373,9 +373,9 @@ struct AssignCommand: ParsableCommand {
     @Option(help: "The new account manager (a manager of the customer's branch).") var manager: String
     @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
 
-    func run() throws {
-        let store = try options.embeddedStore()
-        let id = try store.assign(customer, manager: manager, team: team.map { $0.split(separator: ",").map(String.init) })
+    func run() async throws {
+        let team = self.team.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let id = try await StorageEngine.with(options) { try await $0.assign(customer, manager, team) }
         if options.json { printJSON(["customer": id, "manager": manager]) } else { print("Customer \(id.prefix(8)) is now managed by \(manager).") }
     }
 }

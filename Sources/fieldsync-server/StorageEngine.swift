@@ -4,6 +4,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncStore
 import Foundation
 import Logging
 import PostgresNIO
@@ -16,6 +17,11 @@ struct StorageEngine {
     var sync: any SyncStorage
     var branches: () async throws -> [String]
     var addBranch: (String) async throws -> Void
+    var renameBranch: (String, String) async throws -> (customers: Int, users: Int)
+    var assign: (String, String, [String]?) async throws -> String
+    var writeLocal: ([RecordEdit]) async throws -> Void
+    var records: (RecordKind) async throws -> [(id: String, state: RecordState)]
+    var kpi: any KPIStorage
     /// The embedded store, when the engine is SQLite.
     var store: ServerStore?
     var name: String
@@ -25,13 +31,20 @@ struct StorageEngine {
         if let url = options.databaseURL {
             return try await withPostgres(url, logger: logger) { storage, location in
                 try await body(StorageEngine(accounts: storage, sync: storage, branches: { try await storage.branches() },
-                                             addBranch: { try await storage.addBranch($0) }, store: nil, name: location.description))
+                                             addBranch: { try await storage.addBranch($0) },
+                                             renameBranch: { try await storage.renameBranch($0, to: $1) },
+                                             assign: { try await storage.assign($0, manager: $1, team: $2) },
+                                             writeLocal: { try await storage.writeLocal($0) }, records: { try await storage.records(of: $0) },
+                                             kpi: storage, store: nil, name: location.description))
             }
         }
         let store = try options.folder.openStore()
         defer { try? store.close() }
         return try await body(StorageEngine(accounts: SQLiteAccountStorage(store), sync: SQLiteSyncStorage(store), branches: { try store.branches() },
-                                            addBranch: { try store.addBranch($0) }, store: store, name: options.folder.path))
+                                            addBranch: { try store.addBranch($0) }, renameBranch: { try store.renameBranch($0, to: $1) },
+                                            assign: { try store.assign($0, manager: $1, team: $2) }, writeLocal: { try store.writeLocal($0) },
+                                            records: { kind in try store.replica.records(kind).map { ($0.id, $0.state) } },
+                                            kpi: SQLiteKPIStorage(store), store: store, name: options.folder.path))
     }
 
     /// Runs `body` with the PostgreSQL storage at `url` open (its client running), migrated to this build's schema.

@@ -105,6 +105,18 @@ import Testing
         #expect(try li.replica.record(.customer, tower) == nil && li.replica.records(.visit).isEmpty, "\(handed)")
         #expect(try ming.replica.record(.customer, tower)?["manager"] == .text("Ming"))
         #expect(try ming.dump() == sue.dump())
+
+        // The server hands it back to Li (`fieldsync-server assign`): the whole file returns to his laptop, Ming's drops it.
+        await #expect(throws: ServerError.self) { try await server.assign(String(tower.prefix(8)), to: "Bob") }
+        try await server.assign(String(tower.prefix(8)), to: "Li Wei")
+        let returned = try await li.sync()
+        let dropped = try await ming.sync()
+        try await sue.sync()
+        #expect(dropped.filesDropped == [tower], "\(dropped)")
+        let visitsBack = try li.replica.records(.visit).count
+        let towerBack = try li.replica.record(.customer, tower)
+        #expect(visitsBack == 25 && towerBack?["manager"] == .text("Li Wei"), "\(returned) \(visitsBack) \(String(describing: towerBack))")
+        #expect(try li.dump() == sue.dump())
         // KPIs: the server's answer for the supervisor is the report her own replica (her branch's records) gives.
         let asOf = "2026-12-01T00:00:00+08:00"
         let answer = try await sue.client.get("/v1/kpi", query: [("period", "2026-11"), ("as_of", asOf)], token: sue.binding.token)

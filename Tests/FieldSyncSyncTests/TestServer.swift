@@ -121,6 +121,11 @@ final class TestServer: Sendable {
     /// Every record table of the server replica, for comparison with laptops (SQLite).
     func dump() throws -> String { try dumpRecords(store.writer) }
 
+    /// Hands a customer over, as `fieldsync-server assign` does, on either engine.
+    func assign(_ customer: String, to manager: String, team: [String]? = nil) async throws {
+        if let postgres { _ = try await postgres.assign(customer, manager: manager, team: team) } else { _ = try store.assign(customer, manager: manager, team: team) }
+    }
+
     /// Every stored record, on either engine: equal before and after, nothing changed.
     func records() async throws -> String {
         guard let postgres else { return try dump() }

@@ -50,7 +50,10 @@ package struct PullPageBuilder {
 
     /// Takes the next row; false when the page is full (the row waits for the next page).
     /// `decode` appends the row's changes to the array it is given and returns the row's size in bytes.
-    package mutating func add(seq: Int64, table: RecordKind?, record: String, customer: String?, exit: CustomerScope?,
+    /// `fromServer`: the server logged the row itself (a file logged again after a move, its own writes): a laptop
+    /// receives it whole, its own writes included, since a laptop that dropped the file and receives it again holds none
+    /// of them. A branch server never receives its laptops' writes back (they are relayed up, not down).
+    package mutating func add(seq: Int64, table: RecordKind?, record: String, customer: String?, exit: CustomerScope?, fromServer: Bool,
                               decode: (inout [FieldChange]) throws -> Int) throws -> Bool {
         if changes.count >= limit || bytes >= maxBytes { more = true; return false }
         guard let table else { cursor = seq; return true }
@@ -67,9 +70,10 @@ package struct PullPageBuilder {
         }
         let before = changes.count
         let size = try decode(&changes)
-        // No echo: a file logged again (after a move) holds the device's own writes too.
+        // No echo of the device's own writes in rows it pushed through another device of its own (a branch server's relays).
         let isOwn: (FieldChange) -> Bool = own.count == 1 ? { [node = device.node] in $0.node == node } : { [own] in own.contains($0.node) }
-        if changes[before...].contains(where: isOwn) {
+        let whole = fromServer && device.user.role != .branch
+        if !whole, changes[before...].contains(where: isOwn) {
             changes.replaceSubrange(before..., with: changes[before...].filter { !isOwn($0) })
         }
         // A record's changes from one mutation travel together: a row that does not
