@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
 import FieldSyncStore
@@ -13,7 +14,8 @@ import Logging
 enum TierBenchmark {
     static let branchCount = 10
 
-    static func run(records: Int, folder: URL) async throws {
+    /// `database`: the province on PostgreSQL, as two server instances sharing it (branch servers split between them).
+    static func run(records: Int, folder: URL, database: String? = nil) async throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The reference, in the same run: raw SQLite insert of the same rows.
         let perBranch = max(1, records / branchCount)
@@ -24,18 +26,37 @@ enum TierBenchmark {
         let provinceData = folder.appendingPathComponent("province").path
         let provinceFolder = ServerFolder(path: provinceData)
         let settings = try provinceFolder.initialize(hosts: [], branch: nil, certificate: nil).settings
-        let province = try provinceFolder.openStore()
         let caPEM = try String(contentsOfFile: settings.caCertificate!, encoding: .utf8)
         var codes: [String] = []
-        for index in 0..<branchCount {
-            try province.addBranch("B\(index)")
-            codes.append(try province.addUser(UserInfo(name: "B\(index) server", role: .branch, branch: "B\(index)")).code)
+        if let database {
+            codes = try await PostgresBench.withStorage(database) { storage in
+                var codes: [String] = []
+                for index in 0..<branchCount {
+                    try await storage.addBranch("B\(index)")
+                    codes.append(try await storage.addUser(UserInfo(name: "B\(index) server", role: .branch, branch: "B\(index)"),
+                                                           codeLifetime: AccountRules.defaultCodeLifetime).code)
+                }
+                return codes
+            }
+        } else {
+            let province = try provinceFolder.openStore()
+            for index in 0..<branchCount {
+                try province.addBranch("B\(index)")
+                codes.append(try province.addUser(UserInfo(name: "B\(index) server", role: .branch, branch: "B\(index)")).code)
+            }
+            try province.close()
         }
-        try province.close()
-        let portFile = folder.appendingPathComponent("port").path
-        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", provinceData, "--port-file", portFile])
-        defer { server.terminate() }
-        let url = "https://127.0.0.1:\(try SyncBenchmark.waitForPort(portFile))"
+        // On PostgreSQL, two instances of the province share the database (and the certificate).
+        var servers: [ChildProcess] = []
+        var urls: [String] = []
+        for instance in 0..<(database == nil ? 1 : 2) {
+            let portFile = folder.appendingPathComponent("port-\(instance)").path
+            servers.append(try ChildProcess.spawnSelf(["--role", "serve", "--data", provinceData, "--port-file", portFile]
+                                                      + (database.map { ["--database", $0] } ?? [])))
+            urls.append("https://127.0.0.1:\(try SyncBenchmark.waitForPort(portFile))")
+        }
+        defer { for server in servers { server.terminate() } }
+        let server = servers[0]
 
         // Each branch server: enrolled at the province, its laptop's records pushed into it (not timed).
         var branchFolders: [String] = []
@@ -44,7 +65,7 @@ enum TierBenchmark {
             let branchFolder = ServerFolder(path: data)
             _ = try branchFolder.initialize(hosts: [], branch: "B\(index)", certificate: nil)
             let store = try branchFolder.openStore()
-            let binding = try await UpstreamSync.enrol(store, at: url, code: codes[index], caPEM: caPEM, deviceName: "B\(index)")
+            let binding = try await UpstreamSync.enrol(store, at: urls[index % urls.count], code: codes[index], caPEM: caPEM, deviceName: "B\(index)")
             try FileManager.default.createDirectory(atPath: branchFolder.upstreamFolder, withIntermediateDirectories: true)
             try binding.save(home: branchFolder.upstreamFolder, caPEM: caPEM)
             try store.addBranch("B\(index)")
@@ -57,16 +78,24 @@ enum TierBenchmark {
 
         // All branch servers relay up at once, each in its own process.
         quietDisk()
-        let provinceCPU = ChildProcess.cpuSeconds(of: server.pid)
+        let provinceCPU = servers.reduce(0) { $0 + ChildProcess.cpuSeconds(of: $1.pid) }
         let started = DispatchTime.now().uptimeNanoseconds
         let relays = try branchFolders.map { try ChildProcess.spawnSelf(["--role", "upstream", "--data", $0]) }
         let statuses = relays.map { $0.wait() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         guard statuses.allSatisfy({ $0 == 0 }) else { throw BenchError("a branch server failed to relay (\(statuses))") }
-        let provinceCPUUsed = ChildProcess.cpuSeconds(of: server.pid) - provinceCPU
-        let provincePeak = Double(ChildProcess.peakResidentBytes(of: server.pid)) / 1_048_576
-        let held = try Replica.open(path: (provinceData as NSString).appendingPathComponent(ServerStore.fileName)).records(.visit).count
+        let provinceCPUUsed = servers.reduce(0) { $0 + ChildProcess.cpuSeconds(of: $1.pid) } - provinceCPU
+        let provincePeak = Double(servers.map { ChildProcess.peakResidentBytes(of: $0.pid) }.max() ?? 0) / 1_048_576
         let total = perBranch * branchCount
+        if let database {
+            let held = try await PostgresBench.withStorage(database) { try await $0.records(of: .visit).count }
+            print(String(format: "tier, the province on PostgreSQL behind 2 instances: %d branch servers relay %d records   %6.0f records/s  (%.1f s, %.0f%% of raw insert %.0f rows/s)",
+                         branchCount, total, Double(total) / seconds, seconds, 100 * Double(total) / seconds / raw, raw))
+            print(String(format: "    province instances: peak memory %.0f MiB each at most, CPU %.1f s together (PostgreSQL's own not counted); holds %d of %d visits",
+                         provincePeak, provinceCPUUsed, held, total))
+            return
+        }
+        let held = try Replica.open(path: (provinceData as NSString).appendingPathComponent(ServerStore.fileName)).records(.visit).count
         print(String(format: "tier: %d branch servers relay %d records to one province at once     %6.0f records/s  (%.1f s, %.0f%% of raw insert %.0f rows/s)",
                      branchCount, total, Double(total) / seconds, seconds, 100 * Double(total) / seconds / raw, raw))
         print(String(format: "    province: peak memory %.0f MiB, CPU %.1f s; holds %d of %d visits", provincePeak, provinceCPUUsed, held, total))

@@ -47,7 +47,17 @@ defer { try? FileManager.default.removeItem(at: folder) }
 if arguments.only == "tier" {
     print("FieldSync tier benchmark: \(arguments.records) records from \(TierBenchmark.branchCount) branch servers")
     var failure: (any Error)?
-    do { try await TierBenchmark.run(records: arguments.records, folder: folder.appendingPathComponent("tier")) } catch { failure = error }
+    do {
+        try await TierBenchmark.run(records: arguments.records, folder: folder.appendingPathComponent("tier"))
+        // The same with the province on PostgreSQL (two instances on one database), in the same run.
+        if let server = arguments.database {
+            let database = try await PostgresBench.createDatabase(on: server)
+            do {
+                try await TierBenchmark.run(records: arguments.records, folder: folder.appendingPathComponent("tier-postgres"), database: database)
+            } catch { failure = error }
+            await PostgresBench.dropDatabase(database)
+        }
+    } catch { failure = error }
     try? FileManager.default.removeItem(at: folder)
     if let failure { throw failure }
     exit(0)
