@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
 import FieldSyncStore
@@ -24,7 +25,8 @@ enum KPIBenchmark {
 
     static let asOf = "2027-01-05T09:00:00+08:00"
 
-    static func run(folder: URL) async throws {
+    /// `database`: then the same province moved into PostgreSQL (`store copy`), its KPI facts read from there, and its dashboard served from it.
+    static func run(folder: URL, database: String? = nil) async throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let data = folder.appendingPathComponent("server").path
         let serverFolder = ServerFolder(path: data)
@@ -40,15 +42,42 @@ enum KPIBenchmark {
         fflush(nil)  // our lines first, then the child's
         let child = try ChildProcess.spawnSelf(["--role", "kpi", "--replica", path])
         guard child.wait() == 0 else { throw BenchError("the KPI process failed") }
-        try await dashboard(data: data, caPEM: String(contentsOfFile: settings.caCertificate!, encoding: .utf8), code: code,
-                            folder: folder)
+        let caPEM = try String(contentsOfFile: settings.caCertificate!, encoding: .utf8)
+        try await dashboard(data: data, caPEM: caPEM, code: code, folder: folder)
+        if let database { try await onPostgres(data: data, caPEM: caPEM, database: database, folder: folder) }
+    }
+
+    /// The province moved into PostgreSQL: the copy, the KPI facts read back, the dashboard served from it.
+    static func onPostgres(data: String, caPEM: String, database: String, folder: URL) async throws {
+        let store = try ServerFolder(path: data).openStore()
+        var report = StoreCopyReport()
+        let copySeconds = try await measureAsync {
+            report = try await PostgresBench.withClient(database) { client in
+                try await PostgresStoreCopy.copy(try store.export(), into: client, logger: PostgresBench.logger)
+            }
+        }
+        try store.close()
+        print(String(format: "    on PostgreSQL: store copy of %d records and %d log rows in %.1f s (%.0f records/s), read back: %@",
+                     report.records, report.logRows, copySeconds, Double(report.records) / copySeconds, report.mismatches.isEmpty ? "identical" : "DIFFERENT"))
+        let code = try await PostgresBench.withStorage(database) { storage in
+            var facts = KPIFacts()
+            let load = try await measureAsync { facts = try await storage.loadKPIFacts() }
+            var summary = KPIReport?.none
+            let month = try measure {
+                summary = KPIEngine.report(facts, period: try ReportingPeriod("2026-11"), grouping: .branch, asOf: Timestamp(iso: Self.asOf)!)
+            }
+            print(String(format: "    on PostgreSQL: KPI facts of the province read in %.2f s (%d customers, %d visits, %d faults, %d complaints); a month by branch in %.2f s (%d rows)",
+                         load, facts.customers.count, facts.visits.count, facts.faults.count, facts.complaints.count, month, summary?.groups.count ?? 0))
+            return try await storage.addUser(UserInfo(name: "Pat on PostgreSQL", role: .province, branch: nil), codeLifetime: AccountRules.defaultCodeLifetime).code
+        }
+        try await dashboard(data: data, caPEM: caPEM, code: code, folder: folder, database: database)
     }
 
     /// The server process serves `GET /dashboard` (a report, a six-period trend and the to-do list) to
     /// the province: the first request reads the facts, the repeated ones find them cached.
-    static func dashboard(data: String, caPEM: String, code: String, folder: URL) async throws {
-        let portFile = folder.appendingPathComponent("port").path
-        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile])
+    static func dashboard(data: String, caPEM: String, code: String, folder: URL, database: String? = nil) async throws {
+        let portFile = folder.appendingPathComponent(database == nil ? "port" : "port-postgres").path
+        let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile] + (database.map { ["--database", $0] } ?? []))
         defer { server.terminate() }
         let url = "https://127.0.0.1:\(try SyncBenchmark.waitForPort(portFile))"
         let client = try SyncClient(url: url, caPEM: caPEM)
@@ -65,8 +94,8 @@ enum KPIBenchmark {
         try await client.shutdown()
         repeated.sort()
         func percentile(_ p: Double) -> Double { repeated[min(repeated.count - 1, Int((Double(repeated.count) * p).rounded(.up)) - 1)] }
-        print(String(format: "    dashboard over TLS (2026-11 by branch, trend, to-do; %d KiB): first %.2f s; repeated, %d requests: p50 %.0f ms, p99 %.0f ms (aim: under 200)",
-                     bytes / 1024, first, repeated.count, percentile(0.5) * 1000, percentile(0.99) * 1000))
+        print(String(format: "    %@dashboard over TLS (2026-11 by branch, trend, to-do; %d KiB): first %.2f s; repeated, %d requests: p50 %.0f ms, p99 %.0f ms (aim: under 200)",
+                     database == nil ? "" : "on PostgreSQL: ", bytes / 1024, first, repeated.count, percentile(0.5) * 1000, percentile(0.99) * 1000))
         print(String(format: "    peak memory of the server process: %.0f MiB serving the dashboard; %.0f MiB after GET /v1/kpi (%d KiB of JSON with every miss, %.0f ms)",
                      Double(dashboardPeak) / 1_048_576, Double(ChildProcess.peakResidentBytes(of: server.pid)) / 1_048_576, kpiBytes / 1024, kpi * 1000))
     }

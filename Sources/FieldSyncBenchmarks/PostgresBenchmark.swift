@@ -25,6 +25,16 @@ enum PostgresBench {
         }
     }
 
+    /// Runs `body` with a running client of `url` (nothing migrated).
+    static func withClient<T>(_ url: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: try PostgresLocation(url: url).configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
     /// A new, empty database on the server `url` names; returns its URL.
     static func createDatabase(on url: String) async throws -> String {
         let server = try PostgresLocation(url: url)

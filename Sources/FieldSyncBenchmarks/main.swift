@@ -78,7 +78,10 @@ if arguments.only == "load" {
 // KPIs of a province of a million records: its own data, run alone with --only kpi.
 if arguments.only == "kpi" {
     var failure: (any Error)?
-    do { try await KPIBenchmark.run(folder: folder.appendingPathComponent("kpi")) } catch { failure = error }
+    var database: String?
+    if let server = arguments.database { database = try await PostgresBench.createDatabase(on: server) }
+    do { try await KPIBenchmark.run(folder: folder.appendingPathComponent("kpi"), database: database) } catch { failure = error }
+    if let database { await PostgresBench.dropDatabase(database) }
     try? FileManager.default.removeItem(at: folder)
     if let failure { throw failure }
     exit(0)

@@ -14,6 +14,8 @@ public struct StoreCopyReport: Sendable {
     public var devices = 0
     /// What differed when read back (empty: identical).
     public var mismatches: [String] = []
+
+    public init() {}
 }
 
 /// Moves a SQLite server into an empty PostgreSQL database — records, change
