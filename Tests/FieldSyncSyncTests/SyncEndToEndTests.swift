@@ -18,132 +18,135 @@ import Testing
     /// Two managers edit the same customer offline — the same field and
     /// different fields — and sync in either order: every replica ends
     /// identical, both different-field edits survive, the losing name is a conflict.
-    @Test(arguments: [true, false])
-    func twoManagersConvergeWhicheverSyncsFirst(aliceFirst: Bool) async throws {
-        let server = try await TestServer.start()
-        let folder = try TemporaryFolder()
-        // Alice starts offline, before enrolment: her records are pushed at the first sync.
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, before: { replica in
-            try replica.write([RecordEdit(.customer, Self.customer, [
-                ("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
-                ("team", .text("Bob")),
-            ])])
-        })
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        try await alice.sync()
-        try await bob.sync()
-        #expect(try bob.replica.record(.customer, Self.customer)?["name"] == .text("Acme"))
+    @Test(arguments: EngineKind.available, [true, false])
+    func twoManagersConvergeWhicheverSyncsFirst(engine: EngineKind, aliceFirst: Bool) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            // Alice starts offline, before enrolment: her records are pushed at the first sync.
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, before: { replica in
+                try replica.write([RecordEdit(.customer, Self.customer, [
+                    ("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
+                    ("team", .text("Bob")),
+                ])])
+            })
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+            try await alice.sync()
+            try await bob.sync()
+            #expect(try bob.replica.record(.customer, Self.customer)?["name"] == .text("Acme"))
 
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Ltd")), ("notes", .text("from Alice"))])])
-        try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Group")), ("level", .text("vip"))])])
-        let order = aliceFirst ? [alice, bob, alice, bob] : [bob, alice, bob, alice]
-        for laptop in order { try await laptop.sync() }
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Ltd")), ("notes", .text("from Alice"))])])
+            try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme Group")), ("level", .text("vip"))])])
+            let order = aliceFirst ? [alice, bob, alice, bob] : [bob, alice, bob, alice]
+            for laptop in order { try await laptop.sync() }
 
-        #expect(try alice.dump() == bob.dump())
-        #expect(try alice.dump() == server.dump())
-        let record = try #require(try alice.replica.record(.customer, Self.customer))
-        #expect(record["notes"] == .text("from Alice"))
-        #expect(record["level"] == .text("vip"))
-        let conflicts = try alice.replica.records(.conflict)
-        #expect(conflicts.count == 1)
-        let conflict = try #require(conflicts.first)
-        #expect(conflict["field"] == .text("name"))
-        #expect(Set([conflict["lost_value"], record["name"]]) == [.text("Acme Ltd"), .text("Acme Group")])
-        for laptop in [alice, bob] {
-            #expect(try laptop.replica.verify() == [])
-            #expect(try laptop.replica.outbox().isEmpty)
-            await laptop.close()
+            #expect(try alice.dump() == bob.dump())
+            if server.embedded != nil { #expect(try alice.dump() == server.dump()) }
+            let record = try #require(try alice.replica.record(.customer, Self.customer))
+            #expect(record["notes"] == .text("from Alice"))
+            #expect(record["level"] == .text("vip"))
+            let conflicts = try alice.replica.records(.conflict)
+            #expect(conflicts.count == 1)
+            let conflict = try #require(conflicts.first)
+            #expect(conflict["field"] == .text("name"))
+            #expect(Set([conflict["lost_value"], record["name"]]) == [.text("Acme Ltd"), .text("Acme Group")])
+            for laptop in [alice, bob] {
+                #expect(try laptop.replica.verify() == [])
+                #expect(try laptop.replica.outbox().isEmpty)
+                await laptop.close()
+            }
         }
-        await server.stop()
     }
 
     /// A conflict resolved on one laptop reaches the other through the server.
-    @Test func resolutionReachesEveryone() async throws {
-        let server = try await TestServer.start()
-        let folder = try TemporaryFolder()
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
-                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
-        try await alice.sync()
-        try await bob.sync()
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("A"))])])
-        try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("B"))])])
-        try await alice.sync()
-        try await bob.sync()
-        try await alice.sync()
-        let conflict = try #require(try bob.replica.records(.conflict).first)
-        // Bob settles it with a new value, as `fieldsync conflicts resolve --value` does.
-        try bob.replica.write([
-            RecordEdit(.customer, Self.customer, [("name", .text("Acme Holdings"))]),
-            RecordEdit(.conflict, conflict.id, [("resolved", .int(1)), ("resolution", .text("new value"))]),
-        ])
-        try await bob.sync()
-        try await alice.sync()
-        for laptop in [alice, bob] {
-            #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("Acme Holdings"))
-            #expect(try laptop.replica.records(.conflict).allSatisfy { $0["resolved"].bool })
-            await laptop.close()
+    @Test(arguments: EngineKind.available)
+    func resolutionReachesEveryone(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                                                         ("manager", .text("Alice")), ("team", .text("Bob"))])])
+            try await alice.sync()
+            try await bob.sync()
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("A"))])])
+            try bob.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("B"))])])
+            try await alice.sync()
+            try await bob.sync()
+            try await alice.sync()
+            let conflict = try #require(try bob.replica.records(.conflict).first)
+            // Bob settles it with a new value, as `fieldsync conflicts resolve --value` does.
+            try bob.replica.write([
+                RecordEdit(.customer, Self.customer, [("name", .text("Acme Holdings"))]),
+                RecordEdit(.conflict, conflict.id, [("resolved", .int(1)), ("resolution", .text("new value"))]),
+            ])
+            try await bob.sync()
+            try await alice.sync()
+            for laptop in [alice, bob] {
+                #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("Acme Holdings"))
+                #expect(try laptop.replica.records(.conflict).allSatisfy { $0["resolved"].bool })
+                await laptop.close()
+            }
+            #expect(try alice.dump() == bob.dump())
         }
-        #expect(try alice.dump() == bob.dump())
-        await server.stop()
     }
 
     /// A response lost after the server committed: the retry neither loses nor duplicates.
-    @Test func retryAfterALostResponseAppliesOnce() async throws {
-        let server = try await TestServer.start()
-        let folder = try TemporaryFolder()
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
-                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
-        let pending = try alice.replica.outbox()
-        // The request reaches the server and commits; the client never sees the answer.
-        // It carries the mutation twice: acknowledged twice, applied once.
-        let lost = try await alice.client.exchange(
-            SyncRequest(cursor: 0, mutations: pending + pending, clientTime: Replica.systemMilliseconds()), token: alice.binding.token)
-        #expect(lost.accepted.count == 2 && lost.rejected.isEmpty)
-        #expect(try alice.replica.outbox().count == 1, "nothing is dropped without an acknowledgement")
-        let summary = try await alice.sync()
-        #expect(summary.pushed == 1)
-        #expect(try alice.replica.outbox().isEmpty)
-        let logged = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE tbl != 'branches'") }
-        #expect(logged == 1, "the record's three field changes are logged once, in one row")
-        await alice.close()
-        await server.stop()
+    @Test(arguments: EngineKind.available)
+    func retryAfterALostResponseAppliesOnce(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                         ("manager", .text("Alice")), ("team", .text("Bob"))])])
+            let pending = try alice.replica.outbox()
+            // The request reaches the server and commits; the client never sees the answer.
+            // It carries the mutation twice: acknowledged twice, applied once.
+            let lost = try await alice.client.exchange(
+                SyncRequest(cursor: 0, mutations: pending + pending, clientTime: Replica.systemMilliseconds()), token: alice.binding.token)
+            #expect(lost.accepted.count == 2 && lost.rejected.isEmpty)
+            #expect(try alice.replica.outbox().count == 1, "nothing is dropped without an acknowledgement")
+            let summary = try await alice.sync()
+            #expect(summary.pushed == 1)
+            #expect(try alice.replica.outbox().isEmpty)
+            #expect(try await server.loggedRows() == 1, "the record's three field changes are logged once, in one row")
+            await alice.close()
+        }
     }
 
-    @Test func revokedDeviceIsRefusedAndKeepsItsOutbox() async throws {
-        let server = try await TestServer.start()
-        let folder = try TemporaryFolder()
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        try await alice.sync()
-        _ = try server.store.revokeDevice(alice.binding.device)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
-                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
-        let error = await #expect(throws: SyncError.self) { try await alice.sync() }
-        #expect(error?.code == ErrorCode.deviceRevoked)
-        #expect(error?.message.contains("revoked") == true)
-        #expect(try alice.replica.outbox().count == 1)
-        await alice.close()
-        await server.stop()
+    @Test(arguments: EngineKind.available)
+    func revokedDeviceIsRefusedAndKeepsItsOutbox(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            try await alice.sync()
+            _ = try await server.accounts.revokeDevice(alice.binding.device)
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                         ("manager", .text("Alice")), ("team", .text("Bob"))])])
+            let error = await #expect(throws: SyncError.self) { try await alice.sync() }
+            #expect(error?.code == ErrorCode.deviceRevoked)
+            #expect(error?.message.contains("revoked") == true)
+            #expect(try alice.replica.outbox().count == 1)
+            await alice.close()
+        }
     }
 
-    @Test func enrolmentCodesAreOneTimeAndExpire() async throws {
+    @Test(arguments: EngineKind.available)
+    func enrolmentCodesAreOneTimeAndExpire(engine: EngineKind) async throws {
         let clock = TestClock()
-        let server = try await TestServer.start(clock: clock.now)
-        let client = try SyncClient(url: server.url, caPEM: server.caPEM)
-        let code = try server.code(for: "Carol")
-        _ = try await client.enroll(code: code, node: NodeID(rawValue: 1), deviceName: "one")
-        let reused = await #expect(throws: SyncError.self) { try await client.enroll(code: code, node: NodeID(rawValue: 2), deviceName: "two") }
-        #expect(reused?.code == ErrorCode.codeUsed)
-        let late = try server.store.issueCode(forUser: "Carol").code
-        clock.advance(8 * 86_400_000)
-        let expired = await #expect(throws: SyncError.self) { try await client.enroll(code: late, node: NodeID(rawValue: 3), deviceName: "three") }
-        #expect(expired?.code == ErrorCode.codeExpired)
-        let unknown = await #expect(throws: SyncError.self) { try await client.enroll(code: "AAAAA-BBBBB-CCCCC", node: NodeID(rawValue: 4), deviceName: "four") }
-        #expect(unknown?.code == ErrorCode.codeInvalid)
-        try await client.shutdown()
-        await server.stop()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let client = try SyncClient(url: server.url, caPEM: server.caPEM)
+            let code = try await server.enrolmentCode(for: "Carol")
+            _ = try await client.enroll(code: code, node: NodeID(rawValue: 1), deviceName: "one")
+            let reused = await #expect(throws: SyncError.self) { try await client.enroll(code: code, node: NodeID(rawValue: 2), deviceName: "two") }
+            #expect(reused?.code == ErrorCode.codeUsed)
+            let late = try await server.accounts.issueCode(forUser: "Carol", codeLifetime: AccountRules.defaultCodeLifetime).code
+            clock.advance(8 * 86_400_000)
+            let expired = await #expect(throws: SyncError.self) { try await client.enroll(code: late, node: NodeID(rawValue: 3), deviceName: "three") }
+            #expect(expired?.code == ErrorCode.codeExpired)
+            let unknown = await #expect(throws: SyncError.self) { try await client.enroll(code: "AAAAA-BBBBB-CCCCC", node: NodeID(rawValue: 4), deviceName: "four") }
+            #expect(unknown?.code == ErrorCode.codeInvalid)
+            try await client.shutdown()
+        }
     }
 
     @Test func clientRefusesAServerSignedByAnotherCA() async throws {
@@ -199,79 +202,82 @@ import Testing
 
     /// A change outside the device's branch is refused with a reason, stays in
     /// the outbox, and is listed as rejected.
-    @Test func outOfScopeChangeIsRejectedAndKept() async throws {
-        let server = try await TestServer.start()
-        let folder = try TemporaryFolder()
-        let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo")
-        try eve.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
-        let summary = try await eve.sync()
-        #expect(summary.rejected.count == 1)
-        #expect(summary.rejected.first?.reason.contains("Hangzhou") == true)
-        #expect(try eve.replica.outbox().count == 1)
-        #expect(try eve.replica.rejections().count == 1)
-        #expect(try server.store.replica.record(.customer, Self.customer) == nil)
-        await eve.close()
-        await server.stop()
+    @Test(arguments: EngineKind.available)
+    func outOfScopeChangeIsRejectedAndKept(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo")
+            try eve.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou"))])])
+            let summary = try await eve.sync()
+            #expect(summary.rejected.count == 1)
+            #expect(summary.rejected.first?.reason.contains("Hangzhou") == true)
+            #expect(try eve.replica.outbox().count == 1)
+            #expect(try eve.replica.rejections().count == 1)
+            #expect(try await server.record(.customer, Self.customer) == nil)
+            await eve.close()
+        }
     }
 
     /// A laptop whose clock runs a day ahead does not win with its clock: its
     /// unsent changes are re-stamped with the server's time, a later edit
     /// elsewhere wins, and the server's clock is not dragged forward.
-    @Test func laptopADayAheadDoesNotWinByItsClock() async throws {
+    @Test(arguments: EngineKind.available)
+    func laptopADayAheadDoesNotWinByItsClock(engine: EngineKind) async throws {
         let clock = TestClock()
-        let server = try await TestServer.start(clock: clock.now)
-        let folder = try TemporaryFolder()
-        let ahead: @Sendable () -> UInt64 = { clock.now() + 86_400_000 }
-        let fast = try await Laptop.enrol("Fast", server: server, folder: folder, clock: ahead)
-        let honest = try await Laptop.enrol("Honest", server: server, folder: folder, clock: clock.now)
-        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
-                                                                      ("manager", .text("Honest")), ("team", .text("Fast"))])])
-        try await honest.sync()
-        try await fast.sync()
-        // Fast edits first (by real time), Honest a minute later.
-        try fast.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed first"))])])
-        clock.advance(60_000)
-        try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed last"))])])
-        try await fast.sync()
-        try await honest.sync()
-        try await fast.sync()
-        for laptop in [fast, honest] {
-            #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("typed last"))
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let ahead: @Sendable () -> UInt64 = { clock.now() + 86_400_000 }
+            let fast = try await Laptop.enrol("Fast", server: server, folder: folder, clock: ahead)
+            let honest = try await Laptop.enrol("Honest", server: server, folder: folder, clock: clock.now)
+            try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                          ("manager", .text("Honest")), ("team", .text("Fast"))])])
+            try await honest.sync()
+            try await fast.sync()
+            // Fast edits first (by real time), Honest a minute later.
+            try fast.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed first"))])])
+            clock.advance(60_000)
+            try honest.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("typed last"))])])
+            try await fast.sync()
+            try await honest.sync()
+            try await fast.sync()
+            for laptop in [fast, honest] {
+                #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("typed last"))
+            }
+            #expect(try fast.replica.records(.conflict).count == 1, "the earlier edit is kept as a conflict")
+            let serverClock = try await server.clock()
+            #expect(serverClock.milliseconds <= clock.now() + 1_000)
+            #expect(try fast.replica.clockOffset() < -86_000_000, "the laptop learnt its offset")
+            for laptop in [fast, honest] { await laptop.close() }
         }
-        #expect(try fast.replica.records(.conflict).count == 1, "the earlier edit is kept as a conflict")
-        let serverClock = try server.store.replica.status().clock
-        #expect(serverClock.milliseconds <= clock.now() + 1_000)
-        #expect(try fast.replica.clockOffset() < -86_000_000, "the laptop learnt its offset")
-        for laptop in [fast, honest] { await laptop.close() }
-        await server.stop()
     }
 
     /// Bodies over 64 KiB travel gzip-compressed both ways, in several pages.
-    @Test func largeSyncIsCompressedAndPaged() async throws {
+    @Test(arguments: EngineKind.available)
+    func largeSyncIsCompressedAndPaged(engine: EngineKind) async throws {
         var limits = SyncLimits()
         limits.maxChanges = 2_000
-        let server = try await TestServer.start(limits: limits)
-        let folder = try TemporaryFolder()
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
-        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
-                                                                     ("manager", .text("Alice")), ("team", .text("Bob"))])])
-        var generator = SplitMix64(seed: 1)
-        let visits = (0..<1_500).map { index in
-            [RecordEdit(.visit, RecordID.make(using: &generator), [
-                ("customer", .text(Self.customer)), ("at", .text("2026-11-23T09:00:00+08:00")), ("kind", .text("routine")),
-                ("summary", .text("visit \(index): reviewed tower sites, power alarms and the renewal of the lease")),
-            ])]
+        try await TestServer.run(on: engine, limits: limits) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder)
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                         ("manager", .text("Alice")), ("team", .text("Bob"))])])
+            var generator = SplitMix64(seed: 1)
+            let visits = (0..<1_500).map { index in
+                [RecordEdit(.visit, RecordID.make(using: &generator), [
+                    ("customer", .text(Self.customer)), ("at", .text("2026-11-23T09:00:00+08:00")), ("kind", .text("routine")),
+                    ("summary", .text("visit \(index): reviewed tower sites, power alarms and the renewal of the lease")),
+                ])]
+            }
+            _ = try alice.replica.write(actions: visits)
+            let pushed = try await alice.sync()
+            #expect(pushed.pushed == 1_501)
+            #expect(pushed.roundTrips >= 2, "1,000 mutations per page")
+            let pulled = try await bob.sync()
+            #expect(pulled.pulled == 2 + 1 * 5 + 1_500 * 4, "the registered branch, the customer, the visits")
+            #expect(pulled.roundTrips >= 4, "2,000 changes per page")
+            #expect(try alice.dump() == bob.dump())
+            for laptop in [alice, bob] { await laptop.close() }
         }
-        _ = try alice.replica.write(actions: visits)
-        let pushed = try await alice.sync()
-        #expect(pushed.pushed == 1_501)
-        #expect(pushed.roundTrips >= 2, "1,000 mutations per page")
-        let pulled = try await bob.sync()
-        #expect(pulled.pulled == 2 + 1 * 5 + 1_500 * 4, "the registered branch, the customer, the visits")
-        #expect(pulled.roundTrips >= 4, "2,000 changes per page")
-        #expect(try alice.dump() == bob.dump())
-        for laptop in [alice, bob] { await laptop.close() }
-        await server.stop()
     }
 }

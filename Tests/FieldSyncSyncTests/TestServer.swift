@@ -23,6 +23,15 @@ final class TestClock: Sendable {
     func advance(_ delta: UInt64) { milliseconds.withLock { $0 += delta } }
 }
 
+/// The storage engines a server test runs on: SQLite always, PostgreSQL when a
+/// database is at hand (`FIELDSYNC_TEST_DATABASE_URL`; always in CI).
+enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+
+    static var available: [EngineKind] { PostgresTestDatabase.enabled ? allCases : [.sqlite] }
+    var description: String { rawValue }
+}
+
 /// A real fieldsync server on 127.0.0.1 (free port) with its own CA and real TLS,
 /// on the embedded SQLite store or (`start(postgres:)`) on PostgreSQL.
 final class TestServer: Sendable {
@@ -99,6 +108,63 @@ final class TestServer: Sendable {
 
     /// The SQLite engine's store, for tests that look inside it.
     var store: ServerStore { embedded! }
+
+    /// Runs `body` with a server on `engine` (on PostgreSQL, in a new database dropped afterwards), and stops it.
+    static func run(on engine: EngineKind, clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds, limits: SyncLimits = SyncLimits(),
+                    _ body: (TestServer) async throws -> Void) async throws {
+        switch engine {
+        case .sqlite:
+            let server = try await start(clock: clock, limits: limits)
+            do { try await body(server) } catch {
+                await server.stop()
+                throw error
+            }
+            await server.stop()
+        case .postgres:
+            try await PostgresTestDatabase.with { client, _ in
+                let server = try await start(postgres: client, clock: clock) { $0.limits = limits }
+                do { try await body(server) } catch {
+                    await server.stop()
+                    throw error
+                }
+                await server.stop()
+            }
+        }
+    }
+
+    /// People, devices and sessions, on either engine.
+    var accounts: any AccountStorage { postgres.map { $0 as any AccountStorage } ?? SQLiteAccountStorage(store) }
+
+    /// KPI inputs, on either engine.
+    var kpi: any KPIStorage { postgres.map { $0 as any KPIStorage } ?? SQLiteKPIStorage(store) }
+
+    /// A record as the server stores it, on either engine.
+    func record(_ kind: RecordKind, _ id: String) async throws -> RecordState? {
+        if let postgres { return try await postgres.records(of: kind).first { $0.id == id }?.state }
+        return try store.replica.record(kind, id)?.state
+    }
+
+    /// The server's clock as stored.
+    func clock() async throws -> HLC {
+        if let postgres {
+            var raw: Int64 = 0
+            for try await value in try await postgres.client.query("SELECT hlc FROM server_state", logger: PostgresTestDatabase.logger)
+                .decode(Int64.self) { raw = value }
+            return HLC(rawValue: UInt64(bitPattern: raw))
+        }
+        return try store.replica.status().clock
+    }
+
+    /// Rows in the change log, the branch list's aside.
+    func loggedRows() async throws -> Int {
+        if let postgres {
+            var count: Int64 = 0
+            for try await value in try await postgres.client.query("SELECT count(*) FROM change_log WHERE tbl <> 'branches'", logger: PostgresTestDatabase.logger)
+                .decode(Int64.self) { count = value }
+            return Int(count)
+        }
+        return try await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE tbl != 'branches'") ?? -1 }
+    }
 
     /// An enrolment code for a new user; their branch is registered first if it is not yet.
     func code(for name: String, role: Role = .manager, branch: String? = "Hangzhou") throws -> String {
