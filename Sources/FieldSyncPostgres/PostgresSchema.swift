@@ -88,6 +88,11 @@ public enum PostgresSchema {
                 stale bigint NOT NULL, reported_at bigint NOT NULL)
             """,
         ]),
+        Migration(name: "pg-v4-byte-order", statements: [
+            // Records are paged in byte order, as SQLite orders them (`store copy` compares page by page),
+            // whatever the cluster's collation: an index in that order keeps each page one index range.
+            "CREATE INDEX records_kind_id_bytes ON records (kind, id COLLATE \"C\")",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.
