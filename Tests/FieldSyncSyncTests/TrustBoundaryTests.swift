@@ -27,8 +27,7 @@ import Testing
         let bob: Laptop
         let raw: RawHTTPS
 
-        static func make() async throws -> World {
-            let server = try await TestServer.start()
+        static func make(_ server: TestServer) async throws -> World {
             let folder = try TemporaryFolder()
             let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou")
             let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Ningbo")
@@ -51,23 +50,24 @@ import Testing
             return World(server: server, folder: folder, alice: alice, bob: bob, raw: try RawHTTPS(server))
         }
 
-        /// Runs `body` on a fresh world and closes it, also when `body` throws.
-        static func with(_ body: (World) async throws -> Void) async throws {
-            let world = try await make()
-            do {
-                try await body(world)
-            } catch {
+        /// Runs `body` on a fresh world on `engine` and closes it, also when `body` throws.
+        static func with(on engine: EngineKind, _ body: (World) async throws -> Void) async throws {
+            try await TestServer.run(on: engine) { server in
+                let world = try await make(server)
+                do {
+                    try await body(world)
+                } catch {
+                    await world.close()
+                    throw error
+                }
                 await world.close()
-                throw error
             }
-            await world.close()
         }
 
         func close() async {
             await raw.shutdown()
             await alice.close()
             await bob.close()
-            await server.stop()
         }
 
         /// Pushes one hand-made mutation as `laptop`, stamped by its node.
@@ -77,26 +77,27 @@ import Testing
             let mutation = Mutation(origin: origin ?? node, counter: counter, changes: changes.map {
                 FieldChange(table: $0.0, record: $0.1, field: $0.2, value: $0.3, hlc: $0.4, node: origin ?? node, base: .zero)
             })
-            return try await laptop.client.exchange(SyncRequest(cursor: 0, mutations: [mutation], clientTime: server.store.now),
+            return try await laptop.client.exchange(SyncRequest(cursor: 0, mutations: [mutation], clientTime: Replica.systemMilliseconds()),
                                                     token: laptop.binding.token)
         }
 
-        var now: HLC { HLC(milliseconds: server.store.now, counter: 0) }
-        func earlier(_ minutes: UInt64) -> HLC { HLC(milliseconds: server.store.now - minutes * 60_000, counter: 0) }
+        var now: HLC { HLC(milliseconds: Replica.systemMilliseconds(), counter: 0) }
+        func earlier(_ minutes: UInt64) -> HLC { HLC(milliseconds: Replica.systemMilliseconds() - minutes * 60_000, counter: 0) }
     }
 
     // MARK: 1. Critical — cross-branch read and write through child records
 
-    @Test func childReparentedIntoOwnBranchDoesNotReachAnotherBranchsRecord() async throws {
-        try await World.with { world in
-            let before = try world.server.dump()
+    @Test(arguments: EngineKind.available)
+    func childReparentedIntoOwnBranchDoesNotReachAnotherBranchsRecord(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
+            let before = try await world.server.records()
             let answer = try await world.push(as: world.alice, [
                 (.contact, Self.ningboContact, "customer", .text(Self.hangzhouCustomer), world.now),
                 (.contact, Self.ningboContact, "name", .text("stolen"), world.now),
             ])
             #expect(answer.accepted.isEmpty)
             #expect(answer.rejected.first?.reason.contains("outside Alice's customers in branch Hangzhou") == true, "\(answer.rejected)")
-            #expect(try world.server.dump() == before, "nothing written, no conflict record made")
+            #expect(try await world.server.records() == before, "nothing written, no conflict record made")
             let text = String(decoding: WireJSON.encode(answer), as: UTF8.self)
             for secret in ["Wang Fang", "1234 5678", "harbour.example", Self.ningboContact] {
                 #expect(!text.contains(secret), "the answer carries nothing of Ningbo's contact: \(text)")
@@ -104,14 +105,15 @@ import Testing
         }
     }
 
-    @Test func parentChangeThatLosesTheMergeDoesNotOverwriteAnotherBranchsField() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func parentChangeThatLosesTheMergeDoesNotOverwriteAnotherBranchsField(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let answer = try await world.push(as: world.alice, [
                 (.contact, Self.ningboContact, "customer", .text(Self.hangzhouCustomer), world.earlier(600)),
                 (.contact, Self.ningboContact, "phone", .text("000"), world.now),
             ])
             #expect(answer.accepted.isEmpty && answer.rejected.count == 1)
-            #expect(try world.server.store.replica.record(.contact, Self.ningboContact)?["phone"] == .text("+86 574 1234 5678"))
+            #expect(try await world.server.record(.contact, Self.ningboContact)?.value("phone", in: RecordKind.contact.schema) == .text("+86 574 1234 5678"))
             try await world.bob.sync()
             #expect(try world.bob.replica.record(.contact, Self.ningboContact)?["phone"] == .text("+86 574 1234 5678"))
         }
@@ -119,8 +121,9 @@ import Testing
 
     // MARK: 2. High — a manager moves a customer out of their branch
 
-    @Test func changeOrderCannotMoveACustomerOutOfTheBranch() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func changeOrderCannotMoveACustomerOutOfTheBranch(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let attempts: [[(RecordKind, String, String, FieldValue, HLC)]] = [
                 [(.customer, Self.hangzhouCustomer, "branch", .text("Ningbo"), world.now),
                  (.customer, Self.hangzhouCustomer, "branch", .text("Hangzhou"), world.earlier(10))],
@@ -132,23 +135,24 @@ import Testing
                 #expect(answer.accepted.isEmpty, "attempt \(index)")
                 #expect(answer.rejected.first?.reason.contains("would move out of Alice's customers in branch Hangzhou") == true, "\(answer.rejected)")
             }
-            #expect(try world.server.store.replica.record(.customer, Self.hangzhouCustomer)?["branch"] == .text("Hangzhou"))
+            #expect(try await world.server.record(.customer, Self.hangzhouCustomer)?.value("branch", in: RecordKind.customer.schema) == .text("Hangzhou"))
         }
     }
 
     // MARK: 3. High — node spoofing suppresses other devices' writes
 
-    @Test func enrolmentRefusesANodeAlreadyHeldAndSpoofedPushesDoNotSuppressTheVictim() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func enrolmentRefusesANodeAlreadyHeldAndSpoofedPushesDoNotSuppressTheVictim(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let victim = try world.alice.replica.identity()!.node
             let client = try SyncClient(url: world.server.url, caPEM: world.server.caPEM)
             let taken = await #expect(throws: SyncError.self) {
-                _ = try await client.enroll(code: try world.server.code(for: "Mallory"), node: victim, deviceName: "copy")
+                _ = try await client.enroll(code: try await world.server.enrolmentCode(for: "Mallory"), node: victim, deviceName: "copy")
             }
             #expect(taken?.code == ErrorCode.nodeTaken)
-            let serverNode = try world.server.store.replica.identity()!.node
+            let serverNode = try await world.server.http.syncStorage.serverNode
             let impersonatesServer = await #expect(throws: SyncError.self) {
-                _ = try await client.enroll(code: try world.server.store.issueCode(forUser: "Mallory").code, node: serverNode, deviceName: "x")
+                _ = try await client.enroll(code: try await world.server.accounts.issueCode(forUser: "Mallory", codeLifetime: AccountRules.defaultCodeLifetime).code, node: serverNode, deviceName: "x")
             }
             #expect(impersonatesServer?.code == ErrorCode.nodeTaken)
 
@@ -162,15 +166,16 @@ import Testing
             try world.alice.replica.write([RecordEdit(.customer, Self.hangzhouCustomer, [("notes", .text("Alice's real edit"))])])
             let summary = try await world.alice.sync()
             #expect(summary.rejected.isEmpty)
-            #expect(try world.server.store.replica.record(.customer, Self.hangzhouCustomer)?["notes"] == .text("Alice's real edit"))
+            #expect(try await world.server.record(.customer, Self.hangzhouCustomer)?.value("notes", in: RecordKind.customer.schema) == .text("Alice's real edit"))
             try await client.shutdown()
         }
     }
 
     // MARK: 4 and 6. High — one GET crashes the server; unbounded KPI work
 
-    @Test func kpiQueriesOutsideTheSupportedYearsOrOverAYearAreRefusedAndTheServerStaysUp() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func kpiQueriesOutsideTheSupportedYearsOrOverAYearAreRefusedAndTheServerStaysUp(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let supervisor = try await supervisorToken(world)
             let queries = [
                 "/v1/kpi?as_of=0999-06-01", "/v1/kpi?period=9999-12", "/v1/kpi?period=1000-01", "/v1/kpi/misses?period=0000-Q1",
@@ -200,10 +205,11 @@ import Testing
 
     // MARK: 5. High — one push crashes the server
 
-    @Test func recordWithMoreChangesThanTheLogRowHoldsIsRefusedNotFatal() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func recordWithMoreChangesThanTheLogRowHoldsIsRefusedNotFatal(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let changes = (0..<70_000).map { index in
-                (RecordKind.customer, Self.hangzhouCustomer, "notes", FieldValue.text("n\(index)"), HLC(milliseconds: world.server.store.now, counter: UInt16(index % 60_000)))
+                (RecordKind.customer, Self.hangzhouCustomer, "notes", FieldValue.text("n\(index)"), HLC(milliseconds: Replica.systemMilliseconds(), counter: UInt16(index % 60_000)))
             }
             let refused = await #expect(throws: SyncError.self) { _ = try await world.push(as: world.alice, changes) }
             #expect(refused?.code == ErrorCode.tooLarge)
@@ -211,9 +217,9 @@ import Testing
             // The server's own check (for pushes that reach it without the wire reader) refuses it too.
             let node = try world.alice.replica.identity()!.node
             let device = DeviceContext(device: world.alice.binding.device, node: node, user: world.alice.binding.user)
-            let direct = try world.server.store.sync(SyncRequest(cursor: 0, mutations: [Mutation(origin: node, counter: 2_000, changes: changes.map {
+            let direct = try await world.server.http.syncStorage.sync(SyncRequest(cursor: 0, mutations: [Mutation(origin: node, counter: 2_000, changes: changes.map {
                 FieldChange(table: $0.0, record: $0.1, field: $0.2, value: $0.3, hlc: $0.4, node: node, base: .zero)
-            })], clientTime: world.server.store.now), from: device).response
+            })], clientTime: Replica.systemMilliseconds()), from: device, limits: SyncLimits()).response
             #expect(direct.rejected.first?.reason.contains("more than \(RecordLimits.maxChangesPerRecord) changes") == true)
             #expect(try await world.raw.get("/v1/health").status == 200)
             // The codec refuses what it cannot hold instead of trapping.
@@ -225,8 +231,9 @@ import Testing
 
     // MARK: 7. Medium — memory from one push
 
-    @Test func oversizedPushesAreRefusedWithAReadableError() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func oversizedPushesAreRefusedWithAReadableError(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             // 64 MiB of spaces, gzip-compressed to a few dozen KiB: refused once it passes 32 MiB.
             let bomb = try BodyCompression.gzip(Array(repeating: UInt8(ascii: " "), count: 64 << 20))
             let inflated = try await world.raw.send(.POST, "/v1/sync", body: Array(bomb.readableBytesView), token: world.alice.binding.token,
@@ -238,7 +245,7 @@ import Testing
             let tooMany = (1...1_001).map { Mutation(origin: node, counter: UInt64(5_000 + $0), changes: [
                 FieldChange(table: .customer, record: Self.hangzhouCustomer, field: "notes", value: .text("x"), hlc: world.now, node: node, base: .zero),
             ]) }
-            let body = WireJSON.syncRequest(cursor: 0, clientTime: world.server.store.now, maxChanges: nil, mutationBodies: tooMany.map { $0.jsonBytes() })
+            let body = WireJSON.syncRequest(cursor: 0, clientTime: Replica.systemMilliseconds(), maxChanges: nil, mutationBodies: tooMany.map { $0.jsonBytes() })
             let answer = try await world.raw.send(.POST, "/v1/sync", body: body, token: world.alice.binding.token)
             #expect(answer.status == 400)
             #expect(answer.json?["error"] as? String == ErrorCode.tooLarge)
@@ -263,8 +270,9 @@ import Testing
 
     // MARK: 9. Medium — pulls filter on the branch recorded when each row was written
 
-    @Test func pullsFollowTheCustomersCurrentBranch() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func pullsFollowTheCustomersCurrentBranch(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let pat = try await Laptop.enrol("Pat", server: world.server, folder: world.folder, role: .province, branch: nil)
             try await pat.sync()
             try pat.replica.write([RecordEdit(.customer, Self.hangzhouCustomer, [("branch", .text("Ningbo")), ("manager", .text("Bob"))])])
@@ -280,8 +288,9 @@ import Testing
 
     // MARK: 10. Medium — visits.complaint is not scope-checked
 
-    @Test func followUpVisitCannotPointAtAnotherBranchsComplaint() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func followUpVisitCannotPointAtAnotherBranchsComplaint(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let visit = "a1d00000-0000-4000-8000-000000000009"
             let answer = try await world.push(as: world.alice, [
                 (.visit, visit, "customer", .text(Self.hangzhouCustomer), world.now),
@@ -292,17 +301,18 @@ import Testing
             ])
             #expect(answer.accepted.isEmpty)
             #expect(answer.rejected.first?.reason.contains("points at complaint") == true, "\(answer.rejected)")
-            #expect(try world.server.store.replica.record(.visit, visit) == nil)
+            #expect(try await world.server.record(.visit, visit) == nil)
         }
     }
 
     // MARK: 11. Low — record ids are not validated; invalid UTF-8 rewritten
 
-    @Test func recordIdsMustBeInTheDocumentedFormAndTextIsNeverRepaired() async throws {
-        try await World.with { world in
+    @Test(arguments: EngineKind.available)
+    func recordIdsMustBeInTheDocumentedFormAndTextIsNeverRepaired(engine: EngineKind) async throws {
+        try await World.with(on: engine) { world in
             let node = try world.alice.replica.identity()!.node
             func body(record: String, value: String) -> [UInt8] {
-                Array(#"{"cursor":0,"client_time":\#(world.server.store.now),"mutations":[{"origin":"\#(node)","counter":7000,"records":[{"table":"customers","record":"\#(record)","node":"\#(node)","hlc":\#(world.now.rawValue),"fields":[["notes",\#(value),0]]}]}]}"#.utf8)
+                Array(#"{"cursor":0,"client_time":\#(Replica.systemMilliseconds()),"mutations":[{"origin":"\#(node)","counter":7000,"records":[{"table":"customers","record":"\#(record)","node":"\#(node)","hlc":\#(world.now.rawValue),"fields":[["notes",\#(value),0]]}]}]}"#.utf8)
             }
             let nul = try await world.raw.send(.POST, "/v1/sync", body: body(record: #"Y\u0000alias"#, value: #""x""#), token: world.alice.binding.token)
             #expect(nul.status == 400, "\(nul.text)")
@@ -319,7 +329,7 @@ import Testing
                 _ = try await world.push(as: world.alice, [(.customer, Self.hangzhouCustomer.uppercased(), "notes", .text("x"), world.now)])
             }
             #expect(upper?.message.contains("is not a record id") == true)
-            #expect(try world.server.store.replica.record(.customer, Self.hangzhouCustomer)?["notes"] ?? .null == .null)
+            #expect(try await world.server.record(.customer, Self.hangzhouCustomer)?.value("notes", in: RecordKind.customer.schema) ?? .null == .null)
         }
     }
 }
