@@ -37,7 +37,7 @@ extension PostgresServerStorage: KPIStorage {
                 }
             }
         }
-        return facts
+        return facts.indexed()
     }
 
     public func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {

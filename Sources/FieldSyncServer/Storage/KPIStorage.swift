@@ -31,7 +31,11 @@ extension KPIStorage {
     /// The KPI inputs `user` may see (`AccessPolicy.visible`).
     public func kpiFacts(for user: UserInfo) async throws -> KPIFacts {
         let generation = try await recordGeneration()
-        let facts = try await kpiCache.facts(generation: generation) { try await loadKPIFacts() }
+        // Indexed once per set of facts (visits by customer and week…): every report from them reuses it.
+        let facts = try await kpiCache.facts(generation: generation) {
+            let loaded = try await loadKPIFacts()
+            return loaded.index == nil ? loaded.indexed() : loaded
+        }
         return AccessPolicy(user).visible(facts)
     }
 
