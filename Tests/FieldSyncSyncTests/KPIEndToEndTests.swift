@@ -15,191 +15,193 @@ import Testing
 @Suite struct KPIEndToEndTests {
     static let asOf = "2026-10-20T09:00:00+08:00"
 
-    @Test func supervisorOfflineFiguresEqualTheServers() async throws {
+    @Test(arguments: EngineKind.available)
+    func supervisorOfflineFiguresEqualTheServers(engine: EngineKind) async throws {
         // Files are entered on 18 November 2026 (the clock every node reads), after the events.
         let clock = TestClock()
-        let server = try await TestServer.start(clock: clock.now)
-        let folder = try TemporaryFolder()
-        // National Day: 1–7 October off, Saturday 10 October worked (调休).
-        try server.store.writeLocal((1...7).map { day in
-            let date = LocalDate(year: 2026, month: 10, day: day)!
-            return RecordEdit(.calendarDay, RecordID.calendarDay(date), [("date", .text(date.description)), ("kind", .text("holiday"))])
-        })
-        let makeUp = LocalDate(year: 2026, month: 10, day: 10)!
-        try server.store.writeLocal([RecordEdit(.calendarDay, RecordID.calendarDay(makeUp), [("date", .text(makeUp.description)), ("kind", .text("workday"))])])
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            // National Day: 1–7 October off, Saturday 10 October worked (调休).
+            try await server.writeLocal((1...7).map { day in
+                let date = LocalDate(year: 2026, month: 10, day: day)!
+                return RecordEdit(.calendarDay, RecordID.calendarDay(date), [("date", .text(date.description)), ("kind", .text("holiday"))])
+            })
+            let makeUp = LocalDate(year: 2026, month: 10, day: 10)!
+            try await server.writeLocal([RecordEdit(.calendarDay, RecordID.calendarDay(makeUp), [("date", .text(makeUp.description)), ("kind", .text("workday"))])])
 
-        let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
-        let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo", clock: clock.now)
-        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
-        var generator = SplitMix64(seed: 47)
-        func id() -> String { RecordID.make(using: &generator) }
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+            let eve = try await Laptop.enrol("Eve", server: server, folder: folder, branch: "Ningbo", clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+            var generator = SplitMix64(seed: 47)
+            func id() -> String { RecordID.make(using: &generator) }
 
-        // Alice's VIP customer: a complaint received before the holiday, resolved on the make-up Saturday (met),
-        // first feedback after 70 minutes (VIP limit 1 h: missed).
-        let tower = id()
-        try alice.replica.write([RecordEdit(.customer, tower, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
-        try alice.replica.write([RecordEdit(.complaint, id(), [
-            ("customer", .text(tower)), ("channel", .text("phone")), ("content", .text("slow repair")),
-            ("received_at", .text("2026-09-30T10:00:00+08:00")), ("first_feedback_at", .text("2026-09-30T11:10:00+08:00")),
-            ("resolved_at", .text("2026-10-10T17:00:00+08:00")), ("status", .text("1:resolved")), ("level", .text("vip")),
-        ])])
-        try await alice.sync()
+            // Alice's VIP customer: a complaint received before the holiday, resolved on the make-up Saturday (met),
+            // first feedback after 70 minutes (VIP limit 1 h: missed).
+            let tower = id()
+            try alice.replica.write([RecordEdit(.customer, tower, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try alice.replica.write([RecordEdit(.complaint, id(), [
+                ("customer", .text(tower)), ("channel", .text("phone")), ("content", .text("slow repair")),
+                ("received_at", .text("2026-09-30T10:00:00+08:00")), ("first_feedback_at", .text("2026-09-30T11:10:00+08:00")),
+                ("resolved_at", .text("2026-10-10T17:00:00+08:00")), ("status", .text("1:resolved")), ("level", .text("vip")),
+            ])])
+            try await alice.sync()
 
-        // Bob worked offline for days: a fault reported 12 October, feedback after 20 minutes, synced on the 19th.
-        let shop = id()
-        try bob.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Bob"))])])
-        try bob.replica.write([RecordEdit(.fault, id(), [
-            ("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-10-12T09:00:00+08:00")),
-            ("first_feedback_at", .text("2026-10-12T09:20:00+08:00")), ("restore_by", .text("2026-10-12T18:00:00+08:00")),
-            ("status", .text("1:in-progress")), ("level", .text("standard")),
-        ])])
-        try bob.replica.write([RecordEdit(.visit, id(), [
-            ("customer", .text(shop)), ("at", .text("2026-10-14T10:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("routine check")),
-        ])])
-        try await bob.sync()
+            // Bob worked offline for days: a fault reported 12 October, feedback after 20 minutes, synced on the 19th.
+            let shop = id()
+            try bob.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")), ("manager", .text("Bob"))])])
+            try bob.replica.write([RecordEdit(.fault, id(), [
+                ("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-10-12T09:00:00+08:00")),
+                ("first_feedback_at", .text("2026-10-12T09:20:00+08:00")), ("restore_by", .text("2026-10-12T18:00:00+08:00")),
+                ("status", .text("1:in-progress")), ("level", .text("standard")),
+            ])])
+            try bob.replica.write([RecordEdit(.visit, id(), [
+                ("customer", .text(shop)), ("at", .text("2026-10-14T10:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("routine check")),
+            ])])
+            try await bob.sync()
 
-        // Another branch's records stay out of Hangzhou's figures.
-        let port = id()
-        try eve.replica.write([RecordEdit(.customer, port, [("name", .text("Port")), ("level", .text("standard")), ("branch", .text("Ningbo")), ("manager", .text("Eve"))])])
-        try eve.replica.write([RecordEdit(.fault, id(), [
-            ("customer", .text(port)), ("symptom", .text("down")), ("reported_at", .text("2026-10-13T09:00:00+08:00")), ("status", .text("1:reported")),
-        ])])
-        try await eve.sync()
+            // Another branch's records stay out of Hangzhou's figures.
+            let port = id()
+            try eve.replica.write([RecordEdit(.customer, port, [("name", .text("Port")), ("level", .text("standard")), ("branch", .text("Ningbo")), ("manager", .text("Eve"))])])
+            try eve.replica.write([RecordEdit(.fault, id(), [
+                ("customer", .text(port)), ("symptom", .text("down")), ("reported_at", .text("2026-10-13T09:00:00+08:00")), ("status", .text("1:reported")),
+            ])])
+            try await eve.sync()
 
-        try await sue.sync()
-        #expect(try sue.replica.records(.calendarDay).count == 8, "the calendar reached the supervisor's laptop")
-        #expect(try bob.replica.records(.calendarDay).count == 8)
+            try await sue.sync()
+            #expect(try sue.replica.records(.calendarDay).count == 8, "the calendar reached the supervisor's laptop")
+            #expect(try bob.replica.records(.calendarDay).count == 8)
 
-        // Offline, on Sue's replica.
-        let period = try ReportingPeriod("2026-10-01..2026-10-31")
-        let offline = KPIEngine.report(try sue.replica.kpiFacts(), period: period, grouping: .manager, asOf: Timestamp(iso: Self.asOf)!)
-        // Alice's only complaint was received on 30 September and resolved on 10 October with no
-        // follow-up visit since: that visit was due within 2 working days of the resolution (guide
-        // §2.4.2(6)), a miss in October. Bob's customer counts for the week he visited it.
-        #expect(offline.groups.map(\.name) == ["Alice", "Bob"])
-        #expect(offline.groups.first { $0.name == "Alice" }?.figure(.complaintFollowUpVisit).missed == 1)
-        let bobGroup = try #require(offline.groups.first { $0.name == "Bob" })
-        #expect(bobGroup.figure(.visitCoverage).met == 1)
-        #expect(bobGroup.figure(.faultFirstFeedback).met == 1, "event times count, not the late sync")
-        #expect(bobGroup.figure(.faultRestoration).missed == 1, "still open past the agreed time")
-        let september = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-09"), grouping: .manager,
-                                         asOf: Timestamp(iso: Self.asOf)!)
-        let aliceSeptember = try #require(september.groups.first { $0.name == "Alice" })
-        #expect(aliceSeptember.figure(.complaintResolution).met == 1, "resolved on the make-up Saturday, the third working day")
-        #expect(aliceSeptember.figure(.complaintFirstFeedback).missed == 1)
+            // Offline, on Sue's replica.
+            let period = try ReportingPeriod("2026-10-01..2026-10-31")
+            let offline = KPIEngine.report(try sue.replica.kpiFacts(), period: period, grouping: .manager, asOf: Timestamp(iso: Self.asOf)!)
+            // Alice's only complaint was received on 30 September and resolved on 10 October with no
+            // follow-up visit since: that visit was due within 2 working days of the resolution (guide
+            // §2.4.2(6)), a miss in October. Bob's customer counts for the week he visited it.
+            #expect(offline.groups.map(\.name) == ["Alice", "Bob"])
+            #expect(offline.groups.first { $0.name == "Alice" }?.figure(.complaintFollowUpVisit).missed == 1)
+            let bobGroup = try #require(offline.groups.first { $0.name == "Bob" })
+            #expect(bobGroup.figure(.visitCoverage).met == 1)
+            #expect(bobGroup.figure(.faultFirstFeedback).met == 1, "event times count, not the late sync")
+            #expect(bobGroup.figure(.faultRestoration).missed == 1, "still open past the agreed time")
+            let september = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-09"), grouping: .manager,
+                                             asOf: Timestamp(iso: Self.asOf)!)
+            let aliceSeptember = try #require(september.groups.first { $0.name == "Alice" })
+            #expect(aliceSeptember.figure(.complaintResolution).met == 1, "resolved on the make-up Saturday, the third working day")
+            #expect(aliceSeptember.figure(.complaintFirstFeedback).missed == 1)
 
-        // The server, asked by Sue over HTTPS, agrees to the byte (after normalising key order).
-        for (period, report) in [([("start", "2026-10-01"), ("days", "31")], offline), ([("period", "2026-09")], september)] {
-            let online = try await sue.client.get("/v1/kpi", query: period + [("by", "manager"), ("as_of", Self.asOf)], token: sue.binding.token)
-            #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(report))), "period \(period)")
+            // The server, asked by Sue over HTTPS, agrees to the byte (after normalising key order).
+            for (period, report) in [([("start", "2026-10-01"), ("days", "31")], offline), ([("period", "2026-09")], september)] {
+                let online = try await sue.client.get("/v1/kpi", query: period + [("by", "manager"), ("as_of", Self.asOf)], token: sue.binding.token)
+                #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(report))), "period \(period)")
+            }
+            // A manager sees only their own figures; an unknown period is a readable 400.
+            let mine = try await alice.client.get("/v1/kpi", query: [("period", "2026-09"), ("as_of", Self.asOf)], token: alice.binding.token)
+            let groups = try #require(try JSONSerialization.jsonObject(with: Data(mine)) as? [String: Any])["groups"] as? [[String: Any]]
+            #expect(groups?.compactMap { $0["name"] as? String } == ["Alice"])
+            let refused = await #expect(throws: SyncError.self) {
+                try await alice.client.get("/v1/kpi", query: [("period", "2026-W60")], token: alice.binding.token)
+            }
+            #expect(refused?.message.contains("no ISO week 60") == true)
+
+            // The to-do list: Bob's fault, open past its agreed restoration time, and Alice's follow-up visit.
+            let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", Self.asOf)], token: sue.binding.token)
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
+            #expect(items.map { $0["kpi"] as? String } == ["fault_restoration", "complaint_follow_up_visit"])
+
+            // Only the province sets the calendar.
+            let christmas = LocalDate(year: 2026, month: 12, day: 25)!
+            try alice.replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(christmas), [("date", .text(christmas.description)), ("kind", .text("holiday"))])])
+            let summary = try await alice.sync()
+            #expect(summary.rejected.first?.reason.contains("set by the province") == true)
+
+            for laptop in [alice, bob, eve, sue] { await laptop.close() }
         }
-        // A manager sees only their own figures; an unknown period is a readable 400.
-        let mine = try await alice.client.get("/v1/kpi", query: [("period", "2026-09"), ("as_of", Self.asOf)], token: alice.binding.token)
-        let groups = try #require(try JSONSerialization.jsonObject(with: Data(mine)) as? [String: Any])["groups"] as? [[String: Any]]
-        #expect(groups?.compactMap { $0["name"] as? String } == ["Alice"])
-        let refused = await #expect(throws: SyncError.self) {
-            try await alice.client.get("/v1/kpi", query: [("period", "2026-W60")], token: alice.binding.token)
-        }
-        #expect(refused?.message.contains("no ISO week 60") == true)
-
-        // The to-do list: Bob's fault, open past its agreed restoration time, and Alice's follow-up visit.
-        let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", Self.asOf)], token: sue.binding.token)
-        let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
-        #expect(items.map { $0["kpi"] as? String } == ["fault_restoration", "complaint_follow_up_visit"])
-
-        // Only the province sets the calendar.
-        let christmas = LocalDate(year: 2026, month: 12, day: 25)!
-        try alice.replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(christmas), [("date", .text(christmas.description)), ("kind", .text("holiday"))])])
-        let summary = try await alice.sync()
-        #expect(summary.rejected.first?.reason.contains("set by the province") == true)
-
-        for laptop in [alice, bob, eve, sue] { await laptop.close() }
-        await server.stop()
     }
 
     /// Issue 11's rules through a real sync: the restoration limit from the
     /// agreement, attribution to the case's owner and the visiting manager
     /// after a handover, agreement notices and unescalated complaints in the
     /// to-do list. A laptop offline and the server give the same figures.
-    @Test func handbookRulesGiveTheSameFiguresOfflineAndOnTheServer() async throws {
+    @Test(arguments: EngineKind.available)
+    func handbookRulesGiveTheSameFiguresOfflineAndOnTheServer(engine: EngineKind) async throws {
         let clock = TestClock()
-        let server = try await TestServer.start(clock: clock.now)
-        let folder = try TemporaryFolder()
-        let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
-        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
-        var generator = SplitMix64(seed: 11)
-        func id() -> String { RecordID.make(using: &generator) }
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+            var generator = SplitMix64(seed: 11)
+            func id() -> String { RecordID.make(using: &generator) }
 
-        // Alice held the file until 20 November; Bob holds it now. Sue enters the branch's paperwork.
-        let shop = id(), agreement = id()
-        try sue.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
-                                                            ("manager", .text("Bob")), ("since", .text("2026-11-01"))])])
-        // 2 h restoration agreed; ends 31 January 2027: expiry notice due 31 October, renewal due 31 December.
-        try sue.replica.write([RecordEdit(.agreement, agreement, [("customer", .text(shop)), ("number", .text("A-7")), ("starts", .text("2026-01-01")),
-                                                                  ("ends", .text("2027-01-31")), ("restore_hours", .int(2))])])
-        try sue.replica.write([
-            // Restored in 2 h 30 min: within the 8 h default, missed under the agreement's 2 h.
-            RecordEdit(.fault, id(), [("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-11-17T09:00:00+08:00")),
-                                      ("first_feedback_at", .text("2026-11-17T09:20:00+08:00")), ("restored_at", .text("2026-11-17T11:30:00+08:00")),
-                                      ("owner", .text("Alice")), ("status", .text("1:restored")), ("level", .text("standard"))]),
-            RecordEdit(.visit, id(), [("customer", .text(shop)), ("manager", .text("Alice")), ("at", .text("2026-11-18T10:00:00+08:00")),
-                                      ("kind", .text("routine")), ("summary", .text("routine check"))]),
-            // Received Monday 16 November, past 3 working days on Thursday the 19th, nobody escalated it.
-            RecordEdit(.complaint, id(), [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("billing")),
-                                          ("received_at", .text("2026-11-16T09:00:00+08:00")), ("first_feedback_at", .text("2026-11-16T10:00:00+08:00")),
-                                          ("owner", .text("Alice")), ("status", .text("1:in-progress")), ("level", .text("standard"))]),
-        ])
-        try await sue.sync()
-        try await bob.sync()
+            // Alice held the file until 20 November; Bob holds it now. Sue enters the branch's paperwork.
+            let shop = id(), agreement = id()
+            try sue.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                                                ("manager", .text("Bob")), ("since", .text("2026-11-01"))])])
+            // 2 h restoration agreed; ends 31 January 2027: expiry notice due 31 October, renewal due 31 December.
+            try sue.replica.write([RecordEdit(.agreement, agreement, [("customer", .text(shop)), ("number", .text("A-7")), ("starts", .text("2026-01-01")),
+                                                                      ("ends", .text("2027-01-31")), ("restore_hours", .int(2))])])
+            try sue.replica.write([
+                // Restored in 2 h 30 min: within the 8 h default, missed under the agreement's 2 h.
+                RecordEdit(.fault, id(), [("customer", .text(shop)), ("symptom", .text("no signal")), ("reported_at", .text("2026-11-17T09:00:00+08:00")),
+                                          ("first_feedback_at", .text("2026-11-17T09:20:00+08:00")), ("restored_at", .text("2026-11-17T11:30:00+08:00")),
+                                          ("owner", .text("Alice")), ("status", .text("1:restored")), ("level", .text("standard"))]),
+                RecordEdit(.visit, id(), [("customer", .text(shop)), ("manager", .text("Alice")), ("at", .text("2026-11-18T10:00:00+08:00")),
+                                          ("kind", .text("routine")), ("summary", .text("routine check"))]),
+                // Received Monday 16 November, past 3 working days on Thursday the 19th, nobody escalated it.
+                RecordEdit(.complaint, id(), [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("billing")),
+                                              ("received_at", .text("2026-11-16T09:00:00+08:00")), ("first_feedback_at", .text("2026-11-16T10:00:00+08:00")),
+                                              ("owner", .text("Alice")), ("status", .text("1:in-progress")), ("level", .text("standard"))]),
+            ])
+            try await sue.sync()
+            try await bob.sync()
 
-        let asOf = Timestamp(iso: "2026-11-30T09:00:00+08:00")!
-        let period = try ReportingPeriod("2026-11")
-        for (laptop, grouping) in [(bob, KPIGrouping.manager), (sue, .manager), (sue, .customer)] {
-            let offline = KPIEngine.report(try laptop.replica.kpiFacts(), period: period, grouping: grouping, asOf: asOf)
-            let online = try await laptop.client.get("/v1/kpi", query: [("period", "2026-11"), ("by", grouping.rawValue), ("as_of", asOf.description)],
-                                                     token: laptop.binding.token)
-            #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(offline))), "\(laptop.name) by \(grouping)")
+            let asOf = Timestamp(iso: "2026-11-30T09:00:00+08:00")!
+            let period = try ReportingPeriod("2026-11")
+            for (laptop, grouping) in [(bob, KPIGrouping.manager), (sue, .manager), (sue, .customer)] {
+                let offline = KPIEngine.report(try laptop.replica.kpiFacts(), period: period, grouping: grouping, asOf: asOf)
+                let online = try await laptop.client.get("/v1/kpi", query: [("period", "2026-11"), ("by", grouping.rawValue), ("as_of", asOf.description)],
+                                                         token: laptop.binding.token)
+                #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(offline))), "\(laptop.name) by \(grouping)")
+            }
+            let figures = KPIEngine.report(try bob.replica.kpiFacts(), period: period, grouping: .manager, asOf: asOf)
+            let alice = try #require(figures.groups.first { $0.name == "Alice" })
+            #expect(alice.figure(.faultRestoration).missed == 1 && alice.misses.first { $0.kpi == .faultRestoration }?.limit == "2 h (agreement A-7)")
+            #expect(alice.figure(.visitCoverage).met == 1 && alice.figure(.complaintResolution).missed == 1)
+            let bobs = try #require(figures.groups.first { $0.name == "Bob" })
+            #expect(bobs.figure(.visitCoverage) == KPIFigure(kpi: .visitCoverage, met: 0, missed: 3, pending: 1),
+                    "weeks 45, 46 and 48 unvisited, 49 under way")
+            #expect(bobs.figure(.agreementRenewalNotice).missed == 0 && bobs.figure(.faultRestoration).total == 0)
+            let october = KPIEngine.report(try bob.replica.kpiFacts(), period: try ReportingPeriod("2026-10"), grouping: .manager, asOf: asOf)
+            #expect(october.total.figure(.agreementRenewalNotice).missed == 1)
+
+            // The to-do list: the complaint to escalate and the overdue expiry notice, in their sections.
+            let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", asOf.description)], token: sue.binding.token)
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
+            #expect(Set(items.compactMap { $0["kpi"] as? String }) == ["complaint_resolution", "agreement_renewal_notice"])
+            #expect(items.allSatisfy { $0["escalated_at"] is NSNull })
+            let decoded = KPIEngine.openPastLimit(try sue.replica.kpiFacts(), asOf: asOf)
+            #expect(KPITodo(decoded).sections.map(\.id) == ["escalate", "agreements"])
+
+            // The monthly service report: the server's page equals the one Bob prints offline; the dashboard links it.
+            let page = String(decoding: try await sue.client.get("/dashboard/report", query: [("customer", shop), ("period", "2026-11"), ("as_of", asOf.description)],
+                                                                 token: sue.binding.token), as: UTF8.self)
+            let offlineReport = try #require(try bob.replica.serviceReport(customer: shop, period: period, asOf: asOf))
+            #expect(page == offlineReport.html)
+            #expect(page.contains("Service report — Shop, 2026-11") && page.contains("2 h (agreement A-7)") && page.contains("late by 30 min"))
+            let dashboard = String(decoding: try await sue.client.get("/dashboard", query: [("period", "2026-11"), ("by", "customer"), ("as_of", asOf.description)],
+                                                                      token: sue.binding.token), as: UTF8.self)
+            #expect(dashboard.contains("<a href=\"/dashboard/report?customer=\(shop)&amp;period=2026-11\">Shop [\(shop.prefix(8))]</a>"))
+            let managerRefused = await #expect(throws: SyncError.self) {
+                try await bob.client.get("/dashboard/report", query: [("customer", shop)], token: bob.binding.token)
+            }
+            #expect(managerRefused?.message.contains("403") == true, "\(managerRefused?.message ?? "")")
+            let malformed = await #expect(throws: SyncError.self) {
+                try await sue.client.get("/dashboard/report", query: [("customer", "shop")], token: sue.binding.token)
+            }
+            #expect(malformed?.message.contains("400") == true, "\(malformed?.message ?? "")")
+
+            for laptop in [bob, sue] { await laptop.close() }
         }
-        let figures = KPIEngine.report(try bob.replica.kpiFacts(), period: period, grouping: .manager, asOf: asOf)
-        let alice = try #require(figures.groups.first { $0.name == "Alice" })
-        #expect(alice.figure(.faultRestoration).missed == 1 && alice.misses.first { $0.kpi == .faultRestoration }?.limit == "2 h (agreement A-7)")
-        #expect(alice.figure(.visitCoverage).met == 1 && alice.figure(.complaintResolution).missed == 1)
-        let bobs = try #require(figures.groups.first { $0.name == "Bob" })
-        #expect(bobs.figure(.visitCoverage) == KPIFigure(kpi: .visitCoverage, met: 0, missed: 3, pending: 1),
-                "weeks 45, 46 and 48 unvisited, 49 under way")
-        #expect(bobs.figure(.agreementRenewalNotice).missed == 0 && bobs.figure(.faultRestoration).total == 0)
-        let october = KPIEngine.report(try bob.replica.kpiFacts(), period: try ReportingPeriod("2026-10"), grouping: .manager, asOf: asOf)
-        #expect(october.total.figure(.agreementRenewalNotice).missed == 1)
-
-        // The to-do list: the complaint to escalate and the overdue expiry notice, in their sections.
-        let todo = try await sue.client.get("/v1/kpi/todo", query: [("as_of", asOf.description)], token: sue.binding.token)
-        let items = try #require(try JSONSerialization.jsonObject(with: Data(todo)) as? [[String: Any]])
-        #expect(Set(items.compactMap { $0["kpi"] as? String }) == ["complaint_resolution", "agreement_renewal_notice"])
-        #expect(items.allSatisfy { $0["escalated_at"] is NSNull })
-        let decoded = KPIEngine.openPastLimit(try sue.replica.kpiFacts(), asOf: asOf)
-        #expect(KPITodo(decoded).sections.map(\.id) == ["escalate", "agreements"])
-
-        // The monthly service report: the server's page equals the one Bob prints offline; the dashboard links it.
-        let page = String(decoding: try await sue.client.get("/dashboard/report", query: [("customer", shop), ("period", "2026-11"), ("as_of", asOf.description)],
-                                                             token: sue.binding.token), as: UTF8.self)
-        let offlineReport = try #require(try bob.replica.serviceReport(customer: shop, period: period, asOf: asOf))
-        #expect(page == offlineReport.html)
-        #expect(page.contains("Service report — Shop, 2026-11") && page.contains("2 h (agreement A-7)") && page.contains("late by 30 min"))
-        let dashboard = String(decoding: try await sue.client.get("/dashboard", query: [("period", "2026-11"), ("by", "customer"), ("as_of", asOf.description)],
-                                                                  token: sue.binding.token), as: UTF8.self)
-        #expect(dashboard.contains("<a href=\"/dashboard/report?customer=\(shop)&amp;period=2026-11\">Shop [\(shop.prefix(8))]</a>"))
-        let managerRefused = await #expect(throws: SyncError.self) {
-            try await bob.client.get("/dashboard/report", query: [("customer", shop)], token: bob.binding.token)
-        }
-        #expect(managerRefused?.message.contains("403") == true, "\(managerRefused?.message ?? "")")
-        let malformed = await #expect(throws: SyncError.self) {
-            try await sue.client.get("/dashboard/report", query: [("customer", "shop")], token: sue.binding.token)
-        }
-        #expect(malformed?.message.contains("400") == true, "\(malformed?.message ?? "")")
-
-        for laptop in [bob, sue] { await laptop.close() }
-        await server.stop()
     }
 
     /// Sorted-key JSON, so two encoders' key orders do not matter.

@@ -187,6 +187,11 @@ final class TestServer: Sendable {
     /// Every record table of the server replica, for comparison with laptops (SQLite).
     func dump() throws -> String { try dumpRecords(store.writer) }
 
+    /// A change the server makes itself (the calendar), on either engine.
+    func writeLocal(_ edits: [RecordEdit]) async throws {
+        if let postgres { try await postgres.writeLocal(edits) } else { try store.writeLocal(edits) }
+    }
+
     /// Hands a customer over, as `fieldsync-server assign` does, on either engine.
     func assign(_ customer: String, to manager: String, team: [String]? = nil) async throws {
         if let postgres { _ = try await postgres.assign(customer, manager: manager, team: team) } else { _ = try store.assign(customer, manager: manager, team: team) }
