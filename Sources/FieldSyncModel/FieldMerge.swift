@@ -93,6 +93,17 @@ public struct RecordState: Hashable, Sendable {
         schema.index(of: field).map { values[$0] } ?? .null
     }
 
+    /// The record as field changes, one per stamped field with its value and stamp:
+    /// what a log carries when a record is sent whole (a file logged again, a stored blob).
+    public func changes(table: RecordKind, record: String) -> [FieldChange] {
+        let schema = table.schema
+        return schema.fields.indices.compactMap { index -> FieldChange? in
+            guard index < stamps.count, let stamp = stamps[index] else { return nil }
+            return FieldChange(table: table, record: record, field: schema.fields[index].name, value: values[index],
+                               hlc: stamp.hlc, node: stamp.node, base: stamp.base)
+        }
+    }
+
     /// The values by field name, for validation and display.
     public func dictionary(in schema: RecordSchema) -> [String: FieldValue] {
         var result: [String: FieldValue] = [:]

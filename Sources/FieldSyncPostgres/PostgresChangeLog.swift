@@ -1,49 +1,7 @@
+import FieldSyncServer
 import Logging
 import NIOCore
 import PostgresNIO
-
-/// One row of the change log: the changes of one mutation to one record.
-public struct ChangeLogRow: Sendable, Equatable {
-    /// Its position; set by `append`.
-    public var seq: Int64
-    public var table: String
-    public var record: String
-    public var origin: String
-    /// The customer whose file holds the record as stored (pulls filter on that customer's scope).
-    public var customer: String?
-    /// The changes, encoded as the SQLite engine's change log encodes them.
-    public var changes: [UInt8]
-    /// The mutation's counter, to relay it upstream.
-    public var counter: Int64?
-    public var fromUpstream: Bool
-    /// An exit row: the customer file `record` left this scope (branch, manager, team as written).
-    public var exit: Exit?
-
-    public struct Exit: Sendable, Equatable {
-        public var branch: String
-        public var manager: String?
-        public var team: String?
-
-        public init(branch: String, manager: String?, team: String?) {
-            self.branch = branch
-            self.manager = manager
-            self.team = team
-        }
-    }
-
-    public init(seq: Int64 = 0, table: String, record: String, origin: String, customer: String?, changes: [UInt8],
-                counter: Int64? = nil, fromUpstream: Bool = false, exit: Exit? = nil) {
-        self.seq = seq
-        self.table = table
-        self.record = record
-        self.origin = origin
-        self.customer = customer
-        self.changes = changes
-        self.counter = counter
-        self.fromUpstream = fromUpstream
-        self.exit = exit
-    }
-}
 
 /// The change log in PostgreSQL, read by cursor (`seq > cursor`), which must
 /// never skip a row: with a plain sequence, a transaction that took number 7
@@ -69,14 +27,20 @@ public enum PostgresChangeLog {
         }
         let first = last - count + 1
         guard first >= 1 else { throw PostgresChangeLogError(description: "the change log's head row is missing or damaged") }
+        var numbered = rows
+        for index in numbered.indices { numbered[index].seq = first + Int64(index) }
+        try await insert(numbered, on: connection, logger: logger)
+        return first...last
+    }
+
+    /// Writes rows with the numbers they carry (`append` numbers them; `store copy` keeps the source's).
+    static func insert(_ rows: [ChangeLogRow], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !rows.isEmpty else { return }
         // One statement for the whole batch: columns as arrays, unnested into rows.
         // Arrays hold no NULL here, so absent values travel as '' and 0 (neither is valid for them).
-        let seqs = Array(first...last)
-        let tables = rows.map(\.table), records = rows.map(\.record), origins = rows.map(\.origin)
         let customers = rows.map { $0.customer ?? "" }
         let changes = rows.map { ByteBuffer(bytes: $0.changes) }
         let counters = rows.map { $0.counter ?? 0 }
-        let upstream = rows.map(\.fromUpstream)
         let exits = rows.map { $0.exit != nil }
         let exitBranches = rows.map { $0.exit?.branch ?? "" }, exitManagers = rows.map { $0.exit?.manager ?? "" }
         let exitTeams = rows.map { $0.exit?.team ?? "" }
@@ -84,11 +48,10 @@ public enum PostgresChangeLog {
             INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team)
             SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u, CASE WHEN e THEN eb END, CASE WHEN e THEN NULLIF(em, '') END,
                    CASE WHEN e THEN NULLIF(et, '') END
-            FROM unnest(\(seqs)::bigint[], \(tables)::text[], \(records)::text[], \(origins)::text[], \(customers)::text[],
-                        \(changes)::bytea[], \(counters)::bigint[], \(upstream)::boolean[], \(exits)::boolean[], \(exitBranches)::text[],
-                        \(exitManagers)::text[], \(exitTeams)::text[]) AS x(s, t, r, o, c, ch, n, u, e, eb, em, et)
+            FROM unnest(\(rows.map(\.seq))::bigint[], \(rows.map(\.table))::text[], \(rows.map(\.record))::text[], \(rows.map(\.origin))::text[],
+                        \(customers)::text[], \(changes)::bytea[], \(counters)::bigint[], \(rows.map(\.fromUpstream))::boolean[], \(exits)::boolean[],
+                        \(exitBranches)::text[], \(exitManagers)::text[], \(exitTeams)::text[]) AS x(s, t, r, o, c, ch, n, u, e, eb, em, et)
             """, logger: logger)
-        return first...last
     }
 
     /// Up to `limit` rows after `cursor`, in order.

@@ -123,33 +123,46 @@ extension PostgresServerStorage {
         }
     }
 
-    /// Writes records' new states with their owner, the record they hang from, and a customer's scope.
-    func save(_ states: [(RecordKey, RecordState)], owners: [RecordKey: String], parents: [RecordKey: String],
-              on connection: PostgresConnection) async throws {
-        guard !states.isEmpty else { return }
-        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = [], hanging: [String] = []
+    /// Writes records' states with their owner, the record they hang from, and a customer's scope.
+    static func save(_ rows: [RecordRow], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !rows.isEmpty else { return }
+        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = [], parents: [String] = []
         var branches: [String] = [], managers: [String] = [], teams: [String] = []
-        for (key, state) in states {
-            kinds.append(key.table.rawValue)
-            ids.append(key.record)
-            blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(state, table: key.table, record: key.record)))
-            customers.append(owners[key] ?? "")
-            hanging.append(parents[key] ?? "")
-            let schema = key.table.schema
-            let isCustomer = key.table == .customer
-            branches.append(isCustomer ? state.value("branch", in: schema).text ?? "" : "")
-            managers.append(isCustomer ? state.value("manager", in: schema).text ?? "" : "")
-            teams.append(isCustomer ? state.value("team", in: schema).text ?? "" : "")
+        for row in rows {
+            kinds.append(row.key.table.rawValue)
+            ids.append(row.key.record)
+            blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(row.state, table: row.key.table, record: row.key.record)))
+            customers.append(row.customer ?? "")
+            parents.append(row.parent ?? "")
+            let schema = row.key.table.schema
+            let isCustomer = row.key.table == .customer
+            branches.append(isCustomer ? row.state.value("branch", in: schema).text ?? "" : "")
+            managers.append(isCustomer ? row.state.value("manager", in: schema).text ?? "" : "")
+            teams.append(isCustomer ? row.state.value("team", in: schema).text ?? "" : "")
         }
         // Arrays hold no NULL: an absent value travels as ''.
         try await connection.query("""
             INSERT INTO records (kind, id, state, customer, parent, branch, manager, team)
             SELECT k, i, s, NULLIF(c, ''), NULLIF(p, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
-            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(hanging)::text[], \(branches)::text[],
+            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(parents)::text[], \(branches)::text[],
                         \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, p, b, m, t)
             ON CONFLICT (kind, id) DO UPDATE SET state = EXCLUDED.state, customer = EXCLUDED.customer, parent = EXCLUDED.parent,
                 branch = EXCLUDED.branch, manager = EXCLUDED.manager, team = EXCLUDED.team
             """, logger: logger)
+    }
+
+    /// The rows of records written in `order`, with their owners as stored after the write.
+    func recordRows(_ order: [RecordKey], states: [RecordKey: RecordState], reads: inout PushReads,
+              on connection: PostgresConnection) async throws -> [RecordRow] {
+        var rows: [RecordRow] = []
+        for key in order {
+            guard let state = states[key] else { continue }
+            var customer: String?
+            if case .customer(let id, _) = try await owner(of: key, in: states, reads: &reads, on: connection) { customer = id }
+            let parent = RecordOwner.parentKey(of: key.table, state).map { "\($0.table.rawValue)/\($0.record)" }
+            rows.append(RecordRow(key: key, state: state, customer: customer, parent: parent))
+        }
+        return rows
     }
 
     /// Validates and records a change the server makes itself (branches, the
@@ -185,7 +198,11 @@ extension PostgresServerStorage {
             for edit in edits {
                 let key = RecordKey(table: edit.table, record: edit.record)
                 let current = try written[key] ?? reads.stored(key)
-                try Self.check(edit, current: current, known: reads.found.merging(written) { $1 })
+                do {
+                    try Replica.check(edit, current: current) { reads.found[$0] != nil || written[$0] != nil }
+                } catch let error as StoreError {
+                    throw ServerError.badRequest(error.description)
+                }
                 let editChanges = LocalEdit.changes(table: edit.table, record: edit.record, current: current, fields: edit.fields, hlc: hlc, node: node)
                 guard !editChanges.isEmpty else { continue }
                 var state = current ?? RecordState(fieldCount: edit.table.schema.fields.count)
@@ -195,13 +212,9 @@ extension PostgresServerStorage {
                 changes += editChanges
             }
             guard !changes.isEmpty else { return nil }
-            var owners: [RecordKey: String] = [:]
-            var parents: [RecordKey: String] = [:]
-            for key in order {
-                if case .customer(let customer, _) = try await owner(of: key, in: written, reads: &reads, on: connection) { owners[key] = customer }
-                if let parent = written[key].flatMap({ RecordOwner.parentKey(of: key.table, $0) }) { parents[key] = "\(parent.table.rawValue)/\(parent.record)" }
-            }
-            try await save(order.map { ($0, written[$0]!) }, owners: owners, parents: parents, on: connection)
+            let saved = try await recordRows(order, states: written, reads: &reads, on: connection)
+            try await Self.save(saved, on: connection, logger: logger)
+            let owners = Dictionary(uniqueKeysWithValues: saved.compactMap { row in row.customer.map { (row.key, $0) } })
             server.counter += 1
             let counter = server.counter
             let mutation = Mutation(origin: node, counter: counter, user: nil, changes: changes)
@@ -218,28 +231,6 @@ extension PostgresServerStorage {
             rows += try await movedFiles(ownersBefore, after: written, reads: &reads, on: connection)
             try await PostgresChangeLog.append(rows, on: connection, logger: logger)
             return mutation
-        }
-    }
-
-    /// The record as it would stand after the edit must be valid, and every
-    /// reference it sets must name a stored record (or one the same write creates).
-    static func check(_ edit: RecordEdit, current: RecordState?, known: [RecordKey: RecordState]) throws {
-        let schema = edit.table.schema
-        var proposed = current?.dictionary(in: schema) ?? [:]
-        do {
-            for (name, value) in edit.fields {
-                try schema.check(field: name, value: value)
-                proposed[name] = value == .null ? nil : value
-            }
-            try schema.check(record: proposed)
-        } catch {
-            throw ServerError.badRequest("\(edit.table.noun) \(edit.record.prefix(8)): \(error.message)")
-        }
-        for (name, value) in edit.fields {
-            guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
-            guard known[RecordKey(table: target, record: id)] != nil else {
-                throw ServerError.badRequest("unknown \(target.noun) '\(id)' in \(name)")
-            }
         }
     }
 

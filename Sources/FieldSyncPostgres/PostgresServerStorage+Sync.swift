@@ -108,7 +108,9 @@ extension PostgresServerStorage: SyncStorage {
             // did not have is made and the decisions start again (they are pure).
             var reads = PushReads()
             try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
-            let registered = Set(try await branches())
+            // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
+            let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
+            let registered = namesBranch ? Set(try await branches()) : []
             var outcome = PushOutcome()
             var toApply: [Mutation] = []
             var rounds = 0
@@ -307,13 +309,9 @@ extension PostgresServerStorage: SyncStorage {
         }
 
         // Owners as stored after the merge: the log's rows and each record's row name them.
-        var owners: [RecordKey: String] = [:]
-        var parents: [RecordKey: String] = [:]
-        for key in order {
-            if case .customer(let customer, _) = try await owner(of: key, in: after, reads: &reads, on: connection) { owners[key] = customer }
-            if let state = after[key], let parent = RecordOwner.parentKey(of: key.table, state) { parents[key] = "\(parent.table.rawValue)/\(parent.record)" }
-        }
-        try await save(order.map { ($0, after[$0]!) }, owners: owners, parents: parents, on: connection)
+        let saved = try await recordRows(order, states: after, reads: &reads, on: connection)
+        try await Self.save(saved, on: connection, logger: logger)
+        let owners = Dictionary(uniqueKeysWithValues: saved.compactMap { row in row.customer.map { (row.key, $0) } })
 
         var rows: [ChangeLogRow] = []
         for mutation in mutations + (conflictMutation.map { [$0] } ?? []) {
@@ -366,11 +364,7 @@ extension PostgresServerStorage: SyncStorage {
             let newCustomer: String? = if case .customer(let id, _) = now { id } else { nil }
             for (record, state) in try await tree(of: key, on: connection) {
                 let schema = record.table.schema
-                let changes = schema.fields.indices.compactMap { index -> FieldChange? in
-                    guard let stamp = state.stamps[index] else { return nil }
-                    return FieldChange(table: record.table, record: record.record, field: schema.fields[index].name, value: state.values[index],
-                                       hlc: stamp.hlc, node: stamp.node, base: stamp.base)
-                }
+                let changes = state.changes(table: record.table, record: record.record)
                 guard !changes.isEmpty else { continue }
                 rows.append(ChangeLogRow(table: record.table.rawValue, record: record.record, origin: node.description, customer: newCustomer,
                                          changes: try ChangeLogCodec.encode(changes, schema: schema)))

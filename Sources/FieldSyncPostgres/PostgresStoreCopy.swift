@@ -51,7 +51,7 @@ public enum PostgresStoreCopy {
                 while true {
                     let records = try export.records(kind, after: after, limit: page)
                     guard let last = records.last else { break }
-                    try await insert(records, on: connection, logger: logger)
+                    try await PostgresServerStorage.save(records, on: connection, logger: logger)
                     report.records += records.count
                     after = last.key.record
                     progress("records: \(report.records)")
@@ -61,7 +61,7 @@ public enum PostgresStoreCopy {
             while true {
                 let rows = try export.log(after: seq, limit: page)
                 guard let last = rows.last else { break }
-                try await insert(rows, on: connection, logger: logger)
+                try await PostgresChangeLog.insert(rows, on: connection, logger: logger)
                 report.logRows += rows.count
                 seq = last.seq
                 progress("change log: \(report.logRows) rows")
@@ -86,42 +86,6 @@ public enum PostgresStoreCopy {
         progress("reading it back")
         report.mismatches = try await compare(export, with: client, logger: logger)
         return report
-    }
-
-    static func insert(_ records: [ExportedRecord], on connection: PostgresConnection, logger: Logger) async throws {
-        var kinds: [String] = [], ids: [String] = [], blobs: [ByteBuffer] = [], customers: [String] = [], parents: [String] = []
-        var branches: [String] = [], managers: [String] = [], teams: [String] = []
-        for record in records {
-            kinds.append(record.key.table.rawValue)
-            ids.append(record.key.record)
-            blobs.append(ByteBuffer(bytes: try RecordStateCodec.encode(record.state, table: record.key.table, record: record.key.record)))
-            customers.append(record.customer ?? "")
-            parents.append(record.parent ?? "")
-            let schema = record.key.table.schema
-            let isCustomer = record.key.table == .customer
-            branches.append(isCustomer ? record.state.value("branch", in: schema).text ?? "" : "")
-            managers.append(isCustomer ? record.state.value("manager", in: schema).text ?? "" : "")
-            teams.append(isCustomer ? record.state.value("team", in: schema).text ?? "" : "")
-        }
-        try await connection.query("""
-            INSERT INTO records (kind, id, state, customer, parent, branch, manager, team)
-            SELECT k, i, s, NULLIF(c, ''), NULLIF(p, ''), NULLIF(b, ''), NULLIF(m, ''), NULLIF(t, '')
-            FROM unnest(\(kinds)::text[], \(ids)::text[], \(blobs)::bytea[], \(customers)::text[], \(parents)::text[], \(branches)::text[],
-                        \(managers)::text[], \(teams)::text[]) AS x(k, i, s, c, p, b, m, t)
-            """, logger: logger)
-    }
-
-    static func insert(_ rows: [ExportedLogRow], on connection: PostgresConnection, logger: Logger) async throws {
-        let exits = rows.map { $0.exitBranch != nil }
-        try await connection.query("""
-            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team)
-            SELECT s, t, r, o, NULLIF(c, ''), ch, CASE WHEN hn THEN n END, u, CASE WHEN e THEN eb END, NULLIF(em, ''), NULLIF(et, '')
-            FROM unnest(\(rows.map(\.seq))::bigint[], \(rows.map(\.table))::text[], \(rows.map(\.record))::text[], \(rows.map(\.origin))::text[],
-                        \(rows.map { $0.customer ?? "" })::text[], \(rows.map { ByteBuffer(bytes: $0.changes) })::bytea[],
-                        \(rows.map { $0.counter != nil })::boolean[], \(rows.map { $0.counter ?? 0 })::bigint[], \(rows.map(\.fromUpstream))::boolean[],
-                        \(exits)::boolean[], \(rows.map { $0.exitBranch ?? "" })::text[], \(rows.map { $0.exitManager ?? "" })::text[],
-                        \(rows.map { $0.exitTeam ?? "" })::text[]) AS x(s, t, r, o, c, ch, hn, n, u, e, eb, em, et)
-            """, logger: logger)
     }
 
     static func insert(_ accounts: ExportedAccounts, on connection: PostgresConnection, logger: Logger) async throws {
@@ -178,13 +142,13 @@ public enum PostgresStoreCopy {
                 var after = ""
                 while true {
                     let expected = try export.records(kind, after: after, limit: page)
-                    var found: [ExportedRecord] = []
+                    var found: [RecordRow] = []
                     for try await (id, bytes, customer, parent) in try await connection.query("""
                         SELECT id, state, customer, parent FROM records WHERE kind = \(kind.rawValue) AND id COLLATE "C" > \(after)
                         ORDER BY id COLLATE "C" LIMIT \(Int64(page))
                         """, logger: logger).decode((String, ByteBuffer, String?, String?).self) {
                         let state = try bytes.withUnsafeReadableBytes { try RecordStateCodec.decode($0, table: kind, record: id) }
-                        found.append(ExportedRecord(key: RecordKey(table: kind, record: id), state: state, customer: customer, parent: parent))
+                        found.append(RecordRow(key: RecordKey(table: kind, record: id), state: state, customer: customer, parent: parent))
                     }
                     if found != expected { differ("\(kind.rawValue) after '\(after.prefix(8))': \(found.count) read back, \(expected.count) expected, or different") }
                     guard let last = expected.last else { break }
@@ -194,16 +158,7 @@ public enum PostgresStoreCopy {
             var seq: Int64 = 0
             while true {
                 let expected = try export.log(after: seq, limit: page)
-                var found: [ExportedLogRow] = []
-                for try await (s, table, record, origin, customer, changes, counter, fromUpstream, exitBranch, exitManager, exitTeam)
-                    in try await connection.query("""
-                        SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team
-                        FROM change_log WHERE seq > \(seq) ORDER BY seq LIMIT \(Int64(page))
-                        """, logger: logger).decode((Int64, String, String, String, String?, ByteBuffer, Int64?, Bool, String?, String?, String?).self) {
-                    found.append(ExportedLogRow(seq: s, table: table, record: record, origin: origin, customer: customer,
-                                                changes: Array(changes.readableBytesView), counter: counter, fromUpstream: fromUpstream,
-                                                exitBranch: exitBranch, exitManager: exitManager, exitTeam: exitTeam))
-                }
+                let found = try await PostgresChangeLog.page(after: seq, limit: page, on: connection, logger: logger)
                 if found != expected { differ("change log after \(seq): \(found.count) rows read back, \(expected.count) expected, or different") }
                 guard let last = expected.last else { break }
                 seq = last.seq

@@ -50,12 +50,7 @@ struct ChangeLogWriter {
     mutating func appendTree(of root: RecordKey, origin: NodeID) throws {
         for key in try Replica.file(of: root, db) {
             guard let state = try io.load(key.table, key.record) else { continue }
-            let schema = key.table.schema
-            let changes = schema.fields.indices.compactMap { index -> FieldChange? in
-                guard let stamp = state.stamps[index] else { return nil }
-                return FieldChange(table: key.table, record: key.record, field: schema.fields[index].name, value: state.values[index],
-                                   hlc: stamp.hlc, node: stamp.node, base: stamp.base)
-            }
+            let changes = state.changes(table: key.table, record: key.record)
             if !changes.isEmpty { try insert(key.table, key.record, changes[...], origin: origin) }
         }
     }

@@ -32,9 +32,6 @@ extension ServerStore {
         return (customers.count, users)
     }
 
-    /// A branch name as typed, checked.
-    package static func branchName(_ text: String) throws -> String { try AdministrationRules.branchName(text) }
-
     /// A server from before registration: its users' and customers' branches
     /// become the registered list, once, so nothing that worked stops working.
     func registerBranchesInUse() throws {

@@ -4,8 +4,9 @@ import FieldSyncStore
 import Foundation
 import GRDB
 
-/// A record as another engine stores it: its state, the customer whose file holds it, and the record it hangs from.
-public struct ExportedRecord: Sendable, Equatable {
+/// A record as an engine that keeps one row per record stores it: its state,
+/// the customer whose file holds it, and the record it hangs from.
+public struct RecordRow: Sendable, Equatable {
     public var key: RecordKey
     public var state: RecordState
     public var customer: String?
@@ -14,27 +15,6 @@ public struct ExportedRecord: Sendable, Equatable {
 
     public init(key: RecordKey, state: RecordState, customer: String?, parent: String?) {
         (self.key, self.state, self.customer, self.parent) = (key, state, customer, parent)
-    }
-}
-
-/// A change-log row, as written.
-public struct ExportedLogRow: Sendable, Equatable {
-    public var seq: Int64
-    public var table: String
-    public var record: String
-    public var origin: String
-    public var customer: String?
-    public var changes: [UInt8]
-    public var counter: Int64?
-    public var fromUpstream: Bool
-    public var exitBranch: String?
-    public var exitManager: String?
-    public var exitTeam: String?
-
-    public init(seq: Int64, table: String, record: String, origin: String, customer: String?, changes: [UInt8], counter: Int64?,
-                fromUpstream: Bool, exitBranch: String?, exitManager: String?, exitTeam: String?) {
-        (self.seq, self.table, self.record, self.origin, self.customer, self.changes) = (seq, table, record, origin, customer, changes)
-        (self.counter, self.fromUpstream, self.exitBranch, self.exitManager, self.exitTeam) = (counter, fromUpstream, exitBranch, exitManager, exitTeam)
     }
 }
 
@@ -122,7 +102,7 @@ public final class ServerExport: Sendable {
     }
 
     /// Records of a kind after `id`, in id order, with their owners and parents.
-    public func records(_ kind: RecordKind, after id: String, limit: Int) throws -> [ExportedRecord] {
+    public func records(_ kind: RecordKind, after id: String, limit: Int) throws -> [RecordRow] {
         try snapshot.read { db in
             let io = RecordIO(db)
             let ids = try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue) WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit])
@@ -133,23 +113,24 @@ public final class ServerExport: Sendable {
                 cache[key] = state
                 return state
             }
-            return try ids.compactMap { id -> ExportedRecord? in
+            return try ids.compactMap { id -> RecordRow? in
                 let key = RecordKey(table: kind, record: id)
                 guard let state = try load(key) else { return nil }
                 let parent = RecordOwner.parentKey(of: kind, state).map { "\($0.table.rawValue)/\($0.record)" }
-                return ExportedRecord(key: key, state: state, customer: try RecordOwner.file(of: key, in: load)?.customer, parent: parent)
+                return RecordRow(key: key, state: state, customer: try RecordOwner.file(of: key, in: load)?.customer, parent: parent)
             }
         }
     }
 
-    public func log(after seq: Int64, limit: Int) throws -> [ExportedLogRow] {
+    public func log(after seq: Int64, limit: Int) throws -> [ChangeLogRow] {
         try snapshot.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team
                 FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?
                 """, arguments: [seq, limit]).map { row in
-                ExportedLogRow(seq: row[0], table: row[1], record: row[2], origin: row[3], customer: row[4], changes: Array(row[5] as Data),
-                               counter: row[6], fromUpstream: (row[7] as Int64? ?? 0) != 0, exitBranch: row[8], exitManager: row[9], exitTeam: row[10])
+                ChangeLogRow(seq: row[0], table: row[1], record: row[2], origin: row[3], customer: row[4], changes: Array(row[5] as Data),
+                             counter: row[6], fromUpstream: (row[7] as Int64? ?? 0) != 0,
+                             exit: (row[8] as String?).map { ChangeLogRow.Exit(branch: $0, manager: row[9], team: row[10]) })
             }
         }
     }

@@ -51,7 +51,9 @@ extension Replica {
             let table = RecordTable.all[edit.table]!
             let key = RecordKey(table: edit.table, record: edit.record)
             let current = try states[key] ?? io.load(edit.table, edit.record)
-            if validate { try check(edit, current: current, pending: states, io) }
+            if validate {
+                try check(edit, current: current) { key in try states[key] != nil || io.load(key.table, key.record) != nil }
+            }
             let editChanges = LocalEdit.changes(
                 table: edit.table, record: edit.record, current: current,
                 fields: edit.fields, hlc: hlc, node: node)
@@ -76,8 +78,9 @@ extension Replica {
     }
 
     /// The record as it would stand after the edit must be valid, and every
-    /// reference it sets must name an existing record (or one the same action creates).
-    private static func check(_ edit: RecordEdit, current: RecordState?, pending: [RecordKey: RecordState], _ io: RecordIO) throws {
+    /// reference it sets must name an existing record (or one the same action creates):
+    /// `exists` says which, however the caller's engine stores them.
+    public static func check(_ edit: RecordEdit, current: RecordState?, exists: (RecordKey) throws -> Bool) throws {
         let schema = edit.table.schema
         var proposed = current?.dictionary(in: schema) ?? [:]
         do {
@@ -91,8 +94,7 @@ extension Replica {
         }
         for (name, value) in edit.fields {
             guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
-            let known = pending[RecordKey(table: target, record: id)] != nil
-            guard try known || io.load(target, id) != nil else {
+            guard try exists(RecordKey(table: target, record: id)) else {
                 throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)")
             }
         }

@@ -1,4 +1,5 @@
 import FieldSyncPostgres
+import FieldSyncServer
 import Logging
 import PostgresNIO
 import Synchronization

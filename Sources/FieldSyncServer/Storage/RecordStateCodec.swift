@@ -4,13 +4,7 @@ import FieldSyncModel
 /// one column (PostgreSQL): the change log's encoding of one change per stamped field.
 package enum RecordStateCodec {
     package static func encode(_ state: RecordState, table: RecordKind, record: String) throws -> [UInt8] {
-        let schema = table.schema
-        let changes = schema.fields.indices.compactMap { index -> FieldChange? in
-            guard index < state.stamps.count, let stamp = state.stamps[index] else { return nil }
-            return FieldChange(table: table, record: record, field: schema.fields[index].name, value: state.values[index],
-                               hlc: stamp.hlc, node: stamp.node, base: stamp.base)
-        }
-        return try ChangeLogCodec.encode(changes, schema: schema)
+        try ChangeLogCodec.encode(state.changes(table: table, record: record), schema: table.schema)
     }
 
     package static func decode(_ bytes: UnsafeRawBufferPointer, table: RecordKind, record: String) throws -> RecordState {
