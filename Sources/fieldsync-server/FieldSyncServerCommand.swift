@@ -405,7 +405,7 @@ struct UserCommand: AsyncParsableCommand {
             guard let role = Role(rawValue: role.lowercased()) else {
                 throw ValidationError("--role: '\(role)' is not allowed; use one of: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard days > 0 else { throw ValidationError("--days must be at least 1") }
+            guard (1...3_650).contains(days) else { throw ValidationError("--days must be 1 to 3650") }
             let (user, code, expires) = try await StorageEngine.with(options) { engine in
                 try await engine.accounts.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: UInt64(days) * 86_400_000)
             }
@@ -426,9 +426,13 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "The person's name.") var name: String
         @Option(help: "Days the code stays valid.") var days = 7
 
+        func validate() throws {
+            guard (1...3_650).contains(days) else { throw ValidationError("--days must be 1 to 3650") }
+        }
+
         func run() async throws {
             let (code, expires) = try await StorageEngine.with(options) { engine in
-                try await engine.accounts.issueCode(forUser: name, codeLifetime: UInt64(max(days, 1)) * 86_400_000)
+                try await engine.accounts.issueCode(forUser: name, codeLifetime: UInt64(days) * 86_400_000)
             }
             if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print("Enrolment code: \(code)   (valid until \(iso(expires)))") }
         }
