@@ -36,7 +36,6 @@ extension ServerStore {
     /// device's scope — all in one transaction, durable before it returns.
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
         let work = try syncWork(request, from: device, limits: limits)
-        defer { replica.checkpointer?.poke() }
         return try writer.write { db in try work(db) }
     }
 
@@ -44,7 +43,6 @@ extension ServerStore {
     /// (`GroupCommit`): one disk flush for them all. The HTTP server's path.
     public func syncGrouped(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
         let work = try syncWork(request, from: device, limits: limits)
-        defer { replica.checkpointer?.poke() }
         return try groupCommit.run(writer, work)
     }
 

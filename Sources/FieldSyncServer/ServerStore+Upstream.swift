@@ -96,7 +96,6 @@ extension ServerStore {
     /// `relayed` are the mutations the request carried: one the upstream refuses is kept whole here, never lost.
     public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String, relayed: [Mutation] = []) throws {
         let now = self.now
-        defer { replica.checkpointer?.poke() }
         try writer.write { db in
             let io = RecordIO(db)
             let changes = response.changes

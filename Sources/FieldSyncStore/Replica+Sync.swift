@@ -58,7 +58,6 @@ extension Replica {
                                rejected: [RejectedMutation], left: [String] = [], returned: [(mutation: Mutation, reason: String)] = [],
                                syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
-        defer { checkpointer?.poke() }
         return try writer.write { db in
             var report = try Self.apply(changes[...], now: now, db)
             try Self.setMeta(MetaKey.cursor, String(cursor), db)

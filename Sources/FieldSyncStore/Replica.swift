@@ -35,9 +35,16 @@ public struct Replica: Sendable {
     ///
     /// `checkpointInBackground` is for a server and a sync, which commit page
     /// after page: the log is copied back into the file on another thread
-    /// (`WALCheckpointer`) instead of inside every thousandth page's commit.
+    /// (`WALCheckpointer`), every few thousand pages, instead of inside a commit.
     public static func open(path: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
                             checkpointInBackground: Bool = false) throws -> Replica {
+        try open(path: path, wallClock: wallClock,
+                 backgroundCheckpointPages: checkpointInBackground ? WALCheckpointer.walPagesBeforeBackgroundCheckpoint : nil)
+    }
+
+    /// `backgroundCheckpointPages`: with a `WALCheckpointer`, the log's size in pages that starts its checkpoint.
+    package static func open(path: String, wallClock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds,
+                             backgroundCheckpointPages: Int32?) throws -> Replica {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -45,12 +52,14 @@ public struct Replica: Sendable {
             // 32 MiB of page cache (SQLite's default is 2 MiB): a first sync of a
             // province-sized scope touches indexes larger than the default.
             try db.execute(sql: "PRAGMA cache_size = -32768")
-            if checkpointInBackground {
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.walPagesBeforeWriterCheckpoints)")
-            }
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        return try Replica(writer: pool, wallClock: wallClock, checkpointer: checkpointInBackground ? WALCheckpointer(path: path) : nil)
+        var checkpointer: WALCheckpointer?
+        if let backgroundCheckpointPages {
+            checkpointer = try WALCheckpointer(path: path)
+            checkpointer?.watch(pool, backgroundPages: backgroundCheckpointPages)
+        }
+        return try Replica(writer: pool, wallClock: wallClock, checkpointer: checkpointer)
     }
 
     /// Closes the database; a checkpoint of the whole log happens on the way.

@@ -56,7 +56,7 @@ package struct PullPageBuilder {
     package mutating func add(seq: Int64, table: RecordKind?, record: String, customer: String?, exit: CustomerScope?, fromServer: Bool,
                               decode: (inout [FieldChange]) throws -> Int) throws -> Bool {
         if changes.count >= limit || bytes >= maxBytes { more = true; return false }
-        guard let table else { cursor = seq; return true }
+        guard table != nil else { cursor = seq; return true }
         if let old = exit {
             // An exit row: tell a device that reached the file before and does not now.
             if !policy.isUnrestricted, policy.allows(old), try !reaches(record), !left.contains(record) { left.append(record) }
