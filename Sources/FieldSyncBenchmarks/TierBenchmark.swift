@@ -56,7 +56,6 @@ enum TierBenchmark {
             urls.append("https://127.0.0.1:\(try SyncBenchmark.waitForPort(portFile))")
         }
         defer { for server in servers { server.terminate() } }
-        let server = servers[0]
 
         // Each branch server: enrolled at the province, its laptop's records pushed into it (not timed).
         var branchFolders: [String] = []

@@ -14,6 +14,10 @@ struct ChangeLogWriter {
     private var states: [RecordKey: RecordState?] = [:]
     /// Every row written is marked as come down from the upstream server (never relayed back up).
     var marksFromUpstream = false
+    /// Prepared once per writer, not looked up by its SQL for every row (a push writes one per record).
+    private var insertStatement: Statement?
+    /// The last origin's text: a push's rows mostly share one.
+    private var originText: (node: NodeID, text: String)?
 
     /// `known`: records as stored after the merge, already at hand (not read again).
     init(_ db: Database, io: RecordIO, known: [RecordKey: RecordState?] = [:]) {
@@ -69,11 +73,13 @@ struct ChangeLogWriter {
     private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID,
                                  counter: UInt64? = nil, fromUpstream: Bool = false) throws {
         let customer = try RecordOwner.file(of: RecordKey(table: table, record: record), in: { try stored($0) })?.customer
-        let statement = try db.cachedStatement(sql: """
+        let statement = try insertStatement ?? db.cachedStatement(sql: """
             INSERT INTO change_log (tbl, record, origin, customer, changes, counter, from_upstream) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
+        insertStatement = statement
+        if originText?.node != origin { originText = (origin, origin.description) }
         statement.setUncheckedArguments([
-            table.rawValue, record, origin.description, customer,
+            table.rawValue, record, originText?.text ?? origin.description, customer,
             Data(try ChangeLogCodec.encode(changes, schema: table.schema)),
             counter.flatMap { Int64(exactly: $0) }, fromUpstream || marksFromUpstream ? 1 : 0,
         ])

@@ -105,17 +105,18 @@ extension ServerStore {
                     continue
                 }
                 toApply.append(mutation)
-                try markApplied(id, db)
                 applied.insert(id)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
+            try markApplied(toApply, db)
             var conflictsCreated = 0
             if !toApply.isEmpty {
                 let changes = toApply.flatMap(\.changes)
                 // Records this push may move (a customer's branch or manager, a
                 // child's parent): if the merged value moves them, their whole
                 // file is logged again under the new owner.
-                let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
+                let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }),
+                                                   io: io, known: scope.loaded)
                 let report = try Replica.apply(changes[...], now: now, db, preloaded: scope.loaded)
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
@@ -139,9 +140,14 @@ extension ServerStore {
         }
     }
 
-    /// Owners of records before a write that may move them.
-    static func owners(of keys: Set<RecordKey>, io: RecordIO) throws -> [RecordKey: RecordOwner] {
-        try Dictionary(uniqueKeysWithValues: keys.map { key in (key, try RecordOwner.of(key) { try io.load($0.table, $0.record) }) })
+    /// Owners of records before a write that may move them. `known`: records already read
+    /// in this transaction, before the write (nil: not stored), not read again.
+    static func owners(of keys: Set<RecordKey>, io: RecordIO, known: [RecordKey: RecordState?] = [:]) throws -> [RecordKey: RecordOwner] {
+        let load = { (key: RecordKey) throws -> RecordState? in
+            if let state = known[key] { return state }
+            return try io.load(key.table, key.record)
+        }
+        return try Dictionary(uniqueKeysWithValues: keys.map { key in (key, try RecordOwner.of(key, in: load)) })
     }
 
     /// Logs again, with their stamps, the records the write moved to another
@@ -209,9 +215,17 @@ extension ServerStore {
         return applied
     }
 
-    private func markApplied(_ id: MutationID, _ db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)")
-            .execute(arguments: [id.origin.description, Int64(id.counter)])
+    /// Marks mutations applied, in the push's transaction: a retry of the push applies none of them again.
+    private func markApplied(_ mutations: [Mutation], _ db: Database) throws {
+        guard !mutations.isEmpty else { return }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)")
+        var origin: (node: NodeID, text: String)?
+        for mutation in mutations {
+            if origin?.node != mutation.origin { origin = (mutation.origin, mutation.origin.description) }
+            // Counters are at most Int64.max (checked by PushRules.validate).
+            insert.setUncheckedArguments([origin?.text, Int64(clamping: mutation.counter)])
+            try insert.execute()
+        }
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
