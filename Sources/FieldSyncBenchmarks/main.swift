@@ -115,7 +115,8 @@ for round in 0..<arguments.rounds {
 
     // Merge-apply: the same rows arriving as field changes from another node, in sync-sized pages.
     if arguments.runs("merge") {
-        let target = try Replica.open(path: path("merge"))
+        // Opened as `fieldsync sync` opens a replica: the log copied back on a thread of its own.
+        let target = try Replica.open(path: path("merge"), checkpointInBackground: true)
         try target.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB0B), branch: nil, user: nil, createdAt: ""))
         let page = VisitRows.fieldCount * arguments.pageRecords
         quietDisk()
@@ -127,6 +128,7 @@ for round in 0..<arguments.rounds {
             }
         }))
         if round == 0 { problems += try target.verify() }
+        try target.close()
     }
 
     // Local writes with change capture: validation, HLC, record, outbox; 10,000 actions per transaction.

@@ -71,7 +71,7 @@ public struct PostgresStorageError: Error, CustomStringConvertible {
 
 extension PostgresConnection {
     /// The first row of a query, decoded, or nil.
-    func first<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type, logger: Logger) async throws -> T? {
+    func first<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type, logger: Logger) async throws -> T? {
         for try await value in try await self.query(query, logger: logger).decode(T.self) { return value }
         return nil
     }

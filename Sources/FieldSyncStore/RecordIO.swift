@@ -13,6 +13,7 @@ public final class RecordIO {
     private let connection: OpaquePointer
     private var selects: [RecordKind: OpaquePointer] = [:]
     private var upserts: [RecordKind: OpaquePointer] = [:]
+    private var inserts: [RecordKind: OpaquePointer] = [:]
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Set when records may be written: the first save notes the change for `RecordChangeCounter`.
@@ -33,6 +34,7 @@ public final class RecordIO {
     deinit {
         for statement in selects.values { sqlite3_finalize(statement) }
         for statement in upserts.values { sqlite3_finalize(statement) }
+        for statement in inserts.values { sqlite3_finalize(statement) }
     }
 
     public func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
@@ -103,11 +105,23 @@ public final class RecordIO {
     }
 
     func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
+        let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
+        try write(statement, id, state)
+    }
+
+    /// Stores a record the table does not hold yet, in one step instead of a
+    /// lookup and a write; false (nothing written) when it holds one.
+    func saveIfNew(_ table: RecordKind, _ id: String, _ state: RecordState) throws -> Bool {
+        let statement = try prepared(&inserts, table) { RecordTable.all[$0]!.insertNewSQL }
+        try write(statement, id, state)
+        return sqlite3_changes(connection) > 0
+    }
+
+    private func write(_ statement: OpaquePointer, _ id: String, _ state: RecordState) throws {
         if !changeNoted, let database {
             RecordChangeCounter.noteChange(in: database)
             changeNoted = true
         }
-        let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
         defer { sqlite3_reset(statement) }
         sqlite3_bind_text(statement, 1, id, -1, Self.transient)
         for (index, value) in state.values.enumerated() {

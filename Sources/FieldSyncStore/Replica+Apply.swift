@@ -40,13 +40,36 @@ extension Replica {
         report.changes = changes.count
         var overwrites: [Overwrite] = []
         var newest = HLC.zero
+        // Insert-first while the records keep turning out new (a first sync): the insert
+        // itself finds out whether the record is stored, so the lookup before it is saved.
+        // A record found stored switches to lookup-first until one is missing again.
+        var expectNew = true
         for group in ChangeGroups(changes).groups {
             let schema = group.table.schema
-            let known = preloaded.isEmpty ? nil : preloaded[RecordKey(table: group.table, record: group.record)]
-            var state = try (known ?? io.load(group.table, group.record)) ?? RecordState(fieldCount: schema.fields.count)
-            var changed = false
             for range in group.ranges {
                 for change in changes[range] where change.hlc > newest { newest = change.hlc }
+            }
+            let known = preloaded.isEmpty ? nil : preloaded[RecordKey(table: group.table, record: group.record)]
+            if known == nil, expectNew {
+                var state = RecordState(fieldCount: schema.fields.count)
+                var found: [Overwrite] = []
+                var changed = false
+                for range in group.ranges {
+                    changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &found) || changed
+                }
+                if !changed { continue }
+                if try io.saveIfNew(group.table, group.record, state) {
+                    overwrites += found
+                    report.recordsChanged += 1
+                    continue
+                }
+                expectNew = false
+            }
+            let stored = try known ?? io.load(group.table, group.record)
+            if stored == nil { expectNew = true }
+            var state = stored ?? RecordState(fieldCount: schema.fields.count)
+            var changed = false
+            for range in group.ranges {
                 changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
             }
             if changed {
