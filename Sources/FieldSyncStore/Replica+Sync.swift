@@ -61,16 +61,16 @@ extension Replica {
         return try writer.write { db in
             var report = try Self.apply(changes[...], now: now, db)
             try Self.setMeta(MetaKey.cursor, String(cursor), db)
-            let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter = ?")
-            let forget = try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter = ?")
-            let outboxHLC = try db.cachedStatement(sql: "SELECT hlc FROM outbox WHERE counter = ?")
             var acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
-            for counter in acknowledged {
-                if let hlc = try Int64.fetchOne(outboxHLC, arguments: [Int64(counter)]) {
+            // By runs of consecutive counters (a push's are one run): three statements a run, not a counter.
+            // A counter over Int64.max names no outbox entry (counters are stored as Int64).
+            for run in Self.runs(of: acknowledged.compactMap { Int64(exactly: $0) }) {
+                let bounds: StatementArguments = [run.lowerBound, run.upperBound]
+                if let hlc = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(hlc) FROM outbox WHERE counter BETWEEN ? AND ?"), arguments: bounds) {
                     acked = max(acked, HLC(rawValue: UInt64(bitPattern: hlc)))
                 }
-                try delete.execute(arguments: [Int64(counter)])
-                try forget.execute(arguments: [Int64(counter)])
+                try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
+                try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
             }
             try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
             for rejection in rejected {
@@ -89,6 +89,19 @@ extension Replica {
             report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
             return report
         }
+    }
+
+    /// The numbers as runs of consecutive values, ascending, each number once.
+    package static func runs(of numbers: [Int64]) -> [ClosedRange<Int64>] {
+        var runs: [ClosedRange<Int64>] = []
+        for number in Set(numbers).sorted() {
+            if let last = runs.last, last.upperBound < Int64.max, last.upperBound + 1 == number {
+                runs[runs.count - 1] = last.lowerBound...number
+            } else {
+                runs.append(number...number)
+            }
+        }
+        return runs
     }
 
     /// Mutations the server refused, with its reasons (they stay in the outbox).

@@ -1,0 +1,28 @@
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+import GRDB
+import Testing
+
+/// An answer's acknowledgements drop exactly the acknowledged mutations from
+/// the outbox (taken in runs of consecutive counters), whatever their order,
+/// repeats or gaps, and a counter no outbox can hold is ignored, not a trap.
+@Suite struct OutboxAcknowledgementTests {
+    @Test func exactlyTheAcknowledgedLeaveTheOutbox() throws {
+        let replica = try Replica.inMemory(wallClock: { 1_795_000_000_000 })
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xA2), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        for index in 1...9 {
+            try replica.write([RecordEdit(.customer, "c0000000-0000-4000-8000-00000000000\(index)", [("name", .text("Customer \(index)")), ("level", .text("vip"))])])
+        }
+        let counters = try replica.outbox().map(\.counter)
+        #expect(counters.count == 9)
+        let acknowledged = [counters[4], counters[0], counters[1], counters[2], counters[1], counters[6], counters[7], UInt64.max]
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: acknowledged, rejected: [], syncedAt: "")
+        #expect(try replica.outbox().map(\.counter) == [counters[3], counters[5], counters[8]])
+    }
+
+    @Test func runsAreConsecutiveAscendingAndUnique() {
+        #expect(Replica.runs(of: []) == [])
+        #expect(Replica.runs(of: [7, 3, 4, 4, 5, 9, Int64.max, Int64.max - 1]) == [3...5, 7...7, 9...9, (Int64.max - 1)...Int64.max])
+    }
+}
