@@ -46,6 +46,13 @@ extension Replica {
         var expectNew = true
         for group in ChangeGroups(changes).groups {
             let schema = group.table.schema
+            func merge(into state: inout RecordState, _ found: inout [Overwrite]) -> Bool {
+                var changed = false
+                for range in group.ranges {
+                    changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &found) || changed
+                }
+                return changed
+            }
             for range in group.ranges {
                 for change in changes[range] where change.hlc > newest { newest = change.hlc }
             }
@@ -53,11 +60,8 @@ extension Replica {
             if known == nil, expectNew {
                 var state = RecordState(fieldCount: schema.fields.count)
                 var found: [Overwrite] = []
-                var changed = false
-                for range in group.ranges {
-                    changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &found) || changed
-                }
-                if !changed { continue }
+                // Nothing merges into an empty record: nothing would into a stored one either.
+                guard merge(into: &state, &found) else { continue }
                 if try io.saveIfNew(group.table, group.record, state) {
                     overwrites += found
                     report.recordsChanged += 1
@@ -68,11 +72,7 @@ extension Replica {
             let stored = try known ?? io.load(group.table, group.record)
             if stored == nil { expectNew = true }
             var state = stored ?? RecordState(fieldCount: schema.fields.count)
-            var changed = false
-            for range in group.ranges {
-                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
-            }
-            if changed {
+            if merge(into: &state, &overwrites) {
                 try io.save(group.table, group.record, state)
                 report.recordsChanged += 1
             }
