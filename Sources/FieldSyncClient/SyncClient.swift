@@ -50,7 +50,25 @@ public final class SyncClient: Sendable {
 
     /// A sync round trip with the request already in wire JSON.
     public func exchange(body: [UInt8], token: String) async throws -> SyncResponse {
-        let data = try await send("/v1/sync", body: body, token: token)
+        try await decodeSyncResponse(send("/v1/sync", body: body, token: token))
+    }
+
+    /// A sync round trip whose mutations were prepared ahead; `end` closes the request
+    /// (`WireJSON.syncRequestEnd`).
+    public func exchange(prepared: PreparedSyncBody, end: [UInt8], token: String) async throws -> SyncResponse {
+        guard let gzip = prepared.gzip else {
+            return try await exchange(body: prepared.start + end, token: token)
+        }
+        let body: ByteBuffer
+        do {
+            body = try gzip.finish(end)
+        } catch {
+            return try await exchange(body: prepared.start + end, token: token)
+        }
+        return try await decodeSyncResponse(send("/v1/sync", encoded: (body, gzipped: true), token: token))
+    }
+
+    private func decodeSyncResponse(_ data: [UInt8]) throws -> SyncResponse {
         do {
             return try WireJSON.decodeSyncResponse(data)
         } catch {
@@ -81,16 +99,21 @@ public final class SyncClient: Sendable {
     }
 
     private func send(_ path: String, body: [UInt8]?, token: String?) async throws -> [UInt8] {
+        let encoded = try body.map { body in
+            body.count > BodyCompression.threshold ? (try BodyCompression.gzip(body), gzipped: true) : (ByteBuffer(bytes: body), gzipped: false)
+        }
+        return try await send(path, encoded: encoded, token: token)
+    }
+
+    private func send(_ path: String, encoded body: (bytes: ByteBuffer, gzipped: Bool)?, token: String?) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = body == nil ? .GET : .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body, body.count > BodyCompression.threshold {
-            request.headers.add(name: "Content-Encoding", value: "gzip")
-            request.body = .bytes(try BodyCompression.gzip(body))
-        } else if let body {
-            request.body = .bytes(ByteBuffer(bytes: body))
+        if let body {
+            if body.gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
+            request.body = .bytes(body.bytes)
         }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
@@ -138,5 +161,18 @@ public final class SyncClient: Sendable {
             return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
         }
         return SyncError("cannot sync with \(baseURL): \(text)")
+    }
+}
+
+/// A sync request's mutations, prepared ahead of the answer that decides the rest
+/// (`WireJSON.syncRequestStart`), and already compressed when the body will be large.
+public struct PreparedSyncBody: Sendable {
+    public let start: [UInt8]
+    let gzip: BodyCompression.TwoPartGzip?
+
+    public init(start: [UInt8]) throws {
+        self.start = start
+        // The end adds a few hundred bytes at most.
+        gzip = start.count + 512 > BodyCompression.threshold ? try BodyCompression.TwoPartGzip(first: start) : nil
     }
 }

@@ -29,6 +29,12 @@ public struct SyncSummary: Sendable, Equatable {
 /// sent, so nothing is sent twice; if storing fails, the request in flight is
 /// cancelled and, like any interrupted sync, the next one starts again from what
 /// was stored (the server ignores mutations it has applied already).
+///
+/// The outbox page after the one in flight is read and compressed while its
+/// answer is awaited (`PreparedSyncBody`): only the request's end (cursor, clock)
+/// waits for the answer. A page read ahead is used only if it starts where the
+/// answer says the push stands; otherwise (a refused clock re-stamps the outbox)
+/// it is read again.
 public struct Synchronizer: Sendable {
     public var maxMutationsPerPage = 1_000
     public var maxBytesPerPage = 4 << 20
@@ -44,59 +50,76 @@ public struct Synchronizer: Sendable {
         // What waits in the outbox, counted once and then kept by subtracting what the server
         // acknowledges: counting a large outbox for every page made a big push quadratic.
         var waiting = try replica.outboxCount()
-        var next: Task<RoundTrip, any Error>? = start(replica, binding, client, after: 0, cursor: try replica.syncCursor(), pending: waiting)
-        while let inFlight = next {
-            next = nil
-            let round: RoundTrip
-            do {
-                round = try await inFlight.value
-            } catch let skew as ClockSkew where skewRetries < 2 {
-                // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
-                skewRetries += 1
-                try replica.setClockOffset(Int64(skew.serverTime) - Int64(skew.sentAt))
-                try replica.restampOutbox()
-                next = start(replica, binding, client, after: skew.after, cursor: try replica.syncCursor(), pending: waiting)
-                continue
-            } catch let skew as ClockSkew {
-                throw skew.error
-            }
-            let response = round.response
-            let acknowledgedHere = response.accepted.lazy.filter { $0.origin == me }.count
-            waiting = max(0, waiting - acknowledgedHere)
-            if try response.more || replica.hasOutbox(after: round.pushedThrough) {
-                next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor, pending: waiting)
-            }
-            do {
-                // The server's clock at the midpoint of the round trip.
-                let midpoint = Int64(round.sentAt) + (Int64(round.receivedAt) - Int64(round.sentAt)) / 2
-                let learnt = Int64(response.serverTime) - midpoint
-                try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
-
-                let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
-                let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
-                let report = try replica.finishExchange(
-                    pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
-                    returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
-                    syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
-                summary.roundTrips += 1
-                summary.pushed += acknowledged.count
-                summary.pulled += response.changes.count
-                summary.conflicts += report.conflictsCreated.count
-                    + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
-                summary.rejected += rejected
-                summary.filesDropped += report.filesDropped
-                progress(summary)
-                // Storing the answer may have added a mutation (conflict records this replica was first to see).
-                if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
-                    next = start(replica, binding, client, after: round.pushedThrough, cursor: response.cursor,
-                                 pending: try replica.outboxCount())
-                }
-            } catch {
-                next?.cancel()
-                _ = try? await next?.value
-                throw error
-            }
+        var next: Task<RoundTrip, any Error>?
+        var ahead: Task<PushPage, any Error>?
+        // Nothing read ahead outlives the sync: the caller may close the replica when it returns.
+        func settleAhead() async {
+            ahead?.cancel()
+            _ = try? await ahead?.value
         }
+        do {
+            (next, ahead) = start(replica, binding, client, page: prepare(replica, after: 0), cursor: try replica.syncCursor(), pending: waiting)
+            while let inFlight = next {
+                next = nil
+                let round: RoundTrip
+                do {
+                    round = try await inFlight.value
+                } catch let skew as ClockSkew where skewRetries < 2 {
+                    // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
+                    skewRetries += 1
+                    await settleAhead()
+                    try replica.setClockOffset(Int64(skew.serverTime) - Int64(skew.sentAt))
+                    try replica.restampOutbox()
+                    (next, ahead) = start(replica, binding, client, page: prepare(replica, after: skew.after), cursor: try replica.syncCursor(), pending: waiting)
+                    continue
+                } catch let skew as ClockSkew {
+                    throw skew.error
+                }
+                let response = round.response
+                let acknowledgedHere = response.accepted.lazy.filter { $0.origin == me }.count
+                waiting = max(0, waiting - acknowledgedHere)
+                if try response.more || replica.hasOutbox(after: round.pushedThrough) {
+                    let page = ahead ?? prepare(replica, after: round.pushedThrough)
+                    (next, ahead) = start(replica, binding, client, page: page, expecting: round.pushedThrough, cursor: response.cursor, pending: waiting)
+                }
+                do {
+                    // The server's clock at the midpoint of the round trip.
+                    let midpoint = Int64(round.sentAt) + (Int64(round.receivedAt) - Int64(round.sentAt)) / 2
+                    let learnt = Int64(response.serverTime) - midpoint
+                    try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
+
+                    let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
+                    let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
+                    let report = try replica.finishExchange(
+                        pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
+                        returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
+                        syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
+                    summary.roundTrips += 1
+                    summary.pushed += acknowledged.count
+                    summary.pulled += response.changes.count
+                    summary.conflicts += report.conflictsCreated.count
+                        + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
+                    summary.rejected += rejected
+                    summary.filesDropped += report.filesDropped
+                    progress(summary)
+                    // Storing the answer may have added a mutation (conflict records this replica was first to see).
+                    if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
+                        // Read now: a page read ahead was read before this answer was stored.
+                        await settleAhead()
+                        (next, ahead) = start(replica, binding, client, page: prepare(replica, after: round.pushedThrough), cursor: response.cursor,
+                                              pending: try replica.outboxCount())
+                    }
+                } catch {
+                    next?.cancel()
+                    _ = try? await next?.value
+                    throw error
+                }
+            }
+        } catch {
+            await settleAhead()
+            throw error
+        }
+        await settleAhead()
         return summary
     }
 
@@ -117,25 +140,51 @@ public struct Synchronizer: Sendable {
         var after: UInt64
     }
 
-    /// Sends the outbox page after `counter` with a pull from `cursor`.
-    private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, after counter: UInt64, cursor: Int64,
-                       pending: Int) -> Task<RoundTrip, any Error> {
-        let (maxMutations, maxBytes, maxChanges) = (maxMutationsPerPage, maxBytesPerPage, maxChangesPerPage)
-        return Task {
-            let mutations = try replica.outboxBodies(after: counter, maxMutations: maxMutations, maxBytes: maxBytes)
+    /// An outbox page read and its request's start prepared, ahead of the answer that decides the request's end.
+    struct PushPage: Sendable {
+        /// The outbox counter the page follows.
+        var after: UInt64
+        /// The last counter it holds (or `after`, if it holds none).
+        var through: UInt64
+        var body: PreparedSyncBody
+    }
+
+    /// Reads and prepares the outbox page after `counter`.
+    private func readPage(_ replica: Replica, after counter: UInt64) throws -> PushPage {
+        let mutations = try replica.outboxBodies(after: counter, maxMutations: maxMutationsPerPage, maxBytes: maxBytesPerPage)
+        return PushPage(after: counter, through: mutations.last?.counter ?? counter,
+                        body: try PreparedSyncBody(start: WireJSON.syncRequestStart(mutationBodies: mutations.map(\.body))))
+    }
+
+    private func prepare(_ replica: Replica, after counter: UInt64) -> Task<PushPage, any Error> {
+        Task { try readPage(replica, after: counter) }
+    }
+
+    /// Sends `page` with a pull from `cursor`, and starts preparing the page after it.
+    /// `expecting`: where the push stands; a page prepared ahead that does not start there is read again.
+    private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, page: Task<PushPage, any Error>,
+                       expecting: UInt64? = nil, cursor: Int64, pending: Int) -> (request: Task<RoundTrip, any Error>, ahead: Task<PushPage, any Error>) {
+        let request = Task {
+            var prepared = try await page.value
+            if let expecting, prepared.after != expecting { prepared = try readPage(replica, after: expecting) }
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
-            let body = WireJSON.syncRequest(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
-                                            maxChanges: maxChanges, pending: pending, mutationBodies: mutations.map(\.body))
+            let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
+                                              maxChanges: maxChangesPerPage, pending: pending)
             let response: SyncResponse
             do {
-                response = try await client.exchange(body: body, token: binding.token)
+                response = try await client.exchange(prepared: prepared.body, end: end, token: binding.token)
             } catch let error as SyncError where error.code == ErrorCode.clockSkew {
                 guard let serverTime = error.serverTime else { throw error }
-                throw ClockSkew(error: error, serverTime: serverTime, sentAt: sentAt, after: counter)
+                throw ClockSkew(error: error, serverTime: serverTime, sentAt: sentAt, after: prepared.after)
             }
-            return RoundTrip(response: response, pushedThrough: mutations.last?.counter ?? counter,
-                             sentAt: sentAt, receivedAt: replica.wallClock())
+            return RoundTrip(response: response, pushedThrough: prepared.through, sentAt: sentAt, receivedAt: replica.wallClock())
         }
+        let ahead = Task {
+            let through = try await page.value.through
+            try Task.checkCancellation()
+            return try readPage(replica, after: through)
+        }
+        return (request, ahead)
     }
 }

@@ -19,4 +19,27 @@ public enum BodyCompression {
         var input = buffer
         return try input.decompress(with: .gzip(), maxSize: maxSize)
     }
+
+    /// A gzip body written in two parts, the second known later: the first is
+    /// compressed when it is given (while the client waits for the answer before).
+    /// Used by one task at a time, handed from the one that starts it to the one that finishes it.
+    public final class TwoPartGzip: @unchecked Sendable {
+        private let compressor = algorithm.compressor
+        private var output: ByteBuffer
+
+        public init(first: [UInt8]) throws {
+            var input = ByteBuffer(bytes: first)
+            try compressor.startStream()
+            output = ByteBufferAllocator().buffer(capacity: compressor.maxSize(from: input) + 4_096)
+            try compressor.streamDeflate(from: &input, to: &output, flush: .no)
+        }
+
+        /// The whole body, gzipped; `last` must be short (a few hundred bytes: the space kept for it).
+        public func finish(_ last: [UInt8]) throws -> ByteBuffer {
+            var input = ByteBuffer(bytes: last)
+            try compressor.streamDeflate(from: &input, to: &output, flush: .finish)
+            try compressor.finishStream()
+            return output
+        }
+    }
 }

@@ -10,9 +10,28 @@ public enum WireJSON {
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
     public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, below: FreshnessReport? = nil,
                                    mutationBodies: [[UInt8]]) -> [UInt8] {
+        syncRequestStart(mutationBodies: mutationBodies)
+            + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, pending: pending, below: below)
+    }
+
+    /// A sync request's first part, its mutations: the bulk, which the client prepares (and
+    /// compresses) while the answer before it is on its way. `syncRequestEnd` closes it with
+    /// what that answer decides (the cursor, the clock).
+    public static func syncRequestStart(mutationBodies: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(64 + mutationBodies.reduce(0) { $0 + $1.count + 1 })
-        out.append(contentsOf: #"{"cursor":"#.utf8)
+        out.reserveCapacity(16 + mutationBodies.reduce(0) { $0 + $1.count + 1 })
+        out.append(contentsOf: #"{"mutations":["#.utf8)
+        for (index, body) in mutationBodies.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: body)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, below: FreshnessReport? = nil) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(cursor).utf8)
         out.append(contentsOf: #","client_time":"#.utf8)
         out.append(contentsOf: String(clientTime).utf8)
@@ -29,12 +48,7 @@ public enum WireJSON {
             out.append(contentsOf: (below.completeUpTo.map { String($0) } ?? "null").utf8)
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: #","mutations":["#.utf8)
-        for (index, body) in mutationBodies.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: body)
-        }
-        out.append(contentsOf: "]}".utf8)
+        out.append(UInt8(ascii: "}"))
         return out
     }
 

@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 import Foundation
+import NIOCore
 import Testing
 
 /// The hand-written sync JSON is the same JSON Codable reads and writes.
@@ -150,5 +151,25 @@ import Testing
         let text = #"{"mutations":[],"extra":{"nested":[1,2,{"x":null}]},"client_time":9,"cursor":5}"#
         let request = try WireJSON.decodeSyncRequest(Array(text.utf8))
         #expect(request.cursor == 5 && request.clientTime == 9 && request.mutations.isEmpty && request.maxChanges == nil)
+    }
+
+    /// A request written in two parts (the mutations ahead, the end once the answer
+    /// before it is in) is the same request, and its two-part gzip inflates to it.
+    @Test func aRequestPreparedAheadIsTheSameRequest() throws {
+        let mutations = (0..<400).map { Mutation(origin: NodeID(rawValue: 3), counter: UInt64($0 + 1), user: "Li Wei", changes: Self.changes()) }
+        for count in [0, 1, 400] {
+            let bodies = mutations.prefix(count).map { $0.jsonBytes() }
+            let start = WireJSON.syncRequestStart(mutationBodies: bodies)
+            let end = WireJSON.syncRequestEnd(cursor: 12, clientTime: 99, maxChanges: 10, pending: 3,
+                                              below: FreshnessReport(completeUpTo: 5, devices: 2, pending: 1, notSeenForThreeDays: 0))
+            let whole = WireJSON.syncRequest(cursor: 12, clientTime: 99, maxChanges: 10, pending: 3,
+                                             below: FreshnessReport(completeUpTo: 5, devices: 2, pending: 1, notSeenForThreeDays: 0), mutationBodies: bodies)
+            #expect(start + end == whole)
+            let request = try WireJSON.decodeSyncRequest(whole)
+            #expect(request.mutations == Array(mutations.prefix(count)) && request.cursor == 12 && request.clientTime == 99 && request.pending == 3)
+            let gzipped = try BodyCompression.TwoPartGzip(first: start).finish(end)
+            let inflated = try BodyCompression.gunzip(gzipped, maxSize: 64 << 20)
+            #expect(Array(inflated.readableBytesView) == whole, "\(count) mutations: \(whole.count) bytes")
+        }
     }
 }
