@@ -68,7 +68,7 @@ public struct Synchronizer: Sendable {
                     // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
                     skewRetries += 1
                     await settleAhead()
-                    try replica.setClockOffset(Int64(skew.serverTime) - Int64(skew.sentAt))
+                    try replica.setClockOffset(Self.offset(serverTime: skew.serverTime, at: skew.sentAt))
                     try replica.restampOutbox()
                     (next, ahead) = start(replica, binding, client, page: prepare(replica, after: skew.after), cursor: try replica.syncCursor(), pending: waiting)
                     continue
@@ -84,8 +84,7 @@ public struct Synchronizer: Sendable {
                 }
                 do {
                     // The server's clock at the midpoint of the round trip.
-                    let midpoint = Int64(round.sentAt) + (Int64(round.receivedAt) - Int64(round.sentAt)) / 2
-                    let learnt = Int64(response.serverTime) - midpoint
+                    let learnt = Self.offset(serverTime: response.serverTime, at: round.sentAt / 2 + round.receivedAt / 2)
                     try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
 
                     let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
@@ -121,6 +120,12 @@ public struct Synchronizer: Sendable {
         }
         await settleAhead()
         return summary
+    }
+
+    /// How far the server's clock is from this device's at `local` (milliseconds), whatever the
+    /// server sent: the times are clamped, never converted with a trap (`Replica.setClockOffset` bounds the result).
+    package static func offset(serverTime: UInt64, at local: UInt64) -> Int64 {
+        Int64(clamping: serverTime) - Int64(clamping: local)
     }
 
     /// One answered request: what it pushed and when it left and came back.
@@ -169,7 +174,7 @@ public struct Synchronizer: Sendable {
             if let expecting, prepared.after != expecting { prepared = try readPage(replica, after: expecting) }
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
-            let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(sentAt) + offset)),
+            let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(clamping: sentAt) + offset)),
                                               maxChanges: maxChangesPerPage, pending: pending)
             let response: SyncResponse
             do {

@@ -16,7 +16,7 @@ extension Replica {
         let raw = wallClock()
         return try writer.write { db in
             let node = try Self.requireNode(db)
-            let offset = Int64(try Self.meta(MetaKey.clockOffset, db) ?? "0") ?? 0
+            let offset = try Self.clockOffset(db)
             let now = UInt64(max(0, Int64(raw) + offset))
             var clock = HybridClock(last: HLC(rawValue: UInt64(try Self.meta(MetaKey.remoteHLC, db) ?? "0") ?? 0))
             var renamed: [HLC: HLC] = [:]

@@ -115,10 +115,21 @@ extension Replica {
 
     /// The offset (ms) added to this device's clock for new stamps.
     public func clockOffset() throws -> Int64 {
-        try writer.read { db in Int64(try Self.meta(MetaKey.clockOffset, db) ?? "0") ?? 0 }
+        try writer.read { db in try Self.clockOffset(db) }
     }
 
+    /// Stored within ±`maxClockOffset`: the offset comes from a server's answers, and no answer
+    /// may push this device's clock out of range (adding it to the wall clock could not overflow).
     public func setClockOffset(_ offset: Int64) throws {
-        try writer.write { db in try Self.setMeta(MetaKey.clockOffset, String(offset), db) }
+        try writer.write { db in try Self.setMeta(MetaKey.clockOffset, String(Self.bounded(offset)), db) }
     }
+
+    /// Ten years, in milliseconds: far beyond any real clock error.
+    public static let maxClockOffset: Int64 = 10 * 365 * 86_400_000
+
+    static func clockOffset(_ db: Database) throws -> Int64 {
+        bounded(Int64(try meta(MetaKey.clockOffset, db) ?? "0") ?? 0)
+    }
+
+    private static func bounded(_ offset: Int64) -> Int64 { min(max(offset, -maxClockOffset), maxClockOffset) }
 }

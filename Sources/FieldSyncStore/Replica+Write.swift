@@ -42,7 +42,7 @@ extension Replica {
         let node = try requireNode(db)
         var clock = try clock(db)
         // The offset learnt from the server corrects a laptop clock that is off.
-        let offset = Int64(try meta(MetaKey.clockOffset, db) ?? "0") ?? 0
+        let offset = try clockOffset(db)
         let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(now) + offset)))
         var states: [RecordKey: RecordState] = [:]
         var order: [RecordKey] = []

@@ -48,4 +48,22 @@ import Testing
             #expect(try sam.replica.records(.visit) == li.replica.records(.visit), "the re-stamped writes, once each")
         }
     }
+
+    /// Whatever time a server claims, the offset learnt from it is bounded and
+    /// nothing traps: not learning it, not stamping with it, not re-stamping.
+    @Test func anAbsurdServerTimeIsBoundedNotFatal() throws {
+        #expect(Synchronizer.offset(serverTime: .max, at: 0) == Int64.max)
+        #expect(Synchronizer.offset(serverTime: 0, at: .max) == -Int64.max)
+        #expect(Synchronizer.offset(serverTime: 1_795_000_060_000, at: 1_795_000_000_000) == 60_000)
+        var generator = SplitMix64(seed: 0xAB5)
+        let replica = try Replica.inMemory(wallClock: { 1_795_000_000_000 })
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xC1), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        for claimed in [Int64.max, Int64.min, -Replica.maxClockOffset - 1] {
+            try replica.setClockOffset(claimed)
+            #expect(try abs(replica.clockOffset()) == Replica.maxClockOffset)
+            try replica.write([RecordEdit(.customer, RecordID.make(using: &generator), [("name", .text("Tower Co")), ("level", .text("vip"))])])
+            #expect(try replica.restampOutbox() > 0)
+        }
+        #expect(try replica.outboxCount() == 3 && replica.verify().isEmpty)
+    }
 }
