@@ -67,7 +67,7 @@ public final class WALCheckpointer: Sendable {
     }
 
     /// Starts a checkpoint, or asks the running one to go again.
-    public func poke() {
+    private func poke() {
         let start = state.withLock { state in
             if state.running { state.again = true; return false }
             state.running = true
