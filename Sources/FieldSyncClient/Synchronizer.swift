@@ -57,6 +57,10 @@ public struct Synchronizer: Sendable {
             ahead?.cancel()
             _ = try? await ahead?.value
         }
+        // A push of more than a page goes first, two requests deep.
+        if waiting > maxMutationsPerPage {
+            try await pushAhead(replica, binding, client, me: me, summary: &summary, waiting: &waiting, skewRetries: &skewRetries, progress: progress)
+        }
         do {
             (next, ahead) = start(replica, binding, client, page: prepare(replica, after: 0), cursor: try replica.syncCursor(), pending: waiting)
             while let inFlight = next {
@@ -68,8 +72,7 @@ public struct Synchronizer: Sendable {
                     // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
                     skewRetries += 1
                     await settleAhead()
-                    try replica.setClockOffset(Self.offset(serverTime: skew.serverTime, at: skew.sentAt))
-                    try replica.restampOutbox()
+                    try restamp(replica, skew)
                     (next, ahead) = start(replica, binding, client, page: prepare(replica, after: skew.after), cursor: try replica.syncCursor(), pending: waiting)
                     continue
                 } catch let skew as ClockSkew {
@@ -83,23 +86,7 @@ public struct Synchronizer: Sendable {
                     (next, ahead) = start(replica, binding, client, page: page, expecting: round.pushedThrough, cursor: response.cursor, pending: waiting)
                 }
                 do {
-                    // The server's clock at the midpoint of the round trip.
-                    let learnt = Self.offset(serverTime: response.serverTime, at: round.sentAt / 2 + round.receivedAt / 2)
-                    try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
-
-                    let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
-                    let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
-                    let report = try replica.finishExchange(
-                        pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
-                        returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
-                        syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
-                    summary.roundTrips += 1
-                    summary.pushed += acknowledged.count
-                    summary.pulled += response.changes.count
-                    summary.conflicts += report.conflictsCreated.count
-                        + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
-                    summary.rejected += rejected
-                    summary.filesDropped += report.filesDropped
+                    try store(round, me: me, replica, summary: &summary)
                     progress(summary)
                     // Storing the answer may have added a mutation (conflict records this replica was first to see).
                     if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
@@ -120,6 +107,101 @@ public struct Synchronizer: Sendable {
         }
         await settleAhead()
         return summary
+    }
+
+    /// Pushes the outbox with a request sent ahead of each answer: the server decodes
+    /// one while it applies the one before (`follows` keeps them in order). These
+    /// requests only push (`max_changes` 0: the cursor stays); the paged loop after
+    /// them pulls, and sends again whatever they left (refused mutations). Any
+    /// refusal by the server but a clock skew hands over to that loop.
+    private func pushAhead(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, me: NodeID,
+                           summary: inout SyncSummary, waiting: inout Int, skewRetries: inout Int,
+                           progress: @Sendable (SyncSummary) -> Void) async throws {
+        let cursor = try replica.syncCursor()
+        var inFlight: [Task<RoundTrip, any Error>] = []
+        var ahead: Task<PushPage, any Error>? = prepare(replica, after: 0)
+        // Nothing sent or read ahead outlives this phase.
+        func settle() async {
+            for task in inFlight { task.cancel() }
+            for task in inFlight { _ = try? await task.value }
+            inFlight = []
+            ahead?.cancel()
+            _ = try? await ahead?.value
+            ahead = nil
+        }
+        // Two requests in flight, each page sent as soon as it is read.
+        func send() async throws {
+            while inFlight.count < 2, let page = ahead {
+                let prepared = try await page.value
+                guard prepared.through > prepared.after else {
+                    ahead = nil
+                    return
+                }
+                let sent = start(replica, binding, client, page: page, cursor: cursor, pending: waiting, maxChanges: 0,
+                                 follows: prepared.after > 0 ? prepared.after : nil)
+                inFlight.append(sent.request)
+                ahead = sent.ahead
+            }
+        }
+        do {
+            while true {
+                try await send()
+                guard !inFlight.isEmpty else { return }
+                let round: RoundTrip
+                do {
+                    round = try await inFlight.removeFirst().value
+                } catch let skew as ClockSkew where skewRetries < 2 {
+                    skewRetries += 1
+                    await settle()
+                    try restamp(replica, skew)
+                    ahead = prepare(replica, after: 0)
+                    continue
+                } catch let skew as ClockSkew {
+                    throw skew.error
+                } catch let refusal as SyncError where refusal.code != nil {
+                    // The server answered with a refusal (`out_of_order`, or a server that takes no push only):
+                    // one request at a time from here, which reports any refusal that remains.
+                    await settle()
+                    return
+                }
+                waiting = max(0, waiting - round.response.accepted.lazy.filter { $0.origin == me }.count)
+                // The next push leaves before this answer is stored: the server decodes it meanwhile.
+                try await send()
+                try store(round, me: me, replica, summary: &summary)
+                progress(summary)
+            }
+        } catch {
+            await settle()
+            throw error
+        }
+    }
+
+    /// Stores one answer in one transaction (the clock learnt, the pulled changes, the acknowledgements) and counts it.
+    private func store(_ round: RoundTrip, me: NodeID, _ replica: Replica, summary: inout SyncSummary) throws {
+        let response = round.response
+        // The server's clock at the midpoint of the round trip.
+        let learnt = Self.offset(serverTime: response.serverTime, at: round.sentAt / 2 + round.receivedAt / 2)
+        try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
+
+        let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
+        let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
+        let report = try replica.finishExchange(
+            pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
+            returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
+            syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
+        summary.roundTrips += 1
+        summary.pushed += acknowledged.count
+        summary.pulled += response.changes.count
+        summary.conflicts += report.conflictsCreated.count
+            + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
+        summary.rejected += rejected
+        summary.filesDropped += report.filesDropped
+    }
+
+    /// The server refused our stamps: learn the offset and fix the unsent changes, to send them again.
+    private func restamp(_ replica: Replica, _ skew: ClockSkew) throws {
+        try replica.setClockOffset(Self.offset(serverTime: skew.serverTime, at: skew.sentAt))
+        try replica.restampOutbox()
     }
 
     /// How far the server's clock is from this device's at `local` (milliseconds), whatever the
@@ -167,15 +249,17 @@ public struct Synchronizer: Sendable {
 
     /// Sends `page` with a pull from `cursor`, and starts preparing the page after it.
     /// `expecting`: where the push stands; a page prepared ahead that does not start there is read again.
+    /// `maxChanges` 0 and `follows`: a push only, sent ahead of the answer to the request it follows.
     private func start(_ replica: Replica, _ binding: ServerBinding, _ client: SyncClient, page: Task<PushPage, any Error>,
-                       expecting: UInt64? = nil, cursor: Int64, pending: Int) -> (request: Task<RoundTrip, any Error>, ahead: Task<PushPage, any Error>) {
+                       expecting: UInt64? = nil, cursor: Int64, pending: Int, maxChanges: Int? = nil,
+                       follows: UInt64? = nil) -> (request: Task<RoundTrip, any Error>, ahead: Task<PushPage, any Error>) {
         let request = Task {
             var prepared = try await page.value
             if let expecting, prepared.after != expecting { prepared = try readPage(replica, after: expecting) }
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
             let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(clamping: sentAt) + offset)),
-                                              maxChanges: maxChangesPerPage, pending: pending)
+                                              maxChanges: maxChanges ?? maxChangesPerPage, follows: follows, pending: pending)
             let response: SyncResponse
             do {
                 response = try await client.exchange(prepared: prepared.body, end: end, token: binding.token)

@@ -423,7 +423,9 @@ extension PostgresServerStorage: SyncStorage {
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes, read in one snapshot.
     func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?) async throws
         -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
-        try await transaction { connection in
+        // A push only (`max_changes` 0): nothing read, the cursor stays.
+        guard maxChanges != 0 else { return ([], cursor, false, []) }
+        return try await transaction { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             var own: Set<NodeID> = [device.node]
             if device.user.role == .branch {

@@ -84,25 +84,31 @@ public struct SyncRequest: Codable, Sendable {
     public var mutations: [Mutation]
     /// The client's wall clock (ms since the epoch) when it sent the request.
     public var clientTime: UInt64
-    /// Upper bounds of the page the client wants back.
+    /// Upper bounds of the page the client wants back; 0 asks for none (a push only).
     public var maxChanges: Int?
+    /// The last outbox counter of the request this one follows, sent before that
+    /// request's answer arrived: the server applies this one only after that one
+    /// (`PushOrder`). Nil: no order asked for (one request in flight).
+    public var follows: UInt64?
     /// How many mutations the client's outbox holds when it sends this
     /// (freshness: what a device still has to deliver), if it says.
     public var pending: Int?
     /// From a branch server: the freshness of the devices below it.
     public var below: FreshnessReport?
 
-    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, pending: Int? = nil, below: FreshnessReport? = nil) {
+    public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, follows: UInt64? = nil,
+                pending: Int? = nil, below: FreshnessReport? = nil) {
         self.cursor = cursor
         self.mutations = mutations
         self.clientTime = clientTime
         self.maxChanges = maxChanges
+        self.follows = follows
         self.pending = pending
         self.below = below
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations, pending, below
+        case cursor, mutations, pending, below, follows
         case clientTime = "client_time"
         case maxChanges = "max_changes"
     }
@@ -318,4 +324,7 @@ public enum ErrorCode {
     public static let storageFull = "storage_full"
     /// The server is doing as much of this kind of work as it allows at once (snapshots): try again later.
     public static let busy = "busy"
+    /// A push sent ahead (`follows`) whose predecessor was refused, never arrived or
+    /// took too long: nothing of it was stored; send it again after the one it follows.
+    public static let outOfOrder = "out_of_order"
 }

@@ -8,10 +8,10 @@ public enum WireJSON {
     // MARK: Writing
 
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
-    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, below: FreshnessReport? = nil,
-                                   mutationBodies: [[UInt8]]) -> [UInt8] {
+    public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
+                                   below: FreshnessReport? = nil, mutationBodies: [[UInt8]]) -> [UInt8] {
         syncRequestStart(mutationBodies: mutationBodies)
-            + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, pending: pending, below: below)
+            + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, follows: follows, pending: pending, below: below)
     }
 
     /// A sync request's first part, its mutations: the bulk, which the client prepares (and
@@ -29,7 +29,8 @@ public enum WireJSON {
         return out
     }
 
-    public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, pending: Int? = nil, below: FreshnessReport? = nil) -> [UInt8] {
+    public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
+                                      below: FreshnessReport? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(cursor).utf8)
@@ -38,6 +39,10 @@ public enum WireJSON {
         if let maxChanges {
             out.append(contentsOf: #","max_changes":"#.utf8)
             out.append(contentsOf: String(maxChanges).utf8)
+        }
+        if let follows {
+            out.append(contentsOf: #","follows":"#.utf8)
+            out.append(contentsOf: String(follows).utf8)
         }
         if let pending {
             out.append(contentsOf: #","pending":"#.utf8)
@@ -122,7 +127,7 @@ public enum WireJSON {
     public static func decodeSyncRequest(_ bytes: some Collection<UInt8>, limits: SyncRequestLimits = SyncRequestLimits()) throws -> SyncRequest {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
-            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
+            var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, follows: UInt64?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -151,8 +156,15 @@ public enum WireJSON {
                 case "max_changes":
                     maxChanges = try parser.nullable { parser in
                         let value = try parser.int("max_changes")
-                        guard value >= 1 else { throw DecodingError(description: "max_changes must be at least 1") }
+                        guard value >= 0 else { throw DecodingError(description: "max_changes must be a non-negative whole number (0: push only)") }
                         return Int(clamping: value)
+                    }
+                case "follows":
+                    follows = try parser.nullable { parser in
+                        let value = try parser.unsigned("follows")
+                        // An outbox counter, as a mutation's (1 to Int64.max).
+                        guard (1...UInt64(Int64.max)).contains(value) else { throw DecodingError(description: "follows must be a counter from 1 to \(Int64.max)") }
+                        return value
                     }
                 case "mutations":
                     var list: [Mutation] = []
@@ -173,7 +185,8 @@ public enum WireJSON {
                 }
             }
             return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
-                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, pending: pending, below: below)
+                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, follows: follows,
+                               pending: pending, below: below)
         }
     }
 

@@ -11,6 +11,9 @@ public struct ServerMetrics: Sendable {
     let conflicts: Counter
     let rejections: Counter
     let enrolments: Counter
+    /// Pushes sent ahead of the answer to the one before them (`follows`), and those refused `out_of_order`.
+    let pushesAhead: Counter
+    let outOfOrder: Counter
     let latency: DurationHistogram
     /// The upstream edge of a branch server: log rows waiting to be relayed, and the lag of its last success.
     let upstreamPending: Gauge
@@ -25,6 +28,10 @@ public struct ServerMetrics: Sendable {
         conflicts = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "conflicts", unitName: "total", helpText: "Conflict records created by this server"))
         rejections = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "rejected_mutations", unitName: "total", helpText: "Mutations refused (validation or scope)"))
         enrolments = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "enrolments", unitName: "total", helpText: "Devices enrolled"))
+        pushesAhead = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "pushes_ahead", unitName: "total",
+                                                             helpText: "Pushes a device sent before the answer to the one they follow"))
+        outOfOrder = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "pushes_out_of_order", unitName: "total",
+                                                            helpText: "Pushes sent ahead and refused because the one they follow did not commit here"))
         upstreamPending = registry.makeGauge(descriptor: .init(namespace: "fieldsync", metricName: "upstream_pending", unitName: "rows",
                                                                helpText: "Log rows waiting to be relayed to the provincial server"))
         upstreamLastSuccess = registry.makeGauge(descriptor: .init(namespace: "fieldsync", metricName: "upstream_last_success", unitName: "timestamp_seconds",

@@ -230,6 +230,8 @@ extension ServerStore {
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
+        // A push only (`max_changes` 0): nothing read, the cursor stays.
+        guard maxChanges != 0 else { return ([], cursor, false, []) }
         var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team, l.origin FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)

@@ -30,6 +30,12 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 1_000
     /// Snapshots built or streamed at once (`GET /v1/snapshot`), one per device at most.
     public var maxSnapshots = 2
+    /// How long a push sent ahead (`follows`) waits for the one before it (`PushOrder`).
+    public var pushOrderWait: Duration = .seconds(10)
+    /// Pushes of one device that may wait for the one before them; 0 refuses every push sent ahead
+    /// (`out_of_order`), and devices send one request at a time (instances behind a balancer that
+    /// spreads one device's connections, where a push rarely finds the one before it).
+    public var pushesWaitingPerDevice = 2
 
     public init(host: String = "127.0.0.1", port: Int = 8443) {
         self.host = host
@@ -55,6 +61,8 @@ public struct SyncHTTPServer: Sendable {
     let logger: Logger
     /// Snapshots on their way now (`configuration.maxSnapshots`).
     public let snapshots: SnapshotGate
+    /// Keeps each device's pushes sent ahead in the order it sent them.
+    let pushOrder: PushOrder
     /// Called after a push added changes (a branch server's upstream syncs soon after).
     public var onChanges: @Sendable () -> Void = {}
 
@@ -86,6 +94,7 @@ public struct SyncHTTPServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.snapshots = SnapshotGate(capacity: configuration.maxSnapshots)
+        self.pushOrder = PushOrder(wait: configuration.pushOrderWait, maxWaitingPerDevice: configuration.pushesWaitingPerDevice)
     }
 
     public func makeRouter() -> Router<Context> {
@@ -120,6 +129,8 @@ public struct SyncHTTPServer: Sendable {
         let started = ContinuousClock.now
         let acceptsGzip = request.headers[.acceptEncoding]?.contains("gzip") ?? false
         let gzipped = request.headers[.contentEncoding]?.lowercased() == "gzip"
+        pushOrder.begin(device: device.device)
+        defer { pushOrder.end(device: device.device) }
         var request = request
         var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
         let sync: SyncRequest
@@ -136,13 +147,27 @@ public struct SyncHTTPServer: Sendable {
         } catch {
             throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
         }
+        // This device's own counters in the push: what a push sent ahead of its answer may follow.
+        let own = sync.mutations.lazy.filter { $0.origin == device.node }.map(\.counter)
+        let counters = own.min().flatMap { low in own.max().map { low...$0 } }
         let outcome: SyncOutcome
         do {
+            if let follows = sync.follows {
+                metrics.pushesAhead.increment()
+                do { try await pushOrder.admit(device: device.device, follows: follows) } catch {
+                    metrics.outOfOrder.increment()
+                    throw error
+                }
+            }
             outcome = try await syncStorage.sync(sync, from: device, limits: configuration.limits)
-        } catch let error as ServerError {
-            logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
+        } catch {
+            if let counters { pushOrder.failed(device: device.device, counters: counters) }
+            if let error = error as? ServerError {
+                logger.notice("sync refused", metadata: ["device": "\(device.device)", "error": "\(error.body.error)"])
+            }
             throw error
         }
+        if let counters { pushOrder.committed(device: device.device, through: counters.upperBound) }
         let response = outcome.response
         if !response.accepted.isEmpty { onChanges() }
         metrics.syncs.increment()

@@ -111,6 +111,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-snapshots"),
             help: "Snapshots (a new device's first download) built or sent at once; one per device. Others sync page by page.")
     var maxSnapshots = 2
+    @Option(name: .customLong("pushes-ahead"),
+            help: """
+            Pushes of one device that may wait here for the one before them (a laptop sends its next page before \
+            the answer to the last, and this server decodes it meanwhile). 0 has devices send one request at a time: \
+            for instances behind a balancer that spreads one device's connections over them.
+            """)
+    var pushesAhead = 2
     @Option(name: .customLong("upstream-interval"), help: "Seconds between syncs with the provincial server, when one is set ('upstream set').")
     var upstreamInterval = 30
 
@@ -119,6 +126,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxSnapshots >= 1 else { throw ValidationError("--max-snapshots must be at least 1") }
+        guard (0...16).contains(pushesAhead) else { throw ValidationError("--pushes-ahead must be 0 (off) to 16") }
         guard upstreamInterval >= 1 else { throw ValidationError("--upstream-interval must be at least 1 second") }
     }
 
@@ -139,6 +147,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
         configuration.maxSnapshots = maxSnapshots
+        configuration.pushesWaitingPerDevice = pushesAhead
 
         if let url = options.databaseURL {
             // The province: people, devices and records in PostgreSQL, shared with any other instance on it.

@@ -27,14 +27,15 @@ import Testing
         for code in [ErrorCode.badRequest, ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid,
                      ErrorCode.codeExpired, ErrorCode.codeUsed, ErrorCode.nodeTaken, ErrorCode.forbidden, ErrorCode.clockSkew,
                      ErrorCode.tooLarge, ErrorCode.notFound, ErrorCode.methodNotAllowed, ErrorCode.internalError, ErrorCode.storageFull,
-                     ErrorCode.busy] {
+                     ErrorCode.busy, ErrorCode.outOfOrder] {
             #expect(document.contains(code), "error code \(code) missing")
         }
         for kind in RecordKind.allCases { #expect(document.contains(kind.rawValue)) }
 
         let change = FieldChange(table: .customer, record: "r", field: "name", value: .text("x"), hlc: HLC(rawValue: 1), node: NodeID(rawValue: 1), base: .zero)
         let samples: [any Encodable] = [
-            SyncRequest(cursor: 0, mutations: [Mutation(origin: NodeID(rawValue: 1), counter: 1, user: "u", changes: [change])], clientTime: 1, maxChanges: 10),
+            SyncRequest(cursor: 0, mutations: [Mutation(origin: NodeID(rawValue: 1), counter: 1, user: "u", changes: [change])], clientTime: 1, maxChanges: 10,
+                        follows: 1, pending: 1),
             SyncResponse(accepted: [MutationID(origin: NodeID(rawValue: 1), counter: 1)],
                          rejected: [Rejection(origin: NodeID(rawValue: 1), counter: 2, reason: "r")],
                          changes: [change], cursor: 1, more: false, serverTime: 1),
