@@ -39,6 +39,26 @@ import Testing
         #expect(viaCodable.cursor == 5 && viaCodable.clientTime == 9 && viaCodable.maxChanges == 100)
         let back = try WireJSON.decodeSyncRequest(try JSONEncoder().encode(SyncRequest(cursor: 5, mutations: [mutation], clientTime: 9)))
         #expect(back.mutations == [mutation])
+
+        // A push sent ahead: no changes wanted, and the page it follows.
+        let ahead = WireJSON.syncRequest(cursor: 5, clientTime: 9, maxChanges: 0, follows: 41, mutationBodies: [mutation.jsonBytes()])
+        let viaCodableAhead = try JSONDecoder().decode(SyncRequest.self, from: Data(ahead))
+        let fastAhead = try WireJSON.decodeSyncRequest(ahead)
+        #expect(viaCodableAhead.maxChanges == 0 && viaCodableAhead.follows == 41 && fastAhead.maxChanges == 0 && fastAhead.follows == 41)
+        #expect(try WireJSON.decodeSyncRequest(try JSONEncoder().encode(viaCodableAhead)).follows == 41)
+    }
+
+    /// `follows` is a counter (1 to Int64.max) and `max_changes` is never negative.
+    @Test func followsAndMaxChangesAreBounded() {
+        for (member, message) in [(#""follows":0"#, "follows must be a counter from 1 to \(Int64.max)"),
+                                  (#""follows":9223372036854775808"#, "follows must be a counter from 1 to \(Int64.max)"),
+                                  (#""max_changes":-1"#, "max_changes must be a non-negative whole number (0: push only)")] {
+            let error = #expect(throws: WireJSON.DecodingError.self, "\(member)") {
+                try WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[],\#(member)}"#.utf8))
+            }
+            #expect(error?.description == message)
+        }
+        #expect((try? WireJSON.decodeSyncRequest(Array(#"{"cursor":0,"client_time":1,"mutations":[],"follows":null,"max_changes":0}"#.utf8)))?.follows == nil)
     }
 
     @Test func malformedBodiesAreRefusedWithAReason() {
