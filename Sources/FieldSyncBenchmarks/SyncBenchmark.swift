@@ -209,7 +209,10 @@ enum SyncBenchmark {
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         _ = try await SnapshotBootstrap.run(replicaPath: path, identity: identity, token: binding.token, client: client)
         let replica = try Replica.open(path: path, checkpointInBackground: true)
-        _ = try await Synchronizer().sync(replica, binding: binding, client: client)
+        var synchronizer = Synchronizer()
+        // For A/B runs in one session: the push one request deep, as before pushes went two deep.
+        synchronizer.pushesAhead = ProcessInfo.processInfo.environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
+        _ = try await synchronizer.sync(replica, binding: binding, client: client)
         try await client.shutdown()
         try replica.close()
         try "\(ChildProcess.peakResidentBytes(of: getpid())) \(ChildProcess.cpuSeconds(of: getpid()))".write(toFile: home + "/peak", atomically: true, encoding: .utf8)
@@ -220,7 +223,10 @@ enum SyncBenchmark {
         let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName), checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: home) else { throw BenchError("not enrolled: \(home)") }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
-        _ = try await Synchronizer().sync(replica, binding: binding, client: client)
+        var synchronizer = Synchronizer()
+        // For A/B runs in one session: the push one request deep, as before pushes went two deep.
+        synchronizer.pushesAhead = ProcessInfo.processInfo.environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
+        _ = try await synchronizer.sync(replica, binding: binding, client: client)
         try await client.shutdown()
         try replica.close()
         let cpu = ChildProcess.cpuSeconds(of: getpid())

@@ -39,6 +39,8 @@ public struct Synchronizer: Sendable {
     public var maxMutationsPerPage = 1_000
     public var maxBytesPerPage = 4 << 20
     public var maxChangesPerPage = 10_000
+    /// Whether an outbox of more than a page is pushed two requests deep first (`pushAhead`).
+    public var pushesAhead = true
 
     public init() {}
 
@@ -58,7 +60,7 @@ public struct Synchronizer: Sendable {
             _ = try? await ahead?.value
         }
         // A push of more than a page goes first, two requests deep.
-        if waiting > maxMutationsPerPage {
+        if pushesAhead, waiting > maxMutationsPerPage {
             try await pushAhead(replica, binding, client, me: me, summary: &summary, waiting: &waiting, skewRetries: &skewRetries, progress: progress)
         }
         do {
