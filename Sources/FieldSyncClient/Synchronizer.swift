@@ -35,6 +35,10 @@ public struct SyncSummary: Sendable, Equatable {
 /// waits for the answer. A page read ahead is used only if it starts where the
 /// answer says the push stands; otherwise (a refused clock re-stamps the outbox)
 /// it is read again.
+///
+/// An outbox of more than a page goes first, two requests deep and push only
+/// (`pushAhead`): the server decodes a page while it applies the one before, and
+/// keeps them in the order sent (`follows`, Protocol/SYNC.md).
 public struct Synchronizer: Sendable {
     public var maxMutationsPerPage = 1_000
     public var maxBytesPerPage = 4 << 20
