@@ -21,6 +21,29 @@ import Testing
         #expect(try replica.outbox().map(\.counter) == [counters[3], counters[5], counters[8]])
     }
 
+    /// A refused mutation stays in the outbox while the ones after it are acknowledged:
+    /// the jump in counters after it is no lost entry. A jump after one not refused is.
+    @Test func verifyAcceptsGapsAfterRefusedMutationsOnly() throws {
+        let replica = try Replica.inMemory(wallClock: { 1_795_000_000_000 })
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xA3), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        for index in 1...6 {
+            try replica.write([RecordEdit(.customer, "c0000000-0000-4000-8000-00000000000\(index)", [("name", .text("Customer \(index)")), ("level", .text("vip"))])])
+        }
+        let counters = try replica.outbox().map(\.counter)
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [counters[0], counters[2], counters[4], counters[5]],
+                                   rejected: [RejectedMutation(counter: counters[1], reason: "outside your branch"),
+                                              RejectedMutation(counter: counters[3], reason: "outside your branch")], syncedAt: "")
+        #expect(try replica.outbox().map(\.counter) == [counters[1], counters[3]])
+        let problems = try replica.verify()
+        #expect(problems.isEmpty, "\(problems)")
+
+        // An entry lost from the outbox (not refused, not acknowledged) is still found.
+        try replica.writer.write { db in try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [Int64(counters[1])]) }
+        #expect(try replica.verify().contains("outbox: counter \(counters[1] + 1) missing"))
+        try replica.writer.write { db in try db.execute(sql: "DELETE FROM rejections") }
+        #expect(try replica.verify().contains { $0.hasPrefix("outbox: last counter") })
+    }
+
     @Test func runsAreConsecutiveAscendingAndUnique() {
         #expect(Replica.runs(of: []) == [])
         #expect(Replica.runs(of: [7, 3, 4, 4, 5, 9, Int64.max, Int64.max - 1]) == [3...5, 7...7, 9...9, (Int64.max - 1)...Int64.max])
