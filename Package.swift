@@ -170,7 +170,7 @@ let package = Package(
         // `swift run fieldsync-battery [--long]`: real server and laptops under SIGKILL; checks nothing is lost or doubled.
         .executableTarget(
             name: "FieldSyncBattery",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["FieldSyncModel", "FieldSyncStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test targets: the replica simulation, temporary folders.

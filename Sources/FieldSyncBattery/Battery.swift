@@ -1,3 +1,5 @@
+import FieldSyncModel
+import FieldSyncStore
 import Foundation
 import GRDB
 
@@ -20,6 +22,8 @@ final class Battery: @unchecked Sendable {
         var syncsSucceeded = 0
         var syncsFailed = 0
         var writes = 0
+        /// Backlogs of more than a page written at once on laptop 1 (its next sync pushes two requests deep).
+        var backlogs = 0
         var seconds = 0.0
         /// How interrupted syncs ended, by their message.
         var failures: [String: Int] = [:]
@@ -136,12 +140,22 @@ final class Battery: @unchecked Sendable {
         var number = 0
         while !lock.withLock({ stopping }) {
             number += 1
-            let summary = "laptop \(laptop) visit \(number)"
-            guard let wrote = try? run("fieldsync", ["visit", "log", customer, "--kind", "routine", "--summary", summary], laptop: laptop),
-                  wrote.status == 0 else { continue }
-            lock.withLock {
-                written[laptop, default: []].append(summary)
-                figures.writes += 1
+            if laptop == 1, number % 12 == 0 {
+                // Back from days offline: more than a page waits, so this sync pushes two requests deep while the server dies.
+                guard let summaries = try? writeBacklog(laptop, customer: customer, number: number) else { continue }
+                lock.withLock {
+                    written[laptop, default: []] += summaries
+                    figures.writes += summaries.count
+                    figures.backlogs += 1
+                }
+            } else {
+                let summary = "laptop \(laptop) visit \(number)"
+                guard let wrote = try? run("fieldsync", ["visit", "log", customer, "--kind", "routine", "--summary", summary], laptop: laptop),
+                      wrote.status == 0 else { continue }
+                lock.withLock {
+                    written[laptop, default: []].append(summary)
+                    figures.writes += 1
+                }
             }
             guard let sync = try? Child(binaries.appendingPathComponent("fieldsync"), ["sync"], environment: ["FIELDSYNC_HOME": home(laptop)],
                                         scratch: scratch) else { continue }
@@ -158,6 +172,20 @@ final class Battery: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// 1,200 visits written on `laptop`'s replica in one transaction (no CLI writes that many quickly); their summaries.
+    func writeBacklog(_ laptop: Int, customer: String, number: Int) throws -> [String] {
+        let replica = try Replica.open(path: (home(laptop) as NSString).appendingPathComponent(Replica.fileName))
+        defer { try? replica.close() }
+        let summaries = (1...1_200).map { "laptop \(laptop) backlog \(number) visit \($0)" }
+        var generator = SystemRandomNumberGenerator()
+        let actions = summaries.map { summary in
+            [RecordEdit(.visit, RecordID.make(using: &generator), [("customer", .text(customer)), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                                  ("kind", .text("routine")), ("summary", .text(summary))])]
+        }
+        guard try replica.write(actions: actions) == actions.count else { throw BatteryError("laptop \(laptop): the backlog was not written whole") }
+        return summaries
     }
 
     /// The server, its branch and one manager per laptop; the laptops enrolled; one customer all of them share.
@@ -258,7 +286,7 @@ final class Battery: @unchecked Sendable {
                             options.clients, figures.seconds, figures.serverKills, figures.serverStops, figures.syncKills)
         report += "  laptop \(options.clients) through a faulty relay, connections: \(relayed)\n"
         report += "  \(disk.note)\n"
-        report += "  \(figures.writes) visits written, \(figures.syncsSucceeded) syncs completed, \(figures.syncsFailed) interrupted or refused during the storm\n"
+        report += "  \(figures.writes) visits written (\(figures.backlogs) backlogs of 1,200 on laptop 1, pushed two requests deep), \(figures.syncsSucceeded) syncs completed, \(figures.syncsFailed) interrupted or refused during the storm\n"
         for (message, count) in figures.failures.sorted(by: { $0.value > $1.value }) {
             report += "    \(count) × \(message)\n"
         }
