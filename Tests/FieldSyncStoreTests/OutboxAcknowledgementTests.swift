@@ -8,12 +8,18 @@ import Testing
 /// the outbox (taken in runs of consecutive counters), whatever their order,
 /// repeats or gaps, and a counter no outbox can hold is ignored, not a trap.
 @Suite struct OutboxAcknowledgementTests {
-    @Test func exactlyTheAcknowledgedLeaveTheOutbox() throws {
+    /// A replica with `customers` customers written, one mutation each (at most 9: one-digit ids).
+    static func replica(node: UInt64, customers: Int) throws -> Replica {
         let replica = try Replica.inMemory(wallClock: { 1_795_000_000_000 })
-        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xA2), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
-        for index in 1...9 {
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: node), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        for index in 1...customers {
             try replica.write([RecordEdit(.customer, "c0000000-0000-4000-8000-00000000000\(index)", [("name", .text("Customer \(index)")), ("level", .text("vip"))])])
         }
+        return replica
+    }
+
+    @Test func exactlyTheAcknowledgedLeaveTheOutbox() throws {
+        let replica = try Self.replica(node: 0xA2, customers: 9)
         let counters = try replica.outbox().map(\.counter)
         #expect(counters.count == 9)
         let acknowledged = [counters[4], counters[0], counters[1], counters[2], counters[1], counters[6], counters[7], UInt64.max]
@@ -24,11 +30,7 @@ import Testing
     /// A refused mutation stays in the outbox while the ones after it are acknowledged:
     /// the jump in counters after it is no lost entry. A jump after one not refused is.
     @Test func verifyAcceptsGapsAfterRefusedMutationsOnly() throws {
-        let replica = try Replica.inMemory(wallClock: { 1_795_000_000_000 })
-        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xA3), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
-        for index in 1...6 {
-            try replica.write([RecordEdit(.customer, "c0000000-0000-4000-8000-00000000000\(index)", [("name", .text("Customer \(index)")), ("level", .text("vip"))])])
-        }
+        let replica = try Self.replica(node: 0xA3, customers: 6)
         let counters = try replica.outbox().map(\.counter)
         try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [counters[0], counters[2], counters[4], counters[5]],
                                    rejected: [RejectedMutation(counter: counters[1], reason: "outside your branch"),

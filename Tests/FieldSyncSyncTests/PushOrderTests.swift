@@ -13,6 +13,17 @@ import Testing
         while order.waiting(device: device) < count { await Task.yield() }
     }
 
+    /// `admit` refuses with `out_of_order` and leaves nothing waiting.
+    func expectRefused(_ order: PushOrder, follows: UInt64) async {
+        do {
+            try await order.admit(device: device, follows: follows)
+            Issue.record("admitted without its predecessor")
+        } catch {
+            #expect(isOutOfOrder(error))
+        }
+        #expect(order.waiting(device: device) == 0)
+    }
+
     func isOutOfOrder(_ error: any Error) -> Bool {
         (error as? ServerError)?.body.error == ErrorCode.outOfOrder && (error as? ServerError)?.status.code == 409
     }
@@ -57,13 +68,7 @@ import Testing
         // After a restart, or when the page before went to another instance.
         let order = PushOrder(grace: .milliseconds(10))
         order.begin(device: device)
-        do {
-            try await order.admit(device: device, follows: 1_000)
-            Issue.record("admitted without its predecessor")
-        } catch {
-            #expect(isOutOfOrder(error))
-        }
-        #expect(order.waiting(device: device) == 0)
+        await expectRefused(order, follows: 1_000)
     }
 
     @Test func aPushIsRefusedWhenItsPredecessorFailsOrEndsShortOfIt() async throws {
@@ -111,12 +116,6 @@ import Testing
         let order = PushOrder(wait: .milliseconds(20), grace: .seconds(60))
         order.begin(device: device)
         order.begin(device: device)
-        do {
-            try await order.admit(device: device, follows: 1_000)
-            Issue.record("admitted without its predecessor")
-        } catch {
-            #expect(isOutOfOrder(error))
-        }
-        #expect(order.waiting(device: device) == 0)
+        await expectRefused(order, follows: 1_000)
     }
 }
