@@ -121,13 +121,36 @@ public enum RecordMerge {
     public static func apply<C: Collection<FieldChange>>(
         _ changes: C, to state: inout RecordState, schema: RecordSchema, overwrites: inout [Overwrite]
     ) -> Bool {
+        if let changed = changes.withContiguousStorageIfAvailable({ apply($0, to: &state, schema: schema, overwrites: &overwrites) }) {
+            return changed
+        }
+        return Array(changes).withUnsafeBufferPointer { apply($0, to: &state, schema: schema, overwrites: &overwrites) }
+    }
+
+    /// The merge-apply hot path: changes are read in place (iterating a
+    /// collection copies each change, three reference counts up and down).
+    @inlinable @usableFromInline
+    static func apply(
+        _ changes: UnsafeBufferPointer<FieldChange>, to state: inout RecordState, schema: RecordSchema, overwrites: inout [Overwrite]
+    ) -> Bool {
         var changed = false
         let detect = schema.kind != .conflict
-        for change in changes {
+        var hint = 0
+        for position in changes.indices {
             // A field this version does not know (a newer peer) is skipped, not fatal.
-            guard let index = schema.index(of: change.field) else { continue }
+            guard let index = schema.index(of: changes[position].field, hint: hint) else { continue }
+            hint = index + 1
+            let incoming = changes[position].stamp
+            guard let stamp = state.stamps[index] else {
+                // Nothing to merge with: the change is the field's state (what `FieldMerge.merge` returns).
+                state.values[index] = changes[position].value
+                state.stamps[index] = incoming
+                changed = true
+                continue
+            }
             let outcome = FieldMerge.merge(
-                current: state[state: index], incoming: change.state,
+                current: FieldState(value: state.values[index], stamp: stamp),
+                incoming: FieldState(value: changes[position].value, stamp: incoming),
                 rule: schema.fields[index].rule, detectConflicts: detect)
             if outcome.replaced {
                 state.values[index] = outcome.state.value
@@ -136,7 +159,7 @@ public enum RecordMerge {
             }
             if let conflict = outcome.conflict {
                 overwrites.append(Overwrite(
-                    table: change.table, record: change.record, field: change.field,
+                    table: changes[position].table, record: changes[position].record, field: changes[position].field,
                     lost: conflict.lost, kept: conflict.kept))
             }
         }

@@ -17,6 +17,14 @@ public struct RecordSchema: Sendable {
 
     public func index(of field: String) -> Int? { positions[field] }
 
+    /// `index(of:)`, trying `hint` first: a record's changes mostly come in
+    /// schema order, and comparing one name is cheaper than hashing it.
+    @inlinable
+    public func index(of field: String, hint: Int) -> Int? {
+        if hint < fields.count, fields[hint].name == field { return hint }
+        return index(of: field)
+    }
+
     public func spec(_ field: String) -> FieldSpec? { positions[field].map { fields[$0] } }
 
     /// The field naming the record this one belongs to (a contact's customer, a note's fault).

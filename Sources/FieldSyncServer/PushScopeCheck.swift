@@ -66,7 +66,7 @@ package final class PushScopeCheck {
         guard !policy.isUnrestricted else { return nil }
         var after: [RecordKey: RecordState] = [:]
         var order: [RecordKey] = []
-        var ranges: [RecordKey: [Range<Int>]] = [:]
+        var ranges: [RecordKey: ChangeGroups.Runs] = [:]
         // A customer this mutation writes has its scope read from its state each time, never from the cache.
         for change in mutation.changes where change.table == .customer { writtenCustomers.insert(change.record) }
         for group in ChangeGroups(mutation.changes[...]).groups {
@@ -84,7 +84,7 @@ package final class PushScopeCheck {
         let afterState = { (key: RecordKey) throws -> RecordState? in try after[key] ?? self.stored(key) }
         for key in order {
             let existed = try stored(key) != nil
-            let changes = (ranges[key] ?? []).flatMap { mutation.changes[$0] }
+            let changes = ranges[key]?.flatMap { mutation.changes[$0] } ?? []
             // Setting a new record's parent creates it where it is; changing an existing one's moves it.
             if existed, changes.contains(where: { ServerStore.moves($0) }) {
                 // A move needs the caller's reach now, where the record is and where it goes.

@@ -54,7 +54,7 @@ extension Replica {
                 return changed
             }
             for range in group.ranges {
-                for change in changes[range] where change.hlc > newest { newest = change.hlc }
+                for position in range where changes[position].hlc > newest { newest = changes[position].hlc }
             }
             let known = preloaded.isEmpty ? nil : preloaded[RecordKey(table: group.table, record: group.record)]
             if known == nil, expectNew {
