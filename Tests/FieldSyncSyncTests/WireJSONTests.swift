@@ -110,6 +110,33 @@ import Testing
         #expect(tooLarge?.description == "counter must be 1 to 9223372036854775807")
     }
 
+    /// A value is stored as sent or refused: every ill-formed UTF-8 sequence is
+    /// refused, in a plain string, an escaped one and a record id, and every
+    /// well-formed one reads back byte for byte.
+    @Test func onlyWellFormedUTF8Reads() throws {
+        func decode(value: [UInt8], escaped: Bool = false, record: [UInt8] = Array("a0000000-0000-4000-8000-000000000001".utf8)) throws -> FieldChange? {
+            let before = #"{"cursor":0,"client_time":1,"mutations":[{"origin":"00000000000000a1","counter":1,"changes":[{"table":"visits","record":""#
+            let middle = #"","field":"summary","value":""# + (escaped ? "\\n" : "")
+            let after = #"","hlc":1,"node":"00000000000000a1","base":0}]}]}"#
+            return try WireJSON.decodeSyncRequest(Array(before.utf8) + record + Array(middle.utf8) + value + Array(after.utf8)).mutations.first?.changes.first
+        }
+        let illFormed: [[UInt8]] = [
+            [0xFF], [0x80], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98], [0xF0, 0x9F],
+            [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x61, 0xEF, 0xBF], [0xEF, 0xBF, 0x61], [0xC3],
+        ]
+        for bytes in illFormed {
+            for escaped in [false, true] {
+                let error = #expect(throws: WireJSON.DecodingError.self, "\(bytes)") { try decode(value: bytes, escaped: escaped) }
+                #expect(error?.description.contains("invalid UTF-8") == true, "\(bytes): \(error?.description ?? "")")
+            }
+            #expect(throws: WireJSON.DecodingError.self, "record \(bytes)") { try decode(value: Array("x".utf8), record: bytes) }
+        }
+        for text in ["", "a", "é", "中文", "\u{FFFD} replacement itself", "📡 emoji", "\u{10FFFF}"] {
+            #expect(try decode(value: Array(text.utf8))?.value == .text(text))
+            #expect(try decode(value: Array(text.utf8), escaped: true)?.value == .text("\n" + text))
+        }
+    }
+
     /// A record's consecutive changes under one stamp travel as one group; a new
     /// stamp or another record starts the next. Both codecs give back the
     /// changes in order, and a mutation in the older one-object-per-change form still reads.
