@@ -209,13 +209,21 @@ enum SyncBenchmark {
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         _ = try await SnapshotBootstrap.run(replicaPath: path, identity: identity, token: binding.token, client: client)
         let replica = try Replica.open(path: path, checkpointInBackground: true)
-        var synchronizer = Synchronizer()
-        // For A/B runs in one session: the push one request deep, as before pushes went two deep.
-        synchronizer.pushesAhead = ProcessInfo.processInfo.environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
+        let synchronizer = abSynchronizer()
         _ = try await synchronizer.sync(replica, binding: binding, client: client)
         try await client.shutdown()
         try replica.close()
         try "\(ChildProcess.peakResidentBytes(of: getpid())) \(ChildProcess.cpuSeconds(of: getpid()))".write(toFile: home + "/peak", atomically: true, encoding: .utf8)
+    }
+
+    /// For A/B runs in one session: `FIELDSYNC_BENCH_ONE_DEEP` pushes one request deep (as
+    /// before pushes went two deep), `FIELDSYNC_BENCH_PAGE_COMMITS` stores each pulled page on its own.
+    static func abSynchronizer() -> Synchronizer {
+        var synchronizer = Synchronizer()
+        let environment = ProcessInfo.processInfo.environment
+        synchronizer.pushesAhead = environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
+        if environment["FIELDSYNC_BENCH_PAGE_COMMITS"] != nil { synchronizer.changesPerCommit = 0 }
+        return synchronizer
     }
 
     /// `--role sync`: one `fieldsync sync` of the replica in `home`.
@@ -223,9 +231,7 @@ enum SyncBenchmark {
         let replica = try Replica.open(path: (home as NSString).appendingPathComponent(Replica.fileName), checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: home) else { throw BenchError("not enrolled: \(home)") }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
-        var synchronizer = Synchronizer()
-        // For A/B runs in one session: the push one request deep, as before pushes went two deep.
-        synchronizer.pushesAhead = ProcessInfo.processInfo.environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
+        let synchronizer = abSynchronizer()
         _ = try await synchronizer.sync(replica, binding: binding, client: client)
         try await client.shutdown()
         try replica.close()

@@ -17,6 +17,15 @@ public struct SyncSummary: Sendable, Equatable {
     public var roundTrips = 0
 
     public init() {}
+
+    mutating func add(_ other: SyncSummary) {
+        pushed += other.pushed
+        pulled += other.pulled
+        conflicts += other.conflicts
+        rejected += other.rejected
+        filesDropped += other.filesDropped
+        roundTrips += other.roundTrips
+    }
 }
 
 /// Push the outbox and pull what is new, one round trip per page, until the
@@ -39,10 +48,18 @@ public struct SyncSummary: Sendable, Equatable {
 /// An outbox of more than a page goes first, two requests deep and push only
 /// (`pushAhead`): the server decodes a page while it applies the one before, and
 /// keeps them in the order sent (`follows`, Protocol/SYNC.md).
+///
+/// Pages that only pull are stored several to a transaction (`changesPerCommit`):
+/// a commit writes every index page it touched, and random record ids touch
+/// most of them, so a page per commit wrote the id index again and again (a
+/// fifth of a first sync's CPU). What is held is only what the server still
+/// has: a sync that fails before storing it pulls it again next time.
 public struct Synchronizer: Sendable {
     public var maxMutationsPerPage = 1_000
     public var maxBytesPerPage = 4 << 20
     public var maxChangesPerPage = 10_000
+    /// Pulled changes held to be stored in one transaction, at most.
+    public var changesPerCommit = 50_000
     /// Whether an outbox of more than a page is pushed two requests deep first (`pushAhead`).
     public var pushesAhead = true
 
@@ -67,6 +84,29 @@ public struct Synchronizer: Sendable {
         if pushesAhead, waiting > maxMutationsPerPage {
             try await pushAhead(replica, binding, client, me: me, summary: &summary, waiting: &waiting, skewRetries: &skewRetries, progress: progress)
         }
+        // Answers that only pulled, not stored yet, and the batch of them being stored meanwhile.
+        var held: [RoundTrip] = []
+        var storing: Task<SyncSummary, any Error>?
+        func finishStoring() async throws {
+            guard let task = storing else { return }
+            storing = nil
+            summary.add(try await task.value)
+            progress(summary)
+        }
+        // Stores what is held in one transaction, while the next pages arrive.
+        func storeHeldMeanwhile() async throws {
+            try await finishStoring()
+            guard let last = held.last else { return }
+            var merged = last
+            merged.response.changes = held.flatMap(\.response.changes)
+            let rounds = held.count
+            held = []
+            storing = Task { try store(merged, me: me, replica, rounds: rounds) }
+        }
+        func storeHeld() async throws {
+            try await storeHeldMeanwhile()
+            try await finishStoring()
+        }
         do {
             (next, ahead) = start(replica, binding, client, page: prepare(replica, after: 0), cursor: try replica.syncCursor(), pending: waiting)
             while let inFlight = next {
@@ -78,6 +118,8 @@ public struct Synchronizer: Sendable {
                     // The server refused our stamps: learn the offset, fix the unsent changes, send them again.
                     skewRetries += 1
                     await settleAhead()
+                    // The retry asks from the stored cursor: what is held is stored first.
+                    try await storeHeld()
                     try restamp(replica, skew)
                     (next, ahead) = start(replica, binding, client, page: prepare(replica, after: skew.after), cursor: try replica.syncCursor(), pending: waiting)
                     continue
@@ -92,7 +134,13 @@ public struct Synchronizer: Sendable {
                     (next, ahead) = start(replica, binding, client, page: page, expecting: round.pushedThrough, cursor: response.cursor, pending: waiting)
                 }
                 do {
-                    try store(round, me: me, replica, summary: &summary)
+                    if round.onlyPulled(after: held.last?.pushedThrough), next != nil, changesPerCommit > maxChangesPerPage {
+                        held.append(round)
+                        if held.reduce(0, { $0 + $1.response.changes.count }) + maxChangesPerPage > changesPerCommit { try await storeHeldMeanwhile() }
+                        continue
+                    }
+                    try await storeHeld()
+                    summary.add(try store(round, me: me, replica))
                     progress(summary)
                     // Storing the answer may have added a mutation (conflict records this replica was first to see).
                     if next == nil, try replica.hasOutbox(after: round.pushedThrough) {
@@ -109,6 +157,8 @@ public struct Synchronizer: Sendable {
             }
         } catch {
             await settleAhead()
+            // What was pulled before the failure is kept; if even that fails, the next sync pulls it again.
+            try? await storeHeld()
             throw error
         }
         await settleAhead()
@@ -173,7 +223,7 @@ public struct Synchronizer: Sendable {
                 waiting = max(0, waiting - round.response.accepted.lazy.filter { $0.origin == me }.count)
                 // The next push leaves before this answer is stored: the server decodes it meanwhile.
                 try await send()
-                try store(round, me: me, replica, summary: &summary)
+                summary.add(try store(round, me: me, replica))
                 progress(summary)
             }
         } catch {
@@ -182,8 +232,9 @@ public struct Synchronizer: Sendable {
         }
     }
 
-    /// Stores one answer in one transaction (the clock learnt, the pulled changes, the acknowledgements) and counts it.
-    private func store(_ round: RoundTrip, me: NodeID, _ replica: Replica, summary: inout SyncSummary) throws {
+    /// Stores one answer in one transaction (the clock learnt, the pulled changes, the acknowledgements) and counts it
+    /// as `rounds` round trips (answers that only pulled are stored together, `changesPerCommit`).
+    private func store(_ round: RoundTrip, me: NodeID, _ replica: Replica, rounds: Int = 1) throws -> SyncSummary {
         let response = round.response
         // The server's clock at the midpoint of the round trip.
         let learnt = Self.offset(serverTime: response.serverTime, at: round.sentAt / 2 + round.receivedAt / 2)
@@ -195,13 +246,15 @@ public struct Synchronizer: Sendable {
             pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
             returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
             syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
-        summary.roundTrips += 1
-        summary.pushed += acknowledged.count
-        summary.pulled += response.changes.count
-        summary.conflicts += report.conflictsCreated.count
+        var summary = SyncSummary()
+        summary.roundTrips = rounds
+        summary.pushed = acknowledged.count
+        summary.pulled = response.changes.count
+        summary.conflicts = report.conflictsCreated.count
             + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
-        summary.rejected += rejected
-        summary.filesDropped += report.filesDropped
+        summary.rejected = rejected
+        summary.filesDropped = report.filesDropped
+        return summary
     }
 
     /// The server refused our stamps: learn the offset and fix the unsent changes, to send them again.
@@ -223,6 +276,14 @@ public struct Synchronizer: Sendable {
         var pushedThrough: UInt64
         var sentAt: UInt64
         var receivedAt: UInt64
+
+        /// Whether this answer only brought changes, with more to come: nothing acknowledged,
+        /// refused, returned or handed over, and nothing pushed since `previous` (the push's
+        /// position after the answer before, if one is held). Such answers may be stored together.
+        func onlyPulled(after previous: UInt64?) -> Bool {
+            response.more && response.accepted.isEmpty && response.rejected.isEmpty && response.returned.isEmpty
+                && response.left.isEmpty && (previous == nil || previous == pushedThrough)
+        }
     }
 
     /// A `clock_skew` refusal, with what the retry needs.
