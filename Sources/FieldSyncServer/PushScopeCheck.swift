@@ -84,7 +84,7 @@ package final class PushScopeCheck {
         let afterState = { (key: RecordKey) throws -> RecordState? in try after[key] ?? self.stored(key) }
         for key in order {
             let existed = try stored(key) != nil
-            let changes = ranges[key]?.flatMap { mutation.changes[$0] } ?? []
+            let changes = (ranges[key].map(Array.init) ?? []).lazy.flatMap { mutation.changes[$0] }
             // Setting a new record's parent creates it where it is; changing an existing one's moves it.
             if existed, changes.contains(where: { ServerStore.moves($0) }) {
                 // A move needs the caller's reach now, where the record is and where it goes.
@@ -116,7 +116,8 @@ package final class PushScopeCheck {
     /// Why `key` with `owner` is out of reach, or nil. `write` says the owner is
     /// the caller's own result (so naming the branch it sets leaks nothing).
     private func refusal(_ key: RecordKey, _ owner: RecordOwner, writtenAs write: Write? = nil) -> String? {
-        let record = "\(key.table.noun) \(key.record.prefix(8))"
+        // Built only for a refusal: this runs for every record and reference a push touches.
+        var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
         switch (owner, write) {
         case (.customer(_, let scope), _) where policy.allows(scope):
             return nil
