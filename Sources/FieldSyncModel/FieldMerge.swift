@@ -129,7 +129,7 @@ public enum RecordMerge {
 
     /// The merge-apply hot path: changes are read in place (iterating a
     /// collection copies each change, three reference counts up and down).
-    @inlinable @usableFromInline
+    @inlinable
     static func apply(
         _ changes: UnsafeBufferPointer<FieldChange>, to state: inout RecordState, schema: RecordSchema, overwrites: inout [Overwrite]
     ) -> Bool {
