@@ -13,6 +13,8 @@ public struct SnapshotInfo: Sendable, Equatable {
     public var hlc: UInt64
     public var records: Int
     public var bytes: Int64
+    /// The server ran SQLite's quick check on the file it hashed (`FieldSync-Snapshot-Checked: quick_check`).
+    public var checkedByServer = false
 }
 
 extension SyncClient {
@@ -62,7 +64,8 @@ extension SyncClient {
         guard actual == expected.lowercased() else {
             throw SyncError("the snapshot from \(baseURL) arrived damaged (checksum \(actual.prefix(12))…, expected \(expected.prefix(12))…)")
         }
-        return SnapshotInfo(cursor: cursor, hlc: hlc, records: records, bytes: received)
+        return SnapshotInfo(cursor: cursor, hlc: hlc, records: records, bytes: received,
+                            checkedByServer: header("FieldSync-Snapshot-Checked") == "quick_check")
     }
 }
 
@@ -77,7 +80,9 @@ public enum SnapshotBootstrap {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: download + suffix) }
         do {
             let info = try await client.downloadSnapshot(token: token, to: download, progress: progress)
-            try Replica.installSnapshot(at: download, as: identity, cursor: info.cursor, hlc: info.hlc, replacing: replicaPath)
+            // A server that checked the file says so; an older one did not, and the check runs here.
+            try Replica.installSnapshot(at: download, as: identity, cursor: info.cursor, hlc: info.hlc, replacing: replicaPath,
+                                        quickCheck: !info.checkedByServer)
             return info
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: download + suffix) }

@@ -45,6 +45,7 @@ import Testing
             let info = try await SnapshotBootstrap.run(replicaPath: folder.path("Sue.sqlite"), identity: sueIdentity, token: sueFirst.binding.token,
                                                        client: sueFirst.client)
             #expect(info.records >= 33 && info.cursor > 0)
+            #expect(info.checkedByServer, "the server ran the quick check on the bytes it hashed")
             let sue = Laptop(name: "Sue", replica: try Replica.open(path: folder.path("Sue.sqlite"), wallClock: clock.now), binding: sueFirst.binding,
                              client: sueFirst.client)
             let installed = try sue.replica.identity()
@@ -85,6 +86,40 @@ import Testing
             for laptop in [li, bob, sue, sam] { await laptop.close() }
         }
     }
+    /// The server quick-checks the file it hashes, so a damaged one is never offered;
+    /// a device given a file nobody checked runs the check itself before installing it.
+    @Test func aDamagedSnapshotIsNeitherOfferedNorInstalled() throws {
+        let folder = try TemporaryFolder()
+        let source = try Replica.open(path: folder.path("source.sqlite"))
+        try source.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x5E), branch: nil, user: nil, createdAt: ""))
+        var generator = SplitMix64(seed: 5)
+        try source.apply(remote: (0..<400).flatMap { number in
+            let customer = RecordID.make(using: &generator)
+            return [("name", FieldValue.text("Customer \(number)")), ("branch", .text("Hangzhou"))].map { field, value in
+                FieldChange(table: .customer, record: customer, field: field, value: value,
+                            hlc: HLC(milliseconds: 1_795_000_000_000 + UInt64(number), counter: 0), node: NodeID(rawValue: 0xB0B), base: .zero)
+            }
+        })
+        try source.close()
+        let path = folder.path("snapshot.sqlite")
+        let copied = try Replica.writeSnapshot(from: folder.path("source.sqlite"), to: path) { _ in (7, { _, _, _, _ in true }) }
+        #expect(copied.records == 400)
+        let sound = try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400)
+        #expect(sound.bytes > 8192)
+
+        // Scribble over the second page, a b-tree root of the schema.
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+        try handle.close()
+        #expect(throws: (any Error).self) { try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400) }
+        let identity = ReplicaIdentity(node: NodeID(rawValue: 0xD0), branch: "Hangzhou", user: "Sue", createdAt: "")
+        #expect(throws: (any Error).self) {
+            try Replica.installSnapshot(at: path, as: identity, cursor: 1, hlc: 1, replacing: folder.path("replica.sqlite"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.path("replica.sqlite")), "nothing moved into place")
+    }
+
     @Test func theGateAllowsOneSnapshotPerDeviceAndAFewInAll() {
         let start = ContinuousClock.now
         let elapsed = Mutex(Duration.zero)
