@@ -30,9 +30,29 @@ struct ChangeLogWriter {
     /// `counter` identifies the mutation when it is relayed to an upstream server;
     /// `fromUpstream` marks changes that came down from it (never relayed back).
     mutating func append(_ changes: [FieldChange], origin: NodeID, counter: UInt64? = nil, fromUpstream: Bool = false) throws {
-        for group in ChangeGroups(changes[...]).groups {
+        try append(Self.entries(changes), origin: origin, counter: counter, fromUpstream: fromUpstream)
+    }
+
+    /// Logs entries made by `entries(_:)`, perhaps earlier and on another thread.
+    mutating func append(_ entries: [Entry], origin: NodeID, counter: UInt64? = nil, fromUpstream: Bool = false) throws {
+        for entry in entries {
+            try insert(entry.table, entry.record, encoded: entry.changes, origin: origin, counter: counter, fromUpstream: fromUpstream)
+        }
+    }
+
+    /// One log row's record and encoded changes.
+    struct Entry: Sendable {
+        var table: RecordKind
+        var record: String
+        var changes: Data
+    }
+
+    /// A mutation's changes as log rows, grouped by record in order of first appearance.
+    /// Pure: a push encodes its mutations before it waits for the writer.
+    static func entries(_ changes: [FieldChange]) throws -> [Entry] {
+        try ChangeGroups(changes[...]).groups.map { group in
             let own = group.ranges.count == 1 ? changes[group.ranges[0]] : ArraySlice(group.ranges.flatMap { changes[$0] })
-            try insert(group.table, group.record, own, origin: origin, counter: counter, fromUpstream: fromUpstream)
+            return Entry(table: group.table, record: group.record, changes: Data(try ChangeLogCodec.encode(own, schema: group.table.schema)))
         }
     }
 
@@ -55,7 +75,9 @@ struct ChangeLogWriter {
         for key in try Replica.file(of: root, db) {
             guard let state = try io.load(key.table, key.record) else { continue }
             let changes = state.changes(table: key.table, record: key.record)
-            if !changes.isEmpty { try insert(key.table, key.record, changes[...], origin: origin) }
+            if !changes.isEmpty {
+                try insert(key.table, key.record, encoded: Data(try ChangeLogCodec.encode(changes, schema: key.table.schema)), origin: origin)
+            }
         }
     }
 
@@ -70,7 +92,7 @@ struct ChangeLogWriter {
                                        scope.branch ?? "", scope.manager, Team.value(scope.team).text, marksFromUpstream ? 1 : 0])
     }
 
-    private mutating func insert(_ table: RecordKind, _ record: String, _ changes: ArraySlice<FieldChange>, origin: NodeID,
+    private mutating func insert(_ table: RecordKind, _ record: String, encoded changes: Data, origin: NodeID,
                                  counter: UInt64? = nil, fromUpstream: Bool = false) throws {
         let customer = try RecordOwner.file(of: RecordKey(table: table, record: record), in: { try stored($0) })?.customer
         let statement = try insertStatement ?? db.cachedStatement(sql: """
@@ -80,7 +102,7 @@ struct ChangeLogWriter {
         if originText?.node != origin { originText = (origin, origin.description) }
         statement.setUncheckedArguments([
             table.rawValue, record, originText?.text ?? origin.description, customer,
-            Data(try ChangeLogCodec.encode(changes, schema: table.schema)),
+            changes,
             counter.flatMap { Int64(exactly: $0) }, fromUpstream || marksFromUpstream ? 1 : 0,
         ])
         try statement.execute()

@@ -46,10 +46,15 @@ extension ServerStore {
         return try groupCommit.run(writer, work)
     }
 
-    /// Checks what needs no database (the clock), then returns the sync's work inside a transaction.
+    /// Checks what needs no database (the clock, each mutation's content) and encodes the
+    /// log rows of the mutations that pass, then returns the sync's work inside a transaction.
+    /// What is done here runs on the request's thread while the writer serves other pushes.
     private func syncWork(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) throws -> @Sendable (Database) throws -> SyncOutcome {
         let now = self.now
         try PushRules.checkClock(request, now: now, limits: limits)
+        let prepared = request.mutations.map { mutation in
+            PreparedMutation(mutation, now: now, limits: limits)
+        }
         return { db in
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
@@ -74,6 +79,7 @@ extension ServerStore {
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
+            var logEntries: [[ChangeLogWriter.Entry]?] = []
             // Only this device's own mutations are looked up (and, for a branch server,
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
@@ -83,9 +89,9 @@ extension ServerStore {
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
                                                  uniquingKeysWith: { first, _ in first })
             var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
-            for mutation in request.mutations {
+            for (mutation, prepared) in zip(request.mutations, prepared) {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                if let reason = PushRules.validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
+                if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? prepared.refusal {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
@@ -105,6 +111,7 @@ extension ServerStore {
                     continue
                 }
                 toApply.append(mutation)
+                logEntries.append(prepared.logEntries)
                 applied.insert(id)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
@@ -121,7 +128,9 @@ extension ServerStore {
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
                 var log = ChangeLogWriter(db, io: io, known: scope.states)
-                for mutation in toApply { try log.append(mutation.changes, origin: mutation.origin, counter: mutation.counter) }
+                for (mutation, entries) in zip(toApply, logEntries) {
+                    try log.append(entries ?? ChangeLogWriter.entries(mutation.changes), origin: mutation.origin, counter: mutation.counter)
+                }
                 if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
                 try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             }
@@ -284,5 +293,18 @@ extension ServerStore {
         }
         page.finish(head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
         return (page.changes, page.cursor, page.more, page.left)
+    }
+}
+
+/// A pushed mutation's checks that need nothing stored, and its log rows encoded in advance.
+private struct PreparedMutation: Sendable {
+    /// Why its content is refused whoever sent it, or nil.
+    let refusal: String?
+    /// Its change-log rows; nil if refused, or if encoding failed here (then the writer encodes them and reports the failure).
+    let logEntries: [ChangeLogWriter.Entry]?
+
+    init(_ mutation: Mutation, now: UInt64, limits: SyncLimits) {
+        refusal = PushRules.validateContent(mutation, now: now, limits: limits)
+        logEntries = refusal == nil ? try? ChangeLogWriter.entries(mutation.changes) : nil
     }
 }

@@ -18,9 +18,20 @@ package enum PushRules {
     /// Why a mutation is refused before its scope is looked at (whose it is,
     /// its stamps, its values, its size), or nil.
     package static func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {
+        validateOrigin(mutation, from: device, relaying: relayed) ?? validateContent(mutation, now: now, limits: limits)
+    }
+
+    /// Why the device may not send this mutation (it is neither its own nor a node's it relays), or nil.
+    package static func validateOrigin(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>) -> String? {
         guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
             return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
         }
+        return nil
+    }
+
+    /// Why a mutation is refused whoever sends it (its stamps, its values, its size), or nil.
+    /// Needs nothing stored: the server checks it before the push waits for the writer.
+    package static func validateContent(_ mutation: Mutation, now: UInt64, limits: SyncLimits) -> String? {
         guard !mutation.changes.isEmpty else { return "empty mutation" }
         // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
         guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
