@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
@@ -7,6 +8,7 @@ import FieldSyncServer
 import FieldSyncStore
 import Foundation
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import UnixSignals
@@ -25,6 +27,8 @@ enum SyncBenchmark {
         /// CPU seconds (user + system) of the server during the push and the pull, and of each laptop's sync.
         var serverPushCPU: Double
         var serverPullCPU: Double
+        /// Seconds the SQLite server's one writer spent in transactions during the push (`fieldsync_writer_busy_seconds_total`).
+        var serverPushWriter: Double
         var pushCPU: Double
         var pullCPU: Double
         var noOpLatencies: [Double]
@@ -64,6 +68,7 @@ enum SyncBenchmark {
         let server = try ChildProcess.spawnSelf(["--role", "serve", "--data", data, "--port-file", portFile] + (database.map { ["--database", $0] } ?? []))
         defer { server.terminate() }
         let port = try waitForPort(portFile)
+        let metricsPort = try waitForPort(portFile + ".metrics")
         let url = "https://127.0.0.1:\(port)"
         let caPEM = try String(contentsOfFile: settings.caCertificate!, encoding: .utf8)
 
@@ -96,10 +101,12 @@ enum SyncBenchmark {
 
         quietDisk()
         let serverStart = ChildProcess.cpuSeconds(of: server.pid)
+        let writerStart = try await writerBusy(metricsPort: metricsPort)
         let pushStart = DispatchTime.now().uptimeNanoseconds
         let push = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[0]]).wait()
         let pushSeconds = Double(DispatchTime.now().uptimeNanoseconds - pushStart) / 1e9
         let serverPushed = ChildProcess.cpuSeconds(of: server.pid)
+        let serverPushWriter = try await writerBusy(metricsPort: metricsPort) - writerStart
         quietDisk()
         let pullStart = DispatchTime.now().uptimeNanoseconds
         let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
@@ -154,9 +161,20 @@ enum SyncBenchmark {
         let serverPeak = ChildProcess.peakResidentBytes(of: server.pid)
         return Result(pushSeconds: pushSeconds, pullSeconds: pullSeconds, serverPeak: serverPeak,
                       pushPeak: pushPeak, pullPeak: pullPeak,
-                      serverPushCPU: serverPushed - serverStart, serverPullCPU: serverPulled - serverPushed, pushCPU: pushCPU, pullCPU: pullCPU,
+                      serverPushCPU: serverPushed - serverStart, serverPullCPU: serverPulled - serverPushed, serverPushWriter: serverPushWriter, pushCPU: pushCPU, pullCPU: pullCPU,
                       noOpLatencies: latencies.sorted(), identical: identical, snapshotSeconds: snapshotSeconds, snapshotCPU: snapshotCPU,
                       snapshotPeak: snapshotPeak, snapshotIdentical: snapshotIdentical, kpiLoadSeconds: kpiLoadSeconds)
+    }
+
+    /// The server's `fieldsync_writer_busy_seconds_total`, read from its metrics listener.
+    static func writerBusy(metricsPort: Int) async throws -> Double {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(10))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let line = text.split(separator: "\n").first { $0.hasPrefix("fieldsync_writer_busy_seconds_total ") }
+        guard let value = line.flatMap({ Double($0.split(separator: " ").last ?? "") }) else {
+            throw BenchError("the server's metrics have no fieldsync_writer_busy_seconds_total")
+        }
+        return value
     }
 
     static func waitForPort(_ file: String) throws -> Int {
@@ -185,7 +203,10 @@ enum SyncBenchmark {
             let app = try server.makeApplication(tls: tls) { port in
                 try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8)
             }
-            try await ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
+            let metrics = server.makeMetricsApplication(host: "127.0.0.1", port: 0) { port in
+                try? String(port).write(toFile: portFile + ".metrics", atomically: true, encoding: .utf8)
+            }
+            try await ServiceGroup(configuration: .init(services: [app, metrics], gracefulShutdownSignals: [.sigterm], logger: logger)).run()
         }
         if let database {
             try await PostgresBench.withStorage(database) { storage in

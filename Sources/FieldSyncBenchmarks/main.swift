@@ -185,6 +185,8 @@ if arguments.runs("sync") {
                  result.identical ? "yes" : "NO"))
     print(String(format: "    CPU time: server %.1f s during the push + %.1f s during the pull; pushing laptop %.1f s, pulling laptop %.1f s",
                  result.serverPushCPU, result.serverPullCPU, result.pushCPU, result.pullCPU))
+    print(String(format: "    the server's one writer was busy %.1f s of the push's %.1f s (%.0f%%: near 100%% it bounds the push)",
+                 result.serverPushWriter, result.pushSeconds, 100 * result.serverPushWriter / result.pushSeconds))
     let latencies = result.noOpLatencies
     print(String(format: "    sync with nothing to do (300 runs): p50 %.2f ms, p99 %.2f ms",
                  latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)]))

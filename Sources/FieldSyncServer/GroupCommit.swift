@@ -45,11 +45,20 @@ final class GroupCommit: @unchecked Sendable {
             condition.unlock()
             var results: [Result<SyncOutcome, any Error>]
             do {
+                let started = ContinuousClock.now
                 results = try writer.write { db in try batch.map { .success(try $0.work(db)) } }
+                let share = (ContinuousClock.now - started) / batch.count
+                results = results.map { $0.map { $0.spending(share) } }
             } catch {
                 // One of them failed (a refused request, a full disk): the shared transaction
                 // is undone, and each runs again alone in its own, exactly as without grouping.
-                results = batch.map { slot in Result { try writer.write { db in try slot.work(db) } } }
+                results = batch.map { slot in
+                    Result {
+                        let started = ContinuousClock.now
+                        let outcome = try writer.write { db in try slot.work(db) }
+                        return outcome.spending(ContinuousClock.now - started)
+                    }
+                }
             }
             condition.lock()
             for (slot, result) in zip(batch, results) { slot.result = result }
@@ -61,5 +70,14 @@ final class GroupCommit: @unchecked Sendable {
         condition.unlock()
         guard let result else { throw CancellationError() }
         return try result.get()
+    }
+}
+
+extension SyncOutcome {
+    /// The outcome with `time` of the writer's counted against it.
+    fileprivate func spending(_ time: Duration) -> SyncOutcome {
+        var outcome = self
+        outcome.writerSeconds = Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18
+        return outcome
     }
 }

@@ -20,6 +20,8 @@ public struct ServerMetrics: Sendable {
     let upstreamLastSuccess: Gauge
     let upstreamLag: Gauge
     let upstreamFailures: Counter
+    /// Time the one writer spent in sync transactions (SQLite engine): against wall time, how busy it is.
+    let writerBusy: Counter
 
     public init() {
         syncs = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "syncs", unitName: "total", helpText: "Sync requests answered"))
@@ -40,6 +42,8 @@ public struct ServerMetrics: Sendable {
                                                            helpText: "Seconds since the last successful sync with the provincial server"))
         upstreamFailures = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "upstream_failures", unitName: "total",
                                                                  helpText: "Syncs with the provincial server that failed"))
+        writerBusy = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "writer_busy_seconds", unitName: "total",
+                                                            helpText: "Seconds the SQLite engine's one writer spent in sync transactions, commits included"))
         latency = registry.makeDurationHistogram(
             descriptor: .init(namespace: "fieldsync", metricName: "sync_duration", unitName: "seconds", helpText: "Time to answer a sync request"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

@@ -23,6 +23,9 @@ public struct SyncOutcome: Sendable {
     public var response: SyncResponse
     /// Conflict records this server created while merging the push.
     public var conflictsCreated: Int
+    /// Seconds of the one writer's time this sync took (SQLite engine: the time of
+    /// the shared transaction, its commit included, split evenly among the syncs in it).
+    public var writerSeconds: Double = 0
 
     public init(response: SyncResponse, conflictsCreated: Int) {
         self.response = response
@@ -40,22 +43,32 @@ extension ServerStore {
     }
 
     /// The same, in a transaction shared with the syncs that arrive meanwhile
-    /// (`GroupCommit`): one disk flush for them all. The HTTP server's path.
+    /// (`GroupCommit`): one disk flush for them all.
     public func syncGrouped(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits = SyncLimits()) throws -> SyncOutcome {
-        let work = try syncWork(request, from: device, limits: limits)
-        return try groupCommit.run(writer, work)
+        try syncGrouped(prepareSync(request, from: device, limits: limits))
+    }
+
+    /// Writes a prepared sync in a shared transaction (`GroupCommit`). The HTTP server's path:
+    /// it prepares a push sent ahead while the one it follows is being written.
+    public func syncGrouped(_ prepared: PreparedSync) throws -> SyncOutcome {
+        try groupCommit.run(writer, prepared.work)
     }
 
     /// Checks what needs no database (the clock, each mutation's content) and encodes the
-    /// log rows of the mutations that pass, then returns the sync's work inside a transaction.
-    /// What is done here runs on the request's thread while the writer serves other pushes.
+    /// log rows of the mutations that pass: work the one writer need not wait for.
+    public func prepareSync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) throws -> PreparedSync {
+        PreparedSync(work: try syncWork(request, from: device, limits: limits))
+    }
+
     private func syncWork(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) throws -> @Sendable (Database) throws -> SyncOutcome {
-        let now = self.now
-        try PushRules.checkClock(request, now: now, limits: limits)
+        let received = self.now
+        try PushRules.checkClock(request, now: received, limits: limits)
         let prepared = request.mutations.map { mutation in
-            PreparedMutation(mutation, now: now, limits: limits)
+            PreparedMutation(mutation, now: received, limits: limits)
         }
         return { db in
+            // Read again: a push sent ahead may have waited for the one it follows since it was prepared.
+            let now = self.now
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
             try db.cachedStatement(sql: """
@@ -294,6 +307,11 @@ extension ServerStore {
         page.finish(head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
         return (page.changes, page.cursor, page.more, page.left)
     }
+}
+
+/// A sync checked as far as nothing stored is needed, its transaction's work ready to run.
+public struct PreparedSync: Sendable {
+    let work: @Sendable (Database) throws -> SyncOutcome
 }
 
 /// A pushed mutation's checks that need nothing stored, and its log rows encoded in advance.

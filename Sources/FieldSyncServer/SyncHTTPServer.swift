@@ -152,14 +152,14 @@ public struct SyncHTTPServer: Sendable {
         let counters = own.min().flatMap { low in own.max().map { low...$0 } }
         let outcome: SyncOutcome
         do {
-            if let follows = sync.follows {
+            outcome = try await syncStorage.sync(sync, from: device, limits: configuration.limits) { [metrics, pushOrder] in
+                guard let follows = sync.follows else { return }
                 metrics.pushesAhead.increment()
                 do { try await pushOrder.admit(device: device.device, follows: follows) } catch {
                     metrics.outOfOrder.increment()
                     throw error
                 }
             }
-            outcome = try await syncStorage.sync(sync, from: device, limits: configuration.limits)
         } catch {
             if let counters { pushOrder.failed(device: device.device, counters: counters) }
             if let error = error as? ServerError {
@@ -172,6 +172,7 @@ public struct SyncHTTPServer: Sendable {
         if !response.accepted.isEmpty { onChanges() }
         metrics.syncs.increment()
         metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))
+        if outcome.writerSeconds > 0 { metrics.writerBusy.increment(by: outcome.writerSeconds) }
         metrics.changesIn.increment(by: Int64(sync.mutations.reduce(0) { $0 + $1.changes.count }))
         metrics.changesOut.increment(by: Int64(response.changes.count))
         metrics.rejections.increment(by: Int64(response.rejected.count))

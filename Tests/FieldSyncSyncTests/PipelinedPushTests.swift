@@ -85,6 +85,10 @@ import Testing
             #expect(try li.replica.outboxCount() == 0 && li.replica.verify().isEmpty)
             #expect(Self.metric("pushes_ahead", server) >= 29, "pages after the first were sent ahead")
             #expect(Self.metric("pushes_out_of_order", server) == 0)
+            // The SQLite engine's one writer reports the time it spent (what bounds a push, when it is busy all along).
+            let writerBusy = server.http.metrics.text().split(separator: "\n").first { $0.hasPrefix("fieldsync_writer_busy_seconds_total ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+            #expect(engine == .sqlite ? writerBusy > 0 : writerBusy == 0, "writer busy \(writerBusy) s")
             let sam = try await Self.pullEverything(server, folder)
             #expect(try sam.replica.records(.complaintNote).count == 29)
             #expect(try sam.dump() == li.dump())

@@ -12,6 +12,18 @@ public protocol SyncStorage: Sendable {
     /// with sequence numbers, and returns the next page of changes in the
     /// device's scope. What it acknowledges is durable before it returns.
     func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) async throws -> SyncOutcome
+    /// The same, writing nothing before `admitted` returns (a push sent ahead waits there for
+    /// the one it follows, `PushOrder`); what needs nothing stored may be done before.
+    func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits,
+              admitted: @Sendable () async throws -> Void) async throws -> SyncOutcome
+}
+
+extension SyncStorage {
+    public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits,
+                     admitted: @Sendable () async throws -> Void) async throws -> SyncOutcome {
+        try await admitted()
+        return try await sync(request, from: device, limits: limits)
+    }
 }
 
 /// The SQLite engine's sync behind the protocol: concurrent syncs share a transaction and its disk flush (`GroupCommit`).
@@ -26,5 +38,13 @@ public struct SQLiteSyncStorage: SyncStorage {
 
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) async throws -> SyncOutcome {
         try await offload { try store.syncGrouped(request, from: device, limits: limits) }
+    }
+
+    /// Checks and encodes the push while the one it follows is being written, then writes it once admitted.
+    public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits,
+                     admitted: @Sendable () async throws -> Void) async throws -> SyncOutcome {
+        let prepared = try await offload { try store.prepareSync(request, from: device, limits: limits) }
+        try await admitted()
+        return try await offload { try store.syncGrouped(prepared) }
     }
 }
