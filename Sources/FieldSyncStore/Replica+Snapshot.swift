@@ -126,7 +126,7 @@ extension Replica {
             // The SHA-256 vouched for the bytes; SQLite's quick check for the file they make
             // (a full `verify` would read every record into memory).
             if quickCheck {
-                try requireSound(try snapshot.writer.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") })
+                try snapshot.writer.read(requireSound)
             }
             try snapshot.closeIntoOneFile()
         } catch {
@@ -143,10 +143,12 @@ extension Replica {
         configuration.readonly = true
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? connection.close() }
-        try requireSound(try connection.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") })
+        try connection.read(requireSound)
     }
 
-    private static func requireSound(_ check: [String]) throws {
+    /// Runs SQLite's quick check; throws unless the database is sound.
+    private static func requireSound(_ db: Database) throws {
+        let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
         guard check == ["ok"] else { throw StoreError.unsupported("the snapshot is not a sound database: \(check.prefix(3).joined(separator: "; "))") }
     }
 

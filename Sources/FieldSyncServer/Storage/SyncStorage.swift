@@ -40,9 +40,14 @@ public struct SQLiteSyncStorage: SyncStorage {
         try await offload { try store.syncGrouped(request, from: device, limits: limits) }
     }
 
-    /// Checks and encodes the push while the one it follows is being written, then writes it once admitted.
+    /// Checks and encodes a push sent ahead while the one it follows is being written, then writes
+    /// it once admitted. Any other sync waits for nothing: one trip to a thread, as `sync` above.
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits,
                      admitted: @Sendable () async throws -> Void) async throws -> SyncOutcome {
+        guard request.follows != nil else {
+            try await admitted()
+            return try await sync(request, from: device, limits: limits)
+        }
         let prepared = try await offload { try store.prepareSync(request, from: device, limits: limits) }
         try await admitted()
         return try await offload { try store.syncGrouped(prepared) }
