@@ -18,11 +18,14 @@ import Testing
     /// branch can no longer change it.
     @Test(arguments: EngineKind.available)
     func customerMovedToAnotherBranchArrivesWhole(engine: EngineKind) async throws {
-        try await TestServer.run(on: engine) { server in
+        // One injected clock for server and laptops: on the wall clock, a loaded machine's slow
+        // round trip could teach a laptop an offset that stamped its edit before the move.
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
             let folder = try TemporaryFolder()
-            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou")
-            let carol = try await Laptop.enrol("Carol", server: server, folder: folder, branch: "Ningbo")
-            let pat = try await Laptop.enrol("Pat", server: server, folder: folder, role: .province, branch: nil)
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+            let carol = try await Laptop.enrol("Carol", server: server, folder: folder, branch: "Ningbo", clock: clock.now)
+            let pat = try await Laptop.enrol("Pat", server: server, folder: folder, role: .province, branch: nil, clock: clock.now)
 
             try alice.replica.write([RecordEdit(.customer, Self.customer, [
                 ("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Alice")),
@@ -46,6 +49,7 @@ import Testing
             #expect(try carol.replica.records(.customer).isEmpty, "Ningbo does not see Hangzhou's customers")
 
             try await pat.sync()
+            clock.advance(60_000)
             try pat.replica.write([RecordEdit(.customer, Self.customer, [("branch", .text("Ningbo")), ("manager", .text("Carol"))])])
             try await pat.sync()
 
@@ -57,6 +61,7 @@ import Testing
             if server.embedded != nil { #expect(try carol.dump() == server.dump(), "Carol holds the customer's whole file, stamps included") }
             #expect(try await carol.replica.record(.customer, Self.customer)?.state == server.record(.customer, Self.customer), "stamps included")
 
+            clock.advance(60_000)
             try alice.replica.write([RecordEdit(.customer, Self.customer, [("notes", .text("still mine?"))])])
             let refused = try await alice.sync()
             #expect(refused.rejected.count == 1)

@@ -169,17 +169,25 @@ import Testing
         tls.minimumTLSVersion = .tlsv1
         tls.maximumTLSVersion = .tlsv11
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
-        await #expect(throws: (any Error).self) {
-            _ = try await client.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
-        }
         // The same client allowed TLS 1.2 gets through: the refusal is about the version.
-        tls.maximumTLSVersion = nil
-        let modern = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
-        let response = try await modern.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
-        #expect(response.status == .ok)
-        try await client.shutdown()
-        try await modern.shutdown()
+        var modernTLS = tls
+        modernTLS.maximumTLSVersion = nil
+        let modern = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: modernTLS))
+        // Shut down on every path: a client dropped open ends the whole test process.
+        var failure: (any Error)?
+        do {
+            await #expect(throws: (any Error).self) {
+                _ = try await client.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
+            }
+            let response = try await modern.execute(HTTPClientRequest(url: server.url + "/v1/health"), timeout: .seconds(5))
+            #expect(response.status == .ok)
+        } catch {
+            failure = error
+        }
+        try? await client.shutdown()
+        try? await modern.shutdown()
         await server.stop()
+        if let failure { throw failure }
     }
 
     @Test func unreachableServerFailsFastAndLosesNothing() async throws {
