@@ -67,15 +67,18 @@ public enum PostgresStoreCopy {
                 progress("change log: \(report.logRows) rows")
             }
             try await connection.query("UPDATE change_log_head SET seq = \(seq)", logger: logger)
-            var (origin, counter) = ("", Int64.min)
+            var (origin, low) = ("", Int64.min)
             while true {
-                let marks = try export.applied(after: origin, counter, limit: page * 5)
-                guard let last = marks.last else { break }
+                // The SQLite engine keeps runs of counters; this one a row per mutation.
+                let runs = try export.appliedRuns(after: origin, low, limit: page)
+                guard let last = runs.last else { break }
                 try await connection.query("""
-                    INSERT INTO applied_mutations (origin, counter) SELECT * FROM unnest(\(marks.map(\.origin))::text[], \(marks.map(\.counter))::bigint[])
+                    INSERT INTO applied_mutations (origin, counter)
+                    SELECT r.origin, generate_series(r.low, r.high)
+                    FROM unnest(\(runs.map(\.origin))::text[], \(runs.map(\.low))::bigint[], \(runs.map(\.high))::bigint[]) AS r(origin, low, high)
                     """, logger: logger)
-                report.applied += marks.count
-                (origin, counter) = last
+                report.applied += runs.reduce(0) { $0 + Self.size(of: $1) }
+                (origin, low) = (last.origin, last.low)
             }
             let accounts = try export.accounts()
             try await insert(accounts, on: connection, logger: logger)
@@ -86,6 +89,12 @@ public enum PostgresStoreCopy {
         progress("reading it back")
         report.mismatches = try await compare(export, with: client, logger: logger)
         return report
+    }
+
+    /// How many counters a run of applied mutations holds (none for a malformed run).
+    static func size(of run: (origin: String, low: Int64, high: Int64)) -> Int {
+        guard run.low >= 0, run.low <= run.high else { return 0 }
+        return min(Int(clamping: run.high - run.low), Int.max - 1) + 1
     }
 
     static func insert(_ accounts: ExportedAccounts, on connection: PostgresConnection, logger: Logger) async throws {
@@ -163,16 +172,16 @@ public enum PostgresStoreCopy {
                 guard let last = expected.last else { break }
                 seq = last.seq
             }
-            var count: Int64 = 0
-            var (origin, counter) = ("", Int64.min)
+            var count = 0
+            var (origin, low) = ("", Int64.min)
             while true {
-                let marks = try export.applied(after: origin, counter, limit: page * 5)
-                guard let last = marks.last else { break }
-                count += Int64(marks.count)
-                (origin, counter) = last
+                let runs = try export.appliedRuns(after: origin, low, limit: page)
+                guard let last = runs.last else { break }
+                count += runs.reduce(0) { $0 + Self.size(of: $1) }
+                (origin, low) = (last.origin, last.low)
             }
             let stored = try await connection.first("SELECT count(*) FROM applied_mutations", as: Int64.self, logger: logger) ?? -1
-            if stored != count { differ("\(stored) applied mutations read back, \(count) expected") }
+            if stored != Int64(count) { differ("\(stored) applied mutations read back, \(count) expected") }
             if try await accounts(on: connection, logger: logger) != export.accounts() { differ("people, devices or sessions differ") }
         }
         return mismatches

@@ -1,4 +1,5 @@
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 import GRDB
@@ -60,8 +61,7 @@ struct ChangeLogWriter {
     /// the log is how it travels, so it is marked applied and leaves the server's unused outbox.
     mutating func appendOwn(_ mutation: Mutation) throws {
         try append(mutation.changes, origin: mutation.origin, counter: mutation.counter)
-        try db.execute(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)",
-                       arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
+        try AppliedMarks.mark(MutationID(origin: mutation.origin, counter: mutation.counter), db)
         try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [Int64(clamping: mutation.counter)])
     }
 

@@ -135,12 +135,12 @@ public final class ServerExport: Sendable {
         }
     }
 
-    /// Mutations applied, after (origin, counter), in that order.
-    public func applied(after origin: String, _ counter: Int64, limit: Int) throws -> [(origin: String, counter: Int64)] {
+    /// Runs of applied mutations' counters (`AppliedMarks`), after (origin, low), in that order.
+    public func appliedRuns(after origin: String, _ low: Int64, limit: Int) throws -> [(origin: String, low: Int64, high: Int64)] {
         try snapshot.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT origin, counter FROM applied_mutations WHERE (origin, counter) > (?, ?) ORDER BY origin, counter LIMIT ?
-                """, arguments: [origin, counter, limit]).map { ($0[0], $0[1]) }
+                SELECT origin, low, high FROM applied_ranges WHERE (origin, low) > (?, ?) ORDER BY origin, low LIMIT ?
+                """, arguments: [origin, low, limit]).map { ($0[0], $0[1], $0[2]) }
         }
     }
 

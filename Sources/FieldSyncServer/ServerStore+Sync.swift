@@ -101,7 +101,7 @@ extension ServerStore {
             let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
                                                  uniquingKeysWith: { first, _ in first })
-            var applied = try appliedAmong(request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
+            var applied = try AppliedMarks(for: request.mutations.lazy.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
             for (mutation, prepared) in zip(request.mutations, prepared) {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
                 if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? prepared.refusal {
@@ -125,10 +125,10 @@ extension ServerStore {
                 }
                 toApply.append(mutation)
                 logEntries.append(prepared.logEntries)
-                applied.insert(id)  // a mutation repeated within this push is applied once
+                try applied.insert(id, db)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
-            try markApplied(toApply, db)
+            try applied.save(db)
             var conflictsCreated = 0
             if !toApply.isEmpty {
                 let changes = toApply.flatMap(\.changes)
@@ -220,34 +220,6 @@ extension ServerStore {
             allowed.insert(origin)
         }
         return allowed
-    }
-
-    /// Which of these mutations this server applied before (a retried push), in one query per origin.
-    private func appliedAmong(_ mutations: [Mutation], _ db: Database) throws -> Set<MutationID> {
-        var applied = Set<MutationID>()
-        for (origin, group) in Dictionary(grouping: mutations, by: \.origin) {
-            let counters = group.map(\.counter)
-            // Counters are at most Int64.max (checked when read).
-            guard let low = counters.min().flatMap(Int64.init(exactly:)), let high = counters.max().flatMap(Int64.init(exactly:)) else { continue }
-            let rows = try Int64.fetchCursor(
-                db.cachedStatement(sql: "SELECT counter FROM applied_mutations WHERE origin = ? AND counter BETWEEN ? AND ?"),
-                arguments: [origin.description, low, high])
-            while let counter = try rows.next() { applied.insert(MutationID(origin: origin, counter: UInt64(counter))) }
-        }
-        return applied
-    }
-
-    /// Marks mutations applied, in the push's transaction: a retry of the push applies none of them again.
-    private func markApplied(_ mutations: [Mutation], _ db: Database) throws {
-        guard !mutations.isEmpty else { return }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO applied_mutations (origin, counter) VALUES (?, ?)")
-        var origin: (node: NodeID, text: String)?
-        for mutation in mutations {
-            if origin?.node != mutation.origin { origin = (mutation.origin, mutation.origin.description) }
-            // Counters are at most Int64.max (checked by PushRules.validate).
-            insert.setUncheckedArguments([origin?.text, Int64(clamping: mutation.counter)])
-            try insert.execute()
-        }
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.

@@ -180,6 +180,19 @@ public struct ServerStore: Sendable {
                 ALTER TABLE upstream_rejections ADD COLUMN returned INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("server-v11-applied-ranges") { db in
+            // Applied mutations as runs of consecutive counters per origin (`AppliedMarks`):
+            // a row per push instead of a row per mutation. Each run of counters becomes one row.
+            try db.execute(sql: """
+                CREATE TABLE applied_ranges (
+                    origin TEXT NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, PRIMARY KEY (origin, low)) WITHOUT ROWID;
+                INSERT INTO applied_ranges (origin, low, high)
+                    SELECT origin, MIN(counter), MAX(counter) FROM (
+                        SELECT origin, counter, counter - ROW_NUMBER() OVER (PARTITION BY origin ORDER BY counter) AS run FROM applied_mutations)
+                    GROUP BY origin, run;
+                DROP TABLE applied_mutations;
+                """)
+        }
         return migrator
     }
 

@@ -64,7 +64,7 @@ import Testing
         let remaining = try bob.replica.outbox().count
         #expect(remaining > 0, "unacknowledged mutations stay in the outbox")
         #expect(try bob.replica.verify().isEmpty)
-        let appliedBeforeRetry = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations WHERE origin != (SELECT value FROM meta WHERE key = 'node')")! }
+        let appliedBeforeRetry = try await server.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(high - low + 1), 0) FROM applied_ranges WHERE origin != (SELECT value FROM meta WHERE key = 'node')")! }
         // The push goes two requests deep (pages of 1,000 and 200), each on its own connection; the
         // relay's budget counts both, so the cut lands in the first page's request or answer, or
         // (mid-request) in the second's.
@@ -85,7 +85,7 @@ import Testing
         #expect(summary.pushed == remaining, "the retry pushes what was not acknowledged; the server acknowledges what it already had")
 
         let (applied, logged, distinct) = try await server.store.writer.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM applied_mutations WHERE origin != (SELECT value FROM meta WHERE key = 'node')")!,
+            (try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(high - low + 1), 0) FROM applied_ranges WHERE origin != (SELECT value FROM meta WHERE key = 'node')")!,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE tbl != 'branches'")!,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT tbl, record, changes FROM change_log WHERE tbl != 'branches')")!)
         }
