@@ -15,7 +15,8 @@ struct ChangeLogWriter {
     private var states: [RecordKey: RecordState?] = [:]
     /// Every row written is marked as come down from the upstream server (never relayed back up).
     var marksFromUpstream = false
-    /// Prepared once per writer, not looked up by its SQL for every row (a push writes one per record).
+    /// Prepared once per writer, not looked up by its SQL for every row (a push writes one per
+    /// record), and bound by `SQLiteBind`.
     private var insertStatement: Statement?
     /// The last origin's text: a push's rows mostly share one.
     private var originText: (node: NodeID, text: String)?
@@ -100,12 +101,15 @@ struct ChangeLogWriter {
             """)
         insertStatement = statement
         if originText?.node != origin { originText = (origin, origin.description) }
-        statement.setUncheckedArguments([
-            table.rawValue, record, originText?.text ?? origin.description, customer,
-            changes,
-            counter.flatMap { Int64(exactly: $0) }, fromUpstream || marksFromUpstream ? 1 : 0,
-        ])
-        try statement.execute()
+        let raw = statement.sqliteStatement
+        SQLiteBind.text(table.rawValue, at: 1, in: raw)
+        SQLiteBind.text(record, at: 2, in: raw)
+        SQLiteBind.text(originText?.text ?? origin.description, at: 3, in: raw)
+        SQLiteBind.text(customer, at: 4, in: raw)
+        changes.withUnsafeBytes { SQLiteBind.blob($0, at: 5, in: raw) }
+        SQLiteBind.integer(counter.flatMap { Int64(exactly: $0) }, at: 6, in: raw)
+        SQLiteBind.integer(fromUpstream || marksFromUpstream ? 1 : 0, at: 7, in: raw)
+        try SQLiteBind.execute(raw)
     }
 
     private mutating func stored(_ key: RecordKey) throws -> RecordState? {

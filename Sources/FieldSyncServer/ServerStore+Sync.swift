@@ -93,6 +93,7 @@ extension ServerStore {
             var rejected: [Rejection] = []
             var toApply: [Mutation] = []
             var logEntries: [[ChangeLogWriter.Entry]?] = []
+            var movable = Set<RecordKey>()
             // Only this device's own mutations are looked up (and, for a branch server,
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
@@ -125,6 +126,7 @@ extension ServerStore {
                 }
                 toApply.append(mutation)
                 logEntries.append(prepared.logEntries)
+                movable.formUnion(prepared.movable)
                 try applied.insert(id, db)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
@@ -135,8 +137,7 @@ extension ServerStore {
                 // Records this push may move (a customer's branch or manager, a
                 // child's parent): if the merged value moves them, their whole
                 // file is logged again under the new owner.
-                let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }),
-                                                   io: io, known: scope.loaded)
+                let ownersBefore = try Self.owners(of: movable, io: io, known: scope.loaded)
                 let report = try Replica.apply(changes[...], now: now, db, preloaded: scope.loaded)
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
@@ -292,9 +293,12 @@ private struct PreparedMutation: Sendable {
     let refusal: String?
     /// Its change-log rows; nil if refused, or if encoding failed here (then the writer encodes them and reports the failure).
     let logEntries: [ChangeLogWriter.Entry]?
+    /// The records its changes may move to another owner (`ServerStore.moves`).
+    let movable: Set<RecordKey>
 
     init(_ mutation: Mutation, now: UInt64, limits: SyncLimits) {
         refusal = PushRules.validateContent(mutation, now: now, limits: limits)
         logEntries = refusal == nil ? try? ChangeLogWriter.entries(mutation.changes) : nil
+        movable = Set(mutation.changes.lazy.filter { ServerStore.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
     }
 }

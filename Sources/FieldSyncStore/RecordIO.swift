@@ -14,7 +14,6 @@ public final class RecordIO {
     private var selects: [RecordKind: OpaquePointer] = [:]
     private var upserts: [RecordKind: OpaquePointer] = [:]
     private var inserts: [RecordKind: OpaquePointer] = [:]
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Set when records may be written: the first save notes the change for `RecordChangeCounter`.
     private let database: Database?
@@ -40,7 +39,7 @@ public final class RecordIO {
     public func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
         let statement = try prepared(&selects, table) { RecordTable.all[$0]!.selectSQL }
         defer { sqlite3_reset(statement) }
-        Self.bindText(id, at: 1, in: statement)
+        SQLiteBind.text(id, at: 1, in: statement)
         let code = sqlite3_step(statement)
         if code == SQLITE_DONE { return nil }
         guard code == SQLITE_ROW else { throw error(code) }
@@ -65,7 +64,7 @@ public final class RecordIO {
         let code = sqlite3_prepare_v2(connection, sql, -1, &statement, nil)
         guard code == SQLITE_OK, let statement else { throw error(code) }
         defer { sqlite3_finalize(statement) }
-        if field != nil { Self.bind(value, at: 1, in: statement) }
+        if field != nil { SQLiteBind.value(value, at: 1, in: statement) }
         while true {
             let step = sqlite3_step(statement)
             if step == SQLITE_DONE { return }
@@ -96,31 +95,6 @@ public final class RecordIO {
         return RecordState(values: values, stamps: stamps)
     }
 
-    private static func bind(_ value: FieldValue, at position: Int32, in statement: OpaquePointer) {
-        switch value {
-        case .null: sqlite3_bind_null(statement, position)
-        case .int(let number): sqlite3_bind_int64(statement, position, number)
-        case .text(let text): bindText(text, at: position, in: statement)
-        }
-    }
-
-    /// Binds a string's own UTF-8 bytes. Passing a `String` where C wants a
-    /// `char *` makes Swift build a C-string copy first (an array allocation per
-    /// value, a seventh of a merge-apply); SQLite copies the bytes it is given.
-    private static func bindText(_ text: String, at position: Int32, in statement: OpaquePointer) {
-        var text = text
-        text.withUTF8 { bytes in
-            // An empty buffer may have no address, and a null pointer would bind NULL.
-            guard let start = bytes.baseAddress else {
-                sqlite3_bind_text(statement, position, "", 0, transient)
-                return
-            }
-            start.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                _ = sqlite3_bind_text64(statement, position, $0, sqlite3_uint64(bytes.count), transient, UInt8(SQLITE_UTF8))
-            }
-        }
-    }
-
     func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
         let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
         try write(statement, id, state)
@@ -140,14 +114,11 @@ public final class RecordIO {
             changeNoted = true
         }
         defer { sqlite3_reset(statement) }
-        Self.bindText(id, at: 1, in: statement)
+        SQLiteBind.text(id, at: 1, in: statement)
         for index in state.values.indices {
-            Self.bind(state.values[index], at: Int32(index + 2), in: statement)
+            SQLiteBind.value(state.values[index], at: Int32(index + 2), in: statement)
         }
-        let stamps = StampCodec.encode(state.stamps)
-        stamps.withUnsafeBytes { bytes in
-            _ = sqlite3_bind_blob(statement, Int32(state.values.count + 2), bytes.baseAddress, Int32(bytes.count), Self.transient)
-        }
+        StampCodec.encode(state.stamps).withUnsafeBytes { SQLiteBind.blob($0, at: Int32(state.values.count + 2), in: statement) }
         let code = sqlite3_step(statement)
         guard code == SQLITE_DONE else { throw error(code) }
     }
