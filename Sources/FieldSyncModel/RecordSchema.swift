@@ -1,5 +1,7 @@
 /// The fields of one record kind, in storage order.
-public struct RecordSchema: Sendable {
+/// A class, not a struct: the hot paths fetch a schema per change and record, and
+/// copying a struct retained each of its arrays every time.
+public final class RecordSchema: Sendable {
     public let kind: RecordKind
     public let fields: [FieldSpec]
     /// Pairs of time fields where the first may not be later than the second.
@@ -13,6 +15,7 @@ public struct RecordSchema: Sendable {
         var positions: [String: Int] = [:]
         for (index, field) in fields.enumerated() { positions[field.name] = index }
         self.positions = positions
+        parentField = fields.first { if case .reference = $0.type { return $0.required } else { return false } }
     }
 
     public func index(of field: String) -> Int? { positions[field] }
@@ -28,9 +31,7 @@ public struct RecordSchema: Sendable {
     public func spec(_ field: String) -> FieldSpec? { positions[field].map { fields[$0] } }
 
     /// The field naming the record this one belongs to (a contact's customer, a note's fault).
-    public var parentField: FieldSpec? {
-        fields.first { if case .reference = $0.type { return $0.required } else { return false } }
-    }
+    public let parentField: FieldSpec?
 
     public static let serviceLevels = ServiceLevel.allCases.map(\.rawValue)
     public static let visitKinds = VisitKind.allCases.map(\.rawValue)

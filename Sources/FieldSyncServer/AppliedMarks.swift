@@ -17,6 +17,12 @@ struct AppliedMarks {
         /// Lower bounds of the stored runs read: rewritten when `counters` changes.
         var storedLows: [Int64] = []
         var changed = false
+
+        mutating func mark(_ counter: UInt64) -> Bool {
+            guard counters.insert(counter) else { return false }
+            changed = true
+            return true
+        }
     }
 
     private var origins: [NodeID: Origin] = [:]
@@ -44,9 +50,7 @@ struct AppliedMarks {
     mutating func insert(_ id: MutationID, _ db: Database) throws -> Bool {
         guard id.counter <= UInt64(Int64.max) else { throw DatabaseError(message: "mutation counter \(id.counter) is out of range") }
         if origins[id.origin]?.read.map({ $0.contains(id.counter) }) != true { try read(id.origin, id.counter...id.counter, db) }
-        guard origins[id.origin]?.counters.insert(id.counter) == true else { return false }
-        origins[id.origin]?.changed = true
-        return true
+        return origins[id.origin]?.mark(id.counter) ?? false
     }
 
     /// Writes the runs that changed in place of the stored runs they came from.

@@ -64,32 +64,40 @@ package final class PushScopeCheck {
         }
         // The province and administrators reach every file: nothing to merge in advance.
         guard !policy.isUnrestricted else { return nil }
-        var after: [RecordKey: RecordState] = [:]
-        var order: [RecordKey] = []
-        var ranges: [RecordKey: ChangeGroups.Runs] = [:]
         // A customer this mutation writes has its scope read from its state each time, never from the cache.
         for change in mutation.changes where change.table == .customer { writtenCustomers.insert(change.record) }
-        for group in ChangeGroups(mutation.changes[...]).groups {
+        let groups = ChangeGroups(mutation.changes[...]).groups
+        // The mutation's records after its changes, by position in `groups` (one record, mostly).
+        var keys: [RecordKey] = []
+        var after: [RecordState] = []
+        var existed: [Bool] = []
+        for group in groups {
             let key = RecordKey(table: group.table, record: group.record)
-            ranges[key] = group.ranges
             let schema = group.table.schema
-            var state = try stored(key) ?? RecordState(fieldCount: schema.fields.count)
+            let before = try stored(key)
+            var state = before ?? RecordState(fieldCount: schema.fields.count)
             var ignored: [Overwrite] = []
             for range in group.ranges {
                 _ = RecordMerge.apply(mutation.changes[range], to: &state, schema: schema, overwrites: &ignored)
             }
-            after[key] = state
-            order.append(key)
+            keys.append(key)
+            after.append(state)
+            existed.append(before != nil)
         }
-        let afterState = { (key: RecordKey) throws -> RecordState? in try after[key] ?? self.stored(key) }
-        for key in order {
-            let existed = try stored(key) != nil
-            let changes = (ranges[key].map(Array.init) ?? []).lazy.flatMap { mutation.changes[$0] }
+        // A scan finds one of a few records sooner than hashing; a large mutation's are hashed.
+        let positions = keys.count > 8 ? Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) : nil
+        let afterState = { (key: RecordKey) throws -> RecordState? in
+            if let index = positions.map({ $0[key] }) ?? keys.firstIndex(of: key) { return after[index] }
+            return try self.stored(key)
+        }
+        for (index, key) in keys.enumerated() {
+            let existed = existed[index]
+            let changes = groups[index].ranges.lazy.flatMap { mutation.changes[$0] }
             // Setting a new record's parent creates it where it is; changing an existing one's moves it.
             if existed, changes.contains(where: { ServerStore.moves($0) }) {
                 // A move needs the caller's reach now, where the record is and where it goes.
-                if existed, let refusal = refusal(key, try owner(key, in: stored)) { return refusal }
-                if let refusal = refusal(key, try owner(key, in: afterState), writtenAs: existed ? .moved : .created) {
+                if let refusal = refusal(key, try owner(key, in: stored)) { return refusal }
+                if let refusal = refusal(key, try owner(key, in: afterState), writtenAs: .moved) {
                     return refusal
                 }
             } else {
@@ -101,13 +109,13 @@ package final class PushScopeCheck {
                           try changes.allSatisfy({ try scopeAt(customer, $0.hlc).map(policy.allows) ?? false }) else { return refusal }
                 }
             }
-            for reference in RecordOwner.references(of: key.table, after[key] ?? RecordState(fieldCount: 0)) {
+            for reference in RecordOwner.references(of: key.table, after[index]) {
                 if let refusal = refusal(reference, try owner(reference, in: afterState)) {
                     return "\(key.table.noun) \(key.record.prefix(8)) points at \(refusal)"
                 }
             }
         }
-        for (key, state) in after { states[key] = state }
+        for (key, state) in zip(keys, after) { states[key] = state }
         return nil
     }
 

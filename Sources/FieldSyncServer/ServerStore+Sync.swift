@@ -126,14 +126,16 @@ extension ServerStore {
                 }
                 toApply.append(mutation)
                 logEntries.append(prepared.logEntries)
-                movable.formUnion(prepared.movable)
+                if !prepared.movable.isEmpty { movable.formUnion(prepared.movable) }
                 try applied.insert(id, db)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
             try applied.save(db)
             var conflictsCreated = 0
             if !toApply.isEmpty {
-                let changes = toApply.flatMap(\.changes)
+                var changes: [FieldChange] = []
+                changes.reserveCapacity(toApply.reduce(0) { $0 + $1.changes.count })
+                for mutation in toApply { changes.append(contentsOf: mutation.changes) }
                 // Records this push may move (a customer's branch or manager, a
                 // child's parent): if the merged value moves them, their whole
                 // file is logged again under the new owner.
