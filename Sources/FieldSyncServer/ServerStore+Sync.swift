@@ -126,7 +126,11 @@ extension ServerStore {
                 }
                 toApply.append(mutation)
                 logEntries.append(prepared.logEntries)
-                if !prepared.movable.isEmpty { movable.formUnion(prepared.movable) }
+                for key in prepared.movable {
+                    // A record the scope check found not stored is created by this push: it has no owner to move from.
+                    if case .some(.none) = scope.loaded[key] { continue }
+                    movable.insert(key)
+                }
                 try applied.insert(id, db)  // a mutation repeated within this push is applied once
                 accepted.append(id)
             }
