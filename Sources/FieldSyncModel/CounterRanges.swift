@@ -61,6 +61,20 @@ public struct CounterRanges: Sendable, Equatable {
         return true
     }
 
+    /// The runs grouped where fewer than `gap` counters lie between one and the next:
+    /// spans to read together (a lookup per span instead of per run, none across a wide gap).
+    public func clusters(gap: UInt64) -> [ClosedRange<UInt64>] {
+        var result: [ClosedRange<UInt64>] = []
+        for range in ranges {
+            if let last = result.last, range.lowerBound - last.upperBound <= gap {
+                result[result.count - 1] = last.lowerBound...range.upperBound
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+
     /// Appends a range that starts at or after the last one's start, merging what overlaps or touches.
     private mutating func append(_ range: ClosedRange<UInt64>) {
         guard let last = ranges.last, last.upperBound == .max || range.lowerBound <= last.upperBound + 1 else {

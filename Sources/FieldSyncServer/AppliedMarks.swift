@@ -8,14 +8,16 @@ import GRDB
 /// A push reads the stored runs that hold or touch its counters, marks what it
 /// applies in memory and writes the runs that changed back once, in its own
 /// transaction: about one row per origin per push instead of one per mutation.
+/// Only runs near the push's counters are read, however far apart they are, so a
+/// push costs reads in proportion to its own size, never to the origin's history.
 struct AppliedMarks {
     private struct Origin {
         let text: String
         var counters = CounterRanges()
-        /// The part of the counter space whose stored runs are all in `counters`.
-        var read: ClosedRange<UInt64>?
+        /// The counters whose neighbourhood was read: every stored run holding or touching one is in `counters`.
+        var read = CounterRanges()
         /// Lower bounds of the stored runs read: rewritten when `counters` changes.
-        var storedLows: [Int64] = []
+        var storedLows: Set<Int64> = []
         var changed = false
 
         mutating func mark(_ counter: UInt64) -> Bool {
@@ -29,15 +31,17 @@ struct AppliedMarks {
 
     init() {}
 
-    /// Reads the stored runs for these mutations' counters, one query per origin.
+    /// Reads the stored runs for these mutations' counters: one query per origin for
+    /// a push of consecutive counters, one per cluster for counters far apart.
     init(for mutations: some Sequence<Mutation>, _ db: Database) throws {
-        var spans: [NodeID: ClosedRange<UInt64>] = [:]
+        var counters: [NodeID: [UInt64]] = [:]
         // Counters are at most Int64.max (PushRules); any other is never applied, so never looked up.
         for mutation in mutations where mutation.counter <= UInt64(Int64.max) {
-            let span = spans[mutation.origin]
-            spans[mutation.origin] = min(span?.lowerBound ?? .max, mutation.counter)...max(span?.upperBound ?? 0, mutation.counter)
+            counters[mutation.origin, default: []].append(mutation.counter)
         }
-        for (origin, span) in spans { try read(origin, span, db) }
+        for (origin, list) in counters {
+            for span in CounterRanges(list.map { $0...$0 }).clusters(gap: 64) { try read(origin, span, db) }
+        }
     }
 
     /// Whether the mutation was applied: as stored, or marked since. False for an origin not read.
@@ -49,9 +53,12 @@ struct AppliedMarks {
     @discardableResult
     mutating func insert(_ id: MutationID, _ db: Database) throws -> Bool {
         guard id.counter <= UInt64(Int64.max) else { throw DatabaseError(message: "mutation counter \(id.counter) is out of range") }
-        if origins[id.origin]?.read.map({ $0.contains(id.counter) }) != true { try read(id.origin, id.counter...id.counter, db) }
+        if origins[id.origin]?.read.contains(id.counter) != true { try read(id.origin, id.counter...id.counter, db) }
         return origins[id.origin]?.mark(id.counter) ?? false
     }
+
+    /// How many stored runs were read (tests: a push reads near its counters only).
+    var storedRunsRead: Int { origins.values.reduce(0) { $0 + $1.storedLows.count } }
 
     /// Writes the runs that changed in place of the stored runs they came from.
     func save(_ db: Database) throws {
@@ -74,10 +81,8 @@ struct AppliedMarks {
     }
 
     /// Reads the stored runs of `origin` that overlap or touch `span`.
-    private mutating func read(_ origin: NodeID, _ wanted: ClosedRange<UInt64>, _ db: Database) throws {
+    private mutating func read(_ origin: NodeID, _ span: ClosedRange<UInt64>, _ db: Database) throws {
         var entry = origins[origin] ?? Origin(text: origin.description)
-        // What was read before and what is wanted, with any gap between them: `read` stays one span.
-        let span = entry.read.map { min($0.lowerBound, wanted.lowerBound)...max($0.upperBound, wanted.upperBound) } ?? wanted
         // Runs are disjoint and sorted, so walking down from the span's top, the first run that ends below it ends the walk.
         let top = Int64(clamping: span.upperBound == .max ? span.upperBound : span.upperBound + 1)
         let bottom = span.lowerBound == 0 ? Int64.min : Int64(clamping: span.lowerBound - 1)
@@ -89,11 +94,11 @@ struct AppliedMarks {
             let (low, high): (Int64, Int64) = (row[0], row[1])
             guard high >= bottom else { break }
             guard !entry.storedLows.contains(low), let lower = UInt64(exactly: low), let upper = UInt64(exactly: high), lower <= upper else { continue }
-            entry.storedLows.append(low)
+            entry.storedLows.insert(low)
             found.append(lower...upper)
         }
-        entry.counters = CounterRanges(entry.counters.ranges + found)
-        entry.read = span
+        if !found.isEmpty { entry.counters = CounterRanges(entry.counters.ranges + found) }
+        entry.read = CounterRanges(entry.read.ranges + [span])
         origins[origin] = entry
     }
 }

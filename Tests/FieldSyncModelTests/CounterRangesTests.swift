@@ -41,6 +41,13 @@ import Testing
         #expect(ranges.ranges == [1...10_002])
     }
 
+    @Test func clustersJoinRunsAcrossSmallGapsOnly() {
+        let ranges = CounterRanges([1...5, 10...10, 200...210, 274...280, 345...345, UInt64.max...UInt64.max])
+        #expect(ranges.clusters(gap: 64) == [1...10, 200...280, 345...345, UInt64.max...UInt64.max], "63 counters between join, 64 do not")
+        #expect(ranges.clusters(gap: 0) == ranges.ranges)
+        #expect(CounterRanges().clusters(gap: 64).isEmpty)
+    }
+
     @Test func theWholeCounterSpaceCountsWithoutTrapping() {
         let ranges = CounterRanges([0...UInt64.max, 5...7])
         #expect(ranges.ranges == [0...UInt64.max])

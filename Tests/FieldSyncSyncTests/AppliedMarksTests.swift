@@ -19,7 +19,11 @@ import Testing
                 // A push: mostly the next counters, sometimes retried, overlapping, out of order or with gaps.
                 let origin = Self.origins.randomElement(using: &generator)!
                 let start = UInt64.random(in: 1...120, using: &generator)
-                let counters = (0..<Int.random(in: 1...12, using: &generator)).map { _ in start + UInt64.random(in: 0...15, using: &generator) }
+                // Now and then a counter far from the rest: read as a cluster of its own.
+                let counters = (0..<Int.random(in: 1...12, using: &generator)).map { _ in
+                    start + (Int.random(in: 0..<8, using: &generator) == 0 ? UInt64.random(in: 80...300, using: &generator)
+                                                                             : UInt64.random(in: 0...15, using: &generator))
+                }
                 let mutations = counters.map { Mutation(origin: origin, counter: $0, changes: []) }
                 try store.writer.write { db in
                     var marks = try AppliedMarks(for: mutations, db)
@@ -49,6 +53,31 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func aPushReadsTheRunsNearItsCountersNotTheOriginsWholeHistory() throws {
+        let store = try ServerStore(replica: Replica.inMemory())
+        let origin = Self.origins[0]
+        // A history of 5,000 one-counter runs (every other counter applied).
+        try store.writer.write { db in
+            for counter in stride(from: 1, through: 10_000, by: 2) {
+                try db.execute(sql: "INSERT INTO applied_ranges (origin, low, high) VALUES (?, ?, ?)", arguments: [origin.description, counter, counter])
+            }
+        }
+        try store.writer.write { db in
+            // Counters 2 and 9,998, far apart: each reads the runs beside it, not the 4,998 between.
+            let mutations = [2, 9_998].map { Mutation(origin: origin, counter: $0, changes: []) }
+            var marks = try AppliedMarks(for: mutations, db)
+            #expect(marks.storedRunsRead <= 4, "\(marks.storedRunsRead) runs read")
+            #expect(!marks.contains(MutationID(origin: origin, counter: 2)) && marks.contains(MutationID(origin: origin, counter: 9_999)))
+            for mutation in mutations { _ = try marks.insert(MutationID(origin: origin, counter: mutation.counter), db) }
+            try marks.save(db)
+        }
+        let stored = try store.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT low, high FROM applied_ranges WHERE origin = ? ORDER BY low", arguments: [origin.description])
+                .map { ($0[0] as Int64, $0[1] as Int64) }
+        }
+        #expect(stored.count == 4_998 && stored.first! == (1, 3) && stored.last! == (9_997, 9_999))
     }
 
     @Test func theServersOwnMarksJoinTheRunBelow() throws {
