@@ -17,7 +17,7 @@ extension String {
     /// `utf8.contains` walked string indices: a tenth of a push's validation).
     public var containsNUL: Bool {
         var text = self
-        return text.withUTF8 { $0.contains(0) }
+        return text.withUTF8 { ByteScan.containsZero($0) }
     }
 }
 

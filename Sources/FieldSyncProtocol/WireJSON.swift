@@ -797,10 +797,12 @@ enum JSONReader {
         /// The string these bytes spell, or nil when they are not valid UTF-8.
         /// `String(validating:as:)` looks up generic metadata on every call (a
         /// twentieth of decoding a push); decoding with repair is the fast path,
-        /// and it repaired something exactly when its bytes differ from these.
+        /// and it repaired something exactly when its bytes differ from these
+        /// (never for ASCII, most strings of a sync: ids, field names, dates).
         static func validUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
             var text = String(decoding: bytes, as: UTF8.self)
-            return text.withUTF8 { $0.elementsEqual(bytes) } ? text : nil
+            if ByteScan.isASCII(bytes) { return text }
+            return text.withUTF8 { ByteScan.equal($0, bytes) } ? text : nil
         }
 
         mutating func string() throws -> String {
