@@ -238,12 +238,14 @@ enum SyncBenchmark {
     }
 
     /// For A/B runs in one session: `FIELDSYNC_BENCH_ONE_DEEP` pushes one request deep (as
-    /// before pushes went two deep), `FIELDSYNC_BENCH_PAGE_COMMITS` stores each pulled page on its own.
+    /// before pushes went two deep), `FIELDSYNC_BENCH_PAGE_COMMITS` stores each pulled page on its own,
+    /// `FIELDSYNC_BENCH_PUSH_PAGE=N` pushes pages of N mutations instead of 1,000.
     static func abSynchronizer() -> Synchronizer {
         var synchronizer = Synchronizer()
         let environment = ProcessInfo.processInfo.environment
         synchronizer.pushesAhead = environment["FIELDSYNC_BENCH_ONE_DEEP"] == nil
         if environment["FIELDSYNC_BENCH_PAGE_COMMITS"] != nil { synchronizer.changesPerCommit = 0 }
+        if let page = environment["FIELDSYNC_BENCH_PUSH_PAGE"].flatMap(Int.init), page > 0 { synchronizer.maxMutationsPerPage = page }
         return synchronizer
     }
 
@@ -275,11 +277,13 @@ struct ChildProcess {
         return ChildProcess(pid: pid)
     }
 
-    /// Waits for the child and returns its exit status.
+    /// Waits for the child and returns its exit status; 128 + the signal's number if a signal
+    /// ended it (a crash, or an error thrown out of the child's top level, must not read as 0).
     func wait() -> Int32 {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        return (status >> 8) & 0xFF
+        let signal = status & 0x7F
+        return signal != 0 ? 128 + signal : (status >> 8) & 0xFF
     }
 
     func terminate() {

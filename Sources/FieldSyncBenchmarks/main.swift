@@ -15,25 +15,32 @@ import Foundation
 
 // Child roles of the sync benchmark (see SyncBenchmark).
 if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.arguments[$0 + 1] }) {
-    func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
-    if role == "serve" {
-        let database = CommandLine.arguments.contains("--database") ? value("--database") : nil
-        try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file"), database: database)
-    }
-    if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
-    if role == "snapshot" { try await SyncBenchmark.snapshot(home: value("--home")) }
-    if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
-    // For profiling the KPI process alone: the province, built once into a plain replica.
-    if role == "kpi-province" {
-        let replica = try Replica.open(path: value("--replica"))
-        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x9A0), branch: nil, user: nil, createdAt: ""))
-        try KPIBenchmark.build(replica)
-        try replica.close()
-    }
-    if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
-    if role == "load-clients" {
-        try await LoadBenchmark.laptops(url: value("--url"), caPath: value("--ca"), codesFile: value("--codes"), seconds: Double(value("--seconds")) ?? 30,
-                                        interval: Double(value("--interval")) ?? 3, results: value("--results"))
+    // An error ends the child with a message and status 1: thrown out of the top level, it would
+    // crash, and the parent would wait through a backtrace and see a signal instead of the reason.
+    do {
+        func value(_ name: String) -> String { CommandLine.arguments[CommandLine.arguments.firstIndex(of: name)! + 1] }
+        if role == "serve" {
+            let database = CommandLine.arguments.contains("--database") ? value("--database") : nil
+            try await SyncBenchmark.serve(data: value("--data"), portFile: value("--port-file"), database: database)
+        }
+        if role == "sync" { try await SyncBenchmark.sync(home: value("--home")) }
+        if role == "snapshot" { try await SyncBenchmark.snapshot(home: value("--home")) }
+        if role == "kpi" { try KPIBenchmark.compute(replica: value("--replica")) }
+        // For profiling the KPI process alone: the province, built once into a plain replica.
+        if role == "kpi-province" {
+            let replica = try Replica.open(path: value("--replica"))
+            try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x9A0), branch: nil, user: nil, createdAt: ""))
+            try KPIBenchmark.build(replica)
+            try replica.close()
+        }
+        if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
+        if role == "load-clients" {
+            try await LoadBenchmark.laptops(url: value("--url"), caPath: value("--ca"), codesFile: value("--codes"), seconds: Double(value("--seconds")) ?? 30,
+                                            interval: Double(value("--interval")) ?? 3, results: value("--results"))
+        }
+    } catch {
+        FileHandle.standardError.write(Data("fieldsync-bench --role \(role): \(error)\n".utf8))
+        exit(1)
     }
     exit(0)
 }
