@@ -65,7 +65,8 @@ package final class PushScopeCheck {
         // The province and administrators reach every file: nothing to merge in advance.
         guard !policy.isUnrestricted else { return nil }
         // A customer this mutation writes has its scope read from its state each time, never from the cache.
-        for change in mutation.changes where change.table == .customer { writtenCustomers.insert(change.record) }
+        // By index: iterating the changes copied each one (three references retained and released).
+        for index in mutation.changes.indices where mutation.changes[index].table == .customer { writtenCustomers.insert(mutation.changes[index].record) }
         let groups = ChangeGroups(mutation.changes[...]).groups
         // The mutation's records after its changes, by position in `groups` (one record, mostly).
         var keys: [RecordKey] = []
