@@ -67,18 +67,14 @@ public enum PostgresStoreCopy {
                 progress("change log: \(report.logRows) rows")
             }
             try await connection.query("UPDATE change_log_head SET seq = \(seq)", logger: logger)
-            var (origin, low) = ("", Int64.min)
-            while true {
-                // The SQLite engine keeps runs of counters; this one a row per mutation.
-                let runs = try export.appliedRuns(after: origin, low, limit: page)
-                guard let last = runs.last else { break }
+            // The SQLite engine keeps runs of counters; this one a row per mutation.
+            try await forEachAppliedRunPage(export, page: page) { runs in
                 try await connection.query("""
                     INSERT INTO applied_mutations (origin, counter)
                     SELECT r.origin, generate_series(r.low, r.high)
                     FROM unnest(\(runs.map(\.origin))::text[], \(runs.map(\.low))::bigint[], \(runs.map(\.high))::bigint[]) AS r(origin, low, high)
                     """, logger: logger)
                 report.applied += runs.reduce(0) { $0 + Self.size(of: $1) }
-                (origin, low) = (last.origin, last.low)
             }
             let accounts = try export.accounts()
             try await insert(accounts, on: connection, logger: logger)
@@ -89,6 +85,18 @@ public enum PostgresStoreCopy {
         progress("reading it back")
         report.mismatches = try await compare(export, with: client, logger: logger)
         return report
+    }
+
+    /// Calls `body` with the SQLite store's runs of applied counters, a page at a time, in order.
+    static func forEachAppliedRunPage(_ export: ServerExport, page: Int,
+                                      _ body: ([(origin: String, low: Int64, high: Int64)]) async throws -> Void) async throws {
+        var (origin, low) = ("", Int64.min)
+        while true {
+            let runs = try export.appliedRuns(after: origin, low, limit: page)
+            guard let last = runs.last else { return }
+            try await body(runs)
+            (origin, low) = (last.origin, last.low)
+        }
     }
 
     /// How many counters a run of applied mutations holds (none for a malformed run).
@@ -173,13 +181,7 @@ public enum PostgresStoreCopy {
                 seq = last.seq
             }
             var count = 0
-            var (origin, low) = ("", Int64.min)
-            while true {
-                let runs = try export.appliedRuns(after: origin, low, limit: page)
-                guard let last = runs.last else { break }
-                count += runs.reduce(0) { $0 + Self.size(of: $1) }
-                (origin, low) = (last.origin, last.low)
-            }
+            try await forEachAppliedRunPage(export, page: page) { runs in count += runs.reduce(0) { $0 + Self.size(of: $1) } }
             let stored = try await connection.first("SELECT count(*) FROM applied_mutations", as: Int64.self, logger: logger) ?? -1
             if stored != Int64(count) { differ("\(stored) applied mutations read back, \(count) expected") }
             if try await accounts(on: connection, logger: logger) != export.accounts() { differ("people, devices or sessions differ") }

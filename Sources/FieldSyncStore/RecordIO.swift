@@ -113,14 +113,12 @@ public final class RecordIO {
             RecordChangeCounter.noteChange(in: database)
             changeNoted = true
         }
-        defer { sqlite3_reset(statement) }
         SQLiteBind.text(id, at: 1, in: statement)
         for index in state.values.indices {
             SQLiteBind.value(state.values[index], at: Int32(index + 2), in: statement)
         }
         StampCodec.encode(state.stamps).withUnsafeBytes { SQLiteBind.blob($0, at: Int32(state.values.count + 2), in: statement) }
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else { throw error(code) }
+        try SQLiteBind.execute(statement)
     }
 
     private func prepared(_ cache: inout [RecordKind: OpaquePointer], _ table: RecordKind, sql: (RecordKind) -> String) throws -> OpaquePointer {
