@@ -109,6 +109,8 @@ enum SyncBenchmark {
         let serverPushWriter = try await writerBusy(metricsPort: metricsPort) - writerStart
         quietDisk()
         let pullStart = DispatchTime.now().uptimeNanoseconds
+        // A push that failed leaves nothing worth pulling: its reason is already on stderr.
+        guard push == 0 else { throw BenchError("laptop A's push failed (exit status \(push))") }
         let pull = try ChildProcess.spawnSelf(["--role", "sync", "--home", laptops[1]]).wait()
         let pullSeconds = Double(DispatchTime.now().uptimeNanoseconds - pullStart) / 1e9
         let serverPulled = ChildProcess.cpuSeconds(of: server.pid)
@@ -119,7 +121,7 @@ enum SyncBenchmark {
         }
         let (pushPeak, pushCPU) = childFigures(laptops[0])
         let (pullPeak, pullCPU) = childFigures(laptops[1])
-        guard push == 0, pull == 0 else { throw BenchError("a sync process failed (\(push), \(pull))") }
+        guard pull == 0 else { throw BenchError("laptop B's pull failed (exit status \(pull))") }
 
         // Laptop C is new: its first sync starts from a snapshot (not served on PostgreSQL yet).
         var (snapshotSeconds, snapshotPeak, snapshotCPU) = (Double.nan, 0, Double.nan)
