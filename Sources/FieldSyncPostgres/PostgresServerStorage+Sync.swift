@@ -133,7 +133,8 @@ extension PostgresServerStorage: SyncStorage {
                             outcome.accepted.append(id)
                             continue
                         }
-                        if let reason = try scopeCheck.check(mutation) ?? PushRules.branchCheck(mutation, registered: &known, { registered }) {
+                        // The branch check first: a mutation the scope check allows is kept in its overlay for the rest of the push.
+                        if let reason = try PushRules.branchCheck(mutation, registered: &known, { registered }) ?? scopeCheck.check(mutation) {
                             outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                             continue
                         }

@@ -55,7 +55,8 @@ package final class PushScopeCheck {
     }
 
     /// Why the mutation may not be applied, or nil; an allowed mutation's
-    /// results are kept for the checks of the mutations after it.
+    /// results are kept for the checks of the mutations after it, so it must be
+    /// the last check a mutation passes: one refused after it would linger here.
     package func check(_ mutation: Mutation) throws -> String? {
         if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
             return change.table == .calendarDay

@@ -120,7 +120,8 @@ extension ServerStore {
                     accepted.append(id)
                     continue
                 }
-                if let reason = try scope.check(mutation) ?? PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) }) {
+                // The branch check first: a mutation the scope check allows is kept in its overlay for the rest of the push.
+                if let reason = try PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) }) ?? scope.check(mutation) {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }

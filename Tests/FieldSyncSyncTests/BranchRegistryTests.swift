@@ -1,12 +1,14 @@
 import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 @testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
 import GRDB
+import PostgresNIO
 import Testing
 
 /// Branches are registered by the province (issue 10, part 2): users and
@@ -40,6 +42,43 @@ import Testing
         #expect(planted.rejected.first?.reason.contains("branches are registered by the province") == true)
         for laptop in [alice, pat] { await laptop.close() }
         await server.stop()
+    }
+
+    /// A mutation the branch check refuses after the scope check allowed it must leave no trace
+    /// in the push: a later mutation of the same push saw the refused customer as stored, so a
+    /// visit was accepted and stored under a customer the server never held (found in review).
+    @Test(arguments: EngineKind.available)
+    func refusedForItsBranchLeavesNothingForTheRestOfThePush(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            // Alice's branch no longer registered here (a branch server whose list the province changed).
+            if let store = server.embedded {
+                try await store.writer.write { db in try db.execute(sql: "DELETE FROM branches") }
+            } else if let postgres = server.postgres {
+                try await postgres.client.query("DELETE FROM records WHERE kind = 'branches'")
+            }
+            let visit = "b0000000-0000-4000-8000-0000000000a1"
+            try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                            ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try alice.replica.write([RecordEdit(.visit, visit, [("customer", .text(Self.customer)), ("at", .text("2026-11-22T10:00:00+08:00")),
+                                                                ("kind", .text("routine")), ("summary", .text("first call"))])])
+            let summary = try await alice.sync()
+            #expect(summary.rejected.count == 2, "\(summary.rejected)")
+            #expect(summary.rejected.first?.reason.contains("'Hangzhou' is not a registered branch") == true, "\(summary.rejected)")
+            #expect(summary.rejected.last?.reason.contains("unknown to the server") == true, "\(summary.rejected)")
+            for (kind, id) in [(RecordKind.customer, Self.customer), (.visit, visit)] {
+                #expect(try await Self.holds(server, kind, id) == false, "the server holds \(kind) \(id)")
+            }
+            await alice.close()
+        }
+    }
+
+    static func holds(_ server: TestServer, _ kind: RecordKind, _ id: String) async throws -> Bool {
+        if let store = server.embedded { return try store.replica.record(kind, id) != nil }
+        guard let postgres = server.postgres else { return false }
+        for try await _ in try await postgres.client.query("SELECT 1 FROM records WHERE kind = \(kind.rawValue) AND id = \(id)") { return true }
+        return false
     }
 
     @Test func renamedBranchTakesItsCustomersAndUsersAlong() async throws {
