@@ -306,6 +306,10 @@ private struct PreparedMutation: Sendable {
     init(_ mutation: Mutation, now: UInt64, limits: SyncLimits) {
         refusal = PushRules.validateContent(mutation, now: now, limits: limits)
         logEntries = refusal == nil ? try? ChangeLogWriter.entries(mutation.changes) : nil
-        movable = Set(mutation.changes.lazy.filter { ServerStore.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
+        var movable = Set<RecordKey>()
+        for index in mutation.changes.indices where ServerStore.moves(table: mutation.changes[index].table, field: mutation.changes[index].field) {
+            movable.insert(RecordKey(table: mutation.changes[index].table, record: mutation.changes[index].record))
+        }
+        self.movable = movable
     }
 }
