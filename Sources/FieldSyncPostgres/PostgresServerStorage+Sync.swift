@@ -133,8 +133,9 @@ extension PostgresServerStorage: SyncStorage {
                             outcome.accepted.append(id)
                             continue
                         }
-                        // The branch check first: a mutation the scope check allows is kept in its overlay for the rest of the push.
-                        if let reason = try PushRules.branchCheck(mutation, registered: &known, { registered }) ?? scopeCheck.check(mutation) {
+                        // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
+                        let branchRefusal = try PushRules.branchCheck(mutation, registered: &known, { registered })
+                        if let reason = try scopeCheck.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
                             outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                             continue
                         }

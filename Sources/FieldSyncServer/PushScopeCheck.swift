@@ -54,10 +54,10 @@ package final class PushScopeCheck {
         return owner
     }
 
-    /// Why the mutation may not be applied, or nil; an allowed mutation's
-    /// results are kept for the checks of the mutations after it, so it must be
-    /// the last check a mutation passes: one refused after it would linger here.
-    package func check(_ mutation: Mutation) throws -> String? {
+    /// Why the mutation may not be applied, or nil. An allowed mutation's results
+    /// are kept for the checks (and the log) of the mutations after it, unless
+    /// `keep` is false: a mutation another check refuses must leave nothing here.
+    package func check(_ mutation: Mutation, keep: Bool = true) throws -> String? {
         if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
             return change.table == .calendarDay
                 ? "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
@@ -117,7 +117,9 @@ package final class PushScopeCheck {
                 }
             }
         }
-        for (key, state) in zip(keys, after) { states[key] = state }
+        if keep {
+            for (key, state) in zip(keys, after) { states[key] = state }
+        }
         return nil
     }
 

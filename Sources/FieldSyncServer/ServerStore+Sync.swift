@@ -120,8 +120,9 @@ extension ServerStore {
                     accepted.append(id)
                     continue
                 }
-                // The branch check first: a mutation the scope check allows is kept in its overlay for the rest of the push.
-                if let reason = try PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) }) ?? scope.check(mutation) {
+                // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
+                let branchRefusal = try PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) })
+                if let reason = try scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
