@@ -35,38 +35,46 @@ package enum PushRules {
         guard !mutation.changes.isEmpty else { return "empty mutation" }
         // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
         guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
+        // Read in place: iterating the changes copied each one (three reference counts up and down).
+        return mutation.changes.withUnsafeBufferPointer { changes in Self.validate(changes, origin: mutation.origin, now: now, limits: limits) }
+    }
+
+    private static func validate(_ changes: UnsafeBufferPointer<FieldChange>, origin: NodeID, now: UInt64, limits: SyncLimits) -> String? {
         var perRecord: [RecordKey: Int] = [:]
         var checkedID = ""
-        for change in mutation.changes {
-            guard change.node == mutation.origin else { return "\(change.table.rawValue).\(change.field): change stamped by another node" }
-            guard change.hlc.milliseconds <= now + limits.maxClockSkew else {
-                return "\(change.table.rawValue).\(change.field): stamped \((change.hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
+        for index in changes.indices {
+            guard changes[index].node == origin else { return "\(changes[index].table.rawValue).\(changes[index].field): change stamped by another node" }
+            guard changes[index].hlc.milliseconds <= now + limits.maxClockSkew else {
+                return "\(changes[index].table.rawValue).\(changes[index].field): stamped \((changes[index].hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
             }
             // A record's changes travel together: its id is checked once per run.
-            if change.record != checkedID {
-                guard RecordID.isValid(change.record) else {
-                    return "\(change.table.rawValue): '\(change.record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
+            if changes[index].record != checkedID {
+                guard RecordID.isValid(changes[index].record) else {
+                    return "\(changes[index].table.rawValue): '\(changes[index].record.prefix(40))' is not a record id (36 characters, lowercase hex in groups 8-4-4-4-12)"
                 }
-                checkedID = change.record
+                checkedID = changes[index].record
             }
             // Counted only when the mutation is long enough to pass the limit (the hot path is short mutations).
-            if mutation.changes.count > RecordLimits.maxChangesPerRecord {
-                let count = perRecord[RecordKey(table: change.table, record: change.record), default: 0] + 1
+            if changes.count > RecordLimits.maxChangesPerRecord {
+                let key = RecordKey(table: changes[index].table, record: changes[index].record)
+                let count = perRecord[key, default: 0] + 1
                 guard count <= RecordLimits.maxChangesPerRecord else {
-                    return "\(change.table.noun) \(change.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
+                    return "\(key.table.noun) \(key.record.prefix(8)): more than \(RecordLimits.maxChangesPerRecord) changes to one record in one mutation"
                 }
-                perRecord[RecordKey(table: change.table, record: change.record)] = count
+                perRecord[key] = count
             }
             do {
-                try change.table.schema.check(field: change.field, value: change.value)
+                try changes[index].table.schema.check(field: changes[index].field, value: changes[index].value)
             } catch {
-                return "\(change.table.rawValue).\(change.field): \(error.message)"
+                return "\(changes[index].table.rawValue).\(changes[index].field): \(error.message)"
             }
-            if change.table == .conflict, change.field == "table", let table = change.value.text, RecordKind(rawValue: table) == nil {
-                return "conflicts.table: '\(table.prefix(40))' is not a table"
-            }
-            if change.table == .conflict, change.field == "record", let record = change.value.text, !RecordID.isValid(record) {
-                return "conflicts.record: '\(record.prefix(40))' is not a record id"
+            if changes[index].table == .conflict {
+                if changes[index].field == "table", let table = changes[index].value.text, RecordKind(rawValue: table) == nil {
+                    return "conflicts.table: '\(table.prefix(40))' is not a table"
+                }
+                if changes[index].field == "record", let record = changes[index].value.text, !RecordID.isValid(record) {
+                    return "conflicts.record: '\(record.prefix(40))' is not a record id"
+                }
             }
         }
         return nil
@@ -76,7 +84,9 @@ package enum PushRules {
     /// Why a mutation's customer `branch` values are refused: each must name a
     /// registered branch (read once per push, when first needed), or nil.
     package static func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ read: () throws -> Set<String>) throws -> String? {
-        for change in mutation.changes where change.table == .customer && change.field == "branch" {
+        // By index: iterating the changes copied each one, for every mutation of every push.
+        for index in mutation.changes.indices where mutation.changes[index].table == .customer && mutation.changes[index].field == "branch" {
+            let change = mutation.changes[index]
             if registered == nil { registered = try read() }
             guard let name = change.value.text, registered?.contains(name) == true else {
                 return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
