@@ -61,12 +61,16 @@ extension ServerStore {
                 guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
                 let seq: Int64 = row[0]
                 let blob: Data = row[5]
+                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
+                // A mutation's rows are consecutive: a row may extend the last one, or start the next.
+                let continues = counter != nil && mutations.last.map { $0.origin == origin && $0.counter == counter } == true
+                // A page ends between mutations, never inside one: the upstream marks a mutation applied
+                // as it takes it, so a rest sent in the next page would be taken for a retry and dropped.
+                if !continues, mutations.count >= maxMutations || bytes >= maxBytes { break }
                 var changes: [FieldChange] = []
                 try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
-                if mutations.count >= maxMutations || bytes >= maxBytes { break }
-                if let counter = (row[4] as Int64?).map({ UInt64(clamping: $0) }) {
-                    // A mutation's rows are consecutive: extend the last one, or start the next.
-                    if let last = mutations.last, last.origin == origin, last.counter == counter {
+                if let counter {
+                    if continues {
                         mutations[mutations.count - 1].changes += changes
                     } else {
                         mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
