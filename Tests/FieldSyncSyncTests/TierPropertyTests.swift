@@ -48,10 +48,11 @@ import Testing
     }
 
     /// A branch server's upstream exchange, as `UpstreamSync.syncOnce` does it.
-    static func relay(_ branch: ServerStore, to province: ServerStore, as device: DeviceContext, key: String) throws {
-        for _ in 0..<50 {
+    /// `maxMutations`: the relay's page size (small pages end pages next to mutations of several records).
+    static func relay(_ branch: ServerStore, to province: ServerStore, as device: DeviceContext, key: String, maxMutations: Int = 1_000) throws {
+        for _ in 0..<200 {
             let state = try branch.upstreamState(key)
-            let page = try branch.upstreamPage(after: state.sent)
+            let page = try branch.upstreamPage(after: state.sent, maxMutations: maxMutations)
             let response = try province.sync(SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: province.now),
                                              from: device).response
             try branch.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations)
@@ -107,8 +108,12 @@ import Testing
         let pat = Device(name: "Pat", replica: patReplica!, context: patContext, server: province)
         devices.append(pat)
         var created: [String] = []
+        var createdVisits: [String] = []
+        let relayPage = [1, 2, 1_000].randomElement(using: &rng)!
 
-        func relay(_ index: Int) throws { try Self.relay(branches[index].store, to: province, as: branches[index].device, key: branches[index].key) }
+        func relay(_ index: Int) throws {
+            try Self.relay(branches[index].store, to: province, as: branches[index].device, key: branches[index].key, maxMutations: relayPage)
+        }
         for step in 0..<60 {
             let device = devices.randomElement(using: &rng)!
             switch Int.random(in: 0..<10, using: &rng) {
@@ -116,9 +121,17 @@ import Testing
                 let id = RecordID.make(using: &rng)
                 let branch = device.context.user.branch!
                 let mate = managers[branch]!.filter { $0 != device.name }.randomElement(using: &rng)
-                _ = try device.replica.write([RecordEdit(.customer, id, [("name", .text("c\(step)")), ("level", .text("standard")),
-                                                                         ("branch", .text(branch)), ("manager", .text(device.name)),
-                                                                         ("team", mate.map(FieldValue.text) ?? .null)])])
+                var edits = [RecordEdit(.customer, id, [("name", .text("c\(step)")), ("level", .text("standard")),
+                                                        ("branch", .text(branch)), ("manager", .text(device.name)),
+                                                        ("team", mate.map(FieldValue.text) ?? .null)])]
+                // Sometimes with a first visit in the same mutation: one mutation, several log rows.
+                if Bool.random(using: &rng) {
+                    let visit = RecordID.make(using: &rng)
+                    edits.append(RecordEdit(.visit, visit, [("customer", .text(id)), ("at", .text("2026-11-22T10:00:00+08:00")),
+                                                            ("kind", .text("routine")), ("summary", .text("first call \(step)"))]))
+                    createdVisits.append(visit)
+                }
+                _ = try device.replica.write(edits)
                 created.append(id)
             case 2, 3, 4:
                 guard let customer = try device.replica.records(.customer).randomElement(using: &rng) else { continue }
@@ -148,6 +161,7 @@ import Testing
         // The province holds the union.
         let held = Set(try province.replica.records(.customer).map(\.id))
         #expect(Set(created).isSubset(of: held), "\(context): the province holds every customer")
+        #expect(Set(createdVisits).isSubset(of: Set(try province.replica.records(.visit).map(\.id))), "\(context): the province holds every visit")
         for device in devices {
             // Exactly its scope, equal to the province where it overlaps.
             let policy = AccessPolicy(device.context.user)
