@@ -27,12 +27,12 @@ extension Replica {
             var result: [(counter: UInt64, body: [UInt8])] = []
             var bytes = 0
             let rows = try Row.fetchCursor(db, sql: "SELECT counter, body FROM outbox WHERE counter > ? ORDER BY counter LIMIT ?",
-                                           arguments: [Int64(counter), maxMutations])
+                                           arguments: [Int64(clamping: counter), maxMutations])
             while let row = try rows.next() {
                 let body: Data = row[1]
                 if !result.isEmpty, bytes + body.count > maxBytes { break }
                 bytes += body.count
-                result.append((UInt64(row[0] as Int64), Array(body)))
+                result.append((UInt64(clamping: row[0] as Int64), Array(body)))
             }
             return result
         }
@@ -46,7 +46,7 @@ extension Replica {
     /// Whether the outbox holds a mutation after `counter` (not yet sent in this sync).
     public func hasOutbox(after counter: UInt64) throws -> Bool {
         try writer.read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE counter > ?)"), arguments: [Int64(counter)]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE counter > ?)"), arguments: [Int64(clamping: counter)]) ?? false
         }
     }
 
@@ -73,9 +73,11 @@ extension Replica {
                 try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
             }
             try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
+            // As the server sent them: a counter over Int64.max (no outbox entry has one) is passed over, not trapped on.
             for rejection in rejected {
+                guard let counter = Int64(exactly: rejection.counter) else { continue }
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)")
-                    .execute(arguments: [Int64(rejection.counter), rejection.reason])
+                    .execute(arguments: [counter, rejection.reason])
             }
             // Work a server accepted and its upstream refused comes back, refused, with the reason.
             for (mutation, reason) in returned {
@@ -108,7 +110,7 @@ extension Replica {
     public func rejections() throws -> [RejectedMutation] {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT counter, reason FROM rejections ORDER BY counter").map {
-                RejectedMutation(counter: UInt64($0[0] as Int64), reason: $0[1])
+                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1])
             }
         }
     }

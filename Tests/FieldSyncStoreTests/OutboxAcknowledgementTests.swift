@@ -46,6 +46,17 @@ import Testing
         #expect(try replica.verify().contains { $0.hasPrefix("outbox: last counter") })
     }
 
+    /// A refusal of a counter no outbox can hold (a server's bug or a hostile answer) trapped the laptop.
+    @Test func aRefusedCounterNoOutboxCanHoldIsPassedOver() throws {
+        let replica = try Self.replica(node: 0xA4, customers: 2)
+        let counters = try replica.outbox().map(\.counter)
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [counters[0]],
+                                   rejected: [RejectedMutation(counter: UInt64.max, reason: "no such mutation"),
+                                              RejectedMutation(counter: counters[1], reason: "outside your branch")], syncedAt: "")
+        #expect(try replica.rejections() == [RejectedMutation(counter: counters[1], reason: "outside your branch")])
+        #expect(try replica.outbox().map(\.counter) == [counters[1]])
+    }
+
     @Test func runsAreConsecutiveAscendingAndUnique() {
         #expect(Replica.runs(of: []) == [])
         #expect(Replica.runs(of: [7, 3, 4, 4, 5, 9, Int64.max, Int64.max - 1]) == [3...5, 7...7, 9...9, (Int64.max - 1)...Int64.max])
