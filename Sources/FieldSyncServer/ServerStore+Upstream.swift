@@ -46,12 +46,16 @@ extension ServerStore {
         (1 << 62) | ((server.rawValue & 0x3F_FFFF) << 40) | (UInt64(clamping: seq) & 0xFF_FFFF_FFFF)
     }
 
-    /// The next mutations to relay up, after log sequence `seq`, bounded like a laptop's outbox page.
-    public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
+    /// The next mutations to relay up, after log sequence `seq`: whole mutations, at most
+    /// `maxMutations` of them, `maxChanges` field changes (the upstream refuses a longer push)
+    /// and about `maxBytes` of log rows; a mutation past a bound on its own goes alone.
+    ///
+    /// A page ends between mutations, never inside one: the upstream marks a mutation applied
+    /// as it takes it, so the rest of one, sent in the next page, would be taken for a retry and dropped.
+    public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxChanges: Int = SyncRequestLimits().maxChanges,
+                             maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
         try writer.read { db in
-            var mutations: [Mutation] = []
-            var through = seq
-            var bytes = 0
+            var page = UpstreamPage(after: seq, maxMutations: maxMutations, maxChanges: maxChanges, maxBytes: maxBytes)
             let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, tbl, record, origin, counter, changes FROM change_log
@@ -61,30 +65,25 @@ extension ServerStore {
                 guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
                 let seq: Int64 = row[0]
                 let blob: Data = row[5]
-                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
-                // A mutation's rows are consecutive: a row may extend the last one, or start the next.
-                let continues = counter != nil && mutations.last.map { $0.origin == origin && $0.counter == counter } == true
-                // A page ends between mutations, never inside one: the upstream marks a mutation applied
-                // as it takes it, so a rest sent in the next page would be taken for a retry and dropped.
-                if !continues, mutations.count >= maxMutations || bytes >= maxBytes { break }
                 var changes: [FieldChange] = []
                 try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
+                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
+                // A mutation's rows are consecutive: a row extends the mutation gathered, or starts the next.
+                if let counter, page.extends(origin: origin, counter: counter) {
+                    page.extend(with: changes, bytes: blob.count, seq: seq)
+                    continue
+                }
+                guard page.closeGathered() else { break }
                 if let counter {
-                    if continues {
-                        mutations[mutations.count - 1].changes += changes
-                    } else {
-                        mutations.append(Mutation(origin: origin, counter: counter, changes: changes))
-                    }
+                    page.gather([Mutation(origin: origin, counter: counter, changes: changes)], bytes: blob.count, seq: seq)
                 } else {
                     let counter = Self.synthesizedCounter(server: server, seq: seq)
-                    for node in Self.writers(of: changes) {
-                        mutations.append(Mutation(origin: node, counter: counter, changes: changes.filter { $0.node == node }))
-                    }
+                    page.gather(Self.writers(of: changes).map { node in Mutation(origin: node, counter: counter, changes: changes.filter { $0.node == node }) },
+                                bytes: blob.count, seq: seq)
                 }
-                bytes += blob.count
-                through = seq
             }
-            return (mutations, through)
+            _ = page.closeGathered()
+            return (page.mutations, page.through)
         }
     }
 

@@ -12,8 +12,10 @@ import Testing
     /// reached its limit inside one sent part of it; the province marked the mutation
     /// applied, took the rest (same origin and counter, next page) for a retry, and the
     /// rest never reached it (found in review).
-    @Test(arguments: [(maxMutations: 1, maxBytes: 4 << 20), (maxMutations: 1_000, maxBytes: 1)])
-    func aPageNeverSplitsAMutation(limits: (maxMutations: Int, maxBytes: Int)) throws {
+    /// By mutations, by field changes (the upstream's bound on a push) and by bytes.
+    @Test(arguments: [(maxMutations: 1, maxChanges: 100_000, maxBytes: 4 << 20), (maxMutations: 1_000, maxChanges: 5, maxBytes: 4 << 20),
+                      (maxMutations: 1_000, maxChanges: 100_000, maxBytes: 1)])
+    func aPageNeverSplitsAMutation(limits: (maxMutations: Int, maxChanges: Int, maxBytes: Int)) throws {
         var rng = SplitMix64(seed: 7)
         let folder = try TemporaryFolder()
         func server(_ name: String) throws -> ServerStore {
@@ -49,7 +51,11 @@ import Testing
         var relayed: [MutationID: Int] = [:]
         while pages < 20 {
             let state = try branch.upstreamState(key)
-            let page = try branch.upstreamPage(after: state.sent, maxMutations: limits.maxMutations, maxBytes: limits.maxBytes)
+            let page = try branch.upstreamPage(after: state.sent, maxMutations: limits.maxMutations, maxChanges: limits.maxChanges, maxBytes: limits.maxBytes)
+            if page.mutations.count > 1 {
+                #expect(page.mutations.count <= limits.maxMutations && page.mutations.reduce(0) { $0 + $1.changes.count } <= limits.maxChanges,
+                        "only a mutation alone may pass a bound")
+            }
             for mutation in page.mutations where mutation.origin == alice.node {
                 relayed[MutationID(origin: mutation.origin, counter: mutation.counter), default: 0] += 1
                 #expect(Set(mutation.changes.map(\.record)).count == (mutation.changes.contains { $0.record == customer } ? 3 : 1),
