@@ -68,29 +68,12 @@ extension ServerStore {
                 var changes: [FieldChange] = []
                 try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
                 let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
-                // A mutation's rows are consecutive: a row extends the mutation gathered, or starts the next.
-                if let counter, page.extends(origin: origin, counter: counter) {
-                    page.extend(with: changes, bytes: blob.count, seq: seq)
-                    continue
-                }
-                guard page.closeGathered() else { break }
-                if let counter {
-                    page.gather([Mutation(origin: origin, counter: counter, changes: changes)], bytes: blob.count, seq: seq)
-                } else {
-                    let counter = Self.synthesizedCounter(server: server, seq: seq)
-                    page.gather(Self.writers(of: changes).map { node in Mutation(origin: node, counter: counter, changes: changes.filter { $0.node == node }) },
-                                bytes: blob.count, seq: seq)
-                }
+                guard page.add(seq: seq, origin: origin, counter: counter, changes: changes, bytes: blob.count,
+                               synthesized: Self.synthesizedCounter(server: server, seq: seq)) else { break }
             }
-            _ = page.closeGathered()
+            page.finish()
             return (page.mutations, page.through)
         }
-    }
-
-    /// The nodes that wrote `changes`, in order of first appearance.
-    static func writers(of changes: [FieldChange]) -> [NodeID] {
-        var seen = Set<NodeID>()
-        return changes.map(\.node).filter { seen.insert($0).inserted }
     }
 
     /// Stores an upstream answer in one transaction: merges what came down and

@@ -21,29 +21,41 @@ struct UpstreamPage {
         (self.maxMutations, self.maxChanges, self.maxBytes) = (maxMutations, maxChanges, maxBytes)
     }
 
-    /// Whether a row of `origin`'s mutation `counter` continues the one being gathered.
-    func extends(origin: NodeID, counter: UInt64) -> Bool {
-        guard let last = gathered?.mutations.last, gathered?.mutations.count == 1 else { return false }
-        return last.origin == origin && last.counter == counter
+    /// Takes the next log row (its writer and counter, its changes and size); false when the page is
+    /// full: the row, and the mutation it starts, wait for the next page. A row without a counter
+    /// (logged before the tier, or a file logged again after a move) goes as one mutation per writer
+    /// under `synthesized` (`ServerStore.synthesizedCounter`).
+    mutating func add(seq: Int64, origin: NodeID, counter: UInt64?, changes rowChanges: [FieldChange], bytes rowBytes: Int,
+                      synthesized: UInt64) -> Bool {
+        // A mutation's rows are consecutive: a row extends the mutation gathered, or starts the next.
+        if let counter, var current = gathered, current.mutations.count == 1,
+           current.mutations[0].origin == origin, current.mutations[0].counter == counter {
+            current.mutations[0].changes += rowChanges
+            current.changes += rowChanges.count
+            current.bytes += rowBytes
+            current.through = seq
+            gathered = current
+            return true
+        }
+        guard closeGathered() else { return false }
+        let rowMutations = counter.map { [Mutation(origin: origin, counter: $0, changes: rowChanges)] }
+            ?? Self.writers(of: rowChanges).map { node in Mutation(origin: node, counter: synthesized, changes: rowChanges.filter { $0.node == node }) }
+        gathered = (rowMutations, rowChanges.count, rowBytes, seq)
+        return true
     }
 
-    mutating func extend(with rowChanges: [FieldChange], bytes rowBytes: Int, seq: Int64) {
-        guard var current = gathered else { return }
-        current.mutations[current.mutations.count - 1].changes += rowChanges
-        current.changes += rowChanges.count
-        current.bytes += rowBytes
-        current.through = seq
-        gathered = current
-    }
+    /// Ends the page after the last row read: the mutation gathered joins it if it fits.
+    mutating func finish() { _ = closeGathered() }
 
-    /// Starts gathering the next row's mutations (after `closeGathered`).
-    mutating func gather(_ rowMutations: [Mutation], bytes rowBytes: Int, seq: Int64) {
-        gathered = (rowMutations, rowMutations.reduce(0) { $0 + $1.changes.count }, rowBytes, seq)
+    /// The nodes that wrote `changes`, in order of first appearance.
+    static func writers(of changes: [FieldChange]) -> [NodeID] {
+        var seen = Set<NodeID>()
+        return changes.map(\.node).filter { seen.insert($0).inserted }
     }
 
     /// Adds the gathered mutations to the page if they fit (the first always does);
     /// false when they do not: the page is full and they wait for the next one.
-    mutating func closeGathered() -> Bool {
+    private mutating func closeGathered() -> Bool {
         guard let current = gathered else { return true }
         gathered = nil
         if !mutations.isEmpty, mutations.count + current.mutations.count > maxMutations

@@ -71,4 +71,63 @@ import Testing
         for id in [before, customer, after] { #expect(try province.replica.record(.customer, id) != nil) }
         for visit in visits { #expect(try province.replica.record(.visit, visit) != nil, "the province holds every record of the mutation") }
     }
+
+    /// The page builder alone, over random logs: paging through a log with random bounds
+    /// yields every mutation once, whole and in order, and a page passes a bound only
+    /// with a single mutation (or a single row's mutations) in it.
+    @Test func pagesPartitionTheLogIntoWholeMutations() {
+        var rng = SplitMix64(seed: 0x0B5E)
+        let writers = (1...3).map { NodeID(rawValue: 0xA0 + $0) }
+        for _ in 0..<300 {
+            // A log: mutations of 1-4 rows, and now and then a row without a counter (one or two writers).
+            var rows: [(seq: Int64, origin: NodeID, counter: UInt64?, changes: [FieldChange], bytes: Int)] = []
+            var expected: [[FieldChange]] = []
+            var counters: [NodeID: UInt64] = [:]
+            for _ in 0..<Int.random(in: 0...30, using: &rng) {
+                let writer = writers.randomElement(using: &rng)!
+                func change(_ node: NodeID) -> FieldChange {
+                    FieldChange(table: .customer, record: RecordID.make(using: &rng), field: "name", value: .text("v"),
+                                hlc: HLC(rawValue: rng.next()), node: node, base: .zero)
+                }
+                if Int.random(in: 0..<6, using: &rng) == 0 {
+                    let nodes = Bool.random(using: &rng) ? [writer] : [writer, writers.filter { $0 != writer }.randomElement(using: &rng)!]
+                    let changes = nodes.flatMap { node in (0..<Int.random(in: 1...3, using: &rng)).map { _ in change(node) } }
+                    rows.append((Int64(rows.count + 1), writer, nil, changes, Int.random(in: 1...50, using: &rng)))
+                    for node in nodes { expected.append(changes.filter { $0.node == node }) }
+                } else {
+                    counters[writer, default: 0] += 1
+                    var whole: [FieldChange] = []
+                    for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                        let changes = (0..<Int.random(in: 1...5, using: &rng)).map { _ in change(writer) }
+                        rows.append((Int64(rows.count + 1), writer, counters[writer], changes, Int.random(in: 1...50, using: &rng)))
+                        whole += changes
+                    }
+                    expected.append(whole)
+                }
+            }
+            let bounds = (mutations: Int.random(in: 1...6, using: &rng), changes: Int.random(in: 1...25, using: &rng), bytes: Int.random(in: 1...200, using: &rng))
+            var relayed: [[FieldChange]] = []
+            var cursor: Int64 = 0
+            var pages = 0
+            while pages <= rows.count {
+                var page = UpstreamPage(after: cursor, maxMutations: bounds.mutations, maxChanges: bounds.changes, maxBytes: bounds.bytes)
+                for row in rows where row.seq > cursor {
+                    guard page.add(seq: row.seq, origin: row.origin, counter: row.counter, changes: row.changes, bytes: row.bytes,
+                                   synthesized: 1 << 62 | UInt64(row.seq)) else { break }
+                }
+                page.finish()
+                pages += 1
+                if page.through == cursor { break }
+                let pageRows = rows.filter { $0.seq > cursor && $0.seq <= page.through }
+                let withinBounds = page.mutations.count <= bounds.mutations && page.mutations.reduce(0) { $0 + $1.changes.count } <= bounds.changes
+                    && pageRows.reduce(0) { $0 + $1.bytes } <= bounds.bytes
+                // Past a bound only alone: one mutation, or the mutations of one row without a counter.
+                #expect(withinBounds || page.mutations.count == 1 || pageRows.count == 1, "bounds \(bounds): \(page.mutations.count) mutations")
+                relayed += page.mutations.map(\.changes)
+                cursor = page.through
+            }
+            #expect(cursor == Int64(rows.count), "the pages reach the end of the log")
+            #expect(relayed == expected, "every mutation once, whole, in order")
+        }
+    }
 }
