@@ -31,6 +31,12 @@ package final class PushScopeCheck {
     private var storedScopes: [String: CustomerScope] = [:]
     /// Customers written by this push so far, or by the mutation being checked.
     private var writtenCustomers: Set<String> = []
+    /// What the kept mutations' merges changed, in the order first changed (`merged`).
+    private var changedOrder: [RecordKey] = []
+    private var changed: Set<RecordKey> = []
+    private var overwrites: [Overwrite] = []
+    private var newest = HLC.zero
+    private var changeCount = 0
 
     package init(load: @escaping (RecordKey) throws -> RecordState?, policy: AccessPolicy,
                  scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
@@ -73,18 +79,21 @@ package final class PushScopeCheck {
         var keys: [RecordKey] = []
         var after: [RecordState] = []
         var existed: [Bool] = []
+        var changes: [Bool] = []
+        var found: [Overwrite] = []
         for group in groups {
             let key = RecordKey(table: group.table, record: group.record)
             let schema = group.table.schema
             let before = try stored(key)
             var state = before ?? RecordState(fieldCount: schema.fields.count)
-            var ignored: [Overwrite] = []
+            var changed = false
             for range in group.ranges {
-                _ = RecordMerge.apply(mutation.changes[range], to: &state, schema: schema, overwrites: &ignored)
+                changed = RecordMerge.apply(mutation.changes[range], to: &state, schema: schema, overwrites: &found) || changed
             }
             keys.append(key)
             after.append(state)
             existed.append(before != nil)
+            changes.append(changed)
         }
         // A scan finds one of a few records sooner than hashing; a large mutation's are hashed.
         let positions = keys.count > 8 ? Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) : nil
@@ -119,8 +128,26 @@ package final class PushScopeCheck {
         }
         if keep {
             for (key, state) in zip(keys, after) { states[key] = state }
+            for (key, changed) in zip(keys, changes) where changed && self.changed.insert(key).inserted { changedOrder.append(key) }
+            overwrites += found
+            for index in mutation.changes.indices where mutation.changes[index].hlc > newest { newest = mutation.changes[index].hlc }
+            changeCount += mutation.changes.count
         }
         return nil
+    }
+
+    /// Whether every allowed mutation was merged here: the province and administrators'
+    /// are not (nothing to authorise), and must be merged by `Replica.apply`.
+    package var mergesEveryMutation: Bool { !policy.isUnrestricted }
+
+    /// The kept mutations' records as merged here, for `Replica.store` (when `mergesEveryMutation`).
+    package var merged: MergedRecords {
+        var merged = MergedRecords()
+        merged.records = changedOrder.compactMap { key in (states[key] ?? nil).map { (key, $0) } }
+        merged.overwrites = overwrites
+        merged.newest = newest
+        merged.changes = changeCount
+        return merged
     }
 
     enum Write { case moved, created }

@@ -139,14 +139,20 @@ extension ServerStore {
             try applied.save(db)
             var conflictsCreated = 0
             if !toApply.isEmpty {
-                var changes: [FieldChange] = []
-                changes.reserveCapacity(toApply.reduce(0) { $0 + $1.changes.count })
-                for mutation in toApply { changes.append(contentsOf: mutation.changes) }
                 // Records this push may move (a customer's branch or manager, a
                 // child's parent): if the merged value moves them, their whole
                 // file is logged again under the new owner.
                 let ownersBefore = try Self.owners(of: movable, io: io, known: scope.loaded)
-                let report = try Replica.apply(changes[...], now: now, db, preloaded: scope.loaded)
+                let report: ApplyReport
+                if scope.mergesEveryMutation {
+                    // The scope check merged each accepted mutation into the records: stored as it merged them.
+                    report = try Replica.store(scope.merged, now: now, db)
+                } else {
+                    var changes: [FieldChange] = []
+                    changes.reserveCapacity(toApply.reduce(0) { $0 + $1.changes.count })
+                    for mutation in toApply { changes.append(contentsOf: mutation.changes) }
+                    report = try Replica.apply(changes[...], now: now, db, preloaded: scope.loaded)
+                }
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
                 var log = ChangeLogWriter(db, io: io, known: scope.states)
