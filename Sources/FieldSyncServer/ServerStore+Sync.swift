@@ -159,7 +159,7 @@ extension ServerStore {
                 for (mutation, entries) in zip(toApply, logEntries) {
                     try log.append(entries ?? ChangeLogWriter.entries(mutation.changes), origin: mutation.origin, counter: mutation.counter)
                 }
-                if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
+                for conflicts in report.conflictMutations { try log.appendOwn(conflicts) }
                 try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             }
             try Self.dropDepartedFiles(db)

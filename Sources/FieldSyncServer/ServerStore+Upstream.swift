@@ -96,7 +96,7 @@ extension ServerStore {
                 try log.append(Array(changes[start..<end]), origin: changes[start].node, fromUpstream: true)
                 start = end
             }
-            if let conflicts = report.conflictMutation { try log.appendOwn(conflicts) }
+            for conflicts in report.conflictMutations { try log.appendOwn(conflicts) }
             // Files the province moved are logged again for this server's laptops only.
             log.marksFromUpstream = true
             try Self.logMoves(from: ownersBefore, io: io, log: &log, db)

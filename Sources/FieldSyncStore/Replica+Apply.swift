@@ -8,8 +8,9 @@ public struct ApplyReport: Sendable, Equatable {
     public var recordsChanged = 0
     /// Conflict records this replica created (concurrent overwrites it was first to see).
     public var conflictsCreated: [String] = []
-    /// The local mutation that carries those conflict records, to replicate them.
-    public var conflictMutation: Mutation?
+    /// The local mutations that carry those conflict records, to replicate them
+    /// (`Replica.conflictsPerMutation` each: every one must fit in one push).
+    public var conflictMutations: [Mutation] = []
     /// Customers whose files this replica dropped after they were handed over.
     public var filesDropped: [String] = []
 
@@ -116,14 +117,19 @@ extension Replica {
         if newest > HLC(rawValue: UInt64(try meta(MetaKey.remoteHLC, db) ?? "0") ?? 0) {
             try setMeta(MetaKey.remoteHLC, String(newest.rawValue), db)
         }
-        report.conflictMutation = try recordConflicts(overwrites, now: now, io: io, db)
-        report.conflictsCreated = report.conflictMutation.map { Set($0.changes.map(\.record)).sorted() } ?? []
+        report.conflictMutations = try recordConflicts(overwrites, now: now, io: io, db)
+        report.conflictsCreated = Set(report.conflictMutations.flatMap { $0.changes.map(\.record) }).sorted()
     }
 
-    /// Writes a conflict record for each overwrite no replica has reported
-    /// here yet, as one local mutation so it replicates like any other change.
-    private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, io: RecordIO, _ db: Database) throws -> Mutation? {
-        guard !overwrites.isEmpty else { return nil }
+    /// Most conflict records in one mutation. A mutation travels whole in one request, bounded
+    /// by the receiving server (100,000 changes); a merge of a large batch can find tens of
+    /// thousands of overwrites, and one mutation of them all could never be sent.
+    public static let conflictsPerMutation = 1_000
+
+    /// Writes a conflict record for each overwrite no replica has reported here yet,
+    /// as local mutations (`conflictsPerMutation` each) so they replicate like any other change.
+    private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, io: RecordIO, _ db: Database) throws -> [Mutation] {
+        guard !overwrites.isEmpty else { return [] }
         var edits: [RecordEdit] = []
         var seen = Set<String>()
         for overwrite in overwrites {
@@ -131,6 +137,12 @@ extension Replica {
             guard seen.insert(id).inserted, try io.load(.conflict, id) == nil else { continue }
             edits.append(RecordEdit(.conflict, id, ConflictRecord.fields(for: overwrite)))
         }
-        return edits.isEmpty ? nil : try write(edits, validate: false, now: now, io: io, db)
+        var mutations: [Mutation] = []
+        for start in stride(from: 0, to: edits.count, by: conflictsPerMutation) {
+            if let mutation = try write(Array(edits[start..<min(start + conflictsPerMutation, edits.count)]), validate: false, now: now, io: io, db) {
+                mutations.append(mutation)
+            }
+        }
+        return mutations
     }
 }

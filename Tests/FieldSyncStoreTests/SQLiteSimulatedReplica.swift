@@ -24,7 +24,7 @@ struct SQLiteSimulatedReplica: SimulatedReplica {
 
     mutating func apply(_ changes: [FieldChange], nowMilliseconds now: UInt64) -> [Mutation] {
         let report = try! replica.writer.write { db in try Replica.apply(changes[...], now: now, db) }
-        return report.conflictMutation.map { [$0] } ?? []
+        return report.conflictMutations
     }
 
     func record(_ table: RecordKind, _ id: String) -> RecordState? {
