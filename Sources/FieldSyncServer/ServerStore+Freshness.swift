@@ -33,13 +33,14 @@ extension BranchFreshness {
         return byBranch.keys.sorted().compactMap { branch in
             guard policy.isUnrestricted || branch == user.branch, let members = byBranch[branch] else { return nil }
             let reports = members.compactMap { below[$0.id] }
-            let pending = members.reduce(0) { $0 + ($1.pending ?? 0) } + reports.reduce(0) { $0 + $1.pending }
+            // Counts devices reported about themselves: summed without a trap, at most `Int.max`.
+            let pending = (members.map { $0.pending ?? 0 } + reports.map(\.pending)).saturatingSum()
             let seen = members.compactMap(\.lastSeen)
             // Complete up to the oldest sync anywhere below, when nothing waits anywhere.
             let complete = seen.count == members.count && pending == 0 && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
                 ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
-            let stale = members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count + reports.reduce(0) { $0 + $1.notSeenForThreeDays }
-            return BranchFreshness(branch: branch, completeUpTo: complete, devices: members.count + reports.reduce(0) { $0 + $1.devices },
+            let stale = ([members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
+            return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
                                    pending: pending, notSeenForThreeDays: stale)
         }
     }
@@ -68,10 +69,9 @@ extension ServerStore {
     /// This server's branches as a report for its upstream: the devices below it.
     public func freshnessReport() throws -> FreshnessReport {
         let all = try freshness(for: UserInfo(name: "", role: .province, branch: nil))
-        let pending = all.reduce(0) { $0 + $1.pending }
         let complete = all.allSatisfy { $0.completeUpTo != nil } ? all.compactMap(\.completeUpTo).min() : nil
-        return FreshnessReport(completeUpTo: all.isEmpty ? nil : complete, devices: all.reduce(0) { $0 + $1.devices }, pending: pending,
-                               notSeenForThreeDays: all.reduce(0) { $0 + $1.notSeenForThreeDays })
+        return FreshnessReport(completeUpTo: all.isEmpty ? nil : complete, devices: all.map(\.devices).saturatingSum(),
+                               pending: all.map(\.pending).saturatingSum(), notSeenForThreeDays: all.map(\.notSeenForThreeDays).saturatingSum())
     }
 }
 
@@ -80,5 +80,15 @@ enum KPIAnswer {
     /// The report's JSON bytes with `"freshness": …` as the object's first key.
     static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
         Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
+    }
+}
+
+extension Sequence<Int> {
+    /// The sum, held at `Int.max` (or `Int.min`) instead of trapping: for counts devices report about themselves.
+    func saturatingSum() -> Int {
+        reduce(0) { sum, value in
+            let (result, overflow) = sum.addingReportingOverflow(value)
+            return overflow ? (value > 0 ? .max : .min) : result
+        }
     }
 }
