@@ -79,7 +79,7 @@ package final class PushScopeCheck {
         var keys: [RecordKey] = []
         var after: [RecordState] = []
         var existed: [Bool] = []
-        var changes: [Bool] = []
+        var changedFlags: [Bool] = []
         var found: [Overwrite] = []
         for group in groups {
             let key = RecordKey(table: group.table, record: group.record)
@@ -93,7 +93,7 @@ package final class PushScopeCheck {
             keys.append(key)
             after.append(state)
             existed.append(before != nil)
-            changes.append(changed)
+            changedFlags.append(changed)
         }
         // A scan finds one of a few records sooner than hashing; a large mutation's are hashed.
         let positions = keys.count > 8 ? Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) : nil
@@ -128,7 +128,7 @@ package final class PushScopeCheck {
         }
         if keep {
             for (key, state) in zip(keys, after) { states[key] = state }
-            for (key, changed) in zip(keys, changes) where changed && self.changed.insert(key).inserted { changedOrder.append(key) }
+            for (key, changed) in zip(keys, changedFlags) where changed && self.changed.insert(key).inserted { changedOrder.append(key) }
             overwrites += found
             for index in mutation.changes.indices where mutation.changes[index].hlc > newest { newest = mutation.changes[index].hlc }
             changeCount += mutation.changes.count

@@ -60,6 +60,13 @@ import Testing
         }
     }
 
+    /// A server store of its own in `folder`, initialised as `fieldsync-server init` does.
+    static func server(_ name: String, in folder: TemporaryFolder) throws -> ServerStore {
+        let data = ServerFolder(path: folder.path(name))
+        _ = try data.initialize(hosts: [], branch: nil, certificate: nil)
+        return try data.openStore()
+    }
+
     static func enrol(_ name: String, role: Role, branch: String?, at server: ServerStore, folder: TemporaryFolder,
                       node: NodeID? = nil, rng: inout SplitMix64) throws -> (Replica?, DeviceContext) {
         if let branch, try !server.branches().contains(branch) { try server.addBranch(branch) }
@@ -79,11 +86,7 @@ import Testing
     func run(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
         let folder = try TemporaryFolder()
-        func server(_ name: String) throws -> ServerStore {
-            let data = ServerFolder(path: folder.path(name))
-            _ = try data.initialize(hosts: [], branch: nil, certificate: nil)
-            return try data.openStore()
-        }
+        func server(_ name: String) throws -> ServerStore { try Self.server(name, in: folder) }
         let province = try server("province")
         let branchNames = Array(["Hangzhou", "Ningbo", "Wenzhou"].prefix(Int.random(in: 2...3, using: &rng)))
         var branches: [(name: String, store: ServerStore, device: DeviceContext, key: String)] = []

@@ -18,13 +18,8 @@ import Testing
     func aPageNeverSplitsAMutation(limits: (maxMutations: Int, maxChanges: Int, maxBytes: Int)) throws {
         var rng = SplitMix64(seed: 7)
         let folder = try TemporaryFolder()
-        func server(_ name: String) throws -> ServerStore {
-            let data = ServerFolder(path: folder.path(name))
-            _ = try data.initialize(hosts: [], branch: nil, certificate: nil)
-            return try data.openStore()
-        }
-        let province = try server("province")
-        let branch = try server("Hangzhou")
+        let province = try TierPropertyTests.server("province", in: folder)
+        let branch = try TierPropertyTests.server("Hangzhou", in: folder)
         let (_, relay) = try TierPropertyTests.enrol("Hangzhou server", role: .branch, branch: "Hangzhou", at: province, folder: folder,
                                                      node: try branch.replica.identity()!.node, rng: &rng)
         // The branch list comes down first: a branch server registers none itself.
