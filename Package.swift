@@ -220,6 +220,7 @@ let package = Package(
             dependencies: [
                 "fieldsync",
                 "fieldsync-server",
+                "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -31,6 +31,8 @@ struct FieldSync: AsyncParsableCommand {
     /// Runs the command; errors a person caused print one line on stderr and
     /// exit with a code saying which kind of mistake it was.
     static func main() async {
+        // Replica, token and reports are private from their first byte.
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -27,6 +27,7 @@ struct InitCommand: ParsableCommand {
             throw StoreError.alreadyInitialized(folder, node: node)
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try HomeOption.makePrivate(folder)
         let replica = try Replica.open(path: options.location.databasePath)
         var generator = SystemRandomNumberGenerator()
         let identity = ReplicaIdentity(

@@ -34,7 +34,26 @@ struct HomeOption: ParsableArguments {
     /// `checkpointInBackground` for a sync's run of commits (see `Replica.open`).
     func open(checkpointInBackground: Bool = false) throws -> Replica {
         guard FileManager.default.fileExists(atPath: databasePath) else { throw StoreError.notInitialized(folder) }
+        try Self.makePrivate(folder)
         return try Replica.open(path: databasePath, checkpointInBackground: checkpointInBackground)
+    }
+
+    /// The replica holds customers' files and the device's token: the folder is
+    /// 0700 and every file in it 0600, whatever mode an existing `--home` folder
+    /// or an older version left (new files are private from their first byte:
+    /// `main` sets the umask).
+    static func makePrivate(_ folder: String) throws {
+        guard chmod(folder, 0o700) == 0 else {
+            throw StoreError.storage(message: "cannot make \(folder) private (mode 0700): \(String(cString: strerror(errno)))")
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            let path = (folder as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o077 != 0 else { continue }
+            guard chmod(path, 0o600) == 0 else {
+                throw StoreError.storage(message: "cannot make \(path) private (mode 0600): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 }
 

@@ -9,12 +9,22 @@ struct EnrollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
         abstract: "Bind this replica to a server with a one-time enrolment code.",
-        discussion: "The server is verified against the CA file given here, now and at every sync. Records made before enrolment are kept and pushed at the first sync. On a device without a replica, enrolling creates it, with the user's name and branch as the server knows them.")
+        discussion: """
+            The server is verified against the CA file given here, now and at every sync. Records made before enrolment \
+            are kept and pushed at the first sync. On a device without a replica, enrolling creates it, with the user's \
+            name and branch as the server knows them.
+
+            A device that was revoked, or enrolled with a server that was re-keyed, enrols again with a new code and \
+            --new-node: the replica keeps every record, and what it has not sent yet is sent under a fresh node id \
+            (a node id is enrolled once, for good).
+            """)
 
     @OptionGroup var options: CommonOptions
     @Argument(help: "The server's URL, e.g. https://fieldsync.example:8443") var url: String
     @Option(help: "The enrolment code from 'fieldsync-server user add'.") var code: String
     @Option(help: "The server's CA certificate (PEM), as printed by 'fieldsync-server init'.") var ca: String
+    @Flag(name: .customLong("new-node"), help: "Enrol this replica under a fresh node id, keeping its records and re-issuing its unsent work (after a revocation or a server's new CA).")
+    var newNode = false
 
     func run() async throws {
         guard let caPEM = try? String(contentsOfFile: ca, encoding: .utf8) else { throw InputError("--ca: cannot read '\(ca)'") }
@@ -22,7 +32,7 @@ struct EnrollCommand: AsyncParsableCommand {
         let exists = FileManager.default.fileExists(atPath: options.location.databasePath)
         var generator = SystemRandomNumberGenerator()
         let node: NodeID
-        if exists {
+        if exists && !newNode {
             guard let identity = try options.open().identity() else { throw StoreError.notInitialized(options.location.folder) }
             node = identity.node
         } else {
@@ -45,6 +55,12 @@ struct EnrollCommand: AsyncParsableCommand {
                                                    createdAt: TimeInput.now().description))
             try replica.close()
             if !options.json { print("Created a replica in \(folder) (node \(node)).") }
+        } else if newNode {
+            // The server holds the new node now; the replica follows it before the binding names it.
+            let replica = try options.open()
+            let reissued = try replica.renode(to: node)
+            try replica.close()
+            if !options.json { print("This replica is now node \(node); \(reissued) unsent actions will be sent under it.") }
         }
         let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
         try binding.save(home: options.location.folder, caPEM: caPEM)

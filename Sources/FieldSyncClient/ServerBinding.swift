@@ -40,7 +40,7 @@ public struct ServerBinding: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try write(encoder.encode(self), to: (home as NSString).appendingPathComponent(Self.fileName), mode: 0o600)
-        try write(Data(caPEM.utf8), to: (home as NSString).appendingPathComponent(Self.caFileName), mode: 0o644)
+        try write(Data(caPEM.utf8), to: (home as NSString).appendingPathComponent(Self.caFileName), mode: 0o600)
     }
 
     private func write(_ data: Data, to path: String, mode: Int) throws {

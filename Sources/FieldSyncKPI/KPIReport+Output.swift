@@ -171,9 +171,14 @@ public enum KPIText {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// RFC 4180 quoting where needed.
-    static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+    /// RFC 4180 quoting where needed, and OWASP's rule against CSV injection:
+    /// a cell of typed text that a spreadsheet would read as a formula (it
+    /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed
+    /// with `'` and quoted, so `=HYPERLINK(…)` in a customer's name stays text.
+    public static func field(_ text: String) -> String {
+        var text = text
+        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "'" }) else { return text }
         return "\"" + text.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 }

@@ -61,6 +61,9 @@ public enum CaseWorkflow {
             guard status.rank >= WorkflowStatus.done else {
                 throw RecordValidationError(field: "status", "this \(kind.noun) is still open (\(status.state(for: kind))); only a \(type.doneState) or closed one can be reopened")
             }
+            guard status.round < WorkflowStatus.maxRound else {
+                throw RecordValidationError(field: "status", "this \(kind.noun) has been reopened \(WorkflowStatus.maxRound - 1) times, the most a case can be; open a new \(kind.noun) instead")
+            }
             let cleared = [type.doneField, type.closedField]
             return cleared.map { ($0, FieldValue.null) }
                 + [("status", .text(WorkflowStatus(round: status.round + 1, rank: 0).text(for: kind)))]

@@ -13,6 +13,11 @@ public struct WorkflowStatus: Hashable, Sendable, Comparable, CustomStringConver
     }
 
     public static let opened = WorkflowStatus(round: 1, rank: 0)
+    /// The most rounds a case can have: reopened 999 times. A larger round is
+    /// not a status (refused where typed or pushed, and never the one a merge
+    /// keeps), so no value of it reaches arithmetic that could trap, and no
+    /// device can lock a case closed with a round nobody can go past.
+    public static let maxRound = 1_000
     public static let inProgress = 1, done = 2, closed = 3
 
     public static func < (lhs: WorkflowStatus, rhs: WorkflowStatus) -> Bool {
@@ -25,7 +30,7 @@ public struct WorkflowStatus: Hashable, Sendable, Comparable, CustomStringConver
 
     public init?(_ text: String, kind: RecordKind) {
         guard let colon = text.firstIndex(of: ":"),
-              let round = Int(text[..<colon]), round >= 1,
+              text[..<colon].utf8.count <= 4, let round = Int(text[..<colon]), (1...Self.maxRound).contains(round),
               let rank = Self.states(for: kind).firstIndex(of: String(text[text.index(after: colon)...]))
         else { return nil }
         self.init(round: round, rank: rank)

@@ -93,6 +93,10 @@ public enum PostgresSchema {
             // whatever the cluster's collation: an index in that order keeps each page one index range.
             "CREATE INDEX records_kind_id_bytes ON records (kind, id COLLATE \"C\")",
         ]),
+        Migration(name: "pg-v5-stamp-floor", statements: [
+            // The earliest stamp of a device's own node that may still claim a file's past scope (`StampFloor`).
+            "ALTER TABLE devices ADD COLUMN stamp_floor bigint NOT NULL DEFAULT 0",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

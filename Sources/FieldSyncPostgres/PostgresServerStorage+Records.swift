@@ -39,6 +39,8 @@ extension PostgresServerStorage {
         for try await count in try await client.query("""
             WITH moved AS (UPDATE users SET branch = \(name) WHERE branch = \(old) RETURNING 1) SELECT count(*) FROM moved
             """, logger: logger).decode(Int64.self) { moved = count }
+        // The retired name keeps no history: a branch registered later under it inherits nothing of these files' past.
+        try await client.query("UPDATE scope_history SET branch = \(name) WHERE branch = \(old)", logger: logger)
         return (customers.count, Int(moved))
     }
 

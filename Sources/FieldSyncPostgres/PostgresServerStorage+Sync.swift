@@ -48,6 +48,12 @@ extension PostgresServerStorage: SyncStorage {
         var pushed = PushOutcome()
         if !request.mutations.isEmpty {
             pushed = try await retryingConflicts { try await self.push(request, from: device, now: now, limits: limits) }
+        } else if request.pending == 0 {
+            // Nothing of the device's outbox is unsent: its floor may rise (at most once a minute).
+            let floor = try await stampFloor(of: device, on: nil)
+            if let raised = floor.raised(by: request, accepted: [], refusals: 0, now: now, skew: limits.maxClockSkew) {
+                try await raise(device, to: raised, on: nil)
+            }
         }
         try await note(request, from: device, now: now)
         let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
@@ -108,6 +114,7 @@ extension PostgresServerStorage: SyncStorage {
             // did not have is made and the decisions start again (they are pure).
             var reads = PushReads()
             try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
+            let floor = try await stampFloor(of: device, on: connection)
             // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
             let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
             let registered = namesBranch ? Set(try await branches()) : []
@@ -120,7 +127,7 @@ extension PostgresServerStorage: SyncStorage {
                 var appliedNow = applied
                 let snapshot = reads
                 let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
-                                            scopeAt: { try snapshot.scope(of: $0, at: $1) })
+                                            scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of)
                 var known: Set<String>? = registered
                 do {
                     for mutation in request.mutations {
@@ -152,10 +159,28 @@ extension PostgresServerStorage: SyncStorage {
                     try await readHistories(miss.histories, into: &reads, on: connection)
                 }
             }
+            if let raised = floor.raised(by: request, accepted: toApply, refusals: outcome.rejected.count, now: now, skew: limits.maxClockSkew) {
+                try await raise(device, to: raised, on: connection)
+            }
             guard !toApply.isEmpty else { return outcome }
             outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
             return outcome
         }
+    }
+
+    /// The device's `StampFloor` as stored; on `connection` inside a push's transaction.
+    func stampFloor(of device: DeviceContext, on connection: PostgresConnection?) async throws -> StampFloor {
+        var created: Int64 = 0, stored: Int64 = 0
+        let query: PostgresQuery = "SELECT created_at, stamp_floor FROM devices WHERE id = \(device.device)"
+        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
+        for try await (createdAt, floor) in rows.decode((Int64, Int64).self) { (created, stored) = (createdAt, floor) }
+        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: stored)), enrolled: StampFloor.at(UInt64(clamping: created)))
+    }
+
+    func raise(_ device: DeviceContext, to floor: HLC, on connection: PostgresConnection?) async throws {
+        let value = Int64(bitPattern: floor.rawValue)
+        let query: PostgresQuery = "UPDATE devices SET stamp_floor = \(value) WHERE id = \(device.device) AND stamp_floor < \(value)"
+        if let connection { try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
     }
 
     /// Records the mutations' values point at (parents, references, a conflict's subject): the decisions follow them.

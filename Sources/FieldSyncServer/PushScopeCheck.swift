@@ -11,6 +11,20 @@ import FieldSyncStore
 /// reach, and so must every record its references point at after the merge.
 /// A change to a parent field, `branch` or `manager` is therefore a move, and
 /// is allowed only inside the caller's reach.
+///
+/// A stamp proves nothing: a device may set its clock, or its stamps, to any
+/// time. The only place a stamp grants anything is work on a file the caller
+/// no longer holds, accepted as typed while it held it (a handover while the
+/// laptop was offline). There each change must be stamped
+/// - at or after the pushing node's floor (`floor`): its device's enrolment,
+///   what the server already acknowledged from it, and the last sync that
+///   left nothing of its outbox unsent — so a device cannot go back past what
+///   the server has seen of it;
+/// - while the record existed (not before its earliest stored stamp);
+/// - under a merge rule that the stamp decides (last writer wins): the rules
+///   that ignore stamps (a status only moves forward, the earliest first
+///   feedback or escalation wins) are for whoever holds the file now;
+/// - while the file was within the caller's reach (`scopeAt`).
 package final class PushScopeCheck {
     /// A record as stored (nil: not stored). An engine that reads ahead may throw `PushReadMiss` for a record it did not read.
     let load: (RecordKey) throws -> RecordState?
@@ -20,6 +34,8 @@ package final class PushScopeCheck {
     let scopeAt: (String, HLC) throws -> CustomerScope?
     /// Whether a customer's file left this server's scope upstream (`departed`): out of everybody's reach here.
     let departed: (String) throws -> Bool
+    /// The earliest stamp of a mutation's origin that may claim a past scope (see above).
+    let floor: (NodeID) -> HLC
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
@@ -40,11 +56,13 @@ package final class PushScopeCheck {
 
     package init(load: @escaping (RecordKey) throws -> RecordState?, policy: AccessPolicy,
                  scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
-                 departed: @escaping (String) throws -> Bool = { _ in false }) {
+                 departed: @escaping (String) throws -> Bool = { _ in false },
+                 floor: @escaping (NodeID) -> HLC = { _ in .zero }) {
         self.load = load
         self.policy = policy
         self.scopeAt = scopeAt
         self.departed = departed
+        self.floor = floor
     }
 
     /// The owner as this server sees it: a departed file reaches nobody here now.
@@ -79,6 +97,8 @@ package final class PushScopeCheck {
         var keys: [RecordKey] = []
         var after: [RecordState] = []
         var existed: [Bool] = []
+        /// Each stored record's earliest stamp: it did not exist before it.
+        var earliest: [HLC?] = []
         var changedFlags: [Bool] = []
         var found: [Overwrite] = []
         for group in groups {
@@ -93,6 +113,7 @@ package final class PushScopeCheck {
             keys.append(key)
             after.append(state)
             existed.append(before != nil)
+            earliest.append(before.flatMap { $0.stamps.lazy.compactMap { $0?.hlc }.min() })
             changedFlags.append(changed)
         }
         // A scan finds one of a few records sooner than hashing; a large mutation's are hashed.
@@ -116,8 +137,9 @@ package final class PushScopeCheck {
                 // was when each change was stamped (typed before a handover, pushed after).
                 let owner = try owner(key, in: afterState)
                 if let refusal = refusal(key, owner, writtenAs: existed ? nil : .created) {
-                    guard case .customer(let customer, _) = owner,
-                          try changes.allSatisfy({ try scopeAt(customer, $0.hlc).map(policy.allows) ?? false }) else { return refusal }
+                    guard case .customer(let customer, _) = owner else { return refusal }
+                    if let reason = try typedWhileHeld(changes, key: key, customer: customer, origin: mutation.origin,
+                                                       since: earliest[index], refusal: refusal) { return reason }
                 }
             }
             for reference in RecordOwner.references(of: key.table, after[index]) {
@@ -134,6 +156,33 @@ package final class PushScopeCheck {
             changeCount += mutation.changes.count
         }
         return nil
+    }
+
+    /// Why work on a file the caller no longer holds cannot pass as typed while
+    /// it held it, or nil when it can (the rules are in the type's comment).
+    private func typedWhileHeld(_ changes: some Sequence<FieldChange>, key: RecordKey, customer: String, origin: NodeID,
+                                since earliest: HLC?, refusal: String) throws -> String? {
+        let floor = self.floor(origin)
+        let schema = key.table.schema
+        var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
+        for change in changes {
+            // The scope first: nothing is said about a file the caller never held.
+            guard let scope = try scopeAt(customer, change.hlc), policy.allows(scope) else { return refusal }
+            guard change.hlc >= floor else {
+                return "\(record): stamped \(Self.time(change.hlc)), before what this server has already seen of this device (\(Self.time(floor))); the file is no longer in \(policy.reach)"
+            }
+            if let earliest, change.hlc < earliest {
+                return "\(record): stamped \(Self.time(change.hlc)), before the record existed; the file is no longer in \(policy.reach)"
+            }
+            guard schema.spec(change.field)?.rule == .lastWriterWins else {
+                return "\(record).\(change.field): the file is no longer in \(policy.reach), and only whoever holds it now may change its \(change.field)"
+            }
+        }
+        return nil
+    }
+
+    private static func time(_ hlc: HLC) -> String {
+        Timestamp(epochSeconds: Int64(clamping: hlc.milliseconds / 1000), offsetMinutes: 0).description
     }
 
     /// Whether every allowed mutation was merged here: the province and administrators'

@@ -31,7 +31,7 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     package static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
     package static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
     package static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
-    package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code")
+    package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code, then run 'fieldsync enroll URL --code CODE --ca FILE --new-node' (your records and unsent work are kept)")
     package static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
     package static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
     package static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
@@ -40,7 +40,7 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     package static let codeExpired = ServerError(.unauthorized, ErrorCode.codeExpired, "this enrolment code has expired; ask for a new one")
     package static func nodeTaken(_ node: NodeID) -> ServerError {
         ServerError(.conflict, ErrorCode.nodeTaken,
-                    "node \(node) is already enrolled with this server; a replica enrols once, and a copied replica file must not be enrolled: run 'fieldsync init' for a fresh replica on this device")
+                    "node \(node) is already enrolled with this server; a node enrols once: to enrol this replica again (after a revocation), add --new-node, which keeps its records and sends its unsent work under a fresh node; for an empty replica on a new device, use another --home")
     }
     package static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
 }

@@ -93,13 +93,22 @@ public struct ServerFolder: Sendable {
     /// Issues a new server certificate from the folder's own CA, for the hosts
     /// given or else the ones the current certificate names. A server must be
     /// restarted to serve it.
-    public func renewCertificate(hosts: [String], now: Date = Date()) throws -> (hosts: [String], expires: Date) {
+    /// With `newCA` the CA is replaced first (its key was exposed): devices enrolled with the old one must enrol again.
+    public func renewCertificate(hosts: [String], newCA: Bool = false, now: Date = Date()) throws -> (hosts: [String], expires: Date) {
         let settings = try self.settings()
         guard settings.caCertificate != nil, FileManager.default.fileExists(atPath: file("ca-key.pem")) else {
             throw ServerError.badRequest("this server uses a certificate it did not issue (\(settings.tlsCertificate)); renew it where it came from")
         }
-        let ca = CertificateAuthority.PEMPair(certificate: try String(contentsOfFile: file("ca.pem"), encoding: .utf8),
+        let ca: CertificateAuthority.PEMPair
+        if newCA {
+            ca = try CertificateAuthority.makeCA(name: "FieldSync CA", now: now)
+            // The key first: a crash between the two leaves a pair that does not match, which 'serve' reports.
+            try write(ca.privateKey, to: file("ca-key.pem"))
+            try write(ca.certificate, to: file("ca.pem"))
+        } else {
+            ca = CertificateAuthority.PEMPair(certificate: try String(contentsOfFile: file("ca.pem"), encoding: .utf8),
                                               privateKey: try String(contentsOfFile: file("ca-key.pem"), encoding: .utf8))
+        }
         let current = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
         let names = hosts.isEmpty ? try CertificateAuthority.hosts(of: current) : hosts
         let server = try CertificateAuthority.makeServerCertificate(hosts: names, ca: ca, now: now)

@@ -27,7 +27,10 @@ extension ServerStore {
         try writeLocal(edits)
         let users = try writer.write { db in
             try db.execute(sql: "UPDATE users SET branch = ? WHERE branch = ?", arguments: [name, old])
-            return db.changesCount
+            let moved = db.changesCount
+            // The retired name keeps no history: a branch registered later under it inherits nothing of these files' past.
+            try db.execute(sql: "UPDATE scope_history SET branch = ? WHERE branch = ?", arguments: [name, old])
+            return moved
         }
         return (customers.count, users)
     }

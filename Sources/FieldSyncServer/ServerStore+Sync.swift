@@ -85,9 +85,10 @@ extension ServerStore {
             let io = RecordIO(db)
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
+            let floor = try StampFloor.read(device, db)
             let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
                                        scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
-                                       departed: { departed.contains($0) })
+                                       departed: { departed.contains($0) }, floor: floor.of)
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -137,6 +138,10 @@ extension ServerStore {
                 accepted.append(id)
             }
             try applied.save(db)
+            if let raised = floor.raised(by: request, accepted: toApply, refusals: rejected.count, now: now, skew: limits.maxClockSkew) {
+                try db.cachedStatement(sql: "UPDATE devices SET stamp_floor = ? WHERE id = ? AND stamp_floor < ?")
+                    .execute(arguments: [Int64(bitPattern: raised.rawValue), device.device, Int64(bitPattern: raised.rawValue)])
+            }
             var conflictsCreated = 0
             if !toApply.isEmpty {
                 // Records this push may move (a customer's branch or manager, a

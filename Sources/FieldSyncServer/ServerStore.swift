@@ -193,6 +193,10 @@ public struct ServerStore: Sendable {
                 DROP TABLE applied_mutations;
                 """)
         }
+        migrator.registerMigration("server-v12-stamp-floor") { db in
+            // The earliest stamp of a device's own node that may still claim a file's past scope (`StampFloor`).
+            try db.execute(sql: "ALTER TABLE devices ADD COLUMN stamp_floor INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

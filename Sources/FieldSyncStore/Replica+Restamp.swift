@@ -5,7 +5,8 @@ import GRDB
 extension Replica {
     /// Re-stamps every change still in the outbox with the corrected clock
     /// (wall clock + the offset learnt from the server), in the records and in
-    /// the outbox alike, keeping their order.
+    /// the outbox alike, keeping their order, never below a stamp this node
+    /// already had acknowledged.
     ///
     /// A laptop whose clock ran a day ahead would otherwise win every conflict
     /// with what it typed offline, and one a day behind would lose them all.
@@ -18,7 +19,11 @@ extension Replica {
             let node = try Self.requireNode(db)
             let offset = try Self.clockOffset(db)
             let now = UInt64(max(0, Int64(raw) + offset))
-            var clock = HybridClock(last: HLC(rawValue: UInt64(try Self.meta(MetaKey.remoteHLC, db) ?? "0") ?? 0))
+            // Never below what was received, nor below this node's own work a server already acknowledged:
+            // a server refuses to let a node's stamps go back past what it has seen of it (`StampFloor`).
+            let received = HLC(rawValue: UInt64(try Self.meta(MetaKey.remoteHLC, db) ?? "0") ?? 0)
+            let acknowledged = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
+            var clock = HybridClock(last: max(received, acknowledged))
             var renamed: [HLC: HLC] = [:]
             let rows = try Row.fetchAll(db, sql: "SELECT counter, body FROM outbox ORDER BY counter")
             for row in rows {

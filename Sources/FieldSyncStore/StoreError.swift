@@ -45,6 +45,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .unsupported, message: message)
     }
 
+    /// The replica's folder cannot be written or secured (exit 74).
+    public static func storage(message: String) -> StoreError {
+        StoreError(code: .storage, message: message)
+    }
+
     /// The disk under `folder` is full, read-only or failing: what SQLite said, as a
     /// person reads it, or nil for any other error. Every write is one transaction,
     /// so nothing of the failed command was kept.

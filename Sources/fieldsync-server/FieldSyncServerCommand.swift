@@ -33,7 +33,7 @@ struct DataOptions: ParsableArguments {
     var data: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Keep people, devices and records in PostgreSQL instead of the data folder's SQLite file (default: $FIELDSYNC_DATABASE_URL): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]. Several server instances may share one database; each still needs the data folder's TLS certificate and key.",
+        "Keep people, devices and records in PostgreSQL instead of the data folder's SQLite file (default: $FIELDSYNC_DATABASE_URL): postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-full&sslrootcert=CA.pem]. sslmode defaults to verify-full for any host but the loopback one. The password comes from $PGPASSWORD or the file $FIELDSYNC_DATABASE_PASSWORD_FILE names (a password in the URL shows in 'ps'). Several server instances may share one database; each still needs the data folder's TLS certificate and key.",
         valueName: "url"))
     var database: String?
 
@@ -164,6 +164,9 @@ struct Serve: AsyncParsableCommand {
             return
         }
 
+        // One server per SQLite database: a second one is refused while this one lives.
+        let lock = try ServingLock(folder: folder)
+        defer { withExtendedLifetime(lock) {} }
         let store = try folder.openStore()
         var server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
         // A branch server with an upstream syncs with the province beside serving its laptops.
@@ -233,17 +236,25 @@ struct CertCommand: ParsableCommand {
     struct Renew: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue a new server certificate from this server's CA (valid 365 days); restart 'serve' to use it.",
-            discussion: "Laptops keep working: they trust the CA, which does not change.")
+            discussion: """
+                Laptops keep working: they trust the CA, which does not change. With --new-ca the CA is replaced too \
+                (its key was exposed): every laptop and branch server must then enrol again with the new ca.pem.
+                """)
         @OptionGroup var options: DataOptions
         @Option(name: .customLong("hostname"), help: "Host names and addresses for the new certificate (repeatable; default: those of the current one).")
         var hostnames: [String] = []
+        @Flag(name: .customLong("new-ca"), help: "Make a new CA as well (the old one's key was exposed); devices must enrol again.")
+        var newCA = false
 
         func run() throws {
-            let (hosts, expiry) = try options.folder.renewCertificate(hosts: hostnames)
+            let (hosts, expiry) = try options.folder.renewCertificate(hosts: hostnames, newCA: newCA)
             if options.json {
-                printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
+                printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry), "new_ca": newCA])
             } else {
                 print("Renewed the server certificate for \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry)). Restart 'fieldsync-server serve' to use it.")
+                if newCA {
+                    print("Made a new CA (\(options.folder.file("ca.pem"))): laptops and branch servers must enrol again with it (new codes from 'fieldsync-server user add'; 'fieldsync enroll URL --code CODE --ca ca.pem --new-node').")
+                }
             }
         }
     }

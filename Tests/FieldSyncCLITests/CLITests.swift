@@ -108,6 +108,33 @@ import Testing
     }
 
     /// Without --home or $FIELDSYNC_HOME the replica is in $HOME/.fieldsync, as a shell's ~ would say.
+    /// Issue 24, item 6: in an existing `--home` folder the replica's files
+    /// were 0644 (readable by every account on the laptop). They are 0600 and
+    /// the folder 0700, made so on init and again by every command.
+    @Test func replicaFilesArePrivateInAnExistingFolder() throws {
+        let home = folder.path("home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try ok("init", "--branch", "Hangzhou", "--user", "Li Wei")
+        try ok("customer", "add", "--name", "Tower Co")
+        func modes() throws -> [String: Int] {
+            var modes = ["": try FileManager.default.attributesOfItem(atPath: home)[.posixPermissions] as? Int ?? -1]
+            for name in try FileManager.default.contentsOfDirectory(atPath: home) {
+                modes[name] = try FileManager.default.attributesOfItem(atPath: folder.path("home/\(name)"))[.posixPermissions] as? Int ?? -1
+            }
+            return modes
+        }
+        let made = try modes()
+        #expect(made[""] == 0o700 && made.count > 1)
+        #expect(made.filter { $0.key != "" && $0.value != 0o600 }.isEmpty, "\(made)")
+        // A replica an older version left open is closed by the next command.
+        chmod(home, 0o755)
+        for name in made.keys where !name.isEmpty { chmod(folder.path("home/\(name)"), 0o644) }
+        try ok("status")
+        let closed = try modes()
+        #expect(closed[""] == 0o700)
+        #expect(closed.filter { $0.key != "" && $0.value != 0o600 }.isEmpty, "\(closed)")
+    }
+
     @Test func defaultReplicaFolderFollowsHOME() throws {
         let home = folder.path("user-home")
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)

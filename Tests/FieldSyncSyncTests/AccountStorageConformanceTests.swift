@@ -54,7 +54,7 @@ struct Engine: Sendable {
     /// People, codes, devices, tokens and dashboard sessions, end to end through one engine.
     static func accounts(_ engine: Engine, clock: TestClock) async throws {
         let accounts = engine.accounts
-        func refusal(_ code: String, containing text: String? = nil, _ body: () async throws -> Void,
+        func refusal(_ code: String, containing text: String? = nil, notContaining hidden: String? = nil, _ body: () async throws -> Void,
                      sourceLocation: SourceLocation = #_sourceLocation) async {
             do {
                 try await body()
@@ -62,6 +62,7 @@ struct Engine: Sendable {
             } catch let error as ServerError {
                 #expect(error.body.error == code, "\(engine.name): \(error.message)", sourceLocation: sourceLocation)
                 if let text { #expect(error.message.contains(text), "\(engine.name): \(error.message)", sourceLocation: sourceLocation) }
+                if let hidden { #expect(!error.message.contains(hidden), "\(engine.name): \(error.message)", sourceLocation: sourceLocation) }
             } catch {
                 Issue.record("\(engine.name): \(error)", sourceLocation: sourceLocation)
             }
@@ -95,7 +96,9 @@ struct Engine: Sendable {
         let laptop = NodeID.random(using: &generator)
         await refusal(ErrorCode.codeInvalid) { _ = try await accounts.enroll(EnrollRequest(code: "AAAAA-BBBBB-CCCCC", node: laptop, deviceName: "x")) }
         await refusal(ErrorCode.badRequest, containing: "device_name 1 to 200") { _ = try await accounts.enroll(EnrollRequest(code: li.code, node: laptop, deviceName: "")) }
-        await refusal(ErrorCode.badRequest, containing: "this code is for a manager") {
+        // Issue 24, item 5(d): the refusal once named the code's role ("this code is for a manager") to a caller
+        // not yet authenticated; it now speaks only of the role the caller asked for.
+        await refusal(ErrorCode.badRequest, containing: "this code does not enrol a branch device", notContaining: "manager") {
             _ = try await accounts.enroll(EnrollRequest(code: li.code, node: laptop, deviceName: "x", expectRole: .branch))
         }
         await refusal(ErrorCode.nodeTaken) { _ = try await accounts.enroll(EnrollRequest(code: li.code, node: engine.serverNode, deviceName: "x")) }

@@ -1,5 +1,7 @@
 import FieldSyncPostgres
 import FieldSyncServer
+import FieldSyncTestSupport
+import Foundation
 import Logging
 import PostgresNIO
 import Synchronization
@@ -143,10 +145,10 @@ private struct RolledBack: Error {}
 
 @Suite struct PostgresLocationTests {
     @Test func urlsAreReadAsLibpqWritesThem() throws {
-        let location = try PostgresLocation(url: "postgres://fs:s3cret@db.example:6543/province?sslmode=require")
+        let location = try PostgresLocation(url: "postgres://fs:s3cret@db.example:6543/province?sslmode=require", environment: [:])
         #expect(location == PostgresLocation(host: "db.example", port: 6543, user: "fs", password: "s3cret", database: "province", tls: .require))
         #expect(location.description == "postgres://fs:***@db.example:6543/province?sslmode=require", "no password in messages")
-        let plain = try PostgresLocation(url: "postgresql://fs@127.0.0.1/fieldsync")
+        let plain = try PostgresLocation(url: "postgresql://fs@127.0.0.1/fieldsync", environment: [:])
         #expect(plain.port == 5432 && plain.tls == .prefer && plain.password == nil)
         for (bad, says) in [("http://fs@h/db", "not a postgres:// URL"), ("postgres://h/db", "names no user"), ("postgres://fs@h", "names no database"),
                             ("postgres://fs@h/db?sslmode=maybe", "sslmode 'maybe'"), ("postgres://fs@h/db?pool=3", "option 'pool'"),
@@ -155,5 +157,33 @@ private struct RolledBack: Error {}
             #expect(error?.description.contains(says) == true, "\(bad): \(error?.description ?? "")")
             #expect(error?.description.contains("pw") != true)
         }
+    }
+
+    /// Issue 24, item 6: a database on another host was reached with
+    /// `prefer` (an unverified, or no, TLS session) unless the URL said
+    /// otherwise, and its password could only be typed into the URL, where
+    /// `ps` shows it.
+    @Test func aRemoteDatabaseIsVerifiedAndItsPasswordStaysOffTheCommandLine() throws {
+        let remote = try PostgresLocation(url: "postgres://fs@db.example/province", environment: [:])
+        #expect(remote.tls == .verifyFull && remote.password == nil)
+        #expect(try PostgresLocation(url: "postgres://fs@localhost/x", environment: [:]).tls == .prefer)
+        #expect(try PostgresLocation(url: "postgres://fs@[::1]/x", environment: [:]).tls == .prefer)
+        #expect(try PostgresLocation(url: "postgres://fs@db.example/x?sslmode=disable", environment: [:]).tls == .disable, "an explicit choice stands")
+        #expect(try PostgresLocation(url: "postgres://fs@db.example/x?sslmode=verify-full", environment: [:]).description
+            == "postgres://fs@db.example:5432/x", "verify-full is the default there, so it is not repeated")
+        #expect(try PostgresLocation(url: "postgres://fs@127.0.0.1/x?sslmode=verify-full", environment: [:]).url.contains("sslmode=verify-full"))
+
+        let folder = try TemporaryFolder()
+        let file = folder.path("password")
+        try "from-a-file\nignored\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try PostgresLocation(url: "postgres://fs@db.example/x", environment: ["PGPASSWORD": "from-env"]).password == "from-env")
+        #expect(try PostgresLocation(url: "postgres://fs@db.example/x", environment: ["FIELDSYNC_DATABASE_PASSWORD_FILE": file]).password == "from-a-file")
+        #expect(try PostgresLocation(url: "postgres://fs:typed@db.example/x", environment: ["PGPASSWORD": "from-env"]).password == "typed")
+        let missing = #expect(throws: PostgresLocation.Invalid.self) {
+            try PostgresLocation(url: "postgres://fs@db.example/x", environment: ["FIELDSYNC_DATABASE_PASSWORD_FILE": folder.path("none")])
+        }
+        #expect(missing?.description.contains("FIELDSYNC_DATABASE_PASSWORD_FILE") == true)
+        let root = #expect(throws: PostgresLocation.Invalid.self) { try PostgresLocation(url: "postgres://fs@db.example/x?sslrootcert=/no/such.pem", environment: [:]) }
+        #expect(root?.description.contains("sslrootcert") == true)
     }
 }

@@ -148,7 +148,8 @@ public enum AccountRules {
         if code.usedAt != nil { throw ServerError.codeUsed }
         if code.expiresAt < now { throw ServerError.codeExpired }
         if let expected = request.expectRole, code.user.role != expected {
-            throw ServerError.badRequest("this code is for a \(code.user.role.rawValue); a \(expected.rawValue) device needs one made with 'user add --role \(expected.rawValue)'")
+            // Says nothing of the role the code is for: the caller is not authenticated yet.
+            throw ServerError.badRequest("this code does not enrol a \(expected.rawValue) device; a \(expected.rawValue) device needs a code made with 'user add --role \(expected.rawValue)'")
         }
         if nodeHeld || request.node == serverNode { throw ServerError.nodeTaken(request.node) }
         return code.user

@@ -1,0 +1,56 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import GRDB
+
+/// The earliest stamp a device's own node may use to claim a file's past
+/// scope (`PushScopeCheck`): work on a file it no longer holds passes as typed
+/// while it held it only if stamped at or after this.
+///
+/// It starts at the device's enrolment and only rises: to the newest stamp
+/// the server accepted from the node, and to the time of the last sync that
+/// carried the device's whole outbox and had nothing refused (less twice the
+/// clock-skew limit: a laptop's clock is corrected to the server's at every
+/// sync, so nothing it types later is stamped earlier). An honest laptop's
+/// stamps never go below it; a device that backdates its stamps cannot reach
+/// past what the server has already seen of it. Nodes a branch server relays
+/// have their relaying device's enrolment as their floor.
+package struct StampFloor: Sendable {
+    package var node: NodeID
+    /// The device's own node's floor, as stored.
+    package var own: HLC
+    /// The device's enrolment: the floor of the nodes it relays.
+    package var enrolled: HLC
+
+    package init(node: NodeID, own: HLC, enrolled: HLC) {
+        self.node = node
+        self.own = max(own, enrolled)
+        self.enrolled = enrolled
+    }
+
+    package func of(_ origin: NodeID) -> HLC { origin == node ? own : enrolled }
+
+    /// An HLC at `milliseconds` of wall time (bounded, so the shift cannot overflow).
+    package static func at(_ milliseconds: UInt64) -> HLC { HLC(milliseconds: min(milliseconds, 1 << 47), counter: 0) }
+
+    /// The floor after a push, if it rose: the newest stamp of the node's own
+    /// accepted mutations, and `now` less twice `skew` when the request carried
+    /// the whole outbox (`pending`) and nothing of it was refused.
+    package func raised(by request: SyncRequest, accepted: [Mutation], refusals: Int, now: UInt64, skew: UInt64) -> HLC? {
+        var floor = own
+        for mutation in accepted where mutation.origin == node {
+            for index in mutation.changes.indices where mutation.changes[index].hlc > floor { floor = mutation.changes[index].hlc }
+        }
+        // At most once a minute from the clock alone (as `last_seen`): a pull that writes nothing else needs no disk flush.
+        if refusals == 0, let pending = request.pending, pending == request.mutations.count, now > 2 * skew,
+           Self.at(now - 2 * skew) > floor, now - 2 * skew > floor.milliseconds + 60_000 {
+            floor = Self.at(now - 2 * skew)
+        }
+        return floor > own ? floor : nil
+    }
+
+    static func read(_ device: DeviceContext, _ db: Database) throws -> StampFloor {
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT created_at, stamp_floor FROM devices WHERE id = ?"), arguments: [device.device])
+        let enrolled = at(UInt64(clamping: (row?[0] as Int64?) ?? 0))
+        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: (row?[1] as Int64?) ?? 0)), enrolled: enrolled)
+    }
+}

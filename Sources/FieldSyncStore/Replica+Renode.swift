@@ -1,0 +1,67 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+extension Replica {
+    /// Moves this replica to a fresh node id, keeping every record: the way
+    /// back for a laptop whose device was revoked (or whose node the server no
+    /// longer accepts), so the work typed since is not stranded.
+    ///
+    /// What the server acknowledged stays stamped with the old node, as the
+    /// server holds it. What is still in the outbox has never been accepted
+    /// anywhere, so it is re-issued under `node`: each mutation gets the new
+    /// origin and a counter from 1 in the same order, its changes and the
+    /// record stamps they set name the new node (their HLCs are kept, so the
+    /// order of edits is unchanged), and the refusals noted against them
+    /// follow their counters. All in one transaction.
+    /// - Returns: how many unsent mutations now travel under the new node.
+    @discardableResult
+    public func renode(to node: NodeID) throws -> Int {
+        try writer.write { db in
+            let old = try Self.requireNode(db)
+            guard node != old else { return 0 }
+            let rows = try Row.fetchAll(db, sql: "SELECT counter, hlc, body FROM outbox ORDER BY counter")
+            let reasons = Dictionary(try Row.fetchAll(db, sql: "SELECT counter, reason FROM rejections").map { ($0[0] as Int64, $0[1] as String) },
+                                     uniquingKeysWith: { first, _ in first })
+            var sent: Set<HLC> = []
+            var renumbered: [(counter: Int64, hlc: Int64, body: Data, reason: String?)] = []
+            for (index, row) in rows.enumerated() {
+                var mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
+                mutation.origin = node
+                mutation.counter = UInt64(index + 1)
+                for change in mutation.changes.indices where mutation.changes[change].node == old {
+                    mutation.changes[change].node = node
+                    sent.insert(mutation.changes[change].hlc)
+                }
+                renumbered.append((Int64(index + 1), row[1] as Int64, Data(mutation.jsonBytes()), reasons[row[0] as Int64]))
+            }
+            try db.execute(sql: "DELETE FROM outbox")
+            try db.execute(sql: "DELETE FROM rejections")
+            for entry in renumbered {
+                try db.execute(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)", arguments: [entry.counter, entry.hlc, entry.body])
+                if let reason = entry.reason {
+                    try db.execute(sql: "INSERT INTO rejections (counter, reason) VALUES (?, ?)", arguments: [entry.counter, reason])
+                }
+            }
+            if !sent.isEmpty {
+                let io = RecordIO(db)
+                for kind in RecordKind.allCases {
+                    for (id, scanned) in try io.scan(kind) {
+                        var state = scanned
+                        var changed = false
+                        for index in state.stamps.indices {
+                            guard var stamp = state.stamps[index], stamp.node == old, sent.contains(stamp.hlc) else { continue }
+                            stamp.node = node
+                            state.stamps[index] = stamp
+                            changed = true
+                        }
+                        if changed { try io.save(kind, id, state) }
+                    }
+                }
+            }
+            try Self.setMeta(MetaKey.node, node.description, db)
+            try Self.setMeta(MetaKey.counter, String(renumbered.count), db)
+            return renumbered.count
+        }
+    }
+}
