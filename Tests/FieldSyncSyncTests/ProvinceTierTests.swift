@@ -132,7 +132,8 @@ import Testing
             _ = try await UpstreamSync.enrol(branch.store, at: province.url, code: managerCode, caPEM: province.caPEM, deviceName: "Hangzhou")
         }
         #expect(refused?.code == ErrorCode.badRequest)
-        #expect(refused?.message.contains("manager") == true)
+        // The refusal names the role asked for, never the code's own (issue 24, item 5(d)).
+        #expect(refused?.message.contains("does not enrol a branch device") == true && refused?.message.contains("manager") == false)
         #expect(try province.store.devices().isEmpty, "nothing stored for a refused code")
 
         let upstream = try await Self.link(branch, to: province, as: "Hangzhou")

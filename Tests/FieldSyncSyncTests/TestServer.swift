@@ -197,6 +197,16 @@ final class TestServer: Sendable {
         if let postgres { _ = try await postgres.assign(customer, manager: manager, team: team) } else { _ = try store.assign(customer, manager: manager, team: team) }
     }
 
+    /// Renames a branch, as `fieldsync-server branch rename` does, on either engine.
+    func renameBranch(_ old: String, to new: String) async throws {
+        if let postgres { _ = try await postgres.renameBranch(old, to: new) } else { _ = try store.renameBranch(old, to: new) }
+    }
+
+    /// Registers a branch, on either engine.
+    func addBranch(_ name: String) async throws {
+        if let postgres { try await postgres.addBranch(name) } else { try store.addBranch(name) }
+    }
+
     /// Every stored record, on either engine: equal before and after, nothing changed.
     func records() async throws -> String {
         guard let postgres else { return try dump() }
