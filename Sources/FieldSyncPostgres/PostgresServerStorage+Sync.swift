@@ -115,6 +115,9 @@ extension PostgresServerStorage: SyncStorage {
             var reads = PushReads()
             try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
             let floor = try await stampFloor(of: device, on: connection)
+            // The people a push names (who answers for a case or a visit), read when it names any.
+            let namesPeople = request.mutations.contains { $0.changes.contains { ($0.table == .visit && $0.field == "manager") || $0.field == "owner" } }
+            let people = namesPeople ? Dictionary(try await users().map { ($0.info.name, $0.info) }, uniquingKeysWith: { first, _ in first }) : [:]
             // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
             let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
             let registered = namesBranch ? Set(try await branches()) : []
@@ -127,7 +130,8 @@ extension PostgresServerStorage: SyncStorage {
                 var appliedNow = applied
                 let snapshot = reads
                 let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
-                                            scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of)
+                                            scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of,
+                                            device: device.node, people: { people })
                 var known: Set<String>? = registered
                 do {
                     for mutation in request.mutations {

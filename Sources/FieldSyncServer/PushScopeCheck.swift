@@ -36,6 +36,11 @@ package final class PushScopeCheck {
     let departed: (String) throws -> Bool
     /// The earliest stamp of a mutation's origin that may claim a past scope (see above).
     let floor: (NodeID) -> HLC
+    /// The pushing device's node: the people its own work names are checked against `people`.
+    let device: NodeID?
+    /// The people registered on this server, by name, read when a push first names one.
+    let people: () throws -> [String: UserInfo]
+    private var knownPeople: [String: UserInfo]?
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
@@ -57,12 +62,15 @@ package final class PushScopeCheck {
     package init(load: @escaping (RecordKey) throws -> RecordState?, policy: AccessPolicy,
                  scopeAt: @escaping (String, HLC) throws -> CustomerScope? = { _, _ in nil },
                  departed: @escaping (String) throws -> Bool = { _ in false },
-                 floor: @escaping (NodeID) -> HLC = { _ in .zero }) {
+                 floor: @escaping (NodeID) -> HLC = { _ in .zero },
+                 device: NodeID? = nil, people: @escaping () throws -> [String: UserInfo] = { [:] }) {
         self.load = load
         self.policy = policy
         self.scopeAt = scopeAt
         self.departed = departed
         self.floor = floor
+        self.device = device
+        self.people = people
     }
 
     /// The owner as this server sees it: a departed file reaches nobody here now.
@@ -147,6 +155,10 @@ package final class PushScopeCheck {
                     return "\(key.table.noun) \(key.record.prefix(8)) points at \(refusal)"
                 }
             }
+            if let refusal = try personRefusal(key, before: existed ? try stored(key) : nil, after: after[index],
+                                               changes: changes, origin: mutation.origin, owner: { try self.owner(key, in: afterState) }) {
+                return refusal
+            }
         }
         if keep {
             for (key, state) in zip(keys, after) { states[key] = state }
@@ -154,6 +166,64 @@ package final class PushScopeCheck {
             overwrites += found
             for index in mutation.changes.indices where mutation.changes[index].hlc > newest { newest = mutation.changes[index].hlc }
             changeCount += mutation.changes.count
+        }
+        return nil
+    }
+
+    /// Why a change of who answers for a file or a case is refused, or nil.
+    ///
+    /// Handing a file over is a supervisor's act (SYNC.md): a manager may not
+    /// change a customer's `manager` nor take anyone off its `team`, and a
+    /// customer a manager creates is theirs. Who answers for a case — a
+    /// fault's or complaint's `owner`, a visit's `manager` — is who the KPIs
+    /// charge: a manager records their own cases and visits and may not change
+    /// who answers for one later; anyone else must name a registered person of
+    /// the file's branch (the province's people reach every branch). The
+    /// person check applies to a device's own work: the people a branch server
+    /// relays are registered at the branch, not here.
+    private func personRefusal(_ key: RecordKey, before: RecordState?, after: RecordState, changes: some Sequence<FieldChange>,
+                               origin: NodeID, owner: () throws -> RecordOwner) throws -> String? {
+        let field: String
+        switch key.table {
+        case .customer: field = "manager"
+        case .visit: field = "manager"
+        case .fault, .complaint: field = "owner"
+        default: return nil
+        }
+        let schema = key.table.schema
+        var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
+        let manager = policy.user.role == .manager
+        let named = after.value(field, in: schema).text
+        if key.table == .customer {
+            guard manager else { return nil }
+            if let before {
+                if before.value("manager", in: schema) != after.value("manager", in: schema) {
+                    return "\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)"
+                }
+                let removed = Set(Team.members(before.value("team", in: schema))).subtracting(Team.members(after.value("team", in: schema)))
+                if !removed.isEmpty {
+                    return "\(record): only a supervisor of the branch takes someone off a file's team (\(removed.sorted().joined(separator: ", ")))"
+                }
+            } else if let named, named != policy.user.name {
+                return "\(record): a customer \(policy.user.name) creates is theirs; a supervisor hands it to \(named) afterwards"
+            }
+            return nil
+        }
+        guard changes.contains(where: { $0.field == field }) else { return nil }
+        if manager {
+            if let before, before.value(field, in: schema) != after.value(field, in: schema) {
+                return "\(record).\(field): only a supervisor of the branch changes who answers for a \(key.table.noun)"
+            }
+            if before == nil, let named, named != policy.user.name {
+                return "\(record).\(field): \(policy.user.name) records their own \(key.table.noun)s; a supervisor may give one to \(named)"
+            }
+            return nil
+        }
+        guard let named, origin == device, named != policy.user.name else { return nil }
+        if knownPeople == nil { knownPeople = try people() }
+        let branch: String? = if case .customer(_, let scope) = try owner() { scope.branch } else { nil }
+        guard let person = knownPeople?[named], AccessPolicy(person).isUnrestricted || (person.branch != nil && person.branch == branch) else {
+            return "\(record).\(field): '\(named.prefix(60))' is not a registered person of this file's branch"
         }
         return nil
     }

@@ -88,7 +88,8 @@ extension ServerStore {
             let floor = try StampFloor.read(device, db)
             let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
                                        scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
-                                       departed: { departed.contains($0) }, floor: floor.of)
+                                       departed: { departed.contains($0) }, floor: floor.of, device: device.node,
+                                       people: { try Self.people(db) })
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -180,6 +181,15 @@ extension ServerStore {
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
+    }
+
+    /// The people registered here, by name (`PushScopeCheck`'s person rule).
+    static func people(_ db: Database) throws -> [String: UserInfo] {
+        var people: [String: UserInfo] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, role, branch FROM users")) {
+            people[row[0]] = UserInfo(name: row[0], role: Role(rawValue: row[1]) ?? .manager, branch: row[2])
+        }
+        return people
     }
 
     /// Owners of records before a write that may move them. `known`: records already read

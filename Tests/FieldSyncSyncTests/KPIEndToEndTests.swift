@@ -130,6 +130,8 @@ import Testing
             let folder = try TemporaryFolder()
             let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
             let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+            // Alice is a registered manager of the branch: a case's owner names a person of its file's branch (issue 24, item 4).
+            _ = try await server.enrolmentCode(for: "Alice")
             var generator = SplitMix64(seed: 11)
             func id() -> String { RecordID.make(using: &generator) }
 
