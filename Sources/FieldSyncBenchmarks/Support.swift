@@ -89,10 +89,13 @@ struct VisitRows {
         return changes
     }
 
-    func edits(customer: String) -> [[RecordEdit]] {
+    /// The rows as one action each, under `customer`; `manager` names who visited
+    /// (a manager records their own visits: the server refuses others' names).
+    func edits(customer: String, manager: String? = nil) -> [[RecordEdit]] {
         ids.indices.map { index in
             var row = values[index]
             row[0] = .text(customer)
+            if let manager { row[1] = .text(manager) }
             return [RecordEdit(.visit, ids[index], Array(zip(Self.fields, row)).filter { $0.1 != .null })]
         }
     }

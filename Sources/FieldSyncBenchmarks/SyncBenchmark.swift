@@ -84,7 +84,7 @@ enum SyncBenchmark {
             if name == "A" {
                 try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")), ("branch", .text("Bench")),
                                                                     ("manager", .text("A")), ("team", .text("B, C"))])])
-                let actions = rows.edits(customer: customer)
+                let actions = rows.edits(customer: customer, manager: "A")
                 var start = 0
                 while start < actions.count {
                     _ = try replica.write(actions: Array(actions[start..<min(start + 10_000, actions.count)]))

@@ -166,7 +166,7 @@ enum TierBenchmark {
         func fill(_ rows: VisitRows, customer: String) throws {
             try replica.write([RecordEdit(.customer, customer, [("name", .text("Bench")), ("level", .text("vip")),
                                                                 ("branch", .text(device.user.branch ?? "")), ("manager", .text(device.user.name))])])
-            let actions = rows.edits(customer: customer)
+            let actions = rows.edits(customer: customer, manager: device.user.name)
             var start = 0
             while start < actions.count {
                 _ = try replica.write(actions: Array(actions[start..<min(start + 10_000, actions.count)]))
