@@ -201,6 +201,9 @@ enum SyncBenchmark {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         // The load benchmark holds 1,000 laptops' connections open at once.
         configuration.maxConnections = 2_000
+        // Every laptop of the load run shares one address (127.0.0.1) and enrols in the same minute.
+        configuration.maxConnectionsPerAddress = 2_000
+        configuration.enrolmentsPerAddressPerMinute = 100_000
         func run(_ server: SyncHTTPServer) async throws {
             let app = try server.makeApplication(tls: tls) { port in
                 try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8)

@@ -6,9 +6,12 @@ import Hummingbird
 public struct FieldSyncRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var device: DeviceContext?
+    /// The peer's IP address, for limits per address (enrolment attempts).
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The caller, for routes behind `DeviceAuthenticator`.

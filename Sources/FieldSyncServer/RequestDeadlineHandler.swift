@@ -2,32 +2,53 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Drops connections that hold the server without finishing a request: a
-/// connection must send a request head within `idle` of opening (which covers
-/// the TLS handshake) or of its last response, and the whole request within
-/// `read` of its head. Handling a request is not bounded here, only reading it.
+/// Drops connections that hold the server without finishing a request or
+/// without reading its answer: a connection must send its first request head
+/// within `first` of opening (which covers the TLS handshake: a socket that
+/// never completes one holds its slot that long at most), later heads within
+/// `idle` of the last response, and each whole request within `read` of its
+/// head; and a response the client stops reading (the channel stays
+/// unwritable, as when a snapshot download stalls) is cut after `read` too,
+/// which frees what it held (a snapshot slot, its file). Handling a request is
+/// not bounded here, only reading it and sending its answer.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
+    private let first: TimeAmount
     private let idle: TimeAmount
     private let read: TimeAmount
     private var deadline: Scheduled<Void>?
+    private var stall: Scheduled<Void>?
 
-    init(idle: TimeAmount, read: TimeAmount) {
+    init(first: TimeAmount? = nil, idle: TimeAmount, read: TimeAmount) {
+        self.first = first ?? idle
         self.idle = idle
         self.read = read
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        arm(idle, context)
+        arm(first, context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        stall?.cancel()
+        stall = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stall?.cancel()
+            stall = nil
+        } else if stall == nil {
+            let channel = context.channel
+            stall = context.eventLoop.scheduleTask(in: read) { channel.close(promise: nil) }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -49,6 +70,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        stall?.cancel()
+        stall = nil
         context.fireChannelInactive()
     }
 

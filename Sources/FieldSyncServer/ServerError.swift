@@ -10,6 +10,8 @@ import NIOCore
 public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     public let status: HTTPResponse.Status
     public let body: ErrorBody
+    /// Seconds the client should wait before asking again (`Retry-After`), for `busy` answers.
+    public var retryAfter: Int?
 
     public var message: String { body.message }
     public var description: String { body.message }
@@ -22,8 +24,23 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     /// The error as the protocol's JSON error body, with its status.
     func jsonResponse() -> Response {
         let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"error":"internal","message":"error"}"#.utf8)
-        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The server has no room for this request now: `503` with `Retry-After`.
+    package static func busy(_ message: String, retryAfter: Int) -> ServerError {
+        var error = ServerError(.serviceUnavailable, ErrorCode.busy, message)
+        error.retryAfter = retryAfter
+        return error
+    }
+
+    /// Too many attempts from one place: `429` with `Retry-After`.
+    package static func tooManyAttempts(_ message: String, retryAfter: Int) -> ServerError {
+        var error = ServerError(.tooManyRequests, ErrorCode.busy, message)
+        error.retryAfter = retryAfter
+        return error
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response { jsonResponse() }

@@ -11,6 +11,8 @@ public struct ServerMetrics: Sendable {
     let conflicts: Counter
     let rejections: Counter
     let enrolments: Counter
+    let enrolmentsLimited: Counter
+    let bodiesRefused: Counter
     /// Pushes sent ahead of the answer to the one before them (`follows`), and those refused `out_of_order`.
     let pushesAhead: Counter
     let outOfOrder: Counter
@@ -30,6 +32,10 @@ public struct ServerMetrics: Sendable {
         conflicts = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "conflicts", unitName: "total", helpText: "Conflict records created by this server"))
         rejections = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "rejected_mutations", unitName: "total", helpText: "Mutations refused (validation or scope)"))
         enrolments = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "enrolments", unitName: "total", helpText: "Devices enrolled"))
+        enrolmentsLimited = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "enrolments_limited", unitName: "total",
+                                                                   helpText: "Enrolment attempts refused for coming too often from one address or for one code"))
+        bodiesRefused = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "bodies_refused", unitName: "total",
+                                                               helpText: "Sync requests answered busy: no room for their bodies in memory"))
         pushesAhead = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "pushes_ahead", unitName: "total",
                                                              helpText: "Pushes a device sent before the answer to the one they follow"))
         outOfOrder = registry.makeCounter(descriptor: .init(namespace: "fieldsync", metricName: "pushes_out_of_order", unitName: "total",

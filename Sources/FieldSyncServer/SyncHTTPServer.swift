@@ -21,13 +21,24 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestBytes = 32 << 20
     /// What one push may hold.
     public var requestLimits = SyncRequestLimits()
-    /// A connection must send a request head within this long of opening (TLS
-    /// handshake included) or of its last response.
+    /// A connection must send its first request head within this long of
+    /// opening, TLS handshake included (nginx and HAProxy advise seconds, not
+    /// minutes, for a request head).
+    public var firstRequestTimeout: TimeAmount = .seconds(10)
+    /// A connection must send a request head within this long of its last response.
     public var idleTimeout: TimeAmount = .seconds(30)
     /// A request must arrive whole within this long of its head.
     public var requestReadTimeout: TimeAmount = .seconds(30)
     /// Connections open at once; further ones wait in the listen backlog.
     public var maxConnections = 1_000
+    /// Connections one IP address may hold at once; more are closed on accept.
+    public var maxConnectionsPerAddress = 128
+    /// Request bodies in flight, as sent and as inflated, in all and per device.
+    public var maxBodyBytesInFlight = 128 << 20
+    public var maxBodyBytesPerDevice = 40 << 20
+    /// Enrolment attempts per minute from one address, and for one code prefix.
+    public var enrolmentsPerAddressPerMinute = 20
+    public var enrolmentsPerCodePrefixPerMinute = 5
     /// Snapshots built or streamed at once (`GET /v1/snapshot`), one per device at most.
     public var maxSnapshots = 2
     /// How long a push sent ahead (`follows`) waits for the one before it (`PushOrder`).
@@ -65,6 +76,13 @@ public struct SyncHTTPServer: Sendable {
     let pushOrder: PushOrder
     /// Called after a push added changes (a branch server's upstream syncs soon after).
     public var onChanges: @Sendable () -> Void = {}
+    /// Connections per remote address (`maxConnectionsPerAddress`).
+    public let connections: ConnectionGuard
+    /// Request bodies in flight (`maxBodyBytesInFlight`, `maxBodyBytesPerDevice`).
+    public let bodies: BodyBudget
+    /// Enrolment attempts per address and per code prefix.
+    let enrolmentsByAddress: AttemptLimiter
+    let enrolmentsByCode: AttemptLimiter
 
     /// Every path the server serves and its methods (405 and `Allow` for the others).
     static let routes: [String: [HTTPRequest.Method]] = [
@@ -95,6 +113,10 @@ public struct SyncHTTPServer: Sendable {
         self.logger = logger
         self.snapshots = SnapshotGate(capacity: configuration.maxSnapshots)
         self.pushOrder = PushOrder(wait: configuration.pushOrderWait, maxWaitingPerDevice: configuration.pushesWaitingPerDevice)
+        self.connections = ConnectionGuard(perAddress: configuration.maxConnectionsPerAddress)
+        self.bodies = BodyBudget(total: configuration.maxBodyBytesInFlight, perDevice: configuration.maxBodyBytesPerDevice)
+        self.enrolmentsByAddress = AttemptLimiter(limit: configuration.enrolmentsPerAddressPerMinute, window: 60_000, clock: clock)
+        self.enrolmentsByCode = AttemptLimiter(limit: configuration.enrolmentsPerCodePrefixPerMinute, window: 60_000, clock: clock)
     }
 
     public func makeRouter() -> Router<Context> {
@@ -104,10 +126,16 @@ public struct SyncHTTPServer: Sendable {
             let node = try await syncStorage.serverNode
             return try Self.json(["status": "ok", "node": node.description, "time": String(clock())])
         }
-        router.post("/v1/enroll") { request, _ in
+        router.post("/v1/enroll") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: 64 << 10)
             let enroll = try Self.decode(EnrollRequest.self, body)
+            // Guessing codes costs time: a few attempts a minute per address, and per code prefix from any address.
+            let prefix = String(Secret.normalizeCode(enroll.code).prefix(5))
+            if let wait = enrolmentsByAddress.attempt([context.remoteAddress ?? "unknown"]) ?? enrolmentsByCode.attempt([prefix]) {
+                metrics.enrolmentsLimited.increment()
+                throw ServerError.tooManyAttempts("too many enrolment attempts; try again in \(wait) s", retryAfter: wait)
+            }
             let response = try await accounts.enroll(enroll)
             metrics.enrolments.increment()
             logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
@@ -132,18 +160,45 @@ public struct SyncHTTPServer: Sendable {
         pushOrder.begin(device: device.device)
         defer { pushOrder.end(device: device.device) }
         var request = request
-        var body = try await request.collectBody(upTo: configuration.maxRequestBytes)
+        // Room for the body, as declared (or the most a body may be), before any of it is read.
+        let maximum = configuration.maxRequestBytes
+        let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), maximum) } ?? maximum
+        guard bodies.reserve(declared, device: device.device) else {
+            metrics.bodiesRefused.increment()
+            throw ServerError.busy("the server is receiving as much as it holds at once; send this again shortly", retryAfter: 1)
+        }
+        var reserved = declared
+        defer { bodies.release(reserved, device: device.device) }
+        var body = try await request.collectBody(upTo: maximum)
         let sync: SyncRequest
         do {
-            // Inflated into at most the same bound as a plain body: a small gzip
-            // bomb is refused once it passes it, not after.
-            if gzipped { body = try BodyCompression.gunzip(body, maxSize: configuration.maxRequestBytes) }
+            // Inflated into the room there is (at most the same bound as a plain body): a small gzip
+            // bomb is refused once it passes it, not after, and several at once never add up.
+            if gzipped {
+                guard let room = bodies.reserve(upTo: maximum, atLeast: min(maximum, 1 << 20), device: device.device) else {
+                    metrics.bodiesRefused.increment()
+                    throw ServerError.busy("the server is receiving as much as it holds at once; send this again shortly", retryAfter: 1)
+                }
+                reserved += room
+                do {
+                    body = try BodyCompression.gunzip(body, maxSize: room)
+                } catch where room < maximum {
+                    metrics.bodiesRefused.increment()
+                    throw ServerError.busy("the server is receiving as much as it holds at once; send this again shortly", retryAfter: 1)
+                }
+                // The compressed bytes are let go; what stays reserved is what the inflated body holds.
+                let held = body.readableBytes
+                bodies.release(reserved - held, device: device.device)
+                reserved = held
+            }
             sync = try WireJSON.decodeSyncRequest(body.readableBytesView, limits: configuration.requestLimits)
         } catch let error as WireJSON.LimitExceeded {
             // Within the body limit but over a documented count or length: a 400, as the schema says.
             throw ServerError(.badRequest, ErrorCode.tooLarge, error.description)
         } catch let error as WireJSON.DecodingError {
             throw ServerError.badRequest("the request body is not a valid SyncRequest: \(error)")
+        } catch let error as ServerError {
+            throw error
         } catch {
             throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
         }
@@ -188,8 +243,11 @@ public struct SyncHTTPServer: Sendable {
     /// The application serving HTTPS only, with the given TLS configuration,
     /// the connection limits and deadlines of `configuration`.
     public func makeApplication(tls: TLSConfiguration, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        let (idle, read) = (configuration.idleTimeout, configuration.requestReadTimeout)
-        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestDeadlineHandler(idle: idle, read: read)])
+        let (first, idle, read) = (configuration.firstRequestTimeout, configuration.idleTimeout, configuration.requestReadTimeout)
+        let connections = self.connections
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            connections.handler(), RequestDeadlineHandler(first: first, idle: idle, read: read),
+        ])
         return Application(
             router: makeRouter(),
             server: try .tls(.http1(configuration: http), tlsConfiguration: tls),

@@ -97,9 +97,11 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve HTTPS (TLS 1.2+, AEAD ciphers only). SIGINT/SIGTERM finish in-flight requests, then stop.",
         discussion: """
-            Limits (Protocol/SYNC.md): a connection that sends no request head within 30 s of opening or of its \
-            last answer, or no whole request within 30 s of its head, is closed; at most --max-connections are open \
-            at once. Prometheus metrics are served over plain HTTP on --metrics-host:--metrics-port only.
+            Limits (Protocol/SYNC.md): a connection that sends no request head within 10 s of opening (TLS \
+            handshake included) or 30 s of its last answer, no whole request within 30 s of its head, or reads \
+            nothing of an answer for 30 s, is closed; at most --max-connections are open at once, and \
+            --max-connections-per-address from one address. Request bodies in flight share 128 MiB (40 MiB per \
+            device); beyond it a sync is answered 503 with Retry-After. Prometheus metrics are served over plain HTTP on --metrics-host:--metrics-port only.
             """)
 
     @OptionGroup var options: DataOptions
@@ -108,6 +110,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (plain HTTP; keep it private).") var metricsHost = "127.0.0.1"
     @Option(name: .customLong("metrics-port"), help: "Port of the metrics listener; 0 turns it off.") var metricsPort = 9464
     @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 1_000
+    @Option(name: .customLong("max-connections-per-address"),
+            help: "Connections one IP address may hold at once (more are closed on accept); raise it for many laptops behind one NAT address.")
+    var maxConnectionsPerAddress = 128
+    @Option(name: .customLong("enrolments-per-minute"), help: "Enrolment attempts one address may make a minute (a code prefix gets a quarter of it, at least 5).")
+    var enrolmentsPerMinute = 20
     @Option(name: .customLong("max-snapshots"),
             help: "Snapshots (a new device's first download) built or sent at once; one per device. Others sync page by page.")
     var maxSnapshots = 2
@@ -126,6 +133,8 @@ struct Serve: AsyncParsableCommand {
         guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxSnapshots >= 1 else { throw ValidationError("--max-snapshots must be at least 1") }
+        guard maxConnectionsPerAddress >= 1 else { throw ValidationError("--max-connections-per-address must be at least 1") }
+        guard (1...1_000_000).contains(enrolmentsPerMinute) else { throw ValidationError("--enrolments-per-minute must be 1 to 1000000") }
         guard (0...16).contains(pushesAhead) else { throw ValidationError("--pushes-ahead must be 0 (off) to 16") }
         guard upstreamInterval >= 1 else { throw ValidationError("--upstream-interval must be at least 1 second") }
     }
@@ -147,6 +156,9 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
         configuration.maxSnapshots = maxSnapshots
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.enrolmentsPerAddressPerMinute = enrolmentsPerMinute
+        configuration.enrolmentsPerCodePrefixPerMinute = max(5, enrolmentsPerMinute / 4)
         configuration.pushesWaitingPerDevice = pushesAhead
 
         if let url = options.databaseURL {
