@@ -80,7 +80,7 @@ public final class AttemptLimiter: Sendable {
                 attempts[key] = recent
                 if recent.count >= limit, let oldest = recent.first { wait = max(wait, oldest &+ window &- now) }
             }
-            guard wait == 0 else { return Int(min(wait / 1000 + 1, 3_600)) }
+            guard wait == 0 else { return Int(min((wait + 999) / 1000, 3_600)) }
             for key in keys { attempts[key, default: []].append(now) }
             return nil
         }
