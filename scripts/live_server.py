@@ -20,8 +20,9 @@ import uuid
 
 
 class LiveServer:
-    def __init__(self, binary):
+    def __init__(self, binary, serve_arguments=()):
         self.binary = binary
+        self.serve_arguments = list(serve_arguments)
         self.folder = tempfile.mkdtemp(prefix="fieldsync-live-")
         self.data = os.path.join(self.folder, "server")
         self.process = None
@@ -34,7 +35,7 @@ class LiveServer:
     def start(self):
         self.admin("init")
         self.log = open(os.path.join(self.folder, "server.log"), "w+")
-        self.process = subprocess.Popen([self.binary, "serve", "--data", self.data, "--port", "0", "--metrics-port", "0"],
+        self.process = subprocess.Popen([self.binary, "serve", "--data", self.data, "--port", "0", "--metrics-port", "0", *self.serve_arguments],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
