@@ -104,7 +104,7 @@ extension PostgresServerStorage: SyncStorage {
 
     func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
         try await transaction { connection in
-            let relayed = try await relayedOrigins(request.mutations, for: device, on: connection)
+            let (relayed, claimed) = try await relayedOrigins(request.mutations, for: device, on: connection)
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
             try await lock(touched, origins: Set(own.map(\.origin)), on: connection)
@@ -165,6 +165,11 @@ extension PostgresServerStorage: SyncStorage {
             }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: outcome.rejected.count, now: now, skew: limits.maxClockSkew) {
                 try await raise(device, to: raised, on: connection)
+            }
+            // A node is claimed only by a push that has one of its mutations accepted.
+            let acceptedOrigins = Set(outcome.accepted.map(\.origin))
+            for node in claimed where !acceptedOrigins.contains(node) {
+                try await connection.query("DELETE FROM relayed_nodes WHERE node = \(node.description) AND device = \(device.device)", logger: logger)
             }
             guard !toApply.isEmpty else { return outcome }
             outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
@@ -238,20 +243,40 @@ extension PostgresServerStorage: SyncStorage {
     /// The origins a branch server may relay in this push (its laptops' nodes):
     /// a node no device of this server holds, not this server's, and not claimed
     /// by another branch server. The first relay claims it.
-    func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, on connection: PostgresConnection) async throws -> Set<NodeID> {
-        guard device.user.role == .branch else { return [] }
-        var allowed = Set<NodeID>()
+    /// The nodes a branch device may push for, and those this push claims (kept only if one of their
+    /// mutations is accepted); a revoked branch device's nodes pass to its branch's next one (`RelayedNode`).
+    func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, on connection: PostgresConnection) async throws
+        -> (allowed: Set<NodeID>, claimed: Set<NodeID>) {
+        guard device.user.role == .branch else { return ([], []) }
+        var allowed = Set<NodeID>(), claimed = Set<NodeID>()
         for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != node {
             let name = origin.description
-            try await connection.query("""
+            var inserted = false
+            for try await _ in try await connection.query("""
                 INSERT INTO relayed_nodes (node, device) SELECT \(name), \(device.device)
-                WHERE NOT EXISTS (SELECT 1 FROM devices WHERE node = \(name)) ON CONFLICT (node) DO NOTHING
-                """, logger: logger)
-            if try await connection.first("SELECT device FROM relayed_nodes WHERE node = \(name)", as: String.self, logger: logger) == device.device {
+                WHERE NOT EXISTS (SELECT 1 FROM devices WHERE node = \(name)) ON CONFLICT (node) DO NOTHING RETURNING node
+                """, logger: logger).decode(String.self) { inserted = true }
+            if inserted {
                 allowed.insert(origin)
+                claimed.insert(origin)
+                continue
+            }
+            var holders: [(String, Bool?, String?, String?)] = []
+            for try await row in try await connection.query("""
+                SELECT r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
+                LEFT JOIN devices d ON d.id = r.device LEFT JOIN users u ON u.id = d.user_id WHERE r.node = \(name)
+                """, logger: logger).decode((String, Bool?, String?, String?).self) { holders.append(row) }
+            // Read whole before writing: one connection runs one query at a time.
+            for (holder, revoked, role, branch) in holders {
+                if holder == device.device {
+                    allowed.insert(origin)
+                } else if RelayedNode.passes(revoked: revoked ?? false, role: role, branch: branch, to: device) {
+                    try await connection.query("UPDATE relayed_nodes SET device = \(device.device) WHERE node = \(name)", logger: logger)
+                    allowed.insert(origin)
+                }
             }
         }
-        return allowed
+        return (allowed, claimed)
     }
 
     /// Which of these mutations this server applied before (a retried push).

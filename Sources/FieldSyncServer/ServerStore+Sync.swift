@@ -99,7 +99,7 @@ extension ServerStore {
             // Only this device's own mutations are looked up (and, for a branch server,
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
-            let relayed = try relayedOrigins(request.mutations, for: device, db)
+            let (relayed, claimed) = try relayedOrigins(request.mutations, for: device, db)
             // This device's work accepted here earlier and refused by the provincial server (usually none): read once per push.
             let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
@@ -139,6 +139,12 @@ extension ServerStore {
                 accepted.append(id)
             }
             try applied.save(db)
+            // A node is claimed only by a push that has one of its mutations accepted:
+            // a refused mutation under another branch's laptop's node claims nothing.
+            let acceptedOrigins = Set(accepted.map(\.origin))
+            for node in claimed where !acceptedOrigins.contains(node) {
+                try db.execute(sql: "DELETE FROM relayed_nodes WHERE node = ? AND device = ?", arguments: [node.description, device.device])
+            }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: rejected.count, now: now, skew: limits.maxClockSkew) {
                 try db.cachedStatement(sql: "UPDATE devices SET stamp_floor = ? WHERE id = ? AND stamp_floor < ?")
                     .execute(arguments: [Int64(bitPattern: raised.rawValue), device.device, Int64(bitPattern: raised.rawValue)])
@@ -236,20 +242,33 @@ extension ServerStore {
     /// The origins a branch server may relay in this push (its laptops' nodes):
     /// a node no device of this server holds, not this server's, and not claimed
     /// by another branch server. The first relay claims it.
-    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws -> Set<NodeID> {
-        guard device.user.role == .branch else { return [] }
+    /// The nodes a branch device may push for: those it relays already, those a
+    /// revoked device of its own branch relayed (a replacement account takes
+    /// them over), and new ones no device holds — `claimed`, kept only if one of
+    /// their mutations is accepted.
+    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws -> (allowed: Set<NodeID>, claimed: Set<NodeID>) {
+        guard device.user.role == .branch else { return ([], []) }
         let server = try Replica.identity(db)?.node
-        var allowed = Set<NodeID>()
+        var allowed = Set<NodeID>(), claimed = Set<NodeID>()
         for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != server {
-            if let holder = try String.fetchOne(db, sql: "SELECT device FROM relayed_nodes WHERE node = ?", arguments: [origin.description]) {
-                if holder == device.device { allowed.insert(origin) }
+            if let holder = try Row.fetchOne(db, sql: """
+                SELECT r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
+                LEFT JOIN devices d ON d.id = r.device LEFT JOIN users u ON u.id = d.user_id WHERE r.node = ?
+                """, arguments: [origin.description]) {
+                if holder[0] as String == device.device {
+                    allowed.insert(origin)
+                } else if RelayedNode.passes(revoked: holder[1] as Bool? ?? false, role: holder[2], branch: holder[3], to: device) {
+                    try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ?", arguments: [device.device, origin.description])
+                    allowed.insert(origin)
+                }
                 continue
             }
             guard try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE node = ?)", arguments: [origin.description]) ?? false) else { continue }
             try db.execute(sql: "INSERT INTO relayed_nodes (node, device) VALUES (?, ?)", arguments: [origin.description, device.device])
             allowed.insert(origin)
+            claimed.insert(origin)
         }
-        return allowed
+        return (allowed, claimed)
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.

@@ -54,3 +54,13 @@ package struct StampFloor: Sendable {
         return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: (row?[1] as Int64?) ?? 0)), enrolled: enrolled)
     }
 }
+
+/// Who may push for a node another branch device relayed.
+package enum RelayedNode {
+    /// A node relayed by a device since revoked passes to the next branch device
+    /// of the same branch that relays it (a replacement account after a stolen
+    /// token): its laptops are not stranded, and no other branch can take them.
+    package static func passes(revoked: Bool, role: String?, branch: String?, to device: DeviceContext) -> Bool {
+        revoked && role == Role.branch.rawValue && branch != nil && branch == device.user.branch
+    }
+}

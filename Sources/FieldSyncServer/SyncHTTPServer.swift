@@ -202,6 +202,7 @@ public struct SyncHTTPServer: Sendable {
         } catch {
             throw ServerError.tooLarge("the request body is over \(configuration.maxRequestBytes >> 20) MiB once decompressed, or is not valid gzip; send smaller pages")
         }
+        try PushRules.checkBelow(sync)
         // This device's own counters in the push: what a push sent ahead of its answer may follow.
         let own = sync.mutations.lazy.filter { $0.origin == device.node }.map(\.counter)
         let counters = own.min().flatMap { low in own.max().map { low...$0 } }

@@ -548,7 +548,15 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let revoked = try await StorageEngine.with(options) { try await $0.accounts.revokeDevice(device) }
-            if options.json { printJSON(["id": revoked.id, "user": revoked.user, "revoked_at": iso(revoked.revokedAt)]) } else { print("Revoked device \(revoked.id.prefix(8)) of \(revoked.user).") }
+            if options.json {
+                printJSON(["id": revoked.id, "user": revoked.user, "revoked_at": iso(revoked.revokedAt)])
+            } else {
+                print("Revoked device \(revoked.id.prefix(8)) of \(revoked.user).")
+                if revoked.role == .branch {
+                    // A stolen branch server's token: its laptops' work is not stranded.
+                    print("The laptops it relayed pass to the next branch server account of \(revoked.branch ?? "its branch") that relays them: add one ('user add --role branch --branch \(revoked.branch ?? "B")') and run 'fieldsync-server upstream set' with its code on the branch server.")
+                }
+            }
         }
     }
 }

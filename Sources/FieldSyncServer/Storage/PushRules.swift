@@ -15,6 +15,19 @@ package enum PushRules {
         }
     }
 
+    /// The most a branch server's `below` report may claim: devices, and actions waiting among them.
+    package static let maxDevicesBelow = 1_000_000
+    package static let maxPendingBelow = 1_000_000_000_000
+
+    /// A `below` report out of bounds is refused with the request (what a device says of others is bounded too).
+    package static func checkBelow(_ request: SyncRequest) throws {
+        guard let below = request.below else { return }
+        guard (0...maxDevicesBelow).contains(below.devices), (0...maxDevicesBelow).contains(below.notSeenForThreeDays),
+              (0...maxPendingBelow).contains(below.pending) else {
+            throw ServerError.badRequest("below: devices and not_seen_for_3_days are 0 to \(maxDevicesBelow), pending 0 to \(maxPendingBelow)")
+        }
+    }
+
     /// Why a mutation is refused before its scope is looked at (whose it is,
     /// its stamps, its values, its size), or nil.
     package static func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {

@@ -1,0 +1,94 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+@testable import FieldSyncServer
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// Issue 24, item 3 (the parts done so far): what a branch server's token may
+/// do at the province for the nodes it relays.
+@Suite struct TierTrustTests {
+    /// A mutation of a laptop `node` below a branch server, creating `customer` in `branch`.
+    static func relayed(_ node: NodeID, counter: UInt64, customer: String, branch: String) -> Mutation {
+        let hlc = HLC(milliseconds: Replica.systemMilliseconds(), counter: UInt16(counter))
+        return Mutation(origin: node, counter: counter, changes: [("name", FieldValue.text("Relayed \(counter)")), ("level", .text("vip")),
+                                                                  ("branch", .text(branch)), ("manager", .text("Li"))].map {
+            FieldChange(table: .customer, record: customer, field: $0.0, value: $0.1, hlc: hlc, node: node, base: .zero)
+        })
+    }
+
+    static func push(_ device: Laptop, _ mutations: [Mutation], below: FreshnessReport? = nil) async throws -> SyncResponse {
+        try await device.client.exchange(SyncRequest(cursor: 0, mutations: mutations, clientTime: Replica.systemMilliseconds(), below: below),
+                                         token: device.binding.token)
+    }
+
+    /// A branch token claimed ("squatted") another branch's laptop's node by
+    /// sending a refused mutation under it: that branch's relay of the node was
+    /// then refused for good.
+    @Test(arguments: EngineKind.available)
+    func aBranchTokenCannotSquatAnotherBranchsNode(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { province in
+            let folder = try TemporaryFolder()
+            let hangzhou = try await Laptop.enrol("Hangzhou server", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            let ningbo = try await Laptop.enrol("Ningbo server", server: province, folder: folder, role: .branch, branch: "Ningbo")
+            var generator = SplitMix64(seed: 243)
+            let laptop = NodeID.random(using: &generator)
+            let customer = RecordID.make(using: &generator)
+            let squat = try await Self.push(hangzhou, [Self.relayed(laptop, counter: 1, customer: customer, branch: "Ningbo")])
+            #expect(squat.accepted.isEmpty && squat.rejected.count == 1)
+            let real = try await Self.push(ningbo, [Self.relayed(laptop, counter: 1, customer: customer, branch: "Ningbo")])
+            #expect(real.rejected.isEmpty && real.accepted.count == 1, "\(real.rejected)")
+            // Now the node is Ningbo's: Hangzhou's token is refused for it, whatever it sends.
+            let after = try await Self.push(hangzhou, [Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Hangzhou")])
+            #expect(after.accepted.isEmpty && after.rejected.first?.reason.contains("a device pushes its own changes") == true, "\(after.rejected)")
+            await hangzhou.close()
+            await ningbo.close()
+        }
+    }
+
+    /// Revoking a stolen branch token stranded its laptops: the nodes it
+    /// relayed stayed its own, so a replacement account could relay none of
+    /// their work. A revoked branch device's nodes now pass to the next branch
+    /// device of the same branch, and to no other branch.
+    @Test(arguments: EngineKind.available)
+    func aReplacementBranchAccountTakesOverARevokedOnesNodes(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { province in
+            let folder = try TemporaryFolder()
+            let stolen = try await Laptop.enrol("Hangzhou server", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            var generator = SplitMix64(seed: 244)
+            let laptop = NodeID.random(using: &generator)
+            #expect(try await Self.push(stolen, [Self.relayed(laptop, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou")])
+                .accepted.count == 1)
+            _ = try await province.accounts.revokeDevice(stolen.binding.device)
+            let ningbo = try await Laptop.enrol("Ningbo server", server: province, folder: folder, role: .branch, branch: "Ningbo")
+            let other = try await Self.push(ningbo, [Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Ningbo")])
+            #expect(other.accepted.isEmpty, "another branch takes nothing over: \(other.rejected)")
+            let replacement = try await Laptop.enrol("Hangzhou server 2", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            let taken = try await Self.push(replacement, [
+                Self.relayed(laptop, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou"),
+                Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Hangzhou"),
+            ])
+            #expect(taken.rejected.isEmpty && taken.accepted.count == 2, "\(taken.rejected)")
+            for device in [stolen, ningbo, replacement] { await device.close() }
+        }
+    }
+
+    /// `below` reports were stored as sent, up to 2⁶⁴−1 devices; they are bounded now.
+    @Test(arguments: EngineKind.available)
+    func belowReportsAreBounded(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { province in
+            let folder = try TemporaryFolder()
+            let branch = try await Laptop.enrol("Hangzhou server", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            let fine = FreshnessReport(completeUpTo: nil, devices: 200, pending: 5_000, notSeenForThreeDays: 3)
+            _ = try await Self.push(branch, [], below: fine)
+            for absurd in [FreshnessReport(completeUpTo: nil, devices: 2_000_000, pending: 0, notSeenForThreeDays: 0),
+                           FreshnessReport(completeUpTo: nil, devices: 1, pending: 2_000_000_000_000, notSeenForThreeDays: 0)] {
+                let error = await #expect(throws: SyncError.self) { _ = try await Self.push(branch, [], below: absurd) }
+                #expect(error?.code == ErrorCode.badRequest && error?.message.contains("below:") == true, "\(String(describing: error))")
+            }
+            await branch.close()
+        }
+    }
+}
