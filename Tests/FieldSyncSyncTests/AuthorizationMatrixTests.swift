@@ -181,3 +181,77 @@ import Testing
         }
     }
 }
+
+/// The matrix of moves and of who answers for a file (issue 24, item 4): each
+/// role of the file's own branch × each act on one of its files, allowed or
+/// refused as SYNC.md says, on both engines.
+@Suite struct HandoverMatrixTests {
+    static let customer = "d2400000-0000-4000-8000-000000000001"
+
+    enum Act: String, CaseIterable {
+        case handOver, dropFromTeam, addToTeam, moveBranch, ownCase, colleaguesCase, strangersCase, unregisteredCase
+    }
+
+    /// Whether `role` may do `act` (the caller is on the file's team when a manager).
+    static func allowed(_ act: Act, by role: Role) -> Bool {
+        switch act {
+        case .addToTeam, .ownCase: true
+        case .moveBranch, .unregisteredCase, .strangersCase: false
+        case .handOver, .dropFromTeam, .colleaguesCase: role != .manager
+        }
+    }
+
+    static func changes(_ act: Act, node: NodeID, hlc: HLC, caller: String, generator: inout SplitMix64) -> [FieldChange] {
+        func change(_ table: RecordKind, _ record: String, _ field: String, _ value: FieldValue) -> FieldChange {
+            FieldChange(table: table, record: record, field: field, value: value, hlc: hlc, node: node, base: .zero)
+        }
+        func fault(owner: String) -> [FieldChange] {
+            let id = RecordID.make(using: &generator)
+            return [change(.fault, id, "customer", .text(customer)), change(.fault, id, "symptom", .text("alarm")),
+                    change(.fault, id, "reported_at", .text("2026-11-20T09:00:00+08:00")), change(.fault, id, "status", .text("1:reported")),
+                    change(.fault, id, "owner", .text(owner))]
+        }
+        switch act {
+        case .handOver: return [change(.customer, customer, "manager", .text("Carol"))]
+        case .dropFromTeam: return [change(.customer, customer, "team", .text(caller))]
+        case .addToTeam: return [change(.customer, customer, "team", .text("\(caller), Carol, Dan"))]
+        case .moveBranch: return [change(.customer, customer, "branch", .text("Ningbo"))]
+        case .ownCase: return fault(owner: caller)
+        case .colleaguesCase: return fault(owner: "Carol")
+        case .strangersCase: return fault(owner: "Nina")
+        case .unregisteredCase: return fault(owner: "Nobody")
+        }
+    }
+
+    @Test(arguments: EngineKind.available, [Role.manager, Role.supervisor, Role.branch])
+    func eachRoleMayDoWhatSyncMdSays(engine: EngineKind, role: Role) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            for (name, branch) in [("Carol", "Hangzhou"), ("Dan", "Hangzhou"), ("Li", "Hangzhou"), ("Nina", "Ningbo")] {
+                _ = try await server.enrolmentCode(for: name, branch: branch)
+            }
+            let caller = try await Laptop.enrol("Hana", server: server, folder: folder, role: role, clock: clock.now)
+            var generator = SplitMix64(seed: 2_404)
+            var counter: UInt64 = 0
+            for act in Act.allCases {
+                // A fresh file for each act: Li's, with the caller and Carol on its team.
+                try sue.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                             ("manager", .text("Li")), ("team", .text("Hana, Carol"))])])
+                #expect(try await sue.sync().rejected.isEmpty)
+                clock.advance(1_000)
+                let node = try #require(try caller.replica.identity()?.node)
+                counter += 1
+                let mutation = Mutation(origin: node, counter: counter,
+                                        changes: Self.changes(act, node: node, hlc: HLC(milliseconds: clock.now(), counter: 0), caller: "Hana", generator: &generator))
+                let answer = try await caller.client.exchange(SyncRequest(cursor: 0, mutations: [mutation], clientTime: clock.now()), token: caller.binding.token)
+                let expected = Self.allowed(act, by: role)
+                #expect(answer.accepted.count == (expected ? 1 : 0), "\(engine) \(role) \(act): \(answer.rejected.map(\.reason))")
+                clock.advance(1_000)
+            }
+            await sue.close()
+            await caller.close()
+        }
+    }
+}
