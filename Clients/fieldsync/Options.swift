@@ -38,6 +38,23 @@ struct HomeOption: ParsableArguments {
         return try Replica.open(path: databasePath, checkpointInBackground: checkpointInBackground)
     }
 
+    /// Holds `<home>/sync.lock` (an exclusive `flock`, waiting for any holder)
+    /// for the life of the returned descriptor: one sync, or one `enroll
+    /// --new-node`, at a time on a replica, so an acknowledgement never lands on
+    /// an outbox renumbered meanwhile. The kernel drops it with the process.
+    static func lockForSync(_ folder: String) throws -> Int32 {
+        let path = (folder as NSString).appendingPathComponent("sync.lock")
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StoreError.storage(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                close(descriptor)
+                throw StoreError.storage(message: "cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        return descriptor
+    }
+
     /// The replica holds customers' files and the device's token: the folder is
     /// 0700 and every file in it 0600, whatever mode an existing `--home` folder
     /// or an older version left (new files are private from their first byte:

@@ -16,7 +16,8 @@ struct EnrollCommand: AsyncParsableCommand {
 
             A device that was revoked, or enrolled with a server that was re-keyed, enrols again with a new code and \
             --new-node: the replica keeps every record, and what it has not sent yet is sent under a fresh node id \
-            (a node id is enrolled once, for good).
+            (a node id is enrolled once, for good). Work whose acknowledgement was lost before the revocation is \
+            sent again under the new node: the records take it as the same values (the server's log holds it twice).
             """)
 
     @OptionGroup var options: CommonOptions
@@ -56,7 +57,10 @@ struct EnrollCommand: AsyncParsableCommand {
             try replica.close()
             if !options.json { print("Created a replica in \(folder) (node \(node)).") }
         } else if newNode {
-            // The server holds the new node now; the replica follows it before the binding names it.
+            // The server holds the new node now; the replica follows it before the binding names it,
+            // while no sync of the old node runs (its acknowledgements name the old counters).
+            let lock = try HomeOption.lockForSync(options.location.folder)
+            defer { close(lock) }
             let replica = try options.open()
             let reissued = try replica.renode(to: node)
             try replica.close()
@@ -83,6 +87,9 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        // One sync at a time on a replica (and none while `enroll --new-node` renumbers its outbox).
+        let lock = try HomeOption.lockForSync(options.location.folder)
+        defer { close(lock) }
         var replica = try options.open(checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")

@@ -117,10 +117,17 @@ extension PostgresServerStorage: SyncStorage {
             let floor = try await stampFloor(of: device, on: connection)
             // The people a push names (who answers for a case or a visit), read when it names any.
             let namesPeople = request.mutations.contains { $0.changes.contains { ($0.table == .visit && $0.field == "manager") || $0.field == "owner" } }
-            let people = namesPeople ? Dictionary(try await users().map { ($0.info.name, $0.info) }, uniquingKeysWith: { first, _ in first }) : [:]
+            // On the transaction's connection: a second one from the pool could wait forever while every push holds one.
+            var people: [String: UserInfo] = [:]
+            if namesPeople {
+                for try await (name, role, branch) in try await connection.query("SELECT name, role, branch FROM users", logger: logger)
+                    .decode((String, String, String?).self) {
+                    people[name] = UserInfo(name: name, role: Role(rawValue: role) ?? .manager, branch: branch)
+                }
+            }
             // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
             let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
-            let registered = namesBranch ? Set(try await branches()) : []
+            let registered = namesBranch ? Set(AdministrationRules.registered(try await records(of: .branch, on: connection).map(\.state))) : []
             var outcome = PushOutcome()
             var toApply: [Mutation] = []
             var rounds = 0
@@ -183,7 +190,7 @@ extension PostgresServerStorage: SyncStorage {
         let query: PostgresQuery = "SELECT created_at, stamp_floor FROM devices WHERE id = \(device.device)"
         let rows = if let connection { try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
         for try await (createdAt, floor) in rows.decode((Int64, Int64).self) { (created, stored) = (createdAt, floor) }
-        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: stored)), enrolled: StampFloor.at(UInt64(clamping: created)))
+        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: stored)), enrolled: StampFloor.at(UInt64(clamping: created)), now: self.now)
     }
 
     func raise(_ device: DeviceContext, to floor: HLC, on connection: PostgresConnection?) async throws {

@@ -15,6 +15,11 @@ public enum BodyCompression {
         return try buffer.compress(with: algorithm)
     }
 
+    /// Whether `gunzip` failed because the body inflates past its `maxSize` (not because it is not gzip).
+    public static func isOverflow(_ error: any Error) -> Bool {
+        (error as? CompressNIOError) == .bufferOverflow
+    }
+
     public static func gunzip(_ buffer: ByteBuffer, maxSize: Int) throws -> ByteBuffer {
         var input = buffer
         return try input.decompress(with: .gzip(), maxSize: maxSize)

@@ -67,22 +67,34 @@ public final class AttemptLimiter: Sendable {
         self.clock = clock
     }
 
-    /// Records an attempt for every key; nil if allowed, else the seconds until
-    /// one of the keys has room again (nothing is recorded then).
-    public func attempt(_ keys: [String]) -> Int? {
+    /// Nil if every key has room for another attempt, else the seconds until the last of them has.
+    public func wait(_ keys: [String]) -> Int? {
         let now = clock()
         return attempts.withLock { attempts in
-            // Forget what left the window, and keys with nothing left (the table stays small).
-            if attempts.count > 10_000 { attempts = attempts.filter { $0.value.contains { now < $0 &+ window } } }
             var wait: UInt64 = 0
             for key in keys {
                 let recent = attempts[key, default: []].filter { now < $0 &+ window }
-                attempts[key] = recent
+                attempts[key] = recent.isEmpty ? nil : recent
                 if recent.count >= limit, let oldest = recent.first { wait = max(wait, oldest &+ window &- now) }
             }
-            guard wait == 0 else { return Int(min((wait + 999) / 1000, 3_600)) }
-            for key in keys { attempts[key, default: []].append(now) }
-            return nil
+            return wait == 0 ? nil : Int(min((wait + 999) / 1000, 3_600))
         }
+    }
+
+    /// Counts an attempt against every key.
+    public func record(_ keys: [String]) {
+        let now = clock()
+        attempts.withLock { attempts in
+            // Keys whose attempts all left the window are forgotten now and then (the table stays small).
+            if attempts.count > 10_000 { attempts = attempts.filter { $0.value.contains { now < $0 &+ window } } }
+            for key in keys { attempts[key, default: []].append(now) }
+        }
+    }
+
+    /// `wait`, then `record` when allowed: nil if allowed.
+    public func attempt(_ keys: [String]) -> Int? {
+        if let wait = wait(keys) { return wait }
+        record(keys)
+        return nil
     }
 }

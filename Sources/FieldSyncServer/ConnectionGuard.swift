@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Synchronization
 
@@ -36,6 +37,19 @@ public final class ConnectionGuard: Sendable {
     /// Connections open now from `address` (tests, metrics).
     public func count(_ address: String) -> Int { open.withLock { $0[address, default: 0] } }
 
+    /// What limits count by: an IPv4 address, or an IPv6 address's /64 (one
+    /// host is usually given a whole /64, and rotating through it would
+    /// otherwise evade every limit).
+    public static func key(_ address: String) -> String {
+        guard address.contains(":") else { return address }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")  // an IPv4 address mapped into IPv6
+        }
+        return bytes[..<8].map { String(format: "%02x", $0) }.joined() + "::/64"
+    }
+
     /// The handler that counts one connection; added first to every accepted channel.
     func handler() -> ConnectionGuardHandler { ConnectionGuardHandler(guard: self) }
 }
@@ -59,7 +73,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func admit(_ context: ChannelHandlerContext) {
         // Unix sockets and unknown peers are not counted (the server listens on TCP only).
-        guard let address = context.channel.remoteAddress?.ipAddress else { return }
+        guard let address = context.channel.remoteAddress?.ipAddress.map(ConnectionGuard.key) else { return }
         if connectionGuard.admit(address) {
             counted = address
         } else {

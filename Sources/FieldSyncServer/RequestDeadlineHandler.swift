@@ -22,6 +22,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let read: TimeAmount
     private var deadline: Scheduled<Void>?
     private var stall: Scheduled<Void>?
+    /// Between a request's head and the end of its answer.
+    private var answering = false
 
     init(first: TimeAmount? = nil, idle: TimeAmount, read: TimeAmount) {
         self.first = first ?? idle
@@ -53,17 +55,28 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: arm(read, context)
+        case .head:
+            answering = true
+            arm(read, context)
         case .end:
-            deadline?.cancel()
-            deadline = nil
+            // A request whose answer went out before its body was read (a 401, a 404) ends with
+            // the connection idle again: its idle deadline runs from here, never from nothing.
+            if answering {
+                deadline?.cancel()
+                deadline = nil
+            } else {
+                arm(idle, context)
+            }
         case .body: break
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(idle, context) }
+        if case .end = unwrapOutboundIn(data) {
+            answering = false
+            arm(idle, context)
+        }
         context.write(data, promise: promise)
     }
 

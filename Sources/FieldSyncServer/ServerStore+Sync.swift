@@ -85,7 +85,7 @@ extension ServerStore {
             let io = RecordIO(db)
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
-            let floor = try StampFloor.read(device, db)
+            let floor = try StampFloor.read(device, now: now, db)
             let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
                                        scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
                                        departed: { departed.contains($0) }, floor: floor.of, device: device.node,

@@ -14,17 +14,24 @@ import GRDB
 /// stamps never go below it; a device that backdates its stamps cannot reach
 /// past what the server has already seen of it. Nodes a branch server relays
 /// have their relaying device's enrolment as their floor.
+///
+/// Whatever a device reports (`pending` is its own word), no floor lies more
+/// than `offlineLimit` (30 days) behind the server's clock: past-scope work is
+/// accepted for at most 30 days of being offline, which bounds what a lying
+/// device or a stolen branch token can reach back to.
 package struct StampFloor: Sendable {
+    package static let offlineLimit: UInt64 = 30 * 86_400_000
     package var node: NodeID
     /// The device's own node's floor, as stored.
     package var own: HLC
     /// The device's enrolment: the floor of the nodes it relays.
     package var enrolled: HLC
 
-    package init(node: NodeID, own: HLC, enrolled: HLC) {
+    package init(node: NodeID, own: HLC, enrolled: HLC, now: UInt64) {
+        let recent = Self.at(now > Self.offlineLimit ? now - Self.offlineLimit : 0)
         self.node = node
-        self.own = max(own, enrolled)
-        self.enrolled = enrolled
+        self.own = max(own, enrolled, recent)
+        self.enrolled = max(enrolled, recent)
     }
 
     package func of(_ origin: NodeID) -> HLC { origin == node ? own : enrolled }
@@ -48,10 +55,10 @@ package struct StampFloor: Sendable {
         return floor > own ? floor : nil
     }
 
-    static func read(_ device: DeviceContext, _ db: Database) throws -> StampFloor {
+    static func read(_ device: DeviceContext, now: UInt64, _ db: Database) throws -> StampFloor {
         let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT created_at, stamp_floor FROM devices WHERE id = ?"), arguments: [device.device])
         let enrolled = at(UInt64(clamping: (row?[0] as Int64?) ?? 0))
-        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: (row?[1] as Int64?) ?? 0)), enrolled: enrolled)
+        return StampFloor(node: device.node, own: HLC(rawValue: UInt64(bitPattern: (row?[1] as Int64?) ?? 0)), enrolled: enrolled, now: now)
     }
 }
 

@@ -130,13 +130,22 @@ public struct SyncHTTPServer: Sendable {
             var request = request
             let body = try await request.collectBody(upTo: 64 << 10)
             let enroll = try Self.decode(EnrollRequest.self, body)
-            // Guessing codes costs time: a few attempts a minute per address, and per code prefix from any address.
+            // Guessing codes costs time: a few failed attempts a minute per address (IPv6 by /64), and per code
+            // prefix from any address. Successful enrolments do not count (an office enrolling its laptops at once).
             let prefix = String(Secret.normalizeCode(enroll.code).prefix(5))
-            if let wait = enrolmentsByAddress.attempt([context.remoteAddress ?? "unknown"]) ?? enrolmentsByCode.attempt([prefix]) {
+            let address = ConnectionGuard.key(context.remoteAddress ?? "unknown")
+            if let wait = enrolmentsByAddress.wait([address]) ?? enrolmentsByCode.wait([prefix]) {
                 metrics.enrolmentsLimited.increment()
-                throw ServerError.tooManyAttempts("too many enrolment attempts; try again in \(wait) s", retryAfter: wait)
+                throw ServerError.tooManyAttempts("too many failed enrolment attempts; try again in \(wait) s", retryAfter: wait)
             }
-            let response = try await accounts.enroll(enroll)
+            let response: EnrollResponse
+            do {
+                response = try await accounts.enroll(enroll)
+            } catch let error as ServerError where error.status == .unauthorized || error.status == .badRequest || error.status == .conflict {
+                enrolmentsByAddress.record([address])
+                enrolmentsByCode.record([prefix])
+                throw error
+            }
             metrics.enrolments.increment()
             logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
             return try Self.json(response)
@@ -170,6 +179,11 @@ public struct SyncHTTPServer: Sendable {
         var reserved = declared
         defer { bodies.release(reserved, device: device.device) }
         var body = try await request.collectBody(upTo: maximum)
+        // What arrived is what stays reserved (a body sent without a length reserved the most one may be).
+        if body.readableBytes < reserved {
+            bodies.release(reserved - body.readableBytes, device: device.device)
+            reserved = body.readableBytes
+        }
         let sync: SyncRequest
         do {
             // Inflated into the room there is (at most the same bound as a plain body): a small gzip
@@ -182,7 +196,7 @@ public struct SyncHTTPServer: Sendable {
                 reserved += room
                 do {
                     body = try BodyCompression.gunzip(body, maxSize: room)
-                } catch where room < maximum {
+                } catch where room < maximum && BodyCompression.isOverflow(error) {
                     metrics.bodiesRefused.increment()
                     throw ServerError.busy("the server is receiving as much as it holds at once; send this again shortly", retryAfter: 1)
                 }
