@@ -44,19 +44,10 @@ extension Replica {
                 }
             }
             if !sent.isEmpty {
-                let io = RecordIO(db)
-                for kind in RecordKind.allCases {
-                    for (id, scanned) in try io.scan(kind) {
-                        var state = scanned
-                        var changed = false
-                        for index in state.stamps.indices {
-                            guard var stamp = state.stamps[index], stamp.node == old, sent.contains(stamp.hlc) else { continue }
-                            stamp.node = node
-                            state.stamps[index] = stamp
-                            changed = true
-                        }
-                        if changed { try io.save(kind, id, state) }
-                    }
+                try Self.rewriteStamps(of: old, db) { stamp in
+                    guard sent.contains(stamp.hlc) else { return false }
+                    stamp.node = node
+                    return true
                 }
             }
             try Self.setMeta(MetaKey.node, node.description, db)

@@ -39,22 +39,36 @@ extension Replica {
                                arguments: [Int64(bitPattern: new.rawValue), Data(mutation.jsonBytes()), row[0] as Int64])
             }
             guard !renamed.isEmpty else { return 0 }
-            let io = RecordIO(db)
-            for kind in RecordKind.allCases {
-                for (id, scanned) in try io.scan(kind) {
-                    var state = scanned
-                    var changed = false
-                    for index in state.stamps.indices {
-                        guard var stamp = state.stamps[index], stamp.node == node else { continue }
-                        if let hlc = renamed[stamp.hlc] { stamp.hlc = hlc; changed = true }
-                        if let base = renamed[stamp.base] { stamp.base = base; changed = true }
-                        state.stamps[index] = stamp
-                    }
-                    if changed { try io.save(kind, id, state) }
-                }
+            try Self.rewriteStamps(of: node, db) { stamp in
+                var changed = false
+                if let hlc = renamed[stamp.hlc] { stamp.hlc = hlc; changed = true }
+                if let base = renamed[stamp.base] { stamp.base = base; changed = true }
+                return changed
             }
             try Self.saveClock(clock, db)
             return rows.count
+        }
+    }
+}
+
+extension Replica {
+    /// Rewrites, in every record, the stamps `node` wrote; `rewrite` changes a
+    /// stamp in place and says whether it did (only changed records are saved).
+    static func rewriteStamps(of node: NodeID, _ db: Database, _ rewrite: (inout FieldStamp) -> Bool) throws {
+        let io = RecordIO(db)
+        for kind in RecordKind.allCases {
+            for (id, scanned) in try io.scan(kind) {
+                var state = scanned
+                var changed = false
+                for index in state.stamps.indices {
+                    guard var stamp = state.stamps[index], stamp.node == node else { continue }
+                    if rewrite(&stamp) {
+                        state.stamps[index] = stamp
+                        changed = true
+                    }
+                }
+                if changed { try io.save(kind, id, state) }
+            }
         }
     }
 }

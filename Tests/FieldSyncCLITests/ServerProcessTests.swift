@@ -12,14 +12,7 @@ import Testing
         let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
 
         // `serve` on an empty folder initialises it; port 0 picks a free port, printed on stdout.
-        let server = Process()
-        server.executableURL = admin.executable
-        server.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
-        server.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, output) = try Self.serve(admin, data: data)
         defer { if server.isRunning { server.terminate() } }
         let port = try #require(try Self.waitForPort(output.fileHandleForReading))
         let url = "https://127.0.0.1:\(port)"
@@ -110,14 +103,7 @@ import Testing
         let folder = try TemporaryFolder()
         let data = folder.path("data")
         let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
-        let server = Process()
-        server.executableURL = admin.executable
-        server.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
-        server.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, output) = try Self.serve(admin, data: data)
         defer { if server.isRunning { server.terminate() } }
         let url = "https://127.0.0.1:\(try #require(try Self.waitForPort(output.fileHandleForReading)))"
         let ca = folder.path("data/ca.pem")
@@ -171,14 +157,7 @@ import Testing
         let folder = try TemporaryFolder()
         let data = folder.path("data")
         let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
-        let first = Process()
-        first.executableURL = admin.executable
-        first.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
-        first.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
-        let output = Pipe()
-        first.standardOutput = output
-        first.standardError = FileHandle.nullDevice
-        try first.run()
+        let (first, output) = try Self.serve(admin, data: data)
         defer { if first.isRunning { first.terminate() } }
         #expect(try Self.waitForPort(output.fileHandleForReading) != nil)
 
@@ -191,16 +170,22 @@ import Testing
 
         first.terminate()
         first.waitUntilExit()
-        let third = Process()
-        third.executableURL = admin.executable
-        third.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
-        third.environment = first.environment
-        let thirdOutput = Pipe()
-        third.standardOutput = thirdOutput
-        third.standardError = FileHandle.nullDevice
-        try third.run()
+        let (third, thirdOutput) = try Self.serve(admin, data: data)
         defer { if third.isRunning { third.terminate() } }
         #expect(try Self.waitForPort(thirdOutput.fileHandleForReading) != nil, "the lock is released when its server stops")
+    }
+
+    /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.
+    static func serve(_ admin: CommandRunner, data: String) throws -> (process: Process, output: Pipe) {
+        let process = Process()
+        process.executableURL = admin.executable
+        process.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, output)
     }
 
     static func waitForPort(_ handle: FileHandle) throws -> Int? {
