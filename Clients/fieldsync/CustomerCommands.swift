@@ -132,8 +132,20 @@ struct CustomerCommand: ParsableCommand {
                 try checkRegistered(branch, in: replica)
                 fields.append(("branch", .text(branch)))
             }
-            if let manager { fields.append(("manager", .text(manager))) }
-            if let team { fields.append(("team", Team.value(team.split(separator: ",").map(String.init)))) }
+            if let manager {
+                if FieldValue.text(manager) != record["manager"] {
+                    try options.refuseForManager("--manager: handing a file to another manager is a supervisor's act; ask yours to run 'fieldsync customer assign'")
+                }
+                fields.append(("manager", .text(manager)))
+            }
+            if let team {
+                let members = team.split(separator: ",").map(String.init)
+                let removed = Set(Team.members(record["team"])).subtracting(Team.members(Team.value(members)))
+                if !removed.isEmpty {
+                    try options.refuseForManager("--team: taking someone off a file's team (\(removed.sorted().joined(separator: ", "))) is a supervisor's act")
+                }
+                fields.append(("team", Team.value(members)))
+            }
             if let services { fields.append(("services", .text(services))) }
             if let note { fields.append(("notes", .text(note))) }
             if let since { fields.append(("since", .text(try TimeInput.parseDate(since, option: "--since")))) }

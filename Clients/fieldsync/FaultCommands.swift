@@ -60,6 +60,9 @@ struct FaultCommand: ParsableCommand {
         func run() throws {
             let replica = try options.open()
             let customerRecord = try replica.require(.customer, customer)
+            if let owner, try owner != replica.userName() {
+                try options.refuseForManager("--owner: you record your own faults; a supervisor may give one to \(owner)")
+            }
             let id = try replica.create(.fault, [
                 ("customer", .text(customerRecord.id)),
                 ("symptom", .text(symptom)),
@@ -89,7 +92,13 @@ struct FaultCommand: ParsableCommand {
             var fields: [(String, FieldValue)] = []
             if let symptom { fields.append(("symptom", .text(symptom))) }
             if let reportedAt { fields.append(("reported_at", .text(try TimeInput.parse(reportedAt, option: "--reported-at")))) }
-            if let owner { fields.append(("owner", owner.isEmpty ? .null : .text(owner))) }
+            if let owner {
+                let current = try options.open().require(.fault, fault)["owner"]
+                if (owner.isEmpty ? FieldValue.null : .text(owner)) != current {
+                    try options.refuseForManager("--owner: only a supervisor changes who answers for a fault")
+                }
+                fields.append(("owner", owner.isEmpty ? .null : .text(owner)))
+            }
             try Cases.edit(.fault, fault, fields + details.fields(), options: options,
                            offered: "--symptom, --reported-at, --owner, --scope, --occurred-at, --restore-by, --ticket, --dispatched-to, --dispatch, --site")
         }
@@ -205,6 +214,9 @@ struct ComplaintCommand: ParsableCommand {
         func run() throws {
             let replica = try options.open()
             let customerRecord = try replica.require(.customer, customer)
+            if let owner, try owner != replica.userName() {
+                try options.refuseForManager("--owner: you record your own complaints; a supervisor may give one to \(owner)")
+            }
             let id = try replica.create(.complaint, [
                 ("customer", .text(customerRecord.id)),
                 ("channel", .text(channel.rawValue)),

@@ -1,5 +1,7 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 
@@ -82,6 +84,13 @@ struct CommonOptions: ParsableArguments {
     var json = false
 
     func open(checkpointInBackground: Bool = false) throws -> Replica { try location.open(checkpointInBackground: checkpointInBackground) }
+
+    /// What the server refuses from a manager (handing a file over, naming
+    /// someone else as who answers for a case) is refused here at once, on an
+    /// enrolled manager's laptop, instead of waiting refused in the outbox.
+    func refuseForManager(_ reason: @autoclosure () -> String) throws {
+        if try ServerBinding.load(home: location.folder)?.binding.user.role == .manager { throw InputError(reason()) }
+    }
 }
 
 /// Times typed on the command line.

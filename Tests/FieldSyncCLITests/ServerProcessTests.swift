@@ -148,6 +148,16 @@ import Testing
         #expect(Set(visits.compactMap { $0["summary"] as? String }) == ["before", "after the revocation"])
         let shown = try object(other.run(["customer", "show", customer, "--json"]))
         #expect(shown["notes"] as? String == "typed while revoked")
+
+        // On the enrolled manager's laptop, what the server would refuse is refused at once, with the reason, and nothing waits.
+        let handOver = try laptop.run(["customer", "edit", customer, "--manager", "Wang Fang"])
+        #expect(handOver.status == 64 && handOver.stderr.contains("a supervisor's act"), "\(handOver.stderr)")
+        let charged = try laptop.run(["fault", "report", customer, "--symptom", "alarm", "--owner", "Wang Fang"])
+        #expect(charged.status == 64 && charged.stderr.contains("you record your own faults"), "\(charged.stderr)")
+        #expect(try object(laptop.run(["status", "--json"]))["outbox_mutations"] as? Int == 0)
+        // The supervisor's laptop may (a name added to the team, then taken off).
+        #expect(try other.run(["customer", "edit", customer, "--team", "Wang Fang"]).status == 0)
+        #expect(try other.run(["customer", "edit", customer, "--team", ""]).status == 0)
     }
 
     /// Issue 24, item 1: two servers on one SQLite folder each kept their own
