@@ -104,7 +104,7 @@ extension PostgresServerStorage: SyncStorage {
 
     func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
         try await transaction { connection in
-            let (relayed, claimed) = try await relayedOrigins(request.mutations, for: device, on: connection)
+            let (relayed, claimed, takenOver) = try await relayedOrigins(request.mutations, for: device, on: connection)
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
             try await lock(touched, origins: Set(own.map(\.origin)), on: connection)
@@ -177,6 +177,10 @@ extension PostgresServerStorage: SyncStorage {
             let acceptedOrigins = Set(outcome.accepted.map(\.origin))
             for node in claimed where !acceptedOrigins.contains(node) {
                 try await connection.query("DELETE FROM relayed_nodes WHERE node = \(node.description) AND device = \(device.device)", logger: logger)
+            }
+            for (node, holder) in takenOver where !acceptedOrigins.contains(node) {
+                try await connection.query("UPDATE relayed_nodes SET device = \(holder) WHERE node = \(node.description) AND device = \(device.device)",
+                                           logger: logger)
             }
             guard !toApply.isEmpty else { return outcome }
             outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
@@ -253,9 +257,9 @@ extension PostgresServerStorage: SyncStorage {
     /// The nodes a branch device may push for, and those this push claims (kept only if one of their
     /// mutations is accepted); a revoked branch device's nodes pass to its branch's next one (`RelayedNode`).
     func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, on connection: PostgresConnection) async throws
-        -> (allowed: Set<NodeID>, claimed: Set<NodeID>) {
-        guard device.user.role == .branch else { return ([], []) }
-        var allowed = Set<NodeID>(), claimed = Set<NodeID>()
+        -> (allowed: Set<NodeID>, claimed: Set<NodeID>, takenOver: [NodeID: String]) {
+        guard device.user.role == .branch else { return ([], [], [:]) }
+        var allowed = Set<NodeID>(), claimed = Set<NodeID>(), takenOver: [NodeID: String] = [:]
         for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != node {
             let name = origin.description
             var inserted = false
@@ -280,10 +284,11 @@ extension PostgresServerStorage: SyncStorage {
                 } else if RelayedNode.passes(revoked: revoked ?? false, role: role, branch: branch, to: device) {
                     try await connection.query("UPDATE relayed_nodes SET device = \(device.device) WHERE node = \(name)", logger: logger)
                     allowed.insert(origin)
+                    takenOver[origin] = holder
                 }
             }
         }
-        return (allowed, claimed)
+        return (allowed, claimed, takenOver)
     }
 
     /// Which of these mutations this server applied before (a retried push).

@@ -99,7 +99,7 @@ extension ServerStore {
             // Only this device's own mutations are looked up (and, for a branch server,
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
-            let (relayed, claimed) = try relayedOrigins(request.mutations, for: device, db)
+            let (relayed, claimed, takenOver) = try relayedOrigins(request.mutations, for: device, db)
             // This device's work accepted here earlier and refused by the provincial server (usually none): read once per push.
             let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
@@ -144,6 +144,10 @@ extension ServerStore {
             let acceptedOrigins = Set(accepted.map(\.origin))
             for node in claimed where !acceptedOrigins.contains(node) {
                 try db.execute(sql: "DELETE FROM relayed_nodes WHERE node = ? AND device = ?", arguments: [node.description, device.device])
+            }
+            // Likewise a takeover of a revoked device's node: it stands only with an accepted mutation.
+            for (node, holder) in takenOver where !acceptedOrigins.contains(node) {
+                try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ? AND device = ?", arguments: [holder, node.description, device.device])
             }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: rejected.count, now: now, skew: limits.maxClockSkew) {
                 try db.cachedStatement(sql: "UPDATE devices SET stamp_floor = ? WHERE id = ? AND stamp_floor < ?")
@@ -244,12 +248,14 @@ extension ServerStore {
     /// by another branch server. The first relay claims it.
     /// The nodes a branch device may push for: those it relays already, those a
     /// revoked device of its own branch relayed (a replacement account takes
-    /// them over), and new ones no device holds — `claimed`, kept only if one of
-    /// their mutations is accepted.
-    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws -> (allowed: Set<NodeID>, claimed: Set<NodeID>) {
-        guard device.user.role == .branch else { return ([], []) }
+    /// them over: `takenOver`, with the holder before) and new ones no device
+    /// holds (`claimed`); claims and takeovers stand only if one of the node's
+    /// mutations is accepted.
+    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws
+        -> (allowed: Set<NodeID>, claimed: Set<NodeID>, takenOver: [NodeID: String]) {
+        guard device.user.role == .branch else { return ([], [], [:]) }
         let server = try Replica.identity(db)?.node
-        var allowed = Set<NodeID>(), claimed = Set<NodeID>()
+        var allowed = Set<NodeID>(), claimed = Set<NodeID>(), takenOver: [NodeID: String] = [:]
         for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != server {
             if let holder = try Row.fetchOne(db, sql: """
                 SELECT r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
@@ -260,6 +266,7 @@ extension ServerStore {
                 } else if RelayedNode.passes(revoked: holder[1] as Bool? ?? false, role: holder[2], branch: holder[3], to: device) {
                     try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ?", arguments: [device.device, origin.description])
                     allowed.insert(origin)
+                    takenOver[origin] = holder[0] as String
                 }
                 continue
             }
@@ -268,7 +275,7 @@ extension ServerStore {
             allowed.insert(origin)
             claimed.insert(origin)
         }
-        return (allowed, claimed)
+        return (allowed, claimed, takenOver)
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.

@@ -5,6 +5,7 @@ import FieldSyncProtocol
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// Issue 24, item 3 (the parts done so far): what a branch server's token may
@@ -66,6 +67,15 @@ import Testing
             let other = try await Self.push(ningbo, [Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Ningbo")])
             #expect(other.accepted.isEmpty, "another branch takes nothing over: \(other.rejected)")
             let replacement = try await Laptop.enrol("Hangzhou server 2", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            // A takeover whose push is refused takes nothing over: the node waits for one that is accepted.
+            let refused = try await Self.push(replacement, [Self.relayed(laptop, counter: 5, customer: RecordID.make(using: &generator), branch: "Ningbo")])
+            #expect(refused.accepted.isEmpty && refused.rejected.count == 1)
+            if engine == .sqlite {
+                let holder = try await province.store.writer.read { db in
+                    try String.fetchOne(db, sql: "SELECT device FROM relayed_nodes WHERE node = ?", arguments: [laptop.description])
+                }
+                #expect(holder == stolen.binding.device, "the refused takeover was undone")
+            }
             let taken = try await Self.push(replacement, [
                 Self.relayed(laptop, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou"),
                 Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Hangzhou"),
