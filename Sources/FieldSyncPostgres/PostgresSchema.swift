@@ -96,6 +96,8 @@ public enum PostgresSchema {
         Migration(name: "pg-v5-stamp-floor", statements: [
             // The earliest stamp of a device's own node that may still claim a file's past scope (`StampFloor`).
             "ALTER TABLE devices ADD COLUMN stamp_floor bigint NOT NULL DEFAULT 0",
+            // The same for each node a branch server relays: the newest stamp accepted from it.
+            "ALTER TABLE relayed_nodes ADD COLUMN stamp_floor bigint NOT NULL DEFAULT 0",
         ]),
     ]
 

@@ -114,7 +114,14 @@ extension PostgresServerStorage: SyncStorage {
             // did not have is made and the decisions start again (they are pure).
             var reads = PushReads()
             try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
-            let floor = try await stampFloor(of: device, on: connection)
+            var floor = try await stampFloor(of: device, on: connection)
+            if !relayed.isEmpty {
+                for try await (name, value) in try await connection.query("""
+                    SELECT node, stamp_floor FROM relayed_nodes WHERE node = ANY(\(relayed.map(\.description)))
+                    """, logger: logger).decode((String, Int64).self) {
+                    if let node = NodeID(name) { floor.relayed[node] = HLC(rawValue: UInt64(bitPattern: value)) }
+                }
+            }
             // The people a push names (who answers for a case or a visit), read when it names any.
             let namesPeople = request.mutations.contains { $0.changes.contains { ($0.table == .visit && $0.field == "manager") || $0.field == "owner" } }
             // On the transaction's connection: a second one from the pool could wait forever while every push holds one.
@@ -172,6 +179,11 @@ extension PostgresServerStorage: SyncStorage {
             }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: outcome.rejected.count, now: now, skew: limits.maxClockSkew) {
                 try await raise(device, to: raised, on: connection)
+            }
+            for (node, raised) in floor.raisedRelayed(by: toApply) {
+                let value = Int64(bitPattern: raised.rawValue)
+                try await connection.query("UPDATE relayed_nodes SET stamp_floor = \(value) WHERE node = \(node.description) AND stamp_floor < \(value)",
+                                           logger: logger)
             }
             // A node is claimed only by a push that has one of its mutations accepted.
             let acceptedOrigins = Set(outcome.accepted.map(\.origin))

@@ -85,11 +85,7 @@ extension ServerStore {
             let io = RecordIO(db)
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
-            let floor = try StampFloor.read(device, now: now, db)
-            let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
-                                       scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
-                                       departed: { departed.contains($0) }, floor: floor.of, device: device.node,
-                                       people: { try Self.people(db) })
+            var floor = try StampFloor.read(device, now: now, db)
             var registered: Set<String>?
             var accepted: [MutationID] = []
             var rejected: [Rejection] = []
@@ -100,6 +96,14 @@ extension ServerStore {
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
             let (relayed, claimed, takenOver) = try relayedOrigins(request.mutations, for: device, db)
+            for node in relayed {
+                floor.relayed[node] = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(db.cachedStatement(sql: "SELECT stamp_floor FROM relayed_nodes WHERE node = ?"),
+                                                                                           arguments: [node.description]) ?? 0))
+            }
+            let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
+                                       scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
+                                       departed: { departed.contains($0) }, floor: floor.of, device: device.node,
+                                       people: { try Self.people(db) })
             // This device's work accepted here earlier and refused by the provincial server (usually none): read once per push.
             let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
@@ -148,6 +152,10 @@ extension ServerStore {
             // Likewise a takeover of a revoked device's node: it stands only with an accepted mutation.
             for (node, holder) in takenOver where !acceptedOrigins.contains(node) {
                 try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ? AND device = ?", arguments: [holder, node.description, device.device])
+            }
+            for (node, raised) in floor.raisedRelayed(by: toApply) {
+                try db.cachedStatement(sql: "UPDATE relayed_nodes SET stamp_floor = ? WHERE node = ? AND stamp_floor < ?")
+                    .execute(arguments: [Int64(bitPattern: raised.rawValue), node.description, Int64(bitPattern: raised.rawValue)])
             }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: rejected.count, now: now, skew: limits.maxClockSkew) {
                 try db.cachedStatement(sql: "UPDATE devices SET stamp_floor = ? WHERE id = ? AND stamp_floor < ?")

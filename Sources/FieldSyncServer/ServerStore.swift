@@ -196,6 +196,8 @@ public struct ServerStore: Sendable {
         migrator.registerMigration("server-v12-stamp-floor") { db in
             // The earliest stamp of a device's own node that may still claim a file's past scope (`StampFloor`).
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN stamp_floor INTEGER NOT NULL DEFAULT 0")
+            // The same for each node a branch server relays: the newest stamp accepted from it.
+            try db.execute(sql: "ALTER TABLE relayed_nodes ADD COLUMN stamp_floor INTEGER NOT NULL DEFAULT 0")
         }
         return migrator
     }

@@ -12,8 +12,9 @@ import GRDB
 /// clock-skew limit: a laptop's clock is corrected to the server's at every
 /// sync, so nothing it types later is stamped earlier). An honest laptop's
 /// stamps never go below it; a device that backdates its stamps cannot reach
-/// past what the server has already seen of it. Nodes a branch server relays
-/// have their relaying device's enrolment as their floor.
+/// past what the server has already seen of it. A node a branch server relays
+/// has its own floor too, the newest stamp accepted from it, and never below
+/// the relaying device's enrolment.
 ///
 /// Whatever a device reports (`pending` is its own word), no floor lies more
 /// than `offlineLimit` (30 days) behind the server's clock: past-scope work is
@@ -24,8 +25,10 @@ package struct StampFloor: Sendable {
     package var node: NodeID
     /// The device's own node's floor, as stored.
     package var own: HLC
-    /// The device's enrolment: the floor of the nodes it relays.
+    /// The device's enrolment: the lowest floor of the nodes it relays.
     package var enrolled: HLC
+    /// The floors stored for the nodes it relays in this push.
+    package var relayed: [NodeID: HLC] = [:]
 
     package init(node: NodeID, own: HLC, enrolled: HLC, now: UInt64) {
         let recent = Self.at(now > Self.offlineLimit ? now - Self.offlineLimit : 0)
@@ -34,7 +37,19 @@ package struct StampFloor: Sendable {
         self.enrolled = max(enrolled, recent)
     }
 
-    package func of(_ origin: NodeID) -> HLC { origin == node ? own : enrolled }
+    package func of(_ origin: NodeID) -> HLC { origin == node ? own : max(enrolled, relayed[origin] ?? .zero) }
+
+    /// The relayed nodes' floors after a push: the newest stamp of each one's accepted mutations, where it rose.
+    package func raisedRelayed(by accepted: [Mutation]) -> [NodeID: HLC] {
+        var raised: [NodeID: HLC] = [:]
+        for mutation in accepted where mutation.origin != node {
+            let floor = raised[mutation.origin] ?? relayed[mutation.origin] ?? .zero
+            var newest = floor
+            for index in mutation.changes.indices where mutation.changes[index].hlc > newest { newest = mutation.changes[index].hlc }
+            if newest > floor { raised[mutation.origin] = newest }
+        }
+        return raised
+    }
 
     /// An HLC at `milliseconds` of wall time (bounded, so the shift cannot overflow).
     package static func at(_ milliseconds: UInt64) -> HLC { HLC(milliseconds: min(milliseconds, 1 << 47), counter: 0) }

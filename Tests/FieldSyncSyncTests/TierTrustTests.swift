@@ -85,6 +85,48 @@ import Testing
         }
     }
 
+    /// A stolen branch token could stamp a relayed laptop's node back to any
+    /// time after the branch device's enrolment, passing edits to a file that
+    /// left the branch as the laptop's offline work. A relayed node's floor is
+    /// now the newest stamp accepted from it, as a device's own is.
+    @Test(arguments: EngineKind.available)
+    func aRelayedNodeCannotBeStampedBelowItsAcceptedWork(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { province in
+            let folder = try TemporaryFolder()
+            let branch = try await Laptop.enrol("Hangzhou server", server: province, folder: folder, role: .branch, branch: "Hangzhou", clock: clock.now)
+            var generator = SplitMix64(seed: 245)
+            let laptop = NodeID.random(using: &generator)
+            let customer = RecordID.make(using: &generator)
+            func notes(_ counter: UInt64, _ text: String, at milliseconds: UInt64) async throws -> SyncResponse {
+                let change = FieldChange(table: .customer, record: customer, field: "notes", value: .text(text),
+                                         hlc: HLC(milliseconds: milliseconds, counter: 0), node: laptop, base: .zero)
+                return try await branch.client.exchange(SyncRequest(cursor: 0, mutations: [Mutation(origin: laptop, counter: counter, changes: [change])],
+                                                                    clientTime: clock.now()), token: branch.binding.token)
+            }
+            clock.advance(60_000)
+            let created = clock.now()
+            #expect(try await branch.client.exchange(SyncRequest(cursor: 0, mutations: [Mutation(origin: laptop, counter: 1, changes: [
+                ("name", FieldValue.text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Li")),
+            ].map { FieldChange(table: .customer, record: customer, field: $0.0, value: $0.1, hlc: HLC(milliseconds: created, counter: 0), node: laptop, base: .zero) })],
+                clientTime: clock.now()), token: branch.binding.token).accepted.count == 1)
+            clock.advance(60_000)
+            let edited = clock.now()
+            #expect(try await notes(2, "typed on the laptop", at: edited).accepted.count == 1)
+            clock.advance(60_000)
+            try await province.writeLocal([RecordEdit(.customer, customer, [("branch", .text("Ningbo"))])])
+            clock.advance(60_000)
+            // Stamped before the move but before the laptop's accepted edit too: a forgery, refused.
+            let forged = try await notes(3, "forged", at: created + 30_000)
+            #expect(forged.accepted.isEmpty && forged.rejected.first?.reason.contains("before what this server has already seen") == true, "\(forged.rejected)")
+            // Stamped after it and before the move: the laptop's offline work, relayed late, still counts.
+            let late = try await notes(4, "typed offline before the move", at: edited + 30_000)
+            #expect(late.rejected.isEmpty && late.accepted.count == 1, "\(late.rejected)")
+            #expect(try await province.record(.customer, customer)?.value("notes", in: RecordKind.customer.schema) == .text("typed offline before the move"))
+            await branch.close()
+        }
+    }
+
     /// `below` reports were stored as sent, up to 2⁶⁴−1 devices; they are bounded now.
     @Test(arguments: EngineKind.available)
     func belowReportsAreBounded(engine: EngineKind) async throws {
