@@ -55,7 +55,9 @@ extension PostgresServerStorage: SyncStorage {
                 try await raise(device, to: raised, on: nil)
             }
         }
-        try await note(request, from: device, now: now)
+        try await note(request, from: device, now: now, waiting: request.pending.map {
+            PushRules.waitingAfter(reported: $0, accepted: pushed.accepted, own: device.node)
+        })
         let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
         let response = SyncResponse(accepted: pushed.accepted, rejected: pushed.rejected, changes: page.changes, cursor: page.cursor,
                                     more: page.more, serverTime: now, left: page.left)
@@ -80,10 +82,10 @@ extension PostgresServerStorage: SyncStorage {
         }
     }
 
-    /// What the device reports (when it was seen, what waits in its outbox, where its cursor stands,
+    /// What the device reports (when it was seen, what waits in its outbox after this push, where its cursor stands,
     /// and for a branch server the devices below it), written when it changes or once a minute.
-    func note(_ request: SyncRequest, from device: DeviceContext, now: UInt64) async throws {
-        let at = Int64(clamping: now), pending = request.pending.map { Int64($0) }, cursor = request.cursor
+    func note(_ request: SyncRequest, from device: DeviceContext, now: UInt64, waiting: Int?) async throws {
+        let at = Int64(clamping: now), pending = waiting.map { Int64($0) }, cursor = request.cursor
         try await client.query("""
             UPDATE devices SET last_seen = \(at), pending = COALESCE(\(pending), pending), cursor = \(cursor)
             WHERE id = \(device.device) AND (last_seen IS NULL OR last_seen < \(at - 60_000)

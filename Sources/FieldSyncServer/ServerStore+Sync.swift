@@ -69,13 +69,6 @@ extension ServerStore {
         return { db in
             // Read again: a push sent ahead may have waited for the one it follows since it was prepared.
             let now = self.now
-            // At most once a minute: a pull that writes nothing else then commits without a disk flush.
-            // What it reports as waiting is written when it changes (freshness, `GET /v1/nodes`).
-            try db.cachedStatement(sql: """
-                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending), cursor = ?
-                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
-                """).execute(arguments: [Int64(clamping: now), request.pending, request.cursor, device.device, Int64(clamping: now) - 60_000,
-                                        request.pending, request.pending, request.cursor])
             if let below = request.below, device.user.role == .branch {
                 try db.cachedStatement(sql: """
                     INSERT OR REPLACE INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -143,6 +136,15 @@ extension ServerStore {
                 accepted.append(id)
             }
             try applied.save(db)
+            // At most once a minute: a pull that writes nothing else then commits without a disk flush.
+            // What waits on the device is written when it changes (freshness, `GET /v1/nodes`): what it
+            // reported before this push, less what this push acknowledged of its own.
+            let waiting = request.pending.map { PushRules.waitingAfter(reported: $0, accepted: accepted, own: device.node) }
+            try db.cachedStatement(sql: """
+                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending), cursor = ?
+                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
+                """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, device.device, Int64(clamping: now) - 60_000,
+                                        waiting, waiting, request.cursor])
             // A node is claimed only by a push that has one of its mutations accepted:
             // a refused mutation under another branch's laptop's node claims nothing.
             let acceptedOrigins = Set(accepted.map(\.origin))

@@ -15,6 +15,12 @@ package enum PushRules {
         }
     }
 
+    /// What still waits on a device after a push: what it reported as waiting
+    /// when it sent the push, less its own mutations the push acknowledged.
+    package static func waitingAfter(reported: Int, accepted: [MutationID], own: NodeID) -> Int {
+        max(0, reported - accepted.lazy.filter { $0.origin == own }.count)
+    }
+
     /// The most a branch server's `below` report may claim: devices, and actions waiting among them.
     package static let maxDevicesBelow = 1_000_000
     package static let maxPendingBelow = 1_000_000_000_000
