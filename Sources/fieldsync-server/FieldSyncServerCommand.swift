@@ -24,7 +24,23 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
     /// from its first byte: the umask is set before any command runs.
     static func main() async {
         umask(0o077)
-        await Self.main(nil)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // Help and version print as ArgumentParser writes them; a failure is one line,
+            // "error: …", in the same style as the laptop's `fieldsync`.
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            var message = self.message(for: error)
+            if code == .validationFailure, !(error is ValidationError) { message += " (see 'fieldsync-server --help')" }
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
     }
 }
 
@@ -197,6 +213,9 @@ struct Serve: AsyncParsableCommand {
 
     /// Serves HTTPS (and metrics) until SIGINT or SIGTERM, finishing in-flight requests.
     private func runServices(_ server: SyncHTTPServer, upstream: UpstreamSync?, tls: TLSConfiguration, logger: Logger) async throws {
+        // A taken port is named before anything is said to be listening, with the option that moves it.
+        try ListenerCheck.free(host: host, port: port, what: "the HTTPS listener", option: "--host/--port")
+        if metricsPort != 0 { try ListenerCheck.free(host: metricsHost, port: metricsPort, what: "the metrics listener", option: "--metrics-host/--metrics-port (0 turns it off)") }
         let app = try server.makeApplication(tls: tls) { [host] port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
@@ -557,6 +576,32 @@ struct DeviceCommand: AsyncParsableCommand {
                     print("The laptops it relayed pass to the next branch server account of \(revoked.branch ?? "its branch") that relays them: add one ('user add --role branch --branch \(revoked.branch ?? "B")') and run 'fieldsync-server upstream set' with its code on the branch server.")
                 }
             }
+        }
+    }
+}
+
+/// Whether an address can be listened on, asked before the server starts so
+/// that a port in use is reported as such, naming the listener and the option.
+enum ListenerCheck {
+    static func free(host: String, port: Int, what: String, option: String) throws {
+        guard port != 0 else { return }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else {
+            throw ValidationError("\(what) cannot listen on \(host):\(port): '\(host)' is not an address of this machine; choose another with \(option)")
+        }
+        defer { freeaddrinfo(found) }
+        let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard socket >= 0 else { return }
+        defer { close(socket) }
+        var reuse: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        if bind(socket, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
+            let reason = errno == EADDRINUSE ? "the address is in use (another fieldsync-server, or another program, listens there)"
+                : errno == EADDRNOTAVAIL ? "'\(host)' is not an address of this machine" : String(cString: strerror(errno))
+            throw ValidationError("\(what) cannot listen on \(host):\(port): \(reason); choose another with \(option)")
         }
     }
 }

@@ -160,6 +160,31 @@ import Testing
         #expect(try other.run(["customer", "edit", customer, "--team", ""]).status == 0)
     }
 
+    /// Issue 25, item 4: `serve` with its port taken printed
+    /// "Error: bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)",
+    /// naming neither the port nor the listener (the metrics listener failed
+    /// after "listening" was printed). Both are named now, with the option
+    /// that moves them, before anything says it is listening; errors read
+    /// "error: …" as the laptop's do.
+    @Test func aTakenPortIsNamedWithItsOption() throws {
+        let folder = try TemporaryFolder()
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": folder.path("first")])
+        let (first, output) = try Self.serve(admin, data: folder.path("first"))
+        defer { if first.isRunning { first.terminate() } }
+        let port = try #require(try Self.waitForPort(output.fileHandleForReading))
+        let other = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": folder.path("second")])
+        let https = try other.run(["serve", "--port", String(port), "--metrics-port", "0"])
+        #expect(https.status != 0 && https.stderr.hasPrefix("error: the HTTPS listener cannot listen on 127.0.0.1:\(port): the address is in use"),
+                "\(https.stderr)")
+        #expect(https.stderr.contains("--host/--port") && !https.stdout.contains("listening"), "\(https.stdout)")
+        let metrics = try other.run(["serve", "--port", "0", "--metrics-port", String(port)])
+        #expect(metrics.stderr.hasPrefix("error: the metrics listener cannot listen on 127.0.0.1:\(port)") && metrics.stderr.contains("--metrics-port"),
+                "\(metrics.stderr)")
+        #expect(!metrics.stdout.contains("listening"), "\(metrics.stdout)")
+        let unknown = try other.run(["serve", "--prot", "9"])
+        #expect(unknown.status == 64 && unknown.stderr.hasPrefix("error: ") && unknown.stderr.contains("--help"), "\(unknown.stderr)")
+    }
+
     /// Issue 24, item 1: two servers on one SQLite folder each kept their own
     /// log sequence and group commit; the second is refused while the first lives,
     /// and the lock dies with the process that held it.
