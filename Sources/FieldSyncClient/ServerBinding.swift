@@ -61,6 +61,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public let code: String?
     /// The server's clock, carried by a `clock_skew` refusal.
     public let serverTime: UInt64?
+    /// The server's certificate was refused (not from the trusted CA, expired, another host's).
+    public var isUntrustedCertificate = false
 
     public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil) {
         self.message = message

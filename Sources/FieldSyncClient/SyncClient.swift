@@ -39,7 +39,12 @@ public final class SyncClient: Sendable {
     }
 
     public func enroll(code: String, node: NodeID, deviceName: String, expectRole: Role? = nil) async throws -> EnrollResponse {
-        try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName, expectRole: expectRole), token: nil)
+        do {
+            return try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName, expectRole: expectRole), token: nil)
+        } catch let error as SyncError where error.isUntrustedCertificate {
+            // At enrolment the CA is the one just given: say which file to check.
+            throw SyncError("enrolment with \(baseURL) failed: the server's certificate is not signed by the CA file given with --ca; check that it is the ca.pem of this server (printed by 'fieldsync-server init'), and that the URL names that server")
+        }
     }
 
     public func exchange(_ request: SyncRequest, token: String) async throws -> SyncResponse {
@@ -143,7 +148,14 @@ public final class SyncClient: Sendable {
         if let parser = error as? HTTPParserError, parser == .invalidEOFState { return lost }
         if let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return lost }
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.lowercased().contains("certificate") {
-            return SyncError("cannot sync with \(baseURL): its certificate is not signed by the CA this laptop trusts (\(text))")
+            // BoringSSL's own text names a build path: what it found wrong is said in the person's words instead.
+            let why = text.contains("expired") ? "it has expired (the server's administrator runs 'fieldsync-server cert renew')"
+                : text.lowercased().contains("hostname") || text.contains("name") && text.contains("match")
+                ? "it is not valid for this host name (the server's certificate lists the names laptops may use: 'fieldsync-server cert status')"
+                : "it is not signed by the CA this laptop trusts (the one it enrolled with)"
+            var refusal = SyncError("cannot sync with \(baseURL): the server's certificate is refused: \(why)")
+            refusal.isUntrustedCertificate = true
+            return refusal
         }
         // Any other TLS failure is a connection broken off mid-exchange (a relay cutting the
         // handshake, found by fieldsync-battery), not a wrong server.

@@ -258,7 +258,8 @@ public struct SyncHTTPServer: Sendable {
     /// The application serving HTTPS only, with the given TLS configuration,
     /// the connection limits and deadlines of `configuration`.
     public func makeApplication(tls: TLSConfiguration, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        let (first, idle, read) = (configuration.firstRequestTimeout, configuration.idleTimeout, configuration.requestReadTimeout)
+        // The first request is never given longer than any later one.
+        let (first, idle, read) = (min(configuration.firstRequestTimeout, configuration.idleTimeout), configuration.idleTimeout, configuration.requestReadTimeout)
         let connections = self.connections
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [
             connections.handler(), RequestDeadlineHandler(first: first, idle: idle, read: read),

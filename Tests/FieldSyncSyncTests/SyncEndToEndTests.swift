@@ -157,7 +157,12 @@ import Testing
             _ = try await client.enroll(code: try server.code(for: "Mallory"), node: NodeID(rawValue: 9), deviceName: "x")
         }
         #expect(error?.message.contains(server.url) == true)
-        #expect(error?.message.contains("its certificate is not signed by the CA this laptop trusts") == true, "\(error?.message ?? "")")
+        // Issue 25, item 4: it said "cannot sync with …" and BoringSSL's text with a build path; at enrolment it now
+        // says the enrolment failed, why, and which file to check.
+        #expect(error?.message.hasPrefix("enrolment with \(server.url) failed: the server's certificate is not signed by the CA file given with --ca") == true,
+                "\(error?.message ?? "")")
+        #expect(error?.message.contains("ca.pem") == true && error?.message.contains("/") == true)
+        #expect(error?.message.contains(".cc") == false && error?.message.contains("BoringSSL") == false, "\(error?.message ?? "")")
         try await client.shutdown()
         await server.stop()
     }
