@@ -135,6 +135,8 @@ extension Replica {
         }
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         guard rename(snapshotPath, path) == 0 else { throw StoreError.unsupported("cannot move the snapshot into place (errno \(errno))") }
+        // The download's own log and shared-memory files, emptied by the checkpoint: nothing temporary stays behind.
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: snapshotPath + suffix) }
     }
 
     /// SQLite's quick check of the snapshot file at `path`, read only; throws unless it is sound.

@@ -59,6 +59,9 @@ import Testing
         // Its first sync starts from a snapshot of its scope.
         let first3 = try laptop3.run(["sync"])
         #expect(first3.status == 0 && first3.stdout.contains("Installed a snapshot of"), "\(first3.stdout) \(first3.stderr)")
+        // Issue 25, item 4: the download's -wal and -shm files were left in the laptop's folder.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path("l3")).filter { $0.contains(".snapshot") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
         #expect(try laptop3.run(["verify"]).status == 0)
         let fresh = try json(laptop3.run(["status", "--json"]))
         #expect(fresh["user"] as? String == "Chen Jie" && fresh["branch"] as? String == "Hangzhou" && fresh["server"] as? String == url)
