@@ -216,5 +216,8 @@ func printUpdated(_ record: StoredRecord, json: Bool) {
 func checkRegistered(_ branch: String?, in replica: Replica) throws {
     let registered = try replica.registeredBranches()
     guard !registered.isEmpty, let branch, !registered.contains(branch) else { return }
+    if let close = ClosestName.to(branch, among: registered.sorted()) {
+        throw InputError("--branch: '\(branch)' is not a registered branch; did you mean '\(close)'? (registered: \(registered.sorted().joined(separator: ", ")))")
+    }
     throw InputError("--branch: '\(branch)' is not a registered branch; use one of: \(registered.sorted().joined(separator: ", "))")
 }

@@ -1,5 +1,5 @@
 import FieldSyncKPI
-import FieldSyncModel
+@testable import FieldSyncModel
 import Testing
 
 /// The handbook's rules on a case's own times (issue 11, part 1).
@@ -60,5 +60,17 @@ import Testing
         let error = #expect(throws: RecordValidationError.self) { try schema.check(record: delivered) }
         #expect(error?.message.contains("report_delivered_at (2026-11-18T10:00:00+08:00) is before restored_at (2026-11-18T11:00:00+08:00)") == true,
                 "\(error?.message ?? "")")
+    }
+}
+
+@Suite struct ClosestNameTests {
+    @Test func aSlipPointsAtTheNameMeantAndNothingElseDoes() {
+        let branches = ["Hangzhou", "Ningbo", "Wenzhou"]
+        #expect(ClosestName.to("Hangzou", among: branches) == "Hangzhou")
+        #expect(ClosestName.to("ningbo", among: branches) == "Ningbo")
+        #expect(ClosestName.to("Wenzou", among: branches) == "Wenzhou")
+        #expect(ClosestName.to("Shanghai", among: branches) == nil, "another word is no slip")
+        #expect(ClosestName.to("", among: branches) == nil && ClosestName.to("X", among: []) == nil)
+        #expect(ClosestName.editDistance(Array("kitten"), Array("sitting")) == 3)
     }
 }

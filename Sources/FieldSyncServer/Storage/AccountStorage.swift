@@ -108,6 +108,9 @@ public enum AccountRules {
         }
         if let branch = info.branch, !registeredBranches.contains(branch) {
             let known = registeredBranches.sorted()
+            if let close = ClosestName.to(branch, among: known) {
+                throw ServerError.badRequest("branch '\(branch)' is not registered; did you mean '\(close)'? (registered: \(known.joined(separator: ", ")))")
+            }
             throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", "))); register it with 'fieldsync-server branch add \(branch)'")
         }
         return UserInfo(name: name, role: info.role, branch: info.branch)
