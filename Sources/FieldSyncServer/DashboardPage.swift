@@ -26,13 +26,17 @@ struct DashboardPage {
             if let complete = branch.completeUpTo {
                 text += "complete up to " + escape(Timestamp(epochSeconds: Int64(complete / 1000), offsetMinutes: report.asOf.offsetMinutes).description)
             } else {
-                text += "incomplete (\(branch.pending) actions waiting on devices)"
+                text += "incomplete (\(Self.count(branch.pending, "action")) waiting on devices)"
             }
-            if branch.notSeenForThreeDays > 0 { text += ", \(branch.notSeenForThreeDays) devices not seen for 3 days" }
+            if branch.notSeenForThreeDays > 0 { text += ", \(Self.count(branch.notSeenForThreeDays, "device")) not seen for 3 days" }
+            if branch.notSyncedYet > 0 { text += ", \(Self.count(branch.notSyncedYet, "new device")) not synced yet" }
             return text
         }
         return "<p class=\"meta\" id=\"freshness\">Data: " + parts.joined(separator: "; ") + "</p>"
     }
+
+    /// "1 device", "2 devices".
+    static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
     func html() -> String {
         let period = report.period

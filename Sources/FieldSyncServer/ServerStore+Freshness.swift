@@ -14,13 +14,16 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     public var devices: Int
     /// Actions the branch's devices reported as waiting at their last sync.
     public var pending: Int
-    /// Devices not seen for three days or more (or never).
+    /// Devices not seen for three days or more (enrolled three days ago or more and never synced included).
     public var notSeenForThreeDays: Int
+    /// Devices enrolled in the last three days that have not synced yet: new, not missing.
+    public var notSyncedYet: Int = 0
 
     enum CodingKeys: String, CodingKey {
         case branch, devices, pending
         case completeUpTo = "complete_up_to"
         case notSeenForThreeDays = "not_seen_for_3_days"
+        case notSyncedYet = "not_synced_yet"
     }
 }
 
@@ -35,13 +38,19 @@ extension BranchFreshness {
             let reports = members.compactMap { below[$0.id] }
             // Counts devices reported about themselves: summed without a trap, at most `Int.max`.
             let pending = (members.map { $0.pending ?? 0 } + reports.map(\.pending)).saturatingSum()
-            let seen = members.compactMap(\.lastSeen)
+            let threeDays: UInt64 = 3 * 86_400_000
+            // A device enrolled in the last three days that has not synced yet is new, not missing:
+            // it neither counts as unseen nor holds its branch's data back.
+            let new = members.filter { $0.lastSeen == nil && $0.createdAt + threeDays >= now }
+            let counted = members.filter { $0.lastSeen != nil || $0.createdAt + threeDays < now }
+            let seen = counted.compactMap(\.lastSeen)
             // Complete up to the oldest sync anywhere below, when nothing waits anywhere.
-            let complete = seen.count == members.count && pending == 0 && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
+            let complete = seen.count == counted.count && !(counted.isEmpty && reports.isEmpty) && pending == 0
+                && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
                 ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
-            let stale = ([members.filter { ($0.lastSeen ?? 0) + 3 * 86_400_000 < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
+            let stale = ([counted.filter { ($0.lastSeen ?? $0.createdAt) + threeDays < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
-                                   pending: pending, notSeenForThreeDays: stale)
+                                   pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count)
         }
     }
 }

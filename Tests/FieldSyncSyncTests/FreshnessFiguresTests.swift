@@ -42,4 +42,28 @@ import Testing
             await sue.close()
         }
     }
+
+    /// A device enrolled two minutes ago that had not synced yet was shown as
+    /// "1 devices not seen for 3 days" and marked its branch incomplete. A
+    /// new device is its own category, and counts are grammatical.
+    @Test func aNewDeviceIsNotMissingAndCountsReadAsWords() {
+        let day: UInt64 = 86_400_000
+        let now: UInt64 = 100 * day
+        func device(_ id: String, enrolled: UInt64, seen: UInt64?) -> DeviceRecord {
+            DeviceRecord(id: id, user: id, node: NodeID(rawValue: UInt64(id.count)), name: id, createdAt: enrolled, revokedAt: nil, lastSeen: seen,
+                         pending: seen == nil ? nil : 0, role: .manager, branch: "Hangzhou")
+        }
+        let pat = UserInfo(name: "Pat", role: .province, branch: nil)
+        let synced = device("a", enrolled: now - 10 * day, seen: now - day)
+        let new = device("bb", enrolled: now - 120_000, seen: nil)
+        let fresh = BranchFreshness.of(devices: [synced, new], below: [:], for: pat, now: now)
+        #expect(fresh.first?.notSeenForThreeDays == 0 && fresh.first?.notSyncedYet == 1)
+        #expect(fresh.first?.completeUpTo == now - day, "a new device does not hold the branch's data back")
+        // Enrolled four days ago and never synced: missing, and the branch is incomplete.
+        let lost = device("ccc", enrolled: now - 4 * day, seen: nil)
+        let stale = BranchFreshness.of(devices: [synced, lost], below: [:], for: pat, now: now)
+        #expect(stale.first?.notSeenForThreeDays == 1 && stale.first?.notSyncedYet == 0 && stale.first?.completeUpTo == nil)
+        #expect(DashboardPage.count(1, "device") == "1 device" && DashboardPage.count(2, "device") == "2 devices"
+                && DashboardPage.count(0, "action") == "0 actions")
+    }
 }
