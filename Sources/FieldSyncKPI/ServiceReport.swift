@@ -98,9 +98,18 @@ public struct ServiceReport: Sendable, Equatable {
         let isOpen: (Fields, RecordKind) -> Bool = { fields, kind in
             fields["status"]?.text.flatMap { WorkflowStatus($0, kind: kind) }?.isOpen ?? true
         }
+        // A case belongs to the month if it began in it, or began before its end and was still open at its end:
+        // a report for a closed month shows what was true in it (not a case that began after it, nor one long done).
+        func openAtEnd(began: Timestamp, done: Timestamp?, fields: Fields, kind: RecordKind) -> Bool {
+            guard began.localDay <= period.end else { return false }
+            if let done { return done.localDay > period.end }
+            return isOpen(fields, kind)
+        }
         faults = (records[.fault] ?? []).compactMap { record in
             let fields = record.fields
-            guard let reported = time(fields, "reported_at"), inPeriod(reported) || isOpen(fields, .fault) else { return nil }
+            guard let reported = time(fields, "reported_at") else { return nil }
+            let done = time(fields, "restored_at") ?? time(fields, "closed_at")
+            guard inPeriod(reported) || openAtEnd(began: reported, done: done, fields: fields, kind: .fault) else { return nil }
             let vip = (text(fields, "level") ?? customer.level) == "vip"
             let fact = KPIFacts.Fault(id: record.id, customer: id, reportedAt: reported, restoreBy: time(fields, "restore_by"))
             let (deadline, limit) = KPIEngine.restorationDeadline(fact, vip: vip, agreements: agreementFacts)
@@ -117,7 +126,8 @@ public struct ServiceReport: Sendable, Equatable {
             let fields = record.fields
             guard let received = time(fields, "received_at") else { return nil }
             let resolved = time(fields, "resolved_at")
-            guard inPeriod(received) || inPeriod(resolved) || isOpen(fields, .complaint) else { return nil }
+            guard inPeriod(received) || inPeriod(resolved)
+                || openAtEnd(began: received, done: resolved ?? time(fields, "closed_at"), fields: fields, kind: .complaint) else { return nil }
             let linked = followUps.filter { $0.complaint == record.id }
             let candidates = resolved.map { resolved in (linked.isEmpty ? followUps : linked).map(\.at).filter { $0 >= resolved } } ?? []
             let vip = (text(fields, "level") ?? customer.level) == "vip"

@@ -74,3 +74,46 @@ import Testing
         #expect(ClosestName.editDistance(Array("kitten"), Array("sitting")) == 3)
     }
 }
+
+/// Issue 25, item 3: the monthly service report for 2026-11 listed a
+/// complaint received on 2026-12-06 (open cases were included with no check
+/// that they began before the month ended). A month's report shows what was
+/// true in it: cases that began in it, and those begun before its end and
+/// still open at its end.
+@Suite struct ServiceReportPeriodTests {
+    @Test func aMonthsReportShowsWhatWasTrueInIt() throws {
+        var facts = KPIFacts()
+        facts.add(.customer, "c", ["name": .text("C"), "branch": .text("Hangzhou"), "manager": .text("Alice"), "level": .text("standard")])
+        func complaint(_ received: String, resolved: String? = nil, status: String) -> ServiceReport.Fields {
+            var fields: ServiceReport.Fields = ["customer": .text("c"), "content": .text("x"), "channel": .text("phone"),
+                                                "received_at": .text(received + "T09:00:00+08:00"), "status": .text(status)]
+            if let resolved { fields["resolved_at"] = .text(resolved + "T09:00:00+08:00") }
+            return fields
+        }
+        func fault(_ reported: String, restored: String? = nil, status: String) -> ServiceReport.Fields {
+            var fields: ServiceReport.Fields = ["customer": .text("c"), "symptom": .text("x"), "reported_at": .text(reported + "T09:00:00+08:00"),
+                                                "status": .text(status)]
+            if let restored { fields["restored_at"] = .text(restored + "T10:00:00+08:00") }
+            return fields
+        }
+        let records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [
+            .complaint: [
+                ("after", complaint("2026-12-06", status: "1:received")),
+                ("done-before", complaint("2026-10-20", resolved: "2026-10-25", status: "1:resolved")),
+                ("resolved-in", complaint("2026-10-28", resolved: "2026-11-03", status: "1:resolved")),
+                ("still-open", complaint("2026-10-30", status: "1:in-progress")),
+                ("open-at-end", complaint("2026-10-15", resolved: "2026-12-02", status: "1:resolved")),
+            ],
+            .fault: [
+                ("after", fault("2026-12-01", status: "1:reported")),
+                ("open-at-end", fault("2026-11-30", restored: "2026-12-01", status: "1:restored")),
+                ("done-before", fault("2026-10-30", restored: "2026-10-31", status: "1:restored")),
+            ],
+        ]
+        let asOf = try #require(Timestamp(iso: "2026-12-07T09:00:00+08:00"))
+        let period = try ReportingPeriod("2026-11")
+        let report = try #require(ServiceReport(customer: "c", facts: facts, records: records, period: period, asOf: asOf))
+        #expect(report.complaints.map(\.id) == ["open-at-end", "resolved-in", "still-open"])
+        #expect(report.faults.map(\.id) == ["open-at-end"])
+    }
+}
