@@ -167,6 +167,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         // `swift run fieldsync-battery [--long]`: real server and laptops under SIGKILL; checks nothing is lost or doubled.
