@@ -79,6 +79,7 @@ let package = Package(
             name: "FieldSyncProtocol",
             dependencies: [
                 "FieldSyncModel",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -204,6 +205,7 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
                 "FieldSyncPostgres", "FieldSyncTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

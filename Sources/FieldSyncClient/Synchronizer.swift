@@ -301,13 +301,20 @@ public struct Synchronizer: Sendable {
         /// The last counter it holds (or `after`, if it holds none).
         var through: UInt64
         var body: PreparedSyncBody
+        /// The device's signature over the page's mutations (none for an empty page).
+        var signed: SignedPage?
     }
 
-    /// Reads and prepares the outbox page after `counter`.
+    /// Reads and prepares the outbox page after `counter`, signed with the device's key.
     private func readPage(_ replica: Replica, after counter: UInt64) throws -> PushPage {
         let mutations = try replica.outboxBodies(after: counter, maxMutations: maxMutationsPerPage, maxBytes: maxBytesPerPage)
+        var signed: SignedPage?
+        if !mutations.isEmpty, let node = try replica.identity()?.node {
+            let decoded = try mutations.map { try WireJSON.decodeMutation($0.body) }
+            signed = try SignedPage.sign(decoded, node: node, key: try DeviceKey.of(replica))
+        }
         return PushPage(after: counter, through: mutations.last?.counter ?? counter,
-                        body: try PreparedSyncBody(start: WireJSON.syncRequestStart(mutationBodies: mutations.map(\.body))))
+                        body: try PreparedSyncBody(start: WireJSON.syncRequestStart(mutationBodies: mutations.map(\.body))), signed: signed)
     }
 
     private func prepare(_ replica: Replica, after counter: UInt64) -> Task<PushPage, any Error> {
@@ -326,7 +333,8 @@ public struct Synchronizer: Sendable {
             let sentAt = replica.wallClock()
             let offset = try replica.clockOffset()
             let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(clamping: sentAt) + offset)),
-                                              maxChanges: maxChanges ?? maxChangesPerPage, follows: follows, pending: pending)
+                                              maxChanges: maxChanges ?? maxChangesPerPage, follows: follows, pending: pending,
+                                              signed: prepared.signed.map { [$0] } ?? [])
             let response: SyncResponse
             do {
                 response = try await client.exchange(prepared: prepared.body, end: end, token: binding.token)

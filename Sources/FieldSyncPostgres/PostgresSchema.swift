@@ -98,6 +98,8 @@ public enum PostgresSchema {
             "ALTER TABLE devices ADD COLUMN stamp_floor bigint NOT NULL DEFAULT 0",
             // The same for each node a branch server relays: the newest stamp accepted from it.
             "ALTER TABLE relayed_nodes ADD COLUMN stamp_floor bigint NOT NULL DEFAULT 0",
+            // The key each relayed node signs its pages with, pinned on first use (`RelaySignatures`).
+            "CREATE TABLE node_keys (node text PRIMARY KEY, key bytea NOT NULL)",
         ]),
     ]
 

@@ -116,6 +116,7 @@ extension PostgresServerStorage: SyncStorage {
             // did not have is made and the decisions start again (they are pure).
             var reads = PushReads()
             try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
+            var signatures = RelaySignatures(request, device: device.node, pinned: try await pinnedKeys(relayed, on: connection))
             var floor = try await stampFloor(of: device, on: connection)
             if !relayed.isEmpty {
                 for try await (name, value) in try await connection.query("""
@@ -144,6 +145,7 @@ extension PostgresServerStorage: SyncStorage {
                 outcome = PushOutcome()
                 toApply = []
                 var appliedNow = applied
+                var signaturesNow = signatures
                 let snapshot = reads
                 let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
                                             scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of,
@@ -162,15 +164,20 @@ extension PostgresServerStorage: SyncStorage {
                         }
                         // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
                         let branchRefusal = try PushRules.branchCheck(mutation, registered: &known, { registered })
-                        if let reason = try scopeCheck.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
+                        // A relayed node's mutation must carry its device's signature once its key is known.
+                        let (verdict, page) = signaturesNow.verdict(mutation)
+                        if let reason = try signaturesNow.refusal(of: mutation, verdict, scope: scopeCheck, branchRefusal: branchRefusal)
+                            ?? scopeCheck.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
                             outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                             continue
                         }
+                        signaturesNow.accepted(mutation, page: page)
                         toApply.append(mutation)
                         appliedNow.insert(id)  // a mutation repeated within this push is applied once
                         outcome.accepted.append(id)
                     }
                     applied = appliedNow
+                    signatures = signaturesNow
                     break
                 } catch let miss as PushReadMiss {
                     rounds += 1
@@ -187,6 +194,11 @@ extension PostgresServerStorage: SyncStorage {
                 try await connection.query("UPDATE relayed_nodes SET stamp_floor = \(value) WHERE node = \(node.description) AND stamp_floor < \(value)",
                                            logger: logger)
             }
+            for (node, key) in signatures.newPins {
+                let bytes = ByteBuffer(bytes: key)
+                try await connection.query("INSERT INTO node_keys (node, key) VALUES (\(node.description), \(bytes)) ON CONFLICT (node) DO NOTHING",
+                                           logger: logger)
+            }
             // A node is claimed only by a push that has one of its mutations accepted.
             let acceptedOrigins = Set(outcome.accepted.map(\.origin))
             for node in claimed where !acceptedOrigins.contains(node) {
@@ -200,6 +212,17 @@ extension PostgresServerStorage: SyncStorage {
             outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
             return outcome
         }
+    }
+
+    /// The keys pinned for `nodes` (`RelaySignatures`).
+    func pinnedKeys(_ nodes: Set<NodeID>, on connection: PostgresConnection) async throws -> [NodeID: [UInt8]] {
+        guard !nodes.isEmpty else { return [:] }
+        var keys: [NodeID: [UInt8]] = [:]
+        for try await (name, key) in try await connection.query("SELECT node, key FROM node_keys WHERE node = ANY(\(nodes.map(\.description)))",
+                                                                 logger: logger).decode((String, ByteBuffer).self) {
+            if let node = NodeID(name) { keys[node] = Array(key.readableBytesView) }
+        }
+        return keys
     }
 
     /// The device's `StampFloor` as stored; on `connection` inside a push's transaction.

@@ -95,9 +95,12 @@ public struct SyncRequest: Codable, Sendable {
     public var pending: Int?
     /// From a branch server: the freshness of the devices below it.
     public var below: FreshnessReport?
+    /// The signed pages that vouch for the mutations (`SignedPage`): a device's own, and those a server relays.
+    public var signed: [SignedPage] = []
 
     public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, follows: UInt64? = nil,
-                pending: Int? = nil, below: FreshnessReport? = nil) {
+                pending: Int? = nil, below: FreshnessReport? = nil, signed: [SignedPage] = []) {
+        self.signed = signed
         self.cursor = cursor
         self.mutations = mutations
         self.clientTime = clientTime

@@ -9,9 +9,10 @@ public enum WireJSON {
 
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
     public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
-                                   below: FreshnessReport? = nil, mutationBodies: [[UInt8]]) -> [UInt8] {
+                                   below: FreshnessReport? = nil, signed: [SignedPage] = [], mutationBodies: [[UInt8]]) -> [UInt8] {
         syncRequestStart(mutationBodies: mutationBodies)
-            + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, follows: follows, pending: pending, below: below)
+            + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, follows: follows, pending: pending, below: below,
+                             signed: signed)
     }
 
     /// A sync request's first part, its mutations: the bulk, which the client prepares (and
@@ -30,7 +31,7 @@ public enum WireJSON {
     }
 
     public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
-                                      below: FreshnessReport? = nil) -> [UInt8] {
+                                      below: FreshnessReport? = nil, signed: [SignedPage] = []) -> [UInt8] {
         var out: [UInt8] = []
         out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(cursor).utf8)
@@ -52,6 +53,14 @@ public enum WireJSON {
             out.append(contentsOf: #","below":{"devices":\#(below.devices),"pending":\#(below.pending),"not_seen_for_3_days":\#(below.notSeenForThreeDays),"complete_up_to":"#.utf8)
             out.append(contentsOf: (below.completeUpTo.map { String($0) } ?? "null").utf8)
             out.append(UInt8(ascii: "}"))
+        }
+        if !signed.isEmpty {
+            out.append(contentsOf: #","signed":["#.utf8)
+            for (index, page) in signed.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: page.jsonBytes)
+            }
+            out.append(UInt8(ascii: "]"))
         }
         out.append(UInt8(ascii: "}"))
         return out
@@ -128,6 +137,7 @@ public enum WireJSON {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, follows: UInt64?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
+            var signed: [SignedPage] = []
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -181,13 +191,25 @@ public enum WireJSON {
                         list.append(mutation)
                     }
                     mutations = list
+                case "signed":
+                    try parser.array("signed") { parser in
+                        guard signed.count < SignedPage.maxPerRequest else {
+                            throw LimitExceeded(description: "a push carries at most \(SignedPage.maxPerRequest) signed pages")
+                        }
+                        signed.append(try SignedPage.read(&parser))
+                    }
                 default: try parser.skip()
                 }
             }
             return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
                                clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, follows: follows,
-                               pending: pending, below: below)
+                               pending: pending, below: below, signed: signed)
         }
+    }
+
+    /// One mutation as the outbox keeps it (its wire form).
+    public static func decodeMutation(_ bytes: some Collection<UInt8>) throws -> Mutation {
+        try JSONReader.read(bytes) { parser in try parser.mutation() }
     }
 
     public static func decodeSyncResponse(_ bytes: some Collection<UInt8>) throws -> SyncResponse {

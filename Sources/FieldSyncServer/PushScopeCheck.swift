@@ -41,6 +41,8 @@ package final class PushScopeCheck {
     /// The people registered on this server, by name, read when a push first names one.
     let people: () throws -> [String: UserInfo]
     private var knownPeople: [String: UserInfo]?
+    /// Whether the mutation checked last changed any record it touches (a re-logged row changes nothing).
+    package private(set) var lastCheckChanged = false
     /// Stored states read so far, overlaid with accepted mutations' results:
     /// after the last check, every record the accepted mutations touch as the
     /// merge will store it (the change log's owners are read from here).
@@ -124,6 +126,7 @@ package final class PushScopeCheck {
             earliest.append(before.flatMap { $0.stamps.lazy.compactMap { $0?.hlc }.min() })
             changedFlags.append(changed)
         }
+        lastCheckChanged = changedFlags.contains(true)
         // A scan finds one of a few records sooner than hashing; a large mutation's are hashed.
         let positions = keys.count > 8 ? Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) : nil
         let afterState = { (key: RecordKey) throws -> RecordState? in

@@ -102,6 +102,7 @@ extension ServerStore {
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
                                                  uniquingKeysWith: { first, _ in first })
             var applied = try AppliedMarks(for: request.mutations.lazy.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
+            var signatures = RelaySignatures(request, device: device.node, pinned: try Self.pinnedKeys(relayed, db))
             for (mutation, prepared) in zip(request.mutations, prepared) {
                 let id = MutationID(origin: mutation.origin, counter: mutation.counter)
                 if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? prepared.refusal {
@@ -121,10 +122,14 @@ extension ServerStore {
                 }
                 // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
                 let branchRefusal = try PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) })
-                if let reason = try scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
+                // A relayed node's mutation must carry its device's signature once its key is known.
+                let (verdict, page) = signatures.verdict(mutation)
+                if let reason = try signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
+                    ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
                     rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                     continue
                 }
+                signatures.accepted(mutation, page: page)
                 toApply.append(mutation)
                 logEntries.append(prepared.logEntries)
                 for key in prepared.movable {
@@ -136,6 +141,7 @@ extension ServerStore {
                 accepted.append(id)
             }
             try applied.save(db)
+            try Self.keep(signatures, accepted: toApply, relaysUpstream: self.relaysUpstream.isOn, db)
             // At most once a minute: a pull that writes nothing else then commits without a disk flush.
             // What waits on the device is written when it changes (freshness, `GET /v1/nodes`): what it
             // reported before this push, less what this push acknowledged of its own.
@@ -200,6 +206,52 @@ extension ServerStore {
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
+        }
+    }
+
+    /// The signed pages this server keeps that cover `mutations` of the nodes below it, for the relay up.
+    public func signedPages(covering mutations: [Mutation]) throws -> [SignedPage] {
+        let own = try replica.identity()?.node
+        return try writer.read { db in
+            var pages: [SignedPage] = []
+            var seen = Set<[UInt8]>()
+            for mutation in mutations where mutation.origin != own && !RelaySignatures.isSynthesized(mutation.counter) {
+                let counter = Int64(clamping: mutation.counter)
+                guard let stored = try Data.fetchOne(db.cachedStatement(sql: """
+                    SELECT page FROM signed_pages WHERE node = ? AND low <= ? AND high >= ? ORDER BY low DESC LIMIT 1
+                    """), arguments: [mutation.origin.description, counter, counter]),
+                      let page = SignedPage(stored: Array(stored)), seen.insert(page.signature).inserted else { continue }
+                pages.append(page)
+            }
+            return pages
+        }
+    }
+
+    /// The keys pinned for `nodes` (`RelaySignatures`).
+    static func pinnedKeys(_ nodes: Set<NodeID>, _ db: Database) throws -> [NodeID: [UInt8]] {
+        var keys: [NodeID: [UInt8]] = [:]
+        for node in nodes {
+            if let key = try Data.fetchOne(db.cachedStatement(sql: "SELECT key FROM node_keys WHERE node = ?"), arguments: [node.description]) {
+                keys[node] = Array(key)
+            }
+        }
+        return keys
+    }
+
+    /// Pins the keys a push showed first, and keeps the signed pages of nodes with accepted work for the relay up.
+    static func keep(_ signatures: RelaySignatures, accepted: [Mutation], relaysUpstream: Bool, _ db: Database) throws {
+        for (node, key) in signatures.newPins {
+            try db.execute(sql: "INSERT OR IGNORE INTO node_keys (node, key) VALUES (?, ?)", arguments: [node.description, Data(key)])
+        }
+        // A server with nothing above it has nobody to pass the pages to.
+        guard relaysUpstream else { return }
+        var origins = Set<NodeID>()
+        for mutation in accepted { origins.insert(mutation.origin) }
+        for page in signatures.pagesToKeep(acceptedOrigins: origins) {
+            let counters = page.counters
+            guard let low = counters.min(), let high = counters.max() else { continue }
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO signed_pages (node, low, high, page) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [page.node.description, Int64(clamping: low), Int64(clamping: high), Data(page.storedBytes)])
         }
     }
 

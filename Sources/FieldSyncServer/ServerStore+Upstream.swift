@@ -118,6 +118,14 @@ extension ServerStore {
                                arguments: [customer, Int64(bitPattern: departure.rawValue), db.lastInsertedRowID])
             }
             try Self.dropDepartedFiles(db)
+            // Pages whose every mutation the province took are relayed for good.
+            var relayedThrough: [NodeID: UInt64] = [:]
+            for id in response.accepted where !RelaySignatures.isSynthesized(id.counter) {
+                relayedThrough[id.origin] = max(relayedThrough[id.origin] ?? 0, id.counter)
+            }
+            for (node, counter) in relayedThrough {
+                try db.execute(sql: "DELETE FROM signed_pages WHERE node = ? AND high <= ?", arguments: [node.description, Int64(clamping: counter)])
+            }
             for rejection in response.rejected {
                 let body = relayed.first { $0.origin == rejection.origin && $0.counter == rejection.counter }.map { Data($0.jsonBytes()) }
                 try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason, body) VALUES (?, ?, ?, ?)",

@@ -4,6 +4,7 @@ import FieldSyncProtocol
 import FieldSyncStore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The server's replica plus what only a server keeps: people, enrolment
 /// codes, devices, and the change log that gives every accepted change a
@@ -16,6 +17,8 @@ public struct ServerStore: Sendable {
     public let kpiCache = KPIFactsCache()
     /// Concurrent syncs share a transaction and its disk flush.
     let groupCommit = GroupCommit()
+    /// Whether this server relays to a provincial server (it then keeps its devices' signed pages).
+    package let relaysUpstream = UpstreamRole()
 
     public static let fileName = "server.sqlite"
 
@@ -199,6 +202,16 @@ public struct ServerStore: Sendable {
             // The same for each node a branch server relays: the newest stamp accepted from it.
             try db.execute(sql: "ALTER TABLE relayed_nodes ADD COLUMN stamp_floor INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("server-v13-signed-pages") { db in
+            // The key each relayed node signs its pages with, pinned on first use (`RelaySignatures`),
+            // and the pages this server received, kept to relay them up with the mutations they cover.
+            try db.execute(sql: """
+                CREATE TABLE node_keys (node TEXT PRIMARY KEY NOT NULL, key BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE signed_pages (
+                    node TEXT NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, page BLOB NOT NULL,
+                    PRIMARY KEY (node, low, high)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -294,4 +307,11 @@ package enum Secret {
         let characters = Array(compact)
         return [0, 5, 10].map { String(characters[$0..<$0 + 5]) }.joined(separator: "-")
     }
+}
+
+/// Set once a server has an upstream (`UpstreamSync`): shared by every copy of its store.
+package final class UpstreamRole: Sendable {
+    private let on = Mutex(false)
+    package var isOn: Bool { on.withLock { $0 } }
+    package func turnOn() { on.withLock { $0 = true } }
 }

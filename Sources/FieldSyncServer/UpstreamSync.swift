@@ -33,6 +33,7 @@ public final class UpstreamSync: Service, Sendable {
     public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger,
                 metrics: ServerMetrics? = nil) throws {
         self.store = store
+        store.relaysUpstream.turnOn()
         self.binding = binding
         self.client = try SyncClient(url: binding.url, caPEM: caPEM)
         self.interval = interval
@@ -80,8 +81,10 @@ public final class UpstreamSync: Service, Sendable {
         while true {
             let state = try store.upstreamState(key)
             let page = try store.upstreamPage(after: state.sent)
+            // With the pages its devices signed, so the province can tell their work from this server's.
             let request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
-                                      pending: state.unsent, below: try store.freshnessReport())
+                                      pending: state.unsent, below: try store.freshnessReport(),
+                                      signed: try store.signedPages(covering: page.mutations))
             let response: SyncResponse
             do {
                 response = try await client.exchange(request, token: binding.token)

@@ -135,3 +135,19 @@ extension Replica {
 
     private static func bounded(_ offset: Int64) -> Int64 { min(max(offset, -maxClockOffset), maxClockOffset) }
 }
+
+extension Replica {
+    /// The device's signing key as stored (`SignedPage`), or nil before its first sync.
+    public func signingKey() throws -> [UInt8]? {
+        try writer.read { db in try Self.meta(MetaKey.signingKey, db).flatMap { Data(base64Encoded: $0) }.map(Array.init) }
+    }
+
+    /// Stores the device's signing key once: an existing one is kept and returned.
+    public func storeSigningKey(_ key: [UInt8]) throws -> [UInt8] {
+        try writer.write { db in
+            if let existing = try Self.meta(MetaKey.signingKey, db).flatMap({ Data(base64Encoded: $0) }) { return Array(existing) }
+            try Self.setMeta(MetaKey.signingKey, Data(key).base64EncodedString(), db)
+            return key
+        }
+    }
+}

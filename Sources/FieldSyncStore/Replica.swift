@@ -173,6 +173,8 @@ enum MetaKey {
     static let clockOffset = "clock_offset"
     /// The newest HLC received from other nodes (re-stamping never goes below it).
     static let remoteHLC = "remote_hlc"
+    /// The device's Ed25519 private key (base64), made at its first sync: it signs its pages (`SignedPage`).
+    static let signingKey = "signing_key"
 }
 
 extension Replica {

@@ -50,6 +50,11 @@ import Testing
             try String.fetchAll(db, sql: "SELECT DISTINCT origin FROM change_log WHERE tbl IN ('customers', 'visits')")
         }
         #expect(provinceOrigins == [aliceNode.description], "changes keep their origin across tiers")
+        // Alice's laptop signed its page; the branch server passed it up and the province pinned her key;
+        // the branch server let go of the page once the province took all it covered.
+        let pins = try await province.store.writer.read { db in try String.fetchAll(db, sql: "SELECT node FROM node_keys") }
+        #expect(pins == [aliceNode.description])
+        #expect(try await branch.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM signed_pages") } == 0)
 
         // The province edits the file; it reaches the branch server and Alice.
         try await pat.sync()

@@ -4,6 +4,7 @@ import FieldSyncProtocol
 @testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
+import Crypto
 import Foundation
 import GRDB
 import Testing
@@ -123,6 +124,60 @@ import Testing
             let late = try await notes(4, "typed offline before the move", at: edited + 30_000)
             #expect(late.rejected.isEmpty && late.accepted.count == 1, "\(late.rejected)")
             #expect(try await province.record(.customer, customer)?.value("notes", in: RecordKind.customer.schema) == .text("typed offline before the move"))
+            await branch.close()
+        }
+    }
+
+    /// Issue 24, item 3: the province trusted a branch device for every counter
+    /// of the nodes it relays, so junk pushed under a laptop's node with its
+    /// upcoming counters was accepted and the laptop's real mutations were then
+    /// dropped as retries. Laptops sign their pages; the province pins a node's
+    /// key on first use and refuses what that key did not sign.
+    @Test(arguments: EngineKind.available)
+    func aBranchTokenCannotForgeALaptopsWork(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { province in
+            let folder = try TemporaryFolder()
+            let branch = try await Laptop.enrol("Hangzhou server", server: province, folder: folder, role: .branch, branch: "Hangzhou")
+            var generator = SplitMix64(seed: 246)
+            let laptop = NodeID.random(using: &generator), legacy = NodeID.random(using: &generator)
+            let key = Curve25519.Signing.PrivateKey(), thief = Curve25519.Signing.PrivateKey()
+            func send(_ mutations: [Mutation], signed: [SignedPage]) async throws -> SyncResponse {
+                try await branch.client.exchange(SyncRequest(cursor: 0, mutations: mutations, clientTime: Replica.systemMilliseconds(), signed: signed),
+                                                 token: branch.binding.token)
+            }
+            let first = Self.relayed(laptop, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou")
+            let pinned = try await send([first], signed: [try SignedPage.sign([first], node: laptop, key: key)])
+            #expect(pinned.rejected.isEmpty && pinned.accepted.count == 1, "\(pinned.rejected)")
+
+            // The thief's junk under the laptop's next counter: unsigned, or signed with another key, refused.
+            let junk = Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Hangzhou")
+            let unsigned = try await send([junk], signed: [])
+            #expect(unsigned.accepted.isEmpty && unsigned.rejected.first?.reason.contains("not signed by the key that node signs with") == true,
+                    "\(unsigned.rejected)")
+            let forged = try await send([junk], signed: [try SignedPage.sign([junk], node: laptop, key: thief)])
+            #expect(forged.accepted.isEmpty, "\(forged.rejected)")
+            // A page that names the counter but not this content vouches for nothing.
+            let real = Self.relayed(laptop, counter: 2, customer: RecordID.make(using: &generator), branch: "Hangzhou")
+            let swapped = try await send([junk], signed: [try SignedPage.sign([real], node: laptop, key: key)])
+            #expect(swapped.accepted.isEmpty, "\(swapped.rejected)")
+            // The laptop's own second mutation, signed, still arrives: nothing was taken for a retry.
+            let genuine = try await send([real], signed: [try SignedPage.sign([real], node: laptop, key: key)])
+            #expect(genuine.rejected.isEmpty && genuine.accepted.count == 1, "\(genuine.rejected)")
+            // A laptop on an older version never signed: its node is taken as before.
+            let old = try await send([Self.relayed(legacy, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou")], signed: [])
+            #expect(old.rejected.isEmpty && old.accepted.count == 1, "\(old.rejected)")
+
+            // The page itself: tampering with any byte breaks it.
+            let page = try SignedPage.sign([real], node: laptop, key: key)
+            #expect(page.isValid && page.covers(real) && !page.covers(junk))
+            var tampered = page
+            tampered.entries[tampered.entries.count - 1] ^= 1
+            #expect(!tampered.isValid)
+            #expect(SignedPage(stored: page.storedBytes) == page)
+            // The digest does not depend on the order a server regroups the changes in.
+            var reordered = real
+            reordered.changes.reverse()
+            #expect(MutationDigest.of(reordered) == MutationDigest.of(real))
             await branch.close()
         }
     }
