@@ -16,6 +16,8 @@ import FieldSyncProtocol
 package struct RelaySignatures {
     let device: NodeID
     private var pages: [NodeID: [SignedPage]] = [:]
+    /// Per node, each counter's digest and the page it is in: a lookup per mutation, not a scan of every page.
+    private var index: [NodeID: [UInt64: (digest: ArraySlice<UInt8>, page: Int)]] = [:]
     private(set) var pinned: [NodeID: [UInt8]]
     /// Keys to pin: nodes first seen signed in this push, with an accepted mutation.
     package private(set) var newPins: [NodeID: [UInt8]] = [:]
@@ -30,7 +32,16 @@ package struct RelaySignatures {
     package init(_ request: SyncRequest, device: NodeID, pinned: [NodeID: [UInt8]]) {
         self.device = device
         self.pinned = pinned
-        for page in request.signed where page.isValid { pages[page.node, default: []].append(page) }
+        for page in request.signed where page.isValid {
+            let position = pages[page.node, default: []].count
+            pages[page.node, default: []].append(page)
+            var offset = 0
+            while offset + SignedPage.entrySize <= page.entries.count {
+                let counter = page.entries[offset..<offset + 8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                index[page.node, default: [:]][counter] = (page.entries[offset + 8..<offset + SignedPage.entrySize], position)
+                offset += SignedPage.entrySize
+            }
+        }
     }
 
     /// The relayed nodes whose keys the engine must read (those with a page, or any relayed origin).
@@ -44,7 +55,7 @@ package struct RelaySignatures {
     /// What to do with `mutation`, and the page that vouches for it (if one does).
     package func verdict(_ mutation: Mutation) -> (Verdict, SignedPage?) {
         guard mutation.origin != device else { return (.accept, nil) }
-        let page = pages[mutation.origin]?.first { $0.covers(mutation) }
+        let page = covering(mutation)
         guard let key = pinned[mutation.origin] ?? newPins[mutation.origin] else { return (.accept, page) }
         if let page, page.key == key { return (.accept, page) }
         if Self.isSynthesized(mutation.counter) { return (.acceptIfUnchanged, nil) }
@@ -62,6 +73,13 @@ package struct RelaySignatures {
             return scope.lastCheckChanged
                 ? "re-logged changes of node \(mutation.origin) that this server does not hold are not signed by that node" : nil
         }
+    }
+
+    /// The valid page that vouches for `mutation` (its counter, with this content), if one does.
+    private func covering(_ mutation: Mutation) -> SignedPage? {
+        guard let entry = index[mutation.origin]?[mutation.counter], let page = pages[mutation.origin]?[entry.page],
+              entry.digest.elementsEqual(MutationDigest.of(mutation)) else { return nil }
+        return page
     }
 
     /// After a relayed mutation was accepted with `page`: the key it pins, if its node had none.

@@ -212,18 +212,23 @@ extension ServerStore {
     /// The signed pages this server keeps that cover `mutations` of the nodes below it, for the relay up.
     public func signedPages(covering mutations: [Mutation]) throws -> [SignedPage] {
         let own = try replica.identity()?.node
+        // Per node, one read of the pages overlapping its counters here.
+        var counters: [NodeID: [UInt64]] = [:]
+        for mutation in mutations where mutation.origin != own && !RelaySignatures.isSynthesized(mutation.counter) {
+            counters[mutation.origin, default: []].append(mutation.counter)
+        }
         return try writer.read { db in
             var pages: [SignedPage] = []
-            var seen = Set<[UInt8]>()
-            for mutation in mutations where mutation.origin != own && !RelaySignatures.isSynthesized(mutation.counter) {
-                let counter = Int64(clamping: mutation.counter)
-                guard let stored = try Data.fetchOne(db.cachedStatement(sql: """
-                    SELECT page FROM signed_pages WHERE node = ? AND low <= ? AND high >= ? ORDER BY low DESC LIMIT 1
-                    """), arguments: [mutation.origin.description, counter, counter]),
-                      let page = SignedPage(stored: Array(stored)), seen.insert(page.signature).inserted else { continue }
-                pages.append(page)
+            for (node, wanted) in counters {
+                guard let low = wanted.min(), let high = wanted.max() else { continue }
+                for stored in try Data.fetchAll(db.cachedStatement(sql: "SELECT page FROM signed_pages WHERE node = ? AND low <= ? AND high >= ?"),
+                                                arguments: [node.description, Int64(clamping: high), Int64(clamping: low)]) {
+                    guard let page = SignedPage(stored: Array(stored)) else { continue }
+                    let covered = Set(page.counters)
+                    if wanted.contains(where: covered.contains) { pages.append(page) }
+                }
             }
-            return pages
+            return Array(pages.prefix(SignedPage.maxPerRequest))
         }
     }
 
