@@ -21,8 +21,10 @@ import Testing
         })
     }
 
-    static func push(_ device: Laptop, _ mutations: [Mutation], below: FreshnessReport? = nil) async throws -> SyncResponse {
-        try await device.client.exchange(SyncRequest(cursor: 0, mutations: mutations, clientTime: Replica.systemMilliseconds(), below: below),
+    /// A push from a branch device, as its relay would send it (the clock as the test's, when it has one).
+    static func push(_ device: Laptop, _ mutations: [Mutation], below: FreshnessReport? = nil, signed: [SignedPage] = [],
+                     clientTime: UInt64 = Replica.systemMilliseconds()) async throws -> SyncResponse {
+        try await device.client.exchange(SyncRequest(cursor: 0, mutations: mutations, clientTime: clientTime, below: below, signed: signed),
                                          token: device.binding.token)
     }
 
@@ -102,15 +104,14 @@ import Testing
             func notes(_ counter: UInt64, _ text: String, at milliseconds: UInt64) async throws -> SyncResponse {
                 let change = FieldChange(table: .customer, record: customer, field: "notes", value: .text(text),
                                          hlc: HLC(milliseconds: milliseconds, counter: 0), node: laptop, base: .zero)
-                return try await branch.client.exchange(SyncRequest(cursor: 0, mutations: [Mutation(origin: laptop, counter: counter, changes: [change])],
-                                                                    clientTime: clock.now()), token: branch.binding.token)
+                return try await Self.push(branch, [Mutation(origin: laptop, counter: counter, changes: [change])], clientTime: clock.now())
             }
             clock.advance(60_000)
             let created = clock.now()
-            #expect(try await branch.client.exchange(SyncRequest(cursor: 0, mutations: [Mutation(origin: laptop, counter: 1, changes: [
+            #expect(try await Self.push(branch, [Mutation(origin: laptop, counter: 1, changes: [
                 ("name", FieldValue.text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")), ("manager", .text("Li")),
             ].map { FieldChange(table: .customer, record: customer, field: $0.0, value: $0.1, hlc: HLC(milliseconds: created, counter: 0), node: laptop, base: .zero) })],
-                clientTime: clock.now()), token: branch.binding.token).accepted.count == 1)
+                clientTime: clock.now()).accepted.count == 1)
             clock.advance(60_000)
             let edited = clock.now()
             #expect(try await notes(2, "typed on the laptop", at: edited).accepted.count == 1)
@@ -142,8 +143,7 @@ import Testing
             let laptop = NodeID.random(using: &generator), legacy = NodeID.random(using: &generator)
             let key = Curve25519.Signing.PrivateKey(), thief = Curve25519.Signing.PrivateKey()
             func send(_ mutations: [Mutation], signed: [SignedPage]) async throws -> SyncResponse {
-                try await branch.client.exchange(SyncRequest(cursor: 0, mutations: mutations, clientTime: Replica.systemMilliseconds(), signed: signed),
-                                                 token: branch.binding.token)
+                try await Self.push(branch, mutations, signed: signed)
             }
             let first = Self.relayed(laptop, counter: 1, customer: RecordID.make(using: &generator), branch: "Hangzhou")
             let pinned = try await send([first], signed: [try SignedPage.sign([first], node: laptop, key: key)])
