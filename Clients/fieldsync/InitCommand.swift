@@ -50,7 +50,7 @@ struct InitCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the node id, the changes waiting to sync, open conflicts and the last sync."
+        abstract: "Show this laptop's device and node ids, the changes waiting to sync, open conflicts and the last sync."
     )
 
     @OptionGroup var options: CommonOptions
@@ -62,6 +62,7 @@ struct StatusCommand: ParsableCommand {
             JSONValue.object([
                 "home": .string(options.location.folder),
                 "node": .string(status.identity.node.description),
+                "device": server.map { .string($0.device) } ?? .null,
                 "branch": status.identity.branch.map(JSONValue.string) ?? .null,
                 "user": status.identity.user.map(JSONValue.string) ?? .null,
                 "outbox_mutations": .int(Int64(status.outboxMutations)),
@@ -76,7 +77,8 @@ struct StatusCommand: ParsableCommand {
             ]).printed()
         } else {
             print("Replica:   \(options.location.folder)")
-            print("Node:      \(status.identity.node)")
+            // The server lists this laptop by its device id, conflicts and the change log by its node: both, together.
+            print("Device:    \(server.map { "\($0.device.prefix(8)), node \(status.identity.node)" } ?? "not enrolled yet, node \(status.identity.node)")")
             if let user = status.identity.user { print("User:      \(user)") }
             if let branch = status.identity.branch { print("Branch:    \(branch)") }
             print("Outbox:    \(status.outboxMutations) actions (\(status.outboxChanges) field changes) waiting to sync")

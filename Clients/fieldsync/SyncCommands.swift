@@ -69,10 +69,10 @@ struct EnrollCommand: AsyncParsableCommand {
         let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
         try binding.save(home: options.location.folder, caPEM: caPEM)
         if options.json {
-            JSONValue.object(["server": .string(url), "device": .string(response.device), "user": .string(response.user.name),
+            JSONValue.object(["server": .string(url), "device": .string(response.device), "node": .string(node.description), "user": .string(response.user.name),
                               "role": .string(response.user.role.rawValue), "branch": response.user.branch.map(JSONValue.string) ?? .null]).printed()
         } else {
-            print("Enrolled with \(url) as \(response.user.name) (\(response.user.role.rawValue)\(response.user.branch.map { ", \($0)" } ?? "")); device \(response.device.prefix(8)).")
+            print("Enrolled with \(url) as \(response.user.name) (\(response.user.role.rawValue)\(response.user.branch.map { ", \($0)" } ?? "")); device \(response.device.prefix(8)), node \(node).")
             print("Run 'fieldsync sync' whenever there is a network.")
         }
     }
@@ -108,7 +108,7 @@ struct SyncCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("\rdownloading a snapshot of your records… \(received >> 20) MiB\(done)".utf8))
                 }
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                if !options.json { print("Installed a snapshot of \(snapshot?.records ?? 0) records from \(binding.url); fetching what changed since.") }
+                if !options.json { print("Installed a snapshot of \(count(snapshot?.records ?? 0, "record")) from \(binding.url); fetching what changed since.") }
             } catch {
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 FileHandle.standardError.write(Data("note: no snapshot (\(error)); syncing page by page\n".utf8))
@@ -119,7 +119,7 @@ struct SyncCommand: AsyncParsableCommand {
         do {
             summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
                 guard terminal else { return }
-                FileHandle.standardError.write(Data("\rsyncing… pushed \(progress.pushed) actions, pulled \(progress.pulled) changes".utf8))
+                FileHandle.standardError.write(Data("\rsyncing… pushed \(count(progress.pushed, "action")), pulled \(count(progress.pulledRecords, "record"))".utf8))
             }
             try await client.shutdown()
             try replica.close()
@@ -133,13 +133,14 @@ struct SyncCommand: AsyncParsableCommand {
         if options.json {
             JSONValue.object([
                 "server": .string(binding.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
+                "pulled_records": .int(Int64(summary.pulledRecords)), "pulled_field_changes": .int(Int64(summary.pulled)),
                 "conflicts": .int(Int64(summary.conflicts)), "rejected": .int(Int64(summary.rejected.count)),
                 "round_trips": .int(Int64(summary.roundTrips)),
                 "snapshot_records": snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
             ]).printed()
         } else {
-            print("Synced with \(binding.url): pushed \(summary.pushed) actions, pulled \(summary.pulled) changes, \(summary.conflicts) conflicts, \(summary.rejected.count) rejected.")
+            print("Synced with \(binding.url): pushed \(count(summary.pushed, "action")), pulled \(count(summary.pulledRecords, "record")) (\(count(summary.pulled, "field change"))), \(count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(rejection.reason)")
             }

@@ -8,6 +8,11 @@ public struct SyncSummary: Sendable, Equatable {
     public var pushed = 0
     /// Field changes received.
     public var pulled = 0
+    /// Records those field changes touched, each counted once however many pages carried it
+    /// (a person counts the visits and files that arrived, not their fields).
+    public var pulledRecords: Int { recordsSeen.count }
+    /// Hashes of the records pulled, so a record split over pages counts once.
+    var recordsSeen: Set<Int> = []
     /// Conflict records created here or received.
     public var conflicts = 0
     /// Mutations the server refused; they stay in the outbox with the reason.
@@ -21,6 +26,7 @@ public struct SyncSummary: Sendable, Equatable {
     mutating func add(_ other: SyncSummary) {
         pushed += other.pushed
         pulled += other.pulled
+        recordsSeen.formUnion(other.recordsSeen)
         conflicts += other.conflicts
         rejected += other.rejected
         filesDropped += other.filesDropped
@@ -250,6 +256,12 @@ public struct Synchronizer: Sendable {
         summary.roundTrips = rounds
         summary.pushed = acknowledged.count
         summary.pulled = response.changes.count
+        summary.recordsSeen = Set(response.changes.map { change in
+            var hasher = Hasher()
+            hasher.combine(change.table)
+            hasher.combine(change.record)
+            return hasher.finalize()
+        })
         summary.conflicts = report.conflictsCreated.count
             + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
         summary.rejected = rejected

@@ -1,10 +1,13 @@
 import Foundation
 
-/// An exclusive lock on a data folder, held for the life of `serve`.
+/// An exclusive lock on a data folder, held for the life of `serve` (and of
+/// `store copy`, which must read a database no server is writing).
 ///
 /// Two servers on one SQLite database would each keep their own idea of the
 /// change log, the group commit and the applied marks, and hand out the same
-/// log sequence twice. The lock is an advisory `flock` on `serve.lock` in the
+/// log sequence twice. On PostgreSQL each instance has a folder of its own (a
+/// copy), so the lock also names the one process `fieldsync-server stop`
+/// signals. The lock is an advisory `flock` on `serve.lock` in the
 /// folder: the kernel drops it when the process ends, however it ends, so a
 /// crashed server never leaves a stale lock behind. The file holds the
 /// holder's process id, for the message the second server prints.
@@ -25,7 +28,7 @@ public final class ServingLock: @unchecked Sendable {
             close(descriptor)
             if reason == EWOULDBLOCK {
                 throw ServerError.badRequest(
-                    "another fieldsync-server\(holder.map { " (process \($0))" } ?? "") is already serving \(folder.path); stop it first, or give this one another --data folder")
+                    "another fieldsync-server\(holder.map { " (process \($0))" } ?? "") is already serving \(folder.path); stop it first ('fieldsync-server stop --data \(folder.path)'), or give this one another --data folder (instances on one PostgreSQL database each serve a copy of the folder)")
             }
             throw ServerError.badRequest("cannot lock \(path): \(String(cString: strerror(reason)))")
         }
@@ -36,6 +39,20 @@ public final class ServingLock: @unchecked Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// The process serving `folder`, or nil when none is: the lock is free (or
+    /// there is no lock file). Takes the lock for an instant to find out, so it
+    /// never mistakes a stale process id in the file for a live server.
+    public static func holder(of folder: ServerFolder) -> Int32? {
+        let descriptor = open(folder.file("serve.lock"), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(descriptor, LOCK_UN)
+            return nil
+        }
+        return holder(descriptor).flatMap { Int32($0) }
+    }
 
     private static func holder(_ descriptor: Int32) -> String? {
         var buffer = [UInt8](repeating: 0, count: 32)

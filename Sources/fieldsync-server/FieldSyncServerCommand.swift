@@ -17,7 +17,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, StoreCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
+        subcommands: [Init.self, Serve.self, Stop.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, StoreCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private
@@ -72,6 +72,9 @@ struct DataOptions: ParsableArguments {
         ServerFolder(path: data ?? ProcessInfo.processInfo.environment["FIELDSYNC_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "fieldsync-data")
     }
 }
+
+/// "1 device", "2 devices": a count as a person reads it.
+func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
 func printJSON(_ object: [String: Any]) {
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
@@ -177,6 +180,10 @@ struct Serve: AsyncParsableCommand {
         configuration.enrolmentsPerCodePrefixPerMinute = max(5, enrolmentsPerMinute / 4)
         configuration.pushesWaitingPerDevice = pushesAhead
 
+        // One server per folder: on SQLite a second one would share the database; on PostgreSQL
+        // each instance has its own copy of the folder, and `stop` finds it by this lock.
+        let lock = try ServingLock(folder: folder)
+        defer { withExtendedLifetime(lock) {} }
         if let url = options.databaseURL {
             // The province: people, devices and records in PostgreSQL, shared with any other instance on it.
             if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
@@ -192,9 +199,6 @@ struct Serve: AsyncParsableCommand {
             return
         }
 
-        // One server per SQLite database: a second one is refused while this one lives.
-        let lock = try ServingLock(folder: folder)
-        defer { withExtendedLifetime(lock) {} }
         let store = try folder.openStore()
         var server = SyncHTTPServer(store: store, configuration: configuration, logger: logger)
         // A branch server with an upstream syncs with the province beside serving its laptops.
@@ -240,6 +244,40 @@ struct Serve: AsyncParsableCommand {
         } else if days < 30 {
             logger.warning("the server certificate expires in \(days) days (\(expiry)); run 'fieldsync-server cert renew' and restart")
         }
+    }
+}
+
+/// Stops the server serving a folder, as SIGTERM does: in-flight requests finish,
+/// the database is closed. For a server started in the background (`scripts/serve &`).
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop the server serving this data folder (in-flight requests finish first).",
+        discussion: "Finds the server by the lock it holds on the folder (serve.lock), sends it SIGTERM and waits until it has stopped. Nothing serving the folder is not an error.")
+    @OptionGroup var options: DataOptions
+    @Option(help: "Seconds to wait for it to finish.") var timeout = 30
+
+    func validate() throws {
+        guard (1...3_600).contains(timeout) else { throw ValidationError("--timeout must be 1 to 3600 seconds") }
+    }
+
+    func run() throws {
+        let folder = options.folder
+        guard let process = ServingLock.holder(of: folder) else {
+            print("No fieldsync-server is serving \(folder.path).")
+            return
+        }
+        guard kill(process, SIGTERM) == 0 else {
+            throw ServerError.badRequest("cannot signal the server (process \(process)) serving \(folder.path): \(String(cString: strerror(errno)))")
+        }
+        let deadline = Date().addingTimeInterval(Double(timeout))
+        while ServingLock.holder(of: folder) != nil {
+            guard Date() < deadline else {
+                throw ServerError.badRequest(
+                    "the server (process \(process)) serving \(folder.path) is still finishing after \(timeout) s; wait, give a longer --timeout, or end it with 'kill -9 \(process)' (nothing acknowledged is lost)")
+            }
+            usleep(100_000)
+        }
+        print("Stopped the fieldsync-server (process \(process)) serving \(folder.path).")
     }
 }
 
@@ -512,7 +550,10 @@ struct NodesCommand: AsyncParsableCommand {
     @OptionGroup var options: DataOptions
 
     func run() async throws {
-        let nodes = try await StorageEngine.with(options) { try await $0.accounts.devices() }.map(\.info)
+        let (devices, below) = try await StorageEngine.with(options) { engine in
+            (try await engine.accounts.devices(), try await engine.kpi.freshnessInputs().below)
+        }
+        let nodes = devices.map(\.info)
         if options.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -522,8 +563,14 @@ struct NodesCommand: AsyncParsableCommand {
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         for node in nodes {
             let seen = node.lastSeen.map { "last synced \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "never synced"
-            let pending = node.pending.map { "\($0) actions waiting" } ?? "waiting: unknown"
+            let pending = node.pending.map { "\(count($0, "action")) waiting" } ?? "waiting: unknown"
             print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
+        }
+        // A branch server's laptops are its own to list; it reports how many there are and what they hold back.
+        for (device, report) in devices.compactMap({ device in below[device.id].map { (device, $0) } }) where device.revokedAt == nil {
+            let complete = report.completeUpTo.map { "complete up to \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "not complete"
+            print("  below \(device.name): \(count(report.devices, "device")), \(count(report.pending, "action")) waiting, "
+                  + "\(report.notSeenForThreeDays) not seen for 3 days, \(complete) ('fieldsync-server nodes' on that server lists them)")
         }
     }
 

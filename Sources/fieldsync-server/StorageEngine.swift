@@ -139,6 +139,9 @@ struct StoreCommand: AsyncParsableCommand {
             if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
                 throw ValidationError("this is a branch server syncing with \(binding.url); only the provincial server runs on PostgreSQL")
             }
+            // A server writing while this reads would leave work behind in the old store.
+            let lock = try ServingLock(folder: folder)
+            defer { withExtendedLifetime(lock) {} }
             let store = try folder.openStore()
             defer { try? store.close() }
             let export = try store.export()
@@ -155,7 +158,7 @@ struct StoreCommand: AsyncParsableCommand {
                 printJSON(["to": location.description, "records": copied.records, "log_rows": copied.logRows, "applied": copied.applied,
                            "users": copied.users, "devices": copied.devices, "identical": copied.mismatches.isEmpty, "mismatches": copied.mismatches])
             } else {
-                print("Copied \(copied.records) records, \(copied.logRows) change-log rows, \(copied.applied) applied mutations, \(copied.users) users and \(copied.devices) devices to \(location).")
+                print("Copied \(count(copied.records, "record")), \(count(copied.logRows, "change-log row")), \(count(copied.applied, "applied mutation")), \(count(copied.users, "user")) and \(count(copied.devices, "device")) to \(location).")
                 print(copied.mismatches.isEmpty ? "Read back: identical. Serve it with: fieldsync-server serve --data \(folder.path) --database URL"
                       : "Read back: DIFFERENT:\n  " + copied.mismatches.joined(separator: "\n  "))
             }

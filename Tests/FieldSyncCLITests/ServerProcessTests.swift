@@ -73,7 +73,18 @@ import Testing
         let visits = try JSONSerialization.jsonObject(with: Data(try laptop2.run(["visit", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
         #expect(visits?.first?["summary"] as? String == "offline visit")
         let summary = try laptop1.run(["sync"])
-        #expect(summary.stdout.contains("pushed 0 actions, pulled 0 changes, 0 conflicts, 0 rejected"), "\(summary.stdout)")
+        #expect(summary.stdout.contains("pushed 0 actions, pulled 0 records (0 field changes), 0 conflicts, 0 rejected"), "\(summary.stdout)")
+        // Issue 25, item 3: another laptop's two-field edit is one record to a person, not "11 changes".
+        let visitID = try #require(visits?.first?["id"] as? String)
+        #expect(try laptop2.run(["visit", "edit", visitID, "--summary", "offline visit, towers checked", "--kind", "other"]).status == 0)
+        #expect(try laptop2.run(["sync"]).status == 0)
+        let edited = try laptop1.run(["sync"])
+        #expect(edited.stdout.contains("pushed 0 actions, pulled 1 record ("), "\(edited.stdout)")
+        #expect(try laptop2.run(["visit", "edit", visitID, "--summary", "offline visit, all towers checked"]).status == 0)
+        #expect(try laptop2.run(["sync"]).status == 0)
+        let editedJSON = try json(laptop1.run(["sync", "--json"]))
+        #expect(editedJSON["pulled_records"] as? Int == 1 && (editedJSON["pulled_field_changes"] as? Int ?? 0) >= 1
+                && editedJSON["pulled"] as? Int == editedJSON["pulled_field_changes"] as? Int, "\(editedJSON)")
         // The laptop has received the registered branches: a typo is refused where it is typed.
         let typo = try laptop2.run(["customer", "add", "--name", "Mistyped", "--branch", "Hangzou"])
         // Issue 25, item 4: the closest registered name, not an invitation to register the typo.
@@ -208,9 +219,17 @@ import Testing
         #expect(!second.stdout.contains("listening"))
         // Commands beside a running server still work (the quick start adds people while it serves).
         #expect(try admin.run(["branch", "add", "Hangzhou"]).status == 0)
+        // Copying the store away while it serves would leave its later work behind.
+        let copy = try admin.run(["store", "copy", "--to", "postgres://fieldsync@127.0.0.1:1/none"])
+        #expect(copy.status != 0 && copy.stderr.contains("is already serving \(data)") && copy.stderr.contains("fieldsync-server stop --data"), "\(copy.stderr)")
 
-        first.terminate()
+        // `stop` finds the server by its lock, stops it as SIGTERM does and waits for it.
+        let stop = try admin.run(["stop"])
+        #expect(stop.status == 0 && stop.stdout.contains("Stopped the fieldsync-server (process \(first.processIdentifier)) serving \(data)"), "\(stop.stdout) \(stop.stderr)")
         first.waitUntilExit()
+        #expect(first.terminationReason == .exit && first.terminationStatus == 0, "stopped as SIGTERM stops it: cleanly")
+        let again = try admin.run(["stop"])
+        #expect(again.status == 0 && again.stdout.contains("No fieldsync-server is serving \(data)"), "\(again.stdout) \(again.stderr)")
         let (third, thirdOutput) = try Self.serve(admin, data: data)
         defer { if third.isRunning { third.terminate() } }
         #expect(try Self.waitForPort(thirdOutput.fileHandleForReading) != nil, "the lock is released when its server stops")
