@@ -125,10 +125,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What both command lines share: the one-line error style, "did you mean" for a mistyped command.
+        .target(
+            name: "FieldSyncCommandLine",
+            dependencies: [
+                "FieldSyncModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "fieldsync-server",
             dependencies: [
                 "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
+                "FieldSyncCommandLine",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,6 +157,7 @@ let package = Package(
                 "FieldSyncStore",
                 "FieldSyncProtocol",
                 "FieldSyncClient",
+                "FieldSyncCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Clients/fieldsync",

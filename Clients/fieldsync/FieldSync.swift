@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
 import FieldSyncStore
 import Foundation
 
@@ -50,13 +51,12 @@ struct FieldSync: AsyncParsableCommand {
             if let storage = StoreError.storage(error, folder: HomeOption.folder(in: CommandLine.arguments)) {
                 fail(storage.message, code: storage.exitCode)
             }
-            exit(withError: error)
+            CommandLineFailure.exit(error, root: self, arguments: Array(CommandLine.arguments.dropFirst()))
         }
     }
 
     private static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        Foundation.exit(code)
+        CommandLineFailure.exit(message, code: code)
     }
 }
 

@@ -102,6 +102,3 @@ func printDetails(_ record: StoredRecord, title: String) {
         print("  \(spec.name.replacingOccurrences(of: "_", with: " ")): \(text)")
     }
 }
-
-/// "1 record", "2 records": a count as a person reads it.
-func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
@@ -32,14 +33,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            // Help and version print as ArgumentParser writes them; a failure is one line,
-            // "error: …", in the same style as the laptop's `fieldsync`.
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            var message = self.message(for: error)
-            if code == .validationFailure, !(error is ValidationError) { message += " (see 'fieldsync-server --help')" }
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            Foundation.exit(code.rawValue)
+            CommandLineFailure.exit(error, root: self, arguments: Array(CommandLine.arguments.dropFirst()))
         }
     }
 }
@@ -72,9 +66,6 @@ struct DataOptions: ParsableArguments {
         ServerFolder(path: data ?? ProcessInfo.processInfo.environment["FIELDSYNC_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "fieldsync-data")
     }
 }
-
-/// "1 device", "2 devices": a count as a person reads it.
-func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
 func printJSON(_ object: [String: Any]) {
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()

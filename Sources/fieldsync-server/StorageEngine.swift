@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol

@@ -1,0 +1,72 @@
+import ArgumentParser
+import FieldSyncModel
+import Foundation
+
+/// How both command lines (`fieldsync`, `fieldsync-server`) end on an error: one
+/// line on stderr, `error: …`, naming the fix where there is one, and an exit
+/// code saying which kind of mistake it was. Help and version print as
+/// ArgumentParser writes them.
+public enum CommandLineFailure {
+    /// Prints `error: message` and exits with `code`.
+    public static func exit(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+
+    /// Ends the program for an error ArgumentParser raised or a command threw:
+    /// help and `--version` as ArgumentParser prints them, anything else as one line.
+    public static func exit(_ error: any Error, root: any ParsableCommand.Type, arguments: [String]) -> Never {
+        let code = root.exitCode(for: error)
+        if code == .success { root.exit(withError: error) }
+        if code == .validationFailure, !(error is ValidationError) {
+            let (command, unknown) = reading(root: root, arguments: arguments)
+            exit(unknown ?? "\(root.message(for: error)) (see '\(command) --help')", code: code.rawValue)
+        }
+        exit(root.message(for: error), code: code.rawValue)
+    }
+
+    /// The command the arguments name (`fieldsync visit log`), for "see '… --help'", and,
+    /// when a word names no subcommand where one was expected, "'custmer' is not a
+    /// fieldsync command; did you mean 'fieldsync customer'?".
+    static func reading(root: any ParsableCommand.Type, arguments: [String]) -> (command: String, unknown: String?) {
+        var level = Level(root)
+        var path = [level.name]
+        for word in arguments {
+            // After an option or at a command without subcommands, the rest are its arguments.
+            if word.hasPrefix("-") || level.subcommands.isEmpty { break }
+            if let next = level.subcommands.first(where: { $0.name == word || $0.aliases.contains(word) }) {
+                level = next
+                path.append(word)
+                continue
+            }
+            let names = level.subcommands.filter(\.shown).map(\.name)
+            let command = path.joined(separator: " ")
+            let suggestion = ClosestName.to(word, among: names).map { "did you mean '\(command) \($0)'?" } ?? "one of: \(names.joined(separator: ", "))"
+            return (command, "'\(word)' is not a \(command) command; \(suggestion) (see '\(command) --help')")
+        }
+        return (path.joined(separator: " "), nil)
+    }
+
+    /// A command's name, aliases and subcommands, read through a generic so the
+    /// compiler need not open the existential metatype (Swift 6.3 crashed on it).
+    private struct Level {
+        let name: String
+        let aliases: [String]
+        /// Listed in help (debug commands are not suggested).
+        let shown: Bool
+        let subcommandTypes: [any ParsableCommand.Type]
+
+        init(_ type: any ParsableCommand.Type) {
+            (name, aliases, shown, subcommandTypes) = Self.describe(type)
+        }
+
+        var subcommands: [Level] { subcommandTypes.map(Level.init) }
+
+        private static func describe<Command: ParsableCommand>(_ type: Command.Type) -> (String, [String], Bool, [any ParsableCommand.Type]) {
+            (Command._commandName, Command.configuration.aliases, Command.configuration.shouldDisplay, Command.configuration.subcommands)
+        }
+    }
+}
+
+/// "1 record", "2 records": a count as a person reads it.
+public func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
