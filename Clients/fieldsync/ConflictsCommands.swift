@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -22,14 +23,14 @@ struct ConflictsCommand: ParsableCommand {
             let conflicts = try replica.records(.conflict)
                 .filter { all || !$0["resolved"].bool }
                 .sorted { $0["lost_hlc"].int ?? 0 < $1["lost_hlc"].int ?? 0 }
-            if options.json { return JSONValue.array(conflicts.map(\.json)).printed() }
-            let me = try replica.identity()?.node.description
-            var table = TextTable("id", "record", "field", "current value", "lost value", "lost by", "resolved")
+            let writers = try Writers(replica, home: options.location.folder)
+            if options.json { return JSONValue.array(conflicts.map { writers.annotated($0) }).printed() }
+            var table = TextTable("id", "record", "field", "current value", "lost value", "lost by", "lost at", "resolved")
             for conflict in conflicts {
                 let current = try currentValue(of: conflict, in: replica)
                 table.add(conflict.shortID, "\(conflict["table"]) \(conflict["record"].description.prefix(8))",
                           conflict["field"].description, current.description, conflict["lost_value"].description,
-                          conflict["lost_node"].description == me ? "this device" : conflict["lost_node"].description,
+                          writers.name(conflict["lost_node"].description), Writers.localTime(conflict["lost_hlc"]),
                           conflict["resolved"].bool ? "yes" : "")
             }
             table.printed(empty: all ? "No conflicts." : "No unresolved conflicts.")
@@ -46,13 +47,18 @@ struct ConflictsCommand: ParsableCommand {
             let replica = try options.open()
             let record = try replica.require(.conflict, conflict)
             let current = try currentValue(of: record, in: replica)
-            if options.json { return record.json.merging(["current_value": JSONValue(current)]).printed() }
-            printDetails(record, title: "Conflict")
+            let writers = try Writers(replica, home: options.location.folder)
+            if options.json { return writers.annotated(record).merging(["current_value": JSONValue(current)]).printed() }
+            let kind = RecordKind(rawValue: record["table"].description)
+            print("Conflict \(record.id)")
+            print("  record:        \(kind?.noun ?? record["table"].description) \(record["record"].description)")
+            print("  field:         \(record["field"])")
             print("  current value: \(current)")
-            let lost = HLC(rawValue: UInt64(bitPattern: record["lost_hlc"].int ?? 0))
-            let kept = HLC(rawValue: UInt64(bitPattern: record["kept_hlc"].int ?? 0))
-            print("  lost value written at: \(Timestamp(epochSeconds: Int64(lost.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes))")
-            print("  kept value written at: \(Timestamp(epochSeconds: Int64(kept.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes))")
+            print("  lost value:    \(record["lost_value"])  (written by \(writers.name(record["lost_node"].description)) at \(Writers.localTime(record["lost_hlc"])))")
+            if record["kept_node"] != .null {
+                print("  kept value:    \(record["kept_value"])  (written by \(writers.name(record["kept_node"].description)) at \(Writers.localTime(record["kept_hlc"])))")
+            }
+            print("  resolved:      \(record["resolved"].bool ? "yes\(record["resolution"] == .null ? "" : " (\(record["resolution"]))")" : "no (fieldsync conflicts resolve \(record.shortID) --keep mine|theirs|lost|kept)")")
         }
     }
 
@@ -125,4 +131,39 @@ struct ConflictsCommand: ParsableCommand {
 func currentValue(of conflict: StoredRecord, in replica: Replica) throws -> FieldValue {
     guard let table = RecordKind(rawValue: conflict["table"].description) else { return .null }
     return try replica.record(table, conflict["record"].description)?[conflict["field"].description] ?? .null
+}
+
+/// Who wrote a value, as a person reads it: "this device", "the server", "Li Wei
+/// (li-wei-thinkpad)" from the server's directory, or the node id of a device
+/// this laptop has not had named yet (the next sync asks the server).
+struct Writers {
+    let me: String?
+    let server: String?
+    let names: [String: NodeName]
+
+    init(_ replica: Replica, home: String) throws {
+        me = try replica.identity()?.node.description
+        server = (try? ServerBinding.load(home: home))??.binding.serverNode.description
+        names = Dictionary(try replica.nodeNames().map { ($0.key.description, $0.value) }) { first, _ in first }
+    }
+
+    func name(_ node: String) -> String {
+        if node == me { return "this device" }
+        if node == server { return "the server" }
+        if let name = names[node] { return "\(name.user) (\(name.device))" }
+        return "device \(node)"
+    }
+
+    /// The record's JSON with `lost_by` and `kept_by` beside the node ids.
+    func annotated(_ record: StoredRecord) -> JSONValue {
+        var extra: [String: JSONValue] = ["lost_by": .string(name(record["lost_node"].description))]
+        if record["kept_node"] != .null { extra["kept_by"] = .string(name(record["kept_node"].description)) }
+        return record.json.merging(extra)
+    }
+
+    /// A stamp as local time, to the second (the stamp's clock is the writer's, corrected by its syncs).
+    static func localTime(_ stamp: FieldValue) -> String {
+        let hlc = HLC(rawValue: UInt64(bitPattern: stamp.int ?? 0))
+        return Timestamp(epochSeconds: Int64(hlc.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes).description
+    }
 }

@@ -122,6 +122,11 @@ struct SyncCommand: AsyncParsableCommand {
                 guard terminal else { return }
                 FileHandle.standardError.write(Data("\rsyncing… pushed \(count(progress.pushed, "action")), pulled \(count(progress.pulledRecords, "record"))".utf8))
             }
+            // Conflicts name the person and laptop behind a node: learn the ones not met yet. Best effort:
+            // a server without the directory (an older version) or a cut connection leaves node ids shown.
+            if (try? replica.conflictNodesWithoutNames().isEmpty) == false, let directory = try? await client.directory(token: binding.token) {
+                try? replica.rememberNodeNames(Dictionary(directory.nodes.map { ($0.node, NodeName(user: $0.user, device: $0.device)) }) { first, _ in first })
+            }
             try await client.shutdown()
             try replica.close()
         } catch {

@@ -91,6 +91,16 @@ public final class SyncClient: Sendable {
         }
     }
 
+    /// Who writes under each node this device may meet (`GET /v1/directory`).
+    public func directory(token: String) async throws -> Directory {
+        let data = try await get("/v1/directory", token: token)
+        do {
+            return try JSONDecoder().decode(Directory.self, from: Data(data))
+        } catch {
+            throw SyncError("\(baseURL) sent a directory this client does not understand: \(error)")
+        }
+    }
+
     /// A one-time link that opens the dashboard in a browser (supervisors and the province).
     public func dashboardLink(token: String) async throws -> DashboardLink {
         try await post("/v1/dashboard/link", [String: String](), token: token)

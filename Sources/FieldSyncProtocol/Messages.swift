@@ -273,6 +273,28 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// `GET /v1/directory`: who writes under each node a device may meet in its
+/// records, so a conflict names a person and a laptop instead of a node id.
+public struct Directory: Codable, Sendable, Equatable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var node: NodeID
+        /// The person the device is enrolled for.
+        public var user: String
+        /// The device's name (its host name at enrolment), e.g. "li-wei-thinkpad".
+        public var device: String
+
+        public init(node: NodeID, user: String, device: String) {
+            self.node = node
+            self.user = user
+            self.device = device
+        }
+    }
+
+    public var nodes: [Entry]
+
+    public init(nodes: [Entry]) { self.nodes = nodes }
+}
+
 /// `POST /v1/dashboard/link`: a one-time login link to the dashboard.
 public struct DashboardLink: Codable, Sendable {
     /// Path and query to open on the server, e.g. `/dashboard/login?token=…`.

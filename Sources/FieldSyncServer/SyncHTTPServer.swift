@@ -89,7 +89,7 @@ public struct SyncHTTPServer: Sendable {
         "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
         "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get],
         "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
-        "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/snapshot": [.get],
+        "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/directory": [.get], "/v1/snapshot": [.get],
     ]
 
     /// A server on the embedded SQLite store.
@@ -155,6 +155,9 @@ public struct SyncHTTPServer: Sendable {
         devices.get("/v1/nodes") { _, context in
             let user = try context.requireDevice().user
             return try Self.json(try await accounts.nodes(for: user))
+        }
+        devices.get("/v1/directory") { _, context in
+            try Self.json(try await accounts.directory(for: context.requireDevice().user))
         }
         addKPIRoutes(to: devices)
         addSnapshotRoute(to: devices)

@@ -166,6 +166,8 @@ enum MetaKey {
     static let hlc = "hlc"
     static let counter = "counter"
     static let lastSync = "last_sync"
+    /// Who writes under other nodes, as the server's directory last said (`Replica.nodeNames`).
+    static let nodeNames = "node_names"
     /// Local changes up to this HLC were acknowledged by a server and left the outbox.
     static let ackedHLC = "acked_hlc"
     static let cursor = "sync_cursor"

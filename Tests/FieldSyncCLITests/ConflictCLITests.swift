@@ -48,6 +48,16 @@ import Testing
         let lost = try #require(conflict["lost_value"] as? String)
         #expect(Set([kept, lost]) == ["Acme Ltd", "Acme Group"])
         #expect(try ok(bob, "conflicts", "show", String(id.prefix(8))).contains(lost))
+        // A node the server has not named yet shows as a device; once named, as the person and laptop.
+        let aliceNode = try #require(try replica("alice").identity()?.node)
+        let writers = [conflict["lost_by"] as? String, conflict["kept_by"] as? String]
+        #expect(writers.contains("this device") && writers.contains("device \(aliceNode)"), "\(writers)")
+        try replica("bob").rememberNodeNames([aliceNode: NodeName(user: "Alice", device: "alice-thinkpad")])
+        let listed = try ok(bob, "conflicts", "list")
+        #expect(listed.contains("Alice (alice-thinkpad)") || listed.contains("this device"), "\(listed)")
+        let shown = try ok(bob, "conflicts", "show", String(id.prefix(8)))
+        #expect(shown.contains("written by Alice (alice-thinkpad) at 20") && shown.contains("written by this device at"), "\(shown)")
+        #expect(!shown.contains("\(conflict["lost_hlc"] as? Int ?? -1)"), "no raw clock values: \(shown)")
 
         // Bob keeps his own value whichever side it ended on.
         _ = try ok(bob, "conflicts", "resolve", String(id.prefix(8)), "--keep", "mine")

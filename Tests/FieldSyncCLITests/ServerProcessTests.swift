@@ -85,6 +85,18 @@ import Testing
         let editedJSON = try json(laptop1.run(["sync", "--json"]))
         #expect(editedJSON["pulled_records"] as? Int == 1 && (editedJSON["pulled_field_changes"] as? Int ?? 0) >= 1
                 && editedJSON["pulled"] as? Int == editedJSON["pulled_field_changes"] as? Int, "\(editedJSON)")
+        // Issue 25, item 4: a conflict names the person and laptop who wrote each value, not a node id.
+        #expect(try laptop1.run(["visit", "edit", visitID, "--summary", "Li Wei's account"]).status == 0)
+        #expect(try laptop2.run(["visit", "edit", visitID, "--summary", "Wang Fang's account"]).status == 0)
+        for laptop in [laptop2, laptop1, laptop2] { #expect(try laptop.run(["sync"]).status == 0) }
+        for (laptop, other) in [(laptop1, "Wang Fang ("), (laptop2, "Li Wei (")] {
+            let conflicts = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["conflicts", "list", "--json"]).stdout.utf8)) as? [[String: Any]])
+            let conflict = try #require(conflicts.first { $0["field"] as? String == "summary" }, "\(conflicts)")
+            let writers = [conflict["lost_by"] as? String ?? "", conflict["kept_by"] as? String ?? ""]
+            #expect(writers.contains("this device") && writers.contains { $0.hasPrefix(other) }, "\(writers)")
+            let shown = try laptop.run(["conflicts", "show", String((conflict["id"] as? String ?? "").prefix(8))]).stdout
+            #expect(shown.contains("(written by \(other)") && !shown.contains("\(conflict["lost_hlc"] ?? "-")"), "\(shown)")
+        }
         // The laptop has received the registered branches: a typo is refused where it is typed.
         let typo = try laptop2.run(["customer", "add", "--name", "Mistyped", "--branch", "Hangzou"])
         // Issue 25, item 4: the closest registered name, not an invitation to register the typo.

@@ -42,6 +42,17 @@ extension AccountStorage {
         guard policy.mayOpenDashboard else { throw ServerError.forbiddenNodes }
         return try await devices().filter { policy.isUnrestricted || $0.branch == user.branch }.map(\.info)
     }
+
+    /// Who writes under each node a user may meet in their records (`GET /v1/directory`):
+    /// the devices of their branch, revoked ones too (their work stays), and those of
+    /// people of no branch (the province, administrators); everyone for the province.
+    /// Names only: no token, no activity; any device may ask.
+    public func directory(for user: UserInfo) async throws -> Directory {
+        let policy = AccessPolicy(user)
+        return Directory(nodes: try await devices()
+            .filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
+            .map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) })
+    }
 }
 
 /// An enrolment code as stored, with its person.
