@@ -78,7 +78,7 @@ public struct SyncRequestLimits: Sendable {
 }
 
 /// `POST /v1/sync`: push local mutations and pull what is new, in one round trip.
-public struct SyncRequest: Codable, Sendable {
+public struct SyncRequest: Codable, Sendable, Equatable {
     /// The last server sequence number this replica has applied (0 at first).
     public var cursor: Int64
     public var mutations: [Mutation]
@@ -111,9 +111,32 @@ public struct SyncRequest: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations, pending, below, follows
+        case cursor, mutations, pending, below, follows, signed
         case clientTime = "client_time"
         case maxChanges = "max_changes"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(cursor: try container.decode(Int64.self, forKey: .cursor), mutations: try container.decode([Mutation].self, forKey: .mutations),
+                  clientTime: try container.decode(UInt64.self, forKey: .clientTime),
+                  maxChanges: try container.decodeIfPresent(Int.self, forKey: .maxChanges),
+                  follows: try container.decodeIfPresent(UInt64.self, forKey: .follows),
+                  pending: try container.decodeIfPresent(Int.self, forKey: .pending),
+                  below: try container.decodeIfPresent(FreshnessReport.self, forKey: .below),
+                  signed: try container.decodeIfPresent([SignedPage].self, forKey: .signed) ?? [])
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(mutations, forKey: .mutations)
+        try container.encode(clientTime, forKey: .clientTime)
+        try container.encodeIfPresent(maxChanges, forKey: .maxChanges)
+        try container.encodeIfPresent(follows, forKey: .follows)
+        try container.encodeIfPresent(pending, forKey: .pending)
+        try container.encodeIfPresent(below, forKey: .below)
+        if !signed.isEmpty { try container.encode(signed, forKey: .signed) }
     }
 }
 
@@ -140,7 +163,7 @@ public struct Rejection: Codable, Sendable, Equatable {
     }
 }
 
-public struct SyncResponse: Codable, Sendable {
+public struct SyncResponse: Codable, Sendable, Equatable {
     /// Mutations now durable on the server (including ones it already had).
     public var accepted: [MutationID]
     public var rejected: [Rejection]

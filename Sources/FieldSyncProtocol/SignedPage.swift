@@ -180,3 +180,23 @@ extension SignedPage {
         return SignedPage(node: node, key: malformed ? [] : key, entries: entries, signature: signature)
     }
 }
+
+/// The Codable form of a page, the same JSON as `jsonBytes` (the oracle `WireJSON` is checked against).
+extension SignedPage: Codable {
+    enum CodingKeys: String, CodingKey { case node, key, entries, signature }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func bytes(_ key: CodingKeys) throws -> [UInt8] { Array(Data(base64Encoded: try container.decode(String.self, forKey: key)) ?? Data()) }
+        self.init(node: try container.decode(NodeID.self, forKey: .node), key: try bytes(.key), entries: try bytes(.entries),
+                  signature: try bytes(.signature))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(node, forKey: .node)
+        try container.encode(Data(key).base64EncodedString(), forKey: .key)
+        try container.encode(Data(entries).base64EncodedString(), forKey: .entries)
+        try container.encode(Data(signature).base64EncodedString(), forKey: .signature)
+    }
+}
