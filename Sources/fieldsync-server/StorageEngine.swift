@@ -130,7 +130,7 @@ struct StoreCommand: AsyncParsableCommand {
                 """)
 
         @OptionGroup var options: DataOptions
-        @Option(help: ArgumentHelp("The empty PostgreSQL database to copy into: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.", valueName: "url"))
+        @Option(help: ArgumentHelp("The empty PostgreSQL database to copy into: postgres://USER@HOST[:PORT]/DATABASE (the password from $PGPASSWORD or $FIELDSYNC_DATABASE_PASSWORD_FILE; one in the URL shows in 'ps').", valueName: "url"))
         var to: String
 
         func run() async throws {
