@@ -65,6 +65,11 @@ import Testing
         #expect(try laptop3.run(["verify"]).status == 0)
         let fresh = try json(laptop3.run(["status", "--json"]))
         #expect(fresh["user"] as? String == "Chen Jie" && fresh["branch"] as? String == "Hangzhou" && fresh["server"] as? String == url)
+        // Issue 25, item 4: the server lists the laptop by its device id, conflicts name its node: shown together.
+        let device = try #require(fresh["device"] as? String), node = try #require(fresh["node"] as? String)
+        #expect(created.stdout.contains("device \(device.prefix(8)), node \(node)"), "\(created.stdout)")
+        #expect(try laptop3.run(["status"]).stdout.contains("Device:    \(device.prefix(8)), node \(node)"))
+        #expect(try admin.run(["device", "list"]).stdout.contains("\(device.prefix(8))  Chen Jie") )
 
         let first = try json(laptop1.run(["sync", "--json"]))
         #expect(first["pushed"] as? Int == 2)
