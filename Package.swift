@@ -108,6 +108,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Storage/README.md"],
             swiftSettings: swiftSettings
         ),
         // The sync client every laptop (and a branch server's upstream) uses.
