@@ -110,7 +110,7 @@ extension PostgresServerStorage: SyncStorage {
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
             try await lock(touched, origins: Set(own.map(\.origin)), on: connection)
-            var applied = try await appliedAmong(own, on: connection)
+            let applied = try await appliedAmong(own, on: connection)
 
             // Read ahead what the decisions follow, and decide; a read they needed and
             // did not have is made and the decisions start again (they are pure).
@@ -138,46 +138,18 @@ extension PostgresServerStorage: SyncStorage {
             // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
             let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
             let registered = namesBranch ? Set(AdministrationRules.registered(try await records(of: .branch, on: connection).map(\.state))) : []
-            var outcome = PushOutcome()
-            var toApply: [Mutation] = []
+            var decisions: PushDecisions
             var rounds = 0
+            let contentRefusals = request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) }
             while true {
-                outcome = PushOutcome()
-                toApply = []
-                var appliedNow = applied
-                var signaturesNow = signatures
                 let snapshot = reads
                 let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
                                             scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of,
                                             device: device.node, people: { people })
-                var known: Set<String>? = registered
                 do {
-                    for mutation in request.mutations {
-                        let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                        if let reason = PushRules.validate(mutation, from: device, relaying: relayed, now: now, limits: limits) {
-                            outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
-                            continue
-                        }
-                        if appliedNow.contains(id) {
-                            outcome.accepted.append(id)
-                            continue
-                        }
-                        // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
-                        let branchRefusal = try PushRules.branchCheck(mutation, registered: &known, { registered })
-                        // A relayed node's mutation must carry its device's signature once its key is known.
-                        let (verdict, page) = signaturesNow.verdict(mutation)
-                        if let reason = try signaturesNow.refusal(of: mutation, verdict, scope: scopeCheck, branchRefusal: branchRefusal)
-                            ?? scopeCheck.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
-                            outcome.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
-                            continue
-                        }
-                        signaturesNow.accepted(mutation, page: page)
-                        toApply.append(mutation)
-                        appliedNow.insert(id)  // a mutation repeated within this push is applied once
-                        outcome.accepted.append(id)
-                    }
-                    applied = appliedNow
-                    signatures = signaturesNow
+                    decisions = try PushDecisions.decide(request, from: device, relaying: relayed, contentRefusals: contentRefusals,
+                                                         isApplied: applied.contains, registered: { registered },
+                                                         signatures: signatures, scope: scopeCheck)
                     break
                 } catch let miss as PushReadMiss {
                     rounds += 1
@@ -186,6 +158,9 @@ extension PostgresServerStorage: SyncStorage {
                     try await readHistories(miss.histories, into: &reads, on: connection)
                 }
             }
+            signatures = decisions.signatures
+            let toApply = decisions.toApply.map { request.mutations[$0] }
+            var outcome = PushOutcome(accepted: decisions.accepted, rejected: decisions.rejected)
             if let raised = floor.raised(by: request, accepted: toApply, refusals: outcome.rejected.count, now: now, skew: limits.maxClockSkew) {
                 try await raise(device, to: raised, on: connection)
             }

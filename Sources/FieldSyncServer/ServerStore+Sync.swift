@@ -79,12 +79,6 @@ extension ServerStore {
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
             var floor = try StampFloor.read(device, now: now, db)
-            var registered: Set<String>?
-            var accepted: [MutationID] = []
-            var rejected: [Rejection] = []
-            var toApply: [Mutation] = []
-            var logEntries: [[ChangeLogWriter.Entry]?] = []
-            var movable = Set<RecordKey>()
             // Only this device's own mutations are looked up (and, for a branch server,
             // those of the nodes it relays): a node belongs to one device, so no device
             // can answer for another's counters.
@@ -102,43 +96,29 @@ extension ServerStore {
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
                                                  uniquingKeysWith: { first, _ in first })
             var applied = try AppliedMarks(for: request.mutations.lazy.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
-            var signatures = RelaySignatures(request, device: device.node, pinned: try Self.pinnedKeys(relayed, db))
-            for (mutation, prepared) in zip(request.mutations, prepared) {
-                let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-                if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? prepared.refusal {
-                    rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
-                    continue
-                }
-                // Accepted here earlier, then refused by the provincial server: the device keeps it, with the reason.
-                if mutation.origin == device.node, let reason = refusedUpstream[mutation.counter] {
-                    try db.execute(sql: "UPDATE upstream_rejections SET returned = 1 WHERE origin = ? AND counter = ?",
-                                   arguments: [mutation.origin.description, Int64(clamping: mutation.counter)])
-                    rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
-                    continue
-                }
-                if applied.contains(id) {
-                    accepted.append(id)
-                    continue
-                }
-                // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
-                let branchRefusal = try PushRules.branchCheck(mutation, registered: &registered, { try Replica.registeredBranches(db) })
-                // A relayed node's mutation must carry its device's signature once its key is known.
-                let (verdict, page) = signatures.verdict(mutation)
-                if let reason = try signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
-                    ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
-                    rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
-                    continue
-                }
-                signatures.accepted(mutation, page: page)
+            let decisions = try PushDecisions.decide(
+                request, from: device, relaying: relayed, contentRefusals: prepared.map(\.refusal), refusedUpstream: refusedUpstream,
+                isApplied: applied.contains, registered: { try Replica.registeredBranches(db) },
+                signatures: RelaySignatures(request, device: device.node, pinned: try Self.pinnedKeys(relayed, db)), scope: scope)
+            let signatures = decisions.signatures
+            let accepted = decisions.accepted, rejected = decisions.rejected
+            for counter in decisions.returnedUpstream {
+                try db.execute(sql: "UPDATE upstream_rejections SET returned = 1 WHERE origin = ? AND counter = ?",
+                               arguments: [device.node.description, Int64(clamping: counter)])
+            }
+            var toApply: [Mutation] = []
+            var logEntries: [[ChangeLogWriter.Entry]?] = []
+            var movable = Set<RecordKey>()
+            for index in decisions.toApply {
+                let mutation = request.mutations[index]
                 toApply.append(mutation)
-                logEntries.append(prepared.logEntries)
-                for key in prepared.movable {
+                logEntries.append(prepared[index].logEntries)
+                for key in prepared[index].movable {
                     // A record the scope check found not stored is created by this push: it has no owner to move from.
                     if case .some(.none) = scope.loaded[key] { continue }
                     movable.insert(key)
                 }
-                try applied.insert(id, db)  // a mutation repeated within this push is applied once
-                accepted.append(id)
+                try applied.insert(MutationID(origin: mutation.origin, counter: mutation.counter), db)
             }
             try applied.save(db)
             try Self.keep(signatures, accepted: toApply, relaysUpstream: self.relaysUpstream.isOn, db)
