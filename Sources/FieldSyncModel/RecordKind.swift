@@ -13,14 +13,18 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case calendarDay = "calendar_days"
     case branch = "branches"
 
-    /// The kinds whose records name a record of this kind as their parent.
-    public var childKinds: [RecordKind] {
-        switch self {
-        case .customer: [.contact, .agreement, .visit, .fault, .complaint]
-        case .fault: [.faultNote]
-        case .complaint: [.complaintNote]
-        default: []
-        }
+    /// The kinds whose records name a record of this kind as their parent: derived
+    /// from the schemas, so a new kind is found wherever a file's tree is walked.
+    public var childKinds: [RecordKind] { Self.children[ordinal] }
+
+    private static let children: [[RecordKind]] = allCases.map { parent in
+        allCases.filter { $0.parentKind == parent }
+    }
+
+    /// The kind of the record this kind's records hang from (their required reference), if any.
+    public var parentKind: RecordKind? {
+        guard case .reference(let kind)? = schema.parentField?.type else { return nil }
+        return kind
     }
 
     /// Records of the whole province, outside any customer's file: every device

@@ -43,16 +43,7 @@ extension Replica {
                     guard let id = text(0) else { continue }
                     if scope.allows(id, text(1), text(2), text(3)) { try insert.execute(arguments: [id]) }
                 }
-                // Each table's rows in the scope, as a condition on a row `t`, in copying order
-                // (notes and conflicts are kept by what is copied before them).
-                let inScope = "t.customer IN (SELECT id FROM temp.snapshot_customers)"
-                let subjects = RecordKind.allCases.filter { $0 != .conflict }
-                    .map { "(t.\"table\" = '\($0.rawValue)' AND t.record IN (SELECT id FROM dst.\($0.rawValue)))" }
-                let tables: [(RecordKind, String?)] = [(.customer, "t.id IN (SELECT id FROM temp.snapshot_customers)")]
-                    + [RecordKind.contact, .agreement, .visit, .fault, .complaint].map { ($0, inScope) }
-                    + [(.faultNote, "t.fault IN (SELECT id FROM dst.faults)"), (.complaintNote, "t.complaint IN (SELECT id FROM dst.complaints)"),
-                       (.conflict, subjects.joined(separator: " OR "))]
-                    + RecordKind.allCases.filter(\.isProvinceWide).map { ($0, nil) }
+                let tables = Self.snapshotTables
                 let whole = try wholeTables && Self.holdsEveryCustomer(db) && tables.allSatisfy { try Self.sameColumns($0.0, db) }
                 var records = 0
                 for (kind, condition) in tables {
@@ -85,6 +76,29 @@ extension Replica {
     private static func holdsEveryCustomer(_ db: Database) throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM temp.snapshot_customers) = (SELECT COUNT(*) FROM src.customers)") == 1
     }
+
+    /// Each kind's rows in a snapshot, as a condition on a row `t` (nil: every row), in copying
+    /// order: derived from the schemas, so no kind can be left out. The customers in scope
+    /// first; then each kind under the records of its parent kind, parents before children;
+    /// the province's lists whole; conflicts last, kept when their subject was copied.
+    static let snapshotTables: [(RecordKind, String?)] = {
+        var tables: [(RecordKind, String?)] = [(.customer, "t.id IN (SELECT id FROM temp.snapshot_customers)")]
+        var parents: [RecordKind] = [.customer]
+        while let parent = parents.first {
+            parents.removeFirst()
+            for child in parent.childKinds {
+                guard let field = child.schema.parentField?.name else { continue }
+                let holders = parent == .customer ? "temp.snapshot_customers" : "dst.\(parent.rawValue)"
+                tables.append((child, "t.\"\(field)\" IN (SELECT id FROM \(holders))"))
+                parents.append(child)
+            }
+        }
+        tables += RecordKind.allCases.filter(\.isProvinceWide).map { ($0, nil) }
+        let subjects = RecordKind.allCases.filter { $0 != .conflict }
+            .map { "(t.\"table\" = '\($0.rawValue)' AND t.record IN (SELECT id FROM dst.\($0.rawValue)))" }
+        tables.append((.conflict, subjects.joined(separator: " OR ")))
+        return tables
+    }()
 
     /// Whether `src` and `dst` lay out a kind's table alike (the whole-table copy takes its columns by position).
     private static func sameColumns(_ kind: RecordKind, _ db: Database) throws -> Bool {

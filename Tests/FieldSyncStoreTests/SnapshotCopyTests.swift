@@ -1,5 +1,5 @@
 import FieldSyncModel
-import FieldSyncStore
+@testable import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
 import Testing
@@ -8,6 +8,21 @@ import Testing
 /// what belongs to no file is deleted after: the result must be exactly what
 /// the row-by-row copy keeps, orphans (records whose file is not stored) included.
 @Suite struct SnapshotCopyTests {
+    /// Issue 26, item 3: the copy list is derived from the schemas, so a new record kind cannot be
+    /// left out of new devices' snapshots: every kind once, each after the kind it hangs from,
+    /// conflicts after every subject they may name.
+    @Test func everyKindIsCopiedOnceAfterItsParent() {
+        let order = Replica.snapshotTables.map(\.0)
+        #expect(order.count == RecordKind.allCases.count && Set(order) == Set(RecordKind.allCases), "\(order)")
+        for (position, kind) in order.enumerated() {
+            if let parent = kind.parentKind {
+                #expect(order.firstIndex(of: parent).map { $0 < position } == true, "\(kind) is copied before its parent \(parent)")
+            }
+        }
+        #expect(order.last == .conflict)
+        #expect(RecordKind.fault.childKinds == [.faultNote] && RecordKind.customer.childKinds == [.contact, .agreement, .visit, .fault, .complaint])
+    }
+
     @Test func theWholeTableCopyKeepsExactlyWhatTheRowCopyKeeps() throws {
         let folder = try TemporaryFolder()
         let source = try Replica.open(path: folder.path("source.sqlite"))
