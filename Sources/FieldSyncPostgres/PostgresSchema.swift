@@ -101,6 +101,16 @@ public enum PostgresSchema {
             // The key each relayed node signs its pages with, pinned on first use (`RelaySignatures`).
             "CREATE TABLE node_keys (node text PRIMARY KEY, key bytea NOT NULL)",
         ]),
+        Migration(name: "pg-v6-pull-by-customer", statements: [
+            // A manager's pull reads the log rows of their customers only (found by manager and team),
+            // the province's lists and their branch's exits: its cost follows their own files.
+            "CREATE INDEX change_log_customer ON change_log (customer, seq) WHERE customer IS NOT NULL",
+            "CREATE INDEX change_log_exit ON change_log (exit_branch, seq) WHERE exit_branch IS NOT NULL",
+            "CREATE INDEX change_log_province_wide ON change_log (tbl, seq) WHERE tbl IN ('calendar_days', 'branches')",
+            "CREATE INDEX records_customers_manager ON records (branch, manager) WHERE kind = 'customers'",
+            "CREATE INDEX records_customers_with_team ON records (branch) WHERE kind = 'customers' AND team IS NOT NULL",
+            "CREATE INDEX relayed_nodes_device ON relayed_nodes (device)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

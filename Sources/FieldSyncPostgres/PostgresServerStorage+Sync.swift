@@ -522,6 +522,60 @@ extension PostgresServerStorage: SyncStorage {
             let branch = device.user.branch ?? ""
             let serverNode = node.description
             let (calendar, branches) = (RecordKind.calendarDay.rawValue, RecordKind.branch.rawValue)
+            let columns = """
+                SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
+                       c.id IS NOT NULL, c.branch, c.manager, c.team, l.origin
+                FROM change_log l LEFT JOIN records c
+                    ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
+                """
+            /// Adds the rows of `query` to the page: how many were read, and whether the page filled.
+            func take(_ query: PostgresQuery) async throws -> (rows: Int64, full: Bool) {
+                var rows: Int64 = 0
+                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam, origin)
+                    in try await connection.query(query, logger: logger)
+                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?, String).self) {
+                    rows += 1
+                    if known, let holder = customer ?? (exitBranch != nil ? record : nil) {
+                        scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
+                    }
+                    let table = RecordKind(rawValue: tbl)
+                    let exit = exitBranch.map { CustomerScope(branch: $0, manager: exitManager, team: Team.members(exitTeam.map(FieldValue.text) ?? .null)) }
+                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit,
+                                             fromServer: origin == serverNode) { changes in
+                        guard let table else { throw ChangeLogCodec.Malformed() }
+                        try bytes.withUnsafeReadableBytes { try ChangeLogCodec.decode($0, table: table, record: record, into: &changes) }
+                        return bytes.readableBytes
+                    }
+                    if !taken { return (rows, true) }
+                }
+                return (rows, false)
+            }
+            if device.user.role == .manager {
+                // A manager's rows through the indexes (`pg-v6-pull-by-customer`): the log rows of the customers they
+                // manage or whose team names them (a superset the policy narrows), the province's lists and their
+                // branch's exits; a page's worth of rows at most. Rows past the limit wait for the next page.
+                let limit = Int64(max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges)))
+                let (node, relaying, name) = (device.node.description, device.device, device.user.name)
+                let (read, full) = try await take("""
+                    \(unescaped: columns)
+                    WHERE l.seq IN (
+                        SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying))
+                            AND customer IN (SELECT id FROM records WHERE kind = 'customers' AND branch = \(branch) AND manager = \(name)
+                                             UNION SELECT id FROM records WHERE kind = 'customers' AND branch = \(branch)
+                                                 AND team IS NOT NULL AND strpos(team, \(name)) > 0)
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND tbl IN (\(calendar), \(branches))
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND exit_branch = \(branch)
+                        ORDER BY seq LIMIT \(limit))
+                    ORDER BY l.seq
+                    """)
+                if !full, read >= limit { page.endBeforeHead() }
+                let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
+                page.finish(head: head)
+                return (page.changes, page.cursor, page.more, page.left)
+            }
             // In batches of log numbers: a batch's bounds come from the log's index alone, then its rows
             // in scope (filtered in SQL) are read; a batch whose rows are all out of scope still moves on.
             var after = cursor
@@ -532,12 +586,6 @@ extension PostgresServerStorage: SyncStorage {
                     SELECT COALESCE(max(seq), 0), count(*) FROM (SELECT seq FROM change_log WHERE seq > \(after) ORDER BY seq LIMIT \(batch)) AS s
                     """, logger: logger).decode((Int64, Int64).self) { bounds = row }
                 guard let (upper, scanned) = bounds, scanned > 0 else { break }
-                let columns = """
-                    SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
-                           c.id IS NOT NULL, c.branch, c.manager, c.team, l.origin
-                    FROM change_log l LEFT JOIN records c
-                        ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
-                    """
                 var query: PostgresQuery = """
                     \(unescaped: columns)
                     WHERE l.seq > \(after) AND l.seq <= \(upper) AND l.origin <> \(device.node.description)
@@ -553,22 +601,7 @@ extension PostgresServerStorage: SyncStorage {
                         ORDER BY l.seq
                         """
                 }
-                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam, origin)
-                    in try await connection.query(query, logger: logger)
-                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?, String).self) {
-                    if known, let holder = customer ?? (exitBranch != nil ? record : nil) {
-                        scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
-                    }
-                    let table = RecordKind(rawValue: tbl)
-                    let exit = exitBranch.map { CustomerScope(branch: $0, manager: exitManager, team: Team.members(exitTeam.map(FieldValue.text) ?? .null)) }
-                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit,
-                                             fromServer: origin == serverNode) { changes in
-                        guard let table else { throw ChangeLogCodec.Malformed() }
-                        try bytes.withUnsafeReadableBytes { try ChangeLogCodec.decode($0, table: table, record: record, into: &changes) }
-                        return bytes.readableBytes
-                    }
-                    if !taken { break reading }
-                }
+                if try await take(query).full { break reading }
                 after = upper
                 if scanned < batch { break }
             }

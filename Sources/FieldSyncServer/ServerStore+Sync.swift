@@ -329,31 +329,43 @@ extension ServerStore {
     private func pull(after cursor: Int64, for device: DeviceContext, limits: SyncLimits, maxChanges: Int?, _ db: Database) throws -> (changes: [FieldChange], cursor: Int64, more: Bool, left: [String]) {
         // A push only (`max_changes` 0): nothing read, the cursor stays.
         guard maxChanges != 0 else { return ([], cursor, false, []) }
-        var sql = "SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team, l.origin FROM change_log l"
+        let columns = "l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team, l.origin"
+        let notOwn = "l.origin != ? AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = ?)"
+        var sql = "SELECT \(columns) FROM change_log l"
         var arguments: [(any DatabaseValueConvertible)?] = []
         let policy = AccessPolicy(device.user)
-        if !policy.isUnrestricted {
+        // With a row limit the page may end before the log's head although it is not full: the rows past it wait.
+        var rowLimit: Int?
+        if device.user.role == .manager {
+            // A manager's rows through the indexes (`server-v14-pull-by-customer`): the log rows of the customers
+            // they manage or whose team names them (a superset of what the policy lets through, which decides
+            // below), the province's lists and their branch's exits. A page's worth of rows at most: they are
+            // sorted, and a first sync's are many.
+            let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
+            sql = """
+                SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.customer IN (
+                    SELECT id FROM customers WHERE branch = ? AND manager = ?
+                    UNION SELECT id FROM customers WHERE branch = ? AND team IS NOT NULL AND instr(team, ?) > 0)
+                UNION ALL SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn)
+                    AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
+                UNION ALL SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
+                ORDER BY 1 LIMIT ?
+                """
+            let (node, relaying, branch, name) = (device.node.description, device.device, device.user.branch, device.user.name)
+            arguments = [cursor, node, relaying, branch, name, branch, name, cursor, node, relaying, cursor, node, relaying, branch, limit]
+            rowLimit = limit
+        } else if !policy.isUnrestricted {
             // Filtered by the customer's scope as stored now, not as it was when
             // the row was written: a file that moved away is no longer served.
             // The working-day calendar and the branch list belong to no customer and reach everyone.
-            sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND l.origin != ?"
-            sql += " AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = ?)"
-            if device.user.role == .manager {
-                // A manager's rows also in SQL, as a superset of what the policy lets through (the name
-                // appears in the manager or the team): without it a large branch's every row came up to
-                // Swift for each manager's pull (found by the load benchmark). The policy decides below.
-                sql += " AND ((c.branch = ? AND instr(COALESCE(c.manager, '') || ',' || COALESCE(c.team, ''), ?) > 0)"
-                sql += " OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
-                arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.name, device.user.branch]
-            } else {
-                sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
-                arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
-            }
+            sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND \(notOwn)"
+            sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+            sql += " ORDER BY l.seq"
+            arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
         } else {
-            sql += " WHERE l.seq > ? AND l.origin != ? AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = ?)"
+            sql += " WHERE l.seq > ? AND \(notOwn) ORDER BY l.seq"
             arguments = [cursor, device.node.description, device.device]
         }
-        sql += " ORDER BY l.seq"
         // The nodes whose writes this device already has: its own, and for a branch server those it relays.
         var own: Set<NodeID> = [device.node]
         if device.user.role == .branch {
@@ -366,7 +378,9 @@ extension ServerStore {
             try io.load(.customer, $0).map(CustomerScope.init)
         }
         let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments))
+        var read = 0
         while let row = try rows.next() {
+            read += 1
             let table = RecordKind(rawValue: row[1])
             let record: String = row[2]
             let exit = (row[5] as String?).map { CustomerScope(branch: $0, manager: row[6], team: Team.members((row[7] as String?).map(FieldValue.text) ?? .null)) }
@@ -379,6 +393,7 @@ extension ServerStore {
             }
             if !taken { break }
         }
+        if let rowLimit, read >= rowLimit { page.endBeforeHead() }
         page.finish(head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
         return (page.changes, page.cursor, page.more, page.left)
     }

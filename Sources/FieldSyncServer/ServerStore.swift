@@ -212,6 +212,19 @@ public struct ServerStore: Sendable {
                     PRIMARY KEY (node, low, high)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("server-v14-pull-by-customer") { db in
+            // A manager's pull reads the log rows of their customers only (found by manager and
+            // team), the province's lists and their branch's exits, not every row since their
+            // cursor: its cost follows their own files, not how many devices write in the branch.
+            try db.execute(sql: """
+                CREATE INDEX change_log_customer ON change_log(customer, seq) WHERE customer IS NOT NULL;
+                CREATE INDEX change_log_exit ON change_log(exit_branch, seq) WHERE exit_branch IS NOT NULL;
+                CREATE INDEX change_log_province_wide ON change_log(tbl, seq) WHERE tbl IN ('calendar_days', 'branches');
+                CREATE INDEX customers_manager ON customers(branch, manager);
+                CREATE INDEX customers_with_team ON customers(branch) WHERE team IS NOT NULL;
+                CREATE INDEX relayed_nodes_device ON relayed_nodes(device);
+                """)
+        }
         return migrator
     }
 

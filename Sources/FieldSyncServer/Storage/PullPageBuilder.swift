@@ -89,6 +89,10 @@ package struct PullPageBuilder {
         return true
     }
 
+    /// The query stopped at a row limit: rows in scope may follow, so the page ends at the
+    /// last row taken and says there is more (the cursor does not skip to the head).
+    package mutating func endBeforeHead() { more = true }
+
     /// Ends the page: with nothing further in scope, the cursor skips past every row out of scope too (`head`: the log's last).
     package mutating func finish(head: Int64) {
         if !more { cursor = max(cursor, head) }

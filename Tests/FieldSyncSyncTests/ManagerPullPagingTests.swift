@@ -1,0 +1,73 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// A manager's pull reads their own customers' rows through indexes, a page's
+/// worth at a time (issue 26, item 5). Pages smaller than the rows waiting,
+/// with other managers' rows and the province's lists in between, must still
+/// bring every row of the manager's files exactly once and nothing of others'.
+@Suite struct ManagerPullPagingTests {
+    @Test(arguments: EngineKind.available)
+    func smallPagesBringEveryRowOfTheManagersFilesAndNothingElse(engine: EngineKind) async throws {
+        try await TestServer.run(on: engine) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
+            var random = SplitMix64(seed: 0x26_05)
+            let alices = [RecordID.make(using: &random), RecordID.make(using: &random)]
+            let team = RecordID.make(using: &random)
+            let bobs = RecordID.make(using: &random)
+            // Its team names "Alicea": the query's test (a substring) passes it, the policy does not.
+            let lookalike = RecordID.make(using: &random)
+            func customer(_ id: String, manager: String, team: String? = nil) -> RecordEdit {
+                RecordEdit(.customer, id, [("name", .text("Customer")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                           ("manager", .text(manager)), ("team", team.map(FieldValue.text) ?? .null)])
+            }
+            try await server.writeLocal([customer(alices[0], manager: "Alice"), customer(alices[1], manager: "Alice"),
+                                         customer(team, manager: "Carol", team: "Dan, Alice"), customer(bobs, manager: "Bob"),
+                                         customer(lookalike, manager: "Carol", team: "Alicea")])
+            // Interleaved: each of Alice's files, the team's, Bob's and a calendar day in turn.
+            // The branch list reaches everyone: the test server registered Hangzhou.
+            var expected = Set(alices + [team, RecordID.branch("Hangzhou")])
+            for round in 0..<12 {
+                // Runs of rows the page skips, longer than a page: the cursor must not jump past what follows.
+                for owner in alices + [team, bobs, lookalike, lookalike, lookalike, lookalike] {
+                    let visit = RecordID.make(using: &random)
+                    try await server.writeLocal([RecordEdit(.visit, visit, [
+                        ("customer", .text(owner)), ("manager", .text("Alice")), ("kind", .text("routine")),
+                        ("at", .text("2026-11-\(10 + round % 9)T09:00:00+08:00")), ("summary", .text("visit \(round)"))])])
+                    if owner != bobs && owner != lookalike { expected.insert(visit) }
+                }
+                let day = RecordID.calendarDay(LocalDate(year: 2026, month: 10, day: 1 + round)!)
+                try await server.writeLocal([RecordEdit(.calendarDay, day, [("date", .text("2026-10-\(String(format: "%02d", 1 + round))")),
+                                                                             ("kind", .text("holiday"))])])
+                expected.insert(day)
+            }
+            var cursor: Int64 = 0
+            var received: [String: Int] = [:]
+            var pages = 0
+            while true {
+                let answer = try await alice.client.exchange(SyncRequest(cursor: cursor, mutations: [], clientTime: Replica.systemMilliseconds(),
+                                                                         maxChanges: 3), token: alice.binding.token)
+                pages += 1
+                for record in Set(answer.changes.map(\.record)) { received[record, default: 0] += 1 }
+                #expect(answer.cursor >= cursor, "the cursor never goes back")
+                cursor = answer.cursor
+                if !answer.more { break }
+                #expect(pages < 500)
+            }
+            let missing = expected.subtracting(received.keys), unexpected = Set(received.keys).subtracting(expected)
+            #expect(missing.isEmpty && unexpected.isEmpty, "missing \(missing), unexpected \(unexpected)")
+            #expect(!received.keys.contains(bobs))
+            #expect(pages > 10, "the pages were small")
+            // Nothing new: an empty page at the same cursor, and nothing more.
+            let again = try await alice.client.exchange(SyncRequest(cursor: cursor, mutations: [], clientTime: Replica.systemMilliseconds()),
+                                                        token: alice.binding.token)
+            #expect(again.changes.isEmpty && !again.more)
+            await alice.close()
+        }
+    }
+}
