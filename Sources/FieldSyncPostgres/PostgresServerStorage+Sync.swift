@@ -550,7 +550,8 @@ extension PostgresServerStorage: SyncStorage {
                 }
                 return (rows, false)
             }
-            if device.user.role == .manager {
+            let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
+            if device.user.role == .manager, head - cursor <= limits.indexedPullWindow {
                 // A manager's rows through the indexes (`pg-v6-pull-by-customer`): the log rows of the customers they
                 // manage or whose team names them (a superset the policy narrows), the province's lists and their
                 // branch's exits; a page's worth of rows at most. Rows past the limit wait for the next page.
@@ -572,7 +573,6 @@ extension PostgresServerStorage: SyncStorage {
                     ORDER BY l.seq
                     """)
                 if !full, read >= limit { page.endBeforeHead() }
-                let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
                 page.finish(head: head)
                 return (page.changes, page.cursor, page.more, page.left)
             }
@@ -605,7 +605,6 @@ extension PostgresServerStorage: SyncStorage {
                 after = upper
                 if scanned < batch { break }
             }
-            let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
             page.finish(head: head)
             return (page.changes, page.cursor, page.more, page.left)
         }

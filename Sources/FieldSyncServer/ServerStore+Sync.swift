@@ -14,6 +14,10 @@ public struct SyncLimits: Sendable {
     /// A push whose sender's clock differs from the server's by more than this
     /// is refused with `clock_skew` (the client re-stamps its changes and retries).
     public var maxClockSkew: UInt64 = 5 * 60_000
+    /// A manager whose cursor is at most this many log rows behind the head pulls through the
+    /// indexes of their own files (sorting the numbers of those rows); further behind (a long
+    /// absence, a first sync without a snapshot) the log is read in order, which then costs less.
+    public var indexedPullWindow: Int64 = 20_000
 
     public init() {}
 }
@@ -336,20 +340,23 @@ extension ServerStore {
         let policy = AccessPolicy(device.user)
         // With a row limit the page may end before the log's head although it is not full: the rows past it wait.
         var rowLimit: Int?
-        if device.user.role == .manager {
+        let head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor
+        if device.user.role == .manager, head - cursor <= limits.indexedPullWindow {
             // A manager's rows through the indexes (`server-v14-pull-by-customer`): the log rows of the customers
             // they manage or whose team names them (a superset of what the policy lets through, which decides
-            // below), the province's lists and their branch's exits. A page's worth of rows at most: they are
-            // sorted, and a first sync's are many.
+            // below), the province's lists and their branch's exits. Their numbers are sorted (from the indexes
+            // alone), a page's worth at most, then those rows read.
             let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
             sql = """
-                SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.customer IN (
-                    SELECT id FROM customers WHERE branch = ? AND manager = ?
-                    UNION SELECT id FROM customers WHERE branch = ? AND team IS NOT NULL AND instr(team, ?) > 0)
-                UNION ALL SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn)
-                    AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
-                UNION ALL SELECT \(columns) FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
-                ORDER BY 1 LIMIT ?
+                SELECT \(columns) FROM change_log l WHERE l.seq IN (
+                    SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.customer IN (
+                        SELECT id FROM customers WHERE branch = ? AND manager = ?
+                        UNION SELECT id FROM customers WHERE branch = ? AND team IS NOT NULL AND instr(team, ?) > 0)
+                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn)
+                        AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
+                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
+                    ORDER BY 1 LIMIT ?)
+                ORDER BY l.seq
                 """
             let (node, relaying, branch, name) = (device.node.description, device.device, device.user.branch, device.user.name)
             arguments = [cursor, node, relaying, branch, name, branch, name, cursor, node, relaying, cursor, node, relaying, branch, limit]
@@ -359,9 +366,17 @@ extension ServerStore {
             // the row was written: a file that moved away is no longer served.
             // The working-day calendar and the branch list belong to no customer and reach everyone.
             sql += " LEFT JOIN customers c ON c.id = l.customer WHERE l.seq > ? AND \(notOwn)"
-            sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+            if device.user.role == .manager {
+                // A manager far behind: their rows also in SQL, as a superset of what the policy lets through
+                // (the name appears in the manager or the team), so other managers' rows stay in SQLite.
+                sql += " AND ((c.branch = ? AND instr(COALESCE(c.manager, '') || ',' || COALESCE(c.team, ''), ?) > 0)"
+                sql += " OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+                arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.name, device.user.branch]
+            } else {
+                sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+                arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
+            }
             sql += " ORDER BY l.seq"
-            arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
         } else {
             sql += " WHERE l.seq > ? AND \(notOwn) ORDER BY l.seq"
             arguments = [cursor, device.node.description, device.device]
@@ -394,7 +409,7 @@ extension ServerStore {
             if !taken { break }
         }
         if let rowLimit, read >= rowLimit { page.endBeforeHead() }
-        page.finish(head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor)
+        page.finish(head: head)
         return (page.changes, page.cursor, page.more, page.left)
     }
 }

@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
@@ -11,9 +12,13 @@ import Testing
 /// with other managers' rows and the province's lists in between, must still
 /// bring every row of the manager's files exactly once and nothing of others'.
 @Suite struct ManagerPullPagingTests {
-    @Test(arguments: EngineKind.available)
-    func smallPagesBringEveryRowOfTheManagersFilesAndNothingElse(engine: EngineKind) async throws {
-        try await TestServer.run(on: engine) { server in
+    /// Both ways a manager pulls: through their files' indexes (a cursor near the head) and by
+    /// reading the log in order (window 0: as a manager far behind does).
+    @Test(arguments: EngineKind.available, [Int64(20_000), 0])
+    func smallPagesBringEveryRowOfTheManagersFilesAndNothingElse(engine: EngineKind, window: Int64) async throws {
+        var limits = SyncLimits()
+        limits.indexedPullWindow = window
+        try await TestServer.run(on: engine, limits: limits) { server in
             let folder = try TemporaryFolder()
             let alice = try await Laptop.enrol("Alice", server: server, folder: folder)
             var random = SplitMix64(seed: 0x26_05)
