@@ -199,10 +199,10 @@ enum SyncBenchmark {
         var logger = Logger(label: "bench-server")
         logger.logLevel = .warning
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-        // The load benchmark holds 1,000 laptops' connections open at once.
-        configuration.maxConnections = 2_000
-        // Every laptop of the load run shares one address (127.0.0.1) and enrols in the same minute.
-        configuration.maxConnectionsPerAddress = 2_000
+        // The load benchmark holds up to several thousand laptops' connections open at once
+        // (`--clients`), every one from the same address (127.0.0.1), all enrolling in the same minute.
+        configuration.maxConnections = 10_000
+        configuration.maxConnectionsPerAddress = 10_000
         configuration.enrolmentsPerAddressPerMinute = 100_000
         func run(_ server: SyncHTTPServer) async throws {
             let app = try server.makeApplication(tls: tls) { port in
