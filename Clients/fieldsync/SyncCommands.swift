@@ -1,6 +1,5 @@
 import ArgumentParser
 import FieldSyncClient
-import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
@@ -109,7 +108,7 @@ struct SyncCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("\rdownloading a snapshot of your records… \(received >> 20) MiB\(done)".utf8))
                 }
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                if !options.json { print("Installed a snapshot of \(count(snapshot?.records ?? 0, "record")) from \(binding.url); fetching what changed since.") }
+                if !options.json { print("Installed a snapshot of \(Wording.count(snapshot?.records ?? 0, "record")) from \(binding.url); fetching what changed since.") }
             } catch {
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 FileHandle.standardError.write(Data("note: no snapshot (\(error)); syncing page by page\n".utf8))
@@ -120,7 +119,7 @@ struct SyncCommand: AsyncParsableCommand {
         do {
             summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
                 guard terminal else { return }
-                FileHandle.standardError.write(Data("\rsyncing… pushed \(count(progress.pushed, "action")), pulled \(count(progress.pulledRecords, "record"))".utf8))
+                FileHandle.standardError.write(Data("\rsyncing… pushed \(Wording.count(progress.pushed, "action")), pulled \(Wording.count(progress.pulledRecords, "record"))".utf8))
             }
             // Conflicts name the person and laptop behind a node: learn the ones not met yet. Best effort:
             // a server without the directory (an older version) or a cut connection leaves node ids shown.
@@ -146,7 +145,7 @@ struct SyncCommand: AsyncParsableCommand {
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
             ]).printed()
         } else {
-            print("Synced with \(binding.url): pushed \(count(summary.pushed, "action")), pulled \(count(summary.pulledRecords, "record")) (\(count(summary.pulled, "field change"))), \(count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
+            print("Synced with \(binding.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(rejection.reason)")
             }

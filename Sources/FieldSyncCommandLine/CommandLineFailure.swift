@@ -67,6 +67,3 @@ public enum CommandLineFailure {
         }
     }
 }
-
-/// "1 record", "2 records": a count as a person reads it.
-public func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }

@@ -26,17 +26,16 @@ struct DashboardPage {
             if let complete = branch.completeUpTo {
                 text += "complete up to " + escape(Timestamp(epochSeconds: Int64(complete / 1000), offsetMinutes: report.asOf.offsetMinutes).description)
             } else {
-                text += "incomplete (\(Self.count(branch.pending, "action")) waiting on devices)"
+                text += "incomplete (\(Wording.count(branch.pending, "action")) waiting on devices)"
             }
-            if branch.notSeenForThreeDays > 0 { text += ", \(Self.count(branch.notSeenForThreeDays, "device")) not seen for 3 days" }
-            if branch.notSyncedYet > 0 { text += ", \(Self.count(branch.notSyncedYet, "new device")) not synced yet" }
+            if branch.notSeenForThreeDays > 0 { text += ", \(Wording.count(branch.notSeenForThreeDays, "device")) not seen for 3 days" }
+            if branch.notSyncedYet > 0 { text += ", \(Wording.count(branch.notSyncedYet, "new device")) not synced yet" }
             return text
         }
         return "<p class=\"meta\" id=\"freshness\">Data: " + parts.joined(separator: "; ") + "</p>"
     }
 
     /// "1 device", "2 devices".
-    static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
     func html() -> String {
         let period = report.period

@@ -554,13 +554,13 @@ struct NodesCommand: AsyncParsableCommand {
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         for node in nodes {
             let seen = node.lastSeen.map { "last synced \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "never synced"
-            let pending = node.pending.map { "\(count($0, "action")) waiting" } ?? "waiting: unknown"
+            let pending = node.pending.map { "\(Wording.count($0, "action")) waiting" } ?? "waiting: unknown"
             print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
         }
         // A branch server's laptops are its own to list; it reports how many there are and what they hold back.
         for (device, report) in devices.compactMap({ device in below[device.id].map { (device, $0) } }) where device.revokedAt == nil {
             let complete = report.completeUpTo.map { "complete up to \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "not complete"
-            print("  below \(device.name): \(count(report.devices, "device")), \(count(report.pending, "action")) waiting, "
+            print("  below \(device.name): \(Wording.count(report.devices, "device")), \(Wording.count(report.pending, "action")) waiting, "
                   + "\(report.notSeenForThreeDays) not seen for 3 days, \(complete) ('fieldsync-server nodes' on that server lists them)")
         }
     }

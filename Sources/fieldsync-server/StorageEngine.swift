@@ -1,6 +1,5 @@
 import ArgumentParser
 import FieldSyncClient
-import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
@@ -159,7 +158,7 @@ struct StoreCommand: AsyncParsableCommand {
                 printJSON(["to": location.description, "records": copied.records, "log_rows": copied.logRows, "applied": copied.applied,
                            "users": copied.users, "devices": copied.devices, "identical": copied.mismatches.isEmpty, "mismatches": copied.mismatches])
             } else {
-                print("Copied \(count(copied.records, "record")), \(count(copied.logRows, "change-log row")), \(count(copied.applied, "applied mutation")), \(count(copied.users, "user")) and \(count(copied.devices, "device")) to \(location).")
+                print("Copied \(Wording.count(copied.records, "record")), \(Wording.count(copied.logRows, "change-log row")), \(Wording.count(copied.applied, "applied mutation")), \(Wording.count(copied.users, "user")) and \(Wording.count(copied.devices, "device")) to \(location).")
                 print(copied.mismatches.isEmpty ? "Read back: identical. Serve it with: fieldsync-server serve --data \(folder.path) --database URL"
                       : "Read back: DIFFERENT:\n  " + copied.mismatches.joined(separator: "\n  "))
             }

@@ -63,7 +63,7 @@ import Testing
         let lost = device("ccc", enrolled: now - 4 * day, seen: nil)
         let stale = BranchFreshness.of(devices: [synced, lost], below: [:], for: pat, now: now)
         #expect(stale.first?.notSeenForThreeDays == 1 && stale.first?.notSyncedYet == 0 && stale.first?.completeUpTo == nil)
-        #expect(DashboardPage.count(1, "device") == "1 device" && DashboardPage.count(2, "device") == "2 devices"
-                && DashboardPage.count(0, "action") == "0 actions")
+        #expect(Wording.count(1, "device") == "1 device" && Wording.count(2, "device") == "2 devices"
+                && Wording.count(0, "action") == "0 actions")
     }
 }

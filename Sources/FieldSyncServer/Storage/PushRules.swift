@@ -34,12 +34,6 @@ package enum PushRules {
         }
     }
 
-    /// Why a mutation is refused before its scope is looked at (whose it is,
-    /// its stamps, its values, its size), or nil.
-    package static func validate(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>, now: UInt64, limits: SyncLimits) -> String? {
-        validateOrigin(mutation, from: device, relaying: relayed) ?? validateContent(mutation, now: now, limits: limits)
-    }
-
     /// Why the device may not send this mutation (it is neither its own nor a node's it relays), or nil.
     package static func validateOrigin(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>) -> String? {
         guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
