@@ -51,7 +51,9 @@ public final class ServingLock: @unchecked Sendable {
             _ = flock(descriptor, LOCK_UN)
             return nil
         }
-        return holder(descriptor).flatMap { Int32($0) }
+        // Only a real process: `kill` with 0, -1 or a negative number signals whole groups, and the
+        // file is text anyone who can write the folder could have changed.
+        return holder(descriptor).flatMap { Int32($0) }.flatMap { $0 > 1 ? $0 : nil }
     }
 
     private static func holder(_ descriptor: Int32) -> String? {
