@@ -6,32 +6,6 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A read the push's decisions needed that was not read ahead: the engine reads it and decides again.
-struct PushReadMiss: Error {
-    var keys: Set<RecordKey> = []
-    var histories: Set<String> = []
-}
-
-/// Records read for one push: found, known absent, and customers' scope histories.
-struct PushReads {
-    var found: [RecordKey: RecordState] = [:]
-    var absent: Set<RecordKey> = []
-    var histories: [String: [(from: HLC, scope: CustomerScope)]] = [:]
-
-    func knows(_ key: RecordKey) -> Bool { found[key] != nil || absent.contains(key) }
-
-    func stored(_ key: RecordKey) throws -> RecordState? {
-        if let state = found[key] { return state }
-        if absent.contains(key) { return nil }
-        throw PushReadMiss(keys: [key])
-    }
-
-    func scope(of customer: String, at hlc: HLC) throws -> CustomerScope? {
-        guard let history = histories[customer] else { throw PushReadMiss(histories: [customer]) }
-        return history.last { $0.from <= hlc }?.scope
-    }
-}
-
 /// Sync in PostgreSQL, for several server instances on one database. A push is
 /// one transaction that locks, in a fixed order, the pushing nodes and the
 /// records it touches (so two instances never merge into one record at once,
@@ -106,17 +80,14 @@ extension PostgresServerStorage: SyncStorage {
 
     func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
         try await transaction { connection in
-            let (relayed, claimed, takenOver) = try await relayedOrigins(request.mutations, for: device, on: connection)
-            let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
-            try await lock(touched, origins: Set(own.map(\.origin)), on: connection)
+            // Every origin and touched record locked first, in one sorted order with every other writer's: the
+            // relay holders read next stay as read, and no two instances merge into one record at once.
+            try await lock(touched, origins: Set(request.mutations.map(\.origin)), on: connection)
+            let claims = try await relayClaims(RelayClaims.origins(of: request, for: device, server: node), for: device, on: connection)
+            let relayed = claims.allowed
+            let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let applied = try await appliedAmong(own, on: connection)
-
-            // Read ahead what the decisions follow, and decide; a read they needed and
-            // did not have is made and the decisions start again (they are pure).
-            var reads = PushReads()
-            try await readAhead(touched.union(Self.pointedAt(by: request.mutations)), into: &reads, on: connection)
-            var signatures = RelaySignatures(request, device: device.node, pinned: try await pinnedKeys(relayed, on: connection))
             var floor = try await stampFloor(of: device, on: connection)
             if !relayed.isEmpty {
                 for try await (name, value) in try await connection.query("""
@@ -125,42 +96,34 @@ extension PostgresServerStorage: SyncStorage {
                     if let node = NodeID(name) { floor.relayed[node] = HLC(rawValue: UInt64(bitPattern: value)) }
                 }
             }
-            // The people a push names (who answers for a case or a visit), read when it names any.
-            let namesPeople = request.mutations.contains { $0.changes.contains { ($0.table == .visit && $0.field == "manager") || $0.field == "owner" } }
-            // On the transaction's connection: a second one from the pool could wait forever while every push holds one.
-            var people: [String: UserInfo] = [:]
-            if namesPeople {
-                for try await (name, role, branch) in try await connection.query("SELECT name, role, branch FROM users", logger: logger)
-                    .decode((String, String, String?).self) {
-                    people[name] = UserInfo(name: name, role: Role(rawValue: role) ?? .manager, branch: branch)
+            var decider = PushDecider(request, from: device, relaying: relayed,
+                                      contentRefusals: request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) },
+                                      isApplied: applied.contains, floor: floor,
+                                      signatures: RelaySignatures(request, device: device.node, pinned: try await pinnedKeys(relayed, on: connection)))
+            let decisions: PushDecisions
+            deciding: while true {
+                switch try decider.next() {
+                case .read(let needs): decider.receive(try await read(needs, on: connection))
+                case .decided(let decided, _):
+                    decisions = decided
+                    break deciding
                 }
             }
-            // The registered branches, read only when a pushed customer names one (the rule checks nothing else).
-            let namesBranch = request.mutations.contains { $0.changes.contains { $0.table == .customer && $0.field == "branch" } }
-            let registered = namesBranch ? Set(AdministrationRules.registered(try await records(of: .branch, on: connection).map(\.state))) : []
-            var decisions: PushDecisions
-            var rounds = 0
-            let contentRefusals = request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) }
-            while true {
-                let snapshot = reads
-                let scopeCheck = PushScopeCheck(load: { try snapshot.stored($0) }, policy: AccessPolicy(device.user),
-                                            scopeAt: { try snapshot.scope(of: $0, at: $1) }, floor: floor.of,
-                                            device: device.node, people: { people })
-                do {
-                    decisions = try PushDecisions.decide(request, from: device, relaying: relayed, contentRefusals: contentRefusals,
-                                                         isApplied: applied.contains, registered: { registered },
-                                                         signatures: signatures, scope: scopeCheck)
-                    break
-                } catch let miss as PushReadMiss {
-                    rounds += 1
-                    guard rounds < 16 else { throw PostgresStorageError("a push's records could not be read ahead") }
-                    try await readAhead(miss.keys, into: &reads, on: connection)
-                    try await readHistories(miss.histories, into: &reads, on: connection)
-                }
-            }
-            signatures = decisions.signatures
+            var reads = decider.reads
+            let signatures = decisions.signatures
             let toApply = decisions.toApply.map { request.mutations[$0] }
             var outcome = PushOutcome(accepted: decisions.accepted, rejected: decisions.rejected)
+            // A node is claimed, or a revoked device's node taken over, only by a push that has one of its mutations accepted.
+            let (claimedNodes, takenNodes) = claims.confirmed(by: outcome.accepted)
+            if !claimedNodes.isEmpty {
+                try await connection.query("""
+                    INSERT INTO relayed_nodes (node, device) SELECT unnest(\(claimedNodes.map(\.description))::text[]), \(device.device)
+                    """, logger: logger)
+            }
+            if !takenNodes.isEmpty {
+                try await connection.query("UPDATE relayed_nodes SET device = \(device.device) WHERE node = ANY(\(takenNodes.map(\.description)))",
+                                           logger: logger)
+            }
             if let raised = floor.raised(by: request, accepted: toApply, refusals: outcome.rejected.count, now: now, skew: limits.maxClockSkew) {
                 try await raise(device, to: raised, on: connection)
             }
@@ -174,16 +137,9 @@ extension PostgresServerStorage: SyncStorage {
                 try await connection.query("INSERT INTO node_keys (node, key) VALUES (\(node.description), \(bytes)) ON CONFLICT (node) DO NOTHING",
                                            logger: logger)
             }
-            // A node is claimed only by a push that has one of its mutations accepted.
-            let acceptedOrigins = Set(outcome.accepted.map(\.origin))
-            for node in claimed where !acceptedOrigins.contains(node) {
-                try await connection.query("DELETE FROM relayed_nodes WHERE node = \(node.description) AND device = \(device.device)", logger: logger)
-            }
-            for (node, holder) in takenOver where !acceptedOrigins.contains(node) {
-                try await connection.query("UPDATE relayed_nodes SET device = \(holder) WHERE node = \(node.description) AND device = \(device.device)",
-                                           logger: logger)
-            }
             guard !toApply.isEmpty else { return outcome }
+            // The merge starts from every touched record as stored: those the decisions did not read (a province's push) are read now.
+            try await readAhead(touched, into: &reads, on: connection)
             outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
             return outcome
         }
@@ -215,17 +171,32 @@ extension PostgresServerStorage: SyncStorage {
         if let connection { try await connection.query(query, logger: logger) } else { try await client.query(query, logger: logger) }
     }
 
-    /// Records the mutations' values point at (parents, references, a conflict's subject): the decisions follow them.
-    static func pointedAt(by mutations: [Mutation]) -> Set<RecordKey> {
-        var keys = Set<RecordKey>()
-        for change in mutations.lazy.flatMap(\.changes) {
-            guard let id = change.value.text else { continue }
-            if case .reference(let kind)? = change.table.schema.spec(change.field)?.type {
-                keys.insert(RecordKey(table: kind, record: id))
+    /// What a push's decisions asked for (`PushDecider`), read on the transaction's connection.
+    func read(_ needs: PushReadNeeds, on connection: PostgresConnection) async throws -> PushReadResult {
+        var result = PushReadResult()
+        result.records = try await load(needs.records, on: connection)
+        if !needs.histories.isEmpty {
+            for try await (customer, from, branch, manager, team) in try await connection.query("""
+                SELECT customer, from_hlc, branch, manager, team FROM scope_history WHERE customer = ANY(\(Array(needs.histories)))
+                ORDER BY customer, from_hlc
+                """, logger: logger).decode((String, Int64, String?, String?, String?).self) {
+                result.histories[customer, default: []].append(ScopeHistory.Entry(
+                    from: HLC(rawValue: UInt64(bitPattern: from)),
+                    scope: CustomerScope(branch: branch, manager: manager, team: Team.members(team.map(FieldValue.text) ?? .null))))
             }
         }
-        // A conflict's subject needs both of its fields: read when the decisions ask.
-        return keys
+        if needs.people {
+            var people: [String: UserInfo] = [:]
+            for try await (name, role, branch) in try await connection.query("SELECT name, role, branch FROM users", logger: logger)
+                .decode((String, String, String?).self) {
+                people[name] = UserInfo(name: name, role: Role(rawValue: role) ?? .manager, branch: branch)
+            }
+            result.people = people
+        }
+        if needs.branches {
+            result.branches = Set(AdministrationRules.registered(try await records(of: .branch, on: connection).map(\.state)))
+        }
+        return result
     }
 
     /// Reads `keys` and, level by level, what they point at, up to the customers.
@@ -233,28 +204,9 @@ extension PostgresServerStorage: SyncStorage {
         var frontier = keys.filter { !reads.knows($0) }
         for _ in 0...RecordOwner.maxDepth {
             guard !frontier.isEmpty else { return }
-            let found = try await load(frontier, on: connection)
-            var next = Set<RecordKey>()
-            for key in frontier {
-                guard let state = found[key] else { reads.absent.insert(key); continue }
-                reads.found[key] = state
-                if let parent = RecordOwner.parentKey(of: key.table, state) { next.insert(parent) }
-                next.formUnion(RecordOwner.references(of: key.table, state))
-            }
-            frontier = next.filter { !reads.knows($0) }
-        }
-    }
-
-    func readHistories(_ customers: Set<String>, into reads: inout PushReads, on connection: PostgresConnection) async throws {
-        for customer in customers where reads.histories[customer] == nil {
-            var history: [(from: HLC, scope: CustomerScope)] = []
-            for try await (from, branch, manager, team) in try await connection.query("""
-                SELECT from_hlc, branch, manager, team FROM scope_history WHERE customer = \(customer) ORDER BY from_hlc
-                """, logger: logger).decode((Int64, String?, String?, String?).self) {
-                history.append((HLC(rawValue: UInt64(bitPattern: from)),
-                                CustomerScope(branch: branch, manager: manager, team: Team.members(team.map(FieldValue.text) ?? .null))))
-            }
-            reads.histories[customer] = history
+            var result = PushReadResult()
+            result.records = try await load(frontier, on: connection)
+            frontier = reads.add(result, asked: PushReadNeeds(records: frontier))
         }
     }
 
@@ -263,44 +215,22 @@ extension PostgresServerStorage: SyncStorage {
         try await lock(names: keys.map { "\($0.table.rawValue)/\($0.record)" } + origins.map { "node/\($0)" }, on: connection)
     }
 
-    /// The origins a branch server may relay in this push (its laptops' nodes):
-    /// a node no device of this server holds, not this server's, and not claimed
-    /// by another branch server. The first relay claims it.
-    /// The nodes a branch device may push for, and those this push claims (kept only if one of their
-    /// mutations is accepted); a revoked branch device's nodes pass to its branch's next one (`RelayedNode`).
-    func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, on connection: PostgresConnection) async throws
-        -> (allowed: Set<NodeID>, claimed: Set<NodeID>, takenOver: [NodeID: String]) {
-        guard device.user.role == .branch else { return ([], [], [:]) }
-        var allowed = Set<NodeID>(), claimed = Set<NodeID>(), takenOver: [NodeID: String] = [:]
-        for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != node {
-            let name = origin.description
-            var inserted = false
-            for try await _ in try await connection.query("""
-                INSERT INTO relayed_nodes (node, device) SELECT \(name), \(device.device)
-                WHERE NOT EXISTS (SELECT 1 FROM devices WHERE node = \(name)) ON CONFLICT (node) DO NOTHING RETURNING node
-                """, logger: logger).decode(String.self) { inserted = true }
-            if inserted {
-                allowed.insert(origin)
-                claimed.insert(origin)
-                continue
-            }
-            var holders: [(String, Bool?, String?, String?)] = []
-            for try await row in try await connection.query("""
-                SELECT r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
-                LEFT JOIN devices d ON d.id = r.device LEFT JOIN users u ON u.id = d.user_id WHERE r.node = \(name)
-                """, logger: logger).decode((String, Bool?, String?, String?).self) { holders.append(row) }
-            // Read whole before writing: one connection runs one query at a time.
-            for (holder, revoked, role, branch) in holders {
-                if holder == device.device {
-                    allowed.insert(origin)
-                } else if RelayedNode.passes(revoked: revoked ?? false, role: role, branch: branch, to: device) {
-                    try await connection.query("UPDATE relayed_nodes SET device = \(device.device) WHERE node = \(name)", logger: logger)
-                    allowed.insert(origin)
-                    takenOver[origin] = holder
-                }
-            }
+    /// The holders of the origins a branch device relays in this push, as stored, and what that allows (`RelayClaims`).
+    /// The origins are locked: what is read here stays so until the push commits.
+    func relayClaims(_ origins: Set<NodeID>, for device: DeviceContext, on connection: PostgresConnection) async throws -> RelayClaims {
+        guard !origins.isEmpty else { return RelayClaims() }
+        let names = origins.map(\.description)
+        var holders: [NodeID: RelayClaims.Holder] = [:], enrolled = Set<NodeID>()
+        for try await (name, holder, revoked, role, branch) in try await connection.query("""
+            SELECT r.node, r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
+            LEFT JOIN devices d ON d.id = r.device LEFT JOIN users u ON u.id = d.user_id WHERE r.node = ANY(\(names))
+            """, logger: logger).decode((String, String, Bool?, String?, String?).self) {
+            if let node = NodeID(name) { holders[node] = RelayClaims.Holder(device: holder, revoked: revoked ?? false, role: role, branch: branch) }
         }
-        return (allowed, claimed, takenOver)
+        for try await name in try await connection.query("SELECT node FROM devices WHERE node = ANY(\(names))", logger: logger).decode(String.self) {
+            if let node = NodeID(name) { enrolled.insert(node) }
+        }
+        return RelayClaims(origins: origins, holders: holders, enrolled: enrolled, for: device)
     }
 
     /// Which of these mutations this server applied before (a retried push).
@@ -426,7 +356,7 @@ extension PostgresServerStorage: SyncStorage {
                 let snapshot = reads
                 return try RecordOwner.of(key, in: { try overlay[$0] ?? snapshot.stored($0) })
             } catch let miss as PushReadMiss {
-                try await readAhead(miss.keys, into: &reads, on: connection)
+                try await readAhead(miss.needs.records, into: &reads, on: connection)
             }
         }
     }

@@ -6,6 +6,31 @@ import GRDB
 /// done while a file was a manager's and pushed after a handover is accepted,
 /// and the devices that lost the file are told so (an exit row in the log).
 package enum ScopeHistory {
+    /// From `from` on, the customer's scope was `scope`.
+    package struct Entry: Sendable, Equatable {
+        package var from: HLC
+        package var scope: CustomerScope
+
+        package init(from: HLC, scope: CustomerScope) {
+            self.from = from
+            self.scope = scope
+        }
+    }
+
+    /// The histories of `customers`, oldest entry first (a customer without one is left out).
+    static func histories(of customers: some Collection<String>, _ db: Database) throws -> [String: [Entry]] {
+        var histories: [String: [Entry]] = [:]
+        let statement = try db.cachedStatement(sql: "SELECT from_hlc, branch, manager, team FROM scope_history WHERE customer = ? ORDER BY from_hlc")
+        for customer in customers {
+            for row in try Row.fetchAll(statement, arguments: [customer]) {
+                histories[customer, default: []].append(Entry(
+                    from: HLC(rawValue: UInt64(bitPattern: row[0] as Int64)),
+                    scope: CustomerScope(branch: row[1], manager: row[2], team: Team.members((row[3] as String?).map(FieldValue.text) ?? .null))))
+            }
+        }
+        return histories
+    }
+
     /// The scope `customer` had at `hlc`, or nil if it never changed (the current one applies).
     static func scope(of customer: String, at hlc: HLC, _ db: Database) throws -> CustomerScope? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """

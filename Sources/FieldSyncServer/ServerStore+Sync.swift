@@ -83,27 +83,26 @@ extension ServerStore {
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
             var floor = try StampFloor.read(device, now: now, db)
-            // Only this device's own mutations are looked up (and, for a branch server,
-            // those of the nodes it relays): a node belongs to one device, so no device
-            // can answer for another's counters.
-            let (relayed, claimed, takenOver) = try relayedOrigins(request.mutations, for: device, db)
+            let claims = try Self.relayClaims(RelayClaims.origins(of: request, for: device, server: try Replica.identity(db)?.node), for: device, db)
+            let relayed = claims.allowed
             for node in relayed {
                 floor.relayed[node] = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(db.cachedStatement(sql: "SELECT stamp_floor FROM relayed_nodes WHERE node = ?"),
                                                                                            arguments: [node.description]) ?? 0))
             }
-            let scope = PushScopeCheck(load: { try io.load($0.table, $0.record) }, policy: AccessPolicy(device.user),
-                                       scopeAt: { try ScopeHistory.scope(of: $0, at: $1, db) },
-                                       departed: { departed.contains($0) }, floor: floor.of, device: device.node,
-                                       people: { try Self.people(db) })
             // This device's work accepted here earlier and refused by the provincial server (usually none): read once per push.
             let refusedUpstream = try Dictionary(Row.fetchAll(db.cachedStatement(sql: "SELECT counter, reason FROM upstream_rejections WHERE origin = ?"),
                                                               arguments: [device.node.description]).map { (UInt64(clamping: $0[0] as Int64), $0[1] as String) },
                                                  uniquingKeysWith: { first, _ in first })
+            // Only this device's own mutations are looked up (and, for a branch server,
+            // those of the nodes it relays): a node belongs to one device, so no device
+            // can answer for another's counters.
             var applied = try AppliedMarks(for: request.mutations.lazy.filter { $0.origin == device.node || relayed.contains($0.origin) }, db)
-            let decisions = try PushDecisions.decide(
-                request, from: device, relaying: relayed, contentRefusals: prepared.map(\.refusal), refusedUpstream: refusedUpstream,
-                isApplied: applied.contains, registered: { try Replica.registeredBranches(db) },
-                signatures: RelaySignatures(request, device: device.node, pinned: try Self.pinnedKeys(relayed, db)), scope: scope)
+            let appliedBefore = applied
+            var decider = PushDecider(request, from: device, relaying: relayed, contentRefusals: prepared.map(\.refusal),
+                                      refusedUpstream: refusedUpstream, isApplied: { appliedBefore.contains($0) },
+                                      departed: { departed.contains($0) }, floor: floor,
+                                      signatures: RelaySignatures(request, device: device.node, pinned: try Self.pinnedKeys(relayed, db)))
+            let (decisions, scope) = try Self.decide(&decider, io: io, db)
             let signatures = decisions.signatures
             let accepted = decisions.accepted, rejected = decisions.rejected
             for counter in decisions.returnedUpstream {
@@ -135,15 +134,14 @@ extension ServerStore {
                 WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
                 """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, device.device, Int64(clamping: now) - 60_000,
                                         waiting, waiting, request.cursor])
-            // A node is claimed only by a push that has one of its mutations accepted:
-            // a refused mutation under another branch's laptop's node claims nothing.
-            let acceptedOrigins = Set(accepted.map(\.origin))
-            for node in claimed where !acceptedOrigins.contains(node) {
-                try db.execute(sql: "DELETE FROM relayed_nodes WHERE node = ? AND device = ?", arguments: [node.description, device.device])
+            // A node is claimed, or a revoked device's node taken over, only by a push that has one of its mutations
+            // accepted: a refused mutation under another branch's laptop's node claims nothing.
+            let (claimedNodes, takenNodes) = claims.confirmed(by: accepted)
+            for node in claimedNodes {
+                try db.execute(sql: "INSERT INTO relayed_nodes (node, device) VALUES (?, ?)", arguments: [node.description, device.device])
             }
-            // Likewise a takeover of a revoked device's node: it stands only with an accepted mutation.
-            for (node, holder) in takenOver where !acceptedOrigins.contains(node) {
-                try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ? AND device = ?", arguments: [holder, node.description, device.device])
+            for node in takenNodes {
+                try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ?", arguments: [device.device, node.description])
             }
             for (node, raised) in floor.raisedRelayed(by: toApply) {
                 try db.cachedStatement(sql: "UPDATE relayed_nodes SET stamp_floor = ? WHERE node = ? AND stamp_floor < ?")
@@ -294,39 +292,44 @@ extension ServerStore {
         }
     }
 
-    /// The origins a branch server may relay in this push (its laptops' nodes):
-    /// a node no device of this server holds, not this server's, and not claimed
-    /// by another branch server. The first relay claims it.
-    /// The nodes a branch device may push for: those it relays already, those a
-    /// revoked device of its own branch relayed (a replacement account takes
-    /// them over: `takenOver`, with the holder before) and new ones no device
-    /// holds (`claimed`); claims and takeovers stand only if one of the node's
-    /// mutations is accepted.
-    private func relayedOrigins(_ mutations: [Mutation], for device: DeviceContext, _ db: Database) throws
-        -> (allowed: Set<NodeID>, claimed: Set<NodeID>, takenOver: [NodeID: String]) {
-        guard device.user.role == .branch else { return ([], [], [:]) }
-        let server = try Replica.identity(db)?.node
-        var allowed = Set<NodeID>(), claimed = Set<NodeID>(), takenOver: [NodeID: String] = [:]
-        for origin in Set(mutations.map(\.origin)) where origin != device.node && origin != server {
-            if let holder = try Row.fetchOne(db, sql: """
+    /// The holders of the origins a branch device relays in this push, as stored, and what that allows (`RelayClaims`).
+    static func relayClaims(_ origins: Set<NodeID>, for device: DeviceContext, _ db: Database) throws -> RelayClaims {
+        guard !origins.isEmpty else { return RelayClaims() }
+        var holders: [NodeID: RelayClaims.Holder] = [:], enrolled = Set<NodeID>()
+        for origin in origins {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT r.device, d.revoked_at IS NOT NULL, u.role, u.branch FROM relayed_nodes r
                 LEFT JOIN devices d ON d.id = r.device LEFT JOIN users u ON u.id = d.user_id WHERE r.node = ?
-                """, arguments: [origin.description]) {
-                if holder[0] as String == device.device {
-                    allowed.insert(origin)
-                } else if RelayedNode.passes(revoked: holder[1] as Bool? ?? false, role: holder[2], branch: holder[3], to: device) {
-                    try db.execute(sql: "UPDATE relayed_nodes SET device = ? WHERE node = ?", arguments: [device.device, origin.description])
-                    allowed.insert(origin)
-                    takenOver[origin] = holder[0] as String
-                }
-                continue
+                """), arguments: [origin.description]) {
+                holders[origin] = RelayClaims.Holder(device: row[0], revoked: row[1] as Bool? ?? false, role: row[2], branch: row[3])
+            } else if try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE node = ?)"),
+                                        arguments: [origin.description]) ?? false {
+                enrolled.insert(origin)
             }
-            guard try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE node = ?)", arguments: [origin.description]) ?? false) else { continue }
-            try db.execute(sql: "INSERT INTO relayed_nodes (node, device) VALUES (?, ?)", arguments: [origin.description, device.device])
-            allowed.insert(origin)
-            claimed.insert(origin)
         }
-        return (allowed, claimed, takenOver)
+        return RelayClaims(origins: origins, holders: holders, enrolled: enrolled, for: device)
+    }
+
+    /// Runs `decider` to its decisions, reading what it asks for in this transaction.
+    static func decide(_ decider: inout PushDecider, io: RecordIO, _ db: Database) throws -> (PushDecisions, PushScopeCheck) {
+        while true {
+            switch try decider.next() {
+            case .read(let needs): decider.receive(try read(needs, io: io, db))
+            case .decided(let decisions, let scope): return (decisions, scope)
+            }
+        }
+    }
+
+    /// What a push's decisions asked for (`PushDecider`), read in this transaction.
+    static func read(_ needs: PushReadNeeds, io: RecordIO, _ db: Database) throws -> PushReadResult {
+        var result = PushReadResult()
+        for key in needs.records {
+            if let state = try io.load(key.table, key.record) { result.records[key] = state }
+        }
+        if !needs.histories.isEmpty { result.histories = try ScopeHistory.histories(of: needs.histories, db) }
+        if needs.people { result.people = try people(db) }
+        if needs.branches { result.branches = try Replica.registeredBranches(db) }
+        return result
     }
 
     /// The changes after `cursor` in the device's scope, bounded in rows and bytes.
