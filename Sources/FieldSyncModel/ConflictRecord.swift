@@ -5,6 +5,11 @@
 /// copies merge into one. The record is written without a `resolved` field:
 /// a replica detecting it late must not undo a resolution made elsewhere.
 public enum ConflictRecord {
+    /// Most conflict records in one mutation. A mutation travels whole in one request, bounded
+    /// by the receiving server (100,000 changes); a merge of a large batch can find tens of
+    /// thousands of overwrites, and one mutation of them all could never be sent.
+    public static let perMutation = 1_000
+
     public static func id(for overwrite: Overwrite) -> String {
         RecordID.derived(from: "\(overwrite.table.rawValue)|\(overwrite.record)|\(overwrite.field)|\(overwrite.lost.stamp.hlc.rawValue)|\(overwrite.lost.stamp.node)")
     }

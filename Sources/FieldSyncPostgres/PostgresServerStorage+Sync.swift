@@ -294,16 +294,18 @@ extension PostgresServerStorage: SyncStorage {
         }
         var state = try await serverState(on: connection)
         state.clock.observe(newest)
-        var conflictMutation: Mutation?
+        var conflictMutations: [Mutation] = []
         let fresh = overwrites.filter { overwrite in
             let key = RecordKey(table: .conflict, record: ConflictRecord.id(for: overwrite))
             return reads.found[key] == nil && after[key] == nil
         }
-        if !fresh.isEmpty {
+        var made = Set<String>()
+        let edits = fresh.filter { made.insert(ConflictRecord.id(for: $0)).inserted }
+        // `ConflictRecord.perMutation` each, as on SQLite: every mutation must fit in one push further up.
+        for start in stride(from: 0, to: edits.count, by: ConflictRecord.perMutation) {
             let hlc = state.clock.tick(nowMilliseconds: now)
             var conflictChanges: [FieldChange] = []
-            var made = Set<String>()
-            for overwrite in fresh where made.insert(ConflictRecord.id(for: overwrite)).inserted {
+            for overwrite in edits[start..<min(start + ConflictRecord.perMutation, edits.count)] {
                 let id = ConflictRecord.id(for: overwrite)
                 let edit = LocalEdit.changes(table: .conflict, record: id, current: nil, fields: ConflictRecord.fields(for: overwrite), hlc: hlc, node: node)
                 var record = RecordState(fieldCount: RecordKind.conflict.schema.fields.count)
@@ -315,7 +317,7 @@ extension PostgresServerStorage: SyncStorage {
                 conflictChanges += edit
             }
             state.counter += 1
-            conflictMutation = Mutation(origin: node, counter: state.counter, user: nil, changes: conflictChanges)
+            conflictMutations.append(Mutation(origin: node, counter: state.counter, user: nil, changes: conflictChanges))
         }
 
         // Owners as stored after the merge: the log's rows and each record's row name them.
@@ -324,7 +326,7 @@ extension PostgresServerStorage: SyncStorage {
         let owners = Dictionary(uniqueKeysWithValues: saved.compactMap { row in row.customer.map { (row.key, $0) } })
 
         var rows: [ChangeLogRow] = []
-        for mutation in mutations + (conflictMutation.map { [$0] } ?? []) {
+        for mutation in mutations + conflictMutations {
             for group in ChangeGroups(mutation.changes[...]).groups {
                 let key = RecordKey(table: group.table, record: group.record)
                 let own = group.ranges.flatMap { mutation.changes[$0] }
@@ -338,7 +340,7 @@ extension PostgresServerStorage: SyncStorage {
         }
         rows += try await movedFiles(ownersBefore, after: after, reads: &reads, on: connection)
 
-        let marked = mutations + (conflictMutation.map { [$0] } ?? [])
+        let marked = mutations + conflictMutations
         try await connection.query("""
             INSERT INTO applied_mutations (origin, counter) SELECT * FROM unnest(\(marked.map(\.origin.description))::text[],
                 \(marked.map { Int64(clamping: $0.counter) })::bigint[]) ON CONFLICT DO NOTHING

@@ -121,10 +121,8 @@ extension Replica {
         report.conflictsCreated = Set(report.conflictMutations.flatMap { $0.changes.map(\.record) }).sorted()
     }
 
-    /// Most conflict records in one mutation. A mutation travels whole in one request, bounded
-    /// by the receiving server (100,000 changes); a merge of a large batch can find tens of
-    /// thousands of overwrites, and one mutation of them all could never be sent.
-    public static let conflictsPerMutation = 1_000
+    /// Most conflict records in one mutation (`ConflictRecord.perMutation`).
+    public static let conflictsPerMutation = ConflictRecord.perMutation
 
     /// Writes a conflict record for each overwrite no replica has reported here yet,
     /// as local mutations (`conflictsPerMutation` each) so they replicate like any other change.
