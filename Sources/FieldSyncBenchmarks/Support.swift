@@ -8,7 +8,7 @@ struct BenchmarkArguments {
     var pageRecords = 5_000
     var rounds = 3
     var dir: String?
-    /// Run only this phase (for profiling): raw, merge, local, single or sync; or kpi, which runs only alone.
+    /// Run only this phase (for profiling): raw, hop, merge, local, single or sync; or kpi, which runs only alone.
     var only: String?
     /// The load benchmark: laptops, how long, and the mean pause between a laptop's syncs.
     var clients = 1_000
@@ -33,7 +33,7 @@ struct BenchmarkArguments {
             case "--interval": interval = max(0, iterator.next().flatMap(Double.init) ?? interval)
             case "--database": database = iterator.next()
             default:
-                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|merge|local|single|sync|kpi|tier|load] [--clients N] [--seconds S] [--interval S] [--database postgres://…]\n".utf8))
+                FileHandle.standardError.write(Data("usage: fieldsync-bench [--records N] [--page RECORDS] [--rounds N] [--dir DIR] [--only raw|hop|merge|local|single|sync|kpi|tier|load] [--clients N] [--seconds S] [--interval S] [--database postgres://…]\n".utf8))
                 exit(64)
             }
         }

@@ -105,7 +105,7 @@ func runBenchmarks() async throws {
     print("FieldSync benchmark: \(records) visit records, \(VisitRows.fieldCount) fields, ~\(rows.averageBytes) bytes each, median of \(arguments.rounds) rounds")
     print("")
 
-    var raw: [Double] = [], rawIndexed: [Double] = [], merge: [Double] = [], local: [Double] = []
+    var raw: [Double] = [], rawIndexed: [Double] = [], merge: [Double] = [], local: [Double] = [], hop: [Double] = []
     var problems: [String] = []
     for round in 0..<arguments.rounds {
         func path(_ name: String) -> String { folder.appendingPathComponent("\(name)-\(round).sqlite").path }
@@ -121,6 +121,13 @@ func runBenchmarks() async throws {
             raw.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw")) }))
             quietDisk()
             rawIndexed.append(Double(records) / (try measure { try RawSQLite.insert(rows, path: path("raw-indexed"), withParentIndex: true) }))
+        }
+
+        // The reference hop: the same rows from one SQLite file to another over TLS 1.3, as plainly as can be.
+        if arguments.runs("sync") || arguments.runs("hop") {
+            let result = try await ReferenceHop.run(rows, folder: folder.appendingPathComponent("hop"))
+            guard result.received == records else { throw BenchError("the reference hop delivered \(result.received) of \(records) rows") }
+            hop.append(result.seconds)
         }
 
         // Merge-apply: the same rows arriving as field changes from another node, in sync-sized pages.
@@ -164,6 +171,11 @@ func runBenchmarks() async throws {
         report("raw SQLite insert (1 transaction, prepared statement)", rate: rawRate, unit: "rows/s")
         report("raw SQLite insert, replica's table shape (+ index on customer)", rate: median(rawIndexed), unit: "rows/s", extra: ratio(median(rawIndexed)))
     }
+    let hopSeconds = hop.isEmpty ? .nan : median(hop)
+    if !hop.isEmpty {
+        report("reference hop: SQLite -> TLS 1.3 -> SQLite, plain rows, one transaction", rate: Double(records) / hopSeconds, unit: "rows/s",
+               extra: String(format: "%.2f s", hopSeconds) + (raw.isEmpty ? "" : ", " + ratio(Double(records) / hopSeconds)))
+    }
     if !merge.isEmpty {
         report("merge-apply of remote field changes (pages of \(arguments.pageRecords) records)", rate: median(merge), unit: "records/s",
                extra: String(format: "%.0f changes/s, ", median(merge) * Double(VisitRows.fieldCount)) + ratio(median(merge)))
@@ -195,6 +207,10 @@ func runBenchmarks() async throws {
                      result.identical ? "yes" : "NO"))
         print(String(format: "    CPU time: server %.1f s during the push + %.1f s during the pull; pushing laptop %.1f s, pulling laptop %.1f s",
                      result.serverPushCPU, result.serverPullCPU, result.pushCPU, result.pullCPU))
+        if !hop.isEmpty {
+            print(String(format: "    against the reference hop: push %.1f× its time (aim: 2×), pull %.1f× (aim: 1.5×)",
+                         result.pushSeconds / hopSeconds, result.pullSeconds / hopSeconds))
+        }
         print(String(format: "    the server's one writer was busy %.1f s of the push's %.1f s (%.0f%%: near 100%% it bounds the push)",
                      result.serverPushWriter, result.pushSeconds, 100 * result.serverPushWriter / result.pushSeconds))
         let latencies = result.noOpLatencies

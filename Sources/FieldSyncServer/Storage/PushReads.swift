@@ -98,18 +98,33 @@ package struct PushReads: Sendable {
     /// it names any. Nothing for a device whose pushes are not checked against stored records.
     package static func ahead(of request: SyncRequest, policy: AccessPolicy) -> PushReadNeeds {
         var needs = PushReadNeeds()
+        // A manager's own cases and visits are checked against their name, not the people registered.
+        let checksPeople = policy.user.role != .manager
         for mutation in request.mutations {
-            for change in mutation.changes {
+            // By index, and a record's key once per run of its changes: a large push has millions of changes.
+            var previous: (table: RecordKind, record: String)?
+            for index in mutation.changes.indices {
+                let change = mutation.changes[index]
                 if change.table == .customer, change.field == "branch" { needs.branches = true }
                 guard !policy.isUnrestricted else { continue }
-                needs.records.insert(RecordKey(table: change.table, record: change.record))
-                // A manager's own cases and visits are checked against their name, not the people registered.
-                if policy.user.role != .manager, (change.table == .visit && change.field == "manager") || change.field == "owner" { needs.people = true }
-                if let id = change.value.text, case .reference(let kind)? = change.table.schema.spec(change.field)?.type {
-                    needs.records.insert(RecordKey(table: kind, record: id))
+                if previous?.table != change.table || previous?.record != change.record {
+                    needs.records.insert(RecordKey(table: change.table, record: change.record))
+                    previous = (change.table, change.record)
                 }
+                if checksPeople, (change.table == .visit && change.field == "manager") || change.field == "owner" { needs.people = true }
+                guard let id = change.value.text, let kind = referenced(by: change.field, in: change.table) else { continue }
+                needs.records.insert(RecordKey(table: kind, record: id))
             }
         }
         return needs
+    }
+
+    /// The kind a reference field points at, found by comparing names with the few reference
+    /// fields of the kind (cheaper than the schema's lookup by name, for every change of a push).
+    private static func referenced(by field: String, in table: RecordKind) -> RecordKind? {
+        for spec in table.schema.fields {
+            if case .reference(let kind) = spec.type, spec.name == field { return kind }
+        }
+        return nil
     }
 }
