@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "FieldSyncPostgres",
             dependencies: [
-                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncKPI", "FieldSyncStore",
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncServer", "FieldSyncKPI", "FieldSyncStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,11 +89,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // fieldsync-server's library: server store (users, devices, change log), HTTPS app, CA.
+        // The server's rules and storage protocols, with no SQL and no HTTP (README.md there).
+        .target(
+            name: "FieldSyncServerCore",
+            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        // fieldsync-server's library: the SQLite engine (users, devices, change log), the HTTPS app, the CA, the upstream relay.
         .target(
             name: "FieldSyncServer",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient",
+                "FieldSyncServerCore", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -108,7 +115,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["Storage/README.md"],
             swiftSettings: swiftSettings
         ),
         // The sync client every laptop (and a branch server's upstream) uses.
@@ -138,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "fieldsync-server",
             dependencies: [
-                "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
+                "FieldSyncServerCore", "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
                 "FieldSyncCommandLine",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -173,6 +179,7 @@ let package = Package(
                 "FieldSyncKPI",
                 "FieldSyncStore",
                 "FieldSyncProtocol",
+                "FieldSyncServerCore",
                 "FieldSyncServer",
                 "FieldSyncClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -220,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "FieldSyncSyncTests",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
                 "FieldSyncPostgres", "FieldSyncTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,4 +1,5 @@
 import FieldSyncServer
+import FieldSyncServerCore
 import Logging
 import NIOCore
 import PostgresNIO

@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import Foundation
 import Logging
 import PostgresNIO

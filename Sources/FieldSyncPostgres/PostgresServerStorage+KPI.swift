@@ -2,6 +2,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import Foundation
 import Logging
 import NIOCore

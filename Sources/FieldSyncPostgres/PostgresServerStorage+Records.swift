@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import Logging
@@ -188,7 +189,7 @@ extension PostgresServerStorage {
             try await readAhead(Set(keys + references), into: &reads, on: connection)
             // Records this write may move, and their owners before.
             var ownersBefore: [RecordKey: RecordOwner] = [:]
-            for edit in edits where edit.fields.contains(where: { ServerStore.moves(table: edit.table, field: $0.0) }) {
+            for edit in edits where edit.fields.contains(where: { RecordOwner.moves(table: edit.table, field: $0.0) }) {
                 let key = RecordKey(table: edit.table, record: edit.record)
                 if reads.found[key] != nil { ownersBefore[key] = try await owner(of: key, in: [:], reads: &reads, on: connection) }
             }

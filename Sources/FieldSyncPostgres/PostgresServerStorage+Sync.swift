@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import Foundation
 import Logging
 import NIOCore
@@ -256,7 +257,7 @@ extension PostgresServerStorage: SyncStorage {
         var reads = reads
         let changes = mutations.flatMap(\.changes)
         // Records this push may move, and their owners before.
-        let moving = Set(changes.lazy.filter { ServerStore.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
+        let moving = Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
             .filter { reads.found[$0] != nil }
         var ownersBefore: [RecordKey: RecordOwner] = [:]
         for key in moving {

@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import Logging

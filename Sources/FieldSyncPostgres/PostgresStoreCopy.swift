@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncServer
+import FieldSyncServerCore
 import Foundation
 import Logging
 import NIOCore

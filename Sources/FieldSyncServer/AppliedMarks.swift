@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import GRDB
 
 /// The mutations this server has applied (SQLite engine), per origin as runs of

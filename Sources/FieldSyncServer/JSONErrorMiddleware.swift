@@ -1,4 +1,5 @@
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import HTTPTypes
@@ -36,7 +37,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default:
                 let message = error.body ?? "the request could not be handled (\(error.status.code))"
                 let code = error.status.code < 500 ? ErrorCode.badRequest : ErrorCode.internalError
-                return ServerError(error.status, code, message).jsonResponse()
+                return ServerError(status: error.status, code, message).jsonResponse()
             }
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])

@@ -1,4 +1,5 @@
 import FieldSyncProtocol
+import FieldSyncServerCore
 import HTTPTypes
 import Synchronization
 

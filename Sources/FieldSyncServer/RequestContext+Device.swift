@@ -1,3 +1,4 @@
+import FieldSyncServerCore
 import Foundation
 import Hummingbird
 

@@ -1,22 +1,10 @@
 import FieldSyncModel
+import FieldSyncServerCore
 import FieldSyncStore
 import GRDB
 
-/// When each customer's scope (branch, manager, team) changed, so that work
-/// done while a file was a manager's and pushed after a handover is accepted,
-/// and the devices that lost the file are told so (an exit row in the log).
-package enum ScopeHistory {
-    /// From `from` on, the customer's scope was `scope`.
-    package struct Entry: Sendable, Equatable {
-        package var from: HLC
-        package var scope: CustomerScope
-
-        package init(from: HLC, scope: CustomerScope) {
-            self.from = from
-            self.scope = scope
-        }
-    }
-
+/// The SQLite engine's scope histories (table `scope_history`).
+extension ScopeHistory {
     /// The histories of `customers`, oldest entry first (a customer without one is left out).
     static func histories(of customers: some Collection<String>, _ db: Database) throws -> [String: [Entry]] {
         var histories: [String: [Entry]] = [:]
@@ -49,9 +37,4 @@ package enum ScopeHistory {
         try insert.execute(arguments: [customer, Int64(bitPattern: hlc.rawValue), new.branch, new.manager, Team.value(new.team).text])
     }
 
-    /// When the customer's current scope was written: its newest branch, manager or team stamp.
-    package static func since(_ customer: RecordState) -> HLC {
-        let schema = RecordKind.customer.schema
-        return ["branch", "manager", "team"].compactMap { schema.index(of: $0).flatMap { customer.stamps[$0]?.hlc } }.max() ?? .zero
-    }
 }

@@ -1,4 +1,5 @@
 import FieldSyncModel
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 

@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB

@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import GRDB
 
 /// Browser access to the dashboard in the SQLite engine: a device trades its

@@ -1,5 +1,6 @@
 import FieldSyncKPI
 import FieldSyncProtocol
+import FieldSyncServerCore
 import Foundation
 import GRDB
 

@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
@@ -13,7 +14,7 @@ extension ServerStore {
         let now = self.now
         return try writer.write { db in
             let io = RecordIO(db)
-            let movable = Set(edits.filter { edit in edit.fields.contains { Self.moves(table: edit.table, field: $0.0) } }
+            let movable = Set(edits.filter { edit in edit.fields.contains { RecordOwner.moves(table: edit.table, field: $0.0) } }
                 .map { RecordKey(table: $0.table, record: $0.record) })
             let ownersBefore = try Self.owners(of: movable, io: io)
             guard let mutation = try Replica.write(edits, validate: true, now: now, io: io, db) else { return nil }

@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
@@ -132,12 +133,5 @@ extension ServerStore {
         StoredDevice(context: DeviceContext(device: row[0], node: NodeID(row[1] as String) ?? NodeID(rawValue: 0),
                                             user: UserInfo(name: row[3], role: Role(rawValue: row[4]) ?? .manager, branch: row[5])),
                      revoked: (row[2] as Int64?) != nil, lastSeen: (row[6] as Int64?).map { UInt64(clamping: $0) })
-    }
-}
-
-extension DeviceRecord {
-    public var info: NodeInfo {
-        NodeInfo(device: id, user: user, role: role, branch: branch, node: node, name: name, enrolledAt: createdAt,
-                 lastSeen: lastSeen, pending: pending, revokedAt: revokedAt)
     }
 }

@@ -1,41 +1,10 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
 import HTTPTypes
-
-/// Bounds of one sync exchange.
-public struct SyncLimits: Sendable {
-    /// Most changes returned in one page.
-    public var maxChanges = 10_000
-    /// About the most bytes of changes returned in one page.
-    public var maxBytes = 4 << 20
-    /// A push whose sender's clock differs from the server's by more than this
-    /// is refused with `clock_skew` (the client re-stamps its changes and retries).
-    public var maxClockSkew: UInt64 = 5 * 60_000
-    /// A manager whose cursor is at most this many log rows behind the head pulls through the
-    /// indexes of their own files (sorting the numbers of those rows); further behind (a long
-    /// absence, a first sync without a snapshot) the log is read in order, which then costs less.
-    public var indexedPullWindow: Int64 = 20_000
-
-    public init() {}
-}
-
-/// A sync answer plus what the server itself did while producing it.
-public struct SyncOutcome: Sendable {
-    public var response: SyncResponse
-    /// Conflict records this server created while merging the push.
-    public var conflictsCreated: Int
-    /// Seconds of the one writer's time this sync took (SQLite engine: the time of
-    /// the shared transaction, its commit included, split evenly among the syncs in it).
-    public var writerSeconds: Double = 0
-
-    public init(response: SyncResponse, conflictsCreated: Int) {
-        self.response = response
-        self.conflictsCreated = conflictsCreated
-    }
-}
 
 extension ServerStore {
     /// One sync round trip: validates and applies the pushed mutations, logs
@@ -281,17 +250,6 @@ extension ServerStore {
         }
     }
 
-    /// Whether a change can move its record to another file or scope.
-    package static func moves(_ change: FieldChange) -> Bool { moves(table: change.table, field: change.field) }
-
-    package static func moves(table: RecordKind, field: String) -> Bool {
-        switch table {
-        case .customer: field == "branch" || field == "manager" || field == "team"
-        case .conflict: field == "table" || field == "record"
-        default: table.schema.parentField?.name == field
-        }
-    }
-
     /// The holders of the origins a branch device relays in this push, as stored, and what that allows (`RelayClaims`).
     static func relayClaims(_ origins: Set<NodeID>, for device: DeviceContext, _ db: Database) throws -> RelayClaims {
         guard !origins.isEmpty else { return RelayClaims() }
@@ -428,14 +386,14 @@ private struct PreparedMutation: Sendable {
     let refusal: String?
     /// Its change-log rows; nil if refused, or if encoding failed here (then the writer encodes them and reports the failure).
     let logEntries: [ChangeLogWriter.Entry]?
-    /// The records its changes may move to another owner (`ServerStore.moves`).
+    /// The records its changes may move to another owner (`RecordOwner.moves`).
     let movable: Set<RecordKey>
 
     init(_ mutation: Mutation, now: UInt64, limits: SyncLimits) {
         refusal = PushRules.validateContent(mutation, now: now, limits: limits)
         logEntries = refusal == nil ? try? ChangeLogWriter.entries(mutation.changes) : nil
         var movable = Set<RecordKey>()
-        for index in mutation.changes.indices where ServerStore.moves(table: mutation.changes[index].table, field: mutation.changes[index].field) {
+        for index in mutation.changes.indices where RecordOwner.moves(table: mutation.changes[index].table, field: mutation.changes[index].field) {
             movable.insert(RecordKey(table: mutation.changes[index].table, record: mutation.changes[index].record))
         }
         self.movable = movable

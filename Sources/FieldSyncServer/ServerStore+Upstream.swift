@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
@@ -85,7 +86,7 @@ extension ServerStore {
         try writer.write { db in
             let io = RecordIO(db)
             let changes = response.changes
-            let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { Self.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
+            let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
             let report = try Replica.apply(changes[...], now: now, db)
             var log = ChangeLogWriter(db, io: io)
             // Each run of one writer's changes keeps its origin: no device is sent back what it wrote.

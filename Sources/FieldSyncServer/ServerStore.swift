@@ -1,6 +1,7 @@
 import Crypto
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
@@ -236,91 +237,6 @@ public struct ServerStore: Sendable {
     }
 }
 
-/// A person who may enrol devices.
-public struct UserRecord: Sendable, Equatable {
-    public var id: String
-    public var info: UserInfo
-    public var createdAt: UInt64
-
-    public init(id: String, info: UserInfo, createdAt: UInt64) {
-        self.id = id
-        self.info = info
-        self.createdAt = createdAt
-    }
-}
-
-public struct DeviceRecord: Sendable, Equatable {
-    public var id: String
-    public var user: String
-    public var node: NodeID
-    public var name: String
-    public var createdAt: UInt64
-    public var revokedAt: UInt64?
-    public var lastSeen: UInt64?
-    /// What the device last reported as waiting in its outbox.
-    public var pending: Int? = nil
-    /// Its user's role and branch.
-    public var role: Role = .manager
-    public var branch: String? = nil
-
-    public init(id: String, user: String, node: NodeID, name: String, createdAt: UInt64, revokedAt: UInt64?, lastSeen: UInt64?,
-                pending: Int? = nil, role: Role = .manager, branch: String? = nil) {
-        self.id = id
-        self.user = user
-        self.node = node
-        self.name = name
-        self.createdAt = createdAt
-        self.revokedAt = revokedAt
-        self.lastSeen = lastSeen
-        self.pending = pending
-        self.role = role
-        self.branch = branch
-    }
-}
-
-/// The authenticated caller of a request.
-public struct DeviceContext: Sendable, Equatable {
-    public var device: String
-    public var node: NodeID
-    public var user: UserInfo
-
-    public init(device: String, node: NodeID, user: UserInfo) {
-        self.device = device
-        self.node = node
-        self.user = user
-    }
-}
-
-/// Hashes of secrets: the server never stores a token or code as given.
-package enum Secret {
-    package static func hash(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// 256 random bits, base64url without padding.
-    package static func token() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    /// An enrolment code a person can read out and type: 15 characters of an
-    /// alphabet without look-alikes (75 bits), grouped as XXXXX-XXXXX-XXXXX.
-    package static func enrolmentCode() -> String {
-        let alphabet = Array("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
-        var generator = SystemRandomNumberGenerator()
-        let characters = (0..<15).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
-        return [0, 5, 10].map { String(characters[$0..<$0 + 5]) }.joined(separator: "-")
-    }
-
-    package static func normalizeCode(_ code: String) -> String {
-        let compact = code.uppercased().filter { $0.isLetter || $0.isNumber }
-        guard compact.count == 15 else { return code.uppercased() }
-        let characters = Array(compact)
-        return [0, 5, 10].map { String(characters[$0..<$0 + 5]) }.joined(separator: "-")
-    }
-}
 
 /// Set once a server has an upstream (`UpstreamSync`): shared by every copy of its store.
 package final class UpstreamRole: Sendable {

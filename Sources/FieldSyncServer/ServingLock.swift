@@ -1,3 +1,4 @@
+import FieldSyncServerCore
 import Foundation
 
 /// An exclusive lock on a data folder, held for the life of `serve` (and of

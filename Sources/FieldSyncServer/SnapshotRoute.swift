@@ -1,6 +1,7 @@
 import Crypto
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB

@@ -17,18 +17,6 @@ public struct ApplyReport: Sendable, Equatable {
     public init() {}
 }
 
-/// Records merged already, with what the merge found: the changed ones in the order
-/// they were first written, each as it ends up, the concurrent overwrites, the newest stamp.
-public struct MergedRecords: Sendable {
-    public var records: [(key: RecordKey, state: RecordState)] = []
-    public var overwrites: [Overwrite] = []
-    public var newest = HLC.zero
-    /// Field changes merged (the report counts them).
-    public var changes = 0
-
-    public init() {}
-}
-
 extension Replica {
     /// Merges a batch of remote field changes into the replica in one
     /// transaction. Order, duplicates and partial mutations do not matter.

@@ -2,19 +2,6 @@ import FieldSyncModel
 import Foundation
 import GRDB
 
-/// Some fields of one record, as one part of a user action.
-public struct RecordEdit: Sendable {
-    public var table: RecordKind
-    public var record: String
-    public var fields: [(String, FieldValue)]
-
-    public init(_ table: RecordKind, _ record: String, _ fields: [(String, FieldValue)]) {
-        self.table = table
-        self.record = record
-        self.fields = fields
-    }
-}
-
 extension Replica {
     /// Validates and records one user action in one transaction: the records,
     /// the clock and the outbox change together.

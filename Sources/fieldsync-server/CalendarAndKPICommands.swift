@@ -3,6 +3,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 

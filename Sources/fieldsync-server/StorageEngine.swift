@@ -4,6 +4,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import Logging

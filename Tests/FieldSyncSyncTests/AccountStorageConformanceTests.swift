@@ -2,6 +2,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

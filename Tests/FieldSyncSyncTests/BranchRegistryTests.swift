@@ -4,6 +4,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 @testable import FieldSyncServer
+@testable import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import FieldSyncPostgres
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncTestSupport
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 @testable import FieldSyncServer
+@testable import FieldSyncServerCore
 import Testing
 
 /// The push's decisions without an engine (issue 26, step 2): what `PushDecider` asks to read,

@@ -1,5 +1,6 @@
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import HTTPTypes
 import Testing
 

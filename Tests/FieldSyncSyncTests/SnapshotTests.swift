@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

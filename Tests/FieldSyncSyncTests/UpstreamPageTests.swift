@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncProtocol
 @testable import FieldSyncServer
+@testable import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

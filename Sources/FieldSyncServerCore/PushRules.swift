@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import HTTPTypes
 
 /// What a push's mutations must be before any is applied, whatever engine
 /// stores them: pure, given what the engine read.

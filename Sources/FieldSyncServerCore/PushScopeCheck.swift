@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncStore
 
 /// Authorises a push by what the server holds, never by what the push says.
 ///
@@ -137,7 +136,7 @@ package final class PushScopeCheck {
             let existed = existed[index]
             let changes = groups[index].ranges.lazy.flatMap { mutation.changes[$0] }
             // Setting a new record's parent creates it where it is; changing an existing one's moves it.
-            if existed, changes.contains(where: { ServerStore.moves($0) }) {
+            if existed, changes.contains(where: { RecordOwner.moves($0) }) {
                 // A move needs the caller's reach now, where the record is and where it goes.
                 if let refusal = refusal(key, try owner(key, in: stored)) { return refusal }
                 if let refusal = refusal(key, try owner(key, in: afterState), writtenAs: .moved) {

@@ -1,5 +1,4 @@
 import FieldSyncModel
-import FieldSyncStore
 
 /// The customer whose file holds a record, found by following the record's
 /// parent fields (note → fault → customer; a conflict → the record it is about)
@@ -53,6 +52,17 @@ package enum RecordOwner: Equatable {
             guard case .reference(let kind) = schema.fields[index].type, schema.fields[index].name != parent,
                   let id = state.values[index].text else { return nil }
             return RecordKey(table: kind, record: id)
+        }
+    }
+
+    /// Whether a change can move its record to another file or scope.
+    package static func moves(_ change: FieldChange) -> Bool { moves(table: change.table, field: change.field) }
+
+    package static func moves(table: RecordKind, field: String) -> Bool {
+        switch table {
+        case .customer: field == "branch" || field == "manager" || field == "team"
+        case .conflict: field == "table" || field == "record"
+        default: table.schema.parentField?.name == field
         }
     }
 }

@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncStore
 import Foundation
 
 /// What the server's own commands write — branches, their renaming, handovers

@@ -1,14 +1,17 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import Foundation
-import HTTPTypes
-import Hummingbird
-import NIOCore
 
 /// An error the server reports to a client (as JSON with a stable code) or to
-/// an administrator at the command line (the message).
-public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
-    public let status: HTTPResponse.Status
+/// an administrator at the command line (the message). It knows no HTTP: the
+/// HTTP module answers each `Kind` with its status (`ServerError+HTTP.swift`).
+public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, as far as the caller needs to know to react.
+    public enum Kind: Sendable, Equatable {
+        case badRequest, unauthorized, forbidden, notFound, methodNotAllowed, conflict, contentTooLarge, tooManyRequests
+        case internalServerError, serviceUnavailable
+    }
+
+    public let kind: Kind
     public let body: ErrorBody
     /// Seconds the client should wait before asking again (`Retry-After`), for `busy` answers.
     public var retryAfter: Int?
@@ -16,17 +19,9 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
     public var message: String { body.message }
     public var description: String { body.message }
 
-    package init(_ status: HTTPResponse.Status, _ code: String, _ message: String, serverTime: UInt64? = nil) {
-        self.status = status
+    package init(_ kind: Kind, _ code: String, _ message: String, serverTime: UInt64? = nil) {
+        self.kind = kind
         self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
-    }
-
-    /// The error as the protocol's JSON error body, with its status.
-    func jsonResponse() -> Response {
-        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"error":"internal","message":"error"}"#.utf8)
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// The server has no room for this request now: `503` with `Retry-After`.
@@ -42,8 +37,6 @@ public struct ServerError: HTTPResponseError, Sendable, Equatable, CustomStringC
         error.retryAfter = retryAfter
         return error
     }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response { jsonResponse() }
 
     package static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
     package static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }

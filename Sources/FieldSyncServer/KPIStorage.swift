@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 

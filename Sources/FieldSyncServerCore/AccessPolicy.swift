@@ -1,7 +1,6 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncStore
 
 /// Where a customer's file is visible: its branch, its manager and team, as
 /// the server holds them.
