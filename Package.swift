@@ -224,6 +224,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The wire messages' codecs and digests, against their oracles and pinned vectors.
+        .testTarget(
+            name: "FieldSyncProtocolTests",
+            dependencies: [
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The server's rules without an engine.
+        .testTarget(
+            name: "FieldSyncServerCoreTests",
+            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FieldSyncSyncTests",
             dependencies: [

@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-@testable import FieldSyncServer
 @testable import FieldSyncServerCore
 import Testing
 
