@@ -192,6 +192,7 @@ enum SyncBenchmark {
 
     /// `--role serve`: a fieldsync server on 127.0.0.1, port written to a file.
     static func serve(data: String, portFile: String, database: String? = nil) async throws {
+        AllocatorTuning.forServing()
         let folder = ServerFolder(path: data)
         let settings = try folder.settings()
         let tls = try TLSConfiguration.fieldSyncServer(

@@ -19,6 +19,9 @@ package struct RelaySignatures {
     /// Per node, each counter's digest and the page it is in: a lookup per mutation, not a scan of every page.
     private var index: [NodeID: [UInt64: (digest: ArraySlice<UInt8>, page: Int)]] = [:]
     private(set) var pinned: [NodeID: [UInt8]]
+    /// The pushing device's own pages, not checked yet: no verdict needs them (its own work is its
+    /// own), only a relay up does, so a server without one never spends a signature check on them.
+    private var ownPages: [SignedPage] = []
     /// Keys to pin: nodes first seen signed in this push, with an accepted mutation.
     package private(set) var newPins: [NodeID: [UInt8]] = [:]
 
@@ -32,7 +35,12 @@ package struct RelaySignatures {
     package init(_ request: SyncRequest, device: NodeID, pinned: [NodeID: [UInt8]]) {
         self.device = device
         self.pinned = pinned
-        for page in request.signed where page.isValid {
+        for page in request.signed {
+            guard page.node != device else {
+                ownPages.append(page)
+                continue
+            }
+            guard page.isValid else { continue }
             let position = pages[page.node, default: []].count
             pages[page.node, default: []].append(page)
             var offset = 0
@@ -91,6 +99,6 @@ package struct RelaySignatures {
     /// The valid pages of nodes with an accepted mutation in this push, kept for relaying further up
     /// (whether each covers what was accepted is the upstream's to check, off this server's writer).
     package func pagesToKeep(acceptedOrigins: Set<NodeID>) -> [SignedPage] {
-        acceptedOrigins.flatMap { pages[$0] ?? [] }
+        acceptedOrigins.flatMap { $0 == device ? ownPages.filter(\.isValid) : pages[$0] ?? [] }
     }
 }

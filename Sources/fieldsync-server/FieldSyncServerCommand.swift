@@ -151,6 +151,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        AllocatorTuning.forServing()
         let folder = options.folder
         if !folder.isInitialized {
             let result = try folder.initialize(hosts: [host], branch: nil, certificate: nil)
