@@ -32,7 +32,8 @@ enum LoadBenchmark {
         let cpuBefore = ChildProcess.cpuSeconds(of: server.pid)
         let results = folder.appendingPathComponent("results").path
         let laptops = try ChildProcess.spawnSelf(["--role", "load-clients", "--url", url, "--ca", settings.caCertificate!, "--codes", codesFile,
-                                                  "--seconds", String(seconds), "--interval", String(interval), "--results", results])
+                                                  "--seconds", String(seconds), "--interval", String(interval), "--results", results,
+                                                  "--server-pid", String(server.pid)])
         guard laptops.wait() == 0 else { throw BenchError("the laptops' process failed") }
         let serverCPU = ChildProcess.cpuSeconds(of: server.pid) - cpuBefore
         let peak = ChildProcess.peakResidentBytes(of: server.pid)
@@ -42,7 +43,9 @@ enum LoadBenchmark {
     }
 
     /// `--role load-clients`: the laptops, in one process; writes its figures to `results`.
-    static func laptops(url: String, caPath: String, codesFile: String, seconds: Double, interval: Double, results: String) async throws {
+    /// `serverPID`: the server's process, whose CPU time during the timed syncs (set-up excluded) is reported per sync.
+    static func laptops(url: String, caPath: String, codesFile: String, seconds: Double, interval: Double, results: String,
+                        serverPID: pid_t) async throws {
         let caPEM = try String(contentsOfFile: caPath, encoding: .utf8)
         let codes = try String(contentsOfFile: codesFile, encoding: .utf8).split(separator: "\n").map(String.init)
         struct Laptop: Sendable {
@@ -82,6 +85,7 @@ enum LoadBenchmark {
             var errors: [String] = []
         }
         let cpuBefore = ChildProcess.cpuSeconds(of: getpid())
+        let serverCPUBefore = ChildProcess.cpuSeconds(of: serverPID)
         let start = Date()
         let deadline = start.addingTimeInterval(seconds)
         let outcomes = await withTaskGroup(of: Outcome.self) { group in
@@ -124,6 +128,7 @@ enum LoadBenchmark {
         }
         let elapsed = Date().timeIntervalSince(start)
         let cpu = ChildProcess.cpuSeconds(of: getpid()) - cpuBefore
+        let serverCPU = ChildProcess.cpuSeconds(of: serverPID) - serverCPUBefore
         for laptop in laptops { try? await laptop.client.shutdown() }
         let latencies = outcomes.flatMap(\.latencies).sorted()
         let errors = outcomes.flatMap(\.errors)
@@ -134,6 +139,8 @@ enum LoadBenchmark {
         text += String(format: "    %d syncs in %.0f s: %.0f syncs/s, %.0f field changes/s pushed; latency of a whole sync p50 %.0f ms, p99 %.0f ms, max %.0f ms (aim: p99 under 250)\n",
                        latencies.count, elapsed, Double(latencies.count) / elapsed, Double(latencies.count * 24) / elapsed,
                        percentile(0.5), percentile(0.99), (latencies.last ?? 0) * 1000)
+        text += String(format: "    server CPU during these syncs: %.1f s, %.2f ms per sync (aim: 1 ms)\n", serverCPU,
+                       latencies.isEmpty ? 0 : serverCPU * 1000 / Double(latencies.count))
         text += "    errors: \(errors.count) (aim: 0)\(errors.isEmpty ? "" : "; first: \(errors[0].prefix(200))")\n"
         text += String(format: "    laptops' process: %.1f s of CPU, peak memory %.0f MiB\n", cpu, Double(ChildProcess.peakResidentBytes(of: getpid())) / 1_048_576)
         try text.write(toFile: results, atomically: true, encoding: .utf8)

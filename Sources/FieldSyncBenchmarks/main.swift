@@ -36,7 +36,8 @@ if let role = CommandLine.arguments.firstIndex(of: "--role").map({ CommandLine.a
         if role == "upstream" { try await TierBenchmark.relay(data: value("--data")) }
         if role == "load-clients" {
             try await LoadBenchmark.laptops(url: value("--url"), caPath: value("--ca"), codesFile: value("--codes"), seconds: Double(value("--seconds")) ?? 30,
-                                            interval: Double(value("--interval")) ?? 3, results: value("--results"))
+                                            interval: Double(value("--interval")) ?? 3, results: value("--results"),
+                                            serverPID: pid_t(value("--server-pid")) ?? 0)
         }
     } catch {
         FileHandle.standardError.write(Data("fieldsync-bench --role \(role): \(error)\n".utf8))
