@@ -52,7 +52,8 @@ extension ServerStore {
             // Files that left this server's scope upstream: few, read once per push.
             let departed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
             var floor = try StampFloor.read(device, now: now, db)
-            let claims = try Self.relayClaims(RelayClaims.origins(of: request, for: device, server: try Replica.identity(db)?.node), for: device, db)
+            let claims = device.user.role == .branch
+                ? try Self.relayClaims(RelayClaims.origins(of: request, for: device, server: try self.ownNode.read(db)), for: device, db) : RelayClaims()
             let relayed = claims.allowed
             for node in relayed {
                 floor.relayed[node] = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(db.cachedStatement(sql: "SELECT stamp_floor FROM relayed_nodes WHERE node = ?"),
@@ -348,7 +349,7 @@ extension ServerStore {
             own.formUnion(try String.fetchAll(db, sql: "SELECT node FROM relayed_nodes WHERE device = ?", arguments: [device.device]).compactMap(NodeID.init))
         }
         let io = RecordIO(db)
-        let serverNode = try Replica.identity(db)?.node.description
+        let serverNode = try ownNode.read(db)?.description
         let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
         var page = PullPageBuilder(device: device, cursor: cursor, limits: limits, maxChanges: maxChanges, own: own, departed: departed) {
             try io.load(.customer, $0).map(CustomerScope.init)

@@ -20,6 +20,8 @@ public struct ServerStore: Sendable {
     let groupCommit = GroupCommit()
     /// Whether this server relays to a provincial server (it then keeps its devices' signed pages).
     package let relaysUpstream = UpstreamRole()
+    /// The server's node, read once: every sync names it and it never changes while the store is open.
+    let ownNode = OwnNode()
 
     public static let fileName = "server.sqlite"
 
@@ -243,4 +245,16 @@ package final class UpstreamRole: Sendable {
     private let on = Mutex(false)
     package var isOn: Bool { on.withLock { $0 } }
     package func turnOn() { on.withLock { $0 = true } }
+}
+
+/// The server's node once read (`Replica.identity` reads several rows of `meta` each time).
+final class OwnNode: Sendable {
+    private let node = Mutex<NodeID?>(nil)
+
+    func read(_ db: Database) throws -> NodeID? {
+        if let known = node.withLock({ $0 }) { return known }
+        let read = try Replica.identity(db)?.node
+        if let read { node.withLock { $0 = read } }
+        return read
+    }
 }
