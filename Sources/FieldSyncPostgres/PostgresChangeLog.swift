@@ -35,6 +35,8 @@ public enum PostgresChangeLog {
     }
 
     /// Writes rows with the numbers they carry (`append` numbers them; `store copy` keeps the source's).
+    /// Each row's `branch` is its customer's as stored when it is written (records are saved before
+    /// their rows; a copy writes the records first): what a branch's pull finds it by.
     static func insert(_ rows: [ChangeLogRow], on connection: PostgresConnection, logger: Logger) async throws {
         guard !rows.isEmpty else { return }
         // One statement for the whole batch: columns as arrays, unnested into rows.
@@ -46,9 +48,10 @@ public enum PostgresChangeLog {
         let exitBranches = rows.map { $0.exit?.branch ?? "" }, exitManagers = rows.map { $0.exit?.manager ?? "" }
         let exitTeams = rows.map { $0.exit?.team ?? "" }
         try await connection.query("""
-            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team)
+            INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team, branch)
             SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u, CASE WHEN e THEN eb END, CASE WHEN e THEN NULLIF(em, '') END,
-                   CASE WHEN e THEN NULLIF(et, '') END
+                   CASE WHEN e THEN NULLIF(et, '') END,
+                   (SELECT branch FROM records WHERE kind = 'customers' AND id = NULLIF(c, ''))
             FROM unnest(\(rows.map(\.seq))::bigint[], \(rows.map(\.table))::text[], \(rows.map(\.record))::text[], \(rows.map(\.origin))::text[],
                         \(customers)::text[], \(changes)::bytea[], \(counters)::bigint[], \(rows.map(\.fromUpstream))::boolean[], \(exits)::boolean[],
                         \(exitBranches)::text[], \(exitManagers)::text[], \(exitTeams)::text[]) AS x(s, t, r, o, c, ch, n, u, e, eb, em, et)

@@ -111,6 +111,17 @@ public enum PostgresSchema {
             "CREATE INDEX records_customers_with_team ON records (branch) WHERE kind = 'customers' AND team IS NOT NULL",
             "CREATE INDEX relayed_nodes_device ON relayed_nodes (device)",
         ]),
+        Migration(name: "pg-v7-pull-by-branch", statements: [
+            // A supervisor's or branch server's pull reads its branch's rows only: each row keeps the branch
+            // its customer had when it was written (a moved file is logged again under its new branch); the
+            // customer's current scope still decides what is served. Rows written before: the branch now.
+            "ALTER TABLE change_log ADD COLUMN branch text",
+            """
+            UPDATE change_log l SET branch = r.branch FROM records r
+            WHERE r.kind = 'customers' AND r.id = l.customer AND l.customer IS NOT NULL
+            """,
+            "CREATE INDEX change_log_branch ON change_log (branch, seq) WHERE branch IS NOT NULL",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -509,6 +509,28 @@ extension PostgresServerStorage: SyncStorage {
                 page.finish(head: head)
                 return (page.changes, page.cursor, page.more, page.left)
             }
+            if restricted, head - cursor <= limits.indexedPullWindow, device.user.branch != nil {
+                // A supervisor's or branch server's rows through the indexes (`pg-v7-pull-by-branch`): the rows
+                // written for its branch's customers (a superset the current scope narrows), the province's
+                // lists and its branch's exits; a page's worth at most.
+                let limit = Int64(max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges)))
+                let (node, relaying) = (device.node.description, device.device)
+                let (read, full) = try await take("""
+                    \(unescaped: columns)
+                    WHERE l.seq IN (
+                        SELECT seq FROM change_log WHERE branch = \(branch) AND seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying))
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND tbl IN (\(calendar), \(branches))
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
+                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND exit_branch = \(branch)
+                        ORDER BY seq LIMIT \(limit))
+                    ORDER BY l.seq
+                    """)
+                if !full, read >= limit { page.endBeforeHead() }
+                page.finish(head: head)
+                return (page.changes, page.cursor, page.more, page.left)
+            }
             // In batches of log numbers: a batch's bounds come from the log's index alone, then its rows
             // in scope (filtered in SQL) are read; a batch whose rows are all out of scope still moves on.
             var after = cursor

@@ -97,8 +97,11 @@ struct ChangeLogWriter {
     private mutating func insert(_ table: RecordKind, _ record: String, encoded changes: Data, origin: NodeID,
                                  counter: UInt64? = nil, fromUpstream: Bool = false) throws {
         let customer = try RecordOwner.file(of: RecordKey(table: table, record: record), in: { try stored($0) })?.customer
+        // The customer's branch as stored now (the records are written before their log rows): what a
+        // branch's pull finds the row by (`server-v15-pull-by-branch`).
         let statement = try insertStatement ?? db.cachedStatement(sql: """
-            INSERT INTO change_log (tbl, record, origin, customer, changes, counter, from_upstream) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO change_log (tbl, record, origin, customer, changes, counter, from_upstream, branch)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT branch FROM customers WHERE id = ?4))
             """)
         insertStatement = statement
         if originText?.node != origin { originText = (origin, origin.description) }

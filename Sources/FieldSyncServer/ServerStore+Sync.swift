@@ -323,6 +323,23 @@ extension ServerStore {
             let (node, relaying, branch, name) = (device.node.description, device.device, device.user.branch, device.user.name)
             arguments = [cursor, node, relaying, branch, name, branch, name, cursor, node, relaying, cursor, node, relaying, branch, limit]
             rowLimit = limit
+        } else if !policy.isUnrestricted, head - cursor <= limits.indexedPullWindow, let branch = device.user.branch {
+            // A supervisor's or branch server's rows through the indexes (`server-v15-pull-by-branch`): the rows
+            // written for its branch's customers (a superset: the customer's scope now decides below), the
+            // province's lists and its branch's exits; a page's worth at most.
+            let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
+            sql = """
+                SELECT \(columns) FROM change_log l WHERE l.seq IN (
+                    SELECT l.seq FROM change_log l WHERE l.branch = ? AND l.seq > ? AND \(notOwn)
+                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn)
+                        AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
+                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
+                    ORDER BY 1 LIMIT ?)
+                ORDER BY l.seq
+                """
+            let (node, relaying) = (device.node.description, device.device)
+            arguments = [branch, cursor, node, relaying, cursor, node, relaying, cursor, node, relaying, branch, limit]
+            rowLimit = limit
         } else if !policy.isUnrestricted {
             // Filtered by the customer's scope as stored now, not as it was when
             // the row was written: a file that moved away is no longer served.

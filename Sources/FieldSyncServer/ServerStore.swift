@@ -228,6 +228,17 @@ public struct ServerStore: Sendable {
                 CREATE INDEX relayed_nodes_device ON relayed_nodes(device);
                 """)
         }
+        migrator.registerMigration("server-v15-pull-by-branch") { db in
+            // A supervisor's or branch server's pull reads its branch's rows only: each row keeps the
+            // branch its customer had when it was written (a file that moves is logged again under its
+            // new branch, so the rows of its new branch are complete); the customer's current scope
+            // still decides what is served. Rows written before: their customer's branch now.
+            try db.execute(sql: """
+                ALTER TABLE change_log ADD COLUMN branch TEXT;
+                UPDATE change_log SET branch = (SELECT branch FROM customers WHERE id = change_log.customer) WHERE customer IS NOT NULL;
+                CREATE INDEX change_log_branch ON change_log(branch, seq) WHERE branch IS NOT NULL;
+                """)
+        }
         return migrator
     }
 

@@ -65,9 +65,10 @@ public struct SyncLimits: Sendable {
     /// A push whose sender's clock differs from the server's by more than this
     /// is refused with `clock_skew` (the client re-stamps its changes and retries).
     public var maxClockSkew: UInt64 = 5 * 60_000
-    /// A manager whose cursor is at most this many log rows behind the head pulls through the
-    /// indexes of their own files (sorting the numbers of those rows); further behind (a long
-    /// absence, a first sync without a snapshot) the log is read in order, which then costs less.
+    /// A manager, supervisor or branch server whose cursor is at most this many log rows behind the
+    /// head pulls through the indexes of its own files or branch (sorting the numbers of those rows);
+    /// further behind (a long absence, a first sync without a snapshot) the log is read in order,
+    /// which then costs less.
     public var indexedPullWindow: Int64 = 20_000
 
     public init() {}

@@ -76,4 +76,64 @@ import Testing
             await alice.close()
         }
     }
+
+    /// A supervisor's (and a branch server's) pull through the branch index (`server-v15-pull-by-branch`)
+    /// and by reading the log in order: with another branch's rows in between and a file moved in from
+    /// it midway, small pages bring every row of the branch's files, the moved file whole, and nothing
+    /// of the other branch's.
+    @Test(arguments: EngineKind.available, [Int64(20_000), 0])
+    func aSupervisorsSmallPagesBringTheBranchAndAFileMovedIntoIt(engine: EngineKind, window: Int64) async throws {
+        var limits = SyncLimits()
+        limits.indexedPullWindow = window
+        try await TestServer.run(on: engine, limits: limits) { server in
+            let folder = try TemporaryFolder()
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+            try await server.addBranch("Ningbo")
+            var random = SplitMix64(seed: 0x26_0B)
+            let ours = [RecordID.make(using: &random), RecordID.make(using: &random)]
+            let theirs = RecordID.make(using: &random), movedIn = RecordID.make(using: &random)
+            func customer(_ id: String, branch: String, manager: String) -> RecordEdit {
+                RecordEdit(.customer, id, [("name", .text("Customer")), ("level", .text("standard")), ("branch", .text(branch)),
+                                           ("manager", .text(manager))])
+            }
+            try await server.writeLocal([customer(ours[0], branch: "Hangzhou", manager: "Alice"), customer(ours[1], branch: "Hangzhou", manager: "Carol"),
+                                         customer(theirs, branch: "Ningbo", manager: "Bob"), customer(movedIn, branch: "Ningbo", manager: "Bob")])
+            var expected = Set(ours + [RecordID.branch("Hangzhou"), RecordID.branch("Ningbo")])
+            var movedInVisits: [String] = []
+            for round in 0..<10 {
+                for owner in ours + [theirs, theirs, movedIn, theirs] {
+                    let visit = RecordID.make(using: &random)
+                    try await server.writeLocal([RecordEdit(.visit, visit, [
+                        ("customer", .text(owner)), ("kind", .text("routine")),
+                        ("at", .text("2026-11-\(10 + round % 9)T09:00:00+08:00")), ("summary", .text("visit \(round)"))])])
+                    if ours.contains(owner) { expected.insert(visit) }
+                    if owner == movedIn { movedInVisits.append(visit) }
+                }
+                if round == 6 {
+                    // Ningbo's file comes to Hangzhou: its earlier visits are Hangzhou's now too.
+                    try await server.writeLocal([RecordEdit(.customer, movedIn, [("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+                }
+            }
+            expected.insert(movedIn)
+            expected.formUnion(movedInVisits)
+            var cursor: Int64 = 0
+            var received = Set<String>()
+            var pages = 0
+            while true {
+                let answer = try await sue.client.exchange(SyncRequest(cursor: cursor, mutations: [], clientTime: Replica.systemMilliseconds(),
+                                                                       maxChanges: 3), token: sue.binding.token)
+                pages += 1
+                received.formUnion(answer.changes.map(\.record))
+                #expect(answer.cursor >= cursor, "the cursor never goes back")
+                cursor = answer.cursor
+                if !answer.more { break }
+                #expect(pages < 500)
+            }
+            let missing = expected.subtracting(received), unexpected = received.subtracting(expected)
+            #expect(missing.isEmpty && unexpected.isEmpty, "missing \(missing), unexpected \(unexpected)")
+            #expect(!received.contains(theirs))
+            #expect(pages > 10, "the pages were small")
+            await sue.close()
+        }
+    }
 }
