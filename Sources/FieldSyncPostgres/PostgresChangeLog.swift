@@ -20,6 +20,15 @@ public enum PostgresChangeLog {
     @discardableResult
     public static func append(_ rows: [ChangeLogRow], on connection: PostgresConnection, logger: Logger) async throws -> ClosedRange<Int64>? {
         guard !rows.isEmpty else { return nil }
+        // Each row's `branch` is read from its customer as the row is inserted. A transaction moving that
+        // customer to another branch holds its row until it commits: wait for it here, before taking the
+        // head, so the row reads the branch it moved to (and the mover, which re-logs the file's records,
+        // sees this transaction's, or waits for it to commit first). Without this a row written while
+        // its file moved could keep the old branch and never reach the new one's devices.
+        let customers = Array(Set(rows.compactMap(\.customer)))
+        if !customers.isEmpty {
+            try await connection.query("SELECT 1 FROM records WHERE kind = 'customers' AND id = ANY(\(customers)) FOR SHARE", logger: logger)
+        }
         let count = Int64(rows.count)
         var last: Int64 = 0
         for try await seq in try await connection.query(

@@ -109,6 +109,8 @@ extension PostgresServerStorage: AccountStorage {
                     code = StoredCode(userID: userID, user: UserInfo(name: name, role: Role(rawValue: role) ?? .manager, branch: branch),
                                       expiresAt: UInt64(clamping: expires), usedAt: used.map { UInt64(clamping: $0) })
                 }
+                // The node's lock, as a relaying push takes it: a node is never enrolled and claimed by a relay at once.
+                try await lock(names: ["node/\(node)"], on: connection)
                 let held = try await connection.first("""
                     SELECT EXISTS (SELECT 1 FROM devices WHERE node = \(node)) OR EXISTS (SELECT 1 FROM relayed_nodes WHERE node = \(node))
                     """, as: Bool.self, logger: logger) ?? false

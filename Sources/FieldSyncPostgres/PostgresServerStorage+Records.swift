@@ -176,7 +176,13 @@ extension PostgresServerStorage {
     public func writeLocal(_ edits: [RecordEdit]) async throws -> Mutation? {
         let now = self.now
         let node = self.node
-        return try await transaction { connection in
+        // A file it moves waits on the log's rows of that file's customer (`PostgresChangeLog.append`): a
+        // deadlock PostgreSQL breaks by aborting one side is run again.
+        return try await retryingConflicts { try await writeLocalOnce(edits, now: now, node: node) }
+    }
+
+    private func writeLocalOnce(_ edits: [RecordEdit], now: UInt64, node: NodeID) async throws -> Mutation? {
+        try await transaction { connection in
             let keys = edits.map { RecordKey(table: $0.table, record: $0.record) }
             let references = edits.flatMap { edit in
                 edit.fields.compactMap { name, value -> RecordKey? in

@@ -82,10 +82,12 @@ extension PostgresServerStorage: SyncStorage {
     func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
         try await transaction { connection in
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
-            // Every origin and touched record locked first, in one sorted order with every other writer's: the
-            // relay holders read next stay as read, and no two instances merge into one record at once.
-            try await lock(touched, origins: Set(request.mutations.map(\.origin)), on: connection)
-            let claims = try await relayClaims(RelayClaims.origins(of: request, for: device, server: node), for: device, on: connection)
+            // The device's node, the origins it may relay and the touched records locked first, in one sorted order
+            // with every other writer's: the relay holders read next stay as read, and no two instances merge into
+            // one record at once. Only those: a push naming another device's node must not hold that node's lock.
+            let foreign = RelayClaims.origins(of: request, for: device, server: node)
+            try await lock(touched, origins: foreign.union([device.node]), on: connection)
+            let claims = try await relayClaims(foreign, for: device, on: connection)
             let relayed = claims.allowed
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
             let applied = try await appliedAmong(own, on: connection)
@@ -484,49 +486,42 @@ extension PostgresServerStorage: SyncStorage {
                 return (rows, false)
             }
             let head = try await connection.first("SELECT COALESCE(MAX(seq), 0) FROM change_log", as: Int64.self, logger: logger) ?? cursor
-            if device.user.role == .manager, head - cursor <= limits.indexedPullWindow {
-                // A manager's rows through the indexes (`pg-v6-pull-by-customer`): the log rows of the customers they
-                // manage or whose team names them (a superset the policy narrows), the province's lists and their
-                // branch's exits; a page's worth of rows at most. Rows past the limit wait for the next page.
+            if restricted, head - cursor <= limits.indexedPullWindow {
+                // The device's rows through the indexes: a manager's, the log rows of the customers they manage or
+                // whose team names them (`pg-v6-pull-by-customer`); a supervisor's or branch server's, the rows
+                // written for its branch's customers (`pg-v7-pull-by-branch`); for everyone the province's lists
+                // and the branch's exits. A superset the current scope narrows; a page's worth of rows at most,
+                // rows past the limit wait for the next page.
                 let limit = Int64(max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges)))
-                let (node, relaying, name) = (device.node.description, device.device, device.user.name)
-                let (read, full) = try await take("""
-                    \(unescaped: columns)
-                    WHERE l.seq IN (
-                        SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying))
-                            AND customer IN (SELECT id FROM records WHERE kind = 'customers' AND branch = \(branch) AND manager = \(name)
-                                             UNION SELECT id FROM records WHERE kind = 'customers' AND branch = \(branch)
+                var binds = PostgresBindings()
+                func bind(_ value: some PostgresThrowingDynamicTypeEncodable) throws -> String {
+                    try binds.append(value)
+                    return "$\(binds.count)"
+                }
+                let (after, node, relaying, inBranch) = (try bind(cursor), try bind(device.node.description), try bind(device.device), try bind(branch))
+                let notOwn = "origin <> \(node) AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying))"
+                let own: String
+                if device.user.role == .manager {
+                    let name = try bind(device.user.name)
+                    own = """
+                        SELECT seq FROM change_log WHERE seq > \(after) AND \(notOwn)
+                            AND customer IN (SELECT id FROM records WHERE kind = 'customers' AND branch = \(inBranch) AND manager = \(name)
+                                             UNION SELECT id FROM records WHERE kind = 'customers' AND branch = \(inBranch)
                                                  AND team IS NOT NULL AND strpos(team, \(name)) > 0)
-                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND tbl IN (\(calendar), \(branches))
-                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND exit_branch = \(branch)
-                        ORDER BY seq LIMIT \(limit))
-                    ORDER BY l.seq
-                    """)
-                if !full, read >= limit { page.endBeforeHead() }
-                page.finish(head: head)
-                return (page.changes, page.cursor, page.more, page.left)
-            }
-            if restricted, head - cursor <= limits.indexedPullWindow, device.user.branch != nil {
-                // A supervisor's or branch server's rows through the indexes (`pg-v7-pull-by-branch`): the rows
-                // written for its branch's customers (a superset the current scope narrows), the province's
-                // lists and its branch's exits; a page's worth at most.
-                let limit = Int64(max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges)))
-                let (node, relaying) = (device.node.description, device.device)
-                let (read, full) = try await take("""
-                    \(unescaped: columns)
+                        """
+                } else {
+                    own = "SELECT seq FROM change_log WHERE branch = \(inBranch) AND seq > \(after) AND \(notOwn)"
+                }
+                let lists = "\(try bind(calendar)), \(try bind(branches))", rows = try bind(limit)
+                let (read, full) = try await take(PostgresQuery(unsafeSQL: """
+                    \(columns)
                     WHERE l.seq IN (
-                        SELECT seq FROM change_log WHERE branch = \(branch) AND seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying))
-                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND tbl IN (\(calendar), \(branches))
-                        UNION ALL SELECT seq FROM change_log WHERE seq > \(cursor) AND origin <> \(node)
-                            AND origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(relaying)) AND exit_branch = \(branch)
-                        ORDER BY seq LIMIT \(limit))
+                        \(own)
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(after) AND \(notOwn) AND tbl IN (\(lists))
+                        UNION ALL SELECT seq FROM change_log WHERE seq > \(after) AND \(notOwn) AND exit_branch = \(inBranch)
+                        ORDER BY seq LIMIT \(rows))
                     ORDER BY l.seq
-                    """)
+                    """, binds: binds))
                 if !full, read >= limit { page.endBeforeHead() }
                 page.finish(head: head)
                 return (page.changes, page.cursor, page.more, page.left)

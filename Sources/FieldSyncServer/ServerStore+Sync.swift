@@ -303,42 +303,37 @@ extension ServerStore {
         // With a row limit the page may end before the log's head although it is not full: the rows past it wait.
         var rowLimit: Int?
         let head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? cursor
-        if device.user.role == .manager, head - cursor <= limits.indexedPullWindow {
-            // A manager's rows through the indexes (`server-v14-pull-by-customer`): the log rows of the customers
-            // they manage or whose team names them (a superset of what the policy lets through, which decides
-            // below), the province's lists and their branch's exits. Their numbers are sorted (from the indexes
-            // alone), a page's worth at most, then those rows read.
+        if !policy.isUnrestricted, head - cursor <= limits.indexedPullWindow, let branch = device.user.branch {
+            // The device's rows through the indexes: a manager's, the log rows of the customers they manage or
+            // whose team names them (`server-v14-pull-by-customer`); a supervisor's or branch server's, the rows
+            // written for its branch's customers (`server-v15-pull-by-branch`); for everyone the province's lists
+            // and the branch's exits. A superset of what the policy lets through, which decides below (on the
+            // customer's scope now). Their numbers are sorted (from the indexes alone), a page's worth at most,
+            // then those rows read.
             let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
-            sql = """
-                SELECT \(columns) FROM change_log l WHERE l.seq IN (
+            let (node, relaying, name) = (device.node.description, device.device, device.user.name)
+            let own: String
+            if device.user.role == .manager {
+                own = """
                     SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.customer IN (
                         SELECT id FROM customers WHERE branch = ? AND manager = ?
                         UNION SELECT id FROM customers WHERE branch = ? AND team IS NOT NULL AND instr(team, ?) > 0)
-                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn)
-                        AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
-                    UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
-                    ORDER BY 1 LIMIT ?)
-                ORDER BY l.seq
-                """
-            let (node, relaying, branch, name) = (device.node.description, device.device, device.user.branch, device.user.name)
-            arguments = [cursor, node, relaying, branch, name, branch, name, cursor, node, relaying, cursor, node, relaying, branch, limit]
-            rowLimit = limit
-        } else if !policy.isUnrestricted, head - cursor <= limits.indexedPullWindow, let branch = device.user.branch {
-            // A supervisor's or branch server's rows through the indexes (`server-v15-pull-by-branch`): the rows
-            // written for its branch's customers (a superset: the customer's scope now decides below), the
-            // province's lists and its branch's exits; a page's worth at most.
-            let limit = max(1, min(maxChanges ?? limits.maxChanges, limits.maxChanges))
+                    """
+                arguments = [cursor, node, relaying, branch, name, branch, name]
+            } else {
+                own = "SELECT l.seq FROM change_log l WHERE l.branch = ? AND l.seq > ? AND \(notOwn)"
+                arguments = [branch, cursor, node, relaying]
+            }
             sql = """
                 SELECT \(columns) FROM change_log l WHERE l.seq IN (
-                    SELECT l.seq FROM change_log l WHERE l.branch = ? AND l.seq > ? AND \(notOwn)
+                    \(own)
                     UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn)
                         AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
                     UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
                     ORDER BY 1 LIMIT ?)
                 ORDER BY l.seq
                 """
-            let (node, relaying) = (device.node.description, device.device)
-            arguments = [branch, cursor, node, relaying, cursor, node, relaying, cursor, node, relaying, branch, limit]
+            arguments += [cursor, node, relaying, cursor, node, relaying, branch, limit]
             rowLimit = limit
         } else if !policy.isUnrestricted {
             // Filtered by the customer's scope as stored now, not as it was when

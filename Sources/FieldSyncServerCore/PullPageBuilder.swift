@@ -63,8 +63,10 @@ package struct PullPageBuilder {
             cursor = seq
             return true
         }
-        let narrower = device.user.role == .manager
-        if narrower || !departed.isEmpty, let customer, try !reaches(customer) {
+        // Every row of a customer's file is checked against the customer's scope now, whatever the query
+        // passed: a branch's index finds rows by the branch they were written under, and a file that moved
+        // out since must not be served (its exit row tells the device to drop it).
+        if !policy.isUnrestricted, let customer, try !reaches(customer) {
             cursor = seq
             return true
         }

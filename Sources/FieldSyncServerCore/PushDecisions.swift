@@ -21,8 +21,9 @@ package struct PushDecisions {
     /// The signatures as this push leaves them (keys pinned, pages to keep).
     package var signatures: RelaySignatures
 
-    /// Decides every mutation of `request`. Throws what the reads throw (an engine
-    /// that reads ahead throws a miss, reads it and decides again: nothing here is kept).
+    /// Decides every mutation of `request`. When reads were missing (`PushReadMiss`, from `PushReads`),
+    /// it still tries every mutation, then throws one miss with all of them: the caller reads them
+    /// and decides again from the start (nothing of a pass with a miss is kept).
     /// - Parameters:
     ///   - contentRefusals: per mutation, `PushRules.validateContent`'s answer (computed when the push arrived).
     ///   - refusedUpstream: this device's counters the provincial server refused, with the reason.
@@ -36,6 +37,7 @@ package struct PushDecisions {
         var decisions = PushDecisions(signatures: signatures)
         var branches: Set<String>?
         var appliedHere = Set<MutationID>()
+        var missed = PushReadNeeds()
         for (index, mutation) in request.mutations.enumerated() {
             let id = MutationID(origin: mutation.origin, counter: mutation.counter)
             if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? contentRefusals[index] {
@@ -52,13 +54,23 @@ package struct PushDecisions {
                 decisions.accepted.append(id)
                 continue
             }
-            // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
-            let branchRefusal = try PushRules.branchCheck(mutation, registered: &branches, registered)
-            // A relayed node's mutation must carry its device's signature once its key is known.
-            let (verdict, page) = decisions.signatures.verdict(mutation)
-            if let reason = try decisions.signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
-                ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
-                decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+            let page: SignedPage?
+            do {
+                // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
+                let branchRefusal = try PushRules.branchCheck(mutation, registered: &branches, registered)
+                // A relayed node's mutation must carry its device's signature once its key is known.
+                let verdict: RelaySignatures.Verdict
+                (verdict, page) = decisions.signatures.verdict(mutation)
+                if let reason = try decisions.signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
+                    ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
+                    decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                    continue
+                }
+            } catch let miss as PushReadMiss {
+                // Go on with the others to learn everything this pass lacks (the mutations after this one are
+                // decided without it, so this pass is thrown away): one read and one more pass for all of it,
+                // not one per record missed.
+                missed.formUnion(miss.needs)
                 continue
             }
             decisions.signatures.accepted(mutation, page: page)
@@ -66,6 +78,7 @@ package struct PushDecisions {
             appliedHere.insert(id)  // a mutation repeated within this push is applied once
             decisions.accepted.append(id)
         }
+        if !missed.isEmpty { throw PushReadMiss(needs: missed) }
         return decisions
     }
 }

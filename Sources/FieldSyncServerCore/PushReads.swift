@@ -14,6 +14,13 @@ package struct PushReadNeeds: Sendable, Equatable {
 
     package var isEmpty: Bool { records.isEmpty && histories.isEmpty && !people && !branches }
 
+    package mutating func formUnion(_ other: PushReadNeeds) {
+        records.formUnion(other.records)
+        histories.formUnion(other.histories)
+        people = people || other.people
+        branches = branches || other.branches
+    }
+
     package init(records: Set<RecordKey> = [], histories: Set<String> = [], people: Bool = false, branches: Bool = false) {
         self.records = records
         self.histories = histories
@@ -100,6 +107,7 @@ package struct PushReads: Sendable {
         var needs = PushReadNeeds()
         // A manager's own cases and visits are checked against their name, not the people registered.
         let checksPeople = policy.user.role != .manager
+        var conflictTables: [String: String?] = [:], conflictRecords: [String: String?] = [:]
         for mutation in request.mutations {
             // By index, and a record's key once per run of its changes: a large push has millions of changes.
             var previous: (table: RecordKind, record: String)?
@@ -112,8 +120,18 @@ package struct PushReads: Sendable {
                     previous = (change.table, change.record)
                 }
                 if checksPeople, (change.table == .visit && change.field == "manager") || change.field == "owner" { needs.people = true }
+                if change.table == .conflict {
+                    // A conflict record's subject is named by two text fields, `table` and `record`.
+                    if change.field == "table" { conflictTables[change.record] = change.value.text }
+                    if change.field == "record" { conflictRecords[change.record] = change.value.text }
+                }
                 guard let id = change.value.text, let kind = referenced(by: change.field, in: change.table) else { continue }
                 needs.records.insert(RecordKey(table: kind, record: id))
+            }
+        }
+        for (conflict, table) in conflictTables {
+            if let table, let kind = RecordKind(rawValue: table), let record = conflictRecords[conflict] ?? nil {
+                needs.records.insert(RecordKey(table: kind, record: record))
             }
         }
         return needs

@@ -35,7 +35,8 @@ import Testing
     ]
 
     /// Drives the decider to its decisions, answering from `stored`; returns them with every batch of needs asked.
-    static func run(_ request: SyncRequest, device: DeviceContext = manager) throws -> (PushDecisions, [PushReadNeeds]) {
+    static func run(_ request: SyncRequest, device: DeviceContext = manager, stored: [RecordKey: RecordState] = stored,
+                    histories: [String: [ScopeHistory.Entry]] = histories) throws -> (PushDecisions, [PushReadNeeds]) {
         var decider = PushDecider(request, from: device, relaying: [], contentRefusals: request.mutations.map { _ in nil }, isApplied: { _ in false },
                                   floor: StampFloor(node: device.node, own: .zero, enrolled: .zero, now: hlc.milliseconds),
                                   signatures: RelaySignatures(request, device: device.node, pinned: [:]))
@@ -91,6 +92,42 @@ import Testing
         #expect(asked == [PushReadNeeds(records: [RecordKey(table: .contact, record: "k-wu")]),
                           PushReadNeeds(records: [RecordKey(table: .customer, record: "c-wu")]),
                           PushReadNeeds(histories: ["c-wu"])])
+    }
+
+    @Test func conflictRecordsAboutStoredRecordsAreReadAheadNotMissedOneByOne() throws {
+        // A laptop's mutation of conflict records it made while merging (up to 1,000 in one): each names
+        // its subject by two text fields, read ahead with the rest rather than one pass per record.
+        let visits = (0..<40).map { "v\($0)" }
+        var stored = Self.stored
+        for visit in visits {
+            stored[RecordKey(table: .visit, record: visit)] = Self.state(.visit, [("customer", .text("c-li")), ("kind", .text("onsite"))])
+        }
+        let conflicts = visits.flatMap { visit in
+            Self.changes(.conflict, "k-\(visit)", [("table", .text("visits")), ("record", .text(visit)), ("field", .text("summary")),
+                                                   ("lost_value", .text("old")), ("lost_hlc", .int(1)), ("lost_node", .text("00000000000000aa")),
+                                                   ("kept_value", .text("new")), ("kept_hlc", .int(2)), ("kept_node", .text("00000000000000bb"))])
+        }
+        let (decisions, asked) = try Self.run(Self.request([conflicts]), stored: stored)
+        #expect(decisions.rejected.isEmpty, "\(decisions.rejected.first?.reason ?? "")")
+        #expect(decisions.toApply == [0])
+        #expect(asked.count <= 2, "read ahead: the conflicts and their subjects, then the subjects' customer")
+    }
+
+    @Test func everyMissOfAPassIsReadTogether() throws {
+        // Forty mutations each typed before a handover, on forty files that changed hands: their histories
+        // are missed in one pass and read in one batch, not one pass per file (with a cap of 16 passes).
+        var stored = Self.stored, histories = Self.histories
+        var mutations: [[FieldChange]] = []
+        for file in 0..<40 {
+            stored[RecordKey(table: .customer, record: "c-\(file)")] = Self.state(.customer, [("name", .text("File \(file)")), ("branch", .text("north")),
+                                                                                            ("manager", .text("Wu"))])
+            stored[RecordKey(table: .contact, record: "k-\(file)")] = Self.state(.contact, [("customer", .text("c-\(file)")), ("name", .text("Zhou"))])
+            histories["c-\(file)"] = histories["c-wu"]
+            mutations.append(Self.changes(.contact, "k-\(file)", [("phone", .text("456"))]))
+        }
+        let (decisions, asked) = try Self.run(Self.request(mutations), stored: stored, histories: histories)
+        #expect(decisions.toApply.count == 40, "\(decisions.rejected.first?.reason ?? "")")
+        #expect(asked.count == 3 && asked.last?.histories.count == 40)
     }
 
     @Test func theProvinceIsCheckedAgainstNothingStoredSoNothingIsRead() throws {

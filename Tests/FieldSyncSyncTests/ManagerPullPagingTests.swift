@@ -78,9 +78,9 @@ import Testing
     }
 
     /// A supervisor's (and a branch server's) pull through the branch index (`server-v15-pull-by-branch`)
-    /// and by reading the log in order: with another branch's rows in between and a file moved in from
-    /// it midway, small pages bring every row of the branch's files, the moved file whole, and nothing
-    /// of the other branch's.
+    /// and by reading the log in order: with another branch's rows in between, a file moved in from it
+    /// and one moved out to it midway, small pages bring every row of the branch's files, the file moved
+    /// in whole, and nothing of the other branch's (the file moved out included).
     @Test(arguments: EngineKind.available, [Int64(20_000), 0])
     func aSupervisorsSmallPagesBringTheBranchAndAFileMovedIntoIt(engine: EngineKind, window: Int64) async throws {
         var limits = SyncLimits()
@@ -91,17 +91,18 @@ import Testing
             try await server.addBranch("Ningbo")
             var random = SplitMix64(seed: 0x26_0B)
             let ours = [RecordID.make(using: &random), RecordID.make(using: &random)]
-            let theirs = RecordID.make(using: &random), movedIn = RecordID.make(using: &random)
+            let theirs = RecordID.make(using: &random), movedIn = RecordID.make(using: &random), movedOut = RecordID.make(using: &random)
             func customer(_ id: String, branch: String, manager: String) -> RecordEdit {
                 RecordEdit(.customer, id, [("name", .text("Customer")), ("level", .text("standard")), ("branch", .text(branch)),
                                            ("manager", .text(manager))])
             }
             try await server.writeLocal([customer(ours[0], branch: "Hangzhou", manager: "Alice"), customer(ours[1], branch: "Hangzhou", manager: "Carol"),
-                                         customer(theirs, branch: "Ningbo", manager: "Bob"), customer(movedIn, branch: "Ningbo", manager: "Bob")])
+                                         customer(theirs, branch: "Ningbo", manager: "Bob"), customer(movedIn, branch: "Ningbo", manager: "Bob"),
+                                         customer(movedOut, branch: "Hangzhou", manager: "Carol")])
             var expected = Set(ours + [RecordID.branch("Hangzhou"), RecordID.branch("Ningbo")])
             var movedInVisits: [String] = []
             for round in 0..<10 {
-                for owner in ours + [theirs, theirs, movedIn, theirs] {
+                for owner in ours + [theirs, theirs, movedIn, theirs, movedOut] {
                     let visit = RecordID.make(using: &random)
                     try await server.writeLocal([RecordEdit(.visit, visit, [
                         ("customer", .text(owner)), ("kind", .text("routine")),
@@ -110,8 +111,10 @@ import Testing
                     if owner == movedIn { movedInVisits.append(visit) }
                 }
                 if round == 6 {
-                    // Ningbo's file comes to Hangzhou: its earlier visits are Hangzhou's now too.
+                    // Ningbo's file comes to Hangzhou: its earlier visits are Hangzhou's now too. And one of
+                    // Hangzhou's goes to Ningbo: its rows, written under Hangzhou, are not served any more.
                     try await server.writeLocal([RecordEdit(.customer, movedIn, [("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+                    try await server.writeLocal([RecordEdit(.customer, movedOut, [("branch", .text("Ningbo")), ("manager", .text("Bob"))])])
                 }
             }
             expected.insert(movedIn)
@@ -131,7 +134,7 @@ import Testing
             }
             let missing = expected.subtracting(received), unexpected = received.subtracting(expected)
             #expect(missing.isEmpty && unexpected.isEmpty, "missing \(missing), unexpected \(unexpected)")
-            #expect(!received.contains(theirs))
+            #expect(!received.contains(theirs) && !received.contains(movedOut))
             #expect(pages > 10, "the pages were small")
             await sue.close()
         }
