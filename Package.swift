@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "FieldSyncPostgres",
             dependencies: [
-                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncServer", "FieldSyncKPI", "FieldSyncStore",
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncKPI", "FieldSyncStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

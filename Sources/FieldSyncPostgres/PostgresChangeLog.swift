@@ -1,4 +1,3 @@
-import FieldSyncServer
 import FieldSyncServerCore
 import Logging
 import NIOCore

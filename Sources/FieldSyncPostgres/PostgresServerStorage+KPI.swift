@@ -1,7 +1,6 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncServer
 import FieldSyncServerCore
 import Foundation
 import Logging

@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncServer
 import FieldSyncServerCore
 import Foundation
 import Logging

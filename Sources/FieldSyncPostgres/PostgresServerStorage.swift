@@ -1,7 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncServerCore
 import FieldSyncProtocol
-import FieldSyncServer
 import Foundation
 import Logging
 import NIOCore

@@ -1,5 +1,4 @@
 import FieldSyncModel
-import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
@@ -59,7 +58,7 @@ public struct PostgresSnapshots: SnapshotStorage {
                 return (cursor, UInt64(bitPattern: hlc), count)
             }
             try replica.closeIntoOneFile()
-            return try Snapshot.finished(at: path, cursor: cursor, hlc: hlc, records: records)
+            return try Snapshot.finished(at: path, cursor: cursor, hlc: hlc, records: records, check: { try Replica.quickCheckSnapshot(at: $0) })
         } catch {
             Snapshot.discard(path)
             throw error

@@ -1,5 +1,4 @@
 import FieldSyncModel
-import FieldSyncServer
 import FieldSyncServerCore
 import Foundation
 import Logging
@@ -31,7 +30,7 @@ public enum PostgresStoreCopy {
 
     static let page = 2_000
 
-    public static func copy(_ export: ServerExport, into client: PostgresClient, logger: Logger,
+    public static func copy(_ export: some StoreExport, into client: PostgresClient, logger: Logger,
                             progress: @escaping (String) -> Void = { _ in }) async throws -> StoreCopyReport {
         try await PostgresSchema.migrate(client, logger: logger)
         var report = StoreCopyReport()
@@ -89,7 +88,7 @@ public enum PostgresStoreCopy {
     }
 
     /// Calls `body` with the SQLite store's runs of applied counters, a page at a time, in order.
-    static func forEachAppliedRunPage(_ export: ServerExport, page: Int,
+    static func forEachAppliedRunPage(_ export: some StoreExport, page: Int,
                                       _ body: ([(origin: String, low: Int64, high: Int64)]) async throws -> Void) async throws {
         var (origin, low) = ("", Int64.min)
         while true {
@@ -150,7 +149,7 @@ public enum PostgresStoreCopy {
     // MARK: Reading back
 
     /// What differs between the export and the database, page by page.
-    static func compare(_ export: ServerExport, with client: PostgresClient, logger: Logger) async throws -> [String] {
+    static func compare(_ export: some StoreExport, with client: PostgresClient, logger: Logger) async throws -> [String] {
         var mismatches: [String] = []
         func differ(_ text: String) { if mismatches.count < 20 { mismatches.append(text) } }
         try await client.withConnection { connection in

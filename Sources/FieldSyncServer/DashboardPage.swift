@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncServerCore
 
 /// The supervisors' dashboard: one self-contained HTML page with its charts
 /// drawn as inline SVG on the server (no scripts, no external fonts or files,

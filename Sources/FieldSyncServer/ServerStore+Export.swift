@@ -5,88 +5,9 @@ import FieldSyncStore
 import Foundation
 import GRDB
 
-/// A record as an engine that keeps one row per record stores it: its state,
-/// the customer whose file holds it, and the record it hangs from.
-public struct RecordRow: Sendable, Equatable {
-    public var key: RecordKey
-    public var state: RecordState
-    public var customer: String?
-    /// "kind/id" of its parent field's record, or of a conflict's subject.
-    public var parent: String?
-
-    public init(key: RecordKey, state: RecordState, customer: String?, parent: String?) {
-        (self.key, self.state, self.customer, self.parent) = (key, state, customer, parent)
-    }
-}
-
-/// Everything about people, devices and sessions, as stored (secrets as hashes).
-public struct ExportedAccounts: Sendable, Equatable {
-    public struct User: Sendable, Equatable {
-        public var id, name, role: String
-        public var branch: String?
-        public var createdAt: Int64
-        public init(id: String, name: String, role: String, branch: String?, createdAt: Int64) {
-            (self.id, self.name, self.role, self.branch, self.createdAt) = (id, name, role, branch, createdAt)
-        }
-    }
-    public struct Code: Sendable, Equatable {
-        public var hash, user: String
-        public var expiresAt: Int64
-        public var usedAt: Int64?
-        public init(hash: String, user: String, expiresAt: Int64, usedAt: Int64?) {
-            (self.hash, self.user, self.expiresAt, self.usedAt) = (hash, user, expiresAt, usedAt)
-        }
-    }
-    public struct Device: Sendable, Equatable {
-        public var id, user, node, name, tokenHash: String
-        public var createdAt: Int64
-        public var revokedAt, lastSeen, pending, cursor: Int64?
-        public init(id: String, user: String, node: String, name: String, tokenHash: String, createdAt: Int64,
-                    revokedAt: Int64?, lastSeen: Int64?, pending: Int64?, cursor: Int64?) {
-            (self.id, self.user, self.node, self.name, self.tokenHash, self.createdAt) = (id, user, node, name, tokenHash, createdAt)
-            (self.revokedAt, self.lastSeen, self.pending, self.cursor) = (revokedAt, lastSeen, pending, cursor)
-        }
-    }
-    public struct WebToken: Sendable, Equatable {
-        public var hash, device, kind: String
-        public var expiresAt: Int64
-        public var usedAt: Int64?
-        public init(hash: String, device: String, kind: String, expiresAt: Int64, usedAt: Int64?) {
-            (self.hash, self.device, self.kind, self.expiresAt, self.usedAt) = (hash, device, kind, expiresAt, usedAt)
-        }
-    }
-    public struct ScopeChange: Sendable, Equatable {
-        public var customer: String
-        public var fromHLC: Int64
-        public var branch, manager, team: String?
-        public init(customer: String, fromHLC: Int64, branch: String?, manager: String?, team: String?) {
-            (self.customer, self.fromHLC, self.branch, self.manager, self.team) = (customer, fromHLC, branch, manager, team)
-        }
-    }
-    public struct Below: Sendable, Equatable {
-        public var device: String
-        public var completeUpTo: Int64?
-        public var devices, pending, stale, reportedAt: Int64
-        public init(device: String, completeUpTo: Int64?, devices: Int64, pending: Int64, stale: Int64, reportedAt: Int64) {
-            (self.device, self.completeUpTo, self.devices, self.pending, self.stale, self.reportedAt) = (device, completeUpTo, devices, pending, stale, reportedAt)
-        }
-    }
-
-    public init() {}
-
-    public var users: [User] = []
-    public var codes: [Code] = []
-    public var devices: [Device] = []
-    public var webTokens: [WebToken] = []
-    /// Nodes a branch server relays, and the device that claimed each.
-    public var relayedNodes: [String: String] = [:]
-    public var scopeHistory: [ScopeChange] = []
-    public var reportedBelow: [Below] = []
-}
-
 /// A consistent read of a whole SQLite server, in pages, for moving it to another engine
 /// (`fieldsync-server store copy`): every page comes from the same moment, whatever the server writes meanwhile.
-public final class ServerExport: Sendable {
+public final class ServerExport: StoreExport {
     let snapshot: DatabaseSnapshot
     public let node: NodeID
     public let clock: HLC

@@ -4,58 +4,6 @@ import FieldSyncServerCore
 import Foundation
 import GRDB
 
-/// Up to when a branch's data is complete on this server: every device of
-/// the branch (its laptops, or its branch server) has synced with nothing left
-/// to send. KPI answers and the dashboard carry it, so a supervisor knows
-/// whether yesterday's figures can still change.
-public struct BranchFreshness: Encodable, Sendable, Equatable {
-    public var branch: String
-    /// The oldest last sync of the branch's devices (ms), when none has work waiting; nil otherwise.
-    public var completeUpTo: UInt64?
-    public var devices: Int
-    /// Actions the branch's devices reported as waiting at their last sync.
-    public var pending: Int
-    /// Devices not seen for three days or more (enrolled three days ago or more and never synced included).
-    public var notSeenForThreeDays: Int
-    /// Devices enrolled in the last three days that have not synced yet: new, not missing.
-    public var notSyncedYet: Int = 0
-
-    enum CodingKeys: String, CodingKey {
-        case branch, devices, pending
-        case completeUpTo = "complete_up_to"
-        case notSeenForThreeDays = "not_seen_for_3_days"
-        case notSyncedYet = "not_synced_yet"
-    }
-}
-
-extension BranchFreshness {
-    /// The freshness of the branches `user` may see, from the devices and what branch servers reported below them.
-    public static func of(devices: [DeviceRecord], below: [String: FreshnessReport], for user: UserInfo, now: UInt64) -> [BranchFreshness] {
-        let policy = AccessPolicy(user)
-        let devices = devices.filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
-        let byBranch = Dictionary(grouping: devices, by: { $0.branch ?? "" })
-        return byBranch.keys.sorted().compactMap { branch in
-            guard policy.isUnrestricted || branch == user.branch, let members = byBranch[branch] else { return nil }
-            let reports = members.compactMap { below[$0.id] }
-            // Counts devices reported about themselves: summed without a trap, at most `Int.max`.
-            let pending = (members.map { $0.pending ?? 0 } + reports.map(\.pending)).saturatingSum()
-            let threeDays: UInt64 = 3 * 86_400_000
-            // A device enrolled in the last three days that has not synced yet is new, not missing:
-            // it neither counts as unseen nor holds its branch's data back.
-            let new = members.filter { $0.lastSeen == nil && $0.createdAt + threeDays >= now }
-            let counted = members.filter { $0.lastSeen != nil || $0.createdAt + threeDays < now }
-            let seen = counted.compactMap(\.lastSeen)
-            // Complete up to the oldest sync anywhere below, when nothing waits anywhere.
-            let complete = seen.count == counted.count && !(counted.isEmpty && reports.isEmpty) && pending == 0
-                && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
-                ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
-            let stale = ([counted.filter { ($0.lastSeen ?? $0.createdAt) + threeDays < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
-            return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
-                                   pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count)
-        }
-    }
-}
-
 extension ServerStore {
     /// The devices, and what branch servers reported about the laptops below them.
     public func freshnessInputs() throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
@@ -90,15 +38,5 @@ enum KPIAnswer {
     /// The report's JSON bytes with `"freshness": …` as the object's first key.
     static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
         Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
-    }
-}
-
-extension Sequence<Int> {
-    /// The sum, held at `Int.max` (or `Int.min`) instead of trapping: for counts devices report about themselves.
-    func saturatingSum() -> Int {
-        reduce(0) { sum, value in
-            let (result, overflow) = sum.addingReportingOverflow(value)
-            return overflow ? (value > 0 ? .max : .min) : result
-        }
     }
 }

@@ -37,7 +37,7 @@ public final class RecordIO {
     }
 
     public func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
-        let statement = try prepared(&selects, table) { RecordTable.all[$0]!.selectSQL }
+        let statement = try prepared(&selects, table) { RecordTable.of($0).selectSQL }
         defer { sqlite3_reset(statement) }
         SQLiteBind.text(id, at: 1, in: statement)
         let code = sqlite3_step(statement)
@@ -96,14 +96,14 @@ public final class RecordIO {
     }
 
     func save(_ table: RecordKind, _ id: String, _ state: RecordState) throws {
-        let statement = try prepared(&upserts, table) { RecordTable.all[$0]!.upsertSQL }
+        let statement = try prepared(&upserts, table) { RecordTable.of($0).upsertSQL }
         try write(statement, id, state)
     }
 
     /// Stores a record the table does not hold yet, in one step instead of a
     /// lookup and a write; false (nothing written) when it holds one.
     func saveIfNew(_ table: RecordKind, _ id: String, _ state: RecordState) throws -> Bool {
-        let statement = try prepared(&inserts, table) { RecordTable.all[$0]!.insertNewSQL }
+        let statement = try prepared(&inserts, table) { RecordTable.of($0).insertNewSQL }
         try write(statement, id, state)
         return sqlite3_changes(connection) > 0
     }

@@ -21,4 +21,7 @@ struct RecordTable: Sendable {
 
     static let all: [RecordKind: RecordTable] = Dictionary(
         uniqueKeysWithValues: RecordKind.allCases.map { ($0, RecordTable($0)) })
+
+    /// The table of `kind` (`all` holds every kind; one made on the spot otherwise, never a trap).
+    static func of(_ kind: RecordKind) -> RecordTable { all[kind] ?? RecordTable(kind) }
 }

@@ -35,7 +35,7 @@ extension Replica {
         var order: [RecordKey] = []
         var changes: [FieldChange] = []
         for edit in edits {
-            let table = RecordTable.all[edit.table]!
+            let table = RecordTable.of(edit.table)
             let key = RecordKey(table: edit.table, record: edit.record)
             let current = try states[key] ?? io.load(edit.table, edit.record)
             if validate {
@@ -53,7 +53,7 @@ extension Replica {
         }
         guard !changes.isEmpty else { return nil }
         for key in order {
-            try io.save(key.table, key.record, states[key]!)
+            if let state = states[key] { try io.save(key.table, key.record, state) }
         }
         let counter = (UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0) + 1
         let mutation = Mutation(origin: node, counter: counter, user: try meta(MetaKey.user, db), changes: changes)

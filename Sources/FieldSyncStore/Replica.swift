@@ -81,7 +81,7 @@ public struct Replica: Sendable {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
             for kind in RecordKind.allCases {
-                try db.execute(sql: RecordTable.all[kind]!.createSQL)
+                try db.execute(sql: RecordTable.of(kind).createSQL)
                 if let parent = kind.schema.parentField {
                     try db.execute(sql: "CREATE INDEX \(kind.rawValue)_\(parent.name) ON \(kind.rawValue)(\"\(parent.name)\")")
                 }
@@ -102,7 +102,7 @@ public struct Replica: Sendable {
         migrator.registerMigration("v3-kpi") { db in
             // v1 creates every table of the current schema, so on a new file these exist already.
             if try !db.tableExists(RecordKind.calendarDay.rawValue) {
-                try db.execute(sql: RecordTable.all[.calendarDay]!.createSQL)
+                try db.execute(sql: RecordTable.of(.calendarDay).createSQL)
             }
             for kind in [RecordKind.fault, .complaint] where try !db.columns(in: kind.rawValue).contains(where: { $0.name == "level" }) {
                 // Stamps of older rows have one byte per field they knew; the new field reads as never written.
@@ -118,7 +118,7 @@ public struct Replica: Sendable {
         migrator.registerMigration("v5-branches") { db in
             // v1 creates every table of the current schema, so on a new file it exists already.
             if try !db.tableExists(RecordKind.branch.rawValue) {
-                try db.execute(sql: RecordTable.all[.branch]!.createSQL)
+                try db.execute(sql: RecordTable.of(.branch).createSQL)
             }
         }
         migrator.registerMigration("v6-handover") { db in

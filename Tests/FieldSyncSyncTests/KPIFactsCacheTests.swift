@@ -2,6 +2,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 @testable import FieldSyncServer
+@testable import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation

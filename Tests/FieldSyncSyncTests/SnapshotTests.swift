@@ -105,7 +105,7 @@ import Testing
         let path = folder.path("snapshot.sqlite")
         let copied = try Replica.writeSnapshot(from: folder.path("source.sqlite"), to: path) { _ in (7, { _, _, _, _ in true }) }
         #expect(copied.records == 400)
-        let sound = try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400)
+        let sound = try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400, check: { try Replica.quickCheckSnapshot(at: $0) })
         #expect(sound.bytes > 8192)
 
         // Scribble over the second page, a b-tree root of the schema.
@@ -113,7 +113,7 @@ import Testing
         try handle.seek(toOffset: 4096)
         try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
         try handle.close()
-        #expect(throws: (any Error).self) { try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400) }
+        #expect(throws: (any Error).self) { try Snapshot.finished(at: path, cursor: 1, hlc: 1, records: 400, check: { try Replica.quickCheckSnapshot(at: $0) }) }
         let identity = ReplicaIdentity(node: NodeID(rawValue: 0xD0), branch: "Hangzhou", user: "Sue", createdAt: "")
         #expect(throws: (any Error).self) {
             try Replica.installSnapshot(at: path, as: identity, cursor: 1, hlc: 1, replacing: folder.path("replica.sqlite"))

@@ -1,8 +1,6 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncServerCore
-import FieldSyncStore
 import Foundation
 
 /// What KPI answers, the dashboard and freshness read, one implementation per
@@ -70,23 +68,5 @@ extension KPIStorage {
     public func freshness(for user: UserInfo) async throws -> [BranchFreshness] {
         let (devices, below) = try await freshnessInputs()
         return BranchFreshness.of(devices: devices, below: below, for: user, now: now)
-    }
-}
-
-/// The SQLite engine's KPI inputs behind the protocol.
-public struct SQLiteKPIStorage: KPIStorage {
-    public let store: ServerStore
-
-    public init(_ store: ServerStore) { self.store = store }
-
-    public var kpiCache: KPIFactsCache { store.kpiCache }
-    public var now: UInt64 { store.now }
-    public func recordGeneration() async throws -> UInt64 { store.replica.recordGeneration }
-    public func loadKPIFacts() async throws -> KPIFacts { try await offload { try store.replica.kpiFacts() } }
-    public func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
-        try await offload { try store.replica.serviceRecords(customer: customer) }
-    }
-    public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
-        try await offload { try store.freshnessInputs() }
     }
 }

@@ -1,5 +1,4 @@
 import FieldSyncKPI
-import FieldSyncStore
 import Synchronization
 
 /// The KPI facts of the server's replica, kept between requests: a dashboard
@@ -43,7 +42,7 @@ public final class KPIFactsCache: Sendable {
     }
 
     /// The facts as of `generation`, from the cache or from an async `load`.
-    func facts(generation: UInt64, load: () async throws -> KPIFacts) async rethrows -> KPIFacts {
+    package func facts(generation: UInt64, load: () async throws -> KPIFacts) async rethrows -> KPIFacts {
         if let hit = cached.withLock({ $0?.generation == generation ? $0?.facts : nil }) { return hit }
         let facts = try await load()
         cached.withLock { $0 = (generation, facts) }
@@ -51,7 +50,7 @@ public final class KPIFactsCache: Sendable {
     }
 
     /// The facts as of `generation`, from the cache or from `load`.
-    func facts(generation: UInt64, load: () throws -> KPIFacts) rethrows -> KPIFacts {
+    package func facts(generation: UInt64, load: () throws -> KPIFacts) rethrows -> KPIFacts {
         if let hit = cached.withLock({ $0?.generation == generation ? $0?.facts : nil }) { return hit }
         // Read outside the lock: a commit during the read leaves these facts marked
         // with the older generation, so the next request reads again.
