@@ -6,34 +6,18 @@ import Hummingbird
 import NIOCore
 
 extension ServerError: HTTPResponseError {
-    public var status: HTTPResponse.Status {
-        switch kind {
-        case .badRequest: .badRequest
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .methodNotAllowed: .methodNotAllowed
-        case .conflict: .conflict
-        case .contentTooLarge: .contentTooLarge
-        case .tooManyRequests: .tooManyRequests
-        case .internalServerError: .internalServerError
-        case .serviceUnavailable: .serviceUnavailable
-        }
-    }
+    /// Each kind's status, read both ways.
+    private static let statuses: [(kind: Kind, status: HTTPResponse.Status)] = [
+        (.badRequest, .badRequest), (.unauthorized, .unauthorized), (.forbidden, .forbidden), (.notFound, .notFound),
+        (.methodNotAllowed, .methodNotAllowed), (.conflict, .conflict), (.contentTooLarge, .contentTooLarge),
+        (.tooManyRequests, .tooManyRequests), (.internalServerError, .internalServerError), (.serviceUnavailable, .serviceUnavailable),
+    ]
+
+    public var status: HTTPResponse.Status { Self.statuses.first { $0.kind == kind }?.status ?? .internalServerError }
 
     /// An error of another layer (Hummingbird's, a codec's) answered as the protocol's JSON error.
     init(status: HTTPResponse.Status, _ code: String, _ message: String) {
-        let kind: Kind = switch status {
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .methodNotAllowed: .methodNotAllowed
-        case .conflict: .conflict
-        case .contentTooLarge: .contentTooLarge
-        case .tooManyRequests: .tooManyRequests
-        case .serviceUnavailable: .serviceUnavailable
-        default: status.code < 500 ? .badRequest : .internalServerError
-        }
+        let kind = Self.statuses.first { $0.status == status }?.kind ?? (status.code < 500 ? .badRequest : .internalServerError)
         self.init(kind, code, message)
     }
 

@@ -107,7 +107,7 @@ package struct PushReads: Sendable {
         var needs = PushReadNeeds()
         // A manager's own cases and visits are checked against their name, not the people registered.
         let checksPeople = policy.user.role != .manager
-        var conflictTables: [String: String?] = [:], conflictRecords: [String: String?] = [:]
+        var conflictTables: [String: String] = [:], conflictRecords: [String: String] = [:]
         for mutation in request.mutations {
             // By index, and a record's key once per run of its changes: a large push has millions of changes.
             var previous: (table: RecordKind, record: String)?
@@ -122,15 +122,15 @@ package struct PushReads: Sendable {
                 if checksPeople, (change.table == .visit && change.field == "manager") || change.field == "owner" { needs.people = true }
                 if change.table == .conflict {
                     // A conflict record's subject is named by two text fields, `table` and `record`.
-                    if change.field == "table" { conflictTables[change.record] = change.value.text }
-                    if change.field == "record" { conflictRecords[change.record] = change.value.text }
+                    if change.field == "table", let table = change.value.text { conflictTables[change.record] = table }
+                    if change.field == "record", let record = change.value.text { conflictRecords[change.record] = record }
                 }
                 guard let id = change.value.text, let kind = referenced(by: change.field, in: change.table) else { continue }
                 needs.records.insert(RecordKey(table: kind, record: id))
             }
         }
         for (conflict, table) in conflictTables {
-            if let table, let kind = RecordKind(rawValue: table), let record = conflictRecords[conflict] ?? nil {
+            if let kind = RecordKind(rawValue: table), let record = conflictRecords[conflict] {
                 needs.records.insert(RecordKey(table: kind, record: record))
             }
         }
