@@ -72,14 +72,14 @@ public struct ServerStore: Sendable {
             let rows = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, field, value, hlc, node, base, branch FROM field_log ORDER BY seq")
             let insert = try db.makeStatement(sql: "INSERT INTO change_log (seq, tbl, record, origin, branch, changes) VALUES (?, ?, ?, ?, ?, ?)")
             while let row = try rows.next() {
-                guard let table = RecordKind(rawValue: row[1]), let node = NodeID(row[6] as String) else { continue }
-                let change = FieldChange(table: table, record: row[2], field: row[3], value: FieldValue(row[4] as DatabaseValue),
-                                         hlc: HLC(rawValue: UInt64(bitPattern: row[5])), node: node,
-                                         base: HLC(rawValue: UInt64(bitPattern: row[7])))
-                guard table.schema.index(of: change.field) != nil else { continue }
+                // Fields keep their positions forever (`SchemaFreezeTests`), so the schema names them as it did then.
+                guard let table = RecordKind(rawValue: row[1]), let node = NodeID(row[6] as String),
+                      let field = table.schema.index(of: row[3]).flatMap(UInt8.init(exactly:)),
+                      let blob = Self.singleChangeBlob(field: field, value: FieldValue(row[4] as DatabaseValue),
+                                                       hlc: UInt64(bitPattern: row[5]), node: node.rawValue, base: UInt64(bitPattern: row[7]))
+                else { continue }
                 let seq: Int64 = row[0], branch: String? = row[8]
-                try insert.execute(arguments: [seq, table.rawValue, change.record, node.description, branch,
-                                               Data(try ChangeLogCodec.encode([change], schema: table.schema))])
+                try insert.execute(arguments: [seq, table.rawValue, row[2] as String, node.description, branch, Data(blob)])
             }
             try db.execute(sql: "DROP TABLE field_log")
         }
@@ -240,6 +240,31 @@ public struct ServerStore: Sendable {
                 """)
         }
         return migrator
+    }
+
+    /// One field change as a log row's blob, written out here rather than by `ChangeLogCodec` so that
+    /// `server-v2-record-log` stays as committed: one stamp, one change (the codec reads it ever after).
+    static func singleChangeBlob(field: UInt8, value: FieldValue, hlc: UInt64, node: UInt64, base: UInt64) -> [UInt8]? {
+        var out: [UInt8] = []
+        func append<T: FixedWidthInteger>(_ number: T) { withUnsafeBytes(of: number.littleEndian) { out.append(contentsOf: $0) } }
+        append(UInt16(1))
+        append(hlc)
+        append(node)
+        append(base)
+        append(UInt16(1))
+        out += [field, 0]
+        switch value {
+        case .null: out.append(0)
+        case .int(let number):
+            out.append(1)
+            append(UInt64(bitPattern: number))
+        case .text(let text):
+            guard let length = UInt32(exactly: text.utf8.count) else { return nil }
+            out.append(2)
+            append(length)
+            out += text.utf8
+        }
+        return out
     }
 
     public var now: UInt64 { replica.wallClock() }

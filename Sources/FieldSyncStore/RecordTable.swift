@@ -7,7 +7,6 @@ struct RecordTable: Sendable {
     let upsertSQL: String
     /// Inserts a record the table does not hold; does nothing when it does (`sqlite3_changes` tells).
     let insertNewSQL: String
-    let createSQL: String
 
     init(_ kind: RecordKind) {
         schema = kind.schema
@@ -16,7 +15,6 @@ struct RecordTable: Sendable {
         let placeholders = Array(repeating: "?", count: columns.count + 2).joined(separator: ", ")
         upsertSQL = "INSERT OR REPLACE INTO \(kind.rawValue) (id, \(columns.joined(separator: ", ")), _stamps) VALUES (\(placeholders))"
         insertNewSQL = "INSERT INTO \(kind.rawValue) (id, \(columns.joined(separator: ", ")), _stamps) VALUES (\(placeholders)) ON CONFLICT (id) DO NOTHING"
-        createSQL = "CREATE TABLE \(kind.rawValue) (id TEXT PRIMARY KEY NOT NULL, \(columns.joined(separator: ", ")), _stamps BLOB NOT NULL)"
     }
 
     static let all: [RecordKind: RecordTable] = Dictionary(

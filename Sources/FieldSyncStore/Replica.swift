@@ -78,21 +78,42 @@ public struct Replica: Sendable {
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
+        // Migrations are literal SQL, frozen once committed: a replica made by any earlier build
+        // must end up with the same tables as a new one. A field added to a schema needs a new
+        // migration that adds its column (fields only ever append: stamps and log rows name
+        // fields by position); `SchemaFreezeTests` fails until it exists.
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
-            for kind in RecordKind.allCases {
-                try db.execute(sql: RecordTable.of(kind).createSQL)
-                if let parent = kind.schema.parentField {
-                    try db.execute(sql: "CREATE INDEX \(kind.rawValue)_\(parent.name) ON \(kind.rawValue)(\"\(parent.name)\")")
-                }
-            }
-            // One row per local mutation not yet acknowledged; `body` is the mutation as JSON.
             try db.execute(sql: """
-                CREATE TABLE outbox (
-                    counter INTEGER PRIMARY KEY NOT NULL,
-                    hlc INTEGER NOT NULL,
-                    body BLOB NOT NULL
-                )
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE customers (id TEXT PRIMARY KEY NOT NULL, "name", "branch", "level", "manager", "services", "notes", "archived",
+                    "team", "since", _stamps BLOB NOT NULL);
+                CREATE TABLE contacts (id TEXT PRIMARY KEY NOT NULL, "customer", "name", "role", "phone", "email", "billing", "removed",
+                    _stamps BLOB NOT NULL);
+                CREATE INDEX contacts_customer ON contacts("customer");
+                CREATE TABLE agreements (id TEXT PRIMARY KEY NOT NULL, "customer", "number", "starts", "ends", "removed", "restore_hours",
+                    "renewal_notice_at", "renewed_at", "termination_notice_at", _stamps BLOB NOT NULL);
+                CREATE INDEX agreements_customer ON agreements("customer");
+                CREATE TABLE visits (id TEXT PRIMARY KEY NOT NULL, "customer", "manager", "at", "kind", "participants", "summary", "requests",
+                    "actions", "complaint", "removed", _stamps BLOB NOT NULL);
+                CREATE INDEX visits_customer ON visits("customer");
+                CREATE TABLE faults (id TEXT PRIMARY KEY NOT NULL, "customer", "symptom", "scope", "occurred_at", "reported_at", "owner",
+                    "dispatch", "restore_by", "first_feedback_at", "restored_at", "report_delivered_at", "status", "level", "ticket",
+                    "dispatched_to", "site", _stamps BLOB NOT NULL);
+                CREATE INDEX faults_customer ON faults("customer");
+                CREATE TABLE fault_notes (id TEXT PRIMARY KEY NOT NULL, "fault", "at", "author", "text", _stamps BLOB NOT NULL);
+                CREATE INDEX fault_notes_fault ON fault_notes("fault");
+                CREATE TABLE complaints (id TEXT PRIMARY KEY NOT NULL, "customer", "channel", "content", "received_at", "owner",
+                    "first_feedback_at", "resolved_at", "result", "escalated_at", "escalation_reason", "closed_at", "report", "status",
+                    "level", _stamps BLOB NOT NULL);
+                CREATE INDEX complaints_customer ON complaints("customer");
+                CREATE TABLE complaint_notes (id TEXT PRIMARY KEY NOT NULL, "complaint", "at", "author", "text", _stamps BLOB NOT NULL);
+                CREATE INDEX complaint_notes_complaint ON complaint_notes("complaint");
+                CREATE TABLE conflicts (id TEXT PRIMARY KEY NOT NULL, "table", "record", "field", "lost_value", "lost_node", "lost_hlc",
+                    "kept_value", "kept_node", "kept_hlc", "resolved", "resolution", _stamps BLOB NOT NULL);
+                CREATE TABLE calendar_days (id TEXT PRIMARY KEY NOT NULL, "date", "kind", "name", "removed", _stamps BLOB NOT NULL);
+                CREATE TABLE branches (id TEXT PRIMARY KEY NOT NULL, "name", "removed", _stamps BLOB NOT NULL);
+                -- One row per local mutation not yet acknowledged; `body` is the mutation as JSON.
+                CREATE TABLE outbox (counter INTEGER PRIMARY KEY NOT NULL, hlc INTEGER NOT NULL, body BLOB NOT NULL);
                 """)
         }
         migrator.registerMigration("v2-sync") { db in
@@ -100,26 +121,24 @@ public struct Replica: Sendable {
             try db.execute(sql: "CREATE TABLE rejections (counter INTEGER PRIMARY KEY NOT NULL, reason TEXT NOT NULL)")
         }
         migrator.registerMigration("v3-kpi") { db in
-            // v1 creates every table of the current schema, so on a new file these exist already.
-            if try !db.tableExists(RecordKind.calendarDay.rawValue) {
-                try db.execute(sql: RecordTable.of(.calendarDay).createSQL)
-            }
-            for kind in [RecordKind.fault, .complaint] where try !db.columns(in: kind.rawValue).contains(where: { $0.name == "level" }) {
+            // A new file has it from v1; a file made before it does not.
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS calendar_days (id TEXT PRIMARY KEY NOT NULL, "date", "kind", "name", "removed", _stamps BLOB NOT NULL)
+                """)
+            for table in ["faults", "complaints"] where try !db.columns(in: table).contains(where: { $0.name == "level" }) {
                 // Stamps of older rows have one byte per field they knew; the new field reads as never written.
-                try db.execute(sql: "ALTER TABLE \(kind.rawValue) ADD COLUMN \"level\"")
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \"level\"")
             }
         }
         migrator.registerMigration("v4-team") { db in
             // A customer's backup or joint managers; older stamps read as never written.
-            if try !db.columns(in: RecordKind.customer.rawValue).contains(where: { $0.name == "team" }) {
+            if try !db.columns(in: "customers").contains(where: { $0.name == "team" }) {
                 try db.execute(sql: "ALTER TABLE customers ADD COLUMN \"team\"")
             }
         }
         migrator.registerMigration("v5-branches") { db in
-            // v1 creates every table of the current schema, so on a new file it exists already.
-            if try !db.tableExists(RecordKind.branch.rawValue) {
-                try db.execute(sql: RecordTable.of(.branch).createSQL)
-            }
+            // A new file has it from v1; a file made before it does not.
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS branches (id TEXT PRIMARY KEY NOT NULL, \"name\", \"removed\", _stamps BLOB NOT NULL)")
         }
         migrator.registerMigration("v6-handover") { db in
             // Customers whose files left this replica's scope, dropped once nothing unsent touches them.
@@ -127,15 +146,15 @@ public struct Replica: Sendable {
         }
         migrator.registerMigration("v7-handbook") { db in
             // Fields the handbook asks for (issue 11); older stamps read as never written.
-            let added: [(RecordKind, [String])] = [
-                (.customer, ["since"]),
-                (.agreement, ["restore_hours", "renewal_notice_at", "renewed_at", "termination_notice_at"]),
-                (.fault, ["ticket", "dispatched_to", "site"]),
+            let added: [(String, [String])] = [
+                ("customers", ["since"]),
+                ("agreements", ["restore_hours", "renewal_notice_at", "renewed_at", "termination_notice_at"]),
+                ("faults", ["ticket", "dispatched_to", "site"]),
             ]
-            for (kind, fields) in added {
-                let existing = Set(try db.columns(in: kind.rawValue).map(\.name))
+            for (table, fields) in added {
+                let existing = Set(try db.columns(in: table).map(\.name))
                 for field in fields where !existing.contains(field) {
-                    try db.execute(sql: "ALTER TABLE \(kind.rawValue) ADD COLUMN \"\(field)\"")
+                    try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \"\(field)\"")
                 }
             }
         }
