@@ -54,26 +54,16 @@ public struct MemoryReplica: Sendable {
     }
 
     private mutating func merge(_ changes: [FieldChange], overwrites: inout [Overwrite]) {
-        let changes = changes[...]
-        for group in ChangeGroups(changes).groups {
-            let schema = group.table.schema
-            var state = tables[group.table]?[group.record] ?? RecordState(fieldCount: schema.fields.count)
-            var changed = false
-            for range in group.ranges {
-                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
-            }
-            if changed { tables[group.table, default: [:]][group.record] = state }
-        }
+        let merged = MergedRecords.merging(changes[...], into: { record($0.table, $0.record) })
+        for (key, state) in merged.records { tables[key.table, default: [:]][key.record] = state }
+        overwrites += merged.overwrites
     }
 
     private mutating func recordConflicts(_ overwrites: [Overwrite], nowMilliseconds now: UInt64) {
-        var edits: [(table: RecordKind, record: String, fields: [(String, FieldValue)])] = []
-        var seen = Set<String>()
-        for overwrite in overwrites {
-            let id = ConflictRecord.id(for: overwrite)
-            guard record(.conflict, id) == nil, seen.insert(id).inserted else { continue }
-            edits.append((.conflict, id, ConflictRecord.fields(for: overwrite)))
-        }
-        if !edits.isEmpty { write(edits, nowMilliseconds: now) }
+        let plan = ConflictRecord.plan(for: overwrites, isStored: { record(.conflict, $0) != nil }, node: node, user: nil,
+                                       clock: clock, counter: counter, now: now)
+        for (key, state) in plan.records { tables[key.table, default: [:]][key.record] = state }
+        outbox += plan.mutations
+        (clock, counter) = (plan.clock, plan.counter)
     }
 }

@@ -22,3 +22,24 @@ public struct MergedRecords: Sendable {
 
     public init() {}
 }
+
+extension MergedRecords {
+    /// Merges `changes` (in any order, with repeats) into the records as `stored` gives them
+    /// (nil: not stored): the rules every replica and server merge by, without storage.
+    public static func merging(_ changes: ArraySlice<FieldChange>, into stored: (RecordKey) throws -> RecordState?) rethrows -> MergedRecords {
+        var merged = MergedRecords()
+        merged.changes = changes.count
+        for group in ChangeGroups(changes).groups {
+            let key = RecordKey(table: group.table, record: group.record)
+            let schema = group.table.schema
+            var state = try stored(key) ?? RecordState(fieldCount: schema.fields.count)
+            var changed = false
+            for range in group.ranges {
+                for position in range where changes[position].hlc > merged.newest { merged.newest = changes[position].hlc }
+                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &merged.overwrites) || changed
+            }
+            if changed { merged.records.append((key, state)) }
+        }
+        return merged
+    }
+}

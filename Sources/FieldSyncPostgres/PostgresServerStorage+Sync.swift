@@ -265,24 +265,11 @@ extension PostgresServerStorage: SyncStorage {
             ownersBefore[key] = try await owner(of: key, in: [:], reads: &reads, on: connection)
         }
 
-        var after: [RecordKey: RecordState] = [:]
-        var order: [RecordKey] = []
-        var overwrites: [Overwrite] = []
-        var newest = HLC.zero
-        for group in ChangeGroups(changes[...]).groups {
-            let key = RecordKey(table: group.table, record: group.record)
-            let schema = group.table.schema
-            var state = try reads.stored(key) ?? RecordState(fieldCount: schema.fields.count)
-            var changed = false
-            for range in group.ranges {
-                for change in changes[range] where change.hlc > newest { newest = change.hlc }
-                changed = RecordMerge.apply(changes[range], to: &state, schema: schema, overwrites: &overwrites) || changed
-            }
-            if changed {
-                after[key] = state
-                order.append(key)
-            }
-        }
+        let snapshot = reads
+        let merged = try MergedRecords.merging(changes[...], into: { try snapshot.stored($0) })
+        let (overwrites, newest) = (merged.overwrites, merged.newest)
+        var after = Dictionary(merged.records.map { ($0.key, $0.state) }, uniquingKeysWith: { $1 })
+        var order = merged.records.map(\.key)
 
         // The server's clock: it has seen `newest`; it stamps the conflict records it makes.
         var conflictKeys: [RecordKey] = []
@@ -296,31 +283,16 @@ extension PostgresServerStorage: SyncStorage {
         }
         var state = try await serverState(on: connection)
         state.clock.observe(newest)
-        var conflictMutations: [Mutation] = []
-        let fresh = overwrites.filter { overwrite in
-            let key = RecordKey(table: .conflict, record: ConflictRecord.id(for: overwrite))
-            return reads.found[key] == nil && after[key] == nil
+        let conflicts = ConflictRecord.plan(for: overwrites, isStored: { id in
+            let key = RecordKey(table: .conflict, record: id)
+            return reads.found[key] != nil || after[key] != nil
+        }, node: node, user: nil, clock: state.clock, counter: state.counter, now: now)
+        (state.clock, state.counter) = (conflicts.clock, conflicts.counter)
+        for (key, record) in conflicts.records {
+            after[key] = record
+            order.append(key)
         }
-        var made = Set<String>()
-        let edits = fresh.filter { made.insert(ConflictRecord.id(for: $0)).inserted }
-        // `ConflictRecord.perMutation` each, as on SQLite: every mutation must fit in one push further up.
-        for start in stride(from: 0, to: edits.count, by: ConflictRecord.perMutation) {
-            let hlc = state.clock.tick(nowMilliseconds: now)
-            var conflictChanges: [FieldChange] = []
-            for overwrite in edits[start..<min(start + ConflictRecord.perMutation, edits.count)] {
-                let id = ConflictRecord.id(for: overwrite)
-                let edit = LocalEdit.changes(table: .conflict, record: id, current: nil, fields: ConflictRecord.fields(for: overwrite), hlc: hlc, node: node)
-                var record = RecordState(fieldCount: RecordKind.conflict.schema.fields.count)
-                var ignored: [Overwrite] = []
-                _ = RecordMerge.apply(edit, to: &record, schema: RecordKind.conflict.schema, overwrites: &ignored)
-                let key = RecordKey(table: .conflict, record: id)
-                after[key] = record
-                order.append(key)
-                conflictChanges += edit
-            }
-            state.counter += 1
-            conflictMutations.append(Mutation(origin: node, counter: state.counter, user: nil, changes: conflictChanges))
-        }
+        let conflictMutations = conflicts.mutations
 
         // Owners as stored after the merge: the log's rows and each record's row name them.
         let saved = try await recordRows(order, states: after, reads: &reads, on: connection)
@@ -349,7 +321,7 @@ extension PostgresServerStorage: SyncStorage {
             """, logger: logger)
         try await save(state, on: connection)
         try await PostgresChangeLog.append(rows, on: connection, logger: logger)
-        return Set(fresh.map(ConflictRecord.id(for:))).count
+        return conflicts.records.count
     }
 
     /// Whose file holds `key`, following parents through `overlay`, then what was read, reading what is missing.
@@ -371,21 +343,21 @@ extension PostgresServerStorage: SyncStorage {
     func movedFiles(_ before: [RecordKey: RecordOwner], after: [RecordKey: RecordState], reads: inout PushReads,
                     on connection: PostgresConnection) async throws -> [ChangeLogRow] {
         var rows: [ChangeLogRow] = []
-        for key in before.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
-            guard case .customer(_, let old)? = before[key] else { continue }
-            let now = try await owner(of: key, in: after, reads: &reads, on: connection)
-            guard now != before[key] else { continue }
-            let newCustomer: String? = if case .customer(let id, _) = now { id } else { nil }
-            for (record, state) in try await tree(of: key, on: connection) {
-                let schema = record.table.schema
+        var owners: [RecordKey: RecordOwner] = [:]
+        for (key, owner) in before {
+            guard case .customer = owner else { continue }
+            owners[key] = try await self.owner(of: key, in: after, reads: &reads, on: connection)
+        }
+        for move in MovedFile.moved(before: before, after: { owners[$0] ?? .unknown }) {
+            for (record, state) in try await tree(of: move.key, on: connection) {
                 let changes = state.changes(table: record.table, record: record.record)
                 guard !changes.isEmpty else { continue }
-                rows.append(ChangeLogRow(table: record.table.rawValue, record: record.record, origin: node.description, customer: newCustomer,
-                                         changes: try ChangeLogCodec.encode(changes, schema: schema)))
+                rows.append(ChangeLogRow(table: record.table.rawValue, record: record.record, origin: node.description, customer: move.customer,
+                                         changes: try ChangeLogCodec.encode(changes, schema: record.table.schema)))
             }
-            if key.table == .customer, case .customer(_, let new) = now, let state = after[key] ?? reads.found[key] {
-                try await recordScopeChange(key.record, from: old, to: new, at: ScopeHistory.since(state), on: connection)
-                rows.append(ChangeLogRow(table: RecordKind.customer.rawValue, record: key.record, origin: node.description, customer: nil,
+            if let (old, new) = move.scopeChange, let state = after[move.key] ?? reads.found[move.key] {
+                try await recordScopeChange(move.key.record, from: old, to: new, at: ScopeHistory.since(state), on: connection)
+                rows.append(ChangeLogRow(table: RecordKind.customer.rawValue, record: move.key.record, origin: node.description, customer: nil,
                                          changes: try ChangeLogCodec.encode([FieldChange](), schema: RecordKind.customer.schema),
                                          exit: ChangeLogRow.Exit(branch: old.branch ?? "", manager: old.manager, team: Team.value(old.team).text)))
             }

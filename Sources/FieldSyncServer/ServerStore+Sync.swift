@@ -235,18 +235,14 @@ extension ServerStore {
     /// owner or scope and everything under them, so their new holders receive
     /// all of it although it is older than their cursors.
     static func logMoves(from before: [RecordKey: RecordOwner], io: RecordIO, log: inout ChangeLogWriter, _ db: Database) throws {
-        // Records new with this write had no owner before: nothing moved (a first sync is all of them).
-        let stored = before.filter { if case .customer = $0.value { return true } else { return false } }
-        guard !stored.isEmpty else { return }
+        let moved = try MovedFile.moved(before: before, after: { try RecordOwner.of($0, in: { try io.load($0.table, $0.record) }) })
+        guard !moved.isEmpty else { return }
         let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
-        for key in stored.keys.sorted(by: { ($0.table.rawValue, $0.record) < ($1.table.rawValue, $1.record) }) {
-            guard case .customer(_, let old)? = stored[key] else { continue }
-            let now = try RecordOwner.of(key, in: { try io.load($0.table, $0.record) })
-            guard now != stored[key] else { continue }
-            try log.appendTree(of: key, origin: server)
-            if key.table == .customer, case .customer(_, let new) = now, let state = try io.load(.customer, key.record) {
-                try ScopeHistory.record(key.record, from: old, to: new, at: ScopeHistory.since(state), db)
-                try log.appendExit(of: key.record, from: old, origin: server)
+        for move in moved {
+            try log.appendTree(of: move.key, origin: server)
+            if let (old, new) = move.scopeChange, let state = try io.load(.customer, move.key.record) {
+                try ScopeHistory.record(move.key.record, from: old, to: new, at: ScopeHistory.since(state), db)
+                try log.appendExit(of: move.key.record, from: old, origin: server)
             }
         }
     }

@@ -1,4 +1,5 @@
 import FieldSyncModel
+import Foundation
 import GRDB
 
 /// What applying a batch of remote changes did.
@@ -116,19 +117,19 @@ extension Replica {
     /// as local mutations (`conflictsPerMutation` each) so they replicate like any other change.
     private static func recordConflicts(_ overwrites: [Overwrite], now: UInt64, io: RecordIO, _ db: Database) throws -> [Mutation] {
         guard !overwrites.isEmpty else { return [] }
-        var edits: [RecordEdit] = []
-        var seen = Set<String>()
-        for overwrite in overwrites {
-            let id = ConflictRecord.id(for: overwrite)
-            guard seen.insert(id).inserted, try io.load(.conflict, id) == nil else { continue }
-            edits.append(RecordEdit(.conflict, id, ConflictRecord.fields(for: overwrite)))
+        let (clock, counter) = try clockAndCounter(db)
+        // The offset learnt from the server corrects a laptop clock that is off.
+        let plan = try ConflictRecord.plan(for: overwrites, isStored: { try io.load(.conflict, $0) != nil }, node: try requireNode(db),
+                                           user: try meta(MetaKey.user, db), clock: HybridClock(last: clock), counter: counter,
+                                           now: UInt64(max(0, Int64(clamping: now) &+ (try clockOffset(db)))))
+        for (key, state) in plan.records { try io.save(key.table, key.record, state) }
+        for mutation in plan.mutations {
+            try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
+                .execute(arguments: [Int64(clamping: mutation.counter), Int64(bitPattern: mutation.changes.first?.hlc.rawValue ?? 0),
+                                     Data(mutation.jsonBytes())])
         }
-        var mutations: [Mutation] = []
-        for start in stride(from: 0, to: edits.count, by: conflictsPerMutation) {
-            if let mutation = try write(Array(edits[start..<min(start + conflictsPerMutation, edits.count)]), validate: false, now: now, io: io, db) {
-                mutations.append(mutation)
-            }
-        }
-        return mutations
+        try setMeta(MetaKey.counter, String(plan.counter), db)
+        try saveClock(plan.clock, db)
+        return plan.mutations
     }
 }
