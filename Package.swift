@@ -96,11 +96,23 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
-        // fieldsync-server's library: the SQLite engine (users, devices, change log), the HTTPS app, the CA, the upstream relay.
+        // The SQLite engine of the server: users, devices, the change log and the sync's SQL, in the server's replica file.
+        .target(
+            name: "FieldSyncSQLiteServer",
+            dependencies: [
+                "FieldSyncServerCore", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        // fieldsync-server's library: the HTTPS app and its routes, the CA, the data folder, the upstream relay.
         .target(
             name: "FieldSyncServer",
             dependencies: [
-                "FieldSyncServerCore", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient",
+                "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI",
+                "FieldSyncClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -144,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "fieldsync-server",
             dependencies: [
-                "FieldSyncServerCore", "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
+                "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
                 "FieldSyncCommandLine",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -180,6 +192,7 @@ let package = Package(
                 "FieldSyncStore",
                 "FieldSyncProtocol",
                 "FieldSyncServerCore",
+                "FieldSyncSQLiteServer",
                 "FieldSyncServer",
                 "FieldSyncClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -240,10 +253,20 @@ let package = Package(
             dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore"],
             swiftSettings: swiftSettings
         ),
+        // The SQLite engine's own tables, migrations and relay pages, without HTTP.
+        .testTarget(
+            name: "FieldSyncSQLiteServerTests",
+            dependencies: [
+                "FieldSyncModel", "FieldSyncProtocol", "FieldSyncStore", "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FieldSyncSyncTests",
             dependencies: [
-                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncServer", "FieldSyncClient", "FieldSyncKPI",
+                "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncServer", "FieldSyncClient",
+                "FieldSyncKPI",
                 "FieldSyncPostgres", "FieldSyncTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,4 +1,5 @@
 import FieldSyncPostgres
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import Foundation
 import GRDBSQLite

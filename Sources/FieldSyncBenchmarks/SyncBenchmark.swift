@@ -4,6 +4,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore

@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Foundation
 import Hummingbird

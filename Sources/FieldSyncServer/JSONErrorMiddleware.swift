@@ -1,4 +1,5 @@
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation

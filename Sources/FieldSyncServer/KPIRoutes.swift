@@ -1,6 +1,7 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Foundation
 import Hummingbird
@@ -45,4 +46,10 @@ extension SyncHTTPServer {
     }
 }
 
-
+/// A KPI report with the freshness of the branches it covers (`GET /v1/kpi`).
+enum KPIAnswer {
+    /// The report's JSON bytes with `"freshness": …` as the object's first key.
+    static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
+        Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
+    }
+}

@@ -1,4 +1,5 @@
 import FieldSyncModel
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation

@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation

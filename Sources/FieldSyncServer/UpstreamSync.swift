@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation

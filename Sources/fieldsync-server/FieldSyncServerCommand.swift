@@ -4,6 +4,7 @@ import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore

@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore

@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+@testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport

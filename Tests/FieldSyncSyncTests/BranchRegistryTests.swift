@@ -3,6 +3,7 @@ import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+@testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 @testable import FieldSyncServerCore
 import FieldSyncStore

@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport

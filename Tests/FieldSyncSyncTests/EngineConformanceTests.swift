@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore

@@ -1,6 +1,7 @@
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+@testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 @testable import FieldSyncServerCore
 import FieldSyncStore

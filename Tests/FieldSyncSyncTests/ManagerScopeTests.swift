@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
+@testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 @testable import FieldSyncServerCore
 import FieldSyncStore

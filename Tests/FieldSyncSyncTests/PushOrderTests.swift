@@ -1,4 +1,5 @@
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import HTTPTypes

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+@testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore

@@ -1,6 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
-@testable import FieldSyncServer
+@testable import FieldSyncSQLiteServer
 import FieldSyncStore
 import GRDB
 import Testing

@@ -1,5 +1,5 @@
 import FieldSyncModel
-@testable import FieldSyncServer
+@testable import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Testing
 

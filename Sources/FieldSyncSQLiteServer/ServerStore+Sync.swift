@@ -4,7 +4,6 @@ import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
-import HTTPTypes
 
 extension ServerStore {
     /// One sync round trip: validates and applies the pushed mutations, logs

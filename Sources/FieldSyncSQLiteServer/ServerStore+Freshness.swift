@@ -32,11 +32,3 @@ extension ServerStore {
                                pending: all.map(\.pending).saturatingSum(), notSeenForThreeDays: all.map(\.notSeenForThreeDays).saturatingSum())
     }
 }
-
-/// A KPI report with the freshness of the branches it covers (`GET /v1/kpi`).
-enum KPIAnswer {
-    /// The report's JSON bytes with `"freshness": …` as the object's first key.
-    static func splice(_ report: [UInt8], freshness: Data) -> [UInt8] {
-        Array("{\"freshness\":".utf8) + freshness + [UInt8(ascii: ",")] + report.dropFirst()
-    }
-}
