@@ -1,7 +1,6 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Foundation
 import Hummingbird
@@ -12,10 +11,8 @@ extension SyncHTTPServer {
 
     /// `POST /v1/dashboard/link`, `GET /dashboard/login`, `GET /dashboard`, `GET /dashboard/report`.
     func addDashboardRoutes(to router: Router<Context>) {
-        router.group().add(middleware: DeviceAuthenticator(accounts: accounts)).post("/v1/dashboard/link") { _, context in
-            let device = try context.requireDevice()
-            return try Self.json(try await accounts.issueLoginLink(for: device))
-        }
+        router.group().add(middleware: DeviceAuthenticator(accounts: accounts)).group(context: DeviceRequestContext.self)
+            .post("/v1/dashboard/link") { _, context in try Self.json(try await accounts.issueLoginLink(for: context.device)) }
         // Pages for a browser: errors are a short HTML page, every answer carries the security headers.
         let pages = router.group().add(middleware: SecurityHeadersMiddleware()).add(middleware: HTMLErrorMiddleware(logger: logger))
         pages.get("/dashboard/login") { request, _ in
@@ -32,9 +29,10 @@ extension SyncHTTPServer {
             return Response(status: .seeOther, headers: [.location: location, .setCookie: cookie])
         }
         let signedIn = pages.add(middleware: DeviceAuthenticator(accounts: accounts, acceptsSessionCookie: true))
+            .group(context: DeviceRequestContext.self)
         // One customer's monthly service report (guide §2.4.3), linked from the dashboard.
         signedIn.get("/dashboard/report") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             guard let customer = parameters["customer"].map(String.init), RecordID.isValid(customer) else {
@@ -47,7 +45,7 @@ extension SyncHTTPServer {
                             body: ResponseBody(byteBuffer: ByteBuffer(string: report.html)))
         }
         signedIn.get("/dashboard") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
             let parameters = request.uri.queryParameters
             let grouping = device.user.role == .supervisor ? "manager" : "branch"

@@ -1,5 +1,4 @@
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import FieldSyncStore
 import Foundation

@@ -1,7 +1,6 @@
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Foundation
 import Hummingbird
@@ -10,10 +9,11 @@ import Hummingbird
 extension SyncHTTPServer {
     /// `GET /v1/kpi`, `/v1/kpi/misses`, `/v1/kpi/todo`: the KPI engine on the
     /// server's replica, limited to what the device's user may see.
-    func addKPIRoutes(to devices: RouterGroup<Context>) {
+    func kpiRoutes() -> RouteCollection<DeviceRequestContext> {
+        let devices = RouteCollection(context: DeviceRequestContext.self)
         // Answers are written as bytes and kept with the facts: a province's month of misses is megabytes of JSON.
         devices.get("/v1/kpi") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             let query = try kpiQuery(request)
             let freshness = try await kpi.freshness(for: device.user)
             let report = try await kpi.kpiResult("report\u{1F}" + query.cacheKey, for: device.user) { facts in
@@ -22,7 +22,7 @@ extension SyncHTTPServer {
             return Self.json(bytes: KPIAnswer.splice(report, freshness: try JSONEncoder().encode(freshness)))
         }
         devices.get("/v1/kpi/misses") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             let query = try kpiQuery(request)
             let only = request.uri.queryParameters["kpi"].map(String.init)
             if let only, KPI(rawValue: only) == nil {
@@ -34,10 +34,11 @@ extension SyncHTTPServer {
             })
         }
         devices.get("/v1/kpi/todo") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             let query = try kpiQuery(request)
             return Self.json(bytes: KPIMiss.jsonBytes(try await kpi.todo(query, for: device.user)))
         }
+        return devices
     }
 
     func kpiQuery(_ request: Request) throws -> KPIQuery {

@@ -2,8 +2,8 @@ import FieldSyncServerCore
 import Foundation
 import Hummingbird
 
-/// The request context of every FieldSync route: the authenticated device,
-/// once `DeviceAuthenticator` has run.
+/// The request context of every FieldSync route: the peer's address, and the
+/// device once `DeviceAuthenticator` has run.
 public struct FieldSyncRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var device: DeviceContext?
@@ -14,11 +14,19 @@ public struct FieldSyncRequestContext: RequestContext {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
     }
+}
 
-    /// The caller, for routes behind `DeviceAuthenticator`.
-    func requireDevice() throws(ServerError) -> DeviceContext {
-        guard let device else { throw ServerError.unauthorized }
-        return device
+/// The context of the routes behind `DeviceAuthenticator`: the caller is a device the
+/// server has stored, never absent. Made from the parent context as the request enters
+/// the group (`RouterGroup.group(context:)`); without a device it is refused, 401.
+public struct DeviceRequestContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let device: DeviceContext
+
+    public init(context: FieldSyncRequestContext) throws {
+        guard let device = context.device else { throw ServerError.unauthorized }
+        coreContext = context.coreContext
+        self.device = device
     }
 }
 

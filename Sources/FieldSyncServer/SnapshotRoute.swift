@@ -1,6 +1,5 @@
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServerCore
 import Foundation
 import HTTPTypes
@@ -16,9 +15,10 @@ extension SyncHTTPServer {
 
     /// `GET /v1/snapshot`: the device's scope as a SQLite replica file, streamed,
     /// with the change-log position it covers and its SHA-256 in the headers.
-    func addSnapshotRoute(to devices: RouterGroup<Context>) {
+    func snapshotRoutes() -> RouteCollection<DeviceRequestContext> {
+        let devices = RouteCollection(context: DeviceRequestContext.self)
         devices.get("/v1/snapshot") { _, context in
-            let device = try context.requireDevice()
+            let device = context.device
             let ticket: SnapshotGate.Ticket
             switch snapshots.enter(device: device.device) {
             case .success(let granted): ticket = granted
@@ -56,5 +56,6 @@ extension SyncHTTPServer {
                 try await writer.finish(nil)
             })
         }
+        return devices
     }
 }

@@ -152,19 +152,22 @@ public struct SyncHTTPServer: Sendable {
             logger.info("device enrolled", metadata: ["device": "\(response.device)", "user": "\(response.user.name)"])
             return try Self.json(response)
         }
-        let devices = router.group().add(middleware: DeviceAuthenticator(accounts: accounts))
-        devices.post("/v1/sync") { request, context in try await sync(request, device: context.requireDevice()) }
-        devices.get("/v1/nodes") { _, context in
-            let user = try context.requireDevice().user
-            return try Self.json(try await accounts.nodes(for: user))
-        }
-        devices.get("/v1/directory") { _, context in
-            try Self.json(try await accounts.directory(for: context.requireDevice().user))
-        }
-        addKPIRoutes(to: devices)
-        addSnapshotRoute(to: devices)
+        // Every route below is for a device the server has stored: its context holds it, not optional.
+        router.group().add(middleware: DeviceAuthenticator(accounts: accounts)).group(context: DeviceRequestContext.self)
+            .addRoutes(syncRoutes())
+            .addRoutes(kpiRoutes())
+            .addRoutes(snapshotRoutes())
         addDashboardRoutes(to: router)
         return router
+    }
+
+    /// `POST /v1/sync`, `GET /v1/nodes`, `GET /v1/directory`.
+    func syncRoutes() -> RouteCollection<DeviceRequestContext> {
+        let devices = RouteCollection(context: DeviceRequestContext.self)
+        devices.post("/v1/sync") { request, context in try await sync(request, device: context.device) }
+        devices.get("/v1/nodes") { _, context in try Self.json(try await accounts.nodes(for: context.device.user)) }
+        devices.get("/v1/directory") { _, context in try Self.json(try await accounts.directory(for: context.device.user)) }
+        return devices
     }
 
     private func sync(_ request: Request, device: DeviceContext) async throws -> Response {
