@@ -48,8 +48,11 @@ package enum ChangeLogCodec {
         }
         append(changeCount, to: &out)
         let wide = stamps.count > 255
+        var hint = 0
         for (change, stamp) in zip(changes, stampIndex) {
-            guard let field = schema.index(of: change.field).flatMap(UInt8.init(exactly:)) else { throw Malformed() }
+            // A record's changes mostly come in schema order: the next field is tried before hashing the name.
+            guard let position = schema.index(of: change.field, hint: hint), let field = UInt8(exactly: position) else { throw Malformed() }
+            hint = position + 1
             out.append(field)
             if wide { append(UInt16(truncatingIfNeeded: stamp), to: &out) } else { out.append(UInt8(truncatingIfNeeded: stamp)) }
             switch change.value {
