@@ -143,8 +143,12 @@ struct SyncCommand: AsyncParsableCommand {
                 "round_trips": .int(Int64(summary.roundTrips)),
                 "snapshot_records": snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
+                "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
             ]).printed()
         } else {
+            if summary.serverRestored {
+                print("The server was restored from an earlier state since this laptop last synced; re-sent \(Wording.count(summary.reoffered, "record")) of this laptop's own work and read its changes again from the start.")
+            }
             print("Synced with \(binding.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(rejection.reason)")

@@ -61,13 +61,16 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public let code: String?
     /// The server's clock, carried by a `clock_skew` refusal.
     public let serverTime: UInt64?
+    /// The server's incarnation, carried by a `server_restored` refusal.
+    public var incarnation: String?
     /// The server's certificate was refused (not from the trusted CA, expired, another host's).
     public var isUntrustedCertificate = false
 
-    public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil) {
+    public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil, incarnation: String? = nil) {
         self.message = message
         self.code = code
         self.serverTime = serverTime
+        self.incarnation = incarnation
     }
 
     public var description: String { message }

@@ -142,7 +142,8 @@ public final class SyncClient: Sendable {
         let data = Array(bytes.readableBytesView)
         guard response.status == .ok else {
             if let problem = try? JSONDecoder().decode(ErrorBody.self, from: Data(data)) {
-                throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime)
+                throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime,
+                                incarnation: problem.incarnation)
             }
             throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)")
         }

@@ -20,6 +20,10 @@ public struct SyncSummary: Sendable, Equatable {
     /// Customers whose files left this replica's scope and were dropped here.
     public var filesDropped: [String] = []
     public var roundTrips = 0
+    /// The server was restored from an earlier state (or made anew) since the last sync: this
+    /// replica read its log again from the start and offered back `reoffered` records of its own.
+    public var serverRestored = false
+    public var reoffered = 0
 
     public init() {}
 
@@ -73,6 +77,22 @@ public struct Synchronizer: Sendable {
 
     public func sync(_ replica: Replica, binding: ServerBinding, client: SyncClient,
                      progress: @Sendable (SyncSummary) -> Void = { _ in }) async throws -> SyncSummary {
+        do {
+            return try await syncOnce(replica, binding: binding, client: client, progress: progress)
+        } catch let error as SyncError where error.code == ErrorCode.serverRestored {
+            // The server lost part of its history: nothing of the refused request was stored there.
+            // This replica offers back its own acknowledged work and reads the log from the start.
+            guard let incarnation = error.incarnation, Incarnation.isValid(incarnation) else { throw error }
+            let reoffered = try replica.reofferAfterServerRestore(incarnation: incarnation)
+            var summary = try await syncOnce(replica, binding: binding, client: client, progress: progress)
+            summary.serverRestored = true
+            summary.reoffered = reoffered
+            return summary
+        }
+    }
+
+    private func syncOnce(_ replica: Replica, binding: ServerBinding, client: SyncClient,
+                          progress: @Sendable (SyncSummary) -> Void) async throws -> SyncSummary {
         guard let me = try replica.identity()?.node else { throw StoreError.notInitialized("this replica") }
         var summary = SyncSummary()
         var skewRetries = 0
@@ -245,6 +265,9 @@ public struct Synchronizer: Sendable {
         // The server's clock at the midpoint of the round trip.
         let learnt = Self.offset(serverTime: response.serverTime, at: round.sentAt / 2 + round.receivedAt / 2)
         try replica.setClockOffset(abs(learnt) > 1_000 ? learnt : 0)
+        if let incarnation = response.incarnation, Incarnation.isValid(incarnation) {
+            try replica.noteServerIncarnation(incarnation)
+        }
 
         let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
         let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
@@ -346,7 +369,7 @@ public struct Synchronizer: Sendable {
             let offset = try replica.clockOffset()
             let end = WireJSON.syncRequestEnd(cursor: cursor, clientTime: UInt64(max(0, Int64(clamping: sentAt) + offset)),
                                               maxChanges: maxChanges ?? maxChangesPerPage, follows: follows, pending: pending,
-                                              signed: prepared.signed.map { [$0] } ?? [])
+                                              signed: prepared.signed.map { [$0] } ?? [], incarnation: try replica.serverIncarnation())
             let response: SyncResponse
             do {
                 response = try await client.exchange(prepared: prepared.body, end: end, token: binding.token)

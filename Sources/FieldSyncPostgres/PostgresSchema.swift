@@ -122,6 +122,11 @@ public enum PostgresSchema {
             """,
             "CREATE INDEX change_log_branch ON change_log (branch, seq) WHERE branch IS NOT NULL",
         ]),
+        // The id of this server's history, new whenever it is restored (`fieldsync-server restore`):
+        // a device that synced with another history is told (`server_restored`).
+        Migration(name: "pg-v8-incarnation", statements: [
+            "ALTER TABLE server_state ADD COLUMN incarnation text NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -252,3 +252,13 @@ struct ServerClockState {
     var clock: HybridClock
     var counter: UInt64
 }
+
+extension PostgresServerStorage {
+    /// Gives the database a new incarnation, after it was restored with PostgreSQL's tools:
+    /// devices that synced with the history before are told at their next sync (`server_restored`).
+    public func renewIncarnation() async throws -> String {
+        let incarnation = Incarnation.make()
+        try await client.query("UPDATE server_state SET incarnation = \(incarnation)", logger: logger)
+        return incarnation
+    }
+}

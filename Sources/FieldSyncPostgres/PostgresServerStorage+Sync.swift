@@ -19,6 +19,11 @@ extension PostgresServerStorage: SyncStorage {
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) async throws -> SyncOutcome {
         let now = self.now
         try PushRules.checkClock(request, now: now, limits: limits)
+        var history: (incarnation: String, head: Int64)?
+        for try await row in try await client.query("SELECT s.incarnation, h.seq FROM server_state s, change_log_head h", logger: logger)
+            .decode((String, Int64).self) { history = row }
+        guard let (incarnation, head) = history else { throw PostgresStorageError("the server's identity in the database is missing") }
+        try PushRules.checkHistory(request, incarnation: incarnation, head: head)
         var pushed = PushOutcome()
         if !request.mutations.isEmpty {
             pushed = try await retryingConflicts { try await self.push(request, from: device, now: now, limits: limits) }
@@ -34,7 +39,7 @@ extension PostgresServerStorage: SyncStorage {
         })
         let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
         let response = SyncResponse(accepted: pushed.accepted, rejected: pushed.rejected, changes: page.changes, cursor: page.cursor,
-                                    more: page.more, serverTime: now, left: page.left)
+                                    more: page.more, serverTime: now, left: page.left, incarnation: incarnation)
         return SyncOutcome(response: response, conflictsCreated: pushed.conflicts)
     }
 

@@ -42,9 +42,9 @@ public enum PostgresStoreCopy {
                 """, as: Bool.self, logger: logger) ?? true
             guard !occupied else { throw NotEmpty() }
             try await connection.query("""
-                INSERT INTO server_state (one, node, hlc, counter, created_at)
+                INSERT INTO server_state (one, node, hlc, counter, created_at, incarnation)
                 VALUES (true, \(export.node.description), \(Int64(bitPattern: export.clock.rawValue)), \(Int64(clamping: export.counter)),
-                        \(Int64(Date().timeIntervalSince1970 * 1_000)))
+                        \(Int64(Date().timeIntervalSince1970 * 1_000)), \(export.incarnation))
                 """, logger: logger)
             for kind in RecordKind.allCases {
                 var after = ""
@@ -155,6 +155,8 @@ public enum PostgresStoreCopy {
         try await client.withConnection { connection in
             let node = try await connection.first("SELECT node FROM server_state", as: String.self, logger: logger)
             if node != export.node.description { differ("the server's node is \(node ?? "missing"), not \(export.node)") }
+            let incarnation = try await connection.first("SELECT incarnation FROM server_state", as: String.self, logger: logger)
+            if incarnation != export.incarnation { differ("the server's incarnation is \(incarnation ?? "missing"), not \(export.incarnation)") }
             for kind in RecordKind.allCases {
                 var after = ""
                 while true {

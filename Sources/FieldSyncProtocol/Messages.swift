@@ -97,10 +97,15 @@ public struct SyncRequest: Codable, Sendable, Equatable {
     public var below: FreshnessReport?
     /// The signed pages that vouch for the mutations (`SignedPage`): a device's own, and those a server relays.
     public var signed: [SignedPage] = []
+    /// The server's incarnation the device last synced with (`SyncResponse.incarnation`): a server that
+    /// has another (restored from a backup, or made anew) refuses the request with `server_restored`
+    /// before storing anything, so the device re-offers what the server lost. Nil: not known yet.
+    public var incarnation: String?
 
     public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, follows: UInt64? = nil,
-                pending: Int? = nil, below: FreshnessReport? = nil, signed: [SignedPage] = []) {
+                pending: Int? = nil, below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil) {
         self.signed = signed
+        self.incarnation = incarnation
         self.cursor = cursor
         self.mutations = mutations
         self.clientTime = clientTime
@@ -111,7 +116,7 @@ public struct SyncRequest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations, pending, below, follows, signed
+        case cursor, mutations, pending, below, follows, signed, incarnation
         case clientTime = "client_time"
         case maxChanges = "max_changes"
     }
@@ -124,7 +129,8 @@ public struct SyncRequest: Codable, Sendable, Equatable {
                   follows: try container.decodeIfPresent(UInt64.self, forKey: .follows),
                   pending: try container.decodeIfPresent(Int.self, forKey: .pending),
                   below: try container.decodeIfPresent(FreshnessReport.self, forKey: .below),
-                  signed: try container.decodeIfPresent([SignedPage].self, forKey: .signed) ?? [])
+                  signed: try container.decodeIfPresent([SignedPage].self, forKey: .signed) ?? [],
+                  incarnation: try container.decodeIfPresent(String.self, forKey: .incarnation))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -137,6 +143,7 @@ public struct SyncRequest: Codable, Sendable, Equatable {
         try container.encodeIfPresent(pending, forKey: .pending)
         try container.encodeIfPresent(below, forKey: .below)
         if !signed.isEmpty { try container.encode(signed, forKey: .signed) }
+        try container.encodeIfPresent(incarnation, forKey: .incarnation)
     }
 }
 
@@ -193,8 +200,13 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         }
     }
 
+    /// The server's incarnation: an id of its history, new when it is made and whenever it is
+    /// restored from a backup. The device keeps it and sends it back (`SyncRequest.incarnation`).
+    public var incarnation: String?
+
     public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64,
-                left: [String] = [], returned: [Returned] = []) {
+                left: [String] = [], returned: [Returned] = [], incarnation: String? = nil) {
+        self.incarnation = incarnation
         self.accepted = accepted
         self.rejected = rejected
         self.changes = changes
@@ -206,7 +218,7 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, records, cursor, more, left, returned
+        case accepted, rejected, records, cursor, more, left, returned, incarnation
         case serverTime = "server_time"
     }
 
@@ -220,6 +232,7 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         serverTime = try container.decode(UInt64.self, forKey: .serverTime)
         left = try container.decodeIfPresent([String].self, forKey: .left) ?? []
         returned = try container.decodeIfPresent([Returned].self, forKey: .returned) ?? []
+        incarnation = try container.decodeIfPresent(String.self, forKey: .incarnation)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -232,6 +245,7 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         try container.encode(serverTime, forKey: .serverTime)
         try container.encode(left, forKey: .left)
         try container.encode(returned, forKey: .returned)
+        try container.encodeIfPresent(incarnation, forKey: .incarnation)
     }
 }
 
@@ -341,15 +355,20 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     public var message: String
     /// For `clock_skew`: the server's clock, so the client can correct its stamps and retry.
     public var serverTime: UInt64?
+    /// For `server_restored`: the server's incarnation now, and the last number of its change log.
+    public var incarnation: String?
+    public var head: Int64?
 
-    public init(error: String, message: String, serverTime: UInt64? = nil) {
+    public init(error: String, message: String, serverTime: UInt64? = nil, incarnation: String? = nil, head: Int64? = nil) {
         self.error = error
         self.message = message
         self.serverTime = serverTime
+        self.incarnation = incarnation
+        self.head = head
     }
 
     enum CodingKeys: String, CodingKey {
-        case error, message
+        case error, message, incarnation, head
         case serverTime = "server_time"
     }
 }
@@ -364,6 +383,10 @@ public enum ErrorCode {
     public static let codeUsed = "code_used"
     public static let nodeTaken = "node_taken"
     public static let clockSkew = "clock_skew"
+    /// The server's history is not the one the device synced with (restored from a backup, or made
+    /// anew), or is behind the device's cursor: nothing of the request was stored; the device starts
+    /// again from the beginning of the log and offers back its own work (Protocol/SYNC.md).
+    public static let serverRestored = "server_restored"
     public static let tooLarge = "too_large"
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"
@@ -375,4 +398,27 @@ public enum ErrorCode {
     /// A push sent ahead (`follows`) whose predecessor was refused, never arrived or
     /// took too long: nothing of it was stored; send it again after the one it follows.
     public static let outOfOrder = "out_of_order"
+}
+
+/// A server's incarnation: the id of its history (`SyncResponse.incarnation`).
+public enum Incarnation {
+    /// Longest incarnation a request may name (a server makes 32 hex characters).
+    public static let maxLength = 64
+
+    /// 1 to `maxLength` lowercase hex digits: what servers make (this, and PostgreSQL's md5).
+    public static func isValid(_ text: String) -> Bool {
+        (1...maxLength).contains(text.utf8.count) && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// A new incarnation: 128 random bits as hex.
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
 }

@@ -21,7 +21,7 @@ extension WireJSON {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, follows: UInt64?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
-            var signed: [SignedPage] = []
+            var signed: [SignedPage] = [], incarnation: String?
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -82,12 +82,20 @@ extension WireJSON {
                         }
                         signed.append(try SignedPage.read(&parser))
                     }
+                case "incarnation":
+                    incarnation = try parser.nullable { parser in
+                        let value = try parser.string("incarnation")
+                        guard Incarnation.isValid(value) else {
+                            throw DecodingError(description: "incarnation is 1 to \(Incarnation.maxLength) lowercase hex digits")
+                        }
+                        return value
+                    }
                 default: try parser.skip()
                 }
             }
             return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
                                clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, follows: follows,
-                               pending: pending, below: below, signed: signed)
+                               pending: pending, below: below, signed: signed, incarnation: incarnation)
         }
     }
 
@@ -100,6 +108,7 @@ extension WireJSON {
         try JSONReader.read(bytes) { parser in
             var accepted: [MutationID]?, rejected: [Rejection]?, changes: [FieldChange]?
             var cursor: Int64?, more: Bool?, serverTime: UInt64?, left: [String] = [], returned: [SyncResponse.Returned] = []
+            var incarnation: String?
             try parser.object("response") { parser, key in
                 switch key {
                 case "accepted":
@@ -134,13 +143,14 @@ extension WireJSON {
                         }
                         returned.append(SyncResponse.Returned(mutation: try required(mutation, "mutation"), reason: try required(reason, "reason")))
                     }
+                case "incarnation": incarnation = try parser.nullable { try $0.string("incarnation") }
                 default: try parser.skip()
                 }
             }
             return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
                                 changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
                                 more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left,
-                                returned: returned)
+                                returned: returned, incarnation: incarnation)
         }
     }
 

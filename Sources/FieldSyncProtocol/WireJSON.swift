@@ -11,10 +11,11 @@ import FieldSyncModel
 public enum WireJSON {
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
     public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
-                                   below: FreshnessReport? = nil, signed: [SignedPage] = [], mutationBodies: [[UInt8]]) -> [UInt8] {
+                                   below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil,
+                                   mutationBodies: [[UInt8]]) -> [UInt8] {
         syncRequestStart(mutationBodies: mutationBodies)
             + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, follows: follows, pending: pending, below: below,
-                             signed: signed)
+                             signed: signed, incarnation: incarnation)
     }
 
     /// A sync request's first part, its mutations: the bulk, which the client prepares (and
@@ -33,7 +34,7 @@ public enum WireJSON {
     }
 
     public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
-                                      below: FreshnessReport? = nil, signed: [SignedPage] = []) -> [UInt8] {
+                                      below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(cursor).utf8)
@@ -63,6 +64,10 @@ public enum WireJSON {
                 out.append(contentsOf: page.jsonBytes)
             }
             out.append(UInt8(ascii: "]"))
+        }
+        if let incarnation {
+            out.append(contentsOf: #","incarnation":"#.utf8)
+            JSONText.appendString(incarnation, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return out
@@ -107,7 +112,12 @@ public enum WireJSON {
             out.append(contentsOf: returned.mutation.jsonBytes())
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: "]}".utf8)
+        out.append(UInt8(ascii: "]"))
+        if let incarnation = response.incarnation {
+            out.append(contentsOf: #","incarnation":"#.utf8)
+            JSONText.appendString(incarnation, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
         return out
     }
 

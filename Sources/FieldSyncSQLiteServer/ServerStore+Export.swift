@@ -13,13 +13,15 @@ public final class ServerExport: StoreExport {
     public let clock: HLC
     /// The counter of the server's own mutations.
     public let counter: UInt64
+    /// The id of the server's history: the copy continues it, so devices sync on unaware of the move.
+    public let incarnation: String
 
     init(_ snapshot: DatabaseSnapshot) throws {
         self.snapshot = snapshot
-        (node, clock, counter) = try snapshot.read { db in
+        (node, clock, counter, incarnation) = try snapshot.read { db in
             guard let node = try Replica.identity(db)?.node else { throw StoreError.notInitialized("the server") }
             let (clock, counter) = try Replica.clockAndCounter(db)
-            return (node, clock, counter)
+            return (node, clock, counter, try ServerStore.incarnation(db))
         }
     }
 

@@ -38,7 +38,11 @@ extension ServerStore {
         let prepared = request.mutations.map { mutation in
             PreparedMutation(mutation, now: received, limits: limits)
         }
+        let incarnation = try self.incarnation()
         return { db in
+            // A device that synced with another history of this server is refused before anything is written.
+            try PushRules.checkHistory(request, incarnation: incarnation,
+                                       head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? 0)
             // Read again: a push sent ahead may have waited for the one it follows since it was prepared.
             let now = self.now
             if let below = request.below, device.user.role == .branch {
@@ -155,7 +159,8 @@ extension ServerStore {
                     return SyncResponse.Returned(mutation: mutation, reason: row[1])
                 }
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
-                                        cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned)
+                                        cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned,
+                                        incarnation: incarnation)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
     }

@@ -22,6 +22,8 @@ public struct ServerStore: Sendable {
     package let relaysUpstream = UpstreamRole()
     /// The server's node, read once: every sync names it and it never changes while the store is open.
     let ownNode = OwnNode()
+    /// The incarnation as read when first needed: it changes only while no server runs (`restore`).
+    let incarnationRead = Remembered<String>()
 
     public static let fileName = "server.sqlite"
 
@@ -239,7 +241,30 @@ public struct ServerStore: Sendable {
                 CREATE INDEX change_log_branch ON change_log(branch, seq) WHERE branch IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("server-v16-incarnation") { db in
+            // The id of this server's history: new when the file is made, and in every backup and
+            // every restore, so a device that synced with another history is told (`server_restored`).
+            try db.execute(sql: "CREATE TABLE server_identity (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID")
+            try db.execute(sql: "INSERT INTO server_identity (key, value) VALUES ('incarnation', ?)", arguments: [Incarnation.make()])
+        }
         return migrator
+    }
+
+    /// This server's incarnation (`SyncResponse.incarnation`).
+    public func incarnation() throws -> String {
+        try incarnationRead.value { try writer.read { db in try Self.incarnation(db) } }
+    }
+
+    static func incarnation(_ db: Database) throws -> String {
+        guard let value = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_identity WHERE key = 'incarnation'")) else {
+            throw StoreError.notInitialized("this server's database (no incarnation)")
+        }
+        return value
+    }
+
+    /// Gives the server's database at `db` a new incarnation: a backup, or a file put back by `restore`.
+    static func renewIncarnation(_ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES ('incarnation', ?)", arguments: [Incarnation.make()])
     }
 
     /// One field change as a log row's blob, written out here rather than by `ChangeLogCodec` so that
@@ -284,6 +309,18 @@ package final class UpstreamRole: Sendable {
 }
 
 /// The server's node once read (`Replica.identity` reads several rows of `meta` each time).
+/// A value read once and kept for the life of the store.
+final class Remembered<Value: Sendable>: Sendable {
+    private let kept = Mutex<Value?>(nil)
+
+    func value(_ read: () throws -> Value) rethrows -> Value {
+        if let known = kept.withLock({ $0 }) { return known }
+        let value = try read()
+        kept.withLock { $0 = value }
+        return value
+    }
+}
+
 final class OwnNode: Sendable {
     private let node = Mutex<NodeID?>(nil)
 

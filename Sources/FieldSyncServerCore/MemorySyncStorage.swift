@@ -17,6 +17,8 @@ import Synchronization
 /// to serve as a branch server. Nothing is durable: a test's process is its life.
 package final class MemorySyncStorage: SyncStorage {
     package let node: NodeID
+    /// The id of this history (`SyncResponse.incarnation`).
+    package let incarnation = Incarnation.make()
     private let wallClock: @Sendable () -> UInt64
     private let state: Mutex<Stored>
 
@@ -123,6 +125,7 @@ package final class MemorySyncStorage: SyncStorage {
         try PushRules.checkClock(request, now: now, limits: limits)
         let refusals = request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) }
         return try state.withLock { stored in
+            try PushRules.checkHistory(request, incarnation: incarnation, head: Int64(stored.log.count))
             var conflictsCreated = 0
             let enrolledAt = stored.devices[device.device]?.enrolledAt ?? 0
             let floor = StampFloor(node: device.node, own: stored.devices[device.device]?.floor ?? .zero, enrolled: StampFloor.at(enrolledAt), now: now)
@@ -166,7 +169,7 @@ package final class MemorySyncStorage: SyncStorage {
             }
             let page = try Self.pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges, server: node, in: stored)
             let response = SyncResponse(accepted: decisions.accepted, rejected: decisions.rejected, changes: page.changes, cursor: page.cursor,
-                                        more: page.more, serverTime: now, left: page.left)
+                                        more: page.more, serverTime: now, left: page.left, incarnation: incarnation)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
         }
     }

@@ -14,6 +14,15 @@ package enum PushRules {
         }
     }
 
+    /// A device that synced with another history of this server (its incarnation changed: restored
+    /// from a backup, or made anew), or read further than this server's log now reaches (a copy put
+    /// back by hand), is refused before anything is stored: it must offer back what this server lost
+    /// and read the log again from the start, or its cursor would skip what is written from here on.
+    package static func checkHistory(_ request: SyncRequest, incarnation: String, head: Int64) throws {
+        let otherHistory = request.incarnation.map { $0 != incarnation } ?? false
+        if otherHistory || request.cursor > head { throw ServerError.serverRestored(incarnation: incarnation, head: head) }
+    }
+
     /// What still waits on a device after a push: what it reported as waiting
     /// when it sent the push, less its own mutations the push acknowledged.
     package static func waitingAfter(reported: Int, accepted: [MutationID], own: NodeID) -> Int {

@@ -12,7 +12,7 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public let kind: Kind
-    public let body: ErrorBody
+    public private(set) var body: ErrorBody
     /// Seconds the client should wait before asking again (`Retry-After`), for `busy` answers.
     public var retryAfter: Int?
 
@@ -22,6 +22,17 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     package init(_ kind: Kind, _ code: String, _ message: String, serverTime: UInt64? = nil) {
         self.kind = kind
         self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
+    }
+
+    /// The device synced with another history of this server, or further than its log reaches
+    /// (`PushRules.checkHistory`): `409 server_restored`, nothing stored.
+    package static func serverRestored(incarnation: String, head: Int64) -> ServerError {
+        var error = ServerError(.conflict, ErrorCode.serverRestored,
+                                "this server was restored from an earlier state (or made anew) since this device last synced; "
+                                    + "the device offers back its own work and reads the log again from the start")
+        error.body.incarnation = incarnation
+        error.body.head = head
+        return error
     }
 
     /// The server has no room for this request now: `503` with `Retry-After`.

@@ -85,6 +85,8 @@ public protocol StoreExport: Sendable {
     var node: NodeID { get }
     var clock: HLC { get }
     var counter: UInt64 { get }
+    /// The id of the server's history (`SyncResponse.incarnation`), carried over by a copy.
+    var incarnation: String { get }
     func records(_ kind: RecordKind, after id: String, limit: Int) throws -> [RecordRow]
     func log(after seq: Int64, limit: Int) throws -> [ChangeLogRow]
     func appliedRuns(after origin: String, _ low: Int64, limit: Int) throws -> [(origin: String, low: Int64, high: Int64)]

@@ -29,6 +29,9 @@ extension Replica {
             for row in rows {
                 var mutation = try JSONDecoder().decode(Mutation.self, from: row[1] as Data)
                 guard let old = mutation.changes.first?.hlc else { continue }
+                // Work a server acknowledged before keeps its stamps: offered back after a restore
+                // (`reofferAfterServerRestore`), it must merge as it did the first time.
+                if mutation.changes.allSatisfy({ $0.hlc <= acknowledged }) { continue }
                 let new = clock.tick(nowMilliseconds: now)
                 renamed[old] = new
                 for index in mutation.changes.indices {

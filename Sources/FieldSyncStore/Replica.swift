@@ -196,6 +196,8 @@ enum MetaKey {
     static let remoteHLC = "remote_hlc"
     /// The device's Ed25519 private key (base64), made at its first sync: it signs its pages (`SignedPage`).
     static let signingKey = "signing_key"
+    /// The incarnation of the server this replica last synced with (`Replica.reofferAfterServerRestore`).
+    static let serverIncarnation = "server_incarnation"
 }
 
 extension Replica {

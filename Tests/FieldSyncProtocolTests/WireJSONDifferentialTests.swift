@@ -20,6 +20,7 @@ import Testing
             let request = Self.request(&random)
             let fast = WireJSON.syncRequest(cursor: request.cursor, clientTime: request.clientTime, maxChanges: request.maxChanges,
                                             follows: request.follows, pending: request.pending, below: request.below, signed: request.signed,
+                                            incarnation: request.incarnation,
                                             mutationBodies: request.mutations.map { $0.jsonBytes() })
             let codable = try JSONEncoder().encode(request)
             #expect(try WireJSON.decodeSyncRequest(fast) == request, "request, seed \(seed)")
@@ -99,7 +100,7 @@ import Testing
                            maxChanges: Bool.random(using: &random) ? Int.random(in: 0...100_000, using: &random) : nil,
                            follows: Bool.random(using: &random) ? UInt64.random(in: 1...UInt64(Int64.max), using: &random) : nil,
                            pending: Bool.random(using: &random) ? Int.random(in: 0...1_000_000_000, using: &random) : nil,
-                           below: below, signed: signed)
+                           below: below, signed: signed, incarnation: Bool.random(using: &random) ? Incarnation.make() : nil)
     }
 
     static func response(_ random: inout SplitMix64) -> SyncResponse {
@@ -111,6 +112,7 @@ import Testing
             changes: (0..<Int.random(in: 0...8, using: &random)).map { _ in change(&random) },
             cursor: Int64.random(in: 0...Int64.max, using: &random), more: Bool.random(using: &random), serverTime: random.next(),
             left: (0..<Int.random(in: 0...3, using: &random)).map { _ in id(&random) },
-            returned: (0..<Int.random(in: 0...2, using: &random)).map { _ in SyncResponse.Returned(mutation: mutation(&random), reason: text(&random)) })
+            returned: (0..<Int.random(in: 0...2, using: &random)).map { _ in SyncResponse.Returned(mutation: mutation(&random), reason: text(&random)) },
+            incarnation: Bool.random(using: &random) ? Incarnation.make() : nil)
     }
 }

@@ -50,9 +50,19 @@ final class TestServer: Sendable {
 
     static func start(clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds, limits: SyncLimits = SyncLimits(),
                       configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        let folder = try TemporaryFolder()
+        try await start(in: nil, clock: clock, limits: limits, configure: configure)
+    }
+
+    /// The server of `stopped` started again on its folder, address and certificate (after its database was replaced).
+    static func restart(_ stopped: TestServer, clock: @escaping @Sendable () -> UInt64 = Replica.systemMilliseconds) async throws -> TestServer {
+        try await start(in: stopped.folder, clock: clock) { $0.port = stopped.port }
+    }
+
+    private static func start(in existing: TemporaryFolder?, clock: @escaping @Sendable () -> UInt64, limits: SyncLimits = SyncLimits(),
+                              configure: (inout ServerConfiguration) -> Void) async throws -> TestServer {
+        let folder = try existing ?? TemporaryFolder()
         let data = ServerFolder(path: folder.path("server"))
-        let settings = try data.initialize(hosts: [], branch: nil, certificate: nil).settings
+        let settings = try existing == nil ? data.initialize(hosts: [], branch: nil, certificate: nil).settings : data.settings()
         let store = try ServerStore.open(folder: data.path, wallClock: clock)
         let tls = try TLSConfiguration.fieldSyncServer(
             certificatePEM: String(contentsOfFile: settings.tlsCertificate, encoding: .utf8),

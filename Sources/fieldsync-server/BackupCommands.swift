@@ -1,0 +1,94 @@
+import ArgumentParser
+import FieldSyncModel
+import FieldSyncPostgres
+import FieldSyncSQLiteServer
+import FieldSyncServer
+import Foundation
+
+/// `fieldsync-server backup --to FILE`: a consistent copy while the server serves.
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the server's database to a file while it serves (consistent, checked, never overwriting).",
+        discussion: """
+            The copy is SQLite's online backup of the data folder's server.sqlite: syncs go on meanwhile. It holds \
+            people, devices, records and the change log; keep the data folder's keys and certificates (ca.pem, \
+            ca-key.pem, server.pem, server-key.pem) in a safe place of their own. A backup gets an incarnation of its \
+            own, so a server later put back from it ('fieldsync-server restore') is recognised by every laptop and \
+            branch server that synced since: they offer back their own work and read the log again, and nothing they \
+            hold is lost. On PostgreSQL, back up with PostgreSQL's tools (pg_dump), and after pg_restore run \
+            'fieldsync-server restore --database URL --mark-restored'.
+            """)
+
+    @OptionGroup var options: DataOptions
+    @Option(help: ArgumentHelp("The new file to write (it must not exist).", valueName: "file"))
+    var to: String
+
+    func run() throws {
+        if let url = options.databaseURL {
+            throw ValidationError("on PostgreSQL, back up with pg_dump: pg_dump --format=custom --file=\(to) '\(url)'")
+        }
+        let folder = options.folder
+        guard folder.isInitialized else { throw ValidationError("no server in \(folder.path); give --data DIR") }
+        let store = try folder.openStore()
+        defer { try? store.close() }
+        let report = try store.backup(to: to)
+        if options.json {
+            printJSON(["to": report.path, "bytes": report.bytes, "log_head": report.logHead, "incarnation": report.incarnation])
+        } else {
+            print("Backed up \(folder.path) to \(report.path) (\(Wording.count(Int(clamping: report.bytes), "byte")), change log up to \(report.logHead)); checked: ok.")
+            print("Restore it with: fieldsync-server restore --data \(folder.path) --from \(report.path) (with the server stopped)")
+        }
+    }
+}
+
+/// `fieldsync-server restore --from FILE`: puts a backup in place on a stopped server.
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Put a backup in place of the server's database (the server must be stopped).",
+        discussion: """
+            The backup is checked, then copied in; the database it replaces is kept beside it \
+            (server.sqlite.before-restore-TIME). The restored server gets a new incarnation: at their next sync, \
+            laptops and branch servers see that it lost what came after the backup, offer back their own work \
+            (with its original stamps, so nothing is applied twice and conflicts come out as before) and read the \
+            change log again from the start. On PostgreSQL, restore with pg_restore first, then run this with \
+            --database URL --mark-restored: it gives the database a new incarnation.
+            """)
+
+    @OptionGroup var options: DataOptions
+    @Option(help: ArgumentHelp("The backup to put in place (made by 'fieldsync-server backup').", valueName: "file"))
+    var from: String?
+    @Flag(help: "On PostgreSQL, after pg_restore: give the restored database a new incarnation (it restores nothing itself).")
+    var markRestored = false
+
+    func run() async throws {
+        if let url = options.databaseURL {
+            guard markRestored, from == nil else {
+                throw ValidationError("on PostgreSQL, restore with pg_restore (pg_restore --clean --dbname '\(url)' FILE), then run 'fieldsync-server restore --database URL --mark-restored'")
+            }
+            let incarnation = try await StorageEngine.withPostgres(url, logger: StorageEngine.quietLogger, migrate: true) { storage, _ in
+                try await storage.renewIncarnation()
+            }
+            if options.json { printJSON(["incarnation": incarnation]) } else {
+                print("Marked the database as restored (new incarnation \(incarnation)): devices offer back their own work at their next sync.")
+            }
+            return
+        }
+        guard !markRestored else { throw ValidationError("--mark-restored is for a PostgreSQL database restored with pg_restore (give --database URL)") }
+        guard let from else { throw ValidationError("give the backup to restore: --from FILE") }
+        let folder = options.folder
+        guard FileManager.default.fileExists(atPath: folder.path) else { throw ValidationError("no data folder \(folder.path); give --data DIR") }
+        // A server writing while the file is replaced would lose what it writes, or corrupt the new one.
+        let lock = try ServingLock(folder: folder)
+        defer { withExtendedLifetime(lock) {} }
+        let (report, kept) = try ServerStore.restore(from: from, into: folder.path)
+        if options.json {
+            printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation, "kept": kept ?? NSNull()])
+        } else {
+            print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
+            if let kept { print("The database it replaced is kept as \(kept).") }
+            print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncSQLiteServer
+import FieldSyncServer
+import FieldSyncServerCore
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// A server put back from last night's backup loses nothing a laptop still holds (issue 27):
+/// the laptops see at their next sync that the server's history is not the one they synced
+/// with, offer back their own work with its original stamps, and read the log again from the
+/// start. Real server over TLS, real SQLite files, the backup made while serving.
+@Suite struct ServerRestoreTests {
+    @Test func aServerRestoredFromABackupGetsBackWhatTheLaptopsHold() async throws {
+        let clock = TestClock()
+        let folder = try TemporaryFolder()
+        var server = try await TestServer.start(clock: clock.now)
+        let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+        let ben = try await Laptop.enrol("Ben", server: server, folder: folder, clock: clock.now)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        var random = SplitMix64(seed: 27)
+        let customer = RecordID.make(using: &random)
+        try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                              ("manager", .text("Ann")), ("team", .text("Ben"))])])
+        func visits(_ laptop: Laptop, _ count: Int, _ label: String) throws {
+            for number in 0..<count {
+                clock.advance(1_000)
+                try laptop.replica.write([RecordEdit(.visit, RecordID.make(using: &random), [
+                    ("customer", .text(customer)), ("at", .text("2026-11-2\(number % 9)T09:00:00+08:00")), ("kind", .text("routine")),
+                    ("summary", .text("\(label) \(number)"))])])
+            }
+        }
+        try visits(ann, 5, "before the backup")
+        try await ann.sync()
+        try await ben.sync()
+        let backup = folder.path("nightly.sqlite")
+        let report = try server.store.backup(to: backup)
+        #expect(report.logHead > 0)
+        #expect(throws: (any Error).self, "a backup never overwrites") { try server.store.backup(to: backup) }
+
+        // After the backup: Ann logs 7 more and Ben changes the customer's notes; both are acknowledged.
+        try visits(ann, 7, "after the backup")
+        try await ann.sync()
+        clock.advance(1_000)
+        try ben.replica.write([RecordEdit(.customer, customer, [("notes", .text("gate code 1234"))])])
+        try await ben.sync()
+        try await sue.sync()
+        #expect(try sue.replica.records(.visit).count == 12)
+
+        // The server's disk is replaced by the backup.
+        await server.stop()
+        try server.store.close()
+        let (restored, kept) = try ServerStore.restore(from: backup, into: server.folder.path("server"))
+        #expect(kept != nil && restored.incarnation != report.incarnation, "a restore gives a new incarnation")
+        server = try await TestServer.restart(server, clock: clock.now)
+
+        // Ann logs 2 more and syncs: told, she offers back her own work; nothing she holds is lost.
+        try visits(ann, 2, "after the restore")
+        let annSync = try await ann.sync()
+        #expect(annSync.serverRestored && annSync.reoffered >= 13, "\(annSync)")
+        #expect(annSync.rejected.isEmpty)
+        let benSync = try await ben.sync()
+        #expect(benSync.serverRestored && benSync.reoffered == 1, "Ben offers back the customer's notes: \(benSync)")
+        let sueSync = try await sue.sync()
+        #expect(sueSync.serverRestored && sueSync.reoffered == 0, "\(sueSync)")
+        try await ann.sync()
+        try await ben.sync()
+        try await sue.sync()
+
+        // Every replica holds the 14 visits and Ben's notes, identically; nothing waits, nothing is unsound.
+        for laptop in [ann, ben, sue] {
+            #expect(try laptop.replica.records(.visit).count == 14, "\(laptop.name)")
+            #expect(try laptop.replica.record(.customer, customer)?["notes"] == .text("gate code 1234"), "\(laptop.name)")
+            #expect(try laptop.replica.outbox().isEmpty, "\(laptop.name)")
+            #expect(try laptop.replica.verify().isEmpty, "\(laptop.name)")
+        }
+        #expect(try ann.dump() == ben.dump() && ben.dump() == sue.dump())
+        #expect(try server.dump() == ann.dump(), "the server holds what the laptops hold")
+        #expect(try ann.replica.records(.conflict).isEmpty, "offered back with the original stamps: no conflict made up")
+
+        // A laptop enrolled after the restore receives everything.
+        let sam = try await Laptop.enrol("Sam", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        let samSync = try await sam.sync()
+        #expect(!samSync.serverRestored)
+        #expect(try sam.dump() == sue.dump())
+
+        // A second sync of Ann's says nothing more about a restore.
+        #expect(try await !ann.sync().serverRestored)
+        for laptop in [ann, ben, sue, sam] { await laptop.close() }
+        await server.stop()
+    }
+
+    /// A copy of the live file put back by hand (no backup, no `restore`: the incarnation is the one
+    /// the laptop knows) is caught by the log: a device whose cursor is past it is refused the same way.
+    @Test func aCopyPutBackByHandIsCaughtByTheLog() async throws {
+        let clock = TestClock()
+        let folder = try TemporaryFolder()
+        var server = try await TestServer.start(clock: clock.now)
+        let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+        do {
+        var random = SplitMix64(seed: 28)
+        let customer = RecordID.make(using: &random)
+        try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                              ("manager", .text("Ann"))])])
+        try await ann.sync()
+        let live = server.folder.path("server/\(ServerStore.fileName)"), copy = folder.path("copy.sqlite")
+        await server.stop()
+        try server.store.close()
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: live + suffix) {
+            try FileManager.default.copyItem(atPath: live + suffix, toPath: copy + suffix)
+        }
+        server = try await TestServer.restart(server, clock: clock.now)
+        try ann.replica.write([RecordEdit(.customer, customer, [("notes", .text("after the copy"))])])
+        try await ann.sync()
+        await server.stop()
+        try server.store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: live + suffix) }
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: copy + suffix) {
+            try FileManager.default.copyItem(atPath: copy + suffix, toPath: live + suffix)
+        }
+        server = try await TestServer.restart(server, clock: clock.now)
+        let summary = try await ann.sync()
+        #expect(summary.serverRestored && summary.reoffered == 1, "\(summary)")
+        #expect(try await server.record(.customer, customer)?.value("notes", in: RecordKind.customer.schema) == .text("after the copy"))
+        } catch {
+            await ann.close()
+            await server.stop()
+            throw error
+        }
+        await ann.close()
+        await server.stop()
+    }
+}
