@@ -21,16 +21,20 @@ extension ServerStore {
         public var rejections: Int = 0
         /// Log rows not relayed yet.
         public var unsent: Int = 0
+        /// The upstream's incarnation as last seen (`SyncResponse.incarnation`).
+        public var incarnation: String?
     }
 
     public func upstreamState(_ key: String) throws -> UpstreamState {
         try writer.read { db in
             var state = UpstreamState()
-            if let row = try Row.fetchOne(db, sql: "SELECT cursor, sent, last_success, last_error FROM upstream_state WHERE key = ?", arguments: [key]) {
+            if let row = try Row.fetchOne(db, sql: "SELECT cursor, sent, last_success, last_error, incarnation FROM upstream_state WHERE key = ?",
+                                          arguments: [key]) {
                 state.cursor = row[0]
                 state.sent = row[1]
                 state.lastSuccess = (row[2] as Int64?).map { UInt64(clamping: $0) }
                 state.lastError = row[3]
+                state.incarnation = row[4]
             }
             state.rejections = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM upstream_rejections") ?? 0
             state.unsent = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE seq > ? AND from_upstream = 0 AND exit_branch IS NULL",
@@ -133,9 +137,22 @@ extension ServerStore {
                                arguments: [rejection.origin.description, Int64(clamping: rejection.counter), rejection.reason, body])
             }
             try db.execute(sql: """
-                INSERT INTO upstream_state (key, cursor, sent, last_success, last_error) VALUES (?, ?, ?, ?, NULL)
-                ON CONFLICT(key) DO UPDATE SET cursor = excluded.cursor, sent = excluded.sent, last_success = excluded.last_success, last_error = NULL
-                """, arguments: [key, response.cursor, sentThrough, Int64(clamping: now)])
+                INSERT INTO upstream_state (key, cursor, sent, last_success, last_error, incarnation) VALUES (?, ?, ?, ?, NULL, ?)
+                ON CONFLICT(key) DO UPDATE SET cursor = excluded.cursor, sent = excluded.sent, last_success = excluded.last_success, last_error = NULL,
+                    incarnation = COALESCE(excluded.incarnation, upstream_state.incarnation)
+                """, arguments: [key, response.cursor, sentThrough, Int64(clamping: now), response.incarnation.flatMap { Incarnation.isValid($0) ? $0 : nil }])
+        }
+    }
+
+    /// The upstream lost part of its history (restored from a backup): this server relays its whole log
+    /// again, with the original origins and counters (what the upstream kept is acknowledged again, what
+    /// it lost is applied), and reads the upstream's log from the start.
+    public func restartUpstream(_ key: String, incarnation: String) throws {
+        try writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO upstream_state (key, cursor, sent, incarnation) VALUES (?, 0, 0, ?)
+                ON CONFLICT(key) DO UPDATE SET cursor = 0, sent = 0, incarnation = excluded.incarnation
+                """, arguments: [key, incarnation])
         }
     }
 

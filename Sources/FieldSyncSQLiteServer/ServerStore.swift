@@ -247,6 +247,10 @@ public struct ServerStore: Sendable {
             try db.execute(sql: "CREATE TABLE server_identity (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID")
             try db.execute(sql: "INSERT INTO server_identity (key, value) VALUES ('incarnation', ?)", arguments: [Incarnation.make()])
         }
+        migrator.registerMigration("server-v17-upstream-incarnation") { db in
+            // The upstream's incarnation as a branch server last saw it: a restored province is told apart.
+            try db.execute(sql: "ALTER TABLE upstream_state ADD COLUMN incarnation TEXT")
+        }
         return migrator
     }
 

@@ -80,16 +80,24 @@ public final class UpstreamSync: Service, Sendable {
     @discardableResult
     public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
         var pushed = 0, pulled = 0
+        var restarted = false
         while true {
             let state = try store.upstreamState(key)
             let page = try store.upstreamPage(after: state.sent)
             // With the pages its devices signed, so the province can tell their work from this server's.
             let request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
                                       pending: state.unsent, below: try store.freshnessReport(),
-                                      signed: try store.signedPages(covering: page.mutations))
+                                      signed: try store.signedPages(covering: page.mutations), incarnation: state.incarnation)
             let response: SyncResponse
             do {
                 response = try await client.exchange(request, token: binding.token)
+            } catch let error as SyncError where error.code == ErrorCode.serverRestored && !restarted {
+                // The province lost part of its history: relay everything again and read its log from the start.
+                guard let incarnation = error.incarnation, Incarnation.isValid(incarnation) else { throw error }
+                logger.warning("the upstream server was restored from an earlier state; relaying this server's whole log again")
+                try store.restartUpstream(key, incarnation: incarnation)
+                restarted = true
+                continue
             } catch {
                 try? store.recordUpstreamFailure("\(error)", key: key)
                 throw error

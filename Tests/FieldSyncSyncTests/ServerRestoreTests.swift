@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
 import FieldSyncServer
@@ -132,5 +133,82 @@ import Testing
         }
         await ann.close()
         await server.stop()
+    }
+
+    /// A province put back from a backup gets back what its branch servers relayed since: the branch
+    /// server is told, relays its whole log again with the original origins and counters, and reads
+    /// the province's log from the start.
+    @Test func aRestoredProvinceHealsFromItsBranchServer() async throws {
+        let clock = TestClock()
+        var province = try await TestServer.start(clock: clock.now)
+        let branch = try await TestServer.start(clock: clock.now)
+        let upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        do {
+            let backup = folder.path("province.sqlite")
+            _ = try province.store.backup(to: backup)
+            let customer = ProvinceTierTests.customer
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                       ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try await alice.sync()
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.record(.customer, customer) != nil)
+
+            await province.stop()
+            try province.store.close()
+            _ = try ServerStore.restore(from: backup, into: province.folder.path("server"))
+            province = try await TestServer.restart(province, clock: clock.now)
+            #expect(try province.store.replica.record(.customer, customer) == nil, "the backup predates Alice's customer")
+
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.record(.customer, customer)?["name"] == .text("Acme"), "relayed again after the restore")
+            #expect(try branch.store.upstreamState(upstream.key).lastError == nil)
+            let idle = try await upstream.syncOnce()
+            #expect(idle.pushed == 0 && idle.pulled == 0, "once healed, nothing more moves")
+        } catch {
+            await alice.close()
+            await upstream.shutdown()
+            await province.stop()
+            await branch.stop()
+            throw error
+        }
+        await alice.close()
+        await upstream.shutdown()
+        await province.stop()
+        await branch.stop()
+    }
+
+    /// On PostgreSQL the data comes back with pg_restore; `restore --mark-restored` gives the database a
+    /// new incarnation, and laptops go through the same steps against it.
+    @Test(.enabled(if: PostgresTestDatabase.enabled, "no PostgreSQL: set FIELDSYNC_TEST_DATABASE_URL (scripts/postgres start prints one)"))
+    func aPostgreSQLServerMarkedRestoredIsToldToTheLaptops() async throws {
+        try await PostgresTestDatabase.with { client, _ in
+            let clock = TestClock()
+            let server = try await TestServer.start(postgres: client, clock: clock.now)
+            let folder = try TemporaryFolder()
+            let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            var random = SplitMix64(seed: 29)
+            let customer = RecordID.make(using: &random)
+            try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")),
+                                                                  ("branch", .text("Hangzhou")), ("manager", .text("Ann"))])])
+            try ann.replica.write([RecordEdit(.customer, customer, [("notes", .text("gate code 1234"))])])
+            try await ann.sync()
+            try await sue.sync()
+            let storage = try #require(server.postgres)
+            _ = try await storage.renewIncarnation()
+            let annSync = try await ann.sync()
+            let sueSync = try await sue.sync()
+            #expect(annSync.serverRestored && annSync.reoffered == 1 && annSync.rejected.isEmpty, "\(annSync)")
+            #expect(sueSync.serverRestored && sueSync.reoffered == 0, "\(sueSync)")
+            #expect(try ann.dump() == sue.dump())
+            #expect(try ann.replica.outbox().isEmpty && ann.replica.verify().isEmpty)
+            #expect(try await !ann.sync().serverRestored)
+            await ann.close()
+            await sue.close()
+            await server.stop()
+        }
     }
 }
