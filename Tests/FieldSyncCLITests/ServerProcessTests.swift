@@ -252,11 +252,66 @@ import Testing
         #expect(try Self.waitForPort(thirdOutput.fileHandleForReading) != nil, "the lock is released when its server stops")
     }
 
+    /// Day two with real processes: a backup while the server serves, the laptop's work after it,
+    /// the server stopped and put back from the backup; the laptop's next sync says so in one line
+    /// and offers back its own work, and the server has it all again.
+    @Test func backupWhileServingRestoreWhenStopped() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.path("data")
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
+        var (server, output) = try Self.serve(admin, data: data)
+        defer { if server.isRunning { server.terminate() } }
+        let port = try #require(try Self.waitForPort(output.fileHandleForReading))
+        #expect(try admin.run(["branch", "add", "Hangzhou"]).status == 0)
+        let code = try admin.run(["user", "add", "--name", "Li Wei", "--role", "manager", "--branch", "Hangzhou", "--json"])
+        let li = try #require(try JSONSerialization.jsonObject(with: Data(code.stdout.utf8)) as? [String: Any])
+        let laptop = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("laptop")])
+        #expect(try laptop.run(["enroll", "https://127.0.0.1:\(port)", "--code", li["enrolment_code"] as! String, "--ca", folder.path("data/ca.pem")]).status == 0)
+        let customer = try laptop.run(["customer", "add", "--name", "Zhejiang Mobile", "--level", "vip"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try laptop.run(["visit", "log", customer, "--kind", "routine", "--summary", "before the backup"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+
+        let backup = folder.path("nightly.sqlite")
+        let made = try admin.run(["backup", "--to", backup, "--json"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
+        #expect((report["log_head"] as? Int ?? 0) > 0 && (report["incarnation"] as? String)?.count == 32, "\(report)")
+        let again = try admin.run(["backup", "--to", backup])
+        #expect(again.status != 0 && again.stderr.contains("exists already"), "\(again.stderr)")
+
+        #expect(try laptop.run(["visit", "log", customer, "--kind", "routine", "--summary", "after the backup"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+        let busy = try admin.run(["restore", "--from", backup])
+        #expect(busy.status != 0 && busy.stderr.contains("is already serving"), "\(busy.stderr)")
+        #expect(try admin.run(["stop"]).status == 0)
+        server.waitUntilExit()
+        let restored = try admin.run(["restore", "--from", backup])
+        #expect(restored.status == 0 && restored.stdout.contains("Restored \(backup)") && restored.stdout.contains("before-restore"),
+                "\(restored.stdout) \(restored.stderr)")
+
+        (server, output) = try Self.serve(admin, data: data, port: port)
+        #expect(try Self.waitForPort(output.fileHandleForReading) == port)
+        let sync = try laptop.run(["sync"])
+        #expect(sync.status == 0 && sync.stdout.contains("The server was restored from an earlier state") && sync.stdout.contains("re-sent 3 records"),
+                "\(sync.stdout) \(sync.stderr)")
+        let quiet = try laptop.run(["sync", "--json"])
+        #expect(quiet.stdout.contains("\"server_restored\" : false") || quiet.stdout.contains("\"server_restored\":false"), "\(quiet.stdout)")
+        // A second laptop of the branch, enrolled now, receives both visits.
+        let supervisor = try admin.run(["user", "add", "--name", "Sue", "--role", "supervisor", "--branch", "Hangzhou", "--json"])
+        let sue = try #require(try JSONSerialization.jsonObject(with: Data(supervisor.stdout.utf8)) as? [String: Any])
+        let other = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("other")])
+        #expect(try other.run(["enroll", "https://127.0.0.1:\(port)", "--code", sue["enrolment_code"] as! String, "--ca", folder.path("data/ca.pem")]).status == 0)
+        #expect(try other.run(["sync"]).status == 0)
+        let visits = try other.run(["visit", "list", "--json"]).stdout
+        #expect(visits.contains("before the backup") && visits.contains("after the backup"), "\(visits)")
+    }
+
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.
-    static func serve(_ admin: CommandRunner, data: String) throws -> (process: Process, output: Pipe) {
+    static func serve(_ admin: CommandRunner, data: String, port: Int = 0) throws -> (process: Process, output: Pipe) {
         let process = Process()
         process.executableURL = admin.executable
-        process.arguments = ["serve", "--port", "0", "--metrics-port", "0"]
+        process.arguments = ["serve", "--port", String(port), "--metrics-port", "0"]
         process.environment = ProcessInfo.processInfo.environment.merging(["FIELDSYNC_DATA": data]) { $1 }
         let output = Pipe()
         process.standardOutput = output
