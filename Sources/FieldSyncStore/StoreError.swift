@@ -24,6 +24,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'")
     }
 
+    /// Something named by the person is not there; `message` says what and where to look.
+    public static func notFound(_ message: String) -> StoreError {
+        StoreError(code: .notFound, message: message)
+    }
+
     public static func ambiguous(_ kind: RecordKind, _ reference: String, candidates: [String]) -> StoreError {
         StoreError(code: .ambiguous, message: "'\(reference)' names several \(kind.noun)s (\(candidates.joined(separator: ", "))); type more of the id")
     }

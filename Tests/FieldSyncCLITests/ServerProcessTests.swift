@@ -305,6 +305,23 @@ import Testing
         #expect(try other.run(["sync"]).status == 0)
         let visits = try other.run(["visit", "list", "--json"]).stdout
         #expect(visits.contains("before the backup") && visits.contains("after the backup"), "\(visits)")
+
+        // The outbox: empty once synced; a change the server refuses waits there with the reason.
+        #expect(try laptop.run(["outbox"]).stdout.contains("Nothing waits to be sent."))
+        _ = try admin.run(["user", "add", "--name", "Wang Fang", "--role", "manager", "--branch", "Hangzhou"])
+        #expect(try admin.run(["assign", String(customer.prefix(8)), "--manager", "Wang Fang"]).status == 0)
+        #expect(try laptop.run(["customer", "edit", customer, "--note", "typed before the handover reached me"]).status == 0)
+        let refusedSync = try laptop.run(["sync"])
+        #expect(refusedSync.stdout.contains("1 rejected"), "\(refusedSync.stdout) \(refusedSync.stderr)")
+        let outbox = try laptop.run(["outbox"])
+        #expect(outbox.status == 0 && outbox.stdout.contains("refused: ") && outbox.stdout.contains("1 action refused by the server"), "\(outbox.stdout)")
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["outbox", "--json"]).stdout.utf8)) as? [[String: Any]])
+        let number = try #require(list.first?["number"] as? Int)
+        #expect(list.count == 1 && list.first?["refused"] is String, "\(list)")
+        let shown = try laptop.run(["outbox", "show", String(number)])
+        #expect(shown.stdout.contains("refused by the server: ") && shown.stdout.contains("notes"), "\(shown.stdout)")
+        let missing = try laptop.run(["outbox", "show", "9999"])
+        #expect(missing.status == 66 && missing.stderr.contains("no action #9999 waits to be sent"), "\(missing.stderr)")
     }
 
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.
