@@ -22,6 +22,7 @@ extension SyncClient {
     public func downloadSnapshot(token: String, to path: String, progress: @Sendable (Int64, Int64?) -> Void = { _, _ in }) async throws -> SnapshotInfo {
         var request = HTTPClientRequest(url: baseURL + "/v1/snapshot")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: ProtocolVersion.header, value: String(ProtocolVersion.current))
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: .seconds(600))

@@ -126,6 +126,7 @@ public final class SyncClient: Sendable {
         request.method = body == nil ? .GET : .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
+        request.headers.add(name: ProtocolVersion.header, value: String(ProtocolVersion.current))
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             if body.gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }

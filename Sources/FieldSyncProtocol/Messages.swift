@@ -358,17 +358,20 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     /// For `server_restored`: the server's incarnation now, and the last number of its change log.
     public var incarnation: String?
     public var head: Int64?
+    /// For `upgrade_required`: the oldest protocol version the server serves.
+    public var needed: Int?
 
-    public init(error: String, message: String, serverTime: UInt64? = nil, incarnation: String? = nil, head: Int64? = nil) {
+    public init(error: String, message: String, serverTime: UInt64? = nil, incarnation: String? = nil, head: Int64? = nil, needed: Int? = nil) {
         self.error = error
         self.message = message
         self.serverTime = serverTime
         self.incarnation = incarnation
         self.head = head
+        self.needed = needed
     }
 
     enum CodingKeys: String, CodingKey {
-        case error, message, incarnation, head
+        case error, message, incarnation, head, needed
         case serverTime = "server_time"
     }
 }
@@ -387,6 +390,9 @@ public enum ErrorCode {
     /// anew), or is behind the device's cursor: nothing of the request was stored; the device starts
     /// again from the beginning of the log and offers back its own work (Protocol/SYNC.md).
     public static let serverRestored = "server_restored"
+    /// The request's protocol version (`FieldSync-Protocol`) is older than the server serves;
+    /// `needed` names the oldest it serves. Nothing was stored: upgrade the client.
+    public static let upgradeRequired = "upgrade_required"
     public static let tooLarge = "too_large"
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"
@@ -420,5 +426,27 @@ public enum Incarnation {
 extension String {
     fileprivate func leftPadded(to length: Int) -> String {
         count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}
+
+/// Protocol versions (Protocol/SYNC.md, "Versions"). Every request names the version its
+/// client speaks in the `FieldSync-Protocol` header, every answer the server's; a server
+/// refuses a version older than it serves with `upgrade_required`, before anything else.
+public enum ProtocolVersion {
+    public static let header = "FieldSync-Protocol"
+    /// This build's version. 1: the protocol before the header; 2: server incarnations (`server_restored`).
+    public static let current = 2
+    /// The oldest version a server of this build serves.
+    public static let oldestServed = 1
+    /// A request without the header comes from a client older than the header: version 1.
+    public static let unstated = 1
+    /// The most a header may say (anything larger is not a version this protocol will reach).
+    public static let maximum = 1_000_000
+
+    /// The version a header value states, or nil when it is not a version (1 to `maximum`, decimal).
+    public static func parse(_ text: String) -> Int? {
+        guard (1...7).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) }), let value = Int(text),
+              (1...maximum).contains(value) else { return nil }
+        return value
     }
 }

@@ -53,6 +53,35 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// The version handshake (Protocol/SYNC.md, "Versions"): every answer names the server's
+/// protocol version; a request stating one older than the server serves is refused with
+/// `upgrade_required` (naming the oldest it serves) before any route sees it, and one whose
+/// header is not a version with `bad_request`. A request without the header is version 1.
+struct ProtocolVersionMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        if let stated = request.headers[.fieldSyncProtocol] {
+            if let version = ProtocolVersion.parse(stated) {
+                response = version < ProtocolVersion.oldestServed ? Self.upgradeRequired(version) : try await next(request, context)
+            } else {
+                response = ServerError.badRequest("\(ProtocolVersion.header) must be a protocol version, a whole number from 1 to \(ProtocolVersion.maximum)")
+                    .jsonResponse()
+            }
+        } else {
+            response = try await next(request, context)
+        }
+        response.headers[.fieldSyncProtocol] = String(ProtocolVersion.current)
+        return response
+    }
+
+    static func upgradeRequired(_ version: Int) -> Response {
+        var error = ServerError(.badRequest, ErrorCode.upgradeRequired,
+                                "this device speaks FieldSync protocol \(version); this server needs \(ProtocolVersion.oldestServed) or later: upgrade fieldsync on this device (nothing was stored; its work is kept)")
+        error.setNeeded(ProtocolVersion.oldestServed)
+        return error.jsonResponse()
+    }
+}
+
 /// Headers every dashboard page carries: no framing, no inline script from
 /// elsewhere, no referrer leaking a login link, HTTPS remembered.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -68,6 +97,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HTTPField.Name {
+    static let fieldSyncProtocol = Self(ProtocolVersion.header)!
     static let xFrameOptions = Self("X-Frame-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
 }

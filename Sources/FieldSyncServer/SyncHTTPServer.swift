@@ -123,6 +123,7 @@ public struct SyncHTTPServer: Sendable {
 
     public func makeRouter() -> Router<Context> {
         let router = Router(context: Context.self)
+        router.add(middleware: ProtocolVersionMiddleware())
         router.add(middleware: JSONErrorMiddleware(methods: Self.routes, maxRequestBytes: configuration.maxRequestBytes, logger: logger))
         router.get("/v1/health") { _, _ in
             let node = try await syncStorage.serverNode

@@ -24,6 +24,9 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         self.body = ErrorBody(error: code, message: message, serverTime: serverTime)
     }
 
+    /// For `upgrade_required`: the oldest protocol version the server serves.
+    package mutating func setNeeded(_ version: Int) { body.needed = version }
+
     /// The device synced with another history of this server, or further than its log reaches
     /// (`PushRules.checkHistory`): `409 server_restored`, nothing stored.
     package static func serverRestored(incarnation: String, head: Int64) -> ServerError {
