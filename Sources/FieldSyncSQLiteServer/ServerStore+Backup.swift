@@ -4,6 +4,7 @@ import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import GRDB
+import Glibc
 
 /// What a backup or a restore did, for the administrator.
 public struct BackupReport: Sendable, Equatable {
@@ -13,6 +14,8 @@ public struct BackupReport: Sendable, Equatable {
     public var logHead: Int64
     /// The copy's incarnation: new, so devices that synced with another history are told.
     public var incarnation: String
+    /// On a restore: devices revoked in the database replaced and not in the backup, revoked again.
+    public var revocationsKept = 0
 }
 
 extension ServerStore {
@@ -24,8 +27,11 @@ extension ServerStore {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError.unsupported("\(path) exists already; give a new file name (a backup never overwrites)")
         }
-        let partial = path + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
+        // A name of its own, created here first (no file or link of that name is followed).
+        let partial = path + ".partial-" + Incarnation.make().prefix(12)
+        let descriptor = Glibc.open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StoreError.unsupported("cannot create \(partial): \(String(cString: strerror(errno)))") }
+        Glibc.close(descriptor)
         do {
             let copy = try DatabaseQueue(path: partial)
             try writer.backup(to: copy)
@@ -65,30 +71,58 @@ extension ServerStore {
             // A backup made before incarnations existed gets its table here (the migration runs when the server opens it).
             let (head, incarnation): (Int64, String) = try copy.write { db in
                 if try db.tableExists("server_identity") { try Self.renewIncarnation(db) }
-                let incarnation = try db.tableExists("server_identity") ? try Self.incarnation(db) : "made when the server opens it"
+                // What this server numbered after the backup was seen by its upstream (a branch server's own
+                // mutations, the counters it makes up from log numbers): numbers it hands out from now on must
+                // be new there, or the upstream would take new work for a retry and drop it.
+                try Replica.skipCounters(by: Self.restoreCounterGap, db)
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'change_log'", arguments: [Self.restoreCounterGap])
+                let incarnation = try db.tableExists("server_identity") ? try Self.incarnation(db) : ""
                 return (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0, incarnation)
+            }
+            // A device revoked after the backup (a stolen laptop) stays revoked: the database being replaced says so.
+            var revocationsKept = 0
+            if FileManager.default.fileExists(atPath: target) {
+                let revoked = try Self.revocations(in: target)
+                try copy.write { db in
+                    for (device, at) in revoked {
+                        try db.execute(sql: "UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at, device])
+                        revocationsKept += db.changesCount
+                    }
+                }
             }
             // One file, no log beside it: the copy is complete in itself.
             try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             try copy.close()
             var kept: String?
-            if FileManager.default.fileExists(atPath: target) {
-                let stamp = ISO8601DateFormatter().string(from: now).replacingOccurrences(of: ":", with: "")
-                let aside = target + ".before-restore-" + stamp
-                try FileManager.default.moveItem(atPath: target, toPath: aside)
-                for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: target + suffix) {
-                    try FileManager.default.moveItem(atPath: target + suffix, toPath: aside + suffix)
-                }
-                kept = aside
+            let stamp = ISO8601DateFormatter().string(from: now).replacingOccurrences(of: ":", with: "")
+            let aside = target + ".before-restore-" + stamp
+            // The replaced file and its log beside it, also a log left without its file: a stale log must never meet the new one.
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: target + suffix) {
+                try FileManager.default.moveItem(atPath: target + suffix, toPath: aside + suffix)
+                if suffix.isEmpty { kept = aside }
             }
             try FileManager.default.moveItem(atPath: incoming, toPath: target)
             let bytes = (try FileManager.default.attributesOfItem(atPath: target)[.size] as? NSNumber)?.int64Value ?? 0
-            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation), kept)
+            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept), kept)
         } catch {
             for leftover in [incoming, incoming + "-wal", incoming + "-shm"] { try? FileManager.default.removeItem(atPath: leftover) }
             throw error
         }
     }
+
+    /// The revoked devices of the server database at `path`, read without writing to it (it may be damaged: then none).
+    private static func revocations(in path: String) throws -> [(String, Int64)] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let database = try? DatabaseQueue(path: path, configuration: configuration) else { return [] }
+        defer { try? database.close() }
+        return (try? database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, revoked_at FROM devices WHERE revoked_at IS NOT NULL").map { ($0[0] as String, $0[1] as Int64) }
+        }) ?? []
+    }
+
+    /// How far a restore moves the server's own counters and log numbers past the backup's.
+    static let restoreCounterGap: Int64 = 1 << 32
 
     private static func check(_ database: DatabaseQueue, what: String) throws {
         let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }

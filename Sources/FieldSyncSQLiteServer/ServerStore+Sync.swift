@@ -38,11 +38,16 @@ extension ServerStore {
         let prepared = request.mutations.map { mutation in
             PreparedMutation(mutation, now: received, limits: limits)
         }
+        // A device that synced with another history of this server is refused before it waits for the
+        // writer: a refusal inside the shared transaction would undo the syncs grouped with it. The log's
+        // head only grows, so a cursor within the head seen last needs no read.
         let incarnation = try self.incarnation()
+        if request.incarnation.map({ $0 != incarnation }) ?? false || request.cursor > knownHead.value {
+            let head = try writer.read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? 0 }
+            knownHead.raise(to: head)
+            try PushRules.checkHistory(request, incarnation: incarnation, head: head)
+        }
         return { db in
-            // A device that synced with another history of this server is refused before anything is written.
-            try PushRules.checkHistory(request, incarnation: incarnation,
-                                       head: try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM change_log")) ?? 0)
             // Read again: a push sent ahead may have waited for the one it follows since it was prepared.
             let now = self.now
             if let below = request.below, device.user.role == .branch {
@@ -158,6 +163,7 @@ extension ServerStore {
                     guard let mutation = try? JSONDecoder().decode(Mutation.self, from: row[0] as Data) else { return nil }
                     return SyncResponse.Returned(mutation: mutation, reason: row[1])
                 }
+            self.knownHead.raise(to: page.cursor)
             let response = SyncResponse(accepted: accepted, rejected: rejected, changes: page.changes,
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned,
                                         incarnation: incarnation)

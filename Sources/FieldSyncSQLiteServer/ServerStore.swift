@@ -24,6 +24,8 @@ public struct ServerStore: Sendable {
     let ownNode = OwnNode()
     /// The incarnation as read when first needed: it changes only while no server runs (`restore`).
     let incarnationRead = Remembered<String>()
+    /// The highest change-log number this process has seen (the log only grows while it runs).
+    let knownHead = KnownHead()
 
     public static let fileName = "server.sqlite"
 
@@ -323,6 +325,12 @@ final class Remembered<Value: Sendable>: Sendable {
         kept.withLock { $0 = value }
         return value
     }
+}
+
+final class KnownHead: Sendable {
+    private let head = Mutex<Int64>(0)
+    var value: Int64 { head.withLock { $0 } }
+    func raise(to seen: Int64) { head.withLock { $0 = max($0, seen) } }
 }
 
 final class OwnNode: Sendable {

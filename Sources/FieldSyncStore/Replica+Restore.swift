@@ -17,7 +17,14 @@ extension Replica {
         }
     }
 
-    /// Records per re-offer mutation: each fits one request whatever its kind (`SyncRequestLimits`).
+    /// Moves this replica's mutation counter `gap` ahead (a server put back from a backup: the counters
+    /// it handed out after the backup are taken elsewhere). Bounded: never past Int64.max.
+    public static func skipCounters(by gap: Int64, _ db: Database) throws {
+        let counter = Int64(try meta(MetaKey.counter, db) ?? "0") ?? 0
+        try setMeta(MetaKey.counter, String(counter > Int64.max - gap ? Int64.max : counter + gap), db)
+    }
+
+    /// Records per re-offer mutation, at most (and about 4 MiB: each travels whole in one request).
     public static let reofferedRecordsPerMutation = 500
 
     /// The server lost part of its history (restored from a backup, or made anew): this replica
@@ -29,13 +36,24 @@ extension Replica {
     /// found as they were the first time, since stamps and bases are the original ones.
     /// Returns how many records were offered back. One transaction.
     public func reofferAfterServerRestore(incarnation: String) throws -> Int {
-        try writer.write { db in
+        let now = wallClock()
+        return try writer.write { db in
             let node = try Self.requireNode(db)
             let user = try Self.meta(MetaKey.user, db)
             var counter = UInt64(try Self.meta(MetaKey.counter, db) ?? "0") ?? 0
             let io = RecordIO(db)
             let acknowledged = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
-            var pending: [FieldChange] = [], records = 0, offered = 0
+            // What waits in the outbox (unsent, or refused) is sent as it is: never offered twice, and a
+            // refused change does not take the acknowledged work offered with it down.
+            var waiting = Set<String>()
+            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
+                for change in try JSONDecoder().decode(Mutation.self, from: body).changes {
+                    waiting.insert("\(change.table.rawValue)|\(change.record)|\(change.field)|\(change.hlc.rawValue)")
+                }
+            }
+            var clock = try Self.clock(db)
+            let offset = try Self.clockOffset(db)
+            var pending: [FieldChange] = [], records = 0, bytes = 0, offered = 0
             func flush() throws {
                 guard !pending.isEmpty else { return }
                 counter += 1
@@ -45,19 +63,41 @@ extension Replica {
                     .execute(arguments: [Int64(clamping: counter), Int64(bitPattern: newest.rawValue), Data(mutation.jsonBytes())])
                 pending = []
                 records = 0
+                bytes = 0
             }
+            // Kinds in storage order (customers first), so a file's parent comes before what hangs from it.
             for kind in RecordKind.allCases {
                 for id in try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue) ORDER BY id") {
-                    guard let state = try io.load(kind, id) else { continue }
-                    let own = state.changes(table: kind, record: id).filter { $0.node == node && $0.hlc <= acknowledged }
+                    guard var state = try io.load(kind, id) else { continue }
+                    var own = state.changes(table: kind, record: id).filter {
+                        $0.node == node && $0.hlc <= acknowledged && !waiting.contains("\(kind.rawValue)|\(id)|\($0.field)|\($0.hlc.rawValue)")
+                    }
+                    if kind == .conflict, state.stamps.contains(where: { $0 != nil && $0?.node != node }) {
+                        // A conflict record another node made (the server, usually) may be lost with the server's
+                        // tail, and nobody else offers it back: this replica writes it again as its own (its values
+                        // as they are; conflict records merge by the latest write, never as conflicts themselves).
+                        let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(clamping: now) &+ offset)))
+                        let rewritten = RecordKind.conflict.schema.fields.indices.compactMap { index -> FieldChange? in
+                            guard let stamp = state.stamps[index] else { return nil }
+                            return FieldChange(table: .conflict, record: id, field: RecordKind.conflict.schema.fields[index].name,
+                                               value: state.values[index], hlc: hlc, node: node, base: stamp.hlc)
+                        }
+                        var ignored: [Overwrite] = []
+                        _ = RecordMerge.apply(rewritten, to: &state, schema: RecordKind.conflict.schema, overwrites: &ignored)
+                        try io.save(kind, id, state)
+                        own = rewritten
+                    }
                     guard !own.isEmpty else { continue }
                     pending += own
                     records += 1
                     offered += 1
-                    if records == Self.reofferedRecordsPerMutation { try flush() }
+                    bytes += own.reduce(0) { $0 + 64 + ($1.value.text?.utf8.count ?? 8) }
+                    // A mutation travels whole in one request: bounded in records and in bytes (the server takes 32 MiB).
+                    if records == Self.reofferedRecordsPerMutation || bytes > 4 << 20 { try flush() }
                 }
             }
             try flush()
+            try Self.saveClock(clock, db)
             try Self.setMeta(MetaKey.counter, String(counter), db)
             try Self.setMeta(MetaKey.cursor, "0", db)
             try Self.setMeta(MetaKey.serverIncarnation, incarnation, db)

@@ -78,16 +78,22 @@ struct RestoreCommand: AsyncParsableCommand {
         guard !markRestored else { throw ValidationError("--mark-restored is for a PostgreSQL database restored with pg_restore (give --database URL)") }
         guard let from else { throw ValidationError("give the backup to restore: --from FILE") }
         let folder = options.folder
-        guard FileManager.default.fileExists(atPath: folder.path) else { throw ValidationError("no data folder \(folder.path); give --data DIR") }
+        guard folder.isInitialized else {
+            throw ValidationError("no server in \(folder.path): put back its keys and certificates and config.json first (or run 'fieldsync-server init'), then restore; give --data DIR for another folder")
+        }
         // A server writing while the file is replaced would lose what it writes, or corrupt the new one.
         let lock = try ServingLock(folder: folder)
         defer { withExtendedLifetime(lock) {} }
         let (report, kept) = try ServerStore.restore(from: from, into: folder.path)
         if options.json {
-            printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation, "kept": kept ?? NSNull()])
+            printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation.isEmpty ? NSNull() : report.incarnation,
+                       "kept": kept ?? NSNull(), "revocations_kept": report.revocationsKept])
         } else {
             print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
             if let kept { print("The database it replaced is kept as \(kept).") }
+            if report.revocationsKept > 0 {
+                print("\(Wording.count(report.revocationsKept, "device")) revoked after the backup stay revoked.")
+            }
             print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
         }
     }

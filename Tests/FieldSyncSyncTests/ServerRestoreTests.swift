@@ -22,6 +22,7 @@ import Testing
         let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
         let ben = try await Laptop.enrol("Ben", server: server, folder: folder, clock: clock.now)
         let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        let eve = try await Laptop.enrol("Eve", server: server, folder: folder, clock: clock.now)
         var random = SplitMix64(seed: 27)
         let customer = RecordID.make(using: &random)
         try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
@@ -42,6 +43,8 @@ import Testing
         #expect(report.logHead > 0)
         #expect(throws: (any Error).self, "a backup never overwrites") { try server.store.backup(to: backup) }
 
+        // After the backup Eve's laptop is stolen and revoked: a restore must not bring it back.
+        _ = try await SQLiteAccountStorage(server.store).revokeDevice(eve.binding.device)
         // After the backup: Ann logs 7 more and Ben changes the customer's notes; both are acknowledged.
         try visits(ann, 7, "after the backup")
         try await ann.sync()
@@ -56,6 +59,7 @@ import Testing
         try server.store.close()
         let (restored, kept) = try ServerStore.restore(from: backup, into: server.folder.path("server"))
         #expect(kept != nil && restored.incarnation != report.incarnation, "a restore gives a new incarnation")
+        #expect(restored.revocationsKept == 1, "the revocation made after the backup is kept")
         server = try await TestServer.restart(server, clock: clock.now)
 
         // Ann logs 2 more and syncs: told, she offers back her own work; nothing she holds is lost.
@@ -82,6 +86,8 @@ import Testing
         #expect(try server.dump() == ann.dump(), "the server holds what the laptops hold")
         #expect(try ann.replica.records(.conflict).isEmpty, "offered back with the original stamps: no conflict made up")
 
+        await #expect(throws: SyncError.self, "a device revoked after the backup stays revoked") { try await eve.sync() }
+        await eve.close()
         // A laptop enrolled after the restore receives everything.
         let sam = try await Laptop.enrol("Sam", server: server, folder: folder, role: .supervisor, clock: clock.now)
         let samSync = try await sam.sync()
