@@ -12,8 +12,8 @@ struct BackupCommand: ParsableCommand {
         abstract: "Copy the server's database to a file while it serves (consistent, checked, never overwriting).",
         discussion: """
             The copy is SQLite's online backup of the data folder's server.sqlite: syncs go on meanwhile. It holds \
-            people, devices, records and the change log; keep the data folder's keys and certificates (ca.pem, \
-            ca-key.pem, server.pem, server-key.pem) in a safe place of their own. A backup gets an incarnation of its \
+            people, devices, records and the change log; keep the rest of the data folder (config.json, ca.pem, \
+            ca-key.pem, server.pem, server-key.pem, and a branch server's upstream/) in a safe place of their own. A backup gets an incarnation of its \
             own, so a server later put back from it ('fieldsync-server restore') is recognised by every laptop and \
             branch server that synced since: they offer back their own work and read the log again, and nothing they \
             hold is lost. On PostgreSQL, back up with PostgreSQL's tools (pg_dump), and after pg_restore run \

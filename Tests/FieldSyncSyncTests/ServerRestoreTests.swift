@@ -150,8 +150,14 @@ import Testing
         let branch = try await TestServer.start(clock: clock.now)
         let upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
         try await upstream.syncOnce()
+        // A second branch: once the first has relayed everything again, the province's log is longer than
+        // this one's cursor; only the incarnation it sends tells it the province was restored.
+        let ningbo = try await TestServer.start(clock: clock.now)
+        let ningboUp = try await ProvinceTierTests.link(ningbo, to: province, as: "Ningbo")
+        try await ningboUp.syncOnce()
         let folder = try TemporaryFolder()
         let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        let bob = try await Laptop.enrol("Bob", server: ningbo, folder: folder, branch: "Ningbo", clock: clock.now)
         do {
             let backup = folder.path("province.sqlite")
             _ = try province.store.backup(to: backup)
@@ -161,6 +167,14 @@ import Testing
             try await alice.sync()
             try await upstream.syncOnce()
             #expect(try province.store.replica.record(.customer, customer) != nil)
+            let port = "c2000000-0000-4000-8000-000000000002"
+            try bob.replica.write([RecordEdit(.customer, port, [("name", .text("Harbour")), ("level", .text("standard")),
+                                                                 ("branch", .text("Ningbo")), ("manager", .text("Bob"))])])
+            for number in 0..<3 {
+                try bob.replica.write([RecordEdit(.customer, port, [("notes", .text("note \(number)"))])])
+            }
+            try await bob.sync()
+            try await ningboUp.syncOnce()
 
             await province.stop()
             try province.store.close()
@@ -170,20 +184,20 @@ import Testing
 
             try await upstream.syncOnce()
             #expect(try province.store.replica.record(.customer, customer)?["name"] == .text("Acme"), "relayed again after the restore")
+            try await ningboUp.syncOnce()
+            #expect(try province.store.replica.record(.customer, port)?["notes"] == .text("note 2"), "the second branch is told too")
             #expect(try branch.store.upstreamState(upstream.key).lastError == nil)
             let idle = try await upstream.syncOnce()
             #expect(idle.pushed == 0 && idle.pulled == 0, "once healed, nothing more moves")
         } catch {
-            await alice.close()
-            await upstream.shutdown()
-            await province.stop()
-            await branch.stop()
+            for laptop in [alice, bob] { await laptop.close() }
+            for relay in [upstream, ningboUp] { await relay.shutdown() }
+            for server in [province, branch, ningbo] { await server.stop() }
             throw error
         }
-        await alice.close()
-        await upstream.shutdown()
-        await province.stop()
-        await branch.stop()
+        for laptop in [alice, bob] { await laptop.close() }
+        for relay in [upstream, ningboUp] { await relay.shutdown() }
+        for server in [province, branch, ningbo] { await server.stop() }
     }
 
     /// On PostgreSQL the data comes back with pg_restore; `restore --mark-restored` gives the database a
