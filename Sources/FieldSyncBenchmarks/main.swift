@@ -167,7 +167,9 @@ func runBenchmarks() async throws {
     }
 
     let rawRate = raw.isEmpty ? .nan : median(raw)
-    func ratio(_ rate: Double) -> String { String(format: "%.0f%% of raw insert", 100 * rate / rawRate) }
+    func ratio(_ rate: Double) -> String {
+        rawRate.isNaN ? "raw insert not measured in this run" : String(format: "%.0f%% of raw insert", 100 * rate / rawRate)
+    }
     if !raw.isEmpty {
         report("raw SQLite insert (1 transaction, prepared statement)", rate: rawRate, unit: "rows/s")
         report("raw SQLite insert, replica's table shape (+ index on customer)", rate: median(rawIndexed), unit: "rows/s", extra: ratio(median(rawIndexed)))
