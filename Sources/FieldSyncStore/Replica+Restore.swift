@@ -46,11 +46,21 @@ extension Replica {
             // What waits in the outbox (unsent, or refused) is sent as it is: never offered twice, and a
             // refused change does not take the acknowledged work offered with it down.
             var waiting = Set<String>()
-            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
-                for change in try JSONDecoder().decode(Mutation.self, from: body).changes {
+            // The outbox goes after the offers (renumbered, in its order, with its refusals): unsent work
+            // often builds on acknowledged work the server lost (a visit on a customer created before),
+            // and the server decides a push's mutations in order. No server holds these numbers since
+            // the one that answered is the restored one, and a repeat would merge as a no-op anyway.
+            let held = try Row.fetchAll(db, sql: "SELECT o.counter, o.hlc, o.body, r.reason FROM outbox o LEFT JOIN rejections r USING (counter) ORDER BY o.counter")
+            var unsent: [(hlc: Int64, mutation: Mutation, reason: String?)] = []
+            for row in held {
+                let mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
+                for change in mutation.changes {
                     waiting.insert("\(change.table.rawValue)|\(change.record)|\(change.field)|\(change.hlc.rawValue)")
                 }
+                unsent.append((row[1], mutation, row[3]))
             }
+            try db.execute(sql: "DELETE FROM outbox")
+            try db.execute(sql: "DELETE FROM rejections")
             var clock = try Self.clock(db)
             let offset = try Self.clockOffset(db)
             var pending: [FieldChange] = [], records = 0, bytes = 0, offered = 0
@@ -97,6 +107,15 @@ extension Replica {
                 }
             }
             try flush()
+            for var entry in unsent {
+                counter += 1
+                entry.mutation.counter = counter
+                try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
+                    .execute(arguments: [Int64(clamping: counter), entry.hlc, Data(entry.mutation.jsonBytes())])
+                if let reason = entry.reason {
+                    try db.execute(sql: "INSERT INTO rejections (counter, reason) VALUES (?, ?)", arguments: [Int64(clamping: counter), reason])
+                }
+            }
             try Self.saveClock(clock, db)
             try Self.setMeta(MetaKey.counter, String(counter), db)
             try Self.setMeta(MetaKey.cursor, "0", db)

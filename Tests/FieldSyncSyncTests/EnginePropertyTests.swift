@@ -34,15 +34,7 @@ import Testing
         for name in names { laptops.append(try await Laptop.enrol(name, server: server, folder: folder, clock: clock.now)) }
         let context = "\(engine) seed \(seed)"
         do {
-            // Each laptop's customers list the others on their team: every file is everyone's.
-            var customers: [String] = []
-            for (index, laptop) in laptops.enumerated() {
-                let id = RecordID.make(using: &random)
-                customers.append(id)
-                let team = names.enumerated().filter { $0.offset != index }.map(\.element).joined(separator: ", ")
-                try laptop.replica.write([RecordEdit(.customer, id, [("name", .text("\(laptop.name)'s customer")), ("level", .text("standard")),
-                                                                      ("branch", .text("Hangzhou")), ("manager", .text(laptop.name)), ("team", .text(team))])])
-            }
+            let customers = try Self.sharedCustomers(of: laptops, random: &random)
             for laptop in laptops + laptops { #expect(try await laptop.sync().rejected.isEmpty, "\(context)") }
 
             for step in 0..<30 {
@@ -82,5 +74,18 @@ import Testing
             throw error
         }
         for laptop in laptops { await laptop.close() }
+    }
+
+    /// A customer for each laptop, whose team lists the others: every file is everyone's (written, not synced).
+    static func sharedCustomers(of laptops: [Laptop], random: inout SplitMix64) throws -> [String] {
+        var customers: [String] = []
+        for (index, laptop) in laptops.enumerated() {
+            let id = RecordID.make(using: &random)
+            customers.append(id)
+            let team = laptops.enumerated().filter { $0.offset != index }.map(\.element.name).joined(separator: ", ")
+            try laptop.replica.write([RecordEdit(.customer, id, [("name", .text("\(laptop.name)'s customer")), ("level", .text("standard")),
+                                                                  ("branch", .text("Hangzhou")), ("manager", .text(laptop.name)), ("team", .text(team))])])
+        }
+        return customers
     }
 }

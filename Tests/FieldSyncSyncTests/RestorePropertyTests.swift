@@ -31,14 +31,7 @@ import Testing
         for name in names { laptops.append(try await Laptop.enrol(name, server: server, folder: folder, clock: clock.now)) }
         let context = "seed \(seed)"
         do {
-            var customers: [String] = []
-            for (index, laptop) in laptops.enumerated() {
-                let id = RecordID.make(using: &random)
-                customers.append(id)
-                let team = names.enumerated().filter { $0.offset != index }.map(\.element).joined(separator: ", ")
-                try laptop.replica.write([RecordEdit(.customer, id, [("name", .text("\(laptop.name)'s customer")), ("level", .text("standard")),
-                                                                      ("branch", .text("Hangzhou")), ("manager", .text(laptop.name)), ("team", .text(team))])])
-            }
+            let customers = try EnginePropertyTests.sharedCustomers(of: laptops, random: &random)
             for laptop in laptops + laptops { _ = try await laptop.sync() }
 
             let steps = 40

@@ -41,19 +41,25 @@ import Testing
         let alice = try await Laptop.enrol("Alice", server: server, folder: folder, clock: clock.now)
         let bob = try await Laptop.enrol("Bob", server: server, folder: folder, clock: clock.now)
         let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
-        try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
-                                                                  ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
-        try alice.replica.write([complaint(oldComplaint, content: "slow repair")])
-        #expect(try await alice.sync().rejected.isEmpty)
-        let lastSync = clock.now()
-        clock.advance(60_000)
-        try await sue.sync()
-        try sue.replica.write([RecordEdit(.customer, customer, [("manager", .text("Bob"))])])
-        #expect(try await sue.sync().rejected.isEmpty)
-        let handover = clock.now()
-        clock.advance(60_000)
-        try await bob.sync()
-        return (alice, bob, sue, lastSync, handover)
+        do {
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                      ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try alice.replica.write([complaint(oldComplaint, content: "slow repair")])
+            #expect(try await alice.sync().rejected.isEmpty)
+            let lastSync = clock.now()
+            clock.advance(60_000)
+            try await sue.sync()
+            try sue.replica.write([RecordEdit(.customer, customer, [("manager", .text("Bob"))])])
+            #expect(try await sue.sync().rejected.isEmpty)
+            let handover = clock.now()
+            clock.advance(60_000)
+            try await bob.sync()
+            return (alice, bob, sue, lastSync, handover)
+        } catch {
+            // Closed before they go: a client dropped open stops the whole test process.
+            for laptop in [alice, bob, sue] { await laptop.close() }
+            throw error
+        }
     }
 
     /// The former manager closed the new manager's complaint, opened after the
