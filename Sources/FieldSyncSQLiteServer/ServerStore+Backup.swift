@@ -16,6 +16,8 @@ public struct BackupReport: Sendable, Equatable {
     public var incarnation: String
     /// On a restore: devices revoked in the database replaced and not in the backup, revoked again.
     public var revocationsKept = 0
+    /// On a restore: the server's clock as the backup holds it (ms): what the server did later is not in it.
+    public var asOf: UInt64 = 0
 }
 
 extension ServerStore {
@@ -69,6 +71,11 @@ extension ServerStore {
             }
             try Self.check(copy, what: source)
             // A backup made before incarnations existed gets its table here (the migration runs when the server opens it).
+            // The server's clock as the backup holds it; a server that never wrote has none: the file's time then.
+            var asOf = try copy.read { db in try Replica.clockAndCounter(db).clock.milliseconds }
+            if asOf == 0, let modified = try FileManager.default.attributesOfItem(atPath: source)[.modificationDate] as? Date {
+                asOf = UInt64(max(0, modified.timeIntervalSince1970 * 1000))
+            }
             let (head, incarnation): (Int64, String) = try copy.write { db in
                 if try db.tableExists("server_identity") { try Self.renewIncarnation(db) }
                 // What this server numbered after the backup was seen by its upstream (a branch server's own
@@ -95,7 +102,13 @@ extension ServerStore {
             try copy.close()
             var kept: String?
             let stamp = ISO8601DateFormatter().string(from: now).replacingOccurrences(of: ":", with: "")
-            let aside = target + ".before-restore-" + stamp
+            var aside = target + ".before-restore-" + stamp
+            // Two restores within a second keep both files they replaced.
+            var number = 2
+            while ["", "-wal", "-shm"].contains(where: { FileManager.default.fileExists(atPath: aside + $0) }) {
+                aside = target + ".before-restore-" + stamp + "-\(number)"
+                number += 1
+            }
             // The replaced file and its log beside it, also a log left without its file: a stale log must never meet the new one.
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: target + suffix) {
                 try FileManager.default.moveItem(atPath: target + suffix, toPath: aside + suffix)
@@ -103,7 +116,8 @@ extension ServerStore {
             }
             try FileManager.default.moveItem(atPath: incoming, toPath: target)
             let bytes = (try FileManager.default.attributesOfItem(atPath: target)[.size] as? NSNumber)?.int64Value ?? 0
-            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept), kept)
+            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept, asOf: asOf),
+                    kept)
         } catch {
             for leftover in [incoming, incoming + "-wal", incoming + "-shm"] { try? FileManager.default.removeItem(atPath: leftover) }
             throw error

@@ -87,13 +87,16 @@ struct RestoreCommand: AsyncParsableCommand {
         let (report, kept) = try ServerStore.restore(from: from, into: folder.path)
         if options.json {
             printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation.isEmpty ? NSNull() : report.incarnation,
-                       "kept": kept ?? NSNull(), "revocations_kept": report.revocationsKept])
+                       "kept": kept ?? NSNull(), "revocations_kept": report.revocationsKept,
+                       "as_of": Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: 0).description])
         } else {
             print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
             if let kept { print("The database it replaced is kept as \(kept).") }
             if report.revocationsKept > 0 {
                 print("\(Wording.count(report.revocationsKept, "device")) revoked after the backup stay revoked.")
             }
+            let asOf = Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
+            print("The backup holds the server as it was at \(asOf). Administrator actions since then (users, branches, assignments, calendar days) are not in it: do them again.")
             print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
         }
     }

@@ -287,8 +287,8 @@ import Testing
         #expect(try admin.run(["stop"]).status == 0)
         server.waitUntilExit()
         let restored = try admin.run(["restore", "--from", backup])
-        #expect(restored.status == 0 && restored.stdout.contains("Restored \(backup)") && restored.stdout.contains("before-restore"),
-                "\(restored.stdout) \(restored.stderr)")
+        #expect(restored.status == 0 && restored.stdout.contains("Restored \(backup)") && restored.stdout.contains("before-restore")
+                    && restored.stdout.contains("Administrator actions since then"), "\(restored.stdout) \(restored.stderr)")
 
         (server, output) = try Self.serve(admin, data: data, port: port)
         #expect(try Self.waitForPort(output.fileHandleForReading) == port)
