@@ -112,7 +112,7 @@ package final class MemorySyncStorage: SyncStorage {
     }
 
     private func registeredBranches() -> [String] {
-        state.withLock { stored in AdministrationRules.registered(stored.records.filter { $0.key.table == .branch }.map(\.value)) }
+        state.withLock { Self.registeredBranches($0) }
     }
 
     // MARK: Sync
@@ -185,9 +185,13 @@ package final class MemorySyncStorage: SyncStorage {
         for customer in needs.histories { result.histories[customer] = stored.histories[customer] ?? [] }
         if needs.people { result.people = stored.people }
         if needs.branches {
-            result.branches = Set(AdministrationRules.registered(stored.records.filter { $0.key.table == .branch }.map(\.value)))
+            result.branches = Set(registeredBranches(stored))
         }
         return result
+    }
+
+    private static func registeredBranches(_ stored: Stored) -> [String] {
+        AdministrationRules.registered(stored.records.filter { $0.key.table == .branch }.map(\.value))
     }
 
     private static func owners(of keys: Set<RecordKey>, in stored: Stored) -> [RecordKey: RecordOwner] {

@@ -45,7 +45,7 @@ extension Replica {
             let acknowledged = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)
             // What waits in the outbox (unsent, or refused) is sent as it is: never offered twice, and a
             // refused change does not take the acknowledged work offered with it down.
-            var waiting = Set<String>()
+            var waiting = Set<FieldWrite>()
             // The outbox goes after the offers (renumbered, in its order, with its refusals): unsent work
             // often builds on acknowledged work the server lost (a visit on a customer created before),
             // and the server decides a push's mutations in order. No server holds these numbers since
@@ -55,7 +55,7 @@ extension Replica {
             for row in held {
                 let mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
                 for change in mutation.changes {
-                    waiting.insert("\(change.table.rawValue)|\(change.record)|\(change.field)|\(change.hlc.rawValue)")
+                    waiting.insert(FieldWrite(change))
                 }
                 unsent.append((row[1], mutation, row[3]))
             }
@@ -80,7 +80,7 @@ extension Replica {
                 for id in try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue) ORDER BY id") {
                     guard var state = try io.load(kind, id) else { continue }
                     var own = state.changes(table: kind, record: id).filter {
-                        $0.node == node && $0.hlc <= acknowledged && !waiting.contains("\(kind.rawValue)|\(id)|\($0.field)|\($0.hlc.rawValue)")
+                        $0.node == node && $0.hlc <= acknowledged && !waiting.contains(FieldWrite($0))
                     }
                     if kind == .conflict, state.stamps.contains(where: { $0 != nil && $0?.node != node }) {
                         // A conflict record another node made (the server, usually) may be lost with the server's
@@ -122,5 +122,21 @@ extension Replica {
             try Self.setMeta(MetaKey.serverIncarnation, incarnation, db)
             return offered
         }
+    }
+}
+
+/// One field written by one change: what an outbox holds, compared with what a record's stamps say.
+struct FieldWrite: Hashable {
+    var table: RecordKind
+    var record: String
+    var field: String
+    var hlc: HLC
+
+    init(_ change: FieldChange) {
+        (table, record, field, hlc) = (change.table, change.record, change.field, change.hlc)
+    }
+
+    init(table: RecordKind, record: String, field: String, hlc: HLC) {
+        (self.table, self.record, self.field, self.hlc) = (table, record, field, hlc)
     }
 }

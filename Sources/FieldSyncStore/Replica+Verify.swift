@@ -15,7 +15,7 @@ extension Replica {
             if integrity != ["ok"] { problems += integrity.map { "integrity: \($0)" } }
             guard let node = try Self.identity(db)?.node else { return problems + ["replica has no node id"] }
 
-            var outboxWrites = Set<String>()
+            var outboxWrites = Set<FieldWrite>()
             var previous: Int64?
             // Acknowledgements leave the outbox a contiguous run of counters, but for the refused
             // mutations it keeps: only after a refused one may the counters jump.
@@ -26,7 +26,7 @@ extension Replica {
                 previous = counter
                 let mutation = try JSONDecoder().decode(Mutation.self, from: row[1] as Data)
                 for change in mutation.changes {
-                    outboxWrites.insert("\(change.table.rawValue)|\(change.record)|\(change.field)|\(change.hlc.rawValue)")
+                    outboxWrites.insert(FieldWrite(change))
                     // Sound when merging the change into the record changes nothing:
                     // the record holds it or something the merge rules keep over it.
                     let schema = change.table.schema
@@ -49,7 +49,7 @@ extension Replica {
                     for (index, stamp) in state.stamps.enumerated() {
                         guard let stamp, stamp.node == node, stamp.hlc > acked else { continue }
                         let field = kind.schema.fields[index].name
-                        if !outboxWrites.contains("\(kind.rawValue)|\(id)|\(field)|\(stamp.hlc.rawValue)") {
+                        if !outboxWrites.contains(FieldWrite(table: kind, record: id, field: field, hlc: stamp.hlc)) {
                             problems.append("\(kind.rawValue) \(id) \(field) was written here but is not in the outbox")
                         }
                     }
