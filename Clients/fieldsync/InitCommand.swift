@@ -97,22 +97,3 @@ struct StatusCommand: ParsableCommand {
         }
     }
 }
-
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
-        abstract: "Check the replica: SQLite integrity, and that the outbox matches the records.",
-        discussion: "Exits 0 when the replica is sound, 1 with one line per problem otherwise."
-    )
-
-    @OptionGroup var options: HomeOption
-
-    func run() throws {
-        let problems = try options.open().verify()
-        guard problems.isEmpty else {
-            for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
-            throw ExitCode.failure
-        }
-        print("ok")
-    }
-}

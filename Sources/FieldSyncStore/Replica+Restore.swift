@@ -63,18 +63,8 @@ extension Replica {
             try db.execute(sql: "DELETE FROM rejections")
             var clock = try Self.clock(db)
             let offset = try Self.clockOffset(db)
-            var pending: [FieldChange] = [], records = 0, bytes = 0, offered = 0
-            func flush() throws {
-                guard !pending.isEmpty else { return }
-                counter += 1
-                let mutation = Mutation(origin: node, counter: counter, user: user, changes: pending)
-                let newest = pending.map(\.hlc).max() ?? .zero
-                try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
-                    .execute(arguments: [Int64(clamping: counter), Int64(bitPattern: newest.rawValue), Data(mutation.jsonBytes())])
-                pending = []
-                records = 0
-                bytes = 0
-            }
+            var offers = OfferBatch(node: node, user: user, counter: counter)
+            var offered = 0
             // Kinds in storage order (customers first), so a file's parent comes before what hangs from it.
             for kind in RecordKind.allCases {
                 for id in try String.fetchAll(db, sql: "SELECT id FROM \(kind.rawValue) ORDER BY id") {
@@ -87,26 +77,18 @@ extension Replica {
                         // tail, and nobody else offers it back: this replica writes it again as its own (its values
                         // as they are; conflict records merge by the latest write, never as conflicts themselves).
                         let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(clamping: now) &+ offset)))
-                        let rewritten = RecordKind.conflict.schema.fields.indices.compactMap { index -> FieldChange? in
-                            guard let stamp = state.stamps[index] else { return nil }
-                            return FieldChange(table: .conflict, record: id, field: RecordKind.conflict.schema.fields[index].name,
-                                               value: state.values[index], hlc: hlc, node: node, base: stamp.hlc)
-                        }
+                        own = OfferBatch.rewrittenAsOwn(state.changes(table: kind, record: id), node: node, hlc: hlc)
                         var ignored: [Overwrite] = []
-                        _ = RecordMerge.apply(rewritten, to: &state, schema: RecordKind.conflict.schema, overwrites: &ignored)
+                        _ = RecordMerge.apply(own, to: &state, schema: RecordKind.conflict.schema, overwrites: &ignored)
                         try io.save(kind, id, state)
-                        own = rewritten
                     }
                     guard !own.isEmpty else { continue }
-                    pending += own
-                    records += 1
                     offered += 1
-                    bytes += own.reduce(0) { $0 + 64 + ($1.value.text?.utf8.count ?? 8) }
-                    // A mutation travels whole in one request: bounded in records and in bytes (the server takes 32 MiB).
-                    if records == Self.reofferedRecordsPerMutation || bytes > 4 << 20 { try flush() }
+                    try offers.add(own, db)
                 }
             }
-            try flush()
+            try offers.flush(db)
+            counter = offers.counter
             for var entry in unsent {
                 counter += 1
                 entry.mutation.counter = counter
@@ -122,6 +104,52 @@ extension Replica {
             try Self.setMeta(MetaKey.serverIncarnation, incarnation, db)
             return offered
         }
+    }
+}
+
+/// Offers of records a server lacks, as new outbox mutations with the changes' original stamps:
+/// one record's changes stay in one mutation, and a mutation is bounded in records and bytes,
+/// since it travels whole in one request.
+struct OfferBatch {
+    let node: NodeID
+    let user: String?
+    /// The last counter used.
+    private(set) var counter: UInt64
+    private var pending: [FieldChange] = []
+    private var records = 0
+    private var bytes = 0
+
+    init(node: NodeID, user: String?, counter: UInt64) {
+        (self.node, self.user, self.counter) = (node, user, counter)
+    }
+
+    /// Adds one record's changes; a full mutation goes to the outbox.
+    mutating func add(_ changes: [FieldChange], _ db: Database) throws {
+        guard !changes.isEmpty else { return }
+        pending += changes
+        records += 1
+        bytes += changes.reduce(0) { $0 + 64 + ($1.value.text?.utf8.count ?? 8) }
+        // The server takes 32 MiB a request.
+        if records == Replica.reofferedRecordsPerMutation || bytes > 4 << 20 { try flush(db) }
+    }
+
+    mutating func flush(_ db: Database) throws {
+        guard !pending.isEmpty else { return }
+        counter += 1
+        let mutation = Mutation(origin: node, counter: counter, user: user, changes: pending)
+        let newest = pending.map(\.hlc).max() ?? .zero
+        try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
+            .execute(arguments: [Int64(clamping: counter), Int64(bitPattern: newest.rawValue), Data(mutation.jsonBytes())])
+        pending = []
+        records = 0
+        bytes = 0
+    }
+
+    /// Other nodes' writes that only this replica can offer, written again as this node's at
+    /// `hlc` (values as they are, each based on the write it replaces): a device pushes its own
+    /// writes only.
+    static func rewrittenAsOwn(_ changes: [FieldChange], node: NodeID, hlc: HLC) -> [FieldChange] {
+        changes.map { FieldChange(table: $0.table, record: $0.record, field: $0.field, value: $0.value, hlc: hlc, node: node, base: $0.hlc) }
     }
 }
 

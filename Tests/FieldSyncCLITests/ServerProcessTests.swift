@@ -1,5 +1,7 @@
+import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// The newcomer's path with real processes: one command starts a server, an
@@ -305,6 +307,22 @@ import Testing
         #expect(try other.run(["sync"]).status == 0)
         let visits = try other.run(["visit", "list", "--json"]).stdout
         #expect(visits.contains("before the backup") && visits.contains("after the backup"), "\(visits)")
+
+        // Compared with the server's copy: identical; a visit deleted from the laptop's file by hand is found and taken back.
+        let identical = try laptop.run(["verify", "--server"])
+        #expect(identical.status == 0 && identical.stdout.contains("Identical to https://127.0.0.1:\(port): 4 records compared"), "\(identical.stdout) \(identical.stderr)")
+        try DatabaseQueue(path: folder.path("laptop/\(Replica.fileName)")).write { db in
+            try db.execute(sql: "DELETE FROM visits WHERE summary = 'before the backup'")
+        }
+        let dry = try laptop.run(["verify", "--server", "--dry-run"])
+        #expect(dry.status == 1 && dry.stdout.contains("1 of 4 records differed") && dry.stdout.contains(": missing here")
+                    && dry.stdout.contains("Nothing changed (--dry-run)"), "\(dry.stdout) \(dry.stderr)")
+        let repaired = try laptop.run(["verify", "--server"])
+        #expect(repaired.status == 0 && repaired.stdout.contains("Repaired: took 1 record from the server, sent it 0 records."), "\(repaired.stdout) \(repaired.stderr)")
+        #expect(try laptop.run(["visit", "list", "--json"]).stdout.contains("before the backup"))
+        let checked = try JSONSerialization.jsonObject(with: Data(laptop.run(["verify", "--server", "--json"]).stdout.utf8)) as? [String: Any]
+        #expect(checked?["identical"] as? Bool == true && checked?["compared"] as? Int == 4, "\(String(describing: checked))")
+        #expect(try laptop.run(["verify", "--dry-run"]).status == 64, "--dry-run without --server is a usage error")
 
         // The outbox: empty once synced; a change the server refuses waits there with the reason.
         #expect(try laptop.run(["outbox"]).stdout.contains("Nothing waits to be sent."))

@@ -1,0 +1,146 @@
+import ArgumentParser
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncStore
+import Foundation
+
+/// `fieldsync verify [--server]`: the replica checked on its own, or against the server's copy.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the replica: SQLite integrity, the outbox against the records, and with --server the records against the server's.",
+        discussion: """
+            Without --server: exits 0 when the replica is sound, 1 with one line per problem otherwise.
+
+            With --server: syncs, downloads the server's copy of this laptop's records (checked by SHA-256), \
+            compares every record field by field (values and who wrote them when) and repairs what differs: \
+            what the server holds and this laptop lacks is taken; what this laptop holds and the server lacks \
+            is sent to it with its original stamps (other people's work only this laptop still holds is sent \
+            as yours); a value changed outside FieldSync on this laptop takes the server's copy. Finds what a \
+            bug, a hand edit of a database or a restored server left behind. Exits 0 when identical or repaired, \
+            1 when something could not be repaired (or differs, with --dry-run).
+            """)
+
+    @OptionGroup var options: CommonOptions
+    @Flag(name: .long, help: "Compare with the server's copy of this laptop's records and repair what differs.")
+    var server = false
+    @Flag(name: .customLong("dry-run"), help: "With --server: report what differs and change nothing.")
+    var dryRun = false
+
+    func validate() throws {
+        if dryRun && !server { throw ValidationError("--dry-run goes with --server") }
+    }
+
+    func run() async throws {
+        let replica = try options.open()
+        let problems = try replica.verify()
+        guard server else {
+            try replica.close()
+            if options.json {
+                JSONValue.object(["ok": .bool(problems.isEmpty), "problems": .array(problems.map(JSONValue.string))]).printed()
+            } else if problems.isEmpty {
+                print("ok")
+            }
+            guard problems.isEmpty else {
+                if !options.json { for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) } }
+                throw ExitCode.failure
+            }
+            return
+        }
+        guard problems.isEmpty else {
+            try replica.close()
+            for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
+            throw InputError("this replica fails its own check (above); restore it from a snapshot of the server before comparing it with the server")
+        }
+        try replica.close()
+        let lock = try HomeOption.lockForSync(options.location.folder)
+        defer { close(lock) }
+        guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
+            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+        }
+        let synced = try options.open(checkpointInBackground: true)
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        let verification: ServerVerification
+        do {
+            verification = try await ServerVerifier.run(synced, replicaPath: options.location.databasePath, binding: binding, client: client,
+                                                        repair: !dryRun)
+            try await client.shutdown()
+            try synced.close()
+        } catch {
+            try? await client.shutdown()
+            try? synced.close()
+            throw error
+        }
+        let refused = verification.after?.rejected ?? []
+        if options.json {
+            printJSON(verification, url: binding.url, refused: refused)
+        } else {
+            describe(verification, url: binding.url, refused: refused)
+        }
+        if !refused.isEmpty || (dryRun && !verification.drift.isIdentical) { throw ExitCode.failure }
+    }
+
+    private func describe(_ verification: ServerVerification, url: String, refused: [RejectedMutation]) {
+        let drift = verification.drift
+        if verification.before.pushed > 0 { print("Sent \(Wording.count(verification.before.pushed, "waiting action")) first.") }
+        if drift.isIdentical {
+            print("Identical to \(url): \(Wording.count(drift.compared, "record")) compared.")
+        } else {
+            print("\(drift.records.count) of \(Wording.count(drift.compared, "record")) differed from \(url):")
+            for record in drift.records.prefix(20) {
+                print("  \(record.key.table.noun) \(record.key.record.prefix(8)): \(Self.describe(record))")
+            }
+            if drift.records.count > 20 { print("  … and \(Wording.count(drift.records.count - 20, "record")) more ('--json' lists them all)") }
+        }
+        if drift.waiting > 0 {
+            print("\(Wording.count(drift.waiting, "change")) of this laptop's outbox the server does not hold yet (refused; 'fieldsync outbox' says why).")
+        }
+        if let repair = verification.repair {
+            var line = "Repaired: took \(Wording.count(repair.taken, "record")) from the server, sent it \(Wording.count(repair.offered, "record"))"
+            if repair.rewritten > 0 { line += " (\(repair.rewritten) holding other people's work only this laptop had, sent as yours)" }
+            if repair.conflicts > 0 { line += "; \(Wording.count(repair.conflicts, "conflict")) to look at ('fieldsync conflicts')" }
+            print(line + ".")
+            for rejection in refused.prefix(5) { print("  refused action #\(rejection.counter): \(rejection.reason)") }
+        } else if dryRun && !drift.isIdentical {
+            print("Nothing changed (--dry-run); run 'fieldsync verify --server' to repair.")
+        }
+    }
+
+    /// What differs in one record, in a person's words.
+    static func describe(_ record: RecordDrift) -> String {
+        if record.here == nil { return "missing here" }
+        if record.server == nil { return "missing on the server" }
+        let schema = record.key.table.schema
+        func named(_ drift: FieldDrift) -> String {
+            record.fields.filter { $0.drift == drift }.map { schema.fields[$0.index].name }.joined(separator: ", ")
+        }
+        var parts: [String] = []
+        for (drift, words) in [(FieldDrift.replicaLacks, "newer on the server"), (.serverLacks, "newer here"),
+                               (.sameWriteDiffers, "changed outside FieldSync (the server's copy is kept)")] {
+            let fields = named(drift)
+            if !fields.isEmpty { parts.append("\(words): \(fields)") }
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    private func printJSON(_ verification: ServerVerification, url: String, refused: [RejectedMutation]) {
+        let drift = verification.drift
+        let records = drift.records.map { record -> JSONValue in
+            let schema = record.key.table.schema
+            let state = record.here == nil ? "missing_here" : record.server == nil ? "missing_on_server" : "differs"
+            return .object([
+                "table": .string(record.key.table.rawValue), "record": .string(record.key.record), "state": .string(state),
+                "fields": .array(record.fields.map { .object(["field": .string(schema.fields[$0.index].name), "drift": .string($0.drift.rawValue)]) }),
+            ])
+        }
+        JSONValue.object([
+            "server": .string(url), "identical": .bool(drift.isIdentical), "compared": .int(Int64(drift.compared)),
+            "sent_first": .int(Int64(verification.before.pushed)), "waiting": .int(Int64(drift.waiting)), "differences": .array(records),
+            "repair": verification.repair.map { repair in
+                .object(["taken": .int(Int64(repair.taken)), "offered": .int(Int64(repair.offered)), "rewritten": .int(Int64(repair.rewritten)),
+                         "conflicts": .int(Int64(repair.conflicts)),
+                         "refused": .array(refused.map { .object(["number": .int(Int64(clamping: $0.counter)), "reason": .string($0.reason)]) })])
+            } ?? .null,
+        ]).printed()
+    }
+}

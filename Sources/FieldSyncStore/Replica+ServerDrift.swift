@@ -1,0 +1,154 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// What comparing this replica with the server's copy of its scope found: the records whose
+/// states differ, field by field (`RecordDrift`). Found by comparing states, not by trusting
+/// log positions, so a hand edit, a bug or a restore shows the same way.
+public struct ServerDrift: Sendable {
+    /// The records that differ, kinds in storage order, then by id.
+    public var records: [RecordDrift]
+    /// Records held on either side.
+    public var compared: Int
+    /// Writes of this replica's outbox the server does not hold yet: sent at the next sync, not drift.
+    public var waiting: Int
+
+    public var isIdentical: Bool { records.isEmpty }
+
+    /// Differing records by what repairs them: the server's copy taken here, this replica's offered.
+    public var takenFromServer: Int { records.count { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty } }
+    public var offeredToServer: Int { records.count { !$0.serverLacks.isEmpty } }
+}
+
+/// What a repair did.
+public struct DriftRepair: Sendable, Equatable {
+    /// Records updated here from the server's copy.
+    public var taken = 0
+    /// Records offered to the server, as outbox mutations sent at the next sync.
+    public var offered = 0
+    /// Of those, records holding other devices' writes the server lacked, written again as this
+    /// device's (same values, new stamps): a device pushes its own writes only.
+    public var rewritten = 0
+    /// Conflict records made while taking the server's copy.
+    public var conflicts = 0
+
+    public init(taken: Int = 0, offered: Int = 0, rewritten: Int = 0, conflicts: Int = 0) {
+        (self.taken, self.offered, self.rewritten, self.conflicts) = (taken, offered, rewritten, conflicts)
+    }
+}
+
+extension Replica {
+    /// Compares the records of this replica with those of the replica file at `path` (a snapshot
+    /// of this device's scope, made by its server): every kind, every field, by stamp and value.
+    /// Writes still in the outbox are not counted as drift.
+    public func drift(againstSnapshotAt path: String) throws -> ServerDrift {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let snapshot = try DatabaseQueue(path: path, configuration: configuration)
+        var server: [RecordKind: [String: RecordState]] = [:]
+        try snapshot.read { db in
+            let io = RecordIO(db)
+            for kind in RecordKind.allCases {
+                var states: [String: RecordState] = [:]
+                try io.scan(kind) { id, state in states[id] = state }
+                server[kind] = states
+            }
+        }
+        try snapshot.close()
+        return try writer.read { db in
+            let io = RecordIO(db)
+            var waiting = Set<FieldWrite>()
+            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
+                for change in try JSONDecoder().decode(Mutation.self, from: body).changes { waiting.insert(FieldWrite(change)) }
+            }
+            var drift = ServerDrift(records: [], compared: 0, waiting: 0)
+            for kind in RecordKind.allCases {
+                var theirs = server[kind] ?? [:]
+                var found: [RecordDrift] = []
+                func compare(_ id: String, here: RecordState?, server: RecordState?) {
+                    drift.compared += 1
+                    guard var difference = RecordDrift.compare(RecordKey(table: kind, record: id), here: here, server: server) else { return }
+                    let schema = kind.schema
+                    difference.fields.removeAll { field in
+                        guard field.drift == .serverLacks, let stamp = here?.stamps[field.index],
+                              waiting.contains(FieldWrite(table: kind, record: id, field: schema.fields[field.index].name, hlc: stamp.hlc)) else { return false }
+                        drift.waiting += 1
+                        return true
+                    }
+                    if !difference.fields.isEmpty { found.append(difference) }
+                }
+                try io.scan(kind) { id, state in compare(id, here: state, server: theirs.removeValue(forKey: id)) }
+                for (id, state) in theirs { compare(id, here: nil, server: state) }
+                drift.records += found.sorted { $0.key.record < $1.key.record }
+            }
+            return drift
+        }
+    }
+
+    /// Repairs what `drift` found, in one transaction: the server's states this replica lacks
+    /// are merged as a pull would (conflicts made as usual); a write altered here outside
+    /// FieldSync takes the server's copy of it; what the server lacks is offered to it at the
+    /// next sync with its original stamps, and other devices' writes that only this replica
+    /// holds are written again as this device's. Records changed since the comparison are
+    /// merged, never overwritten: the merge keeps what is newer.
+    public func repair(_ drift: ServerDrift) throws -> DriftRepair {
+        guard !drift.isIdentical else { return DriftRepair() }
+        let now = wallClock()
+        return try writer.write { db in
+            let node = try Self.requireNode(db)
+            var repair = DriftRepair()
+            let io = RecordIO(db)
+            // Altered writes first: the merge takes a same stamp for a same value, so only a direct write puts them right.
+            for record in drift.records {
+                let altered = record.serverCopyOfAlteredWrites
+                if !altered.isEmpty, var state = try io.load(record.key.table, record.key.record) {
+                    let schema = record.key.table.schema
+                    for change in altered {
+                        guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
+                        state.values[index] = change.value
+                    }
+                    try io.save(record.key.table, record.key.record, state)
+                }
+            }
+            let pulled = drift.records.flatMap(\.replicaLacks)
+            if !pulled.isEmpty {
+                let report = try Self.apply(pulled[...], now: now, db)
+                repair.conflicts = report.conflictsCreated.count
+            }
+            repair.taken = drift.takenFromServer
+            var counter = UInt64(try Self.meta(MetaKey.counter, db) ?? "0") ?? 0
+            var clock = try Self.clock(db)
+            let offset = try Self.clockOffset(db)
+            var offers = OfferBatch(node: node, user: try Self.meta(MetaKey.user, db), counter: counter)
+            // Kinds in storage order (customers first), so a file's parent is offered before what hangs from it.
+            for record in drift.records {
+                let lacking = record.serverLacks
+                guard !lacking.isEmpty, var state = try io.load(record.key.table, record.key.record) else { continue }
+                let schema = record.key.table.schema
+                // Offered as this replica holds it now (a merge since the comparison may have replaced it).
+                let current = lacking.compactMap { change -> FieldChange? in
+                    guard let index = schema.index(of: change.field), let stamp = state.stamps[index], stamp.isSameWrite(as: change.stamp) else { return nil }
+                    return change
+                }
+                let own = current.filter { $0.node == node }
+                var others = current.filter { $0.node != node }
+                if !others.isEmpty {
+                    let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(clamping: now) &+ offset)))
+                    others = OfferBatch.rewrittenAsOwn(others, node: node, hlc: hlc)
+                    var ignored: [Overwrite] = []
+                    _ = RecordMerge.apply(others, to: &state, schema: schema, overwrites: &ignored)
+                    try io.save(record.key.table, record.key.record, state)
+                    repair.rewritten += 1
+                }
+                guard !own.isEmpty || !others.isEmpty else { continue }
+                try offers.add(own + others, db)
+                repair.offered += 1
+            }
+            try offers.flush(db)
+            counter = offers.counter
+            try Self.saveClock(clock, db)
+            try Self.setMeta(MetaKey.counter, String(counter), db)
+            return repair
+        }
+    }
+}
