@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -7,14 +8,16 @@ import Foundation
 struct OutboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
-        abstract: "The actions waiting to be sent, and those a server refused with its reason: list, show.",
+        abstract: "The actions waiting to be sent, and those a server refused with its reason: list, show, retry, discard, discarded.",
         discussion: """
             Every action typed on this laptop waits here until a server acknowledges it. One a server refuses \
             stays, with the reason, and is sent again at every sync (a refusal for something not synced yet, \
             such as a customer created on another laptop, passes once that arrives); it never holds back the \
-            actions after it. 'fieldsync status' counts them.
+            actions after it. Refused at \(RejectedMutation.stuckAfter) syncs or more, 'fieldsync sync' names it. \
+            'retry' sends it again now; 'discard' gives it up for good (kept in 'discarded', never silent). \
+            'fieldsync status' counts them.
             """,
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Retry.self, Discard.self, Discarded.self],
         defaultSubcommand: List.self
     )
 
@@ -26,14 +29,14 @@ struct OutboxCommand: ParsableCommand {
         func run() throws {
             let replica = try options.open()
             let entries = try replica.outbox()
-            let refusals = Dictionary(try replica.rejections().map { ($0.counter, $0.reason) }) { first, _ in first }
+            let refusals = Dictionary(try replica.rejections().map { ($0.counter, $0) }) { first, _ in first }
             if options.json {
                 return JSONValue.array(entries.map { Self.json($0, refusal: refusals[$0.counter]) }).printed()
             }
             var table = TextTable("#", "typed at", "changes", "state")
             for mutation in entries {
                 table.add(String(mutation.counter), OutboxCommand.typedAt(mutation), OutboxCommand.summary(mutation),
-                          refusals[mutation.counter].map { "refused: \($0)" } ?? "waiting")
+                          refusals[mutation.counter].map(OutboxCommand.state) ?? "waiting")
             }
             table.printed(empty: "Nothing waits to be sent.")
             if !refusals.isEmpty {
@@ -41,12 +44,14 @@ struct OutboxCommand: ParsableCommand {
             }
         }
 
-        static func json(_ mutation: Mutation, refusal: String?) -> JSONValue {
+        static func json(_ mutation: Mutation, refusal: RejectedMutation?) -> JSONValue {
             .object([
                 "number": .int(Int64(clamping: mutation.counter)), "typed_at": .string(OutboxCommand.typedAt(mutation)),
                 "records": .int(Int64(Set(mutation.changes.map { RecordKey(table: $0.table, record: $0.record) }).count)),
                 "field_changes": .int(Int64(mutation.changes.count)), "summary": .string(OutboxCommand.summary(mutation)),
-                "refused": refusal.map(JSONValue.string) ?? .null,
+                "refused": refusal.map { .string($0.reason) } ?? .null,
+                "refused_times": refusal.map { .int(Int64($0.times)) } ?? .null,
+                "refused_since": refusal?.since.map(JSONValue.string) ?? .null,
             ])
         }
     }
@@ -62,9 +67,9 @@ struct OutboxCommand: ParsableCommand {
             guard let mutation = try replica.outbox().first(where: { $0.counter == number }) else {
                 throw StoreError.notFound("no action #\(number) waits to be sent; list them with 'fieldsync outbox'")
             }
-            let refusal = try replica.rejections().first { $0.counter == number }?.reason
+            let refused = try replica.rejections().first { $0.counter == number }
             if options.json {
-                var object = List.json(mutation, refusal: refusal)
+                var object = List.json(mutation, refusal: refused)
                 if case .object(var fields) = object {
                     fields["changes"] = .array(mutation.changes.map { change in
                         .object(["table": .string(change.table.rawValue), "record": .string(change.record), "field": .string(change.field),
@@ -75,12 +80,158 @@ struct OutboxCommand: ParsableCommand {
                 return object.printed()
             }
             print("Action #\(mutation.counter), typed at \(OutboxCommand.typedAt(mutation))\(mutation.user.map { " by \($0)" } ?? "")")
-            print(refusal.map { "  refused by the server: \($0)" } ?? "  waiting to be sent")
+            print(refused.map { "  " + OutboxCommand.state($0, "refused by the server") } ?? "  waiting to be sent")
             var table = TextTable("record", "field", "value")
             for change in mutation.changes {
                 table.add("\(change.table.noun) \(change.record.prefix(8))", change.field, change.value.description)
             }
             table.printed(empty: "")
+        }
+    }
+
+    /// A refused action's state, in a person's words.
+    /// In a table: short, so that the reason shows.
+    static func state(_ refusal: RejectedMutation) -> String {
+        "refused\(refusal.times > 1 ? " at \(refusal.times) syncs" : ""): \(refusal.reason)"
+    }
+
+    static func state(_ refusal: RejectedMutation, _ word: String) -> String {
+        let times = refusal.times > 1 ? " (at \(refusal.times) syncs\(refusal.since.map { " since \($0)" } ?? ""))" : ""
+        return "\(word)\(times): \(refusal.reason)"
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send refused actions again now (after the cause was put right, e.g. a file assigned back): syncs, then says what became of them.",
+            discussion: "Without a number, every refused action. Their refusal counts start again.")
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The action's number, as 'fieldsync outbox' lists it (default: every refused one).") var number: UInt64?
+
+        func run() async throws {
+            let replica = try options.open()
+            let refused = try replica.rejections().filter { number == nil || $0.counter == number }
+            if let number, refused.isEmpty {
+                let waiting = try replica.outbox().contains { $0.counter == number }
+                try replica.close()
+                throw StoreError.notFound(waiting ? "action #\(number) was not refused; it is sent at the next 'fieldsync sync'"
+                                                  : "no action #\(number) waits to be sent; list them with 'fieldsync outbox'")
+            }
+            try replica.forgetRefusals(refused.map(\.counter))
+            try replica.close()
+            let outcome = try await SyncCommand.perform(options)
+            let after = try options.open()
+            let still = Dictionary(try after.rejections().map { ($0.counter, $0) }) { first, _ in first }
+            try after.close()
+            if options.json {
+                return JSONValue.object([
+                    "synced": .bool(true), "pushed": .int(Int64(outcome.summary.pushed)),
+                    "actions": .array(refused.map { entry in
+                        .object(["number": .int(Int64(clamping: entry.counter)), "accepted": .bool(still[entry.counter] == nil),
+                                 "refused": still[entry.counter].map { .string($0.reason) } ?? .null])
+                    }),
+                ]).printed()
+            }
+            SyncCommand.report(outcome, json: false)
+            if refused.isEmpty { print("No action was refused; the outbox was sent as at any sync.") }
+            for entry in refused {
+                if let again = still[entry.counter] {
+                    print("Action #\(entry.counter) was refused again: \(again.reason)")
+                } else {
+                    print("Action #\(entry.counter) was accepted.")
+                }
+            }
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give up a waiting action for good: it is never sent, and is kept in 'fieldsync outbox discarded'.",
+            discussion: """
+                The fields that still hold its values are emptied on this laptop (a record it created that holds nothing \
+                else is removed), and, when the server can be reached, the server's copy of those records is taken back \
+                ('fieldsync verify --server'); offline, run that later. Later actions are left as they are.
+                """)
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The action's number, as 'fieldsync outbox' lists it.") var number: UInt64
+        @Flag(name: .customLong("offline"), help: "Do not contact the server afterwards.") var offline = false
+
+        func run() async throws {
+            // Not while a sync runs: it may be sending this very action.
+            let lock = try HomeOption.lockForSync(options.location.folder)
+            defer { close(lock) }
+            let replica = try options.open()
+            let report: DiscardReport
+            do {
+                report = try replica.discard(counter: number, at: TimeInput.now().description)
+                try replica.close()
+            } catch {
+                try? replica.close()
+                throw error
+            }
+            var note: String?
+            var verification: ServerVerification?
+            if !offline, let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) {
+                let synced = try options.open(checkpointInBackground: true)
+                let client = try SyncClient(url: binding.url, caPEM: caPEM)
+                do {
+                    verification = try await ServerVerifier.run(synced, replicaPath: options.location.databasePath, binding: binding, client: client, repair: true)
+                } catch {
+                    note = "the server could not be reached (\(error)); run 'fieldsync verify --server' later to take back its copy of those records"
+                }
+                try? await client.shutdown()
+                try? synced.close()
+            } else if !offline {
+                note = "this laptop is not enrolled: nothing to take back from a server"
+            }
+            if options.json {
+                return JSONValue.object([
+                    "discarded": .int(Int64(clamping: number)), "fields_emptied": .int(Int64(report.fieldsEmptied)),
+                    "records_removed": .int(Int64(report.recordsRemoved)),
+                    "taken_from_server": verification.map { .int(Int64($0.repair?.taken ?? 0)) } ?? .null,
+                    "note": note.map(JSONValue.string) ?? .null,
+                ]).printed()
+            }
+            if report.fieldsEmptied == 0 {
+                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'); none of its values were still on this laptop.")
+            } else {
+                let removed = report.recordsRemoved > 0 ? ", \(Wording.count(report.recordsRemoved, "record")) it had created removed" : ""
+                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): \(Wording.count(report.fieldsEmptied, "field")) emptied\(removed).")
+            }
+            if let taken = verification?.repair?.taken, taken > 0 {
+                print("Took back the server's copy of \(Wording.count(taken, "record")).")
+            }
+            if let note { print("Note: \(note).") }
+        }
+    }
+
+    struct Discarded: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the actions discarded on this laptop, with what they held and why they were refused.")
+
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            let replica = try options.open()
+            let entries = try replica.discarded()
+            try replica.close()
+            if options.json {
+                return JSONValue.array(entries.map { entry in
+                    .object(["number": .int(Int64(clamping: entry.counter)), "discarded_at": .string(entry.discardedAt),
+                             "typed_at": .string(OutboxCommand.typedAt(entry.mutation)), "summary": .string(OutboxCommand.summary(entry.mutation)),
+                             "refused": entry.refusal.map(JSONValue.string) ?? .null,
+                             "changes": .array(entry.mutation.changes.map { change in
+                                 .object(["table": .string(change.table.rawValue), "record": .string(change.record), "field": .string(change.field),
+                                          "value": JSONValue(change.value)])
+                             })])
+                }).printed()
+            }
+            var table = TextTable("#", "typed at", "discarded at", "changes", "refused")
+            for entry in entries {
+                table.add(String(entry.counter), OutboxCommand.typedAt(entry.mutation), entry.discardedAt, OutboxCommand.summary(entry.mutation),
+                          entry.refusal ?? "-")
+            }
+            table.printed(empty: "Nothing was discarded on this laptop.")
         }
     }
 

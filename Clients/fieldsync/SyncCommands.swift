@@ -87,11 +87,27 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        let outcome = try await Self.perform(options)
+        Self.report(outcome, json: options.json)
+    }
+
+    /// What one `fieldsync sync` did.
+    struct Outcome {
+        var url: String
+        var summary: SyncSummary
+        var snapshot: SnapshotInfo?
+        /// The oldest action refused at `RejectedMutation.stuckAfter` syncs or more: what holds the outbox up.
+        var stuck: RejectedMutation?
+    }
+
+    /// One sync, as `fieldsync sync` runs it (also after `outbox retry`).
+    static func perform(_ options: CommonOptions) async throws -> Outcome {
         // One sync at a time on a replica (and none while `enroll --new-node` renumbers its outbox).
         let lock = try HomeOption.lockForSync(options.location.folder)
         defer { close(lock) }
         var replica = try options.open(checkpointInBackground: true)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
+            try? replica.close()
             throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
@@ -116,6 +132,7 @@ struct SyncCommand: AsyncParsableCommand {
             replica = try options.open(checkpointInBackground: true)
         }
         let summary: SyncSummary
+        let stuck: RejectedMutation?
         do {
             summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
                 guard terminal else { return }
@@ -126,6 +143,7 @@ struct SyncCommand: AsyncParsableCommand {
             if (try? replica.conflictNodesWithoutNames().isEmpty) == false, let directory = try? await client.directory(token: binding.token) {
                 try? replica.rememberNodeNames(Dictionary(directory.nodes.map { ($0.node, NodeName(user: $0.user, device: $0.device)) }) { first, _ in first })
             }
+            stuck = try replica.rejections().first { $0.times >= RejectedMutation.stuckAfter }
             try await client.shutdown()
             try replica.close()
         } catch {
@@ -135,26 +153,40 @@ struct SyncCommand: AsyncParsableCommand {
             throw error
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        if options.json {
+        return Outcome(url: binding.url, summary: summary, snapshot: snapshot, stuck: stuck)
+    }
+
+    static func report(_ outcome: Outcome, json: Bool) {
+        let summary = outcome.summary
+        if json {
             JSONValue.object([
-                "server": .string(binding.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
+                "server": .string(outcome.url), "pushed": .int(Int64(summary.pushed)), "pulled": .int(Int64(summary.pulled)),
                 "pulled_records": .int(Int64(summary.pulledRecords)), "pulled_field_changes": .int(Int64(summary.pulled)),
                 "conflicts": .int(Int64(summary.conflicts)), "rejected": .int(Int64(summary.rejected.count)),
                 "round_trips": .int(Int64(summary.roundTrips)),
-                "snapshot_records": snapshot.map { .int(Int64($0.records)) } ?? .null,
+                "snapshot_records": outcome.snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
                 "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
+                "stuck": outcome.stuck.map { stuck in
+                    .object(["number": .int(Int64(clamping: stuck.counter)), "reason": .string(stuck.reason), "refused_times": .int(Int64(stuck.times)),
+                             "since": stuck.since.map(JSONValue.string) ?? .null])
+                } ?? .null,
             ]).printed()
         } else {
             if summary.serverRestored {
                 print("The server was restored from an earlier state since this laptop last synced; re-sent \(Wording.count(summary.reoffered, "record")) of this laptop's own work and read its changes again from the start.")
             }
-            print("Synced with \(binding.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
+            print("Synced with \(outcome.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(rejection.reason)")
             }
             if !summary.filesDropped.isEmpty {
                 print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")
+            }
+            if let stuck = outcome.stuck {
+                print("Action #\(stuck.counter) has been refused at \(stuck.times) syncs\(stuck.since.map { " since \($0)" } ?? ""): \(stuck.reason). "
+                      + "It is sent at every sync and holds back nothing after it; 'fieldsync outbox show \(stuck.counter)' shows it, "
+                      + "'fieldsync outbox discard \(stuck.counter)' gives it up (recorded).")
             }
         }
     }

@@ -21,10 +21,9 @@ extension Replica {
             let old = try Self.requireNode(db)
             guard node != old else { return 0 }
             let rows = try Row.fetchAll(db, sql: "SELECT counter, hlc, body FROM outbox ORDER BY counter")
-            let reasons = Dictionary(try Row.fetchAll(db, sql: "SELECT counter, reason FROM rejections").map { ($0[0] as Int64, $0[1] as String) },
-                                     uniquingKeysWith: { first, _ in first })
+            let reasons = try RefusalNote.all(db)
             var sent: Set<HLC> = []
-            var renumbered: [(counter: Int64, hlc: Int64, body: Data, reason: String?)] = []
+            var renumbered: [(counter: Int64, hlc: Int64, body: Data, reason: RefusalNote?)] = []
             for (index, row) in rows.enumerated() {
                 var mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
                 mutation.origin = node
@@ -39,9 +38,7 @@ extension Replica {
             try db.execute(sql: "DELETE FROM rejections")
             for entry in renumbered {
                 try db.execute(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)", arguments: [entry.counter, entry.hlc, entry.body])
-                if let reason = entry.reason {
-                    try db.execute(sql: "INSERT INTO rejections (counter, reason) VALUES (?, ?)", arguments: [entry.counter, reason])
-                }
+                try entry.reason?.insert(counter: entry.counter, db)
             }
             if !sent.isEmpty {
                 try Self.rewriteStamps(of: old, db) { stamp in

@@ -50,14 +50,15 @@ extension Replica {
             // often builds on acknowledged work the server lost (a visit on a customer created before),
             // and the server decides a push's mutations in order. No server holds these numbers since
             // the one that answered is the restored one, and a repeat would merge as a no-op anyway.
-            let held = try Row.fetchAll(db, sql: "SELECT o.counter, o.hlc, o.body, r.reason FROM outbox o LEFT JOIN rejections r USING (counter) ORDER BY o.counter")
-            var unsent: [(hlc: Int64, mutation: Mutation, reason: String?)] = []
+            let held = try Row.fetchAll(db, sql: "SELECT counter, hlc, body FROM outbox ORDER BY counter")
+            let refusals = try RefusalNote.all(db)
+            var unsent: [(hlc: Int64, mutation: Mutation, reason: RefusalNote?)] = []
             for row in held {
                 let mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
                 for change in mutation.changes {
                     waiting.insert(FieldWrite(change))
                 }
-                unsent.append((row[1], mutation, row[3]))
+                unsent.append((row[1], mutation, refusals[row[0]]))
             }
             try db.execute(sql: "DELETE FROM outbox")
             try db.execute(sql: "DELETE FROM rejections")
@@ -94,9 +95,7 @@ extension Replica {
                 entry.mutation.counter = counter
                 try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
                     .execute(arguments: [Int64(clamping: counter), entry.hlc, Data(entry.mutation.jsonBytes())])
-                if let reason = entry.reason {
-                    try db.execute(sql: "INSERT INTO rejections (counter, reason) VALUES (?, ?)", arguments: [Int64(clamping: counter), reason])
-                }
+                try entry.reason?.insert(counter: Int64(clamping: counter), db)
             }
             try Self.saveClock(clock, db)
             try Self.setMeta(MetaKey.counter, String(counter), db)

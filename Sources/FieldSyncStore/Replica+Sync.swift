@@ -6,10 +6,46 @@ import GRDB
 public struct RejectedMutation: Sendable, Equatable {
     public var counter: UInt64
     public var reason: String
+    /// At how many syncs a server refused it (the latest reason is kept).
+    public var times: Int
+    /// When it was first refused (the sync's time), if known.
+    public var since: String?
 
-    public init(counter: UInt64, reason: String) {
+    public init(counter: UInt64, reason: String, times: Int = 1, since: String? = nil) {
         self.counter = counter
         self.reason = reason
+        self.times = times
+        self.since = since
+    }
+
+    /// Refused at this many syncs, an action is named at each sync as what holds the outbox up.
+    public static let stuckAfter = 3
+}
+
+/// A refusal as stored, carried along when an outbox is renumbered.
+struct RefusalNote {
+    var reason: String
+    var times: Int64
+    var since: String?
+
+    static func all(_ db: Database) throws -> [Int64: RefusalNote] {
+        var notes: [Int64: RefusalNote] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT counter, reason, times, since FROM rejections") {
+            notes[row[0]] = RefusalNote(reason: row[1], times: row[2], since: row[3])
+        }
+        return notes
+    }
+
+    func insert(counter: Int64, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO rejections (counter, reason, times, since) VALUES (?, ?, ?, ?)", arguments: [counter, reason, times, since])
+    }
+
+    /// One more refusal of `counter` at the sync of `at`.
+    static func note(counter: Int64, reason: String, at: String, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO rejections (counter, reason, times, since) VALUES (?, ?, 1, NULLIF(?, ''))
+            ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, times = times + 1
+            """).execute(arguments: [counter, reason, at])
     }
 }
 
@@ -76,16 +112,14 @@ extension Replica {
             // As the server sent them: a counter over Int64.max (no outbox entry has one) is passed over, not trapped on.
             for rejection in rejected {
                 guard let counter = Int64(exactly: rejection.counter) else { continue }
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)")
-                    .execute(arguments: [counter, rejection.reason])
+                try RefusalNote.note(counter: counter, reason: rejection.reason, at: syncedAt, db)
             }
             // Work a server accepted and its upstream refused comes back, refused, with the reason.
             for (mutation, reason) in returned {
                 let hlc = mutation.changes.map(\.hlc).max() ?? .zero
                 try db.execute(sql: "INSERT OR IGNORE INTO outbox (counter, hlc, body) VALUES (?, ?, ?)",
                                arguments: [Int64(clamping: mutation.counter), Int64(bitPattern: hlc.rawValue), Data(mutation.jsonBytes())])
-                try db.execute(sql: "INSERT OR REPLACE INTO rejections (counter, reason) VALUES (?, ?)",
-                               arguments: [Int64(clamping: mutation.counter), reason])
+                try RefusalNote.note(counter: Int64(clamping: mutation.counter), reason: reason, at: syncedAt, db)
             }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
             report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
@@ -109,8 +143,8 @@ extension Replica {
     /// Mutations the server refused, with its reasons (they stay in the outbox).
     public func rejections() throws -> [RejectedMutation] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, reason FROM rejections ORDER BY counter").map {
-                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1])
+            try Row.fetchAll(db, sql: "SELECT counter, reason, times, since FROM rejections ORDER BY counter").map {
+                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1], times: Int(clamping: $0[2] as Int64), since: $0[3])
             }
         }
     }

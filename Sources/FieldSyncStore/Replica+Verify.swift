@@ -19,10 +19,17 @@ extension Replica {
             var previous: Int64?
             // Acknowledgements leave the outbox a contiguous run of counters, but for the refused
             // mutations it keeps: only after a refused one may the counters jump.
+            // So may they where the person discarded an action.
             let refused = Set(try Int64.fetchAll(db, sql: "SELECT counter FROM rejections"))
+            let discarded = Set(try Int64.fetchAll(db, sql: "SELECT counter FROM discarded"))
+            func gapAllowed(after previous: Int64, before next: Int64) -> Bool {
+                guard next > previous + 1, !refused.contains(previous) else { return next == previous + 1 || refused.contains(previous) }
+                // Every number skipped was discarded (bounded: at most as many as were discarded).
+                return next - previous - 1 <= Int64(discarded.count) && (previous + 1..<next).allSatisfy(discarded.contains)
+            }
             for row in try Row.fetchAll(db, sql: "SELECT counter, body FROM outbox ORDER BY counter") {
                 let counter: Int64 = row[0]
-                if let previous, counter != previous + 1, !refused.contains(previous) { problems.append("outbox: counter \(previous + 1) missing") }
+                if let previous, !gapAllowed(after: previous, before: counter) { problems.append("outbox: counter \(previous + 1) missing") }
                 previous = counter
                 let mutation = try JSONDecoder().decode(Mutation.self, from: row[1] as Data)
                 for change in mutation.changes {
@@ -40,7 +47,7 @@ extension Replica {
                 }
             }
             if let previous, let counter = try Self.meta(MetaKey.counter, db).flatMap(Int64.init),
-               counter < previous || (counter > previous && !refused.contains(previous)) {
+               counter < previous || (counter > previous && !gapAllowed(after: previous, before: counter + 1)) {
                 problems.append("outbox: last counter \(previous) but the replica counted \(counter)")
             }
             let acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)

@@ -158,6 +158,15 @@ public struct Replica: Sendable {
                 }
             }
         }
+        migrator.registerMigration("v8-outbox-care") { db in
+            // How often, and since when, a server refused an action; and the actions the person discarded.
+            try db.execute(sql: """
+                ALTER TABLE rejections ADD COLUMN times INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE rejections ADD COLUMN since TEXT;
+                CREATE TABLE discarded (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL, body BLOB NOT NULL, reason TEXT,
+                                        discarded_at TEXT NOT NULL);
+                """)
+        }
         return migrator
     }
 }

@@ -340,6 +340,26 @@ import Testing
         #expect(shown.stdout.contains("refused by the server: ") && shown.stdout.contains("notes"), "\(shown.stdout)")
         let missing = try laptop.run(["outbox", "show", "9999"])
         #expect(missing.status == 66 && missing.stderr.contains("no action #9999 waits to be sent"), "\(missing.stderr)")
+
+        // Refused at every sync, the action is named once refused at three; retried, refused again; discarded, recorded.
+        _ = try laptop.run(["sync"])
+        let third = try laptop.run(["sync"])
+        #expect(third.stdout.contains("Action #\(number) has been refused at 3 syncs since ") && third.stdout.contains("outbox discard \(number)"),
+                "\(third.stdout)")
+        let retried = try laptop.run(["outbox", "retry", String(number)])
+        #expect(retried.status == 0 && retried.stdout.contains("Action #\(number) was refused again: "), "\(retried.stdout) \(retried.stderr)")
+        #expect(try laptop.run(["outbox", "retry", "9999"]).stderr.contains("no action #9999 waits to be sent"))
+        let discarded = try laptop.run(["outbox", "discard", String(number)])
+        #expect(discarded.status == 0 && discarded.stdout.contains("Discarded action #\(number) (kept in 'fieldsync outbox discarded')"),
+                "\(discarded.stdout) \(discarded.stderr)")
+        #expect(try laptop.run(["outbox"]).stdout.contains("Nothing waits to be sent."))
+        let kept = try laptop.run(["outbox", "discarded"])
+        #expect(kept.stdout.contains("customer ") && kept.stdout.contains("is outside"), "\(kept.stdout)")
+        let keptJSON = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["outbox", "discarded", "--json"]).stdout.utf8)) as? [[String: Any]])
+        #expect(keptJSON.count == 1 && keptJSON.first?["number"] as? Int == number && (keptJSON.first?["refused"] as? String)?.isEmpty == false, "\(keptJSON)")
+        let sound = try laptop.run(["verify"])
+        #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
+        #expect(try laptop.run(["verify", "--server"]).stdout.contains("Identical to"))
     }
 
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.

@@ -57,6 +57,39 @@ import Testing
         #expect(try replica.outbox().map(\.counter) == [counters[1]])
     }
 
+    /// Refusals are counted sync by sync; a discarded action leaves the outbox for the `discarded`
+    /// table, empties the fields that still hold its values (a later write stays), removes a record
+    /// it alone created, and leaves a gap in the counters that `verify` accepts.
+    @Test func aDiscardedActionIsKeptAndItsValuesLeaveTheRecords() throws {
+        let replica = try Self.replica(node: 0xA5, customers: 1)
+        let customer = "c0000000-0000-4000-8000-000000000001", other = "c0000000-0000-4000-8000-000000000002"
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: try replica.outbox().map(\.counter), rejected: [], syncedAt: "")
+        try replica.write([RecordEdit(.customer, customer, [("notes", .text("typed")), ("services", .text("MPLS"))])])
+        try replica.write([RecordEdit(.customer, customer, [("services", .text("MPLS, IDC"))])])
+        try replica.write([RecordEdit(.customer, other, [("name", .text("Only here")), ("level", .text("standard"))])])
+        try replica.write([RecordEdit(.customer, customer, [("name", .text("Renamed"))])])
+        let counters = try replica.outbox().map(\.counter)
+        for (sync, time) in ["2026-12-01T09:00:00+08:00", "2026-12-02T09:00:00+08:00"].enumerated() {
+            try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [],
+                                       rejected: [RejectedMutation(counter: counters[0], reason: "reason \(sync)")], syncedAt: time)
+        }
+        #expect(try replica.rejections() == [RejectedMutation(counter: counters[0], reason: "reason 1", times: 2, since: "2026-12-01T09:00:00+08:00")])
+
+        let report = try replica.discard(counter: counters[0], at: "2026-12-03T09:00:00+08:00")
+        #expect(report == DiscardReport(records: [RecordKey(table: .customer, record: customer)], fieldsEmptied: 1, recordsRemoved: 0))
+        let record = try #require(try replica.record(.customer, customer))
+        #expect(record["notes"] == .null && record["services"] == .text("MPLS, IDC") && record["name"] == .text("Renamed"))
+        #expect(try replica.discarded().map(\.counter) == [counters[0]] && replica.discarded().first?.refusal == "reason 1")
+        #expect(try replica.rejections().isEmpty && replica.outbox().map(\.counter) == [counters[1], counters[2], counters[3]])
+        let problems = try replica.verify()
+        #expect(problems.isEmpty, "a discarded action's number is no lost entry: \(problems)")
+
+        #expect(try replica.discard(counter: counters[2], at: "2026-12-03T09:00:00+08:00").recordsRemoved == 1)
+        #expect(try replica.record(.customer, other) == nil)
+        #expect(try replica.verify().isEmpty)
+        #expect(throws: StoreError.self) { try replica.discard(counter: counters[2], at: "") }
+    }
+
     @Test func runsAreConsecutiveAscendingAndUnique() {
         #expect(Replica.runs(of: []) == [])
         #expect(Replica.runs(of: [7, 3, 4, 4, 5, 9, Int64.max, Int64.max - 1]) == [3...5, 7...7, 9...9, (Int64.max - 1)...Int64.max])

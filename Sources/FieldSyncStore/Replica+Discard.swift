@@ -1,0 +1,100 @@
+import FieldSyncModel
+import Foundation
+import GRDB
+
+/// An action taken out of the outbox by the person, kept with what it held.
+public struct DiscardedAction: Sendable, Equatable {
+    public var counter: UInt64
+    public var mutation: Mutation
+    /// The server's reason for refusing it, if it had.
+    public var refusal: String?
+    public var discardedAt: String
+}
+
+/// What discarding an action changed in the records.
+public struct DiscardReport: Sendable, Equatable {
+    /// The records the action wrote.
+    public var records: [RecordKey] = []
+    /// Fields that still held the action's values, now emptied (a later write is left as it is).
+    public var fieldsEmptied = 0
+    /// Records the action had created and that nothing else wrote: removed.
+    public var recordsRemoved = 0
+
+    public init(records: [RecordKey] = [], fieldsEmptied: Int = 0, recordsRemoved: Int = 0) {
+        (self.records, self.fieldsEmptied, self.recordsRemoved) = (records, fieldsEmptied, recordsRemoved)
+    }
+}
+
+extension Replica {
+    /// Takes action `counter` out of the outbox for good: it is never sent. The action is kept in
+    /// `discarded` (with the server's reason), not dropped silently; the fields that still hold
+    /// its values are emptied, and a record it created that holds nothing else is removed. What
+    /// the server holds for those fields comes back with `verify --server` (the comparison sees
+    /// them lacking here). One transaction.
+    public func discard(counter: UInt64, at time: String) throws -> DiscardReport {
+        guard let number = Int64(exactly: counter) else { throw StoreError.notFound("no action #\(counter) waits to be sent") }
+        return try writer.write { db in
+            guard let body = try Data.fetchOne(db, sql: "SELECT body FROM outbox WHERE counter = ?", arguments: [number]) else {
+                throw StoreError.notFound("no action #\(counter) waits to be sent; list them with 'fieldsync outbox'")
+            }
+            let mutation = try JSONDecoder().decode(Mutation.self, from: body)
+            let reason = try String.fetchOne(db, sql: "SELECT reason FROM rejections WHERE counter = ?", arguments: [number])
+            try db.execute(sql: "INSERT INTO discarded (counter, body, reason, discarded_at) VALUES (?, ?, ?, ?)",
+                           arguments: [number, body, reason, time])
+            try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [number])
+            try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
+            var report = DiscardReport()
+            let io = RecordIO(db)
+            var order: [RecordKey] = []
+            var byRecord: [RecordKey: [FieldChange]] = [:]
+            for change in mutation.changes {
+                let key = RecordKey(table: change.table, record: change.record)
+                if byRecord[key] == nil { order.append(key) }
+                byRecord[key, default: []].append(change)
+            }
+            report.records = order
+            for key in order {
+                guard var state = try io.load(key.table, key.record) else { continue }
+                let schema = key.table.schema
+                var emptied = 0
+                for change in byRecord[key] ?? [] {
+                    guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
+                    state.values[index] = .null
+                    state.stamps[index] = nil
+                    emptied += 1
+                }
+                guard emptied > 0 else { continue }
+                report.fieldsEmptied += emptied
+                if state.stamps.allSatisfy({ $0 == nil }) {
+                    try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
+                    report.recordsRemoved += 1
+                } else {
+                    try io.save(key.table, key.record, state)
+                }
+            }
+            return report
+        }
+    }
+
+    /// The actions discarded here, oldest first.
+    public func discarded() throws -> [DiscardedAction] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT counter, body, reason, discarded_at FROM discarded ORDER BY id").map { row in
+                DiscardedAction(counter: UInt64(clamping: row[0] as Int64), mutation: try JSONDecoder().decode(Mutation.self, from: row[1] as Data),
+                                refusal: row[2], discardedAt: row[3])
+            }
+        }
+    }
+}
+
+extension Replica {
+    /// Forgets the refusals of these actions (they are sent again, their counts start again).
+    public func forgetRefusals(_ counters: [UInt64]) throws {
+        try writer.write { db in
+            for counter in counters {
+                guard let number = Int64(exactly: counter) else { continue }
+                try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
+            }
+        }
+    }
+}
