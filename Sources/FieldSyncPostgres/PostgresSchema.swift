@@ -127,6 +127,10 @@ public enum PostgresSchema {
         Migration(name: "pg-v8-incarnation", statements: [
             "ALTER TABLE server_state ADD COLUMN incarnation text NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text)",
         ]),
+        // What this server refused of a device's work at its latest push (`RefusedWork`), for its supervisor.
+        Migration(name: "pg-v9-refused-work", statements: [
+            "ALTER TABLE devices ADD COLUMN refused bigint, ADD COLUMN refused_reason text, ADD COLUMN refused_at bigint",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -59,16 +59,18 @@ extension PostgresServerStorage: AccountStorage {
 
     public func devices() async throws -> [DeviceRecord] {
         let rows = try await client.query("""
-            SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen, d.pending, u.role, u.branch
+            SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen, d.pending, u.role, u.branch,
+                   d.refused, d.refused_reason, d.refused_at
             FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at, d.id COLLATE "C"
             """, logger: logger)
         var devices: [DeviceRecord] = []
-        for try await (id, user, node, name, created, revoked, lastSeen, pending, role, branch)
-            in rows.decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, String, String?).self) {
+        for try await (id, user, node, name, created, revoked, lastSeen, pending, role, branch, refused, reason, refusedAt)
+            in rows.decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, String, String?, Int64?, String?, Int64?).self) {
             devices.append(DeviceRecord(id: id, user: user, node: NodeID(node) ?? NodeID(rawValue: 0), name: name,
                                         createdAt: UInt64(clamping: created), revokedAt: revoked.map { UInt64(clamping: $0) },
                                         lastSeen: lastSeen.map { UInt64(clamping: $0) }, pending: pending.map { Int(clamping: $0) },
-                                        role: Role(rawValue: role) ?? .manager, branch: branch))
+                                        role: Role(rawValue: role) ?? .manager, branch: branch,
+                                        refused: refused.map { RefusedWork(count: Int(clamping: $0), reason: reason ?? "", at: UInt64(clamping: refusedAt ?? 0)) }))
         }
         return devices
     }

@@ -36,7 +36,7 @@ extension PostgresServerStorage: SyncStorage {
         }
         try await note(request, from: device, now: now, waiting: request.pending.map {
             PushRules.waitingAfter(reported: $0, accepted: pushed.accepted, own: device.node)
-        })
+        }, refused: RefusedWork.update(after: request, rejected: pushed.rejected, now: now))
         let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
         let response = SyncResponse(accepted: pushed.accepted, rejected: pushed.rejected, changes: page.changes, cursor: page.cursor,
                                     more: page.more, serverTime: now, left: page.left, incarnation: incarnation)
@@ -63,13 +63,26 @@ extension PostgresServerStorage: SyncStorage {
 
     /// What the device reports (when it was seen, what waits in its outbox after this push, where its cursor stands,
     /// and for a branch server the devices below it), written when it changes or once a minute.
-    func note(_ request: SyncRequest, from device: DeviceContext, now: UInt64, waiting: Int?) async throws {
+    func note(_ request: SyncRequest, from device: DeviceContext, now: UInt64, waiting: Int?, refused: RefusedWork.Update) async throws {
         let at = Int64(clamping: now), pending = waiting.map { Int64($0) }, cursor = request.cursor
         try await client.query("""
             UPDATE devices SET last_seen = \(at), pending = COALESCE(\(pending), pending), cursor = \(cursor)
             WHERE id = \(device.device) AND (last_seen IS NULL OR last_seen < \(at - 60_000)
                 OR (\(pending)::bigint IS NOT NULL AND pending IS DISTINCT FROM \(pending)) OR cursor IS DISTINCT FROM \(cursor))
             """, logger: logger)
+        switch refused {
+        case .keep:
+            break
+        case .clear:
+            try await client.query("""
+                UPDATE devices SET refused = NULL, refused_reason = NULL, refused_at = NULL WHERE id = \(device.device) AND refused IS NOT NULL
+                """, logger: logger)
+        case .set(let work):
+            try await client.query("""
+                UPDATE devices SET refused = \(Int64(work.count)), refused_reason = \(work.reason), refused_at = \(Int64(clamping: work.at))
+                WHERE id = \(device.device)
+                """, logger: logger)
+        }
         if let below = request.below, device.user.role == .branch {
             let complete = below.completeUpTo.map { Int64(clamping: $0) }
             try await client.query("""

@@ -287,9 +287,14 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     /// What it reported as waiting in its outbox at its last sync.
     public var pending: Int?
     public var revokedAt: UInt64?
+    /// How many of its actions this server refused at its latest push that carried any, the first
+    /// one's reason, and when (absent: none refused).
+    public var refused: Int?
+    public var refusedReason: String?
+    public var refusedAt: UInt64?
 
     public init(device: String, user: String, role: Role, branch: String?, node: NodeID, name: String, enrolledAt: UInt64,
-                lastSeen: UInt64?, pending: Int?, revokedAt: UInt64?) {
+                lastSeen: UInt64?, pending: Int?, revokedAt: UInt64?, refused: Int? = nil, refusedReason: String? = nil, refusedAt: UInt64? = nil) {
         self.device = device
         self.user = user
         self.role = role
@@ -300,13 +305,18 @@ public struct NodeInfo: Codable, Sendable, Equatable {
         self.lastSeen = lastSeen
         self.pending = pending
         self.revokedAt = revokedAt
+        self.refused = refused
+        self.refusedReason = refusedReason
+        self.refusedAt = refusedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case device, user, role, branch, node, name, pending
+        case device, user, role, branch, node, name, pending, refused
         case enrolledAt = "enrolled_at"
         case lastSeen = "last_seen"
         case revokedAt = "revoked_at"
+        case refusedReason = "refused_reason"
+        case refusedAt = "refused_at"
     }
 }
 

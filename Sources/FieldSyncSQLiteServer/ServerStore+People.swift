@@ -49,13 +49,16 @@ extension ServerStore {
     public func devices() throws -> [DeviceRecord] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen, d.pending, u.role, u.branch
+                SELECT d.id, u.name, d.node, d.name, d.created_at, d.revoked_at, d.last_seen, d.pending, u.role, u.branch,
+                       d.refused, d.refused_reason, d.refused_at
                 FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at, d.id
                 """).map { row in
-                DeviceRecord(id: row[0], user: row[1], node: NodeID(row[2] as String) ?? NodeID(rawValue: 0), name: row[3],
-                             createdAt: UInt64(clamping: row[4] as Int64), revokedAt: (row[5] as Int64?).map { UInt64(clamping: $0) },
-                             lastSeen: (row[6] as Int64?).map { UInt64(clamping: $0) }, pending: row[7],
-                             role: Role(rawValue: row[8]) ?? .manager, branch: row[9])
+                let refused: Int64? = row[10], reason: String? = row[11], at: Int64? = row[12]
+                return DeviceRecord(id: row[0], user: row[1], node: NodeID(row[2] as String) ?? NodeID(rawValue: 0), name: row[3],
+                                    createdAt: UInt64(clamping: row[4] as Int64), revokedAt: (row[5] as Int64?).map { UInt64(clamping: $0) },
+                                    lastSeen: (row[6] as Int64?).map { UInt64(clamping: $0) }, pending: row[7],
+                                    role: Role(rawValue: row[8]) ?? .manager, branch: row[9],
+                                    refused: refused.map { RefusedWork(count: Int(clamping: $0), reason: reason ?? "", at: UInt64(clamping: at ?? 0)) })
             }
         }
     }

@@ -112,6 +112,7 @@ extension ServerStore {
                 WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
                 """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, device.device, Int64(clamping: now) - 60_000,
                                         waiting, waiting, request.cursor])
+            try Self.note(RefusedWork.update(after: request, rejected: rejected, now: now), of: device.device, db)
             // A node is claimed, or a revoked device's node taken over, only by a push that has one of its mutations
             // accepted: a refused mutation under another branch's laptop's node claims nothing.
             let (claimedNodes, takenNodes) = claims.confirmed(by: accepted)
@@ -168,6 +169,20 @@ extension ServerStore {
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned,
                                         incarnation: incarnation)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
+        }
+    }
+
+    /// Keeps what a push refused of the device's work (`RefusedWork`); clearing writes only when there is something to clear.
+    static func note(_ update: RefusedWork.Update, of device: String, _ db: Database) throws {
+        switch update {
+        case .keep:
+            return
+        case .clear:
+            try db.cachedStatement(sql: "UPDATE devices SET refused = NULL, refused_reason = NULL, refused_at = NULL WHERE id = ? AND refused IS NOT NULL")
+                .execute(arguments: [device])
+        case .set(let work):
+            try db.cachedStatement(sql: "UPDATE devices SET refused = ?, refused_reason = ?, refused_at = ? WHERE id = ?")
+                .execute(arguments: [work.count, work.reason, Int64(clamping: work.at), device])
         }
     }
 

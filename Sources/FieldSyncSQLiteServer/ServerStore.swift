@@ -253,6 +253,14 @@ public struct ServerStore: Sendable {
             // The upstream's incarnation as a branch server last saw it: a restored province is told apart.
             try db.execute(sql: "ALTER TABLE upstream_state ADD COLUMN incarnation TEXT")
         }
+        migrator.registerMigration("server-v18-refused-work") { db in
+            // What this server refused of a device's work at its latest push (`RefusedWork`), for its supervisor.
+            try db.execute(sql: """
+                ALTER TABLE devices ADD COLUMN refused INTEGER;
+                ALTER TABLE devices ADD COLUMN refused_reason TEXT;
+                ALTER TABLE devices ADD COLUMN refused_at INTEGER;
+                """)
+        }
         return migrator
     }
 

@@ -31,6 +31,7 @@ struct DashboardPage {
             }
             if branch.notSeenForThreeDays > 0 { text += ", \(Wording.count(branch.notSeenForThreeDays, "device")) not seen for 3 days" }
             if branch.notSyncedYet > 0 { text += ", \(Wording.count(branch.notSyncedYet, "new device")) not synced yet" }
+            if branch.refused > 0 { text += ", \(Wording.count(branch.refused, "action")) refused by the server (whose and why: 'fieldsync-server nodes')" }
             return text
         }
         return "<p class=\"meta\" id=\"freshness\">Data: " + parts.joined(separator: "; ") + "</p>"

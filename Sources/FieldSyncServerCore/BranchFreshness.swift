@@ -16,9 +16,12 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     public var notSeenForThreeDays: Int
     /// Devices enrolled in the last three days that have not synced yet: new, not missing.
     public var notSyncedYet: Int = 0
+    /// Actions of the branch's devices this server refused at their latest pushes (`RefusedWork`):
+    /// they wait on the laptops until retried or discarded.
+    public var refused: Int = 0
 
     enum CodingKeys: String, CodingKey {
-        case branch, devices, pending
+        case branch, devices, pending, refused
         case completeUpTo = "complete_up_to"
         case notSeenForThreeDays = "not_seen_for_3_days"
         case notSyncedYet = "not_synced_yet"
@@ -48,7 +51,8 @@ extension BranchFreshness {
                 ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
             let stale = ([counted.filter { ($0.lastSeen ?? $0.createdAt) + threeDays < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
-                                   pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count)
+                                   pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count,
+                                   refused: members.map { $0.refused?.count ?? 0 }.saturatingSum())
         }
     }
 }

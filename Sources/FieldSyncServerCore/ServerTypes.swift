@@ -27,9 +27,11 @@ public struct DeviceRecord: Sendable, Equatable {
     /// Its user's role and branch.
     public var role: Role = .manager
     public var branch: String? = nil
+    /// What this server refused of the device's work at its latest push that carried any.
+    public var refused: RefusedWork? = nil
 
     public init(id: String, user: String, node: NodeID, name: String, createdAt: UInt64, revokedAt: UInt64?, lastSeen: UInt64?,
-                pending: Int? = nil, role: Role = .manager, branch: String? = nil) {
+                pending: Int? = nil, role: Role = .manager, branch: String? = nil, refused: RefusedWork? = nil) {
         self.id = id
         self.user = user
         self.node = node
@@ -40,6 +42,37 @@ public struct DeviceRecord: Sendable, Equatable {
         self.pending = pending
         self.role = role
         self.branch = branch
+        self.refused = refused
+    }
+}
+
+/// A device's work this server refused, as its latest push that carried mutations left it: a
+/// laptop sends refused actions again at every sync, so what its last push had refused is what
+/// waits refused in its outbox (its first 1,000 actions: a push is a page). A supervisor sees it
+/// (`GET /v1/nodes`, `fieldsync-server nodes`).
+public struct RefusedWork: Sendable, Equatable {
+    public var count: Int
+    /// The first refusal's reason.
+    public var reason: String
+    /// Server clock, ms since the epoch.
+    public var at: UInt64
+
+    public init(count: Int, reason: String, at: UInt64) {
+        (self.count, self.reason, self.at) = (count, reason, at)
+    }
+
+    /// What a push does to the stored figure.
+    public enum Update: Sendable, Equatable {
+        case keep
+        case clear
+        case set(RefusedWork)
+    }
+
+    /// Set by a push that refused something; cleared by one that carried mutations and had none
+    /// refused, or by a device reporting nothing waiting; otherwise kept (a pull says nothing of it).
+    public static func update(after request: SyncRequest, rejected: [Rejection], now: UInt64) -> Update {
+        if let first = rejected.first { return .set(RefusedWork(count: rejected.count, reason: first.reason, at: now)) }
+        return !request.mutations.isEmpty || request.pending == 0 ? .clear : .keep
     }
 }
 
@@ -92,6 +125,7 @@ public struct SyncOutcome: Sendable {
 extension DeviceRecord {
     public var info: NodeInfo {
         NodeInfo(device: id, user: user, role: role, branch: branch, node: node, name: name, enrolledAt: createdAt,
-                 lastSeen: lastSeen, pending: pending, revokedAt: revokedAt)
+                 lastSeen: lastSeen, pending: pending, revokedAt: revokedAt, refused: refused?.count, refusedReason: refused?.reason,
+                 refusedAt: refused?.at)
     }
 }

@@ -540,7 +540,7 @@ struct UserCommand: AsyncParsableCommand {
 
 struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nodes", abstract: "Every device below this server: when it last synced and what it still has to send.")
+        commandName: "nodes", abstract: "Every device below this server: when it last synced, what it still has to send and what this server refused of it.")
     @OptionGroup var options: DataOptions
 
     func run() async throws {
@@ -559,6 +559,10 @@ struct NodesCommand: AsyncParsableCommand {
             let seen = node.lastSeen.map { "last synced \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "never synced"
             let pending = node.pending.map { "\(Wording.count($0, "action")) waiting" } ?? "waiting: unknown"
             print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
+            if let refused = node.refused, refused > 0 {
+                let when = node.refusedAt.map { " (last \(Self.ago(now > $0 ? now - $0 : 0)) ago)" } ?? ""
+                print("  \(Wording.count(refused, "action")) refused\(when), sent again at each sync: \(node.refusedReason ?? "")")
+            }
         }
         // A branch server's laptops are its own to list; it reports how many there are and what they hold back.
         for (device, report) in devices.compactMap({ device in below[device.id].map { (device, $0) } }) where device.revokedAt == nil {

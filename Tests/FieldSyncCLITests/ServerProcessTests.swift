@@ -331,6 +331,8 @@ import Testing
         #expect(try laptop.run(["customer", "edit", customer, "--note", "typed before the handover reached me"]).status == 0)
         let refusedSync = try laptop.run(["sync"])
         #expect(refusedSync.stdout.contains("1 rejected"), "\(refusedSync.stdout) \(refusedSync.stderr)")
+        let nodes = try admin.run(["nodes"])
+        #expect(nodes.stdout.contains("1 action refused (last 0 min ago), sent again at each sync: customer "), "\(nodes.stdout)")
         let outbox = try laptop.run(["outbox"])
         #expect(outbox.status == 0 && outbox.stdout.contains("refused: ") && outbox.stdout.contains("1 action refused by the server"), "\(outbox.stdout)")
         let list = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["outbox", "--json"]).stdout.utf8)) as? [[String: Any]])
@@ -360,6 +362,7 @@ import Testing
         let sound = try laptop.run(["verify"])
         #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
         #expect(try laptop.run(["verify", "--server"]).stdout.contains("Identical to"))
+        #expect(try !admin.run(["nodes"]).stdout.contains("refused"), "a discarded action is no longer shown once the laptop synced")
     }
 
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.

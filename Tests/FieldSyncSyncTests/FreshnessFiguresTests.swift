@@ -39,6 +39,16 @@ import Testing
             let raw = try RawHTTPS(server)
             let nodes = try JSONDecoder().decode([NodeInfo].self, from: Data(try await raw.get("/v1/nodes", token: sue.binding.token).body))
             #expect(nodes.first { $0.user == "Alice" }?.pending == 1, "\(nodes)")
+            // Her supervisor sees the refused action and why (issue 27, item 5); a pull alone changes nothing of it.
+            let refused = try #require(nodes.first { $0.user == "Alice" })
+            #expect(refused.refused == 1 && refused.refusedReason?.contains("Ningbo") == true && refused.refusedAt != nil, "\(refused)")
+            #expect(nodes.first { $0.user == "Sue" }?.refused == nil)
+            // Discarded on her laptop, it is no longer shown once she has synced.
+            let number = try #require(try alice.replica.rejections().first?.counter)
+            _ = try alice.replica.discard(counter: number, at: "2026-11-04T09:00:00+08:00")
+            try await alice.sync()
+            let after = try JSONDecoder().decode([NodeInfo].self, from: Data(try await raw.get("/v1/nodes", token: sue.binding.token).body))
+            #expect(after.first { $0.user == "Alice" }?.refused == nil && after.first { $0.user == "Alice" }?.pending == 0, "\(after)")
             await raw.shutdown()
             await alice.close()
             await sue.close()
