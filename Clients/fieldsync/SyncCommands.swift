@@ -167,6 +167,7 @@ struct SyncCommand: AsyncParsableCommand {
                 "snapshot_records": outcome.snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
                 "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
+                "unknown_content": .array(summary.unknownContent.map(JSONValue.string)), "read_again": .array(summary.readAgain.map(JSONValue.string)),
                 "stuck": outcome.stuck.map { stuck in
                     .object(["number": .int(Int64(clamping: stuck.counter)), "reason": .string(stuck.reason), "refused_times": .int(Int64(stuck.times)),
                              "since": stuck.since.map(JSONValue.string) ?? .null])
@@ -182,6 +183,13 @@ struct SyncCommand: AsyncParsableCommand {
             }
             if !summary.filesDropped.isEmpty {
                 print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")
+            }
+            if !summary.readAgain.isEmpty {
+                print("Read again what an older fieldsync had skipped: \(summary.readAgain.joined(separator: ", ")).")
+            }
+            if !summary.unknownContent.isEmpty {
+                print("The server sent what this fieldsync does not know (\(summary.unknownContent.joined(separator: ", "))): "
+                      + "upgrade fieldsync to see it; it is read again after the upgrade, nothing is lost.")
             }
             if let stuck = outcome.stuck {
                 print("Action #\(stuck.counter) has been refused at \(stuck.times) syncs\(stuck.since.map { " since \($0)" } ?? ""): \(stuck.reason). "

@@ -24,6 +24,11 @@ public struct SyncSummary: Sendable, Equatable {
     /// replica read its log again from the start and offered back `reoffered` records of its own.
     public var serverRestored = false
     public var reoffered = 0
+    /// Record kinds and fields ("kind.field") the server sent that this version does not know:
+    /// skipped here, and read again once FieldSync is upgraded (`Replica.noteUnknownContent`).
+    public var unknownContent: [String] = []
+    /// What this version knows now that an older one skipped: read again from where it was skipped.
+    public var readAgain: [String] = []
 
     public init() {}
 
@@ -35,6 +40,7 @@ public struct SyncSummary: Sendable, Equatable {
         rejected += other.rejected
         filesDropped += other.filesDropped
         roundTrips += other.roundTrips
+        for name in other.unknownContent where !unknownContent.contains(name) { unknownContent.append(name) }
     }
 }
 
@@ -95,6 +101,8 @@ public struct Synchronizer: Sendable {
                           progress: @Sendable (SyncSummary) -> Void) async throws -> SyncSummary {
         guard let me = try replica.identity()?.node else { throw StoreError.notInitialized("this replica") }
         var summary = SyncSummary()
+        // Upgraded since an older version skipped what it did not know: read again from where it skipped.
+        summary.readAgain = try replica.readAgainWhatIsNowKnown()
         var skewRetries = 0
         // What waits in the outbox, counted once and then kept by subtracting what the server
         // acknowledges: counting a large outbox for every page made a big push quadratic.
@@ -125,6 +133,8 @@ public struct Synchronizer: Sendable {
             guard let last = held.last else { return }
             var merged = last
             merged.response.changes = held.flatMap(\.response.changes)
+            merged.response.unknownKinds = held.flatMap(\.response.unknownKinds)
+            merged.requestCursor = held[0].requestCursor
             let rounds = held.count
             held = []
             storing = Task { try store(merged, me: me, replica, rounds: rounds) }
@@ -271,9 +281,16 @@ public struct Synchronizer: Sendable {
 
         let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
         let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
+        // What a newer server sent that this version does not know: kinds the reader passed over, fields the merge passes over.
+        var unknown = response.unknownKinds
+        for change in response.changes where change.table.schema.index(of: change.field) == nil {
+            let name = "\(change.table.rawValue).\(change.field.prefix(64))"
+            if !unknown.contains(name), unknown.count < 16 { unknown.append(name) }
+        }
         let report = try replica.finishExchange(
             pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
             returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
+            unknown: unknown, readFrom: round.requestCursor,
             syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
         var summary = SyncSummary()
         summary.roundTrips = rounds
@@ -289,6 +306,7 @@ public struct Synchronizer: Sendable {
             + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
         summary.rejected = rejected
         summary.filesDropped = report.filesDropped
+        summary.unknownContent = unknown
         return summary
     }
 
@@ -307,6 +325,8 @@ public struct Synchronizer: Sendable {
     /// One answered request: what it pushed and when it left and came back.
     struct RoundTrip: Sendable {
         var response: SyncResponse
+        /// The cursor the request asked from.
+        var requestCursor: Int64
         /// The last outbox counter this request carried (or the one before it, if it carried none).
         var pushedThrough: UInt64
         var sentAt: UInt64
@@ -377,7 +397,7 @@ public struct Synchronizer: Sendable {
                 guard let serverTime = error.serverTime else { throw error }
                 throw ClockSkew(error: error, serverTime: serverTime, sentAt: sentAt, after: prepared.after)
             }
-            return RoundTrip(response: response, pushedThrough: prepared.through, sentAt: sentAt, receivedAt: replica.wallClock())
+            return RoundTrip(response: response, requestCursor: cursor, pushedThrough: prepared.through, sentAt: sentAt, receivedAt: replica.wallClock())
         }
         let ahead = Task {
             let through = try await page.value.through

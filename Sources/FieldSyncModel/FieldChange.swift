@@ -66,6 +66,10 @@ public struct Mutation: Hashable, Sendable, Codable {
     public var counter: UInt64
     public var user: String?
     public var changes: [FieldChange]
+    /// Record kinds the mutation's wire form named that this version does not know (a newer peer
+    /// wrote them): their changes are not in `changes`. A server refuses such a mutation with the
+    /// reason, and it waits on its device until the server is upgraded. Never encoded.
+    public var unknownKinds: [String] = []
 
     public init(origin: NodeID, counter: UInt64, user: String? = nil, changes: [FieldChange]) {
         self.origin = origin

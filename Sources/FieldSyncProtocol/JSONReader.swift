@@ -60,6 +60,10 @@ enum JSONReader {
         /// strings of keys the reader skips are bounded by the body only.
         var maxStringLength = Int.max
         var index = 0
+        /// Record kinds changes named that this version does not know (a newer peer), each once,
+        /// at most `maxUnknownKinds`: their changes are skipped, not fatal.
+        var unknownKinds: [String] = []
+        static let maxUnknownKinds = 16
         /// The record id of the change read last.
         var lastRecord = ""
 

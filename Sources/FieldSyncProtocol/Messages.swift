@@ -204,6 +204,10 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     /// restored from a backup. The device keeps it and sends it back (`SyncRequest.incarnation`).
     public var incarnation: String?
 
+    /// Record kinds the answer's changes named that this version does not know (a newer server):
+    /// their changes were skipped, not fatal (`Replica.noteUnknownContent`). Never encoded.
+    public var unknownKinds: [String] = []
+
     public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64,
                 left: [String] = [], returned: [Returned] = [], incarnation: String? = nil) {
         self.incarnation = incarnation

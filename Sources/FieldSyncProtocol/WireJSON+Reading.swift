@@ -147,10 +147,12 @@ extension WireJSON {
                 default: try parser.skip()
                 }
             }
-            return SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
-                                changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
-                                more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left,
-                                returned: returned, incarnation: incarnation)
+            var response = SyncResponse(accepted: try required(accepted, "accepted"), rejected: try required(rejected, "rejected"),
+                                        changes: try required(changes, "records"), cursor: try required(cursor, "cursor"),
+                                        more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left,
+                                        returned: returned, incarnation: incarnation)
+            response.unknownKinds = parser.unknownKinds
+            return response
         }
     }
 
@@ -162,6 +164,10 @@ extension WireJSON {
 
 extension JSONReader.Parser {
     mutating func mutation() throws -> Mutation {
+        // A mutation's unknown kinds are its own (a returned mutation's are not the answer's).
+        let outer = unknownKinds
+        unknownKinds = []
+        defer { unknownKinds = outer }
         var origin: NodeID?, counter: UInt64?, user: String?, changes: [FieldChange]?
         try object("mutation") { parser, key in
             switch key {
@@ -177,8 +183,9 @@ extension JSONReader.Parser {
             default: try parser.skip()
             }
         }
-        let mutation = Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
+        var mutation = Mutation(origin: try WireJSON.required(origin, "origin"), counter: try WireJSON.required(counter, "counter"),
                                 user: user, changes: try WireJSON.required(changes, "records"))
+        mutation.unknownKinds = unknownKinds
         if checksRecords, mutation.changes.count > RecordLimits.maxChangesPerRecord {
             var perRecord: [RecordKey: Int] = [:]
             for change in mutation.changes {
@@ -196,7 +203,9 @@ extension JSONReader.Parser {
     /// (outboxes written by older versions, answers from older servers).
     mutating func changeObjects() throws -> [FieldChange] {
         var changes: [FieldChange] = []
-        try array("changes") { changes.append(try $0.change()) }
+        try array("changes") { parser in
+            if let change = try parser.change() { changes.append(change) }
+        }
         return changes
     }
 
@@ -207,14 +216,17 @@ extension JSONReader.Parser {
         var entries: [(field: String, value: FieldValue, base: UInt64)] = []
         try array("records") { parser in
             var table: RecordKind?, record: String?, node: NodeID?, hlc: UInt64?
-            var hasFields = false
+            var hasFields = false, unknown = false
             entries.removeAll(keepingCapacity: true)
             try parser.object("record changes") { parser, key in
                 switch key {
                 case "table":
                     let name = try parser.string("table")
-                    guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
-                    table = kind
+                    table = RecordKind(rawValue: name)
+                    if table == nil {
+                        unknown = true
+                        parser.noteUnknownKind(name)
+                    }
                 case "record": record = try parser.recordID()
                 case "node": node = try parser.node("node")
                 case "hlc": hlc = try parser.unsigned("hlc")
@@ -225,6 +237,8 @@ extension JSONReader.Parser {
                 }
             }
             guard hasFields else { throw WireJSON.DecodingError(description: "fields is missing") }
+            // A kind this version does not know: the record's changes are passed over (a newer peer wrote them).
+            if unknown { return }
             let (kind, id) = (try WireJSON.required(table, "table"), try WireJSON.required(record, "record"))
             let (stamp, writer) = (HLC(rawValue: try WireJSON.required(hlc, "hlc")), try WireJSON.required(node, "node"))
             for entry in entries {
@@ -233,6 +247,12 @@ extension JSONReader.Parser {
             }
         }
         return changes
+    }
+
+    /// Notes a record kind this version does not know, once, at most `maxUnknownKinds` of them.
+    mutating func noteUnknownKind(_ name: String) {
+        guard unknownKinds.count < Self.maxUnknownKinds, !unknownKinds.contains(name) else { return }
+        unknownKinds.append(String(name.prefix(64)))
     }
 
     /// `[field, value, base]`.
@@ -255,8 +275,10 @@ extension JSONReader.Parser {
     }
 
     /// The hot loop of a first sync: written out, without the closure `object` takes.
-    mutating func change() throws -> FieldChange {
+    /// nil: a change of a record kind this version does not know (noted in `unknownKinds`).
+    mutating func change() throws -> FieldChange? {
         var table: RecordKind?, record: String?, field: String?, value: FieldValue = .null
+        var unknown = false
         var hlc: UInt64?, node: NodeID?, base: UInt64?
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw WireJSON.DecodingError(description: "change must be an object") }
@@ -273,8 +295,11 @@ extension JSONReader.Parser {
                 switch key {
                 case "table":
                     let name = try string("table")
-                    guard let kind = RecordKind(rawValue: name) else { throw WireJSON.DecodingError(description: "unknown table '\(name)' in a change") }
-                    table = kind
+                    table = RecordKind(rawValue: name)
+                    if table == nil {
+                        unknown = true
+                        noteUnknownKind(name)
+                    }
                 case "record": record = try recordID()
                 case "field": field = try string("field")
                 case "value": value = try fieldValue()
@@ -288,6 +313,7 @@ extension JSONReader.Parser {
                 break
             }
         }
+        if unknown { return nil }
         return FieldChange(table: try WireJSON.required(table, "table"), record: try WireJSON.required(record, "record"),
                            field: try WireJSON.required(field, "field"), value: value,
                            hlc: HLC(rawValue: try WireJSON.required(hlc, "hlc")), node: try WireJSON.required(node, "node"),

@@ -85,11 +85,19 @@ extension ServerStore {
     /// logs it for this server's laptops (marked as from upstream, so it is
     /// never relayed back), records refusals, and moves both checkpoints.
     /// `relayed` are the mutations the request carried: one the upstream refuses is kept whole here, never lost.
-    public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String, relayed: [Mutation] = []) throws {
+    public func applyFromUpstream(_ response: SyncResponse, sentThrough: Int64, key: String, relayed: [Mutation] = [],
+                                  askedFrom cursor: Int64 = 0) throws {
         let now = self.now
         try writer.write { db in
             let io = RecordIO(db)
             let changes = response.changes
+            // What a newer upstream sent that this version does not know: noted, read again after an upgrade.
+            var unknown = response.unknownKinds
+            for change in changes where change.table.schema.index(of: change.field) == nil {
+                let name = "\(change.table.rawValue).\(change.field.prefix(64))"
+                if !unknown.contains(name), unknown.count < 16 { unknown.append(name) }
+            }
+            if !unknown.isEmpty { try Replica.noteUnknownContent(unknown, readFrom: cursor, db) }
             let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
             let report = try Replica.apply(changes[...], now: now, db)
             var log = ChangeLogWriter(db, io: io)
@@ -141,6 +149,16 @@ extension ServerStore {
                 ON CONFLICT(key) DO UPDATE SET cursor = excluded.cursor, sent = excluded.sent, last_success = excluded.last_success, last_error = NULL,
                     incarnation = COALESCE(excluded.incarnation, upstream_state.incarnation)
                 """, arguments: [key, response.cursor, sentThrough, Int64(clamping: now), response.incarnation.flatMap { Incarnation.isValid($0) ? $0 : nil }])
+        }
+    }
+
+    /// Once this version knows what an older one skipped of the upstream's answers, the upstream's
+    /// log is read again from where it was first skipped. Returns the names now known.
+    public func readUpstreamAgainWhatIsNowKnown(_ key: String) throws -> [String] {
+        try writer.write { db in
+            guard let from = try Replica.takeNowKnown(db) else { return [] }
+            try db.execute(sql: "UPDATE upstream_state SET cursor = MIN(cursor, ?) WHERE key = ?", arguments: [from.cursor, key])
+            return from.names
         }
     }
 

@@ -81,6 +81,9 @@ public final class UpstreamSync: Service, Sendable {
     public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
         var pushed = 0, pulled = 0
         var restarted = false
+        // Upgraded since an older version skipped what the province sent: read its log again from there.
+        let readAgain = try store.readUpstreamAgainWhatIsNowKnown(key)
+        if !readAgain.isEmpty { logger.info("reading the upstream's log again for what this version now knows", metadata: ["known": "\(readAgain)"]) }
         while true {
             let state = try store.upstreamState(key)
             let page = try store.upstreamPage(after: state.sent)
@@ -102,7 +105,11 @@ public final class UpstreamSync: Service, Sendable {
                 try? store.recordUpstreamFailure("\(error)", key: key)
                 throw error
             }
-            try store.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations)
+            try store.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations, askedFrom: state.cursor)
+            if !response.unknownKinds.isEmpty {
+                logger.warning("the upstream sends record kinds this version does not know; upgrade this server (they are read again then)",
+                               metadata: ["kinds": "\(response.unknownKinds)"])
+            }
             pushed += response.accepted.count
             pulled += response.changes.count
             if !response.more, page.mutations.isEmpty { return (pushed, pulled) }

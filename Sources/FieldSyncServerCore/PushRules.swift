@@ -50,9 +50,17 @@ package enum PushRules {
         return nil
     }
 
+    /// The reason a mutation carrying what this server does not know is refused: a newer peer's
+    /// work, kept on its device and sent again at every sync until the server is upgraded.
+    package static func newerThanServer(_ what: String) -> String {
+        "this server does not know the \(what) (written by a newer FieldSync); the action waits on the device and is sent again until the server is upgraded"
+    }
+
     /// Why a mutation is refused whoever sends it (its stamps, its values, its size), or nil.
     /// Needs nothing stored: the server checks it before the push waits for the writer.
     package static func validateContent(_ mutation: Mutation, now: UInt64, limits: SyncLimits) -> String? {
+        // Written by a newer FieldSync: refused, never dropped; it waits on its device and passes once this server knows it.
+        if let kind = mutation.unknownKinds.first { return PushRules.newerThanServer("record kind '\(kind)'") }
         guard !mutation.changes.isEmpty else { return "empty mutation" }
         // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
         guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
@@ -87,6 +95,9 @@ package enum PushRules {
             do {
                 try changes[index].table.schema.check(field: changes[index].field, value: changes[index].value)
             } catch {
+                if changes[index].table.schema.index(of: changes[index].field) == nil {
+                    return PushRules.newerThanServer("field '\(changes[index].field.prefix(64))' of \(changes[index].table.rawValue)")
+                }
                 return "\(changes[index].table.rawValue).\(changes[index].field): \(error.message)"
             }
             if changes[index].table == .conflict {

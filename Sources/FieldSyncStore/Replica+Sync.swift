@@ -92,7 +92,7 @@ extension Replica {
     @discardableResult
     public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
                                rejected: [RejectedMutation], left: [String] = [], returned: [(mutation: Mutation, reason: String)] = [],
-                               syncedAt: String) throws -> ApplyReport {
+                               unknown: [String] = [], readFrom: Int64 = 0, syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
         return try writer.write { db in
             var report = try Self.apply(changes[...], now: now, db)
@@ -121,6 +121,7 @@ extension Replica {
                                arguments: [Int64(clamping: mutation.counter), Int64(bitPattern: hlc.rawValue), Data(mutation.jsonBytes())])
                 try RefusalNote.note(counter: Int64(clamping: mutation.counter), reason: reason, at: syncedAt, db)
             }
+            if !unknown.isEmpty { try Self.noteUnknownContent(unknown, readFrom: readFrom, db) }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
             report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
             return report
@@ -168,6 +169,57 @@ extension Replica {
     }
 
     private static func bounded(_ offset: Int64) -> Int64 { min(max(offset, -maxClockOffset), maxClockOffset) }
+}
+
+extension Replica {
+    /// What a newer server sent that this version does not know (record kinds, and fields as
+    /// "kind.field"), and the cursor of the first request that brought any: after an upgrade,
+    /// `readAgainWhatIsNowKnown` reads the log again from there. Merging again is idempotent.
+    public static func noteUnknownContent(_ names: [String], readFrom cursor: Int64, _ db: Database) throws {
+        var known = try meta(MetaKey.unknownContent, db).map { $0.split(separator: "\n").map(String.init) } ?? []
+        for name in names where !known.contains(name) && known.count < 64 { known.append(name) }
+        try setMeta(MetaKey.unknownContent, known.joined(separator: "\n"), db)
+        let from = Int64(try meta(MetaKey.unknownFrom, db) ?? "") ?? .max
+        if cursor < from { try setMeta(MetaKey.unknownFrom, String(max(0, cursor)), db) }
+    }
+
+    /// What an older version of FieldSync skipped here and this one knows: the cursor goes back to
+    /// where it was first skipped, so the next pull brings it again. Returns the names now known.
+    public func readAgainWhatIsNowKnown() throws -> [String] {
+        guard let noted = try writer.read({ db in try Self.meta(MetaKey.unknownContent, db) }), !noted.isEmpty,
+              noted.split(separator: "\n").contains(where: { Self.isKnown(String($0)) }) else { return [] }
+        return try writer.write { db in
+            guard let from = try Self.takeNowKnown(db) else { return [] }
+            let cursor = Int64(try Self.meta(MetaKey.cursor, db) ?? "0") ?? 0
+            try Self.setMeta(MetaKey.cursor, String(min(cursor, from.cursor)), db)
+            return from.names
+        }
+    }
+
+    /// Forgets the noted names this version knows; returns them with the cursor to read again from, or nil.
+    public static func takeNowKnown(_ db: Database) throws -> (names: [String], cursor: Int64)? {
+        guard let noted = try meta(MetaKey.unknownContent, db), !noted.isEmpty else { return nil }
+        let names = noted.split(separator: "\n").map(String.init)
+        let nowKnown = names.filter(isKnown)
+        guard !nowKnown.isEmpty else { return nil }
+        let from = Int64(try meta(MetaKey.unknownFrom, db) ?? "") ?? 0
+        let left = names.filter { !isKnown($0) }
+        try setMeta(MetaKey.unknownContent, left.joined(separator: "\n"), db)
+        if left.isEmpty { try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [MetaKey.unknownFrom]) }
+        return (nowKnown, from)
+    }
+
+    /// Whether this version knows a record kind, or a field written "kind.field".
+    static func isKnown(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        guard let kind = parts.first.flatMap(RecordKind.init(rawValue:)) else { return false }
+        return parts.count == 1 || kind.schema.index(of: parts[1]) != nil
+    }
+
+    /// What this version skipped of what servers sent (record kinds, "kind.field"), until an upgrade reads it again.
+    public func unknownContent() throws -> [String] {
+        try writer.read { db in try Self.meta(MetaKey.unknownContent, db)?.split(separator: "\n").map(String.init) ?? [] }
+    }
 }
 
 extension Replica {

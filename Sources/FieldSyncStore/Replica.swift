@@ -207,6 +207,9 @@ enum MetaKey {
     static let signingKey = "signing_key"
     /// The incarnation of the server this replica last synced with (`Replica.reofferAfterServerRestore`).
     static let serverIncarnation = "server_incarnation"
+    /// What a newer server sent that this version skipped, and the cursor to read it again from (`Replica.noteUnknownContent`).
+    static let unknownContent = "unknown_content"
+    static let unknownFrom = "unknown_from"
 }
 
 extension Replica {

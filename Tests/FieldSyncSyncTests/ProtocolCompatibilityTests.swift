@@ -1,0 +1,104 @@
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import FieldSyncTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// Rolling upgrades (issue 27, item 4), replaying `Protocol/vectors/compat`: what a newer peer
+/// writes that this version does not know never refuses a whole push nor fails a page. A
+/// server refuses only the mutations naming it, with the reason (they wait on the device); a
+/// laptop passes over what it does not know, notes it, and reads it again once upgraded.
+@Suite struct ProtocolCompatibilityTests {
+    static let folder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Protocol/vectors/compat")
+
+    static func vector(_ name: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent(name + ".json"))) as? [String: Any])
+    }
+
+    /// The vector's body as JSON text, placeholders filled in.
+    static func body(_ vector: [String: Any], node: NodeID, hlc: HLC, now: UInt64) throws -> [UInt8] {
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: try #require(vector["body"])), as: UTF8.self)
+            .replacingOccurrences(of: "\"$NODE\"", with: "\"\(node)\"")
+            .replacingOccurrences(of: "\"$HLC\"", with: String(hlc.rawValue))
+            .replacingOccurrences(of: "\"$NOW\"", with: String(now))
+        return Array(text.utf8)
+    }
+
+    @Test func aPushNamingUnknownKindsAndFieldsDecodesMutationByMutation() throws {
+        let vector = try Self.vector("push-from-a-newer-laptop")
+        let request = try WireJSON.decodeSyncRequest(try Self.body(vector, node: NodeID(rawValue: 0xA1), hlc: HLC(milliseconds: 1_795_000_000_000, counter: 0),
+                                                                   now: 1_795_000_000_000))
+        let expected = try #require(vector["decoded"] as? [[String: Any]])
+        #expect(request.mutations.count == expected.count)
+        for (mutation, expected) in zip(request.mutations, expected) {
+            #expect(mutation.counter == UInt64(expected["counter"] as? Int ?? -1))
+            #expect(mutation.unknownKinds == expected["unknown_kinds"] as? [String])
+            #expect(mutation.changes.count == expected["changes"] as? Int)
+        }
+    }
+
+    @Test func aPageNamingUnknownKindsAndFieldsIsReadAndNotedAndReadAgainAfterAnUpgrade() throws {
+        let vector = try Self.vector("pull-from-a-newer-server")
+        let response = try WireJSON.decodeSyncResponse(try JSONSerialization.data(withJSONObject: try #require(vector["body"])))
+        #expect(response.changes.count == vector["decoded_changes"] as? Int)
+        #expect(response.unknownKinds == vector["unknown_kinds"] as? [String])
+        #expect(!response.changes.contains { $0.table.rawValue == "site_photos" })
+
+        let replica = try Replica.inMemory()
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB2), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        let unknown = response.unknownKinds + response.changes.filter { $0.table.schema.index(of: $0.field) == nil }.map { "\($0.table.rawValue).\($0.field)" }
+        #expect(unknown == vector["noted"] as? [String])
+        try replica.finishExchange(pulled: response.changes, cursor: 42, acknowledged: [], rejected: [], unknown: unknown, readFrom: 17, syncedAt: "")
+        #expect(try replica.record(.visit, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")?["summary"] == .text("site survey"), "what is known is stored")
+        #expect(try replica.unknownContent() == ["site_photos", "visits.weather"])
+        #expect(try replica.readAgainWhatIsNowKnown().isEmpty && replica.syncCursor() == 42, "nothing known yet: nothing read again")
+
+        // An upgrade that knows one of them (here: a field this build knows, noted as an older build would have).
+        try replica.finishExchange(pulled: [], cursor: 50, acknowledged: [], rejected: [], unknown: ["visits.summary"], readFrom: 45, syncedAt: "")
+        #expect(try replica.readAgainWhatIsNowKnown() == ["visits.summary"])
+        #expect(try replica.syncCursor() == 17, "read again from the first request that brought something unknown")
+        #expect(try replica.unknownContent() == ["site_photos", "visits.weather"], "what is still unknown stays noted")
+        #expect(try replica.readAgainWhatIsNowKnown().isEmpty)
+    }
+
+    /// Against a real server on both engines: the push is read whole, only the mutations naming
+    /// what the server does not know are refused (with the vector's reasons), the rest applied.
+    @Test(arguments: EngineKind.available)
+    func aServerRefusesOnlyTheMutationsItCannotKeep(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let li = try await Laptop.enrol("Li Wei", server: server, folder: folder, clock: clock.now)
+            let raw = try RawHTTPS(server)
+            do {
+                let vector = try Self.vector("push-from-a-newer-laptop")
+                let node = try #require(try li.replica.identity()?.node)
+                let body = try Self.body(vector, node: node, hlc: HLC(milliseconds: clock.now(), counter: 0), now: clock.now())
+                let answer = try await raw.send(.POST, "/v1/sync", body: body, token: li.binding.token,
+                                                headers: [(ProtocolVersion.header, String(ProtocolVersion.current))])
+                #expect(answer.status == 200, "\(answer.text)")
+                let response = try WireJSON.decodeSyncResponse(answer.body)
+                #expect(response.accepted.map(\.counter) == (vector["accepted"] as? [Int])?.map(UInt64.init))
+                let refused = try #require(vector["refused"] as? [String: String])
+                #expect(response.rejected.count == refused.count)
+                for rejection in response.rejected {
+                    let expected = try #require(refused[String(rejection.counter)])
+                    #expect(rejection.reason.hasPrefix(expected) && rejection.reason.contains("until the server is upgraded"), "\(rejection.reason)")
+                }
+                #expect(try await server.record(.customer, "c7a1e3f0-2b4d-4f6a-8c9e-0d1f2a3b4c5d") != nil)
+                #expect(try await server.record(.visit, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") == nil)
+            } catch {
+                await raw.shutdown()
+                await li.close()
+                throw error
+            }
+            await raw.shutdown()
+            await li.close()
+        }
+    }
+}
