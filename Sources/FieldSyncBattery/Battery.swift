@@ -27,6 +27,9 @@ final class Battery: @unchecked Sendable {
         var seconds = 0.0
         /// How interrupted syncs ended, by their message.
         var failures: [String: Int] = [:]
+        /// When (seconds into the storm) the server was backed up while serving, and put back from that backup.
+        var backedUpAt: Double?
+        var restoredAt: Double?
     }
 
     private let lock = NSLock()
@@ -103,9 +106,28 @@ final class Battery: @unchecked Sendable {
             return thread
         }
         var generator = SystemRandomNumberGenerator()
+        // Once in the storm the server is backed up while it serves, and later put back from that backup
+        // (stopped, restored, started): the laptops must offer back what it lost, and nothing be applied twice.
+        let backupAt = options.seconds * Double.random(in: 0.15...0.4, using: &generator)
+        let restoreAt = options.seconds * Double.random(in: 0.5...0.8, using: &generator)
+        let backup = folder.appendingPathComponent("backup.sqlite").path
         // The storm: kill the server at random moments, and now and then a laptop's sync in flight.
         while Date().timeIntervalSince(started) < options.seconds || lock.withLock({ figures.serverKills }) < options.serverKills {
             usleep(UInt32.random(in: 100_000...600_000, using: &generator))
+            let elapsed = Date().timeIntervalSince(started)
+            if lock.withLock({ figures.backedUpAt == nil }), elapsed >= backupAt {
+                if lock.withLock({ server }) == nil { try startServer() }
+                try require(run("fieldsync-server", ["backup", "--to", backup, "--data", data.path]), "fieldsync-server backup")
+                lock.withLock { figures.backedUpAt = elapsed }
+                continue
+            }
+            if lock.withLock({ figures.backedUpAt != nil && figures.restoredAt == nil }), elapsed >= restoreAt {
+                killServer()
+                try require(run("fieldsync-server", ["restore", "--from", backup, "--data", data.path]), "fieldsync-server restore")
+                try startServer()
+                lock.withLock { figures.restoredAt = elapsed }
+                continue
+            }
             // Mostly while a sync is in flight, at a random point of it: mid-request, mid-commit, mid-response.
             let waitUntil = Date().addingTimeInterval(1)
             while lock.withLock({ runningSyncs.isEmpty }) && Date() < waitUntil { usleep(2_000) }
@@ -237,6 +259,7 @@ final class Battery: @unchecked Sendable {
 
     /// Everything syncs until quiet; then the checks.
     func settleAndCheck() throws -> Outcome {
+        let figures = lock.withLock { self.figures }
         if lock.withLock({ server }) == nil { try startServer() }
         // Three rounds: every laptop pushes, then every laptop pulls what the others pushed.
         for _ in 0..<3 {
@@ -273,20 +296,33 @@ final class Battery: @unchecked Sendable {
                 SELECT COUNT(*) FROM applied_ranges a JOIN applied_ranges b ON a.origin = b.origin AND a.low < b.low AND a.high >= b.low
                 """) ?? -1)
         }
-        try database.close()
         checks.append(("server: integrity_check", integrity == ["ok"], integrity.joined(separator: "; ")))
         checks.append(("server: every visit written, exactly once (\(serverSummaries.count) of \(expected.count))",
                        serverSummaries == expected, difference(serverSummaries, expected)))
         checks.append(("server: no mutation marked applied twice (runs of applied counters disjoint)", duplicates == 0, "\(duplicates) overlapping runs"))
+        if figures.restoredAt != nil {
+            // Every laptop learnt the restored server's history (it was told, and offered back what the backup lacked).
+            let incarnation = try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM server_identity WHERE key = 'incarnation'") }
+            for laptop in 1...options.clients {
+                let replica = try DatabaseQueue(path: (home(laptop) as NSString).appendingPathComponent(Replica.fileName))
+                let known = try replica.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'server_incarnation'") }
+                try replica.close()
+                checks.append(("laptop \(laptop): told of the restore, synced with the restored server's history", known != nil && known == incarnation,
+                               "knows \(known ?? "none"), the server is \(incarnation ?? "none")"))
+            }
+        }
+        try database.close()
         let disk = try diskPhase()
         checks += disk.checks.map { ($0.name, $0.passed, $0.detail) }
 
-        let figures = lock.withLock { self.figures }
         proxy?.stop()
         let relayed = (proxy?.faults ?? [:]).sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
         var report = String(format: "fieldsync-battery: %d laptops for %.0f s; server killed (SIGKILL) %d times and frozen (SIGSTOP 6.5 s) %d times; laptops' syncs killed %d times\n",
                             options.clients, figures.seconds, figures.serverKills, figures.serverStops, figures.syncKills)
         report += "  laptop \(options.clients) through a faulty relay, connections: \(relayed)\n"
+        if let backedUp = figures.backedUpAt, let restored = figures.restoredAt {
+            report += String(format: "  server backed up while serving at %.0f s, put back from that backup at %.0f s\n", backedUp, restored)
+        }
         report += "  \(disk.note)\n"
         report += "  \(figures.writes) visits written (\(figures.backlogs) backlogs of 1,200 on laptop 1, pushed two requests deep), \(figures.syncsSucceeded) syncs completed, \(figures.syncsFailed) interrupted or refused during the storm\n"
         for (message, count) in figures.failures.sorted(by: { $0.value > $1.value }) {
