@@ -92,12 +92,12 @@ struct OutboxCommand: ParsableCommand {
     /// A refused action's state, in a person's words.
     /// In a table: short, so that the reason shows.
     static func state(_ refusal: RejectedMutation) -> String {
-        "refused\(refusal.times > 1 ? " at \(refusal.times) syncs" : ""): \(refusal.reason)"
+        "refused\(refusal.times > 1 ? " at \(refusal.times) syncs" : ""): \(Wording.printable(refusal.reason))"
     }
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
         let times = refusal.times > 1 ? " (at \(refusal.times) syncs\(refusal.since.map { " since \($0)" } ?? ""))" : ""
-        return "\(word)\(times): \(refusal.reason)"
+        return "\(word)\(times): \(Wording.printable(refusal.reason))"
     }
 
     struct Retry: AsyncParsableCommand {
@@ -117,9 +117,8 @@ struct OutboxCommand: ParsableCommand {
                 throw StoreError.notFound(waiting ? "action #\(number) was not refused; it is sent at the next 'fieldsync sync'"
                                                   : "no action #\(number) waits to be sent; list them with 'fieldsync outbox'")
             }
-            try replica.forgetRefusals(refused.map(\.counter))
             try replica.close()
-            let outcome = try await SyncCommand.perform(options)
+            let outcome = try await SyncCommand.perform(options) { try $0.restartRefusalCounts(refused.map(\.counter)) }
             let after = try options.open()
             let still = Dictionary(try after.rejections().map { ($0.counter, $0) }) { first, _ in first }
             try after.close()
@@ -136,7 +135,7 @@ struct OutboxCommand: ParsableCommand {
             if refused.isEmpty { print("No action was refused; the outbox was sent as at any sync.") }
             for entry in refused {
                 if let again = still[entry.counter] {
-                    print("Action #\(entry.counter) was refused again: \(again.reason)")
+                    print("Action #\(entry.counter) was refused again: \(Wording.printable(again.reason))")
                 } else {
                     print("Action #\(entry.counter) was accepted.")
                 }
@@ -172,11 +171,20 @@ struct OutboxCommand: ParsableCommand {
             }
             var note: String?
             var verification: ServerVerification?
-            if !offline, let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) {
+            var serverHadIt = false
+            if report.wasOffer {
+                // Work this laptop holds, offered back: its values stay, nothing to take back.
+            } else if !offline, let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) {
                 let synced = try options.open(checkpointInBackground: true)
                 let client = try SyncClient(url: binding.url, caPEM: caPEM)
                 do {
-                    verification = try await ServerVerifier.run(synced, replicaPath: options.location.databasePath, binding: binding, client: client, repair: true)
+                    // Only the records the action wrote: the server's copy of them comes back, nothing else is touched.
+                    verification = try await ServerVerifier.run(synced, replicaPath: options.location.databasePath, binding: binding, client: client,
+                                                                repair: true, only: Set(report.records))
+                    // A server that had taken the action already (its acknowledgement lost) gave it back: it stays.
+                    serverHadIt = try discardedChanges(number, in: synced).contains { change in
+                        try synced.record(change.table, change.record)?.stamp(change.field)?.isSameWrite(as: change.stamp) == true
+                    }
                 } catch {
                     note = "the server could not be reached (\(error)); run 'fieldsync verify --server' later to take back its copy of those records"
                 }
@@ -188,21 +196,33 @@ struct OutboxCommand: ParsableCommand {
             if options.json {
                 return JSONValue.object([
                     "discarded": .int(Int64(clamping: number)), "fields_emptied": .int(Int64(report.fieldsEmptied)),
-                    "records_removed": .int(Int64(report.recordsRemoved)),
+                    "fields_restored": .int(Int64(report.fieldsRestored)), "records_removed": .int(Int64(report.recordsRemoved)),
+                    "was_offer": .bool(report.wasOffer), "server_had_it": .bool(serverHadIt),
                     "taken_from_server": verification.map { .int(Int64($0.repair?.taken ?? 0)) } ?? .null,
                     "note": note.map(JSONValue.string) ?? .null,
                 ]).printed()
             }
-            if report.fieldsEmptied == 0 {
+            if report.wasOffer {
+                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): it offered back work this laptop holds, which stays here as it is.")
+            } else if report.fieldsEmptied + report.fieldsRestored == 0 {
                 print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'); none of its values were still on this laptop.")
             } else {
-                let removed = report.recordsRemoved > 0 ? ", \(Wording.count(report.recordsRemoved, "record")) it had created removed" : ""
-                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): \(Wording.count(report.fieldsEmptied, "field")) emptied\(removed).")
+                var parts: [String] = []
+                if report.fieldsEmptied > 0 { parts.append("\(Wording.count(report.fieldsEmptied, "field")) emptied") }
+                if report.fieldsRestored > 0 { parts.append("\(Wording.count(report.fieldsRestored, "field")) back to what an earlier waiting action wrote") }
+                if report.recordsRemoved > 0 { parts.append("\(Wording.count(report.recordsRemoved, "record")) it had created removed") }
+                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): \(parts.joined(separator: ", ")).")
             }
-            if let taken = verification?.repair?.taken, taken > 0 {
+            if serverHadIt {
+                print("The server had taken this action already (its acknowledgement was lost): it stays, as the server and the other laptops hold it.")
+            } else if let taken = verification?.repair?.taken, taken > 0 {
                 print("Took back the server's copy of \(Wording.count(taken, "record")).")
             }
             if let note { print("Note: \(note).") }
+        }
+
+        private func discardedChanges(_ number: UInt64, in replica: Replica) throws -> [FieldChange] {
+            try replica.discarded().last { $0.counter == number }?.mutation.changes ?? []
         }
     }
 

@@ -101,11 +101,18 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     /// One sync, as `fieldsync sync` runs it (also after `outbox retry`).
-    static func perform(_ options: CommonOptions) async throws -> Outcome {
+    /// `beforeSync` runs under the sync lock, on the open replica.
+    static func perform(_ options: CommonOptions, beforeSync: (Replica) throws -> Void = { _ in }) async throws -> Outcome {
         // One sync at a time on a replica (and none while `enroll --new-node` renumbers its outbox).
         let lock = try HomeOption.lockForSync(options.location.folder)
         defer { close(lock) }
         var replica = try options.open(checkpointInBackground: true)
+        do {
+            try beforeSync(replica)
+        } catch {
+            try? replica.close()
+            throw error
+        }
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             try? replica.close()
             throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
@@ -143,7 +150,7 @@ struct SyncCommand: AsyncParsableCommand {
             if (try? replica.conflictNodesWithoutNames().isEmpty) == false, let directory = try? await client.directory(token: binding.token) {
                 try? replica.rememberNodeNames(Dictionary(directory.nodes.map { ($0.node, NodeName(user: $0.user, device: $0.device)) }) { first, _ in first })
             }
-            stuck = try replica.rejections().first { $0.times >= RejectedMutation.stuckAfter }
+            stuck = try replica.rejections().first { $0.times >= RejectedMutation.stuckAfter && !$0.awaitsServerUpgrade }
             try await client.shutdown()
             try replica.close()
         } catch {
@@ -179,7 +186,7 @@ struct SyncCommand: AsyncParsableCommand {
             }
             print("Synced with \(outcome.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
-                print("  rejected action #\(rejection.counter): \(rejection.reason)")
+                print("  rejected action #\(rejection.counter): \(Wording.printable(rejection.reason))")
             }
             if !summary.filesDropped.isEmpty {
                 print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")
@@ -192,7 +199,7 @@ struct SyncCommand: AsyncParsableCommand {
                       + "upgrade fieldsync to see it; it is read again after the upgrade, nothing is lost.")
             }
             if let stuck = outcome.stuck {
-                print("Action #\(stuck.counter) has been refused at \(stuck.times) syncs\(stuck.since.map { " since \($0)" } ?? ""): \(stuck.reason). "
+                print("Action #\(stuck.counter) has been refused at \(stuck.times) syncs\(stuck.since.map { " since \($0)" } ?? ""): \(Wording.printable(stuck.reason)). "
                       + "It is sent at every sync and holds back nothing after it; 'fieldsync outbox show \(stuck.counter)' shows it, "
                       + "'fieldsync outbox discard \(stuck.counter)' gives it up (recorded).")
             }

@@ -14,9 +14,9 @@ struct VerifyCommand: AsyncParsableCommand {
 
             With --server: syncs, downloads the server's copy of this laptop's records (checked by SHA-256), \
             compares every record field by field (values and who wrote them when) and repairs what differs: \
-            what the server holds and this laptop lacks is taken; what this laptop holds and the server lacks \
-            is sent to it with its original stamps (other people's work only this laptop still holds is sent \
-            as yours); a value changed outside FieldSync on this laptop takes the server's copy. Finds what a \
+            what the server holds and this laptop lacks is taken; your own work the server lacks is sent to it \
+            with its original stamps, one action per record (other people's work is theirs to send); a value \
+            changed outside FieldSync on this laptop takes the server's copy. Finds what a \
             bug, a hand edit of a database or a restored server left behind. Exits 0 when identical or repaired, \
             1 when something could not be repaired (or differs, with --dry-run).
             """)
@@ -92,15 +92,21 @@ struct VerifyCommand: AsyncParsableCommand {
             }
             if drift.records.count > 20 { print("  … and \(Wording.count(drift.records.count - 20, "record")) more ('--json' lists them all)") }
         }
+        if !drift.notCompared.isEmpty {
+            print("Not compared (the server does not hold them as this version does; upgrade it): \(drift.notCompared.map(\.rawValue).joined(separator: ", ")).")
+        }
         if drift.waiting > 0 {
             print("\(Wording.count(drift.waiting, "change")) of this laptop's outbox the server does not hold yet (refused; 'fieldsync outbox' says why).")
         }
         if let repair = verification.repair {
             var line = "Repaired: took \(Wording.count(repair.taken, "record")) from the server, sent it \(Wording.count(repair.offered, "record"))"
-            if repair.rewritten > 0 { line += " (\(repair.rewritten) holding other people's work only this laptop had, sent as yours)" }
+            if repair.notOffered > 0 {
+                line += "; \(Wording.count(repair.notOffered, "record")) the server lacks are not this laptop's to send "
+                    + "(other people's work, sent by their own laptops; or the province's lists)"
+            }
             if repair.conflicts > 0 { line += "; \(Wording.count(repair.conflicts, "conflict")) to look at ('fieldsync conflicts')" }
             print(line + ".")
-            for rejection in refused.prefix(5) { print("  refused action #\(rejection.counter): \(rejection.reason)") }
+            for rejection in refused.prefix(5) { print("  refused action #\(rejection.counter): \(Wording.printable(rejection.reason))") }
         } else if dryRun && !drift.isIdentical {
             print("Nothing changed (--dry-run); run 'fieldsync verify --server' to repair.")
         }
@@ -136,8 +142,9 @@ struct VerifyCommand: AsyncParsableCommand {
         JSONValue.object([
             "server": .string(url), "identical": .bool(drift.isIdentical), "compared": .int(Int64(drift.compared)),
             "sent_first": .int(Int64(verification.before.pushed)), "waiting": .int(Int64(drift.waiting)), "differences": .array(records),
+            "not_compared": .array(drift.notCompared.map { .string($0.rawValue) }),
             "repair": verification.repair.map { repair in
-                .object(["taken": .int(Int64(repair.taken)), "offered": .int(Int64(repair.offered)), "rewritten": .int(Int64(repair.rewritten)),
+                .object(["taken": .int(Int64(repair.taken)), "offered": .int(Int64(repair.offered)), "not_offered": .int(Int64(repair.notOffered)),
                          "conflicts": .int(Int64(repair.conflicts)),
                          "refused": .array(refused.map { .object(["number": .int(Int64(clamping: $0.counter)), "reason": .string($0.reason)]) })])
             } ?? .null,

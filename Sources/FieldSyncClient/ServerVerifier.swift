@@ -27,8 +27,9 @@ public struct ServerVerification: Sendable {
 /// A record written by someone between the snapshot and the comparison may show as differing;
 /// its repair is a merge, which keeps the newer state, so nothing is lost either way.
 public enum ServerVerifier {
+    /// `only`: compare and repair these records alone (the others are not looked at).
     public static func run(_ replica: Replica, replicaPath: String, binding: ServerBinding, client: SyncClient, repair: Bool,
-                           synchronizer: Synchronizer = Synchronizer()) async throws -> ServerVerification {
+                           only: Set<RecordKey>? = nil, synchronizer: Synchronizer = Synchronizer()) async throws -> ServerVerification {
         let before = try await synchronizer.sync(replica, binding: binding, client: client)
         let download = replicaPath + ".verify"
         func removeDownload() {
@@ -38,7 +39,14 @@ public enum ServerVerifier {
         let drift: ServerDrift
         do {
             _ = try await client.downloadSnapshot(token: binding.token, to: download)
-            drift = try replica.drift(againstSnapshotAt: download)
+            // Checked here whatever the server says: the comparison trusts the file no further than a pull.
+            try Replica.quickCheckSnapshot(at: download)
+            var found = try replica.drift(againstSnapshotAt: download)
+            if let only {
+                found.records.removeAll { !only.contains($0.key) }
+                found.compared = only.count
+            }
+            drift = found
             removeDownload()
         } catch {
             removeDownload()

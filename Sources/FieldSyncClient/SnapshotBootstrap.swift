@@ -18,8 +18,12 @@ public struct SnapshotInfo: Sendable, Equatable {
 }
 
 extension SyncClient {
+    /// The largest snapshot a device takes (4 GiB): the server names the size, and a server is not trusted to bound it.
+    public static let maxSnapshotBytes: Int64 = 4 << 30
+
     /// Streams `GET /v1/snapshot` into `path`, checking its SHA-256; `progress` gets bytes so far and the total.
-    public func downloadSnapshot(token: String, to path: String, progress: @Sendable (Int64, Int64?) -> Void = { _, _ in }) async throws -> SnapshotInfo {
+    public func downloadSnapshot(token: String, to path: String, maxBytes: Int64 = SyncClient.maxSnapshotBytes,
+                                 progress: @Sendable (Int64, Int64?) -> Void = { _, _ in }) async throws -> SnapshotInfo {
         var request = HTTPClientRequest(url: baseURL + "/v1/snapshot")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: ProtocolVersion.header, value: String(ProtocolVersion.current))
@@ -43,6 +47,9 @@ extension SyncClient {
             throw SyncError("\(baseURL) sent a snapshot without its position and checksum")
         }
         let total = header("Content-Length").flatMap(Int64.init)
+        if let total, total > maxBytes {
+            throw SyncError("\(baseURL) offers a snapshot of \(total >> 20) MiB, more than the \(maxBytes >> 20) MiB a device takes")
+        }
         _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         var hash = SHA256()
@@ -53,6 +60,9 @@ extension SyncClient {
                 hash.update(data: bytes)
                 try handle.write(contentsOf: bytes)
                 received += Int64(bytes.count)
+                guard received <= maxBytes else {
+                    throw SyncError("the snapshot from \(baseURL) grew past the \(maxBytes >> 20) MiB a device takes")
+                }
                 progress(received, total)
             }
             try handle.synchronize()

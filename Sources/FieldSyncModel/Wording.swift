@@ -3,3 +3,11 @@ public enum Wording {
     /// "1 record", "2 records".
     public static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 }
+
+extension Wording {
+    /// Text another party chose (a server's reason, a device's field name), fit for a terminal:
+    /// control characters (escape sequences, line breaks) become spaces.
+    public static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+    }
+}

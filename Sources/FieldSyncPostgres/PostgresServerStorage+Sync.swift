@@ -34,9 +34,8 @@ extension PostgresServerStorage: SyncStorage {
                 try await raise(device, to: raised, on: nil)
             }
         }
-        try await note(request, from: device, now: now, waiting: request.pending.map {
-            PushRules.waitingAfter(reported: $0, accepted: pushed.accepted, own: device.node)
-        }, refused: RefusedWork.update(after: request, rejected: pushed.rejected, now: now))
+        let waiting = request.pending.map { PushRules.waitingAfter(reported: $0, accepted: pushed.accepted, own: device.node) }
+        try await note(request, from: device, now: now, waiting: waiting, refused: RefusedWork.update(rejected: pushed.rejected, waiting: waiting, now: now))
         let page = try await pull(after: request.cursor, for: device, limits: limits, maxChanges: request.maxChanges)
         let response = SyncResponse(accepted: pushed.accepted, rejected: pushed.rejected, changes: page.changes, cursor: page.cursor,
                                     more: page.more, serverTime: now, left: page.left, incarnation: incarnation)

@@ -112,7 +112,7 @@ extension ServerStore {
                 WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
                 """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, device.device, Int64(clamping: now) - 60_000,
                                         waiting, waiting, request.cursor])
-            try Self.note(RefusedWork.update(after: request, rejected: rejected, now: now), of: device.device, db)
+            try Self.note(RefusedWork.update(rejected: rejected, waiting: waiting, now: now), of: device.device, db)
             // A node is claimed, or a revoked device's node taken over, only by a push that has one of its mutations
             // accepted: a refused mutation under another branch's laptop's node claims nothing.
             let (claimedNodes, takenNodes) = claims.confirmed(by: accepted)

@@ -46,9 +46,9 @@ public struct DeviceRecord: Sendable, Equatable {
     }
 }
 
-/// A device's work this server refused, as its latest push that carried mutations left it: a
-/// laptop sends refused actions again at every sync, so what its last push had refused is what
-/// waits refused in its outbox (its first 1,000 actions: a push is a page). A supervisor sees it
+/// A device's work this server refused, as its latest push that refused any left it: a laptop
+/// sends refused actions again at every sync (the oldest first, so on its first page), and the
+/// figure stays until the device reports nothing left waiting after a push. A supervisor sees it
 /// (`GET /v1/nodes`, `fieldsync-server nodes`).
 public struct RefusedWork: Sendable, Equatable {
     public var count: Int
@@ -68,11 +68,12 @@ public struct RefusedWork: Sendable, Equatable {
         case set(RefusedWork)
     }
 
-    /// Set by a push that refused something; cleared by one that carried mutations and had none
-    /// refused, or by a device reporting nothing waiting; otherwise kept (a pull says nothing of it).
-    public static func update(after request: SyncRequest, rejected: [Rejection], now: UInt64) -> Update {
+    /// Set by a push that refused something; cleared once the device has nothing left waiting
+    /// after a push (`waiting`: what it reported, less what this push acknowledged); otherwise kept
+    /// (a later page of the same sync, with nothing refused, says nothing of the first one).
+    public static func update(rejected: [Rejection], waiting: Int?, now: UInt64) -> Update {
         if let first = rejected.first { return .set(RefusedWork(count: rejected.count, reason: first.reason, at: now)) }
-        return !request.mutations.isEmpty || request.pending == 0 ? .clear : .keep
+        return waiting == 0 ? .clear : .keep
     }
 }
 

@@ -69,7 +69,9 @@ public final class RecordIO {
             let step = sqlite3_step(statement)
             if step == SQLITE_DONE { return }
             guard step == SQLITE_ROW else { throw error(step) }
-            let id = String(cString: sqlite3_column_text(statement, 0))
+            // A row without an id (a damaged or hostile file) names no record.
+            guard let text = sqlite3_column_text(statement, 0) else { continue }
+            let id = String(cString: text)
             try body(id, Self.state(statement, fieldCount: table.schema.fields.count, offset: 1))
         }
     }

@@ -19,18 +19,26 @@ public struct DiscardReport: Sendable, Equatable {
     public var fieldsEmptied = 0
     /// Records the action had created and that nothing else wrote: removed.
     public var recordsRemoved = 0
+    /// Fields that take back the value an earlier action still waiting wrote (instead of being emptied).
+    public var fieldsRestored = 0
+    /// The action offered back work this replica holds (after a restore, or a repair): its values stay.
+    public var wasOffer = false
 
-    public init(records: [RecordKey] = [], fieldsEmptied: Int = 0, recordsRemoved: Int = 0) {
-        (self.records, self.fieldsEmptied, self.recordsRemoved) = (records, fieldsEmptied, recordsRemoved)
+    public init(records: [RecordKey] = [], fieldsEmptied: Int = 0, recordsRemoved: Int = 0, fieldsRestored: Int = 0, wasOffer: Bool = false) {
+        (self.records, self.fieldsEmptied, self.recordsRemoved, self.fieldsRestored, self.wasOffer) =
+            (records, fieldsEmptied, recordsRemoved, fieldsRestored, wasOffer)
     }
 }
 
 extension Replica {
     /// Takes action `counter` out of the outbox for good: it is never sent. The action is kept in
-    /// `discarded` (with the server's reason), not dropped silently; the fields that still hold
-    /// its values are emptied, and a record it created that holds nothing else is removed. What
-    /// the server holds for those fields comes back with `verify --server` (the comparison sees
-    /// them lacking here). One transaction.
+    /// `discarded` (with the server's reason), not dropped silently. A field that still holds its
+    /// value takes back the value of the newest earlier action still waiting that wrote it, or is
+    /// emptied; a record it created that then holds nothing is removed. What the server holds for
+    /// those fields comes back with `verify --server` (the comparison sees them lacking here).
+    /// An action offering back work this replica holds (`offers`: after a restore, a repair) is
+    /// only taken out of the outbox: its values are this replica's own, perhaps held nowhere else.
+    /// One transaction.
     public func discard(counter: UInt64, at time: String) throws -> DiscardReport {
         guard let number = Int64(exactly: counter) else { throw StoreError.notFound("no action #\(counter) waits to be sent") }
         return try writer.write { db in
@@ -44,6 +52,21 @@ extension Replica {
             try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [number])
             try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
             var report = DiscardReport()
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offers WHERE counter = ?)", arguments: [number]) == true {
+                try db.execute(sql: "DELETE FROM offers WHERE counter = ?", arguments: [number])
+                report.wasOffer = true
+                report.records = Array(Set(mutation.changes.map { RecordKey(table: $0.table, record: $0.record) }))
+                return report
+            }
+            // What the actions still waiting wrote, newest last per field: a field this action wrote over one of them takes it back.
+            var waiting: [FieldWrite.Field: FieldChange] = [:]
+            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox ORDER BY counter") {
+                for change in try JSONDecoder().decode(Mutation.self, from: body).changes {
+                    let field = FieldWrite.Field(table: change.table, record: change.record, field: change.field)
+                    if let held = waiting[field], held.stamp.isNewer(than: change.stamp) { continue }
+                    waiting[field] = change
+                }
+            }
             let io = RecordIO(db)
             var order: [RecordKey] = []
             var byRecord: [RecordKey: [FieldChange]] = [:]
@@ -59,12 +82,18 @@ extension Replica {
                 var emptied = 0
                 for change in byRecord[key] ?? [] {
                     guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
-                    state.values[index] = .null
-                    state.stamps[index] = nil
+                    if let earlier = waiting[FieldWrite.Field(table: change.table, record: change.record, field: change.field)] {
+                        state.values[index] = earlier.value
+                        state.stamps[index] = earlier.stamp
+                        report.fieldsRestored += 1
+                    } else {
+                        state.values[index] = .null
+                        state.stamps[index] = nil
+                        report.fieldsEmptied += 1
+                    }
                     emptied += 1
                 }
                 guard emptied > 0 else { continue }
-                report.fieldsEmptied += emptied
                 if state.stamps.allSatisfy({ $0 == nil }) {
                     try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
                     report.recordsRemoved += 1
@@ -88,12 +117,13 @@ extension Replica {
 }
 
 extension Replica {
-    /// Forgets the refusals of these actions (they are sent again, their counts start again).
-    public func forgetRefusals(_ counters: [UInt64]) throws {
+    /// Starts the refusal counts of these actions again (`outbox retry`): they stay refused, with
+    /// their reason, until a server takes them (the outbox's gaps after them stay explained).
+    public func restartRefusalCounts(_ counters: [UInt64]) throws {
         try writer.write { db in
             for counter in counters {
                 guard let number = Int64(exactly: counter) else { continue }
-                try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
+                try db.execute(sql: "UPDATE rejections SET times = 0, since = NULL WHERE counter = ?", arguments: [number])
             }
         }
     }

@@ -22,8 +22,9 @@ extension Replica {
             guard node != old else { return 0 }
             let rows = try Row.fetchAll(db, sql: "SELECT counter, hlc, body FROM outbox ORDER BY counter")
             let reasons = try RefusalNote.all(db)
+            let offers = Set(try Int64.fetchAll(db, sql: "SELECT counter FROM offers"))
             var sent: Set<HLC> = []
-            var renumbered: [(counter: Int64, hlc: Int64, body: Data, reason: RefusalNote?)] = []
+            var renumbered: [(counter: Int64, hlc: Int64, body: Data, reason: RefusalNote?, offer: Bool)] = []
             for (index, row) in rows.enumerated() {
                 var mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
                 mutation.origin = node
@@ -32,13 +33,15 @@ extension Replica {
                     mutation.changes[change].node = node
                     sent.insert(mutation.changes[change].hlc)
                 }
-                renumbered.append((Int64(index + 1), row[1] as Int64, Data(mutation.jsonBytes()), reasons[row[0] as Int64]))
+                renumbered.append((Int64(index + 1), row[1] as Int64, Data(mutation.jsonBytes()), reasons[row[0] as Int64], offers.contains(row[0])))
             }
             try db.execute(sql: "DELETE FROM outbox")
             try db.execute(sql: "DELETE FROM rejections")
+            try db.execute(sql: "DELETE FROM offers")
             for entry in renumbered {
                 try db.execute(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)", arguments: [entry.counter, entry.hlc, entry.body])
                 try entry.reason?.insert(counter: entry.counter, db)
+                if entry.offer { try db.execute(sql: "INSERT INTO offers (counter) VALUES (?)", arguments: [entry.counter]) }
             }
             if !sent.isEmpty {
                 try Self.rewriteStamps(of: old, db) { stamp in

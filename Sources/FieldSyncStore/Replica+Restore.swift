@@ -52,16 +52,18 @@ extension Replica {
             // the one that answered is the restored one, and a repeat would merge as a no-op anyway.
             let held = try Row.fetchAll(db, sql: "SELECT counter, hlc, body FROM outbox ORDER BY counter")
             let refusals = try RefusalNote.all(db)
-            var unsent: [(hlc: Int64, mutation: Mutation, reason: RefusalNote?)] = []
+            let wereOffers = Set(try Int64.fetchAll(db, sql: "SELECT counter FROM offers"))
+            var unsent: [(hlc: Int64, mutation: Mutation, reason: RefusalNote?, offer: Bool)] = []
             for row in held {
                 let mutation = try JSONDecoder().decode(Mutation.self, from: row[2] as Data)
                 for change in mutation.changes {
                     waiting.insert(FieldWrite(change))
                 }
-                unsent.append((row[1], mutation, refusals[row[0]]))
+                unsent.append((row[1], mutation, refusals[row[0]], wereOffers.contains(row[0])))
             }
             try db.execute(sql: "DELETE FROM outbox")
             try db.execute(sql: "DELETE FROM rejections")
+            try db.execute(sql: "DELETE FROM offers")
             var clock = try Self.clock(db)
             let offset = try Self.clockOffset(db)
             var offers = OfferBatch(node: node, user: user, counter: counter)
@@ -96,6 +98,7 @@ extension Replica {
                 try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
                     .execute(arguments: [Int64(clamping: counter), entry.hlc, Data(entry.mutation.jsonBytes())])
                 try entry.reason?.insert(counter: Int64(clamping: counter), db)
+                if entry.offer { try db.execute(sql: "INSERT INTO offers (counter) VALUES (?)", arguments: [Int64(clamping: counter)]) }
             }
             try Self.saveClock(clock, db)
             try Self.setMeta(MetaKey.counter, String(counter), db)
@@ -117,9 +120,10 @@ struct OfferBatch {
     private var pending: [FieldChange] = []
     private var records = 0
     private var bytes = 0
+    private let recordsPerMutation: Int
 
-    init(node: NodeID, user: String?, counter: UInt64) {
-        (self.node, self.user, self.counter) = (node, user, counter)
+    init(node: NodeID, user: String?, counter: UInt64, recordsPerMutation: Int = Replica.reofferedRecordsPerMutation) {
+        (self.node, self.user, self.counter, self.recordsPerMutation) = (node, user, counter, max(1, recordsPerMutation))
     }
 
     /// Adds one record's changes; a full mutation goes to the outbox.
@@ -129,7 +133,7 @@ struct OfferBatch {
         records += 1
         bytes += changes.reduce(0) { $0 + 64 + ($1.value.text?.utf8.count ?? 8) }
         // The server takes 32 MiB a request.
-        if records == Replica.reofferedRecordsPerMutation || bytes > 4 << 20 { try flush(db) }
+        if records >= recordsPerMutation || bytes > 4 << 20 { try flush(db) }
     }
 
     mutating func flush(_ db: Database) throws {
@@ -139,6 +143,7 @@ struct OfferBatch {
         let newest = pending.map(\.hlc).max() ?? .zero
         try db.cachedStatement(sql: "INSERT INTO outbox (counter, hlc, body) VALUES (?, ?, ?)")
             .execute(arguments: [Int64(clamping: counter), Int64(bitPattern: newest.rawValue), Data(mutation.jsonBytes())])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO offers (counter) VALUES (?)").execute(arguments: [Int64(clamping: counter)])
         pending = []
         records = 0
         bytes = 0
@@ -165,5 +170,12 @@ struct FieldWrite: Hashable {
 
     init(table: RecordKind, record: String, field: String, hlc: HLC) {
         (self.table, self.record, self.field, self.hlc) = (table, record, field, hlc)
+    }
+
+    /// A field of a record, whoever wrote it.
+    struct Field: Hashable {
+        var table: RecordKind
+        var record: String
+        var field: String
     }
 }

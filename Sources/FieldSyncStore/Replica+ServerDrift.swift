@@ -12,6 +12,9 @@ public struct ServerDrift: Sendable {
     public var compared: Int
     /// Writes of this replica's outbox the server does not hold yet: sent at the next sync, not drift.
     public var waiting: Int
+    /// Kinds the server's copy does not hold as this version lays them out (an older server):
+    /// not compared.
+    public var notCompared: [RecordKind] = []
 
     public var isIdentical: Bool { records.isEmpty }
 
@@ -24,16 +27,17 @@ public struct ServerDrift: Sendable {
 public struct DriftRepair: Sendable, Equatable {
     /// Records updated here from the server's copy.
     public var taken = 0
-    /// Records offered to the server, as outbox mutations sent at the next sync.
+    /// Records offered to the server, one outbox action each (one the server refuses holds back no other).
     public var offered = 0
-    /// Of those, records holding other devices' writes the server lacked, written again as this
-    /// device's (same values, new stamps): a device pushes its own writes only.
-    public var rewritten = 0
+    /// Records the server lacks that this laptop cannot send: other people's work (each device
+    /// sends its own; the server would refuse it from this one) and the province's lists
+    /// (branches, calendar days: only the province writes them).
+    public var notOffered = 0
     /// Conflict records made while taking the server's copy.
     public var conflicts = 0
 
-    public init(taken: Int = 0, offered: Int = 0, rewritten: Int = 0, conflicts: Int = 0) {
-        (self.taken, self.offered, self.rewritten, self.conflicts) = (taken, offered, rewritten, conflicts)
+    public init(taken: Int = 0, offered: Int = 0, notOffered: Int = 0, conflicts: Int = 0) {
+        (self.taken, self.offered, self.notOffered, self.conflicts) = (taken, offered, notOffered, conflicts)
     }
 }
 
@@ -44,13 +48,25 @@ extension Replica {
     public func drift(againstSnapshotAt path: String) throws -> ServerDrift {
         var configuration = Configuration()
         configuration.readonly = true
+        // The file comes from the server: its schema may run nothing (views, triggers, functions it names).
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
         let snapshot = try DatabaseQueue(path: path, configuration: configuration)
         var server: [RecordKind: [String: RecordState]] = [:]
+        var notCompared: [RecordKind] = []
         try snapshot.read { db in
             let io = RecordIO(db)
             for kind in RecordKind.allCases {
+                // A real table with every column this version reads (an older server's lacks newer fields).
+                let type = try String.fetchOne(db, sql: "SELECT type FROM sqlite_master WHERE name = ?", arguments: [kind.rawValue])
+                let columns = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [kind.rawValue]))
+                guard type == "table", columns.isSuperset(of: ["id", "_stamps"] + kind.schema.fields.map(\.name)) else {
+                    notCompared.append(kind)
+                    continue
+                }
                 var states: [String: RecordState] = [:]
-                try io.scan(kind) { id, state in states[id] = state }
+                try io.scan(kind) { id, state in
+                    if RecordID.isValid(id) || kind.isProvinceWide { states[id] = state }
+                }
                 server[kind] = states
             }
         }
@@ -61,8 +77,8 @@ extension Replica {
             for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
                 for change in try JSONDecoder().decode(Mutation.self, from: body).changes { waiting.insert(FieldWrite(change)) }
             }
-            var drift = ServerDrift(records: [], compared: 0, waiting: 0)
-            for kind in RecordKind.allCases {
+            var drift = ServerDrift(records: [], compared: 0, waiting: 0, notCompared: notCompared)
+            for kind in RecordKind.allCases where !notCompared.contains(kind) {
                 var theirs = server[kind] ?? [:]
                 var found: [RecordDrift] = []
                 func compare(_ id: String, here: RecordState?, server: RecordState?) {
@@ -87,10 +103,12 @@ extension Replica {
 
     /// Repairs what `drift` found, in one transaction: the server's states this replica lacks
     /// are merged as a pull would (conflicts made as usual); a write altered here outside
-    /// FieldSync takes the server's copy of it; what the server lacks is offered to it at the
-    /// next sync with its original stamps, and other devices' writes that only this replica
-    /// holds are written again as this device's. Records changed since the comparison are
-    /// merged, never overwritten: the merge keeps what is newer.
+    /// FieldSync takes the server's copy of it; this device's own writes the server lacks are
+    /// offered to it at the next sync with their original stamps, one record per action (marked
+    /// as offers: discarding one keeps the values). Conflict records another node made are
+    /// written again as this device's, as after a restore. Other people's work and the
+    /// province's lists are left to their writers (`notOffered`). Records changed since the
+    /// comparison are merged, never overwritten: the merge keeps what is newer.
     public func repair(_ drift: ServerDrift) throws -> DriftRepair {
         guard !drift.isIdentical else { return DriftRepair() }
         let now = wallClock()
@@ -119,29 +137,38 @@ extension Replica {
             var counter = UInt64(try Self.meta(MetaKey.counter, db) ?? "0") ?? 0
             var clock = try Self.clock(db)
             let offset = try Self.clockOffset(db)
-            var offers = OfferBatch(node: node, user: try Self.meta(MetaKey.user, db), counter: counter)
+            // One record per action: the server decides an action whole, and one it refuses (a file handed
+            // over meanwhile) must not hold back the others.
+            var offers = OfferBatch(node: node, user: try Self.meta(MetaKey.user, db), counter: counter, recordsPerMutation: 1)
             // Kinds in storage order (customers first), so a file's parent is offered before what hangs from it.
             for record in drift.records {
                 let lacking = record.serverLacks
-                guard !lacking.isEmpty, var state = try io.load(record.key.table, record.key.record) else { continue }
+                guard !lacking.isEmpty else { continue }
+                guard !record.key.table.isProvinceWide, var state = try io.load(record.key.table, record.key.record) else {
+                    repair.notOffered += 1
+                    continue
+                }
                 let schema = record.key.table.schema
                 // Offered as this replica holds it now (a merge since the comparison may have replaced it).
-                let current = lacking.compactMap { change -> FieldChange? in
-                    guard let index = schema.index(of: change.field), let stamp = state.stamps[index], stamp.isSameWrite(as: change.stamp) else { return nil }
-                    return change
+                let current = lacking.filter { change in
+                    guard let index = schema.index(of: change.field), let stamp = state.stamps[index] else { return false }
+                    return stamp.isSameWrite(as: change.stamp)
                 }
-                let own = current.filter { $0.node == node }
-                var others = current.filter { $0.node != node }
-                if !others.isEmpty {
+                var offered = current.filter { $0.node == node }
+                let others = current.filter { $0.node != node }
+                if !others.isEmpty, record.key.table == .conflict {
+                    // As after a restore: a conflict record another node (the server, usually) made is written again as this device's.
                     let hlc = clock.tick(nowMilliseconds: UInt64(max(0, Int64(clamping: now) &+ offset)))
-                    others = OfferBatch.rewrittenAsOwn(others, node: node, hlc: hlc)
+                    let rewritten = OfferBatch.rewrittenAsOwn(others, node: node, hlc: hlc)
                     var ignored: [Overwrite] = []
-                    _ = RecordMerge.apply(others, to: &state, schema: schema, overwrites: &ignored)
+                    _ = RecordMerge.apply(rewritten, to: &state, schema: schema, overwrites: &ignored)
                     try io.save(record.key.table, record.key.record, state)
-                    repair.rewritten += 1
+                    offered += rewritten
+                } else if !others.isEmpty {
+                    repair.notOffered += 1
                 }
-                guard !own.isEmpty || !others.isEmpty else { continue }
-                try offers.add(own + others, db)
+                guard !offered.isEmpty else { continue }
+                try offers.add(offered, db)
                 repair.offered += 1
             }
             try offers.flush(db)

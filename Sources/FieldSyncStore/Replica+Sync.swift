@@ -20,6 +20,10 @@ public struct RejectedMutation: Sendable, Equatable {
 
     /// Refused at this many syncs, an action is named at each sync as what holds the outbox up.
     public static let stuckAfter = 3
+
+    /// Refused because the server does not know what a newer FieldSync wrote (`PushRules.newerThanServer`):
+    /// it passes once the server is upgraded, and is no candidate for discarding.
+    public var awaitsServerUpgrade: Bool { reason.hasPrefix("this server does not know the ") }
 }
 
 /// A refusal as stored, carried along when an outbox is renumbered.
@@ -44,7 +48,7 @@ struct RefusalNote {
     static func note(counter: Int64, reason: String, at: String, _ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO rejections (counter, reason, times, since) VALUES (?, ?, 1, NULLIF(?, ''))
-            ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, times = times + 1
+            ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, times = times + 1, since = COALESCE(since, excluded.since)
             """).execute(arguments: [counter, reason, at])
     }
 }
@@ -107,6 +111,7 @@ extension Replica {
                 }
                 try db.cachedStatement(sql: "DELETE FROM outbox WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
                 try db.cachedStatement(sql: "DELETE FROM rejections WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
+                try db.cachedStatement(sql: "DELETE FROM offers WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
             }
             try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
             // As the server sent them: a counter over Int64.max (no outbox entry has one) is passed over, not trapped on.
@@ -177,7 +182,11 @@ extension Replica {
     /// `readAgainWhatIsNowKnown` reads the log again from there. Merging again is idempotent.
     public static func noteUnknownContent(_ names: [String], readFrom cursor: Int64, _ db: Database) throws {
         var known = try meta(MetaKey.unknownContent, db).map { $0.split(separator: "\n").map(String.init) } ?? []
-        for name in names where !known.contains(name) && known.count < 64 { known.append(name) }
+        // Names a server chose: kept only as a kind or "kind.field" can be written (lowercase, digits, _ and one dot).
+        let written = names.filter { name in
+            !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "." }
+        }
+        for name in written where !known.contains(name) && known.count < 64 { known.append(name) }
         try setMeta(MetaKey.unknownContent, known.joined(separator: "\n"), db)
         let from = Int64(try meta(MetaKey.unknownFrom, db) ?? "") ?? .max
         if cursor < from { try setMeta(MetaKey.unknownFrom, String(max(0, cursor)), db) }

@@ -47,7 +47,7 @@ extension Replica {
                 }
             }
             if let previous, let counter = try Self.meta(MetaKey.counter, db).flatMap(Int64.init),
-               counter < previous || (counter > previous && !gapAllowed(after: previous, before: counter + 1)) {
+               counter < previous || (counter > previous && (counter == .max || !gapAllowed(after: previous, before: counter + 1))) {
                 problems.append("outbox: last counter \(previous) but the replica counted \(counter)")
             }
             let acked = HLC(rawValue: UInt64(try Self.meta(MetaKey.ackedHLC, db) ?? "0") ?? 0)

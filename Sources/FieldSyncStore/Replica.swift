@@ -167,6 +167,11 @@ public struct Replica: Sendable {
                                         discarded_at TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("v9-offers") { db in
+            // Outbox actions that offer back work this replica already holds (after a restore, or a repair):
+            // discarding one leaves the values as they are.
+            try db.execute(sql: "CREATE TABLE offers (counter INTEGER PRIMARY KEY NOT NULL)")
+        }
         return migrator
     }
 }

@@ -561,7 +561,7 @@ struct NodesCommand: AsyncParsableCommand {
             print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
             if let refused = node.refused, refused > 0 {
                 let when = node.refusedAt.map { " (last \(Self.ago(now > $0 ? now - $0 : 0)) ago)" } ?? ""
-                print("  \(Wording.count(refused, "action")) refused\(when), sent again at each sync: \(node.refusedReason ?? "")")
+                print("  \(Wording.count(refused, "action")) refused\(when), sent again at each sync: \(Wording.printable(node.refusedReason ?? ""))")
             }
         }
         // A branch server's laptops are its own to list; it reports how many there are and what they hold back.

@@ -90,6 +90,30 @@ import Testing
         #expect(throws: StoreError.self) { try replica.discard(counter: counters[2], at: "") }
     }
 
+    /// A later action discarded over an earlier one still waiting gives the field back the earlier
+    /// value (not emptied: `verify` would find the earlier action missing from the record); an action
+    /// that offered back work this replica holds (after a restore) only leaves the outbox.
+    @Test func discardingGivesBackWhatEarlierWaitingWorkWroteAndKeepsOfferedWork() throws {
+        let replica = try Self.replica(node: 0xA6, customers: 1)
+        let customer = "c0000000-0000-4000-8000-000000000001"
+        try replica.write([RecordEdit(.customer, customer, [("notes", .text("first"))])])
+        try replica.write([RecordEdit(.customer, customer, [("notes", .text("second"))])])
+        let counters = try replica.outbox().map(\.counter)
+        let report = try replica.discard(counter: counters[2], at: "")
+        #expect(report.fieldsRestored == 1 && report.fieldsEmptied == 0 && !report.wasOffer)
+        #expect(try replica.record(.customer, customer)?["notes"] == .text("first"))
+        #expect(try replica.verify().isEmpty)
+
+        // Acknowledged, then the server is restored: the re-offer is an offer; discarding it keeps every value.
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [counters[0], counters[1]], rejected: [], syncedAt: "")
+        #expect(try replica.reofferAfterServerRestore(incarnation: "ab12") == 1)
+        let offer = try #require(try replica.outbox().first?.counter)
+        let kept = try replica.discard(counter: offer, at: "")
+        #expect(kept.wasOffer && kept.fieldsEmptied == 0 && kept.records == [RecordKey(table: .customer, record: customer)])
+        #expect(try replica.record(.customer, customer)?["notes"] == .text("first") && replica.record(.customer, customer)?["name"] == .text("Customer 1"))
+        #expect(try replica.outbox().isEmpty && replica.verify().isEmpty)
+    }
+
     @Test func runsAreConsecutiveAscendingAndUnique() {
         #expect(Replica.runs(of: []) == [])
         #expect(Replica.runs(of: [7, 3, 4, 4, 5, 9, Int64.max, Int64.max - 1]) == [3...5, 7...7, 9...9, (Int64.max - 1)...Int64.max])
