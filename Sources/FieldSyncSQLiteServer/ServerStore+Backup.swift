@@ -77,7 +77,12 @@ extension ServerStore {
                 asOf = UInt64(max(0, modified.timeIntervalSince1970 * 1000))
             }
             let (head, incarnation): (Int64, String) = try copy.write { db in
-                if try db.tableExists("server_identity") { try Self.renewIncarnation(db) }
+                if try db.tableExists("server_identity") {
+                    try Self.renewIncarnation(db)
+                    // A branch server put back compares its branch with the province once it serves (`UpstreamSync`):
+                    // the province's log does not send it back what its own laptops wrote after the backup.
+                    try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES (?, '1')", arguments: [Self.upstreamCheckKey])
+                }
                 // What this server numbered after the backup was seen by its upstream (a branch server's own
                 // mutations, the counters it makes up from log numbers): numbers it hands out from now on must
                 // be new there, or the upstream would take new work for a retry and drop it.

@@ -152,6 +152,36 @@ extension ServerStore {
         }
     }
 
+    /// The key, in `server_identity`, of a request to compare this branch with the province
+    /// (set by a restore, and by `upstream verify` for the province's missing records).
+    static let upstreamCheckKey = "upstream_check"
+
+    /// Asks the serving process to compare this branch with the province at its next exchange, and to
+    /// relay its whole log again if the province lacks some of it.
+    public func requestUpstreamCheck() throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES (?, '1')", arguments: [Self.upstreamCheckKey])
+        }
+    }
+
+    /// Whether a check was asked for; the request is taken (cleared).
+    public func takeUpstreamCheckRequest() throws -> Bool {
+        try writer.write { db in
+            guard try String.fetchOne(db, sql: "SELECT value FROM server_identity WHERE key = ?", arguments: [Self.upstreamCheckKey]) != nil else { return false }
+            try db.execute(sql: "DELETE FROM server_identity WHERE key = ?", arguments: [Self.upstreamCheckKey])
+            return true
+        }
+    }
+
+    /// Stores the province's states this branch lacks (found by comparing with its snapshot), logged
+    /// for this server's laptops as from upstream, as any page from the province is.
+    public func takeFromUpstream(_ changes: [FieldChange], key: String) throws {
+        guard !changes.isEmpty else { return }
+        let state = try upstreamState(key)
+        try applyFromUpstream(SyncResponse(accepted: [], rejected: [], changes: changes, cursor: state.cursor, more: false, serverTime: now),
+                              sentThrough: state.sent, key: key, askedFrom: state.cursor)
+    }
+
     /// Once this version knows what an older one skipped of the upstream's answers, the upstream's
     /// log is read again from where it was first skipped. Returns the names now known.
     public func readUpstreamAgainWhatIsNowKnown(_ key: String) throws -> [String] {
@@ -160,6 +190,12 @@ extension ServerStore {
             try db.execute(sql: "UPDATE upstream_state SET cursor = MIN(cursor, ?) WHERE key = ?", arguments: [from.cursor, key])
             return from.names
         }
+    }
+
+    /// Relays this server's whole log again at the next exchange (the upstream lacks part of it;
+    /// it acknowledges what it holds, with the original origins and counters, and takes the rest).
+    public func relayWholeLogAgain(_ key: String) throws {
+        try writer.write { db in try db.execute(sql: "UPDATE upstream_state SET sent = 0 WHERE key = ?", arguments: [key]) }
     }
 
     /// The upstream lost part of its history (restored from a backup): this server relays its whole log

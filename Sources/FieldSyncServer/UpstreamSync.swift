@@ -79,6 +79,71 @@ public final class UpstreamSync: Service, Sendable {
     /// Exchanges pages with the upstream until it has nothing more and nothing is left to relay.
     @discardableResult
     public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
+        // A restore (or `upstream verify`) asked for this branch to be compared with the province: after
+        // an exchange, so both stand at the same point.
+        let check = try store.takeUpstreamCheckRequest()
+        do {
+            var exchanged = try await exchangeUntilQuiet()
+            if check {
+                let verification = try await verifyAgainstUpstream(repair: true)
+                logger.info("compared this branch with the province", metadata: [
+                    "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)"])
+                if verification.provinceLacks > 0 {
+                    let again = try await exchangeUntilQuiet()
+                    exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
+                }
+            }
+            return exchanged
+        } catch {
+            // Asked again at the next exchange.
+            if check { try? store.requestUpstreamCheck() }
+            throw error
+        }
+    }
+
+    /// What comparing this branch's records with the province's copy found and did.
+    public struct UpstreamVerification: Sendable {
+        public var drift: ServerDrift
+        /// Records this server took from the province's copy (logged for its laptops).
+        public var taken = 0
+        /// Records the province lacks of this branch: this server's whole log is relayed again.
+        public var provinceLacks = 0
+    }
+
+    /// Compares every record of this branch with the province's snapshot of it (`GET /v1/snapshot`
+    /// as this server's branch account), as `fieldsync verify --server` does for a laptop: what
+    /// the province holds and this server lacks (a restored branch server: its own laptops' work
+    /// the province's log does not send back to it) is stored and logged for the laptops; when the
+    /// province lacks some of this branch, the whole log is relayed again (the province takes
+    /// what it lacks and acknowledges the rest). Run by the serving process, between exchanges.
+    public func verifyAgainstUpstream(repair: Bool) async throws -> UpstreamVerification {
+        let download = FileManager.default.temporaryDirectory.appendingPathComponent("fieldsync-upstream-\(UUID().uuidString).sqlite").path
+        func removeDownload() {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: download + suffix) }
+        }
+        let drift: ServerDrift
+        do {
+            _ = try await client.downloadSnapshot(token: binding.token, to: download)
+            try Replica.quickCheckSnapshot(at: download)
+            drift = try store.replica.drift(againstSnapshotAt: download)
+            removeDownload()
+        } catch {
+            removeDownload()
+            throw error
+        }
+        var verification = UpstreamVerification(drift: drift, provinceLacks: drift.offeredToServer)
+        guard repair else { return verification }
+        let taken = drift.records.filter { !$0.replicaLacks.isEmpty }
+        try store.takeFromUpstream(taken.flatMap(\.replicaLacks), key: key)
+        verification.taken = taken.count
+        if verification.provinceLacks > 0 {
+            try store.relayWholeLogAgain(key)
+        }
+        return verification
+    }
+
+    /// Exchanges pages with the upstream until it has nothing more and nothing is left to relay.
+    private func exchangeUntilQuiet() async throws -> (pushed: Int, pulled: Int) {
         var pushed = 0, pulled = 0
         var restarted = false
         // Upgraded since an older version skipped what the province sent: read its log again from there.

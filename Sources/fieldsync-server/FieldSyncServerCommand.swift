@@ -326,9 +326,56 @@ struct CertCommand: ParsableCommand {
 struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upstream",
-        abstract: "A branch server's provincial server: set (enrol with it), status, remove.",
+        abstract: "A branch server's provincial server: set (enrol with it), status, verify, remove.",
         discussion: "With an upstream, 'serve' relays up everything this branch's laptops push and brings down what the province changes in the branch.",
-        subcommands: [Set.self, Status.self, Remove.self])
+        subcommands: [Set.self, Status.self, Verify.self, Remove.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare every record of this branch with the province's copy; the serving server then repairs what differs.",
+            discussion: """
+                Downloads the province's copy of the branch (checked by SHA-256) and compares every record field by field. \
+                Unless --dry-run, the serving server repairs at its next exchange with the province: it takes what it lacks \
+                (logged for its laptops) and, when the province lacks some of the branch, relays its whole log again. A \
+                restored branch server does this by itself once it serves. Exits 1 when something differs.
+                """)
+        @OptionGroup var options: DataOptions
+        @Flag(name: .customLong("dry-run"), help: "Report only; ask the serving server for no repair.") var dryRun = false
+
+        func run() async throws {
+            guard let (binding, caPEM) = try ServerBinding.load(home: options.folder.upstreamFolder) else {
+                throw ValidationError("no upstream; set one with: fieldsync-server upstream set URL --code CODE --ca FILE")
+            }
+            let store = try options.embeddedStore()
+            let upstream = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, logger: Logger(label: "fieldsync-server"))
+            let verification: UpstreamSync.UpstreamVerification
+            do {
+                verification = try await upstream.verifyAgainstUpstream(repair: false)
+                await upstream.shutdown()
+            } catch {
+                await upstream.shutdown()
+                throw error
+            }
+            let drift = verification.drift
+            if !drift.isIdentical && !dryRun { try store.requestUpstreamCheck() }
+            if options.json {
+                printJSON(["upstream": binding.url, "identical": drift.isIdentical, "compared": drift.compared, "differing": drift.records.count,
+                           "taken_from_province": drift.takenFromServer, "province_lacks": drift.offeredToServer,
+                           "repair_requested": !drift.isIdentical && !dryRun])
+            } else if drift.isIdentical {
+                print("Identical to the province (\(binding.url)): \(Wording.count(drift.compared, "record")) of branch \(binding.user.branch ?? "?") compared.")
+            } else {
+                print("\(drift.records.count) of \(Wording.count(drift.compared, "record")) differ from the province (\(binding.url)): "
+                      + "\(drift.takenFromServer) to take from it, \(drift.offeredToServer) it lacks.")
+                for record in drift.records.prefix(20) {
+                    print("  \(record.key.table.noun) \(record.key.record.prefix(8)): \(record.here == nil ? "missing here" : record.server == nil ? "missing at the province" : "differs")")
+                }
+                print(dryRun ? "Nothing changed (--dry-run)."
+                             : "The serving server repairs it at its next exchange with the province (start 'serve' if it is stopped).")
+            }
+            if !drift.isIdentical { throw ExitCode.failure }
+        }
+    }
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -8,6 +8,7 @@ import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// A server put back from last night's backup loses nothing a laptop still holds (issue 27):
@@ -205,6 +206,72 @@ import Testing
         for laptop in [alice, bob] { await laptop.close() }
         for relay in [upstream, ningboUp] { await relay.shutdown() }
         for server in [province, branch, ningbo] { await server.stop() }
+    }
+
+    /// A branch server put back from its backup gets back from the province what its own laptops
+    /// wrote after the backup (the province's log never sends a branch its own relayed work): the
+    /// restore asks for a comparison with the province's copy of the branch, which the serving
+    /// server makes at its next exchange. Here the laptop that wrote it is gone for good.
+    @Test func aRestoredBranchServerTakesBackFromTheProvinceWhatItsLaptopsWrote() async throws {
+        let clock = TestClock()
+        let province = try await TestServer.start(clock: clock.now)
+        var branch = try await TestServer.start(clock: clock.now)
+        var upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        var sue: Laptop?
+        do {
+            var random = SplitMix64(seed: 2705)
+            let customer = ProvinceTierTests.customer
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                       ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            func visit(_ summary: String) throws {
+                clock.advance(1_000)
+                try alice.replica.write([RecordEdit(.visit, RecordID.make(using: &random), [("customer", .text(customer)), ("manager", .text("Alice")),
+                    ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text(summary))])])
+            }
+            try visit("before the backup")
+            try await alice.sync()
+            try await upstream.syncOnce()
+            let backup = folder.path("branch.sqlite")
+            _ = try branch.store.backup(to: backup)
+            for number in 1...3 { try visit("after the backup \(number)") }
+            try await alice.sync()
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.records(.visit).count == 4)
+            // Alice's laptop is lost; the branch server's disk is replaced by its backup.
+            await alice.close()
+            await upstream.shutdown()
+            await branch.stop()
+            try branch.store.close()
+            _ = try ServerStore.restore(from: backup, into: branch.folder.path("server"))
+            branch = try await TestServer.restart(branch, clock: clock.now)
+            #expect(try branch.store.replica.records(.visit).count == 1)
+            var logger = Logger(label: "test-upstream")
+            logger.logLevel = .critical
+            upstream = try UpstreamSync(store: branch.store, binding: upstream.binding, caPEM: province.caPEM, logger: logger)
+
+            // The first exchange after the restore compares the branch with the province and takes what it lacks.
+            try await upstream.syncOnce()
+            #expect(try branch.store.replica.records(.visit).count == 4, "the three visits come back from the province")
+            #expect(try !branch.store.takeUpstreamCheckRequest(), "the request was taken")
+            let check = try await upstream.verifyAgainstUpstream(repair: false)
+            #expect(check.drift.isIdentical, "\(check.drift.records)")
+            // A supervisor's new laptop on the branch receives them.
+            sue = try await Laptop.enrol("Sue", server: branch, folder: folder, role: .supervisor, clock: clock.now)
+            try await sue?.sync()
+            #expect(try sue?.replica.records(.visit).count == 4)
+        } catch {
+            await alice.close()
+            await sue?.close()
+            await upstream.shutdown()
+            for server in [province, branch] { await server.stop() }
+            throw error
+        }
+        await sue?.close()
+        await upstream.shutdown()
+        for server in [province, branch] { await server.stop() }
     }
 
     /// On PostgreSQL the data comes back with pg_restore; `restore --mark-restored` gives the database a
