@@ -18,6 +18,11 @@ public struct BackupReport: Sendable, Equatable {
     public var revocationsKept = 0
     /// On a restore: the server's clock as the backup holds it (ms): what the server did later is not in it.
     public var asOf: UInt64 = 0
+    /// On a restore: people, devices and enrolment codes the replaced database holds and the backup
+    /// does not (added after it), carried into the restored one.
+    public var usersKept = 0
+    public var devicesKept = 0
+    public var codesKept = 0
 }
 
 extension ServerStore {
@@ -93,7 +98,11 @@ extension ServerStore {
             }
             // A device revoked after the backup (a stolen laptop) stays revoked: the database being replaced says so.
             var revocationsKept = 0
+            var accounts = (users: 0, devices: 0, codes: 0)
             if FileManager.default.fileExists(atPath: target) {
+                // People, devices and codes added after the backup come along: accounts are not the sync's history,
+                // and a laptop enrolled since must still be let in, to offer back what it wrote.
+                accounts = Self.carryAccounts(from: target, into: copy)
                 let revoked = try Self.revocations(in: target)
                 try copy.write { db in
                     for (device, at) in revoked {
@@ -121,7 +130,8 @@ extension ServerStore {
             }
             try FileManager.default.moveItem(atPath: incoming, toPath: target)
             let bytes = (try FileManager.default.attributesOfItem(atPath: target)[.size] as? NSNumber)?.int64Value ?? 0
-            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept, asOf: asOf),
+            return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept, asOf: asOf,
+                                 usersKept: accounts.users, devicesKept: accounts.devices, codesKept: accounts.codes),
                     kept)
         } catch {
             for leftover in [incoming, incoming + "-wal", incoming + "-shm"] { try? FileManager.default.removeItem(atPath: leftover) }
@@ -138,6 +148,42 @@ extension ServerStore {
         return (try? database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, revoked_at FROM devices WHERE revoked_at IS NOT NULL").map { ($0[0] as String, $0[1] as Int64) }
         }) ?? []
+    }
+
+    /// Copies into `copy` the people, devices and enrolment codes of the database at `path` that
+    /// `copy` lacks (by id, by code hash), in the columns both hold; a device or code only with its
+    /// person. Read without writing to `path`; a damaged or unreadable one carries nothing.
+    private static func carryAccounts(from path: String, into copy: DatabaseQueue) -> (users: Int, devices: Int, codes: Int) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let old = try? DatabaseQueue(path: path, configuration: configuration) else { return (0, 0, 0) }
+        defer { try? old.close() }
+        func carry(_ table: String) -> Int {
+            (try? copy.write { db -> Int in
+                guard try db.tableExists(table) else { return 0 }
+                let here = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]))
+                let rows = try old.read { source -> [Row] in
+                    guard try source.tableExists(table) else { return [] }
+                    let columns = try String.fetchAll(source, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]).filter(here.contains)
+                    let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+                    return try Row.fetchAll(source, sql: "SELECT \(list) FROM \(table)")
+                }
+                var added = 0
+                for row in rows {
+                    let columns = Array(row.columnNames)
+                    // A device or code whose person the restored database lacks would point at nobody.
+                    if let user = row["user_id"] as String?, try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)", arguments: [user]) ?? false) {
+                        continue
+                    }
+                    let sql = "INSERT OR IGNORE INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+                    try db.execute(sql: sql, arguments: StatementArguments(columns.map { row[$0] as DatabaseValue }))
+                    added += db.changesCount
+                }
+                return added
+            }) ?? 0
+        }
+        let users = carry("users")
+        return (users, carry("devices"), carry("enrolment_codes"))
     }
 
     /// How far a restore moves the server's own counters and log numbers past the backup's.

@@ -88,6 +88,7 @@ struct RestoreCommand: AsyncParsableCommand {
         if options.json {
             printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation.isEmpty ? NSNull() : report.incarnation,
                        "kept": kept ?? NSNull(), "revocations_kept": report.revocationsKept,
+                       "users_kept": report.usersKept, "devices_kept": report.devicesKept, "codes_kept": report.codesKept,
                        "as_of": Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: 0).description])
         } else {
             print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
@@ -95,8 +96,12 @@ struct RestoreCommand: AsyncParsableCommand {
             if report.revocationsKept > 0 {
                 print("\(Wording.count(report.revocationsKept, "device")) revoked after the backup stay revoked.")
             }
+            if report.usersKept + report.devicesKept + report.codesKept > 0 {
+                print("Kept from the database it replaced, added after the backup: \(Wording.count(report.usersKept, "user")), "
+                      + "\(Wording.count(report.devicesKept, "device")), \(Wording.count(report.codesKept, "enrolment code")).")
+            }
             let asOf = Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
-            print("The backup holds the server as it was at \(asOf). Administrator actions since then (users, branches, assignments, calendar days) are not in it: do them again.")
+            print("The backup holds the server as it was at \(asOf). Administrator actions since then on records (branches, assignments, calendar days) are not in it: do them again.")
             print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
         }
     }

@@ -46,6 +46,14 @@ import Testing
 
         // After the backup Eve's laptop is stolen and revoked: a restore must not bring it back.
         _ = try await SQLiteAccountStorage(server.store).revokeDevice(eve.binding.device)
+        // After the backup Zoe joins, enrols, takes on a customer and logs a visit: acknowledged.
+        let zoe = try await Laptop.enrol("Zoe", server: server, folder: folder, clock: clock.now)
+        let zoesCustomer = RecordID.make(using: &random), zoesVisit = RecordID.make(using: &random)
+        try zoe.replica.write([RecordEdit(.customer, zoesCustomer, [("name", .text("Lake Co")), ("level", .text("standard")),
+                                                                  ("branch", .text("Hangzhou")), ("manager", .text("Zoe")), ("team", .text("Ann,Ben"))])])
+        try zoe.replica.write([RecordEdit(.visit, zoesVisit, [("customer", .text(zoesCustomer)), ("manager", .text("Zoe")),
+                                                             ("at", .text("2026-11-27T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("Zoe's first"))])])
+        try await zoe.sync()
         // After the backup: Ann logs 7 more and Ben changes the customer's notes; both are acknowledged.
         try visits(ann, 7, "after the backup")
         // A customer taken on after the backup, and a visit to it typed offline (not sent before the restore).
@@ -59,7 +67,7 @@ import Testing
         try ben.replica.write([RecordEdit(.customer, customer, [("notes", .text("gate code 1234"))])])
         try await ben.sync()
         try await sue.sync()
-        #expect(try sue.replica.records(.visit).count == 12)
+        #expect(try sue.replica.records(.visit).count == 13)
 
         // The server's disk is replaced by the backup.
         await server.stop()
@@ -67,6 +75,7 @@ import Testing
         let (restored, kept) = try ServerStore.restore(from: backup, into: server.folder.path("server"))
         #expect(kept != nil && restored.incarnation != report.incarnation, "a restore gives a new incarnation")
         #expect(restored.revocationsKept == 1, "the revocation made after the backup is kept")
+        #expect(restored.usersKept == 1 && restored.devicesKept == 1, "Zoe and her laptop, added after the backup, are kept: \(restored)")
         server = try await TestServer.restart(server, clock: clock.now)
 
         // Ann logs 2 more and syncs: told, she offers back her own work; nothing she holds is lost.
@@ -77,6 +86,11 @@ import Testing
         #expect(try await server.record(.visit, offlineVisit) != nil)
         let benSync = try await ben.sync()
         #expect(benSync.serverRestored && benSync.reoffered == 1, "Ben offers back the customer's notes: \(benSync)")
+        // Zoe's laptop is let in, and offers back her work.
+        let zoeSync = try await zoe.sync()
+        #expect(zoeSync.serverRestored && zoeSync.reoffered == 2, "\(zoeSync)")
+        #expect(try await server.record(.visit, zoesVisit) != nil)
+        await zoe.close()
         let sueSync = try await sue.sync()
         #expect(sueSync.serverRestored && sueSync.reoffered == 0, "\(sueSync)")
         try await ann.sync()
@@ -85,7 +99,7 @@ import Testing
 
         // Every replica holds the 14 visits and Ben's notes, identically; nothing waits, nothing is unsound.
         for laptop in [ann, ben, sue] {
-            #expect(try laptop.replica.records(.visit).count == 15, "\(laptop.name)")
+            #expect(try laptop.replica.records(.visit).count == 16, "\(laptop.name)")
             #expect(try laptop.replica.record(.customer, customer)?["notes"] == .text("gate code 1234"), "\(laptop.name)")
             #expect(try laptop.replica.outbox().isEmpty, "\(laptop.name)")
             #expect(try laptop.replica.verify().isEmpty, "\(laptop.name)")
