@@ -23,6 +23,11 @@ public struct BackupReport: Sendable, Equatable {
     public var usersKept = 0
     public var devicesKept = 0
     public var codesKept = 0
+    /// On a restore: records the server's own writes after the backup (its administrator's
+    /// assignments, branches, calendar days) changed, carried from the database it replaced.
+    public var ownWritesKept = 0
+    /// On a restore: whether the database replaced could be read (what it held since the backup is then kept).
+    public var replacedWasRead = false
 }
 
 extension ServerStore {
@@ -114,6 +119,20 @@ extension ServerStore {
             // One file, no log beside it: the copy is complete in itself.
             try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             try copy.close()
+            // What the server's administrator did after the backup, from the database it replaces: written again as it was.
+            var ownWritesKept = 0
+            var replacedWasRead = false
+            if FileManager.default.fileExists(atPath: target), Self.isReadableServer(target) {
+                replacedWasRead = true
+                let store = try ServerStore(replica: Replica.open(path: incoming))
+                do {
+                    ownWritesKept = try store.carryOwnWrites(from: target)
+                    try store.replica.closeIntoOneFile()
+                } catch {
+                    try? store.replica.close()
+                    throw error
+                }
+            }
             var kept: String?
             let stamp = ISO8601DateFormatter().string(from: now).replacingOccurrences(of: ":", with: "")
             var aside = target + ".before-restore-" + stamp
@@ -131,12 +150,24 @@ extension ServerStore {
             try FileManager.default.moveItem(atPath: incoming, toPath: target)
             let bytes = (try FileManager.default.attributesOfItem(atPath: target)[.size] as? NSNumber)?.int64Value ?? 0
             return (BackupReport(path: target, bytes: bytes, logHead: head, incarnation: incarnation, revocationsKept: revocationsKept, asOf: asOf,
-                                 usersKept: accounts.users, devicesKept: accounts.devices, codesKept: accounts.codes),
+                                 usersKept: accounts.users, devicesKept: accounts.devices, codesKept: accounts.codes,
+                                 ownWritesKept: ownWritesKept, replacedWasRead: replacedWasRead),
                     kept)
         } catch {
             for leftover in [incoming, incoming + "-wal", incoming + "-shm"] { try? FileManager.default.removeItem(atPath: leftover) }
             throw error
         }
+    }
+
+    /// Whether `path` opens, read only, as a server database that passes SQLite's quick check.
+    private static func isReadableServer(_ path: String) -> Bool {
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let database = try? DatabaseQueue(path: path, configuration: configuration) else { return false }
+        defer { try? database.close() }
+        return (try? database.read { db in
+            try db.tableExists("change_log") && String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"]
+        }) ?? false
     }
 
     /// The revoked devices of the server database at `path`, read without writing to it (it may be damaged: then none).

@@ -25,6 +25,49 @@ extension ServerStore {
         }
     }
 
+    /// Writes again what this server itself wrote (its administrator's assignments, branches,
+    /// calendar days) as the server database at `path` holds it and this one lacks: a restore
+    /// carries them from the database it replaced. Every field stamped by this server's node,
+    /// with its original stamp, merged (what this database holds already changes nothing) and
+    /// logged as the server's own, files it moves logged again for their new owners. Records in
+    /// batches of 500, a transaction each. Returns how many records changed. An unreadable file
+    /// carries nothing.
+    public func carryOwnWrites(from path: String) throws -> Int {
+        guard let node = try replica.identity()?.node else { return 0 }
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let old = try? DatabaseQueue(path: path, configuration: configuration) else { return 0 }
+        defer { try? old.close() }
+        var own: [[FieldChange]] = []
+        for kind in RecordKind.allCases {
+            // A kind the old file does not lay out as this version does is passed over.
+            try? old.read { db in
+                try RecordIO(db).scan(kind) { id, state in
+                    let changes = state.changes(table: kind, record: id).filter { $0.node == node }
+                    if !changes.isEmpty { own.append(changes) }
+                }
+            }
+        }
+        var changed = 0
+        let now = self.now
+        for batch in stride(from: 0, to: own.count, by: 500).map({ Array(own[$0..<min($0 + 500, own.count)]) }) {
+            changed += try writer.write { db in
+                let io = RecordIO(db)
+                let changes = batch.flatMap { $0 }
+                let movable = Set(changes.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
+                let ownersBefore = try Self.owners(of: movable, io: io)
+                let report = try Replica.apply(changes[...], now: now, db)
+                guard report.recordsChanged > 0 || !report.conflictMutations.isEmpty else { return 0 }
+                var log = ChangeLogWriter(db, io: io)
+                try log.appendOwn(Mutation(origin: node, counter: try Replica.takeCounter(db), changes: changes))
+                for conflicts in report.conflictMutations { try log.appendOwn(conflicts) }
+                try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
+                return report.recordsChanged
+            }
+        }
+        return changed
+    }
+
     /// The KPI inputs a user may see (`AccessPolicy.visible`); all of them for the server's own command line.
     public func kpiFacts(for user: UserInfo?) throws -> KPIFacts {
         let facts = try kpiCache.facts(generation: replica.recordGeneration) { try replica.kpiFacts() }

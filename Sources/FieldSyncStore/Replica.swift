@@ -268,6 +268,13 @@ extension Replica {
 
 extension Replica {
     /// This replica's clock and the counter of its own mutations, as stored (a server's, when it moves to another engine).
+    /// The next mutation counter of this replica's node, taken (stored).
+    public static func takeCounter(_ db: Database) throws -> UInt64 {
+        let counter = (UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0) + 1
+        try setMeta(MetaKey.counter, String(counter), db)
+        return counter
+    }
+
     public static func clockAndCounter(_ db: Database) throws -> (clock: HLC, counter: UInt64) {
         (try clock(db).last, UInt64(try meta(MetaKey.counter, db) ?? "0") ?? 0)
     }

@@ -89,6 +89,7 @@ struct RestoreCommand: AsyncParsableCommand {
             printJSON(["from": from, "to": report.path, "log_head": report.logHead, "incarnation": report.incarnation.isEmpty ? NSNull() : report.incarnation,
                        "kept": kept ?? NSNull(), "revocations_kept": report.revocationsKept,
                        "users_kept": report.usersKept, "devices_kept": report.devicesKept, "codes_kept": report.codesKept,
+                       "own_writes_kept": report.ownWritesKept, "replaced_read": report.replacedWasRead,
                        "as_of": Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: 0).description])
         } else {
             print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
@@ -101,7 +102,13 @@ struct RestoreCommand: AsyncParsableCommand {
                       + "\(Wording.count(report.devicesKept, "device")), \(Wording.count(report.codesKept, "enrolment code")).")
             }
             let asOf = Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
-            print("The backup holds the server as it was at \(asOf). Administrator actions since then on records (branches, assignments, calendar days) are not in it: do them again.")
+            if report.replacedWasRead {
+                print("The backup holds the server as it was at \(asOf); what this server's administrator did since (assignments, branches, calendar days) "
+                      + "was read from the database it replaced and written again: \(Wording.count(report.ownWritesKept, "record")) changed.")
+            } else {
+                print("The backup holds the server as it was at \(asOf). Administrator actions since then (users, branches, assignments, calendar days) are not in it "
+                      + "(the database it replaced could not be read): do them again.")
+            }
             print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
         }
     }

@@ -290,7 +290,7 @@ import Testing
         server.waitUntilExit()
         let restored = try admin.run(["restore", "--from", backup])
         #expect(restored.status == 0 && restored.stdout.contains("Restored \(backup)") && restored.stdout.contains("before-restore")
-                    && restored.stdout.contains("Administrator actions since then"), "\(restored.stdout) \(restored.stderr)")
+                    && restored.stdout.contains("what this server's administrator did since"), "\(restored.stdout) \(restored.stderr)")
 
         (server, output) = try Self.serve(admin, data: data, port: port)
         #expect(try Self.waitForPort(output.fileHandleForReading) == port)

@@ -54,6 +54,9 @@ import Testing
         try zoe.replica.write([RecordEdit(.visit, zoesVisit, [("customer", .text(zoesCustomer)), ("manager", .text("Zoe")),
                                                              ("at", .text("2026-11-27T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("Zoe's first"))])])
         try await zoe.sync()
+        // And the administrator adds Zoe to the team of Ann's customer (the server's own write).
+        _ = try server.store.assign(String(customer.prefix(8)), manager: "Ann", team: ["Ben", "Zoe"])
+        let team = try #require(try await server.record(.customer, customer)?.value("team", in: RecordKind.customer.schema))
         // After the backup: Ann logs 7 more and Ben changes the customer's notes; both are acknowledged.
         try visits(ann, 7, "after the backup")
         // A customer taken on after the backup, and a visit to it typed offline (not sent before the restore).
@@ -76,6 +79,7 @@ import Testing
         #expect(kept != nil && restored.incarnation != report.incarnation, "a restore gives a new incarnation")
         #expect(restored.revocationsKept == 1, "the revocation made after the backup is kept")
         #expect(restored.usersKept == 1 && restored.devicesKept == 1, "Zoe and her laptop, added after the backup, are kept: \(restored)")
+        #expect(restored.replacedWasRead && restored.ownWritesKept == 1, "the assignment made after the backup is written again: \(restored)")
         server = try await TestServer.restart(server, clock: clock.now)
 
         // Ann logs 2 more and syncs: told, she offers back her own work; nothing she holds is lost.
@@ -86,6 +90,7 @@ import Testing
         #expect(try await server.record(.visit, offlineVisit) != nil)
         let benSync = try await ben.sync()
         #expect(benSync.serverRestored && benSync.reoffered == 1, "Ben offers back the customer's notes: \(benSync)")
+        #expect(try await server.record(.customer, customer)?.value("team", in: RecordKind.customer.schema) == team)
         // Zoe's laptop is let in, and offers back her work.
         let zoeSync = try await zoe.sync()
         #expect(zoeSync.serverRestored && zoeSync.reoffered == 2, "\(zoeSync)")
