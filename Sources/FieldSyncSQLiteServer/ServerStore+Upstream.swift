@@ -136,9 +136,13 @@ extension ServerStore {
             for id in response.accepted where !RelaySignatures.isSynthesized(id.counter) {
                 relayedThrough[id.origin] = max(relayedThrough[id.origin] ?? 0, id.counter)
             }
+            // Kept for `signedPageRetention` after, then let go: a province put back from a backup made meanwhile
+            // has pinned the devices' keys and needs the pages again when this server relays its log again.
             for (node, counter) in relayedThrough {
-                try db.execute(sql: "DELETE FROM signed_pages WHERE node = ? AND high <= ?", arguments: [node.description, Int64(clamping: counter)])
+                try db.execute(sql: "UPDATE signed_pages SET relayed_at = ? WHERE node = ? AND high <= ? AND relayed_at IS NULL",
+                               arguments: [Int64(clamping: now), node.description, Int64(clamping: counter)])
             }
+            try db.execute(sql: "DELETE FROM signed_pages WHERE relayed_at < ?", arguments: [Int64(clamping: now) - Self.signedPageRetention])
             for rejection in response.rejected {
                 let body = relayed.first { $0.origin == rejection.origin && $0.counter == rejection.counter }.map { Data($0.jsonBytes()) }
                 try db.execute(sql: "INSERT OR REPLACE INTO upstream_rejections (origin, counter, reason, body) VALUES (?, ?, ?, ?)",
@@ -151,6 +155,10 @@ extension ServerStore {
                 """, arguments: [key, response.cursor, sentThrough, Int64(clamping: now), response.incarnation.flatMap { Incarnation.isValid($0) ? $0 : nil }])
         }
     }
+
+    /// How long (ms) a signed page is kept after the upstream took all it covers: longer than a
+    /// province's backups are kept, so one put back from a backup gets the pages again.
+    public static let signedPageRetention: Int64 = 35 * 86_400_000
 
     /// The key, in `server_identity`, of a request to compare this branch with the province
     /// (set by a restore, and by `upstream verify` for the province's missing records).

@@ -261,6 +261,14 @@ public struct ServerStore: Sendable {
                 ALTER TABLE devices ADD COLUMN refused_at INTEGER;
                 """)
         }
+        migrator.registerMigration("server-v19-signed-page-retention") { db in
+            // When the upstream took all a signed page covers (NULL: not yet). Kept for a while after
+            // (`signedPageRetention`): a province put back from a backup needs them again.
+            try db.execute(sql: """
+                ALTER TABLE signed_pages ADD COLUMN relayed_at INTEGER;
+                CREATE INDEX signed_pages_relayed ON signed_pages (relayed_at) WHERE relayed_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 

@@ -8,6 +8,7 @@ import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -225,6 +226,64 @@ import Testing
         for laptop in [alice, bob] { await laptop.close() }
         for relay in [upstream, ningboUp] { await relay.shutdown() }
         for server in [province, branch, ningbo] { await server.stop() }
+    }
+
+    /// A province put back from a backup made after it pinned a laptop's key still takes that
+    /// laptop's work relayed again: the branch server keeps the laptop's signed pages for a while
+    /// after the province took them (`ServerStore.signedPageRetention`), so they travel again.
+    @Test func aProvinceRestoredAfterPinningAKeyTakesTheRelayedWorkAgain() async throws {
+        let clock = TestClock()
+        var province = try await TestServer.start(clock: clock.now)
+        let branch = try await TestServer.start(clock: clock.now)
+        let upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        do {
+            var random = SplitMix64(seed: 2706)
+            let customer = ProvinceTierTests.customer
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                       ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try await alice.sync()
+            try await upstream.syncOnce()
+            #expect(try await province.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_keys") } == 1, "Alice's key pinned")
+            let backup = folder.path("province.sqlite")
+            _ = try province.store.backup(to: backup)
+            var visits: [String] = []
+            for number in 1...2 {
+                clock.advance(1_000)
+                let id = RecordID.make(using: &random)
+                visits.append(id)
+                try alice.replica.write([RecordEdit(.visit, id, [("customer", .text(customer)), ("manager", .text("Alice")),
+                    ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("after the backup \(number)"))])])
+                try await alice.sync()
+                try await upstream.syncOnce()
+            }
+            #expect(try province.store.replica.records(.visit).count == 2)
+
+            await province.stop()
+            try province.store.close()
+            _ = try ServerStore.restore(from: backup, into: province.folder.path("server"))
+            province = try await TestServer.restart(province, clock: clock.now)
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.records(.visit).count == 2, "the visits are relayed again, with Alice's signed pages")
+            let refused = try branch.store.upstreamRejections().map(\.reason)
+            #expect(refused.isEmpty, "\(refused)")
+            // Past the retention, the next exchange lets the pages go.
+            func pages() async throws -> Int { try await branch.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM signed_pages") ?? -1 } }
+            #expect(try await pages() > 0)
+            clock.advance(UInt64(ServerStore.signedPageRetention) + 86_400_000)
+            try await upstream.syncOnce()
+            #expect(try await pages() == 0)
+        } catch {
+            await alice.close()
+            await upstream.shutdown()
+            for server in [province, branch] { await server.stop() }
+            throw error
+        }
+        await alice.close()
+        await upstream.shutdown()
+        for server in [province, branch] { await server.stop() }
     }
 
     /// A branch server put back from its backup gets back from the province what its own laptops
