@@ -4,6 +4,7 @@ import FieldSyncProtocol
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
+import GRDB
 import NIOHTTP1
 import Testing
 
@@ -64,6 +65,48 @@ import Testing
         #expect(try replica.syncCursor() == 17, "read again from the first request that brought something unknown")
         #expect(try replica.unknownContent() == ["site_photos", "visits.weather"], "what is still unknown stays noted")
         #expect(try replica.readAgainWhatIsNowKnown().isEmpty)
+    }
+
+    /// After an upgrade the log is read again from where an older version skipped, and what it
+    /// skipped arrives: a laptop that passed over a kind (noted as an older build notes it, the
+    /// record not stored) gets it at its next sync, on both engines.
+    @Test(arguments: EngineKind.available)
+    func whatAnOlderVersionSkippedArrivesAfterTheUpgrade(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+            let ben = try await Laptop.enrol("Ben", server: server, folder: folder, clock: clock.now)
+            do {
+                var random = SplitMix64(seed: 2704)
+                let customer = RecordID.make(using: &random), visit = RecordID.make(using: &random)
+                try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                      ("manager", .text("Ann")), ("team", .text("Ben"))])])
+                try ann.replica.write([RecordEdit(.visit, visit, [("customer", .text(customer)), ("manager", .text("Ann")), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                                  ("kind", .text("routine")), ("summary", .text("site survey"))])])
+                try await ann.sync()
+                // Ben's older build passed over the visit (a kind it did not know) and noted it.
+                let before = try ben.replica.syncCursor()
+                try await ben.sync()
+                try await ben.replica.writer.write { db in
+                    try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [visit])
+                    try Replica.noteUnknownContent(["visits"], readFrom: before, db)
+                }
+                #expect(try ben.replica.record(.visit, visit) == nil)
+                // Upgraded (this build knows the kind): the next sync reads the log again from there.
+                let summary = try await ben.sync()
+                #expect(summary.readAgain == ["visits"], "\(summary)")
+                #expect(try ben.replica.record(.visit, visit)?["summary"] == .text("site survey"))
+                #expect(try ben.replica.unknownContent().isEmpty)
+                #expect(try await ben.sync().readAgain.isEmpty)
+            } catch {
+                await ann.close()
+                await ben.close()
+                throw error
+            }
+            await ann.close()
+            await ben.close()
+        }
     }
 
     /// Against a real server on both engines: the push is read whole, only the mutations naming
