@@ -52,7 +52,11 @@ struct RestoreCommand: AsyncParsableCommand {
             (server.sqlite.before-restore-TIME). The restored server gets a new incarnation: at their next sync, \
             laptops and branch servers see that it lost what came after the backup, offer back their own work \
             (with its original stamps, so nothing is applied twice and conflicts come out as before) and read the \
-            change log again from the start. On PostgreSQL, restore with pg_restore first, then run this with \
+            change log again from the start. When the database it replaces can be read, what was added to it after \
+            the backup and is not sync history is kept: people, devices, enrolment codes and revocations, and the \
+            server's own changes (assignments, branches, calendar days), written again with their original stamps. \
+            A branch server compares itself with its province once it serves, and takes back what its laptops wrote \
+            after the backup. On PostgreSQL, restore with pg_restore first, then run this with \
             --database URL --mark-restored: it gives the database a new incarnation.
             """)
 
