@@ -129,6 +129,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A branch server's link to its provincial server: the relay loop (README in its folder).
+        .target(
+            name: "FieldSyncRelay",
+            dependencies: [
+                "FieldSyncSQLiteServer", "FieldSyncServerCore", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
         // The sync client every laptop (and a branch server's upstream) uses.
         .target(
             name: "FieldSyncClient",
@@ -157,7 +168,7 @@ let package = Package(
             name: "fieldsync-server",
             dependencies: [
                 "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncServer", "FieldSyncStore", "FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncClient", "FieldSyncPostgres",
-                "FieldSyncCommandLine",
+                "FieldSyncCommandLine", "FieldSyncRelay",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -194,6 +205,7 @@ let package = Package(
                 "FieldSyncServerCore",
                 "FieldSyncSQLiteServer",
                 "FieldSyncServer",
+                "FieldSyncRelay",
                 "FieldSyncClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -266,7 +278,7 @@ let package = Package(
             name: "FieldSyncSyncTests",
             dependencies: [
                 "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncServer", "FieldSyncClient",
-                "FieldSyncKPI",
+                "FieldSyncKPI", "FieldSyncRelay",
                 "FieldSyncPostgres", "FieldSyncTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+import FieldSyncRelay
 import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore

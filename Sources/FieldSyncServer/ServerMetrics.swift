@@ -56,6 +56,14 @@ public struct ServerMetrics: Sendable {
                       .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
     }
 
+    /// A branch server's upstream edge after a round (`UpstreamSync.Metrics`); times in ms.
+    public func recordUpstream(failed: Bool, unsent: Int, lastSuccess: UInt64?, lag: UInt64?) {
+        if failed { upstreamFailures.increment() }
+        upstreamPending.set(Int64(unsent))
+        if let lastSuccess { upstreamLastSuccess.set(Double(lastSuccess) / 1000) }
+        if let lag { upstreamLag.set(Double(lag) / 1000) }
+    }
+
     public func text() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

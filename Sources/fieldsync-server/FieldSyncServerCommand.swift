@@ -4,6 +4,7 @@ import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
+import FieldSyncRelay
 import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
@@ -198,8 +199,11 @@ struct Serve: AsyncParsableCommand {
         // A branch server with an upstream syncs with the province beside serving its laptops.
         var upstream: UpstreamSync?
         if let (binding, caPEM) = try ServerBinding.load(home: folder.upstreamFolder) {
+            let metrics = server.metrics
             let link = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, interval: .seconds(upstreamInterval), logger: logger,
-                                        metrics: server.metrics)
+                                        metrics: UpstreamSync.Metrics { failed, unsent, lastSuccess, lag in
+                                            metrics.recordUpstream(failed: failed, unsent: unsent, lastSuccess: lastSuccess, lag: lag)
+                                        })
             server.onChanges = { link.poke() }
             upstream = link
             logger.info("syncing with the provincial server", metadata: ["url": "\(binding.url)", "every": "\(upstreamInterval) s"])

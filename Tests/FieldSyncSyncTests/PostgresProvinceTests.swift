@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncRelay
 import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncStore

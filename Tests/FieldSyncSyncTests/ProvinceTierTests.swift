@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncRelay
 @testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 @testable import FieldSyncServerCore

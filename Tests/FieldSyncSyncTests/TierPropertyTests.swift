@@ -1,5 +1,6 @@
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncRelay
 @testable import FieldSyncSQLiteServer
 @testable import FieldSyncServer
 @testable import FieldSyncServerCore

@@ -6,7 +6,6 @@ import FieldSyncServerCore
 import FieldSyncStore
 import Foundation
 import Logging
-import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -21,7 +20,7 @@ public final class UpstreamSync: Service, Sendable {
     let client: SyncClient
     let interval: Duration
     let logger: Logger
-    let metrics: ServerMetrics?
+    let metrics: Metrics?
     private let poked = Mutex(false)
 
     /// The checkpoint's key: the upstream instance and the scope. A recreated
@@ -33,7 +32,7 @@ public final class UpstreamSync: Service, Sendable {
     }
 
     public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger,
-                metrics: ServerMetrics? = nil) throws {
+                metrics: Metrics? = nil) throws {
         self.store = store
         store.relaysUpstream.turnOn()
         self.binding = binding
@@ -43,15 +42,21 @@ public final class UpstreamSync: Service, Sendable {
         self.metrics = metrics
     }
 
-    /// The edge's gauges: rows waiting, last success and the lag since.
+    /// Where the edge's figures go (the server's `/metrics`): after every round, whether it failed,
+    /// the log rows waiting to be relayed, and the last success (ms) with the lag since (ms).
+    public struct Metrics: Sendable {
+        public var report: @Sendable (_ failed: Bool, _ unsent: Int, _ lastSuccess: UInt64?, _ lag: UInt64?) -> Void
+
+        public init(report: @escaping @Sendable (_ failed: Bool, _ unsent: Int, _ lastSuccess: UInt64?, _ lag: UInt64?) -> Void) {
+            self.report = report
+        }
+    }
+
+    /// The edge's figures: rows waiting, last success and the lag since.
     private func report(failed: Bool) {
         guard let metrics, let state = try? store.upstreamState(key) else { return }
-        if failed { metrics.upstreamFailures.increment() }
-        metrics.upstreamPending.set(Int64(state.unsent))
-        if let success = state.lastSuccess {
-            metrics.upstreamLastSuccess.set(Double(success) / 1000)
-            metrics.upstreamLag.set(Double(store.now > success ? store.now - success : 0) / 1000)
-        }
+        let lag = state.lastSuccess.map { store.now > $0 ? store.now - $0 : 0 }
+        metrics.report(failed, state.unsent, state.lastSuccess, lag)
     }
 
     /// Enrols `store`'s node at the provincial server `url` with a code made for
