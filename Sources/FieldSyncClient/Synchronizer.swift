@@ -282,11 +282,7 @@ public struct Synchronizer: Sendable {
         let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
         let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
         // What a newer server sent that this version does not know: kinds the reader passed over, fields the merge passes over.
-        var unknown = response.unknownKinds
-        for change in response.changes where change.table.schema.index(of: change.field) == nil {
-            let name = "\(change.table.rawValue).\(change.field.prefix(64))"
-            if !unknown.contains(name), unknown.count < 16 { unknown.append(name) }
-        }
+        let unknown = response.unknownContent
         let report = try replica.finishExchange(
             pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
             returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },

@@ -208,6 +208,17 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     /// their changes were skipped, not fatal (`Replica.noteUnknownContent`). Never encoded.
     public var unknownKinds: [String] = []
 
+    /// What the answer carries that this version does not know: the kinds the reader passed over,
+    /// and fields, as "kind.field", that the merge passes over; at most 16 names.
+    public var unknownContent: [String] {
+        var names = unknownKinds
+        for change in changes where change.table.schema.index(of: change.field) == nil {
+            let name = "\(change.table.rawValue).\(change.field.prefix(64))"
+            if !names.contains(name), names.count < 16 { names.append(name) }
+        }
+        return names
+    }
+
     public init(accepted: [MutationID], rejected: [Rejection], changes: [FieldChange], cursor: Int64, more: Bool, serverTime: UInt64,
                 left: [String] = [], returned: [Returned] = [], incarnation: String? = nil) {
         self.incarnation = incarnation

@@ -92,11 +92,7 @@ extension ServerStore {
             let io = RecordIO(db)
             let changes = response.changes
             // What a newer upstream sent that this version does not know: noted, read again after an upgrade.
-            var unknown = response.unknownKinds
-            for change in changes where change.table.schema.index(of: change.field) == nil {
-                let name = "\(change.table.rawValue).\(change.field.prefix(64))"
-                if !unknown.contains(name), unknown.count < 16 { unknown.append(name) }
-            }
+            let unknown = response.unknownContent
             if !unknown.isEmpty { try Replica.noteUnknownContent(unknown, readFrom: cursor, db) }
             let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
             let report = try Replica.apply(changes[...], now: now, db)

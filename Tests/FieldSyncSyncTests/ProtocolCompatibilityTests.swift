@@ -52,7 +52,7 @@ import Testing
 
         let replica = try Replica.inMemory()
         try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB2), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
-        let unknown = response.unknownKinds + response.changes.filter { $0.table.schema.index(of: $0.field) == nil }.map { "\($0.table.rawValue).\($0.field)" }
+        let unknown = response.unknownContent
         #expect(unknown == vector["noted"] as? [String])
         try replica.finishExchange(pulled: response.changes, cursor: 42, acknowledged: [], rejected: [], unknown: unknown, readFrom: 17, syncedAt: "")
         #expect(try replica.record(.visit, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")?["summary"] == .text("site survey"), "what is known is stored")
