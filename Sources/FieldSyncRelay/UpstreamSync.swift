@@ -84,27 +84,31 @@ public final class UpstreamSync: Service, Sendable {
     /// Exchanges pages with the upstream until it has nothing more and nothing is left to relay.
     @discardableResult
     public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
+        var exchanged = try await exchangeUntilQuiet()
         // A restore (or `upstream verify`) asked for this branch to be compared with the province: after
-        // an exchange, so both stand at the same point.
-        let check = try store.takeUpstreamCheckRequest()
+        // an exchange, so both stand at the same point. The request stays until a comparison succeeds (a
+        // crash meanwhile loses nothing); a failed one is tried again an hour later, and never fails the
+        // exchange, which went through.
+        guard try store.hasUpstreamCheckRequest(), store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
         do {
-            var exchanged = try await exchangeUntilQuiet()
-            if check {
-                let verification = try await verifyAgainstUpstream(repair: true)
-                logger.info("compared this branch with the province", metadata: [
-                    "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)"])
-                if verification.provinceLacks > 0 {
-                    let again = try await exchangeUntilQuiet()
-                    exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
-                }
+            let verification = try await verifyAgainstUpstream(repair: true)
+            logger.info("compared this branch with the province", metadata: [
+                "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)"])
+            _ = try store.takeUpstreamCheckRequest()
+            if verification.provinceLacks > 0 {
+                let again = try await exchangeUntilQuiet()
+                exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
             }
-            return exchanged
         } catch {
-            // Asked again at the next exchange.
-            if check { try? store.requestUpstreamCheck() }
-            throw error
+            let retry = store.now + 3_600_000
+            checkNotBefore.withLock { $0 = retry }
+            logger.warning("could not compare this branch with the province; trying again in an hour", metadata: ["error": "\(error)"])
         }
+        return exchanged
     }
+
+    /// When a failed comparison with the province may be tried again (server clock, ms).
+    private let checkNotBefore = Mutex<UInt64>(0)
 
     /// What comparing this branch's records with the province's copy found and did.
     public struct UpstreamVerification: Sendable {
@@ -122,11 +126,14 @@ public final class UpstreamSync: Service, Sendable {
     /// province lacks some of this branch, the whole log is relayed again (the province takes
     /// what it lacks and acknowledges the rest). Run by the serving process, between exchanges.
     public func verifyAgainstUpstream(repair: Bool) async throws -> UpstreamVerification {
-        let download = FileManager.default.temporaryDirectory.appendingPathComponent("fieldsync-upstream-\(UUID().uuidString).sqlite").path
+        // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
+        let folder = store.folder ?? FileManager.default.temporaryDirectory.path
+        let download = (folder as NSString).appendingPathComponent("upstream-verify-\(ProcessInfo.processInfo.processIdentifier).sqlite")
         func removeDownload() {
             for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: download + suffix) }
         }
-        let drift: ServerDrift
+        removeDownload()
+        var drift: ServerDrift
         do {
             _ = try await client.downloadSnapshot(token: binding.token, to: download)
             try Replica.quickCheckSnapshot(at: download)
@@ -136,10 +143,15 @@ public final class UpstreamSync: Service, Sendable {
             removeDownload()
             throw error
         }
+        // What waits to be relayed is not drift: the province lacks it because it was not sent yet.
+        let unsent = try store.unsentRecords(key)
+        drift.records.removeAll { record in
+            unsent.contains(record.key) && record.fields.allSatisfy { $0.drift == .serverLacks }
+        }
         var verification = UpstreamVerification(drift: drift, provinceLacks: drift.offeredToServer)
         guard repair else { return verification }
-        let taken = drift.records.filter { !$0.replicaLacks.isEmpty }
-        try store.takeFromUpstream(taken.flatMap(\.replicaLacks), key: key)
+        let taken = drift.records.filter { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty }
+        try store.takeFromUpstream(taken.flatMap(\.replicaLacks), altered: taken.flatMap(\.serverCopyOfAlteredWrites), key: key)
         verification.taken = taken.count
         if verification.provinceLacks > 0 {
             try store.relayWholeLogAgain(key)

@@ -82,10 +82,14 @@ extension ServerStore {
             try Self.check(copy, what: source)
             // A backup made before incarnations existed gets its table here (the migration runs when the server opens it).
             // The server's clock as the backup holds it; a server that never wrote has none: the file's time then.
-            var asOf = try copy.read { db in try Replica.clockAndCounter(db).clock.milliseconds }
+            let backupClock = try copy.read { db in try Replica.clockAndCounter(db).clock }
+            var asOf = backupClock.milliseconds
             if asOf == 0, let modified = try FileManager.default.attributesOfItem(atPath: source)[.modificationDate] as? Date {
                 asOf = UInt64(max(0, modified.timeIntervalSince1970 * 1000))
             }
+            // The database this restore replaces, when it reads soundly and is this same server's (same node; not
+            // one a fresh `init` made on a new disk): what it holds since the backup that is not sync history is kept.
+            let replaced = FileManager.default.fileExists(atPath: target) ? try Self.replacedFacts(target, sameServerAs: copy) : nil
             let (head, incarnation): (Int64, String) = try copy.write { db in
                 if try db.tableExists("server_identity") {
                     try Self.renewIncarnation(db)
@@ -96,18 +100,24 @@ extension ServerStore {
                 // What this server numbered after the backup was seen by its upstream (a branch server's own
                 // mutations, the counters it makes up from log numbers): numbers it hands out from now on must
                 // be new there, or the upstream would take new work for a retry and drop it.
-                try Replica.skipCounters(by: Self.restoreCounterGap, db)
-                try db.execute(sql: "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'change_log'", arguments: [Self.restoreCounterGap])
+                // From the higher of the backup's and the replaced database's (a restore over a restored one).
+                let counter = try Replica.clockAndCounter(db).counter
+                let ahead = Int64(clamping: replaced?.counter ?? 0) > Int64(clamping: counter) ? Int64(clamping: replaced?.counter ?? 0) - Int64(clamping: counter) : 0
+                try Replica.skipCounters(by: Self.restoreCounterGap + ahead, db)
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = MAX(seq, ?) + ? WHERE name = 'change_log'",
+                               arguments: [replaced?.logHead ?? 0, Self.restoreCounterGap])
                 let incarnation = try db.tableExists("server_identity") ? try Self.incarnation(db) : ""
                 return (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0, incarnation)
             }
             // A device revoked after the backup (a stolen laptop) stays revoked: the database being replaced says so.
             var revocationsKept = 0
             var accounts = (users: 0, devices: 0, codes: 0)
-            if FileManager.default.fileExists(atPath: target) {
+            if replaced != nil {
                 // People, devices and codes added after the backup come along: accounts are not the sync's history,
                 // and a laptop enrolled since must still be let in, to offer back what it wrote.
-                accounts = Self.carryAccounts(from: target, into: copy)
+                accounts = try Self.carryAccounts(from: target, into: copy)
+            }
+            if FileManager.default.fileExists(atPath: target) {
                 let revoked = try Self.revocations(in: target)
                 try copy.write { db in
                     for (device, at) in revoked {
@@ -121,12 +131,11 @@ extension ServerStore {
             try copy.close()
             // What the server's administrator did after the backup, from the database it replaces: written again as it was.
             var ownWritesKept = 0
-            var replacedWasRead = false
-            if FileManager.default.fileExists(atPath: target), Self.isReadableServer(target) {
-                replacedWasRead = true
+            let replacedWasRead = replaced != nil
+            if replacedWasRead {
                 let store = try ServerStore(replica: Replica.open(path: incoming))
                 do {
-                    ownWritesKept = try store.carryOwnWrites(from: target)
+                    ownWritesKept = try store.carryOwnWrites(from: target, after: backupClock)
                     try store.replica.closeIntoOneFile()
                 } catch {
                     try? store.replica.close()
@@ -159,15 +168,20 @@ extension ServerStore {
         }
     }
 
-    /// Whether `path` opens, read only, as a server database that passes SQLite's quick check.
-    private static func isReadableServer(_ path: String) -> Bool {
+    /// What a restore needs of the database it replaces: its mutation counter and log head. Nil
+    /// unless it opens read only, passes SQLite's quick check, and is the same server as `copy`
+    /// (the same node: a database a fresh `init` made on a new disk is another server).
+    private static func replacedFacts(_ path: String, sameServerAs copy: DatabaseQueue) throws -> (counter: UInt64, logHead: Int64)? {
         var configuration = Configuration()
         configuration.readonly = true
-        guard let database = try? DatabaseQueue(path: path, configuration: configuration) else { return false }
+        guard let database = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
         defer { try? database.close() }
-        return (try? database.read { db in
-            try db.tableExists("change_log") && String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"]
-        }) ?? false
+        let node = try copy.read { db in try Replica.identity(db)?.node }
+        return try? database.read { db -> (counter: UInt64, logHead: Int64)? in
+            guard try db.tableExists("change_log"), try String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"],
+                  let node, try Replica.identity(db)?.node == node else { return nil }
+            return (try Replica.clockAndCounter(db).counter, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
+        } ?? nil
     }
 
     /// The revoked devices of the server database at `path`, read without writing to it (it may be damaged: then none).
@@ -181,40 +195,62 @@ extension ServerStore {
         }) ?? []
     }
 
-    /// Copies into `copy` the people, devices and enrolment codes of the database at `path` that
-    /// `copy` lacks (by id, by code hash), in the columns both hold; a device or code only with its
-    /// person. Read without writing to `path`; a damaged or unreadable one carries nothing.
-    private static func carryAccounts(from path: String, into copy: DatabaseQueue) -> (users: Int, devices: Int, codes: Int) {
+    /// Copies into `copy`, in one transaction, what the database at `path` holds of the server's
+    /// accounts that `copy` lacks (by key), in the columns both hold: people (and, for people both
+    /// hold, the branch the replaced database gives them: a move or a branch rename since), devices,
+    /// enrolment codes (and, for codes both hold, that one was used since: a used code never works
+    /// again), the keys pinned for relayed nodes and which branch server relays them. A row that
+    /// names a person or device `copy` lacks is passed over. Read without writing to `path`.
+    private static func carryAccounts(from path: String, into copy: DatabaseQueue) throws -> (users: Int, devices: Int, codes: Int) {
         var configuration = Configuration()
         configuration.readonly = true
-        guard let old = try? DatabaseQueue(path: path, configuration: configuration) else { return (0, 0, 0) }
+        let old = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? old.close() }
-        func carry(_ table: String) -> Int {
-            (try? copy.write { db -> Int in
-                guard try db.tableExists(table) else { return 0 }
-                let here = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]))
-                let rows = try old.read { source -> [Row] in
-                    guard try source.tableExists(table) else { return [] }
-                    let columns = try String.fetchAll(source, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]).filter(here.contains)
-                    let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
-                    return try Row.fetchAll(source, sql: "SELECT \(list) FROM \(table)")
-                }
-                var added = 0
-                for row in rows {
-                    let columns = Array(row.columnNames)
-                    // A device or code whose person the restored database lacks would point at nobody.
-                    if let user = row["user_id"] as String?, try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)", arguments: [user]) ?? false) {
-                        continue
-                    }
-                    let sql = "INSERT OR IGNORE INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-                    try db.execute(sql: sql, arguments: StatementArguments(columns.map { row[$0] as DatabaseValue }))
-                    added += db.changesCount
-                }
-                return added
-            }) ?? 0
+        func rows(_ table: String, columnsIn db: Database) throws -> [Row] {
+            guard try db.tableExists(table) else { return [] }
+            let here = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]))
+            return try old.read { source -> [Row] in
+                guard try source.tableExists(table) else { return [] }
+                let columns = try String.fetchAll(source, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]).filter(here.contains)
+                guard !columns.isEmpty else { return [] }
+                return try Row.fetchAll(source, sql: "SELECT \(columns.map { "\"\($0)\"" }.joined(separator: ", ")) FROM \(table)")
+            }
         }
-        let users = carry("users")
-        return (users, carry("devices"), carry("enrolment_codes"))
+        return try copy.write { db in
+            func exists(_ table: String, _ value: DatabaseValue) throws -> Bool {
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE id = ?)", arguments: [value]) ?? false
+            }
+            func insert(_ table: String, _ row: Row) throws -> Int {
+                let columns = Array(row.columnNames)
+                try db.execute(sql: "INSERT OR IGNORE INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
+                               arguments: StatementArguments(columns.map { row[$0] as DatabaseValue }))
+                return db.changesCount
+            }
+            var users = 0, devices = 0, codes = 0
+            for row in try rows("users", columnsIn: db) {
+                let added = try insert("users", row)
+                users += added
+                if added == 0, row.hasColumn("branch") {
+                    try db.execute(sql: "UPDATE users SET branch = ? WHERE id = ?", arguments: [row["branch"] as DatabaseValue, row["id"] as DatabaseValue])
+                }
+            }
+            for row in try rows("devices", columnsIn: db) where try exists("users", row["user_id"] as DatabaseValue) {
+                devices += try insert("devices", row)
+            }
+            for row in try rows("enrolment_codes", columnsIn: db) where try exists("users", row["user_id"] as DatabaseValue) {
+                let added = try insert("enrolment_codes", row)
+                codes += added
+                if added == 0, row.hasColumn("used_at"), !(row["used_at"] as DatabaseValue).isNull {
+                    try db.execute(sql: "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+                                   arguments: [row["used_at"] as DatabaseValue, row["code_hash"] as DatabaseValue])
+                }
+            }
+            for row in try rows("node_keys", columnsIn: db) { _ = try insert("node_keys", row) }
+            for row in try rows("relayed_nodes", columnsIn: db) where try exists("devices", row["device"] as DatabaseValue) {
+                _ = try insert("relayed_nodes", row)
+            }
+            return (users, devices, codes)
+        }
     }
 
     /// How far a restore moves the server's own counters and log numbers past the backup's.

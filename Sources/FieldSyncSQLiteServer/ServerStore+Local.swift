@@ -25,25 +25,26 @@ extension ServerStore {
         }
     }
 
-    /// Writes again what this server itself wrote (its administrator's assignments, branches,
-    /// calendar days) as the server database at `path` holds it and this one lacks: a restore
-    /// carries them from the database it replaced. Every field stamped by this server's node,
-    /// with its original stamp, merged (what this database holds already changes nothing) and
-    /// logged as the server's own, files it moves logged again for their new owners. Records in
-    /// batches of 500, a transaction each. Returns how many records changed. An unreadable file
-    /// carries nothing.
-    public func carryOwnWrites(from path: String) throws -> Int {
+    /// Writes again what this server itself wrote after `after` (its administrator's assignments,
+    /// branches, calendar days) as the server database at `path` holds it: a restore carries them
+    /// from the database it replaced. Every field stamped by this server's node later than the
+    /// backup's clock, with its original stamp, merged, and logged as the server's own (only the
+    /// records it changes; files it moves logged again for their new owners). A record this
+    /// database does not hold is passed over (but for the province's lists): a server-stamped
+    /// field alone would make a stub of it; the device that created it offers it back. Records in
+    /// batches of 500, a transaction each. Returns how many records changed.
+    public func carryOwnWrites(from path: String, after: HLC) throws -> Int {
         guard let node = try replica.identity()?.node else { return 0 }
         var configuration = Configuration()
         configuration.readonly = true
-        guard let old = try? DatabaseQueue(path: path, configuration: configuration) else { return 0 }
+        let old = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? old.close() }
         var own: [[FieldChange]] = []
         for kind in RecordKind.allCases {
             // A kind the old file does not lay out as this version does is passed over.
             try? old.read { db in
                 try RecordIO(db).scan(kind) { id, state in
-                    let changes = state.changes(table: kind, record: id).filter { $0.node == node }
+                    let changes = state.changes(table: kind, record: id).filter { $0.node == node && $0.hlc > after }
                     if !changes.isEmpty { own.append(changes) }
                 }
             }
@@ -53,11 +54,20 @@ extension ServerStore {
         for batch in stride(from: 0, to: own.count, by: 500).map({ Array(own[$0..<min($0 + 500, own.count)]) }) {
             changed += try writer.write { db in
                 let io = RecordIO(db)
-                let changes = batch.flatMap { $0 }
+                // Only what changes a record this database holds is written and logged.
+                var changes: [FieldChange] = []
+                for record in batch {
+                    guard let first = record.first else { continue }
+                    let stored = try io.load(first.table, first.record)
+                    guard stored != nil || first.table.isProvinceWide else { continue }
+                    var state = stored ?? RecordState(fieldCount: first.table.schema.fields.count)
+                    var ignored: [Overwrite] = []
+                    if RecordMerge.apply(record, to: &state, schema: first.table.schema, overwrites: &ignored) { changes += record }
+                }
+                guard !changes.isEmpty else { return 0 }
                 let movable = Set(changes.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
                 let ownersBefore = try Self.owners(of: movable, io: io)
                 let report = try Replica.apply(changes[...], now: now, db)
-                guard report.recordsChanged > 0 || !report.conflictMutations.isEmpty else { return 0 }
                 var log = ChangeLogWriter(db, io: io)
                 try log.appendOwn(Mutation(origin: node, counter: try Replica.takeCounter(db), changes: changes))
                 for conflicts in report.conflictMutations { try log.appendOwn(conflicts) }

@@ -168,6 +168,25 @@ extension ServerStore {
         }
     }
 
+    /// Whether a check was asked for (the request stays).
+    public func hasUpstreamCheckRequest() throws -> Bool {
+        try writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM server_identity WHERE key = ?", arguments: [Self.upstreamCheckKey]) != nil
+        }
+    }
+
+    /// The records of log rows not relayed yet (the upstream lacks them for now).
+    public func unsentRecords(_ key: String) throws -> Set<RecordKey> {
+        let sent = try upstreamState(key).sent
+        return try writer.read { db in
+            var keys = Set<RecordKey>()
+            for row in try Row.fetchAll(db, sql: "SELECT tbl, record FROM change_log WHERE seq > ? AND from_upstream = 0", arguments: [sent]) {
+                if let kind = RecordKind(rawValue: row[0]) { keys.insert(RecordKey(table: kind, record: row[1])) }
+            }
+            return keys
+        }
+    }
+
     /// Whether a check was asked for; the request is taken (cleared).
     public func takeUpstreamCheckRequest() throws -> Bool {
         try writer.write { db in
@@ -179,7 +198,10 @@ extension ServerStore {
 
     /// Stores the province's states this branch lacks (found by comparing with its snapshot), logged
     /// for this server's laptops as from upstream, as any page from the province is.
-    public func takeFromUpstream(_ changes: [FieldChange], key: String) throws {
+    /// `altered`: the province's values of writes this server holds with the same stamp and another value
+    /// (changed outside FieldSync): put back as the province has them.
+    public func takeFromUpstream(_ changes: [FieldChange], altered: [FieldChange] = [], key: String) throws {
+        if !altered.isEmpty { try replica.putBack(altered) }
         guard !changes.isEmpty else { return }
         let state = try upstreamState(key)
         try applyFromUpstream(SyncResponse(accepted: [], rejected: [], changes: changes, cursor: state.cursor, more: false, serverTime: now),

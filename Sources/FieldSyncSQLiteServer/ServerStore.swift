@@ -29,6 +29,12 @@ public struct ServerStore: Sendable {
 
     public static let fileName = "server.sqlite"
 
+    /// The folder of the database file (nil for one in memory).
+    public var folder: String? {
+        let path = writer.path
+        return path.isEmpty || path == ":memory:" ? nil : (path as NSString).deletingLastPathComponent
+    }
+
     public init(replica: Replica) throws {
         self.replica = replica
         try Self.migrator.migrate(replica.writer)

@@ -117,17 +117,7 @@ extension Replica {
             var repair = DriftRepair()
             let io = RecordIO(db)
             // Altered writes first: the merge takes a same stamp for a same value, so only a direct write puts them right.
-            for record in drift.records {
-                let altered = record.serverCopyOfAlteredWrites
-                if !altered.isEmpty, var state = try io.load(record.key.table, record.key.record) {
-                    let schema = record.key.table.schema
-                    for change in altered {
-                        guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
-                        state.values[index] = change.value
-                    }
-                    try io.save(record.key.table, record.key.record, state)
-                }
-            }
+            try Self.putBack(drift.records.flatMap(\.serverCopyOfAlteredWrites), io: io)
             let pulled = drift.records.flatMap(\.replicaLacks)
             if !pulled.isEmpty {
                 let report = try Self.apply(pulled[...], now: now, db)
@@ -176,6 +166,25 @@ extension Replica {
             try Self.saveClock(clock, db)
             try Self.setMeta(MetaKey.counter, String(counter), db)
             return repair
+        }
+    }
+}
+
+extension Replica {
+    /// Writes the server's value of each write this replica holds with the same stamp and another
+    /// value (changed outside FieldSync: no merge can put it right, since a merge takes a stamp for
+    /// its value). A field written since is left as it is. One transaction.
+    public func putBack(_ altered: [FieldChange]) throws {
+        guard !altered.isEmpty else { return }
+        try writer.write { db in try Self.putBack(altered, io: RecordIO(db)) }
+    }
+
+    static func putBack(_ altered: [FieldChange], io: RecordIO) throws {
+        for change in altered {
+            guard var state = try io.load(change.table, change.record), let index = change.table.schema.index(of: change.field),
+                  state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
+            state.values[index] = change.value
+            try io.save(change.table, change.record, state)
         }
     }
 }

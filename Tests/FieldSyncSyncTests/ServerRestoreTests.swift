@@ -41,11 +41,16 @@ import Testing
         try visits(ann, 5, "before the backup")
         try await ann.sync()
         try await ben.sync()
+        // A code handed out before the backup and used after it must stay used once restored.
+        let yansCode = try server.code(for: "Yan")
         let backup = folder.path("nightly.sqlite")
         let report = try server.store.backup(to: backup)
         #expect(report.logHead > 0)
         #expect(throws: (any Error).self, "a backup never overwrites") { try server.store.backup(to: backup) }
 
+        let yansClient = try SyncClient(url: server.url, caPEM: server.caPEM)
+        var generator = SystemRandomNumberGenerator()
+        _ = try await yansClient.enroll(code: yansCode, node: NodeID.random(using: &generator), deviceName: "Yan's laptop")
         // After the backup Eve's laptop is stolen and revoked: a restore must not bring it back.
         _ = try await SQLiteAccountStorage(server.store).revokeDevice(eve.binding.device)
         // After the backup Zoe joins, enrols, takes on a customer and logs a visit: acknowledged.
@@ -80,7 +85,7 @@ import Testing
         let (restored, kept) = try ServerStore.restore(from: backup, into: server.folder.path("server"))
         #expect(kept != nil && restored.incarnation != report.incarnation, "a restore gives a new incarnation")
         #expect(restored.revocationsKept == 1, "the revocation made after the backup is kept")
-        #expect(restored.usersKept == 1 && restored.devicesKept == 1, "Zoe and her laptop, added after the backup, are kept: \(restored)")
+        #expect(restored.usersKept == 1 && restored.devicesKept == 2, "Zoe and her laptop, and Yan's, added after the backup, are kept: \(restored)")
         #expect(restored.replacedWasRead && restored.ownWritesKept == 1, "the assignment made after the backup is written again: \(restored)")
         server = try await TestServer.restart(server, clock: clock.now)
 
@@ -93,6 +98,10 @@ import Testing
         let benSync = try await ben.sync()
         #expect(benSync.serverRestored && benSync.reoffered == 1, "Ben offers back the customer's notes: \(benSync)")
         #expect(try await server.record(.customer, customer)?.value("team", in: RecordKind.customer.schema) == team)
+        await #expect(throws: SyncError.self, "a code used after the backup stays used") {
+            _ = try await yansClient.enroll(code: yansCode, node: NodeID.random(using: &generator), deviceName: "someone else")
+        }
+        try? await yansClient.shutdown()
         // Zoe's laptop is let in, and offers back her work.
         let zoeSync = try await zoe.sync()
         #expect(zoeSync.serverRestored && zoeSync.reoffered == 2, "\(zoeSync)")
@@ -227,6 +236,106 @@ import Testing
         for laptop in [alice, bob] { await laptop.close() }
         for relay in [upstream, ningboUp] { await relay.shutdown() }
         for server in [province, branch, ningbo] { await server.stop() }
+    }
+
+    /// What a restore keeps comes only from the same server's database: one a fresh `init` made on
+    /// a new disk is another server and gives nothing. Restoring an older backup over a restored
+    /// database moves the counters past the higher of the two, so no number is handed out twice.
+    @Test func aRestoreKeepsOnlyWhatTheSameServerHeldAndNeverReusesANumber() async throws {
+        let clock = TestClock()
+        var server = try await TestServer.start(clock: clock.now)
+        let other = try await TestServer.start(clock: clock.now)
+        let folder = try TemporaryFolder()
+        let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+        do {
+            let older = folder.path("older.sqlite"), newer = folder.path("newer.sqlite")
+            _ = try server.store.backup(to: older)
+            _ = try server.code(for: "Bea")
+            _ = try server.store.writeLocal([RecordEdit(.calendarDay, "d0000000-0000-4000-8000-000000000001", [("date", .text("2026-12-25")),
+                                                                                                            ("kind", .text("holiday")), ("name", .text("A"))])])
+            _ = try server.store.backup(to: newer)
+            await server.stop()
+            try server.store.close()
+            // The newer backup over the live database, then the older one over that: counters past both.
+            _ = try ServerStore.restore(from: newer, into: server.folder.path("server"))
+            server = try await TestServer.restart(server, clock: clock.now)
+            _ = try server.store.writeLocal([RecordEdit(.calendarDay, "d0000000-0000-4000-8000-000000000002", [("date", .text("2026-12-26")),
+                                                                                                            ("kind", .text("holiday")), ("name", .text("B"))])])
+            let (counterBefore, headBefore) = try await server.store.writer.read { db in
+                (try Replica.clockAndCounter(db).counter, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
+            }
+            await server.stop()
+            try server.store.close()
+            let (report, _) = try ServerStore.restore(from: older, into: server.folder.path("server"))
+            #expect(report.replacedWasRead && report.usersKept == 1 && report.ownWritesKept == 2, "\(report)")
+            server = try await TestServer.restart(server, clock: clock.now)
+            let (counterAfter, headAfter) = try await server.store.writer.read { db in
+                (try Replica.clockAndCounter(db).counter, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
+            }
+            #expect(counterAfter > counterBefore && headAfter > headBefore, "\(counterBefore) → \(counterAfter), \(headBefore) → \(headAfter)")
+
+            // Another server's database (a fresh init on a new disk) in the way: nothing of it is kept.
+            await other.stop()
+            try other.store.close()
+            let (fresh, _) = try ServerStore.restore(from: older, into: other.folder.path("server"))
+            #expect(!fresh.replacedWasRead && fresh.usersKept == 0 && fresh.devicesKept == 0 && fresh.ownWritesKept == 0, "\(fresh)")
+        } catch {
+            await ann.close()
+            await server.stop()
+            await other.stop()
+            throw error
+        }
+        await ann.close()
+        await server.stop()
+    }
+
+    /// A province that lost part of a branch with its marks of what it applied (as a province put
+    /// back by hand does) gets it back when the branch server compares itself with it: the branch
+    /// relays its whole log again. One that kept the marks acknowledges a relayed mutation without
+    /// applying it again: the comparison reports what it lacks, and cannot repair it that way.
+    @Test func aProvinceLackingPartOfABranchGetsItRelayedAgain() async throws {
+        let clock = TestClock()
+        let province = try await TestServer.start(clock: clock.now)
+        let branch = try await TestServer.start(clock: clock.now)
+        let upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        do {
+            var random = SplitMix64(seed: 2707)
+            let customer = ProvinceTierTests.customer, visit = RecordID.make(using: &random)
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                       ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            try alice.replica.write([RecordEdit(.visit, visit, [("customer", .text(customer)), ("manager", .text("Alice")),
+                ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("lost at the province"))])])
+            try await alice.sync()
+            try await upstream.syncOnce()
+            let node = try #require(try alice.replica.identity()?.node)
+            try await province.store.writer.write { db in try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [visit]) }
+            let found = try await upstream.verifyAgainstUpstream(repair: false)
+            #expect(found.provinceLacks == 1 && found.drift.records.map(\.key.record) == [visit], "\(found.drift.records)")
+            // With its marks, the province acknowledges the relayed visit again without applying it.
+            try branch.store.requestUpstreamCheck()
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.record(.visit, visit) == nil)
+            // Without them (lost as a restore loses them), it takes it.
+            try await province.store.writer.write { db in
+                try db.execute(sql: "DELETE FROM applied_ranges WHERE origin = ?", arguments: [node.description])
+            }
+            try branch.store.requestUpstreamCheck()
+            try await upstream.syncOnce()
+            #expect(try province.store.replica.record(.visit, visit)?["summary"] == .text("lost at the province"))
+            #expect(try !branch.store.hasUpstreamCheckRequest())
+            #expect(try await upstream.verifyAgainstUpstream(repair: false).drift.isIdentical)
+        } catch {
+            await alice.close()
+            await upstream.shutdown()
+            for server in [province, branch] { await server.stop() }
+            throw error
+        }
+        await alice.close()
+        await upstream.shutdown()
+        for server in [province, branch] { await server.stop() }
     }
 
     /// A province put back from a backup made after it pinned a laptop's key still takes that
