@@ -1,6 +1,7 @@
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
+import FieldSyncSQLiteServer
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
@@ -107,6 +108,30 @@ import Testing
             await ann.close()
             await ben.close()
         }
+    }
+
+    /// Through the tier: a branch server of this version under a newer province passes over what it
+    /// does not know in the province's pages, notes it with the cursor it asked from, and reads the
+    /// province's log again from there once it knows it.
+    @Test func aBranchServerUnderANewerProvinceNotesAndReadsAgain() async throws {
+        let branch = try await TestServer.start()
+        do {
+            let key = "province|branch|Hangzhou"
+            let page = try WireJSON.decodeSyncResponse(try JSONSerialization.data(withJSONObject: try #require(try Self.vector("pull-from-a-newer-server")["body"])))
+            try branch.store.applyFromUpstream(page, sentThrough: 0, key: key, askedFrom: 7)
+            #expect(try branch.store.upstreamState(key).cursor == 42)
+            #expect(try branch.store.replica.record(.visit, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") != nil, "what it knows is stored and logged")
+            #expect(try branch.store.readUpstreamAgainWhatIsNowKnown(key).isEmpty, "nothing known yet")
+            #expect(try branch.store.replica.unknownContent() == ["site_photos", "visits.weather"])
+            // Upgraded to know one of them (noted here as an older build would have noted a field this one knows).
+            try await branch.store.writer.write { db in try Replica.noteUnknownContent(["visits.summary"], readFrom: 30, db) }
+            #expect(try branch.store.readUpstreamAgainWhatIsNowKnown(key) == ["visits.summary"])
+            #expect(try branch.store.upstreamState(key).cursor == 7, "the province's log is read again from the first page that brought something unknown")
+        } catch {
+            await branch.stop()
+            throw error
+        }
+        await branch.stop()
     }
 
     /// Against a real server on both engines: the push is read whole, only the mutations naming
