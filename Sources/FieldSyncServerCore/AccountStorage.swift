@@ -115,33 +115,31 @@ public enum AccountRules {
             throw ServerError.badRequest("a name is at most 200 characters, without control characters")
         }
         if [.manager, .supervisor, .branch].contains(info.role), info.branch == nil {
-            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch; give --branch NAME")
+            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch", hint: .giveBranch)
         }
         if let branch = info.branch, !registeredBranches.contains(branch) {
             let known = registeredBranches.sorted()
             if let close = ClosestName.to(branch, among: known) {
                 throw ServerError.badRequest("branch '\(branch)' is not registered; did you mean '\(close)'? (registered: \(known.joined(separator: ", ")))")
             }
-            throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", "))); register it with 'fieldsync-server branch add \(branch)'")
+            throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", ")))",
+                                         hint: .registerBranch(branch))
         }
         return UserInfo(name: name, role: info.role, branch: info.branch)
     }
 
     public static func userExists(_ name: String) -> ServerError {
-        ServerError.badRequest("a user named '\(name)' exists; use 'user code' for a new enrolment code")
+        ServerError.badRequest("a user named '\(name)' exists", hint: .newCode)
     }
 
     public static func noUser(_ name: String) -> ServerError {
-        ServerError.badRequest("no user named '\(name)'; list them with 'fieldsync-server user list'")
+        ServerError.badRequest("no user named '\(name)'", hint: .listUsers)
     }
 
     /// The one device `prefix` names among those whose ids start with it.
     public static func revocation(of prefix: String, matches: [String]) throws -> String {
-        guard matches.count == 1 else {
-            throw ServerError.badRequest(matches.isEmpty
-                ? "no device with an id starting '\(prefix)'; list them with 'fieldsync-server device list'"
-                : "'\(prefix)' names several devices; type more of the id")
-        }
+        guard !matches.isEmpty else { throw ServerError.badRequest("no device with an id starting '\(prefix)'", hint: .listDevices) }
+        guard matches.count == 1 else { throw ServerError.badRequest("'\(prefix)' names several devices; type more of the id") }
         return matches[0]
     }
 

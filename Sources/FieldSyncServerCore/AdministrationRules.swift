@@ -33,7 +33,7 @@ public enum AdministrationRules {
     /// Renaming a branch: the new name registered, the old one retired, its customers moved to the new name.
     public static func renameBranch(_ old: String, to text: String, registered: [String], customers: [String]) throws -> (new: String, edits: [RecordEdit]) {
         let new = try branchName(text)
-        guard registered.contains(old) else { throw ServerError.badRequest("no branch named '\(old)'; list them with 'fieldsync-server branch list'") }
+        guard registered.contains(old) else { throw ServerError.badRequest("no branch named '\(old)'", hint: .listBranches) }
         guard !registered.contains(new) else { throw ServerError.badRequest("branch '\(new)' is registered already") }
         var edits = [RecordEdit(.branch, RecordID.branch(new), [("name", .text(new)), ("removed", .int(0))]),
                      RecordEdit(.branch, RecordID.branch(old), [("removed", .int(1))])]
@@ -60,7 +60,7 @@ public enum AdministrationRules {
         guard let customer else { throw ServerError.badRequest("no customer '\(id)'") }
         let branch = customer.value("branch", in: RecordKind.customer.schema).text
         guard users.contains(where: { $0.info.name == manager && $0.info.role == .manager && $0.info.branch == branch }) else {
-            throw ServerError.badRequest("'\(manager)' is not a manager of branch \(branch ?? "(none)"); list people with 'fieldsync-server user list'")
+            throw ServerError.badRequest("'\(manager)' is not a manager of branch \(branch ?? "(none)")", hint: .listUsers)
         }
         var fields: [(String, FieldValue)] = [("manager", .text(manager))]
         if let team { fields.append(("team", Team.value(team))) }

@@ -13,6 +13,9 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let kind: Kind
     public private(set) var body: ErrorBody
+    /// What an administrator at the command line does about it: the executable words it (the
+    /// rules know no command names), a client over HTTP gets the message alone.
+    public var hint: AdministrationHint?
     /// Seconds the client should wait before asking again (`Retry-After`), for `busy` answers.
     public var retryAfter: Int?
 
@@ -53,6 +56,12 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     package static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+
+    package static func badRequest(_ message: String, hint: AdministrationHint) -> ServerError {
+        var error = ServerError(.badRequest, ErrorCode.badRequest, message)
+        error.hint = hint
+        return error
+    }
     package static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
     package static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
     package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code, then run 'fieldsync enroll URL --code CODE --ca FILE --new-node' (your records and unsent work are kept)")
@@ -67,4 +76,17 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
                     "node \(node) is already enrolled with this server; a node enrols once: to enrol this replica again (after a revocation), add --new-node, which keeps its records and sends its unsent work under a fresh node; for an empty replica on a new device, use another --home")
     }
     package static let codeUsed = ServerError(.unauthorized, ErrorCode.codeUsed, "this enrolment code was already used; each code enrols one device")
+}
+
+/// The way out of an administration error, named by what it is; `fieldsync-server` puts it in words.
+public enum AdministrationHint: Sendable, Equatable {
+    /// Register this branch.
+    case registerBranch(String)
+    case listBranches
+    case listUsers
+    case listDevices
+    /// Give the person's branch.
+    case giveBranch
+    /// Make a new enrolment code for a person who exists.
+    case newCode
 }

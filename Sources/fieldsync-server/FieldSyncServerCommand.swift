@@ -35,8 +35,22 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as ServerError where error.hint != nil {
+            CommandLineFailure.exit("\(error.message); \(error.hint.map(Self.words) ?? "")", code: exitCode(for: error).rawValue)
         } catch {
             CommandLineFailure.exit(error, root: self, arguments: Array(CommandLine.arguments.dropFirst()))
+        }
+    }
+
+    /// An administration error's way out, in this command line's words.
+    static func words(_ hint: AdministrationHint) -> String {
+        switch hint {
+        case .registerBranch(let branch): "register it with 'fieldsync-server branch add \(branch)'"
+        case .listBranches: "list them with 'fieldsync-server branch list'"
+        case .listUsers: "list people with 'fieldsync-server user list'"
+        case .listDevices: "list them with 'fieldsync-server device list'"
+        case .giveBranch: "give --branch NAME"
+        case .newCode: "use 'user code' for a new enrolment code"
         }
     }
 }
