@@ -8,7 +8,9 @@ import FieldSyncModel
 ///     [n: u16] n × [field: u8][stamp: u8 or u16][value]   field = index in the table's schema
 ///     value = 0 (null) | 1 [i64] | 2 [length: u32][UTF-8]
 ///
-/// The stamp index is one byte when k ≤ 255, two otherwise.
+/// The stamp index is one byte when k ≤ 255, two otherwise. A field this version does not know
+/// (written by a newer peer, kept and relayed as it came: `UnknownField`) is `field` 255 followed
+/// by its name, `[length: u8][UTF-8]`; no schema has 255 fields, so rows written before read alike.
 package enum ChangeLogCodec {
     package struct Malformed: Error, CustomStringConvertible {
         package var description: String { "a change-log row is malformed" }
@@ -51,9 +53,16 @@ package enum ChangeLogCodec {
         var hint = 0
         for (change, stamp) in zip(changes, stampIndex) {
             // A record's changes mostly come in schema order: the next field is tried before hashing the name.
-            guard let position = schema.index(of: change.field, hint: hint), let field = UInt8(exactly: position) else { throw Malformed() }
-            hint = position + 1
-            out.append(field)
+            if let position = schema.index(of: change.field, hint: hint) {
+                guard let field = UInt8(exactly: position), field != Self.namedField else { throw Malformed() }
+                hint = position + 1
+                out.append(field)
+            } else {
+                guard UnknownField.isWritable(change.field) else { throw Malformed() }
+                out.append(Self.namedField)
+                out.append(UInt8(change.field.utf8.count))
+                out.append(contentsOf: change.field.utf8)
+            }
             if wide { append(UInt16(truncatingIfNeeded: stamp), to: &out) } else { out.append(UInt8(truncatingIfNeeded: stamp)) }
             switch change.value {
             case .null:
@@ -85,8 +94,13 @@ package enum ChangeLogCodec {
         let wide = stampCount > 255
         for _ in 0..<count {
             let field = Int(try reader.u8())
+            var name: String?
+            if field == Int(Self.namedField) {
+                name = try reader.text(length: Int(try reader.u8()))
+                guard let name, UnknownField.isWritable(name) else { throw Malformed() }
+            }
             let stampIndex = wide ? Int(try reader.u16()) : Int(try reader.u8())
-            guard field < schema.fields.count, stampIndex < stamps.count else { throw Malformed() }
+            guard name != nil || field < schema.fields.count, stampIndex < stamps.count else { throw Malformed() }
             let value: FieldValue
             switch try reader.u8() {
             case 0: value = .null
@@ -95,11 +109,14 @@ package enum ChangeLogCodec {
             default: throw Malformed()
             }
             let stamp = stamps[stampIndex]
-            changes.append(FieldChange(table: table, record: record, field: schema.fields[field].name, value: value,
+            changes.append(FieldChange(table: table, record: record, field: name ?? schema.fields[field].name, value: value,
                                        hlc: stamp.hlc, node: stamp.node, base: stamp.base))
         }
         guard reader.offset == bytes.count else { throw Malformed() }
     }
+
+    /// The `field` byte of a named field (one this version does not know).
+    static let namedField: UInt8 = 255
 
     private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
