@@ -167,6 +167,11 @@ import Testing
             try branch.store.applyFromUpstream(page, sentThrough: 0, key: key, askedFrom: 7)
             #expect(try branch.store.upstreamState(key).cursor == 42)
             #expect(try branch.store.replica.record(.visit, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") != nil, "what it knows is stored and logged")
+            // The field it does not know is logged for its laptops as it came.
+            let logged = try await branch.store.writer.read { db in
+                try Data.fetchAll(db, sql: "SELECT changes FROM change_log WHERE record = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'")
+            }
+            #expect(logged.contains { $0.range(of: Data("weather".utf8)) != nil })
             #expect(try branch.store.readUpstreamAgainWhatIsNowKnown(key).isEmpty, "nothing known yet")
             #expect(try branch.store.replica.unknownContent() == ["site_photos", "visits.weather"])
             // Upgraded to know one of them (noted here as an older build would have noted a field this one knows).
