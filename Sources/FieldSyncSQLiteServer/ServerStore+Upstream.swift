@@ -90,14 +90,11 @@ extension ServerStore {
         let now = self.now
         try writer.write { db in
             let io = RecordIO(db)
-            // What a newer upstream sent that this version does not know: noted (read again after an upgrade, to
-            // store it in the records); a field of a known kind is logged for the laptops as it came, as any
-            // server keeps one (`UnknownField`), one that cannot be written down is passed over.
+            // What a newer upstream sent that this version does not know: noted, read again after an upgrade, and
+            // neither stored nor logged (a field this version does not know has no place in a log row).
             let unknown = response.unknownContent
             if !unknown.isEmpty { try Replica.noteUnknownContent(unknown, readFrom: cursor, db) }
-            let changes = unknown.isEmpty ? response.changes : response.changes.filter {
-                $0.table.schema.index(of: $0.field) != nil || (UnknownField.isWritable($0.field) && UnknownField.refusal(of: $0.value) == nil)
-            }
+            let changes = unknown.isEmpty ? response.changes : response.changes.filter { $0.table.schema.index(of: $0.field) != nil }
             let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
             let report = try Replica.apply(changes[...], now: now, db)
             var log = ChangeLogWriter(db, io: io)

@@ -9,8 +9,10 @@ import FieldSyncModel
 ///     value = 0 (null) | 1 [i64] | 2 [length: u32][UTF-8]
 ///
 /// The stamp index is one byte when k ≤ 255, two otherwise. A field this version does not know
-/// (written by a newer peer, kept and relayed as it came: `UnknownField`) is `field` 255 followed
-/// by its name, `[length: u8][UTF-8]`; no schema has 255 fields, so rows written before read alike.
+/// (a newer peer's: `UnknownField`) can be held as `field` 255 followed by its name,
+/// `[length: u8][UTF-8]`; no schema has 255 fields, so rows written before read alike. No push
+/// writes one today (a server refuses such a mutation): the format is ready for servers that
+/// keep and relay such fields.
 package enum ChangeLogCodec {
     package struct Malformed: Error, CustomStringConvertible {
         package var description: String { "a change-log row is malformed" }

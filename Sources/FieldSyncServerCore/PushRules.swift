@@ -70,7 +70,6 @@ package enum PushRules {
 
     private static func validate(_ changes: UnsafeBufferPointer<FieldChange>, origin: NodeID, now: UInt64, limits: SyncLimits) -> String? {
         var perRecord: [RecordKey: Int] = [:]
-        var unknownPerRecord: [RecordKey: Int] = [:]
         var checkedID = ""
         for index in changes.indices {
             guard changes[index].node == origin else { return "\(changes[index].table.rawValue).\(changes[index].field): change stamped by another node" }
@@ -96,21 +95,10 @@ package enum PushRules {
             do {
                 try changes[index].table.schema.check(field: changes[index].field, value: changes[index].value)
             } catch {
-                guard changes[index].table.schema.index(of: changes[index].field) == nil else {
-                    return "\(changes[index].table.rawValue).\(changes[index].field): \(error.message)"
+                if changes[index].table.schema.index(of: changes[index].field) == nil {
+                    return PushRules.newerThanServer("field '\(changes[index].field.prefix(64))' of \(changes[index].table.rawValue)")
                 }
-                // A field a newer peer added: kept in the log and relayed as it came (`UnknownField`), within bounds.
-                let name = changes[index].field
-                guard UnknownField.isWritable(name) else {
-                    return "\(changes[index].table.rawValue): '\(name.prefix(64))' cannot be a field's name (1 to 64 of a-z, 0-9 and _, a letter first)"
-                }
-                if let refusal = UnknownField.refusal(of: changes[index].value) { return "\(changes[index].table.rawValue).\(name): \(refusal)" }
-                let key = RecordKey(table: changes[index].table, record: changes[index].record)
-                let count = unknownPerRecord[key, default: 0] + 1
-                guard count <= UnknownField.maxPerRecord else {
-                    return "\(key.table.noun) \(key.record.prefix(8)): more than \(UnknownField.maxPerRecord) fields this server does not know in one mutation"
-                }
-                unknownPerRecord[key] = count
+                return "\(changes[index].table.rawValue).\(changes[index].field): \(error.message)"
             }
             if changes[index].table == .conflict {
                 if changes[index].field == "table", let table = changes[index].value.text, RecordKind(rawValue: table) == nil {

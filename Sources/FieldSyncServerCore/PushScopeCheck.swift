@@ -246,8 +246,7 @@ package final class PushScopeCheck {
             if let earliest, change.hlc < earliest {
                 return "\(record): stamped \(Self.time(change.hlc)), before the record existed; the file is no longer in \(policy.reach)"
             }
-            // A field this version does not know merges by the default rule (`UnknownField`).
-            guard (schema.spec(change.field)?.rule ?? .lastWriterWins) == .lastWriterWins else {
+            guard schema.spec(change.field)?.rule == .lastWriterWins else {
                 return "\(record).\(change.field): the file is no longer in \(policy.reach), and only whoever holds it now may change its \(change.field)"
             }
         }

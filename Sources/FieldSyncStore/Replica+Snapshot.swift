@@ -124,8 +124,6 @@ extension Replica {
     /// `quickCheck` false: the server ran the check on the bytes the SHA-256 vouched for (`FieldSync-Snapshot-Checked`).
     public static func installSnapshot(at snapshotPath: String, as identity: ReplicaIdentity, cursor: Int64, hlc: UInt64, replacing path: String,
                                        quickCheck: Bool = true) throws {
-        // Read before this version's migrations lay the file out as it does: what an older server's snapshot lacks.
-        let lacking = try fieldsLacking(inSnapshotAt: snapshotPath)
         let snapshot = try Replica.open(path: snapshotPath)
         do {
             if let existing = try snapshot.identity() {
@@ -138,9 +136,6 @@ extension Replica {
                 clock.observe(HLC(rawValue: hlc))
                 try saveClock(clock, db)
                 try setMeta(MetaKey.remoteHLC, String(hlc), db)
-                // Made by an older server, the file lacks fields (or kinds) this version knows: their values, which
-                // such a server keeps in its log only (`UnknownField`), come from reading the log again from the start.
-                if !lacking.isEmpty { try noteUnknownContent(lacking, readFrom: 0, db) }
             }
             // The SHA-256 vouched for the bytes; SQLite's quick check for the file they make
             // (a full `verify` would read every record into memory).
@@ -178,27 +173,6 @@ extension Replica {
     public func closeIntoOneFile() throws {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try close()
-    }
-
-    /// The kinds and fields ("kind.field") this version knows that the snapshot file at `path`
-    /// does not lay out (made by an older server), read without changing it.
-    static func fieldsLacking(inSnapshotAt path: String) throws -> [String] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let file = try DatabaseQueue(path: path, configuration: configuration)
-        defer { try? file.close() }
-        return try file.read { db in
-            var lacking: [String] = []
-            for kind in RecordKind.allCases {
-                let columns = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [kind.rawValue]))
-                if columns.isEmpty {
-                    lacking.append(kind.rawValue)
-                } else {
-                    lacking += kind.schema.fields.map(\.name).filter { !columns.contains($0) }.map { "\(kind.rawValue).\($0)" }
-                }
-            }
-            return lacking
-        }
     }
 
     /// Whether this replica is new enough to start from a snapshot: nothing pulled, nothing to send, no customer.

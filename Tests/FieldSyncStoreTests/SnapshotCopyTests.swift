@@ -2,7 +2,6 @@ import FieldSyncModel
 @testable import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
-import GRDB
 import Testing
 
 /// When every file is in a snapshot's scope, the tables are copied whole and
@@ -12,24 +11,6 @@ import Testing
     /// Issue 26, item 3: the copy list is derived from the schemas, so a new record kind cannot be
     /// left out of new devices' snapshots: every kind once, each after the kind it hangs from,
     /// conflicts after every subject they may name.
-    /// A snapshot an older server made lacks fields this version knows, whose values such a server
-    /// keeps in its log only: installed, the replica reads the log again from the start.
-    @Test func aSnapshotLackingAFieldMakesTheFirstSyncReadTheWholeLog() throws {
-        let folder = try TemporaryFolder()
-        let file = folder.path("snapshot.sqlite"), target = folder.path("replica.sqlite")
-        let older = try Replica.open(path: file)
-        try older.writer.writeWithoutTransaction { db in try db.execute(sql: "ALTER TABLE visits DROP COLUMN requests") }
-        try older.closeIntoOneFile()
-        try Replica.installSnapshot(at: file, as: ReplicaIdentity(node: NodeID(rawValue: 0xE1), branch: "Hangzhou", user: "Li Wei", createdAt: ""),
-                                    cursor: 9, hlc: 0, replacing: target)
-        let replica = try Replica.open(path: target)
-        #expect(try replica.unknownContent() == ["visits.requests"])
-        #expect(try replica.syncCursor() == 9)
-        #expect(try replica.readAgainWhatIsNowKnown() == ["visits.requests"])
-        #expect(try replica.syncCursor() == 0)
-        try replica.close()
-    }
-
     @Test func everyKindIsCopiedOnceAfterItsParent() {
         let order = Replica.snapshotTables.map(\.0)
         #expect(order.count == RecordKind.allCases.count && Set(order) == Set(RecordKind.allCases), "\(order)")
