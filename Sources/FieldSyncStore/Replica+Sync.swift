@@ -186,7 +186,15 @@ extension Replica {
         let written = names.filter { name in
             !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "." }
         }
-        for name in written where !known.contains(name) && known.count < 64 { known.append(name) }
+        for name in written where !known.contains(name) {
+            guard known.count < 64 else {
+                // More names than are kept (junk a hostile peer sent, or a much newer server): the next version
+                // whose schemas differ from this one's reads again from the first skip, whatever it knows.
+                if try meta(MetaKey.unknownOverflow, db) == nil { try setMeta(MetaKey.unknownOverflow, schemaFingerprint, db) }
+                break
+            }
+            known.append(name)
+        }
         try setMeta(MetaKey.unknownContent, known.joined(separator: "\n"), db)
         let from = Int64(try meta(MetaKey.unknownFrom, db) ?? "") ?? .max
         if cursor < from { try setMeta(MetaKey.unknownFrom, String(max(0, cursor)), db) }
@@ -195,8 +203,9 @@ extension Replica {
     /// What an older version of FieldSync skipped here and this one knows: the cursor goes back to
     /// where it was first skipped, so the next pull brings it again. Returns the names now known.
     public func readAgainWhatIsNowKnown() throws -> [String] {
-        guard let noted = try writer.read({ db in try Self.meta(MetaKey.unknownContent, db) }), !noted.isEmpty,
-              noted.split(separator: "\n").contains(where: { Self.isKnown(String($0)) }) else { return [] }
+        let (noted, overflow) = try writer.read { db in (try Self.meta(MetaKey.unknownContent, db), try Self.meta(MetaKey.unknownOverflow, db)) }
+        guard (overflow != nil && overflow != Self.schemaFingerprint)
+            || (noted ?? "").split(separator: "\n").contains(where: { Self.isKnown(String($0)) }) else { return [] }
         return try writer.write { db in
             guard let from = try Self.takeNowKnown(db) else { return [] }
             let cursor = Int64(try Self.meta(MetaKey.cursor, db) ?? "0") ?? 0
@@ -207,9 +216,13 @@ extension Replica {
 
     /// Forgets the noted names this version knows; returns them with the cursor to read again from, or nil.
     public static func takeNowKnown(_ db: Database) throws -> (names: [String], cursor: Int64)? {
-        guard let noted = try meta(MetaKey.unknownContent, db), !noted.isEmpty else { return nil }
-        let names = noted.split(separator: "\n").map(String.init)
-        let nowKnown = names.filter(isKnown)
+        let names = (try meta(MetaKey.unknownContent, db) ?? "").split(separator: "\n").map(String.init)
+        var nowKnown = names.filter(isKnown)
+        // Names were dropped once the list was full: a version with other schemas may know one of them.
+        if let overflow = try meta(MetaKey.unknownOverflow, db), overflow != schemaFingerprint {
+            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [MetaKey.unknownOverflow])
+            if nowKnown.isEmpty { nowKnown = ["(names not kept)"] }
+        }
         guard !nowKnown.isEmpty else { return nil }
         let from = Int64(try meta(MetaKey.unknownFrom, db) ?? "") ?? 0
         let left = names.filter { !isKnown($0) }
@@ -217,6 +230,10 @@ extension Replica {
         if left.isEmpty { try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [MetaKey.unknownFrom]) }
         return (nowKnown, from)
     }
+
+    /// The record kinds and fields this version knows, as one string: another version's differs.
+    static let schemaFingerprint: String = RecordKind.allCases.map { "\($0.rawValue):\($0.schema.fields.map(\.name).joined(separator: ","))" }
+        .joined(separator: ";")
 
     /// Whether this version knows a record kind, or a field written "kind.field".
     static func isKnown(_ name: String) -> Bool {

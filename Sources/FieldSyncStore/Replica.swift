@@ -215,6 +215,8 @@ enum MetaKey {
     /// What a newer server sent that this version skipped, and the cursor to read it again from (`Replica.noteUnknownContent`).
     static let unknownContent = "unknown_content"
     static let unknownFrom = "unknown_from"
+    /// Set when more unknown names came than are kept: the schemas of the version that noted it.
+    static let unknownOverflow = "unknown_overflow"
 }
 
 extension Replica {

@@ -110,6 +110,23 @@ import Testing
         }
     }
 
+    /// Junk names (a hostile peer's, or a much newer server's) cannot crowd out a real one: past the
+    /// names kept, the replica marks the overflow, and the next version with other schemas reads the
+    /// log again from the first skip whatever it knows.
+    @Test func moreUnknownNamesThanAreKeptStillLeadToAReadAgainAfterAnUpgrade() throws {
+        let replica = try Replica.inMemory()
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xB3), branch: "Hangzhou", user: "Li Wei", createdAt: ""))
+        try replica.finishExchange(pulled: [], cursor: 90, acknowledged: [], rejected: [],
+                                   unknown: (1...80).map { "junk\($0)" }, readFrom: 12, syncedAt: "")
+        #expect(try replica.unknownContent().count == 64)
+        #expect(try replica.readAgainWhatIsNowKnown().isEmpty && replica.syncCursor() == 90, "this version knows none of them")
+        // Another version (other schemas) opens the replica: it reads again from the first skip.
+        try replica.writer.write { db in try db.execute(sql: "UPDATE meta SET value = 'an older version' WHERE key = 'unknown_overflow'") }
+        #expect(try replica.readAgainWhatIsNowKnown() == ["(names not kept)"])
+        #expect(try replica.syncCursor() == 12)
+        #expect(try replica.readAgainWhatIsNowKnown().isEmpty, "once")
+    }
+
     /// Through the tier: a branch server of this version under a newer province passes over what it
     /// does not know in the province's pages, notes it with the cursor it asked from, and reads the
     /// province's log again from there once it knows it.
