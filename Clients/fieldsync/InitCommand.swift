@@ -74,6 +74,7 @@ struct StatusCommand: ParsableCommand {
                     .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason)])
                 }),
                 "handed_over": .array(try options.open().handedOver().map(JSONValue.string)),
+                "not_known_here": .array(try options.open().unknownContent().map(JSONValue.string)),
             ]).printed()
         } else {
             print("Replica:   \(options.location.folder)")
@@ -88,11 +89,15 @@ struct StatusCommand: ParsableCommand {
             let rejections = try options.open().rejections()
             if !rejections.isEmpty {
                 print("Rejected:  \(rejections.count) actions refused by the server (kept in the outbox):")
-                for rejection in rejections.prefix(10) { print("  #\(rejection.counter): \(rejection.reason)") }
+                for rejection in rejections.prefix(10) { print("  #\(rejection.counter): \(Wording.printable(rejection.reason))") }
             }
             let handedOver = try options.open().handedOver()
             if !handedOver.isEmpty {
                 print("Handed over: \(handedOver.count) customer files now someone else's; removed once your unsent work on them is sent")
+            }
+            let unknown = try options.open().unknownContent()
+            if !unknown.isEmpty {
+                print("Not known here: \(unknown.joined(separator: ", ")) (sent by a newer server); upgrade fieldsync to see it, it is read again then")
             }
         }
     }

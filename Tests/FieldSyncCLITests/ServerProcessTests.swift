@@ -363,6 +363,12 @@ import Testing
         #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
         #expect(try laptop.run(["verify", "--server"]).stdout.contains("Identical to"))
         #expect(try !admin.run(["nodes"]).stdout.contains("refused"), "a discarded action is no longer shown once the laptop synced")
+        // What a newer server sent that this version passed over is named by status until an upgrade reads it again.
+        try DatabaseQueue(path: folder.path("laptop/\(Replica.fileName)")).write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('unknown_content', 'site_photos')")
+        }
+        let status = try laptop.run(["status"])
+        #expect(status.stdout.contains("Not known here: site_photos (sent by a newer server)"), "\(status.stdout)")
     }
 
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.
