@@ -31,26 +31,10 @@ public enum ServerVerifier {
     public static func run(_ replica: Replica, replicaPath: String, binding: ServerBinding, client: SyncClient, repair: Bool,
                            only: Set<RecordKey>? = nil, synchronizer: Synchronizer = Synchronizer()) async throws -> ServerVerification {
         let before = try await synchronizer.sync(replica, binding: binding, client: client)
-        let download = replicaPath + ".verify"
-        func removeDownload() {
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: download + suffix) }
-        }
-        removeDownload()
-        let drift: ServerDrift
-        do {
-            _ = try await client.downloadSnapshot(token: binding.token, to: download)
-            // Checked here whatever the server says: the comparison trusts the file no further than a pull.
-            try Replica.quickCheckSnapshot(at: download)
-            var found = try replica.drift(againstSnapshotAt: download)
-            if let only {
-                found.records.removeAll { !only.contains($0.key) }
-                found.compared = only.count
-            }
-            drift = found
-            removeDownload()
-        } catch {
-            removeDownload()
-            throw error
+        var drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replicaPath + ".verify")
+        if let only {
+            drift.records.removeAll { !only.contains($0.key) }
+            drift.compared = only.count
         }
         var verification = ServerVerification(before: before, drift: drift)
         guard repair, !drift.isIdentical else { return verification }

@@ -80,6 +80,22 @@ extension SyncClient {
     }
 }
 
+extension SyncClient {
+    /// Compares `replica` with the server's copy of the caller's scope (`Replica.drift`): the snapshot
+    /// downloaded to `path`, checked here whatever the server says (the comparison trusts the file no
+    /// further than a pull), and removed afterwards, whatever happens.
+    public func drift(of replica: Replica, token: String, downloadingTo path: String) async throws -> ServerDrift {
+        func remove() {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        remove()
+        defer { remove() }
+        _ = try await downloadSnapshot(token: token, to: path)
+        try Replica.quickCheckSnapshot(at: path)
+        return try replica.drift(againstSnapshotAt: path)
+    }
+}
+
 /// Starts a new device from a snapshot of its scope instead of pulling it page by page.
 public enum SnapshotBootstrap {
     /// Downloads the snapshot next to the replica at `replicaPath` and installs it there under

@@ -212,7 +212,14 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     /// and fields, as "kind.field", that the merge passes over; at most 16 names.
     public var unknownContent: [String] {
         var names = unknownKinds
-        for change in changes where change.table.schema.index(of: change.field) == nil {
+        // Read on every page a device stores: a record's fields come in schema order, the next one is tried before hashing.
+        var table: RecordKind?, hint = 0
+        for change in changes {
+            if change.table != table { (table, hint) = (change.table, 0) }
+            if let index = change.table.schema.index(of: change.field, hint: hint) {
+                hint = index + 1
+                continue
+            }
             let name = "\(change.table.rawValue).\(change.field.prefix(64))"
             if !names.contains(name), names.count < 16 { names.append(name) }
         }

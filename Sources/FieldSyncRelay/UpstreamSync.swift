@@ -129,20 +129,7 @@ public final class UpstreamSync: Service, Sendable {
         // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
         let folder = store.folder ?? FileManager.default.temporaryDirectory.path
         let download = (folder as NSString).appendingPathComponent("upstream-verify-\(ProcessInfo.processInfo.processIdentifier).sqlite")
-        func removeDownload() {
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: download + suffix) }
-        }
-        removeDownload()
-        var drift: ServerDrift
-        do {
-            _ = try await client.downloadSnapshot(token: binding.token, to: download)
-            try Replica.quickCheckSnapshot(at: download)
-            drift = try store.replica.drift(againstSnapshotAt: download)
-            removeDownload()
-        } catch {
-            removeDownload()
-            throw error
-        }
+        var drift = try await client.drift(of: store.replica, token: binding.token, downloadingTo: download)
         // What waits to be relayed is not drift: the province lacks it because it was not sent yet.
         let unsent = try store.unsentRecords(key)
         drift.records.removeAll { record in

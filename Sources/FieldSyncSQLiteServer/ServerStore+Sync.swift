@@ -107,12 +107,21 @@ extension ServerStore {
             // What waits on the device is written when it changes (freshness, `GET /v1/nodes`): what it
             // reported before this push, less what this push acknowledged of its own.
             let waiting = request.pending.map { PushRules.waitingAfter(reported: $0, accepted: accepted, own: device.node) }
+            // The refused work it showed goes in the same statement once nothing waits (`RefusedWork`): no extra one per sync.
+            let refusedWork = RefusedWork.update(rejected: rejected, waiting: waiting, now: now)
+            let clear = refusedWork == .clear
             try db.cachedStatement(sql: """
-                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending), cursor = ?
-                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?)
-                """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, device.device, Int64(clamping: now) - 60_000,
-                                        waiting, waiting, request.cursor])
-            try Self.note(RefusedWork.update(rejected: rejected, waiting: waiting, now: now), of: device.device, db)
+                UPDATE devices SET last_seen = ?, pending = COALESCE(?, pending), cursor = ?,
+                    refused = CASE WHEN ? THEN NULL ELSE refused END, refused_reason = CASE WHEN ? THEN NULL ELSE refused_reason END,
+                    refused_at = CASE WHEN ? THEN NULL ELSE refused_at END
+                WHERE id = ? AND (last_seen IS NULL OR last_seen < ? OR (? IS NOT NULL AND pending IS NOT ?) OR cursor IS NOT ?
+                                  OR (? AND refused IS NOT NULL))
+                """).execute(arguments: [Int64(clamping: now), waiting, request.cursor, clear, clear, clear, device.device, Int64(clamping: now) - 60_000,
+                                        waiting, waiting, request.cursor, clear])
+            if case .set(let work) = refusedWork {
+                try db.cachedStatement(sql: "UPDATE devices SET refused = ?, refused_reason = ?, refused_at = ? WHERE id = ?")
+                    .execute(arguments: [work.count, work.reason, Int64(clamping: work.at), device.device])
+            }
             // A node is claimed, or a revoked device's node taken over, only by a push that has one of its mutations
             // accepted: a refused mutation under another branch's laptop's node claims nothing.
             let (claimedNodes, takenNodes) = claims.confirmed(by: accepted)
@@ -169,20 +178,6 @@ extension ServerStore {
                                         cursor: page.cursor, more: page.more, serverTime: now, left: page.left, returned: returned,
                                         incarnation: incarnation)
             return SyncOutcome(response: response, conflictsCreated: conflictsCreated)
-        }
-    }
-
-    /// Keeps what a push refused of the device's work (`RefusedWork`); clearing writes only when there is something to clear.
-    static func note(_ update: RefusedWork.Update, of device: String, _ db: Database) throws {
-        switch update {
-        case .keep:
-            return
-        case .clear:
-            try db.cachedStatement(sql: "UPDATE devices SET refused = NULL, refused_reason = NULL, refused_at = NULL WHERE id = ? AND refused IS NOT NULL")
-                .execute(arguments: [device])
-        case .set(let work):
-            try db.cachedStatement(sql: "UPDATE devices SET refused = ?, refused_reason = ?, refused_at = ? WHERE id = ?")
-                .execute(arguments: [work.count, work.reason, Int64(clamping: work.at), device])
         }
     }
 
