@@ -17,7 +17,7 @@ struct KPICommand: ParsableCommand {
             Figures are the manager's who was responsible then: the case's owner, the visiting manager. The server computes \
             the same figures from the same records.
             """,
-        subcommands: [Summary.self, Misses.self, Todo.self],
+        subcommands: [Summary.self, Misses.self, Todo.self, Late.self],
         defaultSubcommand: Summary.self
     )
 
@@ -64,6 +64,30 @@ struct KPICommand: ParsableCommand {
             let misses = KPIEngine.openPastLimit(facts, asOf: try selection.asOfTime())
             if options.json || selection.csv { return try printMisses(misses, options: options, csv: selection.csv, empty: "") }
             print(KPIText.todo(misses), terminator: "")
+        }
+    }
+}
+
+extension KPICommand {
+    struct Late: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Events of the period met as the time given, but typed after their limit had passed.",
+            discussion: """
+                The figures count the time given (the limits are about the customer); this lists where that time was typed \
+                more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check before \
+                trusting a rate. 'Typed' is the change's stamp: this laptop's clock, corrected to the server's at each sync. \
+                'kpi misses' notes the same for times given after their limit.
+                """)
+
+        @OptionGroup var options: CommonOptions
+        @OptionGroup var selection: KPISelection
+
+        func run() throws {
+            let (report, facts) = try selection.report(options, grouping: .province)
+            let late = KPIEngine.recordedLate(facts, period: report.period, asOf: report.asOf)
+            if options.json { return try printJSON(late) }
+            if selection.csv { return print(KPIText.lateCSV(late), terminator: "") }
+            print(KPIText.lateTable(late, empty: "Every time given in \(report.period) was recorded within its limit."), terminator: "")
         }
     }
 }

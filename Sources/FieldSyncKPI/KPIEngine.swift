@@ -59,9 +59,27 @@ public enum KPIEngine {
         return misses.sorted { ($0.lateBySeconds, $0.record) > ($1.lateBySeconds, $1.record) }
     }
 
+    /// The events of the period met as the time given but typed after their
+    /// limit had passed (beyond `ServiceLimits.recordingToleranceMinutes`),
+    /// the latest-typed first: what a supervisor checks before trusting a rate.
+    public static func recordedLate(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp) -> [KPILateRecord] {
+        var found: [KPILateRecord] = []
+        func keep(_ day: LocalDate, _ outcome: Outcome) {
+            if period.contains(day), case .metRecordedLate(let late) = outcome { found.append(late) }
+        }
+        evaluateRecords(facts, asOf: asOf, within: period) { _, _, day, outcome in keep(day, outcome) }
+        evaluateAgreements(facts, asOf: asOf) { _, _, day, outcome in keep(day, outcome) }
+        evaluateCoverage(facts, period: period, asOf: asOf) { _, outcome in
+            if case .metRecordedLate(let late) = outcome { found.append(late) }
+        }
+        return found.sorted { ($0.afterDeadlineSeconds, $0.event.record, $0.event.kpi.index) > ($1.afterDeadlineSeconds, $1.event.record, $1.event.kpi.index) }
+    }
+
     enum Outcome: Equatable {
         case met, pending
         case missed(KPIMiss)
+        /// Met as the time given, but that time was typed after the limit had passed.
+        case metRecordedLate(KPILateRecord)
     }
 
     /// Whose outcome it is: the customer (for the branch and the customer
@@ -98,7 +116,7 @@ public enum KPIEngine {
         mutating func add(_ kpi: KPI, _ outcome: Outcome) {
             let index = kpi.index
             switch outcome {
-            case .met: figures[index].met += 1
+            case .met, .metRecordedLate: figures[index].met += 1
             case .pending: figures[index].pending += 1
             case .missed(let miss):
                 figures[index].missed += 1
@@ -145,12 +163,12 @@ public enum KPIEngine {
             let feedbackLimit = ServiceLimits.faultFeedbackMinutes(vip: vip)
             let feedbackDeadline = fault.reportedAt.adding(seconds: feedbackLimit * 60)
             emit(subject, .faultFirstFeedback, fault.reportedAt.localDay,
-                 judge(feedbackDeadline, fault.firstFeedbackAt, asOf) { actual, late in
+                 judge(feedbackDeadline, fault.firstFeedbackAt, recorded: fault.firstFeedbackRecorded, asOf) { actual, late in
                      subject.miss(.faultFirstFeedback, .fault, fault.id, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
             let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: index.restorationAgreements[fault.customer] ?? [])
             emit(subject, .faultRestoration, fault.reportedAt.localDay,
-                 judge(restoreBy, fault.restoredAt, asOf) { actual, late in
+                 judge(restoreBy, fault.restoredAt, recorded: fault.restoredRecorded, asOf) { actual, late in
                      subject.miss(.faultRestoration, .fault, fault.id, limit, restoreBy, actual, late)
                  })
         }
@@ -167,13 +185,13 @@ public enum KPIEngine {
             let feedbackHours = ServiceLimits.complaintFeedbackHours(vip: vip)
             let feedbackDeadline = complaint.receivedAt.adding(seconds: feedbackHours * 3_600)
             emit(subject, .complaintFirstFeedback, complaint.receivedAt.localDay,
-                 judge(feedbackDeadline, complaint.firstFeedbackAt, asOf) { actual, late in
+                 judge(feedbackDeadline, complaint.firstFeedbackAt, recorded: complaint.firstFeedbackRecorded, asOf) { actual, late in
                      miss(.complaintFirstFeedback, "\(feedbackHours) h\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
             let resolutionDays = ServiceLimits.complaintResolutionWorkingDays
             let resolveDeadline = facts.calendar.deadline(workingDays: resolutionDays, after: complaint.receivedAt)
             emit(subject, .complaintResolution, complaint.receivedAt.localDay,
-                 judge(resolveDeadline, complaint.resolvedAt, asOf) { actual, late in
+                 judge(resolveDeadline, complaint.resolvedAt, recorded: complaint.resolvedRecorded, asOf) { actual, late in
                      miss(.complaintResolution, "\(resolutionDays) working days", resolveDeadline, actual, late)
                  })
             // The follow-up visit is due within 2 working days of the resolution (办结, guide
@@ -182,10 +200,10 @@ public enum KPIEngine {
                 let visitDays = ServiceLimits.followUpVisitWorkingDays
                 let visitDeadline = facts.calendar.deadline(workingDays: visitDays, after: resolved)
                 // The visit linked to the complaint, or else any follow-up visit to the customer; before the resolution none counts.
-                let linked = (index.followUpsByComplaint[complaint.id] ?? index.followUpsByCustomer[complaint.customer] ?? []).filter { $0 >= resolved }
-                let first = linked.min { $0.epochSeconds < $1.epochSeconds }
+                let linked = (index.followUpsByComplaint[complaint.id] ?? index.followUpsByCustomer[complaint.customer] ?? []).filter { $0.at >= resolved }
+                let first = linked.min { $0.at.epochSeconds < $1.at.epochSeconds }
                 emit(subject, .complaintFollowUpVisit, resolved.localDay,
-                     judge(visitDeadline, first, asOf) { actual, late in
+                     judge(visitDeadline, first?.at, recorded: first?.recorded, asOf) { actual, late in
                          miss(.complaintFollowUpVisit, "\(visitDays) working days after resolution", visitDeadline, actual, late)
                      })
             }
@@ -204,18 +222,21 @@ public enum KPIEngine {
             let subject = Subject(customer: customer, responsible: customer.manager)
             guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
             let offset = asOf.offsetMinutes
-            func check(_ kpi: KPI, months: Int, done: LocalDate?) {
+            func check(_ kpi: KPI, months: Int, done: LocalDate?, recorded: Timestamp?) {
                 let due = ends.adding(months: -months)
                 let deadline = (due + 1).start(offsetMinutes: offset).adding(seconds: -1)
                 // A date counts as the end of its day: a notice on the due day is on time, one a day later is a day late.
                 let doneAt = done.map { ($0 + 1).start(offsetMinutes: offset).adding(seconds: -1) }
-                emit(subject, kpi, due, judge(deadline, doneAt, asOf) { actual, late in
+                emit(subject, kpi, due, judge(deadline, doneAt, recorded: recorded, asOf) { actual, late in
                     subject.miss(kpi, .agreement, agreement.id, "due \(due) (\(agreement.number) ends \(ends))", deadline, actual, late)
                 })
             }
-            check(.agreementRenewalNotice, months: ServiceLimits.renewalNoticeMonths, done: agreement.renewalNoticeAt)
-            let settled = [agreement.renewedAt, agreement.terminationNoticeAt].compactMap { $0 }.min()
-            check(.agreementRenewal, months: ServiceLimits.renewalMonths, done: settled)
+            check(.agreementRenewalNotice, months: ServiceLimits.renewalNoticeMonths, done: agreement.renewalNoticeAt,
+                  recorded: agreement.renewalNoticeRecorded)
+            let settled = [(agreement.renewedAt, agreement.renewedRecorded), (agreement.terminationNoticeAt, agreement.terminationNoticeRecorded)]
+                .compactMap { day, recorded in day.map { ($0, recorded) } }
+                .min { $0.0 < $1.0 }
+            check(.agreementRenewal, months: ServiceLimits.renewalMonths, done: settled?.0, recorded: settled?.1)
         }
     }
 
@@ -243,7 +264,11 @@ public enum KPIEngine {
                 // A visit shows the customer was served that week, even if its file was entered later.
                 if let visit = weeks?[monday.dayNumber] {
                     let subject = Subject(customer: customer, responsible: visit.manager ?? customer.manager)
-                    if facts.responsible == nil || subject.responsible == facts.responsible { emit(subject, .met) }
+                    guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
+                    let deadline = (monday + 7).start(offsetMinutes: asOf.offsetMinutes)
+                    emit(subject, judge(deadline, visit.at, recorded: visit.recorded, asOf) { actual, late in
+                        subject.miss(.visitCoverage, .customer, customer.id, labels[monday.dayNumber] ?? "", deadline, actual, late)
+                    })
                     continue
                 }
                 if let since = customer.since, since > monday + 6 { continue }
@@ -260,10 +285,21 @@ public enum KPIEngine {
         }
     }
 
-    static func judge(_ deadline: Timestamp, _ actual: Timestamp?, _ asOf: Timestamp,
+    /// `recorded` is when `actual` was typed: a time met as given but typed after the deadline
+    /// (beyond the tolerance) is `.metRecordedLate`, counted as met; a miss notes it too.
+    static func judge(_ deadline: Timestamp, _ actual: Timestamp?, recorded: Timestamp? = nil, _ asOf: Timestamp,
                       _ miss: (Timestamp?, Int64) -> KPIMiss) -> Outcome {
         if let actual {
-            return actual.epochSeconds <= deadline.epochSeconds ? .met : .missed(miss(actual, actual.epochSeconds - deadline.epochSeconds))
+            let typedLate = recorded.flatMap { ServiceLimits.isRecordedLate($0, claimed: actual) ? $0.inOffset(actual.offsetMinutes) : nil }
+            if actual.epochSeconds <= deadline.epochSeconds {
+                guard let typedLate, typedLate.epochSeconds > deadline.epochSeconds else { return .met }
+                var event = miss(actual, 0)
+                event.recorded = typedLate
+                return .metRecordedLate(KPILateRecord(event: event, claimed: actual, recorded: typedLate))
+            }
+            var event = miss(actual, actual.epochSeconds - deadline.epochSeconds)
+            event.recorded = typedLate
+            return .missed(event)
         }
         return asOf.epochSeconds > deadline.epochSeconds ? .missed(miss(nil, asOf.epochSeconds - deadline.epochSeconds)) : .pending
     }

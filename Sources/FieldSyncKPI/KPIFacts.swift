@@ -41,10 +41,16 @@ public struct KPIFacts: Sendable {
         public var level: String?
         /// Who took it (首问负责人): the fault's KPIs are theirs.
         public var owner: String?
+        /// When the first feedback and the restoration times were typed (their stamps), if known.
+        public var firstFeedbackRecorded: Timestamp?
+        public var restoredRecorded: Timestamp?
 
         public init(id: String, customer: String, reportedAt: Timestamp, firstFeedbackAt: Timestamp? = nil,
-                    restoreBy: Timestamp? = nil, restoredAt: Timestamp? = nil, level: String? = nil, owner: String? = nil) {
+                    restoreBy: Timestamp? = nil, restoredAt: Timestamp? = nil, level: String? = nil, owner: String? = nil,
+                    firstFeedbackRecorded: Timestamp? = nil, restoredRecorded: Timestamp? = nil) {
             self.owner = owner
+            self.firstFeedbackRecorded = firstFeedbackRecorded
+            self.restoredRecorded = restoredRecorded
             self.id = id
             self.customer = customer
             self.reportedAt = reportedAt
@@ -66,10 +72,16 @@ public struct KPIFacts: Sendable {
         public var level: String?
         /// Who took it (首问负责人): the complaint's KPIs are theirs.
         public var owner: String?
+        /// When the first feedback and the resolution times were typed (their stamps), if known.
+        public var firstFeedbackRecorded: Timestamp?
+        public var resolvedRecorded: Timestamp?
 
         public init(id: String, customer: String, receivedAt: Timestamp, firstFeedbackAt: Timestamp? = nil, resolvedAt: Timestamp? = nil,
-                    escalatedAt: Timestamp? = nil, closedAt: Timestamp? = nil, level: String? = nil, owner: String? = nil) {
+                    escalatedAt: Timestamp? = nil, closedAt: Timestamp? = nil, level: String? = nil, owner: String? = nil,
+                    firstFeedbackRecorded: Timestamp? = nil, resolvedRecorded: Timestamp? = nil) {
             self.owner = owner
+            self.firstFeedbackRecorded = firstFeedbackRecorded
+            self.resolvedRecorded = resolvedRecorded
             self.id = id
             self.customer = customer
             self.receivedAt = receivedAt
@@ -91,8 +103,11 @@ public struct KPIFacts: Sendable {
         public var complaint: String?
         /// Who visited: a routine visit counts for them.
         public var manager: String?
+        /// When its time was typed (the stamp of `at`), if known.
+        public var recorded: Timestamp?
 
-        public init(customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil) {
+        public init(customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil, recorded: Timestamp? = nil) {
+            self.recorded = recorded
             self.customer = customer
             self.at = at
             self.kind = kind
@@ -113,9 +128,17 @@ public struct KPIFacts: Sendable {
         public var renewalNoticeAt: LocalDate?
         public var renewedAt: LocalDate?
         public var terminationNoticeAt: LocalDate?
+        /// When the notice dates were typed (their stamps), if known.
+        public var renewalNoticeRecorded: Timestamp?
+        public var renewedRecorded: Timestamp?
+        public var terminationNoticeRecorded: Timestamp?
 
         public init(id: String, customer: String, number: String, starts: LocalDate? = nil, ends: LocalDate? = nil, restoreHours: Int64? = nil,
-                    renewalNoticeAt: LocalDate? = nil, renewedAt: LocalDate? = nil, terminationNoticeAt: LocalDate? = nil) {
+                    renewalNoticeAt: LocalDate? = nil, renewedAt: LocalDate? = nil, terminationNoticeAt: LocalDate? = nil,
+                    renewalNoticeRecorded: Timestamp? = nil, renewedRecorded: Timestamp? = nil, terminationNoticeRecorded: Timestamp? = nil) {
+            self.renewalNoticeRecorded = renewalNoticeRecorded
+            self.renewedRecorded = renewedRecorded
+            self.terminationNoticeRecorded = terminationNoticeRecorded
             self.id = id
             self.customer = customer
             self.number = number
@@ -153,9 +176,20 @@ public struct KPIFacts: Sendable {
         add(kind, id, firstRecorded: firstRecorded) { fields[$0] ?? .null }
     }
 
-    /// The same, reading fields through `field` (a stored record's values, without building a dictionary).
-    public mutating func add(_ kind: RecordKind, _ id: String, firstRecorded: Timestamp? = nil, field: (String) -> FieldValue) {
+    /// The same, reading fields through `field` (a stored record's values, without building a dictionary)
+    /// and, through `stamp`, when each field's value was typed (its stamp's clock, milliseconds since the epoch).
+    public mutating func add(_ kind: RecordKind, _ id: String, firstRecorded: Timestamp? = nil, field: (String) -> FieldValue,
+                             stamp: (String) -> UInt64? = { _ in nil }) {
         func time(_ name: String) -> Timestamp? { field(name).text.flatMap { Timestamp(iso: $0) } }
+        /// When `name` was typed, in the offset of the time it gives (`near`).
+        func recorded(_ name: String, near: Timestamp?) -> Timestamp? {
+            guard let near, let milliseconds = stamp(name) else { return nil }
+            return Timestamp.recorded(milliseconds: milliseconds, offsetMinutes: near.offsetMinutes)
+        }
+        func recorded(_ name: String, day: LocalDate?) -> Timestamp? {
+            guard day != nil, let milliseconds = stamp(name) else { return nil }
+            return Timestamp.recorded(milliseconds: milliseconds, offsetMinutes: 0)
+        }
         func date(_ name: String) -> LocalDate? { field(name).text.flatMap { LocalDate(iso: $0) } }
         func text(_ name: String) -> String? { field(name).text }
         // Records share their customer's id string instead of each holding a copy.
@@ -167,21 +201,31 @@ public struct KPIFacts: Sendable {
                                      since: date("since") ?? firstRecorded?.localDay)
         case .fault:
             guard let customer = customer(), let reported = time("reported_at") else { return }
-            faults.append(Fault(id: id, customer: customer, reportedAt: reported, firstFeedbackAt: time("first_feedback_at"),
-                                restoreBy: time("restore_by"), restoredAt: time("restored_at"), level: text("level"), owner: text("owner")))
+            let feedback = time("first_feedback_at"), restored = time("restored_at")
+            faults.append(Fault(id: id, customer: customer, reportedAt: reported, firstFeedbackAt: feedback,
+                                restoreBy: time("restore_by"), restoredAt: restored, level: text("level"), owner: text("owner"),
+                                firstFeedbackRecorded: recorded("first_feedback_at", near: feedback), restoredRecorded: recorded("restored_at", near: restored)))
         case .complaint:
             guard let customer = customer(), let received = time("received_at") else { return }
-            complaints.append(Complaint(id: id, customer: customer, receivedAt: received, firstFeedbackAt: time("first_feedback_at"),
-                                        resolvedAt: time("resolved_at"), escalatedAt: time("escalated_at"), closedAt: time("closed_at"),
-                                        level: text("level"), owner: text("owner")))
+            let feedback = time("first_feedback_at"), resolved = time("resolved_at")
+            complaints.append(Complaint(id: id, customer: customer, receivedAt: received, firstFeedbackAt: feedback,
+                                        resolvedAt: resolved, escalatedAt: time("escalated_at"), closedAt: time("closed_at"),
+                                        level: text("level"), owner: text("owner"),
+                                        firstFeedbackRecorded: recorded("first_feedback_at", near: feedback),
+                                        resolvedRecorded: recorded("resolved_at", near: resolved)))
         case .visit:
             guard !field("removed").bool, let customer = customer(), let at = time("at"), let visitKind = text("kind") else { return }
-            visits.append(Visit(customer: customer, at: at, kind: visitKind, complaint: text("complaint"), manager: text("manager")))
+            visits.append(Visit(customer: customer, at: at, kind: visitKind, complaint: text("complaint"), manager: text("manager"),
+                                recorded: recorded("at", near: at)))
         case .agreement:
             guard !field("removed").bool, let customer = customer() else { return }
+            let notice = date("renewal_notice_at"), renewed = date("renewed_at"), termination = date("termination_notice_at")
             agreements.append(Agreement(id: id, customer: customer, number: text("number") ?? "", starts: date("starts"), ends: date("ends"),
-                                        restoreHours: field("restore_hours").int, renewalNoticeAt: date("renewal_notice_at"),
-                                        renewedAt: date("renewed_at"), terminationNoticeAt: date("termination_notice_at")))
+                                        restoreHours: field("restore_hours").int, renewalNoticeAt: notice,
+                                        renewedAt: renewed, terminationNoticeAt: termination,
+                                        renewalNoticeRecorded: recorded("renewal_notice_at", day: notice),
+                                        renewedRecorded: recorded("renewed_at", day: renewed),
+                                        terminationNoticeRecorded: recorded("termination_notice_at", day: termination)))
         case .calendarDay:
             guard !field("removed").bool, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
             if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }

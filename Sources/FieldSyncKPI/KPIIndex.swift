@@ -5,10 +5,10 @@ import FieldSyncModel
 /// province has close to a million visits. Pure; shared by copies of the facts.
 public final class KPIIndex: Sendable {
     /// The first routine visit of each (customer, ISO week): its time and manager, by the week's Monday.
-    let routineWeeks: [String: [Int64: (at: Timestamp, manager: String?)]]
-    /// Follow-up visit times by the complaint they name, and by customer.
-    let followUpsByComplaint: [String: [Timestamp]]
-    let followUpsByCustomer: [String: [Timestamp]]
+    let routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Timestamp?)]]
+    /// Follow-up visit times (and when each was typed) by the complaint they name, and by customer.
+    let followUpsByComplaint: [String: [(at: Timestamp, recorded: Timestamp?)]]
+    let followUpsByCustomer: [String: [(at: Timestamp, recorded: Timestamp?)]]
     /// Agreements stating a restoration limit, by customer.
     let restorationAgreements: [String: [KPIFacts.Agreement]]
     /// What it was built from, to tell it still fits the facts.
@@ -16,18 +16,18 @@ public final class KPIIndex: Sendable {
     let agreementCount: Int
 
     public init(_ facts: KPIFacts) {
-        var routineWeeks: [String: [Int64: (at: Timestamp, manager: String?)]] = [:]
-        var byComplaint: [String: [Timestamp]] = [:]
-        var byCustomer: [String: [Timestamp]] = [:]
+        var routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Timestamp?)]] = [:]
+        var byComplaint: [String: [(at: Timestamp, recorded: Timestamp?)]] = [:]
+        var byCustomer: [String: [(at: Timestamp, recorded: Timestamp?)]] = [:]
         for visit in facts.visits {
             if visit.kind == VisitKind.routine.rawValue {
                 let day = visit.at.localDay
                 let monday = (day + Int64(1 - day.weekday)).dayNumber
                 if let earlier = routineWeeks[visit.customer]?[monday], earlier.at <= visit.at { continue }
-                routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager)
+                routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager, visit.recorded)
             } else if visit.kind == VisitKind.complaintFollowUp.rawValue {
-                if let complaint = visit.complaint { byComplaint[complaint, default: []].append(visit.at) }
-                byCustomer[visit.customer, default: []].append(visit.at)
+                if let complaint = visit.complaint { byComplaint[complaint, default: []].append((visit.at, visit.recorded)) }
+                byCustomer[visit.customer, default: []].append((visit.at, visit.recorded))
             }
         }
         var agreements: [String: [KPIFacts.Agreement]] = [:]

@@ -65,6 +65,7 @@ extension KPIMiss {
         out.key("open"); out.bool(isOpen)
         out.key("late_by_seconds"); out.number(lateBySeconds)
         out.key("escalated_at"); out.optional(escalatedAt?.description)
+        out.key("recorded_at"); out.optional(recorded?.description)
         out.raw("}")
     }
 
@@ -72,6 +73,34 @@ extension KPIMiss {
     public static func jsonBytes(_ misses: [KPIMiss]) -> [UInt8] {
         var out = JSONBytes()
         out.array(misses) { out, miss in miss.write(to: &out) }
+        return out.bytes
+    }
+}
+
+extension KPILateRecord {
+    /// The same keys as its `Encodable` form.
+    func write(to out: inout JSONBytes) {
+        out.raw("{")
+        out.key("kpi", first: true); out.string(event.kpi.rawValue)
+        out.key("table"); out.string(event.table.rawValue)
+        out.key("record"); out.string(event.record)
+        out.key("customer"); out.string(event.customer)
+        out.key("customer_name"); out.string(event.customerName)
+        out.key("manager"); out.optional(event.manager)
+        out.key("branch"); out.optional(event.branch)
+        out.key("limit"); out.string(event.limit)
+        out.key("deadline"); out.string(event.deadline.description)
+        out.key("claimed"); out.string(claimed.description)
+        out.key("recorded"); out.string(recorded.description)
+        out.key("delay_seconds"); out.number(delaySeconds)
+        out.key("after_deadline_seconds"); out.number(afterDeadlineSeconds)
+        out.raw("}")
+    }
+
+    /// A list of them as the API's JSON array.
+    public static func jsonBytes(_ records: [KPILateRecord]) -> [UInt8] {
+        var out = JSONBytes()
+        out.array(records) { out, late in late.write(to: &out) }
         return out.bytes
     }
 }

@@ -21,7 +21,7 @@ extension KPIFigure: Encodable {
 extension KPIMiss: Encodable {
     enum CodingKeys: String, CodingKey {
         case kpi, table, record, customer, customerName = "customer_name", manager, branch, limit, deadline, actual, open
-        case lateBySeconds = "late_by_seconds", escalatedAt = "escalated_at"
+        case lateBySeconds = "late_by_seconds", escalatedAt = "escalated_at", recorded = "recorded_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -39,6 +39,31 @@ extension KPIMiss: Encodable {
         try container.encode(isOpen, forKey: .open)
         try container.encode(lateBySeconds, forKey: .lateBySeconds)
         try container.encode(escalatedAt?.description, forKey: .escalatedAt)
+        try container.encode(recorded?.description, forKey: .recorded)
+    }
+}
+
+extension KPILateRecord: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case kpi, table, record, customer, customerName = "customer_name", manager, branch, limit, deadline, claimed, recorded
+        case delaySeconds = "delay_seconds", afterDeadlineSeconds = "after_deadline_seconds"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(event.kpi.rawValue, forKey: .kpi)
+        try container.encode(event.table.rawValue, forKey: .table)
+        try container.encode(event.record, forKey: .record)
+        try container.encode(event.customer, forKey: .customer)
+        try container.encode(event.customerName, forKey: .customerName)
+        try container.encode(event.manager, forKey: .manager)
+        try container.encode(event.branch, forKey: .branch)
+        try container.encode(event.limit, forKey: .limit)
+        try container.encode(event.deadline.description, forKey: .deadline)
+        try container.encode(claimed.description, forKey: .claimed)
+        try container.encode(recorded.description, forKey: .recorded)
+        try container.encode(delaySeconds, forKey: .delaySeconds)
+        try container.encode(afterDeadlineSeconds, forKey: .afterDeadlineSeconds)
     }
 }
 
@@ -137,13 +162,43 @@ public enum KPIText {
     }
 
     public static func missesTable(_ misses: [KPIMiss], empty: String) -> String {
-        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by"])
+        let typedLate = misses.contains { $0.recorded != nil }
+        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by"] + (typedLate ? ["recorded"] : []))
         for miss in misses {
             table.rows.append([miss.kpi.heading, "\(miss.table.noun) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
                                miss.manager ?? "", miss.limit, miss.deadline.description, miss.actual?.description ?? "open",
-                               duration(miss.lateBySeconds)])
+                               duration(miss.lateBySeconds)] + (typedLate ? [recordedNote(miss)] : []))
         }
         return table.rendered(empty: empty)
+    }
+
+    /// "2 h 10 min after the time given", or empty when it was typed in time.
+    public static func recordedNote(_ miss: KPIMiss) -> String {
+        guard let recorded = miss.recorded, let actual = miss.actual else { return "" }
+        return "\(duration(recorded.epochSeconds - actual.epochSeconds)) after the time given"
+    }
+
+    /// The events met as given but typed after their limit (`kpi late`).
+    public static func lateTable(_ records: [KPILateRecord], empty: String) -> String {
+        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "time given", "typed", "typed after the time given"])
+        for late in records {
+            let event = late.event
+            table.rows.append([event.kpi.heading, "\(event.table.noun) \(event.record.prefix(8))", TextTable.clip(event.customerName, to: 24),
+                               event.manager ?? "", event.limit, event.deadline.description, late.claimed.description,
+                               late.recorded.description, duration(late.delaySeconds)])
+        }
+        return table.rendered(empty: empty)
+    }
+
+    public static func lateCSV(_ records: [KPILateRecord]) -> String {
+        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,claimed,recorded,delay_seconds,after_deadline_seconds"]
+        for late in records {
+            let event = late.event
+            lines.append([event.kpi.rawValue, event.table.rawValue, event.record, event.customer, field(event.customerName), field(event.manager ?? ""),
+                          field(event.branch ?? ""), field(event.limit), event.deadline.description, late.claimed.description,
+                          late.recorded.description, String(late.delaySeconds), String(late.afterDeadlineSeconds)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// One row per group and a total row; one column per KPI, plus open escalations.
@@ -162,11 +217,12 @@ public enum KPIText {
     }
 
     public static func missesCSV(_ misses: [KPIMiss]) -> String {
-        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,actual,open,late_by_seconds,escalated_at"]
+        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,actual,open,late_by_seconds,escalated_at,recorded_at"]
         for miss in misses {
             lines.append([miss.kpi.rawValue, miss.table.rawValue, miss.record, miss.customer, field(miss.customerName), field(miss.manager ?? ""),
                           field(miss.branch ?? ""), field(miss.limit), miss.deadline.description, miss.actual?.description ?? "",
-                          miss.isOpen ? "true" : "false", String(miss.lateBySeconds), miss.escalatedAt?.description ?? ""].joined(separator: ","))
+                          miss.isOpen ? "true" : "false", String(miss.lateBySeconds), miss.escalatedAt?.description ?? "",
+                          miss.recorded?.description ?? ""].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

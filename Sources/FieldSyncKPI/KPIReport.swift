@@ -81,6 +81,8 @@ public struct KPIMiss: Sendable, Equatable {
     public var lateBySeconds: Int64
     /// For a complaint: when it was escalated (重点督办), if it was.
     public var escalatedAt: Timestamp?
+    /// When the time done was typed, when that was more than the tolerance after it (`ServiceLimits.isRecordedLate`).
+    public var recorded: Timestamp? = nil
 
     public var isOpen: Bool { actual == nil }
 }

@@ -24,6 +24,11 @@ extension ServiceReport {
             guard let done else { return asOf > deadline ? "open, late" : "open" }
             return done <= deadline ? "on time" : "late by \(KPIText.duration(done.epochSeconds - deadline.epochSeconds))"
         }
+        /// ", recorded 2 h 10 min after the time given" when it was typed beyond the tolerance after it.
+        func typed(_ recorded: Timestamp?, _ done: Timestamp?) -> String {
+            guard let recorded, let done else { return "" }
+            return ", recorded \(KPIText.duration(recorded.epochSeconds - done.epochSeconds)) after the time given"
+        }
         return [
             Section(title: "Visits", headings: ["at", "kind", "manager", "summary", "requests", "actions"],
                     rows: visits.map { [time($0.at), $0.kind, $0.manager ?? "", $0.summary, $0.requests ?? "", $0.actions ?? ""] },
@@ -31,16 +36,18 @@ extension ServiceReport {
             Section(title: "Faults", headings: ["reported", "symptom", "status", "first feedback", "restored", "restoration limit", "report delivered"],
                     rows: faults.map {
                         [time($0.reportedAt), $0.symptom + ($0.scope.map { " (\($0))" } ?? ""), $0.status,
-                         "\(time($0.firstFeedbackAt)), \(onTime($0.firstFeedbackAt, $0.feedbackDeadline))",
-                         "\(time($0.restoredAt)), \(onTime($0.restoredAt, $0.restorationDeadline))",
+                         "\(time($0.firstFeedbackAt)), \(onTime($0.firstFeedbackAt, $0.feedbackDeadline))\(typed($0.firstFeedbackRecorded, $0.firstFeedbackAt))",
+                         "\(time($0.restoredAt)), \(onTime($0.restoredAt, $0.restorationDeadline))\(typed($0.restoredRecorded, $0.restoredAt))",
                          "\($0.restorationLimit): \(time($0.restorationDeadline))", time($0.reportDeliveredAt)]
                     },
                     empty: "No faults reported in the period."),
             Section(title: "Complaints", headings: ["received", "content", "status", "first feedback", "resolved", "result", "escalated", "follow-up visit", "closed"],
                     rows: complaints.map { complaint in
                         [time(complaint.receivedAt), complaint.content, complaint.status,
-                         "\(time(complaint.firstFeedbackAt)), \(onTime(complaint.firstFeedbackAt, complaint.feedbackDeadline))",
-                         "\(time(complaint.resolvedAt)), \(onTime(complaint.resolvedAt, complaint.resolutionDeadline))", complaint.result ?? "",
+                         "\(time(complaint.firstFeedbackAt)), \(onTime(complaint.firstFeedbackAt, complaint.feedbackDeadline))"
+                            + typed(complaint.firstFeedbackRecorded, complaint.firstFeedbackAt),
+                         "\(time(complaint.resolvedAt)), \(onTime(complaint.resolvedAt, complaint.resolutionDeadline))"
+                            + typed(complaint.resolvedRecorded, complaint.resolvedAt), complaint.result ?? "",
                          time(complaint.escalatedAt),
                          complaint.followUpDeadline.map { "\(time(complaint.followUpVisitAt)), \(onTime(complaint.followUpVisitAt, $0))" } ?? "—",
                          time(complaint.closedAt)]
@@ -62,6 +69,12 @@ extension ServiceReport {
                         ["\($0.kpi.heading): \($0.table.noun) \($0.record.prefix(8))", $0.limit, time($0.deadline), KPIText.duration($0.lateBySeconds)]
                     },
                     empty: "Nothing is open past its limit."),
+            Section(title: "Met as given, recorded after the limit", headings: ["item", "limit", "deadline", "time given", "recorded"],
+                    rows: recordedLate.map {
+                        ["\($0.event.kpi.heading): \($0.event.table.noun) \($0.event.record.prefix(8))", $0.event.limit, time($0.event.deadline),
+                         time($0.claimed), "\(time($0.recorded)) (\(KPIText.duration($0.delaySeconds)) after the time given)"]
+                    },
+                    empty: "Every time given was recorded within its limit."),
         ]
     }
 
@@ -125,7 +138,7 @@ extension ServiceReport {
 extension ServiceReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case customer, customerName = "customer_name", level, manager, branch, period, start, end, asOf = "as_of"
-        case visits, faults, complaints, figures, agreements, openItems = "open_items"
+        case visits, faults, complaints, figures, agreements, openItems = "open_items", recordedLate = "recorded_late"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -145,6 +158,7 @@ extension ServiceReport: Encodable {
         try container.encode(figures, forKey: .figures)
         try container.encode(agreements, forKey: .agreements)
         try container.encode(openItems, forKey: .openItems)
+        try container.encode(recordedLate, forKey: .recordedLate)
     }
 }
 
@@ -190,7 +204,8 @@ extension ServiceReport.Fault: Encodable {
         for (name, value) in [("id", id as Any?), ("symptom", symptom), ("scope", scope), ("status", status), ("reportedAt", reportedAt),
                               ("firstFeedbackAt", firstFeedbackAt), ("feedbackDeadline", feedbackDeadline), ("restoredAt", restoredAt),
                               ("restorationDeadline", restorationDeadline), ("restorationLimit", restorationLimit),
-                              ("reportDeliveredAt", reportDeliveredAt)] { try container.put(name, value) }
+                              ("reportDeliveredAt", reportDeliveredAt), ("firstFeedbackRecorded", firstFeedbackRecorded),
+                              ("restoredRecorded", restoredRecorded)] { try container.put(name, value) }
     }
 }
 
@@ -201,7 +216,8 @@ extension ServiceReport.Complaint: Encodable {
                               ("firstFeedbackAt", firstFeedbackAt), ("feedbackDeadline", feedbackDeadline), ("resolvedAt", resolvedAt),
                               ("resolutionDeadline", resolutionDeadline), ("result", result), ("escalatedAt", escalatedAt),
                               ("followUpVisitAt", followUpVisitAt), ("followUpDeadline", followUpDeadline),
-                              ("closedAt", closedAt)] { try container.put(name, value) }
+                              ("closedAt", closedAt), ("firstFeedbackRecorded", firstFeedbackRecorded),
+                              ("resolvedRecorded", resolvedRecorded)] { try container.put(name, value) }
     }
 }
 

@@ -29,6 +29,9 @@ public struct ServiceReport: Sendable, Equatable {
         /// How the restoration limit was set: "agreed …", "2 h (agreement A-7)", "8 h default".
         public var restorationLimit: String
         public var reportDeliveredAt: Timestamp?
+        /// When the first feedback and the restoration times were typed, where that was beyond the tolerance after them.
+        public var firstFeedbackRecorded: Timestamp? = nil
+        public var restoredRecorded: Timestamp? = nil
     }
 
     public struct Complaint: Sendable, Equatable {
@@ -46,6 +49,9 @@ public struct ServiceReport: Sendable, Equatable {
         public var followUpVisitAt: Timestamp?
         public var followUpDeadline: Timestamp?
         public var closedAt: Timestamp?
+        /// When the first feedback and the resolution times were typed, where that was beyond the tolerance after them.
+        public var firstFeedbackRecorded: Timestamp? = nil
+        public var resolvedRecorded: Timestamp? = nil
     }
 
     public struct Agreement: Sendable, Equatable {
@@ -71,6 +77,8 @@ public struct ServiceReport: Sendable, Equatable {
     public var agreements: [Agreement]
     /// Open past a limit at `asOf`, whatever the period.
     public var openItems: [KPIMiss]
+    /// Met in the period as the times given, but typed after their limits (`KPIEngine.recordedLate`).
+    public var recordedLate: [KPILateRecord]
 
     /// One stored record's fields, as a replica holds them.
     public typealias Fields = [String: FieldValue]
@@ -84,6 +92,13 @@ public struct ServiceReport: Sendable, Equatable {
         self.period = period
         self.asOf = asOf
         let mine = facts.restricted { $0.id == id }
+        /// `recorded` when it is beyond the tolerance after `claimed`, in `claimed`'s offset.
+        func late(_ recorded: Timestamp?, _ claimed: Timestamp?) -> Timestamp? {
+            guard let recorded, let claimed, ServiceLimits.isRecordedLate(recorded, claimed: claimed) else { return nil }
+            return Timestamp(epochSeconds: recorded.epochSeconds, offsetMinutes: claimed.offsetMinutes)
+        }
+        let faultFacts = Dictionary(mine.faults.filter { $0.customer == id }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let complaintFacts = Dictionary(mine.complaints.filter { $0.customer == id }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         func time(_ fields: Fields, _ name: String) -> Timestamp? { fields[name]?.text.flatMap { Timestamp(iso: $0) } }
         func text(_ fields: Fields, _ name: String) -> String? { fields[name]?.text.flatMap { $0.isEmpty ? nil : $0 } }
         func inPeriod(_ time: Timestamp?) -> Bool { time.map { period.contains($0.localDay) } ?? false }
@@ -113,12 +128,15 @@ public struct ServiceReport: Sendable, Equatable {
             let vip = (text(fields, "level") ?? customer.level) == "vip"
             let fact = KPIFacts.Fault(id: record.id, customer: id, reportedAt: reported, restoreBy: time(fields, "restore_by"))
             let (deadline, limit) = KPIEngine.restorationDeadline(fact, vip: vip, agreements: agreementFacts)
+            let feedback = time(fields, "first_feedback_at"), restored = time(fields, "restored_at")
             return Fault(id: record.id, symptom: text(fields, "symptom") ?? "", scope: text(fields, "scope"),
                          status: fields["status"]?.text.flatMap { WorkflowStatus($0, kind: .fault)?.state(for: .fault) } ?? "",
-                         reportedAt: reported, firstFeedbackAt: time(fields, "first_feedback_at"),
+                         reportedAt: reported, firstFeedbackAt: feedback,
                          feedbackDeadline: reported.adding(seconds: ServiceLimits.faultFeedbackMinutes(vip: vip) * 60),
-                         restoredAt: time(fields, "restored_at"), restorationDeadline: deadline, restorationLimit: limit,
-                         reportDeliveredAt: time(fields, "report_delivered_at"))
+                         restoredAt: restored, restorationDeadline: deadline, restorationLimit: limit,
+                         reportDeliveredAt: time(fields, "report_delivered_at"),
+                         firstFeedbackRecorded: late(faultFacts[record.id]?.firstFeedbackRecorded, feedback),
+                         restoredRecorded: late(faultFacts[record.id]?.restoredRecorded, restored))
         }.sorted { ($0.reportedAt, $0.id) < ($1.reportedAt, $1.id) }
 
         let followUps = mine.visits.filter { $0.customer == id && $0.kind == VisitKind.complaintFollowUp.rawValue }
@@ -139,7 +157,9 @@ public struct ServiceReport: Sendable, Equatable {
                              result: text(fields, "result"), escalatedAt: time(fields, "escalated_at"),
                              followUpVisitAt: candidates.min(),
                              followUpDeadline: resolved.map { facts.calendar.deadline(workingDays: ServiceLimits.followUpVisitWorkingDays, after: $0) },
-                             closedAt: time(fields, "closed_at"))
+                             closedAt: time(fields, "closed_at"),
+                             firstFeedbackRecorded: late(complaintFacts[record.id]?.firstFeedbackRecorded, time(fields, "first_feedback_at")),
+                             resolvedRecorded: late(complaintFacts[record.id]?.resolvedRecorded, resolved))
         }.sorted { ($0.receivedAt, $0.id) < ($1.receivedAt, $1.id) }
 
         figures = KPIEngine.report(mine, period: period, grouping: .province, asOf: asOf).total.figures
@@ -151,5 +171,6 @@ public struct ServiceReport: Sendable, Equatable {
                              terminationNoticeAt: agreement.terminationNoticeAt)
         }.sorted { ($0.ends, $0.number) < ($1.ends, $1.number) }
         openItems = KPIEngine.openPastLimit(mine, asOf: asOf)
+        recordedLate = KPIEngine.recordedLate(mine, period: period, asOf: asOf)
     }
 }

@@ -33,7 +33,8 @@ extension PostgresServerStorage: KPIStorage {
                     if kind == .customer, state.value("since", in: schema) == .null, let first = state.stamps.compactMap({ $0?.hlc.milliseconds }).min() {
                         firstRecorded = Timestamp(epochSeconds: Int64(first / 1000), offsetMinutes: 0)
                     }
-                    facts.add(kind, id, firstRecorded: firstRecorded) { state.value($0, in: schema) }
+                    facts.add(kind, id, firstRecorded: firstRecorded, field: { state.value($0, in: schema) },
+                              stamp: { name in schema.index(of: name).flatMap { state.stamps.indices.contains($0) ? state.stamps[$0]?.hlc.milliseconds : nil } })
                 }
             }
         }

@@ -15,6 +15,8 @@ struct DashboardPage {
     var trend: [KPIReport]
     /// Open past a limit now.
     var todo: [KPIMiss]
+    /// Met in the period as the times given, but typed after their limits.
+    var recordedLate: [KPILateRecord] = []
     var viewer: UserInfo
     /// Up to when each branch's data is complete here.
     var freshness: [BranchFreshness] = []
@@ -72,6 +74,7 @@ struct DashboardPage {
         page += "<h2>Compliance by \(report.grouping.rawValue), chart</h2>\n" + groupChart()
         page += "<h2>Trend, last \(trend.count) periods (all in scope)</h2>\n" + trendChart()
         page += "<h2>Open past the limit (\(todo.count))</h2>\n" + todoSections()
+        page += "<h2>Met as given, recorded after the limit (\(recordedLate.count))</h2>\n" + recordedLateTable()
         page += "\n</body></html>\n"
         return page
     }
@@ -157,6 +160,21 @@ struct DashboardPage {
         return KPITodo(todo).sections.map { section in
             "<h3>\(escape(section.title)) (\(section.misses.count))</h3>\n" + todoTable(section.misses, id: section.id)
         }.joined()
+    }
+
+    /// The period's events counted as met whose time was typed after the limit (KPI.md, Recorded late).
+    private func recordedLateTable() -> String {
+        guard !recordedLate.isEmpty else {
+            return "<p class=\"meta\">Every time given in the period was recorded within its limit (tolerance \(ServiceLimits.recordingToleranceMinutes) min).</p>\n"
+        }
+        var html = "<p class=\"meta\">Counted as met by the time given; typed more than \(ServiceLimits.recordingToleranceMinutes) min after it and after the limit. 'fieldsync-server history ID' shows when the server received it.</p>\n"
+        html += "<table id=\"recorded-late\" class=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>time given</th><th>typed</th><th>typed after the time given</th></tr>\n"
+        for late in recordedLate.prefix(200) {
+            let event = late.event
+            html += "<tr data-record=\"\(escape(event.record))\"><td>\(escape(event.table.noun)) \(escape(String(event.record.prefix(8))))</td><td>\(reportLink(event.customerName, customer: event.customer))</td><td>\(escape(event.manager ?? ""))</td><td>\(escape(event.kpi.heading)): \(escape(event.limit))</td><td>\(escape(event.deadline.description))</td><td>\(escape(late.claimed.description))</td><td>\(escape(late.recorded.description))</td><td>\(escape(KPIText.duration(late.delaySeconds)))</td></tr>\n"
+        }
+        if recordedLate.count > 200 { html += "<tr><td colspan=\"8\" class=\"small\">… and \(recordedLate.count - 200) more ('fieldsync-server kpi late' lists them all)</td></tr>\n" }
+        return html + "</table>\n"
     }
 
     private func todoTable(_ misses: [KPIMiss], id: String) -> String {

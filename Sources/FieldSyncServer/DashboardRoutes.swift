@@ -53,7 +53,7 @@ extension SyncHTTPServer {
                                      now: kpi.localNow)
             let figures = try await kpi.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
             let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
-                                     viewer: device.user, freshness: try await kpi.freshness(for: device.user)).html()
+                                     recordedLate: figures.recordedLate, viewer: device.user, freshness: try await kpi.freshness(for: device.user)).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }
@@ -70,6 +70,7 @@ struct DashboardFigures: Sendable {
     var report: KPIReport
     var trend: [KPIReport]
     var todo: [KPIMiss]
+    var recordedLate: [KPILateRecord]
     /// Customer ids by their `by=customer` group name, for the links to their reports.
     var customers: [String: String]
 
@@ -77,6 +78,7 @@ struct DashboardFigures: Sendable {
         report = KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf)
         trend = query.period.trailing(6).map { KPIEngine.report(facts, period: $0, grouping: .province, asOf: query.asOf) }
         todo = KPIEngine.openPastLimit(facts, asOf: query.asOf)
+        recordedLate = KPIEngine.recordedLate(facts, period: query.period, asOf: query.asOf)
         customers = Dictionary(facts.customers.values.map { (KPIEngine.groupName(of: $0), $0.id) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 
 
 extension SyncHTTPServer {
-    /// `GET /v1/kpi`, `/v1/kpi/misses`, `/v1/kpi/todo`: the KPI engine on the
+    /// `GET /v1/kpi`, `/v1/kpi/misses`, `/v1/kpi/todo`, `/v1/kpi/late`: the KPI engine on the
     /// server's replica, limited to what the device's user may see.
     func kpiRoutes() -> RouteCollection<DeviceRequestContext> {
         let devices = RouteCollection(context: DeviceRequestContext.self)
@@ -31,6 +31,13 @@ extension SyncHTTPServer {
             return Self.json(bytes: try await kpi.kpiResult("misses\u{1F}" + query.cacheKey + "\u{1F}" + (only ?? ""), for: device.user) { facts in
                 let report = KPIEngine.report(query.select(facts), period: query.period, grouping: .province, asOf: query.asOf)
                 return KPIMiss.jsonBytes(report.total.misses.filter { only == nil || $0.kpi.rawValue == only })
+            })
+        }
+        devices.get("/v1/kpi/late") { request, context in
+            let device = context.device
+            let query = try kpiQuery(request)
+            return Self.json(bytes: try await kpi.kpiResult("late\u{1F}" + query.cacheKey, for: device.user) { facts in
+                KPILateRecord.jsonBytes(KPIEngine.recordedLate(query.select(facts), period: query.period, asOf: query.asOf))
             })
         }
         devices.get("/v1/kpi/todo") { request, context in

@@ -63,6 +63,17 @@ enum StampCodec {
         return bytes
     }
 
+    /// The clock reading (milliseconds) of one field's stamp, without decoding the others; nil if never written.
+    static func milliseconds(ofField field: Int, in bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard field >= 0, bytes.count >= 1 else { return nil }
+        let count = Int(bytes[0])
+        let indexStart = 1 + count * width
+        guard bytes.count > indexStart + field else { return nil }
+        let index = Int(bytes[indexStart + field])
+        guard index < count else { return nil }
+        return HLC(rawValue: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1 + index * width, as: UInt64.self))).milliseconds
+    }
+
     static func decode(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> [FieldStamp?] {
         var stamps = [FieldStamp?](repeating: nil, count: fieldCount)
         guard bytes.count >= 1 else { return stamps }

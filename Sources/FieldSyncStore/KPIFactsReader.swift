@@ -35,34 +35,54 @@ struct KPIFactsReader {
             guard let id = row.text(column) else { return nil }
             return facts.customers[id]?.id ?? id
         }
+        // Each time an event gives comes with when it was typed: its field's stamp, read from `_stamps` (the last column).
+        func typed(_ row: Row, _ stamps: Int32, _ kind: RecordKind, _ field: String, near time: Timestamp?) -> Timestamp? {
+            guard let time, let index = kind.schema.index(of: field),
+                  let milliseconds = row.blob(stamps).flatMap({ StampCodec.milliseconds(ofField: index, in: $0) }) else { return nil }
+            return .recorded(milliseconds: milliseconds, offsetMinutes: time.offsetMinutes)
+        }
+        func typed(_ row: Row, _ stamps: Int32, _ kind: RecordKind, _ field: String, day: LocalDate?) -> Timestamp? {
+            typed(row, stamps, kind, field, near: day.map { $0.start(offsetMinutes: 0) })
+        }
         try rows("""
-            SELECT id, customer, number, starts, ends, restore_hours, renewal_notice_at, renewed_at, termination_notice_at
+            SELECT id, customer, number, starts, ends, restore_hours, renewal_notice_at, renewed_at, termination_notice_at, _stamps
             FROM agreements WHERE removed IS NOT 1
             """) { row in
             guard let id = row.text(0), let owner = customer(row, 1) else { return }
+            let notice = row.date(6), renewed = row.date(7), termination = row.date(8)
             facts.agreements.append(KPIFacts.Agreement(
                 id: id, customer: owner, number: row.text(2) ?? "", starts: row.date(3), ends: row.date(4), restoreHours: row.int(5),
-                renewalNoticeAt: row.date(6), renewedAt: row.date(7), terminationNoticeAt: row.date(8)))
+                renewalNoticeAt: notice, renewedAt: renewed, terminationNoticeAt: termination,
+                renewalNoticeRecorded: typed(row, 9, .agreement, "renewal_notice_at", day: notice),
+                renewedRecorded: typed(row, 9, .agreement, "renewed_at", day: renewed),
+                terminationNoticeRecorded: typed(row, 9, .agreement, "termination_notice_at", day: termination)))
         }
-        try rows("SELECT id, customer, reported_at, first_feedback_at, restore_by, restored_at, level, owner FROM faults") { row in
+        try rows("SELECT id, customer, reported_at, first_feedback_at, restore_by, restored_at, level, owner, _stamps FROM faults") { row in
             guard let id = row.text(0), let owner = customer(row, 1), let reported = row.time(2) else { return }
-            facts.faults.append(KPIFacts.Fault(id: id, customer: owner, reportedAt: reported, firstFeedbackAt: row.time(3), restoreBy: row.time(4),
-                                               restoredAt: row.time(5), level: row.text(6), owner: row.text(7)))
+            let feedback = row.time(3), restored = row.time(5)
+            facts.faults.append(KPIFacts.Fault(id: id, customer: owner, reportedAt: reported, firstFeedbackAt: feedback, restoreBy: row.time(4),
+                                               restoredAt: restored, level: row.text(6), owner: row.text(7),
+                                               firstFeedbackRecorded: typed(row, 8, .fault, "first_feedback_at", near: feedback),
+                                               restoredRecorded: typed(row, 8, .fault, "restored_at", near: restored)))
         }
-        try rows("SELECT id, customer, received_at, first_feedback_at, resolved_at, escalated_at, closed_at, level, owner FROM complaints") { row in
+        try rows("SELECT id, customer, received_at, first_feedback_at, resolved_at, escalated_at, closed_at, level, owner, _stamps FROM complaints") { row in
             guard let id = row.text(0), let owner = customer(row, 1), let received = row.time(2) else { return }
-            facts.complaints.append(KPIFacts.Complaint(id: id, customer: owner, receivedAt: received, firstFeedbackAt: row.time(3),
-                                                       resolvedAt: row.time(4), escalatedAt: row.time(5), closedAt: row.time(6),
-                                                       level: row.text(7), owner: row.text(8)))
+            let feedback = row.time(3), resolved = row.time(4)
+            facts.complaints.append(KPIFacts.Complaint(id: id, customer: owner, receivedAt: received, firstFeedbackAt: feedback,
+                                                       resolvedAt: resolved, escalatedAt: row.time(5), closedAt: row.time(6),
+                                                       level: row.text(7), owner: row.text(8),
+                                                       firstFeedbackRecorded: typed(row, 9, .complaint, "first_feedback_at", near: feedback),
+                                                       resolvedRecorded: typed(row, 9, .complaint, "resolved_at", near: resolved)))
         }
         // Only routine and follow-up visits count for a KPI.
         try rows("""
-            SELECT customer, at, kind, complaint, manager FROM visits
+            SELECT customer, at, kind, complaint, manager, _stamps FROM visits
             WHERE removed IS NOT 1 AND kind IN ('\(VisitKind.routine.rawValue)', '\(VisitKind.complaintFollowUp.rawValue)')
             """) { row in
             guard let owner = customer(row, 0), let at = row.time(1), let kind = row.text(2) else { return }
             facts.visits.append(KPIFacts.Visit(customer: owner, at: at, kind: kind == VisitKind.routine.rawValue ? VisitKind.routine.rawValue
-                                               : VisitKind.complaintFollowUp.rawValue, complaint: row.text(3), manager: row.text(4)))
+                                               : VisitKind.complaintFollowUp.rawValue, complaint: row.text(3), manager: row.text(4),
+                                               recorded: typed(row, 5, .visit, "at", near: at)))
         }
         return facts
     }
@@ -77,6 +97,11 @@ struct KPIFactsReader {
         }
 
         func text(_ column: Int32) -> String? { bytes(column).map { String(decoding: $0, as: UTF8.self) } }
+
+        func blob(_ column: Int32) -> UnsafeRawBufferPointer? {
+            guard sqlite3_column_type(statement, column) == SQLITE_BLOB, let blob = sqlite3_column_blob(statement, column) else { return nil }
+            return UnsafeRawBufferPointer(start: blob, count: Int(sqlite3_column_bytes(statement, column)))
+        }
 
         func time(_ column: Int32) -> Timestamp? { bytes(column).flatMap { Timestamp(utf8: $0) } }
 

@@ -113,7 +113,7 @@ struct KPIServerCommand: AsyncParsableCommand {
         commandName: "kpi",
         abstract: "Service-level KPIs from the server's replica (every branch it holds).",
         discussion: "The same engine and figures as 'fieldsync kpi' and GET /v1/kpi.",
-        subcommands: [Summary.self, Misses.self, Todo.self],
+        subcommands: [Summary.self, Misses.self, Todo.self, Late.self],
         defaultSubcommand: Summary.self
     )
 
@@ -174,6 +174,28 @@ struct KPIServerCommand: AsyncParsableCommand {
             let misses = KPIEngine.openPastLimit(facts, asOf: query.asOf)
             if selection.options.json { return try printEncoded(misses) }
             print(selection.csv ? KPIText.missesCSV(misses) : KPIText.todo(misses), terminator: "")
+        }
+    }
+}
+
+extension KPIServerCommand {
+    struct Late: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Events of the period met as the time given, but typed after their limit had passed.",
+            discussion: """
+                The figures count the time a manager gives (the limits are about the customer); this lists where that time \
+                was typed more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check \
+                before trusting a rate. 'Typed' is the change's stamp (the device's clock, corrected to the server's at each sync); \
+                'fieldsync-server history ID' shows when this server received it.
+                """)
+        @OptionGroup var selection: Selection
+
+        func run() async throws {
+            let (query, facts) = try await selection.run()
+            let late = KPIEngine.recordedLate(facts, period: query.period, asOf: query.asOf)
+            if selection.options.json { return try printEncoded(late) }
+            print(selection.csv ? KPIText.lateCSV(late) : KPIText.lateTable(late, empty: "Every time given in \(query.period) was recorded within its limit."),
+                  terminator: "")
         }
     }
 }

@@ -57,7 +57,9 @@ import Testing
                 if kind == .visit, ![VisitKind.routine.rawValue, VisitKind.complaintFollowUp.rawValue].contains(record["kind"].text ?? "") { continue }
                 let first = kind == .customer ? record.state.stamps.compactMap { $0?.hlc.milliseconds }.min()
                     .map { Timestamp(epochSeconds: Int64($0 / 1000), offsetMinutes: 0) } : nil
-                generic.add(kind, record.id, record.values, firstRecorded: first)
+                let schema = kind.schema
+                generic.add(kind, record.id, firstRecorded: first, field: { record.values[$0] ?? .null },
+                            stamp: { name in schema.index(of: name).flatMap { record.state.stamps[$0]?.hlc.milliseconds } })
             }
         }
         #expect(fast.customers == generic.customers)

@@ -120,6 +120,61 @@ import Testing
         }
     }
 
+    /// Times typed after the time they give (KPI.md, "Recorded late"), worked
+    /// out by hand and typed on a laptop whose clock the test moves: the same
+    /// offline on the supervisor's laptop and on the server after a sync.
+    @Test(arguments: EngineKind.available)
+    func eventsRecordedLateReadTheSameOfflineAndOnTheServer(engine: EngineKind) async throws {
+        // 2026-11-18T10:02:00+08:00.
+        let clock = TestClock(1_794_967_320_000)
+        let minute: UInt64 = 60_000
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, branch: "Hangzhou", clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, branch: "Hangzhou", clock: clock.now)
+            do {
+                var generator = SplitMix64(seed: 5)
+                let shop = RecordID.make(using: &generator), fault = RecordID.make(using: &generator), complaint = RecordID.make(using: &generator)
+                try bob.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")),
+                                                                     ("branch", .text("Hangzhou")), ("manager", .text("Bob"))])])
+                try bob.replica.write([RecordEdit(.fault, fault, [("customer", .text(shop)), ("symptom", .text("no signal")),
+                                                                   ("reported_at", .text("2026-11-18T10:00:00+08:00")), ("status", .text("1:reported"))])])
+                try bob.replica.write([RecordEdit(.complaint, complaint, [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("slow")),
+                                                                           ("received_at", .text("2026-11-18T10:00:00+08:00")), ("status", .text("1:received"))])])
+                // 11:05: the feedback given as 10:20 (limit 11:00): met, recorded late.
+                clock.advance(63 * minute)
+                try bob.replica.write([RecordEdit(.fault, fault, [("first_feedback_at", .text("2026-11-18T10:20:00+08:00"))])])
+                // 11:10: the complaint's feedback given as 11:06 (limit 12:00): typed within the tolerance.
+                clock.advance(5 * minute)
+                try bob.replica.write([RecordEdit(.complaint, complaint, [("first_feedback_at", .text("2026-11-18T11:06:00+08:00"))])])
+                try await bob.sync()
+                // The next morning, 08:30: the restoration given as 17:00 the day before (limit 18:00).
+                clock.advance((21 * 60 + 20) * minute)
+                try bob.replica.write([RecordEdit(.fault, fault, [("restored_at", .text("2026-11-18T17:00:00+08:00")), ("status", .text("1:restored"))])])
+                try await bob.sync()
+                try await sue.sync()
+
+                let asOf = "2026-11-30T09:00:00+08:00"
+                let offline = KPIEngine.recordedLate(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), asOf: Timestamp(iso: asOf)!)
+                #expect(offline.map(\.event.kpi) == [.faultRestoration, .faultFirstFeedback])
+                #expect(offline.map(\.delaySeconds) == [Int64(15 * 3_600 + 30 * 60), Int64(45 * 60)])
+                #expect(offline.last?.recorded.description == "2026-11-18T11:05:00+08:00")
+                #expect(offline.allSatisfy { $0.event.record == fault && $0.event.manager == "Bob" })
+                let online = try await sue.client.get("/v1/kpi/late", query: [("period", "2026-11"), ("as_of", asOf)], token: sue.binding.token)
+                #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(offline))))
+                // The figures count the times given.
+                let report = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .province,
+                                              asOf: Timestamp(iso: asOf)!)
+                #expect(report.total.figure(.faultFirstFeedback).met == 1 && report.total.figure(.faultRestoration).met == 1)
+                #expect(report.total.figure(.complaintFirstFeedback).met == 1)
+            } catch {
+                for laptop in [bob, sue] { await laptop.close() }
+                throw error
+            }
+            for laptop in [bob, sue] { await laptop.close() }
+        }
+    }
+
     /// Issue 11's rules through a real sync: the restoration limit from the
     /// agreement, attribution to the case's owner and the visiting manager
     /// after a handover, agreement notices and unescalated complaints in the
