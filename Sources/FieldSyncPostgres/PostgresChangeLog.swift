@@ -15,9 +15,10 @@ import PostgresNIO
 ///
 /// The lock is held from the append to the commit: append last, and commit soon.
 public enum PostgresChangeLog {
-    /// Appends `rows` in order inside the caller's transaction and returns their numbers.
+    /// Appends `rows` in order inside the caller's transaction and returns their numbers, with
+    /// one receipt (`LogReceipts`): this server received them at `receivedAt`.
     @discardableResult
-    public static func append(_ rows: [ChangeLogRow], on connection: PostgresConnection, logger: Logger) async throws -> ClosedRange<Int64>? {
+    public static func append(_ rows: [ChangeLogRow], receivedAt: UInt64, on connection: PostgresConnection, logger: Logger) async throws -> ClosedRange<Int64>? {
         guard !rows.isEmpty else { return nil }
         // Each row's `branch` is read from its customer as the row is inserted. A transaction moving that
         // customer to another branch holds its row until it commits: wait for it here, before taking the
@@ -39,6 +40,10 @@ public enum PostgresChangeLog {
         var numbered = rows
         for index in numbered.indices { numbered[index].seq = first + Int64(index) }
         try await insert(numbered, on: connection, logger: logger)
+        try await connection.query("""
+            INSERT INTO log_receipts (first_seq, at) VALUES (\(first), \(Int64(clamping: receivedAt)))
+            ON CONFLICT (first_seq) DO UPDATE SET at = excluded.at
+            """, logger: logger)
         return first...last
     }
 

@@ -131,6 +131,11 @@ public enum PostgresSchema {
         Migration(name: "pg-v9-refused-work", statements: [
             "ALTER TABLE devices ADD COLUMN refused bigint, ADD COLUMN refused_reason text, ADD COLUMN refused_at bigint",
         ]),
+        // When this server received its log rows, for a record's history (`LogReceipts`): one row per
+        // appending transaction; a history finds a record's rows by its customer or, province-wide, its table.
+        Migration(name: "pg-v10-log-receipts", statements: [
+            "CREATE TABLE log_receipts (first_seq bigint PRIMARY KEY, at bigint NOT NULL)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

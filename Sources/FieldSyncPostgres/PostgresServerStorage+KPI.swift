@@ -57,6 +57,47 @@ extension PostgresServerStorage: KPIStorage {
         return records
     }
 
+    public func historyInputs(of key: RecordKey) async throws -> HistoryInputs? {
+        try await client.withConnection { connection in
+            var found: (state: RecordState, customer: String?)?
+            for try await (bytes, customer) in try await connection.query(
+                "SELECT state, customer FROM records WHERE kind = \(key.table.rawValue) AND id = \(key.record)", logger: logger)
+                .decode((ByteBuffer, String?).self) {
+                found = (try Self.state(bytes, key.table, key.record), customer)
+            }
+            guard let found else { return nil }
+            var customerState: RecordState?
+            if !key.table.isProvinceWide, let customer = found.customer {
+                for try await bytes in try await connection.query(
+                    "SELECT state FROM records WHERE kind = 'customers' AND id = \(customer)", logger: logger).decode(ByteBuffer.self) {
+                    customerState = try Self.state(bytes, .customer, customer)
+                }
+            }
+            let receipt = "(SELECT at FROM log_receipts WHERE first_seq <= change_log.seq ORDER BY first_seq DESC LIMIT 1)"
+            let rows: PostgresRowSequence
+            if let customer = found.customer, customerState != nil {
+                rows = try await connection.query("""
+                    SELECT tbl, record, changes, \(unescaped: receipt) FROM change_log
+                    WHERE customer = \(customer) AND ((tbl = \(key.table.rawValue) AND record = \(key.record)) OR tbl = 'conflicts')
+                    ORDER BY seq LIMIT \(Int64(HistoryInputs.rowLimit))
+                    """, logger: logger)
+            } else {
+                rows = try await connection.query("""
+                    SELECT tbl, record, changes, \(unescaped: receipt) FROM change_log
+                    WHERE tbl = \(key.table.rawValue) AND record = \(key.record) ORDER BY seq LIMIT \(Int64(HistoryInputs.rowLimit))
+                    """, logger: logger)
+            }
+            var logged: [HistoryInputs.Row] = []
+            for try await (table, record, changes, received) in rows.decode((String, String, ByteBuffer, Int64?).self) {
+                guard let kind = RecordKind(rawValue: table) else { continue }
+                logged.append(HistoryInputs.Row(table: kind, record: record, changes: Array(changes.readableBytesView),
+                                                receivedAt: received.map { UInt64(clamping: $0) }))
+            }
+            // A record in no customer's file (nor a province list) is the province's to see only.
+            return HistoryInputs(state: found.state, customer: customerState, rows: logged)
+        }
+    }
+
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         var below: [String: FreshnessReport] = [:]
         for try await (device, complete, devices, pending, stale) in try await client.query(

@@ -237,7 +237,7 @@ extension PostgresServerStorage {
                                          changes: try ChangeLogCodec.encode(own, schema: key.table.schema), counter: Int64(clamping: counter)))
             }
             rows += try await movedFiles(ownersBefore, after: written, reads: &reads, on: connection)
-            try await PostgresChangeLog.append(rows, on: connection, logger: logger)
+            try await PostgresChangeLog.append(rows, receivedAt: now, on: connection, logger: logger)
             return mutation
         }
     }

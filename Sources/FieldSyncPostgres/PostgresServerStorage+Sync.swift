@@ -335,7 +335,7 @@ extension PostgresServerStorage: SyncStorage {
                 \(marked.map { Int64(clamping: $0.counter) })::bigint[]) ON CONFLICT DO NOTHING
             """, logger: logger)
         try await save(state, on: connection)
-        try await PostgresChangeLog.append(rows, on: connection, logger: logger)
+        try await PostgresChangeLog.append(rows, receivedAt: now, on: connection, logger: logger)
         return conflicts.records.count
     }
 

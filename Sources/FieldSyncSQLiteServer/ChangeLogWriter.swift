@@ -22,11 +22,26 @@ struct ChangeLogWriter {
     /// The last origin's text: a push's rows mostly share one.
     private var originText: (node: NodeID, text: String)?
 
+    /// When the server received what this writer logs (its clock), kept once as a `LogReceipts` row.
+    private let receivedAt: UInt64
+    private var receiptWritten = false
+
     /// `known`: records as stored after the merge, already at hand (not read again).
-    init(_ db: Database, io: RecordIO, known: [RecordKey: RecordState?] = [:]) {
+    init(_ db: Database, io: RecordIO, receivedAt: UInt64, known: [RecordKey: RecordState?] = [:]) {
         self.db = db
         self.io = io
+        self.receivedAt = receivedAt
         self.states = known
+    }
+
+    /// Before the first row: the receipt of everything this writer appends (one row per transaction, not per log row).
+    private mutating func writeReceipt() throws {
+        guard !receiptWritten else { return }
+        receiptWritten = true
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO log_receipts (first_seq, at)
+            VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log), ?)
+            """).execute(arguments: [Int64(clamping: receivedAt)])
     }
 
     /// Logs one mutation's changes, grouped by record in order of first appearance.
@@ -86,6 +101,7 @@ struct ChangeLogWriter {
     /// Logs that a customer's file left `scope`: devices of that scope which no
     /// longer reach the file are told to drop it (`SyncResponse.left`).
     mutating func appendExit(of customer: String, from scope: CustomerScope, origin: NodeID) throws {
+        try writeReceipt()
         try db.cachedStatement(sql: """
             INSERT INTO change_log (tbl, record, origin, customer, changes, exit_branch, exit_manager, exit_team, from_upstream)
             VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)
@@ -96,6 +112,7 @@ struct ChangeLogWriter {
 
     private mutating func insert(_ table: RecordKind, _ record: String, encoded changes: Data, origin: NodeID,
                                  counter: UInt64? = nil, fromUpstream: Bool = false) throws {
+        try writeReceipt()
         let customer = try RecordOwner.file(of: RecordKey(table: table, record: record), in: { try stored($0) })?.customer
         // The customer's branch as stored now (the records are written before their log rows): what a
         // branch's pull finds the row by (`server-v15-pull-by-branch`).

@@ -3,6 +3,8 @@ import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServerCore
 import FieldSyncStore
+import Foundation
+import GRDB
 
 /// The SQLite engine's KPI inputs behind the protocol.
 public struct SQLiteKPIStorage: KPIStorage {
@@ -19,5 +21,41 @@ public struct SQLiteKPIStorage: KPIStorage {
     }
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         try await offload { try store.freshnessInputs() }
+    }
+    public func historyInputs(of key: RecordKey) async throws -> HistoryInputs? {
+        try await offload { try store.historyInputs(of: key) }
+    }
+}
+
+extension ServerStore {
+    /// The record, its customer, and the log rows of the record and of its file's conflicts (found by
+    /// the customer the rows were logged under, `change_log_customer`), each with its receipt.
+    func historyInputs(of key: RecordKey) throws -> HistoryInputs? {
+        try writer.read { db in
+            let io = RecordIO(db)
+            guard let state = try io.load(key.table, key.record) else { return nil }
+            let file = key.table.isProvinceWide ? nil : try RecordOwner.file(of: key) { try io.load($0.table, $0.record) }
+            let receipt = "(SELECT at FROM log_receipts WHERE first_seq <= change_log.seq ORDER BY first_seq DESC LIMIT 1)"
+            let rows: RowCursor
+            if let file {
+                rows = try Row.fetchCursor(db, sql: """
+                    SELECT tbl, record, changes, \(receipt) FROM change_log
+                    WHERE customer = ? AND ((tbl = ? AND record = ?) OR tbl = 'conflicts') ORDER BY seq LIMIT \(HistoryInputs.rowLimit)
+                    """, arguments: [file.customer, key.table.rawValue, key.record])
+            } else {
+                rows = try Row.fetchCursor(db, sql: """
+                    SELECT tbl, record, changes, \(receipt) FROM change_log
+                    WHERE tbl = ? AND record = ? ORDER BY seq LIMIT \(HistoryInputs.rowLimit)
+                    """, arguments: [key.table.rawValue, key.record])
+            }
+            var found: [HistoryInputs.Row] = []
+            while let row = try rows.next() {
+                guard let table = RecordKind(rawValue: row[0]) else { continue }
+                let received: Int64? = row[3]
+                found.append(HistoryInputs.Row(table: table, record: row[1], changes: [UInt8](row[2] as Data),
+                                               receivedAt: received.map { UInt64(clamping: $0) }))
+            }
+            return HistoryInputs(state: state, customer: file?.state, rows: found)
+        }
     }
 }

@@ -18,7 +18,7 @@ extension ServerStore {
                 .map { RecordKey(table: $0.table, record: $0.record) })
             let ownersBefore = try Self.owners(of: movable, io: io)
             guard let mutation = try Replica.write(edits, validate: true, now: now, io: io, db) else { return nil }
-            var log = ChangeLogWriter(db, io: io)
+            var log = ChangeLogWriter(db, io: io, receivedAt: now)
             try log.appendOwn(mutation)
             try Self.logMoves(from: ownersBefore, io: io, log: &log, db)
             return mutation
@@ -68,7 +68,7 @@ extension ServerStore {
                 let movable = Set(changes.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) })
                 let ownersBefore = try Self.owners(of: movable, io: io)
                 let report = try Replica.apply(changes[...], now: now, db)
-                var log = ChangeLogWriter(db, io: io)
+                var log = ChangeLogWriter(db, io: io, receivedAt: now)
                 try log.appendOwn(Mutation(origin: node, counter: try Replica.takeCounter(db), changes: changes))
                 for conflicts in report.conflictMutations { try log.appendOwn(conflicts) }
                 try Self.logMoves(from: ownersBefore, io: io, log: &log, db)

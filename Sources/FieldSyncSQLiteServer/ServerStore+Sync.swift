@@ -157,7 +157,7 @@ extension ServerStore {
                 }
                 conflictsCreated = report.conflictsCreated.count
                 // The scope check merged the same mutations into the same records: its results are what was stored.
-                var log = ChangeLogWriter(db, io: io, known: scope.states)
+                var log = ChangeLogWriter(db, io: io, receivedAt: now, known: scope.states)
                 for (mutation, entries) in zip(toApply, logEntries) {
                     try log.append(entries ?? ChangeLogWriter.entries(mutation.changes), origin: mutation.origin, counter: mutation.counter)
                 }

@@ -97,7 +97,7 @@ extension ServerStore {
             let changes = unknown.isEmpty ? response.changes : response.changes.filter { $0.table.schema.index(of: $0.field) != nil }
             let ownersBefore = try Self.owners(of: Set(changes.lazy.filter { RecordOwner.moves($0) }.map { RecordKey(table: $0.table, record: $0.record) }), io: io)
             let report = try Replica.apply(changes[...], now: now, db)
-            var log = ChangeLogWriter(db, io: io)
+            var log = ChangeLogWriter(db, io: io, receivedAt: now)
             // Each run of one writer's changes keeps its origin: no device is sent back what it wrote.
             var start = changes.startIndex
             while start < changes.endIndex {

@@ -275,6 +275,11 @@ public struct ServerStore: Sendable {
                 CREATE INDEX signed_pages_relayed ON signed_pages (relayed_at) WHERE relayed_at IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("server-v20-log-receipts") { db in
+            // When this server received its log rows, for a record's history (`LogReceipts`): one row per
+            // write transaction. Rows logged before have no receipt.
+            try db.execute(sql: "CREATE TABLE log_receipts (first_seq INTEGER PRIMARY KEY NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }
 

@@ -40,6 +40,17 @@ extension SyncHTTPServer {
                 KPILateRecord.jsonBytes(KPIEngine.recordedLate(query.select(facts), period: query.period, asOf: query.asOf))
             })
         }
+        // The evidence behind a figure: every value a record's fields have had, named (`RecordHistory`).
+        devices.get("/v1/history") { request, context in
+            let device = context.device
+            let parameters = request.uri.queryParameters
+            let query = try HistoryQuery { parameters[Substring($0)].map(String.init) }
+            guard var history = try await kpi.history(of: query.key, for: device.user) else { throw ServerError.recordNotFound }
+            if let field = query.field { history = history.only(field: field) }
+            let directory = try await accounts.directory(for: device.user)
+            history.name(Dictionary(directory.nodes.map { ($0.node, (person: $0.user, device: $0.device)) }, uniquingKeysWith: { first, _ in first }))
+            return try Self.json(history)
+        }
         devices.get("/v1/kpi/todo") { request, context in
             let device = context.device
             let query = try kpiQuery(request)

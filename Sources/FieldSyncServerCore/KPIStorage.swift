@@ -19,6 +19,8 @@ public protocol KPIStorage: Sendable {
     func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]]
     /// Devices and what branch servers reported about those below them.
     func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport])
+    /// One record, its customer and their log rows with receipts (`history(of:for:)`); nil if not held.
+    func historyInputs(of key: RecordKey) async throws -> HistoryInputs?
 }
 
 extension KPIStorage {

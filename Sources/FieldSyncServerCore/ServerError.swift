@@ -67,6 +67,7 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code, then run 'fieldsync enroll URL --code CODE --ca FILE --new-node' (your records and unsent work are kept)")
     package static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
     package static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
+    package static let recordNotFound = ServerError(.notFound, ErrorCode.notFound, "no such record in your scope")
     package static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
     package static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
     package static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")

@@ -72,6 +72,9 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
     /// missing record or replica, 74 for a disk that is full or cannot be written, 1 otherwise.
+    /// No such record (or replica file): a caller looking in several places goes on.
+    public var isNotFound: Bool { code == .notFound }
+
     public var exitCode: Int32 {
         switch code {
         case .malformed: 64

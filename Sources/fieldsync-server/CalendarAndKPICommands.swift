@@ -205,3 +205,52 @@ func printEncoded(_ value: some Encodable) throws {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+struct HistoryServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Every value each field of a record has had: who wrote it, when it was typed, when this server received it.",
+        discussion: """
+            Read from the change log, which this server keeps for good: every write it received, each counted once \
+            (a file moved to another manager or relayed through a branch server repeats its writes), named by person \
+            and device where this server enrolled them (a province names the branch servers' devices by node), with \
+            what became of it: current, replaced, lost a conflict (kept as a conflict record). Writes logged before \
+            this version have no receipt time. Devices ask the same with 'fieldsync history' (GET /v1/history).
+            """)
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The record's full id.") var id: String
+    @Option(help: ArgumentHelp("Which kind of record (default: whichever holds the id).", valueName: "table")) var table: String?
+    @Option(help: "Only this field.") var field: String?
+
+    func run() async throws {
+        guard RecordID.isValid(id) else { throw ValidationError("'\(id)' is not a record id (36 characters, 8-4-4-4-12 lowercase hexadecimal)") }
+        var kinds = RecordKind.allCases
+        if let table {
+            guard let kind = RecordKind(rawValue: table) else {
+                throw ValidationError("--table: '\(table)' is not one of \(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            kinds = [kind]
+        }
+        // The server's own reading: every branch, every device named.
+        let everyone = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
+        let history: RecordHistory? = try await StorageEngine.with(options) { engine in
+            for kind in kinds {
+                guard var found = try await engine.kpi.history(of: RecordKey(table: kind, record: id), for: everyone) else { continue }
+                let directory = try await engine.accounts.directory(for: everyone)
+                found.name(Dictionary(directory.nodes.map { ($0.node, (person: $0.user, device: $0.device)) }, uniquingKeysWith: { first, _ in first }))
+                return found
+            }
+            return nil
+        }
+        guard var history else { throw ValidationError("this server holds no record \(id)\(table.map { " in \($0)" } ?? "")") }
+        if let field {
+            guard history.table.schema.index(of: field) != nil else {
+                throw ValidationError("--field: \(history.table.rawValue) has no field '\(field)'")
+            }
+            history = history.only(field: field)
+        }
+        if options.json { return try printEncoded(history) }
+        print(history.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+    }
+}

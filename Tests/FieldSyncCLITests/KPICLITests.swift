@@ -24,6 +24,33 @@ import Testing
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A dispute about one limit, answered as a supervisor would: the figure counts
+    /// the time given, `kpi late` shows it was typed long after, and `history`
+    /// shows who typed which value when (offline here: what the laptop holds).
+    @Test func aDisputeAnsweredFromKpiLateAndHistory() throws {
+        try ok(cli, "init", "--branch", "Hangzhou", "--user", "Li Wei")
+        let customer = try ok(cli, "customer", "add", "--name", "Shop", "--level", "standard")
+        let fault = try ok(cli, "fault", "report", customer, "--symptom", "alarm", "--reported-at", "2026-11-17T09:00+08:00")
+        // Given as 09:20 (limit 10:00), typed now: weeks after the limit.
+        try ok(cli, "fault", "feedback", fault, "--at", "2026-11-17T09:20+08:00")
+        let summary = try ok(cli, "kpi", "--period", "2026-W47", "--json")
+        #expect(summary.contains("\"met\" : 1"), "the figure counts the time given")
+        let late = try ok(cli, "kpi", "late", "--period", "2026-W47")
+        #expect(late.contains("fault feedback"), "\(late)")
+        #expect(late.contains("2026-11-17T09:20:00+08:00") && late.contains("2026-11-17T10:00:00+08:00"))
+        let lateJSON = try #require(try JSONSerialization.jsonObject(with: Data(ok(cli, "kpi", "late", "--period", "2026-W47", "--json").utf8)) as? [[String: Any]])
+        #expect(lateJSON.count == 1 && lateJSON.first?["kpi"] as? String == "fault_first_feedback")
+        #expect((lateJSON.first?["delay_seconds"] as? Int ?? 0) > 86_400)
+
+        let history = try ok(cli, "history", String(fault.prefix(8)), "--field", "first_feedback_at")
+        #expect(history.contains("This replica is not enrolled: showing what it holds."))
+        #expect(history.contains("History of fault") && history.contains("2026-11-17T09:20:00+08:00") && history.contains("waiting to be sent"))
+        let bad = try cli.run(["history", fault, "--field", "colour"])
+        #expect(bad.status == 64 && bad.stderr.contains("--field: faults has no field 'colour'"))
+        let unknown = try cli.run(["history", "ffffffff"])
+        #expect(unknown.status == 66)
+    }
+
     /// A VIP fault answered in 40 minutes misses its 30-minute limit; the summary,
     /// the misses, the CSV and the JSON all say so; the stored level is the one in force.
     @Test func kpiFromTheLocalReplica() throws {

@@ -44,7 +44,7 @@ private struct RolledBack: Error {}
                             let rollBack = Int.random(in: 0..<4, using: &random) == 0
                             do {
                                 try await client.withTransaction(logger: logger) { connection in
-                                    try await PostgresChangeLog.append(rows, on: connection, logger: logger)
+                                    try await PostgresChangeLog.append(rows, receivedAt: 0, on: connection, logger: logger)
                                     // More work between taking the numbers and committing widens the race a plain sequence loses.
                                     try await connection.query("SELECT count(*) FROM change_log", logger: logger)
                                     if rollBack { throw RolledBack() }
@@ -116,11 +116,11 @@ private struct RolledBack: Error {}
                 ChangeLogRow(table: "customers", record: "a", origin: "n1", customer: "a", changes: [0, 1, 255], counter: 7, fromUpstream: true),
                 ChangeLogRow(table: "visits", record: "b", origin: "n2", customer: nil, changes: [], counter: nil, fromUpstream: false),
             ]
-            let numbers = try await client.withTransaction(logger: logger) { try await PostgresChangeLog.append(rows, on: $0, logger: logger) }
+            let numbers = try await client.withTransaction(logger: logger) { try await PostgresChangeLog.append(rows, receivedAt: 0, on: $0, logger: logger) }
             #expect(numbers == 1...2)
             let read = try await client.withConnection { try await PostgresChangeLog.page(after: 0, limit: 10, on: $0, logger: logger) }
             #expect(read == [rows[0], rows[1]].enumerated().map { var row = $1; row.seq = Int64($0 + 1); return row })
-            let empty = try await client.withTransaction(logger: logger) { try await PostgresChangeLog.append([], on: $0, logger: logger) }
+            let empty = try await client.withTransaction(logger: logger) { try await PostgresChangeLog.append([], receivedAt: 0, on: $0, logger: logger) }
             #expect(empty == nil)
         }
     }

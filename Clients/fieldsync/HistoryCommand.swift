@@ -1,0 +1,95 @@
+import ArgumentParser
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Every value each field of a record has had: who wrote it, when it was typed, when the server received it.",
+        discussion: """
+            The answer to "who changed this, and when?". Online, the server's history (its change log, kept for good): \
+            every write it received, named by person and device, with the time it was typed (the change's stamp) and \
+            the time the server first received it, and what became of it (current, replaced, lost a conflict). Your \
+            own writes still waiting to be sent are added. Offline (or with --offline), what this laptop holds: each \
+            field's current value, the values it knows lost a conflict, and its unsent writes.
+            """)
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The record's id, or a unique prefix of it.") var id: String
+    @Option(help: ArgumentHelp("Which kind of record, when the id alone does not say (\(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+                               valueName: "table"))
+    var table: String?
+    @Option(help: "Only this field.") var field: String?
+    @Flag(help: "Do not ask the server: show what this laptop holds.") var offline = false
+
+    func run() async throws {
+        let replica = try options.open()
+        let (kind, record) = try locate(replica)
+        if let field, kind.schema.index(of: field) == nil {
+            throw InputError("--field: \(kind.rawValue) has no field '\(field)'; its fields: \(kind.schema.fields.map(\.name).joined(separator: ", "))")
+        }
+        let bound = try ServerBinding.load(home: options.location.folder)
+        let local = try replica.history(of: kind, record, me: bound.map { (person: $0.binding.user.name, device: $0.binding.device) })
+        var history = local
+        var note: String?
+        if !offline, let (binding, caPEM) = bound {
+            do {
+                var answer = try await Self.fetch(kind, record, binding: binding, caPEM: caPEM)
+                // What the server has not received yet: this laptop's writes still waiting.
+                answer.entries += (local?.entries ?? []).filter { $0.outcome == .waiting }
+                answer.entries.sort { (kind.schema.index(of: $0.field) ?? 0, $0.hlc, $0.node) < (kind.schema.index(of: $1.field) ?? 0, $1.hlc, $1.node) }
+                history = answer
+            } catch let error as SyncError where error.code == ErrorCode.notFound {
+                note = "The server holds no \(kind.noun) \(record) you may read (not synced yet?): showing what this laptop holds."
+            } catch let error as SyncError {
+                note = "The server could not be asked (\(error.message)): showing what this laptop holds."
+            }
+        } else if !offline {
+            note = "This replica is not enrolled: showing what it holds."
+        }
+        guard var history else { throw StoreError.notFound(kind, id) }
+        if let field { history = history.only(field: field) }
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return print(String(decoding: try encoder.encode(history), as: UTF8.self))
+        }
+        if let note { print(note) }
+        print(history.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
+    }
+
+    /// The record's kind and full id, from `--table` or from the kinds this laptop holds it in.
+    private func locate(_ replica: Replica) throws -> (RecordKind, String) {
+        if let table {
+            guard let kind = RecordKind(rawValue: table) ?? RecordKind.allCases.first(where: { $0.commandName == table }) else {
+                throw InputError("--table: '\(table)' is not one of \(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let resolved = try? replica.resolve(kind, id) { return (kind, resolved) }
+            guard RecordID.isValid(id) else { throw StoreError.notFound(kind, id) }
+            return (kind, id)
+        }
+        let found = try replica.kinds(holding: id)
+        guard let first = found.first else {
+            throw StoreError.notFound("no record with an id starting '\(id)' on this laptop; for one it does not hold, give its full id and --table")
+        }
+        guard found.count == 1 else {
+            throw InputError("'\(id)' names records of several kinds (\(found.map(\.0.rawValue).joined(separator: ", "))); give --table")
+        }
+        return first
+    }
+
+    private static func fetch(_ kind: RecordKind, _ record: String, binding: ServerBinding, caPEM: String) async throws -> RecordHistory {
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        do {
+            let bytes = try await client.get("/v1/history", query: [("table", kind.rawValue), ("id", record)], token: binding.token)
+            try await client.shutdown()
+            return try JSONDecoder().decode(RecordHistory.self, from: Data(bytes))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
