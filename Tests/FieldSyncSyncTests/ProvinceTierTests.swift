@@ -115,6 +115,18 @@ import Testing
         #expect(try alice.replica.records(.conflict).filter { $0["field"] == .text("services") }.map(\.id) == conflicts.map(\.id))
         #expect(try alice.replica.record(.customer, Self.customer)?["services"] == province.store.replica.record(.customer, Self.customer)?["services"])
 
+        // The field's history reads the same at the branch server and at the province: the same writers
+        // (original nodes, not the branch server's), the same values, the same outcome of the conflict.
+        let admin = UserInfo(name: "admin", role: .admin, branch: nil)
+        func plain(_ history: RecordHistory?) -> [String] {
+            (history?.only(field: "services").entries ?? []).map { "\($0.value) \($0.node) \($0.hlc.rawValue) \($0.outcome.rawValue)" }
+        }
+        let key = RecordKey(table: .customer, record: Self.customer)
+        let atBranch = try await branch.kpi.history(of: key, for: admin), atProvince = try await province.kpi.history(of: key, for: admin)
+        #expect(plain(atBranch).count == 2 && plain(atBranch) == plain(atProvince))
+        #expect(Set(atProvince?.only(field: "services").entries.map(\.outcome) ?? []) == [.current, .lostConflict])
+        #expect(atProvince?.only(field: "services").entries.allSatisfy { $0.receivedAt != nil } == true, "each tier keeps its own receipts")
+
         // A node relayed by this branch server cannot be enrolled at the province by anyone else.
         let client = try SyncClient(url: province.url, caPEM: province.caPEM)
         let taken = await #expect(throws: SyncError.self) {
