@@ -12,7 +12,8 @@ struct FaultCommand: ParsableCommand {
             Time limits: first progress feedback within \(ServiceLimits.faultFeedbackMinutes(vip: false)) minutes of the report \
             (\(ServiceLimits.faultFeedbackMinutes(vip: true)) for VIP customers); restoration by the time agreed with the customer: \
             the fault's --restore-by, else the restoration hours of the customer's agreement in force on the report day, \
-            else \(ServiceLimits.faultRestorationHours(vip: false)) hours (\(ServiceLimits.faultRestorationHours(vip: true)) for VIP). \
+            else the province's default ('fieldsync-server settings'), else \(ServiceLimits.faultRestorationHours(vip: false)) hours \
+            (\(ServiceLimits.faultRestorationHours(vip: true)) for VIP). \
             Restoring tells the customer, so it is the first feedback when none was recorded. Status moves \
             reported → in-progress → restored → closed (the fault report delivered); a reopening starts a new round.
             """,

@@ -130,9 +130,11 @@ public enum KPIEngine {
         }
     }
 
-    /// The restoration deadline of a fault and how it reads: the time agreed
-    /// on the fault, else the strictest agreement in force on the report day, else the level's default.
-    static func restorationDeadline(_ fault: KPIFacts.Fault, vip: Bool, agreements: [KPIFacts.Agreement]) -> (Timestamp, String) {
+    /// The restoration deadline of a fault and how it reads, naming which limit applied: the time
+    /// agreed on the fault (an override), else the strictest agreement in force on the report day,
+    /// else the province's default (`RestorationDefault`), else FieldSync's.
+    static func restorationDeadline(_ fault: KPIFacts.Fault, vip: Bool, agreements: [KPIFacts.Agreement],
+                                    default fallback: RestorationDefault = RestorationDefault()) -> (Timestamp, String) {
         if let agreed = fault.restoreBy { return (agreed, "agreed \(agreed)") }
         let day = fault.reportedAt.localDay
         let strictest = agreements
@@ -143,8 +145,8 @@ public enum KPIEngine {
         if let strictest {
             return (fault.reportedAt.adding(seconds: strictest.hours * 3_600), "\(strictest.hours) h (agreement \(strictest.number))")
         }
-        let hours = ServiceLimits.faultRestorationHours(vip: vip)
-        return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h\(vip ? " (VIP)" : "") default")
+        let (hours, source) = fallback.limit(vip: vip)
+        return (fault.reportedAt.adding(seconds: hours * 3_600), "\(hours) h\(vip ? " (VIP)" : "") \(source)")
     }
 
     /// Judges every fault and complaint against each of its limits; `emit`
@@ -166,7 +168,8 @@ public enum KPIEngine {
                  judge(feedbackDeadline, fault.firstFeedbackAt, recorded: fault.firstFeedbackRecorded, asOf) { actual, late in
                      subject.miss(.faultFirstFeedback, .fault, fault.id, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
-            let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: index.restorationAgreements[fault.customer] ?? [])
+            let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: index.restorationAgreements[fault.customer] ?? [],
+                                                         default: facts.restorationDefault)
             emit(subject, .faultRestoration, fault.reportedAt.localDay,
                  judge(restoreBy, fault.restoredAt, recorded: fault.restoredRecorded, asOf) { actual, late in
                      subject.miss(.faultRestoration, .fault, fault.id, limit, restoreBy, actual, late)

@@ -162,6 +162,8 @@ public struct KPIFacts: Sendable {
     public var visits: [Visit] = []
     public var agreements: [Agreement] = []
     public var calendar = WorkCalendar()
+    /// The province's default restoration limits (`ProvinceSettings`), where it set them.
+    public var restorationDefault = RestorationDefault()
     /// Set by `restricted(toResponsible:)`: only what this person answers for counts.
     public var responsible: String?
     /// Built by `indexed()`; it reflects the visits and agreements at that time.
@@ -229,6 +231,9 @@ public struct KPIFacts: Sendable {
         case .calendarDay:
             guard !field("removed").bool, let date = text("date").flatMap(LocalDate.init(iso:)) else { return }
             if text("kind") == "holiday" { calendar.holidays.insert(date) } else if text("kind") == "workday" { calendar.makeUpDays.insert(date) }
+        case .setting:
+            guard id == ProvinceSettings.id else { return }
+            restorationDefault = RestorationDefault(hours: field("restoration_hours").int, vipHours: field("restoration_hours_vip").int)
         case .contact, .faultNote, .complaintNote, .conflict, .branch:
             return
         }
@@ -255,5 +260,25 @@ public struct KPIFacts: Sendable {
         var copy = self
         copy.responsible = person
         return copy
+    }
+}
+
+/// The fault restoration limit the province set for faults whose own record and
+/// agreements state none (hours from the report); nil where it set none, and
+/// FieldSync's own figure applies (`ServiceLimits.faultRestorationHours`).
+public struct RestorationDefault: Sendable, Equatable {
+    public var hours: Int64?
+    public var vipHours: Int64?
+
+    public init(hours: Int64? = nil, vipHours: Int64? = nil) {
+        self.hours = hours
+        self.vipHours = vipHours
+    }
+
+    /// The limit for a level and where it comes from: "province default" or "FieldSync default".
+    public func limit(vip: Bool) -> (hours: Int64, source: String) {
+        // Clamped to the schema's range: a stored value never reaches a trapping multiplication.
+        if let set = vip ? vipHours : hours { return (min(max(set, 1), 8_760), "province default") }
+        return (ServiceLimits.faultRestorationHours(vip: vip), "FieldSync default")
     }
 }

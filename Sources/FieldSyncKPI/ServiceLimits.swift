@@ -29,7 +29,7 @@ public enum ServiceLimits {
     public static let summary = """
         fault first feedback within \(faultFeedbackMinutes(vip: false)) min of the report (VIP \(faultFeedbackMinutes(vip: true))); \
         fault restored by the time agreed with the customer (the fault's --restore-by, else the agreement's restoration hours, \
-        else \(faultRestorationHours(vip: false)) h, VIP \(faultRestorationHours(vip: true)) h); \
+        else the province's default, else \(faultRestorationHours(vip: false)) h, VIP \(faultRestorationHours(vip: true)) h); \
         complaint first feedback within \(complaintFeedbackHours(vip: false)) h (VIP \(complaintFeedbackHours(vip: true)) h); \
         complaint resolved within \(complaintResolutionWorkingDays) working days; \
         follow-up visit within \(followUpVisitWorkingDays) working days of the resolution; \

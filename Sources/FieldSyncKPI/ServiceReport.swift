@@ -127,7 +127,7 @@ public struct ServiceReport: Sendable, Equatable {
             guard inPeriod(reported) || openAtEnd(began: reported, done: done, fields: fields, kind: .fault) else { return nil }
             let vip = (text(fields, "level") ?? customer.level) == "vip"
             let fact = KPIFacts.Fault(id: record.id, customer: id, reportedAt: reported, restoreBy: time(fields, "restore_by"))
-            let (deadline, limit) = KPIEngine.restorationDeadline(fact, vip: vip, agreements: agreementFacts)
+            let (deadline, limit) = KPIEngine.restorationDeadline(fact, vip: vip, agreements: agreementFacts, default: facts.restorationDefault)
             let feedback = time(fields, "first_feedback_at"), restored = time(fields, "restored_at")
             return Fault(id: record.id, symptom: text(fields, "symptom") ?? "", scope: text(fields, "scope"),
                          status: fields["status"]?.text.flatMap { WorkflowStatus($0, kind: .fault)?.state(for: .fault) } ?? "",

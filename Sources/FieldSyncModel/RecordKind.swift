@@ -12,6 +12,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case conflict = "conflicts"
     case calendarDay = "calendar_days"
     case branch = "branches"
+    case setting = "settings"
 
     /// The kinds whose records name a record of this kind as their parent: derived
     /// from the schemas, so a new kind is found wherever a file's tree is walked.
@@ -29,7 +30,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
 
     /// Records of the whole province, outside any customer's file: every device
     /// receives them, only the province (or the server itself) writes them.
-    public var isProvinceWide: Bool { self == .calendarDay || self == .branch }
+    public var isProvinceWide: Bool { self == .calendarDay || self == .branch || self == .setting }
 
     public var schema: RecordSchema { RecordSchema.inKindOrder[ordinal] }
 
@@ -47,6 +48,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .conflict: 8
         case .calendarDay: 9
         case .branch: 10
+        case .setting: 11
         }
     }
 
@@ -64,6 +66,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .conflict: "conflict"
         case .calendarDay: "calendar day"
         case .branch: "branch"
+        case .setting: "province setting"
         }
     }
 }

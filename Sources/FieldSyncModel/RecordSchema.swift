@@ -177,6 +177,12 @@ public final class RecordSchema: Sendable {
                 FieldSpec("name", .text, required: true),
                 FieldSpec("removed", .bool),
             ]),
+            // What the province sets for every branch (`ProvinceSettings`): one record, id `ProvinceSettings.id`.
+            // Restoration: the fault restoration limit where neither the fault nor an agreement in force states one.
+            RecordSchema(.setting, [
+                FieldSpec("restoration_hours", .hours),
+                FieldSpec("restoration_hours_vip", .hours),
+            ]),
         ]
         return Dictionary(uniqueKeysWithValues: schemas.map { ($0.kind, $0) })
     }()

@@ -136,6 +136,11 @@ public enum PostgresSchema {
         Migration(name: "pg-v10-log-receipts", statements: [
             "CREATE TABLE log_receipts (first_seq bigint PRIMARY KEY, at bigint NOT NULL)",
         ]),
+        // The province's settings (`ProvinceSettings`) reach every device as its other lists do.
+        Migration(name: "pg-v11-settings", statements: [
+            "DROP INDEX change_log_province_wide",
+            "CREATE INDEX change_log_province_wide ON change_log (tbl, seq) WHERE tbl IN ('calendar_days', 'branches', 'settings')",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -6,6 +6,11 @@ import Foundation
 import GRDB
 
 extension ServerStore {
+    /// The province's lists as an SQL list, as the partial index `change_log_province_wide` names them
+    /// (`server-v21-settings`); `ServerMigrationTests` holds the two equal, so a new province-wide kind
+    /// needs that index made again.
+    static let provinceWideTables = RecordKind.allCases.filter(\.isProvinceWide).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+
     /// One sync round trip: validates and applies the pushed mutations, logs
     /// them with sequence numbers, and returns the next page of changes in the
     /// device's scope — all in one transaction, durable before it returns.
@@ -344,7 +349,7 @@ extension ServerStore {
                 SELECT \(columns) FROM change_log l WHERE l.seq IN (
                     \(own)
                     UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn)
-                        AND l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)')
+                        AND l.tbl IN (\(Self.provinceWideTables))
                     UNION ALL SELECT l.seq FROM change_log l WHERE l.seq > ? AND \(notOwn) AND l.exit_branch = ?
                     ORDER BY 1 LIMIT ?)
                 ORDER BY l.seq
@@ -360,10 +365,10 @@ extension ServerStore {
                 // A manager far behind: their rows also in SQL, as a superset of what the policy lets through
                 // (the name appears in the manager or the team), so other managers' rows stay in SQLite.
                 sql += " AND ((c.branch = ? AND instr(COALESCE(c.manager, '') || ',' || COALESCE(c.team, ''), ?) > 0)"
-                sql += " OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+                sql += " OR l.tbl IN (\(Self.provinceWideTables)) OR l.exit_branch = ?)"
                 arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.name, device.user.branch]
             } else {
-                sql += " AND (c.branch = ? OR l.tbl IN ('\(RecordKind.calendarDay.rawValue)', '\(RecordKind.branch.rawValue)') OR l.exit_branch = ?)"
+                sql += " AND (c.branch = ? OR l.tbl IN (\(Self.provinceWideTables)) OR l.exit_branch = ?)"
                 arguments = [cursor, device.node.description, device.device, device.user.branch, device.user.branch]
             }
             sql += " ORDER BY l.seq"

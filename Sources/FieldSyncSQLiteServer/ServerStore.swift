@@ -280,6 +280,14 @@ public struct ServerStore: Sendable {
             // write transaction. Rows logged before have no receipt.
             try db.execute(sql: "CREATE TABLE log_receipts (first_seq INTEGER PRIMARY KEY NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID")
         }
+        migrator.registerMigration("server-v21-settings") { db in
+            // The province's settings reach every device as its other lists do (the replica's `v10-settings`
+            // made the table): the pulls' index of province-wide rows names them too.
+            try db.execute(sql: """
+                DROP INDEX change_log_province_wide;
+                CREATE INDEX change_log_province_wide ON change_log(tbl, seq) WHERE tbl IN ('calendar_days', 'branches', 'settings');
+                """)
+        }
         return migrator
     }
 

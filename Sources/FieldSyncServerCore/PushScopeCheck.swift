@@ -92,9 +92,14 @@ package final class PushScopeCheck {
     /// `keep` is false: a mutation another check refuses must leave nothing here.
     package func check(_ mutation: Mutation, keep: Bool = true) throws -> String? {
         if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
-            return change.table == .calendarDay
-                ? "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
-                : "branch \(change.record.prefix(8)): branches are registered by the province ('fieldsync-server branch')"
+            switch change.table {
+            case .calendarDay:
+                return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+            case .setting:
+                return "province settings: the default restoration limit is set by the province ('fieldsync-server settings')"
+            default:
+                return "branch \(change.record.prefix(8)): branches are registered by the province ('fieldsync-server branch')"
+            }
         }
         // The province and administrators reach every file: nothing to merge in advance.
         guard !policy.isUnrestricted else { return nil }

@@ -21,6 +21,9 @@ struct KPIFactsReader {
             default: break
             }
         }
+        try rows("SELECT restoration_hours, restoration_hours_vip FROM settings WHERE id = '\(ProvinceSettings.id)'") { row in
+            facts.restorationDefault = RestorationDefault(hours: row.int(0), vipHours: row.int(1))
+        }
         // Customers are few; their earliest stamp stands in for a missing `since`.
         let schema = RecordKind.customer.schema
         try RecordIO(connection: connection).scan(.customer) { id, state in

@@ -172,6 +172,10 @@ public struct Replica: Sendable {
             // discarding one leaves the values as they are.
             try db.execute(sql: "CREATE TABLE offers (counter INTEGER PRIMARY KEY NOT NULL)")
         }
+        migrator.registerMigration("v10-settings") { db in
+            // The province's settings (`ProvinceSettings`), a province-wide record kind like the calendar.
+            try db.execute(sql: #"CREATE TABLE settings (id TEXT PRIMARY KEY NOT NULL, "restoration_hours", "restoration_hours_vip", _stamps BLOB NOT NULL)"#)
+        }
         return migrator
     }
 }

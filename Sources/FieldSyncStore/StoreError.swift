@@ -99,6 +99,7 @@ extension RecordKind {
         case .conflict: "conflicts"
         case .calendarDay: "calendar"
         case .branch: "branch"
+        case .setting: "kpi"
         }
     }
 }

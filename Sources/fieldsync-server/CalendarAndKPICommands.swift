@@ -254,3 +254,77 @@ struct HistoryServerCommand: AsyncParsableCommand {
         print(history.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
     }
 }
+
+struct SettingsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings",
+        abstract: "The province's settings: the default fault restoration limit.",
+        discussion: """
+            A fault is restored by the time agreed with the customer: the fault's own --restore-by, else the restoration hours \
+            of an agreement in force, else the province's default set here, else FieldSync's own (\(ServiceLimits.faultRestorationHours(vip: false)) h, \
+            VIP \(ServiceLimits.faultRestorationHours(vip: true)) h). The settings replicate to every branch and laptop like the calendar; \
+            set them on the provincial server (a branch server's own change is refused by the province). Reports name which limit \
+            applied to each fault.
+            """,
+        subcommands: [Show.self, Set.self],
+        defaultSubcommand: Show.self
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the settings in force.")
+        @OptionGroup var options: DataOptions
+
+        func run() async throws { try await Self.show(options) }
+
+        static func show(_ options: DataOptions) async throws {
+            let stored = try await StorageEngine.with(options) { engine in
+                try await engine.records(.setting).first { $0.id == ProvinceSettings.id }?.state
+            }
+            let schema = RecordKind.setting.schema
+            let current = RestorationDefault(hours: stored?.value("restoration_hours", in: schema).int,
+                                             vipHours: stored?.value("restoration_hours_vip", in: schema).int)
+            if options.json {
+                struct Shown: Encodable {
+                    var restorationHours: Int64?, restorationHoursVip: Int64?
+                    enum CodingKeys: String, CodingKey { case restorationHours = "restoration_hours", restorationHoursVip = "restoration_hours_vip" }
+                    func encode(to encoder: any Encoder) throws {
+                        var container = encoder.container(keyedBy: CodingKeys.self)
+                        try container.encode(restorationHours, forKey: .restorationHours)
+                        try container.encode(restorationHoursVip, forKey: .restorationHoursVip)
+                    }
+                }
+                return try printEncoded(Shown(restorationHours: current.hours, restorationHoursVip: current.vipHours))
+            }
+            for vip in [false, true] {
+                let (hours, source) = current.limit(vip: vip)
+                print("Restoration limit\(vip ? " (VIP)" : ""), where neither the fault nor an agreement states one: \(hours) h (\(source)).")
+            }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set the default restoration limit, in hours from the report (1 to 8760).")
+        @OptionGroup var options: DataOptions
+        @Option(help: "Hours for standard customers.") var restorationHours: Int64?
+        @Option(help: "Hours for VIP customers.") var restorationHoursVip: Int64?
+        @Flag(help: "Go back to FieldSync's own figures.") var clear = false
+
+        func run() async throws {
+            guard clear != (restorationHours != nil || restorationHoursVip != nil) else {
+                throw ValidationError("give --restoration-hours and/or --restoration-hours-vip, or --clear")
+            }
+            for (name, value) in [("--restoration-hours", restorationHours), ("--restoration-hours-vip", restorationHoursVip)] {
+                if let value, !(1...8_760).contains(value) { throw ValidationError("\(name): \(value) is not from 1 to 8760 hours") }
+            }
+            var fields: [(String, FieldValue)] = []
+            if clear {
+                fields = [("restoration_hours", .null), ("restoration_hours_vip", .null)]
+            } else {
+                if let restorationHours { fields.append(("restoration_hours", .int(restorationHours))) }
+                if let restorationHoursVip { fields.append(("restoration_hours_vip", .int(restorationHoursVip))) }
+            }
+            try await StorageEngine.with(options) { try await $0.writeLocal([RecordEdit(.setting, ProvinceSettings.id, fields)]) }
+            try await Show.show(options)
+        }
+    }
+}

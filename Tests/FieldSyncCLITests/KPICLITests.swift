@@ -80,7 +80,7 @@ import Testing
         #expect(bad.status == 64 && bad.stderr.contains("--period: '2026-W60': 2026 has no ISO week 60"))
         // Nobody typed a restoration time and no agreement states one: the VIP default applies, not nothing.
         let todo = try ok(cli, "kpi", "todo")
-        #expect(todo.contains("fault restored") && todo.contains("4 h (VIP) default") && todo.contains("2026-11-17T13:00:00+08:00"))
+        #expect(todo.contains("fault restored") && todo.contains("4 h (VIP) FieldSync default") && todo.contains("2026-11-17T13:00:00+08:00"))
         try ok(cli, "fault", "restore", fault, "--at", "2026-11-17T12:00+08:00")
         #expect(try ok(cli, "kpi", "todo").contains("Nothing is open past its limit."))
     }

@@ -47,13 +47,33 @@ import Testing
             KPIFacts.Fault(id: "late-night", customer: "c-vip", reportedAt: Self.t("2026-11-30T23:50:00+08:00")),
         ]
         #expect(Self.judged(facts, "v-in").met)
-        #expect(Self.judged(facts, "v-out") == (false, Self.t("2026-11-17T13:00:00+08:00"), "4 h (VIP) default"))
+        #expect(Self.judged(facts, "v-out") == (false, Self.t("2026-11-17T13:00:00+08:00"), "4 h (VIP) FieldSync default"))
         #expect(Self.judged(facts, "s-in").met)
-        #expect(Self.judged(facts, "s-out") == (false, Self.t("2026-11-17T17:00:00+08:00"), "8 h default"))
+        #expect(Self.judged(facts, "s-out") == (false, Self.t("2026-11-17T17:00:00+08:00"), "8 h FieldSync default"))
         let november = KPIEngine.report(facts, period: try! ReportingPeriod("2026-11"), grouping: .province, asOf: Self.t("2026-12-01T03:51:00+08:00"))
         #expect(november.total.figure(.faultRestoration) == KPIFigure(kpi: .faultRestoration, met: 2, missed: 3))
         let lateNight = november.total.misses.first { $0.record == "late-night" && $0.kpi == .faultRestoration }
         #expect(lateNight?.deadline == Self.t("2026-12-01T03:50:00+08:00") && lateNight?.lateBySeconds == 60)
+    }
+
+    /// The province's default (a replicated setting) replaces FieldSync's where no
+    /// agreement states a limit; an agreement and the fault's own time still win over it.
+    @Test func theProvincesRestorationDefaultAppliesWhereNoAgreementStatesOne() {
+        var facts = Self.facts()
+        facts.restorationDefault = RestorationDefault(hours: 6, vipHours: 3)
+        facts.faults = [
+            KPIFacts.Fault(id: "s-out", customer: "c-std", reportedAt: Self.t("2026-11-17T09:00:00+08:00"), restoredAt: Self.t("2026-11-17T15:30:00+08:00")),
+            KPIFacts.Fault(id: "v-in", customer: "c-vip", reportedAt: Self.t("2026-11-17T09:00:00+08:00"), restoredAt: Self.t("2026-11-17T11:30:00+08:00")),
+            KPIFacts.Fault(id: "override", customer: "c-std", reportedAt: Self.t("2026-11-17T09:00:00+08:00"),
+                           restoreBy: Self.t("2026-11-17T20:00:00+08:00"), restoredAt: Self.t("2026-11-17T19:00:00+08:00")),
+        ]
+        #expect(Self.judged(facts, "s-out") == (false, Self.t("2026-11-17T15:00:00+08:00"), "6 h province default"))
+        #expect(Self.judged(facts, "v-in").met)
+        #expect(Self.judged(facts, "override").met)
+        // Only one limit set: the other level keeps FieldSync's figure.
+        facts.restorationDefault = RestorationDefault(hours: 6)
+        facts.faults = [KPIFacts.Fault(id: "v-out", customer: "c-vip", reportedAt: Self.t("2026-11-17T09:00:00+08:00"), restoredAt: Self.t("2026-11-17T13:30:00+08:00"))]
+        #expect(Self.judged(facts, "v-out") == (false, Self.t("2026-11-17T13:00:00+08:00"), "4 h (VIP) FieldSync default"))
     }
 
     /// The agreement in force on the report day sets the limit (the strictest

@@ -62,7 +62,7 @@ import Testing
         let late = KPIEngine.recordedLate(facts, period: Self.november, asOf: Self.asOf)
         #expect(late.map(\.event.kpi) == [.faultRestoration])
         #expect(late.first?.delaySeconds == Int64(15 * 3_600 + 30 * 60), "15 h 30 min")
-        #expect(late.first?.event.limit == "8 h default")
+        #expect(late.first?.event.limit == "8 h FieldSync default")
         let miss = try #require(KPIEngine.report(facts, period: Self.november, grouping: .province, asOf: Self.asOf).total.misses.first)
         #expect(miss.kpi == .faultFirstFeedback && miss.lateBySeconds == 30 * 60)
         #expect(miss.recorded == Self.t("2026-11-18T13:40:00+08:00"))

@@ -1,6 +1,9 @@
 import FieldSyncModel
 @testable import FieldSyncSQLiteServer
 import FieldSyncServerCore
+import FieldSyncTestSupport
+import Foundation
+import GRDB
 import Testing
 
 /// `server-v2-record-log` writes log blobs by hand, frozen as committed; the codec must read them as it always did.
@@ -22,5 +25,16 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The pulls name the province's lists from `RecordKind.isProvinceWide`; the partial index they
+    /// read is frozen in a migration: a new province-wide kind needs the index made again.
+    @Test func theProvinceWideIndexNamesEveryProvinceWideKind() throws {
+        let folder = try TemporaryFolder()
+        let store = try ServerStore.open(folder: folder.url.path)
+        let sql = try store.writer.read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'change_log_province_wide'")
+        }
+        #expect(sql?.contains("tbl IN (\(ServerStore.provinceWideTables))") == true, "\(sql ?? "no index")")
     }
 }

@@ -27,6 +27,7 @@ import Testing
                     "resolution"],
         .calendarDay: ["date", "kind", "name", "removed"],
         .branch: ["name", "removed"],
+        .setting: ["restoration_hours", "restoration_hours_vip"],
     ]
 
     @Test func fieldsKeepTheirPositions() {

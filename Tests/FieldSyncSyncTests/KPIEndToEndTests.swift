@@ -120,6 +120,50 @@ import Testing
         }
     }
 
+    /// The province's default restoration limit (issue 28, item 5) is a replicated
+    /// setting: set on the server, it reaches the laptops, judges a fault without
+    /// an agreement the same offline and on the server, and reports name it.
+    @Test(arguments: EngineKind.available)
+    func theProvincesRestorationDefaultJudgesTheSameEverywhere(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            try await server.writeLocal([RecordEdit(.setting, ProvinceSettings.id, [("restoration_hours", .int(6)), ("restoration_hours_vip", .int(3))])])
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            do {
+                var generator = SplitMix64(seed: 6)
+                let shop = RecordID.make(using: &generator), fault = RecordID.make(using: &generator)
+                try bob.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")),
+                                                                     ("branch", .text("Hangzhou")), ("manager", .text("Bob"))])])
+                try bob.replica.write([RecordEdit(.fault, fault, [("customer", .text(shop)), ("symptom", .text("down")),
+                                                                   ("reported_at", .text("2026-11-17T09:00:00+08:00")),
+                                                                   ("restored_at", .text("2026-11-17T15:30:00+08:00")), ("status", .text("1:restored"))])])
+                try await bob.sync()
+                try await sue.sync()
+                #expect(try bob.replica.record(.setting, ProvinceSettings.id)?["restoration_hours"] == .int(6), "the setting reached the laptop")
+
+                let asOf = "2026-11-30T09:00:00+08:00"
+                let offline = KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .province,
+                                               asOf: Timestamp(iso: asOf)!).total.misses.filter { $0.kpi == .faultRestoration }
+                #expect(offline.map(\.limit) == ["6 h province default"])
+                #expect(offline.first?.deadline == Timestamp(iso: "2026-11-17T15:00:00+08:00"))
+                let online = try await sue.client.get("/v1/kpi/misses", query: [("period", "2026-11"), ("kpi", "fault_restoration"), ("as_of", asOf)],
+                                                      token: sue.binding.token)
+                #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(offline))))
+
+                // Only the province sets it: a laptop's change is refused and waits in its outbox.
+                try bob.replica.write([RecordEdit(.setting, ProvinceSettings.id, [("restoration_hours", .int(48))])])
+                let summary = try await bob.sync()
+                #expect(summary.rejected.first?.reason.contains("set by the province") == true)
+            } catch {
+                for laptop in [bob, sue] { await laptop.close() }
+                throw error
+            }
+            for laptop in [bob, sue] { await laptop.close() }
+        }
+    }
+
     /// Times typed after the time they give (KPI.md, "Recorded late"), worked
     /// out by hand and typed on a laptop whose clock the test moves: the same
     /// offline on the supervisor's laptop and on the server after a sync.
