@@ -24,7 +24,7 @@ struct FieldSync: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, EnrollCommand.self, SyncCommand.self, StatusCommand.self, VerifyCommand.self,
             CustomerCommand.self, ContactCommand.self, AgreementCommand.self,
-            VisitCommand.self, FaultCommand.self, ComplaintCommand.self, ConflictsCommand.self, HistoryCommand.self, OutboxCommand.self, KPICommand.self, ReportCommand.self, DashboardCommand.self,
+            VisitCommand.self, FaultCommand.self, ComplaintCommand.self, ConflictsCommand.self, InboxCommand.self, HistoryCommand.self, OutboxCommand.self, KPICommand.self, ReportCommand.self, DashboardCommand.self,
             WriteLoopCommand.self,
         ]
     )

@@ -98,6 +98,29 @@ extension PostgresServerStorage: KPIStorage {
         }
     }
 
+    /// Unresolved conflict records with their files' customers; a province hands nothing back (it has no upstream).
+    public func inboxInputs() async throws -> InboxInputs {
+        try await client.withConnection { connection in
+            var found: [(id: String, state: RecordState, customer: String?)] = []
+            for try await (id, bytes, customer) in try await connection.query(
+                "SELECT id, state, customer FROM records WHERE kind = 'conflicts'", logger: logger).decode((String, ByteBuffer, String?).self) {
+                let state = try Self.state(bytes, .conflict, id)
+                guard !state.value("resolved", in: RecordKind.conflict.schema).bool else { continue }
+                found.append((id, state, customer))
+            }
+            let ids = Array(Set(found.compactMap(\.customer)))
+            var customers: [String: RecordState] = [:]
+            if !ids.isEmpty {
+                for try await (id, bytes) in try await connection.query(
+                    "SELECT id, state FROM records WHERE kind = 'customers' AND id = ANY(\(ids))", logger: logger).decode((String, ByteBuffer).self) {
+                    customers[id] = try Self.state(bytes, .customer, id)
+                }
+            }
+            return InboxInputs(conflicts: found.map { InboxInputs.Conflict(id: $0.id, state: $0.state, customer: $0.customer.flatMap { customers[$0] }) },
+                               handedBack: [])
+        }
+    }
+
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         var below: [String: FreshnessReport] = [:]
         for try await (device, complete, devices, pending, stale) in try await client.query(

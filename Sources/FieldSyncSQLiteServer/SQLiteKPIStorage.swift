@@ -25,9 +25,31 @@ public struct SQLiteKPIStorage: KPIStorage {
     public func historyInputs(of key: RecordKey) async throws -> HistoryInputs? {
         try await offload { try store.historyInputs(of: key) }
     }
+    public func inboxInputs() async throws -> InboxInputs {
+        try await offload { try store.inboxInputs() }
+    }
 }
 
 extension ServerStore {
+    /// Unresolved conflict records (each with its file's customer) and the upstream's refusals of relayed work.
+    func inboxInputs() throws -> InboxInputs {
+        try writer.read { db in
+            let io = RecordIO(db)
+            var conflicts: [InboxInputs.Conflict] = []
+            for (id, state) in try io.scan(.conflict) where !state.value("resolved", in: RecordKind.conflict.schema).bool {
+                let file = try RecordOwner.file(of: RecordKey(table: .conflict, record: id)) { try io.load($0.table, $0.record) }
+                conflicts.append(InboxInputs.Conflict(id: id, state: state, customer: file?.state))
+            }
+            let handedBack = try Row.fetchAll(db, sql: "SELECT origin, counter, reason, returned FROM upstream_rejections ORDER BY origin, counter LIMIT 5000")
+                .compactMap { row -> InboxInputs.HandedBack? in
+                    guard let origin = NodeID(row[0] as String) else { return nil }
+                    let counter: Int64 = row[1]
+                    return InboxInputs.HandedBack(origin: origin, counter: UInt64(clamping: counter), reason: row[2], returned: (row[3] as Int64) != 0)
+                }
+            return InboxInputs(conflicts: conflicts, handedBack: handedBack)
+        }
+    }
+
     /// The record, its customer, and the log rows of the record and of its file's conflicts (found by
     /// the customer the rows were logged under, `change_log_customer`), each with its receipt.
     func historyInputs(of key: RecordKey) throws -> HistoryInputs? {

@@ -20,6 +20,8 @@ struct DashboardPage {
     var viewer: UserInfo
     /// Up to when each branch's data is complete here.
     var freshness: [BranchFreshness] = []
+    /// What needs a person (`Inbox`).
+    var inbox = Inbox(entries: [])
 
     /// "Data complete up to …" per branch, or what is still waiting.
     func freshnessLine() -> String {
@@ -75,6 +77,7 @@ struct DashboardPage {
         page += "<h2>Trend, last \(trend.count) periods (all in scope)</h2>\n" + trendChart()
         page += "<h2>Open past the limit (\(todo.count))</h2>\n" + todoSections()
         page += "<h2>Met as given, recorded after the limit (\(recordedLate.count))</h2>\n" + recordedLateTable()
+        page += "<h2>Inbox (\(inbox.entries.count))</h2>\n" + inboxTable()
         page += "\n</body></html>\n"
         return page
     }
@@ -160,6 +163,21 @@ struct DashboardPage {
         return KPITodo(todo).sections.map { section in
             "<h3>\(escape(section.title)) (\(section.misses.count))</h3>\n" + todoTable(section.misses, id: section.id)
         }.joined()
+    }
+
+    /// What needs a person, with who acts and how ('fieldsync inbox' prints the same).
+    private func inboxTable() -> String {
+        guard !inbox.entries.isEmpty else {
+            return "<p class=\"meta\">Nothing needs you: no open conflict, no refused or handed-back work, no silent device with work waiting.</p>\n"
+        }
+        var html = "<table id=\"inbox\" class=\"todo\"><tr><th>kind</th><th>branch</th><th>about</th><th>who</th><th>what</th><th>since</th><th>to act</th></tr>\n"
+        for entry in inbox.entries.prefix(300) {
+            let since = entry.since.map { Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: report.asOf.offsetMinutes).description } ?? ""
+            let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? ""
+            html += "<tr data-kind=\"\(escape(entry.kind.rawValue))\"><td>\(escape(entry.kind.rawValue))</td><td>\(escape(entry.branch ?? ""))</td><td>\(escape(entry.subject))</td><td>\(escape(who))</td><td>\(escape(entry.detail))</td><td>\(escape(since))</td><td>\(escape(entry.action))</td></tr>\n"
+        }
+        if inbox.entries.count > 300 { html += "<tr><td colspan=\"7\" class=\"small\">… and \(inbox.entries.count - 300) more ('fieldsync inbox' lists them all)</td></tr>\n" }
+        return html + "</table>\n"
     }
 
     /// The period's events counted as met whose time was typed after the limit (KPI.md, Recorded late).

@@ -51,6 +51,10 @@ extension SyncHTTPServer {
             history.name(Dictionary(directory.nodes.map { ($0.node, (person: $0.user, device: $0.device)) }, uniquingKeysWith: { first, _ in first }))
             return try Self.json(history)
         }
+        // A supervisor's one list of what needs a person (`Inbox`).
+        devices.get("/v1/inbox") { _, context in
+            try Self.json(try await kpi.inbox(for: context.device.user))
+        }
         devices.get("/v1/kpi/todo") { request, context in
             let device = context.device
             let query = try kpiQuery(request)

@@ -21,6 +21,8 @@ public protocol KPIStorage: Sendable {
     func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport])
     /// One record, its customer and their log rows with receipts (`history(of:for:)`); nil if not held.
     func historyInputs(of key: RecordKey) async throws -> HistoryInputs?
+    /// Unresolved conflict records with their files' customers, and what the upstream handed back (`Inbox`).
+    func inboxInputs() async throws -> InboxInputs
 }
 
 extension KPIStorage {

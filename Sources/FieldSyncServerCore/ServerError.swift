@@ -68,6 +68,7 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     package static let forbiddenRole = ServerError(.forbidden, ErrorCode.forbidden, "the dashboard is for supervisors and the provincial office; managers read their figures with 'fieldsync kpi'")
     package static let customerNotFound = ServerError(.notFound, ErrorCode.notFound, "no such customer in your scope")
     package static let recordNotFound = ServerError(.notFound, ErrorCode.notFound, "no such record in your scope")
+    package static let forbiddenInbox = ServerError(.forbidden, ErrorCode.forbidden, "the inbox is for supervisors, the province and administrators; a manager's own conflicts and refused work are on their laptop ('fieldsync inbox')")
     package static let forbiddenNodes = ServerError(.forbidden, ErrorCode.forbidden, "the list of devices is for supervisors, the province and administrators")
     package static let loginLinkInvalid = ServerError(.unauthorized, ErrorCode.unauthorized, "this login link is unknown, already used or expired; run 'fieldsync dashboard' for a new one")
     package static let codeInvalid = ServerError(.unauthorized, ErrorCode.codeInvalid, "unknown enrolment code; check it or ask for a new one")

@@ -328,3 +328,26 @@ struct SettingsCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct InboxServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox",
+        abstract: "What needs a person: open conflicts, refused and handed-back work, silent devices with work waiting.",
+        discussion: """
+            One list for every branch this server holds (a supervisor sees their branch's with 'fieldsync inbox', or on the \
+            dashboard): conflicts not resolved yet; work this server refused from a device at its last sync, with the reason; \
+            work the province refused after this branch server had accepted it (handed back to the writer's outbox); devices \
+            not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting. Each entry says who acts and how.
+            """)
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "Only this branch.") var branch: String?
+
+    func run() async throws {
+        let user = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
+        var inbox = try await StorageEngine.with(options) { engine in try await engine.kpi.inbox(for: user) }
+        if let branch { inbox.entries = inbox.entries.filter { $0.branch == branch } }
+        if options.json { return try printEncoded(inbox) }
+        print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+    }
+}

@@ -21,7 +21,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         commandName: "fieldsync-server",
         abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
         discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
-        subcommands: [Init.self, Serve.self, Stop.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, StoreCommand.self, BackupCommand.self, RestoreCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self, SettingsCommand.self, HistoryServerCommand.self]
+        subcommands: [Init.self, Serve.self, Stop.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, StoreCommand.self, BackupCommand.self, RestoreCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self, SettingsCommand.self, HistoryServerCommand.self, InboxServerCommand.self]
     )
 
     /// Every file the server creates (database, keys, certificates) is private

@@ -1,0 +1,83 @@
+import ArgumentParser
+import FieldSyncClient
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncStore
+import Foundation
+
+struct InboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox",
+        abstract: "What needs you: open conflicts, refused and handed-back work, silent devices with work waiting.",
+        discussion: """
+            A supervisor (or the province) sees their branch's inbox from the server: conflicts not resolved yet, work the \
+            server refused from each device at its last sync with the reason, work the province handed back, and devices \
+            not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting; each entry says who acts and how. \
+            A manager, or anyone offline (or with --offline), sees what this laptop holds: its open conflicts and its own \
+            refused work.
+            """)
+
+    @OptionGroup var options: CommonOptions
+    @Flag(help: "Do not ask the server: show what this laptop holds.") var offline = false
+
+    func run() async throws {
+        let replica = try options.open()
+        var inbox = try Self.local(replica)
+        var note: String?
+        if let (binding, caPEM) = try ServerBinding.load(home: options.location.folder), !offline, binding.user.role != .manager {
+            let client = try SyncClient(url: binding.url, caPEM: caPEM)
+            do {
+                let bytes = try await client.get("/v1/inbox", token: binding.token)
+                try await client.shutdown()
+                var answer = try JSONDecoder().decode(Inbox.self, from: Data(bytes))
+                // This laptop's own refused work, which the server has not seen refused yet, comes from here.
+                answer.entries += inbox.entries.filter { $0.kind == .refused }
+                inbox = answer
+            } catch let error as SyncError {
+                try? await client.shutdown()
+                note = "The server could not be asked (\(error.message)): showing what this laptop holds."
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return print(String(decoding: try encoder.encode(inbox), as: UTF8.self))
+        }
+        if let note { print(note) }
+        print(inbox.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
+    }
+
+    /// What this laptop holds: its open conflicts and its own work the server refused.
+    static func local(_ replica: Replica) throws -> Inbox {
+        let names = try replica.nodeNames()
+        func who(_ text: String?) -> String {
+            guard let text, let node = NodeID(text) else { return "?" }
+            return names[node].map { "\($0.user) (\($0.device))" } ?? "node \(text)"
+        }
+        func shown(_ value: FieldValue) -> String {
+            switch value {
+            case .null: "(empty)"
+            case .int(let number): String(number)
+            case .text(let text): "'\(Wording.printable(String(text.prefix(40))))'"
+            }
+        }
+        var entries = try replica.records(.conflict).filter { !$0["resolved"].bool }.map { conflict -> Inbox.Entry in
+            let table = conflict["table"].text.flatMap(RecordKind.init(rawValue:))
+            return Inbox.Entry(kind: .conflict, branch: nil,
+                               subject: "\(table?.noun ?? conflict["table"].text ?? "") \(String((conflict["record"].text ?? "").prefix(8))), \(conflict["field"].text ?? "")",
+                               record: conflict.id, person: nil, device: nil,
+                               detail: "kept \(shown(conflict["kept_value"])) by \(who(conflict["kept_node"].text)) over \(shown(conflict["lost_value"])) by \(who(conflict["lost_node"].text))",
+                               since: conflict["lost_hlc"].int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds },
+                               action: "fieldsync conflicts resolve \(conflict.id.prefix(8)) --keep lost|kept")
+        }
+        entries += try replica.rejections().map { rejected in
+            Inbox.Entry(kind: .refused, branch: nil, subject: "action \(rejected.counter) of this laptop", person: nil, device: nil,
+                        detail: "refused \(rejected.times) time\(rejected.times == 1 ? "" : "s"): \(Wording.printable(rejected.reason))", since: nil,
+                        action: "correct it and 'fieldsync outbox retry \(rejected.counter)', or 'fieldsync outbox discard \(rejected.counter)'")
+        }
+        return Inbox(entries: entries)
+    }
+}

@@ -1,0 +1,81 @@
+import FieldSyncModel
+
+/// A supervisor's one list of what needs a person (issue 28): open conflicts
+/// of their branch's records, work the server refused from their branch's
+/// devices, work the province handed back, and devices silent for days with
+/// work waiting. Each entry says how to act on it. Built from what the server
+/// stores, scoped as the dashboard is (a supervisor their branch; the province
+/// and administrators every branch).
+public struct Inbox: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case conflict
+        case refused
+        case handedBack = "handed-back"
+        case silent
+    }
+
+    public struct Entry: Sendable, Equatable, Codable {
+        public var kind: Kind
+        public var branch: String?
+        /// What it is about: a record ("customer 1a2b3c4d, notes") or a device.
+        public var subject: String
+        /// The record or conflict id, for acting on it.
+        public var record: String?
+        public var person: String?
+        public var device: String?
+        public var detail: String
+        /// Since when (server clock, milliseconds).
+        public var since: UInt64?
+        /// How to act on it.
+        public var action: String
+
+        public init(kind: Kind, branch: String?, subject: String, record: String? = nil, person: String?, device: String?,
+                    detail: String, since: UInt64?, action: String) {
+            self.kind = kind
+            self.branch = branch
+            self.subject = subject
+            self.record = record
+            self.person = person
+            self.device = device
+            self.detail = detail
+            self.since = since
+            self.action = action
+        }
+    }
+
+    public var entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    /// Devices not seen for this long with work waiting are listed.
+    public static let silentAfter: UInt64 = 3 * 86_400_000
+    /// Most entries of one kind in an answer; the rest are counted in a last entry.
+    public static let perKind = 500
+}
+
+
+extension Inbox {
+    /// The inbox as a person reads it: one table per kind, times in `offsetMinutes`.
+    public func text(offsetMinutes: Int) -> String {
+        guard !entries.isEmpty else { return "Nothing needs you: no open conflict, no refused or handed-back work, no silent device with work waiting.\n" }
+        let titles: [Kind: String] = [
+            .conflict: "Open conflicts (a value kept over another typed at the same time)",
+            .refused: "Work the server refused from devices",
+            .handedBack: "Work the province handed back",
+            .silent: "Devices not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting",
+        ]
+        var out = ""
+        for kind in Kind.allCases {
+            let some = entries.filter { $0.kind == kind }
+            guard !some.isEmpty else { continue }
+            var table = TextTable(["branch", "about", "who", "what", "since", "to act"])
+            for entry in some {
+                let since = entry.since.map { Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: offsetMinutes).description } ?? ""
+                let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? ""
+                table.rows.append([entry.branch ?? "", entry.subject, who, TextTable.clip(entry.detail, to: 90), since, entry.action])
+            }
+            out += "\(titles[kind] ?? kind.rawValue) (\(some.count))\n" + table.rendered(empty: "")
+        }
+        return out
+    }
+}

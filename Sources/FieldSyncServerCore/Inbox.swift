@@ -1,0 +1,128 @@
+import FieldSyncModel
+import FieldSyncProtocol
+
+/// What an engine reads for the inbox (`KPIStorage.inboxInputs`), besides the devices.
+public struct InboxInputs: Sendable {
+    public struct Conflict: Sendable {
+        public var id: String
+        public var state: RecordState
+        /// The customer whose file holds the conflicted record; nil if none (a province list, or unknown).
+        public var customer: RecordState?
+
+        public init(id: String, state: RecordState, customer: RecordState?) {
+            self.id = id
+            self.state = state
+            self.customer = customer
+        }
+    }
+
+    public struct HandedBack: Sendable {
+        public var origin: NodeID
+        public var counter: UInt64
+        public var reason: String
+        /// Already sent back to the writer's device.
+        public var returned: Bool
+
+        public init(origin: NodeID, counter: UInt64, reason: String, returned: Bool) {
+            self.origin = origin
+            self.counter = counter
+            self.reason = reason
+            self.returned = returned
+        }
+    }
+
+    /// Conflict records not resolved.
+    public var conflicts: [Conflict]
+    /// What the upstream (province) refused of this branch server's relayed work.
+    public var handedBack: [HandedBack]
+
+    public init(conflicts: [Conflict], handedBack: [HandedBack]) {
+        self.conflicts = conflicts
+        self.handedBack = handedBack
+    }
+}
+
+extension Inbox {
+    /// Pure: the inbox of `user` from the devices and the inputs, at `now`.
+    public static func build(devices: [DeviceRecord], inputs: InboxInputs, for user: UserInfo, now: UInt64) -> Inbox {
+        let policy = AccessPolicy(user)
+        let byNode = Dictionary(devices.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let mine = devices.filter { policy.isUnrestricted || $0.branch == user.branch }
+        var entries: [Entry] = []
+        func add(_ kind: Kind, _ found: [Entry]) {
+            entries += found.prefix(perKind)
+            if found.count > perKind {
+                entries.append(Entry(kind: kind, branch: nil, subject: "\(found.count - perKind) more", person: nil, device: nil,
+                                     detail: "not listed here", since: nil, action: "narrow with --branch, or act on the ones above first"))
+            }
+        }
+
+        let conflictSchema = RecordKind.conflict.schema
+        func entry(_ conflict: InboxInputs.Conflict, customer: RecordState?) -> Entry {
+            func text(_ name: String) -> String { conflict.state.value(name, in: conflictSchema).text ?? "" }
+            func shown(_ name: String) -> String {
+                switch conflict.state.value(name, in: conflictSchema) {
+                case .null: "(empty)"
+                case .int(let number): String(number)
+                case .text(let value): "'\(Wording.printable(String(value.prefix(40))))'"
+                }
+            }
+            func who(_ name: String) -> String {
+                guard let node = NodeID(text(name)), let device = byNode[node] else { return "node \(text(name))" }
+                return "\(device.user) (\(device.name))"
+            }
+            let table = RecordKind(rawValue: text("table"))
+            let lostAt = conflict.state.value("lost_hlc", in: conflictSchema).int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds }
+            return Entry(kind: .conflict, branch: customer?.value("branch", in: RecordKind.customer.schema).text,
+                         subject: "\(table?.noun ?? text("table")) \(text("record").prefix(8)), \(text("field"))", record: conflict.id,
+                         person: nil, device: nil,
+                         detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
+                         since: lostAt, action: "fieldsync conflicts resolve \(conflict.id.prefix(8)) --keep lost|kept")
+        }
+
+        add(.conflict, inputs.conflicts.compactMap { conflict -> Entry? in
+            guard let customer = conflict.customer, policy.allows(CustomerScope(customer)) else {
+                return conflict.customer == nil && policy.isUnrestricted ? entry(conflict, customer: nil) : nil
+            }
+            return entry(conflict, customer: customer)
+        }.sorted { ($0.since ?? 0, $0.record ?? "") < ($1.since ?? 0, $1.record ?? "") })
+
+        add(.refused, mine.compactMap { device -> Entry? in
+            guard let refused = device.refused, device.revokedAt == nil else { return nil }
+            return Entry(kind: .refused, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
+                         detail: "\(Wording.count(refused.count, "action")) refused at its last sync: \(Wording.printable(refused.reason))",
+                         since: refused.at,
+                         action: "\(device.user) sees them with 'fieldsync status', then corrects them ('fieldsync outbox retry') or discards them with a reason ('fieldsync outbox discard N')")
+        }.sorted { ($0.since ?? 0) < ($1.since ?? 0) })
+
+        add(.handedBack, inputs.handedBack.compactMap { refused -> Entry? in
+            let device = byNode[refused.origin]
+            guard policy.isUnrestricted || device?.branch == user.branch else { return nil }
+            return Entry(kind: .handedBack, branch: device?.branch, subject: "action \(refused.counter) of \(device.map { "device \($0.name)" } ?? "node \(refused.origin)")",
+                         person: device?.user, device: device?.name, detail: "refused by the province: \(Wording.printable(refused.reason))",
+                         since: nil,
+                         action: refused.returned
+                            ? "back in \(device?.user ?? "the writer")'s outbox: they correct or discard it ('fieldsync outbox')"
+                            : "goes back to \(device?.user ?? "the writer")'s outbox at their next sync")
+        })
+
+        add(.silent, mine.compactMap { device -> Entry? in
+            guard device.revokedAt == nil, let pending = device.pending, pending > 0 else { return nil }
+            let seen = device.lastSeen ?? device.createdAt
+            guard seen + silentAfter < now else { return nil }
+            return Entry(kind: .silent, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
+                         detail: "not seen for \((now - seen) / 86_400_000) days, \(Wording.count(pending, "action")) waiting on it",
+                         since: seen, action: "ask \(device.user) to sync \(device.name) ('fieldsync sync')")
+        }.sorted { ($0.since ?? 0) < ($1.since ?? 0) })
+        return Inbox(entries: entries)
+    }
+}
+
+extension KPIStorage {
+    /// `user`'s inbox: for supervisors, the province and administrators (as the dashboard).
+    public func inbox(for user: UserInfo) async throws -> Inbox {
+        guard AccessPolicy(user).mayOpenDashboard else { throw ServerError.forbiddenInbox }
+        let (devices, _) = try await freshnessInputs()
+        return Inbox.build(devices: devices, inputs: try await inboxInputs(), for: user, now: now)
+    }
+}
