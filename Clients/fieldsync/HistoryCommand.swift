@@ -43,9 +43,11 @@ struct HistoryCommand: AsyncParsableCommand {
                 answer.entries.sort { (kind.schema.index(of: $0.field) ?? 0, $0.hlc, $0.node) < (kind.schema.index(of: $1.field) ?? 0, $1.hlc, $1.node) }
                 history = answer
             } catch let error as SyncError where error.code == ErrorCode.notFound {
-                note = "The server holds no \(kind.noun) \(record) you may read (not synced yet?): showing what this laptop holds."
+                note = "The server holds no \(kind.noun) \(record) you may read (not synced yet, or a server older than this laptop): showing what this laptop holds."
             } catch let error as SyncError {
                 note = "The server could not be asked (\(error.message)): showing what this laptop holds."
+            } catch is DecodingError {
+                note = "The server's answer was not understood (a newer server?): showing what this laptop holds."
             }
         } else if !offline {
             note = "This replica is not enrolled: showing what it holds."

@@ -61,7 +61,7 @@ public enum KPIEngine {
 
     /// The events of the period met as the time given but typed after their
     /// limit had passed (beyond `ServiceLimits.recordingToleranceMinutes`),
-    /// the latest-typed first: what a supervisor checks before trusting a rate.
+    /// those typed longest after their deadline first: what a supervisor checks before trusting a rate.
     public static func recordedLate(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp) -> [KPILateRecord] {
         var found: [KPILateRecord] = []
         func keep(_ day: LocalDate, _ outcome: Outcome) {
@@ -205,8 +205,10 @@ public enum KPIEngine {
                 // The visit linked to the complaint, or else any follow-up visit to the customer; before the resolution none counts.
                 let linked = (index.followUpsByComplaint[complaint.id] ?? index.followUpsByCustomer[complaint.customer] ?? []).filter { $0.at >= resolved }
                 let first = linked.min { $0.at.epochSeconds < $1.at.epochSeconds }
+                // Recorded when the first-typed of those visits was: any of them shows the visit was made.
+                let typed = linked.compactMap(\.recorded).min()
                 emit(subject, .complaintFollowUpVisit, resolved.localDay,
-                     judge(visitDeadline, first?.at, recorded: first?.recorded, asOf) { actual, late in
+                     judge(visitDeadline, first?.at, recorded: typed, asOf) { actual, late in
                          miss(.complaintFollowUpVisit, "\(visitDays) working days after resolution", visitDeadline, actual, late)
                      })
             }
@@ -268,7 +270,8 @@ public enum KPIEngine {
                 if let visit = weeks?[monday.dayNumber] {
                     let subject = Subject(customer: customer, responsible: visit.manager ?? customer.manager)
                     guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
-                    let deadline = (monday + 7).start(offsetMinutes: asOf.offsetMinutes)
+                    // The week ends where the visit placed it in that week: in the visit's own offset.
+                    let deadline = (monday + 7).start(offsetMinutes: visit.at.offsetMinutes)
                     emit(subject, judge(deadline, visit.at, recorded: visit.recorded, asOf) { actual, late in
                         subject.miss(.visitCoverage, .customer, customer.id, labels[monday.dayNumber] ?? "", deadline, actual, late)
                     })

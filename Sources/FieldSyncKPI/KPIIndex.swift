@@ -23,7 +23,14 @@ public final class KPIIndex: Sendable {
             if visit.kind == VisitKind.routine.rawValue {
                 let day = visit.at.localDay
                 let monday = (day + Int64(1 - day.weekday)).dayNumber
-                if let earlier = routineWeeks[visit.customer]?[monday], earlier.at <= visit.at { continue }
+                // The week's earliest visit counts (ties by manager, so every replica picks the same), and the
+                // week was recorded when its first-typed visit was: any visit of the week shows it was served.
+                if let earlier = routineWeeks[visit.customer]?[monday] {
+                    let typed = [earlier.recorded, visit.recorded].compactMap { $0 }.min()
+                    let keep = (earlier.at, earlier.manager ?? "") <= (visit.at, visit.manager ?? "")
+                    routineWeeks[visit.customer]?[monday] = keep ? (earlier.at, earlier.manager, typed) : (visit.at, visit.manager, typed)
+                    continue
+                }
                 routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager, visit.recorded)
             } else if visit.kind == VisitKind.complaintFollowUp.rawValue {
                 if let complaint = visit.complaint { byComplaint[complaint, default: []].append((visit.at, visit.recorded)) }

@@ -51,6 +51,8 @@ public struct RecordHistory: Sendable, Equatable, Codable {
     public var record: String
     /// By field (in the schema's order), then oldest write first.
     public var entries: [Entry]
+    /// True when older writes were left out (a server bounds what one answer reads).
+    public var truncated: Bool?
 
     public init(table: RecordKind, record: String, entries: [Entry]) {
         self.table = table
@@ -70,7 +72,7 @@ public struct RecordHistory: Sendable, Equatable, Codable {
     }
 
     /// The history of `record` from what a replica holds: the changes logged for
-    /// it (each write counted once, at its earliest receipt: a file logged again
+    /// it in log order (each write counted once, at its first row's receipt: a file logged again
     /// when it moves, or relayed through a branch server, repeats its writes),
     /// the stored state (what is current; its values stand in for writes not
     /// logged), the ids of the conflict records that exist about it, and the
@@ -83,11 +85,9 @@ public struct RecordHistory: Sendable, Equatable, Codable {
         func note(_ change: FieldChange, receivedAt: UInt64?, waiting: Bool) {
             guard change.table == table, change.record == record, let index = schema.index(of: change.field) else { return }
             let key = Key(field: index, hlc: change.hlc, node: change.node)
-            if var known = found[key] {
-                if let receivedAt, known.receivedAt.map({ receivedAt < $0 }) ?? true { known.receivedAt = receivedAt }
-                found[key] = known
-                return
-            }
+            // The first row carrying a write is when it arrived; later ones (a file logged again when it
+            // moves) are repeats, whose receipts say nothing about the write.
+            if found[key] != nil { return }
             found[key] = Entry(field: change.field, value: change.value, hlc: change.hlc, node: change.node, receivedAt: receivedAt,
                                outcome: waiting ? .waiting : .replaced)
         }

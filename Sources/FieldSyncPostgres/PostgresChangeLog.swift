@@ -39,18 +39,16 @@ public enum PostgresChangeLog {
         guard first >= 1 else { throw PostgresChangeLogError(description: "the change log's head row is missing or damaged") }
         var numbered = rows
         for index in numbered.indices { numbered[index].seq = first + Int64(index) }
-        try await insert(numbered, on: connection, logger: logger)
-        try await connection.query("""
-            INSERT INTO log_receipts (first_seq, at) VALUES (\(first), \(Int64(clamping: receivedAt)))
-            ON CONFLICT (first_seq) DO UPDATE SET at = excluded.at
-            """, logger: logger)
+        // The receipt travels in the rows' own statement: no extra round trip while the head row is locked.
+        try await insert(numbered, receipt: (first, Int64(clamping: receivedAt)), on: connection, logger: logger)
         return first...last
     }
 
     /// Writes rows with the numbers they carry (`append` numbers them; `store copy` keeps the source's).
     /// Each row's `branch` is its customer's as stored when it is written (records are saved before
     /// their rows; a copy writes the records first): what a branch's pull finds it by.
-    static func insert(_ rows: [ChangeLogRow], on connection: PostgresConnection, logger: Logger) async throws {
+    static func insert(_ rows: [ChangeLogRow], receipt: (firstSeq: Int64, at: Int64)? = nil, on connection: PostgresConnection,
+                       logger: Logger) async throws {
         guard !rows.isEmpty else { return }
         // One statement for the whole batch: columns as arrays, unnested into rows.
         // Arrays hold no NULL here, so absent values travel as '' and 0 (neither is valid for them).
@@ -60,7 +58,9 @@ public enum PostgresChangeLog {
         let exits = rows.map { $0.exit != nil }
         let exitBranches = rows.map { $0.exit?.branch ?? "" }, exitManagers = rows.map { $0.exit?.manager ?? "" }
         let exitTeams = rows.map { $0.exit?.team ?? "" }
+        let withReceipt = receipt.map { "WITH receipt AS (INSERT INTO log_receipts (first_seq, at) VALUES (\($0.firstSeq), \($0.at)))" } ?? ""
         try await connection.query("""
+            \(unescaped: withReceipt)
             INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team, branch)
             SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u, CASE WHEN e THEN eb END, CASE WHEN e THEN NULLIF(em, '') END,
                    CASE WHEN e THEN NULLIF(et, '') END,

@@ -57,7 +57,7 @@ extension PostgresServerStorage: KPIStorage {
         return records
     }
 
-    public func historyInputs(of key: RecordKey) async throws -> HistoryInputs? {
+    public func historyRecord(of key: RecordKey) async throws -> HistoryRecord? {
         try await client.withConnection { connection in
             var found: (state: RecordState, customer: String?)?
             for try await (bytes, customer) in try await connection.query(
@@ -66,35 +66,54 @@ extension PostgresServerStorage: KPIStorage {
                 found = (try Self.state(bytes, key.table, key.record), customer)
             }
             guard let found else { return nil }
-            var customerState: RecordState?
-            if !key.table.isProvinceWide, let customer = found.customer {
-                for try await bytes in try await connection.query(
-                    "SELECT state FROM records WHERE kind = 'customers' AND id = \(customer)", logger: logger).decode(ByteBuffer.self) {
-                    customerState = try Self.state(bytes, .customer, customer)
-                }
+            guard !key.table.isProvinceWide, let customer = found.customer else {
+                return HistoryRecord(state: found.state, customerID: nil, customer: nil)
             }
+            var customerState: RecordState?
+            for try await bytes in try await connection.query(
+                "SELECT state FROM records WHERE kind = 'customers' AND id = \(customer)", logger: logger).decode(ByteBuffer.self) {
+                customerState = try Self.state(bytes, .customer, customer)
+            }
+            guard let customerState else { return HistoryRecord(state: found.state, customerID: nil, customer: nil) }
+            return HistoryRecord(state: found.state, customerID: customer, customer: customerState)
+        }
+    }
+
+    public func historyRows(of key: RecordKey, customer: String?) async throws -> HistoryRows {
+        try await client.withConnection { connection in
             let receipt = "(SELECT at FROM log_receipts WHERE first_seq <= change_log.seq ORDER BY first_seq DESC LIMIT 1)"
+            let limit = Int64(HistoryRows.rowLimit + 1)
             let rows: PostgresRowSequence
-            if let customer = found.customer, customerState != nil {
+            if let customer {
                 rows = try await connection.query("""
-                    SELECT tbl, record, changes, \(unescaped: receipt) FROM change_log
-                    WHERE customer = \(customer) AND ((tbl = \(key.table.rawValue) AND record = \(key.record)) OR tbl = 'conflicts')
-                    ORDER BY seq LIMIT \(Int64(HistoryInputs.rowLimit))
+                    SELECT changes, \(unescaped: receipt) FROM change_log WHERE customer = \(customer) AND tbl = \(key.table.rawValue)
+                    AND record = \(key.record) ORDER BY seq DESC LIMIT \(limit)
                     """, logger: logger)
             } else {
                 rows = try await connection.query("""
-                    SELECT tbl, record, changes, \(unescaped: receipt) FROM change_log
-                    WHERE tbl = \(key.table.rawValue) AND record = \(key.record) ORDER BY seq LIMIT \(Int64(HistoryInputs.rowLimit))
+                    SELECT changes, \(unescaped: receipt) FROM change_log WHERE tbl IN (\(unescaped: Self.provinceWideTables))
+                    AND tbl = \(key.table.rawValue) AND record = \(key.record) ORDER BY seq DESC LIMIT \(limit)
                     """, logger: logger)
             }
-            var logged: [HistoryInputs.Row] = []
-            for try await (table, record, changes, received) in rows.decode((String, String, ByteBuffer, Int64?).self) {
-                guard let kind = RecordKind(rawValue: table) else { continue }
-                logged.append(HistoryInputs.Row(table: kind, record: record, changes: Array(changes.readableBytesView),
-                                                receivedAt: received.map { UInt64(clamping: $0) }))
+            var found: [HistoryRows.Row] = []
+            var bytes = 0, truncated = false
+            // Read to the end (at most `rowLimit + 1` rows) rather than leave the query half read on the connection.
+            for try await (changes, received) in rows.decode((ByteBuffer, Int64?).self) {
+                bytes += changes.readableBytes
+                guard !truncated, found.count < HistoryRows.rowLimit, bytes <= HistoryRows.byteLimit else { truncated = true; continue }
+                found.append(HistoryRows.Row(changes: Array(changes.readableBytesView), receivedAt: received.map { UInt64(clamping: $0) }))
             }
-            // A record in no customer's file (nor a province list) is the province's to see only.
-            return HistoryInputs(state: found.state, customer: customerState, rows: logged)
+            // The conflicts about it live in the same file (or, for a province list, in none).
+            var conflicts: Set<String> = []
+            let schema = RecordKind.conflict.schema
+            let candidates: PostgresRowSequence = customer == nil
+                ? try await connection.query("SELECT id, state FROM records WHERE kind = 'conflicts' AND customer IS NULL", logger: logger)
+                : try await connection.query("SELECT id, state FROM records WHERE kind = 'conflicts' AND customer = \(customer ?? "")", logger: logger)
+            for try await (id, bytes) in candidates.decode((String, ByteBuffer).self) {
+                let state = try Self.state(bytes, .conflict, id)
+                if state.value("record", in: schema).text == key.record, state.value("table", in: schema).text == key.table.rawValue { conflicts.insert(id) }
+            }
+            return HistoryRows(rows: found.reversed(), conflictIDs: conflicts, truncated: truncated)
         }
     }
 

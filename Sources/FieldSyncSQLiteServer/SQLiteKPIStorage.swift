@@ -22,8 +22,11 @@ public struct SQLiteKPIStorage: KPIStorage {
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         try await offload { try store.freshnessInputs() }
     }
-    public func historyInputs(of key: RecordKey) async throws -> HistoryInputs? {
-        try await offload { try store.historyInputs(of: key) }
+    public func historyRecord(of key: RecordKey) async throws -> HistoryRecord? {
+        try await offload { try store.historyRecord(of: key) }
+    }
+    public func historyRows(of key: RecordKey, customer: String?) async throws -> HistoryRows {
+        try await offload { try store.historyRows(of: key, customer: customer) }
     }
     public func inboxInputs() async throws -> InboxInputs {
         try await offload { try store.inboxInputs() }
@@ -50,34 +53,49 @@ extension ServerStore {
         }
     }
 
-    /// The record, its customer, and the log rows of the record and of its file's conflicts (found by
-    /// the customer the rows were logged under, `change_log_customer`), each with its receipt.
-    func historyInputs(of key: RecordKey) throws -> HistoryInputs? {
+    /// The record and the customer whose file holds it; whether that file has left this branch server's branch.
+    func historyRecord(of key: RecordKey) throws -> HistoryRecord? {
         try writer.read { db in
             let io = RecordIO(db)
             guard let state = try io.load(key.table, key.record) else { return nil }
-            let file = key.table.isProvinceWide ? nil : try RecordOwner.file(of: key) { try io.load($0.table, $0.record) }
-            let receipt = "(SELECT at FROM log_receipts WHERE first_seq <= change_log.seq ORDER BY first_seq DESC LIMIT 1)"
-            let rows: RowCursor
-            if let file {
-                rows = try Row.fetchCursor(db, sql: """
-                    SELECT tbl, record, changes, \(receipt) FROM change_log
-                    WHERE customer = ? AND ((tbl = ? AND record = ?) OR tbl = 'conflicts') ORDER BY seq LIMIT \(HistoryInputs.rowLimit)
-                    """, arguments: [file.customer, key.table.rawValue, key.record])
-            } else {
-                rows = try Row.fetchCursor(db, sql: """
-                    SELECT tbl, record, changes, \(receipt) FROM change_log
-                    WHERE tbl = ? AND record = ? ORDER BY seq LIMIT \(HistoryInputs.rowLimit)
-                    """, arguments: [key.table.rawValue, key.record])
+            guard !key.table.isProvinceWide, let file = try RecordOwner.file(of: key, in: { try io.load($0.table, $0.record) }) else {
+                return HistoryRecord(state: state, customerID: nil, customer: nil)
             }
-            var found: [HistoryInputs.Row] = []
-            while let row = try rows.next() {
-                guard let table = RecordKind(rawValue: row[0]) else { continue }
-                let received: Int64? = row[3]
-                found.append(HistoryInputs.Row(table: table, record: row[1], changes: [UInt8](row[2] as Data),
-                                               receivedAt: received.map { UInt64(clamping: $0) }))
-            }
-            return HistoryInputs(state: state, customer: file?.state, rows: found)
+            let departed = try Bool.fetchOne(db, sql: "SELECT 1 FROM departed WHERE customer = ?", arguments: [file.customer]) ?? false
+            return HistoryRecord(state: state, customerID: file.customer, customer: file.state, departed: departed)
         }
     }
+
+    /// The record's newest log rows (by its customer's rows, `change_log_customer`, or the province
+    /// lists' partial index), within `HistoryRows`' bounds, in log order; the conflicts about it.
+    func historyRows(of key: RecordKey, customer: String?) throws -> HistoryRows {
+        try writer.read { db in
+            let receipt = "(SELECT at FROM log_receipts WHERE first_seq <= change_log.seq ORDER BY first_seq DESC LIMIT 1)"
+            let rows: RowCursor
+            if let customer {
+                rows = try Row.fetchCursor(db, sql: """
+                    SELECT changes, \(receipt) FROM change_log WHERE customer = ? AND tbl = ? AND record = ?
+                    ORDER BY seq DESC LIMIT \(HistoryRows.rowLimit + 1)
+                    """, arguments: [customer, key.table.rawValue, key.record])
+            } else {
+                rows = try Row.fetchCursor(db, sql: """
+                    SELECT changes, \(receipt) FROM change_log WHERE tbl IN (\(Self.provinceWideTables)) AND tbl = ? AND record = ?
+                    ORDER BY seq DESC LIMIT \(HistoryRows.rowLimit + 1)
+                    """, arguments: [key.table.rawValue, key.record])
+            }
+            var found: [HistoryRows.Row] = []
+            var bytes = 0, truncated = false
+            while let row = try rows.next() {
+                let changes = [UInt8](row[0] as Data)
+                bytes += changes.count
+                guard found.count < HistoryRows.rowLimit, bytes <= HistoryRows.byteLimit else { truncated = true; break }
+                let received: Int64? = row[1]
+                found.append(HistoryRows.Row(changes: changes, receivedAt: received.map { UInt64(clamping: $0) }))
+            }
+            let conflicts = try String.fetchSet(db, sql: #"SELECT id FROM conflicts WHERE record = ? AND "table" = ?"#,
+                                                arguments: [key.record, key.table.rawValue])
+            return HistoryRows(rows: found.reversed(), conflictIDs: conflicts, truncated: truncated)
+        }
+    }
+
 }

@@ -19,8 +19,11 @@ public protocol KPIStorage: Sendable {
     func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]]
     /// Devices and what branch servers reported about those below them.
     func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport])
-    /// One record, its customer and their log rows with receipts (`history(of:for:)`); nil if not held.
-    func historyInputs(of key: RecordKey) async throws -> HistoryInputs?
+    /// One record and the customer whose file holds it (`history(of:for:)`); nil if not held.
+    func historyRecord(of key: RecordKey) async throws -> HistoryRecord?
+    /// Its own log rows with receipts (the newest, bounded) and the ids of the conflicts about it;
+    /// found by the customer they were logged under, or (province lists) their table.
+    func historyRows(of key: RecordKey, customer: String?) async throws -> HistoryRows
     /// Unresolved conflict records with their files' customers, and what the upstream handed back (`Inbox`).
     func inboxInputs() async throws -> InboxInputs
 }

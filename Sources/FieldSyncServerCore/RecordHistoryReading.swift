@@ -1,39 +1,54 @@
 import FieldSyncModel
 import FieldSyncProtocol
 
-/// What a record's history is built from on a server, as an engine reads it
-/// (`KPIStorage.historyInputs`): the record, the customer whose file holds it,
-/// and the log rows of the record and of the conflicts in that file.
-public struct HistoryInputs: Sendable {
+/// A record as a history needs it first: enough to check the reader's scope
+/// before any log row is read (`KPIStorage.historyRecord`).
+public struct HistoryRecord: Sendable {
+    public var state: RecordState
+    /// The id and state of the customer whose file holds it; nil for the province's lists and records in no file.
+    public var customerID: String?
+    public var customer: RecordState?
+    /// The file has left this branch server's branch (served to no one of it any more, as the pull does).
+    public var departed: Bool
+
+    public init(state: RecordState, customerID: String?, customer: RecordState?, departed: Bool = false) {
+        self.state = state
+        self.customerID = customerID
+        self.customer = customer
+        self.departed = departed
+    }
+}
+
+/// A record's own log rows (newest first read, returned in log order) and the conflicts about it
+/// (`KPIStorage.historyRows`).
+public struct HistoryRows: Sendable {
     public struct Row: Sendable {
-        public var table: RecordKind
-        public var record: String
         /// `ChangeLogCodec` bytes.
         public var changes: [UInt8]
         /// When this server received it (its log receipt), milliseconds; nil for rows logged before receipts were kept.
         public var receivedAt: UInt64?
 
-        public init(table: RecordKind, record: String, changes: [UInt8], receivedAt: UInt64?) {
-            self.table = table
-            self.record = record
+        public init(changes: [UInt8], receivedAt: UInt64?) {
             self.changes = changes
             self.receivedAt = receivedAt
         }
     }
 
-    public var state: RecordState
-    /// The customer record whose file holds it; nil for the province's lists (calendar, branches).
-    public var customer: RecordState?
     public var rows: [Row]
+    /// Ids of the conflict records about this record.
+    public var conflictIDs: Set<String>
+    /// Older rows were left out (`rowLimit`, `byteLimit`).
+    public var truncated: Bool
 
-    public init(state: RecordState, customer: RecordState?, rows: [Row]) {
-        self.state = state
-        self.customer = customer
+    public init(rows: [Row], conflictIDs: Set<String>, truncated: Bool) {
         self.rows = rows
+        self.conflictIDs = conflictIDs
+        self.truncated = truncated
     }
 
-    /// Most log rows a history reads: a file's conflicts are read with it, and a request is bounded.
-    public static let rowLimit = 20_000
+    /// Most log rows, and bytes of them, one history reads: the newest are kept.
+    public static let rowLimit = 5_000
+    public static let byteLimit = 8 << 20
 }
 
 /// When the server received each stretch of its change log: one receipt per
@@ -45,24 +60,30 @@ public enum LogReceipts {}
 extension KPIStorage {
     /// The history of one record as this server holds it, or nil when it does not hold it or
     /// `user` may not read it (the same answer, so a caller learns nothing of other branches' ids).
+    /// The scope is checked on the record before any log row is read; a record in no
+    /// customer's file (nor a province list) is the province's and administrators' only, and its
+    /// log is not searched (it would need a scan of the whole log).
     public func history(of key: RecordKey, for user: UserInfo) async throws -> RecordHistory? {
-        guard let inputs = try await historyInputs(of: key) else { return nil }
+        guard let record = try await historyRecord(of: key) else { return nil }
         let policy = AccessPolicy(user)
-        if let customer = inputs.customer {
-            guard policy.allows(CustomerScope(customer)) else { return nil }
-        } else if !key.table.isProvinceWide, !policy.isUnrestricted {
-            return nil
+        if let customer = record.customer {
+            guard policy.isUnrestricted || (!record.departed && policy.allows(CustomerScope(customer))) else { return nil }
+        } else if !key.table.isProvinceWide {
+            guard policy.isUnrestricted else { return nil }
+            var history = RecordHistory.build(table: key.table, record: key.record, logged: [], current: record.state, conflictIDs: [])
+            history.truncated = true
+            return history
         }
+        let read = try await historyRows(of: key, customer: record.customerID)
         var logged: [RecordHistory.Logged] = []
-        var conflictIDs: Set<String> = []
-        for row in inputs.rows {
-            if row.table == .conflict { conflictIDs.insert(row.record) }
-            guard row.table == key.table, row.record == key.record else { continue }
+        for row in read.rows {
             var changes: [FieldChange] = []
-            try row.changes.withUnsafeBytes { try ChangeLogCodec.decode($0, table: row.table, record: row.record, into: &changes) }
+            try row.changes.withUnsafeBytes { try ChangeLogCodec.decode($0, table: key.table, record: key.record, into: &changes) }
             logged.append(RecordHistory.Logged(changes: changes, receivedAt: row.receivedAt))
         }
-        return RecordHistory.build(table: key.table, record: key.record, logged: logged, current: inputs.state, conflictIDs: conflictIDs)
+        var history = RecordHistory.build(table: key.table, record: key.record, logged: logged, current: record.state, conflictIDs: read.conflictIDs)
+        if read.truncated { history.truncated = true }
+        return history
     }
 }
 

@@ -176,6 +176,10 @@ public struct Replica: Sendable {
             // The province's settings (`ProvinceSettings`), a province-wide record kind like the calendar.
             try db.execute(sql: #"CREATE TABLE settings (id TEXT PRIMARY KEY NOT NULL, "restoration_hours", "restoration_hours_vip", _stamps BLOB NOT NULL)"#)
         }
+        migrator.registerMigration("v11-conflicts-by-record") { db in
+            // A record's history names the conflicts about it (`RecordHistory`) without reading them all.
+            try db.execute(sql: "CREATE INDEX conflicts_record ON conflicts (record)")
+        }
         return migrator
     }
 }

@@ -21,7 +21,10 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func notFound(_ kind: RecordKind, _ reference: String) -> StoreError {
-        StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'")
+        guard kind != .setting else {
+            return StoreError(code: .notFound, message: "no province settings on this replica yet; the province sets them ('fieldsync-server settings') and they arrive with a sync")
+        }
+        return StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'")
     }
 
     /// Something named by the person is not there; `message` says what and where to look.
@@ -70,11 +73,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         return StoreError(code: .storage, message: "\(what): nothing of this was recorded, and what was recorded before is intact; free space (or fix the folder) and run it again")
     }
 
-    /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
-    /// missing record or replica, 74 for a disk that is full or cannot be written, 1 otherwise.
     /// No such record (or replica file): a caller looking in several places goes on.
     public var isNotFound: Bool { code == .notFound }
 
+    /// sysexits-style codes: 64 for malformed input, 65 for data a record cannot take, 66 for a
+    /// missing record or replica, 74 for a disk that is full or cannot be written, 1 otherwise.
     public var exitCode: Int32 {
         switch code {
         case .malformed: 64
@@ -99,7 +102,7 @@ extension RecordKind {
         case .conflict: "conflicts"
         case .calendarDay: "calendar"
         case .branch: "branch"
-        case .setting: "kpi"
+        case .setting: "settings"
         }
     }
 }

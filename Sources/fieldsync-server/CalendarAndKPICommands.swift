@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncClient
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
@@ -312,6 +313,10 @@ struct SettingsCommand: AsyncParsableCommand {
         func run() async throws {
             guard clear != (restorationHours != nil || restorationHoursVip != nil) else {
                 throw ValidationError("give --restoration-hours and/or --restoration-hours-vip, or --clear")
+            }
+            // A branch server's own change would be refused by the province and leave its laptops on another figure.
+            if options.databaseURL == nil, let (binding, _) = try ServerBinding.load(home: options.folder.upstreamFolder) {
+                throw ValidationError("this is a branch server (its upstream is \(binding.url)): the province sets these on the provincial server, and they reach this branch with its next exchange")
             }
             for (name, value) in [("--restoration-hours", restorationHours), ("--restoration-hours-vip", restorationHoursVip)] {
                 if let value, !(1...8_760).contains(value) { throw ValidationError("\(name): \(value) is not from 1 to 8760 hours") }

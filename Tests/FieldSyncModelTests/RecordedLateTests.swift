@@ -103,4 +103,21 @@ import Testing
         #expect(report.markdown.contains("recorded 45 min after the time given"))
         #expect(report.markdown.contains("Met as given, recorded after the limit"))
     }
+
+    /// A visit placed in its week by its own offset is met whatever the report's offset; a week
+    /// whose earliest visit was typed late but another was typed in time is not listed.
+    @Test func weeksFollowTheVisitsOffsetAndTheirFirstTypedVisit() {
+        var facts = Self.facts()
+        // Sunday 22 November 20:00 UTC is Monday 04:00 in +08:00, but the visit gave its time in UTC.
+        facts.visits = [KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-22T20:00:00+00:00"), kind: "routine", manager: "Bob")]
+        let week = try! ReportingPeriod("2026-W47")
+        #expect(KPIEngine.report(facts, period: week, grouping: .province, asOf: Self.asOf).total.figure(.visitCoverage).met == 1)
+        facts.visits = [
+            KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-17T10:00:00+08:00"), kind: "routine", manager: "Bob",
+                           recorded: Self.t("2026-11-25T10:00:00+08:00")),
+            KPIFacts.Visit(customer: "c-std", at: Self.t("2026-11-19T10:00:00+08:00"), kind: "routine", manager: "Bob",
+                           recorded: Self.t("2026-11-19T11:00:00+08:00")),
+        ]
+        #expect(KPIEngine.recordedLate(facts, period: week, asOf: Self.asOf).isEmpty)
+    }
 }

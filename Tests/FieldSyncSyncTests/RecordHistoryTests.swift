@@ -59,6 +59,14 @@ import Testing
                 #expect(Set(whole.entries.map(\.field)) == ["name", "level", "branch", "manager", "team", "notes"])
                 #expect(whole.only(field: "notes") == history, "the supervisor reads what the manager reads")
 
+                #expect(history.truncated == nil)
+                // A province list reads its history by its own index, for anyone.
+                let christmas = LocalDate(year: 2026, month: 12, day: 25)!
+                try await server.writeLocal([RecordEdit(.calendarDay, RecordID.calendarDay(christmas), [("date", .text(christmas.description)), ("kind", .text("holiday"))])])
+                let day = try JSONDecoder().decode(RecordHistory.self, from: Data(try await eve.client.get(
+                    "/v1/history", query: [("table", "calendar_days"), ("id", RecordID.calendarDay(christmas))], token: eve.binding.token)))
+                #expect(day.entries.map(\.field) == ["date", "kind"] && day.entries.allSatisfy { $0.outcome == .current && $0.receivedAt != nil })
+
                 // Another branch's manager learns nothing, not even that the id exists; a bad query is a readable 400.
                 let refused = await #expect(throws: SyncError.self) {
                     try await eve.client.get("/v1/history", query: [("table", "customers"), ("id", shop)], token: eve.binding.token)
