@@ -11,7 +11,8 @@ import FieldSyncModel
 /// - done by the deadline is met, done later is missed; not done is missed once
 ///   the deadline has passed at `asOf`, pending before;
 /// - an outcome is the responsible manager's: the case's owner (首问负责人), the
-///   visiting manager, else the customer's manager; branches follow the customer.
+///   visiting manager, else whoever held the customer's file at the time (its
+///   handovers, `KPIFacts.holder`); branches follow the customer.
 public enum KPIEngine {
     public static func report(_ facts: KPIFacts, period: ReportingPeriod, grouping: KPIGrouping, asOf: Timestamp) -> KPIReport {
         // Outcomes are counted as they come: a year of a province is millions of them.
@@ -31,7 +32,7 @@ public enum KPIEngine {
         // An escalation (重点督办) stays open until the complaint is resolved.
         for complaint in facts.complaints where complaint.escalatedAt != nil && complaint.resolvedAt == nil {
             guard let customer = facts.customers[complaint.customer] else { continue }
-            let subject = Subject(customer: customer, responsible: complaint.owner ?? customer.manager)
+            let subject = Subject(customer: customer, responsible: complaint.owner ?? facts.holder(of: customer, at: complaint.receivedAt))
             guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
             groups[key(subject, grouping), default: Tally()].openEscalations += 1
             total.openEscalations += 1
@@ -159,7 +160,7 @@ public enum KPIEngine {
         let index = facts.currentIndex
         for fault in facts.faults where placed(fault.reportedAt) {
             guard let customer = facts.customers[fault.customer] else { continue }
-            let subject = Subject(customer: customer, responsible: fault.owner ?? customer.manager)
+            let subject = Subject(customer: customer, responsible: fault.owner ?? facts.holder(of: customer, at: fault.reportedAt))
             guard keep(subject) else { continue }
             let vip = (fault.level ?? customer.level) == "vip"
             let feedbackLimit = ServiceLimits.faultFeedbackMinutes(vip: vip)
@@ -177,7 +178,7 @@ public enum KPIEngine {
         }
         for complaint in facts.complaints where placed(complaint.receivedAt) || placed(complaint.resolvedAt) {
             guard let customer = facts.customers[complaint.customer] else { continue }
-            let subject = Subject(customer: customer, responsible: complaint.owner ?? customer.manager)
+            let subject = Subject(customer: customer, responsible: complaint.owner ?? facts.holder(of: customer, at: complaint.receivedAt))
             guard keep(subject) else { continue }
             let vip = (complaint.level ?? customer.level) == "vip"
             func miss(_ kpi: KPI, _ limit: String, _ deadline: Timestamp, _ actual: Timestamp?, _ late: Int64) -> KPIMiss {
@@ -224,12 +225,13 @@ public enum KPIEngine {
         for agreement in facts.agreements {
             guard let ends = agreement.ends, let customer = facts.customers[agreement.customer], !customer.archived else { continue }
             if !endedToo, asOf.localDay > ends { continue }
-            let subject = Subject(customer: customer, responsible: customer.manager)
-            guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
             let offset = asOf.offsetMinutes
             func check(_ kpi: KPI, months: Int, done: LocalDate?, recorded: Timestamp?) {
                 let due = ends.adding(months: -months)
                 let deadline = (due + 1).start(offsetMinutes: offset).adding(seconds: -1)
+                // The notice was due from whoever held the file on its due day.
+                let subject = Subject(customer: customer, responsible: facts.holder(of: customer, at: deadline))
+                guard facts.responsible == nil || subject.responsible == facts.responsible else { return }
                 // A date counts as the end of its day: a notice on the due day is on time, one a day later is a day late.
                 let doneAt = done.map { ($0 + 1).start(offsetMinutes: offset).adding(seconds: -1) }
                 emit(subject, kpi, due, judge(deadline, doneAt, recorded: recorded, asOf) { actual, late in
@@ -268,7 +270,7 @@ public enum KPIEngine {
             for monday in mondays {
                 // A visit shows the customer was served that week, even if its file was entered later.
                 if let visit = weeks?[monday.dayNumber] {
-                    let subject = Subject(customer: customer, responsible: visit.manager ?? customer.manager)
+                    let subject = Subject(customer: customer, responsible: visit.manager ?? facts.holder(of: customer, at: visit.at))
                     guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
                     // The week ends where the visit placed it in that week: in the visit's own offset.
                     let deadline = (monday + 7).start(offsetMinutes: visit.at.offsetMinutes)
@@ -278,9 +280,11 @@ public enum KPIEngine {
                     continue
                 }
                 if let since = customer.since, since > monday + 6 { continue }
-                let subject = Subject(customer: customer, responsible: customer.manager)
-                guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
                 let deadline = (monday + 7).start(offsetMinutes: asOf.offsetMinutes)
+                // An unvisited week is missed by whoever held the file when it ended (a handover mid-week
+                // leaves the rest of the week to the new manager).
+                let subject = Subject(customer: customer, responsible: facts.holder(of: customer, at: deadline.adding(seconds: -1)))
+                guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
                 if asOf.epochSeconds < deadline.epochSeconds {
                     emit(subject, .pending)
                 } else {

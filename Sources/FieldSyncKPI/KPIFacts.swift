@@ -164,6 +164,32 @@ public struct KPIFacts: Sendable {
     public var calendar = WorkCalendar()
     /// The province's default restoration limits (`ProvinceSettings`), where it set them.
     public var restorationDefault = RestorationDefault()
+    /// Each customer's handovers (客户交接), in any order.
+    public var handovers: [String: [Handover]] = [:]
+
+    /// A file handed from `previous` to `manager` at `at`.
+    public struct Handover: Sendable, Equatable {
+        public var at: Timestamp
+        public var previous: String?
+        public var manager: String?
+
+        public init(at: Timestamp, previous: String?, manager: String?) {
+            self.at = at
+            self.previous = previous
+            self.manager = manager
+        }
+    }
+
+    /// Who held `customer`'s file at `time`: the manager the last handover at or before it gave the
+    /// file to; before the first handover, the manager it took the file from; with no handover, the
+    /// customer's manager now.
+    public func holder(of customer: Customer, at time: Timestamp) -> String? {
+        guard let handed = handovers[customer.id], !handed.isEmpty else { return customer.manager }
+        // Ties (two handovers stamped in the same second) are broken by names, so every replica agrees.
+        let ordered = handed.sorted { ($0.at.epochSeconds, $0.manager ?? "", $0.previous ?? "") < ($1.at.epochSeconds, $1.manager ?? "", $1.previous ?? "") }
+        guard let last = ordered.last(where: { $0.at.epochSeconds <= time.epochSeconds }) else { return ordered[0].previous ?? customer.manager }
+        return last.manager
+    }
     /// Set by `restricted(toResponsible:)`: only what this person answers for counts.
     public var responsible: String?
     /// Built by `indexed()`; it reflects the visits and agreements at that time.
@@ -234,6 +260,9 @@ public struct KPIFacts: Sendable {
         case .setting:
             guard id == ProvinceSettings.id else { return }
             restorationDefault = RestorationDefault(hours: field("restoration_hours").int, vipHours: field("restoration_hours_vip").int)
+        case .handover:
+            guard let customer = customer(), let at = time("at") else { return }
+            handovers[customer, default: []].append(Handover(at: at, previous: text("previous"), manager: text("manager")))
         case .contact, .faultNote, .complaintNote, .conflict, .branch:
             return
         }

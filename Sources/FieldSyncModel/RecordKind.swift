@@ -13,6 +13,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
     case calendarDay = "calendar_days"
     case branch = "branches"
     case setting = "settings"
+    case handover = "handovers"
 
     /// The kinds whose records name a record of this kind as their parent: derived
     /// from the schemas, so a new kind is found wherever a file's tree is walked.
@@ -49,6 +50,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .calendarDay: 9
         case .branch: 10
         case .setting: 11
+        case .handover: 12
         }
     }
 
@@ -67,6 +69,7 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable, Hashable {
         case .calendarDay: "calendar day"
         case .branch: "branch"
         case .setting: "province setting"
+        case .handover: "handover"
         }
     }
 }

@@ -183,6 +183,14 @@ public final class RecordSchema: Sendable {
                 FieldSpec("restoration_hours", .hours),
                 FieldSpec("restoration_hours_vip", .hours),
             ]),
+            // A customer file handed from one manager to another (客户交接), written with the change of
+            // `manager` itself (`Replica.write`): the KPIs follow who held the file at each event or week.
+            RecordSchema(.handover, [
+                FieldSpec("customer", .reference(.customer), required: true),
+                FieldSpec("at", .time, required: true),
+                FieldSpec("previous", .text),
+                FieldSpec("manager", .text),
+            ]),
         ]
         return Dictionary(uniqueKeysWithValues: schemas.map { ($0.kind, $0) })
     }()

@@ -21,7 +21,7 @@ extension PostgresServerStorage: KPIStorage {
     public func loadKPIFacts() async throws -> KPIFacts {
         var facts = KPIFacts()
         // Customers first: their records share the customer's id string.
-        let kinds: [RecordKind] = [.customer, .calendarDay, .setting, .agreement, .visit, .fault, .complaint]
+        let kinds: [RecordKind] = [.customer, .calendarDay, .setting, .handover, .agreement, .visit, .fault, .complaint]
         try await client.withConnection { connection in
             for kind in kinds {
                 let schema = kind.schema

@@ -200,6 +200,9 @@ extension PostgresServerStorage {
             }
             var server = try await serverState(on: connection)
             let hlc = server.clock.tick(nowMilliseconds: now)
+            // A change of manager writes its handover record too, as every writer does (`HandoverRecords`).
+            let edits = try HandoverRecords.adding(to: edits, at: hlc.milliseconds) { try reads.stored(RecordKey(table: .customer, record: $0)) }
+            try await readAhead(Set(edits.map { RecordKey(table: $0.table, record: $0.record) }), into: &reads, on: connection)
             var written: [RecordKey: RecordState] = [:]
             var order: [RecordKey] = []
             var changes: [FieldChange] = []

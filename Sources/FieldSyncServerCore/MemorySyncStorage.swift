@@ -92,7 +92,8 @@ package final class MemorySyncStorage: SyncStorage {
             let before = Self.owners(of: Set(movable.map { RecordKey(table: $0.table, record: $0.record) }), in: stored)
             let hlc = stored.clock.tick(nowMilliseconds: now)
             var changes: [FieldChange] = []
-            for edit in edits {
+            let records = stored.records
+            for edit in HandoverRecords.adding(to: edits, at: hlc.milliseconds, stored: { records[RecordKey(table: .customer, record: $0)] }) {
                 let key = RecordKey(table: edit.table, record: edit.record)
                 let edited = LocalEdit.changes(table: edit.table, record: edit.record, current: stored.records[key], fields: edit.fields,
                                                hlc: hlc, node: node)

@@ -33,6 +33,10 @@ struct KPIFactsReader {
             }
             facts.add(.customer, id, firstRecorded: firstRecorded) { state.value($0, in: schema) }
         }
+        try rows("SELECT customer, at, previous, manager FROM handovers") { row in
+            guard let id = row.text(0), let at = row.time(1) else { return }
+            facts.handovers[facts.customers[id]?.id ?? id, default: []].append(KPIFacts.Handover(at: at, previous: row.text(2), manager: row.text(3)))
+        }
         /// The customer's own id string, shared by its records.
         func customer(_ row: Row, _ column: Int32) -> String? {
             guard let id = row.text(column) else { return nil }

@@ -34,7 +34,7 @@ extension Replica {
         var states: [RecordKey: RecordState] = [:]
         var order: [RecordKey] = []
         var changes: [FieldChange] = []
-        for edit in edits {
+        for edit in try HandoverRecords.adding(to: edits, at: hlc.milliseconds, stored: { try io.load(.customer, $0) }) {
             let table = RecordTable.of(edit.table)
             let key = RecordKey(table: edit.table, record: edit.record)
             let current = try states[key] ?? io.load(edit.table, edit.record)

@@ -180,6 +180,13 @@ public struct Replica: Sendable {
             // A record's history names the conflicts about it (`RecordHistory`) without reading them all.
             try db.execute(sql: "CREATE INDEX conflicts_record ON conflicts (record)")
         }
+        migrator.registerMigration("v12-handovers") { db in
+            // Who held a customer's file from when (`RecordKind.handover`), for the KPIs' attribution.
+            try db.execute(sql: """
+                CREATE TABLE handovers (id TEXT PRIMARY KEY NOT NULL, "customer", "at", "previous", "manager", _stamps BLOB NOT NULL);
+                CREATE INDEX handovers_customer ON handovers (customer);
+                """)
+        }
         return migrator
     }
 }

@@ -103,6 +103,7 @@ extension RecordKind {
         case .calendarDay: "calendar"
         case .branch: "branch"
         case .setting: "settings"
+        case .handover: "customer"
         }
     }
 }

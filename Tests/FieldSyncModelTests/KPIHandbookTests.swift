@@ -56,6 +56,27 @@ import Testing
         #expect(lateNight?.deadline == Self.t("2026-12-01T03:50:00+08:00") && lateNight?.lateBySeconds == 60)
     }
 
+    /// A file handed over mid-month: each unvisited week is missed by whoever held the file when it
+    /// ended, a fault without an owner is whoever held it when reported (KPIFacts.holder).
+    @Test func attributionFollowsWhoHeldTheFileAtTheTime() {
+        var facts = Self.facts()
+        facts.customers["c-std"]?.manager = "Bob"
+        facts.customers["c-std"]?.since = Self.d("2026-11-01")
+        facts.handovers["c-std"] = [KPIFacts.Handover(at: Self.t("2026-11-18T10:00:00+08:00"), previous: "Alice", manager: "Bob")]
+        facts.faults = [KPIFacts.Fault(id: "f-early", customer: "c-std", reportedAt: Self.t("2026-11-10T09:00:00+08:00")),
+                        KPIFacts.Fault(id: "f-late", customer: "c-std", reportedAt: Self.t("2026-11-20T09:00:00+08:00"))]
+        facts.customers.removeValue(forKey: "c-vip")
+        let report = KPIEngine.report(facts, period: try! ReportingPeriod("2026-11"), grouping: .manager, asOf: Self.t("2026-12-08T09:00:00+08:00"))
+        let alice = report.groups.first { $0.name == "Alice" }, bob = report.groups.first { $0.name == "Bob" }
+        #expect(alice?.figure(.visitCoverage).missed == 2, "weeks 45 and 46 ended before the handover")
+        #expect(bob?.figure(.visitCoverage).missed == 3, "weeks 47 (handed over on its Wednesday), 48 and 49")
+        #expect(alice?.misses.contains { $0.record == "f-early" } == true && bob?.misses.contains { $0.record == "f-late" } == true)
+        // Without handover records (files from before they were kept): the customer's manager now, as before.
+        facts.handovers = [:]
+        let now = KPIEngine.report(facts, period: try! ReportingPeriod("2026-11"), grouping: .manager, asOf: Self.t("2026-12-08T09:00:00+08:00"))
+        #expect(now.groups.map(\.name) == ["Bob"])
+    }
+
     /// The province's default (a replicated setting) replaces FieldSync's where no
     /// agreement states a limit; an agreement and the fault's own time still win over it.
     @Test func theProvincesRestorationDefaultAppliesWhereNoAgreementStatesOne() {

@@ -28,6 +28,7 @@ import Testing
         .calendarDay: ["date", "kind", "name", "removed"],
         .branch: ["name", "removed"],
         .setting: ["restoration_hours", "restoration_hours_vip"],
+        .handover: ["customer", "at", "previous", "manager"],
     ]
 
     @Test func fieldsKeepTheirPositions() {

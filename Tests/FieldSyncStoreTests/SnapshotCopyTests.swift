@@ -20,7 +20,7 @@ import Testing
             }
         }
         #expect(order.last == .conflict)
-        #expect(RecordKind.fault.childKinds == [.faultNote] && RecordKind.customer.childKinds == [.contact, .agreement, .visit, .fault, .complaint])
+        #expect(RecordKind.fault.childKinds == [.faultNote] && RecordKind.customer.childKinds == [.contact, .agreement, .visit, .fault, .complaint, .handover])
     }
 
     @Test func theWholeTableCopyKeepsExactlyWhatTheRowCopyKeeps() throws {

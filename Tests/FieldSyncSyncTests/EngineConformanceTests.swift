@@ -98,6 +98,9 @@ import Testing
         try li.replica.write([RecordEdit(.customer, tower, [("manager", .text("Bob"))])])
         let refused = try await li.sync()
         #expect(refused.rejected.count == 1 && refused.rejected[0].reason.contains("may not move records out of their reach"), "\(refused.rejected)")
+        // He discards it, as 'fieldsync status' tells him to: the handover record it wrote goes with it.
+        _ = try li.replica.discard(counter: refused.rejected[0].counter, at: "2026-12-01T00:00:00+08:00")
+        #expect(try li.replica.records(.handover).isEmpty)
         try sue.replica.write([RecordEdit(.customer, tower, [("manager", .text("Ming")), ("team", .null)])])
         try await sue.sync()
         let handed = try await li.sync()

@@ -164,6 +164,52 @@ import Testing
         }
     }
 
+    /// Attribution as it was (issue 28, item 3): a supervisor hands Alice's file to Bob mid-month;
+    /// the handover travels with the file, and every unvisited week goes to whoever held it when the
+    /// week ended, the same on Bob's laptop, on Sue's and on the server.
+    @Test(arguments: EngineKind.available)
+    func coverageAcrossAHandoverIsAttributedByWeekEverywhere(engine: EngineKind) async throws {
+        // Wednesday 2026-11-18T10:00:00+08:00.
+        let clock = TestClock(1_794_970_800_000)
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, clock: clock.now)
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            let laptops = [alice, bob, sue]
+            do {
+                var generator = SplitMix64(seed: 3)
+                let shop = RecordID.make(using: &generator)
+                try alice.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
+                                                                       ("manager", .text("Alice")), ("since", .text("2026-11-01"))])])
+                try await alice.sync()
+                try await sue.sync()
+                try sue.replica.write([RecordEdit(.customer, shop, [("manager", .text("Bob"))])])
+                try await sue.sync()
+                try await bob.sync()
+                try await alice.sync()
+                #expect(try bob.replica.records(.handover).map { $0["previous"] } == [.text("Alice")], "the handover came with the file")
+
+                let asOf = "2026-12-08T09:00:00+08:00"
+                var reports: [KPIReport] = []
+                for laptop in [bob, sue] {
+                    reports.append(KPIEngine.report(try laptop.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .manager,
+                                                    asOf: Timestamp(iso: asOf)!))
+                }
+                for report in reports {
+                    #expect(report.groups.first { $0.name == "Alice" }?.figure(.visitCoverage).missed == 2)
+                    #expect(report.groups.first { $0.name == "Bob" }?.figure(.visitCoverage).missed == 3)
+                }
+                let online = try await sue.client.get("/v1/kpi", query: [("period", "2026-11"), ("by", "manager"), ("as_of", asOf)], token: sue.binding.token)
+                #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(reports[1]))))
+            } catch {
+                for laptop in laptops { await laptop.close() }
+                throw error
+            }
+            for laptop in laptops { await laptop.close() }
+        }
+    }
+
     /// Times typed after the time they give (KPI.md, "Recorded late"), worked
     /// out by hand and typed on a laptop whose clock the test moves: the same
     /// offline on the supervisor's laptop and on the server after a sync.

@@ -128,6 +128,11 @@ import Testing
                                                                        maxChanges: 3), token: sue.binding.token)
                 pages += 1
                 received.formUnion(answer.changes.map(\.record))
+                // The file moved in came with its handover (Bob to Alice); the one moved out's stays in Ningbo.
+                for change in answer.changes where change.table == .handover && change.field == "customer" {
+                    #expect(change.value == .text(movedIn))
+                    expected.insert(change.record)
+                }
                 #expect(answer.cursor >= cursor, "the cursor never goes back")
                 cursor = answer.cursor
                 if !answer.more { break }
