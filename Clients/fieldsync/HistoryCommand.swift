@@ -55,9 +55,7 @@ struct HistoryCommand: AsyncParsableCommand {
         guard var history else { throw StoreError.notFound(kind, id) }
         if let field { history = history.only(field: field) }
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            return print(String(decoding: try encoder.encode(history), as: UTF8.self))
+            return try printJSON(history)
         }
         if let note { print(note) }
         print(history.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")

@@ -42,9 +42,7 @@ struct InboxCommand: AsyncParsableCommand {
             }
         }
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            return print(String(decoding: try encoder.encode(inbox), as: UTF8.self))
+            return try printJSON(inbox)
         }
         if let note { print(note) }
         print(inbox.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
@@ -53,25 +51,8 @@ struct InboxCommand: AsyncParsableCommand {
     /// What this laptop holds: its open conflicts and its own work the server refused.
     static func local(_ replica: Replica) throws -> Inbox {
         let names = try replica.nodeNames()
-        func who(_ text: String?) -> String {
-            guard let text, let node = NodeID(text) else { return "?" }
-            return names[node].map { "\($0.user) (\($0.device))" } ?? "node \(text)"
-        }
-        func shown(_ value: FieldValue) -> String {
-            switch value {
-            case .null: "(empty)"
-            case .int(let number): String(number)
-            case .text(let text): "'\(Wording.printable(String(text.prefix(40))))'"
-            }
-        }
-        var entries = try replica.records(.conflict).filter { !$0["resolved"].bool }.map { conflict -> Inbox.Entry in
-            let table = conflict["table"].text.flatMap(RecordKind.init(rawValue:))
-            return Inbox.Entry(kind: .conflict, branch: nil,
-                               subject: "\(table?.noun ?? conflict["table"].text ?? "") \(String((conflict["record"].text ?? "").prefix(8))), \(conflict["field"].text ?? "")",
-                               record: conflict.id, person: nil, device: nil,
-                               detail: "kept \(shown(conflict["kept_value"])) by \(who(conflict["kept_node"].text)) over \(shown(conflict["lost_value"])) by \(who(conflict["lost_node"].text))",
-                               since: conflict["lost_hlc"].int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds },
-                               action: "fieldsync conflicts resolve \(conflict.id.prefix(8)) --keep lost|kept")
+        var entries = try replica.records(.conflict).filter { !$0["resolved"].bool }.map { conflict in
+            Inbox.conflictEntry(conflict.id, conflict.state, branch: nil) { node in names[node].map { ($0.user, $0.device) } }
         }
         entries += try replica.rejections().map { rejected in
             Inbox.Entry(kind: .refused, branch: nil, subject: "action \(rejected.counter) of this laptop", person: nil, device: nil,

@@ -127,7 +127,8 @@ struct KPISelection: ParsableArguments {
     }
 }
 
-private func printJSON(_ value: some Encodable) throws {
+/// JSON as every command prints it: pretty, keys sorted, slashes as they are.
+func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))

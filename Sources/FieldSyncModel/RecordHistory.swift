@@ -140,12 +140,7 @@ extension RecordHistory {
         var table = TextTable(["field", "value", "typed", "by", "received by the server", "outcome"])
         for entry in entries {
             let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? "node \(entry.node)"
-            let value: String
-            switch entry.value {
-            case .null: value = "(empty)"
-            case .int(let number): value = String(number)
-            case .text(let text): value = TextTable.clip(Wording.printable(text), to: 40)
-            }
+            let value = entry.value == .null ? "(empty)" : TextTable.clip(Wording.printable(entry.value.text ?? entry.value.description), to: 40)
             let outcome: String
             switch entry.outcome {
             case .current: outcome = "current"

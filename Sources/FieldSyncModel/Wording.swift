@@ -10,4 +10,13 @@ extension Wording {
     public static func printable(_ text: String) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
     }
+
+    /// A stored value as a person reads it in a sentence: `(empty)`, `42`, `'text'` (printable, at most 40 characters).
+    public static func shown(_ value: FieldValue) -> String {
+        switch value {
+        case .null: "(empty)"
+        case .int(let number): String(number)
+        case .text(let text): "'\(printable(String(text.prefix(40))))'"
+        }
+    }
 }

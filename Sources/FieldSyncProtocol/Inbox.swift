@@ -55,6 +55,25 @@ public struct Inbox: Sendable, Equatable, Codable {
 
 
 extension Inbox {
+    /// The entry of an unresolved conflict record: the field, what was kept over what and by whom
+    /// (`name` gives a node's person and device where known); shared by the server and a laptop offline.
+    public static func conflictEntry(_ id: String, _ conflict: RecordState, branch: String?,
+                                     name: (NodeID) -> (person: String, device: String)?) -> Entry {
+        let schema = RecordKind.conflict.schema
+        func text(_ field: String) -> String { conflict.value(field, in: schema).text ?? "" }
+        func shown(_ field: String) -> String { Wording.shown(conflict.value(field, in: schema)) }
+        func who(_ field: String) -> String {
+            guard let node = NodeID(text(field)), let known = name(node) else { return "node \(text(field))" }
+            return "\(known.person) (\(known.device))"
+        }
+        let table = RecordKind(rawValue: text("table"))
+        let lostAt = conflict.value("lost_hlc", in: schema).int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds }
+        return Entry(kind: .conflict, branch: branch, subject: "\(table?.noun ?? text("table")) \(text("record").prefix(8)), \(text("field"))",
+                     record: id, person: nil, device: nil,
+                     detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
+                     since: lostAt, action: "fieldsync conflicts resolve \(id.prefix(8)) --keep lost|kept")
+    }
+
     /// The inbox as a person reads it: one table per kind, times in `offsetMinutes`.
     public func text(offsetMinutes: Int) -> String {
         guard !entries.isEmpty else { return "Nothing needs you: no open conflict, no refused or handed-back work, no silent device with work waiting.\n" }

@@ -57,34 +57,12 @@ extension Inbox {
             }
         }
 
-        let conflictSchema = RecordKind.conflict.schema
-        func entry(_ conflict: InboxInputs.Conflict, customer: RecordState?) -> Entry {
-            func text(_ name: String) -> String { conflict.state.value(name, in: conflictSchema).text ?? "" }
-            func shown(_ name: String) -> String {
-                switch conflict.state.value(name, in: conflictSchema) {
-                case .null: "(empty)"
-                case .int(let number): String(number)
-                case .text(let value): "'\(Wording.printable(String(value.prefix(40))))'"
-                }
-            }
-            func who(_ name: String) -> String {
-                guard let node = NodeID(text(name)), let device = byNode[node] else { return "node \(text(name))" }
-                return "\(device.user) (\(device.name))"
-            }
-            let table = RecordKind(rawValue: text("table"))
-            let lostAt = conflict.state.value("lost_hlc", in: conflictSchema).int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds }
-            return Entry(kind: .conflict, branch: customer?.value("branch", in: RecordKind.customer.schema).text,
-                         subject: "\(table?.noun ?? text("table")) \(text("record").prefix(8)), \(text("field"))", record: conflict.id,
-                         person: nil, device: nil,
-                         detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
-                         since: lostAt, action: "fieldsync conflicts resolve \(conflict.id.prefix(8)) --keep lost|kept")
-        }
-
+        func name(_ node: NodeID) -> (person: String, device: String)? { byNode[node].map { ($0.user, $0.name) } }
         add(.conflict, inputs.conflicts.compactMap { conflict -> Entry? in
             guard let customer = conflict.customer, policy.allows(CustomerScope(customer)) else {
-                return conflict.customer == nil && policy.isUnrestricted ? entry(conflict, customer: nil) : nil
+                return conflict.customer == nil && policy.isUnrestricted ? conflictEntry(conflict.id, conflict.state, branch: nil, name: name) : nil
             }
-            return entry(conflict, customer: customer)
+            return conflictEntry(conflict.id, conflict.state, branch: customer.value("branch", in: RecordKind.customer.schema).text, name: name)
         }.sorted { ($0.since ?? 0, $0.record ?? "") < ($1.since ?? 0, $1.record ?? "") })
 
         add(.refused, mine.compactMap { device -> Entry? in
