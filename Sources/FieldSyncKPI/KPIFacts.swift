@@ -167,28 +167,33 @@ public struct KPIFacts: Sendable {
     /// Each customer's handovers (客户交接), in any order.
     public var handovers: [String: [Handover]] = [:]
 
-    /// A file handed from `previous` to `manager` at `at`.
+    /// A file handed from `previous` to `manager` at `at` (its stamp).
     public struct Handover: Sendable, Equatable {
         public var at: Timestamp
         public var previous: String?
         public var manager: String?
+        /// The stamp's clock in milliseconds: the order of handovers within one second.
+        public var milliseconds: UInt64
 
-        public init(at: Timestamp, previous: String?, manager: String?) {
+        public init(at: Timestamp, previous: String?, manager: String?, milliseconds: UInt64? = nil) {
             self.at = at
             self.previous = previous
             self.manager = manager
+            self.milliseconds = milliseconds ?? UInt64(clamping: at.epochSeconds) * 1_000
         }
     }
 
     /// Who held `customer`'s file at `time`: the manager the last handover at or before it gave the
-    /// file to; before the first handover, the manager it took the file from; with no handover, the
-    /// customer's manager now.
+    /// file to (after the newest, the customer's manager now: a change made without a handover record,
+    /// by an older writer, is not lost); before the first handover, the manager it took the file from;
+    /// with no handover, the customer's manager now.
     public func holder(of customer: Customer, at time: Timestamp) -> String? {
         guard let handed = handovers[customer.id], !handed.isEmpty else { return customer.manager }
-        // Ties (two handovers stamped in the same second) are broken by names, so every replica agrees.
-        let ordered = handed.sorted { ($0.at.epochSeconds, $0.manager ?? "", $0.previous ?? "") < ($1.at.epochSeconds, $1.manager ?? "", $1.previous ?? "") }
-        guard let last = ordered.last(where: { $0.at.epochSeconds <= time.epochSeconds }) else { return ordered[0].previous ?? customer.manager }
-        return last.manager
+        let ordered = handed.count == 1 ? handed : handed.sorted {
+            ($0.milliseconds, $0.manager ?? "", $0.previous ?? "") < ($1.milliseconds, $1.manager ?? "", $1.previous ?? "")
+        }
+        guard let index = ordered.lastIndex(where: { $0.at.epochSeconds <= time.epochSeconds }) else { return ordered[0].previous ?? customer.manager }
+        return index == ordered.count - 1 ? customer.manager : ordered[index].manager
     }
     /// Set by `restricted(toResponsible:)`: only what this person answers for counts.
     public var responsible: String?
@@ -261,8 +266,10 @@ public struct KPIFacts: Sendable {
             guard id == ProvinceSettings.id else { return }
             restorationDefault = RestorationDefault(hours: field("restoration_hours").int, vipHours: field("restoration_hours_vip").int)
         case .handover:
-            guard let customer = customer(), let at = time("at") else { return }
-            handovers[customer, default: []].append(Handover(at: at, previous: text("previous"), manager: text("manager")))
+            // When the change was stamped (its clock, corrected and bounded by the server), not the `at` it states.
+            guard let customer = customer(), let at = stamp("manager").map({ Timestamp.recorded(milliseconds: $0, offsetMinutes: 0) }) ?? time("at") else { return }
+            handovers[customer, default: []].append(Handover(at: at, previous: text("previous"), manager: text("manager"),
+                                                             milliseconds: stamp("manager") ?? UInt64(clamping: at.epochSeconds) * 1_000))
         case .contact, .faultNote, .complaintNote, .conflict, .branch:
             return
         }

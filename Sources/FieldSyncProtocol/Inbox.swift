@@ -24,7 +24,7 @@ public struct Inbox: Sendable, Equatable, Codable {
         public var person: String?
         public var device: String?
         public var detail: String
-        /// Since when (server clock, milliseconds).
+        /// Since when, milliseconds: the server's clock, or for a conflict the lost write's stamp.
         public var since: UInt64?
         /// How to act on it.
         public var action: String

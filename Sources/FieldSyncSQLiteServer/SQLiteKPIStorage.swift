@@ -39,8 +39,11 @@ extension ServerStore {
         try writer.read { db in
             let io = RecordIO(db)
             var conflicts: [InboxInputs.Conflict] = []
+            // A file that left this branch server's branch is served to no one here (as the pull).
+            let departed = Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
             for (id, state) in try io.scan(.conflict) where !state.value("resolved", in: RecordKind.conflict.schema).bool {
                 let file = try RecordOwner.file(of: RecordKey(table: .conflict, record: id)) { try io.load($0.table, $0.record) }
+                if let file, departed.contains(file.customer) { continue }
                 conflicts.append(InboxInputs.Conflict(id: id, state: state, customer: file?.state))
             }
             let handedBack = try Row.fetchAll(db, sql: "SELECT origin, counter, reason, returned FROM upstream_rejections ORDER BY origin, counter LIMIT 5000")

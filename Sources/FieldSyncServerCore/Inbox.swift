@@ -44,12 +44,16 @@ public struct InboxInputs: Sendable {
 
 extension Inbox {
     /// Pure: the inbox of `user` from the devices and the inputs, at `now`.
-    public static func build(devices: [DeviceRecord], inputs: InboxInputs, for user: UserInfo, now: UInt64) -> Inbox {
+    /// `branch` narrows to one branch before the entries are counted.
+    public static func build(devices: [DeviceRecord], inputs: InboxInputs, for user: UserInfo, now: UInt64, branch: String? = nil) -> Inbox {
         let policy = AccessPolicy(user)
-        let byNode = Dictionary(devices.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
-        let mine = devices.filter { policy.isUnrestricted || $0.branch == user.branch }
+        // Names as the directory gives them (`AccountStorage.directory`): the caller's branch and people of none.
+        let named = devices.filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
+        let byNode = Dictionary(named.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let mine = devices.filter { (policy.isUnrestricted || $0.branch == user.branch) && (branch == nil || $0.branch == branch) }
         var entries: [Entry] = []
-        func add(_ kind: Kind, _ found: [Entry]) {
+        func add(_ kind: Kind, _ all: [Entry]) {
+            let found = branch == nil ? all : all.filter { $0.branch == branch }
             entries += found.prefix(perKind)
             if found.count > perKind {
                 entries.append(Entry(kind: kind, branch: nil, subject: "\(found.count - perKind) more", person: nil, device: nil,
@@ -74,7 +78,7 @@ extension Inbox {
         }.sorted { ($0.since ?? 0) < ($1.since ?? 0) })
 
         add(.handedBack, inputs.handedBack.compactMap { refused -> Entry? in
-            let device = byNode[refused.origin]
+            let device = devices.first { $0.node == refused.origin }
             guard policy.isUnrestricted || device?.branch == user.branch else { return nil }
             return Entry(kind: .handedBack, branch: device?.branch, subject: "action \(refused.counter) of \(device.map { "device \($0.name)" } ?? "node \(refused.origin)")",
                          person: device?.user, device: device?.name, detail: "refused by the province: \(Wording.printable(refused.reason))",
@@ -98,9 +102,13 @@ extension Inbox {
 
 extension KPIStorage {
     /// `user`'s inbox: for supervisors, the province and administrators (as the dashboard).
-    public func inbox(for user: UserInfo) async throws -> Inbox {
+    public func inbox(for user: UserInfo, branch: String? = nil) async throws -> Inbox {
         guard AccessPolicy(user).mayOpenDashboard else { throw ServerError.forbiddenInbox }
         let (devices, _) = try await freshnessInputs()
-        return Inbox.build(devices: devices, inputs: try await inboxInputs(), for: user, now: now)
+        // The conflicts change only with the records: read once per generation, whoever asks (devices change
+        // without it, so they are read each time).
+        let generation = try await recordGeneration()
+        let inputs = try await kpiCache.result("inbox-inputs", generation: generation) { try await inboxInputs() }
+        return Inbox.build(devices: devices, inputs: inputs, for: user, now: now, branch: branch)
     }
 }

@@ -166,6 +166,9 @@ package final class PushScopeCheck {
                                                changes: changes, origin: mutation.origin, owner: { try self.owner(key, in: afterState) }) {
                 return refusal
             }
+            if key.table == .handover, let refusal = try handoverRefusal(key, existed: existed, after: after[index], afterState: afterState) {
+                return refusal
+            }
         }
         if keep {
             for (key, state) in zip(keys, after) { states[key] = state }
@@ -296,6 +299,32 @@ package final class PushScopeCheck {
             // One message for "another branch's" and "not here yet": neither reveals the other.
             return "\(record) is outside \(policy.reach) or unknown to the server; sync the change that created it first"
         }
+    }
+
+    /// Why a handover record is refused, or nil. The KPIs charge weeks by it, so it is only ever the
+    /// record of the change of manager it travels with (`HandoverRecords`): new, in the same action
+    /// that changes that customer's `manager` to its `manager`, naming as `previous` the manager this
+    /// server holds; never changed afterwards. A manager hands over nothing (`personRefusal`).
+    private func handoverRefusal(_ key: RecordKey, existed: Bool, after: RecordState,
+                                 afterState: (RecordKey) throws -> RecordState?) throws -> String? {
+        let schema = RecordKind.handover.schema
+        var record: String { "handover \(key.record.prefix(8))" }
+        guard !existed else { return "\(record): a handover is written once, with the change of manager it records" }
+        guard policy.user.role != .manager else {
+            return "\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)"
+        }
+        guard let customer = after.value("customer", in: schema).text else { return "\(record): it names no customer" }
+        let customerKey = RecordKey(table: .customer, record: customer)
+        let customerSchema = RecordKind.customer.schema
+        let before = try stored(customerKey)?.value("manager", in: customerSchema) ?? .null
+        let now = try afterState(customerKey)?.value("manager", in: customerSchema) ?? .null
+        guard before != now, after.value("manager", in: schema) == now else {
+            return "\(record): it must travel with the change of customer \(customer.prefix(8))'s manager it records"
+        }
+        guard after.value("previous", in: schema) == before else {
+            return "\(record): customer \(customer.prefix(8))'s manager here is \(before.text ?? "nobody"), not \(after.value("previous", in: schema).text ?? "nobody"); discard the earlier assignment still waiting ('fieldsync outbox') and assign again"
+        }
+        return nil
     }
 
     /// The record as stored, or as accepted earlier in this push.

@@ -99,8 +99,9 @@ public struct HistoryQuery: Sendable {
         guard let id = query("id"), RecordID.isValid(id) else {
             throw ServerError.badRequest("id: give the record's id (36 characters, lowercase hexadecimal in groups of 8-4-4-4-12)")
         }
+        // A field the table does not have is a resource that does not exist (404), as an unknown id is.
         if let field = query("field"), table.schema.index(of: field) == nil {
-            throw ServerError.badRequest("field: \(table.rawValue) has no field '\(Wording.printable(String(field.prefix(40))))'")
+            throw ServerError(.notFound, ErrorCode.notFound, "field: \(table.rawValue) has no field '\(Wording.printable(String(field.prefix(40))))'")
         }
         key = RecordKey(table: table, record: id)
         field = query("field")

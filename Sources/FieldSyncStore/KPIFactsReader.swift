@@ -33,9 +33,14 @@ struct KPIFactsReader {
             }
             facts.add(.customer, id, firstRecorded: firstRecorded) { state.value($0, in: schema) }
         }
-        try rows("SELECT customer, at, previous, manager FROM handovers") { row in
-            guard let id = row.text(0), let at = row.time(1) else { return }
-            facts.handovers[facts.customers[id]?.id ?? id, default: []].append(KPIFacts.Handover(at: at, previous: row.text(2), manager: row.text(3)))
+        // A handover counts from when it was stamped (as `KPIFacts.add` reads it), not the `at` it states.
+        let handoverManager = RecordKind.handover.schema.index(of: "manager") ?? 0
+        try rows("SELECT customer, at, previous, manager, _stamps FROM handovers") { row in
+            guard let id = row.text(0) else { return }
+            let milliseconds = row.blob(4).flatMap { StampCodec.milliseconds(ofField: handoverManager, in: $0) }
+            guard let at = milliseconds.map({ Timestamp.recorded(milliseconds: $0, offsetMinutes: 0) }) ?? row.time(1) else { return }
+            facts.handovers[facts.customers[id]?.id ?? id, default: []].append(
+                KPIFacts.Handover(at: at, previous: row.text(2), manager: row.text(3), milliseconds: milliseconds))
         }
         /// The customer's own id string, shared by its records.
         func customer(_ row: Row, _ column: Int32) -> String? {

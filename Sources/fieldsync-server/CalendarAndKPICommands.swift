@@ -350,8 +350,7 @@ struct InboxServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let user = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
-        var inbox = try await StorageEngine.with(options) { engine in try await engine.kpi.inbox(for: user) }
-        if let branch { inbox.entries = inbox.entries.filter { $0.branch == branch } }
+        let inbox = try await StorageEngine.with(options) { engine in try await engine.kpi.inbox(for: user, branch: branch) }
         if options.json { return try printEncoded(inbox) }
         print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
     }

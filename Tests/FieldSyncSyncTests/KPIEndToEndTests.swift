@@ -202,6 +202,16 @@ import Testing
                 }
                 let online = try await sue.client.get("/v1/kpi", query: [("period", "2026-11"), ("by", "manager"), ("as_of", asOf)], token: sue.binding.token)
                 #expect(try Self.normalised(online) == Self.normalised(Array(JSONEncoder().encode(reports[1]))))
+
+                // Nobody writes a handover record but with the change it records: Bob cannot push the file's
+                // past onto Alice, nor Sue date one on its own.
+                let forged = [("customer", FieldValue.text(shop)), ("at", .text("2099-01-01T00:00:00+00:00")), ("previous", .text("Alice")), ("manager", .text("Bob"))]
+                try bob.replica.write([RecordEdit(.handover, RecordID.make(using: &generator), forged)])
+                #expect(try await bob.sync().rejected.first?.reason.contains("only a supervisor of the branch hands a file") == true)
+                try sue.replica.write([RecordEdit(.handover, RecordID.make(using: &generator), forged)])
+                #expect(try await sue.sync().rejected.first?.reason.contains("must travel with the change of customer") == true)
+                #expect(try KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .manager,
+                                             asOf: Timestamp(iso: asOf)!).groups.first { $0.name == "Alice" }?.figure(.visitCoverage).missed == 2)
             } catch {
                 for laptop in laptops { await laptop.close() }
                 throw error
