@@ -68,9 +68,9 @@ public enum KPIEngine {
         func keep(_ day: LocalDate, _ outcome: Outcome) {
             if period.contains(day), case .metRecordedLate(let late) = outcome { found.append(late) }
         }
-        evaluateRecords(facts, asOf: asOf, within: period) { _, _, day, outcome in keep(day, outcome) }
-        evaluateAgreements(facts, asOf: asOf) { _, _, day, outcome in keep(day, outcome) }
-        evaluateCoverage(facts, period: period, asOf: asOf) { _, outcome in
+        evaluateRecords(facts, asOf: asOf, within: period, collectLate: true) { _, _, day, outcome in keep(day, outcome) }
+        evaluateAgreements(facts, asOf: asOf, collectLate: true) { _, _, day, outcome in keep(day, outcome) }
+        evaluateCoverage(facts, period: period, asOf: asOf, collectLate: true) { _, outcome in
             if case .metRecordedLate(let late) = outcome { found.append(late) }
         }
         return found.sorted { ($0.afterDeadlineSeconds, $0.event.record, $0.event.kpi.index) > ($1.afterDeadlineSeconds, $1.event.record, $1.event.kpi.index) }
@@ -153,7 +153,7 @@ public enum KPIEngine {
     /// Judges every fault and complaint against each of its limits; `emit`
     /// gets whose outcome it is, the KPI, the day that places it in a period, and the outcome.
     /// `within` skips, before any work, the records none of whose limits is placed in that period.
-    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp, within period: ReportingPeriod? = nil,
+    static func evaluateRecords(_ facts: KPIFacts, asOf: Timestamp, within period: ReportingPeriod? = nil, collectLate: Bool = false,
                                 _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
         func placed(_ time: Timestamp?) -> Bool { period == nil || time.map { period!.contains($0.localDay) } == true }
         func keep(_ subject: Subject) -> Bool { facts.responsible == nil || subject.responsible == facts.responsible }
@@ -166,13 +166,13 @@ public enum KPIEngine {
             let feedbackLimit = ServiceLimits.faultFeedbackMinutes(vip: vip)
             let feedbackDeadline = fault.reportedAt.adding(seconds: feedbackLimit * 60)
             emit(subject, .faultFirstFeedback, fault.reportedAt.localDay,
-                 judge(feedbackDeadline, fault.firstFeedbackAt, recorded: fault.firstFeedbackRecorded, asOf) { actual, late in
+                 judge(feedbackDeadline, fault.firstFeedbackAt, recorded: fault.firstFeedbackRecorded, asOf, collectLate: collectLate) { actual, late in
                      subject.miss(.faultFirstFeedback, .fault, fault.id, "\(feedbackLimit) min\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
             let (restoreBy, limit) = restorationDeadline(fault, vip: vip, agreements: index.restorationAgreements[fault.customer] ?? [],
                                                          default: facts.restorationDefault)
             emit(subject, .faultRestoration, fault.reportedAt.localDay,
-                 judge(restoreBy, fault.restoredAt, recorded: fault.restoredRecorded, asOf) { actual, late in
+                 judge(restoreBy, fault.restoredAt, recorded: fault.restoredRecorded, asOf, collectLate: collectLate) { actual, late in
                      subject.miss(.faultRestoration, .fault, fault.id, limit, restoreBy, actual, late)
                  })
         }
@@ -189,13 +189,13 @@ public enum KPIEngine {
             let feedbackHours = ServiceLimits.complaintFeedbackHours(vip: vip)
             let feedbackDeadline = complaint.receivedAt.adding(seconds: feedbackHours * 3_600)
             emit(subject, .complaintFirstFeedback, complaint.receivedAt.localDay,
-                 judge(feedbackDeadline, complaint.firstFeedbackAt, recorded: complaint.firstFeedbackRecorded, asOf) { actual, late in
+                 judge(feedbackDeadline, complaint.firstFeedbackAt, recorded: complaint.firstFeedbackRecorded, asOf, collectLate: collectLate) { actual, late in
                      miss(.complaintFirstFeedback, "\(feedbackHours) h\(vip ? " (VIP)" : "")", feedbackDeadline, actual, late)
                  })
             let resolutionDays = ServiceLimits.complaintResolutionWorkingDays
             let resolveDeadline = facts.calendar.deadline(workingDays: resolutionDays, after: complaint.receivedAt)
             emit(subject, .complaintResolution, complaint.receivedAt.localDay,
-                 judge(resolveDeadline, complaint.resolvedAt, recorded: complaint.resolvedRecorded, asOf) { actual, late in
+                 judge(resolveDeadline, complaint.resolvedAt, recorded: complaint.resolvedRecorded, asOf, collectLate: collectLate) { actual, late in
                      miss(.complaintResolution, "\(resolutionDays) working days", resolveDeadline, actual, late)
                  })
             // The follow-up visit is due within 2 working days of the resolution (办结, guide
@@ -209,7 +209,7 @@ public enum KPIEngine {
                 // Recorded when the first-typed of those visits was: any of them shows the visit was made.
                 let typed = linked.compactMap(\.recorded).min()
                 emit(subject, .complaintFollowUpVisit, resolved.localDay,
-                     judge(visitDeadline, first?.at, recorded: typed, asOf) { actual, late in
+                     judge(visitDeadline, first?.at, recorded: typed, asOf, collectLate: collectLate) { actual, late in
                          miss(.complaintFollowUpVisit, "\(visitDays) working days after resolution", visitDeadline, actual, late)
                      })
             }
@@ -220,7 +220,7 @@ public enum KPIEngine {
     /// 3 months before the end, and the re-signing or the customer's termination
     /// notice 1 month before. A limit is placed in the period of its due day. `endedToo: false` leaves out
     /// agreements that have ended at `asOf` (nothing is left to do for them).
-    static func evaluateAgreements(_ facts: KPIFacts, asOf: Timestamp, endedToo: Bool = true,
+    static func evaluateAgreements(_ facts: KPIFacts, asOf: Timestamp, endedToo: Bool = true, collectLate: Bool = false,
                                    _ emit: (Subject, KPI, LocalDate, Outcome) -> Void) {
         for agreement in facts.agreements {
             guard let ends = agreement.ends, let customer = facts.customers[agreement.customer], !customer.archived else { continue }
@@ -234,7 +234,7 @@ public enum KPIEngine {
                 guard facts.responsible == nil || subject.responsible == facts.responsible else { return }
                 // A date counts as the end of its day: a notice on the due day is on time, one a day later is a day late.
                 let doneAt = done.map { ($0 + 1).start(offsetMinutes: offset).adding(seconds: -1) }
-                emit(subject, kpi, due, judge(deadline, doneAt, recorded: recorded, asOf) { actual, late in
+                emit(subject, kpi, due, judge(deadline, doneAt, recorded: recorded, asOf, collectLate: collectLate) { actual, late in
                     subject.miss(kpi, .agreement, agreement.id, "due \(due) (\(agreement.number) ends \(ends))", deadline, actual, late)
                 })
             }
@@ -251,7 +251,8 @@ public enum KPIEngine {
     /// working day): met with a routine visit that week, missed once the week
     /// is over without one. A week with no working day (Spring Festival,
     /// National Day) asks for no visit; weeks before the customer was taken on do not count.
-    static func evaluateCoverage(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp, _ emit: (Subject, Outcome) -> Void) {
+    static func evaluateCoverage(_ facts: KPIFacts, period: ReportingPeriod, asOf: Timestamp, collectLate: Bool = false,
+                                 _ emit: (Subject, Outcome) -> Void) {
         var firstMonday = period.start + Int64((8 - period.start.weekday) % 7)
         if period.start.weekday == 1 { firstMonday = period.start }
         let mondays = stride(from: firstMonday, through: period.end, by: 7).filter { monday in
@@ -272,9 +273,12 @@ public enum KPIEngine {
                 if let visit = weeks?[monday.dayNumber] {
                     let subject = Subject(customer: customer, responsible: visit.manager ?? facts.holder(of: customer, at: visit.at))
                     guard facts.responsible == nil || subject.responsible == facts.responsible else { continue }
+                    // Placed in its week by its own time, a visit always meets it; only when it was typed is left to ask.
+                    guard collectLate else { emit(subject, .met); continue }
                     // The week ends where the visit placed it in that week: in the visit's own offset.
                     let deadline = (monday + 7).start(offsetMinutes: visit.at.offsetMinutes)
-                    emit(subject, judge(deadline, visit.at, recorded: visit.recorded, asOf) { actual, late in
+                    let recorded = visit.recorded.map { Timestamp(epochSeconds: $0, offsetMinutes: visit.at.offsetMinutes) }
+                    emit(subject, judge(deadline, visit.at, recorded: recorded, asOf, collectLate: collectLate) { actual, late in
                         subject.miss(.visitCoverage, .customer, customer.id, labels[monday.dayNumber] ?? "", deadline, actual, late)
                     })
                     continue
@@ -297,12 +301,13 @@ public enum KPIEngine {
 
     /// `recorded` is when `actual` was typed: a time met as given but typed after the deadline
     /// (beyond the tolerance) is `.metRecordedLate`, counted as met; a miss notes it too.
-    static func judge(_ deadline: Timestamp, _ actual: Timestamp?, recorded: Timestamp? = nil, _ asOf: Timestamp,
+    /// `collectLate: false` (the reports) counts such an event as plainly met, building nothing for it.
+    static func judge(_ deadline: Timestamp, _ actual: Timestamp?, recorded: Timestamp? = nil, _ asOf: Timestamp, collectLate: Bool = false,
                       _ miss: (Timestamp?, Int64) -> KPIMiss) -> Outcome {
         if let actual {
             let typedLate = recorded.flatMap { ServiceLimits.isRecordedLate($0, claimed: actual) ? $0.inOffset(actual.offsetMinutes) : nil }
             if actual.epochSeconds <= deadline.epochSeconds {
-                guard let typedLate, typedLate.epochSeconds > deadline.epochSeconds else { return .met }
+                guard collectLate, let typedLate, typedLate.epochSeconds > deadline.epochSeconds else { return .met }
                 var event = miss(actual, 0)
                 event.recorded = typedLate
                 return .metRecordedLate(KPILateRecord(event: event, claimed: actual, recorded: typedLate))

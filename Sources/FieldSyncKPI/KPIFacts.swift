@@ -103,11 +103,14 @@ public struct KPIFacts: Sendable {
         public var complaint: String?
         /// Who visited: a routine visit counts for them.
         public var manager: String?
-        /// When its time was typed (the stamp of `at`), if known.
-        public var recorded: Timestamp?
+        /// When its time was typed (the stamp of `at`), seconds since the epoch: a province holds close
+        /// to a million visits, so not a whole `Timestamp` each.
+        var recordedSeconds: Int64?
+        /// When its time was typed, if known, in the offset of `at`.
+        public var recorded: Timestamp? { recordedSeconds.map { Timestamp(epochSeconds: $0, offsetMinutes: at.offsetMinutes) } }
 
         public init(customer: String, at: Timestamp, kind: String, complaint: String? = nil, manager: String? = nil, recorded: Timestamp? = nil) {
-            self.recorded = recorded
+            self.recordedSeconds = recorded?.epochSeconds
             self.customer = customer
             self.at = at
             self.kind = kind
@@ -188,7 +191,8 @@ public struct KPIFacts: Sendable {
     /// by an older writer, is not lost); before the first handover, the manager it took the file from;
     /// with no handover, the customer's manager now.
     public func holder(of customer: Customer, at time: Timestamp) -> String? {
-        guard let handed = handovers[customer.id], !handed.isEmpty else { return customer.manager }
+        // Most files were never handed over: no lookup for them (this runs for every week of every customer).
+        guard !handovers.isEmpty, let handed = handovers[customer.id], !handed.isEmpty else { return customer.manager }
         let ordered = handed.count == 1 ? handed : handed.sorted {
             ($0.milliseconds, $0.manager ?? "", $0.previous ?? "") < ($1.milliseconds, $1.manager ?? "", $1.previous ?? "")
         }

@@ -5,7 +5,8 @@ import FieldSyncModel
 /// province has close to a million visits. Pure; shared by copies of the facts.
 public final class KPIIndex: Sendable {
     /// The first routine visit of each (customer, ISO week): its time and manager, by the week's Monday.
-    let routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Timestamp?)]]
+    /// `recorded`: when the week's first-typed visit was typed, seconds since the epoch.
+    let routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Int64?)]]
     /// Follow-up visit times (and when each was typed) by the complaint they name, and by customer.
     let followUpsByComplaint: [String: [(at: Timestamp, recorded: Timestamp?)]]
     let followUpsByCustomer: [String: [(at: Timestamp, recorded: Timestamp?)]]
@@ -16,7 +17,7 @@ public final class KPIIndex: Sendable {
     let agreementCount: Int
 
     public init(_ facts: KPIFacts) {
-        var routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Timestamp?)]] = [:]
+        var routineWeeks: [String: [Int64: (at: Timestamp, manager: String?, recorded: Int64?)]] = [:]
         var byComplaint: [String: [(at: Timestamp, recorded: Timestamp?)]] = [:]
         var byCustomer: [String: [(at: Timestamp, recorded: Timestamp?)]] = [:]
         for visit in facts.visits {
@@ -26,12 +27,15 @@ public final class KPIIndex: Sendable {
                 // The week's earliest visit counts (ties by manager, so every replica picks the same), and the
                 // week was recorded when its first-typed visit was: any visit of the week shows it was served.
                 if let earlier = routineWeeks[visit.customer]?[monday] {
-                    let typed = [earlier.recorded, visit.recorded].compactMap { $0 }.min()
+                    let typed = switch (earlier.recorded, visit.recordedSeconds) {
+                    case let (one?, other?): min(one, other)
+                    case let (one, other): one ?? other
+                    }
                     let keep = (earlier.at, earlier.manager ?? "") <= (visit.at, visit.manager ?? "")
                     routineWeeks[visit.customer]?[monday] = keep ? (earlier.at, earlier.manager, typed) : (visit.at, visit.manager, typed)
                     continue
                 }
-                routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager, visit.recorded)
+                routineWeeks[visit.customer, default: [:]][monday] = (visit.at, visit.manager, visit.recordedSeconds)
             } else if visit.kind == VisitKind.complaintFollowUp.rawValue {
                 if let complaint = visit.complaint { byComplaint[complaint, default: []].append((visit.at, visit.recorded)) }
                 byCustomer[visit.customer, default: []].append((visit.at, visit.recorded))

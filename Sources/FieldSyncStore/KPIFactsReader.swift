@@ -48,34 +48,40 @@ struct KPIFactsReader {
             return facts.customers[id]?.id ?? id
         }
         // Each time an event gives comes with when it was typed: its field's stamp, read from `_stamps` (the last column).
-        func typed(_ row: Row, _ stamps: Int32, _ kind: RecordKind, _ field: String, near time: Timestamp?) -> Timestamp? {
-            guard let time, let index = kind.schema.index(of: field),
-                  let milliseconds = row.blob(stamps).flatMap({ StampCodec.milliseconds(ofField: index, in: $0) }) else { return nil }
+        // Field positions looked up once, not per row.
+        func position(_ kind: RecordKind, _ field: String) -> Int { kind.schema.index(of: field) ?? -1 }
+        let (faultFeedback, faultRestored) = (position(.fault, "first_feedback_at"), position(.fault, "restored_at"))
+        let (complaintFeedback, complaintResolved) = (position(.complaint, "first_feedback_at"), position(.complaint, "resolved_at"))
+        let visitAt = position(.visit, "at")
+        let (notice, renewal, termination) = (position(.agreement, "renewal_notice_at"), position(.agreement, "renewed_at"),
+                                              position(.agreement, "termination_notice_at"))
+        func typed(_ row: Row, _ stamps: Int32, _ field: Int, near time: Timestamp?) -> Timestamp? {
+            guard let time, let milliseconds = row.blob(stamps).flatMap({ StampCodec.milliseconds(ofField: field, in: $0) }) else { return nil }
             return .recorded(milliseconds: milliseconds, offsetMinutes: time.offsetMinutes)
         }
-        func typed(_ row: Row, _ stamps: Int32, _ kind: RecordKind, _ field: String, day: LocalDate?) -> Timestamp? {
-            typed(row, stamps, kind, field, near: day.map { $0.start(offsetMinutes: 0) })
+        func typed(_ row: Row, _ stamps: Int32, _ field: Int, day: LocalDate?) -> Timestamp? {
+            typed(row, stamps, field, near: day.map { $0.start(offsetMinutes: 0) })
         }
         try rows("""
             SELECT id, customer, number, starts, ends, restore_hours, renewal_notice_at, renewed_at, termination_notice_at, _stamps
             FROM agreements WHERE removed IS NOT 1
             """) { row in
             guard let id = row.text(0), let owner = customer(row, 1) else { return }
-            let notice = row.date(6), renewed = row.date(7), termination = row.date(8)
+            let noticeAt = row.date(6), renewed = row.date(7), terminationAt = row.date(8)
             facts.agreements.append(KPIFacts.Agreement(
                 id: id, customer: owner, number: row.text(2) ?? "", starts: row.date(3), ends: row.date(4), restoreHours: row.int(5),
-                renewalNoticeAt: notice, renewedAt: renewed, terminationNoticeAt: termination,
-                renewalNoticeRecorded: typed(row, 9, .agreement, "renewal_notice_at", day: notice),
-                renewedRecorded: typed(row, 9, .agreement, "renewed_at", day: renewed),
-                terminationNoticeRecorded: typed(row, 9, .agreement, "termination_notice_at", day: termination)))
+                renewalNoticeAt: noticeAt, renewedAt: renewed, terminationNoticeAt: terminationAt,
+                renewalNoticeRecorded: typed(row, 9, notice, day: noticeAt),
+                renewedRecorded: typed(row, 9, renewal, day: renewed),
+                terminationNoticeRecorded: typed(row, 9, termination, day: terminationAt)))
         }
         try rows("SELECT id, customer, reported_at, first_feedback_at, restore_by, restored_at, level, owner, _stamps FROM faults") { row in
             guard let id = row.text(0), let owner = customer(row, 1), let reported = row.time(2) else { return }
             let feedback = row.time(3), restored = row.time(5)
             facts.faults.append(KPIFacts.Fault(id: id, customer: owner, reportedAt: reported, firstFeedbackAt: feedback, restoreBy: row.time(4),
                                                restoredAt: restored, level: row.text(6), owner: row.text(7),
-                                               firstFeedbackRecorded: typed(row, 8, .fault, "first_feedback_at", near: feedback),
-                                               restoredRecorded: typed(row, 8, .fault, "restored_at", near: restored)))
+                                               firstFeedbackRecorded: typed(row, 8, faultFeedback, near: feedback),
+                                               restoredRecorded: typed(row, 8, faultRestored, near: restored)))
         }
         try rows("SELECT id, customer, received_at, first_feedback_at, resolved_at, escalated_at, closed_at, level, owner, _stamps FROM complaints") { row in
             guard let id = row.text(0), let owner = customer(row, 1), let received = row.time(2) else { return }
@@ -83,8 +89,8 @@ struct KPIFactsReader {
             facts.complaints.append(KPIFacts.Complaint(id: id, customer: owner, receivedAt: received, firstFeedbackAt: feedback,
                                                        resolvedAt: resolved, escalatedAt: row.time(5), closedAt: row.time(6),
                                                        level: row.text(7), owner: row.text(8),
-                                                       firstFeedbackRecorded: typed(row, 9, .complaint, "first_feedback_at", near: feedback),
-                                                       resolvedRecorded: typed(row, 9, .complaint, "resolved_at", near: resolved)))
+                                                       firstFeedbackRecorded: typed(row, 9, complaintFeedback, near: feedback),
+                                                       resolvedRecorded: typed(row, 9, complaintResolved, near: resolved)))
         }
         // Only routine and follow-up visits count for a KPI.
         try rows("""
@@ -94,7 +100,7 @@ struct KPIFactsReader {
             guard let owner = customer(row, 0), let at = row.time(1), let kind = row.text(2) else { return }
             facts.visits.append(KPIFacts.Visit(customer: owner, at: at, kind: kind == VisitKind.routine.rawValue ? VisitKind.routine.rawValue
                                                : VisitKind.complaintFollowUp.rawValue, complaint: row.text(3), manager: row.text(4),
-                                               recorded: typed(row, 5, .visit, "at", near: at)))
+                                               recorded: typed(row, 5, visitAt, near: at)))
         }
         return facts
     }

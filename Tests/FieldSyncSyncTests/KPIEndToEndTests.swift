@@ -210,7 +210,7 @@ import Testing
                 #expect(try await bob.sync().rejected.first?.reason.contains("only a supervisor of the branch hands a file") == true)
                 try sue.replica.write([RecordEdit(.handover, RecordID.make(using: &generator), forged)])
                 #expect(try await sue.sync().rejected.first?.reason.contains("must travel with the change of customer") == true)
-                #expect(try KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .manager,
+                #expect(KPIEngine.report(try sue.replica.kpiFacts(), period: try ReportingPeriod("2026-11"), grouping: .manager,
                                              asOf: Timestamp(iso: asOf)!).groups.first { $0.name == "Alice" }?.figure(.visitCoverage).missed == 2)
             } catch {
                 for laptop in laptops { await laptop.close() }
