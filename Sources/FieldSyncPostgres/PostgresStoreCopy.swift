@@ -144,6 +144,13 @@ public enum PostgresStoreCopy {
                 VALUES (\(below.device), \(below.completeUpTo), \(below.devices), \(below.pending), \(below.stale), \(below.reportedAt))
                 """, logger: logger)
         }
+        // One statement for them all: a server keeps one per write transaction.
+        if !accounts.logReceipts.isEmpty {
+            try await connection.query("""
+                INSERT INTO log_receipts (first_seq, at) SELECT * FROM unnest(\(accounts.logReceipts.map(\.firstSeq))::bigint[],
+                    \(accounts.logReceipts.map(\.at))::bigint[])
+                """, logger: logger)
+        }
     }
 
     // MARK: Reading back
@@ -225,6 +232,10 @@ public enum PostgresStoreCopy {
             SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device COLLATE "C"
             """, logger: logger).decode((String, Int64?, Int64, Int64, Int64, Int64).self) {
             accounts.reportedBelow.append(.init(device: device, completeUpTo: complete, devices: devices, pending: pending, stale: stale, reportedAt: reported))
+        }
+        for try await (first, at) in try await connection.query("SELECT first_seq, at FROM log_receipts ORDER BY first_seq", logger: logger)
+            .decode((Int64, Int64).self) {
+            accounts.logReceipts.append(.init(firstSeq: first, at: at))
         }
         return accounts
     }

@@ -94,6 +94,7 @@ public final class ServerExport: StoreExport {
             accounts.reportedBelow = try Row.fetchAll(db, sql: """
                 SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device
                 """).map { .init(device: $0[0], completeUpTo: $0[1], devices: $0[2], pending: $0[3], stale: $0[4], reportedAt: $0[5]) }
+            accounts.logReceipts = try Row.fetchAll(db, sql: "SELECT first_seq, at FROM log_receipts ORDER BY first_seq").map { .init(firstSeq: $0[0], at: $0[1]) }
             return accounts
         }
     }

@@ -67,6 +67,12 @@ public struct ExportedAccounts: Sendable, Equatable {
         }
     }
 
+    /// When the server received each stretch of its log (`LogReceipts`), carried so a copy keeps a history's receipts.
+    public struct Receipt: Sendable, Equatable {
+        public var firstSeq, at: Int64
+        public init(firstSeq: Int64, at: Int64) { (self.firstSeq, self.at) = (firstSeq, at) }
+    }
+
     public init() {}
 
     public var users: [User] = []
@@ -77,6 +83,7 @@ public struct ExportedAccounts: Sendable, Equatable {
     public var relayedNodes: [String: String] = [:]
     public var scopeHistory: [ScopeChange] = []
     public var reportedBelow: [Below] = []
+    public var logReceipts: [Receipt] = []
 }
 
 /// What a store copy reads from the server it copies (`fieldsync-server store copy`): the SQLite
