@@ -59,7 +59,12 @@ extension ServerStore {
                 for record in batch {
                     guard let first = record.first else { continue }
                     let stored = try io.load(first.table, first.record)
-                    guard stored != nil || first.table.isProvinceWide else { continue }
+                    // A handover this server wrote after the backup is new to it, but its file is held: it is
+                    // carried with the change of manager it records (`HandoverRecords`).
+                    let heldFile = first.table == .handover
+                        ? try record.first { $0.field == "customer" }?.value.text.map { try io.load(.customer, $0) != nil } ?? false
+                        : false
+                    guard stored != nil || first.table.isProvinceWide || heldFile else { continue }
                     var state = stored ?? RecordState(fieldCount: first.table.schema.fields.count)
                     var ignored: [Overwrite] = []
                     if RecordMerge.apply(record, to: &state, schema: first.table.schema, overwrites: &ignored) { changes += record }

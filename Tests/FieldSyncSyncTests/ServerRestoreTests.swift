@@ -289,6 +289,35 @@ import Testing
         await server.stop()
     }
 
+    /// A file the server handed over after the backup keeps its handover through a restore: carried
+    /// with the change of manager it records, though the backup never held the record itself.
+    @Test func aRestoreKeepsTheHandoversTheServerWroteAfterTheBackup() async throws {
+        let clock = TestClock()
+        var server = try await TestServer.start(clock: clock.now)
+        do {
+            let customer = "c2800000-0000-4000-8000-000000000001"
+            for person in ["Ann", "Ben"] { _ = try server.code(for: person) }
+            try await server.writeLocal([RecordEdit(.customer, customer, [("name", .text("Shop")), ("level", .text("standard")),
+                                                                           ("branch", .text("Hangzhou")), ("manager", .text("Ann"))])])
+            let folder = try TemporaryFolder()
+            let backup = folder.path("backup.sqlite")
+            _ = try server.store.backup(to: backup)
+            clock.advance(60_000)
+            _ = try server.store.assign(String(customer.prefix(8)), manager: "Ben", team: nil)
+            await server.stop()
+            try server.store.close()
+            let (report, _) = try ServerStore.restore(from: backup, into: server.folder.path("server"))
+            #expect(report.ownWritesKept == 2, "the change of manager and its handover: \(report)")
+            server = try await TestServer.restart(server, clock: clock.now)
+            let handovers = try server.store.replica.records(.handover)
+            #expect(handovers.map { $0["previous"] } == [.text("Ann")] && handovers.map { $0["manager"] } == [.text("Ben")])
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     /// A province that lost part of a branch with its marks of what it applied (as a province put
     /// back by hand does) gets it back when the branch server compares itself with it: the branch
     /// relays its whole log again. One that kept the marks acknowledges a relayed mutation without
