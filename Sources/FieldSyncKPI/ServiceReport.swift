@@ -95,7 +95,7 @@ public struct ServiceReport: Sendable, Equatable {
         /// `recorded` when it is beyond the tolerance after `claimed`, in `claimed`'s offset.
         func late(_ recorded: Timestamp?, _ claimed: Timestamp?) -> Timestamp? {
             guard let recorded, let claimed, ServiceLimits.isRecordedLate(recorded, claimed: claimed) else { return nil }
-            return Timestamp(epochSeconds: recorded.epochSeconds, offsetMinutes: claimed.offsetMinutes)
+            return recorded.inOffset(claimed.offsetMinutes)
         }
         let faultFacts = Dictionary(mine.faults.filter { $0.customer == id }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let complaintFacts = Dictionary(mine.complaints.filter { $0.customer == id }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

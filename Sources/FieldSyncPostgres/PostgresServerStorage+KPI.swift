@@ -91,7 +91,7 @@ extension PostgresServerStorage: KPIStorage {
                     """, logger: logger)
             } else {
                 rows = try await connection.query("""
-                    SELECT changes, \(unescaped: receipt) FROM change_log WHERE tbl IN (\(unescaped: Self.provinceWideTables))
+                    SELECT changes, \(unescaped: receipt) FROM change_log WHERE tbl IN (\(unescaped: RecordKind.provinceWideSQLList))
                     AND tbl = \(key.table.rawValue) AND record = \(key.record) ORDER BY seq DESC LIMIT \(limit)
                     """, logger: logger)
             }

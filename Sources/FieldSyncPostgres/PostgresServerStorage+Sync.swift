@@ -14,10 +14,6 @@ import PostgresNIO
 /// the model's rules, and appends to the log last. The pull reads one snapshot
 /// (`REPEATABLE READ`) after the push commits.
 extension PostgresServerStorage: SyncStorage {
-    /// The province's lists as an SQL list of literals, as the partial index `change_log_province_wide`
-    /// names them (`pg-v11-settings`; `PostgresChangeLogTests` holds the two equal).
-    static let provinceWideTables = RecordKind.allCases.filter(\.isProvinceWide).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-
     public var serverNode: NodeID { get async throws { node } }
 
     public func sync(_ request: SyncRequest, from device: DeviceContext, limits: SyncLimits) async throws -> SyncOutcome {
@@ -501,7 +497,7 @@ extension PostgresServerStorage: SyncStorage {
                 } else {
                     own = "SELECT seq FROM change_log WHERE branch = \(inBranch) AND seq > \(after) AND \(notOwn)"
                 }
-                let lists = Self.provinceWideTables, rows = try bind(limit)
+                let lists = RecordKind.provinceWideSQLList, rows = try bind(limit)
                 let (read, full) = try await take(PostgresQuery(unsafeSQL: """
                     \(columns)
                     WHERE l.seq IN (
@@ -536,7 +532,7 @@ extension PostgresServerStorage: SyncStorage {
                         \(unescaped: columns)
                         WHERE l.seq > \(after) AND l.seq <= \(upper) AND l.origin <> \(device.node.description)
                             AND l.origin NOT IN (SELECT node FROM relayed_nodes WHERE device = \(device.device))
-                            AND (c.branch = \(branch) OR l.tbl IN (\(unescaped: Self.provinceWideTables)) OR l.exit_branch = \(branch))
+                            AND (c.branch = \(branch) OR l.tbl IN (\(unescaped: RecordKind.provinceWideSQLList)) OR l.exit_branch = \(branch))
                         ORDER BY l.seq
                         """
                 }

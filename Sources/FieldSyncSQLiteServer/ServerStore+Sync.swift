@@ -6,10 +6,8 @@ import Foundation
 import GRDB
 
 extension ServerStore {
-    /// The province's lists as an SQL list, as the partial index `change_log_province_wide` names them
-    /// (`server-v21-settings`); `ServerMigrationTests` holds the two equal, so a new province-wide kind
-    /// needs that index made again.
-    static let provinceWideTables = RecordKind.allCases.filter(\.isProvinceWide).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    /// The province's lists as the pulls and the partial index `change_log_province_wide` name them.
+    static var provinceWideTables: String { RecordKind.provinceWideSQLList }
 
     /// One sync round trip: validates and applies the pushed mutations, logs
     /// them with sequence numbers, and returns the next page of changes in the

@@ -57,6 +57,13 @@ public struct HistoryRows: Sendable {
 /// latest at or before its number.
 public enum LogReceipts {}
 
+extension RecordKind {
+    /// The province's lists as an SQL list of literals (`'calendar_days', …`), as both engines' pulls and the
+    /// partial index `change_log_province_wide` name them; derived from `isProvinceWide`, so a new
+    /// province-wide kind changes the pulls, and `ServerMigrationTests` asks for the index to be made again.
+    package static let provinceWideSQLList = allCases.filter(\.isProvinceWide).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+}
+
 extension KPIStorage {
     /// The history of one record as this server holds it, or nil when it does not hold it or
     /// `user` may not read it (the same answer, so a caller learns nothing of other branches' ids).
