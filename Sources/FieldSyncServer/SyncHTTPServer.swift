@@ -33,6 +33,12 @@ public struct ServerConfiguration: Sendable {
     public var requestReadTimeout: TimeAmount = .seconds(30)
     /// Connections open at once; further ones wait in the listen backlog.
     public var maxConnections = 1_000
+    /// Connections the kernel holds for accept (capped by `net.core.somaxconn`,
+    /// 4096 on current Linux). When it is full a new connection's SYN is
+    /// dropped and its client waits a whole second to retry, so a burst of
+    /// sockets from one address must fit in it whole while the per-address
+    /// limit closes them (Hummingbird's default is 256; nginx advises raising it).
+    public var listenBacklog = 4_096
     /// Connections one IP address may hold at once; more are closed on accept.
     public var maxConnectionsPerAddress = 128
     /// Request bodies in flight, as sent and as inflated, in all and per device.
@@ -278,6 +284,7 @@ public struct SyncHTTPServer: Sendable {
             server: try .tls(.http1(configuration: http), tlsConfiguration: tls),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "fieldsync-server",
+                backlog: configuration.listenBacklog,
                 availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
