@@ -14,15 +14,65 @@ struct InboxCommand: AsyncParsableCommand {
             server refused from each device at its last sync with the reason, work the province handed back, and devices \
             not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting; each entry says who acts and how. \
             A manager, or anyone offline (or with --offline), sees what this laptop holds: its open conflicts and its own \
-            refused work.
-            """)
+            refused work, with a supervisor's note where one handed it back.
+
+            A supervisor decides about a refused action of their branch from here ('discard', 'hand-back'): the decision \
+            reaches the writer's laptop at its next sync, which sends the action again.
+            """,
+        subcommands: [List.self, Discard.self, HandBack.self],
+        defaultSubcommand: List.self)
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Discard a refused action of your branch: taken out of its writer's outbox at their next sync, your note kept as the reason.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
+        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
+        @Option(help: "Why it is discarded (kept with it on the writer's laptop).") var note: String
+
+        func run() async throws { try await InboxCommand.decide(options, node: node, counter: counter, action: .discard, note: note) }
+    }
+
+    struct HandBack: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "hand-back",
+            abstract: "Hand a refused action back to its writer with a note: it stays in their outbox, your note beside it.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
+        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
+        @Option(help: "What to correct.") var note: String
+
+        func run() async throws { try await InboxCommand.decide(options, node: node, counter: counter, action: .note, note: note) }
+    }
+
+    static func decide(_ options: CommonOptions, node: String, counter: UInt64, action: SyncResponse.Instruction.Action, note: String) async throws {
+        guard let node = NodeID(node) else { throw ValidationError("'\(node)' is not a node: 16 hex digits, as 'fieldsync inbox' shows it") }
+        guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
+            throw ValidationError("this laptop is not enrolled: deciding about refused work is done on the server (fieldsync enroll URL --code CODE --ca FILE)")
+        }
+        let client = try SyncClient(url: binding.url, caPEM: caPEM)
+        let answer: RefusedActionAnswer
+        do {
+            answer = try await client.decideRefused(RefusedActionDecision(node: node, counter: counter, action: action, note: note), token: binding.token)
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        if options.json { return try printJSON(answer) }
+        print("\(action == .discard ? "Discarded" : "Handed back") action \(counter) (\(answer.about.isEmpty ? Wording.printable(answer.reason) : answer.about)): "
+              + "it reaches its writer's laptop at their next sync.")
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print what needs you (the default).")
 
     @OptionGroup var options: CommonOptions
     @Flag(help: "Do not ask the server: show what this laptop holds.") var offline = false
 
     func run() async throws {
         let replica = try options.open()
-        var inbox = try Self.local(replica)
+        var inbox = try InboxCommand.local(replica)
         var note: String?
         if let (binding, caPEM) = try ServerBinding.load(home: options.location.folder), !offline, binding.user.role != .manager {
             let client = try SyncClient(url: binding.url, caPEM: caPEM)
@@ -47,6 +97,7 @@ struct InboxCommand: AsyncParsableCommand {
         if let note { print(note) }
         print(inbox.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
     }
+    }
 
     /// What this laptop holds: its open conflicts and its own work the server refused.
     static func local(_ replica: Replica) throws -> Inbox {
@@ -56,7 +107,8 @@ struct InboxCommand: AsyncParsableCommand {
         }
         entries += try replica.rejections().map { rejected in
             Inbox.Entry(kind: .refused, branch: nil, subject: "action \(rejected.counter) of this laptop", person: nil, device: nil,
-                        detail: "refused \(rejected.times) time\(rejected.times == 1 ? "" : "s"): \(Wording.printable(rejected.reason))", since: nil,
+                        detail: "refused \(rejected.times) time\(rejected.times == 1 ? "" : "s"): \(Wording.printable(rejected.reason))"
+                            + (rejected.note.map { "; handed back by \($0)" } ?? ""), since: nil,
                         action: "correct it and 'fieldsync outbox retry \(rejected.counter)', or 'fieldsync outbox discard \(rejected.counter)'")
         }
         return Inbox(entries: entries)

@@ -71,7 +71,7 @@ struct StatusCommand: ParsableCommand {
                 "last_sync": status.lastSync.map(JSONValue.string) ?? .null,
                 "server": server.map { .string($0.url) } ?? .null,
                 "rejected": .array(try options.open().rejections().map {
-                    .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason)])
+                    .object(["counter": .int(Int64($0.counter)), "reason": .string($0.reason), "handed_back": $0.note.map(JSONValue.string) ?? .null])
                 }),
                 "handed_over": .array(try options.open().handedOver().map(JSONValue.string)),
                 "not_known_here": .array(try options.open().unknownContent().map(JSONValue.string)),
@@ -89,7 +89,10 @@ struct StatusCommand: ParsableCommand {
             let rejections = try options.open().rejections()
             if !rejections.isEmpty {
                 print("Rejected:  \(rejections.count) actions refused by the server (kept in the outbox):")
-                for rejection in rejections.prefix(10) { print("  #\(rejection.counter): \(Wording.printable(rejection.reason))") }
+                for rejection in rejections.prefix(10) {
+                    print("  #\(rejection.counter): \(Wording.printable(rejection.reason))")
+                    if let note = rejection.note { print("      handed back by \(note)") }
+                }
             }
             let handedOver = try options.open().handedOver()
             if !handedOver.isEmpty {

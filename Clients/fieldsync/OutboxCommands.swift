@@ -52,6 +52,7 @@ struct OutboxCommand: ParsableCommand {
                 "refused": refusal.map { .string($0.reason) } ?? .null,
                 "refused_times": refusal.map { .int(Int64($0.times)) } ?? .null,
                 "refused_since": refusal?.since.map(JSONValue.string) ?? .null,
+                "handed_back": refusal?.note.map(JSONValue.string) ?? .null,
             ])
         }
     }
@@ -93,11 +94,12 @@ struct OutboxCommand: ParsableCommand {
     /// In a table: short, so that the reason shows.
     static func state(_ refusal: RejectedMutation) -> String {
         "refused\(refusal.times > 1 ? " at \(refusal.times) syncs" : ""): \(Wording.printable(refusal.reason))"
+            + (refusal.note.map { "; handed back by \($0)" } ?? "")
     }
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
         let times = refusal.times > 1 ? " (at \(refusal.times) syncs\(refusal.since.map { " since \($0)" } ?? ""))" : ""
-        return "\(word)\(times): \(Wording.printable(refusal.reason))"
+        return "\(word)\(times): \(Wording.printable(refusal.reason))" + (refusal.note.map { "\n  handed back by \($0)" } ?? "")
     }
 
     struct Retry: AsyncParsableCommand {
@@ -240,16 +242,17 @@ struct OutboxCommand: ParsableCommand {
                     .object(["number": .int(Int64(clamping: entry.counter)), "discarded_at": .string(entry.discardedAt),
                              "typed_at": .string(OutboxCommand.typedAt(entry.mutation)), "summary": .string(OutboxCommand.summary(entry.mutation)),
                              "refused": entry.refusal.map(JSONValue.string) ?? .null,
+                             "decided": entry.decided.map(JSONValue.string) ?? .null,
                              "changes": .array(entry.mutation.changes.map { change in
                                  .object(["table": .string(change.table.rawValue), "record": .string(change.record), "field": .string(change.field),
                                           "value": JSONValue(change.value)])
                              })])
                 }).printed()
             }
-            var table = TextTable("#", "typed at", "discarded at", "changes", "refused")
+            var table = TextTable("#", "typed at", "discarded at", "changes", "refused", "decided by")
             for entry in entries {
                 table.add(String(entry.counter), OutboxCommand.typedAt(entry.mutation), entry.discardedAt, OutboxCommand.summary(entry.mutation),
-                          entry.refusal ?? "-")
+                          entry.refusal ?? "-", entry.decided ?? "this laptop")
             }
             table.printed(empty: "Nothing was discarded on this laptop.")
         }

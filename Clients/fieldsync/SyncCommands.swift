@@ -175,6 +175,10 @@ struct SyncCommand: AsyncParsableCommand {
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
                 "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
                 "unknown_content": .array(summary.unknownContent.map(JSONValue.string)), "read_again": .array(summary.readAgain.map(JSONValue.string)),
+                "decisions": .array(summary.decisions.map { decision in
+                    .object(["number": .int(Int64(clamping: decision.counter)), "action": .string(decision.discard ? "discard" : "note"),
+                             "note": .string(decision.note), "by": .string(decision.by), "at": .string(decision.at)])
+                }),
                 "stuck": outcome.stuck.map { stuck in
                     .object(["number": .int(Int64(clamping: stuck.counter)), "reason": .string(stuck.reason), "refused_times": .int(Int64(stuck.times)),
                              "since": stuck.since.map(JSONValue.string) ?? .null])
@@ -187,6 +191,11 @@ struct SyncCommand: AsyncParsableCommand {
             print("Synced with \(outcome.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
             for rejection in summary.rejected.prefix(5) {
                 print("  rejected action #\(rejection.counter): \(Wording.printable(rejection.reason))")
+            }
+            for decision in summary.decisions {
+                print(decision.discard
+                      ? "  action #\(decision.counter) discarded by \(decision.text) (kept in 'fieldsync outbox discarded')"
+                      : "  action #\(decision.counter) handed back by \(decision.text); correct it and 'fieldsync outbox retry \(decision.counter)', or discard it")
             }
             if !summary.filesDropped.isEmpty {
                 print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")

@@ -101,6 +101,11 @@ public final class SyncClient: Sendable {
         }
     }
 
+    /// A supervisor's decision about a refused action of their branch (`POST /v1/inbox/refused`).
+    public func decideRefused(_ decision: RefusedActionDecision, token: String) async throws -> RefusedActionAnswer {
+        try await post("/v1/inbox/refused", decision, token: token)
+    }
+
     /// A one-time link that opens the dashboard in a browser (supervisors and the province).
     public func dashboardLink(token: String) async throws -> DashboardLink {
         try await post("/v1/dashboard/link", [String: String](), token: token)

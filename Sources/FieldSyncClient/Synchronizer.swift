@@ -19,6 +19,8 @@ public struct SyncSummary: Sendable, Equatable {
     public var rejected: [RejectedMutation] = []
     /// Customers whose files left this replica's scope and were dropped here.
     public var filesDropped: [String] = []
+    /// A supervisor's decisions applied here: refused actions discarded, or handed back with a note.
+    public var decisions: [OutboxDecision] = []
     public var roundTrips = 0
     /// The server was restored from an earlier state (or made anew) since the last sync: this
     /// replica read its log again from the start and offered back `reoffered` records of its own.
@@ -38,6 +40,7 @@ public struct SyncSummary: Sendable, Equatable {
         recordsSeen.formUnion(other.recordsSeen)
         conflicts += other.conflicts
         rejected += other.rejected
+        for decision in other.decisions where !decisions.contains(decision) { decisions.append(decision) }
         filesDropped += other.filesDropped
         roundTrips += other.roundTrips
         for name in other.unknownContent where !unknownContent.contains(name) { unknownContent.append(name) }
@@ -283,11 +286,14 @@ public struct Synchronizer: Sendable {
         let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
         // What a newer server sent that this version does not know: kinds the reader passed over, fields the merge passes over.
         let unknown = response.unknownContent
+        let offset = TimeZone.current.secondsFromGMT() / 60
+        // A supervisor's decisions about the actions refused in this answer.
+        let decisions = response.instructions.map { OutboxDecision($0, offsetMinutes: offset) }
         let report = try replica.finishExchange(
             pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
             returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
-            unknown: unknown, readFrom: round.requestCursor,
-            syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60).description)
+            unknown: unknown, readFrom: round.requestCursor, decisions: decisions,
+            syncedAt: Timestamp(epochSeconds: Int64(round.receivedAt / 1000), offsetMinutes: offset).description)
         var summary = SyncSummary()
         summary.roundTrips = rounds
         summary.pushed = acknowledged.count
@@ -300,7 +306,9 @@ public struct Synchronizer: Sendable {
         })
         summary.conflicts = report.conflictsCreated.count
             + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
-        summary.rejected = rejected
+        let discarded = Set(report.discarded)
+        summary.rejected = rejected.filter { !discarded.contains($0.counter) }
+        summary.decisions = decisions.filter { !$0.discard || discarded.contains($0.counter) }
         summary.filesDropped = report.filesDropped
         summary.unknownContent = unknown
         return summary
@@ -401,5 +409,13 @@ public struct Synchronizer: Sendable {
             return try readPage(replica, after: through)
         }
         return (request, ahead)
+    }
+}
+
+extension OutboxDecision {
+    /// A decision as a server relayed it (`SyncResponse.instructions`), its time in `offsetMinutes`.
+    public init(_ instruction: SyncResponse.Instruction, offsetMinutes: Int) {
+        self.init(counter: instruction.counter, discard: instruction.action == .discard, note: instruction.note, by: instruction.by,
+                  at: Timestamp(epochSeconds: Int64(clamping: instruction.at / 1000), offsetMinutes: offsetMinutes).description)
     }
 }

@@ -141,6 +141,13 @@ public enum PostgresSchema {
             "DROP INDEX change_log_province_wide",
             "CREATE INDEX change_log_province_wide ON change_log (tbl, seq) WHERE tbl IN ('calendar_days', 'branches', 'settings')",
         ]),
+        // Each device's actions refused lately, and a supervisor's decision about each (`RefusedAction`).
+        Migration(name: "pg-v12-refused-actions", statements: [
+            """
+            CREATE TABLE refused_actions (node text NOT NULL, counter bigint NOT NULL, reason text NOT NULL, about text NOT NULL,
+                at bigint NOT NULL, decision text, note text, decided_by text, decided_at bigint, PRIMARY KEY (node, counter))
+            """,
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -1,4 +1,5 @@
 import FieldSyncModel
+import FieldSyncProtocol
 import FieldSyncServerCore
 import Foundation
 import Logging
@@ -118,9 +119,17 @@ public enum PostgresStoreCopy {
         }
         for device in accounts.devices {
             try await connection.query("""
-                INSERT INTO devices (id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor)
+                INSERT INTO devices (id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor, refused, refused_reason, refused_at)
                 VALUES (\(device.id), \(device.user), \(device.node), \(device.name), \(device.tokenHash), \(device.createdAt), \(device.revokedAt),
-                        \(device.lastSeen), \(device.pending), \(device.cursor))
+                        \(device.lastSeen), \(device.pending), \(device.cursor), \(device.refused), \(device.refusedReason), \(device.refusedAt))
+                """, logger: logger)
+        }
+        for action in accounts.refusedActions {
+            let decision = action.decision
+            try await connection.query("""
+                INSERT INTO refused_actions (node, counter, reason, about, at, decision, note, decided_by, decided_at)
+                VALUES (\(action.node.description), \(Int64(clamping: action.counter)), \(action.reason), \(action.about), \(Int64(clamping: action.at)),
+                        \(decision?.action.rawValue), \(decision?.note), \(decision?.by), \(decision.map { Int64(clamping: $0.at) }))
                 """, logger: logger)
         }
         for token in accounts.webTokens {
@@ -209,11 +218,14 @@ public enum PostgresStoreCopy {
             .decode((String, String, Int64, Int64?).self) {
             accounts.codes.append(.init(hash: hash, user: user, expiresAt: expires, usedAt: used))
         }
-        for try await (id, user, node, name, token, created, revoked, seen, pending, cursor) in try await connection.query("""
-            SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor FROM devices ORDER BY id COLLATE "C"
-            """, logger: logger).decode((String, String, String, String, String, Int64, Int64?, Int64?, Int64?, Int64?).self) {
-            accounts.devices.append(.init(id: id, user: user, node: node, name: name, tokenHash: token, createdAt: created, revokedAt: revoked,
-                                          lastSeen: seen, pending: pending, cursor: cursor))
+        for try await (id, user, node, name, token, created, revoked, seen, pending, cursor, refused, reason, refusedAt) in try await connection.query("""
+            SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor, refused, refused_reason, refused_at
+            FROM devices ORDER BY id COLLATE "C"
+            """, logger: logger).decode((String, String, String, String, String, Int64, Int64?, Int64?, Int64?, Int64?, Int64?, String?, Int64?).self) {
+            var device = ExportedAccounts.Device(id: id, user: user, node: node, name: name, tokenHash: token, createdAt: created, revokedAt: revoked,
+                                                 lastSeen: seen, pending: pending, cursor: cursor)
+            (device.refused, device.refusedReason, device.refusedAt) = (refused, reason, refusedAt)
+            accounts.devices.append(device)
         }
         for try await (hash, device, kind, expires, used) in try await connection.query(
             "SELECT token_hash, device_id, kind, expires_at, used_at FROM web_tokens ORDER BY token_hash COLLATE \"C\"", logger: logger)
@@ -236,6 +248,14 @@ public enum PostgresStoreCopy {
         for try await (first, at) in try await connection.query("SELECT first_seq, at FROM log_receipts ORDER BY first_seq", logger: logger)
             .decode((Int64, Int64).self) {
             accounts.logReceipts.append(.init(firstSeq: first, at: at))
+        }
+        for try await (node, counter, reason, about, at, decision, note, by, decidedAt) in try await connection.query("""
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node COLLATE "C", counter
+            """, logger: logger).decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?).self) {
+            guard let node = NodeID(node) else { continue }
+            accounts.refusedActions.append(RefusedAction(node: node, counter: UInt64(clamping: counter), reason: reason, about: about,
+                                                         at: UInt64(clamping: at),
+                                                         decision: PostgresServerStorage.instruction(counter, decision, note, by, decidedAt)))
         }
         return accounts
     }

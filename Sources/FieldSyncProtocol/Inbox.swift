@@ -28,9 +28,14 @@ public struct Inbox: Sendable, Equatable, Codable {
         public var since: UInt64?
         /// How to act on it.
         public var action: String
+        /// A refused action's device node and counter, for deciding about it (`RefusedActionDecision`).
+        public var node: String?
+        public var counter: UInt64?
 
         public init(kind: Kind, branch: String?, subject: String, record: String? = nil, person: String?, device: String?,
-                    detail: String, since: UInt64?, action: String) {
+                    detail: String, since: UInt64?, action: String, node: String? = nil, counter: UInt64? = nil) {
+            self.node = node
+            self.counter = counter
             self.kind = kind
             self.branch = branch
             self.subject = subject

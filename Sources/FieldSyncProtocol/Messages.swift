@@ -204,6 +204,36 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     /// restored from a backup. The device keeps it and sends it back (`SyncRequest.incarnation`).
     public var incarnation: String?
 
+    /// What a supervisor decided about this device's actions refused in this answer (`rejected`):
+    /// the device applies each to its outbox (issue 28, acting from the inbox). Omitted when empty,
+    /// so an older device, which skips unknown members, is unaffected.
+    public var instructions: [Instruction] = []
+
+    /// A supervisor's decision about one refused action of the device.
+    public struct Instruction: Codable, Sendable, Equatable {
+        public enum Action: String, Codable, Sendable, CaseIterable {
+            /// Take the action out of the outbox for good, kept with the note as its reason.
+            case discard
+            /// Hand it back to its writer with a note: it stays refused in the outbox, the note shown beside it.
+            case note
+        }
+
+        public var counter: UInt64
+        public var action: Action
+        /// The supervisor's words (at most `maxNoteLength` characters).
+        public var note: String
+        /// Who decided: "Sue (supervisor)".
+        public var by: String
+        /// When, by the server's clock (ms).
+        public var at: UInt64
+
+        public init(counter: UInt64, action: Action, note: String, by: String, at: UInt64) {
+            (self.counter, self.action, self.note, self.by, self.at) = (counter, action, note, by, at)
+        }
+
+        public static let maxNoteLength = 1_000
+    }
+
     /// Record kinds the answer's changes named that this version does not know (a newer server):
     /// their changes were skipped, not fatal (`Replica.noteUnknownContent`). Never encoded.
     public var unknownKinds: [String] = []
@@ -240,7 +270,7 @@ public struct SyncResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, records, cursor, more, left, returned, incarnation
+        case accepted, rejected, records, cursor, more, left, returned, incarnation, instructions
         case serverTime = "server_time"
     }
 
@@ -255,6 +285,7 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         left = try container.decodeIfPresent([String].self, forKey: .left) ?? []
         returned = try container.decodeIfPresent([Returned].self, forKey: .returned) ?? []
         incarnation = try container.decodeIfPresent(String.self, forKey: .incarnation)
+        instructions = try container.decodeIfPresent([Instruction].self, forKey: .instructions) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -268,6 +299,22 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         try container.encode(left, forKey: .left)
         try container.encode(returned, forKey: .returned)
         try container.encodeIfPresent(incarnation, forKey: .incarnation)
+        if !instructions.isEmpty { try container.encode(instructions, forKey: .instructions) }
+    }
+}
+
+/// `POST /v1/inbox/refused`: a supervisor's decision about one action the server refused from a
+/// device of their branch. It reaches the device with its next sync that sends the action again.
+public struct RefusedActionDecision: Codable, Sendable, Equatable {
+    /// The device's node (16 hex digits), as the inbox names it.
+    public var node: NodeID
+    public var counter: UInt64
+    public var action: SyncResponse.Instruction.Action
+    /// Why (for a discard, kept as its reason) or what to correct (for a note); 1 to 1,000 characters.
+    public var note: String
+
+    public init(node: NodeID, counter: UInt64, action: SyncResponse.Instruction.Action, note: String) {
+        (self.node, self.counter, self.action, self.note) = (node, counter, action, note)
     }
 }
 
@@ -378,6 +425,21 @@ public struct DashboardLink: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case path
         case expiresInSeconds = "expires_in_seconds"
+    }
+}
+
+/// The answer to `POST /v1/inbox/refused`: the refused action with the decision now stored.
+public struct RefusedActionAnswer: Codable, Sendable, Equatable {
+    public var node: NodeID
+    public var counter: UInt64
+    /// Why the server refused it.
+    public var reason: String
+    /// What it wrote: "visit 1a2b3c4d (customer, at, summary)".
+    public var about: String
+    public var decision: SyncResponse.Instruction
+
+    public init(node: NodeID, counter: UInt64, reason: String, about: String, decision: SyncResponse.Instruction) {
+        (self.node, self.counter, self.reason, self.about, self.decision) = (node, counter, reason, about, decision)
     }
 }
 

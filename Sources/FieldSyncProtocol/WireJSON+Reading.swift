@@ -108,7 +108,7 @@ extension WireJSON {
         try JSONReader.read(bytes) { parser in
             var accepted: [MutationID]?, rejected: [Rejection]?, changes: [FieldChange]?
             var cursor: Int64?, more: Bool?, serverTime: UInt64?, left: [String] = [], returned: [SyncResponse.Returned] = []
-            var incarnation: String?
+            var incarnation: String?, instructions: [SyncResponse.Instruction] = []
             try parser.object("response") { parser, key in
                 switch key {
                 case "accepted":
@@ -144,6 +144,27 @@ extension WireJSON {
                         returned.append(SyncResponse.Returned(mutation: try required(mutation, "mutation"), reason: try required(reason, "reason")))
                     }
                 case "incarnation": incarnation = try parser.nullable { try $0.string("incarnation") }
+                case "instructions":
+                    try parser.array("instructions") { parser in
+                        var counter: UInt64?, action: SyncResponse.Instruction.Action?, note: String?, by: String?, at: UInt64?
+                        try parser.object("instructions") { parser, key in
+                            switch key {
+                            case "counter": counter = try parser.unsigned("counter")
+                            case "action":
+                                let name = try parser.string("action")
+                                guard let known = SyncResponse.Instruction.Action(rawValue: name) else {
+                                    throw DecodingError(description: "instructions.action is discard or note")
+                                }
+                                action = known
+                            case "note": note = try parser.string("note")
+                            case "by": by = try parser.string("by")
+                            case "at": at = try parser.unsigned("at")
+                            default: try parser.skip()
+                            }
+                        }
+                        instructions.append(SyncResponse.Instruction(counter: try required(counter, "counter"), action: try required(action, "action"),
+                                                                     note: try required(note, "note"), by: try required(by, "by"), at: try required(at, "at")))
+                    }
                 default: try parser.skip()
                 }
             }
@@ -152,6 +173,7 @@ extension WireJSON {
                                         more: try required(more, "more"), serverTime: try required(serverTime, "server_time"), left: left,
                                         returned: returned, incarnation: incarnation)
             response.unknownKinds = parser.unknownKinds
+            response.instructions = instructions
             return response
         }
     }

@@ -117,6 +117,24 @@ public enum WireJSON {
             out.append(contentsOf: #","incarnation":"#.utf8)
             JSONText.appendString(incarnation, to: &out)
         }
+        if !response.instructions.isEmpty {
+            out.append(contentsOf: #","instructions":["#.utf8)
+            for (index, instruction) in response.instructions.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"counter":"#.utf8)
+                out.append(contentsOf: String(instruction.counter).utf8)
+                out.append(contentsOf: #","action":"#.utf8)
+                JSONText.appendString(instruction.action.rawValue, to: &out)
+                out.append(contentsOf: #","note":"#.utf8)
+                JSONText.appendString(instruction.note, to: &out)
+                out.append(contentsOf: #","by":"#.utf8)
+                JSONText.appendString(instruction.by, to: &out)
+                out.append(contentsOf: #","at":"#.utf8)
+                out.append(contentsOf: String(instruction.at).utf8)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }

@@ -76,4 +76,11 @@ public struct SQLiteAccountStorage: AccountStorage {
     public func issueLoginLink(for device: DeviceContext) async throws -> DashboardLink { try await offload { try store.issueLoginLink(for: device) } }
     public func openSession(link: String) async throws -> String { try await offload { try store.openSession(link: link) } }
     public func authenticate(session: String) async throws -> DeviceContext { try await offload { try store.authenticate(session: session) } }
+    public func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?, wholeOutbox: Bool) async throws -> [SyncResponse.Instruction] {
+        try await offload { try store.noteRefusals(node: node, refused: refused, pushed: pushed, wholeOutbox: wholeOutbox) }
+    }
+    public func refusedActions() async throws -> [RefusedAction] { try await offload { try store.refusedActions() } }
+    public func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool {
+        try await offload { try store.decideRefused(node: node, counter: counter, decision: decision) }
+    }
 }

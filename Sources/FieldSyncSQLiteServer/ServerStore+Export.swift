@@ -78,11 +78,14 @@ public final class ServerExport: StoreExport {
                 .init(hash: $0[0], user: $0[1], expiresAt: $0[2], usedAt: $0[3])
             }
             accounts.devices = try Row.fetchAll(db, sql: """
-                SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor FROM devices ORDER BY id
+                SELECT id, user_id, node, name, token_hash, created_at, revoked_at, last_seen, pending, cursor, refused, refused_reason, refused_at
+                FROM devices ORDER BY id
                 """).map { row -> ExportedAccounts.Device in
                 let (revokedAt, lastSeen, pending, cursor): (Int64?, Int64?, Int64?, Int64?) = (row[6], row[7], row[8], row[9])
-                return ExportedAccounts.Device(id: row[0], user: row[1], node: row[2], name: row[3], tokenHash: row[4], createdAt: row[5],
-                                               revokedAt: revokedAt, lastSeen: lastSeen, pending: pending, cursor: cursor)
+                var device = ExportedAccounts.Device(id: row[0], user: row[1], node: row[2], name: row[3], tokenHash: row[4], createdAt: row[5],
+                                                     revokedAt: revokedAt, lastSeen: lastSeen, pending: pending, cursor: cursor)
+                (device.refused, device.refusedReason, device.refusedAt) = (row[10], row[11], row[12])
+                return device
             }
             accounts.webTokens = try Row.fetchAll(db, sql: "SELECT token_hash, device_id, kind, expires_at, used_at FROM web_tokens ORDER BY token_hash").map {
                 .init(hash: $0[0], device: $0[1], kind: $0[2], expiresAt: $0[3], usedAt: $0[4])
@@ -95,6 +98,7 @@ public final class ServerExport: StoreExport {
                 SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device
                 """).map { .init(device: $0[0], completeUpTo: $0[1], devices: $0[2], pending: $0[3], stale: $0[4], reportedAt: $0[5]) }
             accounts.logReceipts = try Row.fetchAll(db, sql: "SELECT first_seq, at FROM log_receipts ORDER BY first_seq").map { .init(firstSeq: $0[0], at: $0[1]) }
+            accounts.refusedActions = try ServerStore.refusedActions(db)
             return accounts
         }
     }

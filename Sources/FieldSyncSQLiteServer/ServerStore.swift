@@ -288,6 +288,14 @@ public struct ServerStore: Sendable {
                 CREATE INDEX change_log_province_wide ON change_log(tbl, seq) WHERE tbl IN ('calendar_days', 'branches', 'settings');
                 """)
         }
+        migrator.registerMigration("server-v22-refused-actions") { db in
+            // Each device's actions refused lately, and a supervisor's decision about each (`RefusedAction`).
+            try db.execute(sql: """
+                CREATE TABLE refused_actions (node TEXT NOT NULL, counter INTEGER NOT NULL, reason TEXT NOT NULL, about TEXT NOT NULL,
+                    at INTEGER NOT NULL, decision TEXT, note TEXT, decided_by TEXT, decided_at INTEGER,
+                    PRIMARY KEY (node, counter)) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -4,6 +4,7 @@ import FieldSyncProtocol
 import FieldSyncServerCore
 import Foundation
 import Hummingbird
+import Logging
 
 
 extension SyncHTTPServer {
@@ -53,7 +54,16 @@ extension SyncHTTPServer {
         }
         // A supervisor's one list of what needs a person (`Inbox`).
         devices.get("/v1/inbox") { _, context in
-            try Self.json(try await kpi.inbox(for: context.device.user))
+            try Self.json(try await kpi.inbox(for: context.device.user, refused: try await accounts.refusedActions()))
+        }
+        // A supervisor's decision about a refused action: it reaches the writer's laptop at its next sync.
+        devices.post("/v1/inbox/refused") { request, context in
+            var request = request
+            let decision = try Self.decode(RefusedActionDecision.self, try await request.collectBody(upTo: 16 << 10))
+            let action = try await accounts.decide(decision, by: context.device.user, now: clock())
+            logger.info("refused action decided", metadata: ["node": "\(action.node)", "counter": "\(action.counter)",
+                                                             "decision": "\(decision.action.rawValue)", "by": "\(context.device.user.name)"])
+            return try Self.json(RefusedActionAnswer(action))
         }
         devices.get("/v1/kpi/todo") { request, context in
             let device = context.device

@@ -95,7 +95,7 @@ public struct SyncHTTPServer: Sendable {
     /// Every path the server serves and its methods (405 and `Allow` for the others).
     static let routes: [String: [HTTPRequest.Method]] = [
         "/v1/health": [.get], "/v1/enroll": [.post], "/v1/sync": [.post],
-        "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get], "/v1/kpi/late": [.get], "/v1/history": [.get], "/v1/inbox": [.get],
+        "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get], "/v1/kpi/late": [.get], "/v1/history": [.get], "/v1/inbox": [.get], "/v1/inbox/refused": [.post],
         "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
         "/dashboard/report": [.get], "/v1/nodes": [.get], "/v1/directory": [.get], "/v1/snapshot": [.get],
     ]
@@ -253,7 +253,20 @@ public struct SyncHTTPServer: Sendable {
             throw error
         }
         if let counters { pushOrder.committed(device: device.device, through: counters.upperBound) }
-        let response = outcome.response
+        var response = outcome.response
+        // The device's own actions refused now are kept for its supervisor, and what they decided
+        // about them rides back (`RefusedAction`); a push that refused nothing costs nothing here.
+        let refusals = RefusedActionRules.refusals(of: sync, response: response, device: device.node)
+        if !refusals.isEmpty {
+            do {
+                response.instructions = try await accounts.noteRefusals(
+                    node: device.node, refused: refusals, pushed: RefusedActionRules.pushedRun(of: sync, device: device.node),
+                    wholeOutbox: RefusedActionRules.holdsWholeOutbox(sync, device: device.node))
+            } catch {
+                // The push is stored: its answer goes without them, and the next push that is refused tries again.
+                logger.error("refused actions not kept", metadata: ["device": "\(device.device)", "error": "\(error)"])
+            }
+        }
         if !response.accepted.isEmpty { onChanges() }
         metrics.syncs.increment()
         metrics.conflicts.increment(by: Int64(outcome.conflictsCreated))

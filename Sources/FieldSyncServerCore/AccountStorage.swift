@@ -32,6 +32,13 @@ public protocol AccountStorage: Sendable {
     func openSession(link: String) async throws -> String
     /// The device behind a session cookie; a revoked device's sessions end with it.
     func authenticate(session: String) async throws -> DeviceContext
+    /// Keeps what a push refused of `node`'s own actions and drops what it no longer holds
+    /// (`RefusedAction`); returns the decisions stored for the actions refused now. One transaction.
+    func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?, wholeOutbox: Bool) async throws -> [SyncResponse.Instruction]
+    /// The refused actions kept, of every device.
+    func refusedActions() async throws -> [RefusedAction]
+    /// Stores a decision on a kept refused action; false if none is kept for (node, counter).
+    func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool
 }
 
 extension AccountStorage {
@@ -52,6 +59,22 @@ extension AccountStorage {
         return Directory(nodes: try await devices()
             .filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
             .map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) })
+    }
+}
+
+extension AccountStorage {
+    /// A supervisor's decision about a refused action (`POST /v1/inbox/refused`), checked by
+    /// `RefusedActionRules` and stored for the device's next push that sends it again.
+    public func decide(_ request: RefusedActionDecision, by user: UserInfo, now: UInt64) async throws -> RefusedAction {
+        let device = try RefusedActionRules.check(user, mayDecideFor: try await devices().first { $0.node == request.node })
+        let decision = SyncResponse.Instruction(counter: request.counter, action: request.action,
+                                                note: try RefusedActionRules.checkedNote(request.note), by: RefusedActionRules.by(user), at: now)
+        guard try await decideRefused(node: request.node, counter: request.counter, decision: decision),
+              var action = try await refusedActions().first(where: { $0.node == request.node && $0.counter == request.counter }) else {
+            throw ServerError.notFound("\(device.user)'s device \(device.name) has no refused action #\(request.counter) kept here: it was taken, discarded, or has not been sent again since; 'fieldsync inbox' lists what is")
+        }
+        action.decision = decision
+        return action
     }
 }
 

@@ -45,7 +45,8 @@ public struct InboxInputs: Sendable {
 extension Inbox {
     /// Pure: the inbox of `user` from the devices and the inputs, at `now`.
     /// `branch` narrows to one branch before the entries are counted.
-    public static func build(devices: [DeviceRecord], inputs: InboxInputs, for user: UserInfo, now: UInt64, branch: String? = nil) -> Inbox {
+    public static func build(devices: [DeviceRecord], inputs: InboxInputs, refused: [RefusedAction] = [], for user: UserInfo, now: UInt64,
+                             branch: String? = nil) -> Inbox {
         let policy = AccessPolicy(user)
         // Names as the directory gives them (`AccountStorage.directory`): the caller's branch and people of none.
         let named = devices.filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
@@ -69,13 +70,34 @@ extension Inbox {
             return conflictEntry(conflict.id, conflict.state, branch: customer.value("branch", in: RecordKind.customer.schema).text, name: name)
         }.sorted { ($0.since ?? 0, $0.record ?? "") < ($1.since ?? 0, $1.record ?? "") })
 
-        add(.refused, mine.compactMap { device -> Entry? in
-            guard let refused = device.refused, device.revokedAt == nil else { return nil }
-            return Entry(kind: .refused, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
-                         detail: "\(Wording.count(refused.count, "action")) refused at its last sync: \(Wording.printable(refused.reason))",
-                         since: refused.at,
-                         action: "\(device.user) sees them with 'fieldsync status', then corrects them ('fieldsync outbox retry') or discards them with a reason ('fieldsync outbox discard N')")
-        }.sorted { ($0.since ?? 0) < ($1.since ?? 0) })
+        // One entry per refused action kept (`RefusedAction`), with the decision if there is one; a device
+        // whose refusals were not kept one by one (before they were) has one entry for them all.
+        let refusedByNode = Dictionary(grouping: refused, by: \.node)
+        add(.refused, mine.flatMap { device -> [Entry] in
+            guard let summary = device.refused, device.revokedAt == nil else { return [] }
+            let actions = (refusedByNode[device.node] ?? []).sorted { $0.counter < $1.counter }
+            guard !actions.isEmpty else {
+                return [Entry(kind: .refused, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
+                              detail: "\(Wording.count(summary.count, "action")) refused at its last sync: \(Wording.printable(summary.reason))",
+                              since: summary.at,
+                              action: "\(device.user) sees them with 'fieldsync status', then corrects them ('fieldsync outbox retry') or discards them with a reason ('fieldsync outbox discard N')")]
+            }
+            return actions.map { action in
+                var detail = (action.about.isEmpty ? "" : "\(action.about): ") + Wording.printable(action.reason)
+                let instruction: String
+                if let decision = action.decision {
+                    detail += "; \(decision.by) \(decision.action == .discard ? "discarded it" : "handed it back"): \(Wording.printable(decision.note))"
+                    instruction = decision.action == .discard
+                        ? "discarded: taken out of \(device.user)'s outbox at its next sync"
+                        : "handed back: \(device.user) sees the note at the next sync, then corrects it ('fieldsync outbox retry') or discards it"
+                } else {
+                    instruction = "'fieldsync inbox discard \(device.node) \(action.counter) --note WHY', or 'fieldsync inbox hand-back \(device.node) \(action.counter) --note WHAT-TO-CORRECT'"
+                }
+                return Entry(kind: .refused, branch: device.branch, subject: "action \(action.counter) of device \(device.name)", person: device.user,
+                             device: device.name, detail: detail, since: action.at, action: instruction,
+                             node: device.node.description, counter: action.counter)
+            }
+        }.sorted { ($0.since ?? 0, $0.device ?? "", $0.counter ?? 0) < ($1.since ?? 0, $1.device ?? "", $1.counter ?? 0) })
 
         add(.handedBack, inputs.handedBack.compactMap { refused -> Entry? in
             let device = devices.first { $0.node == refused.origin }
@@ -101,14 +123,15 @@ extension Inbox {
 }
 
 extension KPIStorage {
-    /// `user`'s inbox: for supervisors, the province and administrators (as the dashboard).
-    public func inbox(for user: UserInfo, branch: String? = nil) async throws -> Inbox {
+    /// `user`'s inbox: for supervisors, the province and administrators (as the dashboard);
+    /// `refused` from `AccountStorage.refusedActions` (they change without the records).
+    public func inbox(for user: UserInfo, branch: String? = nil, refused: [RefusedAction] = []) async throws -> Inbox {
         guard AccessPolicy(user).mayOpenDashboard else { throw ServerError.forbiddenInbox }
         let (devices, _) = try await freshnessInputs()
         // The conflicts change only with the records: read once per generation, whoever asks (devices change
         // without it, so they are read each time).
         let generation = try await recordGeneration()
         let inputs = try await kpiCache.result("inbox-inputs", generation: generation) { try await inboxInputs() }
-        return Inbox.build(devices: devices, inputs: inputs, for: user, now: now, branch: branch)
+        return Inbox.build(devices: devices, inputs: inputs, refused: refused, for: user, now: now, branch: branch)
     }
 }

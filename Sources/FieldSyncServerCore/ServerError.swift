@@ -62,6 +62,7 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         error.hint = hint
         return error
     }
+    package static func notFound(_ message: String) -> ServerError { ServerError(.notFound, ErrorCode.notFound, message) }
     package static func tooLarge(_ message: String) -> ServerError { ServerError(.contentTooLarge, ErrorCode.tooLarge, message) }
     package static let unauthorized = ServerError(.unauthorized, ErrorCode.unauthorized, "unknown device token; enrol this device again with 'fieldsync enroll'")
     package static let revoked = ServerError(.forbidden, ErrorCode.deviceRevoked, "this device has been revoked by an administrator; ask them for a new enrolment code, then run 'fieldsync enroll URL --code CODE --ca FILE --new-node' (your records and unsent work are kept)")

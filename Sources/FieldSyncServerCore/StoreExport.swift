@@ -36,6 +36,8 @@ public struct ExportedAccounts: Sendable, Equatable {
         public var id, user, node, name, tokenHash: String
         public var createdAt: Int64
         public var revokedAt, lastSeen, pending, cursor: Int64?
+        /// What the server refused of its work at its latest push (`RefusedWork`).
+        public var refused: Int64?, refusedReason: String?, refusedAt: Int64?
         public init(id: String, user: String, node: String, name: String, tokenHash: String, createdAt: Int64,
                     revokedAt: Int64?, lastSeen: Int64?, pending: Int64?, cursor: Int64?) {
             (self.id, self.user, self.node, self.name, self.tokenHash, self.createdAt) = (id, user, node, name, tokenHash, createdAt)
@@ -84,6 +86,8 @@ public struct ExportedAccounts: Sendable, Equatable {
     public var scopeHistory: [ScopeChange] = []
     public var reportedBelow: [Below] = []
     public var logReceipts: [Receipt] = []
+    /// Actions refused lately and a supervisor's decisions about them, by node then counter.
+    public var refusedActions: [RefusedAction] = []
 }
 
 /// What a store copy reads from the server it copies (`fieldsync-server store copy`): the SQLite

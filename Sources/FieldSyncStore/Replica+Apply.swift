@@ -14,6 +14,8 @@ public struct ApplyReport: Sendable, Equatable {
     public var conflictMutations: [Mutation] = []
     /// Customers whose files this replica dropped after they were handed over.
     public var filesDropped: [String] = []
+    /// Actions taken out of the outbox on a supervisor's decision (`OutboxDecision`).
+    public var discarded: [UInt64] = []
 
     public init() {}
 }

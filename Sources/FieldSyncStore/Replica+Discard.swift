@@ -9,6 +9,8 @@ public struct DiscardedAction: Sendable, Equatable {
     /// The server's reason for refusing it, if it had.
     public var refusal: String?
     public var discardedAt: String
+    /// Who decided it and why, when it was not the person on this laptop: "Sue (supervisor) on …: duplicate".
+    public var decided: String? = nil
 }
 
 /// What discarding an action changed in the records.
@@ -42,75 +44,82 @@ extension Replica {
     public func discard(counter: UInt64, at time: String) throws -> DiscardReport {
         guard let number = Int64(exactly: counter) else { throw StoreError.notFound("no action #\(counter) waits to be sent") }
         return try writer.write { db in
-            guard let body = try Data.fetchOne(db, sql: "SELECT body FROM outbox WHERE counter = ?", arguments: [number]) else {
+            guard let report = try Self.discard(counter: number, at: time, decided: nil, db) else {
                 throw StoreError.notFound("no action #\(counter) waits to be sent; list them with 'fieldsync outbox'")
-            }
-            let mutation = try JSONDecoder().decode(Mutation.self, from: body)
-            let reason = try String.fetchOne(db, sql: "SELECT reason FROM rejections WHERE counter = ?", arguments: [number])
-            try db.execute(sql: "INSERT INTO discarded (counter, body, reason, discarded_at) VALUES (?, ?, ?, ?)",
-                           arguments: [number, body, reason, time])
-            try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [number])
-            try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
-            var report = DiscardReport()
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offers WHERE counter = ?)", arguments: [number]) == true {
-                try db.execute(sql: "DELETE FROM offers WHERE counter = ?", arguments: [number])
-                report.wasOffer = true
-                report.records = Array(Set(mutation.changes.map { RecordKey(table: $0.table, record: $0.record) }))
-                return report
-            }
-            // What the actions still waiting wrote, newest last per field: a field this action wrote over one of them takes it back.
-            var waiting: [FieldWrite.Field: FieldChange] = [:]
-            for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox ORDER BY counter") {
-                for change in try JSONDecoder().decode(Mutation.self, from: body).changes {
-                    let field = FieldWrite.Field(table: change.table, record: change.record, field: change.field)
-                    if let held = waiting[field], held.stamp.isNewer(than: change.stamp) { continue }
-                    waiting[field] = change
-                }
-            }
-            let io = RecordIO(db)
-            var order: [RecordKey] = []
-            var byRecord: [RecordKey: [FieldChange]] = [:]
-            for change in mutation.changes {
-                let key = RecordKey(table: change.table, record: change.record)
-                if byRecord[key] == nil { order.append(key) }
-                byRecord[key, default: []].append(change)
-            }
-            report.records = order
-            for key in order {
-                guard var state = try io.load(key.table, key.record) else { continue }
-                let schema = key.table.schema
-                var emptied = 0
-                for change in byRecord[key] ?? [] {
-                    guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
-                    if let earlier = waiting[FieldWrite.Field(table: change.table, record: change.record, field: change.field)] {
-                        state.values[index] = earlier.value
-                        state.stamps[index] = earlier.stamp
-                        report.fieldsRestored += 1
-                    } else {
-                        state.values[index] = .null
-                        state.stamps[index] = nil
-                        report.fieldsEmptied += 1
-                    }
-                    emptied += 1
-                }
-                guard emptied > 0 else { continue }
-                if state.stamps.allSatisfy({ $0 == nil }) {
-                    try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
-                    report.recordsRemoved += 1
-                } else {
-                    try io.save(key.table, key.record, state)
-                }
             }
             return report
         }
     }
 
+    /// `discard(counter:at:)` inside a transaction; nil if no such action waits. `decided`: who
+    /// decided and why, when a supervisor did (`OutboxDecision`).
+    static func discard(counter number: Int64, at time: String, decided: String?, _ db: Database) throws -> DiscardReport? {
+        guard let body = try Data.fetchOne(db, sql: "SELECT body FROM outbox WHERE counter = ?", arguments: [number]) else { return nil }
+        let mutation = try JSONDecoder().decode(Mutation.self, from: body)
+        let reason = try String.fetchOne(db, sql: "SELECT reason FROM rejections WHERE counter = ?", arguments: [number])
+        try db.execute(sql: "INSERT INTO discarded (counter, body, reason, discarded_at, decided) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [number, body, reason, time, decided])
+        try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [number])
+        try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
+        var report = DiscardReport()
+        if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offers WHERE counter = ?)", arguments: [number]) == true {
+            try db.execute(sql: "DELETE FROM offers WHERE counter = ?", arguments: [number])
+            report.wasOffer = true
+            report.records = Array(Set(mutation.changes.map { RecordKey(table: $0.table, record: $0.record) }))
+            return report
+        }
+        // What the actions still waiting wrote, newest last per field: a field this action wrote over one of them takes it back.
+        var waiting: [FieldWrite.Field: FieldChange] = [:]
+        for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox ORDER BY counter") {
+            for change in try JSONDecoder().decode(Mutation.self, from: body).changes {
+                let field = FieldWrite.Field(table: change.table, record: change.record, field: change.field)
+                if let held = waiting[field], held.stamp.isNewer(than: change.stamp) { continue }
+                waiting[field] = change
+            }
+        }
+        let io = RecordIO(db)
+        var order: [RecordKey] = []
+        var byRecord: [RecordKey: [FieldChange]] = [:]
+        for change in mutation.changes {
+            let key = RecordKey(table: change.table, record: change.record)
+            if byRecord[key] == nil { order.append(key) }
+            byRecord[key, default: []].append(change)
+        }
+        report.records = order
+        for key in order {
+            guard var state = try io.load(key.table, key.record) else { continue }
+            let schema = key.table.schema
+            var emptied = 0
+            for change in byRecord[key] ?? [] {
+                guard let index = schema.index(of: change.field), state.stamps[index]?.isSameWrite(as: change.stamp) == true else { continue }
+                if let earlier = waiting[FieldWrite.Field(table: change.table, record: change.record, field: change.field)] {
+                    state.values[index] = earlier.value
+                    state.stamps[index] = earlier.stamp
+                    report.fieldsRestored += 1
+                } else {
+                    state.values[index] = .null
+                    state.stamps[index] = nil
+                    report.fieldsEmptied += 1
+                }
+                emptied += 1
+            }
+            guard emptied > 0 else { continue }
+            if state.stamps.allSatisfy({ $0 == nil }) {
+                try db.execute(sql: "DELETE FROM \(key.table.rawValue) WHERE id = ?", arguments: [key.record])
+                report.recordsRemoved += 1
+            } else {
+                try io.save(key.table, key.record, state)
+            }
+        }
+        return report
+    }
+
     /// The actions discarded here, oldest first.
     public func discarded() throws -> [DiscardedAction] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, body, reason, discarded_at FROM discarded ORDER BY id").map { row in
+            try Row.fetchAll(db, sql: "SELECT counter, body, reason, discarded_at, decided FROM discarded ORDER BY id").map { row in
                 DiscardedAction(counter: UInt64(clamping: row[0] as Int64), mutation: try JSONDecoder().decode(Mutation.self, from: row[1] as Data),
-                                refusal: row[2], discardedAt: row[3])
+                                refusal: row[2], discardedAt: row[3], decided: row[4])
             }
         }
     }

@@ -10,12 +10,15 @@ public struct RejectedMutation: Sendable, Equatable {
     public var times: Int
     /// When it was first refused (the sync's time), if known.
     public var since: String?
+    /// A supervisor's note handing it back: "Sue (supervisor) on 2026-12-08 10:00: the date is wrong".
+    public var note: String?
 
-    public init(counter: UInt64, reason: String, times: Int = 1, since: String? = nil) {
+    public init(counter: UInt64, reason: String, times: Int = 1, since: String? = nil, note: String? = nil) {
         self.counter = counter
         self.reason = reason
         self.times = times
         self.since = since
+        self.note = note
     }
 
     /// Refused at this many syncs, an action is named at each sync as what holds the outbox up.
@@ -26,22 +29,46 @@ public struct RejectedMutation: Sendable, Equatable {
     public var awaitsServerUpgrade: Bool { reason.hasPrefix("this server does not know the ") }
 }
 
+/// A supervisor's decision about one of this replica's refused actions, as a server relayed it
+/// (`SyncResponse.Instruction`): applied by `finishExchange` in the answer's transaction.
+public struct OutboxDecision: Sendable, Equatable {
+    public var counter: UInt64
+    /// Discard the action (true), or keep it with the note beside it (false).
+    public var discard: Bool
+    public var note: String
+    /// "Sue (supervisor)".
+    public var by: String
+    /// When they decided, as a local time.
+    public var at: String
+
+    public init(counter: UInt64, discard: Bool, note: String, by: String, at: String) {
+        (self.counter, self.discard, self.note, self.by, self.at) = (counter, discard, note, by, at)
+    }
+
+    /// As it is kept and shown: "Sue (supervisor) on 2026-12-08 10:00: the date is wrong".
+    public var text: String {
+        "\(Wording.printable(String(by.prefix(200)))) on \(at): \(Wording.printable(String(note.prefix(1_000))))"
+    }
+}
+
 /// A refusal as stored, carried along when an outbox is renumbered.
 struct RefusalNote {
     var reason: String
     var times: Int64
     var since: String?
+    var decision: String?
 
     static func all(_ db: Database) throws -> [Int64: RefusalNote] {
         var notes: [Int64: RefusalNote] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT counter, reason, times, since FROM rejections") {
-            notes[row[0]] = RefusalNote(reason: row[1], times: row[2], since: row[3])
+        for row in try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision FROM rejections") {
+            notes[row[0]] = RefusalNote(reason: row[1], times: row[2], since: row[3], decision: row[4])
         }
         return notes
     }
 
     func insert(counter: Int64, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO rejections (counter, reason, times, since) VALUES (?, ?, ?, ?)", arguments: [counter, reason, times, since])
+        try db.execute(sql: "INSERT INTO rejections (counter, reason, times, since, decision) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [counter, reason, times, since, decision])
     }
 
     /// One more refusal of `counter` at the sync of `at`.
@@ -96,7 +123,8 @@ extension Replica {
     @discardableResult
     public func finishExchange(pulled changes: [FieldChange], cursor: Int64, acknowledged: [UInt64],
                                rejected: [RejectedMutation], left: [String] = [], returned: [(mutation: Mutation, reason: String)] = [],
-                               unknown: [String] = [], readFrom: Int64 = 0, syncedAt: String) throws -> ApplyReport {
+                               unknown: [String] = [], readFrom: Int64 = 0, decisions: [OutboxDecision] = [],
+                               syncedAt: String) throws -> ApplyReport {
         let now = wallClock()
         return try writer.write { db in
             var report = try Self.apply(changes[...], now: now, db)
@@ -127,6 +155,16 @@ extension Replica {
                 try RefusalNote.note(counter: Int64(clamping: mutation.counter), reason: reason, at: syncedAt, db)
             }
             if !unknown.isEmpty { try Self.noteUnknownContent(unknown, readFrom: readFrom, db) }
+            // A supervisor's decisions about actions refused in this answer: only about one still waiting here.
+            for decision in decisions {
+                guard let counter = Int64(exactly: decision.counter),
+                      try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM rejections WHERE counter = ?)", arguments: [counter]) == true else { continue }
+                if decision.discard {
+                    if try Self.discard(counter: counter, at: syncedAt, decided: decision.text, db) != nil { report.discarded.append(decision.counter) }
+                } else {
+                    try db.execute(sql: "UPDATE rejections SET decision = ? WHERE counter = ?", arguments: [decision.text, counter])
+                }
+            }
             try Self.setMeta(MetaKey.lastSync, syncedAt, db)
             report.filesDropped = try Self.settleHandovers(left: left, pulled: changes, db)
             return report
@@ -149,8 +187,8 @@ extension Replica {
     /// Mutations the server refused, with its reasons (they stay in the outbox).
     public func rejections() throws -> [RejectedMutation] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, reason, times, since FROM rejections ORDER BY counter").map {
-                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1], times: Int(clamping: $0[2] as Int64), since: $0[3])
+            try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision FROM rejections ORDER BY counter").map {
+                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1], times: Int(clamping: $0[2] as Int64), since: $0[3], note: $0[4])
             }
         }
     }

@@ -187,6 +187,13 @@ public struct Replica: Sendable {
                 CREATE INDEX handovers_customer ON handovers (customer);
                 """)
         }
+        migrator.registerMigration("v13-supervisor-decisions") { db in
+            // A supervisor's note on a refused action (handed back), and who decided a discard and why.
+            try db.execute(sql: """
+                ALTER TABLE rejections ADD COLUMN decision TEXT;
+                ALTER TABLE discarded ADD COLUMN decided TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -340,18 +340,64 @@ struct InboxServerCommand: AsyncParsableCommand {
         abstract: "What needs a person: open conflicts, refused and handed-back work, silent devices with work waiting.",
         discussion: """
             One list for every branch this server holds (a supervisor sees their branch's with 'fieldsync inbox', or on the \
-            dashboard): conflicts not resolved yet; work this server refused from a device at its last sync, with the reason; \
-            work the province refused after this branch server had accepted it (handed back to the writer's outbox); devices \
-            not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting. Each entry says who acts and how.
-            """)
+            dashboard): conflicts not resolved yet; each action this server refused from a device, with the reason and what it \
+            wrote; work the province refused after this branch server had accepted it (handed back to the writer's outbox); \
+            devices not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting. Each entry says who acts and how. \
+            A refused action can be discarded, or handed back to its writer with a note, from here: the decision reaches the \
+            writer's laptop at its next sync (the laptop sends a refused action again at every sync).
+            """,
+        subcommands: [List.self, Discard.self, HandBack.self],
+        defaultSubcommand: List.self
+    )
 
-    @OptionGroup var options: DataOptions
-    @Option(help: "Only this branch.") var branch: String?
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the inbox of every branch (or one).")
+        @OptionGroup var options: DataOptions
+        @Option(help: "Only this branch.") var branch: String?
 
-    func run() async throws {
-        let user = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
-        let inbox = try await StorageEngine.with(options) { engine in try await engine.kpi.inbox(for: user, branch: branch) }
-        if options.json { return try printEncoded(inbox) }
-        print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+        func run() async throws {
+            let inbox = try await StorageEngine.with(options) { engine in
+                try await engine.kpi.inbox(for: InboxServerCommand.administrator, branch: branch, refused: try await engine.accounts.refusedActions())
+            }
+            if options.json { return try printEncoded(inbox) }
+            print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Discard a refused action for its writer: taken out of their outbox at their next sync, your note kept as the reason.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
+        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
+        @Option(help: "Why it is discarded (kept with it on the writer's laptop).") var note: String
+
+        func run() async throws { try await InboxServerCommand.decide(options, node: node, counter: counter, action: .discard, note: note) }
+    }
+
+    struct HandBack: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "hand-back",
+            abstract: "Hand a refused action back to its writer with a note: it stays in their outbox, your note beside it.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
+        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
+        @Option(help: "What to correct.") var note: String
+
+        func run() async throws { try await InboxServerCommand.decide(options, node: node, counter: counter, action: .note, note: note) }
+    }
+
+    /// Who decides from this command line.
+    static let administrator = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
+
+    static func decide(_ options: DataOptions, node: String, counter: UInt64, action: SyncResponse.Instruction.Action, note: String) async throws {
+        guard let node = NodeID(node) else { throw ValidationError("'\(node)' is not a node: 16 hex digits, as 'fieldsync-server inbox' shows it") }
+        let decided = try await StorageEngine.with(options) { engine in
+            try await engine.accounts.decide(RefusedActionDecision(node: node, counter: counter, action: action, note: note),
+                                             by: administrator, now: engine.kpi.now)
+        }
+        if options.json { return try printEncoded(RefusedActionAnswer(decided)) }
+        print("\(action == .discard ? "Discarded" : "Handed back") action \(counter) of node \(node) (\(decided.about.isEmpty ? "refused" : decided.about)): "
+              + "it reaches the writer's laptop at its next sync.")
     }
 }

@@ -104,7 +104,7 @@ import Testing
     }
 
     static func response(_ random: inout SplitMix64) -> SyncResponse {
-        SyncResponse(
+        var response = SyncResponse(
             accepted: (0..<Int.random(in: 0...3, using: &random)).map { _ in MutationID(origin: node(&random), counter: random.next() >> 1 | 1) },
             rejected: (0..<Int.random(in: 0...3, using: &random)).map { _ in
                 Rejection(origin: node(&random), counter: random.next() >> 1 | 1, reason: text(&random))
@@ -114,5 +114,10 @@ import Testing
             left: (0..<Int.random(in: 0...3, using: &random)).map { _ in id(&random) },
             returned: (0..<Int.random(in: 0...2, using: &random)).map { _ in SyncResponse.Returned(mutation: mutation(&random), reason: text(&random)) },
             incarnation: Bool.random(using: &random) ? Incarnation.make() : nil)
+        response.instructions = (0..<Int.random(in: 0...2, using: &random)).map { _ in
+            SyncResponse.Instruction(counter: random.next() >> 1 | 1, action: Bool.random(using: &random) ? .discard : .note,
+                                     note: text(&random), by: text(&random), at: random.next())
+        }
+        return response
     }
 }

@@ -161,6 +161,40 @@ struct Engine: Sendable {
         clock.advance(AccountRules.loginLinkLifetime + 1)
         await refusal(ErrorCode.unauthorized, containing: "login link") { _ = try await accounts.openSession(link: expiring) }
 
+        // Refused actions kept per device, and the decisions about them (`RefusedAction`).
+        func refusals(_ counters: [UInt64]) -> [RefusedAction.Refusal] {
+            counters.map { RefusedAction.Refusal(counter: $0, reason: "refused \($0)", about: "calendar day \($0)") }
+        }
+        #expect(try await accounts.noteRefusals(node: laptop, refused: refusals([5, 6, 9]), pushed: 5...9, wholeOutbox: false) == [])
+        #expect(try await accounts.refusedActions().map(\.counter) == [5, 6, 9])
+        let decision = SyncResponse.Instruction(counter: 6, action: .discard, note: "duplicate", by: "Sue (supervisor)", at: clock.now())
+        #expect(try await accounts.decideRefused(node: laptop, counter: 6, decision: decision))
+        #expect(try await accounts.decideRefused(node: laptop, counter: 7, decision: decision) == false, "\(engine.name): not kept")
+        // A push of 6...8 refusing 6 again: 7 and 8 were taken; 9, outside the run, stays; the decision rides back.
+        #expect(try await accounts.noteRefusals(node: laptop, refused: refusals([6]), pushed: 6...8, wholeOutbox: false) == [decision])
+        #expect(try await accounts.refusedActions().map(\.counter) == [5, 6, 9])
+        // A push holding the whole outbox keeps only what it refused.
+        _ = try await accounts.noteRefusals(node: laptop, refused: refusals([9]), pushed: 9...9, wholeOutbox: true)
+        let kept = try await accounts.refusedActions()
+        #expect(kept == [RefusedAction(node: laptop, counter: 9, reason: "refused 9", about: "calendar day 9", at: clock.now())], "\(engine.name)")
+        // Deciding goes through the rules: the supervisor of the branch, not a manager nor another branch.
+        let answer = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 9, action: .note, note: "  fix the date  "),
+                                               by: sue.user.info, now: clock.now())
+        #expect(answer.decision?.note == "fix the date" && answer.decision?.by == "Sue (supervisor)")
+        await refusal(ErrorCode.forbidden) {
+            _ = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 9, action: .note, note: "x"), by: li.user.info, now: 0)
+        }
+        await refusal(ErrorCode.notFound, containing: "no device of your branch") {
+            _ = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 9, action: .note, note: "x"),
+                                          by: UserInfo(name: "Nina", role: .supervisor, branch: "Ningbo"), now: 0)
+        }
+        await refusal(ErrorCode.badRequest, containing: "the note is empty") {
+            _ = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 9, action: .discard, note: " \n "), by: sue.user.info, now: 0)
+        }
+        await refusal(ErrorCode.notFound, containing: "has no refused action #5 kept") {
+            _ = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 5, action: .discard, note: "x"), by: sue.user.info, now: 0)
+        }
+
         // Revocation ends tokens and sessions.
         await refusal(ErrorCode.badRequest, containing: "names several devices") { _ = try await accounts.revokeDevice("") }
         await refusal(ErrorCode.badRequest, containing: "no device with an id starting") { _ = try await accounts.revokeDevice("zzz%") }

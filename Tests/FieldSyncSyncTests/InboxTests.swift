@@ -74,4 +74,79 @@ import Testing
             for laptop in laptops { await laptop.close() }
         }
     }
+
+    /// Acting on refused work from the inbox: a supervisor discards one refused action and hands
+    /// another back with a note; both reach the writer's laptop at its next sync, the discard kept
+    /// with who decided and why; a supervisor of another branch, a manager and bad notes are refused.
+    @Test(arguments: EngineKind.available)
+    func decisionsAboutRefusedWorkReachTheWritersLaptop(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            let nina = try await Laptop.enrol("Nina", server: server, folder: folder, role: .supervisor, branch: "Ningbo", clock: clock.now)
+            let laptops = [alice, sue, nina]
+            do {
+                // Two changes of the calendar (the province's to set): both refused, both wait on Alice's laptop.
+                let christmas = LocalDate(year: 2026, month: 12, day: 24)!, boxing = LocalDate(year: 2026, month: 12, day: 26)!
+                try alice.replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(christmas), [("date", .text(christmas.description)), ("kind", .text("holiday"))])])
+                try alice.replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(boxing), [("date", .text(boxing.description)), ("kind", .text("holiday"))])])
+                let first = try await alice.sync()
+                #expect(first.rejected.count == 2)
+                let (discarded, handedBack) = (first.rejected[0].counter, first.rejected[1].counter)
+                let node = try #require(try alice.replica.identity()?.node)
+
+                func inbox(_ laptop: Laptop) async throws -> Inbox {
+                    try JSONDecoder().decode(Inbox.self, from: Data(try await laptop.client.get("/v1/inbox", token: laptop.binding.token)))
+                }
+                let listed = try await inbox(sue).entries.filter { $0.kind == .refused }
+                #expect(listed.map(\.counter) == [discarded, handedBack] && listed.allSatisfy { $0.node == node.description })
+                #expect(listed[0].subject == "action \(discarded) of device Alice" && listed[0].detail.contains("calendar day"))
+                #expect(listed[0].detail.contains("set by the province") && listed[0].action.contains("fieldsync inbox discard \(node)"))
+
+                // Who may not decide, and what may not be decided.
+                func decide(_ laptop: Laptop, _ counter: UInt64, _ action: SyncResponse.Instruction.Action, _ note: String) async throws -> RefusedActionAnswer {
+                    try await laptop.client.decideRefused(RefusedActionDecision(node: node, counter: counter, action: action, note: note),
+                                                          token: laptop.binding.token)
+                }
+                let otherBranch = await #expect(throws: SyncError.self) { try await decide(nina, discarded, .discard, "not mine") }
+                #expect(otherBranch?.code == "not_found")
+                let manager = await #expect(throws: SyncError.self) { try await decide(alice, discarded, .discard, "my own") }
+                #expect(manager?.code == "forbidden")
+                let empty = await #expect(throws: SyncError.self) { try await decide(sue, discarded, .discard, "   ") }
+                #expect(empty?.message.contains("the note is empty") == true)
+                let unknown = await #expect(throws: SyncError.self) { try await decide(sue, handedBack + 100, .note, "which?") }
+                #expect(unknown?.message.contains("has no refused action #\(handedBack + 100)") == true)
+
+                // Sue decides; her inbox shows it.
+                let answer = try await decide(sue, discarded, .discard, "holidays are set by the province")
+                #expect(answer.decision.by == "Sue (supervisor)" && answer.about.contains("calendar day"))
+                _ = try await decide(sue, handedBack, .note, "ask the provincial office to add it")
+                let decided = try await inbox(sue).entries.filter { $0.kind == .refused }
+                #expect(decided[0].detail.contains("Sue (supervisor) discarded it: holidays are set by the province"))
+                #expect(decided[1].detail.contains("handed it back: ask the provincial office"))
+
+                // Alice's next sync applies both: one discarded with who and why, the other with the note beside it.
+                let second = try await alice.sync()
+                #expect(second.decisions.map(\.counter).sorted() == [discarded, handedBack].sorted())
+                let gone = try #require(try alice.replica.discarded().first)
+                #expect(gone.counter == discarded && gone.decided?.contains("Sue (supervisor)") == true
+                        && gone.decided?.contains("holidays are set by the province") == true)
+                let waiting = try alice.replica.rejections()
+                #expect(waiting.map(\.counter) == [handedBack])
+                #expect(waiting.first?.note?.contains("Sue (supervisor)") == true && waiting.first?.note?.contains("ask the provincial office") == true)
+                #expect(try alice.replica.outboxCount() == 1)
+                #expect(try await server.record(.calendarDay, RecordID.calendarDay(christmas)) == nil, "nothing of the discarded action reached the server")
+
+                // The next push holds Alice's whole outbox: the discarded action is off Sue's inbox.
+                try await alice.sync()
+                #expect(try await inbox(sue).entries.filter { $0.kind == .refused }.map(\.counter) == [handedBack])
+            } catch {
+                for laptop in laptops { await laptop.close() }
+                throw error
+            }
+            for laptop in laptops { await laptop.close() }
+        }
+    }
 }

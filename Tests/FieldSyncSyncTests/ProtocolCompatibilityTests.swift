@@ -44,6 +44,35 @@ import Testing
         }
     }
 
+    @Test func anAnswerCarryingDecisionsDiscardsOneRefusedActionAndNotesTheOther() throws {
+        let vector = try Self.vector("answer-with-decisions")
+        let folder = try TemporaryFolder()
+        let replica = try Replica.open(path: folder.path("laptop.sqlite"))
+        let node = NodeID(rawValue: 0xA1)
+        try replica.initialize(ReplicaIdentity(node: node, branch: "Hangzhou", user: "Alice", createdAt: ""))
+        for day in [24, 26] {
+            let date = try #require(LocalDate(year: 2026, month: 12, day: day))
+            try replica.write([RecordEdit(.calendarDay, RecordID.calendarDay(date), [("date", .text(date.description)), ("kind", .text("holiday"))])])
+        }
+        let response = try WireJSON.decodeSyncResponse(try Self.body(vector, node: node, hlc: .zero, now: 0))
+        #expect(response.instructions.map(\.counter) == [1, 2])
+        #expect(try WireJSON.decodeSyncResponse(WireJSON.encode(response)) == response, "encoded and read back, the same")
+        let report = try replica.finishExchange(
+            pulled: [], cursor: 0, acknowledged: [],
+            rejected: response.rejected.map { RejectedMutation(counter: $0.counter, reason: $0.reason) },
+            decisions: response.instructions.map { OutboxDecision($0, offsetMinutes: 480) }, syncedAt: "2026-12-08T10:00+08:00")
+        #expect(report.discarded.map { Int($0) } == vector["discarded"] as? [Int])
+        let discarded = try #require(try replica.discarded().first)
+        #expect(discarded.decided == "Sue (supervisor) on 2026-11-30T08:53:20+08:00: holidays are set by the province")
+        let refused = try replica.rejections()
+        #expect(refused.map { Int($0.counter) } == vector["handed_back"] as? [Int])
+        #expect(refused.first?.note == "Sue (supervisor) on 2026-11-30T08:53:20+08:00: ask the provincial office to add it")
+        // Applied again (the action sent again, the decision with it), nothing changes.
+        try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [], rejected: [],
+                                   decisions: response.instructions.map { OutboxDecision($0, offsetMinutes: 480) }, syncedAt: "")
+        #expect(try replica.discarded().count == 1 && replica.rejections() == refused && replica.outboxCount() == 1)
+    }
+
     @Test func aPageNamingUnknownKindsAndFieldsIsReadAndNotedAndReadAgainAfterAnUpgrade() throws {
         let vector = try Self.vector("pull-from-a-newer-server")
         let response = try WireJSON.decodeSyncResponse(try JSONSerialization.data(withJSONObject: try #require(vector["body"])))

@@ -1,0 +1,77 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServerCore
+import PostgresNIO
+
+/// The refused actions kept per device and the decisions about them (`RefusedAction`), as the
+/// SQLite engine keeps them (`ServerStore.noteRefusals`).
+extension PostgresServerStorage {
+    public func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?,
+                             wholeOutbox: Bool) async throws -> [SyncResponse.Instruction] {
+        let now = Int64(clamping: self.now)
+        let name = node.description
+        let kept = refused.filter { Int64(exactly: $0.counter) != nil }
+        let counters = kept.map { Int64(clamping: $0.counter) }
+        return try await transaction { connection in
+            // Kept are the ones refused now; of the run pushed (every outbox action of it was sent),
+            // or of the whole outbox, the ones not refused again were taken or discarded.
+            if wholeOutbox {
+                try await connection.query("DELETE FROM refused_actions WHERE node = \(name) AND NOT (counter = ANY(\(counters)::bigint[]))", logger: logger)
+            } else if let pushed, let low = Int64(exactly: pushed.lowerBound) {
+                let high = Int64(clamping: pushed.upperBound)
+                try await connection.query("""
+                    DELETE FROM refused_actions WHERE node = \(name) AND counter BETWEEN \(low) AND \(high) AND NOT (counter = ANY(\(counters)::bigint[]))
+                    """, logger: logger)
+            }
+            try await connection.query("""
+                INSERT INTO refused_actions (node, counter, reason, about, at)
+                SELECT \(name), c, r, a, \(now) FROM unnest(\(counters)::bigint[], \(kept.map(\.reason))::text[], \(kept.map(\.about))::text[]) AS k(c, r, a)
+                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at
+                """, logger: logger)
+            try await connection.query("""
+                DELETE FROM refused_actions WHERE node = \(name) AND counter NOT IN
+                    (SELECT counter FROM refused_actions WHERE node = \(name) ORDER BY at DESC, counter LIMIT \(RefusedAction.maxPerDevice))
+                """, logger: logger)
+            var instructions: [SyncResponse.Instruction] = []
+            let rows = try await connection.query("""
+                SELECT counter, decision, note, decided_by, decided_at FROM refused_actions
+                WHERE node = \(name) AND decision IS NOT NULL AND counter = ANY(\(counters)::bigint[]) ORDER BY counter
+                """, logger: logger)
+            for try await (counter, decision, note, by, at) in rows.decode((Int64, String?, String?, String?, Int64?).self) {
+                if let instruction = Self.instruction(counter, decision, note, by, at) { instructions.append(instruction) }
+            }
+            return instructions
+        }
+    }
+
+    public func refusedActions() async throws -> [RefusedAction] {
+        let rows = try await client.query("""
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node COLLATE "C", counter
+            """, logger: logger)
+        var actions: [RefusedAction] = []
+        for try await (node, counter, reason, about, at, decision, note, by, decidedAt)
+            in rows.decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?).self) {
+            guard let node = NodeID(node) else { continue }
+            actions.append(RefusedAction(node: node, counter: UInt64(clamping: counter), reason: reason, about: about, at: UInt64(clamping: at),
+                                         decision: Self.instruction(counter, decision, note, by, decidedAt)))
+        }
+        return actions
+    }
+
+    public func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool {
+        guard let number = Int64(exactly: counter) else { return false }
+        let updated = try await client.query("""
+            UPDATE refused_actions SET decision = \(decision.action.rawValue), note = \(decision.note), decided_by = \(decision.by),
+                decided_at = \(Int64(clamping: decision.at)) WHERE node = \(node.description) AND counter = \(number) RETURNING counter
+            """, logger: logger)
+        for try await _ in updated.decode(Int64.self) { return true }
+        return false
+    }
+
+    /// A stored decision, or nil without one.
+    static func instruction(_ counter: Int64, _ decision: String?, _ note: String?, _ by: String?, _ at: Int64?) -> SyncResponse.Instruction? {
+        guard let decision, let action = SyncResponse.Instruction.Action(rawValue: decision) else { return nil }
+        return SyncResponse.Instruction(counter: UInt64(clamping: counter), action: action, note: note ?? "", by: by ?? "",
+                                        at: UInt64(clamping: at ?? 0))
+    }
+}

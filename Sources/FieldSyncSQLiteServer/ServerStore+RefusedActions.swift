@@ -1,0 +1,77 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServerCore
+import GRDB
+
+/// The refused actions kept per device and the decisions about them (`RefusedAction`).
+extension ServerStore {
+    public func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?,
+                             wholeOutbox: Bool) throws -> [SyncResponse.Instruction] {
+        let now = Int64(clamping: self.now)
+        let name = node.description
+        return try writer.write { db in
+            let counters = refused.compactMap { Int64(exactly: $0.counter) }
+            // Kept are the ones refused now; of the run pushed (every outbox action of it was sent),
+            // or of the whole outbox, the ones not refused again were taken or discarded.
+            if wholeOutbox {
+                try db.execute(sql: "DELETE FROM refused_actions WHERE node = ? AND counter NOT IN (SELECT value FROM json_each(?))",
+                               arguments: [name, "[" + counters.map(String.init).joined(separator: ",") + "]"])
+            } else if let pushed, let low = Int64(exactly: pushed.lowerBound) {
+                try db.execute(sql: """
+                    DELETE FROM refused_actions WHERE node = ? AND counter BETWEEN ? AND ? AND counter NOT IN (SELECT value FROM json_each(?))
+                    """, arguments: [name, low, Int64(clamping: pushed.upperBound), "[" + counters.map(String.init).joined(separator: ",") + "]"])
+            }
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO refused_actions (node, counter, reason, about, at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at
+                """)
+            for refusal in refused {
+                guard let counter = Int64(exactly: refusal.counter) else { continue }
+                try upsert.execute(arguments: [name, counter, refusal.reason, refusal.about, now])
+            }
+            try db.execute(sql: """
+                DELETE FROM refused_actions WHERE node = ? AND counter NOT IN
+                    (SELECT counter FROM refused_actions WHERE node = ? ORDER BY at DESC, counter LIMIT ?)
+                """, arguments: [name, name, RefusedAction.maxPerDevice])
+            return try Row.fetchAll(db, sql: """
+                SELECT counter, decision, note, decided_by, decided_at FROM refused_actions
+                WHERE node = ? AND decision IS NOT NULL AND counter IN (SELECT value FROM json_each(?)) ORDER BY counter
+                """, arguments: [name, "[" + counters.map(String.init).joined(separator: ",") + "]"]).compactMap { row in
+                Self.instruction(row[0], row[1], row[2], row[3], row[4])
+            }
+        }
+    }
+
+    public func refusedActions() throws -> [RefusedAction] {
+        try writer.read { db in try Self.refusedActions(db) }
+    }
+
+    /// Every kept refused action, by node then counter.
+    static func refusedActions(_ db: Database) throws -> [RefusedAction] {
+            try Row.fetchAll(db, sql: """
+                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node, counter
+                """).compactMap { row in
+                guard let node = NodeID(row[0] as String) else { return nil }
+                return RefusedAction(node: node, counter: UInt64(clamping: row[1] as Int64), reason: row[2], about: row[3],
+                                     at: UInt64(clamping: row[4] as Int64),
+                                     decision: Self.instruction(row[1], row[5], row[6], row[7], row[8]))
+            }
+    }
+
+    public func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) throws -> Bool {
+        guard let number = Int64(exactly: counter) else { return false }
+        return try writer.write { db in
+            try db.execute(sql: """
+                UPDATE refused_actions SET decision = ?, note = ?, decided_by = ?, decided_at = ? WHERE node = ? AND counter = ?
+                """, arguments: [decision.action.rawValue, decision.note, decision.by, Int64(clamping: decision.at), node.description, number])
+            return db.changesCount > 0
+        }
+    }
+
+    /// A stored decision, or nil without one.
+    static func instruction(_ counter: Int64, _ decision: String?, _ note: String?, _ by: String?, _ at: Int64?) -> SyncResponse.Instruction? {
+        guard let decision, let action = SyncResponse.Instruction.Action(rawValue: decision) else { return nil }
+        return SyncResponse.Instruction(counter: UInt64(clamping: counter), action: action, note: note ?? "", by: by ?? "",
+                                        at: UInt64(clamping: at ?? 0))
+    }
+}
