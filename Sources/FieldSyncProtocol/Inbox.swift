@@ -79,7 +79,8 @@ extension Inbox {
                      since: lostAt, action: "fieldsync conflicts resolve \(id.prefix(8)) --keep lost|kept")
     }
 
-    /// The inbox as a person reads it: one table per kind, times in `offsetMinutes`.
+    /// The inbox as a person reads it: one section per kind, one block per entry, times in
+    /// `offsetMinutes`. Not a table: what to type to act is a whole command, never clipped.
     public func text(offsetMinutes: Int) -> String {
         guard !entries.isEmpty else { return "Nothing needs you: no open conflict, no refused or handed-back work, no silent device with work waiting.\n" }
         let titles: [Kind: String] = [
@@ -92,13 +93,16 @@ extension Inbox {
         for kind in Kind.allCases {
             let some = entries.filter { $0.kind == kind }
             guard !some.isEmpty else { continue }
-            var table = TextTable(["branch", "about", "who", "what", "since", "to act"])
+            if !out.isEmpty { out += "\n" }
+            out += "\(titles[kind] ?? kind.rawValue) (\(some.count))\n"
             for entry in some {
-                let since = entry.since.map { Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: offsetMinutes).description } ?? ""
-                let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? ""
-                table.rows.append([entry.branch ?? "", entry.subject, who, TextTable.clip(entry.detail, to: 90), since, entry.action])
+                let since = entry.since.map { Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: offsetMinutes).description }
+                let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person }
+                out += "- " + ([entry.branch, entry.subject, who, since.map { "since \($0)" }].compactMap { $0 }.filter { !$0.isEmpty })
+                    .joined(separator: " · ") + "\n"
+                out += "    \(Wording.printable(entry.detail))\n"
+                out += "    to act: \(entry.action)\n"
             }
-            out += "\(titles[kind] ?? kind.rawValue) (\(some.count))\n" + table.rendered(empty: "")
         }
         return out
     }

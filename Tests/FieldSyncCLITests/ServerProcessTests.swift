@@ -372,6 +372,62 @@ import Testing
     }
 
     /// `fieldsync-server serve` on `data` (port 0: a free one), its stdout piped for the "listening" line.
+    /// A supervisor discards a manager's refused action from their laptop, the server's administrator hands
+    /// another back; the manager's next sync applies both and says so (issue 28, item 4, as a user runs it).
+    @Test func aSupervisorDecidesAboutRefusedWorkFromTheCommandLine() throws {
+        let folder = try TemporaryFolder()
+        let data = folder.path("data")
+        let admin = try CommandRunner(product: "fieldsync-server", environment: ["FIELDSYNC_DATA": data])
+        let (server, output) = try Self.serve(admin, data: data)
+        defer { if server.isRunning { server.terminate() } }
+        let port = try #require(try Self.waitForPort(output.fileHandleForReading))
+        let url = "https://127.0.0.1:\(port)", ca = folder.path("data/ca.pem")
+        func ok(_ runner: CommandRunner, _ arguments: String...) throws -> String {
+            let result = try runner.run(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return result.stdout
+        }
+        func code(_ name: String, _ role: String) throws -> String {
+            let added = try JSONSerialization.jsonObject(with: Data(try ok(admin, "user", "add", "--name", name, "--role", role, "--branch", "Hangzhou", "--json").utf8))
+            return try #require((added as? [String: Any])?["enrolment_code"] as? String)
+        }
+        _ = try ok(admin, "branch", "add", "Hangzhou")
+        _ = try ok(admin, "branch", "add", "Ningbo")
+        let li = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("li")])
+        let sue = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("sue")])
+        _ = try ok(li, "enroll", url, "--code", try code("Li Wei", "manager"), "--ca", ca)
+        _ = try ok(sue, "enroll", url, "--code", try code("Sue", "supervisor"), "--ca", ca)
+        // Two customers filed under a branch that is not Li's: refused, both wait on his laptop.
+        _ = try ok(li, "customer", "add", "--name", "Port Authority", "--branch", "Ningbo")
+        _ = try ok(li, "customer", "add", "--name", "Harbour Co", "--branch", "Ningbo")
+        #expect(try ok(li, "sync").contains("2 rejected"))
+
+        let inbox = try #require(try JSONSerialization.jsonObject(with: Data(try ok(sue, "inbox", "--json").utf8)) as? [String: Any])
+        let refused = (inbox["entries"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "refused" }
+        #expect(refused.count == 2, "\(inbox)")
+        let node = try #require(refused.first?["node"] as? String)
+        let first = try #require(refused.first?["counter"] as? Int), second = try #require(refused.last?["counter"] as? Int)
+        let listed = try ok(sue, "inbox")
+        #expect(listed.contains("fieldsync inbox discard \(node) \(first) --note WHY"), "\(listed)")
+        #expect(try ok(sue, "inbox", "discard", node, String(first), "--note", "Ningbo files are Ningbo's to open").contains("Discarded action \(first)"))
+        #expect(try ok(admin, "inbox", "hand-back", node, String(second), "--note", "file it under Hangzhou").contains("Handed back action \(second)"))
+        let blank = try sue.run(["inbox", "discard", node, String(second), "--note", "  "])
+        #expect(blank.status != 0 && blank.stderr.contains("the note is empty"), "\(blank.stderr)")
+        let manager = try li.run(["inbox", "discard", node, String(second), "--note", "mine"])
+        #expect(manager.status != 0 && manager.stderr.contains("the inbox is for supervisors"), "\(manager.stderr)")
+
+        let synced = try ok(li, "sync")
+        #expect(synced.contains("action #\(first) discarded by Sue (supervisor) on") && synced.contains("Ningbo files are Ningbo's to open"), "\(synced)")
+        #expect(synced.contains("action #\(second) handed back by fieldsync-server (admin) on") && synced.contains("file it under Hangzhou"), "\(synced)")
+        #expect(try ok(li, "outbox", "discarded").contains("Sue (supervisor)"))
+        let status = try ok(li, "status")
+        #expect(status.contains("handed back by fieldsync-server (admin)") && status.contains("file it under Hangzhou"), "\(status)")
+        let own = try ok(li, "inbox")
+        #expect(own.contains("file it under Hangzhou"), "\(own)")
+        server.terminate()
+        server.waitUntilExit()
+    }
+
     static func serve(_ admin: CommandRunner, data: String, port: Int = 0) throws -> (process: Process, output: Pipe) {
         let process = Process()
         process.executableURL = admin.executable
