@@ -28,9 +28,10 @@ extension PostgresServerStorage {
                 SELECT \(name), c, r, a, \(now) FROM unnest(\(counters)::bigint[], \(kept.map(\.reason))::text[], \(kept.map(\.about))::text[]) AS k(c, r, a)
                 ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at
                 """, logger: logger)
+            // Beyond the bound the oldest undecided go first: a decision waits for its action to be sent again.
             try await connection.query("""
                 DELETE FROM refused_actions WHERE node = \(name) AND counter NOT IN
-                    (SELECT counter FROM refused_actions WHERE node = \(name) ORDER BY at DESC, counter LIMIT \(RefusedAction.maxPerDevice))
+                    (SELECT counter FROM refused_actions WHERE node = \(name) ORDER BY decision IS NOT NULL DESC, at DESC, counter LIMIT \(RefusedAction.maxPerDevice))
                 """, logger: logger)
             var instructions: [SyncResponse.Instruction] = []
             let rows = try await connection.query("""
@@ -44,10 +45,22 @@ extension PostgresServerStorage {
         }
     }
 
-    public func refusedActions() async throws -> [RefusedAction] {
-        let rows = try await client.query("""
-            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node COLLATE "C", counter
-            """, logger: logger)
+    public func refusedActions(of nodes: [NodeID], limit: Int) async throws -> [RefusedAction] {
+        try await refusedActions(client.query("""
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+            WHERE node = ANY(\(nodes.map(\.description))::text[]) ORDER BY at, node COLLATE "C", counter LIMIT \(limit)
+            """, logger: logger))
+    }
+
+    public func refusedAction(node: NodeID, counter: UInt64) async throws -> RefusedAction? {
+        guard let number = Int64(exactly: counter) else { return nil }
+        return try await refusedActions(client.query("""
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+            WHERE node = \(node.description) AND counter = \(number)
+            """, logger: logger)).first
+    }
+
+    private func refusedActions(_ rows: PostgresRowSequence) async throws -> [RefusedAction] {
         var actions: [RefusedAction] = []
         for try await (node, counter, reason, about, at, decision, note, by, decidedAt)
             in rows.decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?).self) {

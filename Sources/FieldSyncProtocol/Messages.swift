@@ -285,7 +285,8 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         left = try container.decodeIfPresent([String].self, forKey: .left) ?? []
         returned = try container.decodeIfPresent([Returned].self, forKey: .returned) ?? []
         incarnation = try container.decodeIfPresent(String.self, forKey: .incarnation)
-        instructions = try container.decodeIfPresent([Instruction].self, forKey: .instructions) ?? []
+        // An instruction this version cannot read (a newer server's action) is passed over, as `WireJSON` does.
+        instructions = (try container.decodeIfPresent([Passable<Instruction>].self, forKey: .instructions) ?? []).compactMap(\.value)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -301,6 +302,12 @@ public struct SyncResponse: Codable, Sendable, Equatable {
         try container.encodeIfPresent(incarnation, forKey: .incarnation)
         if !instructions.isEmpty { try container.encode(instructions, forKey: .instructions) }
     }
+}
+
+/// An element of a list that is passed over, not fatal, when it cannot be read.
+struct Passable<Value: Decodable>: Decodable {
+    let value: Value?
+    init(from decoder: any Decoder) throws { value = try? Value(from: decoder) }
 }
 
 /// `POST /v1/inbox/refused`: a supervisor's decision about one action the server refused from a

@@ -147,21 +147,22 @@ extension WireJSON {
                 case "instructions":
                     try parser.array("instructions") { parser in
                         var counter: UInt64?, action: SyncResponse.Instruction.Action?, note: String?, by: String?, at: UInt64?
+                        var unknownAction = false
                         try parser.object("instructions") { parser, key in
                             switch key {
                             case "counter": counter = try parser.unsigned("counter")
                             case "action":
-                                let name = try parser.string("action")
-                                guard let known = SyncResponse.Instruction.Action(rawValue: name) else {
-                                    throw DecodingError(description: "instructions.action is discard or note")
-                                }
-                                action = known
+                                // An action a newer server knows and this version does not: that instruction is
+                                // passed over (the action stays refused here), never the whole answer.
+                                action = SyncResponse.Instruction.Action(rawValue: try parser.string("action"))
+                                unknownAction = action == nil
                             case "note": note = try parser.string("note")
                             case "by": by = try parser.string("by")
                             case "at": at = try parser.unsigned("at")
                             default: try parser.skip()
                             }
                         }
+                        if unknownAction { return }
                         instructions.append(SyncResponse.Instruction(counter: try required(counter, "counter"), action: try required(action, "action"),
                                                                      note: try required(note, "note"), by: try required(by, "by"), at: try required(at, "at")))
                     }

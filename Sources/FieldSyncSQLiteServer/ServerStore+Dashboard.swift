@@ -79,7 +79,12 @@ public struct SQLiteAccountStorage: AccountStorage {
     public func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?, wholeOutbox: Bool) async throws -> [SyncResponse.Instruction] {
         try await offload { try store.noteRefusals(node: node, refused: refused, pushed: pushed, wholeOutbox: wholeOutbox) }
     }
-    public func refusedActions() async throws -> [RefusedAction] { try await offload { try store.refusedActions() } }
+    public func refusedActions(of nodes: [NodeID], limit: Int) async throws -> [RefusedAction] {
+        try await offload { try store.refusedActions(of: nodes, limit: limit) }
+    }
+    public func refusedAction(node: NodeID, counter: UInt64) async throws -> RefusedAction? {
+        try await offload { try store.refusedAction(node: node, counter: counter) }
+    }
     public func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool {
         try await offload { try store.decideRefused(node: node, counter: counter, decision: decision) }
     }

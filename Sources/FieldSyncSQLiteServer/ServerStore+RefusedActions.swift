@@ -29,9 +29,10 @@ extension ServerStore {
                 guard let counter = Int64(exactly: refusal.counter) else { continue }
                 try upsert.execute(arguments: [name, counter, refusal.reason, refusal.about, now])
             }
+            // Beyond the bound the oldest undecided go first: a decision waits for its action to be sent again.
             try db.execute(sql: """
                 DELETE FROM refused_actions WHERE node = ? AND counter NOT IN
-                    (SELECT counter FROM refused_actions WHERE node = ? ORDER BY at DESC, counter LIMIT ?)
+                    (SELECT counter FROM refused_actions WHERE node = ? ORDER BY decision IS NOT NULL DESC, at DESC, counter LIMIT ?)
                 """, arguments: [name, name, RefusedAction.maxPerDevice])
             return try Row.fetchAll(db, sql: """
                 SELECT counter, decision, note, decided_by, decided_at FROM refused_actions
@@ -42,15 +43,35 @@ extension ServerStore {
         }
     }
 
-    public func refusedActions() throws -> [RefusedAction] {
-        try writer.read { db in try Self.refusedActions(db) }
+    public func refusedActions(of nodes: [NodeID], limit: Int) throws -> [RefusedAction] {
+        try writer.read { db in
+            try Self.refusedActions(db, sql: """
+                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+                WHERE node IN (SELECT value FROM json_each(?)) ORDER BY at, node, counter LIMIT ?
+                """, arguments: [Self.jsonArray(nodes.map { "\"\($0)\"" }), limit])
+        }
     }
 
-    /// Every kept refused action, by node then counter.
+    public func refusedAction(node: NodeID, counter: UInt64) throws -> RefusedAction? {
+        guard let number = Int64(exactly: counter) else { return nil }
+        return try writer.read { db in
+            try Self.refusedActions(db, sql: """
+                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions WHERE node = ? AND counter = ?
+                """, arguments: [node.description, number]).first
+        }
+    }
+
+    /// Every kept refused action, by node then counter (`store copy`).
     static func refusedActions(_ db: Database) throws -> [RefusedAction] {
-            try Row.fetchAll(db, sql: """
-                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node, counter
-                """).compactMap { row in
+        try refusedActions(db, sql: """
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node, counter
+            """, arguments: [])
+    }
+
+    static func jsonArray(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+
+    private static func refusedActions(_ db: Database, sql: String, arguments: StatementArguments) throws -> [RefusedAction] {
+            try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
                 guard let node = NodeID(row[0] as String) else { return nil }
                 return RefusedAction(node: node, counter: UInt64(clamping: row[1] as Int64), reason: row[2], about: row[3],
                                      at: UInt64(clamping: row[4] as Int64),

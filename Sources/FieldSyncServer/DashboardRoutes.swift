@@ -54,7 +54,7 @@ extension SyncHTTPServer {
             let figures = try await kpi.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
             let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
                                      recordedLate: figures.recordedLate, viewer: device.user, freshness: try await kpi.freshness(for: device.user),
-                                     inbox: try await kpi.inbox(for: device.user, refused: try await accounts.refusedActions())).html()
+                                     inbox: try await kpi.inbox(for: device.user, refused: accounts.refusedActions)).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }

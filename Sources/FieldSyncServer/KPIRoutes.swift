@@ -54,7 +54,7 @@ extension SyncHTTPServer {
         }
         // A supervisor's one list of what needs a person (`Inbox`).
         devices.get("/v1/inbox") { _, context in
-            try Self.json(try await kpi.inbox(for: context.device.user, refused: try await accounts.refusedActions()))
+            try Self.json(try await kpi.inbox(for: context.device.user, refused: accounts.refusedActions))
         }
         // A supervisor's decision about a refused action: it reaches the writer's laptop at its next sync.
         devices.post("/v1/inbox/refused") { request, context in

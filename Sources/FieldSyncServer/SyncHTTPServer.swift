@@ -256,7 +256,7 @@ public struct SyncHTTPServer: Sendable {
         var response = outcome.response
         // The device's own actions refused now are kept for its supervisor, and what they decided
         // about them rides back (`RefusedAction`); a push that refused nothing costs nothing here.
-        let refusals = RefusedActionRules.refusals(of: sync, response: response, device: device.node)
+        let refusals = RefusedActionRules.keepsRefusals(of: device) ? RefusedActionRules.refusals(of: sync, response: response, device: device.node) : []
         if !refusals.isEmpty {
             do {
                 response.instructions = try await accounts.noteRefusals(

@@ -35,8 +35,10 @@ public protocol AccountStorage: Sendable {
     /// Keeps what a push refused of `node`'s own actions and drops what it no longer holds
     /// (`RefusedAction`); returns the decisions stored for the actions refused now. One transaction.
     func noteRefusals(node: NodeID, refused: [RefusedAction.Refusal], pushed: ClosedRange<UInt64>?, wholeOutbox: Bool) async throws -> [SyncResponse.Instruction]
-    /// The refused actions kept, of every device.
-    func refusedActions() async throws -> [RefusedAction]
+    /// The refused actions kept of these devices, oldest refusal first, at most `limit`.
+    func refusedActions(of nodes: [NodeID], limit: Int) async throws -> [RefusedAction]
+    /// One kept refused action.
+    func refusedAction(node: NodeID, counter: UInt64) async throws -> RefusedAction?
     /// Stores a decision on a kept refused action; false if none is kept for (node, counter).
     func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool
 }
@@ -70,7 +72,7 @@ extension AccountStorage {
         let decision = SyncResponse.Instruction(counter: request.counter, action: request.action,
                                                 note: try RefusedActionRules.checkedNote(request.note), by: RefusedActionRules.by(user), at: now)
         guard try await decideRefused(node: request.node, counter: request.counter, decision: decision),
-              var action = try await refusedActions().first(where: { $0.node == request.node && $0.counter == request.counter }) else {
+              var action = try await refusedAction(node: request.node, counter: request.counter) else {
             throw ServerError.notFound("\(device.user)'s device \(device.name) has no refused action #\(request.counter) kept here: it was taken, discarded, or has not been sent again since; 'fieldsync inbox' lists what is")
         }
         action.decision = decision

@@ -124,14 +124,21 @@ extension Inbox {
 
 extension KPIStorage {
     /// `user`'s inbox: for supervisors, the province and administrators (as the dashboard);
-    /// `refused` from `AccountStorage.refusedActions` (they change without the records).
-    public func inbox(for user: UserInfo, branch: String? = nil, refused: [RefusedAction] = []) async throws -> Inbox {
-        guard AccessPolicy(user).mayOpenDashboard else { throw ServerError.forbiddenInbox }
+    /// `refused` is `AccountStorage.refusedActions(of:limit:)`.
+    public func inbox(for user: UserInfo, branch: String? = nil,
+                      refused: (_ nodes: [NodeID], _ limit: Int) async throws -> [RefusedAction] = { _, _ in [] }) async throws -> Inbox {
+        let policy = AccessPolicy(user)
+        guard policy.mayOpenDashboard else { throw ServerError.forbiddenInbox }
         let (devices, _) = try await freshnessInputs()
+        // Only the refused actions of the devices listed, read bounded (they change without the records).
+        let listed = devices.filter { device in
+            device.refused != nil && device.revokedAt == nil && (policy.isUnrestricted || device.branch == user.branch) && (branch == nil || device.branch == branch)
+        }
+        let actions = listed.isEmpty ? [] : try await refused(listed.map(\.node), RefusedAction.maxRead)
         // The conflicts change only with the records: read once per generation, whoever asks (devices change
         // without it, so they are read each time).
         let generation = try await recordGeneration()
         let inputs = try await kpiCache.result("inbox-inputs", generation: generation) { try await inboxInputs() }
-        return Inbox.build(devices: devices, inputs: inputs, refused: refused, for: user, now: now, branch: branch)
+        return Inbox.build(devices: devices, inputs: inputs, refused: actions, for: user, now: now, branch: branch)
     }
 }

@@ -10,8 +10,8 @@ import Foundation
 /// back on the answer to the next push that sends the action again:
 ///
 /// - `SyncHTTPServer` calls `AccountStorage.noteRefusals` after a push that
-///   refused any of the device's own actions (never on a push that refused
-///   nothing: no extra write on an ordinary sync). The engine keeps one row per
+///   refused any of a laptop's own actions (never on a push that refused
+///   nothing: no extra write on an ordinary sync; never for a branch server). The engine keeps one row per
 ///   (node, counter): the reason, what the action wrote (`about`), when. A row
 ///   whose counter lies in the pushed run and was not refused this time was taken
 ///   or discarded on the laptop (a page holds every outbox action of its run), and
@@ -24,7 +24,8 @@ import Foundation
 ///   says who may (the supervisor of the device's branch, the province,
 ///   administrators) and what a note may hold.
 /// - The laptop applies it in the transaction that stores the answer
-///   (`Replica.finishExchange`): a discard takes the action out of the outbox into
+///   (`Replica.finishExchange`), for an action refused before the answer and again
+///   in it: a discard takes the action out of the outbox into
 ///   `discarded` with who decided and why; a note is kept beside the refusal and
 ///   shown by `status`, `outbox` and `inbox`.
 /// - The inbox lists one entry per row of a device whose latest push left
@@ -58,21 +59,41 @@ public struct RefusedAction: Sendable, Equatable {
         }
     }
 
-    /// Rows kept per device at most (the oldest refused go first beyond it).
-    public static let maxPerDevice = 5_000
+    /// Rows kept per device at most (beyond it the oldest undecided go first): a push holds at most 1,000.
+    public static let maxPerDevice = 1_000
+    /// Rows an inbox reads at most, oldest refusal first (it lists 500 per kind).
+    public static let maxRead = 2_000
+    /// Unicode scalars kept of a reason and of what an action wrote (bytes, not characters: one
+    /// character may hold any number of combining marks).
+    public static let maxReasonScalars = 1_000, maxAboutScalars = 200
+}
+
+extension String {
+    /// At most `count` Unicode scalars of it.
+    func prefix(scalars count: Int) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: unicodeScalars.prefix(count))
+        return String(view)
+    }
 }
 
 public enum RefusedActionRules {
     /// The refusals of a push that are the device's own actions, with what each wrote.
+    /// Each counter once (a push may name one twice), its texts bounded.
     public static func refusals(of request: SyncRequest, response: SyncResponse, device: NodeID) -> [RefusedAction.Refusal] {
-        let own = response.rejected.filter { $0.origin == device }
+        var seen = Set<UInt64>()
+        let own = response.rejected.filter { $0.origin == device && seen.insert($0.counter).inserted }
         guard !own.isEmpty else { return [] }
         let byCounter = Dictionary(request.mutations.filter { $0.origin == device }.map { ($0.counter, $0) }, uniquingKeysWith: { first, _ in first })
         return own.map { rejection in
-            RefusedAction.Refusal(counter: rejection.counter, reason: String(rejection.reason.prefix(2_000)),
+            RefusedAction.Refusal(counter: rejection.counter, reason: rejection.reason.prefix(scalars: RefusedAction.maxReasonScalars),
                                   about: byCounter[rejection.counter].map(about) ?? "")
         }
     }
+
+    /// Whether a device's refusals are kept for its supervisor: a laptop's. A branch server's own
+    /// refused work is its operator's (`fieldsync-server upstream status`); it never sends it again.
+    public static func keepsRefusals(of device: DeviceContext) -> Bool { device.user.role != .branch }
 
     /// The run of the device's own counters a push sent, if any.
     public static func pushedRun(of request: SyncRequest, device: NodeID) -> ClosedRange<UInt64>? {
@@ -94,16 +115,17 @@ public enum RefusedActionRules {
         var fields: [String: [String]] = [:]
         for change in mutation.changes {
             let key = "\(change.table.rawValue)/\(change.record)"
-            if fields[key] == nil { order.append((change.table, change.record)) }
-            fields[key, default: []].append(change.field)
+            if fields[key] == nil { order.append((change.table, change.record.prefix(scalars: 8))) }
+            // A field name is the sender's: 40 scalars of it say which, a fields list at most 12 of them.
+            if fields[key, default: []].count < 12 { fields[key, default: []].append(change.field.prefix(scalars: 40)) }
         }
         let text: String
-        if order.count == 1, let (kind, record) = order.first {
-            text = "\(kind.noun) \(record.prefix(8)) (\((fields["\(kind.rawValue)/\(record)"] ?? []).joined(separator: ", ")))"
+        if order.count == 1, let (kind, record) = order.first, let written = fields.first?.value {
+            text = "\(kind.noun) \(record) (\(written.joined(separator: ", "))\(written.count == 12 ? ", …" : ""))"
         } else {
-            text = "\(order.count) records: " + order.prefix(4).map { "\($0.0.noun) \($0.1.prefix(8))" }.joined(separator: ", ") + (order.count > 4 ? ", …" : "")
+            text = "\(order.count) records: " + order.prefix(4).map { "\($0.0.noun) \($0.1)" }.joined(separator: ", ") + (order.count > 4 ? ", …" : "")
         }
-        return Wording.printable(String(text.prefix(200)))
+        return Wording.printable(text).prefix(scalars: RefusedAction.maxAboutScalars)
     }
 
     /// A decision's note as stored: trimmed, printable, 1 to `maxNoteLength` characters.
@@ -112,7 +134,8 @@ public enum RefusedActionRules {
         guard !trimmed.isEmpty else {
             throw ServerError.badRequest("say why (a discard keeps it as its reason) or what to correct: the note is empty")
         }
-        guard trimmed.count <= SyncResponse.Instruction.maxNoteLength else {
+        // Counted as JSON Schema's maxLength counts: code points.
+        guard trimmed.unicodeScalars.count <= SyncResponse.Instruction.maxNoteLength else {
             throw ServerError.badRequest("the note is over \(SyncResponse.Instruction.maxNoteLength) characters")
         }
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) else {
@@ -127,8 +150,10 @@ public enum RefusedActionRules {
     public static func check(_ user: UserInfo, mayDecideFor device: DeviceRecord?) throws -> DeviceRecord {
         let policy = AccessPolicy(user)
         guard policy.mayOpenDashboard else { throw ServerError.forbiddenInbox }
-        guard let device, policy.isUnrestricted || (device.branch != nil && device.branch == user.branch) else {
-            throw ServerError.notFound("no device of your branch has that node; 'fieldsync inbox' lists refused work with its device's node")
+        guard let device, device.revokedAt == nil, device.role != .branch,
+              policy.isUnrestricted || (device.branch != nil && device.branch == user.branch) else {
+            throw ServerError.notFound("no device of your branch in use has that node (a revoked device's work waits on it; a branch server's "
+                                       + "refused work is its operator's, 'fieldsync-server upstream status'); 'fieldsync inbox' lists refused work with its device's node")
         }
         return device
     }

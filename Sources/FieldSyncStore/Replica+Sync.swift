@@ -71,12 +71,13 @@ struct RefusalNote {
                        arguments: [counter, reason, times, since, decision])
     }
 
-    /// One more refusal of `counter` at the sync of `at`.
+    /// One more refusal of `counter` at the sync of `at`, if the outbox still holds it (an answer to a page
+    /// read ahead may refuse an action discarded meanwhile: no refusal is kept without its action).
     static func note(counter: Int64, reason: String, at: String, _ db: Database) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO rejections (counter, reason, times, since) VALUES (?, ?, 1, NULLIF(?, ''))
+            INSERT INTO rejections (counter, reason, times, since) SELECT ?, ?, 1, NULLIF(?, '') WHERE EXISTS (SELECT 1 FROM outbox WHERE counter = ?)
             ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, times = times + 1, since = COALESCE(since, excluded.since)
-            """).execute(arguments: [counter, reason, at])
+            """).execute(arguments: [counter, reason, at, counter])
     }
 }
 
@@ -142,6 +143,18 @@ extension Replica {
                 try db.cachedStatement(sql: "DELETE FROM offers WHERE counter BETWEEN ? AND ?").execute(arguments: bounds)
             }
             try Self.setMeta(MetaKey.ackedHLC, String(acked.rawValue), db)
+            // A decision counts only for an action refused before this answer and again in it: a server cannot
+            // name any action of the outbox refused and discard it in one answer.
+            var decidable = Set<Int64>()
+            if !decisions.isEmpty {
+                let refusedNow = Set(rejected.compactMap { Int64(exactly: $0.counter) })
+                for decision in decisions {
+                    guard let counter = Int64(exactly: decision.counter), refusedNow.contains(counter),
+                          try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM rejections WHERE counter = ?)", arguments: [counter]) == true
+                    else { continue }
+                    decidable.insert(counter)
+                }
+            }
             // As the server sent them: a counter over Int64.max (no outbox entry has one) is passed over, not trapped on.
             for rejection in rejected {
                 guard let counter = Int64(exactly: rejection.counter) else { continue }
@@ -155,11 +168,12 @@ extension Replica {
                 try RefusalNote.note(counter: Int64(clamping: mutation.counter), reason: reason, at: syncedAt, db)
             }
             if !unknown.isEmpty { try Self.noteUnknownContent(unknown, readFrom: readFrom, db) }
-            // A supervisor's decisions about actions refused in this answer: only about one still waiting here.
+            // A supervisor's decisions about actions refused in this answer. An action offering back work this
+            // replica holds (after a restore) is never discarded for it: its values may be held nowhere else.
             for decision in decisions {
-                guard let counter = Int64(exactly: decision.counter),
-                      try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM rejections WHERE counter = ?)", arguments: [counter]) == true else { continue }
+                guard let counter = Int64(exactly: decision.counter), decidable.contains(counter) else { continue }
                 if decision.discard {
+                    guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offers WHERE counter = ?)", arguments: [counter]) == false else { continue }
                     if try Self.discard(counter: counter, at: syncedAt, decided: decision.text, db) != nil { report.discarded.append(decision.counter) }
                 } else {
                     try db.execute(sql: "UPDATE rejections SET decision = ? WHERE counter = ?", arguments: [decision.text, counter])

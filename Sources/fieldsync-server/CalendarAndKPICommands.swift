@@ -357,7 +357,7 @@ struct InboxServerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let inbox = try await StorageEngine.with(options) { engine in
-                try await engine.kpi.inbox(for: InboxServerCommand.administrator, branch: branch, refused: try await engine.accounts.refusedActions())
+                try await engine.kpi.inbox(for: InboxServerCommand.administrator, branch: branch, refused: engine.accounts.refusedActions)
             }
             if options.json { return try printEncoded(inbox) }
             print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")

@@ -166,16 +166,19 @@ struct Engine: Sendable {
             counters.map { RefusedAction.Refusal(counter: $0, reason: "refused \($0)", about: "calendar day \($0)") }
         }
         #expect(try await accounts.noteRefusals(node: laptop, refused: refusals([5, 6, 9]), pushed: 5...9, wholeOutbox: false) == [])
-        #expect(try await accounts.refusedActions().map(\.counter) == [5, 6, 9])
+        #expect(try await accounts.refusedActions(of: [laptop], limit: 100).map(\.counter) == [5, 6, 9])
+        #expect(try await accounts.refusedActions(of: [laptop], limit: 2).map(\.counter) == [5, 6], "\(engine.name): bounded")
+        #expect(try await accounts.refusedActions(of: [engine.serverNode], limit: 100).isEmpty)
+        #expect(try await accounts.refusedAction(node: laptop, counter: 9)?.about == "calendar day 9")
         let decision = SyncResponse.Instruction(counter: 6, action: .discard, note: "duplicate", by: "Sue (supervisor)", at: clock.now())
         #expect(try await accounts.decideRefused(node: laptop, counter: 6, decision: decision))
         #expect(try await accounts.decideRefused(node: laptop, counter: 7, decision: decision) == false, "\(engine.name): not kept")
         // A push of 6...8 refusing 6 again: 7 and 8 were taken; 9, outside the run, stays; the decision rides back.
         #expect(try await accounts.noteRefusals(node: laptop, refused: refusals([6]), pushed: 6...8, wholeOutbox: false) == [decision])
-        #expect(try await accounts.refusedActions().map(\.counter) == [5, 6, 9])
+        #expect(try await accounts.refusedActions(of: [laptop], limit: 100).map(\.counter) == [5, 6, 9])
         // A push holding the whole outbox keeps only what it refused.
         _ = try await accounts.noteRefusals(node: laptop, refused: refusals([9]), pushed: 9...9, wholeOutbox: true)
-        let kept = try await accounts.refusedActions()
+        let kept = try await accounts.refusedActions(of: [laptop], limit: 100)
         #expect(kept == [RefusedAction(node: laptop, counter: 9, reason: "refused 9", about: "calendar day 9", at: clock.now())], "\(engine.name)")
         // Deciding goes through the rules: the supervisor of the branch, not a manager nor another branch.
         let answer = try await accounts.decide(RefusedActionDecision(node: laptop, counter: 9, action: .note, note: "  fix the date  "),
@@ -202,6 +205,12 @@ struct Engine: Sendable {
         #expect(revoked.id == patDevice.device && revoked.revokedAt == clock.now())
         await refusal(ErrorCode.deviceRevoked) { _ = try await accounts.authenticate(token: patDevice.token) }
         await refusal(ErrorCode.deviceRevoked) { _ = try await accounts.authenticate(session: session) }
+        // A revoked device's refused work cannot be decided about: no sync of it would carry the decision.
+        _ = try await accounts.noteRefusals(node: patContext.node, refused: refusals([3]), pushed: 3...3, wholeOutbox: true)
+        await refusal(ErrorCode.notFound, containing: "in use") {
+            _ = try await accounts.decide(RefusedActionDecision(node: patContext.node, counter: 3, action: .discard, note: "x"),
+                                          by: UserInfo(name: "root", role: .admin, branch: nil), now: 0)
+        }
         clock.advance(AccountRules.sessionLifetime)
         await refusal(ErrorCode.unauthorized) { _ = try await accounts.authenticate(session: session) }
     }
