@@ -94,6 +94,7 @@ extension KPILateRecord {
         out.key("recorded"); out.string(recorded.description)
         out.key("delay_seconds"); out.number(delaySeconds)
         out.key("after_deadline_seconds"); out.number(afterDeadlineSeconds)
+        if let received { out.key("received_at"); out.string(received.description) }
         out.raw("}")
     }
 

@@ -46,7 +46,7 @@ extension KPIMiss: Encodable {
 extension KPILateRecord: Encodable {
     enum CodingKeys: String, CodingKey {
         case kpi, table, record, customer, customerName = "customer_name", manager, branch, limit, deadline, claimed, recorded
-        case delaySeconds = "delay_seconds", afterDeadlineSeconds = "after_deadline_seconds"
+        case delaySeconds = "delay_seconds", afterDeadlineSeconds = "after_deadline_seconds", receivedAt = "received_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -64,6 +64,7 @@ extension KPILateRecord: Encodable {
         try container.encode(recorded.description, forKey: .recorded)
         try container.encode(delaySeconds, forKey: .delaySeconds)
         try container.encode(afterDeadlineSeconds, forKey: .afterDeadlineSeconds)
+        try container.encodeIfPresent(received?.description, forKey: .receivedAt)
     }
 }
 
@@ -180,23 +181,28 @@ public enum KPIText {
 
     /// The events met as given but typed after their limit (`kpi late`).
     public static func lateTable(_ records: [KPILateRecord], empty: String) -> String {
-        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "time given", "typed", "typed after the time given"])
+        // The server's receipt, where it is known (the server's answers; not a laptop's own).
+        let received = records.contains { $0.received != nil }
+        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "time given", "typed", "typed after the time given"]
+                              + (received ? ["received by the server"] : []))
         for late in records {
             let event = late.event
             table.rows.append([event.kpi.heading, "\(event.table.noun) \(event.record.prefix(8))", TextTable.clip(event.customerName, to: 24),
                                event.manager ?? "", event.limit, event.deadline.description, late.claimed.description,
-                               late.recorded.description, duration(late.delaySeconds)])
+                               late.recorded.description, duration(late.delaySeconds)]
+                              + (received ? [late.received?.description ?? "before receipts were kept"] : []))
         }
         return table.rendered(empty: empty)
     }
 
     public static func lateCSV(_ records: [KPILateRecord]) -> String {
-        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,claimed,recorded,delay_seconds,after_deadline_seconds"]
+        var lines = ["kpi,table,record,customer,customer_name,manager,branch,limit,deadline,claimed,recorded,delay_seconds,after_deadline_seconds,received_at"]
         for late in records {
             let event = late.event
             lines.append([event.kpi.rawValue, event.table.rawValue, event.record, event.customer, field(event.customerName), field(event.manager ?? ""),
                           field(event.branch ?? ""), field(event.limit), event.deadline.description, late.claimed.description,
-                          late.recorded.description, String(late.delaySeconds), String(late.afterDeadlineSeconds)].joined(separator: ","))
+                          late.recorded.description, String(late.delaySeconds), String(late.afterDeadlineSeconds),
+                          late.received?.description ?? ""].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

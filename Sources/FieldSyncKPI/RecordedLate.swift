@@ -17,11 +17,15 @@ public struct KPILateRecord: Sendable, Equatable {
     public var claimed: Timestamp
     /// When that time was typed, in the offset of the time given.
     public var recorded: Timestamp
+    /// When the server first received the write that typed it (its log receipt), in the same offset;
+    /// nil on a laptop, and for writes logged before receipts were kept.
+    public var received: Timestamp?
 
-    public init(event: KPIMiss, claimed: Timestamp, recorded: Timestamp) {
+    public init(event: KPIMiss, claimed: Timestamp, recorded: Timestamp, received: Timestamp? = nil) {
         self.event = event
         self.claimed = claimed
         self.recorded = recorded
+        self.received = received
     }
 
     /// How long after the time given it was typed.

@@ -185,13 +185,13 @@ struct DashboardPage {
         guard !recordedLate.isEmpty else {
             return "<p class=\"meta\">Every time given in the period was recorded within its limit (tolerance \(ServiceLimits.recordingToleranceMinutes) min).</p>\n"
         }
-        var html = "<p class=\"meta\">Counted as met by the time given; typed more than \(ServiceLimits.recordingToleranceMinutes) min after it and after the limit. 'fieldsync-server history ID' shows when the server received it.</p>\n"
-        html += "<table id=\"recorded-late\" class=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>time given</th><th>typed</th><th>typed after the time given</th></tr>\n"
+        var html = "<p class=\"meta\">Counted as met by the time given; typed more than \(ServiceLimits.recordingToleranceMinutes) min after it and after the limit; 'fieldsync-server history ID' shows every write of it.</p>\n"
+        html += "<table id=\"recorded-late\" class=\"todo\"><tr><th>record</th><th>customer</th><th>manager</th><th>limit</th><th>deadline</th><th>time given</th><th>typed</th><th>typed after the time given</th><th>received by the server</th></tr>\n"
         for late in recordedLate.prefix(200) {
             let event = late.event
-            html += "<tr data-record=\"\(escape(event.record))\"><td>\(escape(event.table.noun)) \(escape(String(event.record.prefix(8))))</td><td>\(reportLink(event.customerName, customer: event.customer))</td><td>\(escape(event.manager ?? ""))</td><td>\(escape(event.kpi.heading)): \(escape(event.limit))</td><td>\(escape(event.deadline.description))</td><td>\(escape(late.claimed.description))</td><td>\(escape(late.recorded.description))</td><td>\(escape(KPIText.duration(late.delaySeconds)))</td></tr>\n"
+            html += "<tr data-record=\"\(escape(event.record))\"><td>\(escape(event.table.noun)) \(escape(String(event.record.prefix(8))))</td><td>\(reportLink(event.customerName, customer: event.customer))</td><td>\(escape(event.manager ?? ""))</td><td>\(escape(event.kpi.heading)): \(escape(event.limit))</td><td>\(escape(event.deadline.description))</td><td>\(escape(late.claimed.description))</td><td>\(escape(late.recorded.description))</td><td>\(escape(KPIText.duration(late.delaySeconds)))</td><td>\(escape(late.received?.description ?? "before receipts were kept"))</td></tr>\n"
         }
-        if recordedLate.count > 200 { html += "<tr><td colspan=\"8\" class=\"small\">… and \(recordedLate.count - 200) more ('fieldsync-server kpi late' lists them all)</td></tr>\n" }
+        if recordedLate.count > 200 { html += "<tr><td colspan=\"9\" class=\"small\">… and \(recordedLate.count - 200) more ('fieldsync-server kpi late' lists them all)</td></tr>\n" }
         return html + "</table>\n"
     }
 

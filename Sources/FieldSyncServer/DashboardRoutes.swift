@@ -51,7 +51,8 @@ extension SyncHTTPServer {
             let grouping = device.user.role == .supervisor ? "manager" : "branch"
             let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) ?? (name == "by" ? grouping : nil) },
                                      now: kpi.localNow)
-            let figures = try await kpi.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
+            var figures = try await kpi.kpiResult("dashboard\u{1F}" + query.cacheKey, for: device.user) { facts in DashboardFigures(query.select(facts), query) }
+            figures.recordedLate = try await kpi.withReceipts(figures.recordedLate, cacheKey: "dashboard-late\u{1F}" + query.cacheKey, for: device.user)
             let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
                                      recordedLate: figures.recordedLate, viewer: device.user, freshness: try await kpi.freshness(for: device.user),
                                      inbox: try await kpi.inbox(for: device.user, refused: accounts.refusedActions)).html()

@@ -37,9 +37,7 @@ extension SyncHTTPServer {
         devices.get("/v1/kpi/late") { request, context in
             let device = context.device
             let query = try kpiQuery(request)
-            return Self.json(bytes: try await kpi.kpiResult("late\u{1F}" + query.cacheKey, for: device.user) { facts in
-                KPILateRecord.jsonBytes(KPIEngine.recordedLate(query.select(facts), period: query.period, asOf: query.asOf))
-            })
+            return Self.json(bytes: KPILateRecord.jsonBytes(try await kpi.recordedLate(query, for: device.user)))
         }
         // The evidence behind a figure: every value a record's fields have had, named (`RecordHistory`).
         devices.get("/v1/history") { request, context in

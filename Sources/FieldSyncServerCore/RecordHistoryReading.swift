@@ -1,3 +1,4 @@
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 
@@ -113,4 +114,53 @@ public struct HistoryQuery: Sendable {
         key = RecordKey(table: table, record: id)
         field = query("field")
     }
+}
+
+extension KPIStorage {
+    /// `kpi late` as this server answers it: each event with when this server first received the
+    /// write that typed its time (`KPILateRecord.received`), cached as the figures are.
+    public func recordedLate(_ query: KPIQuery, for user: UserInfo) async throws -> [KPILateRecord] {
+        let late = try await kpiResult("late\u{1F}" + query.cacheKey, for: user) { facts in
+            KPIEngine.recordedLate(query.select(facts), period: query.period, asOf: query.asOf)
+        }
+        return try await withReceipts(late, cacheKey: "late-received\u{1F}" + query.cacheKey, for: user)
+    }
+
+    /// `late` with the server's receipts: the earliest receipt of a log row of the event's record
+    /// holding a change typed in the second it reads as typed. Read for the first `maxLateReceipts`
+    /// (one history read per record: the log is found by the record's customer); the rest keep nil.
+    public func withReceipts(_ late: [KPILateRecord], cacheKey: String, for user: UserInfo) async throws -> [KPILateRecord] {
+        guard !late.isEmpty else { return late }
+        let generation = try await recordGeneration()
+        let scope = "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}"
+        return try await kpiCache.result(scope + cacheKey, generation: generation) {
+            var result = late
+            var receipts: [RecordKey: [Int64: UInt64]] = [:]
+            for index in result.indices.prefix(Self.maxLateReceipts) {
+                let event = result[index].event
+                let key = RecordKey(table: event.table, record: event.record)
+                if receipts[key] == nil {
+                    var bySecond: [Int64: UInt64] = [:]
+                    for row in try await historyRows(of: key, customer: event.customer.isEmpty ? nil : event.customer).rows {
+                        guard let at = row.receivedAt else { continue }
+                        var changes: [FieldChange] = []
+                        try row.changes.withUnsafeBytes { try ChangeLogCodec.decode($0, table: key.table, record: key.record, into: &changes) }
+                        for change in changes where change.record == key.record {
+                            let second = Int64(clamping: change.hlc.milliseconds / 1_000)
+                            bySecond[second] = min(bySecond[second] ?? .max, at)
+                        }
+                    }
+                    receipts[key] = bySecond
+                }
+                let late = result[index]
+                if let at = receipts[key]?[late.recorded.epochSeconds] {
+                    result[index].received = Timestamp.recorded(milliseconds: at, offsetMinutes: late.claimed.offsetMinutes)
+                }
+            }
+            return result
+        }
+    }
+
+    /// Late events given their receipt in one answer, at most (each costs a history read of its record).
+    public static var maxLateReceipts: Int { 500 }
 }

@@ -131,13 +131,25 @@ struct KPIServerCommand: AsyncParsableCommand {
 
         func run() async throws -> (KPIQuery, KPIFacts) {
             try await StorageEngine.with(options) { engine in
-                let query: KPIQuery
-                do {
-                    query = try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: engine.kpi.localNow)
-                } catch let error as ServerError {
-                    throw ValidationError(error.body.message)
-                }
+                let query = try self.query(engine)
                 return (query, query.select(try await engine.kpi.loadKPIFacts()))
+            }
+        }
+
+        func query(_ engine: StorageEngine) throws -> KPIQuery {
+            do {
+                return try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: engine.kpi.localNow)
+            } catch {
+                throw ValidationError(error.body.message)
+            }
+        }
+
+        /// The events recorded late, with when this server received each (`KPIStorage.recordedLate`).
+        func runLate() async throws -> (KPIQuery, [KPILateRecord]) {
+            try await StorageEngine.with(options) { engine in
+                let query = try self.query(engine)
+                let late = KPIEngine.recordedLate(query.select(try await engine.kpi.loadKPIFacts()), period: query.period, asOf: query.asOf)
+                return (query, try await engine.kpi.withReceipts(late, cacheKey: "cli-late", for: InboxServerCommand.administrator))
             }
         }
     }
@@ -187,13 +199,13 @@ extension KPIServerCommand {
                 The figures count the time a manager gives (the limits are about the customer); this lists where that time \
                 was typed more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check \
                 before trusting a rate. 'Typed' is the change's stamp (the device's clock, corrected to the server's at each sync); \
-                'fieldsync-server history ID' shows when this server received it.
+                'received by the server' is when this server first received that write (its log receipt; 'fieldsync-server \
+                history ID' shows every write).
                 """)
         @OptionGroup var selection: Selection
 
         func run() async throws {
-            let (query, facts) = try await selection.run()
-            let late = KPIEngine.recordedLate(facts, period: query.period, asOf: query.asOf)
+            let (query, late) = try await selection.runLate()
             if selection.options.json { return try printEncoded(late) }
             print(selection.csv ? KPIText.lateCSV(late) : KPIText.lateTable(late, empty: "Every time given in \(query.period) was recorded within its limit."),
                   terminator: "")
