@@ -148,6 +148,10 @@ public enum PostgresSchema {
                 at bigint NOT NULL, decision text, note text, decided_by text, decided_at bigint, PRIMARY KEY (node, counter))
             """,
         ]),
+        // Who writes under each node a branch server relays, as it reported them (`FreshnessReport.names`).
+        Migration(name: "pg-v13-relayed-names", statements: [
+            "CREATE TABLE relayed_names (node text PRIMARY KEY, \"user\" text NOT NULL, device text NOT NULL, via text NOT NULL, at bigint NOT NULL)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -124,6 +124,11 @@ public enum PostgresStoreCopy {
                         \(device.lastSeen), \(device.pending), \(device.cursor), \(device.refused), \(device.refusedReason), \(device.refusedAt))
                 """, logger: logger)
         }
+        for name in accounts.relayedNames {
+            try await connection.query("""
+                INSERT INTO relayed_names (node, "user", device, via, at) VALUES (\(name.node), \(name.user), \(name.device), \(name.via), \(name.at))
+                """, logger: logger)
+        }
         for action in accounts.refusedActions {
             let decision = action.decision
             try await connection.query("""
@@ -248,6 +253,11 @@ public enum PostgresStoreCopy {
         for try await (first, at) in try await connection.query("SELECT first_seq, at FROM log_receipts ORDER BY first_seq", logger: logger)
             .decode((Int64, Int64).self) {
             accounts.logReceipts.append(.init(firstSeq: first, at: at))
+        }
+        for try await (node, user, device, via, at) in try await connection.query("""
+            SELECT node, "user", device, via, at FROM relayed_names ORDER BY node COLLATE "C"
+            """, logger: logger).decode((String, String, String, String, Int64).self) {
+            accounts.relayedNames.append(.init(node: node, user: user, device: device, via: via, at: at))
         }
         for try await (node, counter, reason, about, at, decision, note, by, decidedAt) in try await connection.query("""
             SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node COLLATE "C", counter

@@ -333,18 +333,45 @@ public struct FreshnessReport: Codable, Sendable, Equatable {
     public var devices: Int
     public var pending: Int
     public var notSeenForThreeDays: Int
+    /// Who writes under the nodes of the devices below (the branch server's directory), so the
+    /// province names the writers of relayed work (`history`, conflicts); sent when it changed.
+    /// The province keeps a name only for a node this branch server relays.
+    public var names: [Directory.Entry] = []
 
-    public init(completeUpTo: UInt64?, devices: Int, pending: Int, notSeenForThreeDays: Int) {
+    public init(completeUpTo: UInt64?, devices: Int, pending: Int, notSeenForThreeDays: Int, names: [Directory.Entry] = []) {
         self.completeUpTo = completeUpTo
         self.devices = devices
         self.pending = pending
         self.notSeenForThreeDays = notSeenForThreeDays
+        self.names = names
     }
 
+    /// Names one report carries at most, and the characters of a person's or device's name kept.
+    public static let maxNames = 5_000
+    public static let maxNameLength = 200
+
     enum CodingKeys: String, CodingKey {
-        case devices, pending
+        case devices, pending, names
         case completeUpTo = "complete_up_to"
         case notSeenForThreeDays = "not_seen_for_3_days"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        completeUpTo = try container.decodeIfPresent(UInt64.self, forKey: .completeUpTo)
+        devices = try container.decode(Int.self, forKey: .devices)
+        pending = try container.decode(Int.self, forKey: .pending)
+        notSeenForThreeDays = try container.decode(Int.self, forKey: .notSeenForThreeDays)
+        names = try container.decodeIfPresent([Directory.Entry].self, forKey: .names) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(completeUpTo, forKey: .completeUpTo)
+        try container.encode(devices, forKey: .devices)
+        try container.encode(pending, forKey: .pending)
+        try container.encode(notSeenForThreeDays, forKey: .notSeenForThreeDays)
+        if !names.isEmpty { try container.encode(names, forKey: .names) }
     }
 }
 

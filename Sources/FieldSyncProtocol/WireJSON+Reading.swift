@@ -34,7 +34,7 @@ extension WireJSON {
                     guard value >= 0 else { throw DecodingError(description: "pending must be a non-negative whole number") }
                     pending = Int(clamping: value)
                 case "below":
-                    var devices: Int?, waiting: Int?, stale: Int?, complete: UInt64?
+                    var devices: Int?, waiting: Int?, stale: Int?, complete: UInt64?, names: [Directory.Entry] = []
                     try parser.object("below") { parser, key in
                         func count(_ name: String) throws -> Int { Int(clamping: try parser.unsigned(name)) }
                         switch key {
@@ -42,11 +42,38 @@ extension WireJSON {
                         case "pending": waiting = try count("pending")
                         case "not_seen_for_3_days": stale = try count("not_seen_for_3_days")
                         case "complete_up_to": complete = try parser.nullable { try $0.unsigned("complete_up_to") }
+                        case "names":
+                            try parser.array("names") { parser in
+                                guard names.count < FreshnessReport.maxNames else {
+                                    throw LimitExceeded(description: "below.names holds at most \(FreshnessReport.maxNames) names")
+                                }
+                                var node: NodeID?, user: String?, device: String?
+                                try parser.object("names") { parser, key in
+                                    switch key {
+                                    case "node":
+                                        let text = try parser.string("node")
+                                        guard let parsed = NodeID(text) else { throw DecodingError(description: "below.names.node is 16 hex digits") }
+                                        node = parsed
+                                    case "user": user = try parser.string("user")
+                                    case "device": device = try parser.string("device")
+                                    default: try parser.skip()
+                                    }
+                                }
+                                func bounded(_ text: String?, _ name: String) throws -> String {
+                                    let text = try required(text, name)
+                                    guard (1...FreshnessReport.maxNameLength).contains(text.unicodeScalars.count) else {
+                                        throw DecodingError(description: "below.names.\(name) is 1 to \(FreshnessReport.maxNameLength) characters")
+                                    }
+                                    return text
+                                }
+                                names.append(Directory.Entry(node: try required(node, "node"), user: try bounded(user, "user"), device: try bounded(device, "device")))
+                            }
                         default: try parser.skip()
                         }
                     }
                     below = FreshnessReport(completeUpTo: complete, devices: try required(devices, "devices"),
-                                            pending: try required(waiting, "pending"), notSeenForThreeDays: try required(stale, "not_seen_for_3_days"))
+                                            pending: try required(waiting, "pending"), notSeenForThreeDays: try required(stale, "not_seen_for_3_days"),
+                                            names: names)
                 case "max_changes":
                     maxChanges = try parser.nullable { parser in
                         let value = try parser.int("max_changes")

@@ -55,6 +55,20 @@ public enum WireJSON {
         if let below {
             out.append(contentsOf: #","below":{"devices":\#(below.devices),"pending":\#(below.pending),"not_seen_for_3_days":\#(below.notSeenForThreeDays),"complete_up_to":"#.utf8)
             out.append(contentsOf: (below.completeUpTo.map { String($0) } ?? "null").utf8)
+            if !below.names.isEmpty {
+                out.append(contentsOf: #","names":["#.utf8)
+                for (index, entry) in below.names.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: #"{"node":""#.utf8)
+                    out.append(contentsOf: entry.node.description.utf8)
+                    out.append(contentsOf: #"","user":"#.utf8)
+                    JSONText.appendString(entry.user, to: &out)
+                    out.append(contentsOf: #","device":"#.utf8)
+                    JSONText.appendString(entry.device, to: &out)
+                    out.append(UInt8(ascii: "}"))
+                }
+                out.append(UInt8(ascii: "]"))
+            }
             out.append(UInt8(ascii: "}"))
         }
         if !signed.isEmpty {

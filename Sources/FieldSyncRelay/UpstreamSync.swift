@@ -22,6 +22,12 @@ public final class UpstreamSync: Service, Sendable {
     let logger: Logger
     let metrics: Metrics?
     private let poked = Mutex(false)
+    /// The directory last reported up (`FreshnessReport.names`): its fingerprint, when, and the nodes
+    /// whose work went up with it. Reported again when it changes, with the first work of a node (the
+    /// province keeps a name only for a node whose work it has), and every `namesEvery` (a province
+    /// restored, or moved, has them again).
+    private let namesSent = Mutex<(fingerprint: Int, at: UInt64, withWork: Set<NodeID>)?>(nil)
+    static let namesEvery: UInt64 = 6 * 3_600_000
 
     /// The checkpoint's key: the upstream instance and the scope. A recreated
     /// province (another node) or a changed scope starts a full resync.
@@ -157,8 +163,11 @@ public final class UpstreamSync: Service, Sendable {
             let state = try store.upstreamState(key)
             let page = try store.upstreamPage(after: state.sent)
             // With the pages its devices signed, so the province can tell their work from this server's.
+            var below = try store.freshnessReport()
+            let names = try namesToReport(with: page.mutations)
+            below.names = names?.entries ?? []
             let request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
-                                      pending: state.unsent, below: try store.freshnessReport(),
+                                      pending: state.unsent, below: below,
                                       signed: try store.signedPages(covering: page.mutations), incarnation: state.incarnation)
             let response: SyncResponse
             do {
@@ -175,6 +184,13 @@ public final class UpstreamSync: Service, Sendable {
                 throw error
             }
             try store.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations, askedFrom: state.cursor)
+            if let names {
+                let origins = Set(page.mutations.map(\.origin))
+                namesSent.withLock { sent in
+                    let before = sent?.fingerprint == names.fingerprint ? sent?.withWork ?? [] : []
+                    sent = (names.fingerprint, store.now, before.union(origins.intersection(names.entries.map(\.node))))
+                }
+            }
             if !response.unknownKinds.isEmpty {
                 logger.warning("the upstream sends record kinds this version does not know; upgrade this server (they are read again then)",
                                metadata: ["kinds": "\(response.unknownKinds)"])
@@ -183,6 +199,24 @@ public final class UpstreamSync: Service, Sendable {
             pulled += response.changes.count
             if !response.more, page.mutations.isEmpty { return (pushed, pulled) }
         }
+    }
+
+    /// This server's directory, when it is due to be reported up: who writes under each node of
+    /// the devices enrolled here (revoked ones too: their work stays), at most `FreshnessReport.maxNames`.
+    private func namesToReport(with mutations: [Mutation]) throws -> (entries: [Directory.Entry], fingerprint: Int)? {
+        let entries = try store.devices().filter { $0.role != .branch }.prefix(FreshnessReport.maxNames)
+            .map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) }
+        guard !entries.isEmpty else { return nil }
+        var hasher = Hasher()
+        for entry in entries { hasher.combine(entry.node); hasher.combine(entry.user); hasher.combine(entry.device) }
+        let fingerprint = hasher.finalize()
+        let now = store.now
+        let nodes = Set(entries.map(\.node))
+        let due = namesSent.withLock { sent in
+            guard let sent, sent.fingerprint == fingerprint, now < sent.at + Self.namesEvery else { return true }
+            return mutations.contains { nodes.contains($0.origin) && !sent.withWork.contains($0.origin) }
+        }
+        return due ? (entries, fingerprint) : nil
     }
 
     public func run() async throws {

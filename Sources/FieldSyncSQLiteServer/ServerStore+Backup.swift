@@ -249,6 +249,9 @@ extension ServerStore {
             for row in try rows("relayed_nodes", columnsIn: db) where try exists("devices", row["device"] as DatabaseValue) {
                 _ = try insert("relayed_nodes", row)
             }
+            for row in try rows("relayed_names", columnsIn: db) where try exists("devices", row["via"] as DatabaseValue) {
+                _ = try insert("relayed_names", row)
+            }
             return (users, devices, codes)
         }
     }

@@ -88,4 +88,8 @@ public struct SQLiteAccountStorage: AccountStorage {
     public func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool {
         try await offload { try store.decideRefused(node: node, counter: counter, decision: decision) }
     }
+    public func noteRelayedNames(_ names: [Directory.Entry], via device: String) async throws -> Int {
+        try await offload { try store.noteRelayedNames(names, via: device) }
+    }
+    public func relayedNames() async throws -> [(entry: Directory.Entry, via: String)] { try await offload { try store.relayedNames() } }
 }

@@ -99,6 +99,9 @@ public final class ServerExport: StoreExport {
                 """).map { .init(device: $0[0], completeUpTo: $0[1], devices: $0[2], pending: $0[3], stale: $0[4], reportedAt: $0[5]) }
             accounts.logReceipts = try Row.fetchAll(db, sql: "SELECT first_seq, at FROM log_receipts ORDER BY first_seq").map { .init(firstSeq: $0[0], at: $0[1]) }
             accounts.refusedActions = try ServerStore.refusedActions(db)
+            accounts.relayedNames = try Row.fetchAll(db, sql: "SELECT node, user, device, via, at FROM relayed_names ORDER BY node").map {
+                .init(node: $0[0], user: $0[1], device: $0[2], via: $0[3], at: $0[4])
+            }
             return accounts
         }
     }

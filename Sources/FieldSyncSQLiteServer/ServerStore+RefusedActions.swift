@@ -96,3 +96,34 @@ extension ServerStore {
                                         at: UInt64(clamping: at ?? 0))
     }
 }
+
+/// Names of the writers below a branch server (`FreshnessReport.names`).
+extension ServerStore {
+    public func noteRelayedNames(_ names: [Directory.Entry], via device: String) throws -> Int {
+        let now = Int64(clamping: self.now)
+        return try writer.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO relayed_names (node, user, device, via, at)
+                SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM relayed_nodes WHERE node = ? AND device = ?)
+                ON CONFLICT (node) DO UPDATE SET user = excluded.user, device = excluded.device, via = excluded.via, at = excluded.at
+                """)
+            var kept = 0
+            for entry in names.prefix(FreshnessReport.maxNames) {
+                let node = entry.node.description
+                try upsert.execute(arguments: [node, entry.user.prefix(scalars: FreshnessReport.maxNameLength),
+                                               entry.device.prefix(scalars: FreshnessReport.maxNameLength), device, now, node, device])
+                kept += db.changesCount
+            }
+            return kept
+        }
+    }
+
+    public func relayedNames() throws -> [(entry: Directory.Entry, via: String)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT node, user, device, via FROM relayed_names ORDER BY node").compactMap { row in
+                guard let node = NodeID(row[0] as String) else { return nil }
+                return (Directory.Entry(node: node, user: row[1], device: row[2]), row[3])
+            }
+        }
+    }
+}

@@ -296,6 +296,13 @@ public struct ServerStore: Sendable {
                     PRIMARY KEY (node, counter)) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("server-v23-relayed-names") { db in
+            // Who writes under each node a branch server relays, as it reported them (`FreshnessReport.names`).
+            try db.execute(sql: """
+                CREATE TABLE relayed_names (node TEXT PRIMARY KEY NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL,
+                    at INTEGER NOT NULL) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -254,6 +254,17 @@ public struct SyncHTTPServer: Sendable {
         }
         if let counters { pushOrder.committed(device: device.device, through: counters.upperBound) }
         var response = outcome.response
+        // A branch server's names of the writers below it, for the province's history and conflicts.
+        if device.user.role == .branch, let names = sync.below?.names, !names.isEmpty {
+            do {
+                // One name per node (the last given), so each is written once.
+                var seen = Set<NodeID>()
+                let unique = names.reversed().filter { seen.insert($0.node).inserted }.reversed()
+                _ = try await accounts.noteRelayedNames(Array(unique), via: device.device)
+            } catch {
+                logger.error("relayed names not kept", metadata: ["device": "\(device.device)", "error": "\(error)"])
+            }
+        }
         // The device's own actions refused now are kept for its supervisor, and what they decided
         // about them rides back (`RefusedAction`); a push that refused nothing costs nothing here.
         let refusals = RefusedActionRules.keepsRefusals(of: device) ? RefusedActionRules.refusals(of: sync, response: response, device: device.node) : []

@@ -41,6 +41,11 @@ public protocol AccountStorage: Sendable {
     func refusedAction(node: NodeID, counter: UInt64) async throws -> RefusedAction?
     /// Stores a decision on a kept refused action; false if none is kept for (node, counter).
     func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool
+    /// Keeps the names a branch server (device `via`) reported for the devices below it
+    /// (`FreshnessReport.names`), only for nodes it relays (`relayed_nodes`); returns how many were kept.
+    func noteRelayedNames(_ names: [Directory.Entry], via device: String) async throws -> Int
+    /// The names kept of relayed nodes, with the branch server's device id that reported each.
+    func relayedNames() async throws -> [(entry: Directory.Entry, via: String)]
 }
 
 extension AccountStorage {
@@ -56,11 +61,19 @@ extension AccountStorage {
     /// the devices of their branch, revoked ones too (their work stays), and those of
     /// people of no branch (the province, administrators); everyone for the province.
     /// Names only: no token, no activity; any device may ask.
+    /// Writers below a branch server are named as it reported them (`FreshnessReport.names`), for
+    /// those who see that branch server.
     public func directory(for user: UserInfo) async throws -> Directory {
         let policy = AccessPolicy(user)
-        return Directory(nodes: try await devices()
-            .filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
-            .map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) })
+        let devices = try await devices()
+        let visible = devices.filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
+        var entries = visible.map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) }
+        var named = Set(entries.map(\.node))
+        let branchServers = Set(visible.filter { $0.role == .branch }.map(\.id))
+        for (entry, via) in try await relayedNames() where branchServers.contains(via) && named.insert(entry.node).inserted {
+            entries.append(entry)
+        }
+        return Directory(nodes: entries)
     }
 }
 

@@ -70,7 +70,7 @@ public struct RefusedAction: Sendable, Equatable {
 
 extension String {
     /// At most `count` Unicode scalars of it.
-    func prefix(scalars count: Int) -> String {
+    public func prefix(scalars count: Int) -> String {
         var view = String.UnicodeScalarView()
         view.append(contentsOf: unicodeScalars.prefix(count))
         return String(view)

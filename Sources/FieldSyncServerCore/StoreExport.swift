@@ -88,6 +88,16 @@ public struct ExportedAccounts: Sendable, Equatable {
     public var logReceipts: [Receipt] = []
     /// Actions refused lately and a supervisor's decisions about them, by node then counter.
     public var refusedActions: [RefusedAction] = []
+    /// Who writes under the nodes branch servers relay, as they reported them, by node.
+    public var relayedNames: [RelayedName] = []
+
+    public struct RelayedName: Sendable, Equatable {
+        public var node, user, device, via: String
+        public var at: Int64
+        public init(node: String, user: String, device: String, via: String, at: Int64) {
+            (self.node, self.user, self.device, self.via, self.at) = (node, user, device, via, at)
+        }
+    }
 }
 
 /// What a store copy reads from the server it copies (`fieldsync-server store copy`): the SQLite

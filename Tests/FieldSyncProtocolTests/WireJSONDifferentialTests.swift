@@ -90,7 +90,11 @@ import Testing
         let mutations = (0..<Int.random(in: 0...4, using: &random)).map { _ in mutation(&random) }
         let below = Bool.random(using: &random) ? FreshnessReport(
             completeUpTo: Bool.random(using: &random) ? random.next() : nil, devices: Int.random(in: 0...1_000_000, using: &random),
-            pending: Int.random(in: 0...1_000_000_000_000, using: &random), notSeenForThreeDays: Int.random(in: 0...1_000_000, using: &random)) : nil
+            pending: Int.random(in: 0...1_000_000_000_000, using: &random), notSeenForThreeDays: Int.random(in: 0...1_000_000, using: &random),
+            names: (0..<Int.random(in: 0...2, using: &random)).map { _ in
+                func name(_ lead: String) -> String { String(String.UnicodeScalarView((lead + text(&random)).unicodeScalars.prefix(FreshnessReport.maxNameLength))) }
+                return Directory.Entry(node: node(&random), user: name("u"), device: name("d"))
+            }) : nil
         let signed = (0..<Int.random(in: 0...2, using: &random)).map { _ in
             SignedPage(node: node(&random), key: bytes(32, &random), entries: bytes(SignedPage.entrySize * Int.random(in: 0...3, using: &random), &random),
                        signature: bytes(64, &random))

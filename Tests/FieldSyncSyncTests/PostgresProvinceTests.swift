@@ -96,5 +96,15 @@ struct PostgresProvinceTests {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
         let freshness = try #require(json["freshness"] as? [[String: Any]])
         #expect(Set(freshness.compactMap { $0["branch"] as? String }) == ["Hangzhou", "Ningbo"], "\(freshness)")
+
+        // The province names the writers of relayed work as their branch servers reported them: the history
+        // of Acme's services names Alice and her laptop; a Hangzhou supervisor's directory holds Alice, not Bob.
+        let history = try JSONDecoder().decode(RecordHistory.self, from: Data(try await pat.client.get(
+            "/v1/history", query: [("table", "customers"), ("id", acme), ("field", "services")], token: pat.binding.token)))
+        #expect(history.entries.map(\.person) == ["Alice"] && history.entries.map(\.device) == ["Alice"], "\(history.entries)")
+        let directory = try await sue.client.directory(token: sue.binding.token)
+        let bobNode = try #require(try bob.replica.identity()?.node)
+        #expect(directory.nodes.first { $0.node == aliceNode }?.user == "Alice")
+        #expect(!directory.nodes.contains { $0.node == bobNode }, "Ningbo's writers are not Hangzhou's to see")
     }
 }

@@ -86,6 +86,23 @@ import Testing
         #expect(try replica.outboxCount() == 1)
     }
 
+    @Test func aBranchReportCarriesTheNamesOfTheWritersBelowIt() throws {
+        let vector = try Self.vector("branch-report-with-names")
+        let body = try JSONSerialization.data(withJSONObject: try #require(vector["body"]))
+        let request = try WireJSON.decodeSyncRequest(body)
+        let expected = try #require(vector["names"] as? [[String]])
+        #expect(request.below?.names.map { [$0.node.description, $0.user, $0.device] } == expected)
+        #expect(try JSONDecoder().decode(SyncRequest.self, from: body).below == request.below, "Codable reads the same")
+        let again = WireJSON.syncRequest(cursor: 0, clientTime: 0, maxChanges: nil, below: request.below, mutationBodies: [])
+        #expect(try WireJSON.decodeSyncRequest(again).below == request.below, "written and read back, the same")
+        // Out of bounds, the request is refused whole (a branch server's report is bounded like the rest).
+        var long = try #require(request.below)
+        long.names[0].user = String(repeating: "x", count: FreshnessReport.maxNameLength + 1)
+        #expect(throws: WireJSON.DecodingError.self) {
+            try WireJSON.decodeSyncRequest(WireJSON.syncRequest(cursor: 0, clientTime: 0, maxChanges: nil, below: long, mutationBodies: []))
+        }
+    }
+
     @Test func aPageNamingUnknownKindsAndFieldsIsReadAndNotedAndReadAgainAfterAnUpgrade() throws {
         let vector = try Self.vector("pull-from-a-newer-server")
         let response = try WireJSON.decodeSyncResponse(try JSONSerialization.data(withJSONObject: try #require(vector["body"])))

@@ -126,6 +126,14 @@ import Testing
         #expect(plain(atBranch).count == 2 && plain(atBranch) == plain(atProvince))
         #expect(Set(atProvince?.only(field: "services").entries.map(\.outcome) ?? []) == [.current, .lostConflict])
         #expect(atProvince?.only(field: "services").entries.allSatisfy { $0.receivedAt != nil } == true, "each tier keeps its own receipts")
+        // The branch server reported who writes under Alice's node: the province names her, as the branch server does.
+        let named = try await pat.client.get("/v1/history", query: [("table", "customers"), ("id", Self.customer), ("field", "services")],
+                                             token: pat.binding.token)
+        let people = try JSONDecoder().decode(RecordHistory.self, from: Data(named)).entries.map { $0.person ?? "node \($0.node)" }
+        #expect(Set(people) == ["Alice", "Pat"], "\(people)")
+        // A name for a node the branch server does not relay is not kept.
+        #expect(try province.store.noteRelayedNames([Directory.Entry(node: NodeID(rawValue: 42), user: "Mallory", device: "x")],
+                                                    via: branchNode.id) == 0)
 
         // A node relayed by this branch server cannot be enrolled at the province by anyone else.
         let client = try SyncClient(url: province.url, caPEM: province.caPEM)
