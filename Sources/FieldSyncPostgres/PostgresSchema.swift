@@ -151,6 +151,7 @@ public enum PostgresSchema {
         // Who writes under each node a branch server relays, as it reported them (`FreshnessReport.names`).
         Migration(name: "pg-v13-relayed-names", statements: [
             "CREATE TABLE relayed_names (node text PRIMARY KEY, \"user\" text NOT NULL, device text NOT NULL, via text NOT NULL, at bigint NOT NULL)",
+            "CREATE INDEX relayed_names_via ON relayed_names (via)",
         ]),
     ]
 

@@ -92,16 +92,16 @@ extension PostgresServerStorage {
 /// Names of the writers below a branch server (`FreshnessReport.names`), as `ServerStore` keeps them.
 extension PostgresServerStorage {
     public func noteRelayedNames(_ names: [Directory.Entry], via device: String) async throws -> Int {
-        let kept = Array(names.prefix(FreshnessReport.maxNames))
+        let kept = Directory.Entry.keptNames(names)
         guard !kept.isEmpty else { return 0 }
         let now = Int64(clamping: self.now)
         let rows = try await client.query("""
             INSERT INTO relayed_names (node, "user", device, via, at)
             SELECT n, u, d, \(device), \(now) FROM unnest(\(kept.map(\.node.description))::text[],
-                \(kept.map { $0.user.prefix(scalars: FreshnessReport.maxNameLength) })::text[],
-                \(kept.map { $0.device.prefix(scalars: FreshnessReport.maxNameLength) })::text[]) AS k(n, u, d)
+                \(kept.map(\.user))::text[], \(kept.map(\.device))::text[]) AS k(n, u, d)
             WHERE EXISTS (SELECT 1 FROM relayed_nodes r WHERE r.node = k.n AND r.device = \(device))
             ON CONFLICT (node) DO UPDATE SET "user" = excluded."user", device = excluded.device, via = excluded.via, at = excluded.at
+            WHERE (relayed_names."user", relayed_names.device, relayed_names.via) IS DISTINCT FROM (excluded."user", excluded.device, excluded.via)
             RETURNING node
             """, logger: logger)
         var count = 0
@@ -109,8 +109,10 @@ extension PostgresServerStorage {
         return count
     }
 
-    public func relayedNames() async throws -> [(entry: Directory.Entry, via: String)] {
-        let rows = try await client.query("SELECT node, \"user\", device, via FROM relayed_names ORDER BY node COLLATE \"C\"", logger: logger)
+    public func relayedNames(via devices: [String]) async throws -> [(entry: Directory.Entry, via: String)] {
+        let rows = try await client.query("""
+            SELECT node, "user", device, via FROM relayed_names WHERE via = ANY(\(devices)::text[]) ORDER BY node COLLATE "C"
+            """, logger: logger)
         var names: [(entry: Directory.Entry, via: String)] = []
         for try await (node, user, device, via) in rows.decode((String, String, String, String).self) {
             guard let node = NodeID(node) else { continue }

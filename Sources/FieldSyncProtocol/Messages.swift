@@ -350,6 +350,19 @@ public struct FreshnessReport: Codable, Sendable, Equatable {
     public static let maxNames = 5_000
     public static let maxNameLength = 200
 
+    /// A name as it is reported and kept: control and format characters (line breaks, a
+    /// right-to-left override) dropped, spaces trimmed, at most `maxNameLength` code points; nil
+    /// if nothing is left. A branch server sends only names cleaned so (a name enrolled before
+    /// today's checks cannot get its whole report refused), and the province keeps only those.
+    public static func cleanName(_ name: String) -> String? {
+        let kept = Array(name.unicodeScalars.filter { ![.control, .format].contains($0.properties.generalCategory) })
+        guard let first = kept.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = kept.lastIndex(where: { !$0.properties.isWhitespace }) else { return nil }
+        var bounded = String.UnicodeScalarView()
+        bounded.append(contentsOf: kept[first...last].prefix(maxNameLength))
+        return String(bounded)
+    }
+
     enum CodingKeys: String, CodingKey {
         case devices, pending, names
         case completeUpTo = "complete_up_to"

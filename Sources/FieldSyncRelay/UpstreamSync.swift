@@ -148,6 +148,7 @@ public final class UpstreamSync: Service, Sendable {
         verification.taken = taken.count
         if verification.provinceLacks > 0 {
             try store.relayWholeLogAgain(key)
+            namesSent.withLock { $0 = nil }
         }
         return verification
     }
@@ -177,6 +178,7 @@ public final class UpstreamSync: Service, Sendable {
                 guard let incarnation = error.incarnation, Incarnation.isValid(incarnation) else { throw error }
                 logger.warning("the upstream server was restored from an earlier state; relaying this server's whole log again")
                 try store.restartUpstream(key, incarnation: incarnation)
+                namesSent.withLock { $0 = nil }
                 restarted = true
                 continue
             } catch {
@@ -185,10 +187,10 @@ public final class UpstreamSync: Service, Sendable {
             }
             try store.applyFromUpstream(response, sentThrough: page.through, key: key, relayed: page.mutations, askedFrom: state.cursor)
             if let names {
-                let origins = Set(page.mutations.map(\.origin))
+                // A node counts as named with its work once the province took some of it (it keeps a name only then).
+                let origins = Set(response.accepted.map(\.origin))
                 namesSent.withLock { sent in
-                    let before = sent?.fingerprint == names.fingerprint ? sent?.withWork ?? [] : []
-                    sent = (names.fingerprint, store.now, before.union(origins.intersection(names.entries.map(\.node))))
+                    sent = (names.fingerprint, store.now, (sent?.withWork ?? []).union(origins.intersection(names.entries.map(\.node))))
                 }
             }
             if !response.unknownKinds.isEmpty {
@@ -204,8 +206,13 @@ public final class UpstreamSync: Service, Sendable {
     /// This server's directory, when it is due to be reported up: who writes under each node of
     /// the devices enrolled here (revoked ones too: their work stays), at most `FreshnessReport.maxNames`.
     private func namesToReport(with mutations: [Mutation]) throws -> (entries: [Directory.Entry], fingerprint: Int)? {
-        let entries = try store.devices().filter { $0.role != .branch }.prefix(FreshnessReport.maxNames)
-            .map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) }
+        // Devices in use first, the newest first: past the bound, the ones left out are the oldest and revoked.
+        let devices = try store.devices().filter { $0.role != .branch }
+            .sorted { ($0.revokedAt == nil ? 0 : 1, -Int64(clamping: $0.createdAt)) < ($1.revokedAt == nil ? 0 : 1, -Int64(clamping: $1.createdAt)) }
+        let entries = devices.prefix(FreshnessReport.maxNames).compactMap { device -> Directory.Entry? in
+            guard let user = FreshnessReport.cleanName(device.user), let name = FreshnessReport.cleanName(device.name) else { return nil }
+            return Directory.Entry(node: device.node, user: user, device: name)
+        }
         guard !entries.isEmpty else { return nil }
         var hasher = Hasher()
         for entry in entries { hasher.combine(entry.node); hasher.combine(entry.user); hasher.combine(entry.device) }

@@ -91,5 +91,7 @@ public struct SQLiteAccountStorage: AccountStorage {
     public func noteRelayedNames(_ names: [Directory.Entry], via device: String) async throws -> Int {
         try await offload { try store.noteRelayedNames(names, via: device) }
     }
-    public func relayedNames() async throws -> [(entry: Directory.Entry, via: String)] { try await offload { try store.relayedNames() } }
+    public func relayedNames(via devices: [String]) async throws -> [(entry: Directory.Entry, via: String)] {
+        try await offload { try store.relayedNames(via: devices) }
+    }
 }

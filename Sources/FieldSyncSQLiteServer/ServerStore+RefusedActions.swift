@@ -106,21 +106,23 @@ extension ServerStore {
                 INSERT INTO relayed_names (node, user, device, via, at)
                 SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM relayed_nodes WHERE node = ? AND device = ?)
                 ON CONFLICT (node) DO UPDATE SET user = excluded.user, device = excluded.device, via = excluded.via, at = excluded.at
+                WHERE user IS NOT excluded.user OR device IS NOT excluded.device OR via IS NOT excluded.via
                 """)
             var kept = 0
-            for entry in names.prefix(FreshnessReport.maxNames) {
+            for entry in Directory.Entry.keptNames(names) {
                 let node = entry.node.description
-                try upsert.execute(arguments: [node, entry.user.prefix(scalars: FreshnessReport.maxNameLength),
-                                               entry.device.prefix(scalars: FreshnessReport.maxNameLength), device, now, node, device])
+                try upsert.execute(arguments: [node, entry.user, entry.device, device, now, node, device])
                 kept += db.changesCount
             }
             return kept
         }
     }
 
-    public func relayedNames() throws -> [(entry: Directory.Entry, via: String)] {
+    public func relayedNames(via devices: [String]) throws -> [(entry: Directory.Entry, via: String)] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT node, user, device, via FROM relayed_names ORDER BY node").compactMap { row in
+            // One placeholder per branch server (a province has a few dozen).
+            try Row.fetchAll(db, sql: "SELECT node, user, device, via FROM relayed_names WHERE via IN (\(devices.map { _ in "?" }.joined(separator: ", "))) ORDER BY node",
+                             arguments: StatementArguments(devices)).compactMap { row in
                 guard let node = NodeID(row[0] as String) else { return nil }
                 return (Directory.Entry(node: node, user: row[1], device: row[2]), row[3])
             }

@@ -300,7 +300,8 @@ public struct ServerStore: Sendable {
             // Who writes under each node a branch server relays, as it reported them (`FreshnessReport.names`).
             try db.execute(sql: """
                 CREATE TABLE relayed_names (node TEXT PRIMARY KEY NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL,
-                    at INTEGER NOT NULL) WITHOUT ROWID
+                    at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX relayed_names_via ON relayed_names (via);
                 """)
         }
         return migrator

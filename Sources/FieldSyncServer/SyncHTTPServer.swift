@@ -257,10 +257,7 @@ public struct SyncHTTPServer: Sendable {
         // A branch server's names of the writers below it, for the province's history and conflicts.
         if device.user.role == .branch, let names = sync.below?.names, !names.isEmpty {
             do {
-                // One name per node (the last given), so each is written once.
-                var seen = Set<NodeID>()
-                let unique = names.reversed().filter { seen.insert($0.node).inserted }.reversed()
-                _ = try await accounts.noteRelayedNames(Array(unique), via: device.device)
+                _ = try await accounts.noteRelayedNames(names, via: device.device)
             } catch {
                 logger.error("relayed names not kept", metadata: ["device": "\(device.device)", "error": "\(error)"])
             }

@@ -42,10 +42,12 @@ public protocol AccountStorage: Sendable {
     /// Stores a decision on a kept refused action; false if none is kept for (node, counter).
     func decideRefused(node: NodeID, counter: UInt64, decision: SyncResponse.Instruction) async throws -> Bool
     /// Keeps the names a branch server (device `via`) reported for the devices below it
-    /// (`FreshnessReport.names`), only for nodes it relays (`relayed_nodes`); returns how many were kept.
+    /// (`FreshnessReport.names`), only for nodes it relays (`relayed_nodes`): each node once (the
+    /// last given), names cleaned (`FreshnessReport.cleanName`), a row written only if it changed.
+    /// Returns how many were written.
     func noteRelayedNames(_ names: [Directory.Entry], via device: String) async throws -> Int
-    /// The names kept of relayed nodes, with the branch server's device id that reported each.
-    func relayedNames() async throws -> [(entry: Directory.Entry, via: String)]
+    /// The names these branch servers (device ids) reported, with the one that reported each.
+    func relayedNames(via devices: [String]) async throws -> [(entry: Directory.Entry, via: String)]
 }
 
 extension AccountStorage {
@@ -69,9 +71,11 @@ extension AccountStorage {
         let visible = devices.filter { policy.isUnrestricted || $0.branch == nil || $0.branch == user.branch }
         var entries = visible.map { Directory.Entry(node: $0.node, user: $0.user, device: $0.name) }
         var named = Set(entries.map(\.node))
-        let branchServers = Set(visible.filter { $0.role == .branch }.map(\.id))
-        for (entry, via) in try await relayedNames() where branchServers.contains(via) && named.insert(entry.node).inserted {
-            entries.append(entry)
+        // Shown with the branch server that reported them: its word, not an enrolment here.
+        let branchServers = Dictionary(visible.filter { $0.role == .branch }.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        guard !branchServers.isEmpty else { return Directory(nodes: entries) }
+        for (entry, via) in try await relayedNames(via: Array(branchServers.keys)) where named.insert(entry.node).inserted {
+            entries.append(Directory.Entry(node: entry.node, user: entry.user, device: "\(entry.device), via \(branchServers[via] ?? "a branch server")"))
         }
         return Directory(nodes: entries)
     }

@@ -169,3 +169,14 @@ extension RefusedActionAnswer {
                   decision: action.decision ?? SyncResponse.Instruction(counter: action.counter, action: .note, note: "", by: "", at: 0))
     }
 }
+
+extension Directory.Entry {
+    /// Names as `noteRelayedNames` keeps them: each node once (the last given), cleaned, bounded.
+    public static func keptNames(_ names: [Directory.Entry]) -> [Directory.Entry] {
+        var seen = Set<NodeID>()
+        return names.prefix(FreshnessReport.maxNames).reversed().filter { seen.insert($0.node).inserted }.reversed().compactMap { entry in
+            guard let user = FreshnessReport.cleanName(entry.user), let device = FreshnessReport.cleanName(entry.device) else { return nil }
+            return Directory.Entry(node: entry.node, user: user, device: device)
+        }
+    }
+}

@@ -101,7 +101,7 @@ struct PostgresProvinceTests {
         // of Acme's services names Alice and her laptop; a Hangzhou supervisor's directory holds Alice, not Bob.
         let history = try JSONDecoder().decode(RecordHistory.self, from: Data(try await pat.client.get(
             "/v1/history", query: [("table", "customers"), ("id", acme), ("field", "services")], token: pat.binding.token)))
-        #expect(history.entries.map(\.person) == ["Alice"] && history.entries.map(\.device) == ["Alice"], "\(history.entries)")
+        #expect(history.entries.map(\.person) == ["Alice"] && history.entries.map(\.device) == ["Alice, via Hangzhou"], "\(history.entries)")
         let directory = try await sue.client.directory(token: sue.binding.token)
         let bobNode = try #require(try bob.replica.identity()?.node)
         #expect(directory.nodes.first { $0.node == aliceNode }?.user == "Alice")

@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
+import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
@@ -95,6 +96,14 @@ import Testing
         #expect(try JSONDecoder().decode(SyncRequest.self, from: body).below == request.below, "Codable reads the same")
         let again = WireJSON.syncRequest(cursor: 0, clientTime: 0, maxChanges: nil, below: request.below, mutationBodies: [])
         #expect(try WireJSON.decodeSyncRequest(again).below == request.below, "written and read back, the same")
+        // Names are cleaned before they are sent and kept: no control or format character (a line break,
+        // a right-to-left override), trimmed, bounded; nothing left, no name; each node once, the last given.
+        #expect(FreshnessReport.cleanName(" Li\u{202E}\nWei ") == "LiWei" && FreshnessReport.cleanName("\u{200B} \t") == nil)
+        #expect(FreshnessReport.cleanName(String(repeating: "名", count: 300))?.unicodeScalars.count == FreshnessReport.maxNameLength)
+        let node = NodeID(rawValue: 7)
+        #expect(Directory.Entry.keptNames([Directory.Entry(node: node, user: "Old", device: "x"), Directory.Entry(node: node, user: "New", device: "y"),
+                                           Directory.Entry(node: NodeID(rawValue: 8), user: "\u{0}", device: "z")])
+                == [Directory.Entry(node: node, user: "New", device: "y")])
         // Out of bounds, the request is refused whole (a branch server's report is bounded like the rest).
         var long = try #require(request.below)
         long.names[0].user = String(repeating: "x", count: FreshnessReport.maxNameLength + 1)
