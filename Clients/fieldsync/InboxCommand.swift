@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
@@ -23,30 +24,23 @@ struct InboxCommand: AsyncParsableCommand {
         defaultSubcommand: List.self)
 
     struct Discard: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Discard a refused action of your branch: taken out of its writer's outbox at their next sync, your note kept as the reason.")
+        static let configuration = CommandConfiguration(abstract: RefusedActionArguments.discardAbstract)
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
-        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
-        @Option(help: "Why it is discarded (kept with it on the writer's laptop).") var note: String
+        @OptionGroup var refused: RefusedActionArguments
 
-        func run() async throws { try await InboxCommand.decide(options, node: node, counter: counter, action: .discard, note: note) }
+        func run() async throws { try await InboxCommand.decide(options, refused, action: .discard) }
     }
 
     struct HandBack: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "hand-back",
-            abstract: "Hand a refused action back to its writer with a note: it stays in their outbox, your note beside it.")
+        static let configuration = CommandConfiguration(commandName: "hand-back", abstract: RefusedActionArguments.handBackAbstract)
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
-        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
-        @Option(help: "What to correct.") var note: String
+        @OptionGroup var refused: RefusedActionArguments
 
-        func run() async throws { try await InboxCommand.decide(options, node: node, counter: counter, action: .note, note: note) }
+        func run() async throws { try await InboxCommand.decide(options, refused, action: .note) }
     }
 
-    static func decide(_ options: CommonOptions, node: String, counter: UInt64, action: SyncResponse.Instruction.Action, note: String) async throws {
-        guard let node = NodeID(node) else { throw ValidationError("'\(node)' is not a node: 16 hex digits, as 'fieldsync inbox' shows it") }
+    static func decide(_ options: CommonOptions, _ refused: RefusedActionArguments, action: SyncResponse.Instruction.Action) async throws {
+        let (node, counter, note) = (try refused.nodeID(inbox: "fieldsync inbox"), refused.counter, refused.note)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             throw ValidationError("this laptop is not enrolled: deciding about refused work is done on the server (fieldsync enroll URL --code CODE --ca FILE)")
         }

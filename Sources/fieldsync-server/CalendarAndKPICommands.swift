@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
 import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
@@ -377,33 +378,26 @@ struct InboxServerCommand: AsyncParsableCommand {
     }
 
     struct Discard: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Discard a refused action for its writer: taken out of their outbox at their next sync, your note kept as the reason.")
+        static let configuration = CommandConfiguration(abstract: RefusedActionArguments.discardAbstract)
         @OptionGroup var options: DataOptions
-        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
-        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
-        @Option(help: "Why it is discarded (kept with it on the writer's laptop).") var note: String
+        @OptionGroup var refused: RefusedActionArguments
 
-        func run() async throws { try await InboxServerCommand.decide(options, node: node, counter: counter, action: .discard, note: note) }
+        func run() async throws { try await InboxServerCommand.decide(options, refused, action: .discard) }
     }
 
     struct HandBack: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "hand-back",
-            abstract: "Hand a refused action back to its writer with a note: it stays in their outbox, your note beside it.")
+        static let configuration = CommandConfiguration(commandName: "hand-back", abstract: RefusedActionArguments.handBackAbstract)
         @OptionGroup var options: DataOptions
-        @Argument(help: "The device's node (16 hex digits), as the inbox shows it.") var node: String
-        @Argument(help: "The action's number, as the inbox shows it.") var counter: UInt64
-        @Option(help: "What to correct.") var note: String
+        @OptionGroup var refused: RefusedActionArguments
 
-        func run() async throws { try await InboxServerCommand.decide(options, node: node, counter: counter, action: .note, note: note) }
+        func run() async throws { try await InboxServerCommand.decide(options, refused, action: .note) }
     }
 
     /// Who decides from this command line.
     static let administrator = UserInfo(name: "fieldsync-server", role: .admin, branch: nil)
 
-    static func decide(_ options: DataOptions, node: String, counter: UInt64, action: SyncResponse.Instruction.Action, note: String) async throws {
-        guard let node = NodeID(node) else { throw ValidationError("'\(node)' is not a node: 16 hex digits, as 'fieldsync-server inbox' shows it") }
+    static func decide(_ options: DataOptions, _ refused: RefusedActionArguments, action: SyncResponse.Instruction.Action) async throws {
+        let (node, counter, note) = (try refused.nodeID(inbox: "fieldsync-server inbox"), refused.counter, refused.note)
         let decided = try await StorageEngine.with(options) { engine in
             try await engine.accounts.decide(RefusedActionDecision(node: node, counter: counter, action: action, note: note),
                                              by: administrator, now: engine.kpi.now)
