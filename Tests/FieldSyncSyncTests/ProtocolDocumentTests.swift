@@ -13,6 +13,30 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Protocol")
 
+    /// Issue 29, item 2: the glossary names every record kind, every field a person types or reads,
+    /// every choice and every KPI, in Chinese and in English (three non-empty cells).
+    @Test func theGlossaryNamesEveryKindFieldChoiceAndKPI() throws {
+        let glossary = try String(contentsOf: Self.protocolFolder.appendingPathComponent("GLOSSARY.md"), encoding: .utf8)
+        let rows = glossary.split(separator: "\n").filter { $0.hasPrefix("| `") }
+        // The names in backticks in each row's first cell ("`vip` / `standard`" names two).
+        var named = Set<String>()
+        for row in rows {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(cells.count >= 3 && !cells[1].isEmpty && !cells[2].isEmpty, "\(row)")
+            guard let key = cells.first else { continue }
+            let parts = key.split(separator: "`", omittingEmptySubsequences: false)
+            for (index, part) in parts.enumerated() where index % 2 == 1 { named.insert(String(part)) }
+        }
+        // The kinds people work with, and the machinery's own (conflicts are read as their own lines).
+        for kind in RecordKind.allCases { #expect(named.contains(kind.rawValue), "kind \(kind.rawValue)") }
+        for kind in RecordKind.allCases where ![.conflict, .branch, .setting, .handover, .calendarDay].contains(kind) {
+            for field in kind.schema.fields { #expect(named.contains(field.name), "\(kind.rawValue).\(field.name)") }
+        }
+        for choice in RecordSchema.serviceLevels + RecordSchema.visitKinds + RecordSchema.complaintChannels + RecordSchema.dispatchStates
+            + RecordSchema.calendarDayKinds { #expect(named.contains(choice), "choice \(choice)") }
+        for kpi in KPI.allCases { #expect(named.contains(kpi.rawValue), "KPI \(kpi.rawValue)") }
+    }
+
     @Test func openAPIDocumentMatchesTheCode() throws {
         let document = try String(contentsOf: Self.protocolFolder.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         // Exactly the paths and methods the server routes (405 for the others relies on it).
