@@ -202,6 +202,66 @@ import Testing
     /// everywhere, one branch cut off for a while, a handover and a branch move
     /// mid-run, a device revoked. Each laptop ends with exactly its scope, the
     /// province with the union, shared records equal everywhere, nothing typed lost.
+    /// Issue 28, item 4, through the tier: work the province refused after the branch server took it
+    /// comes back to its writer, is refused again at the branch server, and the branch's supervisor
+    /// discards it from the inbox; the discard reaches the writer's laptop, recorded with who and why.
+    @Test func workTheProvinceHandedBackIsDecidedByTheBranchSupervisor() async throws {
+        let province = try await TestServer.start()
+        let ningbo = try await TestServer.start()
+        try province.store.addBranch("Hangzhou")
+        let up = try await Self.link(ningbo, to: province, as: "Ningbo")
+        try await up.syncOnce()
+        let folder = try TemporaryFolder()
+        let nina = try await Laptop.enrol("Nina", server: ningbo, folder: folder, branch: "Ningbo")
+        let nora = try await Laptop.enrol("Nora", server: ningbo, folder: folder, role: .supervisor, branch: "Ningbo")
+        let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil)
+        let laptops = [nina, nora, pat]
+        do {
+            let harbour = "c1000000-0000-4000-8000-00000000000c"
+            try nina.replica.write([RecordEdit(.customer, harbour, [("name", .text("Harbour")), ("level", .text("standard")),
+                                                                    ("branch", .text("Ningbo")), ("manager", .text("Nina"))])])
+            try await nina.sync()
+            try await up.syncOnce()
+            try await pat.sync()
+            // The province moves Harbour to Hangzhou; Ningbo's server has not heard when Nina logs a visit.
+            try pat.replica.write([RecordEdit(.customer, harbour, [("branch", .text("Hangzhou")), ("manager", .text("Ana"))])])
+            try await pat.sync()
+            var generator = SplitMix64(seed: 12)
+            try nina.replica.write([RecordEdit(.visit, RecordID.make(using: &generator), [
+                ("customer", .text(harbour)), ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("after the move")),
+            ])])
+            #expect(try await nina.sync().rejected.isEmpty, "Ningbo's server takes it: it has not heard of the move")
+            try await up.syncOnce()
+            // Handed back to Nina, refused again at Ningbo's server with the province's reason.
+            try await nina.sync()
+            try await nina.sync()
+            let refused = try nina.replica.rejections()
+            #expect(refused.count == 1, "\(refused)")
+            let counter = try #require(refused.first?.counter)
+            let node = try #require(try nina.replica.identity()?.node)
+            let inbox = try JSONDecoder().decode(Inbox.self, from: Data(try await nora.client.get("/v1/inbox", token: nora.binding.token)))
+            let entry = try #require(inbox.entries.first { $0.kind == .refused && $0.counter == counter }, "\(inbox.entries)")
+            #expect(entry.node == node.description && entry.detail.contains("visit"))
+            _ = try await nora.client.decideRefused(RefusedActionDecision(node: node, counter: counter, action: .discard,
+                                                                          note: "Harbour is Hangzhou's now; Ana logs it there"),
+                                                    token: nora.binding.token)
+            let applied = try await nina.sync()
+            #expect(applied.decisions.map(\.counter) == [counter])
+            #expect(try nina.replica.discarded().first?.decided?.contains("Nora (supervisor)") == true)
+            #expect(try nina.replica.outboxCount() == 0 && nina.replica.rejections().isEmpty)
+            try await nina.sync()
+            #expect(try nina.replica.record(.customer, harbour) == nil, "with nothing left to send, the file that left Ningbo is dropped")
+        } catch {
+            for laptop in laptops { await laptop.close() }
+            await up.shutdown()
+            throw error
+        }
+        for laptop in laptops { await laptop.close() }
+        await up.shutdown()
+        await ningbo.stop()
+        await province.stop()
+    }
+
     @Test func provinceWithTwoBranchesConverges() async throws {
         let province = try await TestServer.start()
         let hangzhou = try await TestServer.start()
