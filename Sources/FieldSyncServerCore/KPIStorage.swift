@@ -48,10 +48,12 @@ extension KPIStorage {
     /// `compute` on the facts `user` may see, or its result kept from an earlier
     /// request with the same `key` while no record changed since. The key must
     /// name everything the result depends on besides the facts and the user.
+    /// The prefix of a cached answer's key: answers differ by who asks.
+    static func cacheScope(of user: UserInfo) -> String { "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}" }
+
     public func kpiResult<T: Sendable>(_ key: String, for user: UserInfo, compute: @escaping @Sendable (KPIFacts) throws -> T) async throws -> T {
         let generation = try await recordGeneration()
-        let scope = "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}"
-        return try await kpiCache.result(scope + key, generation: generation) {
+        return try await kpiCache.result(Self.cacheScope(of: user) + key, generation: generation) {
             let facts = try await kpiFacts(for: user)
             // The figures are CPU work: off the concurrency pool, as SQLite's reads are.
             return try await offload { try compute(facts) }

@@ -132,8 +132,7 @@ extension KPIStorage {
     public func withReceipts(_ late: [KPILateRecord], cacheKey: String, for user: UserInfo) async throws -> [KPILateRecord] {
         guard !late.isEmpty else { return late }
         let generation = try await recordGeneration()
-        let scope = "\(user.role.rawValue)\u{1F}\(user.name)\u{1F}\(user.branch ?? "")\u{1F}"
-        return try await kpiCache.result(scope + cacheKey, generation: generation) {
+        return try await kpiCache.result(Self.cacheScope(of: user) + cacheKey, generation: generation) {
             var result = late
             var receipts: [RecordKey: [Int64: UInt64]] = [:]
             for index in result.indices.prefix(Self.maxLateReceipts) {
