@@ -11,6 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "FieldSync",
+    defaultLocalization: "en",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fieldsync", targets: ["fieldsync"]),
@@ -49,10 +50,19 @@ let package = Package(
             name: "FieldSyncModel",
             swiftSettings: swiftSettings
         ),
-        // Service-level KPIs from the records: working-day calendar, periods, the engine. No I/O.
+        // Every user-facing text in English and Chinese (`.strings` in the bundle), the
+        // language a person reads, and dates, times and durations as a reader of it expects.
+        .target(
+            name: "FieldSyncLocalization",
+            dependencies: ["FieldSyncModel"],
+            resources: [.process("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        // Service-level KPIs from the records: working-day calendar, periods, the engine, the
+        // handbook's documents. No I/O.
         .target(
             name: "FieldSyncKPI",
-            dependencies: ["FieldSyncModel"],
+            dependencies: ["FieldSyncModel", "FieldSyncLocalization"],
             swiftSettings: swiftSettings
         ),
         // The SQLite replica: schema, change capture into the outbox, merge-apply.
@@ -112,7 +122,7 @@ let package = Package(
             name: "FieldSyncServer",
             dependencies: [
                 "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncKPI",
-                "FieldSyncClient",
+                "FieldSyncClient", "FieldSyncLocalization",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -184,6 +194,7 @@ let package = Package(
             dependencies: [
                 "FieldSyncModel",
                 "FieldSyncKPI",
+                "FieldSyncLocalization",
                 "FieldSyncStore",
                 "FieldSyncProtocol",
                 "FieldSyncClient",
@@ -234,8 +245,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FieldSyncLocalizationTests",
+            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncLocalization"],
+            // The reviewed documents the tests compare with: read from the source folder.
+            exclude: ["Expected"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FieldSyncModelTests",
-            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncTestSupport"],
+            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncLocalization", "FieldSyncTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -278,7 +296,7 @@ let package = Package(
             name: "FieldSyncSyncTests",
             dependencies: [
                 "FieldSyncModel", "FieldSyncStore", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncSQLiteServer", "FieldSyncServer", "FieldSyncClient",
-                "FieldSyncKPI", "FieldSyncRelay",
+                "FieldSyncKPI", "FieldSyncRelay", "FieldSyncLocalization",
                 "FieldSyncPostgres", "FieldSyncTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,39 +1,87 @@
 import ArgumentParser
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
 
+extension Language: ExpressibleByArgument {
+    public init?(argument: String) { self.init(tag: argument) }
+    public static var allValueStrings: [String] { ["en", "zh"] }
+}
+
+/// `--lang`: the language of what a command prints; default from `LC_ALL`/`LC_MESSAGES`/`LANG`.
+struct LanguageOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Language: en or zh (default: from LC_ALL, LC_MESSAGES or LANG, else en).", valueName: "lang"))
+    var lang: Language?
+
+    var strings: Strings { Strings.load(Language.chosen(flag: lang)) }
+}
+
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Reports to hand to a customer, made offline from this replica.",
-        subcommands: [Customer.self]
+        abstract: "The handbook's documents for a customer, made offline from this replica, in English or Chinese.",
+        discussion: """
+            customer: the monthly service report for the service joint meeting (服务报告); complaint: the complaint \
+            handling report (投诉处理报告单, 附表 3.17); fault: the fault processing report (故障处理报告); expiry: the \
+            service expiry notice (服务到期通知, 附表 3.12). Markdown by default; --format html gives a page that prints \
+            on A4 (a browser's Print, or scripts/print-pdf for a PDF). The language follows --lang, else LC_ALL/LANG.
+            """,
+        subcommands: [Customer.self, Complaint.self, Fault.self, Expiry.self]
     )
 
     enum Format: String, ChoiceArgument {
         case md, html, json
     }
 
+    /// What every document command shares: where to write, in which format and language, judged when.
+    struct Output: ParsableArguments {
+        @Option(help: "md, html or json (json: the customer report only).") var format: Format = .md
+        @OptionGroup var language: LanguageOption
+        @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
+        @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
+
+        func time() throws -> Timestamp {
+            try asOf.map { Timestamp(iso: try TimeInput.parse($0, option: "--as-of"))! } ?? TimeInput.now()
+        }
+
+        func write(_ document: HandbookDocument) throws {
+            switch format {
+            case .md: try write(document.markdown, title: document.title)
+            case .html: try write(document.html, title: document.title)
+            case .json: throw InputError("--format json is for 'report customer'; this document is md or html")
+            }
+        }
+
+        func write(_ text: String, title: String) throws {
+            guard let output else { return print(text, terminator: "") }
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw InputError("--output: cannot write '\(output)': \(error.localizedDescription)")
+            }
+            print("Wrote \(title) to \(output).")
+        }
+    }
+
     struct Customer: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "One customer's monthly service report (guide §2.4.3, reviewed at the monthly service joint meeting).",
             discussion: """
-                Visits, faults with their times and limits, complaints with their outcome and follow-up visit, the \
-                service-level figures, agreements ending within 6 months with their notices, and what is open past a limit. \
-                Markdown by default; --format html gives a page to print or hand over.
+                In the guide's order: project status (agreements coming due), service capability (visits, faults with \
+                their times and limits), service indicators (the service-level figures, what is open past a limit) and \
+                complaints with their outcome and follow-up visit.
                 """)
 
         @OptionGroup var location: HomeOption
         @Argument(help: "Customer id or a unique prefix of it.") var customer: String
         @Option(help: ArgumentHelp("The month (2026-11), or a week, quarter or range; default: the last full month.", valueName: "period"))
         var period: String?
-        @Option(help: "md, html or json.") var format: Format = .md
-        @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
-        @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
+        @OptionGroup var out: Output
 
         func run() throws {
-            let asOf = try asOf.map { Timestamp(iso: try TimeInput.parse($0, option: "--as-of"))! } ?? TimeInput.now()
+            let asOf = try out.time()
             let reportingPeriod: ReportingPeriod
             if let period {
                 do { reportingPeriod = try ReportingPeriod(period) } catch { throw InputError("--period: \(error.description)") }
@@ -45,22 +93,115 @@ struct ReportCommand: ParsableCommand {
             guard let report = try replica.serviceReport(customer: record.id, period: reportingPeriod, asOf: asOf) else {
                 throw StoreError.notFound(.customer, customer)
             }
-            let text: String
-            switch format {
-            case .md: text = report.markdown
-            case .html: text = report.html
-            case .json:
+            if out.format == .json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                text = String(decoding: try encoder.encode(report), as: UTF8.self) + "\n"
+                return try out.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", title: "the \(reportingPeriod) service report")
             }
-            guard let output else { return print(text, terminator: "") }
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-            } catch {
-                throw InputError("--output: cannot write '\(output)': \(error.localizedDescription)")
-            }
-            print("Wrote the \(reportingPeriod) service report of \(record["name"]) to \(output).")
+            try out.write(report.document(out.language.strings))
         }
+    }
+
+    struct Complaint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A complaint handling report (投诉处理报告单, 附表 3.17), handed over at the follow-up visit.",
+            discussion: "The complaint, its handling notes, first feedback and resolution against their limits, escalation, result, the follow-up visit and room for the customer's opinion and signatures.")
+
+        @OptionGroup var location: HomeOption
+        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
+        @OptionGroup var out: Output
+
+        func run() throws {
+            let replica = try location.open()
+            let record = try replica.require(.complaint, complaint)
+            let context = try CaseContext(replica, record, timeField: "received_at", asOf: try out.time())
+            guard let entry = context.report.complaints.first(where: { $0.id == record.id }) else { throw InputError("complaint \(complaint) has no time received") }
+            let visits = try replica.serviceRecords(customer: context.customer.id)[.visit] ?? []
+            let followUp = entry.followUpVisitAt.flatMap { at in
+                visits.lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
+            }
+            try out.write(CaseDocuments.complaintReport(entry, fields: record.values, notes: try context.notes(.complaintNote, parent: "complaint"),
+                                                        followUp: followUp, customer: context.customer, asOf: context.asOf, out.language.strings))
+        }
+    }
+
+    struct Fault: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A fault processing report (故障处理报告), delivered at the time agreed with the customer.",
+            discussion: "The fault, where and how long, the dispatch, the first feedback and the restoration against their limits, and the handling notes.")
+
+        @OptionGroup var location: HomeOption
+        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @OptionGroup var out: Output
+
+        func run() throws {
+            let replica = try location.open()
+            let record = try replica.require(.fault, fault)
+            let context = try CaseContext(replica, record, timeField: "reported_at", asOf: try out.time())
+            guard let entry = context.report.faults.first(where: { $0.id == record.id }) else { throw InputError("fault \(fault) has no time reported") }
+            try out.write(CaseDocuments.faultReport(entry, fields: record.values, notes: try context.notes(.faultNote, parent: "fault"),
+                                                    customer: context.customer, asOf: context.asOf, out.language.strings))
+        }
+    }
+
+    struct Expiry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A service expiry notice (服务到期通知, 附表 3.12), due 3 months before an agreement ends.",
+            discussion: "After handing it over, record it: 'fieldsync agreement edit ID --renewal-notice today'.")
+
+        @OptionGroup var location: HomeOption
+        @Argument(help: "Agreement id or a unique prefix of it.") var agreement: String
+        @Option(help: ArgumentHelp("The notice's date (YYYY-MM-DD; default: today).", valueName: "date")) var date: String?
+        @OptionGroup var out: Output
+
+        func run() throws {
+            let day: LocalDate
+            if let date {
+                guard let parsed = LocalDate(iso: date) else { throw InputError("--date: give a date as YYYY-MM-DD, not '\(date)'") }
+                day = parsed
+            } else {
+                day = TimeInput.now().localDay
+            }
+            let replica = try location.open()
+            let record = try replica.require(.agreement, agreement)
+            let facts = try replica.kpiFacts()
+            guard let customerID = record["customer"].text, let customer = facts.customers[customerID] else {
+                throw InputError("agreement \(agreement): its customer is not on this replica")
+            }
+            guard let notice = CaseDocuments.expiryNotice(agreement: record.values, customer: customer, date: day, out.language.strings) else {
+                throw InputError("agreement \(agreement) has no end date; set it first: fieldsync agreement edit \(record.id.prefix(8)) --end YYYY-MM-DD")
+            }
+            try out.write(notice)
+        }
+    }
+}
+
+/// A fault's or complaint's customer, the customer's report over the case's first day
+/// (which holds the case with its limits judged as the KPIs judge them), and its notes.
+struct CaseContext {
+    let replica: Replica
+    let record: StoredRecord
+    let customer: KPIFacts.Customer
+    let report: ServiceReport
+    let asOf: Timestamp
+
+    init(_ replica: Replica, _ record: StoredRecord, timeField: String, asOf: Timestamp) throws {
+        guard let began = record[timeField].text.flatMap({ Timestamp(iso: $0) }) else {
+            throw InputError("\(record.table.noun) \(record.id.prefix(8)) has no \(timeField.replacingOccurrences(of: "_", with: " "))")
+        }
+        guard let customerID = record["customer"].text,
+              let report = try replica.serviceReport(customer: customerID, period: try ReportingPeriod(start: began.localDay, days: 1), asOf: asOf)
+        else { throw InputError("\(record.table.noun) \(record.id.prefix(8)): its customer is not on this replica") }
+        self.replica = replica
+        self.record = record
+        self.customer = report.customer
+        self.report = report
+        self.asOf = asOf
+    }
+
+    func notes(_ kind: RecordKind, parent: String) throws -> [CaseDocuments.Note] {
+        try replica.records(kind, where: parent, equals: .text(record.id)).map { note in
+            CaseDocuments.Note(at: note["at"].text.flatMap { Timestamp(iso: $0) }, author: note["author"].text, text: note["text"].text ?? "")
+        }.sorted { ($0.at?.epochSeconds ?? 0) < ($1.at?.epochSeconds ?? 0) }
     }
 }

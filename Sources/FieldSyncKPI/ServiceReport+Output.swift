@@ -1,137 +1,96 @@
+import FieldSyncLocalization
 import FieldSyncModel
 
-// The monthly service report as Markdown (to print or paste), a self-contained
-// HTML page (to hand over or open from the dashboard) and JSON.
+// The monthly service report as a handbook document (Markdown to print or paste, a
+// self-contained HTML page to hand over or open from the dashboard) and as JSON.
 
 extension ServiceReport {
-    /// Rows of the sections, shared by Markdown and HTML.
-    struct Section {
-        var title: String
-        var headings: [String]
-        var rows: [[String]]
-        var empty: String
-    }
-
-    var heading: String { "Service report — \(customer.name), \(period)" }
-
-    var subtitle: String {
-        "\(period.start) to \(period.end) · level \(customer.level) · manager \(customer.manager ?? "—") · branch \(customer.branch ?? "—") · as of \(asOf)"
-    }
-
-    func sections() -> [Section] {
-        func time(_ value: Timestamp?) -> String { value.map { String($0.description.prefix(16).map { $0 == "T" ? " " : $0 }) } ?? "—" }
+    /// The report in the structure of the guide (ch. 2 §4.3, 服务联席会议): project status,
+    /// service capability, service indicators, complaints; in `strings`' language.
+    public func document(_ t: Strings) -> HandbookDocument {
+        func time(_ value: Timestamp?) -> String { t.time(value) }
         func onTime(_ done: Timestamp?, _ deadline: Timestamp) -> String {
-            guard let done else { return asOf > deadline ? "open, late" : "open" }
-            return done <= deadline ? "on time" : "late by \(KPIText.duration(done.epochSeconds - deadline.epochSeconds))"
+            guard let done else { return asOf > deadline ? t("report.open-late") : t("report.open") }
+            return done <= deadline ? t("report.on-time") : t("report.late-by", ["duration": t.duration(seconds: done.epochSeconds - deadline.epochSeconds)])
         }
         /// ", recorded 2 h 10 min after the time given" when it was typed beyond the tolerance after it.
         func typed(_ recorded: Timestamp?, _ done: Timestamp?) -> String {
             guard let recorded, let done else { return "" }
-            return ", recorded \(KPIText.duration(recorded.epochSeconds - done.epochSeconds)) after the time given"
+            return t("report.typed-after", ["duration": t.duration(seconds: recorded.epochSeconds - done.epochSeconds)])
         }
-        return [
-            Section(title: "Visits", headings: ["at", "kind", "manager", "summary", "requests", "actions"],
-                    rows: visits.map { [time($0.at), $0.kind, $0.manager ?? "", $0.summary, $0.requests ?? "", $0.actions ?? ""] },
-                    empty: "No visits in the period."),
-            Section(title: "Faults", headings: ["reported", "symptom", "status", "first feedback", "restored", "restoration limit", "report delivered"],
-                    rows: faults.map {
-                        [time($0.reportedAt), $0.symptom + ($0.scope.map { " (\($0))" } ?? ""), $0.status,
-                         "\(time($0.firstFeedbackAt)), \(onTime($0.firstFeedbackAt, $0.feedbackDeadline))\(typed($0.firstFeedbackRecorded, $0.firstFeedbackAt))",
-                         "\(time($0.restoredAt)), \(onTime($0.restoredAt, $0.restorationDeadline))\(typed($0.restoredRecorded, $0.restoredAt))",
-                         "\($0.restorationLimit): \(time($0.restorationDeadline))", time($0.reportDeliveredAt)]
-                    },
-                    empty: "No faults reported in the period."),
-            Section(title: "Complaints", headings: ["received", "content", "status", "first feedback", "resolved", "result", "escalated", "follow-up visit", "closed"],
-                    rows: complaints.map { complaint in
-                        [time(complaint.receivedAt), complaint.content, complaint.status,
-                         "\(time(complaint.firstFeedbackAt)), \(onTime(complaint.firstFeedbackAt, complaint.feedbackDeadline))"
-                            + typed(complaint.firstFeedbackRecorded, complaint.firstFeedbackAt),
-                         "\(time(complaint.resolvedAt)), \(onTime(complaint.resolvedAt, complaint.resolutionDeadline))"
-                            + typed(complaint.resolvedRecorded, complaint.resolvedAt), complaint.result ?? "",
-                         time(complaint.escalatedAt),
-                         complaint.followUpDeadline.map { "\(time(complaint.followUpVisitAt)), \(onTime(complaint.followUpVisitAt, $0))" } ?? "—",
-                         time(complaint.closedAt)]
-                    },
-                    empty: "No complaints in the period."),
-            Section(title: "Service levels", headings: ["KPI", "met", "missed", "pending", "rate"],
-                    rows: figures.filter { $0.total + $0.pending > 0 }.map {
-                        [$0.kpi.title, String($0.met), String($0.missed), String($0.pending), KPIText.rate($0)]
-                    },
-                    empty: "Nothing was due in the period."),
-            Section(title: "Agreements coming due", headings: ["number", "ends", "expiry notice due", "given", "renewal due", "renewed / terminated"],
-                    rows: agreements.map {
-                        [$0.number, $0.ends.description, $0.noticeDue.description, $0.noticeGiven?.description ?? "—", $0.renewalDue.description,
-                         $0.renewedAt.map { "renewed \($0)" } ?? $0.terminationNoticeAt.map { "terminated \($0)" } ?? "—"]
-                    },
-                    empty: "No agreement ends within 6 months."),
-            Section(title: "Open items past a limit", headings: ["item", "limit", "deadline", "late by"],
-                    rows: openItems.map {
-                        ["\($0.kpi.heading): \($0.table.noun) \($0.record.prefix(8))", $0.limit, time($0.deadline), KPIText.duration($0.lateBySeconds)]
-                    },
-                    empty: "Nothing is open past its limit."),
-            Section(title: "Met as given, recorded after the limit", headings: ["item", "limit", "deadline", "time given", "recorded"],
-                    rows: recordedLate.map {
-                        ["\($0.event.kpi.heading): \($0.event.table.noun) \($0.event.record.prefix(8))", $0.event.limit, time($0.event.deadline),
-                         time($0.claimed), "\(time($0.recorded)) (\(KPIText.duration($0.delaySeconds)) after the time given)"]
-                    },
-                    empty: "Every time given was recorded within its limit."),
-        ]
-    }
-
-    public var markdown: String {
-        func cell(_ text: String) -> String {
-            var out = ""
-            for character in text {
-                switch character {
-                case "|": out += "\\|"
-                case "\n", "\r", "\r\n": out += " "
-                default: out.append(character)
-                }
-            }
-            return out
+        func item(_ miss: KPIMiss) -> String {
+            t("report.item", ["kpi": t("kpi.\(miss.kpi.rawValue)"), "kind": t.kind(miss.table), "id": String(miss.record.prefix(8))])
         }
-        var text = "# \(heading)\n\n\(subtitle)\n"
-        for section in sections() {
-            text += "\n## \(section.title)\n\n"
-            if section.rows.isEmpty {
-                text += "\(section.empty)\n"
-                continue
-            }
-            text += "| " + section.headings.map(cell).joined(separator: " | ") + " |\n"
-            text += "|" + String(repeating: "---|", count: section.headings.count) + "\n"
-            for row in section.rows { text += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
+        func judged(_ time: String, _ judgement: String) -> String { t("report.time-judged", ["time": time, "judgement": judgement]) }
+        func limit(_ text: String) -> String { KPILimitText.localized(text, t) }
+        let subtitle = t("report.customer.subtitle", [
+            "start": t.date(period.start), "end": t.date(period.end), "level": t.choice(customer.level),
+            "manager": customer.manager ?? "—", "branch": customer.branch ?? "—",
+        ])
+        var blocks: [HandbookDocument.Block] = []
+        blocks.append(.heading(t("report.customer.project")))
+        blocks.append(.table(headings: [t("field.agreements.number"), t("field.agreements.ends"), t("report.notice-due"), t("report.notice-given"),
+                                        t("report.renewal-due"), t("report.renewed-or-terminated")],
+                             rows: agreements.map {
+                                 [$0.number, t.date($0.ends), t.date($0.noticeDue), $0.noticeGiven.map { t.date($0) } ?? "—", t.date($0.renewalDue),
+                                  $0.renewedAt.map { t("report.renewed", ["date": t.date($0)]) }
+                                    ?? $0.terminationNoticeAt.map { t("report.terminated", ["date": t.date($0)]) } ?? "—"]
+                             },
+                             empty: t("report.customer.no-agreements")))
+        blocks.append(.heading(t("report.customer.capability")))
+        blocks.append(.table(headings: [t("field.visits.at"), t("field.visits.kind"), t("field.customers.manager"), t("field.visits.summary"),
+                                        t("field.visits.requests"), t("field.visits.actions")],
+                             rows: visits.map { [time($0.at), t.choice($0.kind), $0.manager ?? "", $0.summary, $0.requests ?? "", $0.actions ?? ""] },
+                             empty: t("report.customer.no-visits")))
+        blocks.append(.table(headings: [t("field.faults.reported_at"), t("field.faults.symptom"), t("field.faults.status"),
+                                        t("field.faults.first_feedback_at"), t("field.faults.restored_at"), t("field.faults.restore_by"),
+                                        t("field.faults.report_delivered_at")],
+                             rows: faults.map {
+                                 [time($0.reportedAt), $0.symptom + ($0.scope.map { t("report.scope", ["scope": $0]) } ?? ""), t.state($0.status, of: .fault),
+                                  judged(time($0.firstFeedbackAt), onTime($0.firstFeedbackAt, $0.feedbackDeadline)) + typed($0.firstFeedbackRecorded, $0.firstFeedbackAt),
+                                  judged(time($0.restoredAt), onTime($0.restoredAt, $0.restorationDeadline)) + typed($0.restoredRecorded, $0.restoredAt),
+                                  t("report.limit-deadline", ["limit": limit($0.restorationLimit), "deadline": time($0.restorationDeadline)]),
+                                  time($0.reportDeliveredAt)]
+                             },
+                             empty: t("report.customer.no-faults")))
+        blocks.append(.heading(t("report.customer.indicators")))
+        blocks.append(.table(headings: [t("report.kpi"), t("report.met"), t("report.missed"), t("report.pending"), t("report.rate")],
+                             rows: figures.filter { $0.total + $0.pending > 0 }.map {
+                                 [t("kpi.\($0.kpi.rawValue)"), String($0.met), String($0.missed), String($0.pending), KPIText.rate($0)]
+                             },
+                             empty: t("report.customer.nothing-due")))
+        blocks.append(.table(headings: [t("report.open-item"), t("report.limit"), t("report.deadline"), t("report.late-by-heading")],
+                             rows: openItems.map { [item($0), limit($0.limit), time($0.deadline), t.duration(seconds: $0.lateBySeconds)] },
+                             empty: t("report.customer.nothing-open")))
+        if !recordedLate.isEmpty {
+            blocks.append(.paragraph(t("report.customer.recorded-late")))
+            blocks.append(.table(headings: [t("report.open-item"), t("report.limit"), t("report.deadline"), t("report.time-given"), t("report.recorded")],
+                                 rows: recordedLate.map {
+                                     [item($0.event), limit($0.event.limit), time($0.event.deadline), time($0.claimed),
+                                      t("report.recorded-after", ["time": time($0.recorded), "duration": t.duration(seconds: $0.delaySeconds)])]
+                                 },
+                                 empty: ""))
         }
-        return text
-    }
-
-    /// A page with no scripts and no external files, so it prints as it shows.
-    public var html: String {
-        let escape = HTMLText.escaped
-        var page = """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>\(escape(heading))</title>
-            <style>
-            body { font-family: sans-serif; margin: 2em; color: #1d2733; }
-            table { border-collapse: collapse; margin-bottom: 1em; }
-            th, td { border: 1px solid #d8dde3; padding: 4px 8px; text-align: left; vertical-align: top; }
-            th { background: #f1f4f7; }
-            .meta { color: #5b6775; }
-            </style></head><body>
-            <h1>\(escape(heading))</h1>
-            <p class="meta">\(escape(subtitle))</p>
-
-            """
-        for section in sections() {
-            page += "<h2>\(escape(section.title))</h2>\n"
-            if section.rows.isEmpty {
-                page += "<p class=\"meta\">\(escape(section.empty))</p>\n"
-                continue
-            }
-            page += "<table><tr>" + section.headings.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
-            for row in section.rows { page += "<tr>" + row.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n" }
-            page += "</table>\n"
-        }
-        return page + "</body></html>\n"
+        blocks.append(.heading(t("report.customer.complaints")))
+        blocks.append(.table(headings: [t("field.complaints.received_at"), t("field.complaints.content"), t("field.complaints.status"),
+                                        t("field.complaints.first_feedback_at"), t("field.complaints.resolved_at"), t("field.complaints.result"),
+                                        t("field.complaints.escalated_at"), t("report.follow-up-visit"), t("field.complaints.closed_at")],
+                             rows: complaints.map { complaint in
+                                 [time(complaint.receivedAt), complaint.content, t.state(complaint.status, of: .complaint),
+                                  judged(time(complaint.firstFeedbackAt), onTime(complaint.firstFeedbackAt, complaint.feedbackDeadline))
+                                     + typed(complaint.firstFeedbackRecorded, complaint.firstFeedbackAt),
+                                  judged(time(complaint.resolvedAt), onTime(complaint.resolvedAt, complaint.resolutionDeadline))
+                                     + typed(complaint.resolvedRecorded, complaint.resolvedAt), complaint.result ?? "",
+                                  time(complaint.escalatedAt),
+                                  complaint.followUpDeadline.map { judged(time(complaint.followUpVisitAt), onTime(complaint.followUpVisitAt, $0)) } ?? "—",
+                                  time(complaint.closedAt)]
+                             },
+                             empty: t("report.customer.no-complaints")))
+        blocks.append(.signatures([t("sign.customer"), t("sign.manager")]))
+        return HandbookDocument(language: t.language,
+                                title: t("report.customer.title", ["customer": customer.name, "period": period.description]),
+                                subtitle: subtitle, blocks: blocks,
+                                footer: t("report.as-of", ["time": time(asOf)]))
     }
 }
 

@@ -14,6 +14,24 @@ public struct ServiceReport: Sendable, Equatable {
         public var summary: String
         public var requests: String?
         public var actions: String?
+
+        /// A stored visit's fields as the report shows them; nil without a time.
+        public init?(id: String, fields: Fields) {
+            func text(_ name: String) -> String? { fields[name]?.text.flatMap { $0.isEmpty ? nil : $0 } }
+            guard let at = text("at").flatMap({ Timestamp(iso: $0) }) else { return nil }
+            self.init(id: id, at: at, kind: text("kind") ?? "", manager: text("manager"), summary: text("summary") ?? "",
+                      requests: text("requests"), actions: text("actions"))
+        }
+
+        init(id: String, at: Timestamp, kind: String, manager: String?, summary: String, requests: String?, actions: String?) {
+            self.id = id
+            self.at = at
+            self.kind = kind
+            self.manager = manager
+            self.summary = summary
+            self.requests = requests
+            self.actions = actions
+        }
     }
 
     public struct Fault: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServerCore
@@ -41,8 +42,9 @@ extension SyncHTTPServer {
             let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: kpi.localNow)
             guard let report = try await kpi.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user)
             else { throw ServerError.customerNotFound }
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: report.html)))
+            let strings = Strings.load(Self.language(of: request))
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentLanguage: strings.language.htmlTag],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: report.document(strings).html)))
         }
         signedIn.get("/dashboard") { request, context in
             let device = context.device
@@ -59,6 +61,13 @@ extension SyncHTTPServer {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }
+    }
+
+    /// The language of a page: `lang=en|zh` if the person chose one, else the browser's `Accept-Language`, else English.
+    static func language(of request: Request) -> Language {
+        if let chosen = request.uri.queryParameters["lang"], chosen.utf8.count <= 16, let language = Language(tag: String(chosen)) { return language }
+        if let header = request.headers[.acceptLanguage], header.utf8.count <= 512, let language = Language.of(acceptLanguage: header) { return language }
+        return .fallback
     }
 
     static func errorPage(_ message: String, status: HTTPResponse.Status) -> Response {

@@ -176,16 +176,16 @@ import Testing
 
         // The month's service report, offline, to hand to the customer.
         let monthly = try ok(cli, "report", "customer", customer, "--period", "2026-11")
-        for text in ["# Service report — Tower Co, 2026-11", "## Faults", "no signal (3 sites in Xihu)", "3 h (agreement A-7): 2026-11-17 12:00",
-                     "2026-11-17 11:30, on time", "## Complaints", "invoice", "## Agreements coming due", "| A-7 | 2027-01-31 | 2026-10-31 | 2026-10-30 |",
-                     "## Open items past a limit"] {
+        for text in ["# Service report — Tower Co, 2026-11", "## Service capability: visits and faults", "no signal (3 sites in Xihu)",
+                     "3 h (agreement A-7): 2026-11-17 12:00", "2026-11-17 11:30, on time", "## Complaints", "invoice",
+                     "## Project status: agreements coming due", "| A-7 | 2027-01-31 | 2026-10-31 | 2026-10-30 |", "## Service indicators"] {
             #expect(monthly.contains(text), "\(text) in \(monthly)")
         }
         #expect(!monthly.contains("2026-11-02 10:00"), "the removed visit is not in the report")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(ok(cli, "report", "customer", customer, "--period", "2026-11", "--format", "json").utf8)) as? [String: Any])
         #expect((json["faults"] as? [[String: Any]])?.first?["restoration_limit"] as? String == "3 h (agreement A-7)")
         let page = folder.path("report.html")
-        #expect(try ok(cli, "report", "customer", customer, "--period", "2026-11", "--format", "html", "--output", page).contains("Wrote the 2026-11 service report"))
+        #expect(try ok(cli, "report", "customer", customer, "--period", "2026-11", "--format", "html", "--output", page).contains("Wrote Service report — Tower Co, 2026-11 to"))
         #expect(try String(contentsOfFile: page, encoding: .utf8).hasPrefix("<!doctype html>"))
         #expect(try cli.run(["report", "customer", customer, "--format", "pdf"]).stderr.contains("'md', 'html' or 'json'"))
     }

@@ -1,4 +1,5 @@
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import Testing
 
@@ -100,8 +101,9 @@ import Testing
         let report = try #require(ServiceReport(customer: "c-std", facts: facts, records: [.fault: [("f-1", fields)]], period: Self.november, asOf: Self.asOf))
         #expect(report.faults.first?.firstFeedbackRecorded == Self.t("2026-11-18T11:05:00+08:00"))
         #expect(report.recordedLate.count == 1)
-        #expect(report.markdown.contains("recorded 45 min after the time given"))
-        #expect(report.markdown.contains("Met as given, recorded after the limit"))
+        let markdown = report.document(Strings.load(.english)).markdown
+        #expect(markdown.contains("recorded 45 min after the time given"))
+        #expect(markdown.contains("Met as given, recorded after the limit"))
     }
 
     /// A visit placed in its week by its own offset is met whatever the report's offset; a week

@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
@@ -348,7 +349,7 @@ import Testing
             let page = String(decoding: try await sue.client.get("/dashboard/report", query: [("customer", shop), ("period", "2026-11"), ("as_of", asOf.description)],
                                                                  token: sue.binding.token), as: UTF8.self)
             let offlineReport = try #require(try bob.replica.serviceReport(customer: shop, period: period, asOf: asOf))
-            #expect(page == offlineReport.html)
+            #expect(page == offlineReport.document(Strings.load(.english)).html)
             #expect(page.contains("Service report — Shop, 2026-11") && page.contains("2 h (agreement A-7)") && page.contains("late by 30 min"))
             let dashboard = String(decoding: try await sue.client.get("/dashboard", query: [("period", "2026-11"), ("by", "customer"), ("as_of", asOf.description)],
                                                                       token: sue.binding.token), as: UTF8.self)

@@ -1,0 +1,160 @@
+import FieldSyncKPI
+import FieldSyncLocalization
+import FieldSyncModel
+import Foundation
+import Testing
+
+/// Both languages complete, the code's keys all present, the glossary's terms the ones on
+/// screen, the language chosen the usual way, and dates as a reader of each expects.
+@Suite struct LocalizationTests {
+    static let english = Strings.load(.english)
+    static let chinese = Strings.load(.chinese)
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func everyKeyHasBothLanguagesWithTheSamePlaceholders() {
+        #expect(Strings.isInstalled, "the resource bundle with both tables is found")
+        #expect(Self.english.keys.count > 150)
+        #expect(Self.english.keys == Self.chinese.keys,
+                "only in English: \(Self.english.keys.subtracting(Self.chinese.keys).sorted()); only in Chinese: \(Self.chinese.keys.subtracting(Self.english.keys).sorted())")
+        for key in Self.english.keys.sorted() {
+            let english = Self.english.text(of: key) ?? "", chinese = Self.chinese.text(of: key) ?? ""
+            #expect(!english.isEmpty && !chinese.isEmpty, "\(key) is empty in a language")
+            // A format picks from what the code offers (`{mm}` or `{month}`); a sentence fills the same names in both.
+            if !key.hasPrefix("format."), !key.hasPrefix("limit.") {
+                #expect(Strings.placeholders(in: english) == Strings.placeholders(in: chinese), "\(key): \(english) / \(chinese)")
+            }
+        }
+    }
+
+    /// Every literal key the code looks up (`t("…")`, `strings("…")`) is in the tables, and every
+    /// term built from a name (a kind, a state, a KPI, a choice) has its key.
+    @Test func everyKeyTheCodeUsesIsInTheTables() throws {
+        var used: Set<String> = []
+        let pattern = try Regex(#"\b(?:t|strings|text)\("([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+)""#)
+        for folder in ["Sources", "Clients"] {
+            let base = Self.root.appendingPathComponent(folder)
+            let files = FileManager.default.enumerator(atPath: base.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+            for file in files {
+                let source = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
+                for match in source.matches(of: pattern) { used.insert(String(match.output[1].substring ?? "")) }
+            }
+        }
+        #expect(used.count > 60, "the scan found the code's keys")
+        let missing = used.subtracting(Self.english.keys)
+        #expect(missing.isEmpty, "keys used but not in the tables: \(missing.sorted())")
+        for kind in RecordKind.allCases { #expect(Self.english.has("kind.\(kind.rawValue)")) }
+        for kpi in KPI.allCases { #expect(Self.english.has("kpi.\(kpi.rawValue)")) }
+        for kind in [RecordKind.fault, .complaint] {
+            for state in WorkflowStatus.states(for: kind) { #expect(Self.english.has("state.\(kind.rawValue).\(state)")) }
+        }
+        for choice in RecordSchema.serviceLevels + RecordSchema.visitKinds + RecordSchema.complaintChannels + RecordSchema.dispatchStates
+            + RecordSchema.calendarDayKinds { #expect(Self.english.has("choice.\(choice)"), "choice \(choice)") }
+        for weekday in 1...7 { #expect(Self.chinese.has("weekday.\(weekday)")) }
+    }
+
+    /// The Chinese and English on screen are the glossary's (Protocol/GLOSSARY.md); a
+    /// glossary term's parenthesised gloss (客户档案（客户服务资料档案）) may be left off.
+    @Test func theScreensUseTheGlossarysTerms() throws {
+        let glossary = try String(contentsOf: Self.root.appendingPathComponent("Protocol/GLOSSARY.md"), encoding: .utf8)
+        func section(_ heading: String) -> [Substring] {
+            guard let start = glossary.range(of: "\n## \(heading)") else { return [] }
+            let rest = glossary[start.upperBound...]
+            let end = rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex
+            return rest[..<end].split(separator: "\n")
+        }
+        func rows(_ lines: [Substring]) -> [(keys: [String], chinese: [String], english: [String])] {
+            lines.filter { $0.hasPrefix("| `") }.map { line in
+                let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                let keys = cells[0].split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+                let split = { (cell: String) in cell.components(separatedBy: " / ") }
+                return (keys, split(cells[1]), split(cells[2]))
+            }
+        }
+        func matches(_ shown: String?, _ term: String) -> Bool {
+            guard let shown else { return false }
+            let short = term.replacingOccurrences(of: #"（[^）]*）$"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #" \([^)]*\)$"#, with: "", options: .regularExpression)
+            return shown == term || shown == short
+        }
+        var checked = 0
+        func check(_ key: String, _ chinese: String, _ english: String) {
+            #expect(matches(Self.chinese.text(of: key), chinese), "\(key): \(Self.chinese.text(of: key) ?? "missing") against the glossary's \(chinese)")
+            #expect(matches(Self.english.text(of: key), english), "\(key): \(Self.english.text(of: key) ?? "missing") against the glossary's \(english)")
+            checked += 1
+        }
+        for row in rows(section("Records")) { check("kind.\(row.keys[0])", row.chinese[0], row.english[0]) }
+        let tables = ["Customer file": "customers", "Contact": "contacts", "Service agreement": "agreements", "Visit record": "visits",
+                      "Fault report": "faults", "Complaint": "complaints"]
+        for (heading, table) in tables {
+            let lines = section("Fields")
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("### \(heading) (") }) else {
+                Issue.record("no glossary section \(heading)")
+                continue
+            }
+            let end = lines[(start + 1)...].firstIndex { $0.hasPrefix("### ") } ?? lines.endIndex
+            for row in rows(Array(lines[start..<end])) { check("field.\(table).\(row.keys[0])", row.chinese[0], row.english[0]) }
+        }
+        for row in rows(section("Choices")) where row.keys.count == row.chinese.count {
+            for (index, key) in row.keys.enumerated() { check("choice.\(key)", row.chinese[index], row.english[index]) }
+        }
+        for row in rows(section("KPIs (客户经理考核指标)")) { check("kpi.\(row.keys[0])", row.chinese[0], row.english[0]) }
+        #expect(checked > 90)
+    }
+
+    /// Every form of limit the KPI engine writes reads back: unchanged in English (the API's
+    /// wording), in Chinese without a word of English but the ids.
+    @Test func kpiLimitsReadInEachLanguage() {
+        let forms: [(String, String)] = [
+            ("60 min", "60分钟"), ("30 min (VIP)", "30分钟（VIP）"), ("2 h", "2小时"), ("1 h (VIP)", "1小时（VIP）"),
+            ("3 working days", "3个工作日"), ("2 working days after resolution", "办结后2个工作日"),
+            ("agreed 2026-11-20T18:00:00+08:00", "约定于2026年11月20日 18:00"), ("4 h (agreement HZ 2024-017)", "4小时（协议HZ 2024-017）"),
+            ("8 h FieldSync default", "8小时（FieldSync默认时限）"), ("4 h (VIP) province default", "4小时（VIP，全省默认时限）"),
+            ("due 2026-11-28 (HZ-7 ends 2027-02-28)", "应于2026年11月28日前（协议HZ-7于2027年2月28日到期）"), ("week 2026-W07", "2026年第7周"),
+        ]
+        for (english, chinese) in forms {
+            #expect(KPILimitText.localized(english, Self.chinese) == chinese)
+            if !english.hasPrefix("agreed") { #expect(KPILimitText.localized(english, Self.english) == english) }
+        }
+        #expect(KPILimitText.localized("agreed 2026-11-20T18:00:00+08:00", Self.english) == "agreed 2026-11-20 18:00")
+        for unknown in ["", "h", "9999999 h", "week 2026", "due x", "4 h (agreement", "something new"] {
+            #expect(KPILimitText.localized(unknown, Self.chinese) == unknown, "a form it does not know shows as it is")
+        }
+    }
+
+    @Test func theLanguageIsChosenTheUsualWay() {
+        #expect(Language(tag: "zh_CN.UTF-8") == .chinese && Language(tag: "zh-Hans") == .chinese && Language(tag: "zh-TW") == .chinese)
+        #expect(Language(tag: "en_GB.UTF-8") == .english && Language(tag: "C") == nil && Language(tag: "POSIX") == nil && Language(tag: "") == nil)
+        #expect(Language.of(environment: ["LANG": "zh_CN.UTF-8"]) == .chinese)
+        #expect(Language.of(environment: ["LANG": "zh_CN.UTF-8", "LC_ALL": "en_US.UTF-8"]) == .english, "LC_ALL overrides LANG")
+        #expect(Language.of(environment: ["LANG": "zh_CN.UTF-8", "LC_MESSAGES": "C"]) == nil, "the first one set decides, even C")
+        #expect(Language.of(environment: ["LC_ALL": "", "LANG": "zh_CN.UTF-8"]) == .chinese, "an empty one is unset")
+        #expect(Language.chosen(flag: .english, environment: ["LANG": "zh_CN.UTF-8"]) == .english, "--lang overrides the environment")
+        #expect(Language.chosen(flag: nil, environment: [:]) == .english)
+        #expect(Language.of(acceptLanguage: "zh-CN,zh;q=0.9,en;q=0.8") == .chinese)
+        #expect(Language.of(acceptLanguage: "fr-FR, en;q=0.5, zh;q=0.7") == .chinese)
+        #expect(Language.of(acceptLanguage: "en-US,en;q=0.9") == .english)
+        #expect(Language.of(acceptLanguage: "fr, de;q=0.9") == nil)
+        #expect(Language.of(acceptLanguage: "zh;q=0, en;q=abc") == nil, "a refused language and a bad weight count for nothing")
+        #expect(Language.of(acceptLanguage: String(repeating: "xx,", count: 10_000) + "zh") == nil, "only the first 32 entries are read")
+    }
+
+    @Test func datesTimesAndDurationsReadAsEachLanguageExpects() throws {
+        let monday = try #require(LocalDate(iso: "2026-11-23"))
+        let time = try #require(Timestamp(iso: "2026-11-23T09:30:00+08:00"))
+        #expect(Self.chinese.date(monday) == "2026年11月23日")
+        #expect(Self.chinese.dateWithWeekday(monday) == "2026年11月23日（星期一）")
+        #expect(Self.chinese.time(time) == "2026年11月23日 09:30")
+        #expect(Self.english.date(monday) == "2026-11-23")
+        #expect(Self.english.dateWithWeekday(monday) == "Mon 2026-11-23")
+        #expect(Self.english.time(time) == "2026-11-23 09:30")
+        // In the time's own zone (the record's), not the reader's: 09:30 in Hangzhou is 01:30 UTC.
+        #expect(Self.chinese.time(Timestamp(epochSeconds: time.epochSeconds, offsetMinutes: 0)) == "2026年11月23日 01:30")
+        #expect(Self.chinese.duration(seconds: 45 * 60) == "45分钟")
+        #expect(Self.chinese.duration(seconds: 2 * 3_600 + 10 * 60) == "2小时10分钟")
+        #expect(Self.chinese.duration(seconds: 51 * 3_600) == "2天3小时")
+        #expect(Self.english.duration(seconds: 2 * 3_600 + 10 * 60) == "2 h 10 min")
+        #expect(Self.chinese("report.late-by", ["duration": "5分钟"]) == "超时5分钟")
+        #expect(Self.english("no.such.key") == "no.such.key", "a missing key shows itself, never traps")
+        #expect(Self.english("report.late-by", [:]) == "late by {duration}", "an unfilled placeholder shows its name")
+    }
+}
