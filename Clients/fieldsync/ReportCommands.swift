@@ -26,18 +26,18 @@ struct ReportCommand: ParsableCommand {
             customer: the monthly service report for the service joint meeting (服务报告); complaint: the complaint \
             handling report (投诉处理报告单, 附表 3.17); fault: the fault processing report (故障处理报告); expiry: the \
             service expiry notice (服务到期通知, 附表 3.12). Markdown by default; --format html gives a page that prints \
-            on A4 (a browser's Print, or scripts/print-pdf for a PDF). The language follows --lang, else LC_ALL/LANG.
+            on A4 from a browser, --format pdf a PDF (printed with Chromium). The language follows --lang, else LC_ALL/LANG.
             """,
         subcommands: [Customer.self, Complaint.self, Fault.self, Expiry.self]
     )
 
     enum Format: String, ChoiceArgument {
-        case md, html, json
+        case md, html, pdf, json
     }
 
     /// What every document command shares: where to write, in which format and language, judged when.
     struct Output: ParsableArguments {
-        @Option(help: "md, html or json (json: the customer report only).") var format: Format = .md
+        @Option(help: "md, html, pdf (A4, printed with Chromium; needs --output) or json (the customer report only).") var format: Format = .md
         @OptionGroup var language: LanguageOption
         @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
         @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
@@ -50,6 +50,10 @@ struct ReportCommand: ParsableCommand {
             switch format {
             case .md: try write(document.markdown, title: document.title)
             case .html: try write(document.html, title: document.title)
+            case .pdf:
+                guard let output else { throw InputError("--format pdf needs --output FILE (a PDF is not for the terminal)") }
+                try PDFPrinter.print(html: document.html, to: output)
+                print("Wrote \(document.title) to \(output).")
             case .json: throw InputError("--format json is for 'report customer'; this document is md or html")
             }
         }

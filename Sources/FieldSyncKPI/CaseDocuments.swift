@@ -74,6 +74,8 @@ public enum CaseDocuments {
             .paragraph(complaint.result ?? dash),
             .heading(t("document.follow-up")),
         ]
+        // What the manager wrote to hand over at the follow-up visit (`visit log --report`).
+        if let report = text(fields, "report") { blocks.insert(.fields([.init(t("document.report-text"), report)]), at: blocks.count - 1) }
         if let followUp {
             blocks.append(.fields([
                 .init(t("field.visits.at"), t.time(followUp.at)),

@@ -84,7 +84,9 @@ public struct HandbookDocument: Sendable, Equatable {
         let escape = HTMLText.escaped
         var page = """
             <!doctype html>
-            <html lang="\(language.htmlTag)"><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <html lang="\(language.htmlTag)"><head><meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+            <title>\(escape(title))</title>
             <style>
             @page { size: A4; margin: 18mm 16mm; }
             body { font-family: \(Self.fontStack); margin: 2em; color: #1d2733; font-size: 11pt; line-height: 1.45; }

@@ -3,6 +3,19 @@ import FieldSyncTestSupport
 import Foundation
 import Testing
 
+/// What a PDF printed with Chromium holds.
+enum PDFCheck {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// The CJK fonts `scripts/install-deps` installs, or their usual alternatives.
+    static let cjkFonts = ["WenQuanYi", "NotoSansCJK", "NotoSansSC", "SourceHanSans"]
+
+    /// The `/FontName /ABCDEF+Name` entries of a PDF (Chromium writes them uncompressed).
+    static func fontNames(in pdf: Data) -> [String] {
+        let text = String(decoding: pdf, as: UTF8.self)
+        return text.components(separatedBy: "/FontName /").dropFirst().map { String($0.prefix { !$0.isWhitespace && $0 != "/" && $0 != ">" }) }
+    }
+}
+
 /// `fieldsync kpi` and `fieldsync-server calendar`/`kpi` run as a person would.
 @Suite struct KPICLITests {
     let folder: TemporaryFolder
@@ -187,7 +200,52 @@ import Testing
         let page = folder.path("report.html")
         #expect(try ok(cli, "report", "customer", customer, "--period", "2026-11", "--format", "html", "--output", page).contains("Wrote Service report — Tower Co, 2026-11 to"))
         #expect(try String(contentsOfFile: page, encoding: .utf8).hasPrefix("<!doctype html>"))
-        #expect(try cli.run(["report", "customer", customer, "--format", "pdf"]).stderr.contains("'md', 'html' or 'json'"))
+        #expect(try cli.run(["report", "customer", customer, "--format", "docx"]).stderr.contains("'md', 'html', 'pdf' or 'json'"))
+
+        // The handbook's documents, in Chinese from --lang or the environment, in English by default.
+        let chinese = try ok(cli, "report", "customer", customer, "--period", "2026-11", "--lang", "zh")
+        for text in ["# 服务报告 — Tower Co（2026-11）", "## 项目建设情况", "## 服务保障能力", "## 服务指标情况", "## 客户投诉情况",
+                     "3小时（协议A-7）：2026年11月17日 12:00", "2026年11月17日 11:30，按时"] {
+            #expect(chinese.contains(text), "\(text) in \(chinese)")
+        }
+        var zh = cli
+        zh.environment["LANG"] = "zh_CN.UTF-8"
+        let complaintReport = try ok(zh, "report", "complaint", complaint)
+        for text in ["# 投诉处理报告单", "**投诉渠道**: 电话", "**办结时间**: 2026年11月20日 15:00（超时15小时0分钟）", "**报告内容**: refund made; process fixed", "**列入重点督办时间**: 2026年11月20日 09:00",
+                     "**拜访时间**: 2026年11月23日 09:30", "客户（签字及日期）"] {
+            #expect(complaintReport.contains(text), "\(text) in \(complaintReport)")
+        }
+        #expect(try ok(zh, "report", "complaint", complaint, "--lang", "en").contains("# Complaint handling report"), "--lang overrides LANG")
+        let faultReport = try ok(zh, "report", "fault", fault)
+        for text in ["# 故障处理报告", "**站址**: XH-017", "**工单号**: CRM-1001", "**维护人员**: Zhang San", "**故障历时**: 2小时50分钟",
+                     "**故障恢复时间**: 2026年11月17日 11:30（按时）"] {
+            #expect(faultReport.contains(text), "\(text) in \(faultReport)")
+        }
+        let notice = try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30", "--lang", "zh")
+        #expect(notice.contains("服务期自2026年1月1日起至2027年1月31日止") && notice.contains("于2026年12月31日（星期四）前") && notice.contains("通知日期：2026年10月30日"),
+                "\(notice)")
+        #expect(try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30").contains("by Thu 2026-12-31"))
+        #expect(try cli.run(["report", "expiry", agreement, "--date", "30/10/2026"]).stderr.contains("--date: give a date as YYYY-MM-DD"))
+        #expect(try cli.run(["report", "fault", fault, "--format", "json"]).stderr.contains("--format json is for 'report customer'"))
+        #expect(try cli.run(["report", "fault", fault, "--format", "pdf"]).stderr.contains("--format pdf needs --output FILE"))
+        #expect(try cli.run(["report", "fault", fault, "--lang", "fr"]).stderr.contains("--lang"))
+        let html = folder.path("complaint.html")
+        try ok(zh, "report", "complaint", complaint, "--format", "html", "--output", html)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("<html lang=\"zh-CN\">"))
+
+        // Printed to PDF with Chromium where it is installed (CI installs it with the CJK fonts): the
+        // Chinese text is set in a CJK font, not left as empty boxes.
+        if PDFCheck.chromium != nil {
+            let pdf = folder.path("complaint.pdf")
+            #expect(try ok(zh, "report", "complaint", complaint, "--format", "pdf", "--output", pdf).contains("to \(pdf)"))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: pdf))
+            #expect(bytes.starts(with: Array("%PDF".utf8)))
+            #expect(PDFCheck.fontNames(in: bytes).contains { PDFCheck.cjkFonts.contains(where: $0.contains) },
+                    "fonts in the PDF: \(PDFCheck.fontNames(in: bytes))")
+            var missing = zh
+            missing.environment["FIELDSYNC_CHROMIUM"] = folder.path("no-such-browser")
+            #expect(try missing.run(["report", "fault", fault, "--format", "pdf", "--output", pdf]).stderr.contains("needs Chromium"))
+        }
     }
 
     @Test func serverCalendarAndKPI() throws {

@@ -23,7 +23,8 @@ public struct CommandRunner: Sendable {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) not built beside \(candidates[0].path)"])
         }
         executable = folder.appendingPathComponent(name)
-        self.environment = environment
+        // FieldSync's own programs speak English unless a test says otherwise, whatever the machine's locale.
+        self.environment = ["LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""].merging(environment) { _, given in given }
     }
 
     /// Any program, e.g. a browser from the system's packages.
