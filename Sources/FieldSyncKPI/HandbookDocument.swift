@@ -78,7 +78,7 @@ public struct HandbookDocument: Sendable, Equatable {
     }
 
     /// Fonts in order: Noto Sans CJK (fonts-noto-cjk), WenQuanYi (fonts-wqy-zenhei), then the system's.
-    static let fontStack = "\"Noto Sans CJK SC\", \"Noto Sans SC\", \"WenQuanYi Zen Hei\", \"Source Han Sans SC\", \"PingFang SC\", \"Microsoft YaHei\", sans-serif"
+    public static let fontStack = "\"Noto Sans CJK SC\", \"Noto Sans SC\", \"WenQuanYi Zen Hei\", \"Source Han Sans SC\", \"PingFang SC\", \"Microsoft YaHei\", sans-serif"
 
     public var html: String {
         let escape = HTMLText.escaped

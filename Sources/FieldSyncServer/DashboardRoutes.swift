@@ -21,7 +21,7 @@ extension SyncHTTPServer {
             let session = try await accounts.openSession(link: link)
             let cookie = "\(Self.sessionCookie)=\(session); Path=/dashboard; Max-Age=\(AccountRules.sessionLifetime / 1000); HttpOnly; Secure; SameSite=Strict"
             // The page's own parameters ride along on the link.
-            let passed = ["period", "start", "days", "by", "as_of"].compactMap { name -> String? in
+            let passed = ["period", "start", "days", "by", "as_of", "lang"].compactMap { name -> String? in
                 guard let value = request.uri.queryParameters[Substring(name)], value.utf8.count <= 64,
                       value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:+".contains($0)) }) else { return nil }
                 return "\(name)=\(value.replacingOccurrences(of: "+", with: "%2B"))"
@@ -43,7 +43,8 @@ extension SyncHTTPServer {
             guard let report = try await kpi.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user)
             else { throw ServerError.customerNotFound }
             let strings = Strings.load(Self.language(of: request))
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentLanguage: strings.language.htmlTag],
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentLanguage: strings.language.htmlTag,
+                                                   .vary: "Accept-Language"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: report.document(strings).html)))
         }
         signedIn.get("/dashboard") { request, context in
@@ -57,17 +58,24 @@ extension SyncHTTPServer {
             figures.recordedLate = try await kpi.withReceipts(figures.recordedLate, cacheKey: "dashboard-late\u{1F}" + query.cacheKey, for: device.user)
             let html = DashboardPage(report: figures.report, customers: figures.customers, trend: figures.trend, todo: figures.todo,
                                      recordedLate: figures.recordedLate, viewer: device.user, freshness: try await kpi.freshness(for: device.user),
-                                     inbox: try await kpi.inbox(for: device.user, refused: accounts.refusedActions)).html()
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                                     inbox: try await kpi.inbox(for: device.user, refused: accounts.refusedActions),
+                                     strings: Strings.load(Self.language(of: request)), chosenLanguage: Self.chosenLanguage(of: request)).html()
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .vary: "Accept-Language"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
         }
     }
 
     /// The language of a page: `lang=en|zh` if the person chose one, else the browser's `Accept-Language`, else English.
     static func language(of request: Request) -> Language {
-        if let chosen = request.uri.queryParameters["lang"], chosen.utf8.count <= 16, let language = Language(tag: String(chosen)) { return language }
+        if let chosen = chosenLanguage(of: request) { return chosen }
         if let header = request.headers[.acceptLanguage], header.utf8.count <= 512, let language = Language.of(acceptLanguage: header) { return language }
         return .fallback
+    }
+
+    /// The `lang=` of the request, when it names a language FieldSync speaks.
+    static func chosenLanguage(of request: Request) -> Language? {
+        guard let chosen = request.uri.queryParameters["lang"], chosen.utf8.count <= 16 else { return nil }
+        return Language(tag: String(chosen))
     }
 
     static func errorPage(_ message: String, status: HTTPResponse.Status) -> Response {

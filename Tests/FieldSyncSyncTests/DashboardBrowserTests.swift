@@ -67,8 +67,34 @@ import Testing
             try FileManager.default.copyItem(atPath: screenshot, toPath: keep)
         }
 
+        // The browser asks for Chinese: the page is in Chinese, set in a CJK font (printed to PDF, whose fonts
+        // say so: a missing font would leave empty boxes in a fallback one); lang=en on the link overrides it.
+        let chinese = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--dump-dom", try await link()])
+        #expect(chinese.stdout.contains("<html lang=\"zh-CN\">") && chinese.stdout.contains("服务指标达标情况 — 2026-11"), "\(chinese.stdout.prefix(600))")
+        #expect(chinese.stdout.contains("按分公司统计的达标率") && chinese.stdout.contains("故障首次反馈"))
+        let pdf = folder.path("dashboard-zh.pdf")
+        let printed = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--no-pdf-header-footer", "--print-to-pdf=\(pdf)", try await link()])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        let fonts = Self.fontNames(in: try Data(contentsOf: URL(fileURLWithPath: pdf)))
+        #expect(fonts.contains { $0.contains("WenQuanYi") || $0.contains("NotoSansCJK") || $0.contains("NotoSansSC") }, "fonts: \(fonts)")
+        let english = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--dump-dom", try await link() + "&lang=en"])
+        #expect(english.stdout.contains("Service-level compliance — 2026-11") && english.stdout.contains("lang=en"), "a chosen language sticks to the links")
+        let chineseShot = folder.path("dashboard-zh.png")
+        _ = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--screenshot=\(chineseShot)", try await link()])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: chineseShot)).count > 20_000)
+        if let keep = ProcessInfo.processInfo.environment["FIELDSYNC_SCREENSHOT_ZH"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: chineseShot, toPath: keep)
+        }
+
         await pat.close()
         await server.stop()
+    }
+
+    /// The `/FontName /ABCDEF+Name` entries of a PDF Chromium printed.
+    static func fontNames(in pdf: Data) -> [String] {
+        String(decoding: pdf, as: UTF8.self).components(separatedBy: "/FontName /").dropFirst()
+            .map { String($0.prefix { !$0.isWhitespace && $0 != "/" && $0 != ">" }) }
     }
 
     /// `<tr data-group="NAME">…</tr>` of the figures table.
