@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncLocalization
 import FieldSyncProtocol
 import FieldSyncModel
 import FieldSyncStore
@@ -25,6 +26,8 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Notes.") var note: String?
         @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD (default: today); weekly visit coverage counts from its week.", valueName: "date"))
         var since: String?
+        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh (default: the reader's).", valueName: "lang"))
+        var language: Language?
 
         func run() throws {
             let replica = try options.open()
@@ -40,6 +43,7 @@ struct CustomerCommand: ParsableCommand {
                 ("services", services.fieldValue ?? .null),
                 ("notes", note.fieldValue ?? .null),
                 ("since", .text(taken)),
+                ("language", language.map { .text($0.rawValue) } ?? .null),
             ])
             try printCreated(replica.require(.customer, id), json: options.json)
         }
@@ -121,6 +125,7 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Services in operation.") var services: String?
         @Option(help: "Notes (replaces the notes).") var note: String?
         @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD.", valueName: "date")) var since: String?
+        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh.", valueName: "lang")) var language: Language?
 
         func run() throws {
             let replica = try options.open()
@@ -149,8 +154,9 @@ struct CustomerCommand: ParsableCommand {
             if let services { fields.append(("services", .text(services))) }
             if let note { fields.append(("notes", .text(note))) }
             if let since { fields.append(("since", .text(try TimeInput.parseDate(since, option: "--since")))) }
+            if let language { fields.append(("language", .text(language.rawValue))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note, --since")
+                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note, --since, --language")
             }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)

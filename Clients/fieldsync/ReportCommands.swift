@@ -12,7 +12,7 @@ extension Language: ExpressibleByArgument {
 
 /// `--lang`: the language of what a command prints; default from `LC_ALL`/`LC_MESSAGES`/`LANG`.
 struct LanguageOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Language: en or zh (default: from LC_ALL, LC_MESSAGES or LANG, else en).", valueName: "lang"))
+    @Option(name: .long, help: ArgumentHelp("Language: en or zh (default: a customer document's own setting, else LC_ALL, LC_MESSAGES or LANG, else en).", valueName: "lang"))
     var lang: Language?
 
     var strings: Strings { Strings.load(Language.chosen(flag: lang)) }
@@ -41,6 +41,11 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var language: LanguageOption
         @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
         @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
+
+        /// The texts of a document for `customer`: `--lang`, else the customer's setting, else the environment's.
+        func strings(for customer: KPIFacts.Customer) -> Strings {
+            Strings.load(Language.ofDocument(asked: language.lang, customer: customer.language, reader: Language.chosen(flag: nil)))
+        }
 
         func time() throws -> Timestamp {
             try asOf.map { Timestamp(iso: try TimeInput.parse($0, option: "--as-of"))! } ?? TimeInput.now()
@@ -102,7 +107,7 @@ struct ReportCommand: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 return try out.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", title: "the \(reportingPeriod) service report")
             }
-            try out.write(report.document(out.language.strings))
+            try out.write(report.document(out.strings(for: report.customer)))
         }
     }
 
@@ -125,7 +130,7 @@ struct ReportCommand: ParsableCommand {
                 visits.lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
             }
             try out.write(CaseDocuments.complaintReport(entry, fields: record.values, notes: try context.notes(.complaintNote, parent: "complaint"),
-                                                        followUp: followUp, customer: context.customer, asOf: context.asOf, out.language.strings))
+                                                        followUp: followUp, customer: context.customer, asOf: context.asOf, out.strings(for: context.customer)))
         }
     }
 
@@ -144,7 +149,7 @@ struct ReportCommand: ParsableCommand {
             let context = try CaseContext(replica, record, timeField: "reported_at", asOf: try out.time())
             guard let entry = context.report.faults.first(where: { $0.id == record.id }) else { throw InputError("fault \(fault) has no time reported") }
             try out.write(CaseDocuments.faultReport(entry, fields: record.values, notes: try context.notes(.faultNote, parent: "fault"),
-                                                    customer: context.customer, asOf: context.asOf, out.language.strings))
+                                                    customer: context.customer, asOf: context.asOf, out.strings(for: context.customer)))
         }
     }
 
@@ -172,7 +177,7 @@ struct ReportCommand: ParsableCommand {
             guard let customerID = record["customer"].text, let customer = facts.customers[customerID] else {
                 throw InputError("agreement \(agreement): its customer is not on this replica")
             }
-            guard let notice = CaseDocuments.expiryNotice(agreement: record.values, customer: customer, date: day, out.language.strings) else {
+            guard let notice = CaseDocuments.expiryNotice(agreement: record.values, customer: customer, date: day, out.strings(for: customer)) else {
                 throw InputError("agreement \(agreement) has no end date; set it first: fieldsync agreement edit \(record.id.prefix(8)) --end YYYY-MM-DD")
             }
             try out.write(notice)

@@ -16,9 +16,12 @@ public struct KPIFacts: Sendable {
         /// The day the customer was taken on (its `since` field, else the day
         /// it was first recorded): weeks before it do not count for visit coverage.
         public var since: LocalDate?
+        /// The language of the customer's documents (`en`, `zh-Hans`), if set.
+        public var language: String?
 
         public init(id: String, name: String, branch: String?, manager: String?, team: [String] = [], level: String,
-                    archived: Bool = false, since: LocalDate? = nil) {
+                    archived: Bool = false, since: LocalDate? = nil, language: String? = nil) {
+            self.language = language
             self.id = id
             self.name = name
             self.branch = branch
@@ -235,7 +238,7 @@ public struct KPIFacts: Sendable {
         case .customer:
             customers[id] = Customer(id: id, name: text("name") ?? "", branch: text("branch"), manager: text("manager"), team: Team.members(field("team")),
                                      level: text("level") ?? "standard", archived: field("archived").bool,
-                                     since: date("since") ?? firstRecorded?.localDay)
+                                     since: date("since") ?? firstRecorded?.localDay, language: text("language"))
         case .fault:
             guard let customer = customer(), let reported = time("reported_at") else { return }
             let feedback = time("first_feedback_at"), restored = time("restored_at")

@@ -51,6 +51,12 @@ public enum Language: String, CaseIterable, Sendable, Codable, Hashable {
         return best?.language
     }
 
+    /// The language of a document handed to a customer: the one asked for (`--lang`, `lang=`),
+    /// else the customer's own setting (its `language` field), else the reader's.
+    public static func ofDocument(asked: Language?, customer setting: String?, reader: Language) -> Language {
+        asked ?? setting.flatMap { Language(rawValue: $0) } ?? reader
+    }
+
     /// `lang` attribute of an HTML page.
     public var htmlTag: String { self == .chinese ? "zh-CN" : "en" }
 }

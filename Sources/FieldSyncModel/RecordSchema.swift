@@ -38,6 +38,8 @@ public final class RecordSchema: Sendable {
     public static let complaintChannels = ComplaintChannel.allCases.map(\.rawValue)
     public static let dispatchStates = DispatchState.allCases.map(\.rawValue)
     public static let calendarDayKinds = ["holiday", "workday"]
+    /// The languages a customer's documents can be in (`FieldSyncLocalization.Language`'s raw values).
+    public static let documentLanguages = ["en", "zh-Hans"]
 
     /// `all` as an array in `RecordKind.allCases` order, indexed by `RecordKind.ordinal`.
     static let inKindOrder: [RecordSchema] = RecordKind.allCases.map { all[$0]! }
@@ -56,6 +58,8 @@ public final class RecordSchema: Sendable {
                 FieldSpec("team", .text),
                 // The day the customer was taken on: weekly visit coverage counts from its week.
                 FieldSpec("since", .date),
+                // The language of the documents handed to the customer (`en`, `zh-Hans`); unset: the reader's.
+                FieldSpec("language", .choice(documentLanguages)),
             ]),
             RecordSchema(.contact, [
                 FieldSpec("customer", .reference(.customer), required: true),

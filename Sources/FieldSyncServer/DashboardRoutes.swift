@@ -42,7 +42,8 @@ extension SyncHTTPServer {
             let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: kpi.localNow)
             guard let report = try await kpi.serviceReport(customer: customer, period: query.period, asOf: query.asOf, for: device.user)
             else { throw ServerError.customerNotFound }
-            let strings = Strings.load(Self.language(of: request))
+            let strings = Strings.load(Language.ofDocument(asked: Self.chosenLanguage(of: request), customer: report.customer.language,
+                                                           reader: Self.language(of: request)))
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentLanguage: strings.language.htmlTag,
                                                    .vary: "Accept-Language"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: report.document(strings).html)))

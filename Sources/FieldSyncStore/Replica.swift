@@ -194,6 +194,10 @@ public struct Replica: Sendable {
                 ALTER TABLE discarded ADD COLUMN decided TEXT;
                 """)
         }
+        migrator.registerMigration("v14-document-language") { db in
+            // The language of a customer's documents (issue 29); older stamps read as never written.
+            try db.execute(sql: #"ALTER TABLE customers ADD COLUMN "language""#)
+        }
         return migrator
     }
 }

@@ -216,6 +216,14 @@ enum PDFCheck {
             #expect(complaintReport.contains(text), "\(text) in \(complaintReport)")
         }
         #expect(try ok(zh, "report", "complaint", complaint, "--lang", "en").contains("# Complaint handling report"), "--lang overrides LANG")
+        // A customer who wants English gets English documents whoever prints them, unless --lang says otherwise.
+        try ok(cli, "customer", "edit", customer, "--language", "en")
+        #expect(try ok(zh, "report", "complaint", complaint).contains("# Complaint handling report"), "the customer's setting over LANG")
+        #expect(try ok(cli, "report", "complaint", complaint, "--lang", "zh").contains("# 投诉处理报告单"), "--lang over the customer's setting")
+        #expect(try cli.run(["customer", "edit", customer, "--language", "fr"]).stderr.contains("--language"))
+        try ok(cli, "customer", "edit", customer, "--language", "zh")
+        #expect(try ok(cli, "report", "fault", fault).contains("# 故障处理报告"), "a customer who wants Chinese")
+        #expect(try ok(cli, "customer", "show", customer, "--json").contains("\"language\" : \"zh-Hans\""))
         let faultReport = try ok(zh, "report", "fault", fault)
         for text in ["# 故障处理报告", "**站址**: XH-017", "**工单号**: CRM-1001", "**维护人员**: Zhang San", "**故障历时**: 2小时50分钟",
                      "**故障恢复时间**: 2026年11月17日 11:30（按时）"] {
@@ -224,7 +232,7 @@ enum PDFCheck {
         let notice = try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30", "--lang", "zh")
         #expect(notice.contains("服务期自2026年1月1日起至2027年1月31日止") && notice.contains("于2026年12月31日（星期四）前") && notice.contains("通知日期：2026年10月30日"),
                 "\(notice)")
-        #expect(try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30").contains("by Thu 2026-12-31"))
+        #expect(try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30", "--lang", "en").contains("by Thu 2026-12-31"))
         #expect(try cli.run(["report", "expiry", agreement, "--date", "30/10/2026"]).stderr.contains("--date: give a date as YYYY-MM-DD"))
         #expect(try cli.run(["report", "fault", fault, "--format", "json"]).stderr.contains("--format json is for 'report customer'"))
         #expect(try cli.run(["report", "fault", fault, "--format", "pdf"]).stderr.contains("--format pdf needs --output FILE"))

@@ -48,7 +48,8 @@ import Testing
             for state in WorkflowStatus.states(for: kind) { #expect(Self.english.has("state.\(kind.rawValue).\(state)")) }
         }
         for choice in RecordSchema.serviceLevels + RecordSchema.visitKinds + RecordSchema.complaintChannels + RecordSchema.dispatchStates
-            + RecordSchema.calendarDayKinds { #expect(Self.english.has("choice.\(choice)"), "choice \(choice)") }
+            + RecordSchema.calendarDayKinds + RecordSchema.documentLanguages { #expect(Self.english.has("choice.\(choice)"), "choice \(choice)") }
+        #expect(RecordSchema.documentLanguages == Language.allCases.map(\.rawValue), "a customer's document language is one FieldSync speaks")
         for weekday in 1...7 { #expect(Self.chinese.has("weekday.\(weekday)")) }
     }
 

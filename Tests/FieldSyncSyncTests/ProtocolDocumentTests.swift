@@ -33,7 +33,7 @@ import Testing
             for field in kind.schema.fields { #expect(named.contains(field.name), "\(kind.rawValue).\(field.name)") }
         }
         for choice in RecordSchema.serviceLevels + RecordSchema.visitKinds + RecordSchema.complaintChannels + RecordSchema.dispatchStates
-            + RecordSchema.calendarDayKinds { #expect(named.contains(choice), "choice \(choice)") }
+            + RecordSchema.calendarDayKinds + RecordSchema.documentLanguages { #expect(named.contains(choice), "choice \(choice)") }
         for kpi in KPI.allCases { #expect(named.contains(kpi.rawValue), "KPI \(kpi.rawValue)") }
     }
 
