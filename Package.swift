@@ -170,6 +170,7 @@ let package = Package(
             name: "FieldSyncCommandLine",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncLocalization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -246,7 +247,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FieldSyncLocalizationTests",
-            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncLocalization"],
+            dependencies: ["FieldSyncModel", "FieldSyncKPI", "FieldSyncLocalization", "FieldSyncCommandLine"],
             // The reviewed documents the tests compare with: read from the source folder.
             exclude: ["Expected"],
             swiftSettings: swiftSettings

@@ -60,12 +60,12 @@ struct CustomerCommand: ParsableCommand {
                 .filter { all || !$0["archived"].bool }
                 .sorted { $0["name"].description.localizedStandardCompare($1["name"].description) == .orderedAscending }
             if options.json { return JSONValue.array(customers.map(\.json)).printed() }
-            var table = TextTable("id", "name", "level", "branch", "manager", "archived")
+            var table = TextTable(columns("id", "name", "level", "branch", "manager", "archived"))
             for customer in customers {
-                table.add(customer.shortID, customer["name"].description, customer["level"].description,
-                          customer["branch"].description, customer["manager"].description, customer["archived"].bool ? "yes" : "")
+                table.add(customer.shortID, customer["name"].description, customer["level"].text.map { texts.choice($0) } ?? "",
+                          customer["branch"].description, customer["manager"].description, customer["archived"].bool ? t("cli.yes") : "")
             }
-            table.printed(empty: "No customers yet. Add one with: fieldsync customer add --name NAME")
+            table.printed(empty: t("cli.customer.none"))
         }
     }
 
@@ -92,23 +92,25 @@ struct CustomerCommand: ParsableCommand {
                     "visits": .array(visits.map(\.json)),
                 ]).printed()
             }
-            printDetails(record, title: "Customer")
-            print("\nContacts")
-            var table = TextTable("id", "name", "role", "phone", "email", "billing")
+            printDetails(record, title: t("cli.customer.title"))
+            print("\n" + t("cli.customer.contacts"))
+            var table = TextTable(columns("id", "name", "role", "phone", "email", "billing"))
             for contact in contacts {
                 table.add(contact.shortID, contact["name"].description, contact["role"].description,
-                          contact["phone"].description, contact["email"].description, contact["billing"].bool ? "yes" : "")
+                          contact["phone"].description, contact["email"].description, contact["billing"].bool ? t("cli.yes") : "")
             }
-            table.printed(empty: "  none")
-            print("\nService agreements")
-            var agreementTable = TextTable("id", "number", "starts", "ends")
+            table.printed(empty: t("cli.none"))
+            print("\n" + t("cli.customer.agreements"))
+            var agreementTable = TextTable(columns("id", "number", "starts", "ends"))
             for agreement in agreements {
-                agreementTable.add(agreement.shortID, agreement["number"].description, agreement["starts"].description, agreement["ends"].description)
+                func date(_ field: String) -> String { agreement[field].text.flatMap { LocalDate(iso: $0) }.map { texts.date($0) } ?? "" }
+                agreementTable.add(agreement.shortID, agreement["number"].description, date("starts"), date("ends"))
             }
-            agreementTable.printed(empty: "  none")
+            agreementTable.printed(empty: t("cli.none"))
             let open = faults.filter { WorkflowStatus($0["status"].description, kind: .fault)?.isOpen ?? false }.count
                 + complaints.filter { WorkflowStatus($0["status"].description, kind: .complaint)?.isOpen ?? false }.count
-            print("\nVisits: \(visits.count)   Faults: \(faults.count)   Complaints: \(complaints.count)   Open cases: \(open)")
+            print("\n" + t("cli.customer.counts", ["visits": String(visits.count), "faults": String(faults.count),
+                                                  "complaints": String(complaints.count), "open": String(open)]))
         }
     }
 
@@ -214,7 +216,7 @@ func printCreated(_ record: StoredRecord, json: Bool) {
 }
 
 func printUpdated(_ record: StoredRecord, json: Bool) {
-    if json { record.json.printed() } else { print("Updated \(record.table.noun) \(record.shortID).") }
+    if json { record.json.printed() } else { print(t("cli.updated", ["kind": texts.kind(record.table), "id": record.shortID])) }
 }
 
 /// A customer's branch must be one the province registered. A replica that has

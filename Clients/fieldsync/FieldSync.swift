@@ -8,19 +8,8 @@ import Foundation
 struct FieldSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldsync",
-        abstract: "Keep customer files, visits, faults and complaints in a replica that works offline.",
-        discussion: """
-            Records live in a SQLite replica in $FIELDSYNC_HOME (default ~/.fieldsync), or the \
-            folder given with --home. Every change is recorded offline and queued for the next sync.
-
-            Record ids can be abbreviated to any unique prefix, like git commits. Times are ISO 8601 \
-            (2026-11-23T09:30, 2026-11-23T09:30:00+08:00) or 'now'; a time without an offset is local time.
-
-            Exit codes: 0 success; 1 failure (e.g. 'verify' found problems); 64 a malformed \
-            option or argument; 65 a value the record cannot take; 66 no such record or replica; 69 the server \
-            could not be reached or refused the request (nothing recorded locally is lost); 74 the disk is full or \
-            the replica folder cannot be written (nothing of the command was recorded).
-            """,
+        abstract: t("cli.fieldsync.abstract"),
+        discussion: t("cli.fieldsync.discussion"),
         subcommands: [
             InitCommand.self, EnrollCommand.self, SyncCommand.self, StatusCommand.self, VerifyCommand.self,
             CustomerCommand.self, ContactCommand.self, AgreementCommand.self,
@@ -34,8 +23,10 @@ struct FieldSync: AsyncParsableCommand {
     static func main() async {
         // Replica, token and reports are private from their first byte.
         umask(0o077)
+        let (arguments, _, languageError) = CommandLanguage.split(Array(CommandLine.arguments.dropFirst()))
+        if let languageError { fail(languageError, code: 64) }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -51,7 +42,7 @@ struct FieldSync: AsyncParsableCommand {
             if let storage = StoreError.storage(error, folder: HomeOption.folder(in: CommandLine.arguments)) {
                 fail(storage.message, code: storage.exitCode)
             }
-            CommandLineFailure.exit(error, root: self, arguments: Array(CommandLine.arguments.dropFirst()))
+            CommandLineFailure.exit(error, root: self, arguments: arguments)
         }
     }
 

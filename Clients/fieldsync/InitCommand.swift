@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
@@ -41,8 +42,8 @@ struct InitCommand: ParsableCommand {
                 "user": identity.user.map(JSONValue.string) ?? .null,
             ]).printed()
         } else {
-            print("Initialised a replica in \(folder) (node \(identity.node)).")
-            print("Record work offline now; enrol with a server later to sync.")
+            print(t("cli.init.done", ["folder": folder, "node": identity.node.description]))
+            print(t("cli.init.next"))
         }
     }
 }
@@ -50,7 +51,7 @@ struct InitCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show this laptop's device and node ids, the changes waiting to sync, open conflicts and the last sync."
+        abstract: t("cli.status.abstract")
     )
 
     @OptionGroup var options: CommonOptions
@@ -77,30 +78,32 @@ struct StatusCommand: ParsableCommand {
                 "not_known_here": .array(try options.open().unknownContent().map(JSONValue.string)),
             ]).printed()
         } else {
-            print("Replica:   \(options.location.folder)")
+            let node = status.identity.node.description
+            print(t("cli.status.replica", ["folder": options.location.folder]))
             // The server lists this laptop by its device id, conflicts and the change log by its node: both, together.
-            print("Device:    \(server.map { "\($0.device.prefix(8)), node \(status.identity.node)" } ?? "not enrolled yet, node \(status.identity.node)")")
-            if let user = status.identity.user { print("User:      \(user)") }
-            if let branch = status.identity.branch { print("Branch:    \(branch)") }
-            print("Outbox:    \(status.outboxMutations) actions (\(status.outboxChanges) field changes) waiting to sync")
-            print("Conflicts: \(status.unresolvedConflicts) unresolved\(status.unresolvedConflicts > 0 ? " (fieldsync conflicts list)" : "")")
-            print("Server:    \(server.map { "\($0.url) as \($0.user.name) (\($0.user.role.rawValue))" } ?? "not enrolled (fieldsync enroll URL --code CODE --ca FILE)")")
-            print("Last sync: \(status.lastSync ?? "never")")
+            print(server.map { t("cli.status.device", ["device": String($0.device.prefix(8)), "node": node]) } ?? t("cli.status.device-none", ["node": node]))
+            if let user = status.identity.user { print(t("cli.status.user", ["user": user])) }
+            if let branch = status.identity.branch { print(t("cli.status.branch", ["branch": branch])) }
+            print(t("cli.status.outbox", ["actions": String(status.outboxMutations), "changes": String(status.outboxChanges)]))
+            print(t(status.unresolvedConflicts > 0 ? "cli.status.conflicts-some" : "cli.status.conflicts", ["count": String(status.unresolvedConflicts)]))
+            print(server.map { t("cli.status.server", ["url": $0.url, "user": $0.user.name, "role": t("role.\($0.user.role.rawValue)")]) }
+                  ?? t("cli.status.server-none"))
+            print(t("cli.status.last-sync", ["time": status.lastSync.flatMap { Timestamp(iso: $0) }.map { texts.time($0) } ?? status.lastSync ?? t("cli.never")]))
             let rejections = try options.open().rejections()
             if !rejections.isEmpty {
-                print("Rejected:  \(rejections.count) actions refused by the server (kept in the outbox):")
+                print(t("cli.status.rejected", ["count": String(rejections.count)]))
                 for rejection in rejections.prefix(10) {
                     print("  #\(rejection.counter): \(Wording.printable(rejection.reason))")
-                    if let note = rejection.note { print("      handed back by \(note)") }
+                    if let note = rejection.note { print(t("cli.status.handed-back", ["note": note])) }
                 }
             }
             let handedOver = try options.open().handedOver()
             if !handedOver.isEmpty {
-                print("Handed over: \(handedOver.count) customer files now someone else's; removed once your unsent work on them is sent")
+                print(t("cli.status.handed-over", ["count": String(handedOver.count)]))
             }
             let unknown = try options.open().unknownContent()
             if !unknown.isEmpty {
-                print("Not known here: \(unknown.joined(separator: ", ")) (sent by a newer server); upgrade fieldsync to see it, it is read again then")
+                print(t("cli.status.unknown", ["names": unknown.joined(separator: ", ")]))
             }
         }
     }

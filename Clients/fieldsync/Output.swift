@@ -1,3 +1,4 @@
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -87,7 +88,7 @@ func shortTime(_ value: FieldValue) -> String {
     return text.prefix(10) + " " + text.dropFirst(11).prefix(5)
 }
 
-/// Prints a record's fields one per line (the `show` commands).
+/// Prints a record's fields one per line (the `show` commands), named and worded as the glossary says.
 func printDetails(_ record: StoredRecord, title: String) {
     print("\(title) \(record.id)")
     for spec in record.table.schema.fields {
@@ -95,10 +96,20 @@ func printDetails(_ record: StoredRecord, title: String) {
         guard value != .null else { continue }
         let text: String
         switch spec.type {
-        case .bool: text = value.bool ? "yes" : "no"
-        case .status: text = record.statusText
+        case .bool: text = t(value.bool ? "cli.yes" : "cli.no")
+        case .status:
+            let status = record["status"].text.flatMap { WorkflowStatus($0, kind: record.table) }
+            text = status.map { status in
+                let state = texts.state(status.state(for: record.table), of: record.table)
+                return status.round > 1 ? t("cli.status-round", ["state": state, "round": String(status.round)]) : state
+            } ?? ""
+        case .choice: text = value.text.map { texts.choice($0) } ?? value.description
+        case .time: text = value.text.flatMap { Timestamp(iso: $0) }.map { texts.time($0) } ?? value.description
+        case .date: text = value.text.flatMap { LocalDate(iso: $0) }.map { texts.date($0) } ?? value.description
         default: text = value.description
         }
-        print("  \(spec.name.replacingOccurrences(of: "_", with: " ")): \(text)")
+        let label = texts.has("field.\(record.table.rawValue).\(spec.name)")
+            ? texts.field(spec.name, of: record.table) : spec.name.replacingOccurrences(of: "_", with: " ")
+        print(t("cli.detail", ["label": label, "value": text]))
     }
 }

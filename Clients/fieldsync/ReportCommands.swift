@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncCommandLine
 import FieldSyncKPI
 import FieldSyncLocalization
 import FieldSyncModel
@@ -10,14 +11,6 @@ extension Language: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["en", "zh"] }
 }
 
-/// `--lang`: the language of what a command prints; default from `LC_ALL`/`LC_MESSAGES`/`LANG`.
-struct LanguageOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Language: en or zh (default: a customer document's own setting, else LC_ALL, LC_MESSAGES or LANG, else en).", valueName: "lang"))
-    var lang: Language?
-
-    var strings: Strings { Strings.load(Language.chosen(flag: lang)) }
-}
-
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -26,7 +19,8 @@ struct ReportCommand: ParsableCommand {
             customer: the monthly service report for the service joint meeting (服务报告); complaint: the complaint \
             handling report (投诉处理报告单, 附表 3.17); fault: the fault processing report (故障处理报告); expiry: the \
             service expiry notice (服务到期通知, 附表 3.12). Markdown by default; --format html gives a page that prints \
-            on A4 from a browser, --format pdf a PDF (printed with Chromium). The language follows --lang, else LC_ALL/LANG.
+            on A4 from a browser, --format pdf a PDF (printed with Chromium). The language: --lang en|zh if given, else the \
+            customer's own (customer edit --language), else LC_ALL/LANG.
             """,
         subcommands: [Customer.self, Complaint.self, Fault.self, Expiry.self]
     )
@@ -38,13 +32,12 @@ struct ReportCommand: ParsableCommand {
     /// What every document command shares: where to write, in which format and language, judged when.
     struct Output: ParsableArguments {
         @Option(help: "md, html, pdf (A4, printed with Chromium; needs --output) or json (the customer report only).") var format: Format = .md
-        @OptionGroup var language: LanguageOption
         @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
         @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
 
         /// The texts of a document for `customer`: `--lang`, else the customer's setting, else the environment's.
         func strings(for customer: KPIFacts.Customer) -> Strings {
-            Strings.load(Language.ofDocument(asked: language.lang, customer: customer.language, reader: Language.chosen(flag: nil)))
+            Strings.load(Language.ofDocument(asked: CommandLanguage.flag, customer: customer.language, reader: CommandLanguage.language))
         }
 
         func time() throws -> Timestamp {

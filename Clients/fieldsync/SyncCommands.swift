@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncClient
 import FieldSyncModel
 import FieldSyncProtocol
@@ -55,7 +56,7 @@ struct EnrollCommand: AsyncParsableCommand {
             try replica.initialize(ReplicaIdentity(node: node, branch: response.user.branch, user: response.user.name,
                                                    createdAt: TimeInput.now().description))
             try replica.close()
-            if !options.json { print("Created a replica in \(folder) (node \(node)).") }
+            if !options.json { print(t("cli.enroll.created", ["folder": folder, "node": node.description])) }
         } else if newNode {
             // The server holds the new node now; the replica follows it before the binding names it,
             // while no sync of the old node runs (its acknowledgements name the old counters).
@@ -64,7 +65,7 @@ struct EnrollCommand: AsyncParsableCommand {
             let replica = try options.open()
             let reissued = try replica.renode(to: node)
             try replica.close()
-            if !options.json { print("This replica is now node \(node); \(reissued) unsent actions will be sent under it.") }
+            if !options.json { print(t("cli.enroll.renoded", ["node": node.description, "count": String(reissued)])) }
         }
         let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
         try binding.save(home: options.location.folder, caPEM: caPEM)
@@ -72,8 +73,10 @@ struct EnrollCommand: AsyncParsableCommand {
             JSONValue.object(["server": .string(url), "device": .string(response.device), "node": .string(node.description), "user": .string(response.user.name),
                               "role": .string(response.user.role.rawValue), "branch": response.user.branch.map(JSONValue.string) ?? .null]).printed()
         } else {
-            print("Enrolled with \(url) as \(response.user.name) (\(response.user.role.rawValue)\(response.user.branch.map { ", \($0)" } ?? "")); device \(response.device.prefix(8)), node \(node).")
-            print("Run 'fieldsync sync' whenever there is a network.")
+            print(t("cli.enroll.done", ["url": url, "user": response.user.name,
+                                        "role": t("role.\(response.user.role.rawValue)") + (response.user.branch.map { t("list.separator") + $0 } ?? ""),
+                                        "device": String(response.device.prefix(8)), "node": node.description]))
+            print(t("cli.enroll.next"))
         }
     }
 }
@@ -186,11 +189,13 @@ struct SyncCommand: AsyncParsableCommand {
             ]).printed()
         } else {
             if summary.serverRestored {
-                print("The server was restored from an earlier state since this laptop last synced; re-sent \(Wording.count(summary.reoffered, "record")) of this laptop's own work and read its changes again from the start.")
+                print(t("cli.sync.restored", ["records": count(summary.reoffered, "record")]))
             }
-            print("Synced with \(outcome.url): pushed \(Wording.count(summary.pushed, "action")), pulled \(Wording.count(summary.pulledRecords, "record")) (\(Wording.count(summary.pulled, "field change"))), \(Wording.count(summary.conflicts, "conflict")), \(summary.rejected.count) rejected.")
+            print(t("cli.sync.done", ["url": outcome.url, "pushed": count(summary.pushed, "action"), "pulled": count(summary.pulledRecords, "record"),
+                                      "changes": count(summary.pulled, "field-change"), "conflicts": count(summary.conflicts, "conflict"),
+                                      "rejected": String(summary.rejected.count)]))
             for rejection in summary.rejected.prefix(5) {
-                print("  rejected action #\(rejection.counter): \(Wording.printable(rejection.reason))")
+                print(t("cli.sync.rejected", ["number": String(rejection.counter), "reason": Wording.printable(rejection.reason)]))
             }
             for decision in summary.decisions {
                 print(decision.discard

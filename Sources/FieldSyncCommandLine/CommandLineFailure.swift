@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncModel
 import Foundation
 
@@ -9,7 +10,7 @@ import Foundation
 public enum CommandLineFailure {
     /// Prints `error: message` and exits with `code`.
     public static func exit(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data((CommandLanguage.strings("cli.error", ["message": message]) + "\n").utf8))
         Foundation.exit(code)
     }
 

@@ -28,8 +28,10 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
     /// from its first byte: the umask is set before any command runs.
     static func main() async {
         umask(0o077)
+        let (arguments, _, languageError) = CommandLanguage.split(Array(CommandLine.arguments.dropFirst()))
+        if let languageError { CommandLineFailure.exit(languageError, code: 64) }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -38,7 +40,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
         } catch let error as ServerError where error.hint != nil {
             CommandLineFailure.exit("\(error.message); \(error.hint.map(Self.words) ?? "")", code: exitCode(for: error).rawValue)
         } catch {
-            CommandLineFailure.exit(error, root: self, arguments: Array(CommandLine.arguments.dropFirst()))
+            CommandLineFailure.exit(error, root: self, arguments: arguments)
         }
     }
 

@@ -1,3 +1,4 @@
+import FieldSyncCommandLine
 import FieldSyncKPI
 import FieldSyncLocalization
 import FieldSyncModel
@@ -31,12 +32,21 @@ import Testing
     @Test func everyKeyTheCodeUsesIsInTheTables() throws {
         var used: Set<String> = []
         let pattern = try Regex(#"\b(?:t|strings|text)\("([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+)""#)
+        // The command line's table headings (`columns("id", "name")`) and counted nouns (`count(n, "record")`).
+        let headings = try Regex(#"\bcolumns\(((?:"[a-z-]+"(?:, )?)+)\)"#), counted = try Regex(#"\bcount\([^,()]+(?:\([^()]*\))?, "([a-z-]+)"\)"#)
         for folder in ["Sources", "Clients"] {
             let base = Self.root.appendingPathComponent(folder)
             let files = FileManager.default.enumerator(atPath: base.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
             for file in files {
                 let source = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
                 for match in source.matches(of: pattern) { used.insert(String(match.output[1].substring ?? "")) }
+                for match in source.matches(of: headings) where folder == "Clients" {
+                    for name in (match.output[1].substring ?? "").split(separator: ",") { used.insert("column." + name.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))) }
+                }
+                for match in source.matches(of: counted) where folder == "Clients" {
+                    let noun = String(match.output[1].substring ?? "")
+                    used.formUnion(["count.\(noun).one", "count.\(noun).other"])
+                }
             }
         }
         #expect(used.count > 60, "the scan found the code's keys")
@@ -120,6 +130,17 @@ import Testing
         for unknown in ["", "h", "9999999 h", "week 2026", "due x", "4 h (agreement", "something new"] {
             #expect(KPILimitText.localized(unknown, Self.chinese) == unknown, "a form it does not know shows as it is")
         }
+    }
+
+    /// `--lang` is taken off anywhere before `--`, the last one wins, a bad or missing value is an error.
+    @Test func langIsTakenOffTheCommandLine() {
+        let split = CommandLanguage.split(["visit", "log", "--lang", "zh", "C1", "--summary", "x", "--lang=en"])
+        #expect(split.arguments == ["visit", "log", "C1", "--summary", "x"] && split.flag == .english && split.error == nil)
+        let after = CommandLanguage.split(["visit", "log", "--summary", "--", "--lang", "zh"])
+        #expect(after.arguments == ["visit", "log", "--summary", "--", "--lang", "zh"] && after.flag == nil, "after --, a value like any other")
+        #expect(CommandLanguage.split(["status", "--lang", "fr"]).error?.contains("'fr' is not a language") == true)
+        #expect(CommandLanguage.split(["status", "--lang"]).error == "--lang needs a value: en or zh")
+        #expect(CommandLanguage.split(["status", "--lang="]).error != nil)
     }
 
     @Test func theLanguageIsChosenTheUsualWay() {

@@ -1,0 +1,82 @@
+import FieldSyncTestSupport
+import Foundation
+import Testing
+
+/// The command line in Chinese and in English, chosen as a person would: `LANG`, then `--lang`.
+@Suite struct LanguageCLITests {
+    let folder: TemporaryFolder
+    let english: CommandRunner
+    let chinese: CommandRunner
+
+    init() throws {
+        folder = try TemporaryFolder()
+        english = try CommandRunner(product: "fieldsync", environment: ["FIELDSYNC_HOME": folder.path("home"), "FIELDSYNC_NOW": "2026-11-23T10:00:00+08:00"])
+        var chinese = english
+        chinese.environment["LANG"] = "zh_CN.UTF-8"
+        self.chinese = chinese
+    }
+
+    @discardableResult
+    func ok(_ runner: CommandRunner, _ arguments: String...) throws -> String {
+        let result = try runner.run(arguments)
+        #expect(result.status == 0, "\(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return result.stdout
+    }
+
+    /// Screens compared with reviewed text, ids and paths masked.
+    @Test func screensReadInTheLanguageOfTheLocaleOrOfLang() throws {
+        let home = folder.path("home")
+        #expect(try ok(chinese, "init", "--branch", "杭州", "--user", "王芳") == "已在 \(home) 创建本地副本（节点 NODE）。\n现在即可离线记录工作；之后在服务器登记本设备即可同步。\n"
+            .replacingOccurrences(of: "NODE", with: try Self.node(of: english, home: home)))
+        let customer = try ok(chinese, "customer", "add", "--name", "西湖铁塔", "--level", "vip", "--since", "2026-11-01").trimmingCharacters(in: .whitespacesAndNewlines)
+        try ok(chinese, "agreement", "add", customer, "--number", "HZ-7", "--start", "2026-01-01", "--end", "2027-01-31")
+        let shown = try ok(chinese, "customer", "show", customer).replacingOccurrences(of: customer, with: "ID")
+            .replacingOccurrences(of: String(customer.prefix(8)), with: "SHORT")
+        let agreementID = shown.split(separator: "\n").first { $0.hasPrefix("HZ") || $0.contains("HZ-7") }.map { String($0.prefix(8)) } ?? ""
+        #expect(shown.replacingOccurrences(of: agreementID, with: "AGREEMNT") == """
+            客户档案 ID
+              客户名称：西湖铁塔
+              所属分公司：杭州
+              服务等级：VIP服务
+              客户经理：王芳
+              建档日期：2026年11月1日
+
+            通讯录
+              无
+
+            单项服务协议
+            编号      协议编号  服务期起      服务期止
+            AGREEMNT  HZ-7      2026年1月1日  2027年1月31日
+
+            拜访：0   故障：0   投诉：0   未办结：0
+
+            """, "\(shown)")
+        let status = try ok(chinese, "status").replacingOccurrences(of: home, with: "HOME")
+        for line in ["本地副本：HOME", "设备：    尚未登记，节点 ", "用户：    王芳", "分公司：  杭州", "待同步：  2项操作（", "冲突：    0项未解决",
+                     "服务器：  尚未登记（fieldsync enroll URL --code CODE --ca FILE）", "上次同步：从未同步"] {
+            #expect(status.contains(line), "\(line) in \(status)")
+        }
+        // --lang anywhere overrides the locale; English stays as it was.
+        let englishStatus = try ok(chinese, "status", "--lang", "en")
+        #expect(englishStatus.contains("Outbox:    2 actions (") && englishStatus.contains("Last sync: never"))
+        #expect(try ok(english, "--lang=zh", "customer", "list").contains("西湖铁塔  VIP服务"))
+        #expect(try ok(english, "customer", "list").contains("ID        NAME      LEVEL"))
+        #expect(try ok(english, "customer", "edit", customer, "--note", "x") == "Updated customer file \(customer.prefix(8)).\n")
+        #expect(try ok(chinese, "customer", "edit", customer, "--note", "y") == "已更新客户档案 \(customer.prefix(8))。\n")
+        // Errors keep their one line, in the language chosen; a bad --lang is a malformed option.
+        let missing = try chinese.run(["customer", "show", "abcdef12"])
+        #expect(missing.status == 66 && missing.stderr.hasPrefix("错误："), "\(missing.stderr)")
+        let bad = try english.run(["status", "--lang", "fr"])
+        #expect(bad.status == 64 && bad.stderr == "error: --lang: 'fr' is not a language FieldSync speaks (en, zh (zh-CN, zh-Hans))\n", "\(bad.stderr)")
+        #expect(try english.run(["status", "--lang"]).stderr.contains("--lang needs a value"))
+        // Help follows the language too; --json never changes.
+        #expect(try ok(chinese, "--help").contains("在离线可用的本地副本中管理客户档案"))
+        #expect(try ok(chinese, "customer", "show", customer, "--json") == (try ok(english, "customer", "show", customer, "--json")))
+    }
+
+    static func node(of runner: CommandRunner, home: String) throws -> String {
+        let json = try runner.run(["status", "--json"]).stdout
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        return object?["node"] as? String ?? ""
+    }
+}
