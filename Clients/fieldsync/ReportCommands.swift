@@ -51,7 +51,7 @@ struct ReportCommand: ParsableCommand {
             case .pdf:
                 guard let output else { throw InputError("--format pdf needs --output FILE (a PDF is not for the terminal)") }
                 try PDFPrinter.print(html: document.html, to: output)
-                print("Wrote \(document.title) to \(output).")
+                print(t("cli.wrote", ["title": document.title, "file": output]))
             case .json: throw InputError("--format json is for 'report customer'; this document is md or html")
             }
         }
@@ -63,7 +63,7 @@ struct ReportCommand: ParsableCommand {
             } catch {
                 throw InputError("--output: cannot write '\(output)': \(error.localizedDescription)")
             }
-            print("Wrote \(title) to \(output).")
+            print(t("cli.wrote", ["title": title, "file": output]))
         }
     }
 
