@@ -114,16 +114,7 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var out: Output
 
         func run() throws {
-            let replica = try location.open()
-            let record = try replica.require(.complaint, complaint)
-            let context = try CaseContext(replica, record, timeField: "received_at", asOf: try out.time())
-            guard let entry = context.report.complaints.first(where: { $0.id == record.id }) else { throw InputError("complaint \(complaint) has no time received") }
-            let visits = try replica.serviceRecords(customer: context.customer.id)[.visit] ?? []
-            let followUp = entry.followUpVisitAt.flatMap { at in
-                visits.lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
-            }
-            try out.write(CaseDocuments.complaintReport(entry, fields: record.values, notes: try context.notes(.complaintNote, parent: "complaint"),
-                                                        followUp: followUp, customer: context.customer, asOf: context.asOf, out.strings(for: context.customer)))
+            try out.write(try caseDocument(.complaint, complaint, location: location, asOf: out.time(), out: out))
         }
     }
 
@@ -137,12 +128,7 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var out: Output
 
         func run() throws {
-            let replica = try location.open()
-            let record = try replica.require(.fault, fault)
-            let context = try CaseContext(replica, record, timeField: "reported_at", asOf: try out.time())
-            guard let entry = context.report.faults.first(where: { $0.id == record.id }) else { throw InputError("fault \(fault) has no time reported") }
-            try out.write(CaseDocuments.faultReport(entry, fields: record.values, notes: try context.notes(.faultNote, parent: "fault"),
-                                                    customer: context.customer, asOf: context.asOf, out.strings(for: context.customer)))
+            try out.write(try caseDocument(.fault, fault, location: location, asOf: out.time(), out: out))
         }
     }
 
@@ -164,46 +150,29 @@ struct ReportCommand: ParsableCommand {
             } else {
                 day = TimeInput.now().localDay
             }
-            let replica = try location.open()
-            let record = try replica.require(.agreement, agreement)
-            let facts = try replica.kpiFacts()
-            guard let customerID = record["customer"].text, let customer = facts.customers[customerID] else {
-                throw InputError("agreement \(agreement): its customer is not on this replica")
-            }
-            guard let notice = CaseDocuments.expiryNotice(agreement: record.values, customer: customer, date: day, out.strings(for: customer)) else {
-                throw InputError("agreement \(agreement) has no end date; set it first: fieldsync agreement edit \(record.id.prefix(8)) --end YYYY-MM-DD")
-            }
-            try out.write(notice)
+            try out.write(try caseDocument(.expiry, agreement, location: location, asOf: out.time(), date: day, out: out))
         }
     }
 }
 
-/// A fault's or complaint's customer, the customer's report over the case's first day
-/// (which holds the case with its limits judged as the KPIs judge them), and its notes.
-struct CaseContext {
-    let replica: Replica
-    let record: StoredRecord
-    let customer: KPIFacts.Customer
-    let report: ServiceReport
-    let asOf: Timestamp
-
-    init(_ replica: Replica, _ record: StoredRecord, timeField: String, asOf: Timestamp) throws {
-        guard let began = record[timeField].text.flatMap({ Timestamp(iso: $0) }) else {
-            throw InputError("\(record.table.noun) \(record.id.prefix(8)) has no \(timeField.replacingOccurrences(of: "_", with: " "))")
-        }
-        guard let customerID = record["customer"].text,
-              let report = try replica.serviceReport(customer: customerID, period: try ReportingPeriod(start: began.localDay, days: 1), asOf: asOf)
-        else { throw InputError("\(record.table.noun) \(record.id.prefix(8)): its customer is not on this replica") }
-        self.replica = replica
-        self.record = record
-        self.customer = report.customer
-        self.report = report
-        self.asOf = asOf
+/// A document about the record `prefix` names, made as the dashboard makes it (`CaseDocuments.document`).
+func caseDocument(_ kind: CaseDocuments.Kind, _ prefix: String, location: HomeOption, asOf: Timestamp, date: LocalDate? = nil,
+                  out: ReportCommand.Output) throws -> HandbookDocument {
+    let replica = try location.open()
+    let record = try replica.require(kind.recordKind, prefix)
+    let facts = try replica.kpiFacts()
+    guard let customerID = record["customer"].text, let customer = facts.customers[customerID] else {
+        throw InputError("\(record.table.noun) \(record.id.prefix(8)): its customer is not on this replica")
     }
-
-    func notes(_ kind: RecordKind, parent: String) throws -> [CaseDocuments.Note] {
-        try replica.records(kind, where: parent, equals: .text(record.id)).map { note in
-            CaseDocuments.Note(at: note["at"].text.flatMap { Timestamp(iso: $0) }, author: note["author"].text, text: note["text"].text ?? "")
-        }.sorted { ($0.at?.epochSeconds ?? 0) < ($1.at?.epochSeconds ?? 0) }
+    do {
+        return try CaseDocuments.document(kind, id: record.id, customer: customerID, facts: facts, records: replica.documentRecords(customer: customerID),
+                                          asOf: asOf, date: date, out.strings(for: customer))
+    } catch let failure as CaseDocuments.Failure {
+        switch failure {
+        case .notFound: throw StoreError.notFound(kind.recordKind, prefix)
+        case .missing("ends"):
+            throw InputError("agreement \(prefix) has no end date; set it first: fieldsync agreement edit \(record.id.prefix(8)) --end YYYY-MM-DD")
+        case .missing(let field): throw InputError("\(record.table.noun) \(record.id.prefix(8)) has no \(field.replacingOccurrences(of: "_", with: " "))")
+        }
     }
 }

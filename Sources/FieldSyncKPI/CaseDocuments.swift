@@ -20,6 +20,71 @@ public enum CaseDocuments {
         }
     }
 
+    /// The documents about one record.
+    public enum Kind: String, Sendable, CaseIterable {
+        case complaint, fault, expiry
+
+        /// The record kind a document is about.
+        public var recordKind: RecordKind {
+            switch self {
+            case .complaint: .complaint
+            case .fault: .fault
+            case .expiry: .agreement
+            }
+        }
+    }
+
+    /// Why a document cannot be made from what is held.
+    public enum Failure: Error, Equatable, Sendable {
+        /// No such record of the customer here.
+        case notFound
+        /// The record lacks the field the document starts from (a time received or reported, an end date).
+        case missing(String)
+    }
+
+    /// A document about record `id` of `customer`, from the customer's records by kind
+    /// (visits, faults, complaints, agreements and their notes: `documentKinds`) and the
+    /// KPI facts (the calendar, the agreements' limits) the dashboard judges by.
+    /// Both the command line and the server's dashboard make documents here.
+    public static func document(_ kind: Kind, id: String, customer: String, facts: KPIFacts,
+                                records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]],
+                                asOf: Timestamp, date: LocalDate? = nil, _ t: Strings) throws(Failure) -> HandbookDocument {
+        guard let fields = records[kind.recordKind]?.first(where: { $0.id == id })?.fields,
+              let holder = facts.customers[customer] else { throw .notFound }
+        func notes(_ kind: RecordKind, parent: String) -> [Note] {
+            (records[kind] ?? []).filter { $0.fields[parent]?.text == id }.map { note in
+                Note(at: time(note.fields, "at"), author: text(note.fields, "author"), text: text(note.fields, "text") ?? "")
+            }.sorted { ($0.at?.epochSeconds ?? 0, $0.text) < ($1.at?.epochSeconds ?? 0, $1.text) }
+        }
+        /// The customer's report over the case's first day: it holds the case with its limits judged as the KPIs judge them.
+        func report(from field: String) throws(Failure) -> ServiceReport {
+            guard let began = time(fields, field), let period = try? ReportingPeriod(start: began.localDay, days: 1),
+                  let report = ServiceReport(customer: customer, facts: facts, records: records, period: period, asOf: asOf)
+            else { throw .missing(field) }
+            return report
+        }
+        switch kind {
+        case .complaint:
+            let report = try report(from: "received_at")
+            guard let complaint = report.complaints.first(where: { $0.id == id }) else { throw .missing("received_at") }
+            let followUp = complaint.followUpVisitAt.flatMap { at in
+                (records[.visit] ?? []).lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
+            }
+            return complaintReport(complaint, fields: fields, notes: notes(.complaintNote, parent: "complaint"), followUp: followUp,
+                                   customer: holder, asOf: asOf, t)
+        case .fault:
+            let report = try report(from: "reported_at")
+            guard let fault = report.faults.first(where: { $0.id == id }) else { throw .missing("reported_at") }
+            return faultReport(fault, fields: fields, notes: notes(.faultNote, parent: "fault"), customer: holder, asOf: asOf, t)
+        case .expiry:
+            guard let notice = expiryNotice(agreement: fields, customer: holder, date: date ?? asOf.localDay, t) else { throw .missing("ends") }
+            return notice
+        }
+    }
+
+    /// The kinds `document(_:id:customer:facts:records:asOf:date:_:)` reads.
+    public static let documentKinds: [RecordKind] = [.visit, .fault, .complaint, .agreement, .faultNote, .complaintNote]
+
     /// The judgement of a time against its limit, as the reports word it.
     static func judged(_ done: Timestamp?, _ deadline: Timestamp, asOf: Timestamp, _ t: Strings) -> String {
         guard let done else { return asOf > deadline ? t("report.open-late") : t("report.open") }

@@ -245,7 +245,7 @@ enum PDFCheck {
         // Chinese text is set in a CJK font, not left as empty boxes.
         if PDFCheck.chromium != nil {
             let pdf = folder.path("complaint.pdf")
-            #expect(try ok(zh, "report", "complaint", complaint, "--format", "pdf", "--output", pdf).contains("to \(pdf)"))
+            #expect(try ok(zh, "report", "complaint", complaint, "--format", "pdf", "--output", pdf) == "已将投诉处理报告单写入 \(pdf)。")
             let bytes = try Data(contentsOf: URL(fileURLWithPath: pdf))
             #expect(bytes.starts(with: Array("%PDF".utf8)))
             #expect(PDFCheck.fontNames(in: bytes).contains { PDFCheck.cjkFonts.contains(where: $0.contains) },
