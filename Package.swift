@@ -102,7 +102,7 @@ let package = Package(
         // The server's rules and storage protocols, with no SQL and no HTTP (README.md there).
         .target(
             name: "FieldSyncServerCore",
-            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncKPI", "FieldSyncLocalization", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),

@@ -57,6 +57,24 @@ extension PostgresServerStorage: KPIStorage {
         return records
     }
 
+    public func documentRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
+        var records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [:]
+        let kinds = CaseDocuments.documentKinds.map(\.rawValue)
+        try await client.withConnection { connection in
+            // `customer` is the file a record belongs to: a note's is its fault's or complaint's customer.
+            for try await (kind, id, bytes) in try await connection.query("""
+                SELECT kind, id, state FROM records WHERE customer = \(customer) AND kind = ANY(\(kinds)::text[]) ORDER BY id COLLATE "C"
+                """, logger: logger).decode((String, String, ByteBuffer).self) {
+                guard let table = RecordKind(rawValue: kind) else { continue }
+                let state = try Self.state(bytes, table, id)
+                // A record naming a customer names this one (a conflict's subject is not the customer's record).
+                if table.schema.index(of: "customer") != nil, state.value("customer", in: table.schema).text != customer { continue }
+                records[table, default: []].append((id, state.dictionary(in: table.schema)))
+            }
+        }
+        return records
+    }
+
     public func historyRecord(of key: RecordKey) async throws -> HistoryRecord? {
         try await client.withConnection { connection in
             var found: (state: RecordState, customer: String?)?

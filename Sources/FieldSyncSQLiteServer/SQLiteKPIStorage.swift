@@ -19,6 +19,9 @@ public struct SQLiteKPIStorage: KPIStorage {
     public func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
         try await offload { try store.replica.serviceRecords(customer: customer) }
     }
+    public func documentRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]] {
+        try await offload { try store.replica.documentRecords(customer: customer) }
+    }
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         try await offload { try store.freshnessInputs() }
     }

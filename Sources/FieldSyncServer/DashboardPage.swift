@@ -212,7 +212,7 @@ struct DashboardPage {
             .map { "<th>\(escape(t("column.\($0)")))</th>" }.joined() + "</tr>\n"
         for late in recordedLate.prefix(200) {
             let event = late.event
-            html += "<tr data-record=\"\(escape(event.record))\"><td>\(escape(t.kind(event.table))) \(escape(String(event.record.prefix(8))))</td><td>\(reportLink(event.customerName, customer: event.customer))</td><td>\(escape(event.manager ?? ""))</td><td>\(escape(limit(event)))</td><td>\(escape(time(event.deadline)))</td><td>\(escape(time(late.claimed)))</td><td>\(escape(time(late.recorded)))</td><td>\(escape(t.duration(seconds: late.delaySeconds)))</td><td>\(escape(late.received.map { time($0) } ?? t("dashboard.before-receipts")))</td></tr>\n"
+            html += "<tr data-record=\"\(escape(event.record))\"><td>\(documentLink(event))</td><td>\(reportLink(event.customerName, customer: event.customer))</td><td>\(escape(event.manager ?? ""))</td><td>\(escape(limit(event)))</td><td>\(escape(time(event.deadline)))</td><td>\(escape(time(late.claimed)))</td><td>\(escape(time(late.recorded)))</td><td>\(escape(t.duration(seconds: late.delaySeconds)))</td><td>\(escape(late.received.map { time($0) } ?? t("dashboard.before-receipts")))</td></tr>\n"
         }
         if recordedLate.count > 200 {
             html += "<tr><td colspan=\"9\" class=\"small\">\(escape(t("dashboard.more", ["count": String(recordedLate.count - 200), "command": "fieldsync-server kpi late"])))</td></tr>\n"
@@ -224,7 +224,7 @@ struct DashboardPage {
         var html = "<table id=\"todo-\(id)\" class=\"todo\"><tr>" + ["record", "customer", "manager", "limit", "deadline", "late-by"]
             .map { "<th>\(escape(t("column.\($0)")))</th>" }.joined() + "</tr>\n"
         for miss in misses.prefix(200) {
-            html += "<tr data-record=\"\(escape(miss.record))\"><td>\(escape(t.kind(miss.table))) \(escape(String(miss.record.prefix(8))))</td><td>\(reportLink(miss.customerName, customer: miss.customer))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(limit(miss)))</td><td>\(escape(time(miss.deadline)))</td><td>\(escape(t.duration(seconds: miss.lateBySeconds)))</td></tr>\n"
+            html += "<tr data-record=\"\(escape(miss.record))\"><td>\(documentLink(miss))</td><td>\(reportLink(miss.customerName, customer: miss.customer))</td><td>\(escape(miss.manager ?? ""))</td><td>\(escape(limit(miss)))</td><td>\(escape(time(miss.deadline)))</td><td>\(escape(t.duration(seconds: miss.lateBySeconds)))</td></tr>\n"
         }
         if misses.count > 200 {
             html += "<tr><td colspan=\"6\" class=\"small\">\(escape(t("dashboard.more", ["count": String(misses.count - 200), "command": "fieldsync kpi todo"])))</td></tr>\n"
@@ -235,6 +235,14 @@ struct DashboardPage {
     /// "fault restored: 3 h (agreement A-7)" / "故障恢复：3小时（协议A-7）".
     private func limit(_ miss: KPIMiss) -> String {
         t("report.limit-deadline", ["limit": t("kpi-short.\(miss.kpi.rawValue)"), "deadline": KPILimitText.localized(miss.limit, t)])
+    }
+
+    /// "complaint f01dba8f", linked to the record's handbook document where it has one
+    /// (a complaint's handling report, a fault's processing report, an agreement's expiry notice).
+    private func documentLink(_ miss: KPIMiss) -> String {
+        let text = escape(t.kind(miss.table)) + " " + escape(String(miss.record.prefix(8)))
+        guard let kind = CaseDocuments.Kind.allCases.first(where: { $0.recordKind == miss.table }) else { return text }
+        return "<a href=\"/dashboard/document?kind=\(kind.rawValue)&amp;customer=\(escape(miss.customer))&amp;id=\(escape(miss.record))\(langSuffix)\">\(text)</a>"
     }
 
     /// `text`, linked to the customer's monthly service report for the month of the page's period.

@@ -48,6 +48,27 @@ extension SyncHTTPServer {
                                                    .vary: "Accept-Language"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: report.document(strings).html)))
         }
+        // A handbook document about one complaint, fault or agreement (`fieldsync report complaint|fault|expiry`), linked from the lists.
+        signedIn.get("/dashboard/document") { request, context in
+            let device = context.device
+            guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }
+            let parameters = request.uri.queryParameters
+            guard let kind = parameters["kind"].flatMap({ $0.utf8.count <= 16 ? CaseDocuments.Kind(rawValue: String($0)) : nil }) else {
+                throw ServerError.badRequest("kind: give complaint, fault or expiry")
+            }
+            guard let customer = parameters["customer"].map(String.init), RecordID.isValid(customer),
+                  let id = parameters["id"].map(String.init), RecordID.isValid(id) else {
+                throw ServerError.badRequest("customer, id: give record ids (36 characters, lowercase hex in groups 8-4-4-4-12)")
+            }
+            let query = try KPIQuery(query: { name in parameters[Substring(name)].map(String.init) }, now: kpi.localNow)
+            let chosen = Self.chosenLanguage(of: request), reader = Self.language(of: request)
+            guard let document = try await kpi.caseDocument(kind, id: id, customer: customer, asOf: query.asOf, for: device.user, language: { holder in
+                Strings.load(Language.ofDocument(asked: chosen, customer: holder.language, reader: reader))
+            }) else { throw ServerError.notFound("no such \(kind.recordKind.noun) of that customer in your scope") }
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                                                   .contentLanguage: document.language.htmlTag, .vary: "Accept-Language"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: document.html)))
+        }
         signedIn.get("/dashboard") { request, context in
             let device = context.device
             guard AccessPolicy(device.user).mayOpenDashboard else { throw ServerError.forbiddenRole }

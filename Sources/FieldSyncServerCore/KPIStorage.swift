@@ -1,4 +1,5 @@
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import Foundation
@@ -17,6 +18,8 @@ public protocol KPIStorage: Sendable {
     func loadKPIFacts() async throws -> KPIFacts
     /// A customer's visits, faults and complaints, for its monthly service report.
     func serviceRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]]
+    /// What a document about one of a customer's records reads (`CaseDocuments.documentKinds`).
+    func documentRecords(customer: String) async throws -> [RecordKind: [(id: String, fields: ServiceReport.Fields)]]
     /// Devices and what branch servers reported about those below them.
     func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport])
     /// One record and the customer whose file holds it (`history(of:for:)`); nil if not held.
@@ -71,6 +74,27 @@ extension KPIStorage {
         guard facts.customers[customer] != nil else { return nil }
         let records = try await serviceRecords(customer: customer)
         return ServiceReport(customer: customer, facts: facts, records: records, period: period, asOf: asOf)
+    }
+
+    /// A handbook document about record `id` of `customer`, as `user` may see it; nil when the
+    /// customer is outside their scope or does not hold such a record (not found either way).
+    public func caseDocument(_ kind: CaseDocuments.Kind, id: String, customer: String, asOf: Timestamp, for user: UserInfo,
+                             language: (KPIFacts.Customer) -> Strings) async throws -> HandbookDocument? {
+        let facts = try await kpiFacts(for: user)
+        guard let holder = facts.customers[customer] else { return nil }
+        let records = try await documentRecords(customer: customer)
+        do {
+            return try CaseDocuments.document(kind, id: id, customer: customer, facts: facts, records: records, asOf: asOf, language(holder))
+        } catch .notFound {
+            return nil
+        } catch {
+            throw ServerError.badRequest("\(kind.recordKind.noun) \(id.prefix(8)) has no \(Self.missingField(error))")
+        }
+    }
+
+    private static func missingField(_ failure: CaseDocuments.Failure) -> String {
+        if case .missing(let field) = failure { return field.replacingOccurrences(of: "_", with: " ") }
+        return "record"
     }
 
     /// The freshness of the branches `user` may see.

@@ -297,7 +297,7 @@ import Testing
             func id() -> String { RecordID.make(using: &generator) }
 
             // Alice held the file until 20 November; Bob holds it now. Sue enters the branch's paperwork.
-            let shop = id(), agreement = id()
+            let shop = id(), agreement = id(), complaint = id()
             try sue.replica.write([RecordEdit(.customer, shop, [("name", .text("Shop")), ("level", .text("standard")), ("branch", .text("Hangzhou")),
                                                                 ("manager", .text("Bob")), ("since", .text("2026-11-01"))])])
             // 2 h restoration agreed; ends 31 January 2027: expiry notice due 31 October, renewal due 31 December.
@@ -311,7 +311,7 @@ import Testing
                 RecordEdit(.visit, id(), [("customer", .text(shop)), ("manager", .text("Alice")), ("at", .text("2026-11-18T10:00:00+08:00")),
                                           ("kind", .text("routine")), ("summary", .text("routine check"))]),
                 // Received Monday 16 November, past 3 working days on Thursday the 19th, nobody escalated it.
-                RecordEdit(.complaint, id(), [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("billing")),
+                RecordEdit(.complaint, complaint, [("customer", .text(shop)), ("channel", .text("phone")), ("content", .text("billing")),
                                               ("received_at", .text("2026-11-16T09:00:00+08:00")), ("first_feedback_at", .text("2026-11-16T10:00:00+08:00")),
                                               ("owner", .text("Alice")), ("status", .text("1:in-progress")), ("level", .text("standard"))]),
             ])
@@ -362,6 +362,28 @@ import Testing
                 try await sue.client.get("/dashboard/report", query: [("customer", "shop")], token: sue.binding.token)
             }
             #expect(malformed?.message.contains("400") == true, "\(malformed?.message ?? "")")
+
+            // The complaint's handling report, in Chinese as asked, is the one Bob prints offline; the dashboard links it.
+            func document(_ kind: String, _ record: String, _ extra: [(String, String)] = [], as laptop: Laptop? = nil) async throws -> String {
+                let reader = laptop ?? sue
+                return String(decoding: try await reader.client.get("/dashboard/document", query: [("kind", kind), ("customer", shop), ("id", record),
+                                                                                                   ("as_of", asOf.description)] + extra,
+                                                                    token: reader.binding.token), as: UTF8.self)
+            }
+            let handling = try await document("complaint", complaint, [("lang", "zh")])
+            let offlineHandling = try CaseDocuments.document(.complaint, id: complaint, customer: shop, facts: try bob.replica.kpiFacts(),
+                                                             records: try bob.replica.documentRecords(customer: shop), asOf: asOf, Strings.load(.chinese))
+            #expect(handling == offlineHandling.html)
+            #expect(handling.contains("<h1>投诉处理报告单</h1>") && handling.contains("未列入重点督办"))
+            #expect(dashboard.contains("/dashboard/document?kind=complaint&amp;customer=\(shop)&amp;id=\(complaint)\""))
+            #expect(dashboard.contains("/dashboard/document?kind=expiry&amp;customer=\(shop)&amp;id=\(agreement)\""))
+            #expect(try await document("expiry", agreement).contains("<h1>Service expiry notice</h1>"), "English without a choice")
+            for (kind, record, status) in [("complaint", complaint, "403"), ("complaint", id(), "404"), ("fault", complaint, "404"), ("visit", complaint, "400")] {
+                let refused = await #expect(throws: SyncError.self) {
+                    _ = try await document(kind, record, as: status == "403" ? bob : nil)
+                }
+                #expect(refused?.message.contains(status) == true, "\(kind) \(record.prefix(8)): \(refused?.message ?? "")")
+            }
 
             for laptop in [bob, sue] { await laptop.close() }
         }
