@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -28,9 +29,9 @@ enum Cases {
         try replica.write(edits)
         let updated = try replica.require(type.kind, record.id)
         if options.json { return updated.json.printed() }
-        print("\(type.kind.noun.capitalized) \(updated.shortID): \(updated.statusText)")
+        print(t("cli.case.state", ["kind": texts.kind(type.kind), "id": updated.shortID, "state": updated.statusText]))
         if case .feedback(let given) = action, let first = updated["first_feedback_at"].text, first != given {
-            print("First feedback stays at \(first) (the earliest counts).")
+            print(t("cli.case.feedback-kept", ["time": Timestamp(iso: first).map { texts.time($0) } ?? first]))
         }
     }
 
@@ -61,14 +62,15 @@ enum Cases {
             .sorted { sortKey($0[type.openedField]) > sortKey($1[type.openedField]) }
         if options.json { return JSONValue.array(records.map(\.json)).printed() }
         let names = try customerNames(replica)
-        var table = TextTable("id", type.states[0], "customer", "status", "first feedback", type.doneState, type.subjectField)
+        var table = TextTable([t("column.id"), texts.state(type.states[0], of: type.kind), t("column.customer"), t("column.status"),
+                               t("column.first-feedback"), texts.state(type.doneState, of: type.kind), texts.field(type.subjectField, of: type.kind)])
         for record in records {
             let escalated = type.escalates && record["escalated_at"] != .null ? " ⚑" : ""
             table.add(record.shortID, shortTime(record[type.openedField]), names[record["customer"].description] ?? "?",
                       record.statusText + escalated, shortTime(record["first_feedback_at"]),
                       shortTime(record[type.doneField]), record[type.subjectField].description)
         }
-        table.printed(empty: "No \(openOnly ? "open " : "")\(type.kind.noun)s.")
+        table.printed(empty: t(openOnly ? "cli.case.none-open" : "cli.case.none", ["kind": texts.kind(type.kind)]))
     }
 
     static func show(_ type: CaseType, _ prefix: String, options: CommonOptions) throws {
@@ -77,14 +79,14 @@ enum Cases {
         let notes = try replica.records(type.noteKind, where: type.noteParent, equals: .text(record.id))
             .sorted { sortKey($0["at"]) < sortKey($1["at"]) }
         if options.json { return record.json.merging(["notes": .array(notes.map(\.json))]).printed() }
-        printDetails(record, title: type.kind.noun.capitalized)
+        printDetails(record, title: texts.kind(type.kind))
         if let customer = try replica.record(.customer, record["customer"].description) {
-            print("  customer name: \(customer["name"]) (\(customer["level"]))")
+            print(t("cli.case.customer", ["name": customer["name"].description, "level": customer["level"].text.map { texts.choice($0) } ?? ""]))
         }
-        print("\nProgress notes")
-        var table = TextTable("at", "author", "text")
+        print("\n" + t("cli.case.notes"))
+        var table = TextTable(columns("at", "author", "text"))
         for note in notes { table.add(shortTime(note["at"]), note["author"].description, note["text"].description) }
-        table.printed(empty: "  none")
+        table.printed(empty: t("cli.none"))
     }
 }
 

@@ -61,10 +61,11 @@ extension StoredRecord {
         return .object(object)
     }
 
-    /// A workflow record's state word ("in-progress"), with the round after a reopening.
+    /// A workflow record's state ("in progress", "处理中"), with the round after a reopening.
     var statusText: String {
         guard let status = self["status"].text.flatMap({ WorkflowStatus($0, kind: table) }) else { return "" }
-        return status.round > 1 ? "\(status.state(for: table)) (round \(status.round))" : status.state(for: table)
+        let state = texts.state(status.state(for: table), of: table)
+        return status.round > 1 ? t("cli.status-round", ["state": state, "round": String(status.round)]) : state
     }
 
     var shortID: String { String(id.prefix(8)) }
@@ -97,12 +98,7 @@ func printDetails(_ record: StoredRecord, title: String) {
         let text: String
         switch spec.type {
         case .bool: text = t(value.bool ? "cli.yes" : "cli.no")
-        case .status:
-            let status = record["status"].text.flatMap { WorkflowStatus($0, kind: record.table) }
-            text = status.map { status in
-                let state = texts.state(status.state(for: record.table), of: record.table)
-                return status.round > 1 ? t("cli.status-round", ["state": state, "round": String(status.round)]) : state
-            } ?? ""
+        case .status: text = record.statusText
         case .choice: text = value.text.map { texts.choice($0) } ?? value.description
         case .time: text = value.text.flatMap { Timestamp(iso: $0) }.map { texts.time($0) } ?? value.description
         case .date: text = value.text.flatMap { LocalDate(iso: $0) }.map { texts.date($0) } ?? value.description

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -119,7 +120,7 @@ struct VisitCommand: ParsableCommand {
             let replica = try options.open()
             let record = try replica.require(.visit, visit)
             try replica.write([RecordEdit(.visit, record.id, [("removed", .int(1))])])
-            if options.json { try replica.require(.visit, record.id).json.printed() } else { print("Removed visit \(record.shortID).") }
+            if options.json { try replica.require(.visit, record.id).json.printed() } else { print(t("cli.visit.removed", ["id": record.shortID])) }
         }
     }
 
@@ -137,12 +138,12 @@ struct VisitCommand: ParsableCommand {
                 .sorted { sortKey($0["at"]) > sortKey($1["at"]) }
             if options.json { return JSONValue.array(visits.map(\.json)).printed() }
             let names = try customerNames(replica)
-            var table = TextTable("id", "at", "customer", "kind", "manager", "summary")
+            var table = TextTable(columns("id", "at", "customer", "kind", "manager", "summary"))
             for visit in visits {
                 table.add(visit.shortID, shortTime(visit["at"]), names[visit["customer"].description] ?? "?",
-                          visit["kind"].description, visit["manager"].description, visit["summary"].description)
+                          visit["kind"].text.map { texts.choice($0) } ?? "", visit["manager"].description, visit["summary"].description)
             }
-            table.printed(empty: "No visits yet. Log one with: fieldsync visit log CUSTOMER --kind routine --summary TEXT")
+            table.printed(empty: t("cli.visit.none"))
         }
     }
 
@@ -155,7 +156,7 @@ struct VisitCommand: ParsableCommand {
         func run() throws {
             let record = try options.open().require(.visit, visit)
             if options.json { return record.json.printed() }
-            printDetails(record, title: "Visit")
+            printDetails(record, title: texts.kind(.visit))
         }
     }
 }
