@@ -26,7 +26,7 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Notes.") var note: String?
         @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD (default: today); weekly visit coverage counts from its week.", valueName: "date"))
         var since: String?
-        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh (default: the reader's).", valueName: "lang"))
+        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh (default: the reader's).", valueName: "en|zh"))
         var language: Language?
 
         func run() throws {
@@ -127,7 +127,7 @@ struct CustomerCommand: ParsableCommand {
         @Option(help: "Services in operation.") var services: String?
         @Option(help: "Notes (replaces the notes).") var note: String?
         @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD.", valueName: "date")) var since: String?
-        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh.", valueName: "lang")) var language: Language?
+        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh.", valueName: "en|zh")) var language: Language?
 
         func run() throws {
             let replica = try options.open()

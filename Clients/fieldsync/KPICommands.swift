@@ -32,7 +32,7 @@ struct KPICommand: ParsableCommand {
             let (report, _) = try selection.report(options, grouping: by)
             if options.json { return try printJSON(report) }
             if selection.csv { return print(KPIText.csv(report), terminator: "") }
-            print(KPIText.summary(report), terminator: "")
+            print(KPIText.summary(report, texts), terminator: "")
         }
     }
 
@@ -47,7 +47,7 @@ struct KPICommand: ParsableCommand {
         func run() throws {
             let (report, _) = try selection.report(options, grouping: .province)
             let misses = report.total.misses.filter { kpi == nil || $0.kpi == kpi }
-            try printMisses(misses, options: options, csv: selection.csv, empty: "Nothing missed in \(report.period).")
+            try printMisses(misses, options: options, csv: selection.csv, empty: t("kpi.misses-none", ["period": report.period.text(texts)]))
         }
     }
 
@@ -63,7 +63,7 @@ struct KPICommand: ParsableCommand {
             let (_, facts) = try selection.report(options, grouping: .province)
             let misses = KPIEngine.openPastLimit(facts, asOf: try selection.asOfTime())
             if options.json || selection.csv { return try printMisses(misses, options: options, csv: selection.csv, empty: "") }
-            print(KPIText.todo(misses), terminator: "")
+            print(KPIText.todo(misses, texts), terminator: "")
         }
     }
 }
@@ -87,7 +87,7 @@ extension KPICommand {
             let late = KPIEngine.recordedLate(facts, period: report.period, asOf: report.asOf)
             if options.json { return try printJSON(late) }
             if selection.csv { return print(KPIText.lateCSV(late), terminator: "") }
-            print(KPIText.lateTable(late, empty: "Every time given in \(report.period) was recorded within its limit."), terminator: "")
+            print(KPIText.lateTable(late, empty: t("kpi.late-none", ["period": report.period.text(texts)]), texts), terminator: "")
         }
     }
 }
@@ -137,7 +137,7 @@ func printJSON(_ value: some Encodable) throws {
 private func printMisses(_ misses: [KPIMiss], options: CommonOptions, csv: Bool, empty: String) throws {
     if options.json { return try printJSON(misses) }
     if csv { return print(KPIText.missesCSV(misses), terminator: "") }
-    print(KPIText.missesTable(misses, empty: empty), terminator: "")
+    print(KPIText.missesTable(misses, empty: empty, texts), terminator: "")
 }
 
 struct DashboardCommand: AsyncParsableCommand {

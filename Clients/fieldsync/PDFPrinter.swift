@@ -25,10 +25,16 @@ struct PDFPrinter {
         let page = work.appendingPathComponent("document.html"), pdf = work.appendingPathComponent("document.pdf")
         try Data(html.utf8).write(to: page)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: browser)
-        // --no-sandbox: Chromium refuses to start as root with its sandbox; the page is our own, without scripts.
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pdf-header-footer",
-                             "--user-data-dir=\(work.appendingPathComponent("profile").path)", "--print-to-pdf=\(pdf.path)", page.absoluteString]
+        // Its own session (setsid), so a timeout stops the browser's helpers with it.
+        let setsid = "/usr/bin/setsid"
+        let grouped = FileManager.default.isExecutableFile(atPath: setsid)
+        process.executableURL = URL(fileURLWithPath: grouped ? setsid : browser)
+        // Chromium refuses to start as root with its sandbox: only then is it off (the page is our own, without scripts).
+        let sandbox = geteuid() == 0 ? ["--no-sandbox"] : []
+        process.arguments = (grouped ? [browser] : []) + ["--headless"] + sandbox + [
+            "--disable-gpu", "--no-first-run", "--no-pdf-header-footer", "--disable-extensions", "--disable-background-networking",
+            "--user-data-dir=\(work.appendingPathComponent("profile").path)", "--print-to-pdf=\(pdf.path)", page.absoluteString,
+        ]
         // Error output to a file, not a pipe: a browser's helper left running must not hold the command up.
         let log = work.appendingPathComponent("chromium.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -38,7 +44,7 @@ struct PDFPrinter {
         process.standardError = logHandle
         try process.run()
         let pid = process.processIdentifier
-        let stop = DispatchWorkItem { kill(pid, SIGKILL) }
+        let stop = DispatchWorkItem { kill(grouped ? -pid : pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: stop)
         process.waitUntilExit()
         stop.cancel()

@@ -49,7 +49,7 @@ public enum CaseDocuments {
     public static func document(_ kind: Kind, id: String, customer: String, facts: KPIFacts,
                                 records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]],
                                 asOf: Timestamp, date: LocalDate? = nil, _ t: Strings) throws(Failure) -> HandbookDocument {
-        guard let fields = records[kind.recordKind]?.first(where: { $0.id == id })?.fields,
+        guard let fields = records[kind.recordKind]?.first(where: { $0.id == id })?.fields, !(fields["removed"]?.bool ?? false),
               let holder = facts.customers[customer] else { throw .notFound }
         func notes(_ kind: RecordKind, parent: String) -> [Note] {
             (records[kind] ?? []).filter { $0.fields[parent]?.text == id }.map { note in
@@ -67,8 +67,11 @@ public enum CaseDocuments {
         case .complaint:
             let report = try report(from: "received_at")
             guard let complaint = report.complaints.first(where: { $0.id == id }) else { throw .missing("received_at") }
+            // The visit the KPIs counted: at its time, one linked to this complaint first, never a removed one.
             let followUp = complaint.followUpVisitAt.flatMap { at in
-                (records[.visit] ?? []).lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
+                (records[.visit] ?? []).filter { !($0.fields["removed"]?.bool ?? false) }
+                    .sorted { ($0.fields["complaint"]?.text == id ? 0 : 1, $0.id) < ($1.fields["complaint"]?.text == id ? 0 : 1, $1.id) }
+                    .lazy.compactMap { ServiceReport.Visit(id: $0.id, fields: $0.fields) }.first { $0.at == at }
             }
             return complaintReport(complaint, fields: fields, notes: notes(.complaintNote, parent: "complaint"), followUp: followUp,
                                    customer: holder, asOf: asOf, t)
@@ -155,7 +158,7 @@ public enum CaseDocuments {
         blocks.append(.signatures([t("sign.customer"), t("sign.manager")]))
         return HandbookDocument(language: t.language, title: t("document.complaint.title"),
                                 subtitle: t("document.complaint.subtitle", ["customer": customer.name, "received": t.date(complaint.receivedAt.localDay)]),
-                                blocks: blocks, footer: t("report.as-of", ["time": t.time(asOf)]))
+                                blocks: blocks, footer: t("report.as-of", ["time": t.time(asOf)]), colon: t("punctuation.colon"))
     }
 
     /// 故障处理报告: what failed, where and for how long, the dispatch, the first feedback and
@@ -198,7 +201,7 @@ public enum CaseDocuments {
         ]
         return HandbookDocument(language: t.language, title: t("document.fault.title"),
                                 subtitle: t("document.fault.subtitle", ["customer": customer.name, "reported": t.date(fault.reportedAt.localDay)]),
-                                blocks: blocks, footer: t("report.as-of", ["time": t.time(asOf)]))
+                                blocks: blocks, footer: t("report.as-of", ["time": t.time(asOf)]), colon: t("punctuation.colon"))
     }
 
     /// 服务到期通知: the agreement, its end, by when to re-sign or send a termination notice,
@@ -228,6 +231,6 @@ public enum CaseDocuments {
         ]
         return HandbookDocument(language: t.language, title: t("document.expiry.title"),
                                 subtitle: t("document.expiry.subtitle", ["customer": customer.name, "number": number]),
-                                blocks: blocks, footer: t("document.expiry.dated", ["date": t.date(date)]))
+                                blocks: blocks, footer: t("document.expiry.dated", ["date": t.date(date)]), colon: t("punctuation.colon"))
     }
 }

@@ -32,49 +32,66 @@ public struct HandbookDocument: Sendable, Equatable {
     public var blocks: [Block]
     /// The last line: who made it and when (the replica's view, "as of").
     public var footer: String
+    /// What follows a label in running text: ": " in English, "：" in Chinese.
+    public var colon: String
 
-    public init(language: Language, title: String, subtitle: String, blocks: [Block], footer: String) {
+    public init(language: Language, title: String, subtitle: String, blocks: [Block], footer: String, colon: String = ": ") {
         self.language = language
+        self.colon = colon
         self.title = title
         self.subtitle = subtitle
         self.blocks = blocks
         self.footer = footer
     }
 
-    public var markdown: String {
-        func cell(_ text: String) -> String {
-            var out = ""
-            for character in text {
-                switch character {
-                case "|": out += "\\|"
-                case "\n", "\r", "\r\n": out += " "
-                default: out.append(character)
-                }
+    /// Text as Markdown shows it, never as structure: what people typed (a complaint's
+    /// content, a note) cannot open a heading, a list, a table cell, a link or HTML.
+    /// `singleLine` turns line breaks into spaces (titles, cells); else they stay breaks.
+    public static func markdownText(_ text: String, singleLine: Bool = true) -> String {
+        var out = ""
+        var lineStart = true, leadingDigits = false
+        for character in text {
+            if character == "\n" || character == "\r" || character == "\r\n" {
+                out += singleLine ? " " : "  \n"
+                lineStart = !singleLine
+                leadingDigits = false
+                continue
             }
-            return out
+            let escape = "\\`*_[]<>#|!".contains(character)
+                || (lineStart && "-+=~".contains(character))
+                || (leadingDigits && (character == "." || character == ")"))
+            if escape { out += "\\" }
+            out.append(character)
+            leadingDigits = (lineStart || leadingDigits) && character.isASCII && character.isNumber
+            lineStart = lineStart && character == " "
         }
-        var text = "# \(title)\n\n\(subtitle)\n"
+        return out
+    }
+
+    public var markdown: String {
+        let cell = { (text: String) in Self.markdownText(text) }
+        var text = "# \(cell(title))\n\n\(cell(subtitle))\n"
         for block in blocks {
             switch block {
-            case .heading(let heading): text += "\n## \(heading)\n"
-            case .paragraph(let paragraph): text += "\n\(paragraph)\n"
+            case .heading(let heading): text += "\n## \(cell(heading))\n"
+            case .paragraph(let paragraph): text += "\n\(Self.markdownText(paragraph, singleLine: false))\n"
             case .fields(let fields):
                 text += "\n"
-                for field in fields { text += "- **\(cell(field.label))**: \(cell(field.value))\n" }
+                for field in fields { text += "- **\(cell(field.label))**\(colon)\(cell(field.value))\n" }
             case .table(let headings, let rows, let empty):
                 text += "\n"
                 if rows.isEmpty {
-                    text += "\(empty)\n"
+                    text += "\(cell(empty))\n"
                     continue
                 }
                 text += "| " + headings.map(cell).joined(separator: " | ") + " |\n"
                 text += "|" + String(repeating: "---|", count: headings.count) + "\n"
                 for row in rows { text += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
             case .signatures(let labels):
-                text += "\n" + labels.map { "\($0): ____________________" }.joined(separator: "\n") + "\n"
+                text += "\n" + labels.map { "\(cell($0))\(colon)____________________" }.joined(separator: "\n") + "\n"
             }
         }
-        return text + "\n\(footer)\n"
+        return text + "\n\(cell(footer))\n"
     }
 
     /// Fonts in order: Noto Sans CJK (fonts-noto-cjk), WenQuanYi (fonts-wqy-zenhei), then the system's.

@@ -125,13 +125,6 @@ public struct KPITodo: Sendable {
 }
 
 public enum KPIText {
-    /// The to-do list as text, one table per section.
-    public static func todo(_ misses: [KPIMiss]) -> String {
-        let sections = KPITodo(misses).sections
-        guard !sections.isEmpty else { return "Nothing is open past its limit.\n" }
-        return sections.map { "\($0.title) (\($0.misses.count))\n" + missesTable($0.misses, empty: "") }.joined(separator: "\n")
-    }
-
     /// `93.3% (14/15)`, or `—` when nothing counted.
     public static func rate(_ figure: KPIFigure) -> String {
         guard let rate = figure.rate else { return "—" }
@@ -146,53 +139,6 @@ public enum KPIText {
         let hours = minutes / 60
         if hours < 48 { return "\(hours) h \(minutes % 60) min" }
         return "\(hours / 24) d \(hours % 24) h"
-    }
-
-    /// The summary a person reads: a heading, one row per group (and a total), and what was left out.
-    public static func summary(_ report: KPIReport) -> String {
-        var text = "KPIs for \(report.period) (\(report.period.start) to \(report.period.end)), by \(report.grouping.rawValue), as of \(report.asOf)\n"
-        var table = TextTable([report.grouping.rawValue] + KPI.allCases.map(\.heading) + ["open escalations"])
-        for group in report.groups + (report.groups.count > 1 ? [report.total] : []) {
-            table.rows.append([group.name] + KPI.allCases.map { rate(group.figure($0)) } + [String(group.openEscalations)])
-        }
-        text += table.rendered(empty: "No customers in scope.")
-        let pending = report.total.figures.reduce(0) { $0 + $1.pending }
-        if pending > 0 { text += "\(pending) still within their limit, not counted yet.\n" }
-        if !report.total.misses.isEmpty { text += "\(report.total.misses.count) missed: 'kpi misses --period \(report.period)' lists them.\n" }
-        return text
-    }
-
-    public static func missesTable(_ misses: [KPIMiss], empty: String) -> String {
-        let typedLate = misses.contains { $0.recorded != nil }
-        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "done", "late by"] + (typedLate ? ["recorded"] : []))
-        for miss in misses {
-            table.rows.append([miss.kpi.heading, "\(miss.table.noun) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
-                               miss.manager ?? "", miss.limit, miss.deadline.description, miss.actual?.description ?? "open",
-                               duration(miss.lateBySeconds)] + (typedLate ? [recordedNote(miss)] : []))
-        }
-        return table.rendered(empty: empty)
-    }
-
-    /// "2 h 10 min after the time given", or empty when it was typed in time.
-    public static func recordedNote(_ miss: KPIMiss) -> String {
-        guard let recorded = miss.recorded, let actual = miss.actual else { return "" }
-        return "\(duration(recorded.epochSeconds - actual.epochSeconds)) after the time given"
-    }
-
-    /// The events met as given but typed after their limit (`kpi late`).
-    public static func lateTable(_ records: [KPILateRecord], empty: String) -> String {
-        // The server's receipt, where it is known (the server's answers; not a laptop's own).
-        let received = records.contains { $0.received != nil }
-        var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "time given", "typed", "typed after the time given"]
-                              + (received ? ["received by the server"] : []))
-        for late in records {
-            let event = late.event
-            table.rows.append([event.kpi.heading, "\(event.table.noun) \(event.record.prefix(8))", TextTable.clip(event.customerName, to: 24),
-                               event.manager ?? "", event.limit, event.deadline.description, late.claimed.description,
-                               late.recorded.description, duration(late.delaySeconds)]
-                              + (received ? [late.received?.description ?? "before receipts were kept"] : []))
-        }
-        return table.rendered(empty: empty)
     }
 
     public static func lateCSV(_ records: [KPILateRecord]) -> String {

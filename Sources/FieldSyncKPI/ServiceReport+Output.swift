@@ -56,7 +56,7 @@ extension ServiceReport {
         blocks.append(.heading(t("report.customer.indicators")))
         blocks.append(.table(headings: [t("report.kpi"), t("report.met"), t("report.missed"), t("report.pending"), t("report.rate")],
                              rows: figures.filter { $0.total + $0.pending > 0 }.map {
-                                 [t("kpi.\($0.kpi.rawValue)"), String($0.met), String($0.missed), String($0.pending), KPIText.rate($0)]
+                                 [t("kpi.\($0.kpi.rawValue)"), String($0.met), String($0.missed), String($0.pending), KPIText.rate($0, t)]
                              },
                              empty: t("report.customer.nothing-due")))
         blocks.append(.table(headings: [t("report.open-item"), t("report.limit"), t("report.deadline"), t("report.late-by-heading")],
@@ -88,9 +88,9 @@ extension ServiceReport {
                              empty: t("report.customer.no-complaints")))
         blocks.append(.signatures([t("sign.customer"), t("sign.manager")]))
         return HandbookDocument(language: t.language,
-                                title: t("report.customer.title", ["customer": customer.name, "period": period.description]),
+                                title: t("report.customer.title", ["customer": customer.name, "period": period.text(t)]),
                                 subtitle: subtitle, blocks: blocks,
-                                footer: t("report.as-of", ["time": time(asOf)]))
+                                footer: t("report.as-of", ["time": time(asOf)]), colon: t("punctuation.colon"))
     }
 }
 

@@ -1,9 +1,10 @@
 import Foundation
 
 extension Strings {
-    /// The texts of `language`, read once per process from the module's resource bundle.
+    /// The texts of `language`, read once per process from the module's resource bundle; a key
+    /// the language's table lacks reads in English (the tests keep that from shipping).
     public static func load(_ language: Language) -> Strings {
-        Strings(language: language, table: loaded[language] ?? [:])
+        Strings(language: language, table: (loaded[.english] ?? [:]).merging(loaded[language] ?? [:]) { _, own in own })
     }
 
     /// The language's texts, or nil when its table is missing or unreadable (see `resourcesFolder`).
@@ -27,8 +28,8 @@ extension Strings {
 
     /// Where the `.lproj` folders are. SwiftPM's `Bundle.module` would find the same
     /// bundle but traps when it is missing (a binary copied without it); this looks
-    /// beside the executable and beside the main bundle, then in the sources this
-    /// module was built from, and a missing table shows keys instead of stopping.
+    /// beside the executable and beside the main bundle, and a missing table shows keys
+    /// instead of stopping (the server logs it at start: `isInstalled`).
     static var resourcesFolder: URL? {
         let bundleName = "FieldSync_FieldSyncLocalization.resources"
         var candidates: [URL] = [
@@ -39,7 +40,6 @@ extension Strings {
         if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
             candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundleName))
         }
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"))
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("en.lproj/Localizable.strings").path) }
     }
 }

@@ -38,7 +38,7 @@ public struct Strings: Sendable {
         var rest = Substring(text)
         while let open = rest.firstIndex(of: "{") {
             out += rest[..<open]
-            guard let close = rest[open...].firstIndex(of: "}") else { break }
+            guard let close = rest[open...].firstIndex(of: "}") else { return out + rest[open...] }
             let name = String(rest[rest.index(after: open)..<close])
             if let value = values[name] { out += value } else { out += rest[open...close] }
             rest = rest[rest.index(after: close)...]
@@ -121,4 +121,12 @@ extension Strings {
     }
 
     static func twoDigits(_ number: Int) -> String { number < 10 ? "0\(number)" : String(number) }
+}
+
+extension Strings {
+    /// An exact instant in evidence tables: the ISO 8601 text in English (what the API says), 2026年11月23日 09:30 in Chinese.
+    public func instant(_ time: Timestamp) -> String {
+        let local = time.description
+        return self("format.instant", ["iso": local, "date": date(time.localDay), "clock": String(local.dropFirst(11).prefix(5))])
+    }
 }

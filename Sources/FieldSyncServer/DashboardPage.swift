@@ -64,7 +64,7 @@ struct DashboardPage {
             <!DOCTYPE html>
             <html lang="\(t.language.htmlTag)"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(t("dashboard.title", ["period": period.description])))</title>
+            <title>\(escape(t("dashboard.title", ["period": period.text(t)])))</title>
             <style>
             body { font-family: \(HandbookDocument.fontStack); margin: 24px; color: #1d2733; background: #f7f8fa; }
             h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
@@ -75,7 +75,7 @@ struct DashboardPage {
             th { background: #eef1f4; } td.good { background: #e3f4e6; } td.warn { background: #fff3d6; } td.bad { background: #fbe1e1; }
             .small { color: #5b6775; font-size: 11px; } svg { background: #fff; border: 1px solid #d8dde3; }
             </style></head><body>
-            <h1>\(escape(t("dashboard.heading", ["period": period.description])))</h1>
+            <h1>\(escape(t("dashboard.heading", ["period": period.text(t)])))</h1>
             <p class="meta">\(escape(t("dashboard.subtitle", ["start": t.date(period.start), "end": t.date(period.end), "by": grouping,
                                                                "time": time(report.asOf), "viewer": viewer.name,
                                                                "role": t("role.\(viewer.role.rawValue)") + (viewer.branch.map { t("list.separator") + $0 } ?? "")])))</p>
@@ -109,7 +109,7 @@ struct DashboardPage {
             for kpi in KPI.allCases {
                 let figure = group.figure(kpi)
                 let style = figure.rate.map { $0 >= 0.95 ? "good" : $0 >= 0.8 ? "warn" : "bad" } ?? ""
-                html += "<td class=\"\(style)\" data-kpi=\"\(kpi.rawValue)\" data-met=\"\(figure.met)\" data-total=\"\(figure.total)\">\(escape(KPIText.rate(figure)))</td>"
+                html += "<td class=\"\(style)\" data-kpi=\"\(kpi.rawValue)\" data-met=\"\(figure.met)\" data-total=\"\(figure.total)\">\(escape(KPIText.rate(figure, t)))</td>"
             }
             html += "<td data-kpi=\"open_escalations\">\(group.openEscalations)</td></tr>\n"
         }
@@ -136,7 +136,7 @@ struct DashboardPage {
                     svg += "<text x=\"\(left + 2)\" y=\"\(y + 9)\" font-size=\"9\" fill=\"#8a949e\">\(escape(t("dashboard.no-records")))</text>\n"
                     continue
                 }
-                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(Int((rate * Double(width)).rounded()))\" height=\"\(rowHeight - 2)\" fill=\"\(Self.color(index))\"><title>\(escape(group.name)): \(escape(t("kpi-short.\(kpi.rawValue)"))) \(escape(KPIText.rate(group.figure(kpi))))</title></rect>\n"
+                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(Int((rate * Double(width)).rounded()))\" height=\"\(rowHeight - 2)\" fill=\"\(Self.color(index))\"><title>\(escape(group.name)): \(escape(t("kpi-short.\(kpi.rawValue)"))) \(escape(KPIText.rate(group.figure(kpi), t)))</title></rect>\n"
             }
         }
         let axis = 10 + groups.count * blockHeight

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldSyncLocalization
 import FieldSyncClient
 import FieldSyncCommandLine
 import FieldSyncKPI
@@ -163,7 +164,7 @@ struct KPIServerCommand: AsyncParsableCommand {
             let (query, facts) = try await selection.run()
             let report = KPIEngine.report(facts, period: query.period, grouping: query.grouping, asOf: query.asOf)
             if selection.options.json { return try printEncoded(report) }
-            print(selection.csv ? KPIText.csv(report) : KPIText.summary(report), terminator: "")
+            print(selection.csv ? KPIText.csv(report) : KPIText.summary(report, CommandLanguage.strings), terminator: "")
         }
     }
 
@@ -175,7 +176,7 @@ struct KPIServerCommand: AsyncParsableCommand {
             let (query, facts) = try await selection.run()
             let misses = KPIEngine.report(facts, period: query.period, grouping: .province, asOf: query.asOf).total.misses
             if selection.options.json { return try printEncoded(misses) }
-            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: "Nothing missed in \(query.period)."), terminator: "")
+            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.missesTable(misses, empty: CommandLanguage.strings("kpi.misses-none", ["period": query.period.text(CommandLanguage.strings)]), CommandLanguage.strings), terminator: "")
         }
     }
 
@@ -187,7 +188,7 @@ struct KPIServerCommand: AsyncParsableCommand {
             let (query, facts) = try await selection.run()
             let misses = KPIEngine.openPastLimit(facts, asOf: query.asOf)
             if selection.options.json { return try printEncoded(misses) }
-            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.todo(misses), terminator: "")
+            print(selection.csv ? KPIText.missesCSV(misses) : KPIText.todo(misses, CommandLanguage.strings), terminator: "")
         }
     }
 }
@@ -208,7 +209,7 @@ extension KPIServerCommand {
         func run() async throws {
             let (query, late) = try await selection.runLate()
             if selection.options.json { return try printEncoded(late) }
-            print(selection.csv ? KPIText.lateCSV(late) : KPIText.lateTable(late, empty: "Every time given in \(query.period) was recorded within its limit."),
+            print(selection.csv ? KPIText.lateCSV(late) : KPIText.lateTable(late, empty: CommandLanguage.strings("kpi.late-none", ["period": query.period.text(CommandLanguage.strings)]), CommandLanguage.strings),
                   terminator: "")
         }
     }

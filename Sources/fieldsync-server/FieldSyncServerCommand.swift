@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldSyncClient
 import FieldSyncCommandLine
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
@@ -175,6 +176,10 @@ struct Serve: AsyncParsableCommand {
             let result = try folder.initialize(hosts: [host], branch: nil, certificate: nil)
             // Unbuffered like the "listening" line below, so a log file shows them in order.
             FileHandle.standardOutput.write(Data("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")\n".utf8))
+        }
+        if !Strings.isInstalled {
+            // A binary copied without its resource bundle: pages show text keys, nothing else breaks.
+            FileHandle.standardError.write(Data("warning: the texts of the dashboard and documents were not found (FieldSync_FieldSyncLocalization.resources beside the executable); pages show their keys\n".utf8))
         }
         let settings = try folder.settings()
         let certificatePEM = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)

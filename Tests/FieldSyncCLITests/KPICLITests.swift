@@ -204,15 +204,15 @@ enum PDFCheck {
 
         // The handbook's documents, in Chinese from --lang or the environment, in English by default.
         let chinese = try ok(cli, "report", "customer", customer, "--period", "2026-11", "--lang", "zh")
-        for text in ["# 服务报告 — Tower Co（2026-11）", "## 项目建设情况", "## 服务保障能力", "## 服务指标情况", "## 客户投诉情况",
-                     "3小时（协议A-7）：2026年11月17日 12:00", "2026年11月17日 11:30，按时"] {
+        for text in ["# 服务报告——Tower Co（2026年11月）", "## 项目建设情况", "## 服务保障能力", "## 服务指标情况", "## 客户投诉情况",
+                     "3小时（协议 A-7）：2026年11月17日 12:00", "2026年11月17日 11:30，按时"] {
             #expect(chinese.contains(text), "\(text) in \(chinese)")
         }
         var zh = cli
         zh.environment["LANG"] = "zh_CN.UTF-8"
         let complaintReport = try ok(zh, "report", "complaint", complaint)
-        for text in ["# 投诉处理报告单", "**投诉渠道**: 电话", "**办结时间**: 2026年11月20日 15:00（超时15小时0分钟）", "**报告内容**: refund made; process fixed", "**列入重点督办时间**: 2026年11月20日 09:00",
-                     "**拜访时间**: 2026年11月23日 09:30", "客户（签字及日期）"] {
+        for text in ["# 投诉处理报告单", "**投诉渠道**：电话", "**办结时间**：2026年11月20日 15:00（超时15小时0分钟）", "**提交客户的报告**：refund made; process fixed",
+                     "**列入重点督办时间**：2026年11月20日 09:00", "**拜访时间**：2026年11月23日 09:30", "客户（签字及日期）"] {
             #expect(complaintReport.contains(text), "\(text) in \(complaintReport)")
         }
         #expect(try ok(zh, "report", "complaint", complaint, "--lang", "en").contains("# Complaint handling report"), "--lang overrides LANG")
@@ -225,8 +225,8 @@ enum PDFCheck {
         #expect(try ok(cli, "report", "fault", fault).contains("# 故障处理报告"), "a customer who wants Chinese")
         #expect(try ok(cli, "customer", "show", customer, "--json").contains("\"language\" : \"zh-Hans\""))
         let faultReport = try ok(zh, "report", "fault", fault)
-        for text in ["# 故障处理报告", "**站址**: XH-017", "**工单号**: CRM-1001", "**维护人员**: Zhang San", "**故障历时**: 2小时50分钟",
-                     "**故障恢复时间**: 2026年11月17日 11:30（按时）"] {
+        for text in ["# 故障处理报告", "**站址**：XH-017", "**工单号**：CRM-1001", "**维护人员**：Zhang San", "**故障历时**：2小时50分钟",
+                     "**故障恢复时间**：2026年11月17日 11:30（按时）"] {
             #expect(faultReport.contains(text), "\(text) in \(faultReport)")
         }
         let notice = try ok(cli, "report", "expiry", agreement, "--date", "2026-10-30", "--lang", "zh")

@@ -103,6 +103,57 @@ import Testing
         Set(text.split(whereSeparator: { !($0.isASCII && $0.isLetter) }).map(String.init).filter { $0.count > 1 })
     }
 
+    /// The builder the command line and the dashboard share: the follow-up visit the KPIs counted (never a
+    /// removed one; the visit linked to the complaint first), and no document about a removed agreement.
+    @Test func documentsReadTheRecordsTheKPIsRead() throws {
+        let fixture = try Self.fixture()
+        var facts = KPIFacts()
+        facts.customers["c-1"] = fixture.report.customer
+        facts.complaints = [KPIFacts.Complaint(id: "k-1", customer: "c-1", receivedAt: Self.t("2026-11-19T14:00:00+08:00"),
+                                               resolvedAt: Self.t("2026-11-23T11:00:00+08:00"))]
+        facts.visits = [KPIFacts.Visit(customer: "c-1", at: Self.t("2026-11-24T10:00:00+08:00"), kind: "complaint-follow-up", complaint: "k-1")]
+        var removed = fixture.visit
+        removed["removed"] = .int(1)
+        removed["requests"] = .text("REMOVED VISIT")
+        var other = fixture.visit
+        other["complaint"] = nil
+        other["requests"] = .text("ANOTHER COMPLAINT'S VISIT")
+        let records: [RecordKind: [(id: String, fields: ServiceReport.Fields)]] = [
+            .complaint: [("k-1", fixture.complaint)], .visit: [("v-0", removed), ("v-1", other), ("v-2", fixture.visit)],
+            .agreement: [("a-1", fixture.agreement.merging(["removed": .int(1)]) { _, new in new })],
+        ]
+        let english = Strings.load(.english)
+        let handling = try CaseDocuments.document(.complaint, id: "k-1", customer: "c-1", facts: facts, records: records, asOf: Self.asOf, english).markdown
+        #expect(handling.contains("客户对处理结果满意") && !handling.contains("REMOVED VISIT") && !handling.contains("ANOTHER COMPLAINT"), "\(handling)")
+        #expect(throws: CaseDocuments.Failure.notFound) {
+            try CaseDocuments.document(.expiry, id: "a-1", customer: "c-1", facts: facts, records: records, asOf: Self.asOf, english)
+        }
+        #expect(throws: CaseDocuments.Failure.notFound) {
+            try CaseDocuments.document(.complaint, id: "k-1", customer: "c-2", facts: facts, records: records, asOf: Self.asOf, english)
+        }
+        #expect(throws: CaseDocuments.Failure.missing("reported_at")) {
+            try CaseDocuments.document(.fault, id: "f-9", customer: "c-1", facts: facts, records: [.fault: [("f-9", ["customer": .text("c-1")])]],
+                                       asOf: Self.asOf, english)
+        }
+    }
+
+    /// What people typed reads as text in Markdown: no heading, list, table cell, link or HTML of its own.
+    @Test func markdownShowsTypedTextAsText() {
+        #expect(HandbookDocument.markdownText("## Result: paid\n- item | [x](http://e) <b>") == "\\#\\# Result: paid - item \\| \\[x\\](http://e) \\<b\\>", "on one line, a dash is not a list")
+        #expect(HandbookDocument.markdownText("line one\n1. two\n  - three", singleLine: false) == "line one  \n1\\. two  \n  \\- three")
+        #expect(HandbookDocument.markdownText("HZ-2024-017, 100.0% (1/1)") == "HZ-2024-017, 100.0% (1/1)", "ordinary text unchanged")
+        var document = HandbookDocument(language: .english, title: "T", subtitle: "S", blocks: [.paragraph("# not a heading\n| not | a table |")], footer: "F")
+        #expect(!document.markdown.contains("\n# not") && !document.markdown.contains("\n| not"))
+        document.blocks = [.table(headings: ["a"], rows: [["x | y"]], empty: "")]
+        #expect(document.markdown.contains("| x \\| y |"))
+    }
+
+    /// A quote with a combining mark is one Swift character but still a quote to a browser: it is escaped.
+    @Test func htmlEscapesEveryQuoteWhateverFollowsIt() {
+        #expect(HTMLText.escaped("a\"\u{301} onmouseover=x") == "a&quot;\u{301} onmouseover=x")
+        #expect(HTMLText.escaped("<\u{338}>&'") == "&lt;\u{338}&gt;&amp;&#39;")
+    }
+
     @Test func htmlPrintsOnA4WithTheChineseFontsAndEscapesWhatPeopleTyped() throws {
         var documents = try Self.documents(.chinese)
         let page = try #require(documents["complaint-report"]).html

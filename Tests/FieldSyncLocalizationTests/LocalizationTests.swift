@@ -19,6 +19,10 @@ import Testing
                 "only in English: \(Self.english.keys.subtracting(Self.chinese.keys).sorted()); only in Chinese: \(Self.chinese.keys.subtracting(Self.english.keys).sorted())")
         for key in Self.english.keys.sorted() {
             let english = Self.english.text(of: key) ?? "", chinese = Self.chinese.text(of: key) ?? ""
+            for text in [english, chinese] {
+                let opens = text.filter { $0 == "{" }.count, closes = text.filter { $0 == "}" }.count
+                #expect(opens == closes, "\(key): unbalanced braces in \(text)")
+            }
             #expect(!english.isEmpty && !chinese.isEmpty, "\(key) is empty in a language")
             // A format picks from what the code offers (`{mm}` or `{month}`); a sentence fills the same names in both.
             if !key.hasPrefix("format."), !key.hasPrefix("limit.") {
@@ -118,9 +122,9 @@ import Testing
         let forms: [(String, String)] = [
             ("60 min", "60分钟"), ("30 min (VIP)", "30分钟（VIP）"), ("2 h", "2小时"), ("1 h (VIP)", "1小时（VIP）"),
             ("3 working days", "3个工作日"), ("2 working days after resolution", "办结后2个工作日"),
-            ("agreed 2026-11-20T18:00:00+08:00", "约定于2026年11月20日 18:00"), ("4 h (agreement HZ 2024-017)", "4小时（协议HZ 2024-017）"),
-            ("8 h FieldSync default", "8小时（FieldSync默认时限）"), ("4 h (VIP) province default", "4小时（VIP，全省默认时限）"),
-            ("due 2026-11-28 (HZ-7 ends 2027-02-28)", "应于2026年11月28日前（协议HZ-7于2027年2月28日到期）"), ("week 2026-W07", "2026年第7周"),
+            ("agreed 2026-11-20T18:00:00+08:00", "约定于2026年11月20日 18:00"), ("4 h (agreement HZ 2024-017)", "4小时（协议 HZ 2024-017）"),
+            ("8 h FieldSync default", "8小时（FieldSync 默认时限）"), ("4 h (VIP) province default", "4小时（VIP，全省默认时限）"),
+            ("due 2026-11-28 (HZ-7 ends 2027-02-28)", "应于2026年11月28日前（协议 HZ-7 于2027年2月28日到期）"), ("week 2026-W07", "2026年第7周"),
         ]
         for (english, chinese) in forms {
             #expect(KPILimitText.localized(english, Self.chinese) == chinese)
@@ -178,5 +182,7 @@ import Testing
         #expect(Self.chinese("report.late-by", ["duration": "5分钟"]) == "超时5分钟")
         #expect(Self.english("no.such.key") == "no.such.key", "a missing key shows itself, never traps")
         #expect(Self.english("report.late-by", [:]) == "late by {duration}", "an unfilled placeholder shows its name")
+        #expect(Strings(language: .english, table: ["k": "a{b"])("k", ["b": "x"]) == "a{b", "an unclosed brace is kept once")
+        #expect(Strings(language: .english, table: ["k": "{a}{b}"])("k", ["a": "{b}", "b": "2"]) == "{b}2", "a value is never filled again")
     }
 }

@@ -33,7 +33,7 @@ import Testing
         #expect(entry.recorded.description == "2026-11-18T11:05:00+08:00", "shown in the offset of the time given")
         #expect(entry.delaySeconds == 45 * 60 && entry.afterDeadlineSeconds == 5 * 60)
         #expect(entry.event.deadline == Self.t("2026-11-18T11:00:00+08:00"))
-        #expect(KPIText.lateTable(late, empty: "").contains("45 min"))
+        #expect(KPIText.lateTable(late, empty: "", Strings.load(.english)).contains("45 min"))
     }
 
     /// Typed after the time given but before the limit, or within the
@@ -67,8 +67,8 @@ import Testing
         let miss = try #require(KPIEngine.report(facts, period: Self.november, grouping: .province, asOf: Self.asOf).total.misses.first)
         #expect(miss.kpi == .faultFirstFeedback && miss.lateBySeconds == 30 * 60)
         #expect(miss.recorded == Self.t("2026-11-18T13:40:00+08:00"))
-        #expect(KPIText.recordedNote(miss) == "2 h 10 min after the time given")
-        #expect(KPIText.missesTable([miss], empty: "").contains("2 h 10 min after the time given"))
+        #expect(KPIText.recordedNote(miss, Strings.load(.english)) == "2 h 10 min after the time given")
+        #expect(KPIText.missesTable([miss], empty: "", Strings.load(.english)).contains("2 h 10 min after the time given"))
     }
 
     /// A routine visit given in week 47 but typed after that week ended; an

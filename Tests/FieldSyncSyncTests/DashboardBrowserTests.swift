@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
@@ -47,7 +48,7 @@ import Testing
             for figure in try #require(group["figures"] as? [[String: Any]]) {
                 let kpi = try #require(figure["kpi"] as? String)
                 let met = try #require(figure["met"] as? Int), total = try #require(figure["total"] as? Int)
-                let shown = KPIText.rate(KPIFigure(kpi: KPI(rawValue: kpi)!, met: met, missed: total - met))
+                let shown = KPIText.rate(KPIFigure(kpi: KPI(rawValue: kpi)!, met: met, missed: total - met), Strings.load(.english))
                 #expect(row.contains("data-kpi=\"\(kpi)\" data-met=\"\(met)\" data-total=\"\(total)\">\(shown)<"), "\(name) \(kpi): \(shown)")
             }
         }
@@ -70,7 +71,7 @@ import Testing
         // The browser asks for Chinese: the page is in Chinese, set in a CJK font (printed to PDF, whose fonts
         // say so: a missing font would leave empty boxes in a fallback one); lang=en on the link overrides it.
         let chinese = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--dump-dom", try await link()])
-        #expect(chinese.stdout.contains("<html lang=\"zh-CN\">") && chinese.stdout.contains("服务指标达标情况 — 2026-11"), "\(chinese.stdout.prefix(600))")
+        #expect(chinese.stdout.contains("<html lang=\"zh-CN\">") && chinese.stdout.contains("服务指标达标情况（2026年11月）"), "\(chinese.stdout.prefix(600))")
         #expect(chinese.stdout.contains("按分公司统计的达标率") && chinese.stdout.contains("故障首次反馈"))
         let pdf = folder.path("dashboard-zh.pdf")
         let printed = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--no-pdf-header-footer", "--print-to-pdf=\(pdf)", try await link()])
