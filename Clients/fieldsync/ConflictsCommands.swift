@@ -7,7 +7,7 @@ import Foundation
 struct ConflictsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conflicts",
-        abstract: "Values that lost to a concurrent edit: list, show, resolve.",
+        abstract: t("cli.conflicts.abstract"),
         discussion: "When two people change the same field without having seen each other's change, the later one is kept and the other is saved here, so nothing typed is lost. Resolving writes the chosen value as a normal new change that reaches everyone.",
         subcommands: [List.self, Show.self, Resolve.self]
     )

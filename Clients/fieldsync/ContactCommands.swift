@@ -7,7 +7,7 @@ import Foundation
 struct ContactCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contact",
-        abstract: "A customer's contact book (通讯录): add, list, edit, remove.",
+        abstract: t("cli.contact.abstract"),
         subcommands: [Add.self, List.self, Edit.self, Remove.self]
     )
 
@@ -111,7 +111,7 @@ func unmarkBilling(_ customer: String, in replica: Replica) throws -> [RecordEdi
 struct AgreementCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agreement",
-        abstract: "Service agreements (单项服务协议): add, edit, list, remove.",
+        abstract: t("cli.agreement.abstract"),
         discussion: """
             Guide §2.3.3: the expiry notice (服务到期通知) is due \(ServiceLimits.renewalNoticeMonths) months before the end; \
             the agreement is signed again, or the customer's termination notice (终止使用通知单) received, \

@@ -9,7 +9,7 @@ import Foundation
 struct CustomerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer",
-        abstract: "Customer files: add, list, show, edit, archive.",
+        abstract: t("cli.customer.abstract"),
         subcommands: [Add.self, List.self, Show.self, Edit.self, Assign.self, Archive.self]
     )
 

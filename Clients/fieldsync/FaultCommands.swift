@@ -7,7 +7,7 @@ import Foundation
 struct FaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
-        abstract: "Fault reports (故障申告): report, edit, note, feedback, restore, close, reopen, list, show.",
+        abstract: t("cli.fault.abstract"),
         discussion: """
             Time limits: first progress feedback within \(ServiceLimits.faultFeedbackMinutes(vip: false)) minutes of the report \
             (\(ServiceLimits.faultFeedbackMinutes(vip: true)) for VIP customers); restoration by the time agreed with the customer: \
@@ -191,7 +191,7 @@ struct FaultCommand: ParsableCommand {
 struct ComplaintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "complaint",
-        abstract: "Complaints (投诉): open, note, feedback, resolve, escalate, close, reopen, list, show.",
+        abstract: t("cli.complaint.abstract"),
         discussion: """
             Time limits: first feedback within \(ServiceLimits.complaintFeedbackHours(vip: false)) hours \
             (\(ServiceLimits.complaintFeedbackHours(vip: true)) for VIP); resolved within \(ServiceLimits.complaintResolutionWorkingDays) \

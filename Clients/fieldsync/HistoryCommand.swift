@@ -8,7 +8,7 @@ import Foundation
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "Every value each field of a record has had: who wrote it, when it was typed, when the server received it.",
+        abstract: t("cli.history.abstract"),
         discussion: """
             The answer to "who changed this, and when?". Online, the server's history (its change log, kept for good): \
             every write it received, named by person and device, with the time it was typed (the change's stamp) and \

@@ -9,7 +9,7 @@ import Foundation
 struct InboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox",
-        abstract: "What needs you: open conflicts, refused and handed-back work, silent devices with work waiting.",
+        abstract: t("cli.inbox.abstract"),
         discussion: """
             A supervisor (or the province) sees their branch's inbox from the server: conflicts not resolved yet, work the \
             server refused from each device at its last sync with the reason, work the province handed back, and devices \

@@ -9,7 +9,7 @@ import Foundation
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the replica on this device.",
+        abstract: t("cli.init.abstract"),
         discussion: "A device can be initialised before it is enrolled with a server, so work can start offline; the records are pushed at the first sync."
     )
 

@@ -9,7 +9,7 @@ import Foundation
 struct KPICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
-        abstract: "Service-level KPIs computed from this replica's records (works offline).",
+        abstract: t("cli.kpi.abstract"),
         discussion: """
             The figures of handbook chapter 4: \(ServiceLimits.summary); weekly routine-visit coverage (weeks without a working \
             day ask for none); and open escalations. Working days follow the calendar the province sets ('fieldsync-server calendar'). \
@@ -143,7 +143,7 @@ private func printMisses(_ misses: [KPIMiss], options: CommonOptions, csv: Bool,
 struct DashboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dashboard",
-        abstract: "Print a one-time link that opens the KPI dashboard in a browser (supervisors and the province).",
+        abstract: t("cli.dashboard.abstract"),
         discussion: "The link is valid for 10 minutes and works once; it opens a browser session of 8 hours. The page needs the server's CA, as the laptop does: import the CA file into the browser, or open the link on a machine that trusts it.")
 
     @OptionGroup var options: CommonOptions

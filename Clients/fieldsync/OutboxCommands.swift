@@ -8,7 +8,7 @@ import Foundation
 struct OutboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
-        abstract: "The actions waiting to be sent, and those a server refused with its reason: list, show, retry, discard, discarded.",
+        abstract: t("cli.outbox.abstract"),
         discussion: """
             Every action typed on this laptop waits here until a server acknowledges it. One a server refuses \
             stays, with the reason, and is sent again at every sync (a refusal for something not synced yet, \

@@ -14,7 +14,7 @@ extension Language: ExpressibleByArgument {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "The handbook's documents for a customer, made offline from this replica, in English or Chinese.",
+        abstract: t("cli.report.abstract"),
         discussion: """
             customer: the monthly service report for the service joint meeting (服务报告); complaint: the complaint \
             handling report (投诉处理报告单, 附表 3.17); fault: the fault processing report (故障处理报告); expiry: the \

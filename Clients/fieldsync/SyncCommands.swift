@@ -9,7 +9,7 @@ import Foundation
 struct EnrollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
-        abstract: "Bind this replica to a server with a one-time enrolment code.",
+        abstract: t("cli.enroll.abstract"),
         discussion: """
             The server is verified against the CA file given here, now and at every sync. Records made before enrolment \
             are kept and pushed at the first sync. On a device without a replica, enrolling creates it, with the user's \
@@ -29,7 +29,7 @@ struct EnrollCommand: AsyncParsableCommand {
     var newNode = false
 
     func run() async throws {
-        guard let caPEM = try? String(contentsOfFile: ca, encoding: .utf8) else { throw InputError("--ca: cannot read '\(ca)'") }
+        guard let caPEM = try? String(contentsOfFile: ca, encoding: .utf8) else { throw InputError(t("cli.enroll.ca-unreadable", ["file": ca])) }
         // A new device gets its replica once the server has accepted it: a refused code leaves nothing behind.
         let exists = FileManager.default.fileExists(atPath: options.location.databasePath)
         var generator = SystemRandomNumberGenerator()
@@ -84,7 +84,7 @@ struct EnrollCommand: AsyncParsableCommand {
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Push the changes made here and pull everyone else's.",
+        abstract: t("cli.sync.abstract"),
         discussion: "Safe to interrupt and repeat: nothing is lost or applied twice. Without a network it fails fast; keep working offline and sync later. A new device's first sync downloads its records as one snapshot file (checked by SHA-256), then fetches what changed since; if that fails it pulls page by page.")
 
     @OptionGroup var options: CommonOptions
@@ -118,7 +118,7 @@ struct SyncCommand: AsyncParsableCommand {
         }
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
             try? replica.close()
-            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+            throw InputError(t("cli.sync.not-enrolled"))
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         let terminal = isatty(STDERR_FILENO) == 1 && !options.json
@@ -134,7 +134,7 @@ struct SyncCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("\rdownloading a snapshot of your records… \(received >> 20) MiB\(done)".utf8))
                 }
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                if !options.json { print("Installed a snapshot of \(Wording.count(snapshot?.records ?? 0, "record")) from \(binding.url); fetching what changed since.") }
+                if !options.json { print(t("cli.sync.snapshot", ["records": count(snapshot?.records ?? 0, "record"), "url": binding.url])) }
             } catch {
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 FileHandle.standardError.write(Data("note: no snapshot (\(error)); syncing page by page\n".utf8))
@@ -198,24 +198,22 @@ struct SyncCommand: AsyncParsableCommand {
                 print(t("cli.sync.rejected", ["number": String(rejection.counter), "reason": Wording.printable(rejection.reason)]))
             }
             for decision in summary.decisions {
-                print(decision.discard
-                      ? "  action #\(decision.counter) discarded by \(decision.text) (kept in 'fieldsync outbox discarded')"
-                      : "  action #\(decision.counter) handed back by \(decision.text); correct it and 'fieldsync outbox retry \(decision.counter)', or discard it")
+                print(t(decision.discard ? "cli.sync.discarded" : "cli.sync.handed-back", ["number": String(decision.counter), "who": decision.text]))
             }
             if !summary.filesDropped.isEmpty {
-                print("  \(summary.filesDropped.count) customer files handed over to someone else were removed from this laptop: \(summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", "))")
+                print(t("cli.sync.files-dropped", ["count": String(summary.filesDropped.count),
+                                                   "ids": summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", ")]))
             }
             if !summary.readAgain.isEmpty {
-                print("Read again what an older fieldsync had skipped: \(summary.readAgain.joined(separator: ", ")).")
+                print(t("cli.sync.read-again", ["names": summary.readAgain.joined(separator: ", ")]))
             }
             if !summary.unknownContent.isEmpty {
-                print("The server sent what this fieldsync does not know (\(summary.unknownContent.joined(separator: ", "))): "
-                      + "upgrade fieldsync to see it; it is read again after the upgrade, nothing is lost.")
+                print(t("cli.sync.unknown", ["names": summary.unknownContent.joined(separator: ", ")]))
             }
             if let stuck = outcome.stuck {
-                print("Action #\(stuck.counter) has been refused at \(stuck.times) syncs\(stuck.since.map { " since \($0)" } ?? ""): \(Wording.printable(stuck.reason)). "
-                      + "It is sent at every sync and holds back nothing after it; 'fieldsync outbox show \(stuck.counter)' shows it, "
-                      + "'fieldsync outbox discard \(stuck.counter)' gives it up (recorded).")
+                print(t("cli.sync.stuck", ["number": String(stuck.counter), "times": String(stuck.times),
+                                           "since": stuck.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? "",
+                                           "reason": Wording.printable(stuck.reason)]))
             }
         }
     }

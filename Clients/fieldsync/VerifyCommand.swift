@@ -8,7 +8,7 @@ import Foundation
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check the replica: SQLite integrity, the outbox against the records, and with --server the records against the server's.",
+        abstract: t("cli.verify.abstract"),
         discussion: """
             Without --server: exits 0 when the replica is sound, 1 with one line per problem otherwise.
 

@@ -7,7 +7,7 @@ import Foundation
 struct VisitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "visit",
-        abstract: "Visit logs (拜访纪要): log, edit, remove, list, show.",
+        abstract: t("cli.visit.abstract"),
         subcommands: [Log.self, Edit.self, Remove.self, List.self, Show.self]
     )
 
