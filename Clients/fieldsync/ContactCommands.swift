@@ -45,12 +45,12 @@ struct ContactCommand: ParsableCommand {
             let owner = try replica.require(.customer, customer)
             let contacts = try replica.records(.contact, where: "customer", equals: .text(owner.id)).filter { !$0["removed"].bool }
             if options.json { return JSONValue.array(contacts.map(\.json)).printed() }
-            var table = TextTable("id", "name", "role", "phone", "email", "billing")
+            var table = TextTable(columns("id", "name", "role", "phone", "email", "billing"))
             for contact in contacts {
                 table.add(contact.shortID, contact["name"].description, contact["role"].description,
-                          contact["phone"].description, contact["email"].description, contact["billing"].bool ? "yes" : "")
+                          contact["phone"].description, contact["email"].description, contact["billing"].bool ? t("cli.yes") : "")
             }
-            table.printed(empty: "No contacts for \(owner["name"]). Add one with: fieldsync contact add \(owner.shortID) --name NAME")
+            table.printed(empty: t("cli.contact.none", ["customer": owner["name"].description, "id": owner.shortID]))
         }
     }
 
@@ -96,7 +96,7 @@ struct ContactCommand: ParsableCommand {
             let replica = try options.open()
             let record = try replica.require(.contact, contact)
             try replica.write([RecordEdit(.contact, record.id, [("removed", .int(1)), ("billing", .int(0))])])
-            if options.json { try replica.require(.contact, record.id).json.printed() } else { print("Removed contact \(record.shortID).") }
+            if options.json { try replica.require(.contact, record.id).json.printed() } else { print(t("cli.contact.removed", ["id": record.shortID])) }
         }
     }
 }
@@ -219,16 +219,18 @@ struct AgreementCommand: ParsableCommand {
                     ])
                 }).printed()
             }
-            var table = TextTable("id", "customer", "number", "starts", "ends", "restore", "notice due", "notice given", "renewal due", "renewed / terminated")
+            var table = TextTable(columns("id", "customer", "number", "starts", "ends", "restore", "notice-due", "notice-given", "renewal-due",
+                                          "renewed-or-terminated"))
             for agreement in agreements {
                 let name = try replica.record(.customer, agreement["customer"].description)?["name"].description ?? "?"
-                let settled = agreement["renewed_at"].text.map { "renewed \($0)" } ?? agreement["termination_notice_at"].text.map { "terminated \($0)" } ?? ""
+                let settled = agreement["renewed_at"].text.map { t("report.renewed", ["date": $0]) }
+                    ?? agreement["termination_notice_at"].text.map { t("report.terminated", ["date": $0]) } ?? ""
                 table.add(agreement.shortID, name, agreement["number"].description, agreement["starts"].description,
-                          agreement["ends"].description, agreement["restore_hours"].int.map { "\($0) h" } ?? "",
+                          agreement["ends"].description, agreement["restore_hours"].int.map { t("limit.hours", ["n": String($0)]) } ?? "",
                           due(agreement, months: ServiceLimits.renewalNoticeMonths) ?? "", agreement["renewal_notice_at"].description,
                           due(agreement, months: ServiceLimits.renewalMonths) ?? "", settled)
             }
-            table.printed(empty: "No service agreements.")
+            table.printed(empty: t("cli.agreement.none"))
         }
     }
 
@@ -242,7 +244,7 @@ struct AgreementCommand: ParsableCommand {
             let replica = try options.open()
             let record = try replica.require(.agreement, agreement)
             try replica.write([RecordEdit(.agreement, record.id, [("removed", .int(1))])])
-            print("Removed service agreement \(record.shortID).")
+            print(t("cli.agreement.removed", ["id": record.shortID]))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -33,14 +34,14 @@ struct OutboxCommand: ParsableCommand {
             if options.json {
                 return JSONValue.array(entries.map { Self.json($0, refusal: refusals[$0.counter]) }).printed()
             }
-            var table = TextTable("#", "typed at", "changes", "state")
+            var table = TextTable(columns("counter", "typed-at", "changes", "state"))
             for mutation in entries {
                 table.add(String(mutation.counter), OutboxCommand.typedAt(mutation), OutboxCommand.summary(mutation),
-                          refusals[mutation.counter].map(OutboxCommand.state) ?? "waiting")
+                          refusals[mutation.counter].map(OutboxCommand.state) ?? t("cli.outbox.waiting"))
             }
-            table.printed(empty: "Nothing waits to be sent.")
+            table.printed(empty: t("cli.outbox.empty"))
             if !refusals.isEmpty {
-                print("\(Wording.count(refusals.count, "action")) refused by the server, sent again at every sync; 'fieldsync outbox show N' shows one.")
+                print(t("cli.outbox.refused", ["actions": count(refusals.count, "action")]))
             }
         }
 
@@ -80,11 +81,13 @@ struct OutboxCommand: ParsableCommand {
                 }
                 return object.printed()
             }
-            print("Action #\(mutation.counter), typed at \(OutboxCommand.typedAt(mutation))\(mutation.user.map { " by \($0)" } ?? "")")
-            print(refused.map { "  " + OutboxCommand.state($0, "refused by the server") } ?? "  waiting to be sent")
-            var table = TextTable("record", "field", "value")
+            print(t(mutation.user == nil ? "cli.outbox.action" : "cli.outbox.action-by",
+                    ["number": String(mutation.counter), "time": OutboxCommand.typedAt(mutation), "user": mutation.user ?? ""]))
+            print(refused.map { "  " + OutboxCommand.state($0, t("cli.outbox.refused-by-server")) } ?? "  " + t("cli.outbox.waiting-long"))
+            var table = TextTable(columns("record", "field", "value"))
             for change in mutation.changes {
-                table.add("\(change.table.noun) \(change.record.prefix(8))", change.field, change.value.description)
+                let label = texts.has("field.\(change.table.rawValue).\(change.field)") ? texts.field(change.field, of: change.table) : change.field
+                table.add("\(texts.kind(change.table)) \(change.record.prefix(8))", label, change.value.description)
             }
             table.printed(empty: "")
         }
@@ -134,12 +137,12 @@ struct OutboxCommand: ParsableCommand {
                 ]).printed()
             }
             SyncCommand.report(outcome, json: false)
-            if refused.isEmpty { print("No action was refused; the outbox was sent as at any sync.") }
+            if refused.isEmpty { print(t("cli.outbox.none-refused")) }
             for entry in refused {
                 if let again = still[entry.counter] {
-                    print("Action #\(entry.counter) was refused again: \(Wording.printable(again.reason))")
+                    print(t("cli.outbox.refused-again", ["number": String(entry.counter), "reason": Wording.printable(again.reason)]))
                 } else {
-                    print("Action #\(entry.counter) was accepted.")
+                    print(t("cli.outbox.accepted", ["number": String(entry.counter)]))
                 }
             }
         }
