@@ -37,7 +37,7 @@ enum Cases {
 
     /// Writes the fields an `edit` gave; refuses an edit that gives none.
     static func edit(_ type: CaseType, _ prefix: String, _ fields: [(String, FieldValue)], options: CommonOptions, offered: String) throws {
-        guard !fields.isEmpty else { throw InputError("nothing to change; give at least one of \(offered)") }
+        guard !fields.isEmpty else { throw InputError(t("cli.error.nothing-to-change", ["options": offered])) }
         let replica = try options.open()
         let record = try replica.require(type.kind, prefix)
         try replica.write([RecordEdit(type.kind, record.id, fields)])
@@ -93,8 +93,8 @@ enum Cases {
 /// Options every workflow action takes.
 struct ActionOptions: ParsableArguments {
     @OptionGroup var common: CommonOptions
-    @Option(help: "When it happened (ISO 8601 or now).") var at = "now"
-    @Option(help: "Also add this progress note.") var note: String?
+    @Option(help: ArgumentHelp(t("cli.case.at-help"))) var at = "now"
+    @Option(help: ArgumentHelp(t("cli.case.note-help"))) var note: String?
 
     func time() throws -> String { try TimeInput.parse(at, option: "--at") }
 }

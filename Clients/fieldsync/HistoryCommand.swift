@@ -9,27 +9,21 @@ struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: t("cli.history.abstract"),
-        discussion: """
-            The answer to "who changed this, and when?". Online, the server's history (its change log, kept for good): \
-            every write it received, named by person and device, with the time it was typed (the change's stamp) and \
-            the time the server first received it, and what became of it (current, replaced, lost a conflict). Your \
-            own writes still waiting to be sent are added. Offline (or with --offline), what this laptop holds: each \
-            field's current value, the values it knows lost a conflict, and its unsent writes.
-            """)
+        discussion: t("cli.history.discussion"))
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The record's id, or a unique prefix of it.") var id: String
-    @Option(help: ArgumentHelp("Which kind of record, when the id alone does not say (\(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+    @Argument(help: ArgumentHelp(t("cli.history.id-help"))) var id: String
+    @Option(help: ArgumentHelp(t("cli.history.table-help", ["tables": RecordKind.allCases.map(\.rawValue).joined(separator: ", ")]),
                                valueName: "table"))
     var table: String?
-    @Option(help: "Only this field.") var field: String?
-    @Flag(help: "Do not ask the server: show what this laptop holds.") var offline = false
+    @Option(help: ArgumentHelp(t("cli.history.field-help"))) var field: String?
+    @Flag(help: ArgumentHelp(t("cli.offline-help"))) var offline = false
 
     func run() async throws {
         let replica = try options.open()
         let (kind, record) = try locate(replica)
         if let field, kind.schema.index(of: field) == nil {
-            throw InputError("--field: \(kind.rawValue) has no field '\(field)'; its fields: \(kind.schema.fields.map(\.name).joined(separator: ", "))")
+            throw InputError(t("cli.history.no-field", ["kind": kind.rawValue, "field": field, "fields": kind.schema.fields.map(\.name).joined(separator: ", ")]))
         }
         let bound = try ServerBinding.load(home: options.location.folder)
         let local = try replica.history(of: kind, record, me: bound.map { (person: $0.binding.user.name, device: $0.binding.device) })
@@ -65,7 +59,7 @@ struct HistoryCommand: AsyncParsableCommand {
     private func locate(_ replica: Replica) throws -> (RecordKind, String) {
         if let table {
             guard let kind = RecordKind(rawValue: table) ?? RecordKind.allCases.first(where: { $0.commandName == table }) else {
-                throw InputError("--table: '\(table)' is not one of \(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw InputError(t("cli.history.no-table", ["table": table, "tables": RecordKind.allCases.map(\.rawValue).joined(separator: ", ")]))
             }
             if let resolved = try? replica.resolve(kind, id) { return (kind, resolved) }
             guard RecordID.isValid(id) else { throw StoreError.notFound(kind, id) }
@@ -76,7 +70,7 @@ struct HistoryCommand: AsyncParsableCommand {
             throw StoreError.notFound("no record with an id starting '\(id)' on this laptop; for one it does not hold, give its full id and --table")
         }
         guard found.count == 1 else {
-            throw InputError("'\(id)' names records of several kinds (\(found.map(\.0.rawValue).joined(separator: ", "))); give --table")
+            throw InputError(t("cli.history.ambiguous", ["id": id, "tables": found.map(\.0.rawValue).joined(separator: ", ")]))
         }
         return first
     }

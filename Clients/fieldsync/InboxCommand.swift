@@ -10,16 +10,7 @@ struct InboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox",
         abstract: t("cli.inbox.abstract"),
-        discussion: """
-            A supervisor (or the province) sees their branch's inbox from the server: conflicts not resolved yet, work the \
-            server refused from each device at its last sync with the reason, work the province handed back, and devices \
-            not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting; each entry says who acts and how. \
-            A manager, or anyone offline (or with --offline), sees what this laptop holds: its open conflicts and its own \
-            refused work, with a supervisor's note where one handed it back.
-
-            A supervisor decides about a refused action of their branch from here ('discard', 'hand-back'): the decision \
-            reaches the writer's laptop at its next sync, which sends the action again.
-            """,
+        discussion: t("cli.inbox.discussion", ["days": String(Inbox.silentAfter / 86_400_000)]),
         subcommands: [List.self, Discard.self, HandBack.self],
         defaultSubcommand: List.self)
 
@@ -54,15 +45,15 @@ struct InboxCommand: AsyncParsableCommand {
             throw error
         }
         if options.json { return try printJSON(answer) }
-        print("\(action == .discard ? "Discarded" : "Handed back") action \(counter) (\(answer.about.isEmpty ? Wording.printable(answer.reason) : answer.about)): "
-              + "it reaches its writer's laptop at their next sync.")
+        print(t(action == .discard ? "cli.inbox.discarded" : "cli.inbox.handed-back",
+                ["number": String(counter), "about": answer.about.isEmpty ? Wording.printable(answer.reason) : answer.about]))
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print what needs you (the default).")
+        static let configuration = CommandConfiguration(abstract: t("cli.inbox.list.abstract"))
 
     @OptionGroup var options: CommonOptions
-    @Flag(help: "Do not ask the server: show what this laptop holds.") var offline = false
+    @Flag(help: ArgumentHelp(t("cli.offline-help"))) var offline = false
 
     func run() async throws {
         let replica = try options.open()

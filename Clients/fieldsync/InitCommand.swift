@@ -10,15 +10,15 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: t("cli.init.abstract"),
-        discussion: "A device can be initialised before it is enrolled with a server, so work can start offline; the records are pushed at the first sync."
+        discussion: t("cli.init.discussion")
     )
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "City branch this device works for (becomes the default branch of new customers).")
+    @Option(help: ArgumentHelp(t("cli.init.branch-help")))
     var branch: String?
 
-    @Option(help: "Your name, recorded as manager, owner or author of what you write.")
+    @Option(help: ArgumentHelp(t("cli.init.user-help")))
     var user: String?
 
     func run() throws {

@@ -7,7 +7,7 @@ import Foundation
 
 /// `--home`: where the replica lives.
 struct HomeOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Replica folder (default: $FIELDSYNC_HOME, else ~/.fieldsync).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp(t("cli.home-help"), valueName: "dir"))
     var home: String?
 
     var folder: String { Self.folder(home: home) }
@@ -80,7 +80,7 @@ struct HomeOption: ParsableArguments {
 struct CommonOptions: ParsableArguments {
     @OptionGroup var location: HomeOption
 
-    @Flag(name: .long, help: "Print JSON (stable keys; times ISO 8601 with offset) instead of a table.")
+    @Flag(name: .long, help: ArgumentHelp(t("cli.json-help")))
     var json = false
 
     func open(checkpointInBackground: Bool = false) throws -> Replica { try location.open(checkpointInBackground: checkpointInBackground) }
@@ -109,14 +109,14 @@ enum TimeInput {
     static func parse(_ text: String, option: String) throws -> String {
         if text.lowercased() == "now" { return now().description }
         guard let time = Timestamp(iso: text, defaultOffsetMinutes: localOffsetMinutes) else {
-            throw InputError("\(option): '\(text)' is not a time; use ISO 8601 like 2026-11-23T09:30 or 2026-11-23T09:30:00+08:00, or now")
+            throw InputError(t("cli.error.not-a-time", ["option": option, "text": text]))
         }
         return time.description
     }
 
     static func parseDate(_ text: String, option: String) throws -> String {
         guard Timestamp.isValidDate(text) else {
-            throw InputError("\(option): '\(text)' is not a date; use YYYY-MM-DD, e.g. 2027-03-31")
+            throw InputError(t("cli.error.not-a-date", ["option": option, "text": text]))
         }
         return text
     }
@@ -139,7 +139,7 @@ extension DispatchState: ChoiceArgument {}
 func choice(_ value: String, option: String, allowed: [String]) throws -> String {
     let normalized = value.lowercased()
     guard allowed.contains(normalized) else {
-        throw InputError("\(option): '\(value)' is not allowed; use one of: \(allowed.joined(separator: ", "))")
+        throw InputError(t("cli.error.not-allowed", ["option": option, "value": value, "allowed": allowed.joined(separator: ", ")]))
     }
     return normalized
 }

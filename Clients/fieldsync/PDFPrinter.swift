@@ -17,7 +17,7 @@ struct PDFPrinter {
 
     static func print(html: String, to output: String) throws {
         guard let browser = browser() else {
-            throw InputError("--format pdf needs Chromium to print with; install it (sudo apt-get install chromium fonts-wqy-zenhei) or set $FIELDSYNC_CHROMIUM, or use --format html and print from a browser")
+            throw InputError(t("cli.pdf.no-browser"))
         }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("fieldsync-pdf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -49,16 +49,16 @@ struct PDFPrinter {
         process.waitUntilExit()
         stop.cancel()
         if process.terminationReason == .uncaughtSignal {
-            throw InputError("--format pdf: \(browser) stopped by a signal (it is stopped after \(Int(timeoutSeconds)) s)")
+            throw InputError(t("cli.pdf.stopped", ["browser": browser, "seconds": String(Int(timeoutSeconds))]))
         }
         guard let bytes = try? Data(contentsOf: pdf), bytes.starts(with: Array("%PDF".utf8)) else {
             let detail = String(decoding: ((try? Data(contentsOf: log)) ?? Data()).suffix(400), as: UTF8.self).split(separator: "\n").filter { !$0.contains("dbus") }.last ?? ""
-            throw InputError("--format pdf: \(browser) made no PDF (exit \(process.terminationStatus))\(detail.isEmpty ? "" : ": \(detail)")")
+            throw InputError(t("cli.pdf.failed", ["browser": browser, "status": String(process.terminationStatus)]) + (detail.isEmpty ? "" : t("punctuation.colon") + detail))
         }
         do {
             try bytes.write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
-            throw InputError("--output: cannot write '\(output)': \(error.localizedDescription)")
+            throw InputError(t("cli.error.cannot-write", ["file": output, "error": error.localizedDescription]))
         }
     }
 }

@@ -61,7 +61,7 @@ struct ReportCommand: ParsableCommand {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
             } catch {
-                throw InputError("--output: cannot write '\(output)': \(error.localizedDescription)")
+                throw InputError(t("cli.error.cannot-write", ["file": output, "error": error.localizedDescription]))
             }
             print(t("cli.wrote", ["title": title, "file": output]))
         }

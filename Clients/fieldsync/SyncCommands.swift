@@ -10,22 +10,13 @@ struct EnrollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
         abstract: t("cli.enroll.abstract"),
-        discussion: """
-            The server is verified against the CA file given here, now and at every sync. Records made before enrolment \
-            are kept and pushed at the first sync. On a device without a replica, enrolling creates it, with the user's \
-            name and branch as the server knows them.
-
-            A device that was revoked, or enrolled with a server that was re-keyed, enrols again with a new code and \
-            --new-node: the replica keeps every record, and what it has not sent yet is sent under a fresh node id \
-            (a node id is enrolled once, for good). Work whose acknowledgement was lost before the revocation is \
-            sent again under the new node: the records take it as the same values (the server's log holds it twice).
-            """)
+        discussion: t("cli.enroll.discussion"))
 
     @OptionGroup var options: CommonOptions
-    @Argument(help: "The server's URL, e.g. https://fieldsync.example:8443") var url: String
-    @Option(help: "The enrolment code from 'fieldsync-server user add'.") var code: String
-    @Option(help: "The server's CA certificate (PEM), as printed by 'fieldsync-server init'.") var ca: String
-    @Flag(name: .customLong("new-node"), help: "Enrol this replica under a fresh node id, keeping its records and re-issuing its unsent work (after a revocation or a server's new CA).")
+    @Argument(help: ArgumentHelp(t("cli.enroll.url-help"))) var url: String
+    @Option(help: ArgumentHelp(t("cli.enroll.code-help"))) var code: String
+    @Option(help: ArgumentHelp(t("cli.enroll.ca-help"))) var ca: String
+    @Flag(name: .customLong("new-node"), help: ArgumentHelp(t("cli.enroll.new-node-help")))
     var newNode = false
 
     func run() async throws {
@@ -85,7 +76,7 @@ struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: t("cli.sync.abstract"),
-        discussion: "Safe to interrupt and repeat: nothing is lost or applied twice. Without a network it fails fast; keep working offline and sync later. A new device's first sync downloads its records as one snapshot file (checked by SHA-256), then fetches what changed since; if that fails it pulls page by page.")
+        discussion: t("cli.sync.discussion"))
 
     @OptionGroup var options: CommonOptions
 

@@ -1,15 +1,17 @@
 import ArgumentParser
+import FieldSyncCommandLine
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncPostgres
-import FieldSyncSQLiteServer
 import FieldSyncServer
+import FieldSyncSQLiteServer
 import Foundation
 
 /// `fieldsync-server backup --to FILE`: a consistent copy while the server serves.
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
-        abstract: "Copy the server's database to a file while it serves (consistent, checked, never overwriting).",
+        abstract: CommandLanguage.strings("srv.backup.abstract"),
         discussion: """
             The copy is SQLite's online backup of the data folder's server.sqlite: syncs go on meanwhile. It holds \
             people, devices, records and the change log; keep the rest of the data folder (config.json, ca.pem, \
@@ -46,7 +48,7 @@ struct BackupCommand: ParsableCommand {
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Put a backup in place of the server's database (the server must be stopped).",
+        abstract: CommandLanguage.strings("srv.restore.abstract"),
         discussion: """
             The backup is checked, then copied in; the database it replaces is kept beside it \
             (server.sqlite.before-restore-TIME). The restored server gets a new incarnation: at their next sync, \

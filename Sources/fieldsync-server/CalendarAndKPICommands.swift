@@ -1,20 +1,20 @@
 import ArgumentParser
-import FieldSyncLocalization
 import FieldSyncClient
 import FieldSyncCommandLine
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
+import FieldSyncSQLiteServer
 import FieldSyncStore
 import Foundation
 
 struct CalendarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calendar",
-        abstract: "The working-day calendar: public holidays and make-up working days (调休), per year.",
+        abstract: CommandLanguage.strings("srv.calendar.abstract"),
         discussion: "Monday to Friday are working days unless marked as holidays; a weekend day marked as a workday counts as one. The calendar replicates to every branch and laptop like any record, and working-day KPI limits are counted on it.",
         subcommands: [Set.self, Remove.self, List.self]
     )
@@ -114,7 +114,7 @@ struct CalendarCommand: AsyncParsableCommand {
 struct KPIServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
-        abstract: "Service-level KPIs from the server's replica (every branch it holds).",
+        abstract: CommandLanguage.strings("srv.kpi.abstract"),
         discussion: "The same engine and figures as 'fieldsync kpi' and GET /v1/kpi.",
         subcommands: [Summary.self, Misses.self, Todo.self, Late.self],
         defaultSubcommand: Summary.self
@@ -224,7 +224,7 @@ func printEncoded(_ value: some Encodable) throws {
 struct HistoryServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "Every value each field of a record has had: who wrote it, when it was typed, when this server received it.",
+        abstract: CommandLanguage.strings("srv.history.abstract"),
         discussion: """
             Read from the change log, which this server keeps for good: every write it received, each counted once \
             (a file moved to another manager or relayed through a branch server repeats its writes), named by person \
@@ -273,7 +273,7 @@ struct HistoryServerCommand: AsyncParsableCommand {
 struct SettingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settings",
-        abstract: "The province's settings: the default fault restoration limit.",
+        abstract: CommandLanguage.strings("srv.settings.abstract"),
         discussion: """
             A fault is restored by the time agreed with the customer: the fault's own --restore-by, else the restoration hours \
             of an agreement in force, else the province's default set here, else FieldSync's own (\(ServiceLimits.faultRestorationHours(vip: false)) h, \
@@ -351,7 +351,7 @@ struct SettingsCommand: AsyncParsableCommand {
 struct InboxServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox",
-        abstract: "What needs a person: open conflicts, refused and handed-back work, silent devices with work waiting.",
+        abstract: CommandLanguage.strings("srv.inbox.abstract"),
         discussion: """
             One list for every branch this server holds (a supervisor sees their branch's with 'fieldsync inbox', or on the \
             dashboard): conflicts not resolved yet; each action this server refused from a device, with the reason and what it \

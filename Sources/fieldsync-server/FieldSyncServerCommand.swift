@@ -6,9 +6,9 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncRelay
-import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
+import FieldSyncSQLiteServer
 import FieldSyncStore
 import Foundation
 import Logging
@@ -20,8 +20,8 @@ import UnixSignals
 struct FieldSyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldsync-server",
-        abstract: "The FieldSync server: keeps the central replica and syncs laptops over HTTPS.",
-        discussion: "Data lives in $FIELDSYNC_DATA, or --data DIR (default ./fieldsync-data). 'serve' on an empty folder initialises it first.",
+        abstract: CommandLanguage.strings("srv.abstract"),
+        discussion: CommandLanguage.strings("srv.discussion"),
         subcommands: [Init.self, Serve.self, Stop.self, UpstreamCommand.self, BranchCommand.self, UserCommand.self, AssignCommand.self, NodesCommand.self, DeviceCommand.self, StoreCommand.self, BackupCommand.self, RestoreCommand.self, CertCommand.self, CalendarCommand.self, KPIServerCommand.self, SettingsCommand.self, HistoryServerCommand.self, InboxServerCommand.self]
     )
 
@@ -98,7 +98,7 @@ func iso(_ milliseconds: UInt64?) -> Any {
 }
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create the server replica and, unless --tls-cert/--tls-key are given, a private CA and server certificate.")
+    static let configuration = CommandConfiguration(abstract: CommandLanguage.strings("srv.init.abstract"))
 
     @OptionGroup var options: DataOptions
     @Option(name: .customLong("hostname"), help: "A host name or IP address laptops will use (repeatable); localhost and 127.0.0.1 are always included.")
@@ -125,7 +125,7 @@ struct Init: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve HTTPS (TLS 1.2+, AEAD ciphers only). SIGINT/SIGTERM finish in-flight requests, then stop.",
+        abstract: CommandLanguage.strings("srv.serve.abstract"),
         discussion: """
             Limits (Protocol/SYNC.md): a connection that sends no request head within 10 s of opening (TLS \
             handshake included) or 30 s of its last answer, no whole request within 30 s of its head, or reads \
@@ -270,7 +270,7 @@ struct Serve: AsyncParsableCommand {
 /// the database is closed. For a server started in the background (`scripts/serve &`).
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stop the server serving this data folder (in-flight requests finish first).",
+        abstract: CommandLanguage.strings("srv.stop.abstract"),
         discussion: "Finds the server by the lock it holds on the folder (serve.lock), sends it SIGTERM and waits until it has stopped. Nothing serving the folder is not an error.")
     @OptionGroup var options: DataOptions
     @Option(help: "Seconds to wait for it to finish.") var timeout = 30
@@ -302,7 +302,7 @@ struct Stop: ParsableCommand {
 
 struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cert", abstract: "The server's TLS certificate: status, renew.", subcommands: [Status.self, Renew.self])
+        commandName: "cert", abstract: CommandLanguage.strings("srv.cert.abstract"), subcommands: [Status.self, Renew.self])
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the hosts and expiry of the server certificate.")
@@ -351,7 +351,7 @@ struct CertCommand: ParsableCommand {
 struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upstream",
-        abstract: "A branch server's provincial server: set (enrol with it), status, verify, remove.",
+        abstract: CommandLanguage.strings("srv.upstream.abstract"),
         discussion: "With an upstream, 'serve' relays up everything this branch's laptops push and brings down what the province changes in the branch.",
         subcommands: [Set.self, Status.self, Verify.self, Remove.self])
 
@@ -467,7 +467,7 @@ struct UpstreamCommand: AsyncParsableCommand {
 
 struct BranchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "branch", abstract: "The province's city branches: add, list, rename. Users and customers belong to a registered branch.",
+        commandName: "branch", abstract: CommandLanguage.strings("srv.branch.abstract"),
         discussion: "The list is replicated to every device, like the calendar; a customer whose branch is not registered is refused.",
         subcommands: [Add.self, List.self, Rename.self])
 
@@ -520,7 +520,7 @@ struct BranchCommand: AsyncParsableCommand {
 struct AssignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assign",
-        abstract: "Hand a customer file over to another manager of its branch (客户交接).",
+        abstract: CommandLanguage.strings("srv.assign.abstract"),
         discussion: "The new manager's next sync brings the whole file; the old manager's laptop drops it once their work on it is sent.")
 
     @OptionGroup var options: DataOptions
@@ -544,7 +544,7 @@ func refuseUnderAProvince(_ folder: ServerFolder) throws {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "People: add (prints a one-time enrolment code), code, list.",
+        commandName: "user", abstract: CommandLanguage.strings("srv.user.abstract"),
         subcommands: [Add.self, Code.self, List.self])
 
     struct Add: AsyncParsableCommand {
@@ -612,7 +612,7 @@ struct UserCommand: AsyncParsableCommand {
 
 struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nodes", abstract: "Every device below this server: when it last synced, what it still has to send and what this server refused of it.")
+        commandName: "nodes", abstract: CommandLanguage.strings("srv.nodes.abstract"))
     @OptionGroup var options: DataOptions
 
     func run() async throws {
@@ -654,7 +654,7 @@ struct NodesCommand: AsyncParsableCommand {
 
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "device", abstract: "Enrolled devices: list, revoke.", subcommands: [List.self, Revoke.self])
+        commandName: "device", abstract: CommandLanguage.strings("srv.device.abstract"), subcommands: [List.self, Revoke.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List enrolled devices.")

@@ -1,11 +1,13 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncCommandLine
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
-import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
+import FieldSyncSQLiteServer
 import FieldSyncStore
 import Foundation
 import Logging
@@ -118,7 +120,7 @@ struct StorageError: Error, CustomStringConvertible {
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "The server's storage engine: copy a SQLite server into PostgreSQL.", subcommands: [Copy.self])
+        commandName: "store", abstract: CommandLanguage.strings("srv.store.abstract"), subcommands: [Copy.self])
 
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

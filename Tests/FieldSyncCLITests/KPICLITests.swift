@@ -252,7 +252,7 @@ enum PDFCheck {
                     "fonts in the PDF: \(PDFCheck.fontNames(in: bytes))")
             var missing = zh
             missing.environment["FIELDSYNC_CHROMIUM"] = folder.path("no-such-browser")
-            #expect(try missing.run(["report", "fault", fault, "--format", "pdf", "--output", pdf]).stderr.contains("needs Chromium"))
+            #expect(try missing.run(["report", "fault", fault, "--format", "pdf", "--output", pdf]).stderr.contains("--format pdf 需要 Chromium"))
         }
     }
 
