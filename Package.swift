@@ -55,6 +55,7 @@ let package = Package(
         .target(
             name: "FieldSyncLocalization",
             dependencies: ["FieldSyncModel"],
+            exclude: ["README.md"],
             resources: [.process("Resources")],
             swiftSettings: swiftSettings
         ),

@@ -8,15 +8,15 @@ struct ConflictsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conflicts",
         abstract: t("cli.conflicts.abstract"),
-        discussion: "When two people change the same field without having seen each other's change, the later one is kept and the other is saved here, so nothing typed is lost. Resolving writes the chosen value as a normal new change that reaches everyone.",
+        discussion: t("help.when-two-people-change-the.2f3c"),
         subcommands: [List.self, Show.self, Resolve.self]
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List unresolved conflicts.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-unresolved-conflicts.4786"))
 
         @OptionGroup var options: CommonOptions
-        @Flag(help: "Include resolved conflicts.") var all = false
+        @Flag(help: ArgumentHelp(t("help.include-resolved-conflicts.70de"))) var all = false
 
         func run() throws {
             let replica = try options.open()
@@ -38,10 +38,10 @@ struct ConflictsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a conflict: the value kept, the value lost, who wrote each and when.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-a-conflict-the-value.b7cc"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Conflict id or a unique prefix of it.") var conflict: String
+        @Argument(help: ArgumentHelp(t("help.conflict-id-or-a-unique.daa4"))) var conflict: String
 
         func run() throws {
             let replica = try options.open()
@@ -64,13 +64,13 @@ struct ConflictsCommand: ParsableCommand {
 
     struct Resolve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Settle a conflict: keep mine, keep theirs, or write a new value.",
-            discussion: "mine/theirs are relative to this device; lost/kept name the two values whoever you are (a supervisor resolving for others). Every open conflict on the same field is settled with it.")
+            abstract: t("help.settle-a-conflict-keep-mine.e459"),
+            discussion: t("help.mine-theirs-are-relative-to.cbdc"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Conflict id or a unique prefix of it.") var conflict: String
-        @Option(help: "mine, theirs, lost or kept.") var keep: String?
-        @Option(help: "A new value for the field instead.") var value: String?
+        @Argument(help: ArgumentHelp(t("help.conflict-id-or-a-unique.daa4"))) var conflict: String
+        @Option(help: ArgumentHelp(t("help.mine-theirs-lost-or-kept.e0c0"))) var keep: String?
+        @Option(help: ArgumentHelp(t("help.a-new-value-for-the.5da2"))) var value: String?
 
         func run() throws {
             let replica = try options.open()

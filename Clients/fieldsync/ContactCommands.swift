@@ -12,15 +12,15 @@ struct ContactCommand: ParsableCommand {
     )
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a contact to a customer.")
+        static let configuration = CommandConfiguration(abstract: t("help.add-a-contact-to-a.084a"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "Contact's name.") var name: String
-        @Option(help: "Role or duty, e.g. 'network operations'.") var role: String?
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.contact-s-name.d508"))) var name: String
+        @Option(help: ArgumentHelp(t("help.role-or-duty-e-g.bf0f"))) var role: String?
         @Option var phone: String?
         @Option var email: String?
-        @Flag(help: "This is the billing contact (收款对接人); the customer's previous billing contact is unmarked.") var billing = false
+        @Flag(help: ArgumentHelp(t("help.this-is-the-billing-contact.865e"))) var billing = false
 
         func run() throws {
             let replica = try options.open()
@@ -35,10 +35,10 @@ struct ContactCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a customer's contacts.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-a-customer-s-contacts.fa3a"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
 
         func run() throws {
             let replica = try options.open()
@@ -55,15 +55,15 @@ struct ContactCommand: ParsableCommand {
     }
 
     struct Edit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a contact; only the options given change.")
+        static let configuration = CommandConfiguration(abstract: t("help.change-a-contact-only-the.7ccb"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Contact id or a unique prefix of it.") var contact: String
+        @Argument(help: ArgumentHelp(t("help.contact-id-or-a-unique.96b8"))) var contact: String
         @Option var name: String?
         @Option var role: String?
         @Option var phone: String?
         @Option var email: String?
-        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Make this the billing contact (--no-billing: no longer).") var billing: Bool?
+        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: ArgumentHelp(t("help.make-this-the-billing-contact.c400"))) var billing: Bool?
 
         func run() throws {
             let replica = try options.open()
@@ -75,7 +75,7 @@ struct ContactCommand: ParsableCommand {
             if let email { fields.append(("email", .text(email))) }
             if let billing { fields.append(("billing", .int(billing ? 1 : 0))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --name, --role, --phone, --email, --billing, --no-billing")
+                throw InputError(t("cli.error.nothing-to-change", ["options": "--name, --role, --phone, --email, --billing, --no-billing"]))
             }
             var edits = [RecordEdit(.contact, record.id, fields)]
             if billing == true, case .text(let owner) = record["customer"] {
@@ -87,10 +87,10 @@ struct ContactCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a contact (kept as a tombstone so the removal syncs).")
+        static let configuration = CommandConfiguration(abstract: t("help.remove-a-contact-kept-as.9f42"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Contact id or a unique prefix of it.") var contact: String
+        @Argument(help: ArgumentHelp(t("help.contact-id-or-a-unique.96b8"))) var contact: String
 
         func run() throws {
             let replica = try options.open()
@@ -123,9 +123,9 @@ struct AgreementCommand: ParsableCommand {
 
     /// The dates and limit an agreement carries besides its number.
     struct Terms: ParsableArguments {
-        @Option(help: ArgumentHelp("Start date, YYYY-MM-DD.", valueName: "date")) var start: String?
-        @Option(help: ArgumentHelp("End date, YYYY-MM-DD.", valueName: "date")) var end: String?
-        @Option(help: ArgumentHelp("Fault restoration limit agreed in it (故障处理时限), in hours from the report, 1 to 8760.", valueName: "hours"))
+        @Option(help: ArgumentHelp(t("help.start-date-yyyy-mm-dd.3a12"), valueName: "date")) var start: String?
+        @Option(help: ArgumentHelp(t("help.end-date-yyyy-mm-dd.33e2"), valueName: "date")) var end: String?
+        @Option(help: ArgumentHelp(t("help.fault-restoration-limit-agreed-in.0ce2"), valueName: "hours"))
         var restoreHours: Int64?
 
         func validate() throws {
@@ -144,11 +144,11 @@ struct AgreementCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a service agreement of a customer.")
+        static let configuration = CommandConfiguration(abstract: t("help.record-a-service-agreement-of.1195"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "Agreement number.") var number: String
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.agreement-number.0332"))) var number: String
         @OptionGroup var terms: Terms
 
         func run() throws {
@@ -161,16 +161,16 @@ struct AgreementCommand: ParsableCommand {
 
     struct Edit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change an agreement or record its notices; only the options given change.",
-            discussion: "A date option takes YYYY-MM-DD, 'today', or 'none' to clear it.")
+            abstract: t("help.change-an-agreement-or-record.c446"),
+            discussion: t("help.a-date-option-takes-yyyy.5999"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Agreement id or a unique prefix of it.") var agreement: String
-        @Option(help: "Agreement number.") var number: String?
+        @Argument(help: ArgumentHelp(t("help.agreement-id-or-a-unique.1199"))) var agreement: String
+        @Option(help: ArgumentHelp(t("help.agreement-number.0332"))) var number: String?
         @OptionGroup var terms: Terms
-        @Option(help: ArgumentHelp("The expiry notice (服务到期通知) was handed over on this day.", valueName: "date")) var renewalNotice: String?
-        @Option(help: ArgumentHelp("The agreement was signed again on this day.", valueName: "date")) var renewed: String?
-        @Option(help: ArgumentHelp("The customer's termination notice (终止使用通知单) came on this day.", valueName: "date")) var terminationNotice: String?
+        @Option(help: ArgumentHelp(t("help.the-expiry-notice-was-handed.dced"), valueName: "date")) var renewalNotice: String?
+        @Option(help: ArgumentHelp(t("help.the-agreement-was-signed-again.ecb0"), valueName: "date")) var renewed: String?
+        @Option(help: ArgumentHelp(t("help.the-customer-s-termination-notice.019d"), valueName: "date")) var terminationNotice: String?
 
         func run() throws {
             func day(_ text: String, _ option: String) throws -> FieldValue {
@@ -186,21 +186,21 @@ struct AgreementCommand: ParsableCommand {
             if let renewed { fields.append(("renewed_at", try day(renewed, "--renewed"))) }
             if let terminationNotice { fields.append(("termination_notice_at", try day(terminationNotice, "--termination-notice"))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --number, --start, --end, --restore-hours, --renewal-notice, --renewed, --termination-notice")
+                throw InputError(t("cli.error.nothing-to-change", ["options": "--number, --start, --end, --restore-hours, --renewal-notice, --renewed, --termination-notice"]))
             }
             let replica = try options.open()
             let record = try replica.require(.agreement, agreement)
-            guard !record["removed"].bool else { throw InputError("service agreement \(record.shortID) was removed") }
+            guard !record["removed"].bool else { throw InputError(t("cli.agreement.was-removed", ["id": record.shortID])) }
             try replica.write([RecordEdit(.agreement, record.id, fields)])
             try printUpdated(replica.require(.agreement, record.id), json: options.json)
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List service agreements, soonest end first, with when each notice is due and when it was given.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-service-agreements-soonest-end.e620"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Only this customer's agreements.") var customer: String?
+        @Argument(help: ArgumentHelp(t("help.only-this-customer-s-agreements.83bc"))) var customer: String?
 
         func run() throws {
             let replica = try options.open()
@@ -235,10 +235,10 @@ struct AgreementCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a service agreement.")
+        static let configuration = CommandConfiguration(abstract: t("help.remove-a-service-agreement.b0de"))
 
         @OptionGroup var options: HomeOption
-        @Argument(help: "Agreement id or a unique prefix of it.") var agreement: String
+        @Argument(help: ArgumentHelp(t("help.agreement-id-or-a-unique.1199"))) var agreement: String
 
         func run() throws {
             let replica = try options.open()

@@ -14,19 +14,19 @@ struct CustomerCommand: ParsableCommand {
     )
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a customer file.")
+        static let configuration = CommandConfiguration(abstract: t("help.add-a-customer-file.166d"))
 
         @OptionGroup var options: CommonOptions
-        @Option(help: "Customer name.") var name: String
-        @Option(help: "Service level (VIP halves the feedback time limits).") var level: ServiceLevel = .standard
-        @Option(help: "City branch (default: this device's branch).") var branch: String?
-        @Option(help: "Assigned account manager (default: you).") var manager: String?
-        @Option(help: ArgumentHelp("Backup or joint managers who share the file, comma-separated.", valueName: "names")) var team: String?
-        @Option(help: "Services in operation (已起租产品), free text.") var services: String?
-        @Option(help: "Notes.") var note: String?
-        @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD (default: today); weekly visit coverage counts from its week.", valueName: "date"))
+        @Option(help: ArgumentHelp(t("help.customer-name.d6d7"))) var name: String
+        @Option(help: ArgumentHelp(t("help.service-level-vip-halves-the.e193"))) var level: ServiceLevel = .standard
+        @Option(help: ArgumentHelp(t("help.city-branch-default-this-device.dd6e"))) var branch: String?
+        @Option(help: ArgumentHelp(t("help.assigned-account-manager-default-you.a971"))) var manager: String?
+        @Option(help: ArgumentHelp(t("help.backup-or-joint-managers-who.98f3"), valueName: "names")) var team: String?
+        @Option(help: ArgumentHelp(t("help.services-in-operation-free-text.b67b"))) var services: String?
+        @Option(help: ArgumentHelp(t("help.notes.bd71"))) var note: String?
+        @Option(help: ArgumentHelp(t("help.the-day-the-customer-was.5428"), valueName: "date"))
         var since: String?
-        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh (default: the reader's).", valueName: "en|zh"))
+        @Option(help: ArgumentHelp(t("help.the-language-of-the-documents.4530"), valueName: "en|zh"))
         var language: Language?
 
         func run() throws {
@@ -50,10 +50,10 @@ struct CustomerCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List customer files.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-customer-files.c31a"))
 
         @OptionGroup var options: CommonOptions
-        @Flag(help: "Include archived customers.") var all = false
+        @Flag(help: ArgumentHelp(t("help.include-archived-customers.4196"))) var all = false
 
         func run() throws {
             let customers = try options.open().records(.customer)
@@ -70,10 +70,10 @@ struct CustomerCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a customer file with its contacts, agreements and open cases.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-a-customer-file-with.f015"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
 
         func run() throws {
             let replica = try options.open()
@@ -115,19 +115,19 @@ struct CustomerCommand: ParsableCommand {
     }
 
     struct Edit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change fields of a customer file; only the options given change.")
+        static let configuration = CommandConfiguration(abstract: t("help.change-fields-of-a-customer.7e84"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "Customer name.") var name: String?
-        @Option(help: "Service level.") var level: ServiceLevel?
-        @Option(help: "City branch.") var branch: String?
-        @Option(help: "Assigned account manager.") var manager: String?
-        @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team; \"\" clears it).", valueName: "names")) var team: String?
-        @Option(help: "Services in operation.") var services: String?
-        @Option(help: "Notes (replaces the notes).") var note: String?
-        @Option(help: ArgumentHelp("The day the customer was taken on, YYYY-MM-DD.", valueName: "date")) var since: String?
-        @Option(help: ArgumentHelp("The language of the documents handed to the customer: en or zh.", valueName: "en|zh")) var language: Language?
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.customer-name.d6d7"))) var name: String?
+        @Option(help: ArgumentHelp(t("help.service-level.03ec"))) var level: ServiceLevel?
+        @Option(help: ArgumentHelp(t("help.city-branch.da66"))) var branch: String?
+        @Option(help: ArgumentHelp(t("help.assigned-account-manager.e0bd"))) var manager: String?
+        @Option(help: ArgumentHelp(t("help.backup-or-joint-managers-comma.848f"), valueName: "names")) var team: String?
+        @Option(help: ArgumentHelp(t("help.services-in-operation.cab8"))) var services: String?
+        @Option(help: ArgumentHelp(t("help.notes-replaces-the-notes.6e73"))) var note: String?
+        @Option(help: ArgumentHelp(t("help.the-day-the-customer-was.09e7"), valueName: "date")) var since: String?
+        @Option(help: ArgumentHelp(t("help.the-language-of-the-documents.1a1d"), valueName: "en|zh")) var language: Language?
 
         func run() throws {
             let replica = try options.open()
@@ -158,7 +158,7 @@ struct CustomerCommand: ParsableCommand {
             if let since { fields.append(("since", .text(try TimeInput.parseDate(since, option: "--since")))) }
             if let language { fields.append(("language", .text(language.rawValue))) }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --name, --level, --branch, --manager, --team, --services, --note, --since, --language")
+                throw InputError(t("cli.error.nothing-to-change", ["options": "--name, --level, --branch, --manager, --team, --services, --note, --since, --language"]))
             }
             try replica.write([RecordEdit(.customer, record.id, fields)])
             try printUpdated(replica.require(.customer, record.id), json: options.json)
@@ -167,22 +167,18 @@ struct CustomerCommand: ParsableCommand {
 
     struct Assign: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Hand a customer file over to another manager (客户交接): for a supervisor's or the province's laptop.",
-            discussion: """
-                At the next sync the new manager receives the whole file, its history included; the old manager's \
-                laptop drops it once everything typed on it has been sent (work stamped before the handover is kept, \
-                later work is refused and listed by 'fieldsync status'). A manager cannot hand over their own files.
-                """)
+            abstract: t("help.hand-a-customer-file-over.ac96"),
+            discussion: t("help.at-the-next-sync-the.3076"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "The new account manager.") var manager: String
-        @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.the-new-account-manager.a816"))) var manager: String
+        @Option(help: ArgumentHelp(t("help.backup-or-joint-managers-comma.1ac9"), valueName: "names")) var team: String?
 
         func run() throws {
             let replica = try options.open()
             if let role = try ServerBinding.load(home: options.location.folder)?.binding.user.role, role == .manager {
-                throw InputError("handing a file over is for a supervisor or the province; ask yours to run 'fieldsync customer assign'")
+                throw InputError(t("cli.customer.assign-refused"))
             }
             let record = try replica.require(.customer, customer)
             var fields: [(String, FieldValue)] = [("manager", .text(manager))]
@@ -194,12 +190,12 @@ struct CustomerCommand: ParsableCommand {
 
     struct Archive: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Archive a customer file (customers are never erased).",
-            discussion: "An archived customer is hidden from 'customer list' unless --all is given; --undo brings it back.")
+            abstract: t("help.archive-a-customer-file-customers.2164"),
+            discussion: t("help.an-archived-customer-is-hidden.5bcf"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Flag(help: "Bring an archived customer back.") var undo = false
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Flag(help: ArgumentHelp(t("help.bring-an-archived-customer-back.fd63"))) var undo = false
 
         func run() throws {
             let replica = try options.open()
@@ -225,7 +221,7 @@ func checkRegistered(_ branch: String?, in replica: Replica) throws {
     let registered = try replica.registeredBranches()
     guard !registered.isEmpty, let branch, !registered.contains(branch) else { return }
     if let close = ClosestName.to(branch, among: registered.sorted()) {
-        throw InputError("--branch: '\(branch)' is not a registered branch; did you mean '\(close)'? (registered: \(registered.sorted().joined(separator: ", ")))")
+        throw InputError(t("cli.customer.branch-close", ["branch": branch, "close": close, "registered": registered.sorted().joined(separator: ", ")]))
     }
-    throw InputError("--branch: '\(branch)' is not a registered branch; use one of: \(registered.sorted().joined(separator: ", "))")
+    throw InputError(t("cli.customer.branch-unknown", ["branch": branch, "registered": registered.sorted().joined(separator: ", ")]))
 }

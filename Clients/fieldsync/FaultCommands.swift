@@ -22,14 +22,14 @@ struct FaultCommand: ParsableCommand {
 
     /// What is learnt about a fault, at the report or later (`edit`).
     struct Details: ParsableArguments {
-        @Option(help: "Scope of impact (故障影响范围).") var scope: String?
-        @Option(help: "When the fault occurred (ISO 8601 or now).") var occurredAt: String?
-        @Option(help: ArgumentHelp("Restoration time agreed for this fault; overrides the agreement's limit ('none' removes it on edit).", valueName: "time"))
+        @Option(help: ArgumentHelp(t("help.scope-of-impact.b96f"))) var scope: String?
+        @Option(help: ArgumentHelp(t("help.when-the-fault-occurred-iso.c6b7"))) var occurredAt: String?
+        @Option(help: ArgumentHelp(t("help.restoration-time-agreed-for-this.385a"), valueName: "time"))
         var restoreBy: String?
-        @Option(help: "Hotline or CRM ticket number (响应中心派单号).") var ticket: String?
-        @Option(help: ArgumentHelp("Maintenance person dispatched (派单).", valueName: "name")) var dispatchedTo: String?
-        @Option(help: "Dispatch state.") var dispatch: DispatchState?
-        @Option(help: "Site affected (站址).") var site: String?
+        @Option(help: ArgumentHelp(t("help.hotline-or-crm-ticket-number.e578"))) var ticket: String?
+        @Option(help: ArgumentHelp(t("help.maintenance-person-dispatched.37fe"), valueName: "name")) var dispatchedTo: String?
+        @Option(help: ArgumentHelp(t("help.dispatch-state.5705"))) var dispatch: DispatchState?
+        @Option(help: ArgumentHelp(t("help.site-affected.c401"))) var site: String?
 
         /// The fields given; an empty text clears an optional one.
         func fields() throws -> [(String, FieldValue)] {
@@ -49,13 +49,13 @@ struct FaultCommand: ParsableCommand {
     }
 
     struct Report: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a fault a customer reported.")
+        static let configuration = CommandConfiguration(abstract: t("help.record-a-fault-a-customer.abcd"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "What is wrong, as the customer describes it.") var symptom: String
-        @Option(help: "When it was reported to you (default: now).") var reportedAt = "now"
-        @Option(help: "Who owns the follow-up (首问负责人; default: you).") var owner: String?
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.what-is-wrong-as-the.09f5"))) var symptom: String
+        @Option(help: ArgumentHelp(t("help.when-it-was-reported-to.8065"))) var reportedAt = "now"
+        @Option(help: ArgumentHelp(t("help.who-owns-the-follow-up.2469"))) var owner: String?
         @OptionGroup var details: Details
 
         func run() throws {
@@ -79,14 +79,14 @@ struct FaultCommand: ParsableCommand {
 
     struct Edit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record what was learnt after the report; only the options given change.",
-            discussion: "Times stay in order: occurred ≤ reported ≤ first feedback, occurred ≤ restored ≤ report delivered. The workflow times change through feedback, restore and close.")
+            abstract: t("help.record-what-was-learnt-after.4bca"),
+            discussion: t("help.times-stay-in-order-occurred.779f"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
-        @Option(help: "What is wrong.") var symptom: String?
-        @Option(help: "When it was reported to you.") var reportedAt: String?
-        @Option(help: "Who owns the follow-up (首问负责人).") var owner: String?
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
+        @Option(help: ArgumentHelp(t("help.what-is-wrong.e677"))) var symptom: String?
+        @Option(help: ArgumentHelp(t("help.when-it-was-reported-to.65da"))) var reportedAt: String?
+        @Option(help: ArgumentHelp(t("help.who-owns-the-follow-up.548a"))) var owner: String?
         @OptionGroup var details: Details
 
         func run() throws {
@@ -106,23 +106,23 @@ struct FaultCommand: ParsableCommand {
     }
 
     struct Note: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a progress note to a fault.")
+        static let configuration = CommandConfiguration(abstract: t("help.add-a-progress-note-to.b8e1"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
-        @Option(help: "The note.") var text: String
-        @Option(help: "When (ISO 8601 or now).") var at = "now"
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
+        @Option(help: ArgumentHelp(t("help.the-note.6539"))) var text: String
+        @Option(help: ArgumentHelp(t("help.when-iso-8601-or-now.8098"))) var at = "now"
 
         func run() throws { try Cases.addNote(to: .fault, fault, text: text, at: at, options: options) }
     }
 
     struct Feedback: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record progress feedback given to the customer.",
-            discussion: "The earliest feedback is the one the time limit counts; a later one does not replace it.")
+            abstract: t("help.record-progress-feedback-given-to.a1a4"),
+            discussion: t("help.the-earliest-feedback-is-the.2004"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
 
         func run() throws {
             let at = try options.time()
@@ -132,11 +132,11 @@ struct FaultCommand: ParsableCommand {
 
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record that service was restored and the customer told.",
-            discussion: "Telling the customer is a feedback (guide §2.4.1(4)): it is the first feedback when none was recorded.")
+            abstract: t("help.record-that-service-was-restored.d352"),
+            discussion: t("help.telling-the-customer-is-a.9d90"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
 
         func run() throws {
             let at = try options.time()
@@ -145,10 +145,10 @@ struct FaultCommand: ParsableCommand {
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a restored fault: the fault report was delivered to the customer.")
+        static let configuration = CommandConfiguration(abstract: t("help.close-a-restored-fault-the.9c32"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
 
         func run() throws {
             let at = try options.time()
@@ -157,10 +157,10 @@ struct FaultCommand: ParsableCommand {
     }
 
     struct Reopen: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Reopen a restored or closed fault; a new round starts.")
+        static let configuration = CommandConfiguration(abstract: t("help.reopen-a-restored-or-closed.66d1"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
 
         func run() throws {
             let at = try options.time()
@@ -169,20 +169,20 @@ struct FaultCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List fault reports, newest first.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-fault-reports-newest-first.4fc9"))
 
         @OptionGroup var options: CommonOptions
-        @Flag(help: "Only faults not yet restored.") var open = false
-        @Option(help: "Only this customer's faults.") var customer: String?
+        @Flag(help: ArgumentHelp(t("help.only-faults-not-yet-restored.f501"))) var open = false
+        @Option(help: ArgumentHelp(t("help.only-this-customer-s-faults.00dc"))) var customer: String?
 
         func run() throws { try Cases.list(.fault, openOnly: open, customer: customer, options: options) }
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a fault report with its progress notes.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-a-fault-report-with.796a"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
 
         func run() throws { try Cases.show(.fault, fault, options: options) }
     }
@@ -203,14 +203,14 @@ struct ComplaintCommand: ParsableCommand {
     )
 
     struct Open: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a complaint a customer made.")
+        static let configuration = CommandConfiguration(abstract: t("help.record-a-complaint-a-customer.e012"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "How it came in.") var channel: ComplaintChannel
-        @Option(help: "What the customer complains about.") var content: String
-        @Option(help: "When it was received (default: now).") var receivedAt = "now"
-        @Option(help: "Who owns the follow-up (default: you).") var owner: String?
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.how-it-came-in.e155"))) var channel: ComplaintChannel
+        @Option(help: ArgumentHelp(t("help.what-the-customer-complains-about.ac6b"))) var content: String
+        @Option(help: ArgumentHelp(t("help.when-it-was-received-default.53d9"))) var receivedAt = "now"
+        @Option(help: ArgumentHelp(t("help.who-owns-the-follow-up.0826"))) var owner: String?
 
         func run() throws {
             let replica = try options.open()
@@ -232,21 +232,21 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct Note: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a progress note to a complaint.")
+        static let configuration = CommandConfiguration(abstract: t("help.add-a-progress-note-to.9aa6"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
-        @Option(help: "The note.") var text: String
-        @Option(help: "When (ISO 8601 or now).") var at = "now"
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
+        @Option(help: ArgumentHelp(t("help.the-note.6539"))) var text: String
+        @Option(help: ArgumentHelp(t("help.when-iso-8601-or-now.8098"))) var at = "now"
 
         func run() throws { try Cases.addNote(to: .complaint, complaint, text: text, at: at, options: options) }
     }
 
     struct Feedback: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record progress feedback given to the customer (the earliest counts).")
+        static let configuration = CommandConfiguration(abstract: t("help.record-progress-feedback-given-to.c0a4"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
 
         func run() throws {
             let at = try options.time()
@@ -255,11 +255,11 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record that the complaint was resolved and what the customer was told.")
+        static let configuration = CommandConfiguration(abstract: t("help.record-that-the-complaint-was.b14c"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
-        @Option(help: "The result told to the customer.") var result: String?
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
+        @Option(help: ArgumentHelp(t("help.the-result-told-to-the.fc1f"))) var result: String?
 
         func run() throws {
             let at = try options.time()
@@ -268,11 +268,11 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct Escalate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Escalate to the branch supervisor as a key item (重点督办).")
+        static let configuration = CommandConfiguration(abstract: t("help.escalate-to-the-branch-supervisor.c852"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
-        @Option(help: "Why it is escalated.") var reason: String?
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
+        @Option(help: ArgumentHelp(t("help.why-it-is-escalated.507a"))) var reason: String?
 
         func run() throws {
             let at = try options.time()
@@ -281,11 +281,11 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a resolved complaint with its handling report (投诉处理报告单).")
+        static let configuration = CommandConfiguration(abstract: t("help.close-a-resolved-complaint-with.7906"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
-        @Option(help: "The closing report.") var report: String?
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
+        @Option(help: ArgumentHelp(t("help.the-closing-report.6a29"))) var report: String?
 
         func run() throws {
             let at = try options.time()
@@ -294,10 +294,10 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct Reopen: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Reopen a resolved or closed complaint; a new round starts.")
+        static let configuration = CommandConfiguration(abstract: t("help.reopen-a-resolved-or-closed.b8d8"))
 
         @OptionGroup var options: ActionOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
 
         func run() throws {
             let at = try options.time()
@@ -306,20 +306,20 @@ struct ComplaintCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List complaints, newest first (⚑ marks escalated ones).")
+        static let configuration = CommandConfiguration(abstract: t("help.list-complaints-newest-first-marks.a054"))
 
         @OptionGroup var options: CommonOptions
-        @Flag(help: "Only complaints not yet resolved.") var open = false
-        @Option(help: "Only this customer's complaints.") var customer: String?
+        @Flag(help: ArgumentHelp(t("help.only-complaints-not-yet-resolved.4a0e"))) var open = false
+        @Option(help: ArgumentHelp(t("help.only-this-customer-s-complaints.2fc4"))) var customer: String?
 
         func run() throws { try Cases.list(.complaint, openOnly: open, customer: customer, options: options) }
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a complaint with its progress notes.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-a-complaint-with-its.f095"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
 
         func run() throws { try Cases.show(.complaint, complaint, options: options) }
     }

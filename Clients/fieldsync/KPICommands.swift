@@ -22,11 +22,11 @@ struct KPICommand: ParsableCommand {
     )
 
     struct Summary: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Each KPI as met / counted and a rate, per manager, branch or province.")
+        static let configuration = CommandConfiguration(abstract: t("help.each-kpi-as-met-counted.72ff"))
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
-        @Option(help: "Group by the manager responsible, the customer's branch, the customer, or the province.") var by: KPIGrouping = .manager
+        @Option(help: ArgumentHelp(t("help.group-by-the-manager-responsible.3481"))) var by: KPIGrouping = .manager
 
         func run() throws {
             let (report, _) = try selection.report(options, grouping: by)
@@ -37,7 +37,7 @@ struct KPICommand: ParsableCommand {
     }
 
     struct Misses: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The records that missed their limit in the period: id, customer, limit, actual, by how much.")
+        static let configuration = CommandConfiguration(abstract: t("help.the-records-that-missed-their.8780"))
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
@@ -53,8 +53,8 @@ struct KPICommand: ParsableCommand {
 
     struct Todo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What is open past a limit, most overdue first (the supervisor's to-do list).",
-            discussion: "In sections: complaints past 3 working days that nobody escalated (escalate them: 重点督办), escalated complaints not resolved, overdue agreement notices, and the other faults and complaints past a limit.")
+            abstract: t("help.what-is-open-past-a.1640"),
+            discussion: t("help.in-sections-complaints-past-3.1107"))
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
@@ -71,7 +71,7 @@ struct KPICommand: ParsableCommand {
 extension KPICommand {
     struct Late: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Events of the period met as the time given, but typed after their limit had passed.",
+            abstract: t("help.events-of-the-period-met.ccac"),
             discussion: """
                 The figures count the time given (the limits are about the customer); this lists where that time was typed \
                 more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check before \
@@ -97,13 +97,13 @@ extension KPI: ExpressibleByArgument {}
 
 /// Which records and which period a KPI command looks at.
 struct KPISelection: ParsableArguments {
-    @Option(help: ArgumentHelp("A month (2026-11), ISO week (2026-W47), quarter (2026-Q4) or range (2026-11-01..2026-11-15); default: this month.", valueName: "period"))
+    @Option(help: ArgumentHelp(t("help.a-month-2026-11-iso.6112"), valueName: "period"))
     var period: String?
-    @Option(help: "Only customers of this branch.") var branch: String?
-    @Option(help: "Only what this manager answers for: the cases they own, the weeks they visited or, unvisited, their customers.") var manager: String?
-    @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time"))
+    @Option(help: ArgumentHelp(t("help.only-customers-of-this-branch.cb54"))) var branch: String?
+    @Option(help: ArgumentHelp(t("help.only-what-this-manager-answers.4c56"))) var manager: String?
+    @Option(help: ArgumentHelp(t("help.judge-open-records-at-this.d910"), valueName: "time"))
     var asOf: String?
-    @Flag(help: "Print CSV instead of a table.") var csv = false
+    @Flag(help: ArgumentHelp(t("help.print-csv-instead-of-a.a28d"))) var csv = false
 
     func asOfTime() throws -> Timestamp {
         guard let asOf else { return TimeInput.now() }
@@ -144,15 +144,15 @@ struct DashboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dashboard",
         abstract: t("cli.dashboard.abstract"),
-        discussion: "The link is valid for 10 minutes and works once; it opens a browser session of 8 hours. The page needs the server's CA, as the laptop does: import the CA file into the browser, or open the link on a machine that trusts it.")
+        discussion: t("help.the-link-is-valid-for.775f"))
 
     @OptionGroup var options: CommonOptions
-    @Option(help: ArgumentHelp("Open the dashboard on this period (2026-11, 2026-W47, 2026-Q4).", valueName: "period"))
+    @Option(help: ArgumentHelp(t("help.open-the-dashboard-on-this.c366"), valueName: "period"))
     var period: String?
 
     func run() async throws {
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
-            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+            throw InputError(t("cli.sync.not-enrolled"))
         }
         if let period {
             do { _ = try ReportingPeriod(period) } catch { throw InputError("--period: \(error.description)") }
@@ -171,7 +171,7 @@ struct DashboardCommand: AsyncParsableCommand {
             JSONValue.object(["url": .string(url), "expires_in_seconds": .int(Int64(link.expiresInSeconds))]).printed()
         } else {
             print(url)
-            print("Open it within \(link.expiresInSeconds / 60) minutes; it works once.")
+            print(t("cli.dashboard.open-within", ["minutes": String(link.expiresInSeconds / 60)]))
         }
     }
 }

@@ -23,7 +23,7 @@ struct OutboxCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the waiting actions, oldest first, with what each changes and any refusal.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-the-waiting-actions-oldest.8244"))
 
         @OptionGroup var options: CommonOptions
 
@@ -49,7 +49,7 @@ struct OutboxCommand: ParsableCommand {
             .object([
                 "number": .int(Int64(clamping: mutation.counter)), "typed_at": .string(OutboxCommand.typedAt(mutation)),
                 "records": .int(Int64(Set(mutation.changes.map { RecordKey(table: $0.table, record: $0.record) }).count)),
-                "field_changes": .int(Int64(mutation.changes.count)), "summary": .string(OutboxCommand.summary(mutation)),
+                "field_changes": .int(Int64(mutation.changes.count)), "summary": .string(OutboxCommand.summary(mutation, Strings.load(.english))),
                 "refused": refusal.map { .string($0.reason) } ?? .null,
                 "refused_times": refusal.map { .int(Int64($0.times)) } ?? .null,
                 "refused_since": refusal?.since.map(JSONValue.string) ?? .null,
@@ -59,15 +59,15 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one waiting action: every field it sets, and the server's reason if it refused it.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-one-waiting-action-every.ba89"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The action's number, as 'fieldsync outbox' lists it.") var number: UInt64
+        @Argument(help: ArgumentHelp(t("help.the-action-s-number-as.c0f7"))) var number: UInt64
 
         func run() throws {
             let replica = try options.open()
             guard let mutation = try replica.outbox().first(where: { $0.counter == number }) else {
-                throw StoreError.notFound("no action #\(number) waits to be sent; list them with 'fieldsync outbox'")
+                throw StoreError.notFound(t("cli.outbox.no-such", ["number": String(number)]))
             }
             let refused = try replica.rejections().first { $0.counter == number }
             if options.json {
@@ -96,22 +96,24 @@ struct OutboxCommand: ParsableCommand {
     /// A refused action's state, in a person's words.
     /// In a table: short, so that the reason shows.
     static func state(_ refusal: RejectedMutation) -> String {
-        "refused\(refusal.times > 1 ? " at \(refusal.times) syncs" : ""): \(Wording.printable(refusal.reason))"
-            + (refusal.note.map { "; handed back by \($0)" } ?? "")
+        t(refusal.times > 1 ? "cli.outbox.state-times" : "cli.outbox.state", ["times": String(refusal.times), "reason": Wording.printable(refusal.reason)])
+            + (refusal.note.map { t("cli.outbox.state-note", ["note": $0]) } ?? "")
     }
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
-        let times = refusal.times > 1 ? " (at \(refusal.times) syncs\(refusal.since.map { " since \($0)" } ?? ""))" : ""
-        return "\(word)\(times): \(Wording.printable(refusal.reason))" + (refusal.note.map { "\n  handed back by \($0)" } ?? "")
+        let times = refusal.times > 1
+            ? t("cli.outbox.times", ["times": String(refusal.times), "since": refusal.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? ""]) : ""
+        return word + times + t("punctuation.colon") + Wording.printable(refusal.reason)
+            + (refusal.note.map { "\n" + t("cli.status.handed-back", ["note": $0]).dropFirst(4) } ?? "")
     }
 
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Send refused actions again now (after the cause was put right, e.g. a file assigned back): syncs, then says what became of them.",
-            discussion: "Without a number, every refused action. Their refusal counts start again.")
+            abstract: t("help.send-refused-actions-again-now.7aa4"),
+            discussion: t("help.without-a-number-every-refused.04f5"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The action's number, as 'fieldsync outbox' lists it (default: every refused one).") var number: UInt64?
+        @Argument(help: ArgumentHelp(t("help.the-action-s-number-as.b81e"))) var number: UInt64?
 
         func run() async throws {
             let replica = try options.open()
@@ -119,8 +121,7 @@ struct OutboxCommand: ParsableCommand {
             if let number, refused.isEmpty {
                 let waiting = try replica.outbox().contains { $0.counter == number }
                 try replica.close()
-                throw StoreError.notFound(waiting ? "action #\(number) was not refused; it is sent at the next 'fieldsync sync'"
-                                                  : "no action #\(number) waits to be sent; list them with 'fieldsync outbox'")
+                throw StoreError.notFound(t(waiting ? "cli.outbox.not-refused" : "cli.outbox.no-such", ["number": String(number)]))
             }
             try replica.close()
             let outcome = try await SyncCommand.perform(options) { try $0.restartRefusalCounts(refused.map(\.counter)) }
@@ -150,16 +151,12 @@ struct OutboxCommand: ParsableCommand {
 
     struct Discard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give up a waiting action for good: it is never sent, and is kept in 'fieldsync outbox discarded'.",
-            discussion: """
-                The fields that still hold its values are emptied on this laptop (a record it created that holds nothing \
-                else is removed), and, when the server can be reached, the server's copy of those records is taken back \
-                ('fieldsync verify --server'); offline, run that later. Later actions are left as they are.
-                """)
+            abstract: t("help.give-up-a-waiting-action.d0dc"),
+            discussion: t("help.the-fields-that-still-hold.6fa8"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "The action's number, as 'fieldsync outbox' lists it.") var number: UInt64
-        @Flag(name: .customLong("offline"), help: "Do not contact the server afterwards.") var offline = false
+        @Argument(help: ArgumentHelp(t("help.the-action-s-number-as.c0f7"))) var number: UInt64
+        @Flag(name: .customLong("offline"), help: ArgumentHelp(t("help.do-not-contact-the-server.88d4"))) var offline = false
 
         func run() async throws {
             // Not while a sync runs: it may be sending this very action.
@@ -191,12 +188,12 @@ struct OutboxCommand: ParsableCommand {
                         try synced.record(change.table, change.record)?.stamp(change.field)?.isSameWrite(as: change.stamp) == true
                     }
                 } catch {
-                    note = "the server could not be reached (\(error)); run 'fieldsync verify --server' later to take back its copy of those records"
+                    note = t("cli.outbox.unreachable", ["error": "\(error)"])
                 }
                 try? await client.shutdown()
                 try? synced.close()
             } else if !offline {
-                note = "this laptop is not enrolled: nothing to take back from a server"
+                note = t("cli.outbox.not-enrolled")
             }
             if options.json {
                 return JSONValue.object([
@@ -208,22 +205,22 @@ struct OutboxCommand: ParsableCommand {
                 ]).printed()
             }
             if report.wasOffer {
-                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): it offered back work this laptop holds, which stays here as it is.")
+                print(t("cli.outbox.discarded-offer", ["number": String(number)]))
             } else if report.fieldsEmptied + report.fieldsRestored == 0 {
-                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'); none of its values were still on this laptop.")
+                print(t("cli.outbox.discarded-nothing", ["number": String(number)]))
             } else {
                 var parts: [String] = []
-                if report.fieldsEmptied > 0 { parts.append("\(Wording.count(report.fieldsEmptied, "field")) emptied") }
-                if report.fieldsRestored > 0 { parts.append("\(Wording.count(report.fieldsRestored, "field")) back to what an earlier waiting action wrote") }
-                if report.recordsRemoved > 0 { parts.append("\(Wording.count(report.recordsRemoved, "record")) it had created removed") }
-                print("Discarded action #\(number) (kept in 'fieldsync outbox discarded'): \(parts.joined(separator: ", ")).")
+                if report.fieldsEmptied > 0 { parts.append(t("cli.outbox.fields-emptied", ["fields": count(report.fieldsEmptied, "field")])) }
+                if report.fieldsRestored > 0 { parts.append(t("cli.outbox.fields-restored", ["fields": count(report.fieldsRestored, "field")])) }
+                if report.recordsRemoved > 0 { parts.append(t("cli.outbox.records-removed", ["records": count(report.recordsRemoved, "record")])) }
+                print(t("cli.outbox.discarded-parts", ["number": String(number), "parts": parts.joined(separator: t("list.separator"))]))
             }
             if serverHadIt {
-                print("The server had taken this action already (its acknowledgement was lost): it stays, as the server and the other laptops hold it.")
+                print(t("cli.outbox.server-had-it"))
             } else if let taken = verification?.repair?.taken, taken > 0 {
-                print("Took back the server's copy of \(Wording.count(taken, "record")).")
+                print(t("cli.outbox.took-back", ["records": count(taken, "record")]))
             }
-            if let note { print("Note: \(note).") }
+            if let note { print(t("cli.note", ["note": note])) }
         }
 
         private func discardedChanges(_ number: UInt64, in replica: Replica) throws -> [FieldChange] {
@@ -232,7 +229,7 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Discarded: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the actions discarded on this laptop, with what they held and why they were refused.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-the-actions-discarded-on.cb11"))
 
         @OptionGroup var options: CommonOptions
 
@@ -243,7 +240,7 @@ struct OutboxCommand: ParsableCommand {
             if options.json {
                 return JSONValue.array(entries.map { entry in
                     .object(["number": .int(Int64(clamping: entry.counter)), "discarded_at": .string(entry.discardedAt),
-                             "typed_at": .string(OutboxCommand.typedAt(entry.mutation)), "summary": .string(OutboxCommand.summary(entry.mutation)),
+                             "typed_at": .string(OutboxCommand.typedAt(entry.mutation)), "summary": .string(OutboxCommand.summary(entry.mutation, Strings.load(.english))),
                              "refused": entry.refusal.map(JSONValue.string) ?? .null,
                              "decided": entry.decided.map(JSONValue.string) ?? .null,
                              "changes": .array(entry.mutation.changes.map { change in
@@ -252,12 +249,12 @@ struct OutboxCommand: ParsableCommand {
                              })])
                 }).printed()
             }
-            var table = TextTable("#", "typed at", "discarded at", "changes", "refused", "decided by")
+            var table = TextTable(columns("counter", "typed-at", "discarded-at", "changes", "refused", "decided-by"))
             for entry in entries {
                 table.add(String(entry.counter), OutboxCommand.typedAt(entry.mutation), entry.discardedAt, OutboxCommand.summary(entry.mutation),
-                          entry.refusal ?? "-", entry.decided ?? "this laptop")
+                          entry.refusal ?? "-", entry.decided ?? t("cli.outbox.this-laptop"))
             }
-            table.printed(empty: "Nothing was discarded on this laptop.")
+            table.printed(empty: t("cli.outbox.none-discarded"))
         }
     }
 
@@ -268,15 +265,20 @@ struct OutboxCommand: ParsableCommand {
     }
 
     /// What the action changes, in a person's words: "visit 3f2a9c1e (4 fields)", at most three records named.
-    static func summary(_ mutation: Mutation) -> String {
+    /// In `texts`' language on screen; `--json` passes English, which never changes.
+    static func summary(_ mutation: Mutation, _ texts: Strings = texts) -> String {
+        func t(_ key: String, _ values: [String: String]) -> String { texts(key, values) }
+        func count(_ number: Int, _ noun: String) -> String { t(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)]) }
         var order: [RecordKey] = [], fields: [RecordKey: Int] = [:]
         for change in mutation.changes {
             let key = RecordKey(table: change.table, record: change.record)
             if fields[key] == nil { order.append(key) }
             fields[key, default: 0] += 1
         }
-        let named = order.prefix(3).map { "\($0.table.noun) \($0.record.prefix(8)) (\(Wording.count(fields[$0] ?? 0, "field")))" }
-        let more = order.count > 3 ? ", and \(Wording.count(order.count - 3, "record")) more" : ""
-        return named.joined(separator: ", ") + more
+        let named = order.prefix(3).map {
+            t("cli.outbox.summary-record", ["kind": texts.kind($0.table), "id": String($0.record.prefix(8)), "fields": count(fields[$0] ?? 0, "field")])
+        }
+        let more = order.count > 3 ? t("cli.outbox.summary-more", ["records": count(order.count - 3, "record")]) : ""
+        return named.joined(separator: texts("list.separator")) + more
     }
 }

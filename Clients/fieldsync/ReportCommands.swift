@@ -15,13 +15,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: t("cli.report.abstract"),
-        discussion: """
-            customer: the monthly service report for the service joint meeting (服务报告); complaint: the complaint \
-            handling report (投诉处理报告单, 附表 3.17); fault: the fault processing report (故障处理报告); expiry: the \
-            service expiry notice (服务到期通知, 附表 3.12). Markdown by default; --format html gives a page that prints \
-            on A4 from a browser, --format pdf a PDF (printed with Chromium). The language: --lang en|zh if given, else the \
-            customer's own (customer edit --language), else LC_ALL/LANG.
-            """,
+        discussion: t("help.customer-the-monthly-service-report.fbd1"),
         subcommands: [Customer.self, Complaint.self, Fault.self, Expiry.self]
     )
 
@@ -31,9 +25,9 @@ struct ReportCommand: ParsableCommand {
 
     /// What every document command shares: where to write, in which format and language, judged when.
     struct Output: ParsableArguments {
-        @Option(help: "md, html, pdf (A4, printed with Chromium; needs --output) or json (the customer report only).") var format: Format = .md
-        @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time")) var asOf: String?
-        @Option(help: ArgumentHelp("Write to this file instead of printing.", valueName: "file")) var output: String?
+        @Option(help: ArgumentHelp(t("help.md-html-pdf-a4-printed.8c3d"))) var format: Format = .md
+        @Option(help: ArgumentHelp(t("help.judge-open-records-at-this.d910"), valueName: "time")) var asOf: String?
+        @Option(help: ArgumentHelp(t("help.write-to-this-file-instead.2ca9"), valueName: "file")) var output: String?
 
         /// The texts of a document for `customer`: `--lang`, else the customer's setting, else the environment's.
         func strings(for customer: KPIFacts.Customer) -> Strings {
@@ -49,10 +43,10 @@ struct ReportCommand: ParsableCommand {
             case .md: try write(document.markdown, title: document.title)
             case .html: try write(document.html, title: document.title)
             case .pdf:
-                guard let output else { throw InputError("--format pdf needs --output FILE (a PDF is not for the terminal)") }
+                guard let output else { throw InputError(t("cli.report.pdf-needs-output")) }
                 try PDFPrinter.print(html: document.html, to: output)
                 print(t("cli.wrote", ["title": document.title, "file": output]))
-            case .json: throw InputError("--format json is for 'report customer'; this document is md or html")
+            case .json: throw InputError(t("cli.report.json-only-customer"))
             }
         }
 
@@ -69,16 +63,12 @@ struct ReportCommand: ParsableCommand {
 
     struct Customer: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One customer's monthly service report (guide §2.4.3, reviewed at the monthly service joint meeting).",
-            discussion: """
-                In the guide's order: project status (agreements coming due), service capability (visits, faults with \
-                their times and limits), service indicators (the service-level figures, what is open past a limit) and \
-                complaints with their outcome and follow-up visit.
-                """)
+            abstract: t("help.one-customer-s-monthly-service.bdd3"),
+            discussion: t("help.in-the-guide-s-order.bf8c"))
 
         @OptionGroup var location: HomeOption
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: ArgumentHelp("The month (2026-11), or a week, quarter or range; default: the last full month.", valueName: "period"))
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.the-month-2026-11-or.c883"), valueName: "period"))
         var period: String?
         @OptionGroup var out: Output
 
@@ -106,11 +96,11 @@ struct ReportCommand: ParsableCommand {
 
     struct Complaint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A complaint handling report (投诉处理报告单, 附表 3.17), handed over at the follow-up visit.",
-            discussion: "The complaint, its handling notes, first feedback and resolution against their limits, escalation, result, the follow-up visit and room for the customer's opinion and signatures.")
+            abstract: t("help.a-complaint-handling-report-3.98e6"),
+            discussion: t("help.the-complaint-its-handling-notes.c30e"))
 
         @OptionGroup var location: HomeOption
-        @Argument(help: "Complaint id or a unique prefix of it.") var complaint: String
+        @Argument(help: ArgumentHelp(t("help.complaint-id-or-a-unique.f3f7"))) var complaint: String
         @OptionGroup var out: Output
 
         func run() throws {
@@ -120,11 +110,11 @@ struct ReportCommand: ParsableCommand {
 
     struct Fault: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A fault processing report (故障处理报告), delivered at the time agreed with the customer.",
-            discussion: "The fault, where and how long, the dispatch, the first feedback and the restoration against their limits, and the handling notes.")
+            abstract: t("help.a-fault-processing-report-delivered.cd0f"),
+            discussion: t("help.the-fault-where-and-how.2cd5"))
 
         @OptionGroup var location: HomeOption
-        @Argument(help: "Fault id or a unique prefix of it.") var fault: String
+        @Argument(help: ArgumentHelp(t("help.fault-id-or-a-unique.da37"))) var fault: String
         @OptionGroup var out: Output
 
         func run() throws {
@@ -134,18 +124,18 @@ struct ReportCommand: ParsableCommand {
 
     struct Expiry: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A service expiry notice (服务到期通知, 附表 3.12), due 3 months before an agreement ends.",
-            discussion: "After handing it over, record it: 'fieldsync agreement edit ID --renewal-notice today'.")
+            abstract: t("help.a-service-expiry-notice-3.569e"),
+            discussion: t("help.after-handing-it-over-record.115c"))
 
         @OptionGroup var location: HomeOption
-        @Argument(help: "Agreement id or a unique prefix of it.") var agreement: String
-        @Option(help: ArgumentHelp("The notice's date (YYYY-MM-DD; default: today).", valueName: "date")) var date: String?
+        @Argument(help: ArgumentHelp(t("help.agreement-id-or-a-unique.1199"))) var agreement: String
+        @Option(help: ArgumentHelp(t("help.the-notice-s-date-yyyy.9b20"), valueName: "date")) var date: String?
         @OptionGroup var out: Output
 
         func run() throws {
             let day: LocalDate
             if let date {
-                guard let parsed = LocalDate(iso: date) else { throw InputError("--date: give a date as YYYY-MM-DD, not '\(date)'") }
+                guard let parsed = LocalDate(iso: date) else { throw InputError(t("cli.report.bad-date", ["date": date])) }
                 day = parsed
             } else {
                 day = TimeInput.now().localDay
@@ -162,7 +152,7 @@ func caseDocument(_ kind: CaseDocuments.Kind, _ prefix: String, location: HomeOp
     let record = try replica.require(kind.recordKind, prefix)
     let facts = try replica.kpiFacts()
     guard let customerID = record["customer"].text, let customer = facts.customers[customerID] else {
-        throw InputError("\(record.table.noun) \(record.id.prefix(8)): its customer is not on this replica")
+        throw InputError(t("cli.report.no-customer", ["kind": texts.kind(record.table), "id": String(record.id.prefix(8))]))
     }
     do {
         return try CaseDocuments.document(kind, id: record.id, customer: customerID, facts: facts, records: replica.documentRecords(customer: customerID),
@@ -171,8 +161,9 @@ func caseDocument(_ kind: CaseDocuments.Kind, _ prefix: String, location: HomeOp
         switch failure {
         case .notFound: throw StoreError.notFound(kind.recordKind, prefix)
         case .missing("ends"):
-            throw InputError("agreement \(prefix) has no end date; set it first: fieldsync agreement edit \(record.id.prefix(8)) --end YYYY-MM-DD")
-        case .missing(let field): throw InputError("\(record.table.noun) \(record.id.prefix(8)) has no \(field.replacingOccurrences(of: "_", with: " "))")
+            throw InputError(t("cli.report.no-end", ["prefix": prefix, "id": String(record.id.prefix(8))]))
+        case .missing(let field):
+            throw InputError(t("cli.report.missing", ["kind": texts.kind(record.table), "id": String(record.id.prefix(8)), "field": texts.field(field, of: record.table)]))
         }
     }
 }

@@ -9,22 +9,12 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: t("cli.verify.abstract"),
-        discussion: """
-            Without --server: exits 0 when the replica is sound, 1 with one line per problem otherwise.
-
-            With --server: syncs, downloads the server's copy of this laptop's records (checked by SHA-256), \
-            compares every record field by field (values and who wrote them when) and repairs what differs: \
-            what the server holds and this laptop lacks is taken; your own work the server lacks is sent to it \
-            with its original stamps, one action per record (other people's work is theirs to send); a value \
-            changed outside FieldSync on this laptop takes the server's copy. Finds what a \
-            bug, a hand edit of a database or a restored server left behind. Exits 0 when identical or repaired, \
-            1 when something could not be repaired (or differs, with --dry-run).
-            """)
+        discussion: t("help.without-server-exits-0-when.b57b"))
 
     @OptionGroup var options: CommonOptions
-    @Flag(name: .long, help: "Compare with the server's copy of this laptop's records and repair what differs.")
+    @Flag(name: .long, help: ArgumentHelp(t("help.compare-with-the-server-s.0651")))
     var server = false
-    @Flag(name: .customLong("dry-run"), help: "With --server: report what differs and change nothing.")
+    @Flag(name: .customLong("dry-run"), help: ArgumentHelp(t("help.with-server-report-what-differs.f588")))
     var dryRun = false
 
     func validate() throws {
@@ -56,7 +46,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let lock = try HomeOption.lockForSync(options.location.folder)
         defer { close(lock) }
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
-            throw InputError("this replica is not enrolled; run 'fieldsync enroll URL --code CODE --ca FILE' first")
+            throw InputError(t("cli.sync.not-enrolled"))
         }
         let synced = try options.open(checkpointInBackground: true)
         let client = try SyncClient(url: binding.url, caPEM: caPEM)

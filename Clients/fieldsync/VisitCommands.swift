@@ -13,19 +13,19 @@ struct VisitCommand: ParsableCommand {
 
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record a visit to a customer.",
-            discussion: "Kinds: routine (on-site visit, at least one per customer per week), complaint-follow-up (within 2 working days of a complaint's resolution, where the handling report is handed over; give --complaint, and --report to record the report on the complaint), joint-meeting (monthly service joint meeting), other.")
+            abstract: t("help.record-a-visit-to-a.0b45"),
+            discussion: t("help.kinds-routine-on-site-visit.57c8"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-        @Option(help: "What kind of visit.") var kind: VisitKind
-        @Option(help: "What was discussed.") var summary: String
-        @Option(help: "When the visit took place (ISO 8601 or now).") var at = "now"
-        @Option(help: "Who took part.") var participants: String?
-        @Option(help: "The customer's requests and opinions.") var requests: String?
-        @Option(help: "Follow-up actions agreed.") var actions: String?
-        @Option(help: "The complaint this visit follows up (id or prefix).") var complaint: String?
-        @Option(help: ArgumentHelp("The complaint handling report (投诉处理报告单) handed over at this follow-up visit; recorded on the complaint.", valueName: "text"))
+        @Argument(help: ArgumentHelp(t("help.customer-id-or-a-unique.3019"))) var customer: String
+        @Option(help: ArgumentHelp(t("help.what-kind-of-visit.719d"))) var kind: VisitKind
+        @Option(help: ArgumentHelp(t("help.what-was-discussed.0915"))) var summary: String
+        @Option(help: ArgumentHelp(t("help.when-the-visit-took-place.8c46"))) var at = "now"
+        @Option(help: ArgumentHelp(t("help.who-took-part.9d9f"))) var participants: String?
+        @Option(help: ArgumentHelp(t("help.the-customer-s-requests-and.bd0b"))) var requests: String?
+        @Option(help: ArgumentHelp(t("help.follow-up-actions-agreed.c9e8"))) var actions: String?
+        @Option(help: ArgumentHelp(t("help.the-complaint-this-visit-follows.92e9"))) var complaint: String?
+        @Option(help: ArgumentHelp(t("help.the-complaint-handling-report-handed.dcdc"), valueName: "text"))
         var report: String?
 
         func validate() throws {
@@ -41,7 +41,7 @@ struct VisitCommand: ParsableCommand {
             let followed = followedRecord?.id
             let time = try TimeInput.parse(at, option: "--at")
             if let followedRecord, followedRecord["customer"] != .text(owner.id) {
-                throw InputError("--complaint: complaint \(followedRecord.shortID) is another customer's")
+                throw InputError(t("cli.visit.other-customer", ["id": followedRecord.shortID]))
             }
             let id = try replica.create(.visit, [
                 ("customer", .text(owner.id)),
@@ -72,24 +72,24 @@ struct VisitCommand: ParsableCommand {
     }
 
     struct Edit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Correct a visit log; only the options given change (an empty text clears an optional field).")
+        static let configuration = CommandConfiguration(abstract: t("help.correct-a-visit-log-only.827b"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
-        @Option(help: "What kind of visit.") var kind: VisitKind?
-        @Option(help: "What was discussed.") var summary: String?
-        @Option(help: "When the visit took place (ISO 8601 or now).") var at: String?
-        @Option(help: "Who visited.") var manager: String?
-        @Option(help: "Who took part.") var participants: String?
-        @Option(help: "The customer's requests and opinions.") var requests: String?
-        @Option(help: "Follow-up actions agreed.") var actions: String?
-        @Option(help: ArgumentHelp("The complaint this visit follows up (id or prefix; 'none' unlinks it).", valueName: "complaint"))
+        @Argument(help: ArgumentHelp(t("help.visit-id-or-a-unique.cfd0"))) var visit: String
+        @Option(help: ArgumentHelp(t("help.what-kind-of-visit.719d"))) var kind: VisitKind?
+        @Option(help: ArgumentHelp(t("help.what-was-discussed.0915"))) var summary: String?
+        @Option(help: ArgumentHelp(t("help.when-the-visit-took-place.8c46"))) var at: String?
+        @Option(help: ArgumentHelp(t("help.who-visited.0e76"))) var manager: String?
+        @Option(help: ArgumentHelp(t("help.who-took-part.9d9f"))) var participants: String?
+        @Option(help: ArgumentHelp(t("help.the-customer-s-requests-and.bd0b"))) var requests: String?
+        @Option(help: ArgumentHelp(t("help.follow-up-actions-agreed.c9e8"))) var actions: String?
+        @Option(help: ArgumentHelp(t("help.the-complaint-this-visit-follows.b5a0"), valueName: "complaint"))
         var complaint: String?
 
         func run() throws {
             let replica = try options.open()
             let record = try replica.require(.visit, visit)
-            guard !record["removed"].bool else { throw InputError("visit \(record.shortID) was removed; log a new one instead") }
+            guard !record["removed"].bool else { throw InputError(t("cli.visit.was-removed", ["id": record.shortID])) }
             var fields: [(String, FieldValue)] = []
             func text(_ name: String, _ value: String?) { if let value { fields.append((name, value.isEmpty ? .null : .text(value))) } }
             if let kind { fields.append(("kind", .text(kind.rawValue))) }
@@ -103,7 +103,7 @@ struct VisitCommand: ParsableCommand {
                 fields.append(("complaint", complaint.lowercased() == "none" ? .null : .text(try replica.require(.complaint, complaint).id)))
             }
             guard !fields.isEmpty else {
-                throw InputError("nothing to change; give at least one of --kind, --summary, --at, --manager, --participants, --requests, --actions, --complaint")
+                throw InputError(t("cli.error.nothing-to-change", ["options": "--kind, --summary, --at, --manager, --participants, --requests, --actions, --complaint"]))
             }
             try replica.write([RecordEdit(.visit, record.id, fields)])
             try printUpdated(replica.require(.visit, record.id), json: options.json)
@@ -111,10 +111,10 @@ struct VisitCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a visit logged by mistake (kept as a tombstone so the removal syncs; it no longer counts for any KPI).")
+        static let configuration = CommandConfiguration(abstract: t("help.remove-a-visit-logged-by.dbbf"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
+        @Argument(help: ArgumentHelp(t("help.visit-id-or-a-unique.cfd0"))) var visit: String
 
         func run() throws {
             let replica = try options.open()
@@ -125,10 +125,10 @@ struct VisitCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List visits, newest first.")
+        static let configuration = CommandConfiguration(abstract: t("help.list-visits-newest-first.2860"))
 
         @OptionGroup var options: CommonOptions
-        @Option(help: "Only this customer's visits.") var customer: String?
+        @Option(help: ArgumentHelp(t("help.only-this-customer-s-visits.d412"))) var customer: String?
 
         func run() throws {
             let replica = try options.open()
@@ -148,10 +148,10 @@ struct VisitCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a visit log.")
+        static let configuration = CommandConfiguration(abstract: t("help.show-a-visit-log.b4ff"))
 
         @OptionGroup var options: CommonOptions
-        @Argument(help: "Visit id or a unique prefix of it.") var visit: String
+        @Argument(help: ArgumentHelp(t("help.visit-id-or-a-unique.cfd0"))) var visit: String
 
         func run() throws {
             let record = try options.open().require(.visit, visit)

@@ -47,9 +47,10 @@ public struct HandbookDocument: Sendable, Equatable {
     /// Text as Markdown shows it, never as structure: what people typed (a complaint's
     /// content, a note) cannot open a heading, a list, a table cell, a link or HTML.
     /// `singleLine` turns line breaks into spaces (titles, cells); else they stay breaks.
-    public static func markdownText(_ text: String, singleLine: Bool = true) -> String {
+    /// `standalone` text starts a line of its own (a paragraph), where `1.` or `-` would open a list.
+    public static func markdownText(_ text: String, singleLine: Bool = true, standalone: Bool = false) -> String {
         var out = ""
-        var lineStart = true, leadingDigits = false
+        var lineStart = standalone, leadingDigits = false
         for character in text {
             if character == "\n" || character == "\r" || character == "\r\n" {
                 out += singleLine ? " " : "  \n"
@@ -70,18 +71,19 @@ public struct HandbookDocument: Sendable, Equatable {
 
     public var markdown: String {
         let cell = { (text: String) in Self.markdownText(text) }
-        var text = "# \(cell(title))\n\n\(cell(subtitle))\n"
+        let line = { (text: String) in Self.markdownText(text, standalone: true) }
+        var text = "# \(cell(title))\n\n\(line(subtitle))\n"
         for block in blocks {
             switch block {
             case .heading(let heading): text += "\n## \(cell(heading))\n"
-            case .paragraph(let paragraph): text += "\n\(Self.markdownText(paragraph, singleLine: false))\n"
+            case .paragraph(let paragraph): text += "\n\(Self.markdownText(paragraph, singleLine: false, standalone: true))\n"
             case .fields(let fields):
                 text += "\n"
                 for field in fields { text += "- **\(cell(field.label))**\(colon)\(cell(field.value))\n" }
             case .table(let headings, let rows, let empty):
                 text += "\n"
                 if rows.isEmpty {
-                    text += "\(cell(empty))\n"
+                    text += "\(line(empty))\n"
                     continue
                 }
                 text += "| " + headings.map(cell).joined(separator: " | ") + " |\n"
@@ -91,7 +93,7 @@ public struct HandbookDocument: Sendable, Equatable {
                 text += "\n" + labels.map { "\(cell($0))\(colon)____________________" }.joined(separator: "\n") + "\n"
             }
         }
-        return text + "\n\(cell(footer))\n"
+        return text + "\n\(line(footer))\n"
     }
 
     /// Fonts in order: Noto Sans CJK (fonts-noto-cjk), WenQuanYi (fonts-wqy-zenhei), then the system's.

@@ -141,6 +141,8 @@ import Testing
     @Test func markdownShowsTypedTextAsText() {
         #expect(HandbookDocument.markdownText("## Result: paid\n- item | [x](http://e) <b>") == "\\#\\# Result: paid - item \\| \\[x\\](http://e) \\<b\\>", "on one line, a dash is not a list")
         #expect(HandbookDocument.markdownText("line one\n1. two\n  - three", singleLine: false) == "line one  \n1\\. two  \n  \\- three")
+        #expect(HandbookDocument.markdownText("1. first", standalone: true) == "1\\. first" && HandbookDocument.markdownText("20.0% (1/5)") == "20.0% (1/5)",
+                "a paragraph cannot open a list; a cell needs no escape for it")
         #expect(HandbookDocument.markdownText("HZ-2024-017, 100.0% (1/1)") == "HZ-2024-017, 100.0% (1/1)", "ordinary text unchanged")
         var document = HandbookDocument(language: .english, title: "T", subtitle: "S", blocks: [.paragraph("# not a heading\n| not | a table |")], footer: "F")
         #expect(!document.markdown.contains("\n# not") && !document.markdown.contains("\n| not"))
