@@ -62,8 +62,8 @@ enum Cases {
             .sorted { sortKey($0[type.openedField]) > sortKey($1[type.openedField]) }
         if options.json { return JSONValue.array(records.map(\.json)).printed() }
         let names = try customerNames(replica)
-        var table = TextTable([t("column.id"), texts.state(type.states[0], of: type.kind), t("column.customer"), t("column.status"),
-                               t("column.first-feedback"), texts.state(type.doneState, of: type.kind), texts.field(type.subjectField, of: type.kind)])
+        var table = TextTable([t("column.id"), t("column.\(type.kind.rawValue).opened"), t("column.customer"), t("column.status"),
+                               t("column.first-feedback"), t("column.\(type.kind.rawValue).done"), texts.field(type.subjectField, of: type.kind)])
         for record in records {
             let escalated = type.escalates && record["escalated_at"] != .null ? " ⚑" : ""
             table.add(record.shortID, shortTime(record[type.openedField]), names[record["customer"].description] ?? "?",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -25,15 +26,16 @@ struct ConflictsCommand: ParsableCommand {
                 .sorted { $0["lost_hlc"].int ?? 0 < $1["lost_hlc"].int ?? 0 }
             let writers = try Writers(replica, home: options.location.folder)
             if options.json { return JSONValue.array(conflicts.map { writers.annotated($0) }).printed() }
-            var table = TextTable("id", "record", "field", "current value", "lost value", "lost by", "lost at", "resolved")
+            var table = TextTable(columns("id", "record", "field", "current-value", "lost-value", "lost-by", "lost-at", "resolved"))
             for conflict in conflicts {
                 let current = try currentValue(of: conflict, in: replica)
-                table.add(conflict.shortID, "\(conflict["table"]) \(conflict["record"].description.prefix(8))",
-                          conflict["field"].description, current.description, conflict["lost_value"].description,
+                let kind = RecordKind(rawValue: conflict["table"].description)
+                table.add(conflict.shortID, "\(kind.map { texts.kind($0) } ?? conflict["table"].description) \(conflict["record"].description.prefix(8))",
+                          conflictFieldName(conflict), current.description, conflict["lost_value"].description,
                           writers.name(conflict["lost_node"].description), Writers.localTime(conflict["lost_hlc"]),
-                          conflict["resolved"].bool ? "yes" : "")
+                          conflict["resolved"].bool ? t("cli.yes") : "")
             }
-            table.printed(empty: all ? "No conflicts." : "No unresolved conflicts.")
+            table.printed(empty: t(all ? "cli.conflicts.none-all" : "cli.conflicts.none"))
         }
     }
 
@@ -50,15 +52,19 @@ struct ConflictsCommand: ParsableCommand {
             let writers = try Writers(replica, home: options.location.folder)
             if options.json { return writers.annotated(record).merging(["current_value": JSONValue(current)]).printed() }
             let kind = RecordKind(rawValue: record["table"].description)
-            print("Conflict \(record.id)")
-            print("  record:        \(kind?.noun ?? record["table"].description) \(record["record"].description)")
-            print("  field:         \(record["field"])")
-            print("  current value: \(current)")
-            print("  lost value:    \(record["lost_value"])  (written by \(writers.name(record["lost_node"].description)) at \(Writers.localTime(record["lost_hlc"])))")
+            print(t("cli.conflicts.title", ["id": record.id]))
+            print(t("cli.conflicts.record", ["record": "\(kind.map { texts.kind($0) } ?? record["table"].description) \(record["record"].description)"]))
+            print(t("cli.conflicts.field", ["field": conflictFieldName(record)]))
+            print(t("cli.conflicts.current", ["value": current.description]))
+            print(t("cli.conflicts.lost", ["value": record["lost_value"].description, "who": writers.name(record["lost_node"].description),
+                                           "time": Writers.localTime(record["lost_hlc"])]))
             if record["kept_node"] != .null {
-                print("  kept value:    \(record["kept_value"])  (written by \(writers.name(record["kept_node"].description)) at \(Writers.localTime(record["kept_hlc"])))")
+                print(t("cli.conflicts.kept", ["value": record["kept_value"].description, "who": writers.name(record["kept_node"].description),
+                                               "time": Writers.localTime(record["kept_hlc"])]))
             }
-            print("  resolved:      \(record["resolved"].bool ? "yes\(record["resolution"] == .null ? "" : " (\(record["resolution"]))")" : "no (fieldsync conflicts resolve \(record.shortID) --keep mine|theirs|lost|kept)")")
+            print(record["resolved"].bool
+                  ? t(record["resolution"] == .null ? "cli.conflicts.resolved" : "cli.conflicts.resolved-as", ["resolution": record["resolution"].description])
+                  : t("cli.conflicts.open", ["id": record.shortID]))
         }
     }
 
@@ -110,7 +116,8 @@ struct ConflictsCommand: ParsableCommand {
             }
             try replica.write(edits)
             if options.json { return try replica.require(.conflict, record.id).json.printed() }
-            print("Resolved: \(table.noun) \(record["record"].description.prefix(8)) \(spec.name) = \(chosen)")
+            print(t("cli.conflicts.done", ["record": "\(texts.kind(table)) \(record["record"].description.prefix(8))", "field": conflictFieldName(record),
+                                           "value": chosen.description]))
         }
 
         func parse(_ text: String, for spec: FieldSpec) throws -> FieldValue {
@@ -120,12 +127,19 @@ struct ConflictsCommand: ParsableCommand {
             case .choice(let allowed): return .text(try choice(text, option: "--value", allowed: allowed))
             case .bool: return .int(try choice(text, option: "--value", allowed: ["yes", "no"]) == "yes" ? 1 : 0)
             case .int, .hours:
-                guard let number = Int64(text) else { throw InputError("--value: '\(text)' is not a whole number") }
+                guard let number = Int64(text) else { throw InputError(t("cli.conflicts.not-a-number", ["text": text])) }
                 return .int(number)
             default: return .text(text)
             }
         }
     }
+}
+
+/// The field a conflict is about, by the glossary's name where it has one.
+func conflictFieldName(_ conflict: StoredRecord) -> String {
+    let field = conflict["field"].description
+    guard let kind = RecordKind(rawValue: conflict["table"].description), texts.has("field.\(kind.rawValue).\(field)") else { return field }
+    return texts.field(field, of: kind)
 }
 
 func currentValue(of conflict: StoredRecord, in replica: Replica) throws -> FieldValue {

@@ -45,7 +45,7 @@ struct ContactCommand: ParsableCommand {
             let owner = try replica.require(.customer, customer)
             let contacts = try replica.records(.contact, where: "customer", equals: .text(owner.id)).filter { !$0["removed"].bool }
             if options.json { return JSONValue.array(contacts.map(\.json)).printed() }
-            var table = TextTable(columns("id", "name", "role", "phone", "email", "billing"))
+            var table = TextTable(columns("id", "person", "role", "phone", "email", "billing"))
             for contact in contacts {
                 table.add(contact.shortID, contact["name"].description, contact["role"].description,
                           contact["phone"].description, contact["email"].description, contact["billing"].bool ? t("cli.yes") : "")

@@ -94,7 +94,7 @@ struct CustomerCommand: ParsableCommand {
             }
             printDetails(record, title: t("cli.customer.title"))
             print("\n" + t("cli.customer.contacts"))
-            var table = TextTable(columns("id", "name", "role", "phone", "email", "billing"))
+            var table = TextTable(columns("id", "person", "role", "phone", "email", "billing"))
             for contact in contacts {
                 table.add(contact.shortID, contact["name"].description, contact["role"].description,
                           contact["phone"].description, contact["email"].description, contact["billing"].bool ? t("cli.yes") : "")
@@ -201,7 +201,8 @@ struct CustomerCommand: ParsableCommand {
             let replica = try options.open()
             let record = try replica.require(.customer, customer)
             try replica.write([RecordEdit(.customer, record.id, [("archived", .int(undo ? 0 : 1))])])
-            try printUpdated(replica.require(.customer, record.id), json: options.json)
+            if options.json { return try replica.require(.customer, record.id).json.printed() }
+            print(t(undo ? "cli.customer.unarchived" : "cli.customer.archived", ["id": record.shortID]))
         }
     }
 }

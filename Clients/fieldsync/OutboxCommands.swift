@@ -36,7 +36,7 @@ struct OutboxCommand: ParsableCommand {
             }
             var table = TextTable(columns("counter", "typed-at", "changes", "state"))
             for mutation in entries {
-                table.add(String(mutation.counter), OutboxCommand.typedAt(mutation), OutboxCommand.summary(mutation),
+                table.add(String(mutation.counter), OutboxCommand.typedAtShown(mutation), OutboxCommand.summary(mutation),
                           refusals[mutation.counter].map(OutboxCommand.state) ?? t("cli.outbox.waiting"))
             }
             table.printed(empty: t("cli.outbox.empty"))
@@ -82,7 +82,7 @@ struct OutboxCommand: ParsableCommand {
                 return object.printed()
             }
             print(t(mutation.user == nil ? "cli.outbox.action" : "cli.outbox.action-by",
-                    ["number": String(mutation.counter), "time": OutboxCommand.typedAt(mutation), "user": mutation.user ?? ""]))
+                    ["number": String(mutation.counter), "time": OutboxCommand.typedAtShown(mutation), "user": mutation.user ?? ""]))
             print(refused.map { "  " + OutboxCommand.state($0, t("cli.outbox.refused-by-server")) } ?? "  " + t("cli.outbox.waiting-long"))
             var table = TextTable(columns("record", "field", "value"))
             for change in mutation.changes {
@@ -251,7 +251,8 @@ struct OutboxCommand: ParsableCommand {
             }
             var table = TextTable(columns("counter", "typed-at", "discarded-at", "changes", "refused", "decided-by"))
             for entry in entries {
-                table.add(String(entry.counter), OutboxCommand.typedAt(entry.mutation), entry.discardedAt, OutboxCommand.summary(entry.mutation),
+                table.add(String(entry.counter), OutboxCommand.typedAtShown(entry.mutation), Timestamp(iso: entry.discardedAt).map { texts.instant($0) } ?? entry.discardedAt,
+                          OutboxCommand.summary(entry.mutation),
                           entry.refusal ?? "-", entry.decided ?? t("cli.outbox.this-laptop"))
             }
             table.printed(empty: t("cli.outbox.none-discarded"))
@@ -262,6 +263,11 @@ struct OutboxCommand: ParsableCommand {
     static func typedAt(_ mutation: Mutation) -> String {
         let newest = mutation.changes.map(\.hlc).max() ?? .zero
         return Timestamp(epochSeconds: Int64(clamping: newest.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes).description
+    }
+
+    /// `typedAt` as the reader's language writes an instant (ISO 8601 in English, as `--json` has it).
+    static func typedAtShown(_ mutation: Mutation) -> String {
+        Timestamp(iso: typedAt(mutation)).map { texts.instant($0) } ?? typedAt(mutation)
     }
 
     /// What the action changes, in a person's words: "visit 3f2a9c1e (4 fields)", at most three records named.

@@ -29,7 +29,7 @@ struct VerifyCommand: AsyncParsableCommand {
             if options.json {
                 JSONValue.object(["ok": .bool(problems.isEmpty), "problems": .array(problems.map(JSONValue.string))]).printed()
             } else if problems.isEmpty {
-                print("ok")
+                print(t("cli.verify.ok"))
             }
             guard problems.isEmpty else {
                 if !options.json { for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) } }

@@ -90,7 +90,7 @@ public struct HandbookDocument: Sendable, Equatable {
                 text += "|" + String(repeating: "---|", count: headings.count) + "\n"
                 for row in rows { text += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
             case .signatures(let labels):
-                text += "\n" + labels.map { "\(cell($0))\(colon)____________________" }.joined(separator: "\n") + "\n"
+                text += "\n" + labels.map { "\(cell($0))\(colon)____________________" }.joined(separator: "\n\n") + "\n"
             }
         }
         return text + "\n\(line(footer))\n"

@@ -58,7 +58,7 @@ extension KPIText {
     public static func missesTable(_ misses: [KPIMiss], empty: String, _ t: Strings) -> String {
         let typedLate = misses.contains { $0.recorded != nil }
         var table = TextTable(["kpi", "record", "customer", "manager", "limit", "deadline", "done", "late-by"].map { t("column.\($0)") }
-                              + (typedLate ? [t("column.recorded")] : []))
+                              + (typedLate ? [t("column.recorded-after")] : []))
         for miss in misses {
             table.rows.append([t("kpi-short.\(miss.kpi.rawValue)"), "\(t.kind(miss.table)) \(miss.record.prefix(8))", TextTable.clip(miss.customerName, to: 24),
                                miss.manager ?? "", KPILimitText.localized(miss.limit, t), t.instant(miss.deadline),

@@ -68,7 +68,7 @@ import Testing
         #expect(try ok(chinese, "fault", "feedback", fault, "--at", "2026-11-23T09:20+08:00") == "故障申告 \(fault.prefix(8))：处理中\n")
         #expect(try ok(chinese, "fault", "feedback", fault, "--at", "2026-11-23T09:40+08:00").contains("首次反馈时间仍为2026年11月23日 09:20（以最早的为准）。"))
         let faults = try ok(chinese, "fault", "list")
-        #expect(faults.contains("编号      已申告            客户      状态    首次反馈          已恢复  故障现象"), "\(faults)")
+        #expect(faults.contains("编号      申告时间          客户      状态    首次反馈          恢复时间  故障现象"), "\(faults)")
         #expect(faults.contains("西湖铁塔  处理中  2026-11-23 09:20"))
         let details = try ok(chinese, "fault", "show", fault)
         for line in ["故障申告 \(fault)", "  故障现象：基站断电", "  申告时间：2026年11月23日 09:00", "  处理状态：处理中", "  客户名称：西湖铁塔（VIP服务）", "处理记录"] {

@@ -175,7 +175,7 @@ import Testing
             ("60 min", "60分钟"), ("30 min (VIP)", "30分钟（VIP）"), ("2 h", "2小时"), ("1 h (VIP)", "1小时（VIP）"),
             ("3 working days", "3个工作日"), ("2 working days after resolution", "办结后2个工作日"),
             ("agreed 2026-11-20T18:00:00+08:00", "约定于2026年11月20日 18:00"), ("4 h (agreement HZ 2024-017)", "4小时（协议 HZ 2024-017）"),
-            ("8 h FieldSync default", "8小时（FieldSync 默认时限）"), ("4 h (VIP) province default", "4小时（VIP，全省默认时限）"),
+            ("8 h FieldSync default", "8小时（系统默认时限）"), ("4 h (VIP) province default", "4小时（VIP，全省默认时限）"),
             ("due 2026-11-28 (HZ-7 ends 2027-02-28)", "应于2026年11月28日前（协议 HZ-7 于2027年2月28日到期）"), ("week 2026-W07", "2026年第7周"),
         ]
         for (english, chinese) in forms {
