@@ -49,7 +49,7 @@ extension Replica {
     public func resolve(_ table: RecordKind, _ prefix: String) throws -> String {
         let trimmed = prefix.lowercased()
         guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-            throw StoreError.malformed("'\(prefix)' is not a record id; ids are hex digits, e.g. 3f2a9c1e")
+            throw StoreError.malformed("'\(prefix)' is not a record id; ids are hex digits, e.g. 3f2a9c1e", text: ("store.malformed-id", ["id": prefix]))
         }
         let matches = try writer.read { db in
             try String.fetchAll(db, sql: "SELECT id FROM \(table.rawValue) WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",

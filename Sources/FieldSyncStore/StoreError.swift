@@ -9,22 +9,36 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     private let code: Code
     public let message: String
+    /// The same message as a text key and its values, for a program that speaks the
+    /// reader's language (`fieldsync` renders it; a `table` value names a record kind).
+    public let text: (key: String, values: [String: String])?
+
+    private init(code: Code, message: String, text: (key: String, values: [String: String])? = nil) {
+        self.code = code
+        self.message = message
+        self.text = text
+    }
+
+    public static func == (lhs: StoreError, rhs: StoreError) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
 
     public var description: String { message }
 
     public static func notInitialized(_ home: String) -> StoreError {
-        StoreError(code: .notInitialized, message: "no replica in \(home); run 'fieldsync init' first (or set --home / FIELDSYNC_HOME)")
+        StoreError(code: .notInitialized, message: "no replica in \(home); run 'fieldsync init' first (or set --home / FIELDSYNC_HOME)",
+                   text: ("store.not-initialized", ["home": home]))
     }
 
     public static func alreadyInitialized(_ home: String, node: String) -> StoreError {
-        StoreError(code: .alreadyInitialized, message: "\(home) already holds a replica (node \(node)); use another --home to start a second one")
+        StoreError(code: .alreadyInitialized, message: "\(home) already holds a replica (node \(node)); use another --home to start a second one",
+                   text: ("store.already-initialized", ["home": home, "node": node]))
     }
 
     public static func notFound(_ kind: RecordKind, _ reference: String) -> StoreError {
         guard kind != .setting else {
             return StoreError(code: .notFound, message: "no province settings on this replica yet; the province sets them ('fieldsync-server settings') and they arrive with a sync")
         }
-        return StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'")
+        return StoreError(code: .notFound, message: "no \(kind.noun) with an id starting '\(reference)'; list them with 'fieldsync \(kind.commandName) list'",
+                          text: ("store.not-found", ["table": kind.rawValue, "id": reference, "command": kind.commandName]))
     }
 
     /// Something named by the person is not there; `message` says what and where to look.
@@ -33,7 +47,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func ambiguous(_ kind: RecordKind, _ reference: String, candidates: [String]) -> StoreError {
-        StoreError(code: .ambiguous, message: "'\(reference)' names several \(kind.noun)s (\(candidates.joined(separator: ", "))); type more of the id")
+        StoreError(code: .ambiguous, message: "'\(reference)' names several \(kind.noun)s (\(candidates.joined(separator: ", "))); type more of the id",
+                   text: ("store.ambiguous", ["table": kind.rawValue, "id": reference, "candidates": candidates.joined(separator: ", ")]))
     }
 
     public static func invalid(_ error: RecordValidationError) -> StoreError {
@@ -45,8 +60,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Input that is not even of the right form (an id with non-hex characters).
-    public static func malformed(_ message: String) -> StoreError {
-        StoreError(code: .malformed, message: message)
+    public static func malformed(_ message: String, text: (key: String, values: [String: String])? = nil) -> StoreError {
+        StoreError(code: .malformed, message: message, text: text)
     }
 
     public static func unsupported(_ message: String) -> StoreError {
@@ -70,7 +85,14 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .SQLITE_IOERR: what = "the disk holding \(folder) failed to read or write"
         default: return nil
         }
-        return StoreError(code: .storage, message: "\(what): nothing of this was recorded, and what was recorded before is intact; free space (or fix the folder) and run it again")
+        let key: String
+        switch database.resultCode.primaryResultCode {
+        case .SQLITE_FULL: key = "store.disk-full"
+        case .SQLITE_IOERR: key = "store.disk-failed"
+        default: key = "store.read-only"
+        }
+        return StoreError(code: .storage, message: "\(what): nothing of this was recorded, and what was recorded before is intact; free space (or fix the folder) and run it again",
+                          text: (key, ["folder": folder]))
     }
 
     /// No such record (or replica file): a caller looking in several places goes on.
