@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncKPI
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
@@ -52,7 +53,7 @@ struct HistoryCommand: AsyncParsableCommand {
             return try printJSON(history)
         }
         if let note { print(note) }
-        print(history.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
+        print(history.text(offsetMinutes: TimeInput.localOffsetMinutes, texts), terminator: "")
     }
 
     /// The record's kind and full id, from `--table` or from the kinds this laptop holds it in.

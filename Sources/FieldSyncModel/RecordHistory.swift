@@ -129,27 +129,3 @@ public struct RecordHistory: Sendable, Equatable, Codable {
         }
     }
 }
-
-extension RecordHistory {
-    /// The history as a table a person reads: times in `offsetMinutes`, values clipped.
-    public func text(offsetMinutes: Int) -> String {
-        func time(_ milliseconds: UInt64?) -> String {
-            guard let milliseconds else { return "" }
-            return Timestamp(epochSeconds: Int64(clamping: milliseconds / 1_000), offsetMinutes: offsetMinutes).description
-        }
-        var table = TextTable(["field", "value", "typed", "by", "received by the server", "outcome"])
-        for entry in entries {
-            let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? "node \(entry.node)"
-            let value = entry.value == .null ? "(empty)" : TextTable.clip(Wording.printable(entry.value.text ?? entry.value.description), to: 40)
-            let outcome: String
-            switch entry.outcome {
-            case .current: outcome = "current"
-            case .replaced: outcome = "replaced"
-            case .lostConflict: outcome = "lost a conflict (kept: 'fieldsync conflicts')"
-            case .waiting: outcome = "waiting to be sent"
-            }
-            table.rows.append([entry.field, value, time(entry.hlc.milliseconds), who, time(entry.receivedAt), outcome])
-        }
-        return "History of \(self.table.noun) \(record)\n" + table.rendered(empty: "No writes held for it.")
-    }
-}

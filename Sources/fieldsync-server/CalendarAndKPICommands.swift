@@ -266,7 +266,7 @@ struct HistoryServerCommand: AsyncParsableCommand {
             history = history.only(field: field)
         }
         if options.json { return try printEncoded(history) }
-        print(history.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+        print(history.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60, CommandLanguage.strings), terminator: "")
     }
 }
 

@@ -78,7 +78,10 @@ import Testing
 
         // Errors keep their one line, in the language chosen; a bad --lang is a malformed option.
         let missing = try chinese.run(["customer", "show", "abcdef12"])
-        #expect(missing.status == 66 && missing.stderr.hasPrefix("错误："), "\(missing.stderr)")
+        #expect(missing.status == 66 && missing.stderr == "错误：没有编号以“abcdef12”开头的客户档案；可用 fieldsync customer list 列出\n", "\(missing.stderr)")
+        #expect(try english.run(["customer", "show", "abcdef12"]).stderr
+                == "error: no customer file with an id starting 'abcdef12'; list them with 'fieldsync customer list'\n")
+        #expect(try chinese.run(["fault", "show", "zz!"]).stderr.contains("“zz!”不是有效的记录编号"))
         let bad = try english.run(["status", "--lang", "fr"])
         #expect(bad.status == 64 && bad.stderr == "error: --lang: 'fr' is not a language FieldSync speaks (en, zh (zh-CN, zh-Hans))\n", "\(bad.stderr)")
         #expect(try english.run(["status", "--lang"]).stderr.contains("--lang needs a value"))

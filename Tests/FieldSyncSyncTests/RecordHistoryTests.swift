@@ -1,4 +1,6 @@
 import FieldSyncClient
+import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServer
@@ -87,7 +89,7 @@ import Testing
                 #expect(offline.entries.map(\.value) == [.text("b"), .text("c"), .text("d")], "both sides of the conflict it holds, and its own")
                 #expect(offline.entries.map(\.outcome) == [.lostConflict, .replaced, .waiting])
                 #expect(offline.entries.map(\.person) == ["Bob", "Sue", "Alice"])
-                #expect(offline.text(offsetMinutes: 480).contains("lost a conflict"))
+                #expect(offline.text(offsetMinutes: 480, Strings.load(.english)).contains("lost a conflict"))
             } catch {
                 for laptop in laptops { await laptop.close() }
                 throw error
