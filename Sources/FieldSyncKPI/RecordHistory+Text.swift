@@ -8,11 +8,24 @@ extension RecordHistory {
             guard let milliseconds else { return "" }
             return t.instant(Timestamp(epochSeconds: Int64(clamping: milliseconds / 1_000), offsetMinutes: offsetMinutes))
         }
+        /// A value as the reader's language writes it: a time (English keeps ISO 8601, as evidence), a choice, a state.
+        func shown(_ entry: Entry) -> String {
+            let raw = entry.value.text ?? entry.value.description
+            switch self.table.schema.spec(entry.field)?.type {
+            case .time?: return Timestamp(iso: raw).map { t.instant($0) } ?? raw
+            case .choice?: return t.choice(raw)
+            case .status?:
+                guard let status = WorkflowStatus(raw, kind: self.table) else { return raw }
+                let state = t.state(status.state(for: self.table), of: self.table)
+                return status.round > 1 ? t("cli.status-round", ["state": state, "round": String(status.round)]) : state
+            default: return raw
+            }
+        }
         var table = TextTable(["field", "value", "typed", "by", "received", "outcome"].map { t("history.column.\($0)") })
         for entry in entries {
             let who = entry.person.map { person in entry.device.map { t("history.person-device", ["person": person, "device": $0]) } ?? person }
                 ?? t("history.node", ["node": entry.node.description])
-            let value = entry.value == .null ? t("history.empty-value") : TextTable.clip(Wording.printable(entry.value.text ?? entry.value.description), to: 40)
+            let value = entry.value == .null ? t("history.empty-value") : TextTable.clip(Wording.printable(shown(entry)), to: 40)
             let outcome: String
             switch entry.outcome {
             case .current: outcome = t("history.current")
