@@ -171,6 +171,7 @@ let package = Package(
             name: "FieldSyncCommandLine",
             dependencies: [
                 "FieldSyncModel",
+                "FieldSyncProtocol",
                 "FieldSyncLocalization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -282,7 +283,7 @@ let package = Package(
         // The server's rules without an engine.
         .testTarget(
             name: "FieldSyncServerCoreTests",
-            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore"],
+            dependencies: ["FieldSyncModel", "FieldSyncProtocol", "FieldSyncServerCore", "FieldSyncCommandLine", "FieldSyncLocalization"],
             swiftSettings: swiftSettings
         ),
         // The SQLite engine's own tables, migrations and relay pages, without HTTP.

@@ -80,7 +80,7 @@ struct InboxCommand: AsyncParsableCommand {
             return try printJSON(inbox)
         }
         if let note { print(note) }
-        print(inbox.text(offsetMinutes: TimeInput.localOffsetMinutes), terminator: "")
+        print(inbox.text(offsetMinutes: TimeInput.localOffsetMinutes, texts), terminator: "")
     }
     }
 

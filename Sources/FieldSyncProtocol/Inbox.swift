@@ -78,32 +78,4 @@ extension Inbox {
                      detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
                      since: lostAt, action: "fieldsync conflicts resolve \(id.prefix(8)) --keep lost|kept")
     }
-
-    /// The inbox as a person reads it: one section per kind, one block per entry, times in
-    /// `offsetMinutes`. Not a table: what to type to act is a whole command, never clipped.
-    public func text(offsetMinutes: Int) -> String {
-        guard !entries.isEmpty else { return "Nothing needs you: no open conflict, no refused or handed-back work, no silent device with work waiting.\n" }
-        let titles: [Kind: String] = [
-            .conflict: "Open conflicts (a value kept over another typed at the same time)",
-            .refused: "Work the server refused from devices",
-            .handedBack: "Work the province handed back",
-            .silent: "Devices not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting",
-        ]
-        var out = ""
-        for kind in Kind.allCases {
-            let some = entries.filter { $0.kind == kind }
-            guard !some.isEmpty else { continue }
-            if !out.isEmpty { out += "\n" }
-            out += "\(titles[kind] ?? kind.rawValue) (\(some.count))\n"
-            for entry in some {
-                let since = entry.since.map { Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: offsetMinutes).description }
-                let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person }
-                out += "- " + ([entry.branch, entry.subject, who, since.map { "since \($0)" }].compactMap { $0 }.filter { !$0.isEmpty })
-                    .joined(separator: " · ") + "\n"
-                out += "    \(Wording.printable(entry.detail))\n"
-                out += "    to act: \(entry.action)\n"
-            }
-        }
-        return out
-    }
 }

@@ -374,7 +374,7 @@ struct InboxServerCommand: AsyncParsableCommand {
                 try await engine.kpi.inbox(for: InboxServerCommand.administrator, branch: branch, refused: engine.accounts.refusedActions)
             }
             if options.json { return try printEncoded(inbox) }
-            print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60), terminator: "")
+            print(inbox.text(offsetMinutes: TimeZone.current.secondsFromGMT() / 60, CommandLanguage.strings), terminator: "")
         }
     }
 

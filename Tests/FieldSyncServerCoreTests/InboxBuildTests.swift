@@ -1,3 +1,5 @@
+import FieldSyncCommandLine
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncServerCore
@@ -23,7 +25,7 @@ import Testing
         #expect(inbox.entries.first?.action == "goes back to Bob's outbox at their next sync")
         let province = Inbox.build(devices: [bob, eve], inputs: inputs, for: UserInfo(name: "Pat", role: .province, branch: nil), now: 20)
         #expect(province.entries.count == 2 && province.entries.last?.action.hasPrefix("back in Eve's outbox") == true)
-        #expect(Inbox.build(devices: [bob], inputs: InboxInputs(conflicts: [], handedBack: []), for: sue, now: 20).text(offsetMinutes: 0)
+        #expect(Inbox.build(devices: [bob], inputs: InboxInputs(conflicts: [], handedBack: []), for: sue, now: 20).text(offsetMinutes: 0, Strings.load(.english))
             .hasPrefix("Nothing needs you"))
     }
 }
