@@ -31,7 +31,8 @@ struct PDFPrinter {
         process.executableURL = URL(fileURLWithPath: grouped ? setsid : browser)
         // Chromium refuses to start as root with its sandbox: only then is it off (the page is our own, without scripts).
         let sandbox = geteuid() == 0 ? ["--no-sandbox"] : []
-        process.arguments = (grouped ? [browser] : []) + ["--headless"] + sandbox + [
+        // --wait: should setsid have to fork (it was started as a group leader), it still waits for the browser.
+        process.arguments = (grouped ? ["--wait", browser] : []) + ["--headless"] + sandbox + [
             "--disable-gpu", "--no-first-run", "--no-pdf-header-footer", "--disable-extensions", "--disable-background-networking",
             "--user-data-dir=\(work.appendingPathComponent("profile").path)", "--print-to-pdf=\(pdf.path)", page.absoluteString,
         ]
@@ -44,7 +45,10 @@ struct PDFPrinter {
         process.standardError = logHandle
         try process.run()
         let pid = process.processIdentifier
-        let stop = DispatchWorkItem { kill(grouped ? -pid : pid, SIGKILL) }
+        let stop = DispatchWorkItem {
+            if grouped { kill(-pid, SIGKILL) }
+            kill(pid, SIGKILL)
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: stop)
         process.waitUntilExit()
         stop.cancel()

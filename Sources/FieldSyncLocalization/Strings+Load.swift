@@ -4,8 +4,17 @@ extension Strings {
     /// The texts of `language`, read once per process from the module's resource bundle; a key
     /// the language's table lacks reads in English (the tests keep that from shipping).
     public static func load(_ language: Language) -> Strings {
-        Strings(language: language, table: (loaded[.english] ?? [:]).merging(loaded[language] ?? [:]) { _, own in own })
+        Strings(language: language, table: withFallback[language] ?? [:])
     }
+
+    /// The language's own table, without the English fallback: what the tests check is complete.
+    public static func own(_ language: Language) -> Strings {
+        Strings(language: language, table: loaded[language] ?? [:])
+    }
+
+    private static let withFallback: [Language: [String: String]] = Dictionary(uniqueKeysWithValues: Language.allCases.map { language in
+        (language, (loaded[.english] ?? [:]).merging(loaded[language] ?? [:]) { _, own in own })
+    })
 
     /// The language's texts, or nil when its table is missing or unreadable (see `resourcesFolder`).
     public static var isInstalled: Bool { loaded.count == Language.allCases.count }
