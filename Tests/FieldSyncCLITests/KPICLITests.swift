@@ -3,17 +3,9 @@ import FieldSyncTestSupport
 import Foundation
 import Testing
 
-/// What a PDF printed with Chromium holds.
+/// Where Chromium is, for the PDF checks.
 enum PDFCheck {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    /// The CJK fonts `scripts/install-deps` installs, or their usual alternatives.
-    static let cjkFonts = ["WenQuanYi", "NotoSansCJK", "NotoSansSC", "SourceHanSans"]
-
-    /// The `/FontName /ABCDEF+Name` entries of a PDF (Chromium writes them uncompressed).
-    static func fontNames(in pdf: Data) -> [String] {
-        let text = String(decoding: pdf, as: UTF8.self)
-        return text.components(separatedBy: "/FontName /").dropFirst().map { String($0.prefix { !$0.isWhitespace && $0 != "/" && $0 != ">" }) }
-    }
 }
 
 /// `fieldsync kpi` and `fieldsync-server calendar`/`kpi` run as a person would.
@@ -248,8 +240,7 @@ enum PDFCheck {
             #expect(try ok(zh, "report", "complaint", complaint, "--format", "pdf", "--output", pdf) == "已将投诉处理报告单写入 \(pdf)。")
             let bytes = try Data(contentsOf: URL(fileURLWithPath: pdf))
             #expect(bytes.starts(with: Array("%PDF".utf8)))
-            #expect(PDFCheck.fontNames(in: bytes).contains { PDFCheck.cjkFonts.contains(where: $0.contains) },
-                    "fonts in the PDF: \(PDFCheck.fontNames(in: bytes))")
+            #expect(PDFFonts.hasCJK(bytes), "fonts in the PDF: \(PDFFonts.names(in: bytes))")
             var missing = zh
             missing.environment["FIELDSYNC_CHROMIUM"] = folder.path("no-such-browser")
             #expect(try missing.run(["report", "fault", fault, "--format", "pdf", "--output", pdf]).stderr.contains("--format pdf 需要 Chromium"))

@@ -76,8 +76,8 @@ import Testing
         let pdf = folder.path("dashboard-zh.pdf")
         let printed = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--no-pdf-header-footer", "--print-to-pdf=\(pdf)", try await link()])
         #expect(printed.status == 0, "\(printed.stderr)")
-        let fonts = Self.fontNames(in: try Data(contentsOf: URL(fileURLWithPath: pdf)))
-        #expect(fonts.contains { $0.contains("WenQuanYi") || $0.contains("NotoSansCJK") || $0.contains("NotoSansSC") }, "fonts: \(fonts)")
+        let printedPDF = try Data(contentsOf: URL(fileURLWithPath: pdf))
+        #expect(PDFFonts.hasCJK(printedPDF), "fonts: \(PDFFonts.names(in: printedPDF))")
         let english = try await browser.runDetached(arguments + ["--accept-lang=zh-CN,zh", "--dump-dom", try await link() + "&lang=en"])
         #expect(english.stdout.contains("Service-level compliance — 2026-11") && english.stdout.contains("lang=en"), "a chosen language sticks to the links")
         let chineseShot = folder.path("dashboard-zh.png")
@@ -92,11 +92,6 @@ import Testing
         await server.stop()
     }
 
-    /// The `/FontName /ABCDEF+Name` entries of a PDF Chromium printed.
-    static func fontNames(in pdf: Data) -> [String] {
-        String(decoding: pdf, as: UTF8.self).components(separatedBy: "/FontName /").dropFirst()
-            .map { String($0.prefix { !$0.isWhitespace && $0 != "/" && $0 != ">" }) }
-    }
 
     /// `<tr data-group="NAME">…</tr>` of the figures table.
     static func row(named name: String, in html: String) -> String? {
