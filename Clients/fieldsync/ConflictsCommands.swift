@@ -83,13 +83,13 @@ struct ConflictsCommand: ParsableCommand {
             let record = try replica.require(.conflict, conflict)
             guard let table = RecordKind(rawValue: record["table"].description),
                   let spec = table.schema.spec(record["field"].description) else {
-                throw StoreError.unsupported("this conflict concerns a field this version does not know")
+                throw InputError(t("cli.conflicts.unknown-field"))
             }
             let chosen: FieldValue
             let resolution: String
             switch (keep, value) {
             case (nil, nil), (.some, .some):
-                throw InputError("give either --keep mine|theirs|lost|kept or --value VALUE")
+                throw InputError(t("cli.conflicts.keep-or-value"))
             case (nil, let text?):
                 chosen = try parse(text, for: spec)
                 resolution = "new value"
@@ -102,7 +102,7 @@ struct ConflictsCommand: ParsableCommand {
                 case "kept": chosen = record["kept_value"]
                 case let mineOrTheirs:
                     guard lostIsMine != keptIsMine else {
-                        throw InputError("neither value (or both) was written on this device; use --keep lost or --keep kept")
+                        throw InputError(t("cli.conflicts.not-mine"))
                     }
                     chosen = (mineOrTheirs == "mine") == lostIsMine ? record["lost_value"] : record["kept_value"]
                 }

@@ -112,12 +112,7 @@ struct AgreementCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agreement",
         abstract: t("cli.agreement.abstract"),
-        discussion: """
-            Guide §2.3.3: the expiry notice (服务到期通知) is due \(ServiceLimits.renewalNoticeMonths) months before the end; \
-            the agreement is signed again, or the customer's termination notice (终止使用通知单) received, \
-            \(ServiceLimits.renewalMonths) month before. Record each with 'agreement edit'; the ones overdue appear in \
-            'fieldsync kpi todo' and on the dashboard. --restore-hours is the fault restoration limit agreed in it.
-            """,
+        discussion: t("cli.agreement.discussion", limitValues),
         subcommands: [Add.self, Edit.self, List.self, Remove.self]
     )
 

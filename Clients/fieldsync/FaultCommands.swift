@@ -8,15 +8,7 @@ struct FaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
         abstract: t("cli.fault.abstract"),
-        discussion: """
-            Time limits: first progress feedback within \(ServiceLimits.faultFeedbackMinutes(vip: false)) minutes of the report \
-            (\(ServiceLimits.faultFeedbackMinutes(vip: true)) for VIP customers); restoration by the time agreed with the customer: \
-            the fault's --restore-by, else the restoration hours of the customer's agreement in force on the report day, \
-            else the province's default ('fieldsync-server settings'), else \(ServiceLimits.faultRestorationHours(vip: false)) hours \
-            (\(ServiceLimits.faultRestorationHours(vip: true)) for VIP). \
-            Restoring tells the customer, so it is the first feedback when none was recorded. Status moves \
-            reported → in-progress → restored → closed (the fault report delivered); a reopening starts a new round.
-            """,
+        discussion: t("cli.fault.discussion", limitValues),
         subcommands: [Report.self, Edit.self, Note.self, Feedback.self, Restore.self, Close.self, Reopen.self, List.self, Show.self]
     )
 
@@ -192,13 +184,7 @@ struct ComplaintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "complaint",
         abstract: t("cli.complaint.abstract"),
-        discussion: """
-            Time limits: first feedback within \(ServiceLimits.complaintFeedbackHours(vip: false)) hours \
-            (\(ServiceLimits.complaintFeedbackHours(vip: true)) for VIP); resolved within \(ServiceLimits.complaintResolutionWorkingDays) \
-            working days, else escalate to the branch supervisor (重点督办); within \(ServiceLimits.followUpVisitWorkingDays) working days \
-            of the resolution, a follow-up visit where the handling report is handed over (log it with 'fieldsync visit log \
-            --kind complaint-follow-up --complaint ID'); closing comes after.
-            """,
+        discussion: t("cli.complaint.discussion", limitValues),
         subcommands: [Open.self, Note.self, Feedback.self, Resolve.self, Escalate.self, Close.self, Reopen.self, List.self, Show.self]
     )
 

@@ -10,13 +10,7 @@ struct KPICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
         abstract: t("cli.kpi.abstract"),
-        discussion: """
-            The figures of handbook chapter 4: \(ServiceLimits.summary); weekly routine-visit coverage (weeks without a working \
-            day ask for none); and open escalations. Working days follow the calendar the province sets ('fieldsync-server calendar'). \
-            A record belongs to the period of the day it happened; one still open counts as missed once its limit has passed. \
-            Figures are the manager's who was responsible then: the case's owner, the visiting manager. The server computes \
-            the same figures from the same records.
-            """,
+        discussion: t("cli.kpi.discussion", limitValues),
         subcommands: [Summary.self, Misses.self, Todo.self, Late.self],
         defaultSubcommand: Summary.self
     )
@@ -41,7 +35,7 @@ struct KPICommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
-        @Option(help: ArgumentHelp("Only this KPI: \(KPI.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "kpi"))
+        @Option(help: ArgumentHelp(t("cli.kpi.only-kpi", ["kpis": KPI.allCases.map(\.rawValue).joined(separator: ", ")]), valueName: "kpi"))
         var kpi: KPI?
 
         func run() throws {
@@ -72,12 +66,7 @@ extension KPICommand {
     struct Late: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: t("help.events-of-the-period-met.ccac"),
-            discussion: """
-                The figures count the time given (the limits are about the customer); this lists where that time was typed \
-                more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check before \
-                trusting a rate. 'Typed' is the change's stamp: this laptop's clock, corrected to the server's at each sync. \
-                'kpi misses' notes the same for times given after their limit.
-                """)
+            discussion: t("cli.kpi.late.discussion", limitValues))
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
@@ -117,7 +106,7 @@ struct KPISelection: ParsableArguments {
             do {
                 reportingPeriod = try ReportingPeriod(period)
             } catch {
-                throw InputError("--period: \(error.description)")
+                throw InputError(t("cli.kpi.bad-period", ["reason": error.description]))
             }
         }
         var facts = try options.open().kpiFacts()
@@ -155,7 +144,7 @@ struct DashboardCommand: AsyncParsableCommand {
             throw InputError(t("cli.sync.not-enrolled"))
         }
         if let period {
-            do { _ = try ReportingPeriod(period) } catch { throw InputError("--period: \(error.description)") }
+            do { _ = try ReportingPeriod(period) } catch { throw InputError(t("cli.kpi.bad-period", ["reason": error.description])) }
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         let link: DashboardLink

@@ -10,14 +10,7 @@ struct OutboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
         abstract: t("cli.outbox.abstract"),
-        discussion: """
-            Every action typed on this laptop waits here until a server acknowledges it. One a server refuses \
-            stays, with the reason, and is sent again at every sync (a refusal for something not synced yet, \
-            such as a customer created on another laptop, passes once that arrives); it never holds back the \
-            actions after it. Refused at \(RejectedMutation.stuckAfter) syncs or more, 'fieldsync sync' names it. \
-            'retry' sends it again now; 'discard' gives it up for good (kept in 'discarded', never silent). \
-            'fieldsync status' counts them.
-            """,
+        discussion: t("cli.outbox.discussion", ["syncs": String(RejectedMutation.stuckAfter)]),
         subcommands: [List.self, Show.self, Retry.self, Discard.self, Discarded.self],
         defaultSubcommand: List.self
     )

@@ -1,4 +1,5 @@
 import FieldSyncCommandLine
+import FieldSyncKPI
 import FieldSyncLocalization
 
 /// This run's text for `key` (`CommandLanguage`: `--lang`, else the locale), with its `{name}`s filled.
@@ -14,3 +15,18 @@ func count(_ number: Int, _ noun: String) -> String {
 
 /// Table headings by their `column.NAME` keys.
 func columns(_ names: String...) -> [String] { names.map { t("column.\($0)") } }
+
+/// The handbook's time limits by name, for the help texts that quote them (`{fault-feedback-minutes}` …).
+let limitValues: [String: String] = [
+    "fault-feedback-minutes": String(ServiceLimits.faultFeedbackMinutes(vip: false)),
+    "fault-feedback-minutes-vip": String(ServiceLimits.faultFeedbackMinutes(vip: true)),
+    "fault-restoration-hours": String(ServiceLimits.faultRestorationHours(vip: false)),
+    "fault-restoration-hours-vip": String(ServiceLimits.faultRestorationHours(vip: true)),
+    "complaint-feedback-hours": String(ServiceLimits.complaintFeedbackHours(vip: false)),
+    "complaint-feedback-hours-vip": String(ServiceLimits.complaintFeedbackHours(vip: true)),
+    "complaint-resolution-days": String(ServiceLimits.complaintResolutionWorkingDays),
+    "follow-up-days": String(ServiceLimits.followUpVisitWorkingDays),
+    "notice-months": String(ServiceLimits.renewalNoticeMonths),
+    "renewal-months": String(ServiceLimits.renewalMonths),
+    "tolerance-minutes": String(ServiceLimits.recordingToleranceMinutes),
+]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncClient
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -18,7 +19,7 @@ struct VerifyCommand: AsyncParsableCommand {
     var dryRun = false
 
     func validate() throws {
-        if dryRun && !server { throw ValidationError("--dry-run goes with --server") }
+        if dryRun && !server { throw ValidationError(t("cli.verify.dry-run-alone")) }
     }
 
     func run() async throws {
@@ -40,7 +41,7 @@ struct VerifyCommand: AsyncParsableCommand {
         guard problems.isEmpty else {
             try replica.close()
             for problem in problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
-            throw InputError("this replica fails its own check (above); restore it from a snapshot of the server before comparing it with the server")
+            throw InputError(t("cli.verify.replica-fails"))
         }
         try replica.close()
         let lock = try HomeOption.lockForSync(options.location.folder)
@@ -72,51 +73,51 @@ struct VerifyCommand: AsyncParsableCommand {
 
     private func describe(_ verification: ServerVerification, url: String, refused: [RejectedMutation]) {
         let drift = verification.drift
-        if verification.before.pushed > 0 { print("Sent \(Wording.count(verification.before.pushed, "waiting action")) first.") }
+        if verification.before.pushed > 0 { print(t("cli.verify.sent-first", ["actions": count(verification.before.pushed, "action")])) }
         if drift.isIdentical {
-            print("Identical to \(url): \(Wording.count(drift.compared, "record")) compared.")
+            print(t("cli.verify.identical", ["server": url, "records": count(drift.compared, "record")]))
         } else {
-            print("\(drift.records.count) of \(Wording.count(drift.compared, "record")) differed from \(url):")
+            print(t("cli.verify.differed", ["n": String(drift.records.count), "records": count(drift.compared, "record"), "server": url]))
             for record in drift.records.prefix(20) {
-                print("  \(record.key.table.noun) \(record.key.record.prefix(8)): \(Self.describe(record))")
+                print(t("cli.verify.difference", ["kind": texts.kind(record.key.table), "id": String(record.key.record.prefix(8)), "what": Self.describe(record)]))
             }
-            if drift.records.count > 20 { print("  … and \(Wording.count(drift.records.count - 20, "record")) more ('--json' lists them all)") }
+            if drift.records.count > 20 { print(t("cli.verify.more", ["records": count(drift.records.count - 20, "record")])) }
         }
         if !drift.notCompared.isEmpty {
-            print("Not compared (the server does not hold them as this version does; upgrade it): \(drift.notCompared.map(\.rawValue).joined(separator: ", ")).")
+            print(t("cli.verify.not-compared", ["kinds": drift.notCompared.map { texts.kind($0) }.joined(separator: t("list.separator"))]))
         }
         if drift.waiting > 0 {
-            print("\(Wording.count(drift.waiting, "change")) of this laptop's outbox the server does not hold yet (refused; 'fieldsync outbox' says why).")
+            print(t("cli.verify.waiting", ["actions": count(drift.waiting, "action")]))
         }
         if let repair = verification.repair {
-            var line = "Repaired: took \(Wording.count(repair.taken, "record")) from the server, sent it \(Wording.count(repair.offered, "record"))"
-            if repair.notOffered > 0 {
-                line += "; \(Wording.count(repair.notOffered, "record")) the server lacks are not this laptop's to send "
-                    + "(other people's work, sent by their own laptops; or the province's lists)"
+            var parts = [t("cli.verify.repaired", ["taken": count(repair.taken, "record"), "offered": count(repair.offered, "record")])]
+            if repair.notOffered > 0 { parts.append(t("cli.verify.not-offered", ["records": count(repair.notOffered, "record")])) }
+            if repair.conflicts > 0 { parts.append(t("cli.verify.conflicts", ["conflicts": count(repair.conflicts, "conflict")])) }
+            print(parts.joined(separator: t("list.semicolon")) + t("list.end"))
+            for rejection in refused.prefix(5) {
+                print(t("cli.verify.refused", ["number": String(rejection.counter), "reason": Wording.printable(rejection.reason)]))
             }
-            if repair.conflicts > 0 { line += "; \(Wording.count(repair.conflicts, "conflict")) to look at ('fieldsync conflicts')" }
-            print(line + ".")
-            for rejection in refused.prefix(5) { print("  refused action #\(rejection.counter): \(Wording.printable(rejection.reason))") }
         } else if dryRun && !drift.isIdentical {
-            print("Nothing changed (--dry-run); run 'fieldsync verify --server' to repair.")
+            print(t("cli.verify.dry-run"))
         }
     }
 
     /// What differs in one record, in a person's words.
     static func describe(_ record: RecordDrift) -> String {
-        if record.here == nil { return "missing here" }
-        if record.server == nil { return "missing on the server" }
+        if record.here == nil { return t("cli.verify.missing-here") }
+        if record.server == nil { return t("cli.verify.missing-on-server") }
         let schema = record.key.table.schema
         func named(_ drift: FieldDrift) -> String {
-            record.fields.filter { $0.drift == drift }.map { schema.fields[$0.index].name }.joined(separator: ", ")
+            record.fields.filter { $0.drift == drift }.map { texts.field(schema.fields[$0.index].name, of: record.key.table) }
+                .joined(separator: t("list.separator"))
         }
         var parts: [String] = []
-        for (drift, words) in [(FieldDrift.replicaLacks, "newer on the server"), (.serverLacks, "newer here"),
-                               (.sameWriteDiffers, "changed outside FieldSync (the server's copy is kept)")] {
+        for (drift, key) in [(FieldDrift.replicaLacks, "cli.verify.newer-on-server"), (.serverLacks, "cli.verify.newer-here"),
+                             (.sameWriteDiffers, "cli.verify.changed-outside")] {
             let fields = named(drift)
-            if !fields.isEmpty { parts.append("\(words): \(fields)") }
+            if !fields.isEmpty { parts.append(t(key, ["fields": fields])) }
         }
-        return parts.joined(separator: "; ")
+        return parts.joined(separator: t("list.semicolon"))
     }
 
     private func printJSON(_ verification: ServerVerification, url: String, refused: [RejectedMutation]) {
