@@ -37,13 +37,12 @@ struct FieldSync: AsyncParsableCommand {
         } catch let error as InputError {
             fail(error.message, code: 64)
         } catch let error as StoreError {
-            fail(error.text.map { text in t(text.key, text.values.merging(text.values["table"].flatMap(RecordKind.init(rawValue:)).map { ["kind": texts.kind($0)] } ?? [:]) { own, _ in own }) }
-                    ?? error.message, code: error.exitCode)
+            fail(error.text.map { rendered($0.key, $0.values) } ?? error.message, code: error.exitCode)
         } catch let error as SyncError {
             fail(error.message, code: 69)
         } catch {
             if let storage = StoreError.storage(error, folder: HomeOption.folder(in: CommandLine.arguments)) {
-                fail(storage.text.map { t($0.key, $0.values) } ?? storage.message, code: storage.exitCode)
+                fail(storage.text.map { rendered($0.key, $0.values) } ?? storage.message, code: storage.exitCode)
             }
             CommandLineFailure.exit(error, root: self, arguments: arguments)
         }

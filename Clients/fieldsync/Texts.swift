@@ -1,5 +1,6 @@
 import FieldSyncCommandLine
 import FieldSyncKPI
+import FieldSyncModel
 import FieldSyncLocalization
 
 /// This run's text for `key` (`CommandLanguage`: `--lang`, else the locale), with its `{name}`s filled.
@@ -30,3 +31,25 @@ let limitValues: [String: String] = [
     "renewal-months": String(ServiceLimits.renewalMonths),
     "tolerance-minutes": String(ServiceLimits.recordingToleranceMinutes),
 ]
+
+/// A library error's text (`StoreError.text`, `RecordValidationError.key`) in this run's language: the
+/// values that name a record kind (`table`, `target`), a field of it (`field`, `earlier`, `later`) or a
+/// time (`…-time`) are read as their terms, beside the raw values.
+func rendered(_ key: String, _ values: [String: String]) -> String {
+    var filled = values
+    let kind = values["table"].flatMap(RecordKind.init(rawValue:))
+    if let kind { filled["kind"] = texts.kind(kind) }
+    if let target = values["target"].flatMap(RecordKind.init(rawValue:)) { filled["target-kind"] = texts.kind(target) }
+    for name in ["field", "earlier", "later"] {
+        guard let field = values[name] else { continue }
+        filled["\(name)-name"] = kind.map { texts.field(field, of: $0) } ?? field
+    }
+    for name in ["state", "done"] {
+        guard let state = values[name], let kind else { continue }
+        filled["\(name)-name"] = texts.state(state, of: kind)
+    }
+    for (name, value) in values where name.hasSuffix("-time") {
+        if let time = Timestamp(iso: value) { filled[name] = texts.time(time) }
+    }
+    return t(key, filled)
+}

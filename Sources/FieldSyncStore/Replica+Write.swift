@@ -82,7 +82,8 @@ extension Replica {
         for (name, value) in edit.fields {
             guard case .reference(let target)? = schema.spec(name)?.type, case .text(let id) = value else { continue }
             guard try exists(RecordKey(table: target, record: id)) else {
-                throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)")
+                throw StoreError.invalid("unknown \(target.noun) '\(id)' in \(name)",
+                                         text: ("record.unknown-reference", ["table": edit.table.rawValue, "field": name, "target": target.rawValue, "id": id]))
             }
         }
     }

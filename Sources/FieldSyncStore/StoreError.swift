@@ -52,11 +52,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func invalid(_ error: RecordValidationError) -> StoreError {
-        StoreError(code: .invalid, message: error.message)
+        StoreError(code: .invalid, message: error.message, text: error.key.map { ($0, error.values) })
     }
 
-    public static func invalid(_ message: String) -> StoreError {
-        StoreError(code: .invalid, message: message)
+    public static func invalid(_ message: String, text: (key: String, values: [String: String])? = nil) -> StoreError {
+        StoreError(code: .invalid, message: message, text: text)
     }
 
     /// Input that is not even of the right form (an id with non-hex characters).

@@ -69,6 +69,70 @@ import Testing
         for weekday in 1...7 { #expect(Self.chinese.has("weekday.\(weekday)")) }
     }
 
+    /// Every refusal of a value (each field of each kind, given values of every wrong type) and of a
+    /// workflow step carries a key both tables hold, with every name its texts ask for.
+    @Test func recordAndWorkflowRefusalsHaveTexts() {
+        var refusals: [RecordValidationError] = []
+        func collect(_ body: () throws -> Void) {
+            do { try body() } catch let error as RecordValidationError { refusals.append(error) } catch { Issue.record(error) }
+        }
+        let wrong: [FieldValue] = [.null, .int(-1), .text(""), .text("x"), .text("a\u{0}b"), .text(String(repeating: "x", count: RecordLimits.maxTextLength + 1))]
+        for kind in RecordKind.allCases {
+            let schema = kind.schema
+            collect { try schema.check(field: "no_such_field", value: .null) }
+            for spec in schema.fields { for value in wrong { collect { try schema.check(field: spec.name, value: value) } } }
+            for (earlier, later) in schema.timeOrder {
+                var values: [String: FieldValue] = [:]
+                for spec in schema.fields where spec.required { values[spec.name] = Self.valid(spec.type, of: kind) }
+                collect {
+                    try schema.check(record: values.merging([earlier: .text("2026-11-23T10:00:00+08:00"), later: .text("2026-11-23T09:00:00+08:00")]) { _, new in new })
+                }
+            }
+            for action in [CaseAction.feedback(at: "t"), .resolve(at: "t", result: nil), .close(at: "t", report: nil), .escalate(at: "t", reason: nil), .reopen] {
+                for status in [WorkflowStatus(round: 1, rank: 0), WorkflowStatus(round: 1, rank: WorkflowStatus.closed),
+                               WorkflowStatus(round: WorkflowStatus.maxRound, rank: WorkflowStatus.done)] {
+                    let current = CaseType.of(kind) == nil ? [:] : ["status": FieldValue.text(status.text(for: kind))]
+                    collect { _ = try CaseWorkflow.fields(for: action, on: kind, current: current) }
+                }
+            }
+        }
+        #expect(refusals.count > 100)
+        var keys: Set<String> = []
+        for refusal in refusals {
+            guard let key = refusal.key else {
+                Issue.record("no text key for '\(refusal.message)'")
+                continue
+            }
+            keys.insert(key)
+            var offered = Set(refusal.values.keys)
+            for (name, derived) in [("table", "kind"), ("target", "target-kind"), ("field", "field-name"), ("earlier", "earlier-name"),
+                                    ("later", "later-name"), ("state", "state-name"), ("done", "done-name")] where offered.contains(name) {
+                offered.insert(derived)
+            }
+            for strings in [Strings.own(.english), Strings.own(.chinese)] {
+                guard let text = strings.text(of: key) else {
+                    Issue.record("\(key) is missing in \(strings.language)")
+                    continue
+                }
+                #expect(Strings.placeholders(in: text).isSubset(of: offered), "\(key) asks for more than \(offered.sorted())")
+            }
+        }
+        #expect(keys.count >= 25, "\(keys.sorted())")
+    }
+
+    static func valid(_ type: FieldType, of kind: RecordKind) -> FieldValue {
+        switch type {
+        case .text, .any: .text("x")
+        case .bool: .int(0)
+        case .int, .hours: .int(1)
+        case .time: .text("2026-11-23T08:00:00+08:00")
+        case .date: .text("2026-11-23")
+        case .choice(let allowed): .text(allowed[0])
+        case .status: .text(WorkflowStatus.opened.text(for: kind))
+        case .reference: .text("00000000-0000-4000-8000-000000000000")
+        }
+    }
+
     /// The command lines' files whose every message, table heading, help text (abstract, discussion,
     /// option help) and error goes through the tables: a literal with English words in them fails here.
     /// Every file of `fieldsync` and of the shared command-line module, so a new one is checked too;
