@@ -162,10 +162,10 @@ struct Writers {
     }
 
     func name(_ node: String) -> String {
-        if node == me { return "this device" }
-        if node == server { return "the server" }
+        if node == me { return t("cli.writer.this-device") }
+        if node == server { return t("cli.writer.server") }
         if let name = names[node] { return "\(name.user) (\(name.device))" }
-        return "device \(node)"
+        return t("cli.writer.device", ["node": node])
     }
 
     /// The record's JSON with `lost_by` and `kept_by` beside the node ids.

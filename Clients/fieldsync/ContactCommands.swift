@@ -125,7 +125,7 @@ struct AgreementCommand: ParsableCommand {
 
         func validate() throws {
             if let restoreHours, !(1...8_760).contains(restoreHours) {
-                throw ValidationError("--restore-hours: \(restoreHours) is not a number of hours from 1 to 8760")
+                throw ValidationError(t("cli.agreement.bad-hours", ["value": String(restoreHours)]))
             }
         }
 

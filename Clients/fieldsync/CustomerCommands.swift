@@ -141,7 +141,7 @@ struct CustomerCommand: ParsableCommand {
             }
             if let manager {
                 if FieldValue.text(manager) != record["manager"] {
-                    try options.refuseForManager("--manager: handing a file to another manager is a supervisor's act; ask yours to run 'fieldsync customer assign'")
+                    try options.refuseForManager(t("cli.customer.manager-is-supervisors"))
                 }
                 fields.append(("manager", .text(manager)))
             }
@@ -149,7 +149,7 @@ struct CustomerCommand: ParsableCommand {
                 let members = team.split(separator: ",").map(String.init)
                 let removed = Set(Team.members(record["team"])).subtracting(Team.members(Team.value(members)))
                 if !removed.isEmpty {
-                    try options.refuseForManager("--team: taking someone off a file's team (\(removed.sorted().joined(separator: ", "))) is a supervisor's act")
+                    try options.refuseForManager(t("cli.customer.team-is-supervisors", ["names": removed.sorted().joined(separator: t("list.separator"))]))
                 }
                 fields.append(("team", Team.value(members)))
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncStore
 import Foundation
@@ -54,7 +55,7 @@ struct FaultCommand: ParsableCommand {
             let replica = try options.open()
             let customerRecord = try replica.require(.customer, customer)
             if let owner, try owner != replica.userName() {
-                try options.refuseForManager("--owner: you record your own faults; a supervisor may give one to \(owner)")
+                try options.refuseForManager(t("cli.fault.owner-is-supervisors", ["owner": owner]))
             }
             let id = try replica.create(.fault, [
                 ("customer", .text(customerRecord.id)),
@@ -88,7 +89,7 @@ struct FaultCommand: ParsableCommand {
             if let owner {
                 let current = try options.open().require(.fault, fault)["owner"]
                 if (owner.isEmpty ? FieldValue.null : .text(owner)) != current {
-                    try options.refuseForManager("--owner: only a supervisor changes who answers for a fault")
+                    try options.refuseForManager(t("cli.fault.owner-change-is-supervisors"))
                 }
                 fields.append(("owner", owner.isEmpty ? .null : .text(owner)))
             }
@@ -202,7 +203,7 @@ struct ComplaintCommand: ParsableCommand {
             let replica = try options.open()
             let customerRecord = try replica.require(.customer, customer)
             if let owner, try owner != replica.userName() {
-                try options.refuseForManager("--owner: you record your own complaints; a supervisor may give one to \(owner)")
+                try options.refuseForManager(t("cli.complaint.owner-is-supervisors", ["owner": owner]))
             }
             let id = try replica.create(.complaint, [
                 ("customer", .text(customerRecord.id)),

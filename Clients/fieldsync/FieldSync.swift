@@ -39,7 +39,7 @@ struct FieldSync: AsyncParsableCommand {
         } catch let error as StoreError {
             fail(error.text.map { rendered($0.key, $0.values) } ?? error.message, code: error.exitCode)
         } catch let error as SyncError {
-            fail(error.message, code: 69)
+            fail(said(error), code: 69)
         } catch {
             if let storage = StoreError.storage(error, folder: HomeOption.folder(in: CommandLine.arguments)) {
                 fail(storage.text.map { rendered($0.key, $0.values) } ?? storage.message, code: storage.exitCode)

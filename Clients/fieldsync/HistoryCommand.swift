@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldSyncClient
 import FieldSyncKPI
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
@@ -38,14 +39,14 @@ struct HistoryCommand: AsyncParsableCommand {
                 answer.entries.sort { (kind.schema.index(of: $0.field) ?? 0, $0.hlc, $0.node) < (kind.schema.index(of: $1.field) ?? 0, $1.hlc, $1.node) }
                 history = answer
             } catch let error as SyncError where error.code == ErrorCode.notFound {
-                note = "The server holds no \(kind.noun) \(record) you may read (not synced yet, or a server older than this laptop): showing what this laptop holds."
+                note = t("cli.history.server-has-none", ["kind": texts.kind(kind), "id": record])
             } catch let error as SyncError {
-                note = "The server could not be asked (\(error.message)): showing what this laptop holds."
+                note = t("cli.local.server-unreachable", ["reason": said(error)])
             } catch is DecodingError {
-                note = "The server's answer was not understood (a newer server?): showing what this laptop holds."
+                note = t("cli.local.server-not-understood")
             }
         } else if !offline {
-            note = "This replica is not enrolled: showing what it holds."
+            note = t("cli.local.not-enrolled")
         }
         guard var history else { throw StoreError.notFound(kind, id) }
         if let field { history = history.only(field: field) }
@@ -68,7 +69,8 @@ struct HistoryCommand: AsyncParsableCommand {
         }
         let found = try replica.kinds(holding: id)
         guard let first = found.first else {
-            throw StoreError.notFound("no record with an id starting '\(id)' on this laptop; for one it does not hold, give its full id and --table")
+            throw StoreError.notFound("no record with an id starting '\(id)' on this laptop; for one it does not hold, give its full id and --table",
+                                     text: ("cli.history.no-record", ["id": id]))
         }
         guard found.count == 1 else {
             throw InputError(t("cli.history.ambiguous", ["id": id, "tables": found.map(\.0.rawValue).joined(separator: ", ")]))

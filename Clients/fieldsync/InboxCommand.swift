@@ -33,7 +33,7 @@ struct InboxCommand: AsyncParsableCommand {
     static func decide(_ options: CommonOptions, _ refused: RefusedActionArguments, action: SyncResponse.Instruction.Action) async throws {
         let (node, counter, note) = (try refused.nodeID(inbox: "fieldsync inbox"), refused.counter, refused.note)
         guard let (binding, caPEM) = try ServerBinding.load(home: options.location.folder) else {
-            throw ValidationError("this laptop is not enrolled: deciding about refused work is done on the server (fieldsync enroll URL --code CODE --ca FILE)")
+            throw ValidationError(t("cli.inbox.not-enrolled"))
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         let answer: RefusedActionAnswer
@@ -70,7 +70,7 @@ struct InboxCommand: AsyncParsableCommand {
                 inbox = answer
             } catch let error as SyncError {
                 try? await client.shutdown()
-                note = "The server could not be asked (\(error.message)): showing what this laptop holds."
+                note = t("cli.local.server-unreachable", ["reason": said(error)])
             } catch {
                 try? await client.shutdown()
                 throw error
@@ -91,10 +91,10 @@ struct InboxCommand: AsyncParsableCommand {
             Inbox.conflictEntry(conflict.id, conflict.state, branch: nil) { node in names[node].map { ($0.user, $0.device) } }
         }
         entries += try replica.rejections().map { rejected in
-            Inbox.Entry(kind: .refused, branch: nil, subject: "action \(rejected.counter) of this laptop", person: nil, device: nil,
-                        detail: "refused \(rejected.times) time\(rejected.times == 1 ? "" : "s"): \(Wording.printable(rejected.reason))"
-                            + (rejected.note.map { "; handed back by \($0)" } ?? ""), since: nil,
-                        action: "correct it and 'fieldsync outbox retry \(rejected.counter)', or 'fieldsync outbox discard \(rejected.counter)'")
+            Inbox.Entry(kind: .refused, branch: nil, subject: t("cli.inbox.own-action", ["number": String(rejected.counter)]), person: nil, device: nil,
+                        detail: t("cli.inbox.own-refused", ["times": count(rejected.times, "time"), "reason": Wording.printable(rejected.reason)])
+                            + (rejected.note.map { t("cli.inbox.own-handed-back", ["note": $0]) } ?? ""), since: nil,
+                        action: t("cli.inbox.own-action-to-take", ["number": String(rejected.counter)]))
         }
         return Inbox(entries: entries)
     }

@@ -47,11 +47,11 @@ struct HomeOption: ParsableArguments {
     static func lockForSync(_ folder: String) throws -> Int32 {
         let path = (folder as NSString).appendingPathComponent("sync.lock")
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw StoreError.storage(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw StoreError.storage(message: t("cli.file.cannot-open", ["path": path, "reason": String(cString: strerror(errno))])) }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else {
                 close(descriptor)
-                throw StoreError.storage(message: "cannot lock \(path): \(String(cString: strerror(errno)))")
+                throw StoreError.storage(message: t("cli.file.cannot-lock", ["path": path, "reason": String(cString: strerror(errno))]))
             }
         }
         return descriptor
@@ -63,14 +63,14 @@ struct HomeOption: ParsableArguments {
     /// `main` sets the umask).
     static func makePrivate(_ folder: String) throws {
         guard chmod(folder, 0o700) == 0 else {
-            throw StoreError.storage(message: "cannot make \(folder) private (mode 0700): \(String(cString: strerror(errno)))")
+            throw StoreError.storage(message: t("cli.file.cannot-secure", ["path": folder, "mode": "0700", "reason": String(cString: strerror(errno))]))
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
             let path = (folder as NSString).appendingPathComponent(name)
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o077 != 0 else { continue }
             guard chmod(path, 0o600) == 0 else {
-                throw StoreError.storage(message: "cannot make \(path) private (mode 0600): \(String(cString: strerror(errno)))")
+                throw StoreError.storage(message: t("cli.file.cannot-secure", ["path": path, "mode": "0600", "reason": String(cString: strerror(errno))]))
             }
         }
     }

@@ -35,7 +35,7 @@ indirect enum JSONValue: Encodable {
     func printed() {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(self)) ?? Data("null".utf8)
+        let data = (try? encoder.encode(self)) ?? Data(#"null"#.utf8) // JSON, not words
         print(String(decoding: data, as: UTF8.self))
     }
 }

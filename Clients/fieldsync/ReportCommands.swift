@@ -88,7 +88,7 @@ struct ReportCommand: ParsableCommand {
             if out.format == .json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                return try out.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", title: "the \(reportingPeriod) service report")
+                return try out.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", title: t("cli.report.json-title", ["period": reportingPeriod.text(texts)]))
             }
             try out.write(report.document(out.strings(for: report.customer)))
         }

@@ -121,14 +121,16 @@ struct SyncCommand: AsyncParsableCommand {
                 snapshot = try await SnapshotBootstrap.run(replicaPath: options.location.databasePath, identity: identity, token: binding.token,
                                                            client: client) { received, total in
                     guard terminal else { return }
-                    let done = total.map { " (\(min(100, received * 100 / max($0, 1)))% of \($0 >> 20) MiB)" } ?? ""
-                    FileHandle.standardError.write(Data("\rdownloading a snapshot of your records… \(received >> 20) MiB\(done)".utf8))
+                    let line = total.map { t("cli.sync.snapshot-progress-of", ["mib": String(received >> 20), "percent": String(min(100, received * 100 / max($0, 1))),
+                                                                                "total": String($0 >> 20)]) }
+                        ?? t("cli.sync.snapshot-progress", ["mib": String(received >> 20)])
+                    FileHandle.standardError.write(Data("\r\(line)".utf8))
                 }
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 if !options.json { print(t("cli.sync.snapshot", ["records": count(snapshot?.records ?? 0, "record"), "url": binding.url])) }
             } catch {
                 if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                FileHandle.standardError.write(Data("note: no snapshot (\(error)); syncing page by page\n".utf8))
+                FileHandle.standardError.write(Data((t("cli.sync.no-snapshot", ["reason": (error as? SyncError).map(said) ?? String(describing: error)]) + "\n").utf8))
             }
             replica = try options.open(checkpointInBackground: true)
         }
@@ -137,7 +139,7 @@ struct SyncCommand: AsyncParsableCommand {
         do {
             summary = try await Synchronizer().sync(replica, binding: binding, client: client) { progress in
                 guard terminal else { return }
-                FileHandle.standardError.write(Data("\rsyncing… pushed \(Wording.count(progress.pushed, "action")), pulled \(Wording.count(progress.pulledRecords, "record"))".utf8))
+                FileHandle.standardError.write(Data(("\r" + t("cli.sync.progress", ["pushed": count(progress.pushed, "action"), "pulled": count(progress.pulledRecords, "record")])).utf8))
             }
             // Conflicts name the person and laptop behind a node: learn the ones not met yet. Best effort:
             // a server without the directory (an older version) or a cut connection leaves node ids shown.

@@ -1,3 +1,4 @@
+import FieldSyncClient
 import FieldSyncCommandLine
 import FieldSyncKPI
 import FieldSyncModel
@@ -53,3 +54,6 @@ func rendered(_ key: String, _ values: [String: String]) -> String {
     }
     return t(key, filled)
 }
+
+/// A failed sync in this run's language (the server's own message where the client has no words for its code).
+func said(_ error: SyncError) -> String { error.key.map { rendered($0, error.values) } ?? error.message }

@@ -30,7 +30,7 @@ struct VisitCommand: ParsableCommand {
 
         func validate() throws {
             if report != nil, kind != .complaintFollowUp || complaint == nil {
-                throw ValidationError("--report is the complaint handling report handed over at a follow-up visit: give it with --kind complaint-follow-up --complaint ID")
+                throw ValidationError(t("cli.visit.report-needs-follow-up"))
             }
         }
 

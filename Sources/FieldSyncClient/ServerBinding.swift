@@ -47,7 +47,7 @@ public struct ServerBinding: Codable, Sendable {
         // Write beside, then rename: a crash never leaves half a token file.
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode]) else {
-            throw SyncError("cannot write \(temporary)")
+            throw SyncError("cannot write \(temporary)", key: "sync.cannot-write", ["path": temporary])
         }
         _ = try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.moveItem(atPath: temporary, toPath: path)
@@ -66,12 +66,29 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// The server's certificate was refused (not from the trusted CA, expired, another host's).
     public var isUntrustedCertificate = false
 
-    public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil, incarnation: String? = nil) {
+    /// The same message as a text key (`sync.*`) and its values (`server`, `detail` …), for a program
+    /// that speaks the reader's language; `message` stays English for logs.
+    public var key: String?
+    public var values: [String: String] = [:]
+
+    public init(_ message: String, code: String? = nil, serverTime: UInt64? = nil, incarnation: String? = nil,
+                key: String? = nil, _ values: [String: String] = [:]) {
         self.message = message
         self.code = code
         self.serverTime = serverTime
         self.incarnation = incarnation
+        self.key = key
+        self.values = values
     }
 
     public var description: String { message }
+}
+
+extension SyncError {
+    /// The server's error codes whose meaning a client says in its own words (`sync.code.CODE`);
+    /// for the others it shows the server's message.
+    public static let explainedCodes: Set<String> = [
+        ErrorCode.unauthorized, ErrorCode.deviceRevoked, ErrorCode.codeInvalid, ErrorCode.codeUsed, ErrorCode.codeExpired,
+        ErrorCode.nodeTaken, ErrorCode.upgradeRequired, ErrorCode.internalError, ErrorCode.storageFull,
+    ]
 }

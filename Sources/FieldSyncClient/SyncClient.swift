@@ -16,13 +16,13 @@ public final class SyncClient: Sendable {
 
     public init(url: String, caPEM: String, requestTimeout: TimeAmount = .seconds(120)) throws {
         guard let parsed = URL(string: url), parsed.scheme == "https", parsed.host != nil else {
-            throw SyncError("'\(url)' is not an https:// URL; FieldSync servers speak HTTPS only")
+            throw SyncError("'\(url)' is not an https:// URL; FieldSync servers speak HTTPS only", key: "sync.not-https", ["url": url])
         }
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
         } catch {
-            throw SyncError("the CA file is not a PEM certificate: \(error)")
+            throw SyncError("the CA file is not a PEM certificate: \(error)", key: "sync.ca-not-pem", ["detail": String(describing: error)])
         }
         tls.minimumTLSVersion = .tlsv12
         var configuration = HTTPClient.Configuration(
@@ -43,7 +43,8 @@ public final class SyncClient: Sendable {
             return try await post("/v1/enroll", EnrollRequest(code: code, node: node, deviceName: deviceName, expectRole: expectRole), token: nil)
         } catch let error as SyncError where error.isUntrustedCertificate {
             // At enrolment the CA is the one just given: say which file to check.
-            throw SyncError("enrolment with \(baseURL) failed: the server's certificate is not signed by the CA file given with --ca; check that it is the ca.pem of this server (printed by 'fieldsync-server init'), and that the URL names that server")
+            throw SyncError("enrolment with \(baseURL) failed: the server's certificate is not signed by the CA file given with --ca; check that it is the ca.pem of this server (printed by 'fieldsync-server init'), and that the URL names that server",
+                            key: "sync.enrol-wrong-ca", ["server": baseURL])
         }
     }
 
@@ -148,10 +149,13 @@ public final class SyncClient: Sendable {
         let data = Array(bytes.readableBytesView)
         guard response.status == .ok else {
             if let problem = try? JSONDecoder().decode(ErrorBody.self, from: Data(data)) {
+                let explained = SyncError.explainedCodes.contains(problem.error)
                 throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime,
-                                incarnation: problem.incarnation)
+                                incarnation: problem.incarnation, key: explained ? "sync.code.\(problem.error)" : "sync.server-said",
+                                ["server": baseURL, "detail": problem.message])
             }
-            throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)")
+            throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)", key: "sync.status",
+                            ["server": baseURL, "detail": "\(response.status.code) \(response.status.reasonPhrase)"])
         }
         return data
     }
@@ -159,38 +163,39 @@ public final class SyncClient: Sendable {
     /// One line naming the server and the cause.
     func describe(_ error: any Error) -> SyncError {
         let text = String(describing: error)
-        let lost = SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
+        let lost = SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again",
+                             key: "sync.lost", ["server": baseURL])
         // A relay or a server that closes the stream mid-answer (found by fieldsync-battery): the
         // HTTP parser meets the end early, or TLS ends without its close message.
         if let parser = error as? HTTPParserError, parser == .invalidEOFState { return lost }
         if let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return lost }
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.lowercased().contains("certificate") {
             // BoringSSL's own text names a build path: what it found wrong is said in the person's words instead.
-            let why = text.contains("expired") ? "it has expired (the server's administrator runs 'fieldsync-server cert renew')"
+            let (why, reason) = text.contains("expired") ? ("it has expired (the server's administrator runs 'fieldsync-server cert renew')", "expired")
                 : text.lowercased().contains("hostname") || text.contains("name") && text.contains("match")
-                ? "it is not valid for this host name (the server's certificate lists the names laptops may use: 'fieldsync-server cert status')"
-                : "it is not signed by the CA this laptop trusts (the one it enrolled with)"
-            var refusal = SyncError("cannot sync with \(baseURL): the server's certificate is refused: \(why)")
+                ? ("it is not valid for this host name (the server's certificate lists the names laptops may use: 'fieldsync-server cert status')", "host")
+                : ("it is not signed by the CA this laptop trusts (the one it enrolled with)", "ca")
+            var refusal = SyncError("cannot sync with \(baseURL): the server's certificate is refused: \(why)",
+                                    key: "sync.certificate-\(reason)", ["server": baseURL])
             refusal.isUntrustedCertificate = true
             return refusal
         }
         // Any other TLS failure is a connection broken off mid-exchange (a relay cutting the
         // handshake, found by fieldsync-battery), not a wrong server.
         if error is NIOSSLError || error is BoringSSLError || text.contains("handshakeFailed") {
-            return SyncError("cannot sync with \(baseURL): the secure connection broke off (\(text.prefix(160))); nothing is lost, run sync again")
+            return SyncError("cannot sync with \(baseURL): the secure connection broke off (\(text.prefix(160))); nothing is lost, run sync again",
+                             key: "sync.broke-off", ["server": baseURL, "detail": String(text.prefix(160))])
         }
         if text.contains("connectTimeout") {
-            return SyncError("cannot sync with \(baseURL): no answer within 5 s (server down or unreachable)")
+            return SyncError("cannot sync with \(baseURL): no answer within 5 s (server down or unreachable)", key: "sync.no-answer", ["server": baseURL])
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connect(descriptor") {
-            return SyncError("cannot sync with \(baseURL): connection refused (is fieldsync-server running?)")
+            return SyncError("cannot sync with \(baseURL): connection refused (is fieldsync-server running?)", key: "sync.connection-refused", ["server": baseURL])
         }
         // A server killed or restarted mid-request resets the connection (found by fieldsync-battery).
         if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE { return lost }
-        if text.contains("remoteConnectionClosed") || text.contains("readTimeout") {
-            return SyncError("cannot sync with \(baseURL): the connection was lost mid-request; nothing is lost, run sync again")
-        }
-        return SyncError("cannot sync with \(baseURL): \(text)")
+        if text.contains("remoteConnectionClosed") || text.contains("readTimeout") { return lost }
+        return SyncError("cannot sync with \(baseURL): \(text)", key: "sync.other", ["server": baseURL, "detail": text])
     }
 }
 

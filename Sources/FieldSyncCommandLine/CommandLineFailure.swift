@@ -42,8 +42,9 @@ public enum CommandLineFailure {
             }
             let names = level.subcommands.filter(\.shown).map(\.name)
             let command = path.joined(separator: " ")
-            let suggestion = ClosestName.to(word, among: names).map { "did you mean '\(command) \($0)'?" } ?? "one of: \(names.joined(separator: ", "))"
-            return (command, "'\(word)' is not a \(command) command; \(suggestion) (see '\(command) --help')")
+            let suggestion = ClosestName.to(word, among: names).map { CommandLanguage.strings("cli.unknown-command.did-you-mean", ["command": "\(command) \($0)"]) }
+                ?? CommandLanguage.strings("cli.unknown-command.one-of", ["names": names.joined(separator: ", ")])
+            return (command, CommandLanguage.strings("cli.unknown-command", ["word": word, "command": command, "suggestion": suggestion]))
         }
         return (path.joined(separator: " "), nil)
     }

@@ -42,8 +42,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Something named by the person is not there; `message` says what and where to look.
-    public static func notFound(_ message: String) -> StoreError {
-        StoreError(code: .notFound, message: message)
+    public static func notFound(_ message: String, text: (key: String, values: [String: String])? = nil) -> StoreError {
+        StoreError(code: .notFound, message: message, text: text)
     }
 
     public static func ambiguous(_ kind: RecordKind, _ reference: String, candidates: [String]) -> StoreError {

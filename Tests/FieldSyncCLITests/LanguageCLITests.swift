@@ -82,6 +82,14 @@ import Testing
         #expect(try english.run(["customer", "show", "abcdef12"]).stderr
                 == "error: no customer file with an id starting 'abcdef12'; list them with 'fieldsync customer list'\n")
         #expect(try chinese.run(["fault", "show", "zz!"]).stderr.contains("“zz!”不是有效的记录编号"))
+        // A refused value or step names the field, the state and the times in the reader's words.
+        let notRestored = try chinese.run(["fault", "close", fault])
+        #expect(notRestored.status == 65 && notRestored.stderr == "错误：此故障申告的状态还不是“已恢复”；请先运行 fieldsync fault restore\n", "\(notRestored.stderr)")
+        let early = try chinese.run(["fault", "edit", fault, "--occurred-at", "2026-11-23T09:30+08:00"])
+        #expect(early.stderr == "错误：申告时间（reported_at，2026年11月23日 09:00）早于故障发生时间（occurred_at，2026年11月23日 09:30）：故障申告的申告时间不能早于故障发生时间\n",
+                "\(early.stderr)")
+        #expect(try chinese.run(["custmer"]).stderr.hasPrefix("错误：“custmer”不是 fieldsync 的命令；您是否要用 fieldsync customer？"))
+        #expect(try ok(chinese, "verify") == "正常\n")
         let bad = try english.run(["status", "--lang", "fr"])
         #expect(bad.status == 64 && bad.stderr == "error: --lang: 'fr' is not a language FieldSync speaks (en, zh (zh-CN, zh-Hans))\n", "\(bad.stderr)")
         #expect(try english.run(["status", "--lang"]).stderr.contains("--lang needs a value"))

@@ -147,7 +147,9 @@ import Testing
     }
 
     @Test func localizedFilesPrintNoEnglishOfTheirOwn() throws {
-        let sinks = ["print(\"", "TextTable(\"", "empty: \"", "abstract: \"", "discussion: \"", "InputError(\"", "+ \"", "help: \"", "ArgumentHelp(\""]
+        let sinks = ["print(\"", "TextTable(\"", "empty: \"", "abstract: \"", "discussion: \"", "InputError(\"", "+ \"", "help: \"", "ArgumentHelp(\"",
+                     "ValidationError(\"", "refuseForManager(\"", "note = \"", "return \"", "message: \"", "subject: \"", "detail: \"", "action: \"",
+                     "title: \"", "Data(\""]
         #expect(Self.localizedFiles.count >= 20, "the command lines' files were found")
         for file in Self.localizedFiles {
             let source = try String(contentsOf: Self.root.appendingPathComponent(file), encoding: .utf8)
