@@ -12,34 +12,26 @@ struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: CommandLanguage.strings("srv.backup.abstract"),
-        discussion: """
-            The copy is SQLite's online backup of the data folder's server.sqlite: syncs go on meanwhile. It holds \
-            people, devices, records and the change log; keep the rest of the data folder (config.json, ca.pem, \
-            ca-key.pem, server.pem, server-key.pem, and a branch server's upstream/) in a safe place of their own. A backup gets an incarnation of its \
-            own, so a server later put back from it ('fieldsync-server restore') is recognised by every laptop and \
-            branch server that synced since: they offer back their own work and read the log again, and nothing they \
-            hold is lost. On PostgreSQL, back up with PostgreSQL's tools (pg_dump), and after pg_restore run \
-            'fieldsync-server restore --database URL --mark-restored'.
-            """)
+        discussion: t("srv.the-copy-is-sqlite.6d22"))
 
     @OptionGroup var options: DataOptions
-    @Option(help: ArgumentHelp("The new file to write (it must not exist).", valueName: "file"))
+    @Option(help: ArgumentHelp(t("srv.the-new-file-to.5349"), valueName: "file"))
     var to: String
 
     func run() throws {
         if let url = options.databaseURL {
-            throw ValidationError("on PostgreSQL, back up with pg_dump: pg_dump --format=custom --file=\(to) '\(url)'")
+            throw ValidationError(t("srv.on-postgresql-back-up.5457", ["to": "\(to)", "url": "\(url)"]))
         }
         let folder = options.folder
-        guard folder.isInitialized else { throw ValidationError("no server in \(folder.path); give --data DIR") }
+        guard folder.isInitialized else { throw ValidationError(t("srv.no-server-in-path.7dd7", ["path": "\(folder.path)"])) }
         let store = try folder.openStore()
         defer { try? store.close() }
         let report = try store.backup(to: to)
         if options.json {
             printJSON(["to": report.path, "bytes": report.bytes, "log_head": report.logHead, "incarnation": report.incarnation])
         } else {
-            print("Backed up \(folder.path) to \(report.path) (\(Wording.count(Int(clamping: report.bytes), "byte")), change log up to \(report.logHead)); checked: ok.")
-            print("Restore it with: fieldsync-server restore --data \(folder.path) --from \(report.path) (with the server stopped)")
+            print(t("srv.backed-up-path-to.d3a2", ["path": "\(folder.path)", "path2": "\(report.path)", "value": count(Int(clamping: report.bytes), "byte"), "log-head": "\(report.logHead)"]))
+            print(t("srv.restore-it-with-fieldsync.25c5", ["path": "\(folder.path)", "path2": "\(report.path)"]))
         }
     }
 }
@@ -49,43 +41,32 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: CommandLanguage.strings("srv.restore.abstract"),
-        discussion: """
-            The backup is checked, then copied in; the database it replaces is kept beside it \
-            (server.sqlite.before-restore-TIME). The restored server gets a new incarnation: at their next sync, \
-            laptops and branch servers see that it lost what came after the backup, offer back their own work \
-            (with its original stamps, so nothing is applied twice and conflicts come out as before) and read the \
-            change log again from the start. When the database it replaces can be read, what was added to it after \
-            the backup and is not sync history is kept: people, devices, enrolment codes and revocations, and the \
-            server's own changes (assignments, branches, calendar days), written again with their original stamps. \
-            A branch server compares itself with its province once it serves, and takes back what its laptops wrote \
-            after the backup. On PostgreSQL, restore with pg_restore first, then run this with \
-            --database URL --mark-restored: it gives the database a new incarnation.
-            """)
+        discussion: t("srv.the-backup-is-checked.2d15"))
 
     @OptionGroup var options: DataOptions
-    @Option(help: ArgumentHelp("The backup to put in place (made by 'fieldsync-server backup').", valueName: "file"))
+    @Option(help: ArgumentHelp(t("srv.the-backup-to-put.ae41"), valueName: "file"))
     var from: String?
-    @Flag(help: "On PostgreSQL, after pg_restore: give the restored database a new incarnation (it restores nothing itself).")
+    @Flag(help: ArgumentHelp(t("srv.on-postgresql-after-pg.f284")))
     var markRestored = false
 
     func run() async throws {
         if let url = options.databaseURL {
             guard markRestored, from == nil else {
-                throw ValidationError("on PostgreSQL, restore with pg_restore (pg_restore --clean --dbname '\(url)' FILE), then run 'fieldsync-server restore --database URL --mark-restored'")
+                throw ValidationError(t("srv.on-postgresql-restore-with.3b85", ["url": "\(url)"]))
             }
             let incarnation = try await StorageEngine.withPostgres(url, logger: StorageEngine.quietLogger, migrate: true) { storage, _ in
                 try await storage.renewIncarnation()
             }
             if options.json { printJSON(["incarnation": incarnation]) } else {
-                print("Marked the database as restored (new incarnation \(incarnation)): devices offer back their own work at their next sync.")
+                print(t("srv.marked-the-database-as.bfa2", ["incarnation": "\(incarnation)"]))
             }
             return
         }
-        guard !markRestored else { throw ValidationError("--mark-restored is for a PostgreSQL database restored with pg_restore (give --database URL)") }
-        guard let from else { throw ValidationError("give the backup to restore: --from FILE") }
+        guard !markRestored else { throw ValidationError(t("srv.mark-restored-is-for.5955")) }
+        guard let from else { throw ValidationError(t("srv.give-the-backup-to.84a1")) }
         let folder = options.folder
         guard folder.isInitialized else {
-            throw ValidationError("no server in \(folder.path): put back its keys and certificates and config.json first (or run 'fieldsync-server init'), then restore; give --data DIR for another folder")
+            throw ValidationError(t("srv.no-server-in-path.d97f", ["path": "\(folder.path)"]))
         }
         // A server writing while the file is replaced would lose what it writes, or corrupt the new one.
         let lock = try ServingLock(folder: folder)
@@ -98,24 +79,22 @@ struct RestoreCommand: AsyncParsableCommand {
                        "own_writes_kept": report.ownWritesKept, "replaced_read": report.replacedWasRead,
                        "as_of": Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: 0).description])
         } else {
-            print("Restored \(from) into \(folder.path) (change log up to \(report.logHead)); checked: ok.")
-            if let kept { print("The database it replaced is kept as \(kept).") }
+            print(t("srv.restored-from-into-path.bc0e", ["from": "\(from)", "path": "\(folder.path)", "log-head": "\(report.logHead)"]))
+            if let kept { print(t("srv.the-database-it-replaced.7a9e", ["kept": "\(kept)"])) }
             if report.revocationsKept > 0 {
-                print("\(Wording.count(report.revocationsKept, "device")) revoked after the backup stay revoked.")
+                print(t("srv.restore.revocations-kept", ["devices": count(report.revocationsKept, "device")]))
             }
             if report.usersKept + report.devicesKept + report.codesKept > 0 {
-                print("Kept from the database it replaced, added after the backup: \(Wording.count(report.usersKept, "user")), "
-                      + "\(Wording.count(report.devicesKept, "device")), \(Wording.count(report.codesKept, "enrolment code")).")
+                print(t("srv.restore.accounts-kept", ["users": count(report.usersKept, "user"), "devices": count(report.devicesKept, "device"),
+                                                      "codes": count(report.codesKept, "enrolment-code")]))
             }
             let asOf = Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
             if report.replacedWasRead {
-                print("The backup holds the server as it was at \(asOf); what this server's administrator did since (assignments, branches, calendar days) "
-                      + "was read from the database it replaced and written again: \(Wording.count(report.ownWritesKept, "record")) changed.")
+                print(t("srv.restore.own-writes-kept", ["as-of": "\(asOf)", "records": count(report.ownWritesKept, "record")]))
             } else {
-                print("The backup holds the server as it was at \(asOf). Administrator actions since then (users, branches, assignments, calendar days) are not in it "
-                      + "(the database it replaced could not be read): do them again.")
+                print(t("srv.restore.own-writes-lost", ["as-of": "\(asOf)"]))
             }
-            print("Start the server; laptops and branch servers offer back what it lacks at their next sync.")
+            print(t("srv.start-the-server-laptops.0dfd"))
         }
     }
 }

@@ -15,21 +15,21 @@ struct CalendarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calendar",
         abstract: CommandLanguage.strings("srv.calendar.abstract"),
-        discussion: "Monday to Friday are working days unless marked as holidays; a weekend day marked as a workday counts as one. The calendar replicates to every branch and laptop like any record, and working-day KPI limits are counted on it.",
+        discussion: t("srv.monday-to-friday-are.a94a"),
         subcommands: [Set.self, Remove.self, List.self]
     )
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Mark days as holidays or make-up working days.")
+        static let configuration = CommandConfiguration(abstract: t("srv.mark-days-as-holidays.e7c2"))
 
         @OptionGroup var options: DataOptions
-        @Argument(help: "Days (YYYY-MM-DD), or ranges FROM..TO.") var days: [String]
-        @Flag(help: "The days are public holidays.") var holiday = false
-        @Flag(help: "The days are make-up working days (调休).") var workday = false
-        @Option(help: "The holiday's name, e.g. National Day.") var name: String?
+        @Argument(help: ArgumentHelp(t("srv.days-yyyy-mm-dd.6d69"))) var days: [String]
+        @Flag(help: ArgumentHelp(t("srv.the-days-are-public.7951"))) var holiday = false
+        @Flag(help: ArgumentHelp(t("srv.the-days-are-make.c1af"))) var workday = false
+        @Option(help: ArgumentHelp(t("srv.the-holiday-s-name.3fa7"))) var name: String?
 
         func run() async throws {
-            guard holiday != workday else { throw ValidationError("give either --holiday or --workday") }
+            guard holiday != workday else { throw ValidationError(t("srv.give-either-holiday-or.cbb7")) }
             let dates = try CalendarCommand.dates(days)
             let kind = holiday ? "holiday" : "workday"
             let edits = dates.map { date in
@@ -41,16 +41,16 @@ struct CalendarCommand: AsyncParsableCommand {
             if options.json {
                 printJSON(["kind": kind, "days": dates.map(\.description)])
             } else {
-                print("Marked \(dates.count) day\(dates.count == 1 ? "" : "s") as \(holiday ? "holiday" : "make-up working day")\(dates.count == 1 ? "" : "s"): \(dates.map(\.description).joined(separator: ", ")).")
+                print(t(holiday ? "srv.calendar.marked-holidays" : "srv.calendar.marked-workdays", ["days": count(dates.count, "day"), "dates": dates.map(\.description).joined(separator: ", ")]))
             }
         }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Return days to the Monday-to-Friday rule.")
+        static let configuration = CommandConfiguration(abstract: t("srv.return-days-to-the.04b7"))
 
         @OptionGroup var options: DataOptions
-        @Argument(help: "Days (YYYY-MM-DD), or ranges FROM..TO.") var days: [String]
+        @Argument(help: ArgumentHelp(t("srv.days-yyyy-mm-dd.6d69"))) var days: [String]
 
         func run() async throws {
             let dates = try CalendarCommand.dates(days)
@@ -61,15 +61,15 @@ struct CalendarCommand: AsyncParsableCommand {
                 return known
             }
             if options.json { return printJSON(["removed": known.map(\.description)]) }
-            print(known.isEmpty ? "None of those days was marked." : "Unmarked \(known.map(\.description).joined(separator: ", ")).")
+            print(known.isEmpty ? t("srv.calendar.none-marked") : t("srv.calendar.unmarked", ["dates": known.map(\.description).joined(separator: ", ")]))
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the marked days of a year.")
+        static let configuration = CommandConfiguration(abstract: t("srv.list-the-marked-days.ab7a"))
 
         @OptionGroup var options: DataOptions
-        @Option(help: "The year (default: this year).") var year: Int?
+        @Option(help: ArgumentHelp(t("srv.the-year-default-this.898c"))) var year: Int?
 
         func run() async throws {
             let wanted = year ?? Timestamp(epochSeconds: Int64(Date().timeIntervalSince1970), offsetMinutes: 0).localDay.components.year
@@ -84,27 +84,28 @@ struct CalendarCommand: AsyncParsableCommand {
                 }
                 return printJSON(["year": wanted, "days": rows])
             }
-            var table = TextTable("date", "weekday", "kind", "name")
-            let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            var table = TextTable(t("column.date"), t("column.weekday"), t("column.kind"), t("column.name"))
+            let strings = CommandLanguage.strings
             for day in days {
                 let date = day["date"]?.text.flatMap(LocalDate.init(iso:))
-                table.add(day["date"]?.text ?? "", date.map { weekdays[$0.weekday - 1] } ?? "", day["kind"]?.text ?? "", day["name"]?.text ?? "")
+                table.add(date.map { strings.date($0) } ?? day["date"]?.text ?? "", date.map { strings.weekday($0) } ?? "",
+                          day["kind"]?.text.map { strings.choice($0) } ?? "", day["name"]?.text ?? "")
             }
-            print(table.rendered(empty: "No holidays or make-up days set for \(wanted): Monday to Friday are working days."), terminator: "")
+            print(table.rendered(empty: t("srv.calendar.none-set", ["year": "\(wanted)"])), terminator: "")
         }
     }
 
     static func id(_ date: LocalDate) -> String { RecordID.calendarDay(date) }
 
     static func dates(_ arguments: [String]) throws -> [LocalDate] {
-        guard !arguments.isEmpty else { throw ValidationError("give at least one day (YYYY-MM-DD) or range (FROM..TO)") }
+        guard !arguments.isEmpty else { throw ValidationError(t("srv.give-at-least-one.55f0")) }
         var dates: [LocalDate] = []
         for argument in arguments {
             let ends = argument.components(separatedBy: "..")
             guard (1...2).contains(ends.count), let first = LocalDate(iso: ends[0]), let last = LocalDate(iso: ends.last!) else {
-                throw ValidationError("'\(argument)' is not a day (YYYY-MM-DD) or a range (2026-10-01..2026-10-07)")
+                throw ValidationError(t("srv.argument-is-not-a.8908", ["argument": "\(argument)"]))
             }
-            guard first <= last, last.dayNumber - first.dayNumber < 366 else { throw ValidationError("'\(argument)': the range must run forwards and stay within a year") }
+            guard first <= last, last.dayNumber - first.dayNumber < 366 else { throw ValidationError(t("srv.argument-the-range-must.5f22", ["argument": "\(argument)"])) }
             dates += Array(first...last)
         }
         return dates
@@ -115,21 +116,21 @@ struct KPIServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
         abstract: CommandLanguage.strings("srv.kpi.abstract"),
-        discussion: "The same engine and figures as 'fieldsync kpi' and GET /v1/kpi.",
+        discussion: t("srv.the-same-engine-and.f6f0"),
         subcommands: [Summary.self, Misses.self, Todo.self, Late.self],
         defaultSubcommand: Summary.self
     )
 
     struct Selection: ParsableArguments {
         @OptionGroup var options: DataOptions
-        @Option(help: ArgumentHelp("A month (2026-11), ISO week (2026-W47), quarter (2026-Q4) or range (2026-11-01..2026-11-15); default: this month.", valueName: "period"))
+        @Option(help: ArgumentHelp(t("srv.a-month-iso-week.238c"), valueName: "period"))
         var period: String?
-        @Option(help: "Group by manager, branch or province.") var by: String?
-        @Option(help: "Only customers of this branch.") var branch: String?
-        @Option(help: "Only customers assigned to this manager.") var manager: String?
-        @Option(help: ArgumentHelp("Judge open records at this time (ISO 8601; default: now).", valueName: "time"))
+        @Option(help: ArgumentHelp(t("srv.group-by-manager-branch.ed23"))) var by: String?
+        @Option(help: ArgumentHelp(t("srv.only-customers-of-this.f94e"))) var branch: String?
+        @Option(help: ArgumentHelp(t("srv.only-customers-assigned-to.6a64"))) var manager: String?
+        @Option(help: ArgumentHelp(t("srv.judge-open-records-at.5236"), valueName: "time"))
         var asOf: String?
-        @Flag(help: "Print CSV instead of a table.") var csv = false
+        @Flag(help: ArgumentHelp(t("srv.print-csv-instead-of.8449"))) var csv = false
 
         func run() async throws -> (KPIQuery, KPIFacts) {
             try await StorageEngine.with(options) { engine in
@@ -157,7 +158,7 @@ struct KPIServerCommand: AsyncParsableCommand {
     }
 
     struct Summary: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Each KPI as met / counted and a rate, per manager, branch or province.")
+        static let configuration = CommandConfiguration(abstract: t("srv.each-kpi-as-met.3a4d"))
         @OptionGroup var selection: Selection
 
         func run() async throws {
@@ -169,7 +170,7 @@ struct KPIServerCommand: AsyncParsableCommand {
     }
 
     struct Misses: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The records that missed their limit in the period.")
+        static let configuration = CommandConfiguration(abstract: t("srv.the-records-that-missed.d6f8"))
         @OptionGroup var selection: Selection
 
         func run() async throws {
@@ -181,7 +182,7 @@ struct KPIServerCommand: AsyncParsableCommand {
     }
 
     struct Todo: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Faults, complaints and agreement notices open past a limit, most overdue first, in sections: complaints to escalate, escalated complaints, agreements, the rest.")
+        static let configuration = CommandConfiguration(abstract: t("srv.faults-complaints-and-agreement.c62c"))
         @OptionGroup var selection: Selection
 
         func run() async throws {
@@ -196,14 +197,8 @@ struct KPIServerCommand: AsyncParsableCommand {
 extension KPIServerCommand {
     struct Late: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Events of the period met as the time given, but typed after their limit had passed.",
-            discussion: """
-                The figures count the time a manager gives (the limits are about the customer); this lists where that time \
-                was typed more than \(ServiceLimits.recordingToleranceMinutes) minutes after it and after the limit: what to check \
-                before trusting a rate. 'Typed' is the change's stamp (the device's clock, corrected to the server's at each sync); \
-                'received by the server' is when this server first received that write (its log receipt; 'fieldsync-server \
-                history ID' shows every write).
-                """)
+            abstract: t("srv.events-of-the-period.4c1c"),
+            discussion: t("srv.the-figures-count-the.17d2", ["recording-tolerance-minutes": "\(ServiceLimits.recordingToleranceMinutes)"]))
         @OptionGroup var selection: Selection
 
         func run() async throws {
@@ -225,25 +220,19 @@ struct HistoryServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: CommandLanguage.strings("srv.history.abstract"),
-        discussion: """
-            Read from the change log, which this server keeps for good: every write it received, each counted once \
-            (a file moved to another manager or relayed through a branch server repeats its writes), named by person \
-            and device where this server enrolled them (a province names the branch servers' devices by node), with \
-            what became of it: current, replaced, lost a conflict (kept as a conflict record). Writes logged before \
-            this version have no receipt time. Devices ask the same with 'fieldsync history' (GET /v1/history).
-            """)
+        discussion: t("srv.read-from-the-change.8718"))
 
     @OptionGroup var options: DataOptions
-    @Argument(help: "The record's full id.") var id: String
-    @Option(help: ArgumentHelp("Which kind of record (default: whichever holds the id).", valueName: "table")) var table: String?
-    @Option(help: "Only this field.") var field: String?
+    @Argument(help: ArgumentHelp(t("srv.the-record-s-full.a64d"))) var id: String
+    @Option(help: ArgumentHelp(t("srv.which-kind-of-record.5130"), valueName: "table")) var table: String?
+    @Option(help: ArgumentHelp(t("srv.only-this-field.a9f2"))) var field: String?
 
     func run() async throws {
-        guard RecordID.isValid(id) else { throw ValidationError("'\(id)' is not a record id (36 characters, 8-4-4-4-12 lowercase hexadecimal)") }
+        guard RecordID.isValid(id) else { throw ValidationError(t("srv.id-is-not-a.0e7c", ["id": "\(id)"])) }
         var kinds = RecordKind.allCases
         if let table {
             guard let kind = RecordKind(rawValue: table) else {
-                throw ValidationError("--table: '\(table)' is not one of \(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(t("srv.table-table-is-not.c456", ["table": "\(table)", "value": "\(RecordKind.allCases.map(\.rawValue).joined(separator: ", "))"]))
             }
             kinds = [kind]
         }
@@ -258,10 +247,12 @@ struct HistoryServerCommand: AsyncParsableCommand {
             }
             return nil
         }
-        guard var history else { throw ValidationError("this server holds no record \(id)\(table.map { " in \($0)" } ?? "")") }
+        guard var history else {
+            throw ValidationError(table.map { t("srv.history.none-in", ["id": id, "kind": RecordKind(rawValue: $0).map { CommandLanguage.strings.kind($0) } ?? $0]) } ?? t("srv.history.none", ["id": id]))
+        }
         if let field {
             guard history.table.schema.index(of: field) != nil else {
-                throw ValidationError("--field: \(history.table.rawValue) has no field '\(field)'")
+                throw ValidationError(t("srv.field-table-has-no.fabe", ["table": "\(history.table.rawValue)", "field": "\(field)"]))
             }
             history = history.only(field: field)
         }
@@ -274,19 +265,13 @@ struct SettingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settings",
         abstract: CommandLanguage.strings("srv.settings.abstract"),
-        discussion: """
-            A fault is restored by the time agreed with the customer: the fault's own --restore-by, else the restoration hours \
-            of an agreement in force, else the province's default set here, else FieldSync's own (\(ServiceLimits.faultRestorationHours(vip: false)) h, \
-            VIP \(ServiceLimits.faultRestorationHours(vip: true)) h). The settings replicate to every branch and laptop like the calendar; \
-            set them on the provincial server (a branch server's own change is refused by the province). Reports name which limit \
-            applied to each fault.
-            """,
+        discussion: t("srv.a-fault-is-restored.06a3", ["value": "\(ServiceLimits.faultRestorationHours(vip: false))", "value2": "\(ServiceLimits.faultRestorationHours(vip: true))"]),
         subcommands: [Show.self, Set.self],
         defaultSubcommand: Show.self
     )
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the settings in force.")
+        static let configuration = CommandConfiguration(abstract: t("srv.print-the-settings-in.71b3"))
         @OptionGroup var options: DataOptions
 
         func run() async throws { try await Self.show(options) }
@@ -312,28 +297,28 @@ struct SettingsCommand: AsyncParsableCommand {
             }
             for vip in [false, true] {
                 let (hours, source) = current.limit(vip: vip)
-                print("Restoration limit\(vip ? " (VIP)" : ""), where neither the fault nor an agreement states one: \(hours) h (\(source)).")
+                print(t(vip ? "srv.settings.limit-vip" : "srv.settings.limit", ["hours": "\(hours)", "source": source == "province default" ? t("srv.settings.province-default") : t("srv.settings.fieldsync-default")]))
             }
         }
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set the default restoration limit, in hours from the report (1 to 8760).")
+        static let configuration = CommandConfiguration(abstract: t("srv.set-the-default-restoration.7a41"))
         @OptionGroup var options: DataOptions
-        @Option(help: "Hours for standard customers.") var restorationHours: Int64?
-        @Option(help: "Hours for VIP customers.") var restorationHoursVip: Int64?
-        @Flag(help: "Go back to FieldSync's own figures.") var clear = false
+        @Option(help: ArgumentHelp(t("srv.hours-for-standard-customers.c034"))) var restorationHours: Int64?
+        @Option(help: ArgumentHelp(t("srv.hours-for-vip-customers.a0fd"))) var restorationHoursVip: Int64?
+        @Flag(help: ArgumentHelp(t("srv.go-back-to-fieldsync.4231"))) var clear = false
 
         func run() async throws {
             guard clear != (restorationHours != nil || restorationHoursVip != nil) else {
-                throw ValidationError("give --restoration-hours and/or --restoration-hours-vip, or --clear")
+                throw ValidationError(t("srv.give-restoration-hours-and.1c99"))
             }
             // A branch server's own change would be refused by the province and leave its laptops on another figure.
             if options.databaseURL == nil, let (binding, _) = try ServerBinding.load(home: options.folder.upstreamFolder) {
-                throw ValidationError("this is a branch server (its upstream is \(binding.url)): the province sets these on the provincial server, and they reach this branch with its next exchange")
+                throw ValidationError(t("srv.this-is-a-branch.7510", ["url": "\(binding.url)"]))
             }
             for (name, value) in [("--restoration-hours", restorationHours), ("--restoration-hours-vip", restorationHoursVip)] {
-                if let value, !(1...8_760).contains(value) { throw ValidationError("\(name): \(value) is not from 1 to 8760 hours") }
+                if let value, !(1...8_760).contains(value) { throw ValidationError(t("srv.name-value-is-not.9052", ["name": "\(name)", "value": "\(value)"])) }
             }
             var fields: [(String, FieldValue)] = []
             if clear {
@@ -352,22 +337,15 @@ struct InboxServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox",
         abstract: CommandLanguage.strings("srv.inbox.abstract"),
-        discussion: """
-            One list for every branch this server holds (a supervisor sees their branch's with 'fieldsync inbox', or on the \
-            dashboard): conflicts not resolved yet; each action this server refused from a device, with the reason and what it \
-            wrote; work the province refused after this branch server had accepted it (handed back to the writer's outbox); \
-            devices not seen for \(Inbox.silentAfter / 86_400_000) days with work waiting. Each entry says who acts and how. \
-            A refused action can be discarded, or handed back to its writer with a note, from here: the decision reaches the \
-            writer's laptop at its next sync (the laptop sends a refused action again at every sync).
-            """,
+        discussion: t("srv.one-list-for-every.bdfc", ["value": "\(Inbox.silentAfter / 86_400_000)"]),
         subcommands: [List.self, Discard.self, HandBack.self],
         defaultSubcommand: List.self
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the inbox of every branch (or one).")
+        static let configuration = CommandConfiguration(abstract: t("srv.print-the-inbox-of.b2c2"))
         @OptionGroup var options: DataOptions
-        @Option(help: "Only this branch.") var branch: String?
+        @Option(help: ArgumentHelp(t("srv.only-this-branch.51d7"))) var branch: String?
 
         func run() async throws {
             let inbox = try await StorageEngine.with(options) { engine in
@@ -404,7 +382,7 @@ struct InboxServerCommand: AsyncParsableCommand {
                                              by: administrator, now: engine.kpi.now)
         }
         if options.json { return try printEncoded(RefusedActionAnswer(decided)) }
-        print("\(action == .discard ? "Discarded" : "Handed back") action \(counter) of node \(node) (\(decided.about.isEmpty ? "refused" : decided.about)): "
-              + "it reaches the writer's laptop at its next sync.")
+        print(t(action == .discard ? "srv.inbox.discarded" : "srv.inbox.handed-back",
+                ["counter": "\(counter)", "node": "\(node)", "about": decided.about.isEmpty ? t("srv.inbox.refused") : decided.about]))
     }
 }

@@ -48,26 +48,24 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
     /// An administration error's way out, in this command line's words.
     static func words(_ hint: AdministrationHint) -> String {
         switch hint {
-        case .registerBranch(let branch): "register it with 'fieldsync-server branch add \(branch)'"
-        case .listBranches: "list them with 'fieldsync-server branch list'"
-        case .listUsers: "list people with 'fieldsync-server user list'"
-        case .listDevices: "list them with 'fieldsync-server device list'"
-        case .giveBranch: "give --branch NAME"
-        case .newCode: "use 'user code' for a new enrolment code"
+        case .registerBranch(let branch): t("srv.hint.register-branch", ["branch": branch])
+        case .listBranches: t("srv.hint.list-branches")
+        case .listUsers: t("srv.hint.list-users")
+        case .listDevices: t("srv.hint.list-devices")
+        case .giveBranch: t("srv.hint.give-branch")
+        case .newCode: t("srv.hint.new-code")
         }
     }
 }
 
 struct DataOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Data folder (default: $FIELDSYNC_DATA, else ./fieldsync-data).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp(t("srv.data-folder-default-fieldsync.f0c1"), valueName: "dir"))
     var data: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Keep people, devices and records in PostgreSQL instead of the data folder's SQLite file (default: $FIELDSYNC_DATABASE_URL): postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-full&sslrootcert=CA.pem]. sslmode defaults to verify-full for any host but the loopback one. The password comes from $PGPASSWORD or the file $FIELDSYNC_DATABASE_PASSWORD_FILE names (a password in the URL shows in 'ps'). Several server instances may share one database; each still needs the data folder's TLS certificate and key.",
-        valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp(t("srv.options.database"), valueName: "url"))
     var database: String?
 
-    @Flag(name: .long, help: "Print JSON.")
+    @Flag(name: .long, help: ArgumentHelp(t("srv.print-json.2704")))
     var json = false
 
     var databaseURL: String? {
@@ -77,7 +75,7 @@ struct DataOptions: ParsableArguments {
     /// The data folder's SQLite store, for the commands PostgreSQL does not serve yet.
     func embeddedStore() throws -> ServerStore {
         if let url = databaseURL {
-            throw ValidationError("this command works on the embedded SQLite store only so far, not on PostgreSQL (\((try? PostgresLocation(url: url).description) ?? "--database")); unset --database and $FIELDSYNC_DATABASE_URL to use it on a branch server")
+            throw ValidationError(t("srv.this-command-works-on.b9f8", ["value": "\((try? PostgresLocation(url: url).description) ?? "--database")"]))
         }
         return try folder.openStore()
     }
@@ -101,23 +99,23 @@ struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: CommandLanguage.strings("srv.init.abstract"))
 
     @OptionGroup var options: DataOptions
-    @Option(name: .customLong("hostname"), help: "A host name or IP address laptops will use (repeatable); localhost and 127.0.0.1 are always included.")
+    @Option(name: .customLong("hostname"), help: ArgumentHelp(t("srv.a-host-name-or.e0d9")))
     var hostnames: [String] = []
-    @Option(help: "The branch this server serves (none for a provincial server).") var branch: String?
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain to use instead of a private CA.") var tlsCert: String?
-    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: ArgumentHelp(t("srv.the-branch-this-server.34fc"))) var branch: String?
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp(t("srv.pem-certificate-chain-to.0d28"))) var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp(t("srv.pem-private-key-of.fa60"))) var tlsKey: String?
 
     func run() throws {
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give both --tls-cert and --tls-key, or neither") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError(t("srv.give-both-tls-cert.2785")) }
         let result = try options.folder.initialize(hosts: hostnames, branch: branch, certificate: tlsCert.map { ($0, tlsKey!) })
         if options.json {
             printJSON(["data": options.folder.path, "node": result.node.description,
                        "ca_file": result.settings.caCertificate as Any? ?? NSNull(),
                        "tls_certificate": result.settings.tlsCertificate])
         } else {
-            print("Initialised a server in \(options.folder.path) (node \(result.node)).")
+            print(t("srv.initialised-a-server-in.f0f2", ["path": "\(options.folder.path)", "node": "\(result.node)"]))
             if let ca = result.settings.caCertificate {
-                print("Laptops enrol with this CA file: \(ca)")
+                print(t("srv.laptops-enrol-with-this.075d", ["ca": "\(ca)"]))
             }
         }
     }
@@ -126,47 +124,37 @@ struct Init: ParsableCommand {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: CommandLanguage.strings("srv.serve.abstract"),
-        discussion: """
-            Limits (Protocol/SYNC.md): a connection that sends no request head within 10 s of opening (TLS \
-            handshake included) or 30 s of its last answer, no whole request within 30 s of its head, or reads \
-            nothing of an answer for 30 s, is closed; at most --max-connections are open at once, and \
-            --max-connections-per-address from one address. Request bodies in flight share 128 MiB (40 MiB per \
-            device); beyond it a sync is answered 503 with Retry-After. Prometheus metrics are served over plain HTTP on --metrics-host:--metrics-port only.
-            """)
+        discussion: t("srv.limits-protocol-sync-md.3126"))
 
     @OptionGroup var options: DataOptions
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0 picks a free one).") var port = 8443
-    @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (plain HTTP; keep it private).") var metricsHost = "127.0.0.1"
-    @Option(name: .customLong("metrics-port"), help: "Port of the metrics listener; 0 turns it off.") var metricsPort = 9464
-    @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 1_000
+    @Option(help: ArgumentHelp(t("srv.address-to-listen-on.4d98"))) var host = "127.0.0.1"
+    @Option(help: ArgumentHelp(t("srv.port-to-listen-on.b01a"))) var port = 8443
+    @Option(name: .customLong("metrics-host"), help: ArgumentHelp(t("srv.address-of-the-metrics.aec6"))) var metricsHost = "127.0.0.1"
+    @Option(name: .customLong("metrics-port"), help: ArgumentHelp(t("srv.port-of-the-metrics.210a"))) var metricsPort = 9464
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(t("srv.connections-served-at-once.74df"))) var maxConnections = 1_000
     @Option(name: .customLong("max-connections-per-address"),
-            help: "Connections one IP address may hold at once (more are closed on accept); raise it for many laptops behind one NAT address.")
+            help: ArgumentHelp(t("srv.connections-one-ip-address.eee8")))
     var maxConnectionsPerAddress = 128
-    @Option(name: .customLong("enrolments-per-minute"), help: "Enrolment attempts one address may make a minute (a code prefix gets a quarter of it, at least 5).")
+    @Option(name: .customLong("enrolments-per-minute"), help: ArgumentHelp(t("srv.enrolment-attempts-one-address.7818")))
     var enrolmentsPerMinute = 20
     @Option(name: .customLong("max-snapshots"),
-            help: "Snapshots (a new device's first download) built or sent at once; one per device. Others sync page by page.")
+            help: ArgumentHelp(t("srv.snapshots-a-new-device.d3be")))
     var maxSnapshots = 2
     @Option(name: .customLong("pushes-ahead"),
-            help: """
-            Pushes of one device that may wait here for the one before them (a laptop sends its next page before \
-            the answer to the last, and this server decodes it meanwhile). 0 has devices send one request at a time: \
-            for instances behind a balancer that spreads one device's connections over them.
-            """)
+            help: ArgumentHelp(t("srv.pushes-of-one-device.84ce")))
     var pushesAhead = 2
-    @Option(name: .customLong("upstream-interval"), help: "Seconds between syncs with the provincial server, when one is set ('upstream set').")
+    @Option(name: .customLong("upstream-interval"), help: ArgumentHelp(t("srv.seconds-between-syncs-with.c7d7")))
     var upstreamInterval = 30
 
     func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
-        guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 (off) to 65535") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        guard maxSnapshots >= 1 else { throw ValidationError("--max-snapshots must be at least 1") }
-        guard maxConnectionsPerAddress >= 1 else { throw ValidationError("--max-connections-per-address must be at least 1") }
-        guard (1...1_000_000).contains(enrolmentsPerMinute) else { throw ValidationError("--enrolments-per-minute must be 1 to 1000000") }
-        guard (0...16).contains(pushesAhead) else { throw ValidationError("--pushes-ahead must be 0 (off) to 16") }
-        guard upstreamInterval >= 1 else { throw ValidationError("--upstream-interval must be at least 1 second") }
+        guard (0...65_535).contains(port) else { throw ValidationError(t("srv.port-must-be-to.60c8")) }
+        guard (0...65_535).contains(metricsPort) else { throw ValidationError(t("srv.metrics-port-must-be.e12a")) }
+        guard maxConnections >= 1 else { throw ValidationError(t("srv.max-connections-must-be.a6c5")) }
+        guard maxSnapshots >= 1 else { throw ValidationError(t("srv.max-snapshots-must-be.ff42")) }
+        guard maxConnectionsPerAddress >= 1 else { throw ValidationError(t("srv.max-connections-per-address.108b")) }
+        guard (1...1_000_000).contains(enrolmentsPerMinute) else { throw ValidationError(t("srv.enrolments-per-minute-must.32ca")) }
+        guard (0...16).contains(pushesAhead) else { throw ValidationError(t("srv.pushes-ahead-must-be.ca8b")) }
+        guard upstreamInterval >= 1 else { throw ValidationError(t("srv.upstream-interval-must-be.5621")) }
     }
 
     func run() async throws {
@@ -175,11 +163,11 @@ struct Serve: AsyncParsableCommand {
         if !folder.isInitialized {
             let result = try folder.initialize(hosts: [host], branch: nil, certificate: nil)
             // Unbuffered like the "listening" line below, so a log file shows them in order.
-            FileHandle.standardOutput.write(Data("Initialised a server in \(folder.path) (node \(result.node)); laptops enrol with the CA file \(result.settings.caCertificate ?? "")\n".utf8))
+            FileHandle.standardOutput.write(Data((t("srv.initialised-a-server-in.88a5", ["path": "\(folder.path)", "node": "\(result.node)", "value": "\(result.settings.caCertificate ?? "")"]) + "\n").utf8))
         }
         if !Strings.isInstalled {
             // A binary copied without its resource bundle: pages show text keys, nothing else breaks.
-            FileHandle.standardError.write(Data("warning: the texts of the dashboard and documents were not found (FieldSync_FieldSyncLocalization.resources beside the executable); pages show their keys\n".utf8))
+            FileHandle.standardError.write(Data((t("srv.warning-the-texts-of.8dc6") + "\n").utf8))
         }
         let settings = try folder.settings()
         let certificatePEM = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
@@ -203,7 +191,7 @@ struct Serve: AsyncParsableCommand {
         if let url = options.databaseURL {
             // The province: people, devices and records in PostgreSQL, shared with any other instance on it.
             if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
-                throw ValidationError("a server on PostgreSQL is the provincial server and syncs with no upstream, but \(folder.upstreamFolder) names \(binding.url); remove that folder or serve without --database")
+                throw ValidationError(t("srv.a-server-on-postgresql.7766", ["upstream-folder": "\(folder.upstreamFolder)", "url": "\(binding.url)"]))
             }
             try await StorageEngine.withPostgres(url, logger: logger) { storage, location in
                 let server = SyncHTTPServer(accounts: storage, sync: storage, kpi: storage, snapshots: PostgresSnapshots(storage: storage, dataFolder: folder.path),
@@ -211,7 +199,7 @@ struct Serve: AsyncParsableCommand {
                 logger.info("records, people and devices in PostgreSQL", metadata: ["database": "\(location)", "node": "\(storage.node)"])
                 try await runServices(server, upstream: nil, tls: tls, logger: logger)
             }
-            print("fieldsync-server stopped.")
+            print(t("srv.fieldsync-server-stopped.4d16"))
             return
         }
 
@@ -231,23 +219,23 @@ struct Serve: AsyncParsableCommand {
         }
         try await runServices(server, upstream: upstream, tls: tls, logger: logger)
         try store.close()
-        print("fieldsync-server stopped; database closed.")
+        print(t("srv.fieldsync-server-stopped-database.fe37"))
     }
 
     /// Serves HTTPS (and metrics) until SIGINT or SIGTERM, finishing in-flight requests.
     private func runServices(_ server: SyncHTTPServer, upstream: UpstreamSync?, tls: TLSConfiguration, logger: Logger) async throws {
         // A taken port is named before anything is said to be listening, with the option that moves it.
-        try ListenerCheck.free(host: host, port: port, what: "the HTTPS listener", option: "--host/--port")
-        if metricsPort != 0 { try ListenerCheck.free(host: metricsHost, port: metricsPort, what: "the metrics listener", option: "--metrics-host/--metrics-port (0 turns it off)") }
+        try ListenerCheck.free(host: host, port: port, what: t("srv.listen.https"), option: "--host/--port")
+        if metricsPort != 0 { try ListenerCheck.free(host: metricsHost, port: metricsPort, what: t("srv.listen.metrics"), option: t("srv.listen.metrics-option")) }
         let app = try server.makeApplication(tls: tls) { [host] port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
-            FileHandle.standardOutput.write(Data("fieldsync-server listening on https://\(host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data((t("srv.fieldsync-server-listening-on.8f05", ["host": "\(host)", "port": "\(port)"]) + "\n").utf8))
         }
         var services: [any Service] = [app]
         if let upstream { services.append(upstream) }
         if metricsPort != 0 {
             services.append(server.makeMetricsApplication(host: metricsHost, port: metricsPort) { [metricsHost] port in
-                FileHandle.standardOutput.write(Data("metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
+                FileHandle.standardOutput.write(Data((t("srv.metrics-on-http-metrics.10fe", ["metrics-host": "\(metricsHost)", "port": "\(port)"]) + "\n").utf8))
             })
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -271,32 +259,31 @@ struct Serve: AsyncParsableCommand {
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: CommandLanguage.strings("srv.stop.abstract"),
-        discussion: "Finds the server by the lock it holds on the folder (serve.lock), sends it SIGTERM and waits until it has stopped. Nothing serving the folder is not an error.")
+        discussion: t("srv.finds-the-server-by.6f40"))
     @OptionGroup var options: DataOptions
-    @Option(help: "Seconds to wait for it to finish.") var timeout = 30
+    @Option(help: ArgumentHelp(t("srv.seconds-to-wait-for.62c6"))) var timeout = 30
 
     func validate() throws {
-        guard (1...3_600).contains(timeout) else { throw ValidationError("--timeout must be 1 to 3600 seconds") }
+        guard (1...3_600).contains(timeout) else { throw ValidationError(t("srv.timeout-must-be-to.cda2")) }
     }
 
     func run() throws {
         let folder = options.folder
         guard let process = ServingLock.holder(of: folder) else {
-            print("No fieldsync-server is serving \(folder.path).")
+            print(t("srv.no-fieldsync-server-is.fdb8", ["path": "\(folder.path)"]))
             return
         }
         guard kill(process, SIGTERM) == 0 else {
-            throw ServerError.badRequest("cannot signal the server (process \(process)) serving \(folder.path): \(String(cString: strerror(errno)))")
+            throw ServerError.badRequest(t("srv.cannot-signal-the-server.3216", ["process": "\(process)", "path": "\(folder.path)", "value": "\(String(cString: strerror(errno)))"]))
         }
         let deadline = Date().addingTimeInterval(Double(timeout))
         while ServingLock.holder(of: folder) != nil {
             guard Date() < deadline else {
-                throw ServerError.badRequest(
-                    "the server (process \(process)) serving \(folder.path) is still finishing after \(timeout) s; wait, give a longer --timeout, or end it with 'kill -9 \(process)' (nothing acknowledged is lost)")
+                throw ServerError.badRequest(t("srv.stop.still-finishing", ["process": "\(process)", "path": folder.path, "timeout": "\(timeout)"]))
             }
             usleep(100_000)
         }
-        print("Stopped the fieldsync-server (process \(process)) serving \(folder.path).")
+        print(t("srv.stopped-the-fieldsync-server.d86a", ["process": "\(process)", "path": "\(folder.path)"]))
     }
 }
 
@@ -305,7 +292,7 @@ struct CertCommand: ParsableCommand {
         commandName: "cert", abstract: CommandLanguage.strings("srv.cert.abstract"), subcommands: [Status.self, Renew.self])
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the hosts and expiry of the server certificate.")
+        static let configuration = CommandConfiguration(abstract: t("srv.show-the-hosts-and.6ea0"))
         @OptionGroup var options: DataOptions
 
         func run() throws {
@@ -316,22 +303,19 @@ struct CertCommand: ParsableCommand {
             if options.json {
                 printJSON(["certificate": settings.tlsCertificate, "hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
             } else {
-                print("\(settings.tlsCertificate): \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry))")
+                print(t("srv.tls-certificate-value-valid.056f", ["tls-certificate": "\(settings.tlsCertificate)", "value": "\(hosts.joined(separator: ", "))", "value2": "\(ISO8601DateFormatter().string(from: expiry))"]))
             }
         }
     }
 
     struct Renew: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Issue a new server certificate from this server's CA (valid 365 days); restart 'serve' to use it.",
-            discussion: """
-                Laptops keep working: they trust the CA, which does not change. With --new-ca the CA is replaced too \
-                (its key was exposed): every laptop and branch server must then enrol again with the new ca.pem.
-                """)
+            abstract: t("srv.issue-a-new-server.1389"),
+            discussion: t("srv.laptops-keep-working-they.7e72"))
         @OptionGroup var options: DataOptions
-        @Option(name: .customLong("hostname"), help: "Host names and addresses for the new certificate (repeatable; default: those of the current one).")
+        @Option(name: .customLong("hostname"), help: ArgumentHelp(t("srv.host-names-and-addresses.d9d5")))
         var hostnames: [String] = []
-        @Flag(name: .customLong("new-ca"), help: "Make a new CA as well (the old one's key was exposed); devices must enrol again.")
+        @Flag(name: .customLong("new-ca"), help: ArgumentHelp(t("srv.make-a-new-ca.4f31")))
         var newCA = false
 
         func run() throws {
@@ -339,9 +323,9 @@ struct CertCommand: ParsableCommand {
             if options.json {
                 printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry), "new_ca": newCA])
             } else {
-                print("Renewed the server certificate for \(hosts.joined(separator: ", ")); valid until \(ISO8601DateFormatter().string(from: expiry)). Restart 'fieldsync-server serve' to use it.")
+                print(t("srv.renewed-the-server-certificate.e588", ["value": "\(hosts.joined(separator: ", "))", "value2": "\(ISO8601DateFormatter().string(from: expiry))"]))
                 if newCA {
-                    print("Made a new CA (\(options.folder.file("ca.pem"))): laptops and branch servers must enrol again with it (new codes from 'fieldsync-server user add'; 'fieldsync enroll URL --code CODE --ca ca.pem --new-node').")
+                    print(t("srv.made-a-new-ca.15e5", ["value": "\(options.folder.file("ca.pem"))"]))
                 }
             }
         }
@@ -352,24 +336,19 @@ struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upstream",
         abstract: CommandLanguage.strings("srv.upstream.abstract"),
-        discussion: "With an upstream, 'serve' relays up everything this branch's laptops push and brings down what the province changes in the branch.",
+        discussion: t("srv.with-an-upstream-serve.96ce"),
         subcommands: [Set.self, Status.self, Verify.self, Remove.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare every record of this branch with the province's copy; the serving server then repairs what differs.",
-            discussion: """
-                Downloads the province's copy of the branch (checked by SHA-256) and compares every record field by field. \
-                Unless --dry-run, the serving server repairs at its next exchange with the province: it takes what it lacks \
-                (logged for its laptops) and, when the province lacks some of the branch, relays its whole log again. A \
-                restored branch server does this by itself once it serves. Exits 1 when something differs.
-                """)
+            abstract: t("srv.compare-every-record-of.34cc"),
+            discussion: t("srv.downloads-the-province-s.680f"))
         @OptionGroup var options: DataOptions
-        @Flag(name: .customLong("dry-run"), help: "Report only; ask the serving server for no repair.") var dryRun = false
+        @Flag(name: .customLong("dry-run"), help: ArgumentHelp(t("srv.report-only-ask-the.6417"))) var dryRun = false
 
         func run() async throws {
             guard let (binding, caPEM) = try ServerBinding.load(home: options.folder.upstreamFolder) else {
-                throw ValidationError("no upstream; set one with: fieldsync-server upstream set URL --code CODE --ca FILE")
+                throw ValidationError(t("srv.no-upstream-set-one.93ee"))
             }
             let store = try options.embeddedStore()
             let upstream = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, logger: Logger(label: "fieldsync-server"))
@@ -388,15 +367,16 @@ struct UpstreamCommand: AsyncParsableCommand {
                            "taken_from_province": drift.takenFromServer, "province_lacks": drift.offeredToServer,
                            "repair_requested": !drift.isIdentical && !dryRun])
             } else if drift.isIdentical {
-                print("Identical to the province (\(binding.url)): \(Wording.count(drift.compared, "record")) of branch \(binding.user.branch ?? "?") compared.")
+                print(t("srv.identical-to-the-province.ae51", ["url": "\(binding.url)", "value": count(drift.compared, "record"), "value2": "\(binding.user.branch ?? "?")"]))
             } else {
-                print("\(drift.records.count) of \(Wording.count(drift.compared, "record")) differ from the province (\(binding.url)): "
-                      + "\(drift.takenFromServer) to take from it, \(drift.offeredToServer) it lacks.")
+                print(t("srv.upstream.differ", ["n": "\(drift.records.count)", "records": count(drift.compared, "record"), "url": binding.url,
+                                                "take": "\(drift.takenFromServer)", "lacks": "\(drift.offeredToServer)"]))
+                let strings = CommandLanguage.strings
                 for record in drift.records.prefix(20) {
-                    print("  \(record.key.table.noun) \(record.key.record.prefix(8)): \(record.here == nil ? "missing here" : record.server == nil ? "missing at the province" : "differs")")
+                    let state = record.here == nil ? "srv.upstream.missing-here" : record.server == nil ? "srv.upstream.missing-at-province" : "srv.upstream.differs"
+                    print(t("srv.upstream.difference", ["kind": strings.kind(record.key.table), "id": String(record.key.record.prefix(8)), "state": t(state)]))
                 }
-                print(dryRun ? "Nothing changed (--dry-run)."
-                             : "The serving server repairs it at its next exchange with the province (start 'serve' if it is stopped).")
+                print(dryRun ? t("srv.upstream.nothing-changed") : t("srv.upstream.repairs-next"))
             }
             if !drift.isIdentical { throw ExitCode.failure }
         }
@@ -404,11 +384,11 @@ struct UpstreamCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Enrol this server with a provincial server, using a code the province made with 'user add --role branch --branch B'.")
+            abstract: t("srv.enrol-this-server-with.123b"))
         @OptionGroup var options: DataOptions
-        @Argument(help: "The provincial server's https:// URL.") var url: String
-        @Option(help: "The one-time enrolment code.") var code: String
-        @Option(help: "The provincial server's CA file (PEM).") var ca: String
+        @Argument(help: ArgumentHelp(t("srv.the-provincial-server-s.e38f"))) var url: String
+        @Option(help: ArgumentHelp(t("srv.the-one-time-enrolment.0c47"))) var code: String
+        @Option(help: ArgumentHelp(t("srv.the-provincial-server-s.964a"))) var ca: String
 
         func run() async throws {
             let folder = options.folder
@@ -421,19 +401,19 @@ struct UpstreamCommand: AsyncParsableCommand {
             if options.json {
                 printJSON(["url": url, "branch": binding.user.branch as Any? ?? NSNull(), "device": binding.device])
             } else {
-                print("Enrolled with \(url) as the server of branch \(binding.user.branch ?? "?"); 'serve' now syncs with it.")
+                print(t("srv.enrolled-with-url-as.25d5", ["url": "\(url)", "value": "\(binding.user.branch ?? "?")"]))
             }
         }
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Where this server stands with its provincial server.")
+        static let configuration = CommandConfiguration(abstract: t("srv.where-this-server-stands.5c08"))
         @OptionGroup var options: DataOptions
 
         func run() throws {
             let folder = options.folder
             guard let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) else {
-                return print(options.json ? "null" : "No upstream. Set one with: fieldsync-server upstream set URL --code CODE --ca FILE")
+                return print(options.json ? "null" : t("srv.upstream.none"))
             }
             let store = try options.embeddedStore()
             let state = try store.upstreamState(UpstreamSync.key(binding))
@@ -441,26 +421,26 @@ struct UpstreamCommand: AsyncParsableCommand {
                 printJSON(["url": binding.url, "branch": binding.user.branch as Any? ?? NSNull(), "last_success": iso(state.lastSuccess),
                            "last_error": state.lastError as Any? ?? NSNull(), "unsent": state.unsent, "rejected": state.rejections])
             } else {
-                print("Upstream:     \(binding.url) (branch \(binding.user.branch ?? "?"))")
-                print("Last success: \(state.lastSuccess.map { "\(iso($0))" } ?? "never")")
-                if let error = state.lastError { print("Last error:   \(error)") }
-                print("Waiting:      \(state.unsent) log rows to relay; \(state.rejections) actions refused by the province")
+                print(t("srv.upstream-url-branch-value.b4bf", ["url": "\(binding.url)", "value": "\(binding.user.branch ?? "?")"]))
+                print(t("srv.last-success-value.46aa", ["value": "\(state.lastSuccess.map { "\(iso($0))" } ?? t("srv.never"))"]))
+                if let error = state.lastError { print(t("srv.last-error-error.75b8", ["error": "\(error)"])) }
+                print(t("srv.waiting-unsent-log-rows.526e", ["unsent": "\(state.unsent)", "rejections": "\(state.rejections)"]))
                 for (mutation, reason) in try store.upstreamRejections().prefix(10) {
-                    print("  refused: \(mutation.map { "action #\($0.counter) of node \($0.origin)" } ?? "an action"): \(reason)")
+                    print(t("srv.refused-value-reason.cf64", ["value": mutation.map { t("srv.upstream.action-of-node", ["counter": "\($0.counter)", "node": "\($0.origin)"]) } ?? t("srv.upstream.an-action"), "reason": "\(reason)"]))
                 }
             }
         }
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Forget the provincial server (the province should revoke this server's device too).")
+        static let configuration = CommandConfiguration(abstract: t("srv.forget-the-provincial-server.b8b3"))
         @OptionGroup var options: DataOptions
 
         func run() throws {
             let folder = options.folder.upstreamFolder
-            guard FileManager.default.fileExists(atPath: folder) else { return print("No upstream.") }
+            guard FileManager.default.fileExists(atPath: folder) else { return print(t("srv.no-upstream.4bba")) }
             try FileManager.default.removeItem(atPath: folder)
-            print("Removed the upstream; restart 'serve'.")
+            print(t("srv.removed-the-upstream-restart.3ec7"))
         }
     }
 }
@@ -468,23 +448,23 @@ struct UpstreamCommand: AsyncParsableCommand {
 struct BranchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "branch", abstract: CommandLanguage.strings("srv.branch.abstract"),
-        discussion: "The list is replicated to every device, like the calendar; a customer whose branch is not registered is refused.",
+        discussion: t("srv.the-list-is-replicated.6f8b"),
         subcommands: [Add.self, List.self, Rename.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a branch.")
+        static let configuration = CommandConfiguration(abstract: t("srv.register-a-branch.3b66"))
         @OptionGroup var options: DataOptions
-        @Argument(help: "The branch's name, as users and customers will carry it (e.g. Hangzhou).") var name: String
+        @Argument(help: ArgumentHelp(t("srv.the-branch-s-name.667e"))) var name: String
 
         func run() async throws {
             if options.databaseURL == nil { try refuseUnderAProvince(options.folder) }
             try await StorageEngine.with(options) { try await $0.addBranch(name) }
-            if options.json { printJSON(["name": name]) } else { print("Registered branch \(name).") }
+            if options.json { printJSON(["name": name]) } else { print(t("srv.branch.registered", ["branch": name])) }
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List registered branches.")
+        static let configuration = CommandConfiguration(abstract: t("srv.list-registered-branches.9efe"))
         @OptionGroup var options: DataOptions
 
         func run() async throws {
@@ -493,17 +473,17 @@ struct BranchCommand: AsyncParsableCommand {
                 let data = (try? JSONSerialization.data(withJSONObject: names, options: [.prettyPrinted])) ?? Data()
                 return print(String(decoding: data, as: UTF8.self))
             }
-            if names.isEmpty { return print("No branches. Register one with: fieldsync-server branch add NAME") }
+            if names.isEmpty { return print(t("srv.no-branches-register-one.c909")) }
             for name in names { print(name) }
         }
     }
 
     struct Rename: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rename a branch: its customers and users move to the new name, every device receives them again.")
+            abstract: t("srv.rename-a-branch-its.e53b"))
         @OptionGroup var options: DataOptions
-        @Argument(help: "The current name.") var old: String
-        @Argument(help: "The new name.") var new: String
+        @Argument(help: ArgumentHelp(t("srv.the-current-name.6bfe"))) var old: String
+        @Argument(help: ArgumentHelp(t("srv.the-new-name.df85"))) var new: String
 
         func run() async throws {
             if options.databaseURL == nil { try refuseUnderAProvince(options.folder) }
@@ -511,7 +491,7 @@ struct BranchCommand: AsyncParsableCommand {
             if options.json {
                 printJSON(["old": old, "new": new, "customers": customers, "users": users])
             } else {
-                print("Renamed branch \(old) to \(new): \(customers) customers and \(users) users moved.")
+                print(t("srv.renamed-branch-old-to.8a6b", ["old": "\(old)", "new": "\(new)", "customers": "\(customers)", "users": "\(users)"]))
             }
         }
     }
@@ -521,24 +501,24 @@ struct AssignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assign",
         abstract: CommandLanguage.strings("srv.assign.abstract"),
-        discussion: "The new manager's next sync brings the whole file; the old manager's laptop drops it once their work on it is sent.")
+        discussion: t("srv.the-new-manager-s.fdd7"))
 
     @OptionGroup var options: DataOptions
-    @Argument(help: "Customer id or a unique prefix of it.") var customer: String
-    @Option(help: "The new account manager (a manager of the customer's branch).") var manager: String
-    @Option(help: ArgumentHelp("Backup or joint managers, comma-separated (replaces the team).", valueName: "names")) var team: String?
+    @Argument(help: ArgumentHelp(t("srv.customer-id-or-a.bee6"))) var customer: String
+    @Option(help: ArgumentHelp(t("srv.the-new-account-manager.e7b3"))) var manager: String
+    @Option(help: ArgumentHelp(t("srv.backup-or-joint-managers.c7e0"), valueName: "names")) var team: String?
 
     func run() async throws {
         let team = self.team.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let id = try await StorageEngine.with(options) { try await $0.assign(customer, manager, team) }
-        if options.json { printJSON(["customer": id, "manager": manager]) } else { print("Customer \(id.prefix(8)) is now managed by \(manager).") }
+        if options.json { printJSON(["customer": id, "manager": manager]) } else { print(t("srv.assign.done", ["id": String(id.prefix(8)), "manager": manager])) }
     }
 }
 
 /// A branch server receives the branch list from its provincial server.
 func refuseUnderAProvince(_ folder: ServerFolder) throws {
     if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
-        throw ValidationError("this server syncs with the provincial server \(binding.url): branches are registered there, and reach this server at its next sync")
+        throw ValidationError(t("srv.this-server-syncs-with.bf24", ["url": "\(binding.url)"]))
     }
 }
 
@@ -548,19 +528,19 @@ struct UserCommand: AsyncParsableCommand {
         subcommands: [Add.self, Code.self, List.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a person and print a one-time enrolment code for their device.")
+        static let configuration = CommandConfiguration(abstract: t("srv.add-a-person-and.a9d8"))
 
         @OptionGroup var options: DataOptions
-        @Option(help: "Their name, as they record it in 'fieldsync init --user'.") var name: String
-        @Option(help: "manager, supervisor, province, admin, or branch (a branch server enrolling at the province).") var role: String
-        @Option(help: "Their registered branch (managers, supervisors, branch servers).") var branch: String?
-        @Option(help: "Days the code stays valid.") var days = 7
+        @Option(help: ArgumentHelp(t("srv.their-name-as-they.a6b9"))) var name: String
+        @Option(help: ArgumentHelp(t("srv.manager-supervisor-province-admin.9ac4"))) var role: String
+        @Option(help: ArgumentHelp(t("srv.their-registered-branch-managers.cfd0"))) var branch: String?
+        @Option(help: ArgumentHelp(t("srv.days-the-code-stays.1cd0"))) var days = 7
 
         func run() async throws {
             guard let role = Role(rawValue: role.lowercased()) else {
-                throw ValidationError("--role: '\(role)' is not allowed; use one of: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(t("srv.role-role-is-not.e9a0", ["role": "\(role)", "value": "\(Role.allCases.map(\.rawValue).joined(separator: ", "))"]))
             }
-            guard (1...3_650).contains(days) else { throw ValidationError("--days must be 1 to 3650") }
+            guard (1...3_650).contains(days) else { throw ValidationError(t("srv.days-must-be-to.6496")) }
             let (user, code, expires) = try await StorageEngine.with(options) { engine in
                 try await engine.accounts.addUser(UserInfo(name: name, role: role, branch: branch), codeLifetime: UInt64(days) * 86_400_000)
             }
@@ -568,33 +548,33 @@ struct UserCommand: AsyncParsableCommand {
                 printJSON(["id": user.id, "name": user.info.name, "role": role.rawValue, "branch": branch as Any? ?? NSNull(),
                            "enrolment_code": code, "expires_at": iso(expires)])
             } else {
-                print("Added \(user.info.name) (\(role.rawValue)\(branch.map { ", \($0)" } ?? "")).")
-                print("Enrolment code: \(code)   (one device, valid until \(iso(expires)))")
+                print(t("srv.added-name-role-value.1a1c", ["name": user.info.name, "role": branch.map { t("srv.nodes.role-branch", ["role": role.rawValue, "branch": $0]) } ?? role.rawValue]))
+                print(t("srv.enrolment-code-code-one.9017", ["code": "\(code)", "value": "\(iso(expires))"]))
             }
         }
     }
 
     struct Code: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a new one-time enrolment code for an existing person.")
+        static let configuration = CommandConfiguration(abstract: t("srv.print-a-new-one.fbdf"))
 
         @OptionGroup var options: DataOptions
-        @Option(help: "The person's name.") var name: String
-        @Option(help: "Days the code stays valid.") var days = 7
+        @Option(help: ArgumentHelp(t("srv.the-person-s-name.e2e8"))) var name: String
+        @Option(help: ArgumentHelp(t("srv.days-the-code-stays.1cd0"))) var days = 7
 
         func validate() throws {
-            guard (1...3_650).contains(days) else { throw ValidationError("--days must be 1 to 3650") }
+            guard (1...3_650).contains(days) else { throw ValidationError(t("srv.days-must-be-to.6496")) }
         }
 
         func run() async throws {
             let (code, expires) = try await StorageEngine.with(options) { engine in
                 try await engine.accounts.issueCode(forUser: name, codeLifetime: UInt64(days) * 86_400_000)
             }
-            if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print("Enrolment code: \(code)   (valid until \(iso(expires)))") }
+            if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print(t("srv.user.code", ["code": code, "expires": "\(iso(expires))"])) }
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List people.")
+        static let configuration = CommandConfiguration(abstract: t("srv.list-people.af81"))
         @OptionGroup var options: DataOptions
 
         func run() async throws {
@@ -604,7 +584,7 @@ struct UserCommand: AsyncParsableCommand {
                 let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data()
                 return print(String(decoding: data, as: UTF8.self))
             }
-            if users.isEmpty { return print("No users. Add one with: fieldsync-server user add --name NAME --role manager --branch BRANCH") }
+            if users.isEmpty { return print(t("srv.no-users-add-one.c5d7")) }
             for user in users { print("\(user.id.prefix(8))  \(user.info.name)  \(user.info.role.rawValue)  \(user.info.branch ?? "")") }
         }
     }
@@ -625,30 +605,36 @@ struct NodesCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             return print(String(decoding: try encoder.encode(nodes), as: UTF8.self))
         }
-        if nodes.isEmpty { return print("No devices enrolled.") }
+        if nodes.isEmpty { return print(t("srv.no-devices-enrolled.cfa1")) }
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         for node in nodes {
-            let seen = node.lastSeen.map { "last synced \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "never synced"
-            let pending = node.pending.map { "\(Wording.count($0, "action")) waiting" } ?? "waiting: unknown"
-            print("\(node.user) (\(node.role.rawValue)\(node.branch.map { ", \($0)" } ?? "")), \(node.name): \(seen), \(pending)\(node.revokedAt != nil ? ", REVOKED" : "")")
+            let seen = node.lastSeen.map { t("srv.nodes.last-synced", ["ago": Self.ago(now > $0 ? now - $0 : 0)]) } ?? t("srv.nodes.never-synced")
+            let pending = node.pending.map { t("srv.nodes.waiting", ["actions": count($0, "action")]) } ?? t("srv.nodes.waiting-unknown")
+            let who = node.branch.map { t("srv.nodes.role-branch", ["role": node.role.rawValue, "branch": $0]) } ?? node.role.rawValue
+            print(t(node.revokedAt != nil ? "srv.nodes.line-revoked" : "srv.nodes.line",
+                    ["user": node.user, "who": who, "device": node.name, "seen": seen, "pending": pending]))
             if let refused = node.refused, refused > 0 {
-                let when = node.refusedAt.map { " (last \(Self.ago(now > $0 ? now - $0 : 0)) ago)" } ?? ""
-                print("  \(Wording.count(refused, "action")) refused\(when), sent again at each sync: \(Wording.printable(node.refusedReason ?? ""))")
+                let actions = count(refused, "action"), reason = Wording.printable(node.refusedReason ?? "")
+                if let at = node.refusedAt {
+                    print(t("srv.nodes.refused-ago", ["actions": actions, "ago": Self.ago(now > at ? now - at : 0), "reason": reason]))
+                } else {
+                    print(t("srv.nodes.refused", ["actions": actions, "reason": reason]))
+                }
             }
         }
         // A branch server's laptops are its own to list; it reports how many there are and what they hold back.
         for (device, report) in devices.compactMap({ device in below[device.id].map { (device, $0) } }) where device.revokedAt == nil {
-            let complete = report.completeUpTo.map { "complete up to \(Self.ago(now > $0 ? now - $0 : 0)) ago" } ?? "not complete"
-            print("  below \(device.name): \(Wording.count(report.devices, "device")), \(Wording.count(report.pending, "action")) waiting, "
-                  + "\(report.notSeenForThreeDays) not seen for 3 days, \(complete) ('fieldsync-server nodes' on that server lists them)")
+            let complete = report.completeUpTo.map { t("srv.nodes.complete-up-to", ["ago": Self.ago(now > $0 ? now - $0 : 0)]) } ?? t("srv.nodes.not-complete")
+            print(t("srv.nodes.below", ["device": device.name, "devices": count(report.devices, "device"), "actions": count(report.pending, "action"),
+                                        "silent": "\(report.notSeenForThreeDays)", "complete": complete]))
         }
     }
 
     static func ago(_ milliseconds: UInt64) -> String {
-        let minutes = milliseconds / 60_000
-        if minutes < 60 { return "\(minutes) min" }
-        if minutes < 48 * 60 { return "\(minutes / 60) h" }
-        return "\(minutes / 1_440) days"
+        let minutes = Int(clamping: milliseconds / 60_000)
+        if minutes < 60 { return t("srv.ago.minutes", ["n": "\(minutes)"]) }
+        if minutes < 48 * 60 { return t("srv.ago.hours", ["n": "\(minutes / 60)"]) }
+        return t("srv.ago.days", ["n": "\(minutes / 1_440)"])
     }
 }
 
@@ -657,7 +643,7 @@ struct DeviceCommand: AsyncParsableCommand {
         commandName: "device", abstract: CommandLanguage.strings("srv.device.abstract"), subcommands: [List.self, Revoke.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List enrolled devices.")
+        static let configuration = CommandConfiguration(abstract: t("srv.list-enrolled-devices.1114"))
         @OptionGroup var options: DataOptions
 
         func run() async throws {
@@ -670,27 +656,28 @@ struct DeviceCommand: AsyncParsableCommand {
                 let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data()
                 return print(String(decoding: data, as: UTF8.self))
             }
-            if devices.isEmpty { return print("No devices enrolled.") }
+            if devices.isEmpty { return print(t("srv.no-devices-enrolled.cfa1")) }
             for device in devices {
-                print("\(device.id.prefix(8))  \(device.user)  \(device.name)  node \(device.node)\(device.revokedAt != nil ? "  REVOKED" : "")")
+                print(t(device.revokedAt != nil ? "srv.device.line-revoked" : "srv.device.line",
+                        ["id": "\(device.id.prefix(8))", "user": device.user, "name": device.name, "node": "\(device.node)"]))
             }
         }
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a device; its next request is refused.")
+        static let configuration = CommandConfiguration(abstract: t("srv.revoke-a-device-its.a475"))
         @OptionGroup var options: DataOptions
-        @Argument(help: "Device id or a unique prefix of it.") var device: String
+        @Argument(help: ArgumentHelp(t("srv.device-id-or-a.3b39"))) var device: String
 
         func run() async throws {
             let revoked = try await StorageEngine.with(options) { try await $0.accounts.revokeDevice(device) }
             if options.json {
                 printJSON(["id": revoked.id, "user": revoked.user, "revoked_at": iso(revoked.revokedAt)])
             } else {
-                print("Revoked device \(revoked.id.prefix(8)) of \(revoked.user).")
+                print(t("srv.revoked-device-value-of.4e28", ["value": "\(revoked.id.prefix(8))", "user": "\(revoked.user)"]))
                 if revoked.role == .branch {
                     // A stolen branch server's token: its laptops' work is not stranded.
-                    print("The laptops it relayed pass to the next branch server account of \(revoked.branch ?? "its branch") that relays them: add one ('user add --role branch --branch \(revoked.branch ?? "B")') and run 'fieldsync-server upstream set' with its code on the branch server.")
+                    print(t("srv.the-laptops-it-relayed.4aa2", ["value": revoked.branch ?? t("srv.revoke.its-branch"), "value2": revoked.branch ?? "B"]))
                 }
             }
         }
@@ -707,7 +694,7 @@ enum ListenerCheck {
         hints.ai_flags = AI_PASSIVE
         var found: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else {
-            throw ValidationError("\(what) cannot listen on \(host):\(port): '\(host)' is not an address of this machine; choose another with \(option)")
+            throw ValidationError(t("srv.what-cannot-listen-on.fec8", ["what": "\(what)", "host": "\(host)", "port": "\(port)", "option": "\(option)"]))
         }
         defer { freeaddrinfo(found) }
         let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
@@ -716,9 +703,9 @@ enum ListenerCheck {
         var reuse: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         if bind(socket, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
-            let reason = errno == EADDRINUSE ? "the address is in use (another fieldsync-server, or another program, listens there)"
-                : errno == EADDRNOTAVAIL ? "'\(host)' is not an address of this machine" : String(cString: strerror(errno))
-            throw ValidationError("\(what) cannot listen on \(host):\(port): \(reason); choose another with \(option)")
+            let reason = errno == EADDRINUSE ? t("srv.listen.in-use")
+                : errno == EADDRNOTAVAIL ? t("srv.listen.not-here", ["host": host]) : String(cString: strerror(errno))
+            throw ValidationError(t("srv.what-cannot-listen-on.fe97", ["what": "\(what)", "host": "\(host)", "port": "\(port)", "reason": "\(reason)", "option": "\(option)"]))
         }
     }
 }

@@ -59,7 +59,7 @@ struct StorageEngine {
         do {
             location = try PostgresLocation(url: url)
         } catch {
-            throw ValidationError("--database: \(error.description)")
+            throw ValidationError(t("srv.database-error.a923", ["error": "\(error.description)"]))
         }
         var configuration = location.configuration
         configuration.options.connectTimeout = .seconds(10)
@@ -69,7 +69,7 @@ struct StorageEngine {
         do {
             try await location.probe(logger: poolLogger)
         } catch {
-            throw StorageError("cannot open the database \(location): \(Self.describe(error))")
+            throw StorageError(t("srv.database.cannot-open", ["database": "\(location)", "reason": Self.describe(error)]))
         }
         let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -82,7 +82,7 @@ struct StorageEngine {
             } catch let error as PostgresSchema.TooNew {
                 throw StorageError("\(location): \(error)")
             } catch {
-                throw StorageError("cannot open the database \(location): \(Self.describe(error))")
+                throw StorageError(t("srv.database.cannot-open", ["database": "\(location)", "reason": Self.describe(error)]))
             }
             return try await body(storage, location)
         }
@@ -94,13 +94,13 @@ struct StorageEngine {
             if let message = error.serverInfo?[.message] { return message }
             if let underlying = error.underlying {
                 let text = "\(underlying)"
-                if text.contains("Connection refused") { return "nothing accepts connections there (connection refused); is PostgreSQL running?" }
+                if text.contains("Connection refused") { return t("srv.database.refused") }
                 return text
             }
             return "\(error.code)"
         }
         if "\(error)".contains("ConnectionPoolError") {
-            return "no connection could be made; is PostgreSQL running, and does it accept this user from this host?"
+            return t("srv.database.no-connection")
         }
         return "\(error)"
     }
@@ -124,24 +124,19 @@ struct StoreCommand: AsyncParsableCommand {
 
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy this server's data (records, change log, people, devices, sessions, its node and clock) into an empty PostgreSQL database, and verify it.",
-            discussion: """
-                Devices keep their tokens and cursors: once 'serve --database URL' runs in place of this server (same \
-                address and certificate), they sync on without enrolling again. Stop 'serve' on the SQLite folder first: \
-                what it accepts after the copy began would not be copied. A branch server (one with an upstream) cannot \
-                move: the province is the server on PostgreSQL.
-                """)
+            abstract: t("srv.copy-this-server-s.07bd"),
+            discussion: t("srv.devices-keep-their-tokens.76b3"))
 
         @OptionGroup var options: DataOptions
-        @Option(help: ArgumentHelp("The empty PostgreSQL database to copy into: postgres://USER@HOST[:PORT]/DATABASE (the password from $PGPASSWORD or $FIELDSYNC_DATABASE_PASSWORD_FILE; one in the URL shows in 'ps').", valueName: "url"))
+        @Option(help: ArgumentHelp(t("srv.the-empty-postgresql-database.ad13"), valueName: "url"))
         var to: String
 
         func run() async throws {
-            if options.database != nil { throw ValidationError("store copy reads the data folder's SQLite store; give the target with --to, not --database") }
+            if options.database != nil { throw ValidationError(t("srv.store-copy-reads-the.34ec")) }
             let folder = options.folder
-            guard folder.isInitialized else { throw ValidationError("no server in \(folder.path); give --data DIR") }
+            guard folder.isInitialized else { throw ValidationError(t("srv.no-server-in-path.7dd7", ["path": "\(folder.path)"])) }
             if let (binding, _) = try ServerBinding.load(home: folder.upstreamFolder) {
-                throw ValidationError("this is a branch server syncing with \(binding.url); only the provincial server runs on PostgreSQL")
+                throw ValidationError(t("srv.this-is-a-branch.1fca", ["url": "\(binding.url)"]))
             }
             // A server writing while this reads would leave work behind in the old store.
             let lock = try ServingLock(folder: folder)
@@ -162,9 +157,10 @@ struct StoreCommand: AsyncParsableCommand {
                 printJSON(["to": location.description, "records": copied.records, "log_rows": copied.logRows, "applied": copied.applied,
                            "users": copied.users, "devices": copied.devices, "identical": copied.mismatches.isEmpty, "mismatches": copied.mismatches])
             } else {
-                print("Copied \(Wording.count(copied.records, "record")), \(Wording.count(copied.logRows, "change-log row")), \(Wording.count(copied.applied, "applied mutation")), \(Wording.count(copied.users, "user")) and \(Wording.count(copied.devices, "device")) to \(location).")
-                print(copied.mismatches.isEmpty ? "Read back: identical. Serve it with: fieldsync-server serve --data \(folder.path) --database URL"
-                      : "Read back: DIFFERENT:\n  " + copied.mismatches.joined(separator: "\n  "))
+                print(t("srv.store.copied", ["records": count(copied.records, "record"), "log-rows": count(copied.logRows, "log-row"), "applied": count(copied.applied, "applied-mark"),
+                                             "users": count(copied.users, "user"), "devices": count(copied.devices, "device"), "database": "\(location)"]))
+                print(copied.mismatches.isEmpty ? t("srv.store.identical", ["path": folder.path])
+                      : t("srv.store.different") + "\n  " + copied.mismatches.joined(separator: "\n  "))
             }
             if !copied.mismatches.isEmpty { throw ExitCode(1) }
         }
