@@ -152,36 +152,39 @@ public enum AccountRules {
     /// The person to create, checked: a name, and a registered branch for the roles that work for one.
     public static func newUser(_ info: UserInfo, registeredBranches: [String]) throws -> UserInfo {
         let name = info.name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw ServerError.badRequest("--name must not be empty") }
+        guard !name.isEmpty else { throw ServerError.badRequest("--name must not be empty", text: ErrorText("admin.name-empty")) }
         guard name.unicodeScalars.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ServerError.badRequest("a name is at most 200 characters, without control characters")
+            throw ServerError.badRequest("a name is at most 200 characters, without control characters", text: ErrorText("admin.name-too-long"))
         }
         if [.manager, .supervisor, .branch].contains(info.role), info.branch == nil {
-            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch", hint: .giveBranch)
+            throw ServerError.badRequest("a \(info.role.rawValue) works for a branch", hint: .giveBranch, text: ErrorText("admin.role-needs-branch", ["role": info.role.rawValue]))
         }
         if let branch = info.branch, !registeredBranches.contains(branch) {
             let known = registeredBranches.sorted()
             if let close = ClosestName.to(branch, among: known) {
-                throw ServerError.badRequest("branch '\(branch)' is not registered; did you mean '\(close)'? (registered: \(known.joined(separator: ", ")))")
+                throw ServerError.badRequest("branch '\(branch)' is not registered; did you mean '\(close)'? (registered: \(known.joined(separator: ", ")))",
+                                             text: ErrorText("admin.branch-unknown-close", ["branch": branch, "close": close, "known": known.joined(separator: ", ")]))
             }
             throw ServerError.badRequest("branch '\(branch)' is not registered (\(known.isEmpty ? "none is" : "registered: " + known.joined(separator: ", ")))",
-                                         hint: .registerBranch(branch))
+                                         hint: .registerBranch(branch),
+                                         text: known.isEmpty ? ErrorText("admin.branch-unknown-none", ["branch": branch])
+                                             : ErrorText("admin.branch-unknown", ["branch": branch, "known": known.joined(separator: ", ")]))
         }
         return UserInfo(name: name, role: info.role, branch: info.branch)
     }
 
     public static func userExists(_ name: String) -> ServerError {
-        ServerError.badRequest("a user named '\(name)' exists", hint: .newCode)
+        ServerError.badRequest("a user named '\(name)' exists", hint: .newCode, text: ErrorText("admin.user-exists", ["name": name]))
     }
 
     public static func noUser(_ name: String) -> ServerError {
-        ServerError.badRequest("no user named '\(name)'", hint: .listUsers)
+        ServerError.badRequest("no user named '\(name)'", hint: .listUsers, text: ErrorText("admin.no-user", ["name": name]))
     }
 
     /// The one device `prefix` names among those whose ids start with it.
     public static func revocation(of prefix: String, matches: [String]) throws -> String {
-        guard !matches.isEmpty else { throw ServerError.badRequest("no device with an id starting '\(prefix)'", hint: .listDevices) }
-        guard matches.count == 1 else { throw ServerError.badRequest("'\(prefix)' names several devices; type more of the id") }
+        guard !matches.isEmpty else { throw ServerError.badRequest("no device with an id starting '\(prefix)'", hint: .listDevices, text: ErrorText("admin.no-device", ["id": prefix])) }
+        guard matches.count == 1 else { throw ServerError.badRequest("'\(prefix)' names several devices; type more of the id", text: ErrorText("admin.several-devices", ["id": prefix])) }
         return matches[0]
     }
 

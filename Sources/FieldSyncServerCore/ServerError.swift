@@ -16,6 +16,9 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What an administrator at the command line does about it: the executable words it (the
     /// rules know no command names), a client over HTTP gets the message alone.
     public var hint: AdministrationHint?
+    /// The message as a text key (`admin.*`) and its values, for a command line that speaks the
+    /// administrator's language; over HTTP the English `message` goes as it is.
+    public var text: ErrorText?
     /// Seconds the client should wait before asking again (`Retry-After`), for `busy` answers.
     public var retryAfter: Int?
 
@@ -55,11 +58,16 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         return error
     }
 
-    package static func badRequest(_ message: String) -> ServerError { ServerError(.badRequest, ErrorCode.badRequest, message) }
+    package static func badRequest(_ message: String, text: ErrorText? = nil) -> ServerError {
+        var error = ServerError(.badRequest, ErrorCode.badRequest, message)
+        error.text = text
+        return error
+    }
 
-    package static func badRequest(_ message: String, hint: AdministrationHint) -> ServerError {
+    package static func badRequest(_ message: String, hint: AdministrationHint, text: ErrorText? = nil) -> ServerError {
         var error = ServerError(.badRequest, ErrorCode.badRequest, message)
         error.hint = hint
+        error.text = text
         return error
     }
     package static func notFound(_ message: String) -> ServerError { ServerError(.notFound, ErrorCode.notFound, message) }
@@ -82,6 +90,17 @@ public struct ServerError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The way out of an administration error, named by what it is; `fieldsync-server` puts it in words.
+/// A message as a text key and its values (`FieldSyncLocalization`'s tables).
+public struct ErrorText: Sendable, Equatable {
+    public let key: String
+    public let values: [String: String]
+
+    package init(_ key: String, _ values: [String: String] = [:]) {
+        self.key = key
+        self.values = values
+    }
+}
+
 public enum AdministrationHint: Sendable, Equatable {
     /// Register this branch.
     case registerBranch(String)

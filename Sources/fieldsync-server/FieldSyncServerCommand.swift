@@ -38,8 +38,10 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as ServerError where error.hint != nil {
-            CommandLineFailure.exit("\(error.message); \(error.hint.map(Self.words) ?? "")", code: exitCode(for: error).rawValue)
+        } catch let error as ServerError where error.hint != nil || error.text != nil {
+            let message = error.text.map { rendered($0) } ?? error.message
+            CommandLineFailure.exit(error.hint.map { t("srv.hint.joined", ["message": message, "hint": Self.words($0)]) } ?? message,
+                                    code: exitCode(for: error).rawValue)
         } catch {
             CommandLineFailure.exit(error, root: self, arguments: arguments)
         }

@@ -1,5 +1,7 @@
 import FieldSyncCommandLine
 import FieldSyncLocalization
+import FieldSyncModel
+import FieldSyncServerCore
 
 /// This run's text for `key` (`--lang`, else the locale), with its `{name}`s filled.
 func t(_ key: String, _ values: [String: String] = [:]) -> String { CommandLanguage.strings(key, values) }
@@ -7,4 +9,11 @@ func t(_ key: String, _ values: [String: String] = [:]) -> String { CommandLangu
 /// "1 device", "3 devices" / "1台设备": `count.NOUN.one` and `count.NOUN.other`.
 func count(_ number: Int, _ noun: String) -> String {
     t(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)])
+}
+
+/// An administration error's text in this run's language; a `table` value is read as its kind's name.
+func rendered(_ text: ErrorText) -> String {
+    var values = text.values
+    if let kind = values["table"].flatMap(RecordKind.init(rawValue:)) { values["kind"] = CommandLanguage.strings.kind(kind) }
+    return t(text.key, values)
 }

@@ -37,7 +37,7 @@ import Testing
     /// term built from a name (a kind, a state, a KPI, a choice) has its key.
     @Test func everyKeyTheCodeUsesIsInTheTables() throws {
         var used: Set<String> = []
-        let pattern = try Regex(#"\b(?:t|strings|text)\("([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+)""#)
+        let pattern = try Regex(#"\b(?:t|strings|text|ErrorText|key: )\(?"([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+)""#)
         // The command line's table headings (`columns("id", "name")`) and counted nouns (`count(n, "record")`).
         let headings = try Regex(#"\bcolumns\(((?:"[a-z-]+"(?:, )?)+)\)"#), counted = try Regex(#"\bcount\([^,()]+(?:\([^()]*\))?, "([a-z-]+)"\)"#)
         for folder in ["Sources", "Clients"] {
