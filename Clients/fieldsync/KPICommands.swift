@@ -106,7 +106,7 @@ struct KPISelection: ParsableArguments {
             do {
                 reportingPeriod = try ReportingPeriod(period)
             } catch {
-                throw InputError(t("cli.kpi.bad-period", ["reason": error.description]))
+                throw InputError(t("cli.kpi.bad-period", ["reason": t(error.key, error.values)]))
             }
         }
         var facts = try options.open().kpiFacts()
@@ -144,7 +144,7 @@ struct DashboardCommand: AsyncParsableCommand {
             throw InputError(t("cli.sync.not-enrolled"))
         }
         if let period {
-            do { _ = try ReportingPeriod(period) } catch { throw InputError(t("cli.kpi.bad-period", ["reason": error.description])) }
+            do { _ = try ReportingPeriod(period) } catch { throw InputError(t("cli.kpi.bad-period", ["reason": t(error.key, error.values)])) }
         }
         let client = try SyncClient(url: binding.url, caPEM: caPEM)
         let link: DashboardLink

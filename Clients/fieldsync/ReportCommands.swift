@@ -76,7 +76,7 @@ struct ReportCommand: ParsableCommand {
             let asOf = try out.time()
             let reportingPeriod: ReportingPeriod
             if let period {
-                do { reportingPeriod = try ReportingPeriod(period) } catch { throw InputError(t("cli.kpi.bad-period", ["reason": error.description])) }
+                do { reportingPeriod = try ReportingPeriod(period) } catch { throw InputError(t("cli.kpi.bad-period", ["reason": t(error.key, error.values)])) }
             } else {
                 reportingPeriod = ReportingPeriod.containing(asOf.localDay, kind: .month).trailing(2)[0]
             }

@@ -17,7 +17,11 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
     }
 
     public struct ParseError: Error, CustomStringConvertible {
+        /// English, for logs and the API.
         public let description: String
+        /// The same as a text key (`period.*`) and its values, for a reader of another language.
+        public var key: String = "period.invalid"
+        public var values: [String: String] = [:]
     }
 
     /// Years a report may cover: bounds the work of one request, and every date
@@ -29,15 +33,18 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
     /// `2026-11` (month), `2026-W47` (ISO week), `2026-Q4` (quarter), or
     /// `2026-11-01..2026-11-15` (both days included, at most a year).
     public init(_ text: String) throws(ParseError) {
-        let invalid = ParseError(description: "'\(text.prefix(40))' is not a period; use a month (2026-11), an ISO week (2026-W47), a quarter (2026-Q4) or a range (2026-11-01..2026-11-15)")
-        let outOfRange = ParseError(description: "'\(text.prefix(40))': reports cover the years \(Self.years.lowerBound) to \(Self.years.upperBound)")
+        let invalid = ParseError(description: "'\(text.prefix(40))' is not a period; use a month (2026-11), an ISO week (2026-W47), a quarter (2026-Q4) or a range (2026-11-01..2026-11-15)",
+                                 key: "period.invalid", values: ["text": String(text.prefix(40))])
+        let outOfRange = ParseError(description: "'\(text.prefix(40))': reports cover the years \(Self.years.lowerBound) to \(Self.years.upperBound)",
+                                    key: "period.years", values: ["text": String(text.prefix(40)), "first": String(Self.years.lowerBound), "last": String(Self.years.upperBound)])
         let ends = text.split(separator: ".", omittingEmptySubsequences: false)
         if ends.count == 3, ends[1].isEmpty {
             guard let start = LocalDate(iso: String(ends[0])), let end = LocalDate(iso: String(ends[2])) else { throw invalid }
             guard Self.years.contains(start.components.year), Self.years.contains(end.components.year) else { throw outOfRange }
-            guard start <= end else { throw ParseError(description: "'\(text)': the range ends before it starts") }
+            guard start <= end else { throw ParseError(description: "'\(text)': the range ends before it starts", key: "period.backwards", values: ["text": text]) }
             guard end.dayNumber - start.dayNumber < Self.maxDays else {
-                throw ParseError(description: "'\(text)': a range covers at most \(Self.maxDays) days; ask for one year at a time")
+                throw ParseError(description: "'\(text)': a range covers at most \(Self.maxDays) days; ask for one year at a time",
+                                 key: "period.too-long", values: ["text": text, "days": String(Self.maxDays)])
             }
             self.init(kind: .range, start: start, end: end)
             return
@@ -52,7 +59,7 @@ public struct ReportingPeriod: Sendable, Equatable, CustomStringConvertible {
         let rest = parts[1]
         if rest.first == "W" || rest.first == "w", (2...3).contains(rest.count), let week = digits(rest.dropFirst()) {
             guard let monday = LocalDate.monday(ofISOWeek: week, year: year) else {
-                throw ParseError(description: "'\(text)': \(year) has no ISO week \(week)")
+                throw ParseError(description: "'\(text)': \(year) has no ISO week \(week)", key: "period.no-week", values: ["text": text, "year": String(year), "week": String(week)])
             }
             self.init(kind: .week, start: monday, end: monday + 6)
         } else if rest.first == "Q" || rest.first == "q", rest.count == 2, let quarter = digits(rest.dropFirst()), (1...4).contains(quarter) {

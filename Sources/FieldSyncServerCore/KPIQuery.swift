@@ -16,7 +16,9 @@ public struct KPIQuery: Sendable {
         let asOf = try Self.time(asOf, now: now)
         var parsed: ReportingPeriod?
         if let period {
-            do { parsed = try ReportingPeriod(period) } catch { throw ServerError.badRequest("period: \(error.description)") }
+            do { parsed = try ReportingPeriod(period) } catch {
+                throw ServerError.badRequest("period: \(error.description)", text: ErrorText(error.key, error.values))
+            }
         }
         try self.init(period: parsed, by: by, branch: branch, manager: manager, asOf: asOf)
     }

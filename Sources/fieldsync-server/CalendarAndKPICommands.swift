@@ -143,7 +143,7 @@ struct KPIServerCommand: AsyncParsableCommand {
             do {
                 return try KPIQuery(period: period, by: by, branch: branch, manager: manager, asOf: asOf, now: engine.kpi.localNow)
             } catch {
-                throw ValidationError(error.body.message)
+                throw ValidationError(error.text.map { rendered($0) }.map { error.body.message.hasPrefix("period: ") ? "--period: \($0)" : $0 } ?? error.body.message)
             }
         }
 
