@@ -93,7 +93,7 @@ struct StatusCommand: ParsableCommand {
             if !rejections.isEmpty {
                 print(t("cli.status.rejected", ["count": String(rejections.count)]))
                 for rejection in rejections.prefix(10) {
-                    print("  #\(rejection.counter): \(Wording.printable(rejection.reason))")
+                    print("  #\(rejection.counter): \(said(rejection))")
                     if let note = rejection.note { print(t("cli.status.handed-back", ["note": note])) }
                 }
             }

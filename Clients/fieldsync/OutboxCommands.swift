@@ -89,14 +89,14 @@ struct OutboxCommand: ParsableCommand {
     /// A refused action's state, in a person's words.
     /// In a table: short, so that the reason shows.
     static func state(_ refusal: RejectedMutation) -> String {
-        t(refusal.times > 1 ? "cli.outbox.state-times" : "cli.outbox.state", ["times": String(refusal.times), "reason": Wording.printable(refusal.reason)])
+        t(refusal.times > 1 ? "cli.outbox.state-times" : "cli.outbox.state", ["times": String(refusal.times), "reason": said(refusal)])
             + (refusal.note.map { t("cli.outbox.state-note", ["note": $0]) } ?? "")
     }
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
         let times = refusal.times > 1
             ? t("cli.outbox.times", ["times": String(refusal.times), "since": refusal.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? ""]) : ""
-        return word + times + t("punctuation.colon") + Wording.printable(refusal.reason)
+        return word + times + t("punctuation.colon") + said(refusal)
             + (refusal.note.map { "\n" + t("cli.status.handed-back", ["note": $0]).dropFirst(4) } ?? "")
     }
 
@@ -134,7 +134,7 @@ struct OutboxCommand: ParsableCommand {
             if refused.isEmpty { print(t("cli.outbox.none-refused")) }
             for entry in refused {
                 if let again = still[entry.counter] {
-                    print(t("cli.outbox.refused-again", ["number": String(entry.counter), "reason": Wording.printable(again.reason)]))
+                    print(t("cli.outbox.refused-again", ["number": String(entry.counter), "reason": said(again)]))
                 } else {
                     print(t("cli.outbox.accepted", ["number": String(entry.counter)]))
                 }

@@ -188,7 +188,7 @@ struct SyncCommand: AsyncParsableCommand {
                                       "changes": count(summary.pulled, "field-change"), "conflicts": count(summary.conflicts, "conflict"),
                                       "rejected": String(summary.rejected.count)]))
             for rejection in summary.rejected.prefix(5) {
-                print(t("cli.sync.rejected", ["number": String(rejection.counter), "reason": Wording.printable(rejection.reason)]))
+                print(t("cli.sync.rejected", ["number": String(rejection.counter), "reason": said(rejection)]))
             }
             for decision in summary.decisions {
                 print(t(decision.discard ? "cli.sync.discarded" : "cli.sync.handed-back", ["number": String(decision.counter), "who": decision.text]))
@@ -206,7 +206,7 @@ struct SyncCommand: AsyncParsableCommand {
             if let stuck = outcome.stuck {
                 print(t("cli.sync.stuck", ["number": String(stuck.counter), "times": String(stuck.times),
                                            "since": stuck.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? "",
-                                           "reason": Wording.printable(stuck.reason)]))
+                                           "reason": said(stuck)]))
             }
         }
     }

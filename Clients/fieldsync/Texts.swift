@@ -2,6 +2,7 @@ import FieldSyncClient
 import FieldSyncCommandLine
 import FieldSyncKPI
 import FieldSyncModel
+import FieldSyncStore
 import FieldSyncLocalization
 
 /// This run's text for `key` (`CommandLanguage`: `--lang`, else the locale), with its `{name}`s filled.
@@ -57,3 +58,12 @@ func rendered(_ key: String, _ values: [String: String]) -> String {
 
 /// A failed sync in this run's language (the server's own message where the client has no words for its code).
 func said(_ error: SyncError) -> String { error.key.map { rendered($0, error.values) } ?? error.message }
+
+/// Why a server refused an action, in this run's language when the server sent the reason as a text key
+/// this version knows (`Rejection.text`), else its English sentence. The server's values are shown as text.
+func said(_ rejection: RejectedMutation) -> String {
+    guard let key = rejection.textKey, texts.has(key) else { return Wording.printable(rejection.reason) }
+    var values = rejection.textValues.mapValues { Wording.printable(String($0.prefix(200))) }
+    if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), texts.has(reach) { values["reach"] = t(reach, values) }
+    return rendered(key, values)
+}

@@ -95,7 +95,7 @@ struct VerifyCommand: AsyncParsableCommand {
             if repair.conflicts > 0 { parts.append(t("cli.verify.conflicts", ["conflicts": count(repair.conflicts, "conflict")])) }
             print(parts.joined(separator: t("list.semicolon")) + t("list.end"))
             for rejection in refused.prefix(5) {
-                print(t("cli.verify.refused", ["number": String(rejection.counter), "reason": Wording.printable(rejection.reason)]))
+                print(t("cli.verify.refused", ["number": String(rejection.counter), "reason": said(rejection)]))
             }
         } else if dryRun && !drift.isIdentical {
             print(t("cli.verify.dry-run"))

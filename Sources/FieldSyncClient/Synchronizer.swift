@@ -283,7 +283,9 @@ public struct Synchronizer: Sendable {
         }
 
         let acknowledged = response.accepted.filter { $0.origin == me }.map(\.counter)
-        let rejected = response.rejected.filter { $0.origin == me }.map { RejectedMutation(counter: $0.counter, reason: $0.reason) }
+        let rejected = response.rejected.filter { $0.origin == me }.map {
+            RejectedMutation(counter: $0.counter, reason: $0.reason, textKey: $0.text?.key, textValues: $0.text?.values ?? [:])
+        }
         // What a newer server sent that this version does not know: kinds the reader passed over, fields the merge passes over.
         let unknown = response.unknownContent
         let offset = TimeZone.current.secondsFromGMT() / 60

@@ -160,13 +160,37 @@ public struct MutationID: Codable, Sendable, Hashable {
 public struct Rejection: Codable, Sendable, Equatable {
     public var origin: NodeID
     public var counter: UInt64
-    /// What is wrong, for a person: "faults.status: 'x' is not a status; …".
+    /// What is wrong, for a person, in English: "faults.status: 'x' is not a status; …".
     public var reason: String
+    /// The same reason as a text key and its values (`reason_text`), for a client that speaks its
+    /// reader's language; absent where the server has no key for it (a client shows `reason`).
+    public var text: ReasonText?
 
-    public init(origin: NodeID, counter: UInt64, reason: String) {
+    public init(origin: NodeID, counter: UInt64, reason: String, text: ReasonText? = nil) {
         self.origin = origin
         self.counter = counter
         self.reason = reason
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, counter, reason, text = "reason_text"
+    }
+}
+
+/// A message as a key of FieldSync's text tables and the values of its `{placeholders}`
+/// (Protocol/SYNC.md, "Refused mutations"). A `table` value names a record kind, `field` a field of it.
+public struct ReasonText: Codable, Sendable, Equatable {
+    public var key: String
+    public var values: [String: String]
+
+    /// Bounds a client keeps to: a longer key or more values than this is ignored (the English reason stands).
+    public static let maxKeyLength = 64
+    public static let maxValues = 16
+
+    public init(key: String, values: [String: String] = [:]) {
+        self.key = key
+        self.values = values
     }
 }
 

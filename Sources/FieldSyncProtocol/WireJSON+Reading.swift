@@ -148,8 +148,8 @@ extension WireJSON {
                 case "rejected":
                     var list: [Rejection] = []
                     try parser.array("rejected") { parser in
-                        let (origin, counter, reason) = try parser.mutationID("rejected", reason: true)
-                        list.append(Rejection(origin: origin, counter: counter, reason: try required(reason, "reason")))
+                        let (origin, counter, reason, text) = try parser.rejection()
+                        list.append(Rejection(origin: origin, counter: counter, reason: try required(reason, "reason"), text: text))
                     }
                     rejected = list
                 case "records": changes = try parser.records()
@@ -382,6 +382,40 @@ extension JSONReader.Parser {
             }
         }
         return (try WireJSON.required(origin, "origin"), try WireJSON.required(counter, "counter"), reason)
+    }
+
+    /// A refused mutation: its id, the reason in English and, from servers that send it, as a text key.
+    /// A `reason_text` out of its bounds (or malformed inside) is dropped: the English reason stands.
+    mutating func rejection() throws -> (NodeID, UInt64, String?, ReasonText?) {
+        var origin: NodeID?, counter: UInt64?, reason: String?, text: ReasonText?
+        try object("rejected") { parser, key in
+            switch key {
+            case "origin": origin = try parser.node("origin")
+            case "counter": counter = try parser.unsigned("counter")
+            case "reason": reason = try parser.string("reason")
+            case "reason_text": text = try parser.reasonText()
+            default: try parser.skip()
+            }
+        }
+        return (try WireJSON.required(origin, "origin"), try WireJSON.required(counter, "counter"), reason, text)
+    }
+
+    mutating func reasonText() throws -> ReasonText? {
+        var key: String?, values: [String: String] = [:], valid = true
+        try object("reason_text") { parser, name in
+            switch name {
+            case "key": key = try parser.string("reason_text.key")
+            case "values":
+                try parser.object("reason_text.values") { parser, name in
+                    let value = try parser.string("reason_text.values")
+                    guard values.count < ReasonText.maxValues else { valid = false; return }
+                    values[name.decoded ?? String(decoding: name.bytes, as: UTF8.self)] = value
+                }
+            default: try parser.skip()
+            }
+        }
+        guard valid, let key, (1...ReasonText.maxKeyLength).contains(key.utf8.count) else { return nil }
+        return ReasonText(key: key, values: values)
     }
 
     mutating func fieldValue() throws -> FieldValue {

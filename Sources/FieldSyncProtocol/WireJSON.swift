@@ -102,6 +102,18 @@ public enum WireJSON {
             appendID(rejection.origin, rejection.counter, to: &out)
             out.append(contentsOf: #","reason":"#.utf8)
             JSONText.appendString(rejection.reason, to: &out)
+            if let text = rejection.text {
+                out.append(contentsOf: #","reason_text":{"key":"#.utf8)
+                JSONText.appendString(text.key, to: &out)
+                out.append(contentsOf: #","values":{"#.utf8)
+                for (position, (name, value)) in text.values.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if position > 0 { out.append(UInt8(ascii: ",")) }
+                    JSONText.appendString(name, to: &out)
+                    out.append(UInt8(ascii: ":"))
+                    JSONText.appendString(value, to: &out)
+                }
+                out.append(contentsOf: "}}".utf8)
+            }
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: #"],"records":"#.utf8)

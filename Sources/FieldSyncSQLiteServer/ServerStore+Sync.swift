@@ -415,7 +415,7 @@ public struct PreparedSync: Sendable {
 /// A pushed mutation's checks that need nothing stored, and its log rows encoded in advance.
 private struct PreparedMutation: Sendable {
     /// Why its content is refused whoever sent it, or nil.
-    let refusal: String?
+    let refusal: Refusal?
     /// Its change-log rows; nil if refused, or if encoding failed here (then the writer encodes them and reports the failure).
     let logEntries: [ChangeLogWriter.Entry]?
     /// The records its changes may move to another owner (`RecordOwner.moves`).

@@ -42,7 +42,7 @@ package struct PushDecider {
     ///   - refusedUpstream: this device's counters the provincial server refused, with the reason.
     ///   - isApplied: whether the server applied a mutation before this push.
     ///   - departed: whether a customer's file left this server's scope upstream.
-    package init(_ request: SyncRequest, from device: DeviceContext, relaying relayed: Set<NodeID>, contentRefusals: [String?],
+    package init(_ request: SyncRequest, from device: DeviceContext, relaying relayed: Set<NodeID>, contentRefusals: [Refusal?],
                  refusedUpstream: [UInt64: String] = [:], isApplied: @escaping (MutationID) -> Bool,
                  departed: @escaping (String) -> Bool = { _ in false }, floor: StampFloor, signatures: RelaySignatures) {
         let policy = AccessPolicy(device.user)

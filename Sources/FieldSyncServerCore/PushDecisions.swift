@@ -30,7 +30,7 @@ package struct PushDecisions {
     ///   - isApplied: whether the server applied a mutation before this push.
     ///   - registered: the registered branches, read the first time a mutation names one.
     package static func decide(_ request: SyncRequest, from device: DeviceContext, relaying relayed: Set<NodeID>,
-                               contentRefusals: [String?], refusedUpstream: [UInt64: String] = [:],
+                               contentRefusals: [Refusal?], refusedUpstream: [UInt64: String] = [:],
                                isApplied: (MutationID) -> Bool, registered: () throws -> Set<String>,
                                signatures: RelaySignatures, scope: PushScopeCheck) throws -> PushDecisions {
         precondition(contentRefusals.count == request.mutations.count, "one content refusal (or nil) per mutation")
@@ -40,8 +40,8 @@ package struct PushDecisions {
         var missed = PushReadNeeds()
         for (index, mutation) in request.mutations.enumerated() {
             let id = MutationID(origin: mutation.origin, counter: mutation.counter)
-            if let reason = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? contentRefusals[index] {
-                decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+            if let refusal = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? contentRefusals[index] {
+                decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: refusal.message, text: refusal.text))
                 continue
             }
             // Accepted here earlier, then refused by the provincial server: the device keeps it, with the reason.
@@ -61,9 +61,9 @@ package struct PushDecisions {
                 // A relayed node's mutation must carry its device's signature once its key is known.
                 let verdict: RelaySignatures.Verdict
                 (verdict, page) = decisions.signatures.verdict(mutation)
-                if let reason = try decisions.signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
+                if let refusal = try decisions.signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
                     ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
-                    decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
+                    decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: refusal.message, text: refusal.text))
                     continue
                 }
             } catch let miss as PushReadMiss {

@@ -43,7 +43,7 @@ package enum PushRules {
     }
 
     /// Why the device may not send this mutation (it is neither its own nor a node's it relays), or nil.
-    package static func validateOrigin(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>) -> String? {
+    package static func validateOrigin(_ mutation: Mutation, from device: DeviceContext, relaying relayed: Set<NodeID>) -> Refusal? {
         guard mutation.origin == device.node || relayed.contains(mutation.origin) else {
             return "mutation from node \(mutation.origin) sent by device node \(device.node); a device pushes its own changes"
         }
@@ -56,11 +56,19 @@ package enum PushRules {
         "this server does not know the \(what) (written by a newer FieldSync); the action waits on the device and is sent again until the server is upgraded"
     }
 
+    private static func newerThanServer(kind: String) -> Refusal {
+        Refusal(newerThanServer("record kind '\(kind)'"), key: "refusal.newer-kind", ["name": kind])
+    }
+
+    private static func newerThanServer(field: String, of table: RecordKind) -> Refusal {
+        Refusal(newerThanServer("field '\(field)' of \(table.rawValue)"), key: "refusal.newer-field", ["name": field, "table": table.rawValue])
+    }
+
     /// Why a mutation is refused whoever sends it (its stamps, its values, its size), or nil.
     /// Needs nothing stored: the server checks it before the push waits for the writer.
-    package static func validateContent(_ mutation: Mutation, now: UInt64, limits: SyncLimits) -> String? {
+    package static func validateContent(_ mutation: Mutation, now: UInt64, limits: SyncLimits) -> Refusal? {
         // Written by a newer FieldSync: refused, never dropped; it waits on its device and passes once this server knows it.
-        if let kind = mutation.unknownKinds.first { return PushRules.newerThanServer("record kind '\(kind)'") }
+        if let kind = mutation.unknownKinds.first { return newerThanServer(kind: String(kind.prefix(64))) }
         guard !mutation.changes.isEmpty else { return "empty mutation" }
         // SQLite stores counters as Int64 (the wire reader refuses others; this guards direct callers).
         guard (1...UInt64(Int64.max)).contains(mutation.counter) else { return "counter \(mutation.counter) is not 1 to \(Int64.max)" }
@@ -68,13 +76,15 @@ package enum PushRules {
         return mutation.changes.withUnsafeBufferPointer { changes in Self.validate(changes, origin: mutation.origin, now: now, limits: limits) }
     }
 
-    private static func validate(_ changes: UnsafeBufferPointer<FieldChange>, origin: NodeID, now: UInt64, limits: SyncLimits) -> String? {
+    private static func validate(_ changes: UnsafeBufferPointer<FieldChange>, origin: NodeID, now: UInt64, limits: SyncLimits) -> Refusal? {
         var perRecord: [RecordKey: Int] = [:]
         var checkedID = ""
         for index in changes.indices {
             guard changes[index].node == origin else { return "\(changes[index].table.rawValue).\(changes[index].field): change stamped by another node" }
             guard changes[index].hlc.milliseconds <= now + limits.maxClockSkew else {
-                return "\(changes[index].table.rawValue).\(changes[index].field): stamped \((changes[index].hlc.milliseconds - now) / 60_000) minutes ahead of the server's clock"
+                let minutes = (changes[index].hlc.milliseconds - now) / 60_000
+                return Refusal("\(changes[index].table.rawValue).\(changes[index].field): stamped \(minutes) minutes ahead of the server's clock",
+                               key: "refusal.clock-ahead", ["minutes": String(minutes)])
             }
             // A record's changes travel together: its id is checked once per run.
             if changes[index].record != checkedID {
@@ -96,9 +106,9 @@ package enum PushRules {
                 try changes[index].table.schema.check(field: changes[index].field, value: changes[index].value)
             } catch {
                 if changes[index].table.schema.index(of: changes[index].field) == nil {
-                    return PushRules.newerThanServer("field '\(changes[index].field.prefix(64))' of \(changes[index].table.rawValue)")
+                    return newerThanServer(field: String(changes[index].field.prefix(64)), of: changes[index].table)
                 }
-                return "\(changes[index].table.rawValue).\(changes[index].field): \(error.message)"
+                return Refusal(changes[index], error)
             }
             if changes[index].table == .conflict {
                 if changes[index].field == "table", let table = changes[index].value.text, RecordKind(rawValue: table) == nil {
@@ -115,13 +125,14 @@ package enum PushRules {
 
     /// Why a mutation's customer `branch` values are refused: each must name a
     /// registered branch (read once per push, when first needed), or nil.
-    package static func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ read: () throws -> Set<String>) throws -> String? {
+    package static func branchCheck(_ mutation: Mutation, registered: inout Set<String>?, _ read: () throws -> Set<String>) throws -> Refusal? {
         // By index: iterating the changes copied each one, for every mutation of every push.
         for index in mutation.changes.indices where mutation.changes[index].table == .customer && mutation.changes[index].field == "branch" {
             let change = mutation.changes[index]
             if registered == nil { registered = try read() }
             guard let name = change.value.text, registered?.contains(name) == true else {
-                return "customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')"
+                return Refusal("customer \(change.record.prefix(8)): branch '\(change.value.description.prefix(40))' is not a registered branch; the province registers branches ('fieldsync-server branch add')",
+                               key: "refusal.branch-unknown", ["id": String(change.record.prefix(8)), "branch": String(change.value.description.prefix(40))])
             }
         }
         return nil

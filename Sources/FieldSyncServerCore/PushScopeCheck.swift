@@ -90,15 +90,18 @@ package final class PushScopeCheck {
     /// Why the mutation may not be applied, or nil. An allowed mutation's results
     /// are kept for the checks (and the log) of the mutations after it, unless
     /// `keep` is false: a mutation another check refuses must leave nothing here.
-    package func check(_ mutation: Mutation, keep: Bool = true) throws -> String? {
+    package func check(_ mutation: Mutation, keep: Bool = true) throws -> Refusal? {
         if !policy.mayWriteProvinceRecords, let change = mutation.changes.first(where: { $0.table.isProvinceWide }) {
             switch change.table {
             case .calendarDay:
-                return "calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')"
+                return Refusal("calendar day \(change.record.prefix(8)): the working-day calendar is set by the province ('fieldsync-server calendar')",
+                               key: "refusal.province-calendar")
             case .setting:
-                return "province settings: the default restoration limit is set by the province ('fieldsync-server settings')"
+                return Refusal("province settings: the default restoration limit is set by the province ('fieldsync-server settings')",
+                               key: "refusal.province-settings")
             default:
-                return "branch \(change.record.prefix(8)): branches are registered by the province ('fieldsync-server branch')"
+                return Refusal("branch \(change.record.prefix(8)): branches are registered by the province ('fieldsync-server branch')",
+                               key: "refusal.province-branches")
             }
         }
         // The province and administrators reach every file: nothing to merge in advance.
@@ -159,7 +162,7 @@ package final class PushScopeCheck {
             }
             for reference in RecordOwner.references(of: key.table, after[index]) {
                 if let refusal = refusal(reference, try owner(reference, in: afterState)) {
-                    return "\(key.table.noun) \(key.record.prefix(8)) points at \(refusal)"
+                    return Refusal("\(key.table.noun) \(key.record.prefix(8)) points at \(refusal.message)", key: refusal.text?.key, refusal.text?.values ?? [:])
                 }
             }
             if let refusal = try personRefusal(key, before: existed ? try stored(key) : nil, after: after[index],
@@ -192,7 +195,7 @@ package final class PushScopeCheck {
     /// person check applies to a device's own work: the people a branch server
     /// relays are registered at the branch, not here.
     private func personRefusal(_ key: RecordKey, before: RecordState?, after: RecordState, changes: some Sequence<FieldChange>,
-                               origin: NodeID, owner: () throws -> RecordOwner) throws -> String? {
+                               origin: NodeID, owner: () throws -> RecordOwner) throws -> Refusal? {
         let field: String
         switch key.table {
         case .customer: field = "manager"
@@ -208,24 +211,29 @@ package final class PushScopeCheck {
             guard manager else { return nil }
             if let before {
                 if before.value("manager", in: schema) != after.value("manager", in: schema) {
-                    return "\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)"
+                    return Refusal("\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)",
+                                   key: "refusal.assign-is-supervisors", values(key))
                 }
                 let removed = Set(Team.members(before.value("team", in: schema))).subtracting(Team.members(after.value("team", in: schema)))
                 if !removed.isEmpty {
-                    return "\(record): only a supervisor of the branch takes someone off a file's team (\(removed.sorted().joined(separator: ", ")))"
+                    return Refusal("\(record): only a supervisor of the branch takes someone off a file's team (\(removed.sorted().joined(separator: ", ")))",
+                                   key: "refusal.team-is-supervisors", values(key, ["names": removed.sorted().joined(separator: ", ")]))
                 }
             } else if let named, named != policy.user.name {
-                return "\(record): a customer \(policy.user.name) creates is theirs; a supervisor hands it to \(named) afterwards"
+                return Refusal("\(record): a customer \(policy.user.name) creates is theirs; a supervisor hands it to \(named) afterwards",
+                               key: "refusal.customer-is-creators", values(key, ["user": policy.user.name, "named": named]))
             }
             return nil
         }
         guard changes.contains(where: { $0.field == field }) else { return nil }
         if manager {
             if let before, before.value(field, in: schema) != after.value(field, in: schema) {
-                return "\(record).\(field): only a supervisor of the branch changes who answers for a \(key.table.noun)"
+                return Refusal("\(record).\(field): only a supervisor of the branch changes who answers for a \(key.table.noun)",
+                               key: "refusal.owner-is-supervisors", values(key, ["field": field]))
             }
             if before == nil, let named, named != policy.user.name {
-                return "\(record).\(field): \(policy.user.name) records their own \(key.table.noun)s; a supervisor may give one to \(named)"
+                return Refusal("\(record).\(field): \(policy.user.name) records their own \(key.table.noun)s; a supervisor may give one to \(named)",
+                               key: "refusal.own-cases", values(key, ["field": field, "user": policy.user.name, "named": named]))
             }
             return nil
         }
@@ -233,7 +241,8 @@ package final class PushScopeCheck {
         if knownPeople == nil { knownPeople = try people() }
         let branch: String? = if case .customer(_, let scope) = try owner() { scope.branch } else { nil }
         guard let person = knownPeople?[named], AccessPolicy(person).isUnrestricted || (person.branch != nil && person.branch == branch) else {
-            return "\(record).\(field): '\(named.prefix(60))' is not a registered person of this file's branch"
+            return Refusal("\(record).\(field): '\(named.prefix(60))' is not a registered person of this file's branch",
+                           key: "refusal.unknown-person", values(key, ["field": field, "named": String(named.prefix(60))]))
         }
         return nil
     }
@@ -241,7 +250,7 @@ package final class PushScopeCheck {
     /// Why work on a file the caller no longer holds cannot pass as typed while
     /// it held it, or nil when it can (the rules are in the type's comment).
     private func typedWhileHeld(_ changes: some Sequence<FieldChange>, key: RecordKey, customer: String, origin: NodeID,
-                                since earliest: HLC?, refusal: String) throws -> String? {
+                                since earliest: HLC?, refusal: Refusal) throws -> Refusal? {
         let floor = self.floor(origin)
         let schema = key.table.schema
         var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
@@ -249,16 +258,31 @@ package final class PushScopeCheck {
             // The scope first: nothing is said about a file the caller never held.
             guard let scope = try scopeAt(customer, change.hlc), policy.allows(scope) else { return refusal }
             guard change.hlc >= floor else {
-                return "\(record): stamped \(Self.time(change.hlc)), before what this server has already seen of this device (\(Self.time(floor))); the file is no longer in \(policy.reach)"
+                return Refusal("\(record): stamped \(Self.time(change.hlc)), before what this server has already seen of this device (\(Self.time(floor))); the file is no longer in \(policy.reach)",
+                               key: "refusal.stamped-before-seen", values(key, ["stamp-time": Self.time(change.hlc), "seen-time": Self.time(floor)]))
             }
             if let earliest, change.hlc < earliest {
-                return "\(record): stamped \(Self.time(change.hlc)), before the record existed; the file is no longer in \(policy.reach)"
+                return Refusal("\(record): stamped \(Self.time(change.hlc)), before the record existed; the file is no longer in \(policy.reach)",
+                               key: "refusal.stamped-before-record", values(key, ["stamp-time": Self.time(change.hlc)]))
             }
             guard schema.spec(change.field)?.rule == .lastWriterWins else {
-                return "\(record).\(change.field): the file is no longer in \(policy.reach), and only whoever holds it now may change its \(change.field)"
+                return Refusal("\(record).\(change.field): the file is no longer in \(policy.reach), and only whoever holds it now may change its \(change.field)",
+                               key: "refusal.no-longer-held", values(key, ["field": change.field]))
             }
         }
         return nil
+    }
+
+    /// A refusal's values: the record (`table`, `id`) and the caller's reach (`reach-key` names
+    /// its text, `reach-user` and `reach-branch` fill it).
+    private func values(_ key: RecordKey, _ more: [String: String] = [:]) -> [String: String] {
+        let reach = switch policy.user.role {
+        case .province, .admin: "refusal.reach.every"
+        case .supervisor, .branch: "refusal.reach.branch"
+        case .manager: "refusal.reach.own"
+        }
+        return more.merging(["table": key.table.rawValue, "id": String(key.record.prefix(8)), "reach-key": reach,
+                             "reach-user": policy.user.name, "reach-branch": policy.user.branch ?? "—"]) { own, _ in own }
     }
 
     private static func time(_ hlc: HLC) -> String {
@@ -283,21 +307,24 @@ package final class PushScopeCheck {
 
     /// Why `key` with `owner` is out of reach, or nil. `write` says the owner is
     /// the caller's own result (so naming the branch it sets leaks nothing).
-    private func refusal(_ key: RecordKey, _ owner: RecordOwner, writtenAs write: Write? = nil) -> String? {
+    private func refusal(_ key: RecordKey, _ owner: RecordOwner, writtenAs write: Write? = nil) -> Refusal? {
         // Built only for a refusal: this runs for every record and reference a push touches.
         var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
         switch (owner, write) {
         case (.customer(_, let scope), _) where policy.allows(scope):
             return nil
         case (.customer(_, let scope), .moved?) where key.table == .customer:
-            return "\(record) would move out of \(policy.reach) (to branch \(scope.branch ?? "(none)")); \(policy.user.name) may not move records out of their reach"
+            return Refusal("\(record) would move out of \(policy.reach) (to branch \(scope.branch ?? "(none)")); \(policy.user.name) may not move records out of their reach",
+                           key: "refusal.move-out", values(key, ["branch": scope.branch ?? "—", "user": policy.user.name]))
         case (.customer(_, let scope), .created?) where key.table == .customer:
-            return "\(record) would be created in branch \(scope.branch ?? "(none)"), outside \(policy.reach)"
+            return Refusal("\(record) would be created in branch \(scope.branch ?? "(none)"), outside \(policy.reach)",
+                           key: "refusal.created-outside", values(key, ["branch": scope.branch ?? "—"]))
         case (.customer, .moved?):
-            return "\(record) would move to a file outside \(policy.reach)"
+            return Refusal("\(record) would move to a file outside \(policy.reach)", key: "refusal.move-to-outside", values(key))
         case (.customer, _), (.unknown, _):
             // One message for "another branch's" and "not here yet": neither reveals the other.
-            return "\(record) is outside \(policy.reach) or unknown to the server; sync the change that created it first"
+            return Refusal("\(record) is outside \(policy.reach) or unknown to the server; sync the change that created it first",
+                           key: "refusal.outside-or-unknown", values(key))
         }
     }
 
@@ -306,12 +333,15 @@ package final class PushScopeCheck {
     /// that changes that customer's `manager` to its `manager`, naming as `previous` the manager this
     /// server holds; never changed afterwards. A manager hands over nothing (`personRefusal`).
     private func handoverRefusal(_ key: RecordKey, existed: Bool, after: RecordState,
-                                 afterState: (RecordKey) throws -> RecordState?) throws -> String? {
+                                 afterState: (RecordKey) throws -> RecordState?) throws -> Refusal? {
         let schema = RecordKind.handover.schema
         var record: String { "handover \(key.record.prefix(8))" }
-        guard !existed else { return "\(record): a handover is written once, with the change of manager it records" }
+        guard !existed else {
+            return Refusal("\(record): a handover is written once, with the change of manager it records", key: "refusal.handover-once", values(key))
+        }
         guard policy.user.role != .manager else {
-            return "\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)"
+            return Refusal("\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)",
+                           key: "refusal.assign-is-supervisors", values(key))
         }
         guard let customer = after.value("customer", in: schema).text else { return "\(record): it names no customer" }
         let customerKey = RecordKey(table: .customer, record: customer)
@@ -319,10 +349,13 @@ package final class PushScopeCheck {
         let before = try stored(customerKey)?.value("manager", in: customerSchema) ?? .null
         let now = try afterState(customerKey)?.value("manager", in: customerSchema) ?? .null
         guard before != now, after.value("manager", in: schema) == now else {
-            return "\(record): it must travel with the change of customer \(customer.prefix(8))'s manager it records"
+            return Refusal("\(record): it must travel with the change of customer \(customer.prefix(8))'s manager it records",
+                           key: "refusal.handover-alone", values(key, ["customer": String(customer.prefix(8))]))
         }
         guard after.value("previous", in: schema) == before else {
-            return "\(record): customer \(customer.prefix(8))'s manager here is \(before.text ?? "nobody"), not \(after.value("previous", in: schema).text ?? "nobody"); discard the earlier assignment still waiting ('fieldsync outbox') and assign again"
+            return Refusal("\(record): customer \(customer.prefix(8))'s manager here is \(before.text ?? "nobody"), not \(after.value("previous", in: schema).text ?? "nobody"); discard the earlier assignment still waiting ('fieldsync outbox') and assign again",
+                           key: "refusal.handover-previous", values(key, ["customer": String(customer.prefix(8)), "manager": before.text ?? "—",
+                                                                          "previous": after.value("previous", in: schema).text ?? "—"]))
         }
         return nil
     }

@@ -72,10 +72,10 @@ package struct RelaySignatures {
 
     /// The refusal `verdict` makes of `mutation`, or nil to go on with the push's other checks. A
     /// re-logged row of a pinned node is merged once without keeping (`scope`) to see that it changes nothing.
-    package func refusal(of mutation: Mutation, _ verdict: Verdict, scope: PushScopeCheck, branchRefusal: String?) throws -> String? {
+    package func refusal(of mutation: Mutation, _ verdict: Verdict, scope: PushScopeCheck, branchRefusal: Refusal?) throws -> Refusal? {
         switch verdict {
         case .accept: return nil
-        case .refuse(let reason): return reason
+        case .refuse(let reason): return Refusal(reason)
         case .acceptIfUnchanged:
             if let reason = try scope.check(mutation, keep: false) ?? branchRefusal { return reason }
             return scope.lastCheckChanged

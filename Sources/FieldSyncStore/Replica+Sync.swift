@@ -12,13 +12,34 @@ public struct RejectedMutation: Sendable, Equatable {
     public var since: String?
     /// A supervisor's note handing it back: "Sue (supervisor) on 2026-12-08 10:00: the date is wrong".
     public var note: String?
+    /// The reason as a text key and its values, when the server sent one (`Rejection.text`): shown in the
+    /// reader's language, else `reason`.
+    public var textKey: String?
+    public var textValues: [String: String]
 
-    public init(counter: UInt64, reason: String, times: Int = 1, since: String? = nil, note: String? = nil) {
+    public init(counter: UInt64, reason: String, times: Int = 1, since: String? = nil, note: String? = nil,
+                textKey: String? = nil, textValues: [String: String] = [:]) {
         self.counter = counter
         self.reason = reason
         self.times = times
         self.since = since
         self.note = note
+        self.textKey = textKey
+        self.textValues = textValues
+    }
+
+    /// The key and values as the `reason_text` column keeps them (JSON), or nil.
+    var textColumn: String? {
+        guard let textKey else { return nil }
+        let object: [String: Any] = ["key": textKey, "values": textValues]
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Reads the `reason_text` column; anything but the form written above reads as no key.
+    static func text(fromColumn column: String?) -> (key: String?, values: [String: String]) {
+        guard let column, let object = try? JSONSerialization.jsonObject(with: Data(column.utf8)) as? [String: Any],
+              let key = object["key"] as? String else { return (nil, [:]) }
+        return (key, (object["values"] as? [String: String]) ?? [:])
     }
 
     /// Refused at this many syncs, an action is named at each sync as what holds the outbox up.
@@ -57,27 +78,28 @@ struct RefusalNote {
     var times: Int64
     var since: String?
     var decision: String?
+    var text: String?
 
     static func all(_ db: Database) throws -> [Int64: RefusalNote] {
         var notes: [Int64: RefusalNote] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision FROM rejections") {
-            notes[row[0]] = RefusalNote(reason: row[1], times: row[2], since: row[3], decision: row[4])
+        for row in try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision, reason_text FROM rejections") {
+            notes[row[0]] = RefusalNote(reason: row[1], times: row[2], since: row[3], decision: row[4], text: row[5])
         }
         return notes
     }
 
     func insert(counter: Int64, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO rejections (counter, reason, times, since, decision) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [counter, reason, times, since, decision])
+        try db.execute(sql: "INSERT INTO rejections (counter, reason, times, since, decision, reason_text) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [counter, reason, times, since, decision, text])
     }
 
     /// One more refusal of `counter` at the sync of `at`, if the outbox still holds it (an answer to a page
     /// read ahead may refuse an action discarded meanwhile: no refusal is kept without its action).
-    static func note(counter: Int64, reason: String, at: String, _ db: Database) throws {
+    static func note(counter: Int64, reason: String, text: String? = nil, at: String, _ db: Database) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO rejections (counter, reason, times, since) SELECT ?, ?, 1, NULLIF(?, '') WHERE EXISTS (SELECT 1 FROM outbox WHERE counter = ?)
-            ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, times = times + 1, since = COALESCE(since, excluded.since)
-            """).execute(arguments: [counter, reason, at, counter])
+            INSERT INTO rejections (counter, reason, times, since, reason_text) SELECT ?, ?, 1, NULLIF(?, ''), ? WHERE EXISTS (SELECT 1 FROM outbox WHERE counter = ?)
+            ON CONFLICT (counter) DO UPDATE SET reason = excluded.reason, reason_text = excluded.reason_text, times = times + 1, since = COALESCE(since, excluded.since)
+            """).execute(arguments: [counter, reason, at, text, counter])
     }
 }
 
@@ -158,7 +180,7 @@ extension Replica {
             // As the server sent them: a counter over Int64.max (no outbox entry has one) is passed over, not trapped on.
             for rejection in rejected {
                 guard let counter = Int64(exactly: rejection.counter) else { continue }
-                try RefusalNote.note(counter: counter, reason: rejection.reason, at: syncedAt, db)
+                try RefusalNote.note(counter: counter, reason: rejection.reason, text: rejection.textColumn, at: syncedAt, db)
             }
             // Work a server accepted and its upstream refused comes back, refused, with the reason.
             for (mutation, reason) in returned {
@@ -201,8 +223,10 @@ extension Replica {
     /// Mutations the server refused, with its reasons (they stay in the outbox).
     public func rejections() throws -> [RejectedMutation] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision FROM rejections ORDER BY counter").map {
-                RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1], times: Int(clamping: $0[2] as Int64), since: $0[3], note: $0[4])
+            try Row.fetchAll(db, sql: "SELECT counter, reason, times, since, decision, reason_text FROM rejections ORDER BY counter").map {
+                let text = RejectedMutation.text(fromColumn: $0[5])
+                return RejectedMutation(counter: UInt64(clamping: $0[0] as Int64), reason: $0[1], times: Int(clamping: $0[2] as Int64), since: $0[3], note: $0[4],
+                                        textKey: text.key, textValues: text.values)
             }
         }
     }

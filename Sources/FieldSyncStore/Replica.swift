@@ -198,6 +198,10 @@ public struct Replica: Sendable {
             // The language of a customer's documents (issue 29); older stamps read as never written.
             try db.execute(sql: #"ALTER TABLE customers ADD COLUMN "language""#)
         }
+        migrator.registerMigration("v15-refusal-text") { db in
+            // A refusal's reason as a text key and values (JSON), shown in the reader's language (issue 29).
+            try db.execute(sql: "ALTER TABLE rejections ADD COLUMN reason_text TEXT")
+        }
         return migrator
     }
 }

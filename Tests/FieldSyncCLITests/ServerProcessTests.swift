@@ -191,6 +191,17 @@ import Testing
         let charged = try laptop.run(["fault", "report", customer, "--symptom", "alarm", "--owner", "Wang Fang"])
         #expect(charged.status == 64 && charged.stderr.contains("you record your own faults"), "\(charged.stderr)")
         #expect(try object(laptop.run(["status", "--json"]))["outbox_mutations"] as? Int == 0)
+        // What only the server can refuse (another branch's file) is said in the reader's language (issue 29):
+        // the refusal's text key travels with its English reason and is kept with it.
+        #expect(try admin.run(["branch", "add", "Ningbo"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+        #expect(try laptop.run(["customer", "add", "--name", "Elsewhere", "--branch", "Ningbo"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+        let waiting = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["outbox", "--json"]).stdout.utf8)) as? [[String: Any]])
+        let number = String(try #require(waiting.first { $0["refused"] is String }?["number"] as? Int, "\(waiting)"))
+        let refusedHere = try laptop.run(["--lang", "zh", "outbox", "show", number]).stdout
+        #expect(refusedHere.contains("将建在分公司 Ningbo，不在Hangzhou分公司中Li Wei负责的客户之内"), "\(refusedHere)")
+        #expect(try laptop.run(["outbox", "show", number]).stdout.contains("would be created in branch Ningbo, outside Li Wei's customers in branch Hangzhou"))
         // The supervisor's laptop may (a name added to the team, then taken off).
         #expect(try other.run(["customer", "edit", customer, "--team", "Wang Fang"]).status == 0)
         #expect(try other.run(["customer", "edit", customer, "--team", ""]).status == 0)

@@ -19,7 +19,9 @@ import Testing
     @Test func responsesRoundTripThroughBothCodecs() throws {
         let response = SyncResponse(
             accepted: [MutationID(origin: NodeID(rawValue: 1), counter: 7)],
-            rejected: [Rejection(origin: NodeID(rawValue: 2), counter: 9, reason: Self.tricky.joined(separator: "|"))],
+            rejected: [Rejection(origin: NodeID(rawValue: 2), counter: 9, reason: Self.tricky.joined(separator: "|")),
+                       Rejection(origin: NodeID(rawValue: 2), counter: 10, reason: "r",
+                                 text: ReasonText(key: "refusal.move-out", values: Dictionary(uniqueKeysWithValues: Self.tricky.enumerated().map { ("v\($0)", $1) })))],
             changes: Self.changes(), cursor: 123_456, more: true, serverTime: 1_795_000_000_000)
         let fast = WireJSON.encode(response)
         let viaCodable = try JSONDecoder().decode(SyncResponse.self, from: Data(fast))
@@ -29,6 +31,21 @@ import Testing
         let back = try WireJSON.decodeSyncResponse(try JSONEncoder().encode(response))
         #expect(back.changes == response.changes)
         #expect(back.accepted == response.accepted)
+        #expect(back.rejected == response.rejected)
+        #expect(try WireJSON.decodeSyncResponse(fast).rejected == response.rejected)
+    }
+
+    /// A refusal's text key out of its bounds (a key too long, too many values) is dropped, the English reason kept.
+    @Test func aReasonTextOutOfBoundsIsDropped() throws {
+        func read(_ text: ReasonText) throws -> Rejection? {
+            let response = SyncResponse(accepted: [], rejected: [Rejection(origin: NodeID(rawValue: 2), counter: 1, reason: "why", text: text)],
+                                        changes: [], cursor: 0, more: false, serverTime: 0)
+            return try WireJSON.decodeSyncResponse(WireJSON.encode(response)).rejected.first
+        }
+        let many = Dictionary(uniqueKeysWithValues: (0...ReasonText.maxValues).map { ("v\($0)", "x") })
+        #expect(try read(ReasonText(key: "refusal.x", values: many)) == Rejection(origin: NodeID(rawValue: 2), counter: 1, reason: "why"))
+        #expect(try read(ReasonText(key: String(repeating: "k", count: ReasonText.maxKeyLength + 1)))?.text == nil)
+        #expect(try read(ReasonText(key: "refusal.x", values: ["a": "b"]))?.text == ReasonText(key: "refusal.x", values: ["a": "b"]))
     }
 
     @Test func requestsRoundTripThroughBothCodecs() throws {

@@ -42,6 +42,10 @@ import Testing
             try bob.replica.write([RecordEdit(.customer, Self.customer, [("manager", .text("Bob")), ("team", .text("Carol"))])])
             let taken = try await bob.sync()
             #expect(taken.rejected.first?.reason.contains("only a supervisor of the branch hands a file to another manager") == true, "\(taken.rejected)")
+            // Issue 29: the reason also arrives as a text key, kept with the refusal, for Bob's laptop to say in his language.
+            let kept = try #require(try bob.replica.rejections().first)
+            #expect(kept.textKey == "refusal.assign-is-supervisors" && kept.textValues["table"] == "customers"
+                    && kept.textValues["id"] == String(Self.customer.prefix(8)) && kept.textValues["reach-key"] == "refusal.reach.own", "\(kept)")
             #expect(try await Self.scope(server) == (.text("Alice"), .text("Bob, Carol")))
             for laptop in [alice, bob, sue] { await laptop.close() }
         }

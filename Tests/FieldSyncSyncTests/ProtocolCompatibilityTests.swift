@@ -59,14 +59,18 @@ import Testing
         #expect(response.instructions.map { Int($0.counter) } == vector["decoded_instructions"] as? [Int], "the unknown action passed over")
         #expect(try JSONDecoder().decode(SyncResponse.self, from: Data(try Self.body(vector, node: node, hlc: .zero, now: 0))).instructions
                 == response.instructions, "Codable reads the same")
+        #expect(try JSONDecoder().decode(SyncResponse.self, from: Data(try Self.body(vector, node: node, hlc: .zero, now: 0))).rejected
+                == response.rejected, "Codable reads the reasons' keys the same")
         #expect(try WireJSON.decodeSyncResponse(WireJSON.encode(response)) == response, "encoded and read back, the same")
         // An earlier answer refused 1 and 2.
         let before = try #require(vector["refused_before"] as? [Int])
         try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [],
                                    rejected: before.map { RejectedMutation(counter: UInt64($0), reason: "refused") }, syncedAt: "2026-12-08T09:00+08:00")
+        #expect(response.rejected.map { $0.text?.key } == [nil, "refusal.outside-or-unknown", "refusal.province-calendar"])
+        #expect(response.rejected[1].text?.values["reach-branch"] == "杭州" && response.rejected[1].text?.values.count == 5)
         let report = try replica.finishExchange(
             pulled: [], cursor: 0, acknowledged: [],
-            rejected: response.rejected.map { RejectedMutation(counter: $0.counter, reason: $0.reason) },
+            rejected: response.rejected.map { RejectedMutation(counter: $0.counter, reason: $0.reason, textKey: $0.text?.key, textValues: $0.text?.values ?? [:]) },
             decisions: response.instructions.map { OutboxDecision($0, offsetMinutes: 480) }, syncedAt: "2026-12-08T10:00+08:00")
         #expect(report.discarded.map { Int($0) } == vector["discarded"] as? [Int])
         let discarded = try #require(try replica.discarded().first)
@@ -75,6 +79,8 @@ import Testing
         #expect(refused.map { Int($0.counter) } == (vector["handed_back"] as? [Int] ?? []) + [3], "3 stays refused, not discarded")
         #expect(refused.first?.note == "Sue (supervisor) on 2026-11-30T08:53:20+08:00: ask the provincial office to add it")
         #expect(refused.last?.note == nil)
+        #expect(refused.map(\.textKey) == ["refusal.outside-or-unknown", "refusal.province-calendar"], "the reason's key is kept with it")
+        #expect(refused.first?.textValues["reach-user"] == "Li Wei")
         // Applied again (the action sent again, the decision with it), nothing changes.
         try replica.finishExchange(pulled: [], cursor: 0, acknowledged: [],
                                    rejected: response.rejected.map { RejectedMutation(counter: $0.counter, reason: $0.reason) },
