@@ -34,27 +34,9 @@ let limitValues: [String: String] = [
     "tolerance-minutes": String(ServiceLimits.recordingToleranceMinutes),
 ]
 
-/// A library error's text (`StoreError.text`, `RecordValidationError.key`) in this run's language: the
-/// values that name a record kind (`table`, `target`), a field of it (`field`, `earlier`, `later`) or a
-/// time (`…-time`) are read as their terms, beside the raw values.
-func rendered(_ key: String, _ values: [String: String]) -> String {
-    var filled = values
-    let kind = values["table"].flatMap(RecordKind.init(rawValue:))
-    if let kind { filled["kind"] = texts.kind(kind) }
-    if let target = values["target"].flatMap(RecordKind.init(rawValue:)) { filled["target-kind"] = texts.kind(target) }
-    for name in ["field", "earlier", "later"] {
-        guard let field = values[name] else { continue }
-        filled["\(name)-name"] = kind.map { texts.field(field, of: $0) } ?? field
-    }
-    for name in ["state", "done"] {
-        guard let state = values[name], let kind else { continue }
-        filled["\(name)-name"] = texts.state(state, of: kind)
-    }
-    for (name, value) in values where name.hasSuffix("-time") {
-        if let time = Timestamp(iso: value) { filled[name] = texts.time(time) }
-    }
-    return t(key, filled)
-}
+/// A library error's text (`StoreError.text`, `RecordValidationError.key`) in this run's language
+/// (`Strings.message` names the kinds, fields, states and times its values name).
+func rendered(_ key: String, _ values: [String: String]) -> String { texts.message(key, values, otherwise: key) }
 
 /// A failed sync in this run's language (the server's own message where the client has no words for its code).
 func said(_ error: SyncError) -> String { error.key.map { rendered($0, error.values) } ?? error.message }
@@ -62,8 +44,5 @@ func said(_ error: SyncError) -> String { error.key.map { rendered($0, error.val
 /// Why a server refused an action, in this run's language when the server sent the reason as a text key
 /// this version knows (`Rejection.text`), else its English sentence. The server's values are shown as text.
 func said(_ rejection: RejectedMutation) -> String {
-    guard let key = rejection.textKey, texts.has(key) else { return Wording.printable(rejection.reason) }
-    var values = rejection.textValues.mapValues { Wording.printable(String($0.prefix(200))) }
-    if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), texts.has(reach) { values["reach"] = t(reach, values) }
-    return rendered(key, values)
+    texts.message(rejection.textKey, rejection.textValues, otherwise: Wording.printable(rejection.reason))
 }

@@ -5,7 +5,8 @@ import FieldSyncProtocol
 extension Inbox {
     /// The inbox as a person reads it, in `t`'s language: one section per kind, one block per
     /// entry, times in `offsetMinutes`. Not a table: what to type to act is a whole command,
-    /// never clipped. An entry's subject, detail and action are the server's words.
+    /// never clipped. An entry's subject, detail and action are in `t`'s language where the server
+    /// sent their keys (`Entry.subjectText` …), else the server's words.
     public func text(offsetMinutes: Int, _ t: Strings) -> String {
         guard !entries.isEmpty else { return t("dashboard.inbox-empty") + "\n" }
         var out = ""
@@ -18,12 +19,22 @@ extension Inbox {
             for entry in some {
                 let since = entry.since.map { t.instant(Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: offsetMinutes)) }
                 let who = entry.person.map { person in entry.device.map { t("history.person-device", ["person": person, "device": $0]) } ?? person }
-                out += "- " + ([entry.branch, entry.subject, who, since.map { t("inbox.since-time", ["time": $0]) }].compactMap { $0 }.filter { !$0.isEmpty })
+                let (subject, detail, action) = entry.said(t)
+                out += "- " + ([entry.branch, subject, who, since.map { t("inbox.since-time", ["time": $0]) }].compactMap { $0 }.filter { !$0.isEmpty })
                     .joined(separator: " · ") + "\n"
-                out += "    \(Wording.printable(entry.detail))\n"
-                out += "    " + t("inbox.to-act-line", ["action": entry.action]) + "\n"
+                out += "    \(detail)\n"
+                out += "    " + t("inbox.to-act-line", ["action": action]) + "\n"
             }
         }
         return out
+    }
+}
+
+extension Inbox.Entry {
+    /// The subject, detail and action in `t`'s language where the server sent their keys, else as sent.
+    public func said(_ t: Strings) -> (subject: String, detail: String, action: String) {
+        (t.message(subjectText?.key, subjectText?.values ?? [:], otherwise: Wording.printable(subject)),
+         t.message(detailText?.key, detailText?.values ?? [:], otherwise: Wording.printable(detail)),
+         t.message(actionText?.key, actionText?.values ?? [:], otherwise: Wording.printable(action)))
     }
 }

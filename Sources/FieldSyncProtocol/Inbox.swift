@@ -31,6 +31,16 @@ public struct Inbox: Sendable, Equatable, Codable {
         /// A refused action's device node and counter, for deciding about it (`RefusedActionDecision`).
         public var node: String?
         public var counter: UInt64?
+        /// The subject, detail and action as text keys with values (`subject_text` …, as `Rejection.text`),
+        /// for a reader of another language; each absent where there is no key (the English stands).
+        public var subjectText: ReasonText?
+        public var detailText: ReasonText?
+        public var actionText: ReasonText?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, branch, subject, record, person, device, detail, since, action, node, counter
+            case subjectText = "subject_text", detailText = "detail_text", actionText = "action_text"
+        }
 
         public init(kind: Kind, branch: String?, subject: String, record: String? = nil, person: String?, device: String?,
                     detail: String, since: UInt64?, action: String, node: String? = nil, counter: UInt64? = nil) {
@@ -73,9 +83,14 @@ extension Inbox {
         }
         let table = RecordKind(rawValue: text("table"))
         let lostAt = conflict.value("lost_hlc", in: schema).int.map { HLC(rawValue: UInt64(bitPattern: $0)).milliseconds }
-        return Entry(kind: .conflict, branch: branch, subject: "\(table?.noun ?? text("table")) \(text("record").prefix(8)), \(text("field"))",
-                     record: id, person: nil, device: nil,
-                     detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
-                     since: lostAt, action: "fieldsync conflicts resolve \(id.prefix(8)) --keep lost|kept")
+        var entry = Entry(kind: .conflict, branch: branch, subject: "\(table?.noun ?? text("table")) \(text("record").prefix(8)), \(text("field"))",
+                          record: id, person: nil, device: nil,
+                          detail: "kept \(shown("kept_value")) by \(who("kept_node")) over \(shown("lost_value")) by \(who("lost_node"))",
+                          since: lostAt, action: "fieldsync conflicts resolve \(id.prefix(8)) --keep lost|kept")
+        entry.subjectText = ReasonText(key: "inbox.entry.conflict", values: ["table": text("table"), "id": String(text("record").prefix(8)), "field": text("field")])
+        entry.detailText = ReasonText(key: "inbox.entry.conflict-detail", values: ["kept": shown("kept_value"), "kept-by": who("kept_node"),
+                                                                                   "lost": shown("lost_value"), "lost-by": who("lost_node")])
+        entry.actionText = ReasonText(key: "inbox.entry.conflict-action", values: ["id": String(id.prefix(8))])
+        return entry
     }
 }

@@ -194,7 +194,10 @@ struct DashboardPage {
         for entry in inbox.entries.prefix(300) {
             let since = entry.since.map { time(Timestamp(epochSeconds: Int64(clamping: $0 / 1_000), offsetMinutes: report.asOf.offsetMinutes)) } ?? ""
             let who = entry.person.map { person in entry.device.map { "\(person) (\($0))" } ?? person } ?? ""
-            html += "<tr data-kind=\"\(escape(entry.kind.rawValue))\"><td>\(escape(t("inbox.kind.\(entry.kind.rawValue)")))</td><td>\(escape(entry.branch ?? ""))</td><td>\(escape(entry.subject))</td><td>\(escape(who))</td><td>\(escape(entry.detail))</td><td>\(escape(since))</td><td>\(escape(entry.action))</td></tr>\n"
+            let subject = t.message(entry.subjectText?.key, entry.subjectText?.values ?? [:], otherwise: entry.subject)
+            let detail = t.message(entry.detailText?.key, entry.detailText?.values ?? [:], otherwise: entry.detail)
+            let action = t.message(entry.actionText?.key, entry.actionText?.values ?? [:], otherwise: entry.action)
+            html += "<tr data-kind=\"\(escape(entry.kind.rawValue))\"><td>\(escape(t("inbox.kind.\(entry.kind.rawValue)")))</td><td>\(escape(entry.branch ?? ""))</td><td>\(escape(subject))</td><td>\(escape(who))</td><td>\(escape(detail))</td><td>\(escape(since))</td><td>\(escape(action))</td></tr>\n"
         }
         if inbox.entries.count > 300 {
             html += "<tr><td colspan=\"7\" class=\"small\">\(escape(t("dashboard.more", ["count": String(inbox.entries.count - 300), "command": "fieldsync inbox"])))</td></tr>\n"

@@ -57,8 +57,12 @@ extension Inbox {
             let found = branch == nil ? all : all.filter { $0.branch == branch }
             entries += found.prefix(perKind)
             if found.count > perKind {
-                entries.append(Entry(kind: kind, branch: nil, subject: "\(found.count - perKind) more", person: nil, device: nil,
-                                     detail: "not listed here", since: nil, action: "narrow with --branch, or act on the ones above first"))
+                var more = Entry(kind: kind, branch: nil, subject: "\(found.count - perKind) more", person: nil, device: nil,
+                                 detail: "not listed here", since: nil, action: "narrow with --branch, or act on the ones above first")
+                more.subjectText = ReasonText(key: "inbox.entry.more", values: ["n": String(found.count - perKind)])
+                more.detailText = ReasonText(key: "inbox.entry.more-detail")
+                more.actionText = ReasonText(key: "inbox.entry.more-action")
+                entries.append(more)
             }
         }
 
@@ -77,46 +81,76 @@ extension Inbox {
             guard let summary = device.refused, device.revokedAt == nil else { return [] }
             let actions = (refusedByNode[device.node] ?? []).sorted { $0.counter < $1.counter }
             guard !actions.isEmpty else {
-                return [Entry(kind: .refused, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
-                              detail: "\(Wording.count(summary.count, "action")) refused at its last sync: \(Wording.printable(summary.reason))",
-                              since: summary.at,
-                              action: "\(device.user) sees them with 'fieldsync status', then corrects them ('fieldsync outbox retry') or discards them with a reason ('fieldsync outbox discard N')")]
+                var entry = Entry(kind: .refused, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
+                                  detail: "\(Wording.count(summary.count, "action")) refused at its last sync: \(Wording.printable(summary.reason))",
+                                  since: summary.at,
+                                  action: "\(device.user) sees them with 'fieldsync status', then corrects them ('fieldsync outbox retry') or discards them with a reason ('fieldsync outbox discard N')")
+                entry.subjectText = ReasonText(key: "inbox.entry.device", values: ["device": device.name])
+                entry.detailText = ReasonText(key: summary.count == 1 ? "inbox.entry.refused-summary.one" : "inbox.entry.refused-summary.other",
+                                              values: ["n": String(summary.count), "reason": summary.reason])
+                entry.actionText = ReasonText(key: "inbox.entry.refused-summary-action", values: ["user": device.user])
+                return [entry]
             }
             return actions.map { action in
                 var detail = (action.about.isEmpty ? "" : "\(action.about): ") + Wording.printable(action.reason)
+                var detailValues = ["about": action.about, "reason": action.reason]
+                var detailKey = action.about.isEmpty ? "inbox.entry.refused-detail" : "inbox.entry.refused-detail-about"
                 let instruction: String
+                let actionText: ReasonText
                 if let decision = action.decision {
                     detail += "; \(decision.by) \(decision.action == .discard ? "discarded it" : "handed it back"): \(Wording.printable(decision.note))"
+                    detailKey += decision.action == .discard ? ".discarded" : ".handed-back"
+                    detailValues["by"] = decision.by
+                    detailValues["note"] = decision.note
                     instruction = decision.action == .discard
                         ? "discarded: taken out of \(device.user)'s outbox at its next sync"
                         : "handed back: \(device.user) sees the note at the next sync, then corrects it ('fieldsync outbox retry') or discards it"
+                    actionText = ReasonText(key: decision.action == .discard ? "inbox.entry.discarded-action" : "inbox.entry.handed-back-action",
+                                            values: ["user": device.user])
                 } else {
                     instruction = "'fieldsync inbox discard \(device.node) \(action.counter) --note WHY', or 'fieldsync inbox hand-back \(device.node) \(action.counter) --note WHAT-TO-CORRECT'"
+                    actionText = ReasonText(key: "inbox.entry.decide-action", values: ["node": device.node.description, "counter": String(action.counter)])
                 }
-                return Entry(kind: .refused, branch: device.branch, subject: "action \(action.counter) of device \(device.name)", person: device.user,
-                             device: device.name, detail: detail, since: action.at, action: instruction,
-                             node: device.node.description, counter: action.counter)
+                var entry = Entry(kind: .refused, branch: device.branch, subject: "action \(action.counter) of device \(device.name)", person: device.user,
+                                  device: device.name, detail: detail, since: action.at, action: instruction,
+                                  node: device.node.description, counter: action.counter)
+                entry.subjectText = ReasonText(key: "inbox.entry.action-of-device", values: ["counter": String(action.counter), "device": device.name])
+                entry.detailText = ReasonText(key: detailKey, values: detailValues)
+                entry.actionText = actionText
+                return entry
             }
         }.sorted { ($0.since ?? 0, $0.device ?? "", $0.counter ?? 0) < ($1.since ?? 0, $1.device ?? "", $1.counter ?? 0) })
 
         add(.handedBack, inputs.handedBack.compactMap { refused -> Entry? in
             let device = devices.first { $0.node == refused.origin }
             guard policy.isUnrestricted || device?.branch == user.branch else { return nil }
-            return Entry(kind: .handedBack, branch: device?.branch, subject: "action \(refused.counter) of \(device.map { "device \($0.name)" } ?? "node \(refused.origin)")",
-                         person: device?.user, device: device?.name, detail: "refused by the province: \(Wording.printable(refused.reason))",
-                         since: nil,
-                         action: refused.returned
-                            ? "back in \(device?.user ?? "the writer")'s outbox: they correct or discard it ('fieldsync outbox')"
-                            : "goes back to \(device?.user ?? "the writer")'s outbox at their next sync")
+            var entry = Entry(kind: .handedBack, branch: device?.branch, subject: "action \(refused.counter) of \(device.map { "device \($0.name)" } ?? "node \(refused.origin)")",
+                              person: device?.user, device: device?.name, detail: "refused by the province: \(Wording.printable(refused.reason))",
+                              since: nil,
+                              action: refused.returned
+                                ? "back in \(device?.user ?? "the writer")'s outbox: they correct or discard it ('fieldsync outbox')"
+                                : "goes back to \(device?.user ?? "the writer")'s outbox at their next sync")
+            entry.subjectText = device.map { ReasonText(key: "inbox.entry.action-of-device", values: ["counter": String(refused.counter), "device": $0.name]) }
+                ?? ReasonText(key: "inbox.entry.action-of-node", values: ["counter": String(refused.counter), "node": refused.origin.description])
+            entry.detailText = ReasonText(key: "inbox.entry.province-refused", values: ["reason": refused.reason])
+            entry.actionText = device.map { device in
+                ReasonText(key: refused.returned ? "inbox.entry.back-in-outbox" : "inbox.entry.goes-back", values: ["user": device.user])
+            }
+            return entry
         })
 
         add(.silent, mine.compactMap { device -> Entry? in
             guard device.revokedAt == nil, let pending = device.pending, pending > 0 else { return nil }
             let seen = device.lastSeen ?? device.createdAt
             guard seen + silentAfter < now else { return nil }
-            return Entry(kind: .silent, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
-                         detail: "not seen for \((now - seen) / 86_400_000) days, \(Wording.count(pending, "action")) waiting on it",
-                         since: seen, action: "ask \(device.user) to sync \(device.name) ('fieldsync sync')")
+            var entry = Entry(kind: .silent, branch: device.branch, subject: "device \(device.name)", person: device.user, device: device.name,
+                              detail: "not seen for \((now - seen) / 86_400_000) days, \(Wording.count(pending, "action")) waiting on it",
+                              since: seen, action: "ask \(device.user) to sync \(device.name) ('fieldsync sync')")
+            entry.subjectText = ReasonText(key: "inbox.entry.device", values: ["device": device.name])
+            entry.detailText = ReasonText(key: pending == 1 ? "inbox.entry.silent.one" : "inbox.entry.silent.other",
+                                          values: ["days": String((now - seen) / 86_400_000), "n": String(pending)])
+            entry.actionText = ReasonText(key: "inbox.entry.silent-action", values: ["user": device.user, "device": device.name])
+            return entry
         }.sorted { ($0.since ?? 0) < ($1.since ?? 0) })
         return Inbox(entries: entries)
     }

@@ -11,9 +11,5 @@ func count(_ number: Int, _ noun: String) -> String {
     t(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)])
 }
 
-/// An administration error's text in this run's language; a `table` value is read as its kind's name.
-func rendered(_ text: ErrorText) -> String {
-    var values = text.values
-    if let kind = values["table"].flatMap(RecordKind.init(rawValue:)) { values["kind"] = CommandLanguage.strings.kind(kind) }
-    return t(text.key, values)
-}
+/// An administration error's text in this run's language (`Strings.message`).
+func rendered(_ text: ErrorText) -> String { CommandLanguage.strings.message(text.key, text.values, otherwise: text.key) }

@@ -28,4 +28,62 @@ import Testing
         #expect(Inbox.build(devices: [bob], inputs: InboxInputs(conflicts: [], handedBack: []), for: sue, now: 20).text(offsetMinutes: 0, Strings.load(.english))
             .hasPrefix("Nothing needs you"))
     }
+
+    /// Issue 29: every entry the server builds carries its subject, detail and action as text keys
+    /// whose English is the server's own sentence (so nothing is said differently in English), and
+    /// which read in Chinese.
+    @Test func everyEntryReadsTheSameInEnglishAndInChinese() {
+        let bob = DeviceRecord(id: "d1", user: "Bob", node: NodeID(rawValue: 1), name: "bob-laptop", createdAt: 0, revokedAt: nil, lastSeen: 10,
+                               pending: 2, branch: "Hangzhou", refused: RefusedWork(count: 3, reason: "outside", at: 5))
+        let ann = DeviceRecord(id: "d3", user: "Ann", node: NodeID(rawValue: 3), name: "ann-laptop", createdAt: 0, revokedAt: nil, lastSeen: 10,
+                               pending: 1, branch: "Hangzhou", refused: RefusedWork(count: 1, reason: "no such customer", at: 5))
+        let silent = (0...Inbox.perKind).map { index in
+            DeviceRecord(id: "s\(index)", user: "U\(index)", node: NodeID(rawValue: UInt64(100 + index)), name: "laptop-\(index)", createdAt: 0,
+                         revokedAt: nil, lastSeen: 1, pending: index % 2 + 1, branch: "Hangzhou")
+        }
+        let refused = [
+            RefusedAction(node: bob.node, counter: 1, reason: "outside", about: "", at: 5),
+            RefusedAction(node: bob.node, counter: 2, reason: "outside", about: "visit 1a2b3c4d (summary)", at: 5,
+                          decision: SyncResponse.Instruction(counter: 2, action: .discard, note: "duplicate", by: "Sue (supervisor)", at: 6)),
+            RefusedAction(node: bob.node, counter: 3, reason: "outside", about: "", at: 5,
+                          decision: SyncResponse.Instruction(counter: 3, action: .note, note: "fix the date", by: "Sue (supervisor)", at: 6)),
+        ]
+        let inputs = InboxInputs(conflicts: [], handedBack: [
+            InboxInputs.HandedBack(origin: bob.node, counter: 7, reason: "no such customer", returned: false),
+            InboxInputs.HandedBack(origin: bob.node, counter: 8, reason: "no such customer", returned: true),
+            InboxInputs.HandedBack(origin: NodeID(rawValue: 99), counter: 9, reason: "outside", returned: true),
+        ])
+        let pat = UserInfo(name: "Pat", role: .province, branch: nil)
+        var entries = Inbox.build(devices: [bob, ann] + silent, inputs: inputs, refused: refused, for: pat, now: 5 * 86_400_000).entries
+        var conflict = RecordState(fieldCount: RecordKind.conflict.schema.fields.count)
+        for (field, value) in [("table", "visits"), ("record", "1a2b3c4d-0000-4000-8000-000000000000"), ("field", "summary"),
+                               ("kept_value", "Li's"), ("lost_value", "Wang's"), ("kept_node", "0000000000000001"), ("lost_node", "0000000000000002")] {
+            if let index = RecordKind.conflict.schema.index(of: field) { conflict.values[index] = .text(value) }
+        }
+        entries.append(Inbox.conflictEntry("c0ffee00-0000-4000-8000-000000000000", conflict, branch: "Hangzhou") { node in
+            node == NodeID(rawValue: 1) ? ("Li Wei", "li-laptop") : nil
+        })
+        #expect(Set(entries.map(\.kind)) == Set(Inbox.Kind.allCases))
+        #expect(entries.contains { $0.subject == "3 more" } && entries.contains { $0.detail.hasPrefix("1 action refused") })
+        let english = Strings.load(.english), chinese = Strings.own(.chinese)
+        for entry in entries {
+            #expect(entry.subjectText != nil && entry.detailText != nil, "\(entry)")
+            if entry.actionText == nil { #expect(entry.kind == .handedBack && entry.device == nil, "\(entry)") }
+            let said = entry.said(english)
+            if entry.kind == .conflict {
+                // The record named in the glossary's terms ("visit record", "summary"), the rest as sent.
+                #expect(said.subject == "visit record 1a2b3c4d, summary" && said.detail == entry.detail && said.action == entry.action, "\(said)")
+            } else {
+                #expect(said.subject == entry.subject && said.detail == entry.detail && said.action == entry.action, "\(entry) read \(said)")
+            }
+            for part in [entry.subjectText, entry.detailText, entry.actionText].compactMap({ $0 }) {
+                #expect(chinese.has(part.key), "\(part.key) has no Chinese")
+            }
+        }
+        let text = Inbox(entries: entries).text(offsetMinutes: 480, chinese)
+        for words in ["设备 bob-laptop 的操作 2", "Sue (supervisor)已放弃：duplicate", "被省级服务器拒绝：no such customer", "保留了Li Wei (li-laptop)的'Li's'，而非node 0000000000000002的'Wang's'",
+                      "上次同步时有1项操作被拒绝", "天未同步，有2项操作等待发送", "另有3项"] {
+            #expect(text.contains(words), "\(words) in \(text.prefix(2_000))")
+        }
+    }
 }

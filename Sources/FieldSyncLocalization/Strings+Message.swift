@@ -1,0 +1,30 @@
+import FieldSyncModel
+
+extension Strings {
+    /// A message another module (or a server) named by key, in this language: its values are
+    /// shown as text, and those that name something get its term beside them — `table` and
+    /// `target` a record kind (`{kind}`, `{target-kind}`), `field`, `earlier` and `later` a field
+    /// of it (`{field-name}` …), `state` and `done` a case's state (`{state-name}` …), `reach-key`
+    /// the sender's reach (`{reach}`), a `…-time` an instant. A key this version does not know
+    /// (a newer server's) reads as `english`.
+    public func message(_ key: String?, _ values: [String: String], otherwise english: String) -> String {
+        guard let key, has(key) else { return english }
+        var filled = values.mapValues { Wording.printable(String($0.prefix(300))) }
+        let kind = values["table"].flatMap(RecordKind.init(rawValue:))
+        if let kind { filled["kind"] = self.kind(kind) }
+        if let target = values["target"].flatMap(RecordKind.init(rawValue:)) { filled["target-kind"] = self.kind(target) }
+        for name in ["field", "earlier", "later"] {
+            guard let field = filled[name] else { continue }
+            filled["\(name)-name"] = kind.map { self.field(field, of: $0) } ?? field
+        }
+        for name in ["state", "done"] {
+            guard let state = filled[name], let kind else { continue }
+            filled["\(name)-name"] = self.state(state, of: kind)
+        }
+        for (name, value) in values where name.hasSuffix("-time") {
+            if let time = Timestamp(iso: value) { filled[name] = self.time(time) }
+        }
+        if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), has(reach) { filled["reach"] = self(reach, filled) }
+        return self(key, filled)
+    }
+}
