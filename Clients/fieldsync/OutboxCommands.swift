@@ -80,7 +80,9 @@ struct OutboxCommand: ParsableCommand {
             var table = TextTable(columns("record", "field", "value"))
             for change in mutation.changes {
                 let label = texts.has("field.\(change.table.rawValue).\(change.field)") ? texts.field(change.field, of: change.table) : change.field
-                table.add("\(texts.kind(change.table)) \(change.record.prefix(8))", label, change.value.description)
+                let value = change.value == .null ? change.value.description
+                    : change.table.schema.spec(change.field).map { shown(change.value, as: $0.type) } ?? change.value.description
+                table.add("\(texts.kind(change.table)) \(change.record.prefix(8))", label, value)
             }
             table.printed(empty: "")
         }

@@ -89,21 +89,24 @@ func shortTime(_ value: FieldValue) -> String {
     return text.prefix(10) + " " + text.dropFirst(11).prefix(5)
 }
 
+/// A field's value as the reader's language says it: a choice, a yes or no, a time or a date in its words.
+func shown(_ value: FieldValue, as type: FieldType) -> String {
+    switch type {
+    case .bool: t(value.bool ? "cli.yes" : "cli.no")
+    case .choice: value.text.map { texts.choice($0) } ?? value.description
+    case .time: value.text.flatMap { Timestamp(iso: $0) }.map { texts.time($0) } ?? value.description
+    case .date: value.text.flatMap { LocalDate(iso: $0) }.map { texts.date($0) } ?? value.description
+    default: value.description
+    }
+}
+
 /// Prints a record's fields one per line (the `show` commands), named and worded as the glossary says.
 func printDetails(_ record: StoredRecord, title: String) {
     print("\(title) \(record.id)")
     for spec in record.table.schema.fields {
         let value = record[spec.name]
         guard value != .null else { continue }
-        let text: String
-        switch spec.type {
-        case .bool: text = t(value.bool ? "cli.yes" : "cli.no")
-        case .status: text = record.statusText
-        case .choice: text = value.text.map { texts.choice($0) } ?? value.description
-        case .time: text = value.text.flatMap { Timestamp(iso: $0) }.map { texts.time($0) } ?? value.description
-        case .date: text = value.text.flatMap { LocalDate(iso: $0) }.map { texts.date($0) } ?? value.description
-        default: text = value.description
-        }
+        let text = spec.type == .status ? record.statusText : shown(value, as: spec.type)
         let label = texts.has("field.\(record.table.rawValue).\(spec.name)")
             ? texts.field(spec.name, of: record.table) : spec.name.replacingOccurrences(of: "_", with: " ")
         print(t("cli.detail", ["label": label, "value": text]))

@@ -4,7 +4,7 @@ extension Strings {
     /// A message another module (or a server) named by key, in this language: its values are
     /// shown as text, and those that name something get its term beside them — `table` and
     /// `target` a record kind (`{kind}`, `{target-kind}`), `field`, `earlier` and `later` a field
-    /// of it (`{field-name}` …), `state` and `done` a case's state (`{state-name}` …), `reach-key`
+    /// of it (`{field-name}` …), `state` and `done` a case's state (`{state-name}` …), `role` a role, `reach-key`
     /// the sender's reach (`{reach}`), a `…-time` an instant. A key this version does not know
     /// (a newer server's) reads as `english`.
     public func message(_ key: String?, _ values: [String: String], otherwise english: String) -> String {
@@ -24,6 +24,7 @@ extension Strings {
         for (name, value) in values where name.hasSuffix("-time") {
             if let time = Timestamp(iso: value) { filled[name] = self.time(time) }
         }
+        if let role = values["role"], has("role.\(role)") { filled["role"] = self("role.\(role)") }
         if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), has(reach) { filled["reach"] = self(reach, filled) }
         return self(key, filled)
     }

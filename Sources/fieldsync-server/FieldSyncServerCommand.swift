@@ -550,7 +550,7 @@ struct UserCommand: AsyncParsableCommand {
                 printJSON(["id": user.id, "name": user.info.name, "role": role.rawValue, "branch": branch as Any? ?? NSNull(),
                            "enrolment_code": code, "expires_at": iso(expires)])
             } else {
-                print(t("srv.added-name-role-value.1a1c", ["name": user.info.name, "role": branch.map { t("srv.nodes.role-branch", ["role": role.rawValue, "branch": $0]) } ?? role.rawValue]))
+                print(t("srv.added-name-role-value.1a1c", ["name": user.info.name, "role": branch.map { t("srv.nodes.role-branch", ["role": t("role.\(role.rawValue)"), "branch": $0]) } ?? t("role.\(role.rawValue)")]))
                 print(t("srv.enrolment-code-code-one.9017", ["code": "\(code)", "value": "\(iso(expires))"]))
             }
         }
@@ -612,7 +612,8 @@ struct NodesCommand: AsyncParsableCommand {
         for node in nodes {
             let seen = node.lastSeen.map { t("srv.nodes.last-synced", ["ago": Self.ago(now > $0 ? now - $0 : 0)]) } ?? t("srv.nodes.never-synced")
             let pending = node.pending.map { t("srv.nodes.waiting", ["actions": count($0, "action")]) } ?? t("srv.nodes.waiting-unknown")
-            let who = node.branch.map { t("srv.nodes.role-branch", ["role": node.role.rawValue, "branch": $0]) } ?? node.role.rawValue
+            let role = t("role.\(node.role.rawValue)")
+            let who = node.branch.map { t("srv.nodes.role-branch", ["role": role, "branch": $0]) } ?? role
             print(t(node.revokedAt != nil ? "srv.nodes.line-revoked" : "srv.nodes.line",
                     ["user": node.user, "who": who, "device": node.name, "seen": seen, "pending": pending]))
             if let refused = node.refused, refused > 0 {

@@ -48,7 +48,7 @@ import Testing
             编号      协议编号  服务期起      服务期止
             AGREEMNT  HZ-7      2026年1月1日  2027年1月31日
 
-            拜访：0   故障：0   投诉：0   未办结：0
+            拜访：0   故障申告：0   投诉：0   未结案件：0
 
             """, "\(shown)")
         let status = try ok(chinese, "status").replacingOccurrences(of: home, with: "HOME")
@@ -88,7 +88,7 @@ import Testing
         let early = try chinese.run(["fault", "edit", fault, "--occurred-at", "2026-11-23T09:30+08:00"])
         #expect(early.stderr == "错误：申告时间（reported_at，2026年11月23日 09:00）早于故障发生时间（occurred_at，2026年11月23日 09:30）：故障申告的申告时间不能早于故障发生时间\n",
                 "\(early.stderr)")
-        #expect(try chinese.run(["custmer"]).stderr.hasPrefix("错误：“custmer”不是 fieldsync 的命令；您是否要用 fieldsync customer？"))
+        #expect(try chinese.run(["custmer"]).stderr.hasPrefix("错误：“custmer”不是 fieldsync 的命令；您是指 fieldsync customer 吗？"))
         #expect(try ok(chinese, "verify") == "正常\n")
         let bad = try english.run(["status", "--lang", "fr"])
         #expect(bad.status == 64 && bad.stderr == "error: --lang: 'fr' is not a language FieldSync speaks (en, zh (zh-CN, zh-Hans))\n", "\(bad.stderr)")

@@ -200,7 +200,7 @@ import Testing
         let waiting = try #require(try JSONSerialization.jsonObject(with: Data(laptop.run(["outbox", "--json"]).stdout.utf8)) as? [[String: Any]])
         let number = String(try #require(waiting.first { $0["refused"] is String }?["number"] as? Int, "\(waiting)"))
         let refusedHere = try laptop.run(["--lang", "zh", "outbox", "show", number]).stdout
-        #expect(refusedHere.contains("将建在分公司 Ningbo，不在Hangzhou分公司中Li Wei负责的客户之内"), "\(refusedHere)")
+        #expect(refusedHere.contains("将建在Ningbo分公司，不在Hangzhou分公司Li Wei负责的客户范围内"), "\(refusedHere)")
         #expect(try laptop.run(["outbox", "show", number]).stdout.contains("would be created in branch Ningbo, outside Li Wei's customers in branch Hangzhou"))
         // The supervisor's laptop may (a name added to the team, then taken off).
         #expect(try other.run(["customer", "edit", customer, "--team", "Wang Fang"]).status == 0)
