@@ -5,11 +5,21 @@ extension Strings {
     /// shown as text, and those that name something get its term beside them — `table` and
     /// `target` a record kind (`{kind}`, `{target-kind}`), `field`, `earlier` and `later` a field
     /// of it (`{field-name}` …), `state` and `done` a case's state (`{state-name}` …), `role` a role, `reach-key`
-    /// the sender's reach (`{reach}`), a `…-time` an instant. A key this version does not know
-    /// (a newer server's) reads as `english`.
+    /// the sender's reach (`{reach}`), a `…-time` an instant. A value may itself be a message:
+    /// `NAME.key` and `NAME.…` fill `{NAME}` with that message (one level; the plain `NAME` is its
+    /// English). A key this version does not know (a newer server's) reads as `english`.
     public func message(_ key: String?, _ values: [String: String], otherwise english: String) -> String {
         guard let key, has(key) else { return english }
         var filled = values.mapValues { Wording.printable(String($0.prefix(300))) }
+        for (name, inner) in values where name.hasSuffix(".key") && !name.dropLast(4).contains(".") {
+            let prefix = String(name.dropLast(3))
+            let innerValues = Dictionary(values.compactMap { entry -> (String, String)? in
+                guard entry.key.hasPrefix(prefix), entry.key != name else { return nil }
+                return (String(entry.key.dropFirst(prefix.count)), entry.value)
+            }, uniquingKeysWith: { first, _ in first })
+            let plain = String(prefix.dropLast())
+            filled[plain] = message(inner, innerValues.filter { !$0.key.hasSuffix(".key") }, otherwise: filled[plain] ?? "")
+        }
         let kind = values["table"].flatMap(RecordKind.init(rawValue:))
         if let kind { filled["kind"] = self.kind(kind) }
         if let target = values["target"].flatMap(RecordKind.init(rawValue:)) { filled["target-kind"] = self.kind(target) }

@@ -153,6 +153,10 @@ public enum PostgresSchema {
             "CREATE TABLE relayed_names (node text PRIMARY KEY, \"user\" text NOT NULL, device text NOT NULL, via text NOT NULL, at bigint NOT NULL)",
             "CREATE INDEX relayed_names_via ON relayed_names (via)",
         ]),
+        // A refused action's reason as a text key (issue 29), for the inbox in its reader's language.
+        Migration(name: "pg-v14-refusal-text", statements: [
+            "ALTER TABLE refused_actions ADD COLUMN reason_text text",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

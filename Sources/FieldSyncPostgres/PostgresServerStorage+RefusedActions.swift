@@ -24,9 +24,11 @@ extension PostgresServerStorage {
                     """, logger: logger)
             }
             try await connection.query("""
-                INSERT INTO refused_actions (node, counter, reason, about, at)
-                SELECT \(name), c, r, a, \(now) FROM unnest(\(counters)::bigint[], \(kept.map(\.reason))::text[], \(kept.map(\.about))::text[]) AS k(c, r, a)
-                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at
+                INSERT INTO refused_actions (node, counter, reason, about, at, reason_text)
+                SELECT \(name), c, r, a, \(now), NULLIF(t, '') FROM unnest(\(counters)::bigint[], \(kept.map(\.reason))::text[], \(kept.map(\.about))::text[],
+                                                                       \(kept.map { RefusedAction.column($0.text) ?? "" })::text[]) AS k(c, r, a, t)
+                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at,
+                    reason_text = excluded.reason_text
                 """, logger: logger)
             // Beyond the bound the oldest undecided go first: a decision waits for its action to be sent again.
             try await connection.query("""
@@ -47,7 +49,7 @@ extension PostgresServerStorage {
 
     public func refusedActions(of nodes: [NodeID], limit: Int) async throws -> [RefusedAction] {
         try await refusedActions(client.query("""
-            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions
             WHERE node = ANY(\(nodes.map(\.description))::text[]) ORDER BY at, node COLLATE "C", counter LIMIT \(limit)
             """, logger: logger))
     }
@@ -55,18 +57,18 @@ extension PostgresServerStorage {
     public func refusedAction(node: NodeID, counter: UInt64) async throws -> RefusedAction? {
         guard let number = Int64(exactly: counter) else { return nil }
         return try await refusedActions(client.query("""
-            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions
             WHERE node = \(node.description) AND counter = \(number)
             """, logger: logger)).first
     }
 
     private func refusedActions(_ rows: PostgresRowSequence) async throws -> [RefusedAction] {
         var actions: [RefusedAction] = []
-        for try await (node, counter, reason, about, at, decision, note, by, decidedAt)
-            in rows.decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?).self) {
+        for try await (node, counter, reason, about, at, decision, note, by, decidedAt, text)
+            in rows.decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?, String?).self) {
             guard let node = NodeID(node) else { continue }
             actions.append(RefusedAction(node: node, counter: UInt64(clamping: counter), reason: reason, about: about, at: UInt64(clamping: at),
-                                         decision: Self.instruction(counter, decision, note, by, decidedAt)))
+                                         decision: Self.instruction(counter, decision, note, by, decidedAt), text: RefusedAction.text(fromColumn: text)))
         }
         return actions
     }

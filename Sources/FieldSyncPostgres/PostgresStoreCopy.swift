@@ -132,9 +132,10 @@ public enum PostgresStoreCopy {
         for action in accounts.refusedActions {
             let decision = action.decision
             try await connection.query("""
-                INSERT INTO refused_actions (node, counter, reason, about, at, decision, note, decided_by, decided_at)
+                INSERT INTO refused_actions (node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text)
                 VALUES (\(action.node.description), \(Int64(clamping: action.counter)), \(action.reason), \(action.about), \(Int64(clamping: action.at)),
-                        \(decision?.action.rawValue), \(decision?.note), \(decision?.by), \(decision.map { Int64(clamping: $0.at) }))
+                        \(decision?.action.rawValue), \(decision?.note), \(decision?.by), \(decision.map { Int64(clamping: $0.at) }),
+                        \(RefusedAction.column(action.text)))
                 """, logger: logger)
         }
         for token in accounts.webTokens {
@@ -259,13 +260,14 @@ public enum PostgresStoreCopy {
             """, logger: logger).decode((String, String, String, String, Int64).self) {
             accounts.relayedNames.append(.init(node: node, user: user, device: device, via: via, at: at))
         }
-        for try await (node, counter, reason, about, at, decision, note, by, decidedAt) in try await connection.query("""
-            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node COLLATE "C", counter
-            """, logger: logger).decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?).self) {
+        for try await (node, counter, reason, about, at, decision, note, by, decidedAt, text) in try await connection.query("""
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions ORDER BY node COLLATE "C", counter
+            """, logger: logger).decode((String, Int64, String, String, Int64, String?, String?, String?, Int64?, String?).self) {
             guard let node = NodeID(node) else { continue }
             accounts.refusedActions.append(RefusedAction(node: node, counter: UInt64(clamping: counter), reason: reason, about: about,
                                                          at: UInt64(clamping: at),
-                                                         decision: PostgresServerStorage.instruction(counter, decision, note, by, decidedAt)))
+                                                         decision: PostgresServerStorage.instruction(counter, decision, note, by, decidedAt),
+                                                         text: RefusedAction.text(fromColumn: text)))
         }
         return accounts
     }

@@ -22,12 +22,13 @@ extension ServerStore {
                     """, arguments: [name, low, Int64(clamping: pushed.upperBound), "[" + counters.map(String.init).joined(separator: ",") + "]"])
             }
             let upsert = try db.cachedStatement(sql: """
-                INSERT INTO refused_actions (node, counter, reason, about, at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at
+                INSERT INTO refused_actions (node, counter, reason, about, at, reason_text) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (node, counter) DO UPDATE SET reason = excluded.reason, about = excluded.about, at = excluded.at,
+                    reason_text = excluded.reason_text
                 """)
             for refusal in refused {
                 guard let counter = Int64(exactly: refusal.counter) else { continue }
-                try upsert.execute(arguments: [name, counter, refusal.reason, refusal.about, now])
+                try upsert.execute(arguments: [name, counter, refusal.reason, refusal.about, now, RefusedAction.column(refusal.text)])
             }
             // Beyond the bound the oldest undecided go first: a decision waits for its action to be sent again.
             try db.execute(sql: """
@@ -46,7 +47,7 @@ extension ServerStore {
     public func refusedActions(of nodes: [NodeID], limit: Int) throws -> [RefusedAction] {
         try writer.read { db in
             try Self.refusedActions(db, sql: """
-                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions
+                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions
                 WHERE node IN (SELECT value FROM json_each(?)) ORDER BY at, node, counter LIMIT ?
                 """, arguments: [Self.jsonArray(nodes.map { "\"\($0)\"" }), limit])
         }
@@ -56,7 +57,7 @@ extension ServerStore {
         guard let number = Int64(exactly: counter) else { return nil }
         return try writer.read { db in
             try Self.refusedActions(db, sql: """
-                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions WHERE node = ? AND counter = ?
+                SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions WHERE node = ? AND counter = ?
                 """, arguments: [node.description, number]).first
         }
     }
@@ -64,7 +65,7 @@ extension ServerStore {
     /// Every kept refused action, by node then counter (`store copy`).
     static func refusedActions(_ db: Database) throws -> [RefusedAction] {
         try refusedActions(db, sql: """
-            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at FROM refused_actions ORDER BY node, counter
+            SELECT node, counter, reason, about, at, decision, note, decided_by, decided_at, reason_text FROM refused_actions ORDER BY node, counter
             """, arguments: [])
     }
 
@@ -75,7 +76,8 @@ extension ServerStore {
                 guard let node = NodeID(row[0] as String) else { return nil }
                 return RefusedAction(node: node, counter: UInt64(clamping: row[1] as Int64), reason: row[2], about: row[3],
                                      at: UInt64(clamping: row[4] as Int64),
-                                     decision: Self.instruction(row[1], row[5], row[6], row[7], row[8]))
+                                     decision: Self.instruction(row[1], row[5], row[6], row[7], row[8]),
+                                     text: RefusedAction.text(fromColumn: row[9]))
             }
     }
 

@@ -304,6 +304,10 @@ public struct ServerStore: Sendable {
                 CREATE INDEX relayed_names_via ON relayed_names (via);
                 """)
         }
+        migrator.registerMigration("server-v24-refusal-text") { db in
+            // A refused action's reason as a text key (issue 29), for the inbox in its reader's language.
+            try db.execute(sql: "ALTER TABLE refused_actions ADD COLUMN reason_text TEXT")
+        }
         return migrator
     }
 

@@ -94,6 +94,11 @@ extension Inbox {
             return actions.map { action in
                 var detail = (action.about.isEmpty ? "" : "\(action.about): ") + Wording.printable(action.reason)
                 var detailValues = ["about": action.about, "reason": action.reason]
+                if let text = action.text {
+                    // The reason as the refusal said it, read in the inbox reader's language (`Strings.message`).
+                    detailValues["reason.key"] = text.key
+                    for (name, value) in text.values { detailValues["reason.\(name)"] = value }
+                }
                 var detailKey = action.about.isEmpty ? "inbox.entry.refused-detail" : "inbox.entry.refused-detail-about"
                 let instruction: String
                 let actionText: ReasonText

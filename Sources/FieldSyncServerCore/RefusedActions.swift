@@ -43,9 +43,25 @@ public struct RefusedAction: Sendable, Equatable {
     public var at: UInt64
     /// What a supervisor decided, if they did.
     public var decision: SyncResponse.Instruction?
+    /// The reason as a text key (`Rejection.text`), kept for the inbox to say it in its reader's language.
+    public var text: ReasonText?
 
-    public init(node: NodeID, counter: UInt64, reason: String, about: String, at: UInt64, decision: SyncResponse.Instruction? = nil) {
-        (self.node, self.counter, self.reason, self.about, self.at, self.decision) = (node, counter, reason, about, at, decision)
+    public init(node: NodeID, counter: UInt64, reason: String, about: String, at: UInt64, decision: SyncResponse.Instruction? = nil,
+                text: ReasonText? = nil) {
+        (self.node, self.counter, self.reason, self.about, self.at, self.decision, self.text) = (node, counter, reason, about, at, decision, text)
+    }
+
+    /// `text` as the engines keep it (`refused_actions.reason_text`, JSON), or nil.
+    public static func column(_ text: ReasonText?) -> String? {
+        guard let text else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A kept `reason_text`; anything else reads as none (the English reason stands).
+    public static func text(fromColumn column: String?) -> ReasonText? {
+        column.flatMap { try? JSONDecoder().decode(ReasonText.self, from: Data($0.utf8)) }
     }
 
     /// One refusal of a push, as `noteRefusals` stores it.
@@ -53,9 +69,10 @@ public struct RefusedAction: Sendable, Equatable {
         public var counter: UInt64
         public var reason: String
         public var about: String
+        public var text: ReasonText?
 
-        public init(counter: UInt64, reason: String, about: String) {
-            (self.counter, self.reason, self.about) = (counter, reason, about)
+        public init(counter: UInt64, reason: String, about: String, text: ReasonText? = nil) {
+            (self.counter, self.reason, self.about, self.text) = (counter, reason, about, text)
         }
     }
 
@@ -87,7 +104,7 @@ public enum RefusedActionRules {
         let byCounter = Dictionary(request.mutations.filter { $0.origin == device }.map { ($0.counter, $0) }, uniquingKeysWith: { first, _ in first })
         return own.map { rejection in
             RefusedAction.Refusal(counter: rejection.counter, reason: rejection.reason.prefix(scalars: RefusedAction.maxReasonScalars),
-                                  about: byCounter[rejection.counter].map(about) ?? "")
+                                  about: byCounter[rejection.counter].map(about) ?? "", text: rejection.text)
         }
     }
 

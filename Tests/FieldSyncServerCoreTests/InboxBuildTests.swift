@@ -47,6 +47,10 @@ import Testing
                           decision: SyncResponse.Instruction(counter: 2, action: .discard, note: "duplicate", by: "Sue (supervisor)", at: 6)),
             RefusedAction(node: bob.node, counter: 3, reason: "outside", about: "", at: 5,
                           decision: SyncResponse.Instruction(counter: 3, action: .note, note: "fix the date", by: "Sue (supervisor)", at: 6)),
+            // The refusal's own key, kept with it: the inbox says the reason in its reader's language too.
+            RefusedAction(node: bob.node, counter: 4, reason: "visit 1a2b3c4d is outside branch Hangzhou or unknown to the server", about: "", at: 5,
+                          text: ReasonText(key: "refusal.outside-or-unknown", values: ["table": "visits", "id": "1a2b3c4d", "reach-key": "refusal.reach.branch",
+                                                                                       "reach-branch": "Hangzhou", "reach-user": "Bob"])),
         ]
         let inputs = InboxInputs(conflicts: [], handedBack: [
             InboxInputs.HandedBack(origin: bob.node, counter: 7, reason: "no such customer", returned: false),
@@ -70,7 +74,10 @@ import Testing
             #expect(entry.subjectText != nil && entry.detailText != nil, "\(entry)")
             if entry.actionText == nil { #expect(entry.kind == .handedBack && entry.device == nil, "\(entry)") }
             let said = entry.said(english)
-            if entry.kind == .conflict {
+            if entry.counter == 4 {
+                #expect(said.detail == "visit record 1a2b3c4d is outside branch Hangzhou or unknown to the server; sync the change that created it first",
+                        "\(said.detail)")
+            } else if entry.kind == .conflict {
                 // The record named in the glossary's terms ("visit record", "summary"), the rest as sent.
                 #expect(said.subject == "visit record 1a2b3c4d, summary" && said.detail == entry.detail && said.action == entry.action, "\(said)")
             } else {
@@ -82,7 +89,8 @@ import Testing
         }
         let text = Inbox(entries: entries).text(offsetMinutes: 480, chinese)
         for words in ["设备 bob-laptop 的操作 2", "Sue (supervisor)已放弃：duplicate", "被省级服务器拒绝：no such customer", "保留了Li Wei (li-laptop)的'Li's'，而非node 0000000000000002的'Wang's'",
-                      "上次同步时有1项操作被拒绝", "天未同步，有2项操作等待发送", "另有3项"] {
+                      "上次同步时有1项操作被拒绝", "天未同步，有2项操作等待发送", "另有3项",
+                      "客户拜访纪要 1a2b3c4d不在Hangzhou分公司范围内，或服务器尚未收到"] {
             #expect(text.contains(words), "\(words) in \(text.prefix(2_000))")
         }
     }

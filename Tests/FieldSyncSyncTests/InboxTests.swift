@@ -104,6 +104,9 @@ import Testing
                 #expect(listed.map(\.counter) == [discarded, handedBack] && listed.allSatisfy { $0.node == node.description })
                 #expect(listed[0].subject == "action \(discarded) of device Alice" && listed[0].detail.contains("calendar day"))
                 #expect(listed[0].detail.contains("set by the province") && listed[0].action.contains("fieldsync inbox discard \(node)"))
+                // Issue 29: the refusal's key was kept with it, for the inbox to say the reason in its reader's language.
+                #expect(listed[0].detailText?.values["reason.key"] == "refusal.province-calendar", "\(String(describing: listed[0].detailText))")
+                #expect(listed[0].subjectText?.key == "inbox.entry.action-of-device" && listed[0].actionText?.key == "inbox.entry.decide-action")
 
                 // Who may not decide, and what may not be decided.
                 func decide(_ laptop: Laptop, _ counter: UInt64, _ action: SyncResponse.Instruction.Action, _ note: String) async throws -> RefusedActionAnswer {
