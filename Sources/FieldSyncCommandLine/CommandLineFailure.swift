@@ -18,7 +18,11 @@ public enum CommandLineFailure {
     /// help and `--version` as ArgumentParser prints them, anything else as one line.
     public static func exit(_ error: any Error, root: any ParsableCommand.Type, arguments: [String]) -> Never {
         let code = root.exitCode(for: error)
-        if code == .success { root.exit(withError: error) }
+        if code == .success {
+            // Help, in the reader's language: ArgumentParser's own words (headings, -h) through the tables.
+            print(HelpText.localized(root.fullMessage(for: error), CommandLanguage.strings))
+            Foundation.exit(0)
+        }
         if code == .validationFailure, !(error is ValidationError) {
             let (command, unknown) = reading(root: root, arguments: arguments)
             exit(unknown ?? "\(root.message(for: error)) (see '\(command) --help')", code: code.rawValue)

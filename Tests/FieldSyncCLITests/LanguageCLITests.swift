@@ -95,6 +95,14 @@ import Testing
         #expect(try english.run(["status", "--lang"]).stderr.contains("--lang needs a value"))
         // Help follows the language too; --json never changes.
         #expect(try ok(chinese, "--help").contains("在离线可用的本地副本中管理客户档案"))
+        // ArgumentParser's own words too: its headings, -h, defaults and choices.
+        let kpiHelp = try ok(chinese, "kpi", "--help")
+        for words in ["概述：根据本地副本", "用法：fieldsync kpi", "选项：", "显示帮助信息。", "子命令：", "  summary（默认）         各项指标"] {
+            #expect(kpiHelp.contains(words), "\(words) in \(kpiHelp)")
+        }
+        #expect(try ok(chinese, "customer", "add", "--help").contains("。（可选值：vip, standard；默认：standard）"))
+        let englishHelp = try ok(english, "kpi", "--help")
+        #expect(englishHelp.contains("USAGE: fieldsync kpi") && englishHelp.contains("Show help information.") && englishHelp.contains("summary (default)"))
         #expect(try ok(chinese, "customer", "show", customer, "--json") == (try ok(english, "customer", "show", customer, "--json")))
     }
 
