@@ -25,9 +25,37 @@ public enum CommandLineFailure {
         }
         if code == .validationFailure, !(error is ValidationError) {
             let (command, unknown) = reading(root: root, arguments: arguments)
-            exit(unknown ?? "\(root.message(for: error)) (see '\(command) --help')", code: code.rawValue)
+            exit(unknown ?? CommandLanguage.strings("cli.see-help", ["message": parserMessage(root.message(for: error)), "command": command]),
+                 code: code.rawValue)
         }
         exit(root.message(for: error), code: code.rawValue)
+    }
+
+    /// ArgumentParser's message about what was typed, in the reader's language where it has one of its
+    /// usual forms (a missing argument or value, an unknown option, a value not among the choices).
+    static func parserMessage(_ message: String) -> String {
+        let t = CommandLanguage.strings
+        guard t.language != .english else { return message }
+        if let match = message.wholeMatch(of: /Missing expected argument '(?<name>.+)'/) {
+            return t("cli.parse.missing-argument", ["argument": String(match.output.name)])
+        }
+        if let match = message.wholeMatch(of: /Missing value for '(?<name>.+)'/) {
+            return t("cli.parse.missing-value", ["option": String(match.output.name)])
+        }
+        if let match = message.wholeMatch(of: /Unexpected argument '(?<name>.+)'/) {
+            return t("cli.parse.unexpected", ["argument": String(match.output.name)])
+        }
+        if let match = message.wholeMatch(of: /Unknown option '(?<name>.+)'/) {
+            return t("cli.parse.unknown-option", ["option": String(match.output.name)])
+        }
+        if let match = message.wholeMatch(of: /The value '(?<value>.*)' is invalid for '(?<name>[^']+)'\. Please provide one of (?<choices>.+)\./) {
+            return t("cli.parse.not-a-choice", ["value": String(match.output.value), "option": String(match.output.name),
+                                                "choices": String(match.output.choices.replacing(" and ", with: ", ").replacing(" or ", with: ", "))])
+        }
+        if let match = message.wholeMatch(of: /The value '(?<value>.*)' is invalid for '(?<name>[^']+)'.*/) {
+            return t("cli.parse.invalid-value", ["value": String(match.output.value), "option": String(match.output.name)])
+        }
+        return message
     }
 
     /// The command the arguments name (`fieldsync visit log`), for "see '… --help'", and,

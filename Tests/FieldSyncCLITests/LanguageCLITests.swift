@@ -90,6 +90,10 @@ import Testing
                 "\(early.stderr)")
         #expect(try chinese.run(["custmer"]).stderr.hasPrefix("错误：“custmer”不是 fieldsync 的命令；您是指 fieldsync customer 吗？"))
         #expect(try ok(chinese, "verify") == "正常\n")
+        // ArgumentParser's words about what was typed, in Chinese too; English as ArgumentParser writes them.
+        #expect(try chinese.run(["fault", "report"]).stderr == "错误：缺少参数 <customer>（参见 fieldsync fault report --help）\n")
+        #expect(try chinese.run(["customer", "add", "--name", "x", "--level", "gold"]).stderr.hasPrefix("错误：--level <level> 不接受“gold”：可选值为 'vip', 'standard'"))
+        #expect(try english.run(["fault", "report"]).stderr == "error: Missing expected argument '<customer>' (see 'fieldsync fault report --help')\n")
         let bad = try english.run(["status", "--lang", "fr"])
         #expect(bad.status == 64 && bad.stderr == "error: --lang: 'fr' is not a language FieldSync speaks (en, zh (zh-CN, zh-Hans))\n", "\(bad.stderr)")
         #expect(try english.run(["status", "--lang"]).stderr.contains("--lang needs a value"))
