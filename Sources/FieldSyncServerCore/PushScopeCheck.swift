@@ -207,8 +207,11 @@ package final class PushScopeCheck {
         var record: String { "\(key.table.noun) \(key.record.prefix(8))" }
         let manager = policy.user.role == .manager
         let named = after.value(field, in: schema).text
-        if key.table == .customer {
-            guard manager else { return nil }
+        if key.table == .customer, !manager {
+            // A supervisor (or the province) hands a file to a person this server knows in its branch, like
+            // a case's owner below: a name typed wrong would take the file off every laptop that held it.
+            guard before?.value("manager", in: schema) != after.value("manager", in: schema) else { return nil }
+        } else if key.table == .customer {
             if let before {
                 if before.value("manager", in: schema) != after.value("manager", in: schema) {
                     return Refusal("\(record): only a supervisor of the branch hands a file to another manager ('fieldsync customer assign' on a supervisor's laptop)",

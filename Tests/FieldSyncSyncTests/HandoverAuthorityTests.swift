@@ -65,6 +65,12 @@ import Testing
             try sue.replica.write([RecordEdit(.customer, Self.customer, [("manager", .text("Bob")), ("team", .text("Carol"))])])
             #expect(try await sue.sync().rejected.isEmpty)
             #expect(try await Self.scope(server) == (.text("Bob"), .text("Carol")))
+            // To a person this server knows in the branch: a mistyped name is refused (found by a newcomer's
+            // run: the file left every laptop for a manager who does not exist).
+            try sue.replica.write([RecordEdit(.customer, Self.customer, [("manager", .text("Nobody"))])])
+            let mistyped = try await sue.sync()
+            #expect(mistyped.rejected.first?.reason.contains("'Nobody' is not a registered person of this file's branch") == true, "\(mistyped.rejected)")
+            #expect(try await Self.scope(server).manager == .text("Bob"))
             for laptop in [alice, bob, sue] { await laptop.close() }
         }
     }
