@@ -10,7 +10,8 @@ struct ConflictsCommand: ParsableCommand {
         commandName: "conflicts",
         abstract: t("cli.conflicts.abstract"),
         discussion: t("help.when-two-people-change-the.2f3c"),
-        subcommands: [List.self, Show.self, Resolve.self]
+        subcommands: [List.self, Show.self, Resolve.self],
+        defaultSubcommand: List.self
     )
 
     struct List: ParsableCommand {

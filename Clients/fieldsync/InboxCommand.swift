@@ -93,7 +93,7 @@ struct InboxCommand: AsyncParsableCommand {
         entries += try replica.rejections().map { rejected in
             Inbox.Entry(kind: .refused, branch: nil, subject: t("cli.inbox.own-action", ["number": String(rejected.counter)]), person: nil, device: nil,
                         detail: t("cli.inbox.own-refused", ["times": count(rejected.times, "time"), "reason": said(rejected)])
-                            + (rejected.note.map { t("cli.inbox.own-handed-back", ["note": $0]) } ?? ""), since: nil,
+                            + (rejected.note.map { t("cli.inbox.own-handed-back", ["note": decided($0)]) } ?? ""), since: nil,
                         action: t("cli.inbox.own-action-to-take", ["number": String(rejected.counter)]))
         }
         return Inbox(entries: entries)

@@ -94,7 +94,7 @@ struct StatusCommand: ParsableCommand {
                 print(t("cli.status.rejected", ["count": String(rejections.count)]))
                 for rejection in rejections.prefix(10) {
                     print("  #\(rejection.counter): \(said(rejection))")
-                    if let note = rejection.note { print(t("cli.status.handed-back", ["note": note])) }
+                    if let note = rejection.note { print(t("cli.status.handed-back", ["note": decided(note)])) }
                 }
             }
             let handedOver = try options.open().handedOver()

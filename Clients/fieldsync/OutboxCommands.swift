@@ -92,14 +92,14 @@ struct OutboxCommand: ParsableCommand {
     /// In a table: short, so that the reason shows.
     static func state(_ refusal: RejectedMutation) -> String {
         t(refusal.times > 1 ? "cli.outbox.state-times" : "cli.outbox.state", ["times": String(refusal.times), "reason": said(refusal)])
-            + (refusal.note.map { t("cli.outbox.state-note", ["note": $0]) } ?? "")
+            + (refusal.note.map { t("cli.outbox.state-note", ["note": decided($0)]) } ?? "")
     }
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
         let times = refusal.times > 1
             ? t("cli.outbox.times", ["times": String(refusal.times), "since": refusal.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? ""]) : ""
         return word + times + t("punctuation.colon") + said(refusal)
-            + (refusal.note.map { "\n" + t("cli.status.handed-back", ["note": $0]).dropFirst(4) } ?? "")
+            + (refusal.note.map { "\n" + t("cli.status.handed-back", ["note": decided($0)]).dropFirst(4) } ?? "")
     }
 
     struct Retry: AsyncParsableCommand {
@@ -248,7 +248,7 @@ struct OutboxCommand: ParsableCommand {
             for entry in entries {
                 table.add(String(entry.counter), OutboxCommand.typedAtShown(entry.mutation), Timestamp(iso: entry.discardedAt).map { texts.instant($0) } ?? entry.discardedAt,
                           OutboxCommand.summary(entry.mutation),
-                          entry.refusal ?? "-", entry.decided ?? t("cli.outbox.this-laptop"))
+                          entry.refusal ?? "-", entry.decided.map(decided) ?? t("cli.outbox.this-laptop"))
             }
             table.printed(empty: t("cli.outbox.none-discarded"))
         }

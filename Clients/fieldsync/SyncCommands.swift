@@ -191,7 +191,8 @@ struct SyncCommand: AsyncParsableCommand {
                 print(t("cli.sync.rejected", ["number": String(rejection.counter), "reason": said(rejection)]))
             }
             for decision in summary.decisions {
-                print(t(decision.discard ? "cli.sync.discarded" : "cli.sync.handed-back", ["number": String(decision.counter), "who": decision.text]))
+                print(t(decision.discard ? "cli.sync.discarded" : "cli.sync.handed-back",
+                        ["number": String(decision.counter), "decision": decided(by: decision.by, at: decision.at, note: decision.note)]))
             }
             if !summary.filesDropped.isEmpty {
                 print(t("cli.sync.files-dropped", ["count": String(summary.filesDropped.count),

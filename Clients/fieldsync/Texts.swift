@@ -46,3 +46,20 @@ func said(_ error: SyncError) -> String { error.key.map { rendered($0, error.val
 func said(_ rejection: RejectedMutation) -> String {
     texts.message(rejection.textKey, rejection.textValues, otherwise: Wording.printable(rejection.reason))
 }
+
+/// A supervisor's decision as the replica keeps it (`OutboxDecision.text`: "Sue (supervisor) on
+/// 2026-12-08T10:00:00+08:00: the date is wrong"), in this run's words: the role named as the
+/// glossary says, the time as dates are read. A text not of that form is shown as it is.
+func decided(_ text: String) -> String {
+    guard let match = text.wholeMatch(of: /(?<by>.+?) on (?<at>\d{4}-\d\d-\d\dT\S+): (?<note>.*)/.dotMatchesNewlines()) else { return Wording.printable(text) }
+    return decided(by: String(match.output.by), at: String(match.output.at), note: String(match.output.note))
+}
+
+func decided(by: String, at: String, note: String) -> String {
+    var who = Wording.printable(by)
+    if let role = by.wholeMatch(of: /(?<name>.+) \((?<role>[a-z]+)\)/), texts.has("role.\(role.output.role)") {
+        who = t("cli.decision.by-role", ["name": Wording.printable(String(role.output.name)), "role": t("role.\(role.output.role)")])
+    }
+    let time = Timestamp(iso: at).map { texts.time($0) } ?? at
+    return t("cli.decision", ["by": who, "at": time, "note": Wording.printable(note)])
+}

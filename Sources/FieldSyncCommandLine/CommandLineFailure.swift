@@ -28,7 +28,10 @@ public enum CommandLineFailure {
             exit(unknown ?? CommandLanguage.strings("cli.see-help", ["message": parserMessage(root.message(for: error)), "command": command]),
                  code: code.rawValue)
         }
-        exit(root.message(for: error), code: code.rawValue)
+        let message = root.message(for: error)
+        // `throw ExitCode.failure` after the command printed what it found: no empty "error:" line.
+        if message.isEmpty { Foundation.exit(code.rawValue) }
+        exit(message, code: code.rawValue)
     }
 
     /// ArgumentParser's message about what was typed, in the reader's language where it has one of its

@@ -428,13 +428,16 @@ import Testing
         #expect(manager.status != 0 && manager.stderr.contains("the inbox is for supervisors"), "\(manager.stderr)")
 
         let synced = try ok(li, "sync")
-        #expect(synced.contains("action #\(first) discarded by Sue (supervisor) on") && synced.contains("Ningbo files are Ningbo's to open"), "\(synced)")
-        #expect(synced.contains("action #\(second) handed back by fieldsync-server (admin) on") && synced.contains("file it under Hangzhou"), "\(synced)")
-        #expect(try ok(li, "outbox", "discarded").contains("Sue (supervisor)"))
+        #expect(synced.contains("action #\(first) discarded by Sue (branch supervisor) on") && synced.contains("Ningbo files are Ningbo's to open"), "\(synced)")
+        #expect(synced.contains("action #\(second) handed back by fieldsync-server (administrator) on") && synced.contains("file it under Hangzhou"), "\(synced)")
+        #expect(try ok(li, "outbox", "discarded").contains("Sue (branch supervisor)"))
         let status = try ok(li, "status")
-        #expect(status.contains("handed back by fieldsync-server (admin)") && status.contains("file it under Hangzhou"), "\(status)")
+        #expect(status.contains("handed back by fieldsync-server (administrator)") && status.contains("file it under Hangzhou"), "\(status)")
         let own = try ok(li, "inbox")
         #expect(own.contains("file it under Hangzhou"), "\(own)")
+        // In Chinese, the decision reads as one: who (their role in the glossary's words), when, what.
+        let chinese = try ok(li, "--lang", "zh", "status")
+        #expect(chinese.contains("退回：fieldsync-server（系统管理员）于") && chinese.contains("：file it under Hangzhou"), "\(chinese)")
         server.terminate()
         server.waitUntilExit()
     }
