@@ -179,6 +179,6 @@ struct Writers {
     /// A stamp as local time, to the second (the stamp's clock is the writer's, corrected by its syncs).
     static func localTime(_ stamp: FieldValue) -> String {
         let hlc = HLC(rawValue: UInt64(bitPattern: stamp.int ?? 0))
-        return Timestamp(epochSeconds: Int64(hlc.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes).description
+        return texts.time(Timestamp(epochSeconds: Int64(hlc.milliseconds / 1000), offsetMinutes: TimeInput.localOffsetMinutes))
     }
 }

@@ -40,6 +40,10 @@ struct InboxCommand: AsyncParsableCommand {
         do {
             answer = try await client.decideRefused(RefusedActionDecision(node: node, counter: counter, action: action, note: note), token: binding.token)
             try await client.shutdown()
+        } catch let error as SyncError where error.code == ErrorCode.notFound || error.code == ErrorCode.forbidden {
+            try? await client.shutdown()
+            throw SyncError(error.message, code: error.code, key: error.code == ErrorCode.notFound ? "cli.inbox.not-kept" : "cli.inbox.forbidden",
+                            ["server": binding.url, "node": node.description, "number": String(counter)])
         } catch {
             try? await client.shutdown()
             throw error

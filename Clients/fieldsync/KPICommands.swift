@@ -35,7 +35,7 @@ struct KPICommand: ParsableCommand {
 
         @OptionGroup var options: CommonOptions
         @OptionGroup var selection: KPISelection
-        @Option(help: ArgumentHelp(t("cli.kpi.only-kpi", ["kpis": KPI.allCases.map(\.rawValue).joined(separator: ", ")]), valueName: "kpi"))
+        @Option(help: ArgumentHelp(t("cli.kpi.only-kpi"), valueName: "kpi"))
         var kpi: KPI?
 
         func run() throws {
@@ -151,6 +151,9 @@ struct DashboardCommand: AsyncParsableCommand {
         do {
             link = try await client.dashboardLink(token: binding.token)
             try await client.shutdown()
+        } catch let error as SyncError where error.code == ErrorCode.forbidden {
+            try? await client.shutdown()
+            throw SyncError(error.message, code: error.code, key: "cli.dashboard.forbidden", ["server": binding.url])
         } catch {
             try? await client.shutdown()
             throw error

@@ -97,7 +97,7 @@ struct OutboxCommand: ParsableCommand {
 
     static func state(_ refusal: RejectedMutation, _ word: String) -> String {
         let times = refusal.times > 1
-            ? t("cli.outbox.times", ["times": String(refusal.times), "since": refusal.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? ""]) : ""
+            ? t("cli.outbox.times", ["times": String(refusal.times), "since": refusal.since.map { t("cli.outbox.times-since", ["time": Timestamp(iso: $0).map { texts.time($0) } ?? $0]) } ?? ""]) : ""
         return word + times + t("punctuation.colon") + said(refusal)
             + (refusal.note.map { "\n" + t("cli.status.handed-back", ["note": decided($0)]).dropFirst(4) } ?? "")
     }

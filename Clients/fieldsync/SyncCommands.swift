@@ -206,7 +206,7 @@ struct SyncCommand: AsyncParsableCommand {
             }
             if let stuck = outcome.stuck {
                 print(t("cli.sync.stuck", ["number": String(stuck.counter), "times": String(stuck.times),
-                                           "since": stuck.since.map { t("cli.sync.stuck-since", ["time": $0]) } ?? "",
+                                           "since": stuck.since.map { t("cli.sync.stuck-since", ["time": Timestamp(iso: $0).map { texts.time($0) } ?? $0]) } ?? "",
                                            "reason": said(stuck)]))
             }
         }

@@ -48,6 +48,9 @@ public enum CommandLineFailure {
         if let match = message.wholeMatch(of: /Unexpected argument '(?<name>.+)'/) {
             return t("cli.parse.unexpected", ["argument": String(match.output.name)])
         }
+        if let match = message.wholeMatch(of: /Unknown option '(?<name>[^']+)'\. Did you mean '(?<close>[^']+)'\?/) {
+            return t("cli.parse.unknown-option-close", ["option": String(match.output.name), "close": String(match.output.close)])
+        }
         if let match = message.wholeMatch(of: /Unknown option '(?<name>.+)'/) {
             return t("cli.parse.unknown-option", ["option": String(match.output.name)])
         }

@@ -10,11 +10,11 @@ public enum HelpText {
         // "(values: a, b; default: a)" after an option's help, possibly wrapped over lines: one phrase in the tables' words.
         let original = text
         var text = text
-        text.replace(/(?<space>[ ]?)\((?<body>(?:values|default): [^()]*)\)/) { match in
+        text.replace(/(?<space>[ ]?)\((?<body>(?:values|default):\s[^()]*)\)/) { match in
             // The space that joins it to the help before it is the phrase's own; an indentation's is kept.
             let indented = match.output.space.isEmpty || match.range.lowerBound == original.startIndex
                 || original[original.index(before: match.range.lowerBound)] == " "
-            let body = match.output.body.replacing(/\n */, with: " ")
+            let body = match.output.body.replacing(/\n */, with: " ").replacing(": ", with: ": ")
             let parts = body.split(separator: "; ").map { part -> String in
                 guard let colon = part.firstIndex(of: ":") else { return String(part) }
                 let kind = part[..<colon], value = part[part.index(after: colon)...].drop { $0 == " " }
@@ -32,6 +32,10 @@ public enum HelpText {
                 line = localized + (localized.hasSuffix("：") && rest.hasPrefix(" ") ? rest.dropFirst() : rest)
             }
             line = line.replacingOccurrences(of: "Show help information.", with: t("help.show-help"))
+            if line.hasPrefix(t("help.heading.usage")) {
+                line = line.replacingOccurrences(of: "<subcommand>", with: t("help.placeholder.subcommand"))
+                    .replacingOccurrences(of: "<options>", with: t("help.placeholder.options"))
+            }
             // A subcommand's "(default)" sits in the names' column: the columns after it keep their place.
             line.replace(/[ ]\(default\)(?<pad> *)/) { match in
                 let marker = t("help.default-subcommand")

@@ -37,7 +37,7 @@ extension ServerStore {
     /// synced since. Written beside `path` and renamed into place: no half-written backup is left.
     public func backup(to path: String) throws -> BackupReport {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw StoreError.unsupported("\(path) exists already; give a new file name (a backup never overwrites)")
+            throw StoreError.unsupported("\(path) exists already; give a new file name (a backup never overwrites)", text: ("admin.backup-exists", ["path": path]))
         }
         // A name of its own, created here first (no file or link of that name is followed).
         let partial = path + ".partial-" + Incarnation.make().prefix(12)

@@ -68,7 +68,8 @@ public struct ServerFolder: Sendable {
     }
 
     public func openStore() throws -> ServerStore {
-        guard isInitialized else { throw ServerError.badRequest("no server in \(path); run 'fieldsync-server init' (or 'serve', which initialises an empty folder)") }
+        guard isInitialized else { throw ServerError.badRequest("no server in \(path); run 'fieldsync-server init' (or 'serve', which initialises an empty folder)",
+                                                            text: ErrorText("admin.no-server", ["path": path])) }
         try secure()
         return try ServerStore.open(folder: path)
     }

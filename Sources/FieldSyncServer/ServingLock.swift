@@ -29,7 +29,8 @@ public final class ServingLock: @unchecked Sendable {
             close(descriptor)
             if reason == EWOULDBLOCK {
                 throw ServerError.badRequest(
-                    "another fieldsync-server\(holder.map { " (process \($0))" } ?? "") is already serving \(folder.path); stop it first ('fieldsync-server stop --data \(folder.path)'), or give this one another --data folder (instances on one PostgreSQL database each serve a copy of the folder)")
+                    "another fieldsync-server\(holder.map { " (process \($0))" } ?? "") is already serving \(folder.path); stop it first ('fieldsync-server stop --data \(folder.path)'), or give this one another --data folder (instances on one PostgreSQL database each serve a copy of the folder)",
+                    text: ErrorText("admin.already-serving", ["process": holder.map { String($0) } ?? "?", "path": folder.path]))
             }
             throw ServerError.badRequest("cannot lock \(path): \(String(cString: strerror(reason)))")
         }

@@ -69,7 +69,8 @@ public struct KPIQuery: Sendable {
         self.period = period ?? .containing(asOf.localDay, kind: .month)
         if let by {
             guard let grouping = KPIGrouping(rawValue: by) else {
-                throw ServerError.badRequest("by: '\(by.prefix(40))' is not one of \(KPIGrouping.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ServerError.badRequest("by: '\(by.prefix(40))' is not one of \(KPIGrouping.allCases.map(\.rawValue).joined(separator: ", "))",
+                                             text: ErrorText("admin.bad-grouping", ["value": String(by.prefix(40)), "choices": KPIGrouping.allCases.map(\.rawValue).joined(separator: ", ")]))
             }
             self.grouping = grouping
         } else {

@@ -64,8 +64,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         StoreError(code: .malformed, message: message, text: text)
     }
 
-    public static func unsupported(_ message: String) -> StoreError {
-        StoreError(code: .unsupported, message: message)
+    public static func unsupported(_ message: String, text: (key: String, values: [String: String])? = nil) -> StoreError {
+        StoreError(code: .unsupported, message: message, text: text)
     }
 
     /// The replica's folder cannot be written or secured (exit 74).

@@ -90,9 +90,9 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             let asOf = Timestamp(epochSeconds: Int64(clamping: report.asOf / 1000), offsetMinutes: TimeZone.current.secondsFromGMT() / 60)
             if report.replacedWasRead {
-                print(t("srv.restore.own-writes-kept", ["as-of": "\(asOf)", "records": count(report.ownWritesKept, "record")]))
+                print(t("srv.restore.own-writes-kept", ["as-of": CommandLanguage.strings.time(asOf), "records": count(report.ownWritesKept, "record")]))
             } else {
-                print(t("srv.restore.own-writes-lost", ["as-of": "\(asOf)"]))
+                print(t("srv.restore.own-writes-lost", ["as-of": CommandLanguage.strings.time(asOf)]))
             }
             print(t("srv.start-the-server-laptops.0dfd"))
         }

@@ -42,6 +42,11 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
             let message = error.text.map { rendered($0) } ?? error.message
             CommandLineFailure.exit(error.hint.map { t("srv.hint.joined", ["message": message, "hint": Self.words($0)]) } ?? message,
                                     code: exitCode(for: error).rawValue)
+        } catch let error as StoreError where error.text != nil {
+            // The replica's "not found" names the laptop's list command: the server names none.
+            let text = error.text.map { ($0.key == "store.not-found" ? "admin.no-record-prefix" : $0.key, $0.values) }
+            CommandLineFailure.exit(text.map { CommandLanguage.strings.message($0.0, $0.1, otherwise: error.message) } ?? error.message,
+                                    code: error.exitCode)
         } catch {
             CommandLineFailure.exit(error, root: self, arguments: arguments)
         }
@@ -305,7 +310,7 @@ struct CertCommand: ParsableCommand {
             if options.json {
                 printJSON(["certificate": settings.tlsCertificate, "hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry)])
             } else {
-                print(t("srv.tls-certificate-value-valid.056f", ["tls-certificate": "\(settings.tlsCertificate)", "value": "\(hosts.joined(separator: ", "))", "value2": "\(ISO8601DateFormatter().string(from: expiry))"]))
+                print(t("srv.tls-certificate-value-valid.056f", ["tls-certificate": "\(settings.tlsCertificate)", "value": "\(hosts.joined(separator: ", "))", "value2": shownTime(expiry)]))
             }
         }
     }
@@ -325,7 +330,7 @@ struct CertCommand: ParsableCommand {
             if options.json {
                 printJSON(["hosts": hosts, "expires_at": ISO8601DateFormatter().string(from: expiry), "new_ca": newCA])
             } else {
-                print(t("srv.renewed-the-server-certificate.e588", ["value": "\(hosts.joined(separator: ", "))", "value2": "\(ISO8601DateFormatter().string(from: expiry))"]))
+                print(t("srv.renewed-the-server-certificate.e588", ["value": "\(hosts.joined(separator: ", "))", "value2": shownTime(expiry)]))
                 if newCA {
                     print(t("srv.made-a-new-ca.15e5", ["value": "\(options.folder.file("ca.pem"))"]))
                 }
@@ -551,7 +556,7 @@ struct UserCommand: AsyncParsableCommand {
                            "enrolment_code": code, "expires_at": iso(expires)])
             } else {
                 print(t("srv.added-name-role-value.1a1c", ["name": user.info.name, "role": branch.map { t("srv.nodes.role-branch", ["role": t("role.\(role.rawValue)"), "branch": $0]) } ?? t("role.\(role.rawValue)")]))
-                print(t("srv.enrolment-code-code-one.9017", ["code": "\(code)", "value": "\(iso(expires))"]))
+                print(t("srv.enrolment-code-code-one.9017", ["code": "\(code)", "value": shownTime(milliseconds: expires)]))
             }
         }
     }
@@ -571,7 +576,7 @@ struct UserCommand: AsyncParsableCommand {
             let (code, expires) = try await StorageEngine.with(options) { engine in
                 try await engine.accounts.issueCode(forUser: name, codeLifetime: UInt64(days) * 86_400_000)
             }
-            if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print(t("srv.user.code", ["code": code, "expires": "\(iso(expires))"])) }
+            if options.json { printJSON(["name": name, "enrolment_code": code, "expires_at": iso(expires)]) } else { print(t("srv.user.code", ["code": code, "expires": shownTime(milliseconds: expires)])) }
         }
     }
 
@@ -587,7 +592,9 @@ struct UserCommand: AsyncParsableCommand {
                 return print(String(decoding: data, as: UTF8.self))
             }
             if users.isEmpty { return print(t("srv.no-users-add-one.c5d7")) }
-            for user in users { print("\(user.id.prefix(8))  \(user.info.name)  \(user.info.role.rawValue)  \(user.info.branch ?? "")") }
+            var table = TextTable(t("column.id"), t("column.name"), t("column.role"), t("column.branch"))
+            for user in users { table.add(String(user.id.prefix(8)), user.info.name, t("role.\(user.info.role.rawValue)"), user.info.branch ?? "") }
+            print(table.rendered(empty: ""), terminator: "")
         }
     }
 }
