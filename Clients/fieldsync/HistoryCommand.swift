@@ -25,7 +25,7 @@ struct HistoryCommand: AsyncParsableCommand {
         let replica = try options.open()
         let (kind, record) = try locate(replica)
         if let field, kind.schema.index(of: field) == nil {
-            throw InputError(t("cli.history.no-field", ["kind": kind.rawValue, "field": field, "fields": kind.schema.fields.map(\.name).joined(separator: ", ")]))
+            throw InputError(t("cli.history.no-field", ["kind": texts.kind(kind), "field": field, "fields": kind.schema.fields.map(\.name).joined(separator: ", ")]))
         }
         let bound = try ServerBinding.load(home: options.location.folder)
         let local = try replica.history(of: kind, record, me: bound.map { (person: $0.binding.user.name, device: $0.binding.device) })

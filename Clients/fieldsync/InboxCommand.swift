@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldSyncClient
 import FieldSyncCommandLine
+import FieldSyncLocalization
 import FieldSyncModel
 import FieldSyncProtocol
 import FieldSyncStore
@@ -50,7 +51,7 @@ struct InboxCommand: AsyncParsableCommand {
         }
         if options.json { return try printJSON(answer) }
         print(t(action == .discard ? "cli.inbox.discarded" : "cli.inbox.handed-back",
-                ["number": String(counter), "about": answer.about.isEmpty ? Wording.printable(answer.reason) : answer.about]))
+                ["number": String(counter), "about": answer.about.isEmpty ? Wording.printable(answer.reason) : texts.about(answer.about)]))
     }
 
     struct List: AsyncParsableCommand {

@@ -34,7 +34,8 @@ extension KPIText {
                                              "by": t("grouping.\(report.grouping.rawValue)"), "time": t.instant(report.asOf)]) + "\n"
         var table = TextTable([t("grouping.\(report.grouping.rawValue)")] + KPI.allCases.map { t("kpi-short.\($0.rawValue)") } + [t("kpi.open-escalations")])
         for (index, group) in (report.groups + (report.groups.count > 1 ? [report.total] : [])).enumerated() {
-            let name = index == report.groups.count ? t("dashboard.total") : group.name
+            let name = index == report.groups.count ? t("dashboard.total")
+                : report.grouping == .province ? t("grouping.province") : group.name
             table.rows.append([name] + KPI.allCases.map { rate(group.figure($0), t) } + [String(group.openEscalations)])
         }
         text += table.rendered(empty: t("dashboard.no-customers"))

@@ -35,7 +35,26 @@ extension Strings {
             if let time = Timestamp(iso: value) { filled[name] = self.time(time) }
         }
         if let role = values["role"], has("role.\(role)") { filled["role"] = self("role.\(role)") }
+        if let about = values["about"] { filled["about"] = self.about(about) }
         if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), has(reach) { filled["reach"] = self(reach, filled) }
         return self(key, filled)
+    }
+
+    /// What a refused action wrote, as the server keeps it (`RefusedActionRules.about`: "visit 1a2b3c4d
+    /// (customer, at, summary)" or "3 records: visit 1a2b3c4d, …"), in this language's terms.
+    public func about(_ text: String) -> String {
+        func kind(_ noun: Substring) -> RecordKind? { RecordKind.allCases.first { $0.noun == noun } }
+        if let match = text.wholeMatch(of: /(?<noun>[a-z ]+) (?<id>[0-9a-f]{1,8}) \((?<fields>[^()]*)\)/), let kind = kind(match.output.noun) {
+            let fields = match.output.fields.split(separator: ", ").map { $0 == "…" ? "…" : field(String($0), of: kind) }
+            return self("about.record", ["kind": self.kind(kind), "id": String(match.output.id), "fields": fields.joined(separator: self("list.separator"))])
+        }
+        if let match = text.wholeMatch(of: /(?<n>\d+) records: (?<list>.*)/) {
+            let records = match.output.list.split(separator: ", ").map { item -> String in
+                guard let space = item.lastIndex(of: " "), let kind = kind(item[..<space]) else { return String(item) }
+                return "\(self.kind(kind)) \(item[item.index(after: space)...])"
+            }
+            return self("about.records", ["n": String(match.output.n), "records": records.joined(separator: self("list.separator"))])
+        }
+        return Wording.printable(text)
     }
 }

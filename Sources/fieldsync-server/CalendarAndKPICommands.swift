@@ -383,6 +383,6 @@ struct InboxServerCommand: AsyncParsableCommand {
         }
         if options.json { return try printEncoded(RefusedActionAnswer(decided)) }
         print(t(action == .discard ? "srv.inbox.discarded" : "srv.inbox.handed-back",
-                ["counter": "\(counter)", "node": "\(node)", "about": decided.about.isEmpty ? t("srv.inbox.refused") : decided.about]))
+                ["counter": "\(counter)", "node": "\(node)", "about": decided.about.isEmpty ? t("srv.inbox.refused") : CommandLanguage.strings.about(decided.about)]))
     }
 }

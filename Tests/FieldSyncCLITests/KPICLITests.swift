@@ -51,7 +51,7 @@ enum PDFCheck {
         #expect(history.contains("This replica is not enrolled: showing what it holds."))
         #expect(history.contains("History of fault") && history.contains("2026-11-17T09:20:00+08:00") && history.contains("waiting to be sent"))
         let bad = try cli.run(["history", fault, "--field", "colour"])
-        #expect(bad.status == 64 && bad.stderr.contains("--field: faults has no field 'colour'"))
+        #expect(bad.status == 64 && bad.stderr.contains("--field: fault report has no field 'colour'"))
         let unknown = try cli.run(["history", "ffffffff"])
         #expect(unknown.status == 66)
     }

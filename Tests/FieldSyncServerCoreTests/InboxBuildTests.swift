@@ -74,7 +74,10 @@ import Testing
             #expect(entry.subjectText != nil && entry.detailText != nil, "\(entry)")
             if entry.actionText == nil { #expect(entry.kind == .handedBack && entry.device == nil, "\(entry)") }
             let said = entry.said(english)
-            if entry.counter == 4 {
+            if entry.counter == 2 {
+                // What the action wrote, in the glossary's terms.
+                #expect(said.detail == "visit record 1a2b3c4d (summary): outside; Sue (supervisor) discarded it: duplicate", "\(said.detail)")
+            } else if entry.counter == 4 {
                 #expect(said.detail == "visit record 1a2b3c4d is outside branch Hangzhou or unknown to the server; sync the change that created it first",
                         "\(said.detail)")
             } else if entry.kind == .conflict {
@@ -88,7 +91,7 @@ import Testing
             }
         }
         let text = Inbox(entries: entries).text(offsetMinutes: 480, chinese)
-        for words in ["设备 bob-laptop 的操作 2", "Sue (supervisor)已放弃：duplicate", "被省级服务器拒绝：no such customer", "保留了Li Wei (li-laptop)的'Li's'，而非node 0000000000000002的'Wang's'",
+        for words in ["设备 bob-laptop 的操作 2", "客户拜访纪要 1a2b3c4d（拜访内容）：outside；", "Sue (supervisor)已放弃：duplicate", "被省级服务器拒绝：no such customer", "保留了Li Wei (li-laptop)的'Li's'，而非node 0000000000000002的'Wang's'",
                       "上次同步时有1项操作被拒绝", "天未同步，有2项操作等待发送", "另有3项",
                       "客户拜访纪要 1a2b3c4d不在Hangzhou分公司范围内，或服务器尚未收到"] {
             #expect(text.contains(words), "\(words) in \(text.prefix(2_000))")
