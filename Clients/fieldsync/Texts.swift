@@ -60,6 +60,6 @@ func decided(by: String, at: String, note: String) -> String {
     if let role = by.wholeMatch(of: /(?<name>.+) \((?<role>[a-z]+)\)/), texts.has("role.\(role.output.role)") {
         who = t("cli.decision.by-role", ["name": Wording.printable(String(role.output.name)), "role": t("role.\(role.output.role)")])
     }
-    let time = Timestamp(iso: at).map { texts.time($0) } ?? at
+    let time = Timestamp(iso: at).map { texts.time($0) } ?? Wording.printable(at)
     return t("cli.decision", ["by": who, "at": time, "note": Wording.printable(note)])
 }

@@ -20,7 +20,10 @@ public enum CommandLineFailure {
         let code = root.exitCode(for: error)
         if code == .success {
             // Help, in the reader's language: ArgumentParser's own words (headings, -h) through the tables.
-            print(HelpText.localized(root.fullMessage(for: error), CommandLanguage.strings))
+            // Anything else that ends cleanly (a completion script, a help dump) as ArgumentParser writes it.
+            let text = root.fullMessage(for: error)
+            guard text.hasPrefix("OVERVIEW:") || text.hasPrefix("USAGE:") else { root.exit(withError: error) }
+            print(HelpText.localized(text, CommandLanguage.strings))
             Foundation.exit(0)
         }
         if code == .validationFailure, !(error is ValidationError) {

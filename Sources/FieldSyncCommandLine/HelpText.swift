@@ -14,7 +14,7 @@ public enum HelpText {
             // The space that joins it to the help before it is the phrase's own; an indentation's is kept.
             let indented = match.output.space.isEmpty || match.range.lowerBound == original.startIndex
                 || original[original.index(before: match.range.lowerBound)] == " "
-            let body = match.output.body.replacing(/\n */, with: " ").replacing(": ", with: ": ")
+            let body = match.output.body.replacing(/\n */, with: " ")
             let parts = body.split(separator: "; ").map { part -> String in
                 guard let colon = part.firstIndex(of: ":") else { return String(part) }
                 let kind = part[..<colon], value = part[part.index(after: colon)...].drop { $0 == " " }

@@ -32,9 +32,12 @@ extension Inbox {
 
 extension Inbox.Entry {
     /// The subject, detail and action in `t`'s language where the server sent their keys, else as sent.
+    /// A text out of `ReasonText`'s bounds (from a server this laptop does not trust that far) reads as sent.
     public func said(_ t: Strings) -> (subject: String, detail: String, action: String) {
-        (t.message(subjectText?.key, subjectText?.values ?? [:], otherwise: Wording.printable(subject)),
-         t.message(detailText?.key, detailText?.values ?? [:], otherwise: Wording.printable(detail)),
-         t.message(actionText?.key, actionText?.values ?? [:], otherwise: Wording.printable(action)))
+        func said(_ text: ReasonText?, _ english: String) -> String {
+            guard let text, text.isWithinBounds else { return Wording.printable(english) }
+            return t.message(text.key, text.values, otherwise: Wording.printable(english))
+        }
+        return (said(subjectText, subject), said(detailText, detail), said(actionText, action))
     }
 }

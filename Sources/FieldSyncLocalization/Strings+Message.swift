@@ -9,8 +9,9 @@ extension Strings {
     /// `NAME.key` and `NAME.…` fill `{NAME}` with that message (one level; the plain `NAME` is its
     /// English). A key this version does not know (a newer server's) reads as `english`.
     public func message(_ key: String?, _ values: [String: String], otherwise english: String) -> String {
-        guard let key, has(key) else { return english }
-        var filled = values.mapValues { Wording.printable(String($0.prefix(300))) }
+        // A server's values are bounded where they are read (`ReasonText`); these bounds keep the work here small whatever the caller.
+        guard let key, has(key), values.count <= 64 else { return english }
+        var filled = values.mapValues { Self.shown($0) }
         for (name, inner) in values where name.hasSuffix(".key") && !name.dropLast(4).contains(".") {
             let prefix = String(name.dropLast(3))
             let innerValues = Dictionary(values.compactMap { entry -> (String, String)? in
@@ -21,7 +22,7 @@ extension Strings {
             filled[plain] = message(inner, innerValues.filter { !$0.key.hasSuffix(".key") }, otherwise: filled[plain] ?? "")
         }
         let kind = values["table"].flatMap(RecordKind.init(rawValue:))
-        if let kind { filled["kind"] = self.kind(kind) }
+        if let kind { filled["kind"] = self.kind(kind) } else if let table = values["table"] { filled["kind"] = Self.shown(table) }
         if let target = values["target"].flatMap(RecordKind.init(rawValue:)) { filled["target-kind"] = self.kind(target) }
         for name in ["field", "earlier", "later"] {
             guard let field = filled[name] else { continue }
@@ -35,9 +36,14 @@ extension Strings {
             if let time = Timestamp(iso: value) { filled[name] = self.time(time) }
         }
         if let role = values["role"], has("role.\(role)") { filled["role"] = self("role.\(role)") }
-        if let about = values["about"] { filled["about"] = self.about(about) }
+        if let about = values["about"] { filled["about"] = Self.shown(self.about(about)) }
         if let reach = values["reach-key"], reach.hasPrefix("refusal.reach."), has(reach) { filled["reach"] = self(reach, filled) }
         return self(key, filled)
+    }
+
+    /// A value as text on a screen: control characters shown as such, at most 1,000 characters (then "…").
+    static func shown(_ value: String) -> String {
+        Wording.printable(value.count > 1_000 ? String(value.prefix(1_000)) + "…" : value)
     }
 
     /// What a refused action wrote, as the server keeps it (`RefusedActionRules.about`: "visit 1a2b3c4d
@@ -55,6 +61,6 @@ extension Strings {
             }
             return self("about.records", ["n": String(match.output.n), "records": records.joined(separator: self("list.separator"))])
         }
-        return Wording.printable(text)
+        return Self.shown(text)
     }
 }

@@ -184,9 +184,21 @@ public struct ReasonText: Codable, Sendable, Equatable {
     public var key: String
     public var values: [String: String]
 
-    /// Bounds a client keeps to: a longer key or more values than this is ignored (the English reason stands).
+    /// Bounds a client keeps to: a text out of them is ignored (the English reason stands). A key and a
+    /// value's name are 1 to 64 bytes of `a-z 0-9 . _ -`; a value at most 1,000 Unicode scalars.
     public static let maxKeyLength = 64
     public static let maxValues = 16
+    public static let maxValueScalars = 1_000
+
+    public var isWithinBounds: Bool {
+        Self.isName(key) && values.count <= Self.maxValues
+            && values.allSatisfy { Self.isName($0.key) && $0.value.unicodeScalars.count <= Self.maxValueScalars }
+    }
+
+    static func isName(_ text: String) -> Bool {
+        (1...maxKeyLength).contains(text.utf8.count)
+            && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
 
     public init(key: String, values: [String: String] = [:]) {
         self.key = key

@@ -393,7 +393,12 @@ extension JSONReader.Parser {
             case "origin": origin = try parser.node("origin")
             case "counter": counter = try parser.unsigned("counter")
             case "reason": reason = try parser.string("reason")
-            case "reason_text": text = try parser.reasonText()
+            case "reason_text":
+                // Read on its own: any shape but the one SYNC.md gives (or out of its bounds) is dropped, never the answer.
+                let start = parser.index
+                try parser.skip()
+                let slice = UnsafeBufferPointer(rebasing: parser.bytes[start..<parser.index])
+                text = try? JSONReader.read(slice) { parser in try parser.reasonText() }
             default: try parser.skip()
             }
         }
@@ -401,21 +406,25 @@ extension JSONReader.Parser {
     }
 
     mutating func reasonText() throws -> ReasonText? {
-        var key: String?, values: [String: String] = [:], valid = true
+        var key: String?, values: [String: String] = [:]
         try object("reason_text") { parser, name in
             switch name {
             case "key": key = try parser.string("reason_text.key")
             case "values":
+                var count = 0
                 try parser.object("reason_text.values") { parser, name in
+                    count += 1
                     let value = try parser.string("reason_text.values")
-                    guard values.count < ReasonText.maxValues else { valid = false; return }
+                    guard count <= ReasonText.maxValues else { return }
                     values[name.decoded ?? String(decoding: name.bytes, as: UTF8.self)] = value
                 }
+                if count > ReasonText.maxValues { values = [:]; key = nil }
             default: try parser.skip()
             }
         }
-        guard valid, let key, (1...ReasonText.maxKeyLength).contains(key.utf8.count) else { return nil }
-        return ReasonText(key: key, values: values)
+        guard let key else { return nil }
+        let text = ReasonText(key: key, values: values)
+        return text.isWithinBounds ? text : nil
     }
 
     mutating func fieldValue() throws -> FieldValue {

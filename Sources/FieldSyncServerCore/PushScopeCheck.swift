@@ -208,9 +208,11 @@ package final class PushScopeCheck {
         let manager = policy.user.role == .manager
         let named = after.value(field, in: schema).text
         if key.table == .customer, !manager {
-            // A supervisor (or the province) hands a file to a person this server knows in its branch, like
-            // a case's owner below: a name typed wrong would take the file off every laptop that held it.
-            guard before?.value("manager", in: schema) != after.value("manager", in: schema) else { return nil }
+            // A supervisor hands a file to a person this server knows in its branch, like a case's owner below:
+            // a name typed wrong would take the file off every laptop that held it. A branch server's own
+            // assignments name people registered at the branch, not here (the province and administrators
+            // are not checked at all: `check` lets their work through before this).
+            guard policy.user.role != .branch, before?.value("manager", in: schema) != after.value("manager", in: schema) else { return nil }
         } else if key.table == .customer {
             if let before {
                 if before.value("manager", in: schema) != after.value("manager", in: schema) {

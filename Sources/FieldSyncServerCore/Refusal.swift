@@ -11,7 +11,9 @@ package struct Refusal: Sendable, Equatable, ExpressibleByStringInterpolation {
 
     package init(_ message: String, key: String? = nil, _ values: [String: String] = [:]) {
         self.message = message
-        self.text = key.map { ReasonText(key: $0, values: values) }
+        // Within the bounds a client keeps to (a value may quote what was pushed: a text of 8,192 characters).
+        let text = key.map { ReasonText(key: $0, values: values.mapValues { String($0.unicodeScalars.prefix(200)) }) }
+        self.text = text?.isWithinBounds == true ? text : nil
     }
 
     package init(stringLiteral value: String) { self.init(value) }

@@ -42,7 +42,7 @@ struct FieldSyncServerCommand: AsyncParsableCommand {
             let message = error.text.map { rendered($0) } ?? error.message
             CommandLineFailure.exit(error.hint.map { t("srv.hint.joined", ["message": message, "hint": Self.words($0)]) } ?? message,
                                     code: exitCode(for: error).rawValue)
-        } catch let error as StoreError where error.text != nil {
+        } catch let error as StoreError {
             // The replica's "not found" names the laptop's list command: the server names none.
             let text = error.text.map { ($0.key == "store.not-found" ? "admin.no-record-prefix" : $0.key, $0.values) }
             CommandLineFailure.exit(text.map { CommandLanguage.strings.message($0.0, $0.1, otherwise: error.message) } ?? error.message,
@@ -236,13 +236,14 @@ struct Serve: AsyncParsableCommand {
         if metricsPort != 0 { try ListenerCheck.free(host: metricsHost, port: metricsPort, what: t("srv.listen.metrics"), option: t("srv.listen.metrics-option")) }
         let app = try server.makeApplication(tls: tls) { [host] port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
-            FileHandle.standardOutput.write(Data((t("srv.fieldsync-server-listening-on.8f05", ["host": "\(host)", "port": "\(port)"]) + "\n").utf8))
+            // Read by scripts and supervisors' tools ("listening on https://"): in English whatever the language.
+            FileHandle.standardOutput.write(Data((Strings.load(.english)("srv.fieldsync-server-listening-on.8f05", ["host": "\(host)", "port": "\(port)"]) + "\n").utf8))
         }
         var services: [any Service] = [app]
         if let upstream { services.append(upstream) }
         if metricsPort != 0 {
             services.append(server.makeMetricsApplication(host: metricsHost, port: metricsPort) { [metricsHost] port in
-                FileHandle.standardOutput.write(Data((t("srv.metrics-on-http-metrics.10fe", ["metrics-host": "\(metricsHost)", "port": "\(port)"]) + "\n").utf8))
+                FileHandle.standardOutput.write(Data((Strings.load(.english)("srv.metrics-on-http-metrics.10fe", ["metrics-host": "\(metricsHost)", "port": "\(port)"]) + "\n").utf8))
             })
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

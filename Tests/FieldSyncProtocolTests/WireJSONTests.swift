@@ -46,6 +46,19 @@ import Testing
         #expect(try read(ReasonText(key: "refusal.x", values: many)) == Rejection(origin: NodeID(rawValue: 2), counter: 1, reason: "why"))
         #expect(try read(ReasonText(key: String(repeating: "k", count: ReasonText.maxKeyLength + 1)))?.text == nil)
         #expect(try read(ReasonText(key: "refusal.x", values: ["a": "b"]))?.text == ReasonText(key: "refusal.x", values: ["a": "b"]))
+        #expect(try read(ReasonText(key: "refusal.x", values: ["a": String(repeating: "x", count: ReasonText.maxValueScalars + 1)]))?.text == nil)
+        #expect(try read(ReasonText(key: "Refusal X", values: [:]))?.text == nil, "a key is a name of the tables")
+        #expect(try read(ReasonText(key: "refusal.x", values: ["\u{1B}[2J": "b"]))?.text == nil, "so is a value's name")
+        // Any other shape is dropped, never the answer: a newer server may send what this client cannot read.
+        let response = SyncResponse(accepted: [], rejected: [Rejection(origin: NodeID(rawValue: 2), counter: 1, reason: "why", text: ReasonText(key: "k"))],
+                                    changes: [], cursor: 0, more: false, serverTime: 0)
+        let body = String(decoding: WireJSON.encode(response), as: UTF8.self)
+        for shape in [#"null"#, #"{"key":"k","values":{"n":3}}"#, #"{"key":7}"#, #"{"values":[]}"#, #""text""#, #"{"key":"k","values":{"a":{"b":"c"}}}"#] {
+            let changed = body.replacingOccurrences(of: #"{"key":"k","values":{}}"#, with: shape)
+            #expect(changed != body)
+            let read = try WireJSON.decodeSyncResponse(Array(changed.utf8))
+            #expect(read.rejected.first?.reason == "why" && read.rejected.first?.text == nil, "\(shape)")
+        }
     }
 
     @Test func requestsRoundTripThroughBothCodecs() throws {
