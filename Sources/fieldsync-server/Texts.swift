@@ -23,4 +23,8 @@ func shownTime(milliseconds: UInt64?) -> String {
 }
 
 /// A certificate's expiry as this run's language writes a time.
-func shownTime(_ date: Date) -> String { shownTime(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000))) }
+func shownTime(_ date: Date) -> String {
+    let milliseconds = date.timeIntervalSince1970 * 1000
+    // A certificate's date, read from a file: clamped, never a trapping conversion.
+    return shownTime(milliseconds: milliseconds.isFinite ? UInt64(min(max(0, milliseconds), 4e18)) : 0)
+}
