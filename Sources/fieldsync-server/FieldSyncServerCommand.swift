@@ -173,8 +173,10 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((t("srv.initialised-a-server-in.88a5", ["path": "\(folder.path)", "node": "\(result.node)", "value": "\(result.settings.caCertificate ?? "")"]) + "\n").utf8))
         }
         if !Strings.isInstalled {
-            // A binary copied without its resource bundle: pages show text keys, nothing else breaks.
-            FileHandle.standardError.write(Data((t("srv.warning-the-texts-of.8dc6") + "\n").utf8))
+            // A binary copied without its resource bundle: pages show text keys, nothing else breaks. Said
+            // in English: the tables that would say it otherwise are what is missing.
+            let missing = "warning: the texts of the dashboard and documents were not found (FieldSync_FieldSyncLocalization.resources beside the executable); pages show their keys\n"
+            FileHandle.standardError.write(Data(missing.utf8))
         }
         let settings = try folder.settings()
         let certificatePEM = try String(contentsOfFile: settings.tlsCertificate, encoding: .utf8)
@@ -236,14 +238,17 @@ struct Serve: AsyncParsableCommand {
         if metricsPort != 0 { try ListenerCheck.free(host: metricsHost, port: metricsPort, what: t("srv.listen.metrics"), option: t("srv.listen.metrics-option")) }
         let app = try server.makeApplication(tls: tls) { [host] port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
-            // Read by scripts and supervisors' tools ("listening on https://"): in English whatever the language.
-            FileHandle.standardOutput.write(Data((Strings.load(.english)("srv.fieldsync-server-listening-on.8f05", ["host": "\(host)", "port": "\(port)"]) + "\n").utf8))
+            // Read by scripts and supervisors' tools ("listening on https://"): in English whatever the
+            // language, and whether or not the texts' bundle is beside the binary.
+            let listening = "fieldsync-server listening on https://\(host):\(port)\n"
+            FileHandle.standardOutput.write(Data(listening.utf8))
         }
         var services: [any Service] = [app]
         if let upstream { services.append(upstream) }
         if metricsPort != 0 {
             services.append(server.makeMetricsApplication(host: metricsHost, port: metricsPort) { [metricsHost] port in
-                FileHandle.standardOutput.write(Data((Strings.load(.english)("srv.metrics-on-http-metrics.10fe", ["metrics-host": "\(metricsHost)", "port": "\(port)"]) + "\n").utf8))
+                let metrics = "metrics on http://\(metricsHost):\(port)/metrics\n"
+                FileHandle.standardOutput.write(Data(metrics.utf8))
             })
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
