@@ -269,7 +269,7 @@ struct OutboxCommand: ParsableCommand {
     /// In `texts`' language on screen; `--json` passes English, which never changes.
     static func summary(_ mutation: Mutation, _ texts: Strings = texts) -> String {
         func t(_ key: String, _ values: [String: String]) -> String { texts(key, values) }
-        func count(_ number: Int, _ noun: String) -> String { t(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)]) }
+        func count(_ number: Int, _ noun: String) -> String { texts.count(number, noun) }
         var order: [RecordKey] = [], fields: [RecordKey: Int] = [:]
         for change in mutation.changes {
             let key = RecordKey(table: change.table, record: change.record)

@@ -12,9 +12,7 @@ func t(_ key: String, _ values: [String: String] = [:]) -> String { CommandLangu
 var texts: Strings { CommandLanguage.strings }
 
 /// "1 record", "3 records" / "1条记录", "3条记录": `count.NOUN.one` and `count.NOUN.other`.
-func count(_ number: Int, _ noun: String) -> String {
-    t(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)])
-}
+func count(_ number: Int, _ noun: String) -> String { texts.count(number, noun) }
 
 /// Table headings by their `column.NAME` keys.
 func columns(_ names: String...) -> [String] { names.map { t("column.\($0)") } }

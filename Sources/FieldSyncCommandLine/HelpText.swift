@@ -1,4 +1,5 @@
 import FieldSyncLocalization
+import FieldSyncModel
 import Foundation
 
 /// ArgumentParser writes its own words into every help page (the headings, `-h, --help`,
@@ -39,7 +40,7 @@ public enum HelpText {
             // A subcommand's "(default)" sits in the names' column: the columns after it keep their place.
             line.replace(/[ ]\(default\)(?<pad> *)/) { match in
                 let marker = t("help.default-subcommand")
-                let pad = max(1, match.output.pad.count + 10 - Self.width(marker))
+                let pad = max(1, match.output.pad.count + 10 - TextTable.width(marker))
                 return match.output.pad.isEmpty ? marker : marker + String(repeating: " ", count: pad)
             }
             if let match = line.firstMatch(of: /See '(?<command>[^']+) <subcommand>' for detailed help\./) {
@@ -48,14 +49,5 @@ public enum HelpText {
             lines.append(line)
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// Columns a terminal gives the text: two for a wide (CJK, full-width) character.
-    static func width(_ text: String) -> Int {
-        text.unicodeScalars.reduce(0) { total, scalar in
-            let wide = (0x1100...0x115F).contains(scalar.value) || (0x2E80...0xA4CF).contains(scalar.value)
-                || (0xAC00...0xD7A3).contains(scalar.value) || (0xF900...0xFAFF).contains(scalar.value) || (0xFF00...0xFF60).contains(scalar.value)
-            return total + (wide ? 2 : 1)
-        }
     }
 }

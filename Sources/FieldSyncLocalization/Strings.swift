@@ -61,6 +61,11 @@ public struct Strings: Sendable {
 // MARK: - The glossary's terms (Protocol/GLOSSARY.md)
 
 extension Strings {
+    /// "1 record", "3 records" / "1条记录": `count.NOUN.one` and `count.NOUN.other`.
+    public func count(_ number: Int, _ noun: String) -> String {
+        self(number == 1 ? "count.\(noun).one" : "count.\(noun).other", ["n": String(number)])
+    }
+
     /// "fault report" / "故障申告".
     public func kind(_ kind: RecordKind) -> String { self("kind.\(kind.rawValue)") }
 
