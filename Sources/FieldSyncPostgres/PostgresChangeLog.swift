@@ -25,9 +25,15 @@ public enum PostgresChangeLog {
         // head, so the row reads the branch it moved to (and the mover, which re-logs the file's records,
         // sees this transaction's, or waits for it to commit first). Without this a row written while
         // its file moved could keep the old branch and never reach the new one's devices.
+        // The branches are read by that same statement: the row it returns is the version committed after the wait.
         let customers = Array(Set(rows.compactMap(\.customer)))
+        var branches: [String: String] = [:]
         if !customers.isEmpty {
-            try await connection.query("SELECT 1 FROM records WHERE kind = 'customers' AND id = ANY(\(customers)) FOR SHARE", logger: logger)
+            for try await (id, branch) in try await connection.query("""
+                SELECT id, branch FROM records WHERE kind = 'customers' AND id = ANY(\(customers)) FOR SHARE
+                """, logger: logger).decode((String, String?).self) {
+                if let branch { branches[id] = branch }
+            }
         }
         let count = Int64(rows.count)
         var last: Int64 = 0
@@ -40,15 +46,16 @@ public enum PostgresChangeLog {
         var numbered = rows
         for index in numbered.indices { numbered[index].seq = first + Int64(index) }
         // The receipt travels in the rows' own statement: no extra round trip while the head row is locked.
-        try await insert(numbered, receipt: (first, Int64(clamping: receivedAt)), on: connection, logger: logger)
+        try await insert(numbered, receipt: (first, Int64(clamping: receivedAt)), branches: branches, on: connection, logger: logger)
         return first...last
     }
 
     /// Writes rows with the numbers they carry (`append` numbers them; `store copy` keeps the source's).
     /// Each row's `branch` is its customer's as stored when it is written (records are saved before
-    /// their rows; a copy writes the records first): what a branch's pull finds it by.
-    static func insert(_ rows: [ChangeLogRow], receipt: (firstSeq: Int64, at: Int64)? = nil, on connection: PostgresConnection,
-                       logger: Logger) async throws {
+    /// their rows; a copy writes the records first): what a branch's pull finds it by. `branches`: the
+    /// customers' branches as the caller read them in this transaction (else each row reads its own).
+    static func insert(_ rows: [ChangeLogRow], receipt: (firstSeq: Int64, at: Int64)? = nil, branches: [String: String]? = nil,
+                       on connection: PostgresConnection, logger: Logger) async throws {
         guard !rows.isEmpty else { return }
         // One statement for the whole batch: columns as arrays, unnested into rows.
         // Arrays hold no NULL here, so absent values travel as '' and 0 (neither is valid for them).
@@ -58,16 +65,18 @@ public enum PostgresChangeLog {
         let exits = rows.map { $0.exit != nil }
         let exitBranches = rows.map { $0.exit?.branch ?? "" }, exitManagers = rows.map { $0.exit?.manager ?? "" }
         let exitTeams = rows.map { $0.exit?.team ?? "" }
+        let rowBranches = rows.map { row in row.customer.flatMap { branches?[$0] } ?? "" }
+        let branch = branches == nil ? "(SELECT branch FROM records WHERE kind = 'customers' AND id = NULLIF(c, ''))" : "NULLIF(b, '')"
         let withReceipt = receipt.map { "WITH receipt AS (INSERT INTO log_receipts (first_seq, at) VALUES (\($0.firstSeq), \($0.at)))" } ?? ""
         try await connection.query("""
             \(unescaped: withReceipt)
             INSERT INTO change_log (seq, tbl, record, origin, customer, changes, counter, from_upstream, exit_branch, exit_manager, exit_team, branch)
             SELECT s, t, r, o, NULLIF(c, ''), ch, NULLIF(n, 0), u, CASE WHEN e THEN eb END, CASE WHEN e THEN NULLIF(em, '') END,
-                   CASE WHEN e THEN NULLIF(et, '') END,
-                   (SELECT branch FROM records WHERE kind = 'customers' AND id = NULLIF(c, ''))
+                   CASE WHEN e THEN NULLIF(et, '') END, \(unescaped: branch)
             FROM unnest(\(rows.map(\.seq))::bigint[], \(rows.map(\.table))::text[], \(rows.map(\.record))::text[], \(rows.map(\.origin))::text[],
                         \(customers)::text[], \(changes)::bytea[], \(counters)::bigint[], \(rows.map(\.fromUpstream))::boolean[], \(exits)::boolean[],
-                        \(exitBranches)::text[], \(exitManagers)::text[], \(exitTeams)::text[]) AS x(s, t, r, o, c, ch, n, u, e, eb, em, et)
+                        \(exitBranches)::text[], \(exitManagers)::text[], \(exitTeams)::text[], \(rowBranches)::text[])
+                AS x(s, t, r, o, c, ch, n, u, e, eb, em, et, b)
             """, logger: logger)
     }
 

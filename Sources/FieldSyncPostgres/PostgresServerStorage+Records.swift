@@ -69,14 +69,15 @@ extension PostgresServerStorage {
         return result
     }
 
-    /// The stored states of `keys` (absent: not stored).
+    /// The stored states of `keys` (absent: not stored), one index probe per key (the `LATERAL … LIMIT 1`
+    /// keeps the planner from hashing the whole table, whose cost grows with it).
     func load(_ keys: some Collection<RecordKey>, on connection: PostgresConnection) async throws -> [RecordKey: RecordState] {
         guard !keys.isEmpty else { return [:] }
         let kinds = keys.map(\.table.rawValue), ids = keys.map(\.record)
         var states: [RecordKey: RecordState] = [:]
         for try await (kind, id, bytes) in try await connection.query("""
-            SELECT r.kind, r.id, r.state FROM records r JOIN unnest(\(kinds)::text[], \(ids)::text[]) AS k(kind, id)
-            ON r.kind = k.kind AND r.id = k.id
+            SELECT k.kind, k.id, r.state FROM unnest(\(kinds)::text[], \(ids)::text[]) AS k(kind, id),
+                LATERAL (SELECT state FROM records r WHERE r.kind = k.kind AND r.id = k.id LIMIT 1) AS r
             """, logger: logger).decode((String, String, ByteBuffer).self) {
             guard let table = RecordKind(rawValue: kind) else { continue }
             states[RecordKey(table: table, record: id)] = try Self.state(bytes, table, id)
@@ -159,8 +160,7 @@ extension PostgresServerStorage {
         var rows: [RecordRow] = []
         for key in order {
             guard let state = states[key] else { continue }
-            var customer: String?
-            if case .customer(let id, _) = try await owner(of: key, in: states, reads: &reads, on: connection) { customer = id }
+            let customer = try await self.customer(of: key, in: states, reads: &reads, on: connection)
             let parent = RecordOwner.parentKey(of: key.table, state).map { "\($0.table.rawValue)/\($0.record)" }
             rows.append(RecordRow(key: key, state: state, customer: customer, parent: parent))
         }
