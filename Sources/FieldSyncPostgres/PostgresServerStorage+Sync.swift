@@ -94,7 +94,9 @@ extension PostgresServerStorage: SyncStorage {
     // MARK: Push
 
     func push(_ request: SyncRequest, from device: DeviceContext, now: UInt64, limits: SyncLimits) async throws -> PushOutcome {
-        try await transaction { connection in
+        // Checked before the transaction: a push sent ahead is checked while the one before it holds the locks.
+        let contentRefusals = request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) }
+        return try await transaction { connection in
             let touched = Set(request.mutations.flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
             // The device's node, the origins it may relay and the touched records locked first, in one sorted order
             // with every other writer's: the relay holders read next stay as read, and no two instances merge into
@@ -114,7 +116,7 @@ extension PostgresServerStorage: SyncStorage {
                 }
             }
             var decider = PushDecider(request, from: device, relaying: relayed,
-                                      contentRefusals: request.mutations.map { PushRules.validateContent($0, now: now, limits: limits) },
+                                      contentRefusals: contentRefusals,
                                       isApplied: applied.contains, floor: floor,
                                       signatures: RelaySignatures(request, device: device.node, pinned: try await pinnedKeys(relayed, on: connection)))
             let decisions: PushDecisions
