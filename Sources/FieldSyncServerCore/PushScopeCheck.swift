@@ -169,7 +169,8 @@ package final class PushScopeCheck {
                                                changes: changes, origin: mutation.origin, owner: { try self.owner(key, in: afterState) }) {
                 return refusal
             }
-            if key.table == .handover, let refusal = try handoverRefusal(key, existed: existed, after: after[index], afterState: afterState) {
+            if key.table == .handover, try !(existed && Self.repeatsStored(changes, in: stored(key))),
+               let refusal = try handoverRefusal(key, existed: existed, after: after[index], afterState: afterState) {
                 return refusal
             }
         }
@@ -331,6 +332,19 @@ package final class PushScopeCheck {
             return Refusal("\(record) is outside \(policy.reach) or unknown to the server; sync the change that created it first",
                            key: "refusal.outside-or-unknown", values(key))
         }
+    }
+
+    /// Whether every change repeats what `stored` holds, value and stamp: a copy of a write this server has
+    /// (a branch server's re-logged rows, a laptop's offer after a restore), which changes nothing.
+    static func repeatsStored(_ changes: some Sequence<FieldChange>, in stored: RecordState?) -> Bool {
+        guard let stored else { return false }
+        var any = false
+        for change in changes {
+            guard let index = change.table.schema.index(of: change.field), let stamp = stored.stamps[index],
+                  stamp.hlc == change.hlc, stamp.node == change.node, stored.values[index] == change.value else { return false }
+            any = true
+        }
+        return any
     }
 
     /// Why a handover record is refused, or nil. The KPIs charge weeks by it, so it is only ever the

@@ -28,6 +28,40 @@ import Testing
         return try UpstreamSync(store: branch.store, binding: binding, caPEM: province.caPEM, logger: logger)
     }
 
+    /// What the branch server writes itself (a handover by `fieldsync-server assign`) reaches the province
+    /// like its laptops' work, and the laptops of the branch.
+    @Test func theBranchServersOwnWritesReachTheProvince() async throws {
+        let province = try await TestServer.start()
+        let branch = try await TestServer.start()
+        let upstream = try await Self.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder)
+        _ = try branch.store.addUser(UserInfo(name: "Bob", role: .manager, branch: "Hangzhou"))
+        _ = try province.store.addUser(UserInfo(name: "Bob", role: .manager, branch: "Hangzhou"))
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                        ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+        #expect(try await alice.sync().rejected.isEmpty)
+        try await upstream.syncOnce()
+        #expect(try province.store.replica.record(.customer, Self.customer)?["manager"] == .text("Alice"))
+
+        _ = try branch.store.assign(Self.customer, manager: "Bob", team: nil)
+        try await upstream.syncOnce()
+        let refused = try await branch.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM upstream_rejections") ?? -1 }
+        let reasons = try await branch.store.writer.read { db in try String.fetchAll(db, sql: "SELECT origin || ' ' || counter || ': ' || reason FROM upstream_rejections") }
+        #expect(refused == 0, "the province refused none of the branch server's own work: \(reasons)")
+        #expect(try province.store.replica.record(.customer, Self.customer)?["manager"] == .text("Bob"))
+        let handovers = try province.store.replica.records(.handover)
+        #expect(handovers.count == 1, "the handover record the assignment wrote reached the province too")
+        // A second round moves nothing and refuses nothing.
+        let idle = try await upstream.syncOnce()
+        #expect(idle.pushed == 0 && idle.pulled == 0)
+        try await alice.sync()
+        #expect(try alice.replica.record(.customer, Self.customer) == nil, "the file left Alice's laptop with the handover")
+        await upstream.shutdown()
+        await alice.close()
+    }
+
     @Test func branchServerRelaysUpAndDownWithoutEcho() async throws {
         let province = try await TestServer.start()
         let branch = try await TestServer.start()

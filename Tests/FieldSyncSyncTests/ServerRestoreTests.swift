@@ -291,6 +291,44 @@ import Testing
 
     /// A file the server handed over after the backup keeps its handover through a restore: carried
     /// with the change of manager it records, though the backup never held the record itself.
+    /// A supervisor's handover made after the backup is offered back by their laptop and taken, with its
+    /// handover record; the manager's laptops see it. Offered again (the offer repeated), it changes nothing.
+    @Test func aSupervisorsHandoverAfterTheBackupIsOfferedBackAndTaken() async throws {
+        let clock = TestClock()
+        let folder = try TemporaryFolder()
+        var server = try await TestServer.start(clock: clock.now)
+        let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+        let ben = try await Laptop.enrol("Ben", server: server, folder: folder, clock: clock.now)
+        let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+        let customer = "c2900000-0000-4000-8000-000000000001"
+        try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Shop")), ("level", .text("standard")),
+                                                              ("branch", .text("Hangzhou")), ("manager", .text("Ann"))])])
+        try await ann.sync()
+        try await sue.sync()
+        let backup = folder.path("backup.sqlite")
+        _ = try server.store.backup(to: backup)
+        clock.advance(60_000)
+        try sue.replica.write([RecordEdit(.customer, customer, [("manager", .text("Ben"))])])
+        #expect(try await sue.sync().rejected.isEmpty)
+        await server.stop()
+        try server.store.close()
+        _ = try ServerStore.restore(from: backup, into: server.folder.path("server"))
+        server = try await TestServer.restart(server, clock: clock.now)
+
+        let offered = try await sue.sync()
+        #expect(offered.serverRestored && offered.rejected.isEmpty, "\(offered)")
+        #expect(try await server.record(.customer, customer)?.value("manager", in: RecordKind.customer.schema) == .text("Ben"))
+        let handovers = try server.store.replica.records(.handover)
+        #expect(handovers.map { $0["previous"] } == [.text("Ann")] && handovers.map { $0["manager"] } == [.text("Ben")])
+        try await ben.sync()
+        #expect(try ben.replica.record(.customer, customer)?["manager"] == .text("Ben"))
+        try await ann.sync()
+        #expect(try ann.replica.record(.customer, customer) == nil, "the file left Ann's laptop")
+        #expect(try sue.replica.outbox().isEmpty)
+        for laptop in [ann, ben, sue] { await laptop.close() }
+        await server.stop()
+    }
+
     @Test func aRestoreKeepsTheHandoversTheServerWroteAfterTheBackup() async throws {
         let clock = TestClock()
         var server = try await TestServer.start(clock: clock.now)
