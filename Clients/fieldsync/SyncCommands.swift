@@ -170,6 +170,7 @@ struct SyncCommand: AsyncParsableCommand {
                 "snapshot_records": outcome.snapshot.map { .int(Int64($0.records)) } ?? .null,
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
                 "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
+                "taken_back_records": .int(Int64(summary.takenBack)), "server_copy_pending": .bool(summary.serverCopyPending),
                 "unknown_content": .array(summary.unknownContent.map(JSONValue.string)), "read_again": .array(summary.readAgain.map(JSONValue.string)),
                 "decisions": .array(summary.decisions.map { decision in
                     .object(["number": .int(Int64(clamping: decision.counter)), "action": .string(decision.discard ? "discard" : "note"),
@@ -194,6 +195,8 @@ struct SyncCommand: AsyncParsableCommand {
                 print(t(decision.discard ? "cli.sync.discarded" : "cli.sync.handed-back",
                         ["number": String(decision.counter), "decision": decided(by: decision.by, at: decision.at, note: decision.note)]))
             }
+            if summary.takenBack > 0 { print(t("cli.sync.taken-back", ["records": count(summary.takenBack, "record")])) }
+            if summary.serverCopyPending { print(t("cli.sync.copy-pending")) }
             if !summary.filesDropped.isEmpty {
                 print(t("cli.sync.files-dropped", ["count": String(summary.filesDropped.count),
                                                    "ids": summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", ")]))

@@ -29,6 +29,10 @@ public struct SyncSummary: Sendable, Equatable {
     /// Record kinds and fields ("kind.field") the server sent that this version does not know:
     /// skipped here, and read again once FieldSync is upgraded (`Replica.noteUnknownContent`).
     public var unknownContent: [String] = []
+    /// Records a supervisor's discard left emptied here, taken back from the server's copy.
+    public var takenBack = 0
+    /// A discard's records could not be taken back from the server's copy (`fieldsync verify --server` does it).
+    public var serverCopyPending = false
     /// What this version knows now that an older one skipped: read again from where it was skipped.
     public var readAgain: [String] = []
 
@@ -86,6 +90,32 @@ public struct Synchronizer: Sendable {
 
     public func sync(_ replica: Replica, binding: ServerBinding, client: SyncClient,
                      progress: @Sendable (SyncSummary) -> Void = { _ in }) async throws -> SyncSummary {
+        var summary = try await syncTellingRestores(replica, binding: binding, client: client, progress: progress)
+        let discarded = summary.decisions.filter(\.discard).map(\.counter)
+        guard !discarded.isEmpty else { return summary }
+        // A discarded action's fields were emptied here (their earlier values were overwritten on this laptop):
+        // the server's copy of exactly the records it wrote comes back, as `outbox discard` does. A failure
+        // leaves them for `verify --server`, and never fails the sync, which went through.
+        do {
+            summary.takenBack = try await takeBackServerCopy(of: Set(discarded), replica, binding: binding, client: client)
+        } catch {
+            summary.serverCopyPending = true
+        }
+        return summary
+    }
+
+    /// Takes the server's copy of the records the discarded actions `counters` wrote; returns how many records it took.
+    private func takeBackServerCopy(of counters: Set<UInt64>, _ replica: Replica, binding: ServerBinding, client: SyncClient) async throws -> Int {
+        let keys = Set(try replica.discarded().filter { counters.contains($0.counter) }
+            .flatMap { $0.mutation.changes.map { RecordKey(table: $0.table, record: $0.record) } })
+        guard !keys.isEmpty else { return 0 }
+        var drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replica.path + ".verify")
+        drift.records.removeAll { !keys.contains($0.key) }
+        return try replica.repair(drift).taken
+    }
+
+    private func syncTellingRestores(_ replica: Replica, binding: ServerBinding, client: SyncClient,
+                                     progress: @Sendable (SyncSummary) -> Void) async throws -> SyncSummary {
         do {
             return try await syncOnce(replica, binding: binding, client: client, progress: progress)
         } catch let error as SyncError where error.code == ErrorCode.serverRestored {

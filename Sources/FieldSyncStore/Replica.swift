@@ -27,6 +27,9 @@ public struct Replica: Sendable {
         recordCounterKey = try writer.read { RecordChangeCounter.key($0) }
     }
 
+    /// The database file's path.
+    public var path: String { writer.path }
+
     /// Rises with every commit that changed a record; equal values mean the same records.
     public var recordGeneration: UInt64 { RecordChangeCounter.generation(of: recordCounterKey) }
 

@@ -152,4 +152,45 @@ import Testing
             for laptop in laptops { await laptop.close() }
         }
     }
+
+    /// A refused change discarded by a supervisor's decision leaves the records it wrote as the server
+    /// holds them, not emptied: the laptop takes the server's copy of exactly those records back, so a
+    /// supervisor's refused handover (a name nobody is registered under) can be made again at once.
+    @Test(arguments: EngineKind.available)
+    func aDiscardedHandoverLeavesTheFileAsTheServerHoldsIt(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let alice = try await Laptop.enrol("Alice", server: server, folder: folder, clock: clock.now)
+            let bob = try await Laptop.enrol("Bob", server: server, folder: folder, clock: clock.now)
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor, clock: clock.now)
+            do {
+                let customer = "c3000000-0000-4000-8000-000000000001"
+                try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Shop")), ("level", .text("standard")),
+                                                                          ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+                try await alice.sync()
+                try await sue.sync()
+                clock.advance(1_000)
+                try sue.replica.write([RecordEdit(.customer, customer, [("manager", .text("Bobb"))])])
+                let refused = try await sue.sync()
+                let counter = try #require(refused.rejected.first?.counter)
+                let node = try #require(try sue.replica.identity()?.node)
+                _ = try await sue.client.decideRefused(RefusedActionDecision(node: node, counter: counter, action: .discard, note: "typo"),
+                                                       token: sue.binding.token)
+                let decided = try await sue.sync()
+                #expect(decided.decisions.map(\.counter) == [counter])
+                #expect(try sue.replica.record(.customer, customer)?["manager"] == .text("Alice"), "the server's manager, not an empty one")
+                #expect(try sue.replica.records(.handover).isEmpty)
+                #expect(try sue.replica.verify().isEmpty)
+                clock.advance(1_000)
+                try sue.replica.write([RecordEdit(.customer, customer, [("manager", .text("Bob"))])])
+                #expect(try await sue.sync().rejected.isEmpty, "the handover made again names the manager the server holds")
+                #expect(try await server.record(.customer, customer)?.value("manager", in: RecordKind.customer.schema) == .text("Bob"))
+            } catch {
+                for laptop in [alice, bob, sue] { await laptop.close() }
+                throw error
+            }
+            for laptop in [alice, bob, sue] { await laptop.close() }
+        }
+    }
 }
