@@ -91,27 +91,21 @@ public struct Synchronizer: Sendable {
     public func sync(_ replica: Replica, binding: ServerBinding, client: SyncClient,
                      progress: @Sendable (SyncSummary) -> Void = { _ in }) async throws -> SyncSummary {
         var summary = try await syncTellingRestores(replica, binding: binding, client: client, progress: progress)
-        let discarded = summary.decisions.filter(\.discard).map(\.counter)
-        guard !discarded.isEmpty else { return summary }
-        // A discarded action's fields were emptied here (their earlier values were overwritten on this laptop):
-        // the server's copy of exactly the records it wrote comes back, as `outbox discard` does. A failure
-        // leaves them for `verify --server`, and never fails the sync, which went through.
+        // A supervisor's discard emptied the fields its action wrote (their earlier values were overwritten on this
+        // laptop): the server's copy of exactly those records comes back, as `outbox discard` does. Noted in the
+        // replica with the discard, so a sync cut short, or a failure here, leaves them for the next sync; a failure
+        // never fails the sync, which went through.
+        let keys = try replica.recordsToTakeBack()
+        guard !keys.isEmpty else { return summary }
         do {
-            summary.takenBack = try await takeBackServerCopy(of: Set(discarded), replica, binding: binding, client: client)
+            var drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replica.path + ".verify")
+            drift.records.removeAll { !keys.contains($0.key) }
+            summary.takenBack = try replica.repair(drift).taken
+            try replica.tookBack(keys)
         } catch {
             summary.serverCopyPending = true
         }
         return summary
-    }
-
-    /// Takes the server's copy of the records the discarded actions `counters` wrote; returns how many records it took.
-    private func takeBackServerCopy(of counters: Set<UInt64>, _ replica: Replica, binding: ServerBinding, client: SyncClient) async throws -> Int {
-        let keys = Set(try replica.discarded().filter { counters.contains($0.counter) }
-            .flatMap { $0.mutation.changes.map { RecordKey(table: $0.table, record: $0.record) } })
-        guard !keys.isEmpty else { return 0 }
-        var drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replica.path + ".verify")
-        drift.records.removeAll { !keys.contains($0.key) }
-        return try replica.repair(drift).taken
     }
 
     private func syncTellingRestores(_ replica: Replica, binding: ServerBinding, client: SyncClient,

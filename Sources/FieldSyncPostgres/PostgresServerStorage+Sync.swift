@@ -458,40 +458,28 @@ extension PostgresServerStorage: SyncStorage {
             let restricted = page.filtersByBranch
             let branch = device.user.branch ?? ""
             let serverNode = node.description
-            // The customer joined for the restricted batches' filter only (PostgreSQL drops the join where nothing
-            // uses it): each holder's scope is read once per pull below, not decoded and parsed with every row.
             let columns = """
-                SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team, l.origin
+                SELECT l.seq, l.tbl, l.record, l.changes, l.customer, l.exit_branch, l.exit_manager, l.exit_team,
+                       c.id IS NOT NULL, c.branch, c.manager, c.team, l.origin
                 FROM change_log l LEFT JOIN records c
                     ON c.kind = 'customers' AND c.id = COALESCE(l.customer, CASE WHEN l.exit_branch IS NOT NULL THEN l.record END)
                 """
-            var scopesRead = Set<String>()
-            /// Adds the rows of `query` to the page: how many were read, and whether the page filled.
+            /// Adds the rows of `query` to the page, row by row (a page's bytes bound what is held): how many were
+            /// read, and whether the page filled.
             func take(_ query: PostgresQuery) async throws -> (rows: Int64, full: Bool) {
-                var read: [(seq: Int64, tbl: String, record: String, bytes: ByteBuffer, customer: String?, exitBranch: String?,
-                            exitManager: String?, exitTeam: String?, origin: String)] = []
-                for try await row in try await connection.query(query, logger: logger)
-                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, String).self) {
-                    read.append(row)
-                }
-                // The scopes of the customers these rows belong to (an exit row's is the record's own), in the pull's snapshot.
-                let holders = Set(read.compactMap { $0.customer ?? ($0.exitBranch != nil ? $0.record : nil) }).subtracting(scopesRead)
-                if !holders.isEmpty {
-                    scopesRead.formUnion(holders)
-                    for try await (id, branch, manager, team) in try await connection.query("""
-                        SELECT id, branch, manager, team FROM records WHERE kind = 'customers' AND id = ANY(\(Array(holders)))
-                        """, logger: logger).decode((String, String?, String?, String?).self) {
-                        scopes[id] = CustomerScope(branch: branch, manager: manager, team: Team.members(team.map(FieldValue.text) ?? .null))
-                    }
-                }
                 var rows: Int64 = 0
-                for row in read {
+                for try await (seq, tbl, record, bytes, customer, exitBranch, exitManager, exitTeam, known, cBranch, cManager, cTeam, origin)
+                    in try await connection.query(query, logger: logger)
+                    .decode((Int64, String, String, ByteBuffer, String?, String?, String?, String?, Bool, String?, String?, String?, String).self) {
                     rows += 1
-                    let (record, bytes) = (row.record, row.bytes)
-                    let table = RecordKind(rawValue: row.tbl)
-                    let exit = row.exitBranch.map { CustomerScope(branch: $0, manager: row.exitManager, team: Team.members(row.exitTeam.map(FieldValue.text) ?? .null)) }
-                    let taken = try page.add(seq: row.seq, table: table, record: record, customer: row.customer, exit: exit,
-                                             fromServer: row.origin == serverNode) { changes in
+                    // A holder's scope is the same in every row of the pull's snapshot: its team parsed once, not per row.
+                    if known, let holder = customer ?? (exitBranch != nil ? record : nil), scopes[holder] == nil {
+                        scopes[holder] = CustomerScope(branch: cBranch, manager: cManager, team: Team.members(cTeam.map(FieldValue.text) ?? .null))
+                    }
+                    let table = RecordKind(rawValue: tbl)
+                    let exit = exitBranch.map { CustomerScope(branch: $0, manager: exitManager, team: Team.members(exitTeam.map(FieldValue.text) ?? .null)) }
+                    let taken = try page.add(seq: seq, table: table, record: record, customer: customer, exit: exit,
+                                             fromServer: origin == serverNode) { changes in
                         guard let table else { throw ChangeLogCodec.Malformed() }
                         try bytes.withUnsafeReadableBytes { try ChangeLogCodec.decode($0, table: table, record: record, into: &changes) }
                         return bytes.readableBytes

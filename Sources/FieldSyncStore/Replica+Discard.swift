@@ -114,6 +114,41 @@ extension Replica {
         return report
     }
 
+    /// Records a supervisor's discard (applied at a sync) emptied here and whose server copy is still to be
+    /// taken back: kept in the discard's own transaction, so a sync cut short after it loses none of them.
+    public func recordsToTakeBack() throws -> Set<RecordKey> {
+        try writer.read { db in try Self.recordsToTakeBack(db) }
+    }
+
+    /// Takes `keys` off the records to take back (their server copy was taken).
+    public func tookBack(_ keys: Set<RecordKey>) throws {
+        try writer.write { db in
+            let left = try Self.recordsToTakeBack(db).subtracting(keys)
+            try Self.setRecordsToTakeBack(left, db)
+        }
+    }
+
+    static func recordsToTakeBack(_ db: Database) throws -> Set<RecordKey> {
+        guard let text = try meta(MetaKey.takeBack, db) else { return [] }
+        return Set(text.split(separator: "\n").compactMap { line -> RecordKey? in
+            guard let slash = line.firstIndex(of: "/"), let table = RecordKind(rawValue: String(line[..<slash])) else { return nil }
+            return RecordKey(table: table, record: String(line[line.index(after: slash)...]))
+        })
+    }
+
+    static func noteToTakeBack(_ keys: [RecordKey], _ db: Database) throws {
+        guard !keys.isEmpty else { return }
+        try setRecordsToTakeBack(try recordsToTakeBack(db).union(keys), db)
+    }
+
+    private static func setRecordsToTakeBack(_ keys: Set<RecordKey>, _ db: Database) throws {
+        if keys.isEmpty {
+            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [MetaKey.takeBack])
+        } else {
+            try setMeta(MetaKey.takeBack, keys.map { "\($0.table.rawValue)/\($0.record)" }.sorted().joined(separator: "\n"), db)
+        }
+    }
+
     /// The actions discarded here, oldest first.
     public func discarded() throws -> [DiscardedAction] {
         try writer.read { db in

@@ -196,7 +196,11 @@ extension Replica {
                 guard let counter = Int64(exactly: decision.counter), decidable.contains(counter) else { continue }
                 if decision.discard {
                     guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM offers WHERE counter = ?)", arguments: [counter]) == false else { continue }
-                    if try Self.discard(counter: counter, at: syncedAt, decided: decision.text, db) != nil { report.discarded.append(decision.counter) }
+                    if let discarded = try Self.discard(counter: counter, at: syncedAt, decided: decision.text, db) {
+                        report.discarded.append(decision.counter)
+                        // The fields it emptied held the server's values: its copy of these records is taken back after the sync.
+                        try Self.noteToTakeBack(discarded.records, db)
+                    }
                 } else {
                     try db.execute(sql: "UPDATE rejections SET decision = ? WHERE counter = ?", arguments: [decision.text, counter])
                 }

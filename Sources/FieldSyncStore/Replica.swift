@@ -250,6 +250,9 @@ enum MetaKey {
     static let unknownFrom = "unknown_from"
     /// Set when more unknown names came than are kept: the schemas of the version that noted it.
     static let unknownOverflow = "unknown_overflow"
+    /// Records a supervisor's discard emptied here, whose server copy is still to be taken back
+    /// ("kind/id" lines; `Replica.recordsToTakeBack`).
+    static let takeBack = "take_back"
 }
 
 extension Replica {

@@ -179,6 +179,8 @@ import Testing
                                                        token: sue.binding.token)
                 let decided = try await sue.sync()
                 #expect(decided.decisions.map(\.counter) == [counter])
+                #expect(decided.takenBack == 1 && !decided.serverCopyPending, "\(decided)")
+                #expect(try sue.replica.recordsToTakeBack().isEmpty, "taken back: nothing left noted for the next sync")
                 #expect(try sue.replica.record(.customer, customer)?["manager"] == .text("Alice"), "the server's manager, not an empty one")
                 #expect(try sue.replica.records(.handover).isEmpty)
                 #expect(try sue.replica.verify().isEmpty)
