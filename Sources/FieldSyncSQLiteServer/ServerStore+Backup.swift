@@ -80,7 +80,18 @@ extension ServerStore {
                 throw StoreError.unsupported("\(source) is not a FieldSync server's database (no change log or devices)")
             }
             try Self.check(copy, what: source)
-            // A backup made before incarnations existed gets its table here (the migration runs when the server opens it).
+            // A backup made by an earlier version is brought to this version's schema first (as serving it would):
+            // one made before incarnations existed (server-v16) gets its identity, so it is renewed and the upstream
+            // comparison requested like any other's.
+            // One made by a newer version is refused by name: this version cannot read it soundly.
+            let unknown = try copy.read { db in try Self.migrator.appliedIdentifiers(db) }.subtracting(try Self.knownMigrations())
+            guard unknown.isEmpty else {
+                let names = unknown.sorted().joined(separator: ", ")
+                throw StoreError.unsupported("\(source) was made by a newer FieldSync (its database has \(names)); restore it with that version or a later one",
+                                             text: ("admin.backup-newer", ["path": source, "names": names]))
+            }
+            _ = try Replica(writer: copy)
+            try Self.migrator.migrate(copy)
             // The server's clock as the backup holds it; a server that never wrote has none: the file's time then.
             let backupClock = try copy.read { db in try Replica.clockAndCounter(db).clock }
             var asOf = backupClock.milliseconds
@@ -91,12 +102,10 @@ extension ServerStore {
             // one a fresh `init` made on a new disk): what it holds since the backup that is not sync history is kept.
             let replaced = FileManager.default.fileExists(atPath: target) ? try Self.replacedFacts(target, sameServerAs: copy) : nil
             let (head, incarnation): (Int64, String) = try copy.write { db in
-                if try db.tableExists("server_identity") {
-                    try Self.renewIncarnation(db)
-                    // A branch server put back compares its branch with the province once it serves (`UpstreamSync`):
-                    // the province's log does not send it back what its own laptops wrote after the backup.
-                    try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES (?, '1')", arguments: [Self.upstreamCheckKey])
-                }
+                try Self.renewIncarnation(db)
+                // A branch server put back compares its branch with the province once it serves (`UpstreamSync`):
+                // the province's log does not send it back what its own laptops wrote after the backup.
+                try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES (?, '1')", arguments: [Self.upstreamCheckKey])
                 // What this server numbered after the backup was seen by its upstream (a branch server's own
                 // mutations, the counters it makes up from log numbers): numbers it hands out from now on must
                 // be new there, or the upstream would take new work for a retry and drop it.
@@ -106,8 +115,7 @@ extension ServerStore {
                 try Replica.skipCounters(by: Self.restoreCounterGap + ahead, db)
                 try db.execute(sql: "UPDATE sqlite_sequence SET seq = MAX(seq, ?) + ? WHERE name = 'change_log'",
                                arguments: [replaced?.logHead ?? 0, Self.restoreCounterGap])
-                let incarnation = try db.tableExists("server_identity") ? try Self.incarnation(db) : ""
-                return (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0, incarnation)
+                return (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0, try Self.incarnation(db))
             }
             // A device revoked after the backup (a stolen laptop) stays revoked: the database being replaced says so.
             var revocationsKept = 0
@@ -166,6 +174,14 @@ extension ServerStore {
             for leftover in [incoming, incoming + "-wal", incoming + "-shm"] { try? FileManager.default.removeItem(atPath: leftover) }
             throw error
         }
+    }
+
+    /// The schema versions (migrations of the replica and the server) this build knows.
+    static func knownMigrations() throws -> Set<String> {
+        let probe = try DatabaseQueue()
+        _ = try Replica(writer: probe)
+        try migrator.migrate(probe)
+        return try probe.read { db in try migrator.appliedIdentifiers(db) }
     }
 
     /// What a restore needs of the database it replaces: its mutation counter and log head. Nil

@@ -3,7 +3,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncRelay
-import FieldSyncSQLiteServer
+@testable import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
 import FieldSyncStore
@@ -291,6 +291,37 @@ import Testing
 
     /// A file the server handed over after the backup keeps its handover through a restore: carried
     /// with the change of manager it records, though the backup never held the record itself.
+    /// A backup made before incarnations existed (server-v16) is brought to this version's schema at
+    /// restore: it gets a new incarnation and a branch server's comparison with its province, like any
+    /// other. One made by a newer build is refused by name, and nothing is put in place.
+    @Test func backupsOfOtherVersions() throws {
+        let folder = try TemporaryFolder()
+        let old = folder.path("before-v16.sqlite")
+        let replica = try Replica.open(path: old)
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x5e), branch: nil, user: nil, createdAt: ""))
+        try ServerStore.migrator.migrate(replica.writer, upTo: "server-v15-pull-by-branch")
+        try replica.closeIntoOneFile()
+        let target = folder.path("server")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let (report, _) = try ServerStore.restore(from: old, into: target)
+        #expect(Incarnation.isValid(report.incarnation), "\(report)")
+        let store = try ServerStore.open(folder: target)
+        #expect(try store.hasUpstreamCheckRequest(), "a branch server put back compares itself with its province")
+        try store.close()
+
+        let newer = folder.path("newer.sqlite")
+        let future = try Replica.open(path: newer)
+        try future.initialize(ReplicaIdentity(node: NodeID(rawValue: 0x5e), branch: nil, user: nil, createdAt: ""))
+        try ServerStore.migrator.migrate(future.writer)
+        try future.writer.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('server-v99-from-the-future')") }
+        try future.closeIntoOneFile()
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder.path("server/server.sqlite")))
+        #expect { _ = try ServerStore.restore(from: newer, into: target) } throws: { error in
+            "\(error)".contains("made by a newer FieldSync") && "\(error)".contains("server-v99-from-the-future")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("server/server.sqlite"))) == before, "the server's database is untouched")
+    }
+
     /// A supervisor's handover made after the backup is offered back by their laptop and taken, with its
     /// handover record; the manager's laptops see it. Offered again (the offer repeated), it changes nothing.
     @Test func aSupervisorsHandoverAfterTheBackupIsOfferedBackAndTaken() async throws {
