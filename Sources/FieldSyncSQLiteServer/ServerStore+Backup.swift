@@ -215,7 +215,8 @@ extension ServerStore {
     /// accounts that `copy` lacks (by key), in the columns both hold: people (and, for people both
     /// hold, the branch the replaced database gives them: a move or a branch rename since), devices,
     /// enrolment codes (and, for codes both hold, that one was used since: a used code never works
-    /// again), the keys pinned for relayed nodes and which branch server relays them. A row that
+    /// again), the keys pinned for relayed nodes and which branch server relays them, and the branch
+    /// of the scope-history entries both hold (a branch renamed since). A row that
     /// names a person or device `copy` lacks is passed over. Read without writing to `path`.
     private static func carryAccounts(from path: String, into copy: DatabaseQueue) throws -> (users: Int, devices: Int, codes: Int) {
         var configuration = Configuration()
@@ -267,6 +268,14 @@ extension ServerStore {
             }
             for row in try rows("relayed_names", columnsIn: db) where try exists("devices", row["via"] as DatabaseValue) {
                 _ = try insert("relayed_names", row)
+            }
+            // A branch renamed since renamed the files' past scopes too (the retired name keeps no history): the
+            // entries both hold take the replaced database's branch. Entries only it holds are written again with
+            // the server's own writes (`carryOwnWrites`), or are the sync's history, which the laptops give back.
+            for row in try rows("scope_history", columnsIn: db) where row.hasColumn("customer") && row.hasColumn("from_hlc") && row.hasColumn("branch") {
+                try db.execute(sql: "UPDATE scope_history SET branch = ? WHERE customer = ? AND from_hlc = ? AND branch IS NOT ?",
+                               arguments: [row["branch"] as DatabaseValue, row["customer"] as DatabaseValue, row["from_hlc"] as DatabaseValue,
+                                           row["branch"] as DatabaseValue])
             }
             return (users, devices, codes)
         }
