@@ -157,6 +157,18 @@ public enum PostgresSchema {
         Migration(name: "pg-v14-refusal-text", statements: [
             "ALTER TABLE refused_actions ADD COLUMN reason_text text",
         ]),
+        // Applied mutations as runs of consecutive counters per origin, as the SQLite engine keeps them
+        // (`AppliedRuns`): about one row per origin per push instead of one per mutation.
+        Migration(name: "pg-v15-applied-runs", statements: [
+            "CREATE TABLE applied_ranges (origin text NOT NULL, low bigint NOT NULL, high bigint NOT NULL, PRIMARY KEY (origin, low))",
+            """
+            INSERT INTO applied_ranges (origin, low, high)
+            SELECT origin, min(counter), max(counter) FROM (
+                SELECT origin, counter, counter - row_number() OVER (PARTITION BY origin ORDER BY counter) AS run FROM applied_mutations) AS numbered
+            GROUP BY origin, run
+            """,
+            "DROP TABLE applied_mutations",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

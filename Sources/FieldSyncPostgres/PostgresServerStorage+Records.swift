@@ -229,9 +229,8 @@ extension PostgresServerStorage {
             server.counter += 1
             let counter = server.counter
             let mutation = Mutation(origin: node, counter: counter, user: nil, changes: changes)
-            try await connection.query("""
-                INSERT INTO applied_mutations (origin, counter) VALUES (\(node.description), \(Int64(clamping: counter)))
-                """, logger: logger)
+            var runs = AppliedRuns()
+            try await markApplied([MutationID(origin: node, counter: counter)], in: &runs, on: connection)
             try await save(server, on: connection)
             var rows: [ChangeLogRow] = []
             for key in order {

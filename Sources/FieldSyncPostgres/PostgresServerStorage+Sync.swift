@@ -106,7 +106,9 @@ extension PostgresServerStorage: SyncStorage {
             let claims = try await relayClaims(foreign, for: device, on: connection)
             let relayed = claims.allowed
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
-            let applied = try await appliedAmong(own, on: connection)
+            var runs = AppliedRuns()
+            try await readAppliedRuns(for: own.map { MutationID(origin: $0.origin, counter: $0.counter) }, into: &runs, on: connection)
+            let applied = runs
             var floor = try await stampFloor(of: device, on: connection)
             if !relayed.isEmpty {
                 for try await (name, value) in try await connection.query("""
@@ -159,7 +161,7 @@ extension PostgresServerStorage: SyncStorage {
             guard !toApply.isEmpty else { return outcome }
             // The merge starts from every touched record as stored: those the decisions did not read (a province's push) are read now.
             try await readAhead(touched, into: &reads, on: connection)
-            outcome.conflicts = try await apply(toApply, reads: reads, now: now, on: connection)
+            outcome.conflicts = try await apply(toApply, reads: reads, applied: runs, now: now, on: connection)
             return outcome
         }
     }
@@ -252,19 +254,41 @@ extension PostgresServerStorage: SyncStorage {
         return RelayClaims(origins: origins, holders: holders, enrolled: enrolled, for: device)
     }
 
-    /// Which of these mutations this server applied before (a retried push). One index probe per
-    /// mutation (the `LATERAL … LIMIT 1` keeps the planner from hashing the whole, ever-growing table).
-    func appliedAmong(_ mutations: [Mutation], on connection: PostgresConnection) async throws -> Set<MutationID> {
-        guard !mutations.isEmpty else { return [] }
-        let origins = mutations.map(\.origin.description), counters = mutations.map { Int64(clamping: $0.counter) }
-        var applied = Set<MutationID>()
-        for try await (origin, counter) in try await connection.query("""
-            SELECT m.origin, m.counter FROM unnest(\(origins)::text[], \(counters)::bigint[]) AS m(origin, counter),
-                LATERAL (SELECT 1 FROM applied_mutations a WHERE a.origin = m.origin AND a.counter = m.counter LIMIT 1) AS found
-            """, logger: logger).decode((String, Int64).self) {
-            if let node = NodeID(origin) { applied.insert(MutationID(origin: node, counter: UInt64(clamping: counter))) }
+    /// Reads into `runs` the stored runs of applied counters around `ids` (`AppliedRuns`): per span, the run
+    /// starting nearest below it and those starting in it, both index ranges, bounded by what they return.
+    func readAppliedRuns(for ids: [MutationID], into runs: inout AppliedRuns, on connection: PostgresConnection) async throws {
+        for (origin, span) in AppliedRuns.spans(of: ids.filter { !runs.hasRead($0) }) {
+            let (bottom, top) = AppliedRuns.bounds(of: span)
+            let name = origin.description
+            var found: [(low: Int64, high: Int64)] = []
+            for try await run in try await connection.query("""
+                (SELECT low, high FROM applied_ranges WHERE origin = \(name) AND low < \(bottom) ORDER BY low DESC LIMIT 1)
+                UNION ALL (SELECT low, high FROM applied_ranges WHERE origin = \(name) AND low >= \(bottom) AND low <= \(top))
+                """, logger: logger).decode((Int64, Int64).self) {
+                found.append(run)
+            }
+            runs.received(found, origin: origin, span: span)
         }
-        return applied
+    }
+
+    /// Marks `ids` applied in `runs` (reading the stored runs around them first where needed) and writes the runs that changed.
+    func markApplied(_ ids: [MutationID], in runs: inout AppliedRuns, on connection: PostgresConnection) async throws {
+        try await readAppliedRuns(for: ids.filter { !runs.hasRead($0) }, into: &runs, on: connection)
+        for id in ids { runs.mark(id) }
+        let writes = runs.writes
+        guard !writes.isEmpty else { return }
+        let deleted = writes.flatMap { write in write.delete.map { (write.origin, $0) } }
+        if !deleted.isEmpty {
+            try await connection.query("""
+                DELETE FROM applied_ranges a USING unnest(\(deleted.map(\.0))::text[], \(deleted.map(\.1))::bigint[]) AS d(origin, low)
+                WHERE a.origin = d.origin AND a.low = d.low
+                """, logger: logger)
+        }
+        let inserted = writes.flatMap { write in write.insert.map { (write.origin, $0) } }
+        try await connection.query("""
+            INSERT INTO applied_ranges (origin, low, high)
+            SELECT * FROM unnest(\(inserted.map(\.0))::text[], \(inserted.map(\.1.lowerBound))::bigint[], \(inserted.map(\.1.upperBound))::bigint[])
+            """, logger: logger)
     }
 
     // MARK: Apply
@@ -272,7 +296,7 @@ extension PostgresServerStorage: SyncStorage {
     /// Merges the accepted mutations into the stored records, records the
     /// conflicts it saw first, logs everything (and files that moved, again);
     /// returns how many conflict records it created.
-    func apply(_ mutations: [Mutation], reads: PushReads, now: UInt64, on connection: PostgresConnection) async throws -> Int {
+    func apply(_ mutations: [Mutation], reads: PushReads, applied: AppliedRuns, now: UInt64, on connection: PostgresConnection) async throws -> Int {
         var reads = reads
         let changes = mutations.flatMap(\.changes)
         // Records this push may move, and their owners before.
@@ -330,11 +354,9 @@ extension PostgresServerStorage: SyncStorage {
         }
         rows += try await movedFiles(ownersBefore, after: after, reads: &reads, on: connection)
 
-        let marked = mutations + conflictMutations
-        try await connection.query("""
-            INSERT INTO applied_mutations (origin, counter) SELECT * FROM unnest(\(marked.map(\.origin.description))::text[],
-                \(marked.map { Int64(clamping: $0.counter) })::bigint[]) ON CONFLICT DO NOTHING
-            """, logger: logger)
+        // The conflict records' mutations are the server's, numbered under its clock's lock (taken above).
+        var runs = applied
+        try await markApplied((mutations + conflictMutations).map { MutationID(origin: $0.origin, counter: $0.counter) }, in: &runs, on: connection)
         try await save(state, on: connection)
         try await PostgresChangeLog.append(rows, receivedAt: now, on: connection, logger: logger)
         return conflicts.records.count

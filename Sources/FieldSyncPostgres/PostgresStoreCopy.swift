@@ -68,12 +68,11 @@ public enum PostgresStoreCopy {
                 progress("change log: \(report.logRows) rows")
             }
             try await connection.query("UPDATE change_log_head SET seq = \(seq)", logger: logger)
-            // The SQLite engine keeps runs of counters; this one a row per mutation.
+            // Both engines keep runs of counters (`AppliedRuns`): copied as they are.
             try await forEachAppliedRunPage(export, page: page) { runs in
                 try await connection.query("""
-                    INSERT INTO applied_mutations (origin, counter)
-                    SELECT r.origin, generate_series(r.low, r.high)
-                    FROM unnest(\(runs.map(\.origin))::text[], \(runs.map(\.low))::bigint[], \(runs.map(\.high))::bigint[]) AS r(origin, low, high)
+                    INSERT INTO applied_ranges (origin, low, high)
+                    SELECT * FROM unnest(\(runs.map(\.origin))::text[], \(runs.map(\.low))::bigint[], \(runs.map(\.high))::bigint[])
                     """, logger: logger)
                 report.applied += runs.reduce(0) { $0 + Self.size(of: $1) }
             }
@@ -206,7 +205,8 @@ public enum PostgresStoreCopy {
             }
             var count = 0
             try await forEachAppliedRunPage(export, page: page) { runs in count += runs.reduce(0) { $0 + Self.size(of: $1) } }
-            let stored = try await connection.first("SELECT count(*) FROM applied_mutations", as: Int64.self, logger: logger) ?? -1
+            let stored = try await connection.first("SELECT COALESCE(sum(high - low + 1), 0)::bigint FROM applied_ranges", as: Int64.self,
+                                                    logger: logger) ?? -1
             if stored != Int64(count) { differ("\(stored) applied mutations read back, \(count) expected") }
             if try await accounts(on: connection, logger: logger) != export.accounts() { differ("people, devices or sessions differ") }
         }

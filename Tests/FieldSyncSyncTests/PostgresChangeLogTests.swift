@@ -1,4 +1,4 @@
-import FieldSyncPostgres
+@testable import FieldSyncPostgres
 import FieldSyncSQLiteServer
 import FieldSyncServer
 import FieldSyncServerCore
@@ -141,6 +141,28 @@ private struct RolledBack: Error {}
             try await client.query("INSERT INTO fieldsync_migrations (name) VALUES ('pg-v999-from-the-future')", logger: logger)
             let refused = await #expect(throws: PostgresSchema.TooNew.self) { try await PostgresSchema.migrate(client, logger: logger) }
             #expect(refused?.description.contains("pg-v999-from-the-future") == true)
+        }
+    }
+
+    /// pg-v15 turns a row per applied mutation into runs of consecutive counters per origin.
+    @Test func appliedMarksBecomeRuns() async throws {
+        try await PostgresTestDatabase.with { client, _ in
+            let logger = PostgresTestDatabase.logger
+            try await PostgresSchema.migrate(client, logger: logger)
+            let migration = try #require(PostgresSchema.migrations.first { $0.name == "pg-v15-applied-runs" })
+            try await client.query("DROP TABLE applied_ranges", logger: logger)
+            try await client.query("CREATE TABLE applied_mutations (origin text NOT NULL, counter bigint NOT NULL, PRIMARY KEY (origin, counter))",
+                                   logger: logger)
+            try await client.query("""
+                INSERT INTO applied_mutations (origin, counter) VALUES ('a', 1), ('a', 2), ('a', 3), ('a', 7), ('a', 9), ('a', 10), ('b', 5)
+                """, logger: logger)
+            for statement in migration.statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            var runs: [String] = []
+            for try await (origin, low, high) in try await client.query("SELECT origin, low, high FROM applied_ranges ORDER BY origin, low",
+                                                                       logger: logger).decode((String, Int64, Int64).self) {
+                runs.append("\(origin) \(low)-\(high)")
+            }
+            #expect(runs == ["a 1-3", "a 7-7", "a 9-10", "b 5-5"])
         }
     }
 }
