@@ -159,7 +159,10 @@ public enum PostgresSchema {
         ]),
         // Applied mutations as runs of consecutive counters per origin, as the SQLite engine keeps them
         // (`AppliedRuns`): about one row per origin per push instead of one per mutation.
+        // An instance of the previous build still serving waits on the lock, then fails its push (retried later):
+        // no mark it writes is lost between the copy and the drop.
         Migration(name: "pg-v15-applied-runs", statements: [
+            "LOCK TABLE applied_mutations IN EXCLUSIVE MODE",
             "CREATE TABLE applied_ranges (origin text NOT NULL, low bigint NOT NULL, high bigint NOT NULL, PRIMARY KEY (origin, low))",
             """
             INSERT INTO applied_ranges (origin, low, high)

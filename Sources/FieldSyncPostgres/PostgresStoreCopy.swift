@@ -74,7 +74,7 @@ public enum PostgresStoreCopy {
                     INSERT INTO applied_ranges (origin, low, high)
                     SELECT * FROM unnest(\(runs.map(\.origin))::text[], \(runs.map(\.low))::bigint[], \(runs.map(\.high))::bigint[])
                     """, logger: logger)
-                report.applied += runs.reduce(0) { $0 + Self.size(of: $1) }
+                report.applied = Self.total(report.applied, runs)
             }
             let accounts = try export.accounts()
             try await insert(accounts, on: connection, logger: logger)
@@ -100,6 +100,14 @@ public enum PostgresStoreCopy {
     }
 
     /// How many counters a run of applied mutations holds (none for a malformed run).
+    /// `sum` plus the sizes of `runs`, saturating.
+    static func total(_ sum: Int, _ runs: [(origin: String, low: Int64, high: Int64)]) -> Int {
+        runs.reduce(sum) { total, run in
+            let (next, overflow) = total.addingReportingOverflow(size(of: run))
+            return overflow ? Int.max : next
+        }
+    }
+
     static func size(of run: (origin: String, low: Int64, high: Int64)) -> Int {
         guard run.low >= 0, run.low <= run.high else { return 0 }
         return min(Int(clamping: run.high - run.low), Int.max - 1) + 1
@@ -204,9 +212,12 @@ public enum PostgresStoreCopy {
                 seq = last.seq
             }
             var count = 0
-            try await forEachAppliedRunPage(export, page: page) { runs in count += runs.reduce(0) { $0 + Self.size(of: $1) } }
-            let stored = try await connection.first("SELECT COALESCE(sum(high - low + 1), 0)::bigint FROM applied_ranges", as: Int64.self,
-                                                    logger: logger) ?? -1
+            try await forEachAppliedRunPage(export, page: page) { runs in count = Self.total(count, runs) }
+            // Counted as `size` counts (a malformed run holds nothing), in numeric: no overflow.
+            let stored = try await connection.first("""
+                SELECT LEAST(COALESCE(sum(high::numeric - low + 1) FILTER (WHERE low >= 0 AND low <= high), 0), 9223372036854775807)::bigint
+                FROM applied_ranges
+                """, as: Int64.self, logger: logger) ?? -1
             if stored != Int64(count) { differ("\(stored) applied mutations read back, \(count) expected") }
             if try await accounts(on: connection, logger: logger) != export.accounts() { differ("people, devices or sessions differ") }
         }

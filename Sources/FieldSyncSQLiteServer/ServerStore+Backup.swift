@@ -123,7 +123,9 @@ extension ServerStore {
             if replaced != nil {
                 // People, devices and codes added after the backup come along: accounts are not the sync's history,
                 // and a laptop enrolled since must still be let in, to offer back what it wrote.
-                accounts = try Self.carryAccounts(from: target, into: copy)
+                // Branches (a person's, a history's) only from a database later than the backup: restoring an
+                // older backup over a newer one's restore must not put back names renamed since.
+                accounts = try Self.carryAccounts(from: target, into: copy, branches: (replaced?.clock ?? 0) >= backupClock.milliseconds)
             }
             if FileManager.default.fileExists(atPath: target) {
                 let revoked = try Self.revocations(in: target)
@@ -187,16 +189,17 @@ extension ServerStore {
     /// What a restore needs of the database it replaces: its mutation counter and log head. Nil
     /// unless it opens read only, passes SQLite's quick check, and is the same server as `copy`
     /// (the same node: a database a fresh `init` made on a new disk is another server).
-    private static func replacedFacts(_ path: String, sameServerAs copy: DatabaseQueue) throws -> (counter: UInt64, logHead: Int64)? {
+    private static func replacedFacts(_ path: String, sameServerAs copy: DatabaseQueue) throws -> (counter: UInt64, logHead: Int64, clock: UInt64)? {
         var configuration = Configuration()
         configuration.readonly = true
         guard let database = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
         defer { try? database.close() }
         let node = try copy.read { db in try Replica.identity(db)?.node }
-        return try? database.read { db -> (counter: UInt64, logHead: Int64)? in
+        return try? database.read { db -> (counter: UInt64, logHead: Int64, clock: UInt64)? in
             guard try db.tableExists("change_log"), try String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"],
                   let node, try Replica.identity(db)?.node == node else { return nil }
-            return (try Replica.clockAndCounter(db).counter, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
+            let (clock, counter) = try Replica.clockAndCounter(db)
+            return (counter, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0, clock.milliseconds)
         } ?? nil
     }
 
@@ -216,9 +219,10 @@ extension ServerStore {
     /// hold, the branch the replaced database gives them: a move or a branch rename since), devices,
     /// enrolment codes (and, for codes both hold, that one was used since: a used code never works
     /// again), the keys pinned for relayed nodes and which branch server relays them, and the branch
-    /// of the scope-history entries both hold (a branch renamed since). A row that
+    /// of the scope-history entries both hold (a branch renamed since; with `branches` only, when the
+    /// replaced database is later than the backup). A row that
     /// names a person or device `copy` lacks is passed over. Read without writing to `path`.
-    private static func carryAccounts(from path: String, into copy: DatabaseQueue) throws -> (users: Int, devices: Int, codes: Int) {
+    private static func carryAccounts(from path: String, into copy: DatabaseQueue, branches: Bool) throws -> (users: Int, devices: Int, codes: Int) {
         var configuration = Configuration()
         configuration.readonly = true
         let old = try DatabaseQueue(path: path, configuration: configuration)
@@ -247,7 +251,7 @@ extension ServerStore {
             for row in try rows("users", columnsIn: db) {
                 let added = try insert("users", row)
                 users += added
-                if added == 0, row.hasColumn("branch") {
+                if added == 0, branches, row.hasColumn("branch") {
                     try db.execute(sql: "UPDATE users SET branch = ? WHERE id = ?", arguments: [row["branch"] as DatabaseValue, row["id"] as DatabaseValue])
                 }
             }
@@ -272,7 +276,7 @@ extension ServerStore {
             // A branch renamed since renamed the files' past scopes too (the retired name keeps no history): the
             // entries both hold take the replaced database's branch. Entries only it holds are written again with
             // the server's own writes (`carryOwnWrites`), or are the sync's history, which the laptops give back.
-            for row in try rows("scope_history", columnsIn: db) where row.hasColumn("customer") && row.hasColumn("from_hlc") && row.hasColumn("branch") {
+            for row in try rows("scope_history", columnsIn: db) where branches && row.hasColumn("customer") && row.hasColumn("from_hlc") && row.hasColumn("branch") {
                 try db.execute(sql: "UPDATE scope_history SET branch = ? WHERE customer = ? AND from_hlc = ? AND branch IS NOT ?",
                                arguments: [row["branch"] as DatabaseValue, row["customer"] as DatabaseValue, row["from_hlc"] as DatabaseValue,
                                            row["branch"] as DatabaseValue])

@@ -156,7 +156,10 @@ private struct RolledBack: Error {}
             try await client.query("""
                 INSERT INTO applied_mutations (origin, counter) VALUES ('a', 1), ('a', 2), ('a', 3), ('a', 7), ('a', 9), ('a', 10), ('b', 5)
                 """, logger: logger)
-            for statement in migration.statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            // In one transaction, as `migrate` runs it (its lock holds until the commit).
+            try await client.withTransaction(logger: logger) { connection in
+                for statement in migration.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            }
             var runs: [String] = []
             for try await (origin, low, high) in try await client.query("SELECT origin, low, high FROM applied_ranges ORDER BY origin, low",
                                                                        logger: logger).decode((String, Int64, Int64).self) {

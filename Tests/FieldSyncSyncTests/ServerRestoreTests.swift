@@ -319,6 +319,20 @@ import Testing
             server = try await TestServer.restart(server, clock: clock.now)
             #expect(try await branches(server.store) == renamed, "the restored history is the renamed one")
             #expect(try server.store.branches() == ["Hangzhou East"])
+
+            // A backup taken after the rename, restored over a database older than it (the one before the rename,
+            // put back without the file it replaced): the older database's names are not carried into it.
+            let afterRename = folder.path("after-rename.sqlite")
+            _ = try server.store.backup(to: afterRename)
+            await server.stop()
+            try server.store.close()
+            let live = server.folder.path("server/server.sqlite")
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: live + suffix) }
+            _ = try ServerStore.restore(from: backup, into: server.folder.path("server"))
+            _ = try ServerStore.restore(from: afterRename, into: server.folder.path("server"))
+            server = try await TestServer.restart(server, clock: clock.now)
+            #expect(try await branches(server.store) == renamed, "the older database's names are not carried into a later backup")
+            #expect(try server.store.users().allSatisfy { $0.info.branch != "Hangzhou" })
         } catch {
             await server.stop()
             throw error
