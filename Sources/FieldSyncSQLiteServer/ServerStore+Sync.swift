@@ -377,11 +377,12 @@ extension ServerStore {
         // The nodes whose writes this device already has: its own, and for a branch server those it relays.
         var own: Set<NodeID> = [device.node]
         if device.user.role == .branch {
-            own.formUnion(try String.fetchAll(db, sql: "SELECT node FROM relayed_nodes WHERE device = ?", arguments: [device.device]).compactMap(NodeID.init))
+            own.formUnion(try String.fetchAll(db.cachedStatement(sql: "SELECT node FROM relayed_nodes WHERE device = ?"), arguments: [device.device])
+                .compactMap(NodeID.init))
         }
         let io = RecordIO(db)
         let serverNode = try ownNode.read(db)?.description
-        let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db, sql: "SELECT customer FROM departed"))
+        let departed = policy.isUnrestricted ? [] : Set(try String.fetchAll(db.cachedStatement(sql: "SELECT customer FROM departed")))
         var page = PullPageBuilder(device: device, cursor: cursor, limits: limits, maxChanges: maxChanges, own: own, departed: departed) {
             try io.load(.customer, $0).map(CustomerScope.init)
         }

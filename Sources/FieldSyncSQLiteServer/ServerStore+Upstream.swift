@@ -258,7 +258,8 @@ extension ServerStore {
     /// of the branch has read past their exit row with nothing left to send:
     /// then no laptop below holds work on them, and the server holds exactly its branch.
     static func dropDepartedFiles(_ db: Database) throws {
-        let waiting = try Row.fetchAll(db, sql: "SELECT customer, exit_seq FROM departed WHERE dropped = 0")
+        // Run with every sync group: a statement compiled once per connection.
+        let waiting = try Row.fetchAll(db.cachedStatement(sql: "SELECT customer, exit_seq FROM departed WHERE dropped = 0"))
         guard !waiting.isEmpty else { return }
         for row in waiting {
             let customer: String = row[0], exit: Int64 = row[1]

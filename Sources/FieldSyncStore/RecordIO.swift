@@ -7,13 +7,20 @@ import GRDBSQLite
 /// every fetch): this is the merge-apply hot path, one read and one write per
 /// record.
 ///
-/// Lives only inside a synchronous `writer.write { }` closure: created at its
-/// start, statements finalized when it is released.
+/// Lives only inside a synchronous `writer.write { }` closure. Its statements are the
+/// connection's, from GRDB's statement cache (compiled once per connection, not once per
+/// transaction: a server builds a `RecordIO` for every sync) and held while it lives; a
+/// read-only one, made from a bare connection, prepares its own and finalizes them when released.
 public final class RecordIO {
     private let connection: OpaquePointer
     private var selects: [RecordKind: OpaquePointer] = [:]
     private var upserts: [RecordKind: OpaquePointer] = [:]
     private var inserts: [RecordKind: OpaquePointer] = [:]
+    /// GRDB's statements whose pointers are used here: held, so that GRDB dropping one from its cache
+    /// (it drops statements that may delete when an observer is added) never leaves a pointer dangling.
+    private var held: [Statement] = []
+    /// Statements prepared here (no GRDB connection): finalized when released.
+    private var owned: [OpaquePointer] = []
 
     /// Set when records may be written: the first save notes the change for `RecordChangeCounter`.
     private let database: Database?
@@ -31,9 +38,7 @@ public final class RecordIO {
     }
 
     deinit {
-        for statement in selects.values { sqlite3_finalize(statement) }
-        for statement in upserts.values { sqlite3_finalize(statement) }
-        for statement in inserts.values { sqlite3_finalize(statement) }
+        for statement in owned { sqlite3_finalize(statement) }
     }
 
     public func load(_ table: RecordKind, _ id: String) throws -> RecordState? {
@@ -125,9 +130,18 @@ public final class RecordIO {
 
     private func prepared(_ cache: inout [RecordKind: OpaquePointer], _ table: RecordKind, sql: (RecordKind) -> String) throws -> OpaquePointer {
         if let statement = cache[table] { return statement }
+        if let database {
+            let statement = try database.cachedStatement(sql: sql(table))
+            // Left as GRDB may have left it: reset before the first use here.
+            sqlite3_reset(statement.sqliteStatement)
+            held.append(statement)
+            cache[table] = statement.sqliteStatement
+            return statement.sqliteStatement
+        }
         var statement: OpaquePointer?
         let code = sqlite3_prepare_v3(connection, sql(table), -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK, let statement else { throw error(code) }
+        owned.append(statement)
         cache[table] = statement
         return statement
     }
