@@ -120,6 +120,8 @@ public final class RecordIO {
             RecordChangeCounter.noteChange(in: database)
             changeNoted = true
         }
+        // A statement is the connection's, used before: nothing of an earlier row may stay bound.
+        sqlite3_clear_bindings(statement)
         SQLiteBind.text(id, at: 1, in: statement)
         for index in state.values.indices {
             SQLiteBind.value(state.values[index], at: Int32(index + 2), in: statement)
