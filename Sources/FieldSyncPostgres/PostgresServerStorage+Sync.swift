@@ -106,9 +106,9 @@ extension PostgresServerStorage: SyncStorage {
             let claims = try await relayClaims(foreign, for: device, on: connection)
             let relayed = claims.allowed
             let own = request.mutations.filter { $0.origin == device.node || relayed.contains($0.origin) }
-            var runs = AppliedRuns()
-            try await readAppliedRuns(for: own.map { MutationID(origin: $0.origin, counter: $0.counter) }, into: &runs, on: connection)
-            let applied = runs
+            var appliedRuns = AppliedRuns()
+            try await readAppliedRuns(for: own.map { MutationID(origin: $0.origin, counter: $0.counter) }, into: &appliedRuns, on: connection)
+            let applied = appliedRuns
             var floor = try await stampFloor(of: device, on: connection)
             if !relayed.isEmpty {
                 for try await (name, value) in try await connection.query("""
@@ -161,7 +161,7 @@ extension PostgresServerStorage: SyncStorage {
             guard !toApply.isEmpty else { return outcome }
             // The merge starts from every touched record as stored: those the decisions did not read (a province's push) are read now.
             try await readAhead(touched, into: &reads, on: connection)
-            outcome.conflicts = try await apply(toApply, reads: reads, applied: runs, now: now, on: connection)
+            outcome.conflicts = try await apply(toApply, reads: reads, applied: applied, now: now, on: connection)
             return outcome
         }
     }
@@ -273,7 +273,7 @@ extension PostgresServerStorage: SyncStorage {
 
     /// Marks `ids` applied in `runs` (reading the stored runs around them first where needed) and writes the runs that changed.
     func markApplied(_ ids: [MutationID], in runs: inout AppliedRuns, on connection: PostgresConnection) async throws {
-        try await readAppliedRuns(for: ids.filter { !runs.hasRead($0) }, into: &runs, on: connection)
+        try await readAppliedRuns(for: ids, into: &runs, on: connection)
         for id in ids { runs.mark(id) }
         let writes = runs.writes
         guard !writes.isEmpty else { return }
@@ -367,23 +367,22 @@ extension PostgresServerStorage: SyncStorage {
     /// twentieth of a push.
     func customer(of key: RecordKey, in overlay: [RecordKey: RecordState], reads: inout PushReads,
                   on connection: PostgresConnection) async throws -> String? {
-        while true {
-            do {
-                let snapshot = reads
-                return try RecordOwner.file(of: key, in: { try overlay[$0] ?? snapshot.stored($0) })?.customer
-            } catch let miss as PushReadMiss {
-                try await readAhead(miss.needs.records, into: &reads, on: connection)
-            }
-        }
+        try await following(key, in: overlay, reads: &reads, on: connection) { try RecordOwner.file(of: key, in: $0)?.customer }
     }
 
     /// Whose file holds `key`, following parents through `overlay`, then what was read, reading what is missing.
     func owner(of key: RecordKey, in overlay: [RecordKey: RecordState], reads: inout PushReads,
                on connection: PostgresConnection) async throws -> RecordOwner {
+        try await following(key, in: overlay, reads: &reads, on: connection) { try RecordOwner.of(key, in: $0) }
+    }
+
+    /// `body` over the states of `overlay`, then what was read; what it misses is read and it runs again.
+    private func following<T>(_ key: RecordKey, in overlay: [RecordKey: RecordState], reads: inout PushReads, on connection: PostgresConnection,
+                              _ body: ((RecordKey) throws -> RecordState?) throws -> T) async throws -> T {
         while true {
             do {
                 let snapshot = reads
-                return try RecordOwner.of(key, in: { try overlay[$0] ?? snapshot.stored($0) })
+                return try body { try overlay[$0] ?? snapshot.stored($0) }
             } catch let miss as PushReadMiss {
                 try await readAhead(miss.needs.records, into: &reads, on: connection)
             }

@@ -289,8 +289,6 @@ import Testing
         await server.stop()
     }
 
-    /// A file the server handed over after the backup keeps its handover through a restore: carried
-    /// with the change of manager it records, though the backup never held the record itself.
     /// A branch renamed after the backup renamed its files' past scopes: the restored server keeps no
     /// history under the retired name (a branch registered later under it must inherit nothing).
     @Test func aRenameAfterTheBackupRenamesTheRestoredHistory() async throws {
@@ -372,7 +370,7 @@ import Testing
     }
 
     /// A supervisor's handover made after the backup is offered back by their laptop and taken, with its
-    /// handover record; the manager's laptops see it. Offered again (the offer repeated), it changes nothing.
+    /// handover record; the laptops of the managers involved see it.
     @Test func aSupervisorsHandoverAfterTheBackupIsOfferedBackAndTaken() async throws {
         let clock = TestClock()
         let folder = try TemporaryFolder()
@@ -409,6 +407,8 @@ import Testing
         await server.stop()
     }
 
+    /// A file the server handed over after the backup keeps its handover through a restore: carried
+    /// with the change of manager it records, though the backup never held the record itself.
     @Test func aRestoreKeepsTheHandoversTheServerWroteAfterTheBackup() async throws {
         let clock = TestClock()
         var server = try await TestServer.start(clock: clock.now)
