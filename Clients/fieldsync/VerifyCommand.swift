@@ -83,6 +83,9 @@ struct VerifyCommand: AsyncParsableCommand {
             }
             if drift.records.count > 20 { print(t("cli.verify.more", ["records": count(drift.records.count - 20, "record")])) }
         }
+        if let digest = drift.digest, digest.differing > 0 {
+            print(t("cli.verify.by-digest", ["groups": String(digest.differing), "records": count(digest.recordsRead, "record")]))
+        }
         if !drift.notCompared.isEmpty {
             print(t("cli.verify.not-compared", ["kinds": drift.notCompared.map { texts.kind($0) }.joined(separator: t("list.separator"))]))
         }
@@ -134,6 +137,7 @@ struct VerifyCommand: AsyncParsableCommand {
             "server": .string(url), "identical": .bool(drift.isIdentical), "compared": .int(Int64(drift.compared)),
             "sent_first": .int(Int64(verification.before.pushed)), "waiting": .int(Int64(drift.waiting)), "differences": .array(records),
             "not_compared": .array(drift.notCompared.map { .string($0.rawValue) }),
+            "by_digest": drift.digest.map { .object(["differing_buckets": .int(Int64($0.differing)), "records_read": .int(Int64($0.recordsRead))]) } ?? .null,
             "repair": verification.repair.map { repair in
                 .object(["taken": .int(Int64(repair.taken)), "offered": .int(Int64(repair.offered)), "not_offered": .int(Int64(repair.notOffered)),
                          "conflicts": .int(Int64(repair.conflicts)),

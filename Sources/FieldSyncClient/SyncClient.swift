@@ -120,7 +120,7 @@ public final class SyncClient: Sendable {
         return try await send(path + suffix, body: nil, token: token)
     }
 
-    private func send(_ path: String, body: [UInt8]?, token: String?) async throws -> [UInt8] {
+    func send(_ path: String, body: [UInt8]?, token: String?) async throws -> [UInt8] {
         let encoded = try body.map { body in
             body.count > BodyCompression.threshold ? (try BodyCompression.gzip(body), gzipped: true) : (ByteBuffer(bytes: body), gzipped: false)
         }

@@ -164,6 +164,7 @@ public struct SyncHTTPServer: Sendable {
             .addRoutes(syncRoutes())
             .addRoutes(kpiRoutes())
             .addRoutes(snapshotRoutes())
+            .addRoutes(digestRoutes())
         addDashboardRoutes(to: router)
         return router
     }

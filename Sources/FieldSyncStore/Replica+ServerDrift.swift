@@ -15,12 +15,29 @@ public struct ServerDrift: Sendable {
     /// Kinds the server's copy does not hold as this version lays them out (an older server):
     /// not compared.
     public var notCompared: [RecordKind] = []
+    /// How digests narrowed the comparison (nil: a snapshot of the whole scope was compared).
+    public var digest: DigestSummary?
+
+    public init(records: [RecordDrift], compared: Int, waiting: Int, notCompared: [RecordKind] = [], digest: DigestSummary? = nil) {
+        (self.records, self.compared, self.waiting, self.notCompared, self.digest) = (records, compared, waiting, notCompared, digest)
+    }
 
     public var isIdentical: Bool { records.isEmpty }
 
     /// Differing records by what repairs them: the server's copy taken here, this replica's offered.
     public var takenFromServer: Int { records.count { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty } }
     public var offeredToServer: Int { records.count { !$0.serverLacks.isEmpty } }
+}
+
+/// A comparison by digests (Protocol/SYNC.md, "Digests"): of the 256 buckets of records, how
+/// many differed, and how many of the server's records they held (the only ones that travelled).
+public struct DigestSummary: Sendable, Equatable {
+    public var differing: Int
+    public var recordsRead: Int
+
+    public init(differing: Int, recordsRead: Int) {
+        (self.differing, self.recordsRead) = (differing, recordsRead)
+    }
 }
 
 /// What a repair did.
@@ -46,12 +63,21 @@ extension Replica {
     /// of this device's scope, made by its server): every kind, every field, by stamp and value.
     /// Writes still in the outbox are not counted as drift.
     public func drift(againstSnapshotAt path: String) throws -> ServerDrift {
+        var server: [RecordKind: [String: RecordState]] = [:]
+        let notCompared = try Self.scanRecords(inFileAt: path) { key, state in server[key.table, default: [:]][key.record] = state }
+        return try drift(against: server, notCompared: notCompared)
+    }
+
+    /// Calls `body` with every record of the replica file at `path` (a snapshot, made by a server
+    /// and trusted no further than a pull), kinds in storage order; returns the kinds the file does
+    /// not hold as this version lays them out (an older server's), which it passes over.
+    public static func scanRecords(inFileAt path: String, _ body: (RecordKey, RecordState) throws -> Void) throws -> [RecordKind] {
         var configuration = Configuration()
         configuration.readonly = true
         // The file comes from the server: its schema may run nothing (views, triggers, functions it names).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
         let snapshot = try DatabaseQueue(path: path, configuration: configuration)
-        var server: [RecordKind: [String: RecordState]] = [:]
+        defer { try? snapshot.close() }
         var notCompared: [RecordKind] = []
         try snapshot.read { db in
             let io = RecordIO(db)
@@ -63,15 +89,33 @@ extension Replica {
                     notCompared.append(kind)
                     continue
                 }
-                var states: [String: RecordState] = [:]
                 try io.scan(kind) { id, state in
-                    if RecordID.isValid(id) || kind.isProvinceWide { states[id] = state }
+                    if RecordID.isValid(id) || kind.isProvinceWide { try body(RecordKey(table: kind, record: id), state) }
                 }
-                server[kind] = states
             }
         }
-        try snapshot.close()
-        return try writer.read { db in
+        return notCompared
+    }
+
+    /// Calls `body` with every record of this replica that a comparison with its server takes
+    /// (the records a snapshot of its scope would hold), kinds in storage order.
+    public func scanRecords(_ body: (RecordKey, RecordState) throws -> Void) throws {
+        try writer.read { db in
+            let io = RecordIO(db)
+            for kind in RecordKind.allCases {
+                try io.scan(kind) { id, state in
+                    if RecordID.isValid(id) || kind.isProvinceWide { try body(RecordKey(table: kind, record: id), state) }
+                }
+            }
+        }
+    }
+
+    /// Compares the records of this replica with the server's states in `server`, kinds in
+    /// `notCompared` left out. `only`: the records to compare (the others agree, as a digest
+    /// showed); nil compares every record. Writes still in the outbox are not counted as drift.
+    public func drift(against server: [RecordKind: [String: RecordState]], notCompared: [RecordKind] = [],
+                      only: ((RecordKey) -> Bool)? = nil) throws -> ServerDrift {
+        try writer.read { db in
             let io = RecordIO(db)
             var waiting = Set<FieldWrite>()
             for body in try Data.fetchAll(db, sql: "SELECT body FROM outbox") {
@@ -82,8 +126,10 @@ extension Replica {
                 var theirs = server[kind] ?? [:]
                 var found: [RecordDrift] = []
                 func compare(_ id: String, here: RecordState?, server: RecordState?) {
+                    let key = RecordKey(table: kind, record: id)
+                    if let only, !only(key) { return }
                     drift.compared += 1
-                    guard var difference = RecordDrift.compare(RecordKey(table: kind, record: id), here: here, server: server) else { return }
+                    guard var difference = RecordDrift.compare(key, here: here, server: server) else { return }
                     let schema = kind.schema
                     difference.fields.removeAll { field in
                         guard field.drift == .serverLacks, let stamp = here?.stamps[field.index],
@@ -93,7 +139,10 @@ extension Replica {
                     }
                     if !difference.fields.isEmpty { found.append(difference) }
                 }
-                try io.scan(kind) { id, state in compare(id, here: state, server: theirs.removeValue(forKey: id)) }
+                try io.scan(kind) { id, state in
+                    guard RecordID.isValid(id) || kind.isProvinceWide else { return }
+                    compare(id, here: state, server: theirs.removeValue(forKey: id))
+                }
                 for (id, state) in theirs { compare(id, here: nil, server: state) }
                 drift.records += found.sorted { $0.key.record < $1.key.record }
             }

@@ -14,8 +14,9 @@ import Testing
 /// found by comparing record states, not by trusting the log, and exactly what differs is
 /// repaired. Real server over TLS on both engines, real SQLite replica files altered by hand.
 @Suite struct ServerVerifyTests {
-    @Test(arguments: EngineKind.available)
-    func recordsAlteredOrLostOnEitherSideAreFoundAndRepaired(engine: EngineKind) async throws {
+    /// `digests`: compared by digests (`POST /v1/digest`, only differing buckets travel), or with the whole snapshot.
+    @Test(arguments: EngineKind.available, [true, false])
+    func recordsAlteredOrLostOnEitherSideAreFoundAndRepaired(engine: EngineKind, digests: Bool) async throws {
         let clock = TestClock()
         try await TestServer.run(on: engine, clock: clock.now) { server in
             let folder = try TemporaryFolder()
@@ -43,7 +44,7 @@ import Testing
                 try await ben.sync()
                 try await ann.sync()
 
-                let first = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
+                let first = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true, useDigests: digests)
                 #expect(first.drift.isIdentical && first.repair == nil, "\(first.drift.records)")
                 #expect(first.drift.compared == 6, "a customer, four visits and the branch")
 
@@ -63,7 +64,7 @@ import Testing
                     }
                 }
 
-                let found = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: false)
+                let found = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: false, useDigests: digests)
                 #expect(found.before.pushed == 1, "the unsent visit goes first, as in any sync")
                 #expect(found.repair == nil)
                 let differing = Dictionary(uniqueKeysWithValues: found.drift.records.map { ($0.key.record, $0) })
@@ -72,9 +73,14 @@ import Testing
                 #expect(differing[customer]?.fields.map(\.drift) == [.sameWriteDiffers])
                 #expect(differing[lostOnServer]?.server == nil && differing[bens]?.server == nil)
                 #expect(found.drift.takenFromServer == 2 && found.drift.offeredToServer == 2)
+                #expect((found.drift.digest != nil) == digests)
+                if let digest = found.drift.digest {
+                    #expect(digest.differing >= 1 && digest.differing <= 4, "four records differ: at most four buckets")
+                    #expect(digest.recordsRead <= 4, "the server sends the records of the differing buckets only: \(digest.recordsRead)")
+                }
 
                 // Ann sends back her own visit; Ben's is his to send (the server would refuse it from her).
-                let repaired = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
+                let repaired = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true, useDigests: digests)
                 #expect(repaired.repair == DriftRepair(taken: 2, offered: 1, notOffered: 1, conflicts: 0), "\(String(describing: repaired.repair))")
                 #expect(repaired.after?.pushed == 1 && repaired.after?.rejected.isEmpty == true, "\(String(describing: repaired.after))")
                 #expect(try ann.replica.record(.customer, customer)?["name"] == .text("Tower Co"))
@@ -83,13 +89,13 @@ import Testing
                 #expect(try await server.record(.visit, bens) == nil)
 
                 // Ben's own check sends his visit back.
-                let bensRepair = try await ServerVerifier.run(ben.replica, replicaPath: folder.path("Ben.sqlite"), binding: ben.binding, client: ben.client, repair: true)
+                let bensRepair = try await ServerVerifier.run(ben.replica, replicaPath: folder.path("Ben.sqlite"), binding: ben.binding, client: ben.client, repair: true, useDigests: digests)
                 #expect(bensRepair.repair == DriftRepair(taken: 0, offered: 1, notOffered: 0, conflicts: 0), "\(String(describing: bensRepair.repair))")
                 #expect(try await server.record(.visit, bens)?.value("summary", in: RecordKind.visit.schema) == .text("Ben's, deleted from the server"))
 
-                let again = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
+                let again = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true, useDigests: digests)
                 #expect(again.drift.isIdentical, "\(again.drift.records)")
-                let bensCheck = try await ServerVerifier.run(ben.replica, replicaPath: folder.path("Ben.sqlite"), binding: ben.binding, client: ben.client, repair: false)
+                let bensCheck = try await ServerVerifier.run(ben.replica, replicaPath: folder.path("Ben.sqlite"), binding: ben.binding, client: ben.client, repair: false, useDigests: digests)
                 #expect(bensCheck.drift.isIdentical, "\(bensCheck.drift.records)")
                 #expect(try ann.dump() == ben.dump())
                 #expect(try ann.replica.verify().isEmpty && ann.replica.outbox().isEmpty)
@@ -101,6 +107,53 @@ import Testing
             }
             await ann.close()
             await ben.close()
+        }
+    }
+    /// With 500 records in the scope and one lost on the server, the comparison reads the records
+    /// of one bucket of 256, not the scope, and the repair sends back exactly the lost one.
+    @Test(arguments: EngineKind.available)
+    func aDigestSendsOnlyTheBucketsThatDiffer(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+            do {
+                var random = SplitMix64(seed: 27_03)
+                let customer = RecordID.make(using: &random)
+                var edits = [RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                             ("manager", .text("Ann"))])]
+                let visits = (0..<500).map { _ in RecordID.make(using: &random) }
+                for (number, id) in visits.enumerated() {
+                    edits.append(RecordEdit(.visit, id, [("customer", .text(customer)), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                         ("kind", .text("routine")), ("summary", .text("visit \(number)")), ("manager", .text("Ann"))]))
+                }
+                try ann.replica.write(edits)
+                try await ann.sync()
+
+                let agreed = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
+                #expect(agreed.drift.isIdentical && agreed.drift.digest == DigestSummary(differing: 0, recordsRead: 0))
+                #expect(agreed.drift.compared == 502, "a customer, 500 visits and the branch")
+
+                let lost = visits[123]
+                if let postgres = server.postgres {
+                    try await postgres.client.query("DELETE FROM records WHERE kind = 'visits' AND id = \(lost)")
+                } else {
+                    try await server.store.writer.write { db in try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [lost]) }
+                }
+                let repaired = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
+                #expect(repaired.drift.records.map(\.key.record) == [lost])
+                let digest = try #require(repaired.drift.digest)
+                #expect(digest.differing == 1)
+                #expect(digest.recordsRead < 15, "one bucket's records (about 2 of 502), not the scope: \(digest.recordsRead)")
+                #expect(repaired.repair == DriftRepair(taken: 0, offered: 1, notOffered: 0, conflicts: 0))
+                #expect(try await server.record(.visit, lost)?.value("summary", in: RecordKind.visit.schema) == .text("visit 123"))
+                let again = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: false)
+                #expect(again.drift.isIdentical && again.drift.digest?.differing == 0)
+            } catch {
+                await ann.close()
+                throw error
+            }
+            await ann.close()
         }
     }
 }

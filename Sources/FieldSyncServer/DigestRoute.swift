@@ -1,0 +1,78 @@
+import FieldSyncModel
+import FieldSyncProtocol
+import FieldSyncServerCore
+import FieldSyncStore
+import Hummingbird
+
+extension SyncHTTPServer {
+    /// Largest digest request: 256 digests of 64 hex digits and a count.
+    static let maxDigestRequestBytes = 64 << 10
+
+    /// `POST /v1/digest`: compares a peer's bucket digests with the server's copy of the peer's
+    /// scope and answers the buckets that differ with the server's records in them
+    /// (Protocol/SYNC.md, "Digests"). The scope is read exactly as a snapshot reads it, by the
+    /// same code on either engine (a snapshot file made and removed here), so what a digest
+    /// covers is what a snapshot holds; it takes a place among the snapshots being made.
+    func digestRoutes() -> RouteCollection<DeviceRequestContext> {
+        let devices = RouteCollection(context: DeviceRequestContext.self)
+        devices.post("/v1/digest") { request, context in
+            let device = context.device
+            var request = request
+            var body = try await request.collectBody(upTo: Self.maxDigestRequestBytes)
+            if request.headers[.contentEncoding]?.lowercased() == "gzip" {
+                do {
+                    body = try BodyCompression.gunzip(body, maxSize: Self.maxDigestRequestBytes)
+                } catch {
+                    throw ServerError.tooLarge("the digest request is over \(Self.maxDigestRequestBytes >> 10) KiB once decompressed, or is not valid gzip")
+                }
+            }
+            let asked: DigestRequest
+            do {
+                asked = try DigestRequest.decode(body.readableBytesView)
+            } catch {
+                throw ServerError.badRequest("the request body is not a valid DigestRequest: \(error)")
+            }
+            let ticket: SnapshotGate.Ticket
+            switch snapshots.enter(device: device.device) {
+            case .success(let granted): ticket = granted
+            case .failure(.deviceBusy):
+                throw ServerError(.tooManyRequests, ErrorCode.busy, "a snapshot or digest for this device is being made already; ask again when it is done")
+            case .failure(.full):
+                throw ServerError(.tooManyRequests, ErrorCode.busy, "\(snapshots.capacity) snapshots are being made for other devices; ask again later")
+            }
+            defer { snapshots.leave(ticket) }
+            let snapshot = try await snapshotStorage.makeSnapshot(for: device)
+            defer { Snapshot.discard(snapshot.path) }
+            let answer = try await offload { try ScopeDigestAnswer.answer(asked.digest, scopeAt: snapshot.path, cursor: snapshot.cursor) }
+            return Self.json(bytes: answer.jsonBytes())
+        }
+        return devices
+    }
+}
+
+/// The server's side of a digest comparison, over a snapshot file of the asking device's scope.
+enum ScopeDigestAnswer {
+    static func answer(_ theirs: ScopeDigest, scopeAt path: String, cursor: Int64) throws -> DigestAnswer {
+        var builder = ScopeDigest.Builder()
+        _ = try Replica.scanRecords(inFileAt: path) { builder.add($0, $1) }
+        let ours = builder.finish()
+        let differing = ours.differing(from: theirs)
+        var answer = DigestAnswer(digest: ours.top, records: ours.records, cursor: cursor, differing: differing, complete: true, changes: [])
+        guard !differing.isEmpty else { return answer }
+        let wanted = Set(differing)
+        var records = 0
+        var changes: [FieldChange] = []
+        _ = try Replica.scanRecords(inFileAt: path) { key, state in
+            guard answer.complete, wanted.contains(ScopeDigest.bucket(of: key)) else { return }
+            records += 1
+            guard records <= DigestAnswer.maxRecords else {
+                answer.complete = false
+                changes = []
+                return
+            }
+            changes += state.changes(table: key.table, record: key.record)
+        }
+        answer.changes = changes
+        return answer
+    }
+}
