@@ -125,8 +125,9 @@ public final class UpstreamSync: Service, Sendable {
         public var provinceLacks = 0
     }
 
-    /// Compares every record of this branch with the province's snapshot of it (`GET /v1/snapshot`
-    /// as this server's branch account), as `fieldsync verify --server` does for a laptop: what
+    /// Compares every record of this branch with the province's copy of it (by digests, `POST
+    /// /v1/digest`, or its snapshot, `GET /v1/snapshot`, as this server's branch account), as
+    /// `fieldsync verify --server` does for a laptop: what
     /// the province holds and this server lacks (a restored branch server: its own laptops' work
     /// the province's log does not send back to it) is stored and logged for the laptops; when the
     /// province lacks some of this branch, the whole log is relayed again (the province takes
@@ -135,7 +136,14 @@ public final class UpstreamSync: Service, Sendable {
         // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
         let folder = store.folder ?? FileManager.default.temporaryDirectory.path
         let download = (folder as NSString).appendingPathComponent("upstream-verify-\(ProcessInfo.processInfo.processIdentifier).sqlite")
-        var drift = try await client.drift(of: store.replica, token: binding.token, downloadingTo: download)
+        // Digests first (only the differing buckets' records travel); the whole snapshot when the
+        // province is older or too much differs for one answer.
+        var drift: ServerDrift
+        if let compared = try await client.driftByDigest(of: store.replica, token: binding.token) {
+            drift = compared
+        } else {
+            drift = try await client.drift(of: store.replica, token: binding.token, downloadingTo: download)
+        }
         // What waits to be relayed is not drift: the province lacks it because it was not sent yet.
         let unsent = try store.unsentRecords(key)
         drift.records.removeAll { record in
