@@ -172,6 +172,10 @@ public enum PostgresSchema {
             """,
             "DROP TABLE applied_mutations",
         ]),
+        // Each branch server's latest comparison by digests with this server (`DigestCheck`, issue 27).
+        Migration(name: "pg-v16-digest-checks", statements: [
+            "CREATE TABLE digest_checks (device text PRIMARY KEY, checked_at bigint NOT NULL, matched boolean NOT NULL, differing bigint NOT NULL)",
+        ]),
     ]
 
     /// The names of every migration this build knows, in order.

@@ -158,6 +158,23 @@ extension PostgresServerStorage: KPIStorage {
         }
     }
 
+    public func digestChecks() async throws -> [String: DigestCheck] {
+        var checks: [String: DigestCheck] = [:]
+        for try await (device, checkedAt, matched, differing) in try await client.query(
+            "SELECT device, checked_at, matched, differing FROM digest_checks", logger: logger).decode((String, Int64, Bool, Int64).self) {
+            checks[device] = DigestCheck(device: device, checkedAt: UInt64(clamping: checkedAt), matched: matched, differing: Int(clamping: differing))
+        }
+        return checks
+    }
+
+    public func noteDigestCheck(_ check: DigestCheck) async throws {
+        try await client.query("""
+            INSERT INTO digest_checks (device, checked_at, matched, differing)
+            VALUES (\(check.device), \(Int64(clamping: check.checkedAt)), \(check.matched), \(Int64(check.differing)))
+            ON CONFLICT (device) DO UPDATE SET checked_at = excluded.checked_at, matched = excluded.matched, differing = excluded.differing
+            """, logger: logger)
+    }
+
     public func freshnessInputs() async throws -> (devices: [DeviceRecord], below: [String: FreshnessReport]) {
         var below: [String: FreshnessReport] = [:]
         for try await (device, complete, devices, pending, stale) in try await client.query(

@@ -160,6 +160,12 @@ public enum PostgresStoreCopy {
                 VALUES (\(change.customer), \(change.fromHLC), \(change.branch), \(change.manager), \(change.team))
                 """, logger: logger)
         }
+        for check in accounts.digestChecks {
+            try await connection.query("""
+                INSERT INTO digest_checks (device, checked_at, matched, differing)
+                VALUES (\(check.device), \(Int64(clamping: check.checkedAt)), \(check.matched), \(Int64(check.differing)))
+                """, logger: logger)
+        }
         for below in accounts.reportedBelow {
             try await connection.query("""
                 INSERT INTO reported_below (device, complete_up_to, devices, pending, stale, reported_at)
@@ -261,6 +267,12 @@ public enum PostgresStoreCopy {
             SELECT device, complete_up_to, devices, pending, stale, reported_at FROM reported_below ORDER BY device COLLATE "C"
             """, logger: logger).decode((String, Int64?, Int64, Int64, Int64, Int64).self) {
             accounts.reportedBelow.append(.init(device: device, completeUpTo: complete, devices: devices, pending: pending, stale: stale, reportedAt: reported))
+        }
+        for try await (device, checkedAt, matched, differing) in try await connection.query("""
+            SELECT device, checked_at, matched, differing FROM digest_checks ORDER BY device COLLATE "C"
+            """, logger: logger).decode((String, Int64, Bool, Int64).self) {
+            accounts.digestChecks.append(DigestCheck(device: device, checkedAt: UInt64(clamping: checkedAt), matched: matched,
+                                                     differing: Int(clamping: differing)))
         }
         for try await (first, at) in try await connection.query("SELECT first_seq, at FROM log_receipts ORDER BY first_seq", logger: logger)
             .decode((Int64, Int64).self) {

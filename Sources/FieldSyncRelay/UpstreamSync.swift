@@ -28,6 +28,8 @@ public final class UpstreamSync: Service, Sendable {
     /// restored, or moved, has them again).
     private let namesSent = Mutex<(fingerprint: Int, at: UInt64, withWork: Set<NodeID>)?>(nil)
     static let namesEvery: UInt64 = 6 * 3_600_000
+    /// The branch compared with the province by digests once an hour.
+    public static let comparisonEvery: UInt64 = 3_600_000
 
     /// The checkpoint's key: the upstream instance and the scope. A recreated
     /// province (another node) or a changed scope starts a full resync.
@@ -37,8 +39,18 @@ public final class UpstreamSync: Service, Sendable {
         "\(binding.serverNode)|\(binding.user.role.rawValue)|\(binding.user.branch ?? "*")"
     }
 
+    /// How often this branch is compared with the province by digests when nothing asked for it (ms; 0: never).
+    let comparisonEvery: UInt64
+    /// When the next comparison falls due (server clock, ms): one interval after start, then after each one that succeeded.
+    private let nextComparison: Mutex<UInt64>
+
+    /// `comparisonEvery`: how often (ms) the branch's records are compared with the province's copy by
+    /// digests and repaired (`verifyAgainstUpstream`); the province then shows the branch as identical
+    /// as of that time. 0 turns the regular comparison off (a restore still asks for one).
     public init(store: ServerStore, binding: ServerBinding, caPEM: String, interval: Duration = .seconds(30), logger: Logger,
-                metrics: Metrics? = nil) throws {
+                metrics: Metrics? = nil, comparisonEvery: UInt64 = UpstreamSync.comparisonEvery) throws {
+        self.comparisonEvery = comparisonEvery
+        self.nextComparison = Mutex(comparisonEvery == 0 ? .max : Self.later(store.now, by: comparisonEvery))
         self.store = store
         store.relaysUpstream.turnOn()
         self.binding = binding
@@ -91,16 +103,21 @@ public final class UpstreamSync: Service, Sendable {
     @discardableResult
     public func syncOnce() async throws -> (pushed: Int, pulled: Int) {
         var exchanged = try await exchangeUntilQuiet()
-        // A restore (or `upstream verify`) asked for this branch to be compared with the province: after
-        // an exchange, so both stand at the same point. The request stays until a comparison succeeds (a
-        // crash meanwhile loses nothing); a failed one is tried again an hour later, and never fails the
-        // exchange, which went through.
-        guard try store.hasUpstreamCheckRequest(), store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
+        // A restore (or `upstream verify`) asked for this branch to be compared with the province, or the
+        // regular comparison by digests is due: after an exchange, so both stand at the same point. The
+        // request stays until a comparison succeeds (a crash meanwhile loses nothing); a failed one is tried
+        // again an hour later, and never fails the exchange, which went through.
+        let requested = try store.hasUpstreamCheckRequest()
+        let due = store.now >= nextComparison.withLock { $0 }
+        guard requested || due, store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
         do {
             let verification = try await verifyAgainstUpstream(repair: true)
-            logger.info("compared this branch with the province", metadata: [
-                "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)"])
+            let level: Logger.Level = verification.drift.isIdentical ? .debug : .info
+            logger.log(level: level, "compared this branch with the province", metadata: [
+                "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)",
+                "by_digest": "\(verification.drift.digest != nil)"])
             _ = try store.takeUpstreamCheckRequest()
+            if comparisonEvery > 0 { nextComparison.withLock { $0 = Self.later(store.now, by: comparisonEvery) } }
             if verification.provinceLacks > 0 {
                 let again = try await exchangeUntilQuiet()
                 exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
@@ -111,6 +128,12 @@ public final class UpstreamSync: Service, Sendable {
             logger.warning("could not compare this branch with the province; trying again in an hour", metadata: ["error": "\(error)"])
         }
         return exchanged
+    }
+
+    /// `time` plus `interval`, held at the largest time instead of wrapping.
+    static func later(_ time: UInt64, by interval: UInt64) -> UInt64 {
+        let (sum, overflow) = time.addingReportingOverflow(interval)
+        return overflow ? .max : sum
     }
 
     /// When a failed comparison with the province may be tried again (server clock, ms).
@@ -149,7 +172,10 @@ public final class UpstreamSync: Service, Sendable {
         drift.records.removeAll { record in
             unsent.contains(record.key) && record.fields.allSatisfy { $0.drift == .serverLacks }
         }
-        var verification = UpstreamVerification(drift: drift, provinceLacks: drift.offeredToServer)
+        // The province's lists (branches, calendar days, settings) are the province's to write: one it lacks
+        // or holds otherwise is reported, never a reason to relay the whole log again (it would take nothing).
+        let provinceLacks = drift.records.count { !$0.serverLacks.isEmpty && !$0.key.table.isProvinceWide }
+        var verification = UpstreamVerification(drift: drift, provinceLacks: provinceLacks)
         guard repair else { return verification }
         let taken = drift.records.filter { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty }
         try store.takeFromUpstream(taken.flatMap(\.replicaLacks), altered: taken.flatMap(\.serverCopyOfAlteredWrites), key: key)

@@ -34,6 +34,12 @@ public struct SQLiteKPIStorage: KPIStorage {
     public func inboxInputs() async throws -> InboxInputs {
         try await offload { try store.inboxInputs() }
     }
+    public func digestChecks() async throws -> [String: DigestCheck] {
+        try await offload { try store.digestChecks() }
+    }
+    public func noteDigestCheck(_ check: DigestCheck) async throws {
+        try await offload { try store.noteDigestCheck(check) }
+    }
 }
 
 extension ServerStore {

@@ -102,6 +102,9 @@ public final class ServerExport: StoreExport {
             accounts.relayedNames = try Row.fetchAll(db, sql: "SELECT node, user, device, via, at FROM relayed_names ORDER BY node").map {
                 .init(node: $0[0], user: $0[1], device: $0[2], via: $0[3], at: $0[4])
             }
+            accounts.digestChecks = try Row.fetchAll(db, sql: "SELECT device, checked_at, matched, differing FROM digest_checks ORDER BY device").map {
+                DigestCheck(device: $0[0], checkedAt: UInt64(clamping: $0[1] as Int64), matched: $0[2], differing: $0[3])
+            }
             return accounts
         }
     }

@@ -21,7 +21,27 @@ extension ServerStore {
     /// The freshness of the branches a user may see.
     public func freshness(for user: UserInfo) throws -> [BranchFreshness] {
         let (devices, below) = try freshnessInputs()
-        return BranchFreshness.of(devices: devices, below: below, for: user, now: now)
+        return BranchFreshness.of(devices: devices, below: below, checks: try digestChecks(), for: user, now: now)
+    }
+
+    /// The latest digest comparison each branch server asked of this server, by device id.
+    public func digestChecks() throws -> [String: DigestCheck] {
+        try writer.read { db in
+            var checks: [String: DigestCheck] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, checked_at, matched, differing FROM digest_checks") {
+                let check = DigestCheck(device: row[0], checkedAt: UInt64(clamping: row[1] as Int64), matched: row[2], differing: row[3])
+                checks[check.device] = check
+            }
+            return checks
+        }
+    }
+
+    /// Keeps a branch server's latest digest comparison.
+    public func noteDigestCheck(_ check: DigestCheck) throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO digest_checks (device, checked_at, matched, differing) VALUES (?, ?, ?, ?)",
+                           arguments: [check.device, Int64(clamping: check.checkedAt), check.matched, check.differing])
+        }
     }
 
     /// This server's branches as a report for its upstream: the devices below it.

@@ -308,6 +308,13 @@ public struct ServerStore: Sendable {
             // A refused action's reason as a text key (issue 29), for the inbox in its reader's language.
             try db.execute(sql: "ALTER TABLE refused_actions ADD COLUMN reason_text TEXT")
         }
+        migrator.registerMigration("server-v25-digest-checks") { db in
+            // Each branch server's latest comparison by digests with this server (`DigestCheck`, issue 27).
+            try db.execute(sql: """
+                CREATE TABLE digest_checks (device TEXT PRIMARY KEY NOT NULL, checked_at INTEGER NOT NULL, matched INTEGER NOT NULL,
+                    differing INTEGER NOT NULL) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -45,6 +45,12 @@ struct DashboardPage {
             } else {
                 parts.append(t("dashboard.incomplete", ["count": String(branch.pending)]))
             }
+            let zone = report.asOf.offsetMinutes
+            if let identical = branch.identicalAt {
+                parts.append(t("dashboard.identical-at", ["time": time(Timestamp(epochSeconds: Int64(identical / 1000), offsetMinutes: zone))]))
+            } else if let differed = branch.differedAt {
+                parts.append(t("dashboard.differed-at", ["time": time(Timestamp(epochSeconds: Int64(differed / 1000), offsetMinutes: zone))]))
+            }
             if branch.notSeenForThreeDays > 0 { parts.append(t("dashboard.not-seen", ["count": String(branch.notSeenForThreeDays)])) }
             if branch.notSyncedYet > 0 { parts.append(t("dashboard.not-synced", ["count": String(branch.notSyncedYet)])) }
             if branch.refused > 0 { parts.append(t("dashboard.refused", ["count": String(branch.refused)])) }

@@ -44,6 +44,11 @@ extension SyncHTTPServer {
             let snapshot = try await snapshotStorage.makeSnapshot(for: device)
             defer { Snapshot.discard(snapshot.path) }
             let answer = try await offload { try ScopeDigestAnswer.answer(asked.digest, scopeAt: snapshot.path, cursor: snapshot.cursor) }
+            // A branch server's comparison is what the freshness of its branch rests on (`BranchFreshness.identicalAt`).
+            if device.user.role == .branch {
+                try await kpi.noteDigestCheck(DigestCheck(device: device.device, checkedAt: clock(), matched: answer.isIdentical,
+                                                          differing: answer.differing.count))
+            }
             return Self.json(bytes: answer.jsonBytes())
         }
         return devices

@@ -98,6 +98,7 @@ public struct SyncHTTPServer: Sendable {
         "/v1/kpi": [.get], "/v1/kpi/misses": [.get], "/v1/kpi/todo": [.get], "/v1/kpi/late": [.get], "/v1/history": [.get], "/v1/inbox": [.get], "/v1/inbox/refused": [.post],
         "/v1/dashboard/link": [.post], "/dashboard/login": [.get], "/dashboard": [.get],
         "/dashboard/report": [.get], "/dashboard/document": [.get], "/v1/nodes": [.get], "/v1/directory": [.get], "/v1/snapshot": [.get],
+        "/v1/digest": [.post],
     ]
 
     /// A server on the embedded SQLite store.

@@ -19,9 +19,18 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     /// Actions of the branch's devices this server refused at their latest pushes (`RefusedWork`):
     /// they wait on the laptops until retried or discarded.
     public var refused: Int = 0
+    /// When this server last compared its copy of the branch with the branch server's by digests
+    /// (`DigestCheck`, the latest of the branch's servers) and found them identical: "complete up
+    /// to" then rests on matching records, not only on times reported. Nil: never compared, or the
+    /// latest comparison differed (`differedAt`).
+    public var identicalAt: UInt64?
+    /// When the latest comparison found the copies different (the branch server repairs what it can).
+    public var differedAt: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case branch, devices, pending, refused
+        case identicalAt = "identical_at"
+        case differedAt = "differed_at"
         case completeUpTo = "complete_up_to"
         case notSeenForThreeDays = "not_seen_for_3_days"
         case notSyncedYet = "not_synced_yet"
@@ -30,7 +39,9 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
 
 extension BranchFreshness {
     /// The freshness of the branches `user` may see, from the devices and what branch servers reported below them.
-    public static func of(devices: [DeviceRecord], below: [String: FreshnessReport], for user: UserInfo, now: UInt64) -> [BranchFreshness] {
+    /// `checks`: the latest digest comparison of each branch server (by device id).
+    public static func of(devices: [DeviceRecord], below: [String: FreshnessReport], checks: [String: DigestCheck] = [:],
+                          for user: UserInfo, now: UInt64) -> [BranchFreshness] {
         let policy = AccessPolicy(user)
         let devices = devices.filter { $0.revokedAt == nil && $0.branch != nil && $0.role != .province && $0.role != .admin }
         let byBranch = Dictionary(grouping: devices, by: { $0.branch ?? "" })
@@ -50,10 +61,29 @@ extension BranchFreshness {
                 && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
                 ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
             let stale = ([counted.filter { ($0.lastSeen ?? $0.createdAt) + threeDays < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
+            let latest = members.compactMap { checks[$0.id] }.max { $0.checkedAt < $1.checkedAt }
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
                                    pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count,
-                                   refused: members.map { $0.refused?.count ?? 0 }.saturatingSum())
+                                   refused: members.map { $0.refused?.count ?? 0 }.saturatingSum(),
+                                   identicalAt: latest.flatMap { $0.matched ? $0.checkedAt : nil },
+                                   differedAt: latest.flatMap { $0.matched ? nil : $0.checkedAt })
         }
+    }
+}
+
+/// The latest comparison by digests (`POST /v1/digest`) a branch server asked of this server:
+/// its copy of the branch against the branch server's records.
+public struct DigestCheck: Sendable, Equatable {
+    /// The branch server's device id.
+    public var device: String
+    /// This server's clock when it answered (ms).
+    public var checkedAt: UInt64
+    public var matched: Bool
+    /// Buckets (of 256) that differed.
+    public var differing: Int
+
+    public init(device: String, checkedAt: UInt64, matched: Bool, differing: Int) {
+        (self.device, self.checkedAt, self.matched, self.differing) = (device, checkedAt, matched, differing)
     }
 }
 

@@ -29,6 +29,10 @@ public protocol KPIStorage: Sendable {
     func historyRows(of key: RecordKey, customer: String?) async throws -> HistoryRows
     /// Unresolved conflict records with their files' customers, and what the upstream handed back (`Inbox`).
     func inboxInputs() async throws -> InboxInputs
+    /// The latest digest comparison each branch server asked of this server, by device id.
+    func digestChecks() async throws -> [String: DigestCheck]
+    /// Keeps a branch server's latest digest comparison (replacing its previous one).
+    func noteDigestCheck(_ check: DigestCheck) async throws
 }
 
 extension KPIStorage {
@@ -100,6 +104,6 @@ extension KPIStorage {
     /// The freshness of the branches `user` may see.
     public func freshness(for user: UserInfo) async throws -> [BranchFreshness] {
         let (devices, below) = try await freshnessInputs()
-        return BranchFreshness.of(devices: devices, below: below, for: user, now: now)
+        return BranchFreshness.of(devices: devices, below: below, checks: try await digestChecks(), for: user, now: now)
     }
 }

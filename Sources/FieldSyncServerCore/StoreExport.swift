@@ -90,6 +90,8 @@ public struct ExportedAccounts: Sendable, Equatable {
     public var refusedActions: [RefusedAction] = []
     /// Who writes under the nodes branch servers relay, as they reported them, by node.
     public var relayedNames: [RelayedName] = []
+    /// Each branch server's latest comparison by digests with this server, by device.
+    public var digestChecks: [DigestCheck] = []
 
     public struct RelayedName: Sendable, Equatable {
         public var node, user, device, via: String

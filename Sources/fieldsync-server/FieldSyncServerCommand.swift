@@ -152,6 +152,8 @@ struct Serve: AsyncParsableCommand {
     var pushesAhead = 2
     @Option(name: .customLong("upstream-interval"), help: ArgumentHelp(t("srv.seconds-between-syncs-with.c7d7")))
     var upstreamInterval = 30
+    @Option(name: .customLong("upstream-compare"), help: ArgumentHelp(t("srv.help.upstream-compare")))
+    var upstreamCompare = 60
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError(t("srv.port-must-be-to.60c8")) }
@@ -162,6 +164,7 @@ struct Serve: AsyncParsableCommand {
         guard (1...1_000_000).contains(enrolmentsPerMinute) else { throw ValidationError(t("srv.enrolments-per-minute-must.32ca")) }
         guard (0...16).contains(pushesAhead) else { throw ValidationError(t("srv.pushes-ahead-must-be.ca8b")) }
         guard upstreamInterval >= 1 else { throw ValidationError(t("srv.upstream-interval-must-be.5621")) }
+        guard (0...10_080).contains(upstreamCompare) else { throw ValidationError(t("srv.upstream-compare-range")) }
     }
 
     func run() async throws {
@@ -221,7 +224,7 @@ struct Serve: AsyncParsableCommand {
             let link = try UpstreamSync(store: store, binding: binding, caPEM: caPEM, interval: .seconds(upstreamInterval), logger: logger,
                                         metrics: UpstreamSync.Metrics { failed, unsent, lastSuccess, lag in
                                             metrics.recordUpstream(failed: failed, unsent: unsent, lastSuccess: lastSuccess, lag: lag)
-                                        })
+                                        }, comparisonEvery: UInt64(upstreamCompare) * 60_000)
             server.onChanges = { link.poke() }
             upstream = link
             logger.info("syncing with the provincial server", metadata: ["url": "\(binding.url)", "every": "\(upstreamInterval) s"])
@@ -611,8 +614,8 @@ struct NodesCommand: AsyncParsableCommand {
     @OptionGroup var options: DataOptions
 
     func run() async throws {
-        let (devices, below) = try await StorageEngine.with(options) { engine in
-            (try await engine.accounts.devices(), try await engine.kpi.freshnessInputs().below)
+        let (devices, below, checks) = try await StorageEngine.with(options) { engine in
+            (try await engine.accounts.devices(), try await engine.kpi.freshnessInputs().below, try await engine.kpi.digestChecks())
         }
         let nodes = devices.map(\.info)
         if options.json {
@@ -643,6 +646,13 @@ struct NodesCommand: AsyncParsableCommand {
             let complete = report.completeUpTo.map { t("srv.nodes.complete-up-to", ["ago": Self.ago(now > $0 ? now - $0 : 0)]) } ?? t("srv.nodes.not-complete")
             print(t("srv.nodes.below", ["device": device.name, "devices": count(report.devices, "device"), "actions": count(report.pending, "action"),
                                         "silent": "\(report.notSeenForThreeDays)", "complete": complete]))
+        }
+        // What the branch servers' latest comparisons by digests found.
+        for device in devices where device.revokedAt == nil {
+            guard let check = checks[device.id] else { continue }
+            let ago = Self.ago(now > check.checkedAt ? now - check.checkedAt : 0)
+            print(check.matched ? t("srv.nodes.digest-identical", ["device": device.name, "ago": ago])
+                                : t("srv.nodes.digest-differed", ["device": device.name, "ago": ago, "groups": String(check.differing)]))
         }
     }
 

@@ -4,6 +4,7 @@ import FieldSyncProtocol
 import FieldSyncRelay
 import FieldSyncSQLiteServer
 import FieldSyncServer
+import FieldSyncServerCore
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
@@ -40,7 +41,7 @@ struct PostgresProvinceTests {
             let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil, clock: clock.now)
             let sue = try await Laptop.enrol("Sue", server: province, folder: folder, role: .supervisor, clock: clock.now)
             do {
-                try await Self.scenario(alice: alice, bob: bob, pat: pat, sue: sue, up: up, hangzhou: hangzhou, clock: clock)
+                try await Self.scenario(alice: alice, bob: bob, pat: pat, sue: sue, up: up, hangzhou: hangzhou, province: province, clock: clock)
             } catch {
                 Issue.record(error)
             }
@@ -50,7 +51,8 @@ struct PostgresProvinceTests {
         }
     }
 
-    static func scenario(alice: Laptop, bob: Laptop, pat: Laptop, sue: Laptop, up: [UpstreamSync], hangzhou: TestServer, clock: TestClock) async throws {
+    static func scenario(alice: Laptop, bob: Laptop, pat: Laptop, sue: Laptop, up: [UpstreamSync], hangzhou: TestServer, province: TestServer,
+                         clock: TestClock) async throws {
         var generator = SplitMix64(seed: 8)
         let acme = RecordID.make(using: &generator), harbour = RecordID.make(using: &generator)
         try alice.replica.write([RecordEdit(.customer, acme, [("name", .text("Acme")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
@@ -96,6 +98,15 @@ struct PostgresProvinceTests {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
         let freshness = try #require(json["freshness"] as? [[String: Any]])
         #expect(Set(freshness.compactMap { $0["branch"] as? String }) == ["Hangzhou", "Ningbo"], "\(freshness)")
+        #expect(freshness.allSatisfy { $0["identical_at"] == nil }, "no branch compared by digests yet")
+        // An hour on, Hangzhou's regular comparison by digests finds its records identical to the province's copy.
+        clock.advance(UpstreamSync.comparisonEvery)
+        try await up[0].syncOnce()
+        let checks = try await province.kpi.digestChecks()
+        #expect(checks.values.map { $0.matched } == [true] && checks.values.first?.checkedAt == clock.now(), "\(checks)")
+        let verified = try await province.kpi.freshness(for: UserInfo(name: "Pat", role: .province, branch: nil))
+        #expect(verified.first { $0.branch == "Hangzhou" }?.identicalAt == clock.now())
+        #expect(verified.first { $0.branch == "Ningbo" }?.identicalAt == nil)
 
         // The province names the writers of relayed work as their branch servers reported them: the history
         // of Acme's services names Alice and her laptop; a Hangzhou supervisor's directory holds Alice, not Bob.

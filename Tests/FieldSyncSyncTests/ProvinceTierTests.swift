@@ -62,6 +62,61 @@ import Testing
         await alice.close()
     }
 
+    /// Once an hour the branch server compares its records with the province's copy by digests and
+    /// repairs what differs; the province shows the branch as identical (or not) as of that comparison,
+    /// in its freshness, its dashboard and `nodes`.
+    @Test func theBranchIsComparedWithTheProvinceByDigestsEveryHour() async throws {
+        let clock = TestClock()
+        let province = try await TestServer.start(clock: clock.now)
+        let branch = try await TestServer.start(clock: clock.now)
+        let upstream = try await Self.link(branch, to: province, as: "Hangzhou")
+        // The branch list comes from the province (a branch server's own entry for its branch would be a list
+        // the province does not hold, reported as differing at every comparison).
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        var generator = SplitMix64(seed: 27)
+        let visit = RecordID.make(using: &generator)
+        try alice.replica.write([RecordEdit(.customer, Self.customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                        ("branch", .text("Hangzhou")), ("manager", .text("Alice"))]),
+                                 RecordEdit(.visit, visit, [("customer", .text(Self.customer)), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                            ("kind", .text("routine")), ("summary", .text("tower check"))])])
+        #expect(try await alice.sync().rejected.isEmpty)
+        try await upstream.syncOnce()
+        let province_ = UserInfo(name: "Pat", role: .province, branch: nil)
+        func hangzhou() async throws -> BranchFreshness? { try await province.kpi.freshness(for: province_).first { $0.branch == "Hangzhou" } }
+        #expect(try await hangzhou()?.identicalAt == nil, "not compared before the hour is up")
+
+        clock.advance(UpstreamSync.comparisonEvery)
+        try await upstream.syncOnce()
+        #expect(try await hangzhou()?.identicalAt == clock.now())
+
+        // A visit lost on the branch server (a hand edit) is found at the next comparison and taken back from the province.
+        try await branch.store.writer.write { db in try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [visit]) }
+        clock.advance(UpstreamSync.comparisonEvery - 1)
+        try await upstream.syncOnce()
+        #expect(try branch.store.replica.record(.visit, visit) == nil, "not yet due")
+        clock.advance(1)
+        try await upstream.syncOnce()
+        let differed = try await hangzhou()
+        #expect(differed?.identicalAt == nil && differed?.differedAt == clock.now())
+        #expect(try branch.store.replica.record(.visit, visit)?["summary"] == .text("tower check"), "repaired from the province's copy")
+        let checks = try await province.kpi.digestChecks()
+        #expect(checks.values.map(\.differing) == [1], "one bucket of 256 differed: \(checks)")
+
+        clock.advance(UpstreamSync.comparisonEvery)
+        try await upstream.syncOnce()
+        #expect(try await hangzhou()?.identicalAt == clock.now())
+        // The province's dashboard says so beside the branch's freshness.
+        let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil, clock: clock.now)
+        let page = String(decoding: try await pat.client.get("/dashboard", query: [("lang", "en")], token: pat.binding.token), as: UTF8.self)
+        #expect(page.contains("records identical to the branch server&#39;s at") || page.contains("records identical to the branch server's at"),
+                "\(page.prefix(2_000))")
+        await pat.close()
+        await upstream.shutdown()
+        await alice.close()
+    }
+
     @Test func branchServerRelaysUpAndDownWithoutEcho() async throws {
         let province = try await TestServer.start()
         let branch = try await TestServer.start()
