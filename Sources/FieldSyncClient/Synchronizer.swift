@@ -321,6 +321,10 @@ public struct Synchronizer: Sendable {
         let offset = TimeZone.current.secondsFromGMT() / 60
         // A supervisor's decisions about the actions refused in this answer.
         let decisions = response.instructions.map { OutboxDecision($0, offsetMinutes: offset) }
+        // Conflict records this answer brings that were not here before: one already held (a resolved conflict,
+        // a file sent again whole after a handover or a restore) is not news.
+        let pulledConflicts = Set(response.changes.lazy.filter { $0.table == .conflict && $0.field == "record" }.map(\.record))
+        let conflictsHeld = try replica.held(.conflict, among: pulledConflicts)
         let report = try replica.finishExchange(
             pulled: response.changes, cursor: response.cursor, acknowledged: acknowledged, rejected: rejected, left: response.left,
             returned: response.returned.filter { $0.mutation.origin == me }.map { ($0.mutation, $0.reason) },
@@ -337,7 +341,7 @@ public struct Synchronizer: Sendable {
             return hasher.finalize()
         })
         summary.conflicts = report.conflictsCreated.count
-            + Set(response.changes.filter { $0.table == .conflict && $0.field == "record" }.map(\.record)).count
+            + (try replica.held(.conflict, among: pulledConflicts.subtracting(conflictsHeld), unresolvedOnly: true)).count
         let discarded = Set(report.discarded)
         summary.rejected = rejected.filter { !discarded.contains($0.counter) }
         summary.decisions = decisions.filter { !$0.discard || discarded.contains($0.counter) }

@@ -34,6 +34,20 @@ extension Replica {
         }
     }
 
+    /// Which of `ids` this replica holds as records of `table`; `unresolvedOnly`: conflict records not resolved.
+    public func held(_ table: RecordKind, among ids: Set<String>, unresolvedOnly: Bool = false) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let resolved = table.schema.index(of: "resolved")
+        return try writer.read { db in
+            let io = RecordIO(db)
+            return try ids.filter { id in
+                guard let state = try io.load(table, id) else { return false }
+                guard unresolvedOnly, let resolved else { return true }
+                return !state.values[resolved].bool
+            }
+        }
+    }
+
     /// All records of a kind, or those whose `field` equals `value`.
     public func records(_ table: RecordKind, where field: String? = nil, equals value: FieldValue = .null) throws -> [StoredRecord] {
         if let field, table.schema.index(of: field) == nil {

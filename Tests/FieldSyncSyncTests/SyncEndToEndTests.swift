@@ -82,8 +82,12 @@ import Testing
                 RecordEdit(.conflict, conflict.id, [("resolved", .int(1)), ("resolution", .text("new value"))]),
             ])
             try await bob.sync()
-            try await alice.sync()
-            for laptop in [alice, bob] {
+            #expect(try await alice.sync().conflicts == 0, "a resolution is not a new conflict")
+            // A supervisor's laptop receives the file with its resolved conflict: not news either.
+            let sue = try await Laptop.enrol("Sue", server: server, folder: folder, role: .supervisor)
+            let first = try await sue.sync()
+            #expect(try sue.replica.records(.conflict).count == 1 && first.conflicts == 0, "\(first)")
+            for laptop in [alice, bob, sue] {
                 #expect(try laptop.replica.record(.customer, Self.customer)?["name"] == .text("Acme Holdings"))
                 #expect(try laptop.replica.records(.conflict).allSatisfy { $0["resolved"].bool })
                 await laptop.close()
