@@ -16,7 +16,8 @@ extension DigestAnswer {
     /// The server's states of the records it sent, as whole records.
     public func serverStates() -> [RecordKind: [String: RecordState]] {
         var states: [RecordKind: [String: RecordState]] = [:]
-        for change in changes {
+        // Ids as a snapshot holds them (the comparison's other side reads no others).
+        for change in changes where RecordID.isValid(change.record) || change.table.isProvinceWide {
             let schema = change.table.schema
             guard let index = schema.index(of: change.field) else { continue }
             var state = states[change.table]?[change.record] ?? RecordState(fieldCount: schema.fields.count)
@@ -47,14 +48,16 @@ extension SyncClient {
         let answer: DigestAnswer
         do {
             answer = try await compareDigest(digest, token: token)
-        } catch let error as SyncError where error.code == ErrorCode.notFound {
+        } catch let error as SyncError where error.code == ErrorCode.notFound || error.status == 404 {
             return nil
         }
+        // Another schema (an older or newer peer), too much differing, or more than one answer should carry: the snapshot.
+        guard answer.schema == ScopeDigest.schema, answer.complete, answer.unknownKinds.isEmpty,
+              Set(answer.changes.lazy.map { RecordKey(table: $0.table, record: $0.record) }).count <= DigestAnswer.maxRecords else { return nil }
         if answer.isIdentical {
             return ServerDrift(records: [], compared: max(digest.records, answer.records), waiting: 0,
                                digest: DigestSummary(differing: 0, recordsRead: 0))
         }
-        guard answer.complete, answer.unknownKinds.isEmpty else { return nil }
         let differing = Set(answer.differing)
         var drift = try replica.drift(against: answer.serverStates(), only: { differing.contains(ScopeDigest.bucket(of: $0)) })
         drift.digest = DigestSummary(differing: differing.count, recordsRead: Set(answer.changes.map { RecordKey(table: $0.table, record: $0.record) }).count)

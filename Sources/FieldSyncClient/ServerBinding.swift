@@ -65,6 +65,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public var incarnation: String?
     /// The server's certificate was refused (not from the trusted CA, expired, another host's).
     public var isUntrustedCertificate = false
+    /// The HTTP status of an answer that was not 200 (nil: no answer).
+    public var status: Int?
 
     /// The same message as a text key (`sync.*`) and its values (`server`, `detail` …), for a program
     /// that speaks the reader's language; `message` stays English for logs.

@@ -148,14 +148,18 @@ public final class SyncClient: Sendable {
         }
         let data = Array(bytes.readableBytesView)
         guard response.status == .ok else {
+            var failure: SyncError
             if let problem = try? JSONDecoder().decode(ErrorBody.self, from: Data(data)) {
                 let explained = SyncError.explainedCodes.contains(problem.error)
-                throw SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime,
-                                incarnation: problem.incarnation, key: explained ? "sync.code.\(problem.error)" : "sync.server-said",
-                                ["server": baseURL, "detail": problem.message])
+                failure = SyncError("\(baseURL): \(problem.message)", code: problem.error, serverTime: problem.serverTime,
+                                    incarnation: problem.incarnation, key: explained ? "sync.code.\(problem.error)" : "sync.server-said",
+                                    ["server": baseURL, "detail": problem.message])
+            } else {
+                failure = SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)", key: "sync.status",
+                                    ["server": baseURL, "detail": "\(response.status.code) \(response.status.reasonPhrase)"])
             }
-            throw SyncError("\(baseURL) answered \(response.status.code) \(response.status.reasonPhrase)", key: "sync.status",
-                            ["server": baseURL, "detail": "\(response.status.code) \(response.status.reasonPhrase)"])
+            failure.status = Int(response.status.code)
+            throw failure
         }
         return data
     }

@@ -3,14 +3,21 @@ import FieldSyncModel
 /// `POST /v1/digest`: a peer's 256 bucket digests of what it holds (SYNC.md, "Digests").
 public struct DigestRequest: Sendable, Equatable {
     public var digest: ScopeDigest
+    /// The schema the peer digested (`ScopeDigest.schema`).
+    public var schema: String
 
-    public init(digest: ScopeDigest) { self.digest = digest }
+    public init(digest: ScopeDigest, schema: String = ScopeDigest.schema) {
+        self.digest = digest
+        self.schema = schema
+    }
 
-    /// `{"buckets":["<64 hex>", … 256 of them],"records":N}`.
+    /// `{"schema":"<64 hex>","buckets":["<64 hex>", … 256 of them],"records":N}`.
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(ScopeDigest.bucketCount * 67 + 40)
-        out.append(contentsOf: #"{"buckets":["#.utf8)
+        out.reserveCapacity(ScopeDigest.bucketCount * 67 + 120)
+        out.append(contentsOf: #"{"schema":"#.utf8)
+        JSONText.appendString(schema, to: &out)
+        out.append(contentsOf: #","buckets":["#.utf8)
         for (index, bucket) in digest.buckets.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             JSONText.appendString(ScopeDigest.hex(bucket), to: &out)
@@ -21,11 +28,11 @@ public struct DigestRequest: Sendable, Equatable {
         return out
     }
 
-    /// Reads a request: exactly 256 buckets of 64 lowercase hex digits, a record count of 0 or more.
+    /// Reads a request: its schema and exactly 256 buckets as 64 lowercase hex digits each, a record count of 0 or more.
     public static func decode(_ bytes: some Collection<UInt8>) throws -> DigestRequest {
         try JSONReader.read(bytes, maxStringLength: 64) { parser in
             var buckets: [[UInt8]] = []
-            var records: Int64?
+            var records: Int64?, schema: String?
             try parser.object("request") { parser, key in
                 switch key {
                 case "buckets":
@@ -39,16 +46,21 @@ public struct DigestRequest: Sendable, Equatable {
                         buckets.append(hash)
                     }
                 case "records": records = try parser.int("records")
+                case "schema":
+                    let text = try parser.string("schema")
+                    guard ScopeDigest.hash(hex: text) != nil else { throw WireJSON.DecodingError(description: "schema must be 64 lowercase hex digits") }
+                    schema = text
                 default: try parser.skip()
                 }
             }
+            guard let schema else { throw WireJSON.DecodingError(description: "schema is missing") }
             guard let records, records >= 0, records <= Int64(Int32.max) else {
                 throw WireJSON.DecodingError(description: "records must be a whole number from 0 to \(Int32.max)")
             }
             guard let digest = ScopeDigest(buckets: buckets, records: Int(records)) else {
                 throw WireJSON.DecodingError(description: "buckets must hold exactly \(ScopeDigest.bucketCount) digests")
             }
-            return DigestRequest(digest: digest)
+            return DigestRequest(digest: digest, schema: schema)
         }
     }
 }
@@ -71,9 +83,14 @@ public struct DigestAnswer: Sendable, Equatable {
     public var changes: [FieldChange]
     /// Kinds of records in `changes` this version does not know (a newer server's), passed over.
     public var unknownKinds: [String] = []
+    /// The schema the server digested (`ScopeDigest.schema`); nil from a server that did not say.
+    /// When it is not the peer's, nothing was compared: `complete` is false, every bucket listed.
+    public var schema: String?
 
     /// Most records of differing buckets one answer carries.
     public static let maxRecords = 5_000
+    /// Most bytes of values (text) of those records one answer carries.
+    public static let maxValueBytes = 16 << 20
 
     public init(digest: [UInt8], records: Int, cursor: Int64, differing: [Int], complete: Bool, changes: [FieldChange]) {
         (self.digest, self.records, self.cursor, self.differing, self.complete, self.changes) = (digest, records, cursor, differing, complete, changes)
@@ -96,6 +113,10 @@ public struct DigestAnswer: Sendable, Equatable {
         out.append(contentsOf: (complete ? "true" : "false").utf8)
         out.append(contentsOf: #","changes":"#.utf8)
         RecordChanges.appendJSON(changes, to: &out)
+        if let schema {
+            out.append(contentsOf: #","schema":"#.utf8)
+            JSONText.appendString(schema, to: &out)
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }
@@ -104,6 +125,7 @@ public struct DigestAnswer: Sendable, Equatable {
         try JSONReader.read(bytes) { parser in
             var digest: [UInt8]?, records: Int64?, cursor: Int64?, complete: Bool?, changes: [FieldChange]?
             var differing: [Int] = []
+            var schema: String?
             try parser.object("answer") { parser, key in
                 switch key {
                 case "digest":
@@ -123,6 +145,7 @@ public struct DigestAnswer: Sendable, Equatable {
                     }
                 case "complete": complete = try parser.bool("complete")
                 case "changes": changes = try parser.records()
+                case "schema": schema = try parser.string("schema")
                 default: try parser.skip()
                 }
             }
@@ -133,6 +156,7 @@ public struct DigestAnswer: Sendable, Equatable {
                                       cursor: try WireJSON.required(cursor, "cursor"), differing: differing,
                                       complete: try WireJSON.required(complete, "complete"), changes: try WireJSON.required(changes, "changes"))
             answer.unknownKinds = parser.unknownKinds
+            answer.schema = schema
             return answer
         }
     }

@@ -4,8 +4,8 @@ import FieldSyncModel
 /// Digests of the records two peers share (Protocol/SYNC.md, "Digests"): records are spread over
 /// 256 buckets by a hash of their key, each bucket has a SHA-256 over its records' states, and the
 /// scope one over the buckets. Two peers compare the 256 bucket digests and exchange the records
-/// of the buckets that differ only, so a laptop that agrees with its server sends 8 KiB and reads
-/// a few hundred bytes instead of downloading its whole scope.
+/// of the buckets that differ only, so a laptop that agrees with its server sends its digests and reads
+/// a few hundred bytes instead of downloading its whole scope (17 KiB of request).
 ///
 /// A record's state is hashed as `RecordDrift` compares it: its stamped fields only, each by name,
 /// value and write (HLC and node; the base is not part of a write's identity). Two states that
@@ -31,6 +31,14 @@ public struct ScopeDigest: Sendable, Equatable {
         for bucket in buckets { hash.update(data: bucket) }
         return Array(hash.finalize())
     }
+
+    /// What this version digests, as 64 hex digits: SHA-256 of every record kind and its fields in
+    /// schema order (`kind:field,field;…`). Peers of different schemas hash different things (a field
+    /// one does not know, a kind the other lacks), so they compare whole snapshots instead.
+    public static let schema: String = {
+        let text = RecordKind.allCases.map { "\($0.rawValue):" + $0.schema.fields.map(\.name).joined(separator: ",") }.joined(separator: ";")
+        return hex(Array(SHA256.hash(data: Array(text.utf8))))
+    }()
 
     /// The buckets whose digests differ from `other`'s, in order.
     public func differing(from other: ScopeDigest) -> [Int] {

@@ -111,14 +111,16 @@ public final class UpstreamSync: Service, Sendable {
         let due = store.now >= nextComparison.withLock { $0 }
         guard requested || due, store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
         do {
-            let verification = try await verifyAgainstUpstream(repair: true)
+            // Only an asked-for comparison relays the whole log again: the regular one would do it every hour for
+            // as long as the province refuses an action of the branch (its records stay here, lacking there).
+            let verification = try await verifyAgainstUpstream(repair: true, relayAgain: requested)
             let level: Logger.Level = verification.drift.isIdentical ? .debug : .info
             logger.log(level: level, "compared this branch with the province", metadata: [
                 "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)",
                 "by_digest": "\(verification.drift.digest != nil)"])
             _ = try store.takeUpstreamCheckRequest()
             if comparisonEvery > 0 { nextComparison.withLock { $0 = Self.later(store.now, by: comparisonEvery) } }
-            if verification.provinceLacks > 0 {
+            if verification.provinceLacks > 0, requested {
                 let again = try await exchangeUntilQuiet()
                 exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
             }
@@ -155,7 +157,9 @@ public final class UpstreamSync: Service, Sendable {
     /// the province's log does not send back to it) is stored and logged for the laptops; when the
     /// province lacks some of this branch, the whole log is relayed again (the province takes
     /// what it lacks and acknowledges the rest). Run by the serving process, between exchanges.
-    public func verifyAgainstUpstream(repair: Bool) async throws -> UpstreamVerification {
+    /// `relayAgain`: when the province lacks records of this branch, relay the whole log again (a restore or
+    /// `upstream verify` asked); otherwise that is only reported.
+    public func verifyAgainstUpstream(repair: Bool, relayAgain: Bool = true) async throws -> UpstreamVerification {
         // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
         let folder = store.folder ?? FileManager.default.temporaryDirectory.path
         let download = (folder as NSString).appendingPathComponent("upstream-verify-\(ProcessInfo.processInfo.processIdentifier).sqlite")
@@ -180,7 +184,7 @@ public final class UpstreamSync: Service, Sendable {
         let taken = drift.records.filter { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty }
         try store.takeFromUpstream(taken.flatMap(\.replicaLacks), altered: taken.flatMap(\.serverCopyOfAlteredWrites), key: key)
         verification.taken = taken.count
-        if verification.provinceLacks > 0 {
+        if verification.provinceLacks > 0, relayAgain {
             try store.relayWholeLogAgain(key)
             namesSent.withLock { $0 = nil }
         }

@@ -43,9 +43,10 @@ extension SyncHTTPServer {
             defer { snapshots.leave(ticket) }
             let snapshot = try await snapshotStorage.makeSnapshot(for: device)
             defer { Snapshot.discard(snapshot.path) }
-            let answer = try await offload { try ScopeDigestAnswer.answer(asked.digest, scopeAt: snapshot.path, cursor: snapshot.cursor) }
-            // A branch server's comparison is what the freshness of its branch rests on (`BranchFreshness.identicalAt`).
-            if device.user.role == .branch {
+            let answer = try await offload { try ScopeDigestAnswer.answer(asked, scopeAt: snapshot.path, cursor: snapshot.cursor) }
+            // A branch server's comparison is what the freshness of its branch rests on (`BranchFreshness.identicalAt`);
+            // one of another schema compared nothing.
+            if device.user.role == .branch, asked.schema == ScopeDigest.schema {
                 try await kpi.noteDigestCheck(DigestCheck(device: device.device, checkedAt: clock(), matched: answer.isIdentical,
                                                           differing: answer.differing.count))
             }
@@ -57,20 +58,31 @@ extension SyncHTTPServer {
 
 /// The server's side of a digest comparison, over a snapshot file of the asking device's scope.
 enum ScopeDigestAnswer {
-    static func answer(_ theirs: ScopeDigest, scopeAt path: String, cursor: Int64) throws -> DigestAnswer {
+    /// Peers of different schemas (`ScopeDigest.schema`) compare nothing: every bucket listed, `complete` false.
+    /// The records of differing buckets are answered up to `DigestAnswer.maxRecords` records and
+    /// `maxValueBytes` of text; beyond, none (`complete` false: the peer compares with a snapshot).
+    static func answer(_ asked: DigestRequest, scopeAt path: String, cursor: Int64) throws -> DigestAnswer {
         var builder = ScopeDigest.Builder()
         _ = try Replica.scanRecords(inFileAt: path) { builder.add($0, $1) }
         let ours = builder.finish()
-        let differing = ours.differing(from: theirs)
+        guard asked.schema == ScopeDigest.schema else {
+            var answer = DigestAnswer(digest: ours.top, records: ours.records, cursor: cursor, differing: Array(0..<ScopeDigest.bucketCount),
+                                      complete: false, changes: [])
+            answer.schema = ScopeDigest.schema
+            return answer
+        }
+        let differing = ours.differing(from: asked.digest)
         var answer = DigestAnswer(digest: ours.top, records: ours.records, cursor: cursor, differing: differing, complete: true, changes: [])
+        answer.schema = ScopeDigest.schema
         guard !differing.isEmpty else { return answer }
         let wanted = Set(differing)
-        var records = 0
+        var records = 0, bytes = 0
         var changes: [FieldChange] = []
         _ = try Replica.scanRecords(inFileAt: path) { key, state in
             guard answer.complete, wanted.contains(ScopeDigest.bucket(of: key)) else { return }
             records += 1
-            guard records <= DigestAnswer.maxRecords else {
+            bytes += state.values.reduce(0) { $0 + ($1.text?.utf8.count ?? 8) }
+            guard records <= DigestAnswer.maxRecords, bytes <= DigestAnswer.maxValueBytes else {
                 answer.complete = false
                 changes = []
                 return

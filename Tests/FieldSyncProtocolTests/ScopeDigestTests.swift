@@ -125,22 +125,28 @@ import Testing
         let states = Self.states((0..<100).map { _ in Self.randomChange(records, using: &random) })
         let digest = Self.digest(states)
         #expect(try DigestRequest.decode(DigestRequest(digest: digest).jsonBytes()) == DigestRequest(digest: digest))
+        #expect(ScopeDigest.hash(hex: ScopeDigest.schema) != nil)
 
         let changes = states.flatMap { $0.value.changes(table: $0.key.table, record: $0.key.record) }
-        let answer = DigestAnswer(digest: digest.top, records: 50, cursor: 77, differing: [3, 200], complete: true, changes: changes)
+        var answer = DigestAnswer(digest: digest.top, records: 50, cursor: 77, differing: [3, 200], complete: true, changes: changes)
+        answer.schema = ScopeDigest.schema
         let read = try DigestAnswer.decode(answer.jsonBytes())
         #expect(read.digest == answer.digest && read.records == 50 && read.cursor == 77 && read.differing == [3, 200] && read.complete)
+        #expect(read.schema == ScopeDigest.schema)
         #expect(Set(read.changes) == Set(changes))
 
         let hex = digest.buckets.map(ScopeDigest.hex)
-        func request(_ buckets: [String], records: String = "3") -> [UInt8] {
-            Array(#"{"buckets":[\#(buckets.map { "\"\($0)\"" }.joined(separator: ","))],"records":\#(records)}"#.utf8)
+        func request(_ buckets: [String], records: String = "3", schema: String? = ScopeDigest.schema) -> [UInt8] {
+            let named = schema.map { #""schema":"\#($0)","# } ?? ""
+            return Array(#"{\#(named)"buckets":[\#(buckets.map { "\"\($0)\"" }.joined(separator: ","))],"records":\#(records)}"#.utf8)
         }
         #expect(try DigestRequest.decode(request(hex)).digest == digest.withRecords(3))
         for bad in [request(Array(hex.dropLast())), request(hex + [hex[0]]), request(hex, records: "-1"), request(hex, records: "1e99"),
                     request([String(repeating: "A", count: 64)] + hex.dropFirst()), request([String(hex[0].dropLast())] + hex.dropFirst()),
-                    request(["zz" + hex[0].dropFirst(2)] + hex.dropFirst()), Array(#"{"records":0}"#.utf8), Array("[]".utf8)] {
-            #expect(throws: WireJSON.DecodingError.self) { try DigestRequest.decode(bad) }
+                    request(["zz" + hex[0].dropFirst(2)] + hex.dropFirst()), Array(#"{"records":0}"#.utf8), Array("[]".utf8),
+                    request(hex, schema: nil), request(hex, schema: "v2"), request(hex, schema: String(repeating: "a", count: 65))] {
+            // A decoding error, or a string over the request's 64 characters (the route answers 400 to both).
+            #expect(throws: (any Error).self) { try DigestRequest.decode(bad) }
         }
         let answerWith = { (differing: String) in Array(#"{"digest":"\#(hex[0])","records":1,"cursor":0,"differing":\#(differing),"complete":true,"changes":[]}"#.utf8) }
         #expect(try DigestAnswer.decode(answerWith("[0,255]")).differing == [0, 255])

@@ -3,6 +3,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
+@testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
@@ -155,5 +156,29 @@ import Testing
             }
             await ann.close()
         }
+    }
+    /// Peers of different schemas compare nothing by digests (a field one does not know would make every
+    /// record differ): the server says so, lists every bucket, sends no records, and the laptop falls back
+    /// to the snapshot. A large answer is cut the same way.
+    @Test func digestsOfAnotherSchemaCompareNothing() throws {
+        let folder = try TemporaryFolder()
+        let replica = try Replica.open(path: folder.path("scope.sqlite"))
+        try replica.initialize(ReplicaIdentity(node: NodeID(rawValue: 0xA), branch: "Hangzhou", user: "Ann", createdAt: "2026-12-08T00:00:00Z"))
+        var random = SplitMix64(seed: 8)
+        let customer = RecordID.make(using: &random)
+        try replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                            ("manager", .text("Ann"))])])
+        let digest = try replica.scopeDigest()
+        let same = try ScopeDigestAnswer.answer(DigestRequest(digest: digest), scopeAt: folder.path("scope.sqlite"), cursor: 5)
+        #expect(same.isIdentical && same.complete && same.schema == ScopeDigest.schema && same.records == digest.records)
+
+        let other = try ScopeDigestAnswer.answer(DigestRequest(digest: digest, schema: String(repeating: "0", count: 64)),
+                                                 scopeAt: folder.path("scope.sqlite"), cursor: 5)
+        #expect(!other.complete && other.differing.count == ScopeDigest.bucketCount && other.changes.isEmpty)
+
+        let empty = try #require(ScopeDigest(buckets: Array(repeating: Array(repeating: 0, count: 32), count: 256), records: 0))
+        let all = try ScopeDigestAnswer.answer(DigestRequest(digest: empty), scopeAt: folder.path("scope.sqlite"), cursor: 5)
+        #expect(all.complete && all.differing.count == 1 && Set(all.changes.map(\.record)) == [customer])
+        try replica.close()
     }
 }
