@@ -248,7 +248,8 @@ struct OutboxCommand: ParsableCommand {
             for entry in entries {
                 table.add(String(entry.counter), OutboxCommand.typedAtShown(entry.mutation), Timestamp(iso: entry.discardedAt).map { texts.instant($0) } ?? entry.discardedAt,
                           OutboxCommand.summary(entry.mutation),
-                          entry.refusal ?? "-", entry.decided.map(decided) ?? t("cli.outbox.this-laptop"))
+                          entry.refusal.map { texts.message(entry.refusalKey, entry.refusalValues, otherwise: Wording.printable($0)) } ?? "-",
+                          entry.decided.map(decided) ?? t("cli.outbox.this-laptop"))
             }
             table.printed(empty: t("cli.outbox.none-discarded"))
         }

@@ -11,6 +11,9 @@ public struct DiscardedAction: Sendable, Equatable {
     public var discardedAt: String
     /// Who decided it and why, when it was not the person on this laptop: "Sue (supervisor) on …: duplicate".
     public var decided: String? = nil
+    /// The refusal as a text key and its values (`Rejection.text`), when the server sent one.
+    public var refusalKey: String? = nil
+    public var refusalValues: [String: String] = [:]
 }
 
 /// What discarding an action changed in the records.
@@ -56,9 +59,9 @@ extension Replica {
     static func discard(counter number: Int64, at time: String, decided: String?, _ db: Database) throws -> DiscardReport? {
         guard let body = try Data.fetchOne(db, sql: "SELECT body FROM outbox WHERE counter = ?", arguments: [number]) else { return nil }
         let mutation = try JSONDecoder().decode(Mutation.self, from: body)
-        let reason = try String.fetchOne(db, sql: "SELECT reason FROM rejections WHERE counter = ?", arguments: [number])
-        try db.execute(sql: "INSERT INTO discarded (counter, body, reason, discarded_at, decided) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [number, body, reason, time, decided])
+        let refusal = try Row.fetchOne(db, sql: "SELECT reason, reason_text FROM rejections WHERE counter = ?", arguments: [number])
+        try db.execute(sql: "INSERT INTO discarded (counter, body, reason, discarded_at, decided, reason_text) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [number, body, refusal?[0] as String?, time, decided, refusal?[1] as String?])
         try db.execute(sql: "DELETE FROM outbox WHERE counter = ?", arguments: [number])
         try db.execute(sql: "DELETE FROM rejections WHERE counter = ?", arguments: [number])
         var report = DiscardReport()
@@ -152,9 +155,10 @@ extension Replica {
     /// The actions discarded here, oldest first.
     public func discarded() throws -> [DiscardedAction] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, body, reason, discarded_at, decided FROM discarded ORDER BY id").map { row in
-                DiscardedAction(counter: UInt64(clamping: row[0] as Int64), mutation: try JSONDecoder().decode(Mutation.self, from: row[1] as Data),
-                                refusal: row[2], discardedAt: row[3], decided: row[4])
+            try Row.fetchAll(db, sql: "SELECT counter, body, reason, discarded_at, decided, reason_text FROM discarded ORDER BY id").map { row in
+                let text = RejectedMutation.text(fromColumn: row[5])
+                return DiscardedAction(counter: UInt64(clamping: row[0] as Int64), mutation: try JSONDecoder().decode(Mutation.self, from: row[1] as Data),
+                                       refusal: row[2], discardedAt: row[3], decided: row[4], refusalKey: text.key, refusalValues: text.values)
             }
         }
     }

@@ -205,6 +205,10 @@ public struct Replica: Sendable {
             // A refusal's reason as a text key and values (JSON), shown in the reader's language (issue 29).
             try db.execute(sql: "ALTER TABLE rejections ADD COLUMN reason_text TEXT")
         }
+        migrator.registerMigration("v16-discarded-refusal-text") { db in
+            // A discarded action keeps its refusal's text key too, so `outbox discarded` reads in the reader's language.
+            try db.execute(sql: "ALTER TABLE discarded ADD COLUMN reason_text TEXT")
+        }
         return migrator
     }
 }

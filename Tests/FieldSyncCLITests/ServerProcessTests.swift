@@ -202,6 +202,10 @@ import Testing
         let refusedHere = try laptop.run(["--lang", "zh", "outbox", "show", number]).stdout
         #expect(refusedHere.contains("将建在Ningbo分公司，不在Hangzhou分公司Li Wei负责的客户范围内"), "\(refusedHere)")
         #expect(try laptop.run(["outbox", "show", number]).stdout.contains("would be created in branch Ningbo, outside Li Wei's customers in branch Hangzhou"))
+        // Discarded, it keeps its reason in the reader's language (`outbox discarded`).
+        #expect(try laptop.run(["outbox", "discard", number]).status == 0)
+        let discarded = try laptop.run(["--lang", "zh", "outbox", "discarded"]).stdout
+        #expect(discarded.contains("将建在Ningbo分公司"), "\(discarded)")
         // The supervisor's laptop may (a name added to the team, then taken off).
         #expect(try other.run(["customer", "edit", customer, "--team", "Wang Fang"]).status == 0)
         #expect(try other.run(["customer", "edit", customer, "--team", ""]).status == 0)
