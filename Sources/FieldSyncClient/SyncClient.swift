@@ -51,7 +51,7 @@ public final class SyncClient: Sendable {
     public func exchange(_ request: SyncRequest, token: String) async throws -> SyncResponse {
         try await exchange(body: WireJSON.syncRequest(
             cursor: request.cursor, clientTime: request.clientTime, maxChanges: request.maxChanges, follows: request.follows, pending: request.pending,
-            below: request.below, signed: request.signed, incarnation: request.incarnation,
+            below: request.below, signed: request.signed, incarnation: request.incarnation, reapply: request.reapply,
             mutationBodies: request.mutations.map { $0.jsonBytes() }), token: token)
     }
 

@@ -101,6 +101,10 @@ public struct SyncRequest: Codable, Sendable, Equatable {
     /// has another (restored from a backup, or made anew) refuses the request with `server_restored`
     /// before storing anything, so the device re-offers what the server lost. Nil: not known yet.
     public var incarnation: String?
+    /// From a branch server only: its mutations are offered again because the province lacks what they
+    /// wrote (found by comparing digests), so the province merges them again even where it marked them
+    /// applied (a record deleted there by hand, a bug). Merging is idempotent: what it holds is unchanged.
+    public var reapply = false
 
     public init(cursor: Int64, mutations: [Mutation], clientTime: UInt64, maxChanges: Int? = nil, follows: UInt64? = nil,
                 pending: Int? = nil, below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil) {
@@ -116,7 +120,7 @@ public struct SyncRequest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cursor, mutations, pending, below, follows, signed, incarnation
+        case cursor, mutations, pending, below, follows, signed, incarnation, reapply
         case clientTime = "client_time"
         case maxChanges = "max_changes"
     }
@@ -131,6 +135,7 @@ public struct SyncRequest: Codable, Sendable, Equatable {
                   below: try container.decodeIfPresent(FreshnessReport.self, forKey: .below),
                   signed: try container.decodeIfPresent([SignedPage].self, forKey: .signed) ?? [],
                   incarnation: try container.decodeIfPresent(String.self, forKey: .incarnation))
+        reapply = try container.decodeIfPresent(Bool.self, forKey: .reapply) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -144,6 +149,7 @@ public struct SyncRequest: Codable, Sendable, Equatable {
         try container.encodeIfPresent(below, forKey: .below)
         if !signed.isEmpty { try container.encode(signed, forKey: .signed) }
         try container.encodeIfPresent(incarnation, forKey: .incarnation)
+        if reapply { try container.encode(reapply, forKey: .reapply) }
     }
 }
 

@@ -21,7 +21,7 @@ extension WireJSON {
         try JSONReader.read(bytes, maxStringLength: limits.maxStringLength) { parser in
             parser.checksRecords = true
             var cursor: Int64?, clientTime: UInt64?, maxChanges: Int?, follows: UInt64?, pending: Int?, below: FreshnessReport?, mutations: [Mutation]?
-            var signed: [SignedPage] = [], incarnation: String?
+            var signed: [SignedPage] = [], incarnation: String?, reapply = false
             try parser.object("request") { parser, key in
                 switch key {
                 case "cursor":
@@ -117,12 +117,15 @@ extension WireJSON {
                         }
                         return value
                     }
+                case "reapply": reapply = try parser.bool("reapply")
                 default: try parser.skip()
                 }
             }
-            return SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
-                               clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, follows: follows,
-                               pending: pending, below: below, signed: signed, incarnation: incarnation)
+            var request = SyncRequest(cursor: try required(cursor, "cursor"), mutations: try required(mutations, "mutations"),
+                                      clientTime: try required(clientTime, "client_time"), maxChanges: maxChanges, follows: follows,
+                                      pending: pending, below: below, signed: signed, incarnation: incarnation)
+            request.reapply = reapply
+            return request
         }
     }
 

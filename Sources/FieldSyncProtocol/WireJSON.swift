@@ -12,10 +12,10 @@ public enum WireJSON {
     /// A sync request whose mutations are already JSON (as the outbox keeps them).
     public static func syncRequest(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
                                    below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil,
-                                   mutationBodies: [[UInt8]]) -> [UInt8] {
+                                   reapply: Bool = false, mutationBodies: [[UInt8]]) -> [UInt8] {
         syncRequestStart(mutationBodies: mutationBodies)
             + syncRequestEnd(cursor: cursor, clientTime: clientTime, maxChanges: maxChanges, follows: follows, pending: pending, below: below,
-                             signed: signed, incarnation: incarnation)
+                             signed: signed, incarnation: incarnation, reapply: reapply)
     }
 
     /// A sync request's first part, its mutations: the bulk, which the client prepares (and
@@ -34,8 +34,10 @@ public enum WireJSON {
     }
 
     public static func syncRequestEnd(cursor: Int64, clientTime: UInt64, maxChanges: Int?, follows: UInt64? = nil, pending: Int? = nil,
-                                      below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil) -> [UInt8] {
+                                      below: FreshnessReport? = nil, signed: [SignedPage] = [], incarnation: String? = nil,
+                                      reapply: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
+        if reapply { out.append(contentsOf: #","reapply":true"#.utf8) }
         out.append(contentsOf: #","cursor":"#.utf8)
         out.append(contentsOf: String(cursor).utf8)
         out.append(contentsOf: #","client_time":"#.utf8)

@@ -111,16 +111,14 @@ public final class UpstreamSync: Service, Sendable {
         let due = store.now >= nextComparison.withLock { $0 }
         guard requested || due, store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
         do {
-            // Only an asked-for comparison relays the whole log again: the regular one would do it every hour for
-            // as long as the province refuses an action of the branch (its records stay here, lacking there).
-            let verification = try await verifyAgainstUpstream(repair: true, relayAgain: requested)
+            let verification = try await verifyAgainstUpstream(repair: true)
             let level: Logger.Level = verification.drift.isIdentical ? .debug : .info
             logger.log(level: level, "compared this branch with the province", metadata: [
                 "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)",
                 "by_digest": "\(verification.drift.digest != nil)"])
             _ = try store.takeUpstreamCheckRequest()
             if comparisonEvery > 0 { nextComparison.withLock { $0 = Self.later(store.now, by: comparisonEvery) } }
-            if verification.provinceLacks > 0, requested {
+            if verification.provinceLacks > 0 {
                 let again = try await exchangeUntilQuiet()
                 exchanged = (exchanged.pushed + again.pushed, exchanged.pulled + again.pulled)
             }
@@ -146,8 +144,10 @@ public final class UpstreamSync: Service, Sendable {
         public var drift: ServerDrift
         /// Records this server took from the province's copy (logged for its laptops).
         public var taken = 0
-        /// Records the province lacks of this branch: this server's whole log is relayed again.
+        /// Records the province lacks of this branch (its lists and work it refused aside).
         public var provinceLacks = 0
+        /// Mutations offered again for them (`reoffer`) that the province acknowledged.
+        public var reoffered = 0
     }
 
     /// Compares every record of this branch with the province's copy of it (by digests, `POST
@@ -155,10 +155,9 @@ public final class UpstreamSync: Service, Sendable {
     /// `fieldsync verify --server` does for a laptop: what
     /// the province holds and this server lacks (a restored branch server: its own laptops' work
     /// the province's log does not send back to it) is stored and logged for the laptops; when the
-    /// province lacks some of this branch, the whole log is relayed again (the province takes
-    /// what it lacks and acknowledges the rest). Run by the serving process, between exchanges.
-    /// `relayAgain`: when the province lacks records of this branch, relay the whole log again (a restore or
-    /// `upstream verify` asked); otherwise that is only reported.
+    /// province lacks some of this branch, the mutations that wrote it are offered again, to be
+    /// merged again though marked applied there (`reoffer`). Run by the serving process, between exchanges.
+    /// `relayAgain`: offer the province again what it lacks of this branch (`reoffer`); otherwise that is only reported.
     public func verifyAgainstUpstream(repair: Bool, relayAgain: Bool = true) async throws -> UpstreamVerification {
         // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
         let folder = store.folder ?? FileManager.default.temporaryDirectory.path
@@ -177,18 +176,37 @@ public final class UpstreamSync: Service, Sendable {
             unsent.contains(record.key) && record.fields.allSatisfy { $0.drift == .serverLacks }
         }
         // The province's lists (branches, calendar days, settings) are the province's to write: one it lacks
-        // or holds otherwise is reported, never a reason to relay the whole log again (it would take nothing).
-        let provinceLacks = drift.records.count { !$0.serverLacks.isEmpty && !$0.key.table.isProvinceWide }
-        var verification = UpstreamVerification(drift: drift, provinceLacks: provinceLacks)
+        // or holds otherwise is reported, never offered (it would take nothing). Nor is work it refused
+        // (kept in `upstream_rejections`, shown by `upstream status`): offering it again would change nothing.
+        let refused = Set(try store.upstreamRejections().compactMap(\.mutation).flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
+        let lacking = Set(drift.records.filter { !$0.serverLacks.isEmpty && !$0.key.table.isProvinceWide && !refused.contains($0.key) }.map(\.key))
+        var verification = UpstreamVerification(drift: drift, provinceLacks: lacking.count)
         guard repair else { return verification }
         let taken = drift.records.filter { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty }
         try store.takeFromUpstream(taken.flatMap(\.replicaLacks), altered: taken.flatMap(\.serverCopyOfAlteredWrites), key: key)
         verification.taken = taken.count
-        if verification.provinceLacks > 0, relayAgain {
-            try store.relayWholeLogAgain(key)
-            namesSent.withLock { $0 = nil }
+        if !lacking.isEmpty, relayAgain {
+            verification.reoffered = try await reoffer(writing: lacking)
         }
         return verification
+    }
+
+    /// Offers the province again the mutations of this server's log that wrote `keys`, which it lacks
+    /// (`SyncRequest.reapply`: merged again even where the province marked them applied, as after a
+    /// record deleted there by hand; merging is idempotent). Returns how many it acknowledged.
+    func reoffer(writing keys: Set<RecordKey>) async throws -> Int {
+        var acknowledged = 0
+        for page in try store.upstreamMutations(writing: keys) {
+            let state = try store.upstreamState(key)
+            var request = SyncRequest(cursor: state.cursor, mutations: page, clientTime: store.now, maxChanges: 10_000, pending: state.unsent,
+                                      signed: try store.signedPages(covering: page), incarnation: state.incarnation)
+            request.reapply = true
+            let response = try await client.exchange(request, token: binding.token)
+            // Nothing of the log's position moves: these were relayed before (`sent` stays).
+            try store.applyFromUpstream(response, sentThrough: state.sent, key: key, relayed: page, askedFrom: state.cursor)
+            acknowledged += response.accepted.count
+        }
+        return acknowledged
     }
 
     /// Exchanges pages with the upstream until it has nothing more and nothing is left to relay.

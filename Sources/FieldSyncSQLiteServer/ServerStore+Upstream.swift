@@ -81,6 +81,57 @@ extension ServerStore {
         }
     }
 
+    /// The mutations of this server's log that wrote any of `keys`, whole (every row of each, so a
+    /// relayed device's signature still matches), oldest first, in pages as `upstreamPage` makes them:
+    /// offered again (`SyncRequest.reapply`) to a province that lacks those records. Two reads of the
+    /// log (a repair is rare; the log has no index by writer).
+    public func upstreamMutations(writing keys: Set<RecordKey>, maxMutations: Int = 1_000, maxChanges: Int = SyncRequestLimits().maxChanges,
+                                  maxBytes: Int = 4 << 20) throws -> [[Mutation]] {
+        guard !keys.isEmpty else { return [] }
+        return try writer.read { db in
+            let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
+            let relayable = "FROM change_log WHERE from_upstream = 0 AND exit_branch IS NULL ORDER BY seq"
+            var wanted = Set<MutationID>(), wantedRows = Set<Int64>()
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, origin, counter \(relayable)")
+            while let row = try rows.next() {
+                guard let table = RecordKind(rawValue: row[1]), keys.contains(RecordKey(table: table, record: row[2])) else { continue }
+                if let counter = row[4] as Int64?, let origin = NodeID(row[3] as String) {
+                    wanted.insert(MutationID(origin: origin, counter: UInt64(clamping: counter)))
+                } else {
+                    wantedRows.insert(row[0])
+                }
+            }
+            var found: [(seq: Int64, origin: NodeID, counter: UInt64?, changes: [FieldChange], bytes: Int)] = []
+            let all = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, origin, counter, changes \(relayable)")
+            while let row = try all.next() {
+                let seq: Int64 = row[0]
+                guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
+                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
+                guard counter.map({ wanted.contains(MutationID(origin: origin, counter: $0)) }) ?? wantedRows.contains(seq) else { continue }
+                let blob: Data = row[5]
+                var changes: [FieldChange] = []
+                try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
+                found.append((seq, origin, counter, changes, blob.count))
+            }
+            // Page after page, each ending after a whole mutation (`through`), as `upstreamPage` reads the log.
+            var pages: [[Mutation]] = []
+            var start = 0
+            while start < found.count {
+                var page = UpstreamPage(after: 0, maxMutations: maxMutations, maxChanges: maxChanges, maxBytes: maxBytes)
+                for row in found[start...] {
+                    guard page.add(seq: row.seq, origin: row.origin, counter: row.counter, changes: row.changes, bytes: row.bytes,
+                                   synthesized: Self.synthesizedCounter(server: server, seq: row.seq)) else { break }
+                }
+                page.finish()
+                guard !page.mutations.isEmpty, let next = found[start...].firstIndex(where: { $0.seq > page.through }) ?? Optional(found.count),
+                      next > start else { break }
+                pages.append(page.mutations)
+                start = next
+            }
+            return pages
+        }
+    }
+
     /// Stores an upstream answer in one transaction: merges what came down and
     /// logs it for this server's laptops (marked as from upstream, so it is
     /// never relayed back), records refusals, and moves both checkpoints.

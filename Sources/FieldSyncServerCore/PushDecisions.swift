@@ -38,6 +38,9 @@ package struct PushDecisions {
         var branches: Set<String>?
         var appliedHere = Set<MutationID>()
         var missed = PushReadNeeds()
+        // A branch server offering again what the province lacks (`SyncRequest.reapply`): its mutations are merged
+        // again though marked applied; one the checks now refuse (its file moved on since) is acknowledged, as before.
+        let reapplying = request.reapply && device.user.role == .branch
         for (index, mutation) in request.mutations.enumerated() {
             let id = MutationID(origin: mutation.origin, counter: mutation.counter)
             if let refusal = PushRules.validateOrigin(mutation, from: device, relaying: relayed) ?? contentRefusals[index] {
@@ -50,7 +53,8 @@ package struct PushDecisions {
                 decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: reason))
                 continue
             }
-            if isApplied(id) || appliedHere.contains(id) {
+            let appliedBefore = isApplied(id)
+            if appliedHere.contains(id) || (appliedBefore && !reapplying) {
                 decisions.accepted.append(id)
                 continue
             }
@@ -63,7 +67,11 @@ package struct PushDecisions {
                 (verdict, page) = decisions.signatures.verdict(mutation)
                 if let refusal = try decisions.signatures.refusal(of: mutation, verdict, scope: scope, branchRefusal: branchRefusal)
                     ?? scope.check(mutation, keep: branchRefusal == nil) ?? branchRefusal {
-                    decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: refusal.message, text: refusal.text))
+                    if appliedBefore {
+                        decisions.accepted.append(id)
+                    } else {
+                        decisions.rejected.append(Rejection(origin: mutation.origin, counter: mutation.counter, reason: refusal.message, text: refusal.text))
+                    }
                     continue
                 }
             } catch let miss as PushReadMiss {

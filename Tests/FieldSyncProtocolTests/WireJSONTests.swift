@@ -76,6 +76,14 @@ import Testing
         let fastAhead = try WireJSON.decodeSyncRequest(ahead)
         #expect(viaCodableAhead.maxChanges == 0 && viaCodableAhead.follows == 41 && fastAhead.maxChanges == 0 && fastAhead.follows == 41)
         #expect(try WireJSON.decodeSyncRequest(try JSONEncoder().encode(viaCodableAhead)).follows == 41)
+
+        // A branch server's offer again (`reapply`), read alike by both; absent, it is false.
+        let again = WireJSON.syncRequest(cursor: 5, clientTime: 9, maxChanges: nil, reapply: true, mutationBodies: [mutation.jsonBytes()])
+        #expect(try JSONDecoder().decode(SyncRequest.self, from: Data(again)).reapply && WireJSON.decodeSyncRequest(again).reapply)
+        #expect(try !WireJSON.decodeSyncRequest(fast).reapply && !viaCodable.reapply)
+        var codableAgain = SyncRequest(cursor: 5, mutations: [mutation], clientTime: 9)
+        codableAgain.reapply = true
+        #expect(try WireJSON.decodeSyncRequest(try JSONEncoder().encode(codableAgain)).reapply)
     }
 
     /// `follows` is a counter (1 to Int64.max) and `max_changes` is never negative.

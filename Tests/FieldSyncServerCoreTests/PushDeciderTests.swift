@@ -36,8 +36,8 @@ import Testing
 
     /// Drives the decider to its decisions, answering from `stored`; returns them with every batch of needs asked.
     static func run(_ request: SyncRequest, device: DeviceContext = manager, stored: [RecordKey: RecordState] = stored,
-                    histories: [String: [ScopeHistory.Entry]] = histories) throws -> (PushDecisions, [PushReadNeeds]) {
-        var decider = PushDecider(request, from: device, relaying: [], contentRefusals: request.mutations.map { _ in nil }, isApplied: { _ in false },
+                    histories: [String: [ScopeHistory.Entry]] = histories, applied: Bool = false) throws -> (PushDecisions, [PushReadNeeds]) {
+        var decider = PushDecider(request, from: device, relaying: [], contentRefusals: request.mutations.map { _ in nil }, isApplied: { _ in applied },
                                   floor: StampFloor(node: device.node, own: .zero, enrolled: .zero, now: hlc.milliseconds),
                                   signatures: RelaySignatures(request, device: device.node, pinned: [:]))
         var asked: [PushReadNeeds] = []
@@ -58,6 +58,31 @@ import Testing
     static func request(_ mutations: [[FieldChange]]) -> SyncRequest {
         SyncRequest(cursor: 0, mutations: mutations.enumerated().map { Mutation(origin: manager.node, counter: UInt64($0.offset + 1), changes: $0.element) },
                     clientTime: hlc.milliseconds)
+    }
+
+    /// `SyncRequest.reapply`: a branch server's mutations the server marked applied are merged again (what
+    /// passes the checks), one now refused is acknowledged as before; from any other device the flag is ignored.
+    @Test func reapplyMergesAgainForABranchServerOnly() throws {
+        let branch = DeviceContext(device: "dev-north", node: NodeID(rawValue: 0x22), user: UserInfo(name: "north server", role: .branch, branch: "north"))
+        var stored = Self.stored
+        stored[RecordKey(table: .customer, record: "c-south")] = Self.state(.customer, [("name", .text("South")), ("branch", .text("south")), ("manager", .text("Ma"))])
+        func request(from device: DeviceContext, reapply: Bool) -> SyncRequest {
+            var request = SyncRequest(cursor: 0, mutations: [
+                Mutation(origin: device.node, counter: 1, changes: Self.changes(.contact, "k-new", [("customer", .text("c-li")), ("name", .text("Sun"))], node: device.node)),
+                Mutation(origin: device.node, counter: 2, changes: Self.changes(.contact, "k-far", [("customer", .text("c-south")), ("name", .text("Hu"))], node: device.node)),
+            ], clientTime: Self.hlc.milliseconds)
+            request.reapply = reapply
+            return request
+        }
+        let (plain, _) = try Self.run(request(from: branch, reapply: false), device: branch, stored: stored, applied: true)
+        #expect(plain.toApply.isEmpty && plain.accepted.count == 2 && plain.rejected.isEmpty)
+        let (again, _) = try Self.run(request(from: branch, reapply: true), device: branch, stored: stored, applied: true)
+        #expect(again.toApply == [0] && again.accepted.map(\.counter) == [1, 2] && again.rejected.isEmpty, "\(again.rejected)")
+        let (fromLaptop, _) = try Self.run(request(from: Self.manager, reapply: true), stored: stored, applied: true)
+        #expect(fromLaptop.toApply.isEmpty && fromLaptop.accepted.count == 2)
+        // Not applied before: the refusal stands.
+        let (fresh, _) = try Self.run(request(from: branch, reapply: true), device: branch, stored: stored)
+        #expect(fresh.toApply == [0] && fresh.rejected.map(\.counter) == [2])
     }
 
     @Test func aVisitToTheManagersOwnCustomerIsReadAheadInOneBatchAndAccepted() throws {

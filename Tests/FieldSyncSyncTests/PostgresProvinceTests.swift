@@ -1,5 +1,6 @@
 import FieldSyncClient
 import FieldSyncModel
+import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncRelay
 import FieldSyncSQLiteServer
@@ -9,6 +10,7 @@ import FieldSyncStore
 import FieldSyncTestSupport
 import Foundation
 import Logging
+import PostgresNIO
 import Testing
 
 /// The tier with the province on PostgreSQL: two branch servers on SQLite relay
@@ -107,6 +109,17 @@ struct PostgresProvinceTests {
         let verified = try await province.kpi.freshness(for: UserInfo(name: "Pat", role: .province, branch: nil))
         #expect(verified.first { $0.branch == "Hangzhou" }?.identicalAt == clock.now())
         #expect(verified.first { $0.branch == "Ningbo" }?.identicalAt == nil)
+        // A visit deleted by hand at the province (its marks kept) is found by the next comparison and merged
+        // there again from the branch server's log.
+        let visit = try #require(try alice.replica.records(.visit).first?.id)
+        try await province.postgres?.client.query("DELETE FROM records WHERE kind = 'visits' AND id = \(visit)")
+        clock.advance(UpstreamSync.comparisonEvery)
+        try await up[0].syncOnce()
+        #expect(try await province.record(.visit, visit)?.value("summary", in: RecordKind.visit.schema) == .text("tower check"))
+        #expect(try await province.kpi.digestChecks().values.map { $0.matched } == [false], "the comparison that found it differed")
+        clock.advance(UpstreamSync.comparisonEvery)
+        try await up[0].syncOnce()
+        #expect(try await province.kpi.digestChecks().values.map { $0.matched } == [true], "and the next one matched")
 
         // The province names the writers of relayed work as their branch servers reported them: the history
         // of Acme's services names Alice and her laptop; a Hangzhou supervisor's directory holds Alice, not Bob.

@@ -438,9 +438,9 @@ import Testing
 
     /// A province that lost part of a branch with its marks of what it applied (as a province put
     /// back by hand does) gets it back when the branch server compares itself with it: the branch
-    /// relays its whole log again. One that kept the marks acknowledges a relayed mutation without
-    /// applying it again: the comparison reports what it lacks, and cannot repair it that way.
-    @Test func aProvinceLackingPartOfABranchGetsItRelayedAgain() async throws {
+    /// offers again the mutations that wrote what it lacks, and the province merges them again even
+    /// where it kept its marks of having applied them (a record deleted there by hand).
+    @Test func aProvinceLackingPartOfABranchGetsItOfferedAgain() async throws {
         let clock = TestClock()
         let province = try await TestServer.start(clock: clock.now)
         let branch = try await TestServer.start(clock: clock.now)
@@ -462,12 +462,17 @@ import Testing
             let found = try await upstream.verifyAgainstUpstream(repair: false)
             #expect(found.provinceLacks == 1 && found.drift.records.map(\.key.record) == [visit], "\(found.drift.records)")
             #expect(found.drift.digest?.differing == 1, "found by digests: one bucket of 256 differed")
-            // With its marks, the province acknowledges the relayed visit again without applying it.
+            // With its marks, the province merges the visit's mutation again (offered with `reapply`).
+            let logRows = { try await province.store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log") ?? 0 } }
+            let rowsBefore = try await logRows()
             try branch.store.requestUpstreamCheck()
             try await upstream.syncOnce()
-            #expect(try province.store.replica.record(.visit, visit) == nil)
-            // Without them (lost as a restore loses them), it takes it.
+            #expect(try province.store.replica.record(.visit, visit)?["summary"] == .text("lost at the province"))
+            #expect(try await logRows() - rowsBefore <= 2, "only the visit's mutation went again, not the whole log")
+            #expect(try branch.store.upstreamRejections().isEmpty)
+            // Without them (lost as a restore loses them), it takes it too.
             try await province.store.writer.write { db in
+                try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [visit])
                 try db.execute(sql: "DELETE FROM applied_ranges WHERE origin = ?", arguments: [node.description])
             }
             try branch.store.requestUpstreamCheck()
