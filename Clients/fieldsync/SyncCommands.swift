@@ -171,6 +171,13 @@ struct SyncCommand: AsyncParsableCommand {
                 "files_dropped": .array(summary.filesDropped.map(JSONValue.string)),
                 "server_restored": .bool(summary.serverRestored), "reoffered_records": .int(Int64(summary.reoffered)),
                 "taken_back_records": .int(Int64(summary.takenBack)), "server_copy_pending": .bool(summary.serverCopyPending),
+                "comparison": summary.comparison.map { comparison -> JSONValue in
+                    switch comparison {
+                    case .identical: return .object(["identical": .bool(true)])
+                    case .repaired(let taken, let offered):
+                        return .object(["identical": .bool(false), "taken_records": .int(Int64(taken)), "offered_records": .int(Int64(offered))])
+                    }
+                } ?? .null,
                 "unknown_content": .array(summary.unknownContent.map(JSONValue.string)), "read_again": .array(summary.readAgain.map(JSONValue.string)),
                 "decisions": .array(summary.decisions.map { decision in
                     .object(["number": .int(Int64(clamping: decision.counter)), "action": .string(decision.discard ? "discard" : "note"),
@@ -197,6 +204,12 @@ struct SyncCommand: AsyncParsableCommand {
             }
             if summary.takenBack > 0 { print(t("cli.sync.taken-back", ["records": count(summary.takenBack, "record")])) }
             if summary.serverCopyPending { print(t("cli.sync.copy-pending")) }
+            switch summary.comparison {
+            case .identical: print(t("cli.sync.compared-identical"))
+            case .repaired(let taken, let offered):
+                print(t("cli.sync.compared-repaired", ["taken": count(taken, "record"), "offered": count(offered, "record")]))
+            case nil: break
+            }
             if !summary.filesDropped.isEmpty {
                 print(t("cli.sync.files-dropped", ["count": String(summary.filesDropped.count),
                                                    "ids": summary.filesDropped.map { String($0.prefix(8)) }.joined(separator: ", ")]))

@@ -35,6 +35,15 @@ public struct SyncSummary: Sendable, Equatable {
     public var serverCopyPending = false
     /// What this version knows now that an older one skipped: read again from where it was skipped.
     public var readAgain: [String] = []
+    /// The regular comparison with the server by digests, when this sync made one (`Synchronizer.comparisonEvery`).
+    public var comparison: Comparison?
+
+    public enum Comparison: Sendable, Equatable {
+        /// This replica and the server's copy of its scope held the same records.
+        case identical
+        /// They differed: `taken` records came from the server's copy, `offered` went back to it.
+        case repaired(taken: Int, offered: Int)
+    }
 
     public init() {}
 
@@ -85,6 +94,10 @@ public struct Synchronizer: Sendable {
     public var changesPerCommit = 50_000
     /// Whether an outbox of more than a page is pushed two requests deep first (`pushAhead`).
     public var pushesAhead = true
+    /// How often (ms, this replica's clock) a sync that leaves nothing in the outbox also compares the
+    /// replica with the server by digests and repairs what differs (`ServerVerifier`); 0: never. The
+    /// server keeps each device's latest comparison: its branch's freshness rests on them.
+    public var comparisonEvery: UInt64 = 86_400_000
 
     public init() {}
 
@@ -96,7 +109,10 @@ public struct Synchronizer: Sendable {
         // replica with the discard, so a sync cut short, or a failure here, leaves them for the next sync; a failure
         // never fails the sync, which went through.
         let keys = try replica.recordsToTakeBack()
-        guard !keys.isEmpty else { return summary }
+        guard !keys.isEmpty else {
+            try await compareRegularly(replica, binding: binding, client: client, summary: &summary)
+            return summary
+        }
         do {
             // By digests (the records lie in a few buckets of 256); the whole snapshot from an older server.
             var drift: ServerDrift
@@ -112,6 +128,35 @@ public struct Synchronizer: Sendable {
             summary.serverCopyPending = true
         }
         return summary
+    }
+
+    /// Once every `comparisonEvery`, after a sync that left the outbox empty: digests compared with the
+    /// server's (`POST /v1/digest`; the server keeps the outcome), what differs repaired as `verify --server`
+    /// does, and what the repair offered sent. The first sync only starts the count. Never a snapshot (a
+    /// server without digests, or too much differing, is left to `verify --server`); a failure never
+    /// fails the sync, which went through, and is tried again at the next one.
+    private func compareRegularly(_ replica: Replica, binding: ServerBinding, client: SyncClient, summary: inout SyncSummary) async throws {
+        guard comparisonEvery > 0, try replica.outboxCount() == 0 else { return }
+        let now = replica.wallClock()
+        guard let last = try replica.lastDigestComparison() else { return try replica.noteDigestComparison(at: now) }
+        guard now >= last, now - last >= comparisonEvery else { return }
+        do {
+            guard let drift = try await client.driftByDigest(of: replica, token: binding.token) else {
+                return try replica.noteDigestComparison(at: now)
+            }
+            guard !drift.isIdentical else {
+                summary.comparison = .identical
+                return try replica.noteDigestComparison(at: now)
+            }
+            let repair = try replica.repair(drift)
+            summary.comparison = .repaired(taken: repair.taken, offered: repair.offered)
+            try replica.noteDigestComparison(at: now)
+            if repair.offered > 0 { summary.add(try await syncOnce(replica, binding: binding, client: client, progress: { _ in })) }
+            // Compared once more, so that the server keeps the repaired state's outcome, not the drift found.
+            _ = try await client.driftByDigest(of: replica, token: binding.token)
+        } catch {
+            // Tried again at the next sync.
+        }
     }
 
     private func syncTellingRestores(_ replica: Replica, binding: ServerBinding, client: SyncClient,

@@ -44,9 +44,9 @@ extension SyncHTTPServer {
             let snapshot = try await snapshotStorage.makeSnapshot(for: device)
             defer { Snapshot.discard(snapshot.path) }
             let answer = try await offload { try ScopeDigestAnswer.answer(asked, scopeAt: snapshot.path, cursor: snapshot.cursor) }
-            // A branch server's comparison is what the freshness of its branch rests on (`BranchFreshness.identicalAt`);
+            // A device's latest comparison is what the freshness of its branch rests on (`BranchFreshness.identicalAt`);
             // one of another schema compared nothing.
-            if device.user.role == .branch, asked.schema == ScopeDigest.schema {
+            if asked.schema == ScopeDigest.schema {
                 try await kpi.noteDigestCheck(DigestCheck(device: device.device, checkedAt: clock(), matched: answer.isIdentical,
                                                           differing: answer.differing.count))
             }

@@ -19,12 +19,13 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     /// Actions of the branch's devices this server refused at their latest pushes (`RefusedWork`):
     /// they wait on the laptops until retried or discarded.
     public var refused: Int = 0
-    /// When this server last compared its copy of the branch with the branch server's by digests
-    /// (`DigestCheck`, the latest of the branch's servers) and found them identical: "complete up
-    /// to" then rests on matching records, not only on times reported. Nil: never compared, or the
-    /// latest comparison differed (`differedAt`).
+    /// Up to when every device of the branch (laptops, and branch servers for those below them) found,
+    /// at its latest comparison by digests with this server (`DigestCheck`), its records identical to
+    /// this server's copy of its scope: the oldest of those times. "Complete up to" then rests on
+    /// matching records, not only on times reported. Nil: a device never compared, or its latest
+    /// comparison differed (`differedAt`).
     public var identicalAt: UInt64?
-    /// When the latest comparison found the copies different (the branch server repairs what it can).
+    /// The newest latest comparison of a device of the branch that found its copy different (the device repairs what it can).
     public var differedAt: UInt64?
 
     enum CodingKeys: String, CodingKey {
@@ -39,7 +40,7 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
 
 extension BranchFreshness {
     /// The freshness of the branches `user` may see, from the devices and what branch servers reported below them.
-    /// `checks`: the latest digest comparison of each branch server (by device id).
+    /// `checks`: the latest digest comparison of each device (by device id).
     public static func of(devices: [DeviceRecord], below: [String: FreshnessReport], checks: [String: DigestCheck] = [:],
                           for user: UserInfo, now: UInt64) -> [BranchFreshness] {
         let policy = AccessPolicy(user)
@@ -61,12 +62,13 @@ extension BranchFreshness {
                 && reports.allSatisfy({ $0.completeUpTo != nil || $0.devices == 0 })
                 ? (seen + reports.compactMap(\.completeUpTo)).min() : nil
             let stale = ([counted.filter { ($0.lastSeen ?? $0.createdAt) + threeDays < now }.count] + reports.map(\.notSeenForThreeDays)).saturatingSum()
-            let latest = members.compactMap { checks[$0.id] }.max { $0.checkedAt < $1.checkedAt }
+            let latest = counted.map { checks[$0.id] }
+            let differed = latest.compactMap { $0 }.filter { !$0.matched }.map(\.checkedAt).max()
+            let identical = !latest.isEmpty && differed == nil && latest.allSatisfy { $0 != nil } ? latest.compactMap { $0?.checkedAt }.min() : nil
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
                                    pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count,
                                    refused: members.map { $0.refused?.count ?? 0 }.saturatingSum(),
-                                   identicalAt: latest.flatMap { $0.matched ? $0.checkedAt : nil },
-                                   differedAt: latest.flatMap { $0.matched ? nil : $0.checkedAt })
+                                   identicalAt: identical, differedAt: differed)
         }
     }
 }

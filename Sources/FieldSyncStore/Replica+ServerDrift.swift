@@ -220,6 +220,17 @@ extension Replica {
 }
 
 extension Replica {
+    /// When this replica last compared itself with its server by digests (ms, its own clock); nil: never.
+    public func lastDigestComparison() throws -> UInt64? {
+        try writer.read { db in try Self.meta(MetaKey.digestComparedAt, db).flatMap(UInt64.init) }
+    }
+
+    public func noteDigestComparison(at time: UInt64) throws {
+        try writer.write { db in try Self.setMeta(MetaKey.digestComparedAt, String(time), db) }
+    }
+}
+
+extension Replica {
     /// Writes the server's value of each write this replica holds with the same stamp and another
     /// value (changed outside FieldSync: no merge can put it right, since a merge takes a stamp for
     /// its value). A field written since is left as it is. One transaction.

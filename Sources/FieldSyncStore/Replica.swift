@@ -257,6 +257,8 @@ enum MetaKey {
     /// Records a supervisor's discard emptied here, whose server copy is still to be taken back
     /// ("kind/id" lines; `Replica.recordsToTakeBack`).
     static let takeBack = "take_back"
+    /// When this replica last compared itself with its server by digests (ms, its clock; `Synchronizer`).
+    static let digestComparedAt = "digest_compared_at"
 }
 
 extension Replica {

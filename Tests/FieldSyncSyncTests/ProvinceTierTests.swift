@@ -110,7 +110,7 @@ import Testing
         // The province's dashboard says so beside the branch's freshness.
         let pat = try await Laptop.enrol("Pat", server: province, folder: folder, role: .province, branch: nil, clock: clock.now)
         let page = String(decoding: try await pat.client.get("/dashboard", query: [("lang", "en")], token: pat.binding.token), as: UTF8.self)
-        #expect(page.contains("records identical to the branch server&#39;s at") || page.contains("records identical to the branch server's at"),
+        #expect(page.contains("records identical to this server&#39;s as of") || page.contains("records identical to this server's as of"),
                 "\(page.prefix(2_000))")
         await pat.close()
         await upstream.shutdown()

@@ -3,6 +3,7 @@ import FieldSyncModel
 import FieldSyncPostgres
 import FieldSyncProtocol
 import FieldSyncSQLiteServer
+import FieldSyncServerCore
 @testable import FieldSyncServer
 import FieldSyncStore
 import FieldSyncTestSupport
@@ -180,5 +181,47 @@ import Testing
         let all = try ScopeDigestAnswer.answer(DigestRequest(digest: empty), scopeAt: folder.path("scope.sqlite"), cursor: 5)
         #expect(all.complete && all.differing.count == 1 && Set(all.changes.map(\.record)) == [customer])
         try replica.close()
+    }
+    /// Once a day a sync that leaves the outbox empty also compares the laptop with the server by
+    /// digests and repairs what differs; the server keeps each device's latest comparison, and the
+    /// branch's freshness says up to when every device found its records identical.
+    @Test(arguments: EngineKind.available)
+    func aLaptopComparesItselfWithTheServerOnceADay(engine: EngineKind) async throws {
+        let clock = TestClock()
+        try await TestServer.run(on: engine, clock: clock.now) { server in
+            let folder = try TemporaryFolder()
+            let ann = try await Laptop.enrol("Ann", server: server, folder: folder, clock: clock.now)
+            do {
+                var random = SplitMix64(seed: 2709)
+                let customer = RecordID.make(using: &random), visit = RecordID.make(using: &random)
+                try ann.replica.write([RecordEdit(.customer, customer, [("name", .text("Tower Co")), ("level", .text("vip")), ("branch", .text("Hangzhou")),
+                                                                      ("manager", .text("Ann"))]),
+                                       RecordEdit(.visit, visit, [("customer", .text(customer)), ("at", .text("2026-11-20T09:00:00+08:00")),
+                                                                  ("kind", .text("routine")), ("summary", .text("lost on the server")), ("manager", .text("Ann"))])])
+                #expect(try await ann.sync().comparison == nil, "the first sync starts the count")
+                if let postgres = server.postgres {
+                    try await postgres.client.query("DELETE FROM records WHERE kind = 'visits' AND id = \(visit)")
+                } else {
+                    try await server.store.writer.write { db in try db.execute(sql: "DELETE FROM visits WHERE id = ?", arguments: [visit]) }
+                }
+                clock.advance(86_400_000 - 1)
+                #expect(try await ann.sync().comparison == nil, "not yet a day")
+                clock.advance(1)
+                let repaired = try await ann.sync()
+                #expect(repaired.comparison == .repaired(taken: 0, offered: 1), "\(repaired)")
+                #expect(try await server.record(.visit, visit)?.value("summary", in: RecordKind.visit.schema) == .text("lost on the server"))
+                let checks = try await server.kpi.digestChecks()
+                #expect(checks[ann.binding.device]?.matched == true, "compared again after the repair: \(checks)")
+                let sue = UserInfo(name: "Sue", role: .supervisor, branch: "Hangzhou")
+                #expect(try await server.kpi.freshness(for: sue).first?.identicalAt == clock.now())
+
+                clock.advance(86_400_000)
+                #expect(try await ann.sync().comparison == .identical)
+            } catch {
+                await ann.close()
+                throw error
+            }
+            await ann.close()
+        }
     }
 }
