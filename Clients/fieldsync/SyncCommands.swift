@@ -174,6 +174,7 @@ struct SyncCommand: AsyncParsableCommand {
                 "comparison": summary.comparison.map { comparison -> JSONValue in
                     switch comparison {
                     case .identical: return .object(["identical": .bool(true)])
+                    case .notNarrowed: return .object(["identical": .null])
                     case .repaired(let taken, let offered):
                         return .object(["identical": .bool(false), "taken_records": .int(Int64(taken)), "offered_records": .int(Int64(offered))])
                     }
@@ -206,6 +207,7 @@ struct SyncCommand: AsyncParsableCommand {
             if summary.serverCopyPending { print(t("cli.sync.copy-pending")) }
             switch summary.comparison {
             case .identical: print(t("cli.sync.compared-identical"))
+            case .notNarrowed: print(t("cli.sync.compared-not-narrowed"))
             case .repaired(let taken, let offered):
                 print(t("cli.sync.compared-repaired", ["taken": count(taken, "record"), "offered": count(offered, "record")]))
             case nil: break

@@ -40,6 +40,13 @@ extension SyncClient {
         }
     }
 
+    /// Compares `replica` with the server by digests, or with a snapshot of its scope downloaded to
+    /// `path` when the server cannot answer so (an older server, too much differing).
+    public func drift(of replica: Replica, token: String, downloadingIfNeededTo path: String) async throws -> ServerDrift {
+        if let compared = try await driftByDigest(of: replica, token: token) { return compared }
+        return try await drift(of: replica, token: token, downloadingTo: path)
+    }
+
     /// Compares `replica` with the server by digests: only the records of buckets that differ
     /// travel. Nil when the server cannot answer so (an older server without `/v1/digest`) or the
     /// differing buckets hold more than one answer carries: compare with a snapshot instead.

@@ -36,12 +36,9 @@ public enum ServerVerifier {
         let before = try await synchronizer.sync(replica, binding: binding, client: client)
         // Digests first: only the records of buckets that differ travel. The whole scope's snapshot
         // when the server is older or too much differs for one answer.
-        var drift: ServerDrift
-        if useDigests, let compared = try await client.driftByDigest(of: replica, token: binding.token) {
-            drift = compared
-        } else {
-            drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replicaPath + ".verify")
-        }
+        var drift = useDigests
+            ? try await client.drift(of: replica, token: binding.token, downloadingIfNeededTo: replicaPath + ".verify")
+            : try await client.drift(of: replica, token: binding.token, downloadingTo: replicaPath + ".verify")
         if let only {
             drift.records.removeAll { !only.contains($0.key) }
             drift.compared = only.count

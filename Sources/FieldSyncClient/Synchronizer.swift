@@ -43,6 +43,9 @@ public struct SyncSummary: Sendable, Equatable {
         case identical
         /// They differed: `taken` records came from the server's copy, `offered` went back to it.
         case repaired(taken: Int, offered: Int)
+        /// The server could not narrow the comparison by digests (an older server, or too much differing):
+        /// `fieldsync verify --server` compares with a snapshot.
+        case notNarrowed
     }
 
     public init() {}
@@ -115,12 +118,7 @@ public struct Synchronizer: Sendable {
         }
         do {
             // By digests (the records lie in a few buckets of 256); the whole snapshot from an older server.
-            var drift: ServerDrift
-            if let compared = try await client.driftByDigest(of: replica, token: binding.token) {
-                drift = compared
-            } else {
-                drift = try await client.drift(of: replica, token: binding.token, downloadingTo: replica.path + ".verify")
-            }
+            var drift = try await client.drift(of: replica, token: binding.token, downloadingIfNeededTo: replica.path + ".verify")
             drift.records.removeAll { !keys.contains($0.key) }
             summary.takenBack = try replica.repair(drift).taken
             try replica.tookBack(keys)
@@ -136,12 +134,16 @@ public struct Synchronizer: Sendable {
     /// server without digests, or too much differing, is left to `verify --server`); a failure never
     /// fails the sync, which went through, and is tried again at the next one.
     private func compareRegularly(_ replica: Replica, binding: ServerBinding, client: SyncClient, summary: inout SyncSummary) async throws {
-        guard comparisonEvery > 0, try replica.outboxCount() == 0 else { return }
+        guard comparisonEvery > 0 else { return }
         let now = replica.wallClock()
-        guard let last = try replica.lastDigestComparison() else { return try replica.noteDigestComparison(at: now) }
-        guard now >= last, now - last >= comparisonEvery else { return }
         do {
+            guard try replica.outboxCount() == 0 else { return }
+            guard let last = try replica.lastDigestComparison() else { return try replica.noteDigestComparison(at: now) }
+            // A time ahead of the clock (a clock set back since) counts as due.
+            guard now < last || now - last >= comparisonEvery else { return }
             guard let drift = try await client.driftByDigest(of: replica, token: binding.token) else {
+                // A server without digests, or too much differing for one answer: `verify --server` compares with a snapshot.
+                summary.comparison = .notNarrowed
                 return try replica.noteDigestComparison(at: now)
             }
             guard !drift.isIdentical else {
@@ -155,7 +157,10 @@ public struct Synchronizer: Sendable {
             // Compared once more, so that the server keeps the repaired state's outcome, not the drift found.
             _ = try await client.driftByDigest(of: replica, token: binding.token)
         } catch {
-            // Tried again at the next sync.
+            // Never fails the sync, which went through; tried again an hour later (not at every sync: each costs the server a snapshot's read).
+            // Noted as if compared `comparisonEvery` less an hour ago: due again an hour from now.
+            let (due, overflow) = now.addingReportingOverflow(min(3_600_000, comparisonEvery))
+            try? replica.noteDigestComparison(at: overflow ? now : (due >= comparisonEvery ? due - comparisonEvery : 0))
         }
     }
 

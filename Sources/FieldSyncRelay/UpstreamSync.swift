@@ -111,7 +111,7 @@ public final class UpstreamSync: Service, Sendable {
         let due = store.now >= nextComparison.withLock { $0 }
         guard requested || due, store.now >= checkNotBefore.withLock({ $0 }) else { return exchanged }
         do {
-            let verification = try await verifyAgainstUpstream(repair: true)
+            let verification = try await verifyAgainstUpstream(repair: true, offerAll: requested)
             let level: Logger.Level = verification.drift.isIdentical ? .debug : .info
             logger.log(level: level, "compared this branch with the province", metadata: [
                 "differing": "\(verification.drift.records.count)", "taken": "\(verification.taken)", "province_lacks": "\(verification.provinceLacks)",
@@ -157,53 +157,61 @@ public final class UpstreamSync: Service, Sendable {
     /// the province's log does not send back to it) is stored and logged for the laptops; when the
     /// province lacks some of this branch, the mutations that wrote it are offered again, to be
     /// merged again though marked applied there (`reoffer`). Run by the serving process, between exchanges.
-    /// `relayAgain`: offer the province again what it lacks of this branch (`reoffer`); otherwise that is only reported.
-    public func verifyAgainstUpstream(repair: Bool, relayAgain: Bool = true) async throws -> UpstreamVerification {
+    /// `offerAll`: offer again all the province lacks, even what this process offered before (a restore or
+    /// `upstream verify` asked); otherwise only what it did not.
+    public func verifyAgainstUpstream(repair: Bool, offerAll everything: Bool = true) async throws -> UpstreamVerification {
         // Beside the database (not a temporary folder, which may be memory), one per process; a leftover of a crash goes first.
         let folder = store.folder ?? FileManager.default.temporaryDirectory.path
         let download = (folder as NSString).appendingPathComponent("upstream-verify-\(ProcessInfo.processInfo.processIdentifier).sqlite")
         // Digests first (only the differing buckets' records travel); the whole snapshot when the
         // province is older or too much differs for one answer.
-        var drift: ServerDrift
-        if let compared = try await client.driftByDigest(of: store.replica, token: binding.token) {
-            drift = compared
-        } else {
-            drift = try await client.drift(of: store.replica, token: binding.token, downloadingTo: download)
-        }
+        var drift = try await client.drift(of: store.replica, token: binding.token, downloadingIfNeededTo: download)
         // What waits to be relayed is not drift: the province lacks it because it was not sent yet.
         let unsent = try store.unsentRecords(key)
         drift.records.removeAll { record in
             unsent.contains(record.key) && record.fields.allSatisfy { $0.drift == .serverLacks }
         }
         // The province's lists (branches, calendar days, settings) are the province's to write: one it lacks
-        // or holds otherwise is reported, never offered (it would take nothing). Nor is work it refused
-        // (kept in `upstream_rejections`, shown by `upstream status`): offering it again would change nothing.
-        let refused = Set(try store.upstreamRejections().compactMap(\.mutation).flatMap { $0.changes.map { RecordKey(table: $0.table, record: $0.record) } })
-        let lacking = Set(drift.records.filter { !$0.serverLacks.isEmpty && !$0.key.table.isProvinceWide && !refused.contains($0.key) }.map(\.key))
+        // or holds otherwise is reported, never offered (it would take nothing).
+        let lacking = Set(drift.records.filter { !$0.serverLacks.isEmpty && !$0.key.table.isProvinceWide }.map(\.key))
         var verification = UpstreamVerification(drift: drift, provinceLacks: lacking.count)
         guard repair else { return verification }
         let taken = drift.records.filter { !$0.replicaLacks.isEmpty || !$0.serverCopyOfAlteredWrites.isEmpty }
         try store.takeFromUpstream(taken.flatMap(\.replicaLacks), altered: taken.flatMap(\.serverCopyOfAlteredWrites), key: key)
         verification.taken = taken.count
-        if !lacking.isEmpty, relayAgain {
-            verification.reoffered = try await reoffer(writing: lacking)
+        // Offered again once: records the province still lacks after that (it refused their work, no longer
+        // holds the signed pages' keys' proof, or is an older version that ignores `reapply`) are reported at each
+        // comparison, not offered every hour. Asked-for comparisons (a restore, `upstream verify`) offer them all.
+        let fresh = everything ? lacking : lacking.subtracting(reofferedBefore.withLock { $0 })
+        if !fresh.isEmpty {
+            verification.reoffered = try await reoffer(writing: fresh)
+            reofferedBefore.withLock { $0.formUnion(fresh) }
         }
         return verification
     }
+
+    /// Records offered to the province again by this process (`reoffer`).
+    private let reofferedBefore = Mutex<Set<RecordKey>>([])
 
     /// Offers the province again the mutations of this server's log that wrote `keys`, which it lacks
     /// (`SyncRequest.reapply`: merged again even where the province marked them applied, as after a
     /// record deleted there by hand; merging is idempotent). Returns how many it acknowledged.
     func reoffer(writing keys: Set<RecordKey>) async throws -> Int {
+        let selection = try store.upstreamSelection(writing: keys, key: key)
         var acknowledged = 0
-        for page in try store.upstreamMutations(writing: keys) {
+        var after: Int64 = 0
+        while !selection.isEmpty {
+            let page = try store.upstreamPage(after: after, only: selection)
+            guard !page.mutations.isEmpty, page.through > after else { break }
+            after = page.through
             let state = try store.upstreamState(key)
-            var request = SyncRequest(cursor: state.cursor, mutations: page, clientTime: store.now, maxChanges: 10_000, pending: state.unsent,
-                                      signed: try store.signedPages(covering: page), incarnation: state.incarnation)
+            // No `pending`: these were relayed before and are not what waits here.
+            var request = SyncRequest(cursor: state.cursor, mutations: page.mutations, clientTime: store.now, maxChanges: 10_000,
+                                      signed: try store.signedPages(covering: page.mutations), incarnation: state.incarnation)
             request.reapply = true
             let response = try await client.exchange(request, token: binding.token)
-            // Nothing of the log's position moves: these were relayed before (`sent` stays).
-            try store.applyFromUpstream(response, sentThrough: state.sent, key: key, relayed: page, askedFrom: state.cursor)
+            // Nothing of the relay's position moves (`sent` stays): what comes down is stored as any answer.
+            try store.applyFromUpstream(response, sentThrough: state.sent, key: key, relayed: page.mutations, askedFrom: state.cursor)
             acknowledged += response.accepted.count
         }
         return acknowledged

@@ -57,22 +57,24 @@ extension ServerStore {
     ///
     /// A page ends between mutations, never inside one: the upstream marks a mutation applied
     /// as it takes it, so the rest of one, sent in the next page, would be taken for a retry and dropped.
+    /// `only`: the mutations offered again (`upstreamSelection`), up to its `through`; the others are passed over.
     public func upstreamPage(after seq: Int64, maxMutations: Int = 1_000, maxChanges: Int = SyncRequestLimits().maxChanges,
-                             maxBytes: Int = 4 << 20) throws -> (mutations: [Mutation], through: Int64) {
+                             maxBytes: Int = 4 << 20, only selection: UpstreamSelection? = nil) throws -> (mutations: [Mutation], through: Int64) {
         try writer.read { db in
             var page = UpstreamPage(after: seq, maxMutations: maxMutations, maxChanges: maxChanges, maxBytes: maxBytes)
             let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, tbl, record, origin, counter, changes FROM change_log
-                WHERE seq > ? AND from_upstream = 0 AND exit_branch IS NULL ORDER BY seq
-                """, arguments: [seq])
+                WHERE seq > ? AND seq <= ? AND from_upstream = 0 AND exit_branch IS NULL ORDER BY seq
+                """, arguments: [seq, selection?.through ?? Int64.max])
             while let row = try rows.next() {
                 guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
                 let seq: Int64 = row[0]
+                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
+                if let selection, !selection.contains(seq: seq, origin: origin, counter: counter) { continue }
                 let blob: Data = row[5]
                 var changes: [FieldChange] = []
                 try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
-                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
                 guard page.add(seq: seq, origin: origin, counter: counter, changes: changes, bytes: blob.count,
                                synthesized: Self.synthesizedCounter(server: server, seq: seq)) else { break }
             }
@@ -81,54 +83,44 @@ extension ServerStore {
         }
     }
 
-    /// The mutations of this server's log that wrote any of `keys`, whole (every row of each, so a
-    /// relayed device's signature still matches), oldest first, in pages as `upstreamPage` makes them:
-    /// offered again (`SyncRequest.reapply`) to a province that lacks those records. Two reads of the
-    /// log (a repair is rare; the log has no index by writer).
-    public func upstreamMutations(writing keys: Set<RecordKey>, maxMutations: Int = 1_000, maxChanges: Int = SyncRequestLimits().maxChanges,
-                                  maxBytes: Int = 4 << 20) throws -> [[Mutation]] {
-        guard !keys.isEmpty else { return [] }
+    /// Mutations of this server's log to offer the upstream again (`SyncRequest.reapply`): those relayed
+    /// already that wrote any of the records it lacks, by id (a row without a counter by its position).
+    public struct UpstreamSelection: Sendable, Equatable {
+        var ids: Set<MutationID> = []
+        var rows: Set<Int64> = []
+        /// The last log position relayed when it was made: nothing after it is offered again.
+        public var through: Int64 = 0
+        public var isEmpty: Bool { ids.isEmpty && rows.isEmpty }
+
+        func contains(seq: Int64, origin: NodeID, counter: UInt64?) -> Bool {
+            counter.map { ids.contains(MutationID(origin: origin, counter: $0)) } ?? rows.contains(seq)
+        }
+    }
+
+    /// The mutations relayed already (up to the upstream state's `sent`) that wrote any of `keys`, less
+    /// those the upstream refused (offering them again would change nothing). One read of the log
+    /// (a repair is rare; the log has no index by record for relayable rows).
+    public func upstreamSelection(writing keys: Set<RecordKey>, key: String) throws -> UpstreamSelection {
+        guard !keys.isEmpty else { return UpstreamSelection() }
         return try writer.read { db in
-            let server = try Replica.identity(db)?.node ?? NodeID(rawValue: 0)
-            let relayable = "FROM change_log WHERE from_upstream = 0 AND exit_branch IS NULL ORDER BY seq"
-            var wanted = Set<MutationID>(), wantedRows = Set<Int64>()
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, origin, counter \(relayable)")
+            let sent = try Int64.fetchOne(db, sql: "SELECT sent FROM upstream_state WHERE key = ?", arguments: [key]) ?? 0
+            var selection = UpstreamSelection(through: sent)
+            let refused = Set(try Row.fetchAll(db, sql: "SELECT origin, counter FROM upstream_rejections").compactMap { row -> MutationID? in
+                NodeID(row[0] as String).map { MutationID(origin: $0, counter: UInt64(clamping: row[1] as Int64)) }
+            })
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT seq, tbl, record, origin, counter FROM change_log WHERE seq <= ? AND from_upstream = 0 AND exit_branch IS NULL
+                """, arguments: [sent])
             while let row = try rows.next() {
                 guard let table = RecordKind(rawValue: row[1]), keys.contains(RecordKey(table: table, record: row[2])) else { continue }
                 if let counter = row[4] as Int64?, let origin = NodeID(row[3] as String) {
-                    wanted.insert(MutationID(origin: origin, counter: UInt64(clamping: counter)))
+                    let id = MutationID(origin: origin, counter: UInt64(clamping: counter))
+                    if !refused.contains(id) { selection.ids.insert(id) }
                 } else {
-                    wantedRows.insert(row[0])
+                    selection.rows.insert(row[0])
                 }
             }
-            var found: [(seq: Int64, origin: NodeID, counter: UInt64?, changes: [FieldChange], bytes: Int)] = []
-            let all = try Row.fetchCursor(db, sql: "SELECT seq, tbl, record, origin, counter, changes \(relayable)")
-            while let row = try all.next() {
-                let seq: Int64 = row[0]
-                guard let table = RecordKind(rawValue: row[1]), let origin = NodeID(row[3] as String) else { continue }
-                let counter = (row[4] as Int64?).map { UInt64(clamping: $0) }
-                guard counter.map({ wanted.contains(MutationID(origin: origin, counter: $0)) }) ?? wantedRows.contains(seq) else { continue }
-                let blob: Data = row[5]
-                var changes: [FieldChange] = []
-                try blob.withUnsafeBytes { try ChangeLogCodec.decode($0, table: table, record: row[2], into: &changes) }
-                found.append((seq, origin, counter, changes, blob.count))
-            }
-            // Page after page, each ending after a whole mutation (`through`), as `upstreamPage` reads the log.
-            var pages: [[Mutation]] = []
-            var start = 0
-            while start < found.count {
-                var page = UpstreamPage(after: 0, maxMutations: maxMutations, maxChanges: maxChanges, maxBytes: maxBytes)
-                for row in found[start...] {
-                    guard page.add(seq: row.seq, origin: row.origin, counter: row.counter, changes: row.changes, bytes: row.bytes,
-                                   synthesized: Self.synthesizedCounter(server: server, seq: row.seq)) else { break }
-                }
-                page.finish()
-                guard !page.mutations.isEmpty, let next = found[start...].firstIndex(where: { $0.seq > page.through }) ?? Optional(found.count),
-                      next > start else { break }
-                pages.append(page.mutations)
-                start = next
-            }
-            return pages
+            return selection
         }
     }
 
@@ -213,7 +205,7 @@ extension ServerStore {
     static let upstreamCheckKey = "upstream_check"
 
     /// Asks the serving process to compare this branch with the province at its next exchange, and to
-    /// relay its whole log again if the province lacks some of it.
+    /// offer again what the province lacks of it (`UpstreamSync.reoffer`).
     public func requestUpstreamCheck() throws {
         try writer.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO server_identity (key, value) VALUES (?, '1')", arguments: [Self.upstreamCheckKey])
@@ -268,12 +260,6 @@ extension ServerStore {
             try db.execute(sql: "UPDATE upstream_state SET cursor = MIN(cursor, ?) WHERE key = ?", arguments: [from.cursor, key])
             return from.names
         }
-    }
-
-    /// Relays this server's whole log again at the next exchange (the upstream lacks part of it;
-    /// it acknowledges what it holds, with the original origins and counters, and takes the rest).
-    public func relayWholeLogAgain(_ key: String) throws {
-        try writer.write { db in try db.execute(sql: "UPDATE upstream_state SET sent = 0 WHERE key = ?", arguments: [key]) }
     }
 
     /// The upstream lost part of its history (restored from a backup): this server relays its whole log

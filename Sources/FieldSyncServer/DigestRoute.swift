@@ -32,14 +32,7 @@ extension SyncHTTPServer {
             } catch {
                 throw ServerError.badRequest("the request body is not a valid DigestRequest: \(error)")
             }
-            let ticket: SnapshotGate.Ticket
-            switch snapshots.enter(device: device.device) {
-            case .success(let granted): ticket = granted
-            case .failure(.deviceBusy):
-                throw ServerError(.tooManyRequests, ErrorCode.busy, "a snapshot or digest for this device is being made already; ask again when it is done")
-            case .failure(.full):
-                throw ServerError(.tooManyRequests, ErrorCode.busy, "\(snapshots.capacity) snapshots are being made for other devices; ask again later")
-            }
+            let ticket = try enterSnapshotGate(device)
             defer { snapshots.leave(ticket) }
             let snapshot = try await snapshotStorage.makeSnapshot(for: device)
             defer { Snapshot.discard(snapshot.path) }

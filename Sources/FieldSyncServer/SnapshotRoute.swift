@@ -19,15 +19,7 @@ extension SyncHTTPServer {
         let devices = RouteCollection(context: DeviceRequestContext.self)
         devices.get("/v1/snapshot") { _, context in
             let device = context.device
-            let ticket: SnapshotGate.Ticket
-            switch snapshots.enter(device: device.device) {
-            case .success(let granted): ticket = granted
-            case .failure(.deviceBusy):
-                throw ServerError(.tooManyRequests, ErrorCode.busy, "a snapshot for this device is on its way already; sync page by page meanwhile")
-            case .failure(.full):
-                throw ServerError(.tooManyRequests, ErrorCode.busy,
-                                  "\(snapshots.capacity) snapshots are being sent to other devices; sync page by page, or ask again later")
-            }
+            let ticket = try enterSnapshotGate(device)
             let snapshot: Snapshot
             do {
                 snapshot = try await snapshotStorage.makeSnapshot(for: device)
@@ -57,5 +49,18 @@ extension SyncHTTPServer {
             })
         }
         return devices
+    }
+
+    /// A place among the snapshots being made (one per device, `maxSnapshots` at once), or `429 busy`.
+    /// A digest comparison takes one too: it reads the scope as a snapshot does.
+    func enterSnapshotGate(_ device: DeviceContext) throws -> SnapshotGate.Ticket {
+        switch snapshots.enter(device: device.device) {
+        case .success(let granted): return granted
+        case .failure(.deviceBusy):
+            throw ServerError(.tooManyRequests, ErrorCode.busy, "a snapshot or digest for this device is being made already; sync page by page meanwhile")
+        case .failure(.full):
+            throw ServerError(.tooManyRequests, ErrorCode.busy,
+                              "\(snapshots.capacity) snapshots are being made for other devices; sync page by page, or ask again later")
+        }
     }
 }

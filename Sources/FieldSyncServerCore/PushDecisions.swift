@@ -60,6 +60,12 @@ package struct PushDecisions {
             }
             let page: SignedPage?
             do {
+                // Applied before and offered again: merged again only where it changes what is stored (a record the
+                // server lost). A write replayed onto what holds it already is acknowledged: nothing applied, nothing logged.
+                if appliedBefore, try !Self.changesSomething(mutation, load: scope.load) {
+                    decisions.accepted.append(id)
+                    continue
+                }
                 // The scope check's refusal is the one reported; it keeps what it allowed only if the branch check passed too.
                 let branchRefusal = try PushRules.branchCheck(mutation, registered: &branches, registered)
                 // A relayed node's mutation must carry its device's signature once its key is known.
@@ -88,5 +94,17 @@ package struct PushDecisions {
         }
         if !missed.isEmpty { throw PushReadMiss(needs: missed) }
         return decisions
+    }
+
+    /// Whether merging `mutation` into the records as `load` gives them changes any (a missing record does).
+    static func changesSomething(_ mutation: Mutation, load: (RecordKey) throws -> RecordState?) throws -> Bool {
+        var byRecord: [RecordKey: [FieldChange]] = [:]
+        for change in mutation.changes { byRecord[RecordKey(table: change.table, record: change.record), default: []].append(change) }
+        for (key, changes) in byRecord {
+            guard var state = try load(key) else { return true }
+            var ignored: [Overwrite] = []
+            if RecordMerge.apply(changes, to: &state, schema: key.table.schema, overwrites: &ignored) { return true }
+        }
+        return false
     }
 }

@@ -66,23 +66,34 @@ import Testing
         let branch = DeviceContext(device: "dev-north", node: NodeID(rawValue: 0x22), user: UserInfo(name: "north server", role: .branch, branch: "north"))
         var stored = Self.stored
         stored[RecordKey(table: .customer, record: "c-south")] = Self.state(.customer, [("name", .text("South")), ("branch", .text("south")), ("manager", .text("Ma"))])
+        // A contact the server holds as the branch's third mutation wrote it: offered again, it changes nothing.
+        let held = Self.changes(.contact, "k-held", [("customer", .text("c-li")), ("name", .text("Qin"))], node: branch.node)
+        var heldState = RecordState(fieldCount: RecordKind.contact.schema.fields.count)
+        var overwrites: [Overwrite] = []
+        _ = RecordMerge.apply(held, to: &heldState, schema: RecordKind.contact.schema, overwrites: &overwrites)
+        stored[RecordKey(table: .contact, record: "k-held")] = heldState
         func request(from device: DeviceContext, reapply: Bool) -> SyncRequest {
             var request = SyncRequest(cursor: 0, mutations: [
                 Mutation(origin: device.node, counter: 1, changes: Self.changes(.contact, "k-new", [("customer", .text("c-li")), ("name", .text("Sun"))], node: device.node)),
                 Mutation(origin: device.node, counter: 2, changes: Self.changes(.contact, "k-far", [("customer", .text("c-south")), ("name", .text("Hu"))], node: device.node)),
+                Mutation(origin: device.node, counter: 3, changes: held.map { change in
+                    var change = change
+                    change.node = device.node
+                    return change
+                }),
             ], clientTime: Self.hlc.milliseconds)
             request.reapply = reapply
             return request
         }
         let (plain, _) = try Self.run(request(from: branch, reapply: false), device: branch, stored: stored, applied: true)
-        #expect(plain.toApply.isEmpty && plain.accepted.count == 2 && plain.rejected.isEmpty)
+        #expect(plain.toApply.isEmpty && plain.accepted.count == 3 && plain.rejected.isEmpty)
         let (again, _) = try Self.run(request(from: branch, reapply: true), device: branch, stored: stored, applied: true)
-        #expect(again.toApply == [0] && again.accepted.map(\.counter) == [1, 2] && again.rejected.isEmpty, "\(again.rejected)")
+        #expect(again.toApply == [0] && again.accepted.map(\.counter) == [1, 2, 3] && again.rejected.isEmpty, "\(again.rejected)")
         let (fromLaptop, _) = try Self.run(request(from: Self.manager, reapply: true), stored: stored, applied: true)
-        #expect(fromLaptop.toApply.isEmpty && fromLaptop.accepted.count == 2)
+        #expect(fromLaptop.toApply.isEmpty && fromLaptop.accepted.count == 3)
         // Not applied before: the refusal stands.
         let (fresh, _) = try Self.run(request(from: branch, reapply: true), device: branch, stored: stored)
-        #expect(fresh.toApply == [0] && fresh.rejected.map(\.counter) == [2])
+        #expect(fresh.toApply == [0, 2] && fresh.rejected.map(\.counter) == [2])
     }
 
     @Test func aVisitToTheManagersOwnCustomerIsReadAheadInOneBatchAndAccepted() throws {

@@ -436,6 +436,59 @@ import Testing
         await server.stop()
     }
 
+    /// What a branch server offers again is exactly the relayed mutations that wrote the records named,
+    /// whole, page after page; none the province refused, nothing not relayed yet.
+    @Test func anOfferAgainHoldsTheMutationsThatWroteTheRecordsAndNothingElse() async throws {
+        let clock = TestClock()
+        let province = try await TestServer.start(clock: clock.now)
+        let branch = try await TestServer.start(clock: clock.now)
+        let upstream = try await ProvinceTierTests.link(branch, to: province, as: "Hangzhou")
+        try await upstream.syncOnce()
+        let folder = try TemporaryFolder()
+        let alice = try await Laptop.enrol("Alice", server: branch, folder: folder, clock: clock.now)
+        do {
+            var random = SplitMix64(seed: 2711)
+            let customer = ProvinceTierTests.customer
+            try alice.replica.write([RecordEdit(.customer, customer, [("name", .text("Acme")), ("level", .text("vip")),
+                                                                       ("branch", .text("Hangzhou")), ("manager", .text("Alice"))])])
+            var visits: [String] = []
+            for number in 0..<3 {
+                let visit = RecordID.make(using: &random)
+                visits.append(visit)
+                try alice.replica.write([RecordEdit(.visit, visit, [("customer", .text(customer)), ("manager", .text("Alice")),
+                    ("at", .text("2026-11-20T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("visit \(number)"))])])
+            }
+            try await alice.sync()
+            try await upstream.syncOnce()
+            // A fourth, not relayed yet: never offered again.
+            let unsent = RecordID.make(using: &random)
+            try alice.replica.write([RecordEdit(.visit, unsent, [("customer", .text(customer)), ("manager", .text("Alice")),
+                ("at", .text("2026-11-21T09:00:00+08:00")), ("kind", .text("routine")), ("summary", .text("not relayed"))])])
+            try await alice.sync()
+            let keys: Set<RecordKey> = [RecordKey(table: .visit, record: visits[0]), RecordKey(table: .visit, record: visits[2]),
+                                        RecordKey(table: .visit, record: unsent)]
+            let selection = try branch.store.upstreamSelection(writing: keys, key: upstream.key)
+            var pages: [[Mutation]] = []
+            var after: Int64 = 0
+            while true {
+                let page = try branch.store.upstreamPage(after: after, maxMutations: 1, only: selection)
+                guard !page.mutations.isEmpty else { break }
+                pages.append(page.mutations)
+                after = page.through
+            }
+            #expect(pages.count == 2 && pages.allSatisfy { $0.count == 1 }, "one mutation a page: \(pages)")
+            #expect(Set(pages.flatMap { $0 }.flatMap(\.changes).map(\.record)) == [visits[0], visits[2]])
+            let written = try alice.replica.outbox().isEmpty
+            #expect(written, "everything of Alice's reached the branch server")
+        } catch {
+            await alice.close()
+            await upstream.shutdown()
+            throw error
+        }
+        await alice.close()
+        await upstream.shutdown()
+    }
+
     /// A province that lost part of a branch with its marks of what it applied (as a province put
     /// back by hand does) gets it back when the branch server compares itself with it: the branch
     /// offers again the mutations that wrote what it lacks, and the province merges them again even
