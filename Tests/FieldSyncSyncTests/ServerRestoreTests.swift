@@ -437,7 +437,7 @@ import Testing
     }
 
     /// What a branch server offers again is exactly the relayed mutations that wrote the records named,
-    /// whole, page after page; none the province refused, nothing not relayed yet.
+    /// whole, page after page, and nothing not relayed yet.
     @Test func anOfferAgainHoldsTheMutationsThatWroteTheRecordsAndNothingElse() async throws {
         let clock = TestClock()
         let province = try await TestServer.start(clock: clock.now)
