@@ -169,7 +169,7 @@ import Testing
         // This device's own snapshot on its way already.
         guard case .success(let own) = gate.enter(device: sueFirst.binding.device) else { Issue.record("a slot"); return }
         let busy = await #expect(throws: SyncError.self) { try await bootstrap() }
-        #expect(busy?.message.contains("on its way already") == true, "\(busy?.message ?? "")")
+        #expect(busy?.message.contains("being made already") == true, "\(busy?.message ?? "")")
         gate.leave(own)
 
         // Refused twice, the replica is still new and whole; with the slot free the snapshot arrives and frees it.
