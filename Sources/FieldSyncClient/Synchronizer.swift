@@ -132,7 +132,7 @@ public struct Synchronizer: Sendable {
     /// server's (`POST /v1/digest`; the server keeps the outcome), what differs repaired as `verify --server`
     /// does, and what the repair offered sent. The first sync only starts the count. Never a snapshot (a
     /// server without digests, or too much differing, is left to `verify --server`); a failure never
-    /// fails the sync, which went through, and is tried again at the next one.
+    /// fails the sync, which went through, and is tried again an hour later.
     private func compareRegularly(_ replica: Replica, binding: ServerBinding, client: SyncClient, summary: inout SyncSummary) async throws {
         guard comparisonEvery > 0 else { return }
         let now = replica.wallClock()

@@ -144,7 +144,7 @@ public final class UpstreamSync: Service, Sendable {
         public var drift: ServerDrift
         /// Records this server took from the province's copy (logged for its laptops).
         public var taken = 0
-        /// Records the province lacks of this branch (its lists and work it refused aside).
+        /// Records the province lacks of this branch (its lists aside).
         public var provinceLacks = 0
         /// Mutations offered again for them (`reoffer`) that the province acknowledged.
         public var reoffered = 0
