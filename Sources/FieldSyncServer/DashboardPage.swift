@@ -51,6 +51,9 @@ struct DashboardPage {
             } else if let differed = branch.differedAt {
                 parts.append(t("dashboard.differed-at", ["time": time(Timestamp(epochSeconds: Int64(differed / 1000), offsetMinutes: zone))]))
             }
+            if branch.identicalAt == nil, branch.notCompared > 0 {
+                parts.append(t("dashboard.not-compared", ["count": String(branch.notCompared)]))
+            }
             if branch.notSeenForThreeDays > 0 { parts.append(t("dashboard.not-seen", ["count": String(branch.notSeenForThreeDays)])) }
             if branch.notSyncedYet > 0 { parts.append(t("dashboard.not-synced", ["count": String(branch.notSyncedYet)])) }
             if branch.refused > 0 { parts.append(t("dashboard.refused", ["count": String(branch.refused)])) }

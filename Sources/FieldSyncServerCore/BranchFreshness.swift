@@ -27,11 +27,15 @@ public struct BranchFreshness: Encodable, Sendable, Equatable {
     public var identicalAt: UInt64?
     /// The newest latest comparison of a device of the branch that found its copy different (the device repairs what it can).
     public var differedAt: UInt64?
+    /// Counted devices of the branch that never compared by digests with this server (an older laptop,
+    /// one that has not synced for a day since it was enrolled): each holds `identicalAt` back.
+    public var notCompared = 0
 
     enum CodingKeys: String, CodingKey {
         case branch, devices, pending, refused
         case identicalAt = "identical_at"
         case differedAt = "differed_at"
+        case notCompared = "not_compared"
         case completeUpTo = "complete_up_to"
         case notSeenForThreeDays = "not_seen_for_3_days"
         case notSyncedYet = "not_synced_yet"
@@ -68,7 +72,7 @@ extension BranchFreshness {
             return BranchFreshness(branch: branch, completeUpTo: complete, devices: ([members.count] + reports.map(\.devices)).saturatingSum(),
                                    pending: pending, notSeenForThreeDays: stale, notSyncedYet: new.count,
                                    refused: members.map { $0.refused?.count ?? 0 }.saturatingSum(),
-                                   identicalAt: identical, differedAt: differed)
+                                   identicalAt: identical, differedAt: differed, notCompared: latest.count { $0 == nil })
         }
     }
 }

@@ -109,10 +109,11 @@ struct PostgresProvinceTests {
         let pat_ = UserInfo(name: "Pat", role: .province, branch: nil)
         var verified = try await province.kpi.freshness(for: pat_)
         #expect(verified.first { $0.branch == "Hangzhou" }?.identicalAt == nil, "Sue, who syncs with the province itself, has not compared yet")
+        #expect(verified.first { $0.branch == "Hangzhou" }?.notCompared == 1)
         // Her laptop's comparison completes the branch: every device of it found its records identical.
         #expect(try await sue.client.driftByDigest(of: sue.replica, token: sue.binding.token)?.isIdentical == true)
         verified = try await province.kpi.freshness(for: pat_)
-        #expect(verified.first { $0.branch == "Hangzhou" }?.identicalAt == clock.now())
+        #expect(verified.first { $0.branch == "Hangzhou" }?.identicalAt == clock.now() && verified.first { $0.branch == "Hangzhou" }?.notCompared == 0)
         #expect(verified.first { $0.branch == "Ningbo" }?.identicalAt == nil)
         // A visit deleted by hand at the province (its marks kept) is found by the next comparison and merged
         // there again from the branch server's log.

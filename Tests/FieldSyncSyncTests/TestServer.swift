@@ -233,6 +233,14 @@ final class TestServer: Sendable {
 }
 
 /// A laptop: a replica in its own folder, enrolled with the test server.
+/// Every laptop's client, held for the test process's life: a test that fails between enrolling a
+/// laptop and closing it would otherwise drop the client unclosed, and AsyncHTTPClient's debug check
+/// in its deinit kills the whole test process before the failure is reported.
+enum OpenClients {
+    private static let clients = Mutex<[SyncClient]>([])
+    static func keep(_ client: SyncClient) { clients.withLock { $0.append(client) } }
+}
+
 struct Laptop {
     let name: String
     let replica: Replica
@@ -247,6 +255,7 @@ struct Laptop {
         try replica.initialize(ReplicaIdentity(node: NodeID.random(using: &generator), branch: branch, user: name, createdAt: ""))
         try before(replica)
         let client = try SyncClient(url: server.url, caPEM: server.caPEM)
+        OpenClients.keep(client)
         let response = try await client.enroll(code: try await server.enrolmentCode(for: name, role: role, branch: branch),
                                                node: try replica.identity()!.node, deviceName: name)
         let binding = ServerBinding(url: server.url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
