@@ -28,7 +28,9 @@ struct HistoryCommand: AsyncParsableCommand {
             throw InputError(t("cli.history.no-field", ["kind": texts.kind(kind), "field": field, "fields": kind.schema.fields.map(\.name).joined(separator: ", ")]))
         }
         let bound = try ServerBinding.load(home: options.location.folder)
-        let local = try replica.history(of: kind, record, me: bound.map { (person: $0.binding.user.name, device: $0.binding.device) })
+        // Named as the server names this laptop's work: the directory's name for it, else the name it enrolled under.
+        let local = try replica.history(of: kind, record, me: bound.map { (person: $0.binding.user.name,
+                                                                          device: $0.binding.deviceName ?? ProcessInfo.processInfo.hostName) })
         var history = local
         var note: String?
         if !offline, let (binding, caPEM) = bound {

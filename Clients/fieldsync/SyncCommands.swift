@@ -58,7 +58,8 @@ struct EnrollCommand: AsyncParsableCommand {
             try replica.close()
             if !options.json { print(t("cli.enroll.renoded", ["node": node.description, "count": String(reissued)])) }
         }
-        let binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+        var binding = ServerBinding(url: url, token: response.token, device: response.device, user: response.user, serverNode: response.serverNode)
+        binding.deviceName = ProcessInfo.processInfo.hostName
         try binding.save(home: options.location.folder, caPEM: caPEM)
         if options.json {
             JSONValue.object(["server": .string(url), "device": .string(response.device), "node": .string(node.description), "user": .string(response.user.name),

@@ -11,6 +11,8 @@ public struct ServerBinding: Codable, Sendable {
     public var device: String
     public var user: UserInfo
     public var serverNode: NodeID
+    /// The name this laptop enrolled under (the server shows its work by it); nil in a file written before it was kept.
+    public var deviceName: String?
 
     public static let fileName = "server.json"
     public static let caFileName = "ca.pem"
@@ -26,6 +28,7 @@ public struct ServerBinding: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case url, token, device, user
         case serverNode = "server_node"
+        case deviceName = "device_name"
     }
 
     public static func load(home: String) throws -> (binding: ServerBinding, caPEM: String)? {

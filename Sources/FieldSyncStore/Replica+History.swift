@@ -24,7 +24,7 @@ extension Replica {
         var history = RecordHistory.build(table: table, record: id, logged: lost, current: stored.state,
                                           conflictIDs: Set(conflicts.map(\.id)), waiting: waiting)
         var names = try nodeNames().mapValues { (person: $0.user, device: $0.device) }
-        if let me, let node = try identity()?.node { names[node] = me }
+        if let me, let node = try identity()?.node, names[node] == nil { names[node] = me }
         history.name(names)
         return history
     }

@@ -154,6 +154,11 @@ import Testing
         let customer = try laptop.run(["customer", "add", "--name", "Tower Co"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try laptop.run(["visit", "log", customer, "--kind", "routine", "--summary", "before"]).status == 0)
         #expect(try laptop.run(["sync"]).status == 0)
+        // Offline, the laptop's own writes are named as the server names them: the person and the laptop's name, not its device id.
+        let offline = try laptop.run(["history", customer, "--offline"]).stdout
+        let binding = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.path("laptop/server.json")))) as? [String: Any])
+        let deviceID = try #require(binding["device"] as? String)
+        #expect(offline.contains(ProcessInfo.processInfo.hostName) && !offline.contains(deviceID), "\(offline)")
         let oldNode = try object(laptop.run(["status", "--json"]))["node"] as? String
 
         let devices = try #require(try JSONSerialization.jsonObject(with: Data(admin.run(["device", "list", "--json"]).stdout.utf8)) as? [[String: Any]])
