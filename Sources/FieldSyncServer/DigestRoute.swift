@@ -43,7 +43,13 @@ extension SyncHTTPServer {
                 try await kpi.noteDigestCheck(DigestCheck(device: device.device, checkedAt: clock(), matched: answer.isIdentical,
                                                           differing: answer.differing.count))
             }
-            return Self.json(bytes: answer.jsonBytes())
+            // Compressed as a sync answer is: the records of differing buckets may reach megabytes.
+            let json = answer.jsonBytes()
+            if request.headers[.acceptEncoding]?.contains("gzip") ?? false, json.count > BodyCompression.threshold {
+                return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                                body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
+            }
+            return Self.json(bytes: json)
         }
         return devices
     }

@@ -135,6 +135,10 @@ import Testing
                 let agreed = try await ServerVerifier.run(ann.replica, replicaPath: folder.path("Ann.sqlite"), binding: ann.binding, client: ann.client, repair: true)
                 #expect(agreed.drift.isIdentical && agreed.drift.digest == DigestSummary(differing: 0, recordsRead: 0))
                 #expect(agreed.drift.compared == 502, "a customer, 500 visits and the branch")
+                // A peer holding nothing is answered the whole scope (over 64 KiB: sent gzipped, read as any answer).
+                let nothing = try #require(ScopeDigest(buckets: Array(repeating: Array(repeating: 0, count: 32), count: 256), records: 0))
+                let whole = try await ann.client.compareDigest(nothing, token: ann.binding.token)
+                #expect(whole.complete && Set(whole.changes.map(\.record)).count == 502)
 
                 let lost = visits[123]
                 if let postgres = server.postgres {
