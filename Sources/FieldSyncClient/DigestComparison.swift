@@ -59,15 +59,15 @@ extension SyncClient {
             return nil
         }
         // Another schema (an older or newer peer), too much differing, or more than one answer should carry: the snapshot.
-        guard answer.schema == ScopeDigest.schema, answer.complete, answer.unknownKinds.isEmpty,
-              Set(answer.changes.lazy.map { RecordKey(table: $0.table, record: $0.record) }).count <= DigestAnswer.maxRecords else { return nil }
+        let sent = Set(answer.changes.lazy.map { RecordKey(table: $0.table, record: $0.record) })
+        guard answer.schema == ScopeDigest.schema, answer.complete, answer.unknownKinds.isEmpty, sent.count <= DigestAnswer.maxRecords else { return nil }
         if answer.isIdentical {
             return ServerDrift(records: [], compared: max(digest.records, answer.records), waiting: 0,
                                digest: DigestSummary(differing: 0, recordsRead: 0))
         }
         let differing = Set(answer.differing)
         var drift = try replica.drift(against: answer.serverStates(), only: { differing.contains(ScopeDigest.bucket(of: $0)) })
-        drift.digest = DigestSummary(differing: differing.count, recordsRead: Set(answer.changes.map { RecordKey(table: $0.table, record: $0.record) }).count)
+        drift.digest = DigestSummary(differing: differing.count, recordsRead: sent.count)
         // The records of the buckets that agree were compared by their digests.
         drift.compared = max(digest.records, answer.records)
         return drift

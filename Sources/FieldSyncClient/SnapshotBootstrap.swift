@@ -71,7 +71,7 @@ extension SyncClient {
             try? handle.close()
             throw describe(error)
         }
-        let actual = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        let actual = Hex.encode(hash.finalize())
         guard actual == expected.lowercased() else {
             throw SyncError("the snapshot from \(baseURL) arrived damaged (checksum \(actual.prefix(12))…, expected \(expected.prefix(12))…)")
         }

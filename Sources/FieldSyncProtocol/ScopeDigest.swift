@@ -126,34 +126,11 @@ public struct ScopeDigest: Sendable, Equatable {
 
 extension ScopeDigest {
     /// Lowercase hex of `bytes`.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     /// The bytes of 64 lowercase hex digits; nil for anything else.
     public static func hash(hex text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == hashBytes * 2 else { return nil }
-        func digit(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(hashBytes)
-        for index in stride(from: 0, to: utf8.count, by: 2) {
-            guard let high = digit(utf8[index]), let low = digit(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
+        guard text.utf8.count == hashBytes * 2 else { return nil }
+        return Hex.decode(text)
     }
 }

@@ -44,12 +44,7 @@ extension SyncHTTPServer {
                                                           differing: answer.differing.count))
             }
             // Compressed as a sync answer is: the records of differing buckets may reach megabytes.
-            let json = answer.jsonBytes()
-            if request.headers[.acceptEncoding]?.contains("gzip") ?? false, json.count > BodyCompression.threshold {
-                return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
-                                body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
-            }
-            return Self.json(bytes: json)
+            return try Self.json(bytes: answer.jsonBytes(), gzipped: request.headers[.acceptEncoding]?.contains("gzip") ?? false)
         }
         return devices
     }

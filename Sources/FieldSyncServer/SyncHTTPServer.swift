@@ -285,12 +285,7 @@ public struct SyncHTTPServer: Sendable {
         metrics.changesOut.increment(by: Int64(response.changes.count))
         metrics.rejections.increment(by: Int64(response.rejected.count))
         metrics.latency.record(ContinuousClock.now - started)
-        let json = WireJSON.encode(response)
-        if acceptsGzip, json.count > BodyCompression.threshold {
-            return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
-                            body: ResponseBody(byteBuffer: try BodyCompression.gzip(json)))
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
+        return try Self.json(bytes: WireJSON.encode(response), gzipped: acceptsGzip)
     }
 
     /// The application serving HTTPS only, with the given TLS configuration,
@@ -339,6 +334,13 @@ public struct SyncHTTPServer: Sendable {
 
     static func json(bytes: [UInt8]) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `gzipped`: the client accepts gzip; an answer over `BodyCompression.threshold` is then compressed.
+    static func json(bytes: [UInt8], gzipped: Bool) throws -> Response {
+        guard gzipped, bytes.count > BodyCompression.threshold else { return json(bytes: bytes) }
+        return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                        body: ResponseBody(byteBuffer: try BodyCompression.gzip(bytes)))
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

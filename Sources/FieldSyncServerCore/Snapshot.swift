@@ -1,5 +1,6 @@
 import Crypto
 import Dispatch
+import FieldSyncModel
 import Foundation
 import Synchronization
 
@@ -67,7 +68,7 @@ extension Snapshot {
         checking.wait()
         try check.withLock { $0 }.get()
         return Snapshot(path: path, cursor: cursor, hlc: hlc, records: records, bytes: bytes,
-                        sha256: hash.finalize().map { String(format: "%02x", $0) }.joined())
+                        sha256: Hex.encode(hash.finalize()))
     }
 
     /// Removes a file that was being written and failed.
